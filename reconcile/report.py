@@ -1,0 +1,389 @@
+"""The daily HTML report for MARCOM Ops: one self-contained, deterministic file per plan.
+
+All aggregation happens here, in one pass over changes and findings; the template only lays out.
+Samples are capped so a plan with 100k+ changes renders quickly and stays readable.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from reconcile import charts
+
+TEMPLATES = Path(__file__).parent / "templates"
+SAMPLE_PER_KIND = 50
+SAMPLE_PER_FIELD = 25
+SAMPLE_BOUNCE = 50
+SAMPLE_REJECTS = 200
+CHART_ROWS = 15
+TREND_RUNS = 30
+TREND_TABLE_RUNS = 10
+CONNECTOR_WINDOW = timedelta(days=7)
+
+ROUTES = {
+    "CRM Admin": "Integration issues: sync gaps, matching, connector errors. Escalates connector-level "
+    "problems to IT Infra.",
+    "IT Infra": "Connector-level failures, escalated by the CRM Admin.",
+    "MARCOM Ops": "Data quality issues: enrichment conflicts, deliverability, classifications.",
+    "DPO": "Legal and compliance concerns: go to the DPO directly.",
+}
+
+KINDS = {
+    "bounce_hop_lost": "Smartlead recorded a hard bounce that never reached Clay (the Smartlead → Clay hop failed).",
+    "sender_originated_bounce": "Smartlead called it a sender-originated bounce: not a recipient bounce, nothing written.",
+    "overall_formula_mismatch": "overall_hard_bounced__c differs from Pardot hard bounce OR external_hard_bounced__c.",
+    "pardot_sync_gap": "Pardot has the prospect hard-bounced, Salesforce's pi__pardot_hard_bounced__c is false.",
+    "deliverability_review": "Clay says the email is invalid, but no system recorded a bounce.",
+    "conflicting_enrichment": "Clay holds two different values for one lead; nothing written.",
+    "classification_without_reply": "A reply classification exists without any reply evidence.",
+    "do_not_contact_reply": "The recipient asked not to be contacted.",
+    "eligibility_mismatch": "Cold_Lead_Eligible__c differs from what the eligibility formula expects.",
+    "ambiguous_match": "A source row matches several Leads by email; nothing written.",
+    "unmatched_source_row": "A source row matches no Lead.",
+    "connector_error": "The Clay connector logged a write-back error.",
+}
+
+RULES = {
+    "hard_bounce_union": "hard bounce from any source, never cleared",
+    "enrichment_fill_if_blank": "Clay enrichment fills blank fields only",
+    "reply_set_once": "replied flag set on the first response",
+    "reply_classification_latest": "latest reply classification wins",
+}
+
+# (singular, plural, who acts) per blocked reason, in the spec's order.
+REASONS = {
+    "not_in_allowlist": ("{n} change targets a field outside the integration allowlist",
+                         "{n} changes target fields outside the integration allowlist", "never written"),
+    "read_only": ("{n} change targets a read-only (formula) field",
+                  "{n} changes target read-only (formula) fields", "never written"),
+    "object_not_writable": ("{n} change targets an object the integration may only read",
+                            "{n} changes target objects the integration may only read", "never written"),
+    "org_field_not_updateable": ("{n} change targets a field the integration user cannot update in the org",
+                                 "{n} changes target fields the integration user cannot update in the org",
+                                 "CRM Admin: check field-level security"),
+    "pending_legal": ("{n} enrichment value waits for Legal", "{n} enrichment values wait for Legal",
+                      "released when Legal approves the field"),
+    "converted_lead": ("{n} change is for a converted lead, which Salesforce no longer updates",
+                       "{n} changes are for converted leads, which Salesforce no longer updates", "never written"),
+    "invalid_picklist_value": ("{n} value is not in the field's picklist", "{n} values are not in the field's picklist",
+                               "MARCOM Ops: fix the value in Clay or extend the picklist"),
+    "too_long": ("{n} value is longer than the field allows", "{n} values are longer than the field allows",
+                 "MARCOM Ops: shorten the value in Clay"),
+    "overwrite_not_approved": ("{n} existing value would be overwritten — needs explicit approval",
+                               "{n} existing values would be overwritten — needs explicit approval",
+                               "CRM Admin: approve by field or record, with a reason"),
+}
+
+HARD_BOUNCE_KINDS = ("overall_formula_mismatch", "pardot_sync_gap", "bounce_hop_lost")
+
+
+def render_report(
+    plan: dict, out_path: Path, history: list[dict] | None = None, title: str | None = None
+) -> Path:
+    """Render `plan` (and earlier runs in `history`, oldest first) to one self-contained HTML file."""
+    out_path = Path(out_path)
+    html = _environment().get_template("report.html.j2").render(**build_context(plan, history, title))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(html)
+        os.replace(tmp, out_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out_path
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["num"] = lambda n: f"{int(n or 0):,}"
+    env.filters["evidence"] = format_evidence
+    env.filters["value"] = format_value
+    return env
+
+
+def build_context(plan: dict, history: list[dict] | None = None, title: str | None = None) -> dict[str, Any]:
+    """Everything the template shows, computed once."""
+    summary = plan.get("summary") or {}
+    runs = collect_runs(plan, history or [])
+    created = plan.get("created_at") or ""
+    return {
+        "title": title or f"Reconciliation report — {created[:10] or 'undated'}",
+        "plan": plan,
+        "meta": _meta(plan),
+        "tiles": _tiles(summary, runs),
+        "gates": plan.get("gates") or [],
+        "breakdowns": _breakdowns(summary),
+        "blocked": blocked_sentences(summary.get("by_reason") or {}),
+        "bounce": _hard_bounce(plan, summary),
+        "routes": findings_by_route(plan.get("findings") or [], summary),
+        "rejects": _rejects(plan, summary),
+        "connector": connector_errors(plan),
+        "trends": _trends(runs),
+        "field_samples": change_samples(plan.get("changes") or []),
+        "caps": {"field": SAMPLE_PER_FIELD, "kind": SAMPLE_PER_KIND, "chart": CHART_ROWS},
+    }
+
+
+def _meta(plan: dict) -> dict[str, Any]:
+    snapshot = plan.get("snapshot") or {}
+    summary = plan.get("summary") or {}
+    return {
+        "plan_id": plan.get("plan_id") or "",
+        "created_at": plan.get("created_at") or "",
+        "taken_at": sorted((snapshot.get("taken_at") or {}).items()),
+        "snapshot_dir": snapshot.get("dir") or "",
+        "files": len(snapshot.get("fingerprints") or {}),
+        "policy": (plan.get("policy") or {}).get("fingerprint") or "",
+        "records": sorted((summary.get("records") or {}).items()),
+    }
+
+
+def _tiles(summary: dict, runs: list[dict]) -> list[dict[str, Any]]:
+    changes = summary.get("changes") or {}
+    spec = [
+        ("ready", "Ready to write", changes.get("ready", 0), charts.BLUE, lambda s: _get(s, "changes", "ready")),
+        ("blocked", "Blocked", changes.get("blocked", 0), charts.ORANGE, lambda s: _get(s, "changes", "blocked")),
+        ("findings", "Findings", _get(summary, "findings", "total"), charts.PURPLE,
+         lambda s: _get(s, "findings", "total")),
+        ("rejects", "Rejected input rows", _get(summary, "rejects", "total"), charts.VERMILLION,
+         lambda s: _get(s, "rejects", "total")),
+        ("leaving", "Leads leaving the cold pool", _get(summary, "eligibility", "leaving_pool"), charts.GREEN,
+         lambda s: _get(s, "eligibility", "leaving_pool")),
+    ]
+    return [
+        {"id": key, "label": label, "value": value, "colour": colour,
+         "spark": charts.sparkline([pick(r["summary"]) for r in runs[-TREND_RUNS:]], colour)}
+        for key, label, value, colour, pick in spec
+    ]
+
+
+def _get(summary: dict, section: str, key: str) -> int:
+    return int((summary.get(section) or {}).get(key) or 0)
+
+
+def _ranked(counts: dict[str, dict]) -> list[tuple[str, dict]]:
+    total = lambda item: item[1].get("ready", 0) + item[1].get("blocked", 0)  # noqa: E731
+    return sorted(counts.items(), key=lambda item: (-total(item), item[0]))
+
+
+def _breakdowns(summary: dict) -> list[dict[str, Any]]:
+    campaigns = {
+        cid: {**c, "label": f"{c.get('name') or cid}"} for cid, c in (summary.get("by_campaign") or {}).items()
+    }
+    sections = [
+        ("field", "By field", summary.get("by_field") or {}, None),
+        ("rule", "By rule", summary.get("by_rule") or {}, RULES),
+        ("campaign", "By campaign", campaigns, None),
+        ("gbu", "By GBU", summary.get("by_gbu") or {}, None),
+    ]
+    out = []
+    for key, heading, counts, notes in sections:
+        ranked = _ranked(counts)
+        rows = [
+            {"key": k, "label": v.get("label", k), "ready": v.get("ready", 0), "blocked": v.get("blocked", 0),
+             "gbu": v.get("gbu"), "note": (notes or {}).get(k)}
+            for k, v in ranked
+        ]
+        chart = charts.hbar_chart(
+            [(r["label"], (r["ready"], r["blocked"])) for r in rows[:CHART_ROWS]],
+            aria_label=f"changes {heading.lower()}",
+        )
+        out.append({"id": key, "heading": heading, "rows": rows[:50], "more": max(0, len(rows) - 50),
+                    "chart": chart, "chart_more": max(0, len(rows) - CHART_ROWS)})
+    return out
+
+
+def blocked_sentences(by_reason: dict[str, int]) -> list[dict[str, Any]]:
+    """One plain sentence per blocked reason, in the spec's order, unknown reasons last."""
+    order = list(REASONS) + sorted(set(by_reason) - set(REASONS))
+    out = []
+    for reason in order:
+        n = int(by_reason.get(reason) or 0)
+        if not n:
+            continue
+        one, many, action = REASONS.get(reason, ("{n} change blocked", "{n} changes blocked", ""))
+        out.append({"reason": reason, "count": n, "text": (one if n == 1 else many).format(n=f"{n:,}"),
+                    "action": action})
+    return out
+
+
+def _hard_bounce(plan: dict, summary: dict) -> dict[str, Any]:
+    by_kind = (summary.get("findings") or {}).get("by_kind") or {}
+    rule = (summary.get("by_rule") or {}).get("hard_bounce_union") or {}
+    findings = [f for f in plan.get("findings") or [] if f.get("kind") in HARD_BOUNCE_KINDS]
+    changes = [c for c in plan.get("changes") or [] if c.get("rule") == "hard_bounce_union"]
+    return {
+        "counts": [{"kind": k, "count": int(by_kind.get(k) or 0), "note": KINDS[k]} for k in HARD_BOUNCE_KINDS],
+        "ready": int(rule.get("ready") or 0),
+        "blocked": int(rule.get("blocked") or 0),
+        "findings": findings[:SAMPLE_BOUNCE],
+        "findings_more": max(0, len(findings) - SAMPLE_BOUNCE),
+        "changes": changes[:SAMPLE_BOUNCE],
+        "changes_more": max(0, len(changes) - SAMPLE_BOUNCE),
+    }
+
+
+def findings_by_route(findings: list[dict], summary: dict) -> list[dict[str, Any]]:
+    """Routes in escalation order, each with counts per kind and a capped sample per kind."""
+    samples: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for f in findings:
+        route, kind = f.get("route") or "(unrouted)", f.get("kind") or "(unknown)"
+        counts[route][kind] += 1
+        if len(samples[route][kind]) < SAMPLE_PER_KIND:
+            samples[route][kind].append(f)
+    by_route = (summary.get("findings") or {}).get("by_route") or {}
+    names = list(ROUTES) + sorted((set(counts) | set(by_route)) - set(ROUTES))
+    out = []
+    for route in names:
+        kinds = [
+            {"kind": k, "count": n, "note": KINDS.get(k, ""), "sample": samples[route][k],
+             "more": n - len(samples[route][k])}
+            for k, n in sorted(counts[route].items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        total = int(by_route.get(route, sum(counts[route].values())) or 0)
+        out.append({"route": route, "about": ROUTES.get(route, ""), "total": total, "kinds": kinds,
+                    "slug": route.lower().replace(" ", "-")})
+    return out
+
+
+def _rejects(plan: dict, summary: dict) -> dict[str, Any]:
+    rows = plan.get("rejects") or []
+    rejects = summary.get("rejects") or {}
+    by_file = rejects.get("by_file") or dict(Counter(r.get("file") or "" for r in rows))
+    return {
+        "total": int(rejects.get("total", len(rows)) or 0),
+        "by_file": sorted(by_file.items(), key=lambda kv: (-kv[1], kv[0])),
+        "rows": rows[:SAMPLE_REJECTS],
+        "more": max(0, len(rows) - SAMPLE_REJECTS),
+    }
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)  # naive times are UTC
+
+
+def _error_message(finding: dict) -> str:
+    for ev in finding.get("evidence") or []:
+        if str(ev.get("column") or "").lower() in ("message", "error", "error message") and ev.get("value"):
+            return str(ev["value"])
+    return str(finding.get("detail") or "(no message)")
+
+
+def connector_errors(plan: dict) -> dict[str, Any]:
+    """Connector errors of the 7 days up to the Salesforce snapshot, grouped by message."""
+    taken = (plan.get("snapshot") or {}).get("taken_at") or {}
+    ref = _parse_time(taken.get("sfdc")) or _parse_time(plan.get("created_at"))
+    groups: dict[str, dict[str, Any]] = {}
+    outside = 0
+    for f in plan.get("findings") or []:
+        if f.get("kind") != "connector_error":
+            continue
+        at = _parse_time(f.get("at"))
+        if ref is None or at is None or not (ref - CONNECTOR_WINDOW <= at <= ref):
+            outside += 1
+            continue
+        msg = _error_message(f)
+        g = groups.setdefault(msg, {"message": msg, "count": 0, "objects": set(), "first": f["at"],
+                                    "last": f["at"], "records": []})
+        g["count"] += 1
+        g["objects"].add(f.get("object") or "")
+        g["first"], g["last"] = min(g["first"], f["at"]), max(g["last"], f["at"])
+        if f.get("record_id") and len(g["records"]) < 5 and f["record_id"] not in g["records"]:
+            g["records"].append(f["record_id"])
+    rows = sorted(groups.values(), key=lambda g: (-g["count"], g["message"]))
+    for g in rows:
+        g["objects"] = ", ".join(sorted(o for o in g["objects"] if o))
+    start = (ref - CONNECTOR_WINDOW).isoformat() if ref else ""
+    return {"groups": rows, "total": sum(g["count"] for g in rows), "outside": outside,
+            "start": start.replace("+00:00", "Z"), "end": ref.isoformat().replace("+00:00", "Z") if ref else ""}
+
+
+def collect_runs(plan: dict, history: list[dict]) -> list[dict]:
+    """Earlier runs plus this one, deduplicated by run id (this plan's id wins), oldest first."""
+    current = {"run_id": plan.get("plan_id") or "current", "created_at": plan.get("created_at") or "",
+               "summary": plan.get("summary") or {}}
+    by_id: dict[str, dict] = {}
+    for run in [*history, current]:
+        by_id[str(run.get("run_id") or run.get("plan_id") or "")] = run
+    runs = sorted(by_id.values(), key=lambda r: (str(r.get("created_at") or ""), str(r.get("run_id") or "")))
+    return [{**r, "summary": r.get("summary") or {}} for r in runs]
+
+
+def _trends(runs: list[dict]) -> dict[str, Any]:
+    recent = runs[-TREND_RUNS:]
+    days = [str(r.get("created_at") or "")[:10] for r in recent]
+    labels = days if len(set(days)) == len(days) else [str(r.get("created_at") or "")[5:16] for r in recent]
+    chart = charts.line_chart(
+        labels,
+        [("ready", charts.BLUE, [_get(r["summary"], "changes", "ready") for r in recent]),
+         ("blocked", charts.ORANGE, [_get(r["summary"], "changes", "blocked") for r in recent]),
+         ("findings", charts.PURPLE, [_get(r["summary"], "findings", "total") for r in recent])],
+        aria_label="ready, blocked and findings per run",
+    ) if len(recent) > 1 else None
+    table_runs = recent[-TREND_TABLE_RUNS:]
+    fields = sorted({f for r in table_runs for f in (r["summary"].get("by_field") or {})})
+    table = [
+        {"field": f, "cells": [(r["summary"].get("by_field") or {}).get(f) for r in table_runs]} for f in fields
+    ]
+    return {"count": len(runs), "chart": chart, "labels": labels[-TREND_TABLE_RUNS:], "fields": table}
+
+
+def change_samples(changes: list[dict]) -> list[dict[str, Any]]:
+    """Per object.field: counts and the first SAMPLE_PER_FIELD changes (the plan is already sorted)."""
+    fields: dict[str, dict[str, Any]] = {}
+    for c in changes:
+        key = f"{c.get('object')}.{c.get('field')}"
+        entry = fields.setdefault(key, {"field": key, "total": 0, "sample": []})
+        entry["total"] += 1
+        if len(entry["sample"]) < SAMPLE_PER_FIELD:
+            entry["sample"].append(c)
+    out = sorted(fields.values(), key=lambda e: e["field"])
+    for e in out:
+        e["more"] = e["total"] - len(e["sample"])
+    return out
+
+
+def format_evidence(evidence: list[dict] | None, limit: int = 3) -> list[str]:
+    """'file:row (column = value)' for the first few evidence items, then '+N more'."""
+    items = []
+    for ev in (evidence or [])[:limit]:
+        where = f"{ev.get('file') or ev.get('source') or '?'}" + (f":{ev['row']}" if ev.get("row") is not None else "")
+        what = f"{ev['column']} = " if ev.get("column") else ""
+        if ev.get("value") is not None:
+            where += f" ({what}{format_value(ev['value'])})"
+        items.append(where)
+    if len(evidence or []) > limit:
+        items.append(f"+{len(evidence) - limit} more")
+    return items
+
+
+def format_value(value: Any) -> str:
+    """Plain text for a before/after value; long text clipped."""
+    if value is None:
+        return "∅"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return text if len(text) <= 160 else text[:159] + "…"

@@ -1,0 +1,180 @@
+"""The daily HTML report: sections, counts, escaping, determinism, self-containment, a real browser."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from reconcile.report import render_report
+
+FIXTURES = Path(__file__).parent / "fixtures" / "report"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def load(name: str):
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def plan() -> dict:
+    return load("plan_full.json")
+
+
+@pytest.fixture
+def history() -> list[dict]:
+    return load("history.json")
+
+
+@pytest.fixture
+def html(plan, history, tmp_path) -> str:
+    return render_report(plan, tmp_path / "report.html", history).read_text(encoding="utf-8")
+
+
+def tile(html: str, key: str) -> str:
+    return re.search(rf'data-count="{key}">([^<]*)<', html).group(1)
+
+
+def test_report_has_every_section(html):
+    for section in ("headline-counts", "gates", "changes", "by-field", "by-rule", "by-campaign", "by-gbu",
+                    "blocked", "hard-bounce", "findings", "rejects", "connector-errors", "trends", "samples"):
+        assert f'id="{section}"' in html, section
+    for route in ("CRM Admin", "IT Infra", "MARCOM Ops", "DPO"):
+        assert f'data-route="{route}"' in html
+
+
+def test_headline_tiles_equal_the_plan_summary(html, plan):
+    s = plan["summary"]
+    assert tile(html, "ready") == f"{s['changes']['ready']:,}"
+    assert tile(html, "blocked") == f"{s['changes']['blocked']:,}"
+    assert tile(html, "findings") == f"{s['findings']['total']:,}"
+    assert tile(html, "rejects") == f"{s['rejects']['total']:,}"
+    assert tile(html, "leaving") == f"{s['eligibility']['leaving_pool']:,}"
+
+
+def test_findings_per_route_equal_the_plan_summary(html, plan):
+    for route, n in plan["summary"]["findings"]["by_route"].items():
+        assert re.search(rf'data-route="{route}">{n:,}<', html), route
+
+
+def test_blocked_reasons_read_as_sentences(html):
+    assert "3 enrichment values wait for Legal." in html
+    assert "1 existing value would be overwritten — needs explicit approval." in html
+
+
+def test_gates_are_shown_above_the_changes(html):
+    assert html.index('id="gates"') < html.index('id="changes"')
+    assert "blast_radius_field" in html and "812 changes, limit 500" in html
+
+
+def test_hard_bounce_section_carries_the_runbook(html):
+    section = html[html.index('id="hard-bounce"'):html.index('id="findings"')]
+    assert "Check Pardot's hard-bounce source first" in section
+    assert "external_hard_bounced__c" in section and "Never override manually without an audit trail" in section
+    for kind in ("overall_formula_mismatch", "pardot_sync_gap", "bounce_hop_lost"):
+        assert re.search(rf'data-kind="{kind}"><b>1</b>', section), kind
+    assert re.search(r'data-rule="hard_bounce_union"><b>2</b>', section)
+
+
+def test_rejected_rows_list_file_row_column_value_and_expectation(html):
+    section = html[html.index('id="rejects"'):html.index('id="connector-errors"')]
+    assert "clay/enrichment.csv" in section and "Hard Bounced" in section and "maybe" in section
+    assert "a boolean (true/false/1/0/yes/no or empty)" in section
+
+
+def test_connector_errors_of_the_week_are_grouped_by_message(html):
+    section = html[html.index('id="connector-errors"'):html.index('id="trends"')]
+    assert "REQUIRED_FIELD_MISSING: Company" in section
+    assert re.search(r'class="n">2</td>', section)  # two errors, one message
+    assert "UNABLE_TO_LOCK_ROW" not in section.split("</table>")[0]  # 17 days old: outside the week
+    assert "1 older connector error outside this window" in section
+
+
+def test_trends_cover_history_and_this_run_without_duplicates(plan, history, tmp_path):
+    with_current = [*history, {"run_id": plan["plan_id"], "created_at": plan["created_at"],
+                               "summary": plan["summary"]}]
+    a = render_report(plan, tmp_path / "a.html", history).read_text(encoding="utf-8")
+    b = render_report(plan, tmp_path / "b.html", with_current).read_text(encoding="utf-8")
+    assert a == b
+    assert "4 runs" in a and "<polyline" in a
+    trends = a[a.index('id="trends"'):a.index('id="samples"')]
+    assert "2026-11-24" in trends and "2026-11-27" in trends
+
+
+def test_data_is_escaped(html):
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script" not in html.lower()
+    assert "Q4 Webinar &lt;b&gt;Launch&lt;/b&gt;" in html
+
+
+def test_two_renders_are_byte_identical(plan, history, tmp_path):
+    a = render_report(plan, tmp_path / "a.html", history).read_bytes()
+    b = render_report(copy.deepcopy(plan), tmp_path / "b.html", copy.deepcopy(history)).read_bytes()
+    assert a == b
+
+
+def test_report_references_nothing_outside_the_file(html):
+    assert not re.search(r"""(src|href|url\()\s*=?\s*["']?\s*(https?:|//)""", html, re.I)
+    assert "@import" not in html and "<link" not in html and "<iframe" not in html
+
+
+def test_write_is_atomic_and_leaves_no_temp_files(plan, tmp_path):
+    out = render_report(plan, tmp_path / "deep" / "report.html")
+    assert [p.name for p in out.parent.iterdir()] == ["report.html"]
+
+
+def test_empty_plan_renders_with_friendly_messages(tmp_path):
+    html = render_report(load("plan_empty.json"), tmp_path / "r.html").read_text(encoding="utf-8")
+    assert tile(html, "ready") == "0" and 'id="gates"' not in html
+    assert "Nothing is blocked." in html and "No input rows were rejected." in html
+    assert "Trends appear from the second run on." in html
+
+
+def test_title_can_be_set(plan, tmp_path):
+    html = render_report(plan, tmp_path / "r.html", title="Daily <MARCOM> review").read_text(encoding="utf-8")
+    assert "<title>Daily &lt;MARCOM&gt; review</title>" in html
+
+
+def test_large_plan_samples_are_capped(plan, tmp_path):
+    template = plan["changes"][0]
+    plan["changes"] = [
+        {**template, "record_id": f"00v{i:015d}", "evidence": template["evidence"]} for i in range(30_000)
+    ]
+    plan["findings"] = [{**plan["findings"][1], "record_id": f"00Q{i:015d}"} for i in range(5_000)]
+    html = render_report(plan, tmp_path / "big.html").read_text(encoding="utf-8")
+    assert "… and 29,975 more changes" in html
+    assert "… and 4,950 more bounce_hop_lost findings" in html
+    assert len(html) < 1_500_000
+
+
+@pytest.mark.browser
+def test_report_opens_in_chromium_without_errors(plan, history, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    out = render_report(plan, tmp_path / "report.html", history)
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+            page.on("request", lambda r: problems.append(f"request: {r.url}") if not r.url.startswith("file:") else None)
+            page.goto(out.as_uri())
+            assert page.locator("#headline").is_visible()
+            assert page.locator('[data-count="ready"]').inner_text() == "5"
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert problems == []
