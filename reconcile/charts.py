@@ -45,15 +45,15 @@ def hbar_chart(
     rows: Sequence[tuple[str, Sequence[float]]],
     series: Sequence[tuple[str, str]] = READY_BLOCKED,
     *,
-    width: int = 640,
-    label_width: int = 210,
+    width: int = 560,
+    label_width: int = 230,
     aria_label: str = "bar chart",
 ) -> Markup:
     """Stacked horizontal bars: one row per (label, values), one segment per series."""
     if not rows:
         return Markup("")
     bar_h, gap, top = 18, 8, 26
-    value_w = 70
+    value_w = 56
     plot_w = width - label_width - value_w
     top_total = max(sum(v) for _, v in rows) or 1
     height = top + len(rows) * (bar_h + gap)
@@ -66,7 +66,7 @@ def hbar_chart(
         y = top + i * (bar_h + gap)
         out.append(
             f'<text class="lbl" x="{label_width - 8}" y="{y + bar_h - 5}" text-anchor="end">'
-            f"<title>{escape(label)}</title>{escape(_clip(label, 30))}</text>"
+            f"<title>{escape(label)}</title>{escape(_clip(label, 32))}</text>"
         )
         x = float(label_width)
         for (name, colour), value in zip(series, values, strict=False):
@@ -99,14 +99,14 @@ def line_chart(
     labels: Sequence[str],
     series: Sequence[tuple[str, str, Sequence[float]]],
     *,
-    width: int = 720,
-    height: int = 240,
+    width: int = 1020,
+    height: int = 260,
     aria_label: str = "line chart",
 ) -> Markup:
     """One line per (name, colour, values) over the x labels (runs, oldest first)."""
     if not labels:
         return Markup("")
-    left, right, top, bottom = 56, 16, 28, 34
+    left, right, top, bottom = 56, 48, 30, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     ymax, step = nice_max(max((max(v) for _, _, v in series if v), default=0))
     n = len(labels)

@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from reconcile import charts
+from reconcile.report_text import KINDS, REASONS, ROUTES, RULES
 
 TEMPLATES = Path(__file__).parent / "templates"
 SAMPLE_PER_KIND = 50
@@ -26,60 +27,6 @@ CHART_ROWS = 15
 TREND_RUNS = 30
 TREND_TABLE_RUNS = 10
 CONNECTOR_WINDOW = timedelta(days=7)
-
-ROUTES = {
-    "CRM Admin": "Integration issues: sync gaps, matching, connector errors. Escalates connector-level "
-    "problems to IT Infra.",
-    "IT Infra": "Connector-level failures, escalated by the CRM Admin.",
-    "MARCOM Ops": "Data quality issues: enrichment conflicts, deliverability, classifications.",
-    "DPO": "Legal and compliance concerns: go to the DPO directly.",
-}
-
-KINDS = {
-    "bounce_hop_lost": "Smartlead recorded a hard bounce that never reached Clay (the Smartlead → Clay hop failed).",
-    "sender_originated_bounce": "Smartlead called it a sender-originated bounce: not a recipient bounce, nothing written.",
-    "overall_formula_mismatch": "overall_hard_bounced__c differs from Pardot hard bounce OR external_hard_bounced__c.",
-    "pardot_sync_gap": "Pardot has the prospect hard-bounced, Salesforce's pi__pardot_hard_bounced__c is false.",
-    "deliverability_review": "Clay says the email is invalid, but no system recorded a bounce.",
-    "conflicting_enrichment": "Clay holds two different values for one lead; nothing written.",
-    "classification_without_reply": "A reply classification exists without any reply evidence.",
-    "do_not_contact_reply": "The recipient asked not to be contacted.",
-    "eligibility_mismatch": "Cold_Lead_Eligible__c differs from what the eligibility formula expects.",
-    "ambiguous_match": "A source row matches several Leads by email; nothing written.",
-    "unmatched_source_row": "A source row matches no Lead.",
-    "connector_error": "The Clay connector logged a write-back error.",
-}
-
-RULES = {
-    "hard_bounce_union": "hard bounce from any source, never cleared",
-    "enrichment_fill_if_blank": "Clay enrichment fills blank fields only",
-    "reply_set_once": "replied flag set on the first response",
-    "reply_classification_latest": "latest reply classification wins",
-}
-
-# (singular, plural, who acts) per blocked reason, in the spec's order.
-REASONS = {
-    "not_in_allowlist": ("{n} change targets a field outside the integration allowlist",
-                         "{n} changes target fields outside the integration allowlist", "never written"),
-    "read_only": ("{n} change targets a read-only (formula) field",
-                  "{n} changes target read-only (formula) fields", "never written"),
-    "object_not_writable": ("{n} change targets an object the integration may only read",
-                            "{n} changes target objects the integration may only read", "never written"),
-    "org_field_not_updateable": ("{n} change targets a field the integration user cannot update in the org",
-                                 "{n} changes target fields the integration user cannot update in the org",
-                                 "CRM Admin: check field-level security"),
-    "pending_legal": ("{n} enrichment value waits for Legal", "{n} enrichment values wait for Legal",
-                      "released when Legal approves the field"),
-    "converted_lead": ("{n} change is for a converted lead, which Salesforce no longer updates",
-                       "{n} changes are for converted leads, which Salesforce no longer updates", "never written"),
-    "invalid_picklist_value": ("{n} value is not in the field's picklist", "{n} values are not in the field's picklist",
-                               "MARCOM Ops: fix the value in Clay or extend the picklist"),
-    "too_long": ("{n} value is longer than the field allows", "{n} values are longer than the field allows",
-                 "MARCOM Ops: shorten the value in Clay"),
-    "overwrite_not_approved": ("{n} existing value would be overwritten — needs explicit approval",
-                               "{n} existing values would be overwritten — needs explicit approval",
-                               "CRM Admin: approve by field or record, with a reason"),
-}
 
 HARD_BOUNCE_KINDS = ("overall_formula_mismatch", "pardot_sync_gap", "bounce_hop_lost")
 
@@ -113,6 +60,7 @@ def _environment() -> Environment:
     env.filters["num"] = lambda n: f"{int(n or 0):,}"
     env.filters["evidence"] = format_evidence
     env.filters["value"] = format_value
+    env.filters["when"] = format_time
     return env
 
 
@@ -126,6 +74,7 @@ def build_context(plan: dict, history: list[dict] | None = None, title: str | No
         "plan": plan,
         "meta": _meta(plan),
         "tiles": _tiles(summary, runs),
+        "glance": glance(summary),
         "gates": plan.get("gates") or [],
         "breakdowns": _breakdowns(summary),
         "blocked": blocked_sentences(summary.get("by_reason") or {}),
@@ -145,12 +94,17 @@ def _meta(plan: dict) -> dict[str, Any]:
     return {
         "plan_id": plan.get("plan_id") or "",
         "created_at": plan.get("created_at") or "",
-        "taken_at": sorted((snapshot.get("taken_at") or {}).items()),
+        "taken_at": sorted((snapshot.get("taken_at") or {}).items(), key=lambda kv: (_source_rank(kv[0]), kv[0])),
         "snapshot_dir": snapshot.get("dir") or "",
         "files": len(snapshot.get("fingerprints") or {}),
         "policy": (plan.get("policy") or {}).get("fingerprint") or "",
-        "records": sorted((summary.get("records") or {}).items()),
+        "records": list((summary.get("records") or {}).items()),
     }
+
+
+def _source_rank(source: str) -> int:
+    order = ("sfdc", "clay", "smartlead", "pardot")
+    return order.index(source) if source in order else len(order)
 
 
 def _tiles(summary: dict, runs: list[dict]) -> list[dict[str, Any]]:
@@ -165,11 +119,29 @@ def _tiles(summary: dict, runs: list[dict]) -> list[dict[str, Any]]:
         ("leaving", "Leads leaving the cold pool", _get(summary, "eligibility", "leaving_pool"), charts.GREEN,
          lambda s: _get(s, "eligibility", "leaving_pool")),
     ]
+    earlier = [r for r in runs if not r.get("is_current")]
     return [
         {"id": key, "label": label, "value": value, "colour": colour,
+         "delta": value - pick(earlier[-1]["summary"]) if earlier else None,
          "spark": charts.sparkline([pick(r["summary"]) for r in runs[-TREND_RUNS:]], colour)}
         for key, label, value, colour, pick in spec
     ]
+
+
+def glance(summary: dict) -> list[str]:
+    """The day in two or three plain sentences, for the top of the report."""
+    ready, blocked = _get(summary, "changes", "ready"), _get(summary, "changes", "blocked")
+    legal = int((summary.get("by_reason") or {}).get("pending_legal") or 0)
+    lines = [f"{ready:,} change{'s' if ready != 1 else ''} ready to write after approval, {blocked:,} blocked"
+             + (f" ({legal:,} waiting for Legal)." if legal else ".")]
+    routes = [(r, n) for r, n in ((summary.get("findings") or {}).get("by_route") or {}).items() if n]
+    if routes:
+        lines.append("Findings to act on: " + ", ".join(f"{r} {n:,}" for r, n in routes) + ".")
+    gates = int(summary.get("gates") or 0)
+    if gates:
+        lines.append(f"{gates} plan-level gate{'s' if gates != 1 else ''} need{'' if gates != 1 else 's'} "
+                     "an explicit override before apply.")
+    return lines
 
 
 def _get(summary: dict, section: str, key: str) -> int:
@@ -305,28 +277,41 @@ def connector_errors(plan: dict) -> dict[str, Any]:
             outside += 1
             continue
         msg = _error_message(f)
-        g = groups.setdefault(msg, {"message": msg, "count": 0, "objects": set(), "first": f["at"],
-                                    "last": f["at"], "records": []})
+        g = groups.setdefault(msg, {"message": msg, "count": 0, "objects": set(), "first": at, "last": at,
+                                    "records": []})
         g["count"] += 1
         g["objects"].add(f.get("object") or "")
-        g["first"], g["last"] = min(g["first"], f["at"]), max(g["last"], f["at"])
+        g["first"], g["last"] = min(g["first"], at), max(g["last"], at)
         if f.get("record_id") and len(g["records"]) < 5 and f["record_id"] not in g["records"]:
             g["records"].append(f["record_id"])
     rows = sorted(groups.values(), key=lambda g: (-g["count"], g["message"]))
     for g in rows:
         g["objects"] = ", ".join(sorted(o for o in g["objects"] if o))
-    start = (ref - CONNECTOR_WINDOW).isoformat() if ref else ""
+        g["first"], g["last"] = _iso(g["first"]), _iso(g["last"])
     return {"groups": rows, "total": sum(g["count"] for g in rows), "outside": outside,
-            "start": start.replace("+00:00", "Z"), "end": ref.isoformat().replace("+00:00", "Z") if ref else ""}
+            "start": _iso(ref - CONNECTOR_WINDOW) if ref else "", "end": _iso(ref) if ref else ""}
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def format_time(value: Any) -> str:
+    """'2026-11-27 05:00 UTC' for an ISO timestamp; anything unparseable as given."""
+    parsed = _parse_time(value) if value else None
+    if parsed is None:
+        return str(value or "")
+    parsed = parsed.astimezone(timezone.utc)
+    return parsed.strftime("%Y-%m-%d %H:%M" + (":%S" if parsed.second else "") + " UTC")
 
 
 def collect_runs(plan: dict, history: list[dict]) -> list[dict]:
     """Earlier runs plus this one, deduplicated by run id (this plan's id wins), oldest first."""
     current = {"run_id": plan.get("plan_id") or "current", "created_at": plan.get("created_at") or "",
-               "summary": plan.get("summary") or {}}
+               "summary": plan.get("summary") or {}, "is_current": True}
     by_id: dict[str, dict] = {}
     for run in [*history, current]:
-        by_id[str(run.get("run_id") or run.get("plan_id") or "")] = run
+        by_id[str(run.get("run_id") or run.get("plan_id") or "")] = {**run, "is_current": run is current}
     runs = sorted(by_id.values(), key=lambda r: (str(r.get("created_at") or ""), str(r.get("run_id") or "")))
     return [{**r, "summary": r.get("summary") or {}} for r in runs]
 
@@ -347,7 +332,9 @@ def _trends(runs: list[dict]) -> dict[str, Any]:
     table = [
         {"field": f, "cells": [(r["summary"].get("by_field") or {}).get(f) for r in table_runs]} for f in fields
     ]
-    return {"count": len(runs), "chart": chart, "labels": labels[-TREND_TABLE_RUNS:], "fields": table}
+    current = [i for i, r in enumerate(table_runs) if r.get("is_current")]
+    return {"count": len(runs), "chart": chart, "labels": labels[-TREND_TABLE_RUNS:], "fields": table,
+            "current": current[0] if current else -1}
 
 
 def change_samples(changes: list[dict]) -> list[dict[str, Any]]:
@@ -382,7 +369,7 @@ def format_evidence(evidence: list[dict] | None, limit: int = 3) -> list[str]:
 def format_value(value: Any) -> str:
     """Plain text for a before/after value; long text clipped."""
     if value is None:
-        return "∅"
+        return "(blank)"
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value)

@@ -61,6 +61,18 @@ def test_findings_per_route_equal_the_plan_summary(html, plan):
         assert re.search(rf'data-route="{route}">{n:,}<', html), route
 
 
+def test_breakdown_tables_equal_the_plan_summary(html, plan):
+    s = plan["summary"]
+    for section, key in (("by-field", "by_field"), ("by-rule", "by_rule"), ("by-gbu", "by_gbu")):
+        part = html[html.index(f'id="{section}"'):]
+        for label, c in s[key].items():
+            assert re.search(rf'{re.escape(label)}(<br>.*?)?</td><td class="n">{c["ready"]:,}</td>'
+                             rf'<td class="n">{c["blocked"]:,}</td>', part), (section, label)
+    part = html[html.index('id="by-campaign"'):]
+    for cid, c in s["by_campaign"].items():
+        assert re.search(rf'{cid}</span></td><td>{c["gbu"]}</td><td class="n">{c["ready"]}</td>', part), cid
+
+
 def test_blocked_reasons_read_as_sentences(html):
     assert "3 enrichment values wait for Legal." in html
     assert "1 existing value would be overwritten — needs explicit approval." in html
@@ -132,6 +144,15 @@ def test_empty_plan_renders_with_friendly_messages(tmp_path):
     assert tile(html, "ready") == "0" and 'id="gates"' not in html
     assert "Nothing is blocked." in html and "No input rows were rejected." in html
     assert "Trends appear from the second run on." in html
+
+
+def test_unknown_reasons_routes_and_sparse_history_still_render(plan, tmp_path):
+    plan["summary"]["by_reason"]["brand_new_reason"] = 2
+    plan["findings"].append({"kind": "novel_kind", "route": "Legal Ops", "detail": "x", "evidence": []})
+    html = render_report(plan, tmp_path / "r.html", [{"run_id": "old", "created_at": "2026-11-01T00:00:00Z",
+                                                       "summary": {}}]).read_text(encoding="utf-8")
+    assert "2 changes blocked." in html and 'data-route="Legal Ops">1<' in html
+    assert "2 runs" in html
 
 
 def test_title_can_be_set(plan, tmp_path):
