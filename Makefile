@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test bench lint lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+## demo: install, generate demo snapshots, start the local sandbox org, plan, approve, apply, report
+demo: install
+	$(BIN)/reconcile demo --workdir demo
+
+## test: the whole test suite (real kernels, real HTTPS to the local sandbox org, headless Chromium)
+test: install
+	$(BIN)/python -m pytest -q
+
+## bench: performance measurements (not part of `make test`); LEADS=1000000 by default
+LEADS ?= 1000000
+bench: install
+	$(BIN)/python -m bench --leads $(LEADS)
+
+## lock: refresh requirements.lock from pyproject.toml (run after changing dependencies)
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install -q --upgrade pip
+	.lockenv/bin/python -m pip install -q -e '.[test,bench]'
+	.lockenv/bin/python -m pip freeze --all --exclude-editable | grep -vE "^(reconcile|pip)==" > requirements.lock
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) demo reports/*/ .pytest_cache

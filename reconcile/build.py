@@ -1,0 +1,151 @@
+"""Snapshot directory → DuckDB (file-backed) → SQL models → plan file. One transaction: all or nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from . import plan as planmod
+from .errors import ReconcileError, SnapshotError
+from .policy import WRITABLE_OBJECTS, Policy, load_policy
+from .snapshots import Snapshot, ingest
+from .sql import connect, load_macros, run_models
+
+
+@dataclass
+class PlanResult:
+    plan: dict
+    plan_path: Path | None
+    db_path: Path
+    snapshot: Snapshot
+    exports: list[Path]
+
+
+def default_db_path(out: Path | None, snapshot_dir: Path) -> Path:
+    return (out.parent if out else snapshot_dir) / "reconcile.duckdb"
+
+
+def load_policy_tables(con, policy: Policy, snapshot_dir: Path) -> None:
+    """The policy (and the org's describe, when the snapshot carries one) as tables the SQL joins."""
+    con.execute("create or replace table policy_fields (object varchar, field varchar, status varchar, kind varchar, "
+                "rule varchar, max_length integer)")
+    con.execute("create or replace table policy_picklist (object varchar, field varchar, value varchar)")
+    con.execute("create or replace table policy_routes (kind varchar, route varchar)")
+    con.execute("create or replace table org_fields (object varchar, field varchar, updateable boolean)")
+    if policy.fields:
+        con.executemany("insert into policy_fields values (?, ?, ?, ?, ?, ?)",
+                        [[f.object, f.field, f.status, f.kind, f.rule, f.max_length] for f in policy.fields])
+    picks = [[f.object, f.field, v] for f in policy.fields for v in f.picklist]
+    if picks:
+        con.executemany("insert into policy_picklist values (?, ?, ?)", picks)
+    if policy.routes:
+        con.executemany("insert into policy_routes values (?, ?)", list(policy.routes.items()))
+    org = list(_org_fields(snapshot_dir))
+    if org:
+        con.executemany("insert into org_fields values (?, ?, ?)", org)
+
+
+def _org_fields(snapshot_dir: Path):
+    """sfdc/describe/<Object>.json, written by `reconcile pull`: the integration user's view of the org."""
+    for path in sorted((snapshot_dir / "sfdc" / "describe").glob("*.json")):
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+        except ValueError as e:
+            raise SnapshotError(f"Snapshot '{path.relative_to(snapshot_dir)}' is not valid JSON ({e}). "
+                                "Pull the snapshot again or delete the describe file.") from e
+        for f in doc.get("fields", []):
+            yield [doc.get("name", path.stem), f["name"], bool(f.get("updateable"))]
+
+
+def model_params(policy: Policy, snap: Snapshot) -> dict:
+    cols = policy.clay_columns
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "clay_taken_at": snap.taken_at.get("clay", now),
+        "smartlead_taken_at": snap.taken_at.get("smartlead", now),
+        "writable_objects": list(WRITABLE_OBJECTS),
+        "default_route": "CRM Admin",
+        **{f"h_{key}": header for key, header in cols.items()},
+    }
+
+
+def build(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, lenient: bool = False,
+          progress=None) -> Snapshot:
+    """Ingest and run every model on an open connection (no transaction handling here)."""
+    load_macros(con, _formula_path(policy))
+    snap = ingest(con, snapshot_dir, policy.clay_columns, lenient=lenient, progress=progress)
+    load_policy_tables(con, policy, snapshot_dir)
+    run_models(con, model_params(policy, snap), progress=progress)
+    return snap
+
+
+def _formula_path(policy: Policy) -> Path | None:
+    rel = policy.formulas.get("cold_lead_eligible")
+    if not rel:
+        return None
+    p = Path(rel)
+    if not p.is_absolute():
+        base = Path(policy.path).parent / p
+        p = base if base.exists() else p
+    return p
+
+
+def assemble(con, snap: Snapshot, policy: Policy, created_at: str | None = None) -> dict:
+    rejects = planmod.fetch_rejects(con)
+    summary = planmod.summarize(con, rejects)
+    gates = planmod.blast_radius_gates(summary, policy.thresholds)
+    gates += planmod.record_fraction_gates(con, summary, policy.thresholds)
+    summary["gates"] = len(gates)
+    plan = {
+        "format": planmod.FORMAT,
+        "plan_id": "",
+        "created_at": created_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "snapshot": {"fingerprints": snap.fingerprints, "taken_at": dict(sorted(snap.taken_at.items())),
+                     "org_id": snap.manifest.get("org_id")},
+        "policy": {"fingerprint": policy.fingerprint, "org": policy.org_name},
+        "summary": summary,
+        "gates": gates,
+        "changes": planmod.fetch_changes(con),
+        "findings": planmod.fetch_findings(con),
+        "rejects": rejects,
+    }
+    plan["plan_id"] = planmod.compute_plan_id(plan)
+    return plan
+
+
+def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str | Path | None = None,
+               policy: str | Path | Policy | None = None, lenient: bool = False, progress=None,
+               exports: bool = True) -> PlanResult:
+    """`reconcile plan`: build the plan of a snapshot directory; nothing is written when anything fails."""
+    snapshot_dir = Path(snapshot_dir)
+    pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    out_path = Path(out) if out else None
+    db_path = Path(db) if db else default_db_path(out_path, snapshot_dir)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    con = connect(db_path)
+    try:
+        con.execute("begin")
+        snap = build(con, snapshot_dir, pol, lenient=lenient, progress=progress)
+        if progress:
+            progress("writing plan")
+        plan = assemble(con, snap, pol)
+        con.execute("commit")
+    except ReconcileError:
+        con.execute("rollback")
+        raise
+    except duckdb.Error as e:
+        con.execute("rollback")
+        raise SnapshotError(f"Snapshot '{snapshot_dir}' could not be reconciled: {str(e).splitlines()[0]}") from e
+    written: list[Path] = []
+    try:
+        if out_path:
+            planmod.write_atomic(out_path, planmod.dumps(plan))
+            if exports:
+                written = planmod.export_changes(con, out_path)
+    finally:
+        con.close()
+    return PlanResult(plan=plan, plan_path=out_path, db_path=db_path, snapshot=snap, exports=written)

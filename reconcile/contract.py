@@ -1,0 +1,115 @@
+"""The snapshot contract (SPEC §2): which files a snapshot holds and which columns each must carry.
+
+This registry is the only place file headers are named. Column `name` is the canonical (raw-table) name;
+`header` is the name expected in the file (matched case-insensitively), `aliases` are accepted too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# value types checked at ingest; the checks themselves live in sql/checks/
+TYPES = {
+    "id": "a Salesforce id (15 or 18 letters and digits with a valid checksum)",
+    "bool": "a boolean (true/false/1/0/yes/no or empty)",
+    "timestamp": "an ISO 8601 timestamp such as 2025-03-28T09:35:01Z",
+    "int": "a whole number",
+    "json": "a JSON document",
+    "text": "text",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    header: str
+    type: str = "text"
+    required: bool = True
+    aliases: tuple[str, ...] = ()
+
+    def headers(self) -> tuple[str, ...]:
+        return (self.header, *self.aliases)
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str            # raw table is raw_<name>
+    system: str          # sfdc | clay | smartlead | pardot
+    globs: tuple[str, ...]
+    columns: tuple[Column, ...]
+    required: bool = False
+    key: str | None = None  # primary key column (duplicates are bad input)
+    formats: tuple[str, ...] = (".csv", ".parquet", ".jsonl")
+    keep_payload: bool = False  # keep each JSON line whole (webhook events)
+
+    @property
+    def table(self) -> str:
+        return f"raw_{self.name}"
+
+
+def C(name, header=None, type="text", required=True, aliases=()):  # noqa: N802 - short registry helper
+    return Column(name=name, header=header or name, type=type, required=required, aliases=tuple(aliases))
+
+
+SFDC_LEAD = Source("sfdc__lead", "sfdc", ("sfdc/Lead.*",), required=True, key="id", columns=(
+    C("id", "Id", "id"), C("email", "Email"), C("company", "Company"), C("industry", "Industry"),
+    C("company_description", "company_description__c"),
+    C("external_hard_bounced", "external_hard_bounced__c", "bool"),
+    C("overall_hard_bounced", "overall_hard_bounced__c", "bool"),
+    C("pardot_hard_bounced", "pi__pardot_hard_bounced__c", "bool"),
+    C("cold_lead_eligible", "Cold_Lead_Eligible__c", "bool"),
+    C("has_opted_out", "HasOptedOutOfEmail", "bool"), C("is_converted", "IsConverted", "bool"),
+    C("status", "Status"), C("system_modstamp", "SystemModstamp", "timestamp"),
+    C("gbu", "GBU__c", required=False),
+))
+SFDC_CAMPAIGN_MEMBER = Source("sfdc__campaign_member", "sfdc", ("sfdc/CampaignMember.*",), required=True, key="id",
+                              columns=(
+    C("id", "Id", "id"), C("campaign_id", "CampaignId", "id"), C("lead_id", "LeadId", "id"),
+    C("contact_id", "ContactId", "id"), C("status", "Status"), C("has_replied", "Has_Replied__c", "bool"),
+    C("reply_classification", "ReplyClassification__c"), C("system_modstamp", "SystemModstamp", "timestamp"),
+))
+SFDC_CONTACT = Source("sfdc__contact", "sfdc", ("sfdc/Contact.*",), required=True, key="id", columns=(
+    C("id", "Id", "id"), C("email", "Email"),
+))
+SFDC_CAMPAIGN = Source("sfdc__campaign", "sfdc", ("sfdc/Campaign.*",), key="id", columns=(
+    C("id", "Id", "id"), C("name", "Name", required=False), C("gbu", "GBU__c", required=False),
+))
+CLAY_ERRORS = Source("clay__errors", "clay", ("clay/errors.*",), columns=(
+    C("time", "time", "timestamp", aliases=("timestamp", "created_at")), C("object", "object", required=False),
+    C("record_id", "record id", aliases=("record_id", "recordid", "id"), required=False),
+    C("field", "field", required=False), C("message", "message", aliases=("error",)),
+))
+SMARTLEAD_LEADS = Source("smartlead__leads", "smartlead", ("smartlead/campaign-*",), columns=(
+    C("sl_lead_id", "id"), C("map_id", "campaign_lead_map_id", required=False), C("status", "status", required=False),
+    C("category", "category", required=False), C("email", "email"),
+    C("reply_count", "reply_count", "int", required=False), C("custom_fields", "custom_fields", "json", required=False),
+))
+SMARTLEAD_EVENTS = Source("smartlead__events", "smartlead", ("smartlead/events.jsonl",), formats=(".jsonl",),
+                          keep_payload=True, columns=())
+PARDOT_PROSPECTS = Source("pardot__prospects", "pardot", ("pardot/prospects.*",), columns=(
+    C("prospect_id", "id"), C("email", "email", required=False),
+    C("sf_lead_id", "salesforceLeadId", "id", required=False, aliases=("crm_lead_fid",)),
+    C("sf_contact_id", "salesforceContactId", "id", required=False, aliases=("crm_contact_fid",)),
+    C("sf_id", "salesforceId", "id", required=False, aliases=("salesforce_fid",)),
+    C("is_hard_bounced", "isEmailHardBounced", "bool", required=False,
+      aliases=("is_email_hard_bounced", "email_hard_bounced")),
+    C("bounced_at", "emailBouncedAt", "timestamp", required=False, aliases=("email_bounced_at",)),
+    C("updated_at", "updatedAt", "timestamp", required=False, aliases=("updated_at",)),
+))
+
+
+def clay_source(columns: dict[str, str]) -> Source:
+    """Clay exports: headers come from the policy's [clay.columns] mapping; every column is optional."""
+    types = {"campaign_member_id": "id", "lead_id": "id", "hard_bounced": "bool", "replied": "bool",
+             "reply_at": "timestamp"}
+    cols = tuple(C(key, header, types.get(key, "text"), required=False) for key, header in columns.items())
+    return Source("clay__rows", "clay", ("clay/*",), columns=cols)
+
+
+def sources(clay_columns: dict[str, str]) -> list[Source]:
+    """All sources in load order."""
+    return [SFDC_LEAD, SFDC_CAMPAIGN_MEMBER, SFDC_CONTACT, SFDC_CAMPAIGN, clay_source(clay_columns), CLAY_ERRORS,
+            SMARTLEAD_LEADS, SMARTLEAD_EVENTS, PARDOT_PROSPECTS]
+
+
+CLAY_IDENTITY = ("campaign_member_id", "lead_id", "email")

@@ -1,0 +1,183 @@
+"""The writeback plan (format `reconcile.plan/1`): assembly from the plan tables, canonical hash, files.
+
+plan_id is the sha256 of the canonical JSON (sorted keys, compact) of everything but plan_id and created_at,
+so the same inputs give the same plan_id, and any edit after approval is detected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .errors import PlanError
+
+FORMAT = "reconcile.plan/1"
+CHANGE_KEYS = ("object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons",
+               "evidence", "campaign_id", "gbu")
+FINDING_KEYS = ("kind", "object", "record_id", "route", "detail", "at", "evidence")
+CHANGES_QUERY = ("select object, record_id, field, before, after, rule, status, reason, reasons, evidence, "
+                 "campaign_id, gbu from plan_changes order by object, record_id, field")
+FINDINGS_QUERY = ("select kind, object, record_id, route, detail, \"at\", evidence from plan_findings "
+                  "order by kind, object, record_id nulls first, detail, evidence[1].file, evidence[1].row")
+
+
+def fetch_changes(con) -> list[dict]:
+    out = []
+    for row in con.execute(CHANGES_QUERY).fetchall():
+        d = dict(zip(CHANGE_KEYS, row))
+        d["before"] = None if d["before"] is None else json.loads(d["before"])
+        d["after"] = None if d["after"] is None else json.loads(d["after"])
+        out.append(d)
+    return out
+
+
+def fetch_findings(con) -> list[dict]:
+    return [dict(zip(FINDING_KEYS, row)) for row in con.execute(FINDINGS_QUERY).fetchall()]
+
+
+def fetch_rejects(con) -> list[dict]:
+    rows = con.execute("select file, row, col, value, expected, message from rejects order by file, row, col")
+    return [dict(zip(("file", "row", "column", "value", "expected", "message"), r)) for r in rows.fetchall()]
+
+
+def _counts(con, sql: str, params=None) -> dict:
+    return {k: {"ready": r, "blocked": b} for k, r, b in con.execute(sql, params or []).fetchall()}
+
+
+def summarize(con, rejects: list[dict]) -> dict:
+    """Counts by object, field, rule, status, reason, campaign, GBU; findings by kind and route."""
+    rb = "count(*) filter (where status = 'ready'), count(*) filter (where status = 'blocked')"
+    total, ready, blocked = con.execute(f"select count(*), {rb} from plan_changes").fetchone()
+    campaigns = {}
+    for cid, name, gbu, r, b in con.execute(
+            f"""select coalesce(p.campaign_id, m.campaign_id) as cid, any_value(c.name), any_value(c.gbu),
+                       count(*) filter (where p.status = 'ready'), count(*) filter (where p.status = 'blocked')
+                from plan_changes p
+                left join stg_sfdc__campaign_member m on p.object = 'Lead' and m.lead_id = p.record_id
+                left join stg_sfdc__campaign c on c.campaign_id = coalesce(p.campaign_id, m.campaign_id)
+                where coalesce(p.campaign_id, m.campaign_id) is not null
+                group by cid order by cid""").fetchall():
+        campaigns[cid] = {"name": name, "gbu": gbu, "ready": r, "blocked": b}
+    by_file: dict[str, int] = {}
+    for r in rejects:
+        by_file[r["file"]] = by_file.get(r["file"], 0) + 1
+    records = dict(con.execute(
+        "select 'Lead', count(*) from stg_sfdc__lead union all select 'CampaignMember', count(*) from "
+        "stg_sfdc__campaign_member union all select 'Contact', count(*) from stg_sfdc__contact union all "
+        "select 'Campaign', count(*) from stg_sfdc__campaign").fetchall())
+    now, leaving = con.execute("select count(*) filter (where eligible_now), "
+                               "count(*) filter (where eligible_now and not eligible_after) "
+                               "from plan_eligibility").fetchone()
+    return {
+        "records": records,
+        "changes": {"total": total, "ready": ready, "blocked": blocked},
+        "by_object": _counts(con, f"select object, {rb} from plan_changes group by 1 order by 1"),
+        "by_field": _counts(con, f"select object || '.' || field, {rb} from plan_changes group by 1 order by 1"),
+        "by_rule": _counts(con, f"select rule, {rb} from plan_changes group by 1 order by 1"),
+        "by_reason": dict(con.execute("select reason, count(*) from plan_changes where status = 'blocked' "
+                                      "group by 1 order by 1").fetchall()),
+        "by_campaign": campaigns,
+        "by_gbu": _counts(con, f"select coalesce(gbu, '(none)'), {rb} from plan_changes group by 1 order by 1"),
+        "findings": {
+            "total": con.execute("select count(*) from plan_findings").fetchone()[0],
+            "by_kind": dict(con.execute("select kind, count(*) from plan_findings group by 1 order by 1").fetchall()),
+            "by_route": dict(con.execute("select route, count(*) from plan_findings group by 1 order by 1").fetchall()),
+        },
+        "rejects": {"total": len(rejects), "by_file": dict(sorted(by_file.items()))},
+        "eligibility": {"eligible_now": now, "leaving_pool": leaving},
+    }
+
+
+def blast_radius_gates(summary: dict, thresholds) -> list[dict]:
+    """Plan-level gates: too many ready changes on one field, or on too large a share of an object's records."""
+    gates = []
+    for key, c in summary["by_field"].items():
+        if c["ready"] > thresholds.max_ready_changes_per_field:
+            obj, field = key.split(".", 1)
+            gates.append({"gate": "blast_radius_field", "object": obj, "field": field, "count": c["ready"],
+                          "limit": thresholds.max_ready_changes_per_field,
+                          "message": f"{c['ready']} ready changes on {key} exceed the policy limit of "
+                                     f"{thresholds.max_ready_changes_per_field}; approval needs --override-gate."})
+    return gates
+
+
+def record_fraction_gates(con, summary: dict, thresholds) -> list[dict]:
+    gates = []
+    rows = con.execute("select object, count(distinct record_id) from plan_changes where status = 'ready' "
+                       "group by 1 order by 1").fetchall()
+    for obj, n in rows:
+        total = summary["records"].get(obj, 0)
+        if total >= thresholds.min_records_for_fraction and n / total > thresholds.max_record_fraction:
+            gates.append({"gate": "blast_radius_records", "object": obj, "field": None, "count": n,
+                          "limit": int(total * thresholds.max_record_fraction),
+                          "message": f"{n} of {total} {obj} records ({n / total:.0%}) would change, more than the "
+                                     f"policy's {thresholds.max_record_fraction:.0%}; approval needs --override-gate."})
+    return gates
+
+
+def canonical_bytes(plan: dict) -> bytes:
+    body = {k: v for k, v in plan.items() if k not in ("plan_id", "created_at")}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def compute_plan_id(plan: dict) -> str:
+    return "sha256:" + hashlib.sha256(canonical_bytes(plan)).hexdigest()
+
+
+def dumps(plan: dict) -> str:
+    """Readable, diff-friendly JSON: one change / finding per line, in the plan's canonical order."""
+    parts = []
+    for key, value in plan.items():
+        if key in ("changes", "findings", "rejects") and value:
+            lines = ",\n".join(json.dumps(v, ensure_ascii=False, separators=(",", ":")) for v in value)
+            parts.append(f"{json.dumps(key)}:[\n{lines}\n]")
+        else:
+            parts.append(f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False, separators=(',', ':'))}")
+    return "{" + ",\n".join(parts) + "}\n"
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_plan(path: str | Path, verify: bool = True) -> dict:
+    """Read a plan file; with verify, refuse one whose content no longer matches its plan_id."""
+    p = Path(path)
+    try:
+        plan = json.loads(p.read_text("utf-8"))
+    except OSError as e:
+        raise PlanError(f"Plan '{p}' cannot be read ({e.strerror}). Pass the file `reconcile plan --out` wrote.") from e
+    except ValueError as e:
+        raise PlanError(f"Plan '{p}' is not valid JSON ({e}). Rebuild it with `reconcile plan`.") from e
+    if not isinstance(plan, dict) or plan.get("format") != FORMAT:
+        raise PlanError(f"Plan '{p}' is not a {FORMAT} file. Rebuild it with `reconcile plan`.")
+    if verify and compute_plan_id(plan) != plan.get("plan_id"):
+        raise PlanError(f"Plan '{p}' was edited after it was built: its content no longer matches plan_id "
+                        f"'{plan.get('plan_id')}'. Rebuild the plan with `reconcile plan` and approve it again.")
+    return plan
+
+
+def export_changes(con, out_base: Path) -> list[Path]:
+    """The changes as Parquet and CSV beside the plan, for spreadsheet users."""
+    table = con.sql(
+        "select object, record_id, field, before ->> '$' as before, after ->> '$' as after, rule, status, reason, "
+        "array_to_string(reasons, ';') as reasons, campaign_id, gbu, to_json(evidence) as evidence "
+        "from plan_changes order by object, record_id, field").to_arrow_table()
+    pq_path, csv_path = out_base.with_suffix(".changes.parquet"), out_base.with_suffix(".changes.csv")
+    pq.write_table(table, pq_path)
+    pacsv.write_csv(table, csv_path)
+    return [pq_path, csv_path]

@@ -1,0 +1,144 @@
+"""The policy file: field allowlist, statuses, picklists, Clay column mapping, thresholds, routes.
+
+Everything configurable lives here; nothing else reads the TOML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .errors import PolicyError
+
+STATUSES = ("active", "pending_legal", "read_only")
+KINDS = ("checkbox", "text", "picklist", "formula")
+ROUTES = ("CRM Admin", "IT Infra", "MARCOM Ops", "DPO")
+WRITABLE_OBJECTS = ("Lead", "CampaignMember")
+CLAY_KEYS = (
+    "campaign_member_id", "lead_id", "email", "company_description", "industry", "smartlead_lead_id",
+    "smartlead_campaign_id", "hard_bounced", "replied", "reply_category", "reply_at", "email_validation",
+)
+BLOCKED_REASONS = (
+    "not_in_allowlist", "read_only", "object_not_writable", "org_field_not_updateable", "pending_legal",
+    "converted_lead", "invalid_picklist_value", "too_long", "overwrite_not_approved",
+)
+
+
+@dataclass(frozen=True)
+class FieldPolicy:
+    object: str
+    field: str
+    status: str
+    kind: str
+    rule: str | None = None
+    direction: str = ""
+    max_length: int | None = None
+    picklist: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.object}.{self.field}"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_ready_changes_per_field: int = 5000
+    max_record_fraction: float = 0.25
+    min_records_for_fraction: int = 50
+    max_snapshot_age_hours: float = 48
+    bulk_threshold: int = 2000
+
+
+@dataclass(frozen=True)
+class Policy:
+    path: str
+    fingerprint: str
+    org_name: str
+    role: str
+    gbus: tuple[str, ...]
+    fields: tuple[FieldPolicy, ...]
+    clay_columns: dict[str, str]
+    routes: dict[str, str]
+    thresholds: Thresholds
+    formulas: dict[str, str] = field(default_factory=dict)
+
+    def field_policy(self, obj: str, name: str) -> FieldPolicy | None:
+        for f in self.fields:
+            if f.object == obj and f.field.lower() == name.lower():
+                return f
+        return None
+
+    def writable_fields(self) -> list[FieldPolicy]:
+        return [f for f in self.fields if f.status == "active"]
+
+    def route(self, kind: str) -> str:
+        return self.routes.get(kind, "CRM Admin")
+
+
+def default_policy_path() -> Path:
+    return Path(str(resources.files("reconcile") / "default_policy.toml"))
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Read and validate a policy TOML file (the packaged default when `path` is None)."""
+    p = Path(path) if path else default_policy_path()
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise PolicyError(f"Policy file '{p}' cannot be read ({e.strerror}). Pass an existing file to --policy.") from e
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise PolicyError(f"Policy file '{p}' is not valid TOML: {e}. Fix the syntax and rerun.") from e
+    return _parse(doc, str(p), "sha256:" + hashlib.sha256(raw).hexdigest())
+
+
+def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
+    fields = tuple(_parse_field(path, i, f) for i, f in enumerate(doc.get("fields", []), start=1))
+    seen = set()
+    for f in fields:
+        if f.key in seen:
+            raise PolicyError(f"Policy file '{path}': field '{f.key}' is listed twice. Keep one [[fields]] entry per field.")
+        seen.add(f.key)
+    clay = dict(_default_clay_columns())
+    clay.update(doc.get("clay", {}).get("columns", {}))
+    unknown = sorted(set(clay) - set(CLAY_KEYS))
+    if unknown:
+        raise PolicyError(f"Policy file '{path}': unknown Clay column key '{unknown[0]}' in [clay.columns]. "
+                          f"Known keys: {', '.join(CLAY_KEYS)}.")
+    routes = dict(doc.get("routes", {}))
+    for kind, route in routes.items():
+        if route not in ROUTES:
+            raise PolicyError(f"Policy file '{path}': route '{route}' for finding '{kind}' is not one of {', '.join(ROUTES)}.")
+    org = doc.get("org", {})
+    try:
+        thresholds = Thresholds(**doc.get("thresholds", {}))
+    except TypeError as e:
+        raise PolicyError(f"Policy file '{path}': bad [thresholds] entry ({e}).") from e
+    return Policy(path=path, fingerprint=fingerprint, org_name=str(org.get("name", "default")),
+                  role=str(org.get("role", "")), gbus=tuple(org.get("gbus", [])), fields=fields,
+                  clay_columns=clay, routes=routes, thresholds=thresholds, formulas=dict(doc.get("formulas", {})))
+
+
+def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
+    where = f"Policy file '{path}' [[fields]] entry {index}"
+    for key in ("object", "field", "status", "kind"):
+        if not f.get(key):
+            raise PolicyError(f"{where}: '{key}' is missing. Every field needs object, field, status and kind.")
+    if f["status"] not in STATUSES:
+        raise PolicyError(f"{where}: status '{f['status']}' is not one of {', '.join(STATUSES)}.")
+    if f["kind"] not in KINDS:
+        raise PolicyError(f"{where}: kind '{f['kind']}' is not one of {', '.join(KINDS)}.")
+    if f["kind"] == "formula" and f["status"] != "read_only":
+        raise PolicyError(f"{where}: '{f['object']}.{f['field']}' is a formula, so its status must be 'read_only'.")
+    return FieldPolicy(object=f["object"], field=f["field"], status=f["status"], kind=f["kind"], rule=f.get("rule"),
+                       direction=f.get("direction", ""), max_length=f.get("max_length"),
+                       picklist=tuple(f.get("picklist", ())))
+
+
+def _default_clay_columns() -> dict[str, str]:
+    doc = tomllib.loads(default_policy_path().read_text("utf-8"))
+    return doc["clay"]["columns"]

@@ -1,0 +1,378 @@
+"""Snapshot files → raw DuckDB tables (all text, canonical column names, file + row of every value).
+
+Reads CSV (UTF-8 with or without BOM, comma/semicolon/tab), Parquet and JSONL; matches headers
+case-insensitively; fingerprints every file; checks every typed value (checks live in sql/macros);
+in strict mode the first problem stops everything, in lenient mode bad rows go to `rejects`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import fnmatch
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from .contract import CLAY_IDENTITY, TYPES, Source, sources
+from .errors import SnapshotError
+
+LENIENT_HINT = "Fix the value in the export, or rerun with --lenient to quarantine bad rows and plan from the rest."
+
+
+@dataclass
+class LoadedFile:
+    path: str            # relative to the snapshot directory, with forward slashes
+    source: str
+    system: str
+    sha256: str
+    rows: int = 0
+    taken_at: str | None = None
+
+
+@dataclass
+class Snapshot:
+    root: Path
+    files: list[LoadedFile] = field(default_factory=list)
+    taken_at: dict[str, str] = field(default_factory=dict)
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def fingerprints(self) -> dict[str, str]:
+        return {f.path: f.sha256 for f in sorted(self.files, key=lambda f: f.path)}
+
+
+def qi(name: str) -> str:
+    """Quote an identifier (file headers are data: never trust them unquoted)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+# ---------------------------------------------------------------------------------------------- discovery
+
+def discover(root: Path, srcs: list[Source]) -> dict[str, list[Path]]:
+    """Map each source to its files; a file claimed by a more specific source is not a generic Clay table."""
+    if not root.is_dir():
+        raise SnapshotError(f"Snapshot directory '{root}' does not exist. Pass the folder that holds sfdc/, clay/, "
+                            "smartlead/ and pardot/ (see README: Snapshot contract).")
+    found: dict[str, list[Path]] = {s.name: [] for s in srcs}
+    claimed: set[Path] = set()
+    for s in sorted(srcs, key=lambda s: s.name == "clay__rows"):
+        for pattern in s.globs:
+            for p in sorted(root.glob(pattern)):
+                if p in claimed or not p.is_file() or p.suffix.lower() not in s.formats:
+                    continue
+                found[s.name].append(p)
+                claimed.add(p)
+    for s in srcs:
+        if s.required and not found[s.name]:
+            raise SnapshotError(f"Snapshot '{root}' has no {s.globs[0].replace('*', '{csv,parquet,jsonl}')} file. "
+                                f"Export it (SPEC §2 / README: Snapshot contract) and rerun.")
+    return found
+
+
+def read_manifest(root: Path) -> dict:
+    path = root / "manifest.toml"
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise SnapshotError(f"Snapshot 'manifest.toml' is not valid TOML: {e}. Fix it or delete it.") from e
+
+
+def taken_at_for(manifest: dict, system: str, path: Path) -> str:
+    """A source's taken_at from the manifest, else the file's modification time (documented fallback)."""
+    value = manifest.get("taken_at", {}).get(system)
+    if value:
+        try:
+            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError as e:
+            raise SnapshotError(f"Snapshot 'manifest.toml': taken_at.{system} value '{value}' is not an ISO 8601 "
+                                "timestamp such as 2026-11-27T06:00:00Z.") from e
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------------------------------------- file bytes
+
+def fingerprint_and_check(path: Path, rel: str) -> tuple[str, str | None]:
+    """sha256 of the file, and its CSV delimiter (sniffed from the header line) for text files.
+
+    Rejects empty files and anything that is not UTF-8 before DuckDB sees it.
+    """
+    h = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    first = b""
+    text = path.suffix.lower() in (".csv", ".jsonl")
+    offset = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(8 << 20):
+            h.update(chunk)
+            if len(first) < 65536:
+                first += chunk[:65536]
+            if text:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as e:
+                    raise _encoding_error(path, rel, first, offset + e.start) from e
+            offset += len(chunk)
+        if text:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError as e:
+                raise SnapshotError(f"Snapshot '{rel}': the file ends in the middle of a UTF-8 character "
+                                    "(truncated?). Export it again.") from e
+    if offset == 0 or (text and not first.strip(b"\xef\xbb\xbf \r\n\t")):
+        raise SnapshotError(f"Snapshot '{rel}' is empty. Export it again (a file with only a header row is fine "
+                            "for a source with no rows).")
+    delim = _sniff_delimiter(first) if path.suffix.lower() == ".csv" else None
+    return "sha256:" + h.hexdigest(), delim
+
+
+def _encoding_error(path: Path, rel: str, head: bytes, pos: int) -> SnapshotError:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        what = "is UTF-16"
+    else:
+        what = f"is not UTF-8 (byte 0x{_byte_at(path, pos):02X} at offset {pos}, line {_line_at(path, pos)})"
+    return SnapshotError(f"Snapshot '{rel}' {what}. Save or export it again as UTF-8 (Excel: 'CSV UTF-8').")
+
+
+def _byte_at(path: Path, pos: int) -> int:
+    with path.open("rb") as fh:
+        fh.seek(pos)
+        return fh.read(1)[0]
+
+
+def _line_at(path: Path, pos: int) -> int:
+    with path.open("rb") as fh:
+        return fh.read(pos).count(b"\n") + 1
+
+
+def _sniff_delimiter(head: bytes) -> str:
+    line = head.decode("utf-8", "ignore").lstrip("\ufeff").split("\n", 1)[0]
+    unquoted = re.sub(r'"[^"]*"', "", line)
+    counts = {d: unquoted.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+def create_raw_tables(con: duckdb.DuckDBPyConnection, srcs: list[Source]) -> None:
+    con.execute("create or replace table rejects (file varchar, row bigint, col varchar, value varchar, "
+                "expected varchar, message varchar)")
+    con.execute("create or replace table snapshot_files (file varchar, source varchar, system varchar, "
+                "sha256 varchar, rows bigint, taken_at varchar)")
+    for s in srcs:
+        cols = ", ".join(f"{qi(c.name)} varchar" for c in s.columns)
+        extra = ", payload json" if s.keep_payload else ""
+        con.execute(f"create or replace table {s.table} (_file varchar, _row bigint, _campaign varchar"
+                    f"{', ' + cols if cols else ''}{extra})")
+
+
+def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, delim: str | None,
+              lenient: bool) -> int:
+    """Insert one file into its raw table; returns the number of rows read."""
+    if s.keep_payload:
+        try:
+            con.execute(f"insert into {s.table} (_file, _row, payload) select ?, row_number() over (), json "
+                        f"from read_json_objects(?, format='newline_delimited')", [rel, str(path)])
+        except duckdb.Error as e:
+            raise _json_error(path, rel) from e
+        return con.execute(f"select count(*) from {s.table} where _file = ?", [rel]).fetchone()[0]
+    is_json = path.suffix.lower() == ".jsonl"
+    scan, params = _scan(path, delim, lenient)
+    headers = _headers(con, scan, params, rel, path)
+    mapping = _map_columns(s, headers, rel)
+    campaign = _campaign_from_name(path) if s.name == "smartlead__leads" else None
+    targets = ["_file", "_row", "_campaign"] + [c.name for c in s.columns]
+    exprs, expr_params = ["?", "row_number() over ()", "?"], [rel, campaign]
+    for c in s.columns:
+        if c.name not in mapping:
+            exprs.append("null")
+        elif is_json:
+            exprs.append("json ->> ?")
+            expr_params.append(mapping[c.name])
+        else:
+            exprs.append(f"cast({qi(mapping[c.name])} as varchar)")
+    sql = (f"insert into {s.table} ({', '.join(qi(t) for t in targets)}) "
+           f"select {', '.join(exprs)} from {scan}")
+    try:
+        con.execute(sql, [*expr_params, *params])
+    except duckdb.Error as e:
+        raise (_json_error(path, rel) if is_json else _structure_error(rel, e)) from e
+    if lenient and path.suffix.lower() == ".csv":
+        _collect_csv_rejects(con, rel)
+    return con.execute(f"select count(*) from {s.table} where _file = ?", [rel]).fetchone()[0]
+
+
+def _scan(path: Path, delim: str | None, lenient: bool) -> tuple[str, list]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        opts = "delim=?, header=true, all_varchar=true, quote='\"', escape='\"', auto_detect=true"
+        if lenient:
+            opts += ", ignore_errors=true, store_rejects=true"
+        return f"read_csv(?, {opts})", [str(path), delim]
+    if suffix == ".parquet":
+        return "read_parquet(?)", [str(path)]
+    return "read_json_objects(?, format='newline_delimited')", [str(path)]
+
+
+def _headers(con, scan: str, params: list, rel: str, path: Path) -> list[str]:
+    try:
+        if path.suffix.lower() == ".csv":
+            import csv
+
+            with path.open(encoding="utf-8-sig", newline="") as fh:
+                return next(csv.reader(fh, delimiter=params[1]), [])
+        if path.suffix.lower() == ".jsonl":
+            rows = con.execute(f"select distinct unnest(json_keys(json)) from {scan}", params).fetchall()
+            return sorted(r[0] for r in rows)
+        return [d[0] for d in con.execute(f"describe select * from {scan}", params).fetchall()]
+    except duckdb.Error as e:
+        raise (_json_error(path, rel) if path.suffix.lower() == ".jsonl" else _structure_error(rel, e)) from e
+
+
+def _json_error(path: Path, rel: str) -> SnapshotError:
+    """Name the first line that is not a JSON object (only on the error path, so a Python scan is fine)."""
+    import json
+
+    with path.open(encoding="utf-8-sig") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                ok = isinstance(json.loads(line), dict)
+            except ValueError:
+                ok = False
+            if not ok:
+                return SnapshotError(f"Snapshot '{rel}' row {n}: value '{line.strip()[:80]}' is not a complete JSON "
+                                     f"object (is the file truncated?). Each line must hold one JSON object. "
+                                     "Export the file again.")
+    return SnapshotError(f"Snapshot '{rel}' cannot be parsed as JSON Lines. Export the file again.")
+
+
+def _map_columns(s: Source, headers: list[str], rel: str) -> dict[str, str]:
+    by_lower: dict[str, str] = {}
+    for h in headers:
+        by_lower.setdefault(h.strip().lower(), h)
+    mapping: dict[str, str] = {}
+    for c in s.columns:
+        hit = next((by_lower[h.lower()] for h in c.headers() if h.lower() in by_lower), None)
+        if hit is not None:
+            mapping[c.name] = hit
+        elif c.required:
+            raise SnapshotError(f"Snapshot '{rel}' has no column '{c.header}' (found: {', '.join(headers)}). "
+                                f"Add the column to the export (header names are case-insensitive).")
+    if s.name == "clay__rows" and not any(k in mapping for k in CLAY_IDENTITY):
+        names = ", ".join(f"'{c.header}'" for c in s.columns if c.name in CLAY_IDENTITY)
+        raise SnapshotError(f"Snapshot '{rel}' has none of the Clay identity columns {names}. Add one, or map "
+                            "your header names in the policy's [clay.columns].")
+    return mapping
+
+
+def _campaign_from_name(path: Path) -> str:
+    return path.stem.split("-", 1)[1] if "-" in path.stem else path.stem
+
+
+def _structure_error(rel: str, e: duckdb.Error) -> SnapshotError:
+    msg = str(e)
+    line = re.search(r"[Ll]ine:? (\d+)", msg)
+    where = f" line {line.group(1)}" if line else ""
+    first = msg.strip().splitlines()[0][:300]
+    if "newline_delimited" in msg or "JSON" in msg:
+        fix = "Each line must be one complete JSON object (is the file truncated?)."
+    else:
+        fix = "Check the quoting and the number of columns on that line (is the file truncated?)."
+    return SnapshotError(f"Snapshot '{rel}'{where} cannot be parsed: {first}. {fix} {LENIENT_HINT}")
+
+
+def _collect_csv_rejects(con, rel: str) -> None:
+    exists = con.execute("select count(*) from duckdb_tables() where table_name = 'reject_errors'").fetchone()[0]
+    if not exists:
+        return
+    con.execute("insert into rejects select ?, line - 1, coalesce(column_name, ''), csv_line, "
+                "'a well-formed CSV row', error_message from reject_errors", [rel])
+    con.execute("delete from reject_errors")
+
+
+# ---------------------------------------------------------------------------------------------- checks
+
+def check_values(con, s: Source) -> None:
+    """Record every bad typed value and duplicate key of a raw table in `rejects`."""
+    for c in s.columns:
+        if c.type == "text":
+            continue
+        con.execute(
+            f"insert into rejects select _file, _row, ?, {qi(c.name)}, ?, null from {s.table} "
+            f"where is_bad_{c.type}({qi(c.name)})", [c.header, TYPES[c.type]])
+    if s.key:
+        key = qi(s.key)
+        con.execute(
+            f"insert into rejects select _file, _row, ?, {key}, ?, null from ("
+            f"  select _file, _row, {key}, count(*) over (partition by sf_id18({key})) as n from {s.table}"
+            f"  where sf_id18({key}) is not null) where n > 1",
+            ["Id", "a unique Id (each Salesforce record once per file)"])
+
+
+def raise_first_reject(con) -> None:
+    rows = con.execute("select file, row, col, value, expected, message from rejects "
+                       "order by file, row, col").fetchall()
+    if not rows:
+        return
+    file, row, col, value, expected, message = rows[0]
+    more = f" ({len(rows) - 1} more problem{'s' if len(rows) > 2 else ''} in this snapshot.)" if len(rows) > 1 else ""
+    if message:
+        text = f"Snapshot '{file}' line {row + 1}: {message}."
+    elif expected.startswith("a unique Id"):
+        text = f"Snapshot '{file}' row {row}: column '{col}' value '{value}' appears more than once; expected {expected}."
+    else:
+        text = f"Snapshot '{file}' row {row}: column '{col}' value '{value}' is not {expected}."
+    raise SnapshotError(f"{text} {LENIENT_HINT}{more}")
+
+
+def quarantine(con, srcs: list[Source]) -> None:
+    """Lenient mode: drop every rejected row from its raw table (it stays listed in `rejects`)."""
+    for s in srcs:
+        con.execute(f"delete from {s.table} t using rejects r where r.file = t._file and r.row = t._row")
+
+
+# ---------------------------------------------------------------------------------------------- entry point
+
+def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False, progress=None) -> Snapshot:
+    """Load a snapshot directory into raw tables. Strict: raises SnapshotError on the first bad value."""
+    srcs = sources(clay_columns)
+    manifest = read_manifest(root)
+    found = discover(root, srcs)
+    create_raw_tables(con, srcs)
+    snap = Snapshot(root=root, manifest=manifest)
+    for s in srcs:
+        for path in found[s.name]:
+            rel = path.relative_to(root).as_posix()
+            if progress:
+                progress(f"reading {rel}")
+            sha, delim = fingerprint_and_check(path, rel)
+            rows = load_file(con, s, path, rel, delim, lenient)
+            lf = LoadedFile(rel, s.name, s.system, sha, rows, taken_at_for(manifest, s.system, path))
+            snap.files.append(lf)
+            snap.taken_at.setdefault(s.system, lf.taken_at)
+            con.execute("insert into snapshot_files values (?, ?, ?, ?, ?, ?)",
+                        [rel, s.name, s.system, sha, rows, lf.taken_at])
+        check_values(con, s)
+    if lenient:
+        quarantine(con, srcs)
+    else:
+        raise_first_reject(con)
+    con.execute("update rejects set message = coalesce(message, 'column ''' || col || ''' value ''' || "
+                "coalesce(value, '') || ''' is not ' || expected)")
+    return snap
+
+
+def matches(rel: str, pattern: str) -> bool:
+    return fnmatch.fnmatch(rel, pattern)

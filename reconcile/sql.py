@@ -1,0 +1,90 @@
+"""The only code that reads sql/ files: the model registry, run_model() and the connection setup."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+MACROS = ("macros/values.sql",)
+
+# Every model, in dependency order. A conventions test checks each .sql file appears here exactly once.
+MODELS = (
+    "staging/stg_sfdc__lead",
+    "staging/stg_sfdc__campaign_member",
+    "staging/stg_sfdc__contact",
+    "staging/stg_sfdc__campaign",
+    "staging/stg_clay__rows",
+    "staging/stg_clay__errors",
+    "staging/stg_smartlead__leads",
+    "staging/stg_smartlead__events",
+    "staging/stg_pardot__prospects",
+    "intermediate/int_source_rows_matched",
+    "intermediate/int_campaign_member_links",
+    "intermediate/int_sender_bounces",
+    "intermediate/int_bounce_evidence",
+    "intermediate/int_reply_evidence",
+    "intermediate/int_classification_events",
+    "intermediate/int_enrichment_values",
+    "rules/rule_hard_bounce_union",
+    "rules/rule_enrichment_fill_if_blank",
+    "rules/rule_reply_set_once",
+    "rules/rule_reply_classification_latest",
+    "findings/find_bounce_signals",
+    "findings/find_formula_checks",
+    "findings/find_deliverability_review",
+    "findings/find_conflicting_enrichment",
+    "findings/find_reply_checks",
+    "findings/find_eligibility_mismatch",
+    "findings/find_identity",
+    "findings/find_connector_errors",
+    "plan/plan_changes",
+    "plan/plan_findings",
+    "plan/plan_eligibility",
+)
+
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+def sql_text(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text("utf-8")
+
+
+def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection in UTC (file-backed when a path is given)."""
+    con = duckdb.connect(str(path) if path else ":memory:")
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
+def load_macros(con: duckdb.DuckDBPyConnection, formula: str | Path | None = None) -> None:
+    """Create the shared value macros and the org's eligibility formula (a replaceable SQL file)."""
+    for name in MACROS:
+        con.execute(sql_text(name.removesuffix(".sql")))
+    path = Path(formula) if formula else SQL_DIR / "formulas" / "cold_lead_eligible.sql"
+    if not path.is_absolute() and not path.exists():
+        path = SQL_DIR / path
+    con.execute(path.read_text("utf-8"))
+
+
+def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:
+    """Materialise one model as a table named after its file stem, binding only the parameters it uses."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}")
+    sql = sql_text(name)
+    wanted = dict.fromkeys(_PARAM.findall(sql))
+    missing = [k for k in wanted if k not in (params or {})]
+    if missing:
+        raise KeyError(f"model {name!r} needs parameter(s) {', '.join(missing)}")
+    stem = name.rsplit("/", 1)[-1]
+    con.execute(f'create or replace table "{stem}" as {sql}', {k: params[k] for k in wanted})
+
+
+def run_models(con: duckdb.DuckDBPyConnection, params: dict, progress=None) -> None:
+    for name in MODELS:
+        if progress:
+            progress(name.rsplit("/", 1)[-1])
+        run_model(con, name, params)

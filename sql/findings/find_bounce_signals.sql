@@ -1,0 +1,29 @@
+-- Findings bounce_hop_lost (hard-bounce evidence only in Smartlead: the Smartlead → Clay hop failed) and
+-- sender_originated_bounce (a sender-side failure: no change). Grain: one row per finding. Parameters: none.
+with by_lead as (
+    select lead_id, bool_or(source = 'clay') as in_clay, list(ev order by ev.file, ev.row) as evidence
+    from int_bounce_evidence
+    group by lead_id
+)
+select
+    'bounce_hop_lost' as kind,
+    'Lead' as object,
+    b.lead_id as record_id,
+    'Smartlead recorded a hard bounce that never reached Clay (Smartlead → Clay hop failed); '
+        || 'external_hard_bounced__c is set from Smartlead''s evidence.' as detail,
+    cast(null as varchar) as at,
+    b.evidence
+from by_lead as b
+join stg_sfdc__lead as l on l.lead_id = b.lead_id
+where not b.in_clay and not l.external_hard_bounced
+union all
+select
+    'sender_originated_bounce',
+    'Lead',
+    lead_id,
+    'Smartlead categorised the lead "Sender Originated Bounce": a sender-side failure, not a recipient hard bounce; '
+        || 'no bounce field changes. Check the sending mailbox.',
+    cast(null as varchar),
+    list(ev order by ev.file, ev.row)
+from int_sender_bounces
+group by lead_id

@@ -1,0 +1,39 @@
+-- Findings classification_without_reply (a classification but no reply evidence anywhere) and
+-- do_not_contact_reply (routed to the DPO). Judged on the state the plan leads to.
+-- Grain: one row per finding. Parameters: none.
+with latest as (
+    select cm_id, category, ev,
+           row_number() over (partition by cm_id order by event_at desc, priority, file, row) as rn
+    from int_classification_events
+),
+desired as (
+    select
+        m.cm_id,
+        coalesce(l.category, m.reply_classification) as classification,
+        m.has_replied or exists (select 1 from int_reply_evidence as r where r.cm_id = m.cm_id) as replied,
+        coalesce([l.ev], [struct_pack(source := 'sfdc', file := m.file, row := m.row,
+                                      "column" := 'ReplyClassification__c', value := m.reply_classification,
+                                      at := cast(null as varchar))]) as evidence
+    from stg_sfdc__campaign_member as m
+    left join latest as l on l.cm_id = m.cm_id and l.rn = 1
+    where coalesce(l.category, trim(m.reply_classification), '') <> ''
+)
+select
+    'classification_without_reply' as kind,
+    'CampaignMember' as object,
+    cm_id as record_id,
+    'Classified "' || classification || '" but no source records a reply.' as detail,
+    cast(null as varchar) as at,
+    evidence
+from desired
+where not replied and lower(classification) <> 'sender originated bounce'
+union all
+select
+    'do_not_contact_reply',
+    'CampaignMember',
+    cm_id,
+    'The contact replied "Do Not Contact": route to the DPO and make sure no further outreach happens.',
+    cast(null as varchar),
+    evidence
+from desired
+where lower(trim(classification)) = 'do not contact'

@@ -1,0 +1,49 @@
+-- Identity (SPEC §3): every Clay, Smartlead and Pardot row resolved to one Lead — by the Lead Id it carries,
+-- else by normalised email matching exactly one Lead. Grain: one row per source row. Parameters: none.
+with source_rows as (
+    select 'clay' as source, file, row, lead_id as given_id, 'LeadId' as id_column, email_norm, email_raw
+    from stg_clay__rows
+    union all
+    select 'smartlead', file, row, sfdc_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_raw
+    from stg_smartlead__leads
+    union all
+    select 'smartlead', file, row, sfdc_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_norm
+    from stg_smartlead__events
+    union all
+    select 'pardot', file, row, sf_lead_id, 'salesforceLeadId', email_norm, email_raw
+    from stg_pardot__prospects
+),
+leads_by_email as (
+    select email_norm, count(*) as n, min(lead_id) as lead_id, list(lead_id order by lead_id) as candidates
+    from stg_sfdc__lead
+    where email_norm is not null
+    group by email_norm
+),
+contact_emails as (
+    select distinct email_norm from stg_sfdc__contact where email_norm is not null
+),
+pardot_contacts as (
+    select file, row from stg_pardot__prospects where sf_contact_id is not null and sf_lead_id is null
+)
+select
+    r.source,
+    r.file,
+    r.row,
+    r.email_norm,
+    r.email_raw,
+    r.given_id,
+    r.id_column,
+    case when r.given_id is not null then l.lead_id
+         when e.n = 1 then e.lead_id end as lead_id,
+    case when r.given_id is not null and l.lead_id is not null then 'by_id'
+         when r.given_id is not null then 'id_not_found'
+         when e.n = 1 then 'by_email'
+         when e.n > 1 then 'ambiguous'
+         when pc.file is not null or c.email_norm is not null then 'contact'
+         else 'unmatched' end as match,
+    e.candidates
+from source_rows as r
+left join stg_sfdc__lead as l on l.lead_id = r.given_id
+left join leads_by_email as e on e.email_norm = r.email_norm and r.given_id is null
+left join contact_emails as c on c.email_norm = r.email_norm and r.given_id is null
+left join pardot_contacts as pc on pc.file = r.file and pc.row = r.row

@@ -1,0 +1,52 @@
+-- Every rule's candidate change, gated by the policy and the org: status ready/blocked with all blocked reasons in
+-- the closed order of SPEC §4 (the first is `reason`). Adds the SFDC row as provenance, campaign and GBU.
+-- Grain: one row per (object, record, field) change. Parameters: $writable_objects.
+with candidates as (
+    select * from rule_hard_bounce_union
+    union all by name select * from rule_enrichment_fill_if_blank
+    union all by name select * from rule_reply_set_once
+    union all by name select * from rule_reply_classification_latest
+),
+records as (
+    select 'Lead' as object, lead_id as record_id, file, row, is_converted, gbu, cast(null as varchar) as campaign_id
+    from stg_sfdc__lead
+    union all
+    select 'CampaignMember', m.cm_id, m.file, m.row, false, coalesce(c.gbu, l.gbu), m.campaign_id
+    from stg_sfdc__campaign_member as m
+    left join stg_sfdc__campaign as c on c.campaign_id = m.campaign_id
+    left join stg_sfdc__lead as l on l.lead_id = m.lead_id
+),
+gated as (
+    select
+        c.*,
+        r.campaign_id,
+        r.gbu,
+        list_filter([
+            case when f.field is null then 'not_in_allowlist' end,
+            case when f.status = 'read_only' then 'read_only' end,
+            case when not list_contains($writable_objects, c.object) then 'object_not_writable' end,
+            case when o.updateable = false then 'org_field_not_updateable' end,
+            case when f.status = 'pending_legal' then 'pending_legal' end,
+            case when r.is_converted then 'converted_lead' end
+        ], lambda x: x is not null) || c.rule_reasons as reasons,
+        struct_pack(source := 'sfdc', file := r.file, row := r.row, "column" := c.field, value := c.before ->> '$',
+                    at := cast(null as varchar)) as sfdc_ev
+    from candidates as c
+    left join records as r on r.object = c.object and r.record_id = c.record_id
+    left join policy_fields as f on f.object = c.object and lower(f.field) = lower(c.field)
+    left join org_fields as o on o.object = c.object and lower(o.field) = lower(c.field)
+)
+select
+    object,
+    record_id,
+    field,
+    before,
+    after,
+    rule,
+    case when len(reasons) = 0 then 'ready' else 'blocked' end as status,
+    reasons[1] as reason,
+    reasons,
+    list_prepend(sfdc_ev, evidence) as evidence,
+    campaign_id,
+    gbu
+from gated

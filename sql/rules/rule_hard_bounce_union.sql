@@ -1,0 +1,15 @@
+-- Rule hard_bounce_union (Lead.external_hard_bounced__c): current OR any hard-bounce evidence. Never true → false,
+-- and Pardot's own flag is never touched (union, seed §3.3). Grain: one row per Lead to change. Parameters: none.
+select
+    'Lead' as object,
+    l.lead_id as record_id,
+    'external_hard_bounced__c' as field,
+    'hard_bounce_union' as rule,
+    to_json(l.external_hard_bounced) as before,
+    to_json(true) as after,
+    cast([] as varchar[]) as rule_reasons,
+    list(b.ev order by b.ev.file, b.ev.row) as evidence
+from stg_sfdc__lead as l
+join int_bounce_evidence as b on b.lead_id = l.lead_id
+where not l.external_hard_bounced
+group by l.lead_id, l.external_hard_bounced

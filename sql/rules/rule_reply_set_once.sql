@@ -1,0 +1,15 @@
+-- Rule reply_set_once (CampaignMember.Has_Replied__c): current OR reply evidence. Never true → false (first
+-- response only, seed §3.3). Grain: one row per CampaignMember to change. Parameters: none.
+select
+    'CampaignMember' as object,
+    m.cm_id as record_id,
+    'Has_Replied__c' as field,
+    'reply_set_once' as rule,
+    to_json(m.has_replied) as before,
+    to_json(true) as after,
+    cast([] as varchar[]) as rule_reasons,
+    list(r.ev order by r.ev.file, r.ev.row) as evidence
+from stg_sfdc__campaign_member as m
+join int_reply_evidence as r on r.cm_id = m.cm_id
+where not m.has_replied
+group by m.cm_id, m.has_replied

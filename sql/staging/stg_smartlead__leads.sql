@@ -1,0 +1,18 @@
+-- Smartlead leads-export rows, one file per campaign (campaign id from the file name campaign-<id>).
+-- Grain: one row per lead per Smartlead campaign. Parameters: $smartlead_taken_at (export time).
+select
+    _file as file,
+    _row as row,
+    clean_text(_campaign) as sl_campaign_id,
+    clean_text(sl_lead_id) as sl_lead_id,
+    clean_text(map_id) as map_id,
+    upper(clean_text(status)) as status,
+    clean_text(category) as category,
+    email as email_raw,
+    norm_email(email) as email_norm,
+    coalesce(try_cast(trim(reply_count) as bigint), 0) as reply_count,
+    reply_count as reply_count_raw,
+    sf_id18(json_extract_string(custom_fields, '$.sfdc_lead_id')) as sfdc_lead_id,
+    sf_id18(json_extract_string(custom_fields, '$.sfdc_campaign_id')) as sfdc_campaign_id,
+    cast($smartlead_taken_at as timestamptz) as taken_at
+from raw_smartlead__leads
