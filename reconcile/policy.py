@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from .errors import PolicyError
@@ -79,7 +78,7 @@ class Policy:
 
 
 def default_policy_path() -> Path:
-    return Path(str(resources.files("reconcile") / "default_policy.toml"))
+    return Path(__file__).resolve().parent / "default_policy.toml"
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

@@ -1,0 +1,59 @@
+"""Terminal rendering for the CLI: plan summaries and progress. No business logic."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+err = Console(stderr=True)
+out = Console()
+
+
+@contextlib.contextmanager
+def progress_status(label: str):
+    """A spinner on stderr whose text follows the current step (silent when stderr is not a terminal)."""
+    if not sys.stderr.isatty():
+        yield lambda msg: None
+        return
+    with err.status(label) as status:
+        yield lambda msg: status.update(f"{label}: {msg}")
+
+
+def plan_summary_text(plan: dict, plan_path=None, extra: dict | None = None) -> None:
+    s = plan["summary"]
+    ch = s["changes"]
+    out.print(f"[bold]Plan[/bold] {plan['plan_id'][:19]}…  "
+              f"[green]{ch['ready']} ready[/green], [yellow]{ch['blocked']} blocked[/yellow], "
+              f"{s['findings']['total']} findings, {s['rejects']['total']} rejected rows")
+    t = Table(title="Changes by field", show_lines=False)
+    for col in ("field", "ready", "blocked"):
+        t.add_column(col, justify="left" if col == "field" else "right")
+    for key, c in s["by_field"].items():
+        t.add_row(key, str(c["ready"]), str(c["blocked"]))
+    out.print(t)
+    if s["by_reason"]:
+        t = Table(title="Blocked, by reason")
+        t.add_column("reason")
+        t.add_column("changes", justify="right")
+        for reason, n in s["by_reason"].items():
+            t.add_row(reason, str(n))
+        out.print(t)
+    if s["findings"]["by_kind"]:
+        t = Table(title="Findings")
+        t.add_column("kind")
+        t.add_column("count", justify="right")
+        route_of = {f["kind"]: f["route"] for f in plan["findings"]}
+        t.add_column("route")
+        for kind, n in s["findings"]["by_kind"].items():
+            t.add_row(kind, str(n), route_of.get(kind, ""))
+        out.print(t)
+    if plan["gates"]:
+        for g in plan["gates"]:
+            out.print(f"[red]Gate[/red] {g['gate']}: {g['message']}")
+    out.print(f"Cold-lead pool: {s['eligibility']['eligible_now']} eligible now, "
+              f"{s['eligibility']['leaving_pool']} leave the pool once the plan applies.")
+    for label, value in (extra or {}).items():
+        out.print(f"{label}: {value}")

@@ -1,0 +1,51 @@
+"""`reconcile explain RECORD_ID`: why a record gets each change and finding — rule and source rows."""
+
+from __future__ import annotations
+
+from .errors import PlanError
+from .ids import id18
+
+
+def explain(plan: dict, record_id: str) -> dict:
+    """The changes and findings of one record (15- or 18-character id)."""
+    rid = id18(record_id)
+    if rid is None:
+        raise PlanError(f"Record id '{record_id}' is not a Salesforce id (15 or 18 letters and digits with a valid "
+                        "checksum). Copy the id from the plan or from Salesforce.")
+    changes = [c for c in plan.get("changes", []) if c.get("record_id") == rid]
+    findings = [f for f in plan.get("findings", []) if f.get("record_id") == rid
+                or any(rid in str(e.get("value") or "") for e in f.get("evidence", []))]
+    return {"record_id": rid, "plan_id": plan.get("plan_id"), "changes": changes, "findings": findings}
+
+
+def render_text(result: dict) -> str:
+    lines = [f"Record {result['record_id']}  (plan {result['plan_id']})"]
+    if not result["changes"] and not result["findings"]:
+        lines.append("  Nothing planned and nothing found for this record: Salesforce already holds what the rules "
+                     "say, or no source mentions it.")
+    for c in result["changes"]:
+        verdict = "READY" if c["status"] == "ready" else f"BLOCKED ({', '.join(c['reasons'])})"
+        lines.append(f"\n  {c['object']}.{c['field']}: {_v(c['before'])} → {_v(c['after'])}   [{verdict}]")
+        lines.append(f"    rule: {c['rule']}")
+        lines.extend(_evidence(c.get("evidence", [])))
+    for f in result["findings"]:
+        lines.append(f"\n  finding {f['kind']} → {f['route']}")
+        lines.append(f"    {f['detail']}")
+        lines.extend(_evidence(f.get("evidence", [])))
+    return "\n".join(lines)
+
+
+def _evidence(evidence: list[dict]) -> list[str]:
+    out = []
+    for e in evidence:
+        at = f" at {e['at']}" if e.get("at") else ""
+        out.append(f"    evidence: {e['source']} {e['file']} row {e['row']} {e['column']} = {_v(e.get('value'))}{at}")
+    return out
+
+
+def _v(value) -> str:
+    if value is None:
+        return "(blank)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, str) else str(value)
