@@ -1,0 +1,68 @@
+"""Injectable faults: row locks, 503s, session expiry, latency, permanent per-record errors."""
+
+import hashlib
+from dataclasses import dataclass, field, fields
+
+LOCK_MESSAGE = "unable to obtain exclusive access to this record or 1 records: {id}"
+
+
+@dataclass
+class Faults:
+    lock_fraction: float = 0.0      # share of record ids (chosen by hash) that fail to lock at first
+    lock_failures: int = 1          # how many write attempts of such a record fail before it succeeds
+    http_503_every: int = 0         # every Nth request answers 503 (0 = off)
+    http_503_next: int = 0          # the next K requests answer 503
+    expire_after_calls: int | None = None  # after K more requests the integration session is invalid
+    latency_ms: int = 0
+    fail_records: dict = field(default_factory=dict)  # record id -> (statusCode, message, fields)
+    insufficient_access_status: int = 400  # HTTP status of INSUFFICIENT_ACCESS_OR_READONLY (400 or 403)
+    _lock_attempts: dict = field(default_factory=dict, repr=False)
+    _requests: int = field(default=0, repr=False)
+
+    def update(self, **changes) -> None:
+        """Set faults by name; an unknown name is an error that lists the known ones."""
+        known = {f.name for f in fields(self) if not f.name.startswith("_")}
+        for name, value in changes.items():
+            if name not in known:
+                raise ValueError(f"Unknown fault '{name}'; known faults: {', '.join(sorted(known))}.")
+            setattr(self, name, value)
+        if "lock_fraction" in changes or "lock_failures" in changes:
+            self._lock_attempts.clear()
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+    def next_request_is_503(self) -> bool:
+        """Count one request; True if it must be answered with 503 SERVER_UNAVAILABLE."""
+        self._requests += 1
+        if self.http_503_next > 0:
+            self.http_503_next -= 1
+            return True
+        return bool(self.http_503_every) and self._requests % self.http_503_every == 0
+
+    def session_expires_now(self) -> bool:
+        """Count one request against `expire_after_calls`; True once the budget is used up."""
+        if self.expire_after_calls is None:
+            return False
+        if self.expire_after_calls <= 0:
+            self.expire_after_calls = None
+            return True
+        self.expire_after_calls -= 1
+        return False
+
+    def record_error(self, record_id: str) -> tuple | None:
+        """(statusCode, message, fields) if a write of `record_id` must fail now, else None."""
+        if record_id in self.fail_records:
+            code, message, names = self.fail_records[record_id]
+            return code, message, list(names)
+        if self.lock_fraction and _hash_fraction(record_id) < self.lock_fraction:
+            attempts = self._lock_attempts.get(record_id, 0) + 1
+            self._lock_attempts[record_id] = attempts
+            if attempts <= self.lock_failures:
+                return "UNABLE_TO_LOCK_ROW", LOCK_MESSAGE.format(id=record_id), []
+        return None
+
+
+def _hash_fraction(record_id: str) -> float:
+    digest = hashlib.sha256(record_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64

@@ -1,0 +1,165 @@
+"""HTTPS transport: TLS from a local trustme CA, routing, authentication, API counter, faults, logging."""
+
+import re
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import trustme
+
+from . import bulk, rest
+from .state import Org
+from .web import ApiError, Request, Response, json_response, not_found
+
+_V = r"/services/data/v(\d+\.\d)"
+ROUTES = [  # (methods, pattern, handler, mutating)
+    ("GET", r"/services/data/?", rest.versions, False),
+    ("GET", r"/services/oauth2/userinfo/?", rest.userinfo, False),
+    ("GET", _V + r"/limits/?", rest.limits, False),
+    ("GET", _V + r"/(query|queryAll)/?", rest.query, False),
+    ("GET", _V + r"/(query|queryAll)/(01g\w+)-(\d+)/?", rest.query_more, False),
+    ("GET", _V + r"/sobjects/?", rest.sobjects, False),
+    ("GET", _V + r"/sobjects/(\w+)/describe/?", rest.describe, False),
+    ("GET", _V + r"/sobjects/(\w+)/(\w+)/?", rest.get_record, False),
+    ("PATCH", _V + r"/sobjects/(\w+)/(\w+)/?", rest.patch_record, True),
+    ("PATCH", _V + r"/composite/sobjects/?", rest.collection_update, True),
+    ("GET POST", _V + r"/composite/sobjects/(\w+)/?", rest.collection_retrieve, False),
+    ("GET", _V + r"/jobs/(?:ingest|query)/?", bulk.list_jobs, False),
+    ("POST", _V + r"/jobs/ingest/?", bulk.create_ingest, True),
+    ("PUT", _V + r"/jobs/ingest/(\w+)/batches/?", bulk.upload, True),
+    ("PATCH", _V + r"/jobs/ingest/(\w+)/?", bulk.set_ingest_state, True),
+    ("GET", _V + r"/jobs/(?:ingest|query)/(\w+)/?", bulk.get_job, False),
+    ("DELETE", _V + r"/jobs/(?:ingest|query)/(\w+)/?", bulk.delete_job, True),
+    ("GET", _V + r"/jobs/ingest/(\w+)/(successfulResults|failedResults|unprocessedRecords)/?",
+     bulk.results, False),
+    ("POST", _V + r"/jobs/query/?", bulk.create_query, False),
+    ("GET", _V + r"/jobs/query/(\w+)/results/?", bulk.query_results, False),
+]
+_COMPILED = [(m.split(), re.compile(p + "$", re.IGNORECASE), h, w) for m, p, h, w in ROUTES]
+UNAUTHENTICATED = (rest.versions,)
+
+
+def route(method: str, path: str):
+    """(handler, groups, mutating) for a request; ApiError 404/405 if nothing matches."""
+    allowed = []
+    for methods, pattern, handler, mutating in _COMPILED:
+        match = pattern.match(path)
+        if match:
+            if method in methods:
+                return handler, match.groups(), mutating
+            allowed += methods
+    if allowed:
+        raise ApiError(405, "METHOD_NOT_ALLOWED",
+                       f"HTTP Method '{method}' not allowed. Allowed are {','.join(sorted(set(allowed)))}")
+    raise not_found()
+
+
+def dispatch(org: Org, req: Request) -> Response:
+    """Everything between the socket and a handler, in the order a real org would apply it."""
+    faults = org.faults
+    if faults.latency_ms:
+        time.sleep(faults.latency_ms / 1000)
+    try:
+        handler, groups, mutating = route(req.method, req.path)
+    except ApiError as err:
+        return err.response()
+    if handler in UNAUTHENTICATED:
+        return handler(req)
+    with org.lock:
+        if faults.session_expires_now():
+            org.expire_session("integration")
+        if faults.next_request_is_503():
+            return ApiError(503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable, try again later.",
+                            ).response()
+        token = req.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        req.user = org.user_for_session(token)
+        if req.user is None:
+            return ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid").response()
+        if org.api_used >= org.daily_limit:
+            return _with_usage(org, ApiError(403, "REQUEST_LIMIT_EXCEEDED",
+                                             "TotalRequests Limit exceeded.").response())
+        org.api_used += 1
+    req.org, req.version = org, (groups[0] if groups and "/services/data/v" in req.path else "59.0")
+    req.match = groups[1:] if req.path.startswith("/services/data/v") else groups
+    try:
+        response = handler(req)
+    except ApiError as err:
+        response = err.response()
+    if mutating and response.status < 300:
+        org.save()
+    return _with_usage(org, response)
+
+
+def _with_usage(org: Org, response: Response) -> Response:
+    response.headers["Sforce-Limit-Info"] = f"api-usage={org.api_used}/{org.daily_limit}"
+    return response
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "reconcile-sandbox"
+    sys_version = ""
+
+    def _serve(self):
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        params = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        req = Request(self.command, parts.path, params, headers, body)
+        org = self.server.org
+        response = dispatch(org, req)
+        org.log_request(self.command, parts.path, req.user.username if req.user else None, response.status)
+        self._send(response)
+
+    def _send(self, response: Response):
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if response.content_type:
+            self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+    def log_message(self, format, *args):  # noqa: A002 - silence per-request stderr logging
+        pass
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, org: Org, port: int, ca: trustme.CA):
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.org = org
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        # handshake lazily in the request thread, so one slow client cannot stall accept()
+        self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="sandbox-org", daemon=True)
+        thread.start()
+        return thread
+
+
+def load_ca(directory: Path, stem: str) -> tuple:
+    """The CA next to the state file (created once, reused across restarts) and its PEM path."""
+    cert, key = directory / f"{stem}.ca.pem", directory / f"{stem}.ca-key.pem"
+    if cert.exists() and key.exists():
+        ca = trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
+    else:
+        directory.mkdir(parents=True, exist_ok=True)
+        ca = trustme.CA(organization_name="reconcile sandbox org")
+        ca.private_key_pem.write_to_path(str(key))
+        key.chmod(0o600)
+        ca.cert_pem.write_to_path(str(cert))
+    return ca, str(cert)
+
+
+__all__ = ["SandboxServer", "dispatch", "load_ca", "route", "json_response"]
