@@ -1,0 +1,240 @@
+"""`reconcile apply`: an approved plan → Salesforce, re-checked, drift-guarded, audited, resumable.
+
+Order of work: verify plan + approval → re-check every change against the policy and the org's live
+describe (allowlist, read-only, pending Legal, picklists, lengths — the plan-time gate is not trusted) →
+re-read the current values of every targeted record → `already_applied` / `drifted` / to write →
+write-ahead audit → send (writeback.py) → outcome audit → exports (results, Jira exceptions, undo plan).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import audit
+from .approval import approved_changes, load_approval
+from .errors import ApplyError, ApplyStopped
+from .plan import FORMAT, compute_plan_id, dumps, load_plan, write_atomic
+from .policy import WRITABLE_OBJECTS, Policy, load_policy
+from .writeback import send
+
+
+@dataclass
+class ApplyResult:
+    run_id: str
+    plan_id: str
+    outcomes: list[dict] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+    requests: int = 0
+    stopped: str | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(o["result"] for o in self.outcomes).items()))
+
+
+def policy_violations(change: dict, policy: Policy, org_updateable: dict[tuple[str, str], bool]) -> list[str]:
+    """Apply-time allowlist check, independent of the plan's own status (an edited plan is caught here)."""
+    reasons = []
+    fp = policy.field_policy(change["object"], change["field"])
+    if fp is None:
+        reasons.append("not_in_allowlist")
+    elif fp.status == "read_only" or fp.kind == "formula":
+        reasons.append("read_only")
+    if change["object"] not in WRITABLE_OBJECTS:
+        reasons.append("object_not_writable")
+    if org_updateable.get((change["object"], change["field"].lower())) is False:
+        reasons.append("org_field_not_updateable")
+    if fp is not None and fp.status == "pending_legal":
+        reasons.append("pending_legal")
+    after = change.get("after")
+    if fp is not None and fp.picklist and after is not None and after not in fp.picklist:
+        reasons.append("invalid_picklist_value")
+    if fp is not None and fp.max_length and isinstance(after, str) and len(after) > fp.max_length:
+        reasons.append("too_long")
+    if fp is not None and fp.kind == "checkbox" and not isinstance(after, bool):
+        reasons.append("invalid_picklist_value")
+    return reasons
+
+
+def _norm(v):
+    if isinstance(v, str):
+        v = v.strip()
+        return v or None
+    return v
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return bool(a) == bool(b)
+    return _norm(a) == _norm(b)
+
+
+def _org_updateable(client, objects: set[str]) -> dict[tuple[str, str], bool]:
+    out = {}
+    for obj in sorted(objects & set(WRITABLE_OBJECTS)):
+        for f in client.describe(obj).get("fields", []):
+            out[(obj, f["name"].lower())] = bool(f.get("updateable"))
+    return out
+
+
+def check_snapshot_age(plan: dict, policy: Policy, now: datetime | None = None) -> None:
+    taken = plan.get("snapshot", {}).get("taken_at", {}).get("sfdc")
+    if not taken:
+        return
+    age = (now or datetime.now(timezone.utc)) - datetime.fromisoformat(taken.replace("Z", "+00:00"))
+    limit = policy.thresholds.max_snapshot_age_hours
+    if age.total_seconds() > limit * 3600:
+        raise ApplyError(f"The plan's Salesforce snapshot was taken at {taken}, {age.total_seconds() / 3600:.0f} h ago, "
+                         f"older than the policy's max_snapshot_age_hours = {limit}. Pull a fresh snapshot, plan and "
+                         "approve again.")
+
+
+def apply_plan(plan_path: str | Path, client=None, db: str | Path | None = None, dry_run: bool = False,
+               policy: str | Path | Policy | None = None, progress=None, now: datetime | None = None) -> ApplyResult:
+    plan_path = Path(plan_path)
+    plan = load_plan(plan_path)
+    pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    approval = load_approval(plan_path, plan) if not (dry_run and not _has_approval(plan_path)) else None
+    check_snapshot_age(plan, pol, now)
+    changes = approved_changes(plan, approval) if approval else [c for c in plan["changes"] if c["status"] == "ready"]
+    approver = approval["approved_by"] if approval else "(dry run, not approved)"
+    result = ApplyResult(run_id=uuid.uuid4().hex[:12], plan_id=plan["plan_id"])
+    if client is None:
+        from .salesforce import connect
+        client = connect()
+    org = _org_updateable(client, {c["object"] for c in changes})
+    allowed = []
+    for c in changes:
+        reasons = policy_violations(c, pol, org)
+        if reasons:
+            result.outcomes.append(_outcome(c, "refused", reasons[0], "refused at apply time: " + ", ".join(reasons)))
+        else:
+            allowed.append(c)
+    to_write = _classify_against_current(client, allowed, result)
+    con = None if dry_run else audit.open_audit(db or plan_path.parent / "reconcile.duckdb")
+    try:
+        if con is not None:
+            resumed = audit.pending_without_outcome(con, plan["plan_id"])
+            for o in result.outcomes:
+                if o["result"] == "already_applied" and (o["object"], o["record_id"], o["field"]) in resumed:
+                    o["result"], o["message"] = "applied", "confirmed after an interrupted run"
+            audit.record(con, result.run_id, plan["plan_id"], approver, result.outcomes)
+        if dry_run:
+            result.outcomes += [_outcome(c, "would_apply") for c in to_write]
+        else:
+            _write(client, con, result, plan, approver, to_write, pol, progress)
+    finally:
+        result.requests = getattr(client, "requests_made", 0)
+        if con is not None:
+            result.files = _exports(con, plan_path, plan, result, approver)
+            con.close()
+    return result
+
+
+def _has_approval(plan_path: Path) -> bool:
+    from .approval import approval_path
+    return approval_path(plan_path).exists()
+
+
+def _outcome(c: dict, result: str, code: str | None = None, message: str | None = None, current=None) -> dict:
+    return {"object": c["object"], "record_id": c["record_id"], "field": c["field"], "before": c["before"],
+            "after": c["after"], "result": result, "error_code": code, "message": message, "current": current}
+
+
+def _classify_against_current(client, changes: list[dict], result: ApplyResult) -> list[dict]:
+    """Re-read every targeted record: equal to after → already_applied; differs from before → drifted."""
+    by_object: dict[str, list[dict]] = defaultdict(list)
+    for c in changes:
+        by_object[c["object"]].append(c)
+    to_write = []
+    for obj, items in sorted(by_object.items()):
+        fields = sorted({c["field"] for c in items} | ({"IsConverted"} if obj == "Lead" else set()))
+        current = {r["Id"]: r for r in client.retrieve(obj, sorted({c["record_id"] for c in items}), fields)}
+        for c in items:
+            row = current.get(c["record_id"])
+            if row is None:
+                result.outcomes.append(_outcome(c, "failed", "NOT_FOUND", "record not found or not visible"))
+            elif obj == "Lead" and row.get("IsConverted"):
+                result.outcomes.append(_outcome(c, "refused", "converted_lead", "the lead was converted"))
+            elif _same(row.get(c["field"]), c["after"]):
+                result.outcomes.append(_outcome(c, "already_applied", current=row.get(c["field"])))
+            elif not _same(row.get(c["field"]), c["before"]):
+                result.outcomes.append(_outcome(c, "drifted", None, "value changed since the snapshot",
+                                                current=row.get(c["field"])))
+            else:
+                to_write.append(c)
+    return to_write
+
+
+def _write(client, con, result: ApplyResult, plan: dict, approver: str, to_write: list[dict], pol: Policy,
+           progress) -> None:
+    by_object: dict[str, dict[str, dict]] = defaultdict(lambda: defaultdict(dict))
+    for c in to_write:
+        by_object[c["object"]][c["record_id"]][c["field"]] = c["after"]
+    changes_of = defaultdict(list)
+    for c in to_write:
+        changes_of[(c["object"], c["record_id"])].append(c)
+    done = 0
+    for obj, updates in sorted(by_object.items()):
+        def announce(ids, obj=obj):
+            audit.record(con, result.run_id, plan["plan_id"], approver,
+                         [_outcome(c, "pending") for r in ids for c in changes_of[(obj, r)]])
+        if len(updates) > pol.thresholds.bulk_threshold:
+            announce(sorted(updates))
+        try:
+            answers = send(client, obj, updates, pol.thresholds.bulk_threshold, on_batch=announce)
+        except ApplyStopped as e:
+            result.stopped = str(e)
+            raise
+        rows = []
+        for rid, (ok, code, message) in sorted(answers.items()):
+            for c in changes_of[(obj, rid)]:
+                rows.append(_outcome(c, "applied" if ok else "failed", code, message))
+        audit.record(con, result.run_id, plan["plan_id"], approver, rows)
+        result.outcomes += rows
+        done += len(updates)
+        if progress:
+            progress(done, len(to_write))
+
+
+def _exports(con, plan_path: Path, plan: dict, result: ApplyResult, approver: str) -> dict[str, Path]:
+    stem = plan_path.with_suffix("")
+    rows = [{**o, "run_id": result.run_id, "plan_id": result.plan_id, "approver": approver} for o in result.outcomes]
+    files = {"results": Path(f"{stem}.results.csv"), "exceptions_csv": Path(f"{stem}.exceptions.csv"),
+             "exceptions_md": Path(f"{stem}.exceptions.md"), "audit": Path(f"{stem}.audit.csv")}
+    cols = ("object", "record_id", "field", "before", "after", "result", "error_code", "message")
+    write_atomic(files["results"], audit.to_csv(rows, cols))
+    failed = [r for r in rows if r["result"] in ("failed", "refused")]
+    write_atomic(files["exceptions_csv"], audit.to_csv(failed, cols))
+    write_atomic(files["exceptions_md"], f"Apply exceptions for plan {plan['plan_id']} (run {result.run_id})\n\n"
+                 + audit.to_markdown(failed, ("object", "record_id", "field", "result", "error_code", "message")))
+    write_atomic(files["audit"], audit.to_csv(audit.query_con(con, plan["plan_id"])))
+    applied = [o for o in result.outcomes if o["result"] == "applied"]
+    if applied:
+        files["undo"] = Path(f"{stem}.undo.json")
+        write_atomic(files["undo"], dumps(undo_plan(plan, applied, plan_path.name)))
+    return files
+
+
+def undo_plan(plan: dict, applied: list[dict], source_name: str) -> dict:
+    """Before-images of what was applied, as a plan of its own (it needs approval like any other)."""
+    changes = sorted(({
+        "object": o["object"], "record_id": o["record_id"], "field": o["field"], "before": o["after"],
+        "after": o["before"], "rule": "undo", "status": "ready", "reason": None, "reasons": [],
+        "evidence": [{"source": "audit", "file": source_name, "row": None, "column": o["field"],
+                      "value": o["after"], "at": None}], "campaign_id": None, "gbu": None} for o in applied),
+        key=lambda c: (c["object"], c["record_id"], c["field"]))
+    by_field = Counter(f"{c['object']}.{c['field']}" for c in changes)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    snapshot = {**plan["snapshot"], "taken_at": {**plan["snapshot"].get("taken_at", {}), "sfdc": now}}
+    undo = {"format": FORMAT, "plan_id": "", "created_at": now,
+            "undoes": plan["plan_id"], "snapshot": snapshot, "policy": plan["policy"],
+            "summary": {"changes": {"total": len(changes), "ready": len(changes), "blocked": 0},
+                        "by_field": {k: {"ready": n, "blocked": 0} for k, n in sorted(by_field.items())}},
+            "gates": [], "changes": changes, "findings": [], "rejects": []}
+    undo["plan_id"] = compute_plan_id(undo)
+    return undo

@@ -1,0 +1,92 @@
+"""The append-only audit trail of every attempted change (DuckDB table `audit`), and its exports.
+
+Rows are only ever inserted: a 'pending' row before each Salesforce call (write-ahead), then one row with
+the outcome after it. A run killed between the two leaves 'pending' rows; the next run re-reads Salesforce
+and records what really happened, so nothing is written twice and no row is lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .sql import connect
+
+COLUMNS = ("seq", "run_id", "plan_id", "approver", "object", "record_id", "field", "before", "after", "result",
+           "error_code", "message", "at")
+RESULTS = ("pending", "applied", "already_applied", "drifted", "failed", "refused")
+
+
+def open_audit(db_path: str | Path):
+    con = connect(db_path)
+    con.execute("create sequence if not exists audit_seq")
+    con.execute("create table if not exists audit (seq bigint default nextval('audit_seq'), run_id varchar, "
+                "plan_id varchar, approver varchar, object varchar, record_id varchar, field varchar, before varchar, "
+                "after varchar, result varchar, error_code varchar, message varchar, \"at\" timestamptz)")
+    return con
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record(con, run_id: str, plan_id: str, approver: str, rows: list[dict]) -> None:
+    """Append one audit row per change dict (object, record_id, field, before, after, result, error_code, message)."""
+    if not rows:
+        return
+    at = _now()
+    con.executemany(
+        "insert into audit (run_id, plan_id, approver, object, record_id, field, before, after, result, error_code, "
+        "message, \"at\") values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [[run_id, plan_id, approver, r["object"], r["record_id"], r["field"], json.dumps(r.get("before")),
+          json.dumps(r.get("after")), r["result"], r.get("error_code"), r.get("message"), at] for r in rows])
+
+
+def pending_without_outcome(con, plan_id: str) -> set[tuple[str, str, str]]:
+    """Changes a killed run announced but never recorded an outcome for."""
+    rows = con.execute(
+        "select object, record_id, field from audit where plan_id = ? group by all "
+        "having count(*) filter (where result = 'pending') > count(*) filter (where result <> 'pending')",
+        [plan_id]).fetchall()
+    return {tuple(r) for r in rows}
+
+
+def query(db_path: str | Path, record_id: str | None = None, plan_id: str | None = None) -> list[dict]:
+    con = open_audit(db_path)
+    try:
+        rows = con.execute(
+            "select seq, run_id, plan_id, approver, object, record_id, field, before, after, result, error_code, "
+            "message, strftime(\"at\", '%Y-%m-%dT%H:%M:%S.%gZ') from audit "
+            "where (cast(? as varchar) is null or record_id = ?) "
+            "and (cast(? as varchar) is null or plan_id = ? or plan_id like ? || '%') order by seq",
+            [record_id, record_id, plan_id, plan_id, plan_id]).fetchall()
+    finally:
+        con.close()
+    return [dict(zip(COLUMNS, r)) for r in rows]
+
+
+def to_csv(rows: list[dict], columns=COLUMNS) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def to_markdown(rows: list[dict], columns: tuple[str, ...]) -> str:
+    """A table ready to paste into the sprint's Jira ticket (seed §3.5)."""
+    def cell(v):
+        return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def query_con(con, plan_id: str) -> list[dict]:
+    rows = con.execute(
+        "select seq, run_id, plan_id, approver, object, record_id, field, before, after, result, error_code, "
+        "message, strftime(\"at\", '%Y-%m-%dT%H:%M:%S.%gZ') from audit where plan_id = ? order by seq", [plan_id]).fetchall()
+    return [dict(zip(COLUMNS, r)) for r in rows]
