@@ -58,7 +58,8 @@ def query(req: Request) -> Response:
         return json_response({"totalSize": 1, "done": True, "records": [rec]})
     locator = ids.make_id("01g", next(_locators))
     with req.org.lock:
-        req.org.cursors[locator] = (runner, result)
+        size = _batch_size(req.headers.get("sforce-query-options", ""), 2000)
+        req.org.cursors[locator] = (runner, result, size)
         while len(req.org.cursors) > MAX_CURSORS:
             req.org.cursors.pop(next(iter(req.org.cursors)))
     return _page(req, locator, 0)
@@ -73,8 +74,8 @@ def query_more(req: Request) -> Response:
 
 
 def _page(req: Request, locator: str, offset: int) -> Response:
-    runner, result = req.org.cursors[locator]
-    size = _batch_size(req.headers.get("sforce-query-options", ""))
+    runner, result, size = req.org.cursors[locator]
+    size = _batch_size(req.headers.get("sforce-query-options", ""), size)  # the cursor keeps its size
     rows = result.rows[offset:offset + size]
     with req.org.lock:
         records = [render_row(runner, result.sobject, result.columns, row, req.version) for row in rows]
@@ -85,9 +86,9 @@ def _page(req: Request, locator: str, offset: int) -> Response:
     return json_response(body)
 
 
-def _batch_size(option: str) -> int:
+def _batch_size(option: str, default: int) -> int:
     found = re.search(r"batchSize\s*=\s*(\d+)", option, re.IGNORECASE)
-    return min(max(int(found.group(1)), 200), 2000) if found else 2000
+    return min(max(int(found.group(1)), 200), 2000) if found else default
 
 
 def render_row(runner: Runner, sobject: str, columns: list, row: dict, version: str) -> dict:

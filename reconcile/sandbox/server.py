@@ -143,7 +143,8 @@ class SandboxServer(ThreadingHTTPServer):
         self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="sandbox-org", daemon=True)
+        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name="sandbox-org", daemon=True)
         thread.start()
         return thread
 
