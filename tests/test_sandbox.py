@@ -470,3 +470,18 @@ def test_module_entry_point_prints_connection_line(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_users_can_be_overridden_and_added():
+    handle = start_sandbox(users={"integration": {"bypass_validation": False},
+                                  "noapi": {"api_enabled": False, "profile": "Standard User"}})
+    try:
+        seed(handle.org)
+        with pytest.raises(SalesforceMalformedRequest) as exc:
+            client(handle).Lead.update(BLANK_CO, {"Industry": "Retail"})
+        assert error_code(exc) == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+        with pytest.raises(SalesforceRefusedRequest) as exc:
+            client(handle, handle.session_for("noapi")).query("SELECT Id FROM Lead")
+        assert error_code(exc) == "API_CURRENTLY_DISABLED"
+    finally:
+        handle.stop()

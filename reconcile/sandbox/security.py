@@ -20,7 +20,6 @@ import copy
 import secrets
 from dataclasses import asdict, dataclass, field
 
-from . import ids
 from .schema import BUSINESS_OBJECTS, GBUS, SCHEMA
 
 ORG_DOMAIN = "sandbox.reconcile.example"

@@ -12,7 +12,7 @@ import trustme
 
 from . import bulk, rest
 from .state import Org
-from .web import ApiError, Request, Response, json_response, not_found
+from .web import ApiError, Request, Response, not_found
 
 _V = r"/services/data/v(\d+\.\d)"
 ROUTES = [  # (methods, pattern, handler, mutating)
@@ -78,19 +78,22 @@ def dispatch(org: Org, req: Request) -> Response:
         req.user = org.user_for_session(token)
         if req.user is None:
             return ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid").response()
+        if not req.user.api_enabled:
+            return ApiError(403, "API_CURRENTLY_DISABLED", "API is disabled for this User").response()
         if org.api_used >= org.daily_limit:
             return _with_usage(org, ApiError(403, "REQUEST_LIMIT_EXCEEDED",
                                              "TotalRequests Limit exceeded.").response())
         org.api_used += 1
     req.org, req.version = org, (groups[0] if groups and "/services/data/v" in req.path else "59.0")
     req.match = groups[1:] if req.path.startswith("/services/data/v") else groups
-    try:
-        response = handler(req)
-    except ApiError as err:
-        response = err.response()
-    if mutating and response.status < 300:
-        org.save()
-    return _with_usage(org, response)
+    with org.lock:  # one request at a time touches the org: simple and race-free
+        try:
+            response = handler(req)
+        except ApiError as err:
+            response = err.response()
+        if mutating and response.status < 300:
+            org.save()
+        return _with_usage(org, response)
 
 
 def _with_usage(org: Org, response: Response) -> Response:
@@ -162,5 +165,3 @@ def load_ca(directory: Path, stem: str) -> tuple:
         ca.cert_pem.write_to_path(str(cert))
     return ca, str(cert)
 
-
-__all__ = ["SandboxServer", "dispatch", "load_ca", "route", "json_response"]

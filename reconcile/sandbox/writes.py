@@ -10,7 +10,7 @@ field-history row per field whose value actually changed.
 from dataclasses import dataclass
 
 from . import ids
-from .schema import SCHEMA, find_object
+from .schema import find_object
 from .security import UserSpec, can_edit_field, can_edit_object, can_read_field, can_read_object, sees_gbu
 from .state import Org, now_sf
 
@@ -154,5 +154,3 @@ def commit(org: Org, user: UserSpec, sobject: str, row: dict, changes: dict, via
     if sobject == "Contact":
         org.contact_changed()
 
-
-__all__ = ["WriteError", "update_records", "check_update", "commit", "SCHEMA"]
