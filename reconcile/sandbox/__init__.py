@@ -53,9 +53,12 @@ class SandboxHandle:
 
     def stop(self) -> None:
         """Stop serving and release the port (state was already saved after every change)."""
+        if self._thread is None:
+            return
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        self._thread = None
         if self._tempdir is not None:
             self._tempdir.cleanup()
             self._tempdir = None

@@ -70,16 +70,15 @@ def _picklist_entry(value: str, default: bool) -> dict:
     return {"active": True, "defaultValue": default, "label": value, "validFor": None, "value": value}
 
 
+def object_summary(obj: ObjectDef, user: UserSpec, version: str) -> dict:
+    """The short form used by describeGlobal and `GET sobjects/{O}` (objectDescribe)."""
+    base = f"/services/data/v{version}/sobjects/{obj.name}"
+    return {"activateable": False, "createable": can_edit_object(user, obj.name), "custom": False,
+            "keyPrefix": obj.prefix, "label": obj.label, "labelPlural": obj.plural, "name": obj.name,
+            "queryable": True, "updateable": can_edit_object(user, obj.name),
+            "urls": {"rowTemplate": f"{base}/{{ID}}", "describe": f"{base}/describe", "sobject": base}}
+
+
 def describe_global(user: UserSpec, version: str) -> dict:
-    objects = []
-    for obj in SCHEMA.values():
-        if not can_read_object(user, obj.name):
-            continue
-        base = f"/services/data/v{version}/sobjects/{obj.name}"
-        objects.append({"activateable": False, "createable": can_edit_object(user, obj.name),
-                        "custom": False, "keyPrefix": obj.prefix, "label": obj.label,
-                        "labelPlural": obj.plural, "name": obj.name, "queryable": True,
-                        "updateable": can_edit_object(user, obj.name),
-                        "urls": {"rowTemplate": f"{base}/{{ID}}", "describe": f"{base}/describe",
-                                 "sobject": base}})
+    objects = [object_summary(o, user, version) for o in SCHEMA.values() if can_read_object(user, o.name)]
     return {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objects}

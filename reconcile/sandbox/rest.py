@@ -5,7 +5,7 @@ import itertools
 import re
 
 from . import ids
-from .describe import describe_global, describe_object
+from .describe import describe_global, describe_object, object_summary
 from .query import Runner
 from .schema import find_object
 from .security import can_read_field, can_read_object, sees_gbu
@@ -125,6 +125,11 @@ def _object(req: Request, name: str):
 
 def sobjects(req: Request) -> Response:
     return json_response(describe_global(req.user, req.version))
+
+
+def sobject_info(req: Request) -> Response:
+    obj = _object(req, req.match[0])
+    return json_response({"objectDescribe": object_summary(obj, req.user, req.version), "recentItems": []})
 
 
 def describe(req: Request) -> Response:

@@ -22,6 +22,7 @@ ROUTES = [  # (methods, pattern, handler, mutating)
     ("GET", _V + r"/(query|queryAll)/?", rest.query, False),
     ("GET", _V + r"/(query|queryAll)/(01g\w+)-(\d+)/?", rest.query_more, False),
     ("GET", _V + r"/sobjects/?", rest.sobjects, False),
+    ("GET", _V + r"/sobjects/(\w+)/?", rest.sobject_info, False),
     ("GET", _V + r"/sobjects/(\w+)/describe/?", rest.describe, False),
     ("GET", _V + r"/sobjects/(\w+)/(\w+)/?", rest.get_record, False),
     ("PATCH", _V + r"/sobjects/(\w+)/(\w+)/?", rest.patch_record, True),
