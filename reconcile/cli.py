@@ -101,6 +101,213 @@ def explain(record_id, plan_path, as_json):
     click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else render_text(result))
 
 
+@app.command(context_settings=CONTEXT)
+@click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo"), show_default=True,
+              help="Folder for the demo snapshot, DuckDB file, plan, report and sandbox state (recreated).")
+@click.option("--leads", type=int, default=200, show_default=True, help="Demo leads besides the scenario catalogue.")
+@click.option("--no-apply", is_flag=True, help="Stop after the plan and report (nothing written to the sandbox).")
+def demo(workdir, leads, no_apply):
+    """Run the whole day on demo data against a local sandbox org — no setup, no credentials.
+
+    Generates a realistic snapshot (every rule case of the spec plus real-world data problems), starts the
+    local Salesforce-compatible org on 127.0.0.1, pulls from it, plans, renders the HTML report, approves as
+    "Demo Admin", applies with an audit trail and re-plans to show nothing is left to do.
+    """
+    from .console import out, plan_summary_text
+    from .demo import run_demo
+
+    r = run_demo(workdir, leads=leads, apply=not no_apply, say=lambda m: out.print(f"[dim]{m}[/dim]"))
+    plan_summary_text(r.plan)
+    if not no_apply:
+        out.print(f"Applied to the sandbox org: {r.apply_counts} in {r.requests} API requests; "
+                  f"re-plan after apply: {r.replan_ready} ready changes left.")
+        for label, path in sorted(r.files.items()):
+            out.print(f"  {label}: {path}")
+    out.print(f"Plan: {r.plan_path}   DuckDB: {r.db_path}")
+    out.print(f"[bold]HTML report: {r.report_path.resolve()}[/bold]")
+
+
+@app.command(context_settings=CONTEXT)
+@click.argument("plan_path", type=click.Path(path_type=Path))
+@click.option("--by", required=True, help="Approver's name (recorded with the time and plan_id).")
+@click.option("--fields", "fields", multiple=True, help="Approve only this field (Object.Field or Field); repeatable.")
+@click.option("--override-gate", help="Reason for accepting the plan's gates (blast radius).")
+@click.option("--release-field", multiple=True, help="Release overwrite candidates of this field; repeatable.")
+@click.option("--release-record", multiple=True, help="Release overwrite candidates of this record id; repeatable.")
+@click.option("--release-reason", help="Why those existing values may be overwritten (required with --release-*).")
+def approve(plan_path, by, fields, override_gate, release_field, release_record, release_reason):
+    """Approve PLAN_PATH for apply: who, when, which fields, gate overrides, overwrite releases.
+
+    Writes PLAN.approval.json beside the plan, bound to its plan_id: a plan edited afterwards is refused.
+    Only `overwrite_not_approved` blocks can be released, and only for the fields or records named, with a
+    reason. Legal, read-only and allowlist blocks are never released.
+
+    \b
+    Examples:
+      reconcile approve plan.json --by "Ana Admin"
+      reconcile approve plan.json --by "Ana Admin" --fields Has_Replied__c --fields ReplyClassification__c
+      reconcile approve plan.json --by "Ana" --override-gate "bounce backlog after outage, checked sample"
+    """
+    from .approval import approval_path, approve as run
+
+    a = run(plan_path, by, fields=list(fields) or None, override_gate=override_gate,
+            release_fields=list(release_field) or None, release_records=list(release_record) or None,
+            release_reason=release_reason)
+    click.echo(f"Approved plan {a['plan_id'][:19]}… by {a['approved_by']} at {a['approved_at']} "
+               f"(fields: {a['scope']['fields'] if a['scope']['fields'] == 'all' else ', '.join(a['scope']['fields'])})"
+               f" → {approval_path(plan_path)}")
+
+
+@app.command(context_settings=CONTEXT)
+@click.argument("plan_path", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Re-check and re-read only; show what would be written.")
+@click.option("--db", type=click.Path(path_type=Path), help="DuckDB file holding the audit table "
+              "[default: reconcile.duckdb beside the plan].")
+@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
+@click.option("--org", help="Use SF_<ORG>_… environment variables (one integration user per CRM system).")
+def apply(plan_path, dry_run, db, policy, org):
+    """Apply an approved plan to Salesforce, with an audit trail.
+
+    Re-checks every change against the policy and the org (allowlist, read-only, pending Legal), re-reads
+    current values (drifted / already_applied are not written), writes with sObject Collections (≤ 200
+    records a call) or Bulk API 2.0 above the policy's bulk_threshold (default 2,000 records per object),
+    retries lock errors and 5xx with backoff, and stops cleanly on session expiry or API limits (exit 3:
+    rerun the same command to resume — nothing is written twice). Writes PLAN.results.csv,
+    PLAN.exceptions.csv/.md (paste into Jira) and PLAN.undo.json (before-images, needs approval).
+
+    Credentials: SF_INSTANCE_URL + SF_SESSION_ID (or SF_USERNAME/SF_PASSWORD/SF_SECURITY_TOKEN), SF_CA_BUNDLE.
+    """
+    from rich.progress import Progress
+
+    from .apply import apply_plan
+    from .salesforce import connect
+
+    client = connect(org=org)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("Applying", total=None)
+        result = apply_plan(plan_path, client=client, db=db, dry_run=dry_run, policy=policy,
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    click.echo(f"{'Dry run' if dry_run else 'Applied'} plan {result.plan_id[:19]}…: "
+               + ", ".join(f"{k} {v}" for k, v in result.counts.items()) + f" ({result.requests} API requests)")
+    for label, path in sorted(result.files.items()):
+        click.echo(f"  {label}: {path}")
+    if any(o["result"] in ("failed",) for o in result.outcomes):
+        sys.exit(1)
+
+
+@app.command(context_settings=CONTEXT)
+@click.option("--db", type=click.Path(path_type=Path), default=Path("reconcile.duckdb"), show_default=True,
+              help="DuckDB file holding the audit table.")
+@click.option("--record", "record_id", help="Only this record id (18 characters).")
+@click.option("--plan", "plan_id", help="Only this plan_id (a prefix is enough).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+def audit(db, record_id, plan_id, as_csv):
+    """Show the audit trail: every attempted change with approver, before, after, result and error code."""
+    from rich.table import Table
+
+    from .audit import COLUMNS, query, to_csv
+    from .console import out
+    from .ids import id18
+
+    rows = query(db, record_id=id18(record_id) or record_id if record_id else None, plan_id=plan_id)
+    if as_csv:
+        click.echo(to_csv(rows), nl=False)
+        return
+    t = Table(title=f"Audit trail ({len(rows)} rows)")
+    cols = [c for c in COLUMNS if c not in ("plan_id", "run_id")]
+    for c in cols:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*[str("" if r[c] is None else r[c]) for c in cols])
+    out.print(t)
+
+
+@app.command(context_settings=CONTEXT)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Snapshot directory to write.")
+@click.option("--org", help="Use SF_<ORG>_… environment variables.")
+@click.option("--bulk-threshold", type=int, default=50_000, show_default=True,
+              help="Objects with more records than this are read with Bulk API 2.0 instead of REST.")
+def pull(out_dir, org, bulk_threshold):
+    """Pull Lead, CampaignMember, Contact and Campaign from Salesforce into OUT/sfdc/ (snapshot contract)."""
+    from .console import progress_status
+    from .pull import pull_snapshot
+    from .salesforce import connect
+
+    client = connect(org=org)
+    with progress_status("Pulling") as progress:
+        counts = pull_snapshot(out_dir, client, bulk_threshold=bulk_threshold, progress=progress)
+    click.echo("Pulled " + ", ".join(f"{k} {v}" for k, v in counts.items())
+               + f" into {out_dir}/sfdc ({client.requests_made} API requests)")
+
+
+@app.command(context_settings=CONTEXT)
+@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
+@click.option("--org", help="Use SF_<ORG>_… environment variables.")
+def preflight(policy, org):
+    """Check the integration user against seed §3.1 and the policy; exit 1 if anything fails.
+
+    API-only profile, no admin-wide permissions, read (not edit) on Contacts, edit on Leads and Campaign
+    Members limited to the allowlist, validation bypass, the policy's role, every policy GBU visible, and
+    org-vs-policy drift (e.g. a field the policy calls writable that the org made a formula).
+    """
+    from .policy import load_policy
+    from .preflight import run_preflight
+    from .salesforce import connect
+
+    checks = run_preflight(connect(org=org), load_policy(policy))
+    for c in checks:
+        click.echo(f"{'PASS' if c.ok else 'FAIL'}  {c.name}: {c.detail}" + ("" if c.ok else f"\n      fix: {c.fix}"))
+    failed = [c for c in checks if not c.ok]
+    click.echo(f"{len(checks) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        sys.exit(1)
+
+
+@app.command(context_settings=CONTEXT)
+@click.argument("plan_path", type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="HTML file to write.")
+@click.option("--reports-dir", type=click.Path(path_type=Path), help="Earlier run bundles, for trends.")
+def report(plan_path, out, reports_dir):
+    """Render the self-contained HTML report (MARCOM Ops) of a plan; opens offline."""
+    from .plan import load_plan
+    from .report import render_report
+
+    history = []
+    if reports_dir:
+        from .run import list_runs
+        history = [r for r in list_runs(reports_dir)]
+    path = render_report(load_plan(plan_path, verify=False), out, history=history)
+    click.echo(f"HTML report: {path}")
+
+
+@app.group(context_settings=CONTEXT)
+def sandbox():
+    """The local Salesforce-compatible org on 127.0.0.1 (tests, demo, trying things safely)."""
+
+
+@sandbox.command("serve", context_settings=CONTEXT)
+@click.option("--port", type=int, default=0, help="Port on 127.0.0.1 [default: a free one].")
+@click.option("--seed", "seed_dir", type=click.Path(path_type=Path), help="Snapshot dir whose sfdc/ files seed the org.")
+@click.option("--state", type=click.Path(path_type=Path), default=Path(".sandbox/org.json"), show_default=True,
+              help="State file: the org survives restarts; every field change is recorded.")
+def sandbox_serve(port, seed_dir, state):
+    """Serve the sandbox org until interrupted; prints one JSON line: instance_url, session ids, ca_bundle.
+
+    \b
+    Example:
+      reconcile sandbox serve --seed demo/snapshot &
+      export SF_INSTANCE_URL=… SF_SESSION_ID=… SF_CA_BUNDLE=…   (from the JSON line)
+      reconcile preflight && reconcile pull --out snap/
+    """
+    from .sandbox import serve
+
+    seeder = None
+    if seed_dir:
+        from .seeding import seed_org
+        seeder = lambda org: seed_org(org, seed_dir)  # noqa: E731
+    serve(port, state, seed=seeder)
+
+
 def main():  # console_scripts entry point
     app(prog_name="reconcile")
 

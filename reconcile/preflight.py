@@ -1,0 +1,126 @@
+"""`reconcile preflight`: the connected user against seed §3.1 and the policy. One check per line, with the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ids import id18
+from .policy import Policy
+
+SYSTEM_FIELDS = {"Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp", "CreatedById",
+                 "LastModifiedById"}
+ADMIN_PERMISSIONS = ("PermissionsModifyAllData", "PermissionsViewAllData", "PermissionsManageUsers",
+                     "PermissionsCustomizeApplication")
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _q(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def run_preflight(client, policy: Policy) -> list[Check]:
+    info = client._call(client.sf.oauth2, "userinfo")
+    uid = id18(info.get("user_id", ""))
+    user = client.query_all("SELECT Id, Username, ProfileId, Profile.Name, UserRoleId, UserRole.Name, "
+                            f"UserRole.DeveloperName FROM User WHERE Id = {_q(uid)}")[0]
+    profile = client.query_all("SELECT Id, Name, PermissionsApiEnabled, PermissionsApiUserOnly, "
+                               "PermissionsModifyAllData, PermissionsViewAllData FROM Profile "
+                               f"WHERE Id = {_q(user['ProfileId'])}")[0]
+    assignments = client.query_all("SELECT PermissionSetId FROM PermissionSetAssignment "
+                                   f"WHERE AssigneeId = {_q(uid)}")
+    ps_ids = [a["PermissionSetId"] for a in assignments]
+    sets = client.query_all(f"SELECT Id, Name, {', '.join(ADMIN_PERMISSIONS)} FROM PermissionSet WHERE Id IN "
+                            f"({', '.join(_q(i) for i in ps_ids)})") if ps_ids else []
+    checks = [
+        Check("API-only profile", bool(profile.get("PermissionsApiUserOnly")),
+              f"profile '{profile.get('Name')}' API only = {profile.get('PermissionsApiUserOnly')}",
+              "Give the integration user an API Only profile (no UI access), seed §3.1."),
+        _admin_check(profile, sets),
+        *_object_checks(client),
+        *_field_checks(client, policy),
+        _bypass_check(client, ps_ids),
+        _role_check(user, policy),
+        *_gbu_checks(client, policy),
+    ]
+    return checks
+
+
+def _admin_check(profile: dict, sets: list[dict]) -> Check:
+    broad = [f"profile:{p}" for p in ADMIN_PERMISSIONS if profile.get(p)]
+    broad += [f"{s['Name']}:{p}" for s in sets for p in ADMIN_PERMISSIONS if s.get(p)]
+    return Check("no admin-wide permissions", not broad,
+                 "none" if not broad else "granted: " + ", ".join(broad),
+                 "Remove ModifyAllData/ViewAllData/ManageUsers/CustomizeApplication; least privilege only.")
+
+
+def _object_checks(client) -> list[Check]:
+    out = []
+    contact = client.describe("Contact")
+    out.append(Check("read on Contacts, no edit", bool(contact.get("queryable")) and not contact.get("updateable"),
+                     f"Contact queryable={contact.get('queryable')} updateable={contact.get('updateable')}",
+                     "Grant Read (not Edit) on Contact in the dedicated permission set."))
+    for obj in ("Lead", "CampaignMember"):
+        d = client.describe(obj)
+        out.append(Check(f"edit on {obj}", bool(d.get("updateable")), f"{obj} updateable={d.get('updateable')}",
+                         f"Grant Edit on {obj} in the dedicated permission set."))
+    return out
+
+
+def _field_checks(client, policy: Policy) -> list[Check]:
+    out = []
+    for obj in ("Lead", "CampaignMember"):
+        fields = {f["name"]: f for f in client.describe(obj).get("fields", [])}
+        allowed = {f.field for f in policy.fields if f.object == obj and f.status != "read_only"}
+        extra = sorted(n for n, f in fields.items() if f.get("updateable") and n not in allowed
+                       and n not in SYSTEM_FIELDS)
+        out.append(Check(f"{obj} edit limited to the allowlist", not extra,
+                         "editable outside the allowlist: " + ", ".join(extra) if extra else "only allowlisted fields",
+                         "Remove field-level Edit on these fields from the integration user's permission sets."))
+        for fp in (f for f in policy.fields if f.object == obj):
+            f = fields.get(fp.field)
+            if f is None:
+                out.append(Check(f"org field {obj}.{fp.field}", False, "not visible to the integration user",
+                                 "Create the field or grant Read on it (field-level security)."))
+            elif fp.status != "read_only" and (f.get("calculated") or not f.get("updateable")):
+                what = "a formula" if f.get("calculated") else "not updateable"
+                out.append(Check(f"org field {obj}.{fp.field}", False, f"policy says {fp.status}, org says {what}",
+                                 "Fix the org's field (or the policy) so they agree before applying."))
+            elif fp.status == "read_only" and f.get("updateable"):
+                out.append(Check(f"org field {obj}.{fp.field}", False, "policy says read_only, org lets the user edit it",
+                                 "Remove Edit on this field; the workbench never writes it."))
+    return out
+
+
+def _bypass_check(client, ps_ids: list[str]) -> Check:
+    perm = client.query_all("SELECT Id FROM CustomPermission WHERE DeveloperName = 'Bypass_Validation_Rules'")
+    granted = []
+    if perm and ps_ids:
+        granted = client.query_all(f"SELECT Id FROM SetupEntityAccess WHERE SetupEntityId = {_q(perm[0]['Id'])} "
+                                   f"AND ParentId IN ({', '.join(_q(i) for i in ps_ids)})")
+    return Check("validation bypass", bool(granted), "granted" if granted else "missing",
+                 "Grant the Bypass_Validation_Rules custom permission (enriched leads may lack required fields).")
+
+
+def _role_check(user: dict, policy: Policy) -> Check:
+    role = user.get("UserRole") or {}
+    names = {role.get("Name"), role.get("DeveloperName")}
+    ok = not policy.role or policy.role in names
+    return Check(f"role {policy.role or '(any)'}", ok, f"role = {role.get('Name') or '(none)'}",
+                 f"Assign the {policy.role} role (seed §3.1: required for the iCare access scope).")
+
+
+def _gbu_checks(client, policy: Policy) -> list[Check]:
+    out = []
+    for gbu in policy.gbus:
+        seen = client.query_all(f"SELECT Id FROM Lead WHERE GBU__c = {_q(gbu)} LIMIT 1") or \
+            client.query_all(f"SELECT Id FROM Campaign WHERE GBU__c = {_q(gbu)} LIMIT 1")
+        out.append(Check(f"GBU {gbu} visible", bool(seen), "visible" if seen else "no record of this GBU is visible",
+                         "Give the integration user access to every GBU (seed §3.1, multi-GBU campaigns)."))
+    return out

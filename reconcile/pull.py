@@ -1,0 +1,105 @@
+"""`reconcile pull`: read Lead, CampaignMember, Contact and Campaign from Salesforce into a snapshot directory.
+
+REST query_all (2,000 records a page) up to `bulk_threshold` records, Bulk API 2.0 query above it. Also
+saves the integration user's describe of each object (sfdc/describe/<Object>.json), which the plan uses
+for `org_field_not_updateable`, and a manifest.toml with taken_at.sfdc.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .plan import write_atomic
+
+FIELDS = {
+    "Lead": ["Id", "Email", "Company", "Industry", "company_description__c", "external_hard_bounced__c",
+             "overall_hard_bounced__c", "pi__pardot_hard_bounced__c", "Cold_Lead_Eligible__c", "HasOptedOutOfEmail",
+             "IsConverted", "Status", "SystemModstamp", "GBU__c"],
+    "CampaignMember": ["Id", "CampaignId", "LeadId", "ContactId", "Status", "Has_Replied__c",
+                       "ReplyClassification__c", "SystemModstamp"],
+    "Contact": ["Id", "Email"],
+    "Campaign": ["Id", "Name", "GBU__c"],
+}
+BULK_THRESHOLD = 50_000
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def pull_snapshot(out_dir: str | Path, client, bulk_threshold: int = BULK_THRESHOLD, progress=None,
+                  taken_at: str | None = None) -> dict[str, int]:
+    """Write sfdc/<Object>.csv for every object; returns rows per object."""
+    out = Path(out_dir)
+    counts = {}
+    taken = taken_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for obj, wanted in FIELDS.items():
+        describe = client.describe(obj)
+        names = {f["name"] for f in describe.get("fields", [])}
+        fields = [f for f in wanted if f in names]
+        write_atomic(out / "sfdc" / "describe" / f"{obj}.json", json.dumps(
+            {"name": obj, "fields": [{"name": f["name"], "type": f.get("type"), "updateable": f.get("updateable"),
+                                      "calculated": f.get("calculated")} for f in describe.get("fields", [])]},
+            indent=1) + "\n")
+        soql = f"SELECT {', '.join(fields)} FROM {obj}"
+        text, n = (_bulk_csv(client, obj, soql) if _count(client, obj) > bulk_threshold
+                   else _rest_csv(client, soql, fields))
+        write_atomic(out / "sfdc" / f"{obj}.csv", text)
+        counts[obj] = n
+        if progress:
+            progress(f"{obj}: {n} records")
+    manifest = out / "manifest.toml"
+    lines = [f'notes = "pulled by reconcile pull"', "", "[taken_at]", f'sfdc = "{taken}"']
+    if manifest.exists():
+        lines = _merge_manifest(manifest.read_text("utf-8"), taken)
+    write_atomic(manifest, "\n".join(lines) + "\n")
+    return counts
+
+
+def _count(client, obj: str) -> int:
+    result = client._call(client.sf.query, f"SELECT count() FROM {obj}")
+    return int(result.get("totalSize", 0))
+
+
+def _rest_csv(client, soql: str, fields: list[str]) -> tuple[str, int]:
+    rows = client.query_all(soql)
+    buf = io.StringIO()
+    w = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    w.writerow(fields)
+    for r in rows:
+        w.writerow([_cell(r.get(f)) for f in fields])
+    return buf.getvalue(), len(rows)
+
+
+def _bulk_csv(client, obj: str, soql: str) -> tuple[str, int]:
+    pages = client.bulk_query(obj, soql)
+    header, body, n = None, [], 0
+    for page in pages:
+        lines = page.splitlines(keepends=True)
+        if not lines:
+            continue
+        header = header or lines[0]
+        body.extend(lines[1:])
+        n += len(lines) - 1
+    return (header or "") + "".join(body), n
+
+
+def _merge_manifest(text: str, taken: str) -> list[str]:
+    out, in_taken, done = [], False, False
+    for line in text.splitlines():
+        if line.strip().startswith("["):
+            in_taken = line.strip() == "[taken_at]"
+        if in_taken and line.strip().startswith("sfdc"):
+            line, done = f'sfdc = "{taken}"', True
+        out.append(line)
+    if not done:
+        out += ["", "[taken_at]", f'sfdc = "{taken}"'] if "[taken_at]" not in text else []
+    return out
