@@ -36,7 +36,7 @@ def error_code(exc_info) -> str:
 LEAD = make_id("00Q", 900001)
 BLANK_CO = make_id("00Q", 900002)
 CONVERTED = make_id("00Q", 900003)
-LATAM = make_id("00Q", 900004)
+AROMA = make_id("00Q", 900004)
 DELETED = make_id("00Q", 900005)
 CONTACT = make_id("003", 900006)
 CAMPAIGN = make_id("701", 900007)
@@ -45,16 +45,16 @@ MEMBER = make_id("00v", 900008)
 
 def seed(org):
     org.insert("Lead", [
-        {"Id": LEAD, "Email": "ada@acme.test", "LastName": "Lovelace", "Company": "Acme", "GBU__c": "NA"},
-        {"Id": BLANK_CO, "Email": "bob@blank.test", "LastName": "Blank", "Company": None, "GBU__c": "EMEA"},
+        {"Id": LEAD, "Email": "ada@acme.test", "LastName": "Lovelace", "Company": "Acme", "GBU__c": "Specialty Polymers"},
+        {"Id": BLANK_CO, "Email": "bob@blank.test", "LastName": "Blank", "Company": None, "GBU__c": "Novecare"},
         {"Id": CONVERTED, "Email": "cy@conv.test", "LastName": "Conv", "Company": "C", "IsConverted": True,
-         "GBU__c": "NA"},
-        {"Id": LATAM, "Email": "lu@latam.test", "LastName": "Lu", "Company": "L", "GBU__c": "LATAM",
+         "GBU__c": "Specialty Polymers"},
+        {"Id": AROMA, "Email": "lu@aroma.test", "LastName": "Lu", "Company": "L", "GBU__c": "Aroma Performance",
          "pi__pardot_hard_bounced__c": True},
         {"Id": DELETED, "Email": "del@x.test", "LastName": "Del", "Company": "D", "IsDeleted": True},
     ])
     org.insert("Contact", [{"Id": CONTACT, "Email": "ADA@acme.test", "LastName": "Lovelace"}])
-    org.insert("Campaign", [{"Id": CAMPAIGN, "Name": "Spring", "GBU__c": "NA", "IsActive": True}])
+    org.insert("Campaign", [{"Id": CAMPAIGN, "Name": "Spring", "GBU__c": "Specialty Polymers", "IsActive": True}])
     org.insert("CampaignMember", [{"Id": MEMBER, "CampaignId": CAMPAIGN, "LeadId": LEAD, "Status": "Sent"}])
 
 
@@ -84,7 +84,7 @@ def legacy(org_handle):
 # ---- query ------------------------------------------------------------------------------------------
 
 def test_query_all_pages_2000_at_a_time(org_handle, sf):
-    org_handle.org.insert("Lead", [{"LastName": f"L{i}", "Company": "Bulk", "GBU__c": "APAC"}
+    org_handle.org.insert("Lead", [{"LastName": f"L{i}", "Company": "Bulk", "GBU__c": "Novecare"}
                                    for i in range(4500)])
     before = len(org_handle.org.request_log)
     result = sf.query_all("SELECT Id, LastName FROM Lead WHERE Company = 'bulk'")
@@ -107,9 +107,9 @@ def test_query_batch_size_header_and_next_records_url(org_handle, sf):
 
 def test_query_filters_relationships_and_formulas(sf):
     rows = sf.query("SELECT Id, Email, overall_hard_bounced__c, Cold_Lead_Eligible__c FROM Lead "
-                    "WHERE (Email LIKE '%@acme.test' OR GBU__c IN ('LATAM')) AND Email != null "
+                    "WHERE (Email LIKE '%@acme.test' OR GBU__c IN ('aroma performance')) AND Email != null "
                     "ORDER BY Email DESC")["records"]
-    assert [r["Email"] for r in rows] == ["lu@latam.test", "ada@acme.test"]
+    assert [r["Email"] for r in rows] == ["lu@aroma.test", "ada@acme.test"]
     assert rows[0]["overall_hard_bounced__c"] is True and rows[0]["Cold_Lead_Eligible__c"] is False
     assert rows[1]["Cold_Lead_Eligible__c"] is False  # a Contact has the same email (other case)
     semi = sf.query(f"SELECT Id FROM Lead WHERE Id IN (SELECT LeadId FROM CampaignMember "
@@ -118,7 +118,7 @@ def test_query_filters_relationships_and_formulas(sf):
     member = sf.query("SELECT Id, Lead.Email, Campaign.Name FROM CampaignMember")["records"][0]
     assert member["Lead"]["Email"] == "ada@acme.test" and member["Campaign"]["Name"] == "Spring"
     assert member["Lead"]["attributes"]["type"] == "Lead"
-    assert sf.query("SELECT COUNT() FROM Lead WHERE GBU__c NOT IN ('NA')") == \
+    assert sf.query("SELECT COUNT() FROM Lead WHERE GBU__c NOT IN ('Specialty Polymers')") == \
         {"totalSize": 2, "done": True, "records": []}
     deleted = sf.query_all("SELECT Id FROM Lead WHERE IsDeleted = true", include_deleted=True)
     assert [r["Id"] for r in deleted["records"]] == [DELETED]
@@ -140,10 +140,10 @@ def test_query_errors(sf, soql, code):
 
 
 def test_gbu_visibility_hides_rows(admin, legacy):
-    assert admin.query("SELECT Phone FROM Lead WHERE Id = '%s'" % LATAM)["totalSize"] == 1
-    assert legacy.query("SELECT Id FROM Lead WHERE Id = '%s'" % LATAM)["totalSize"] == 0
+    assert admin.query("SELECT Phone FROM Lead WHERE Id = '%s'" % AROMA)["totalSize"] == 1
+    assert legacy.query("SELECT Id FROM Lead WHERE Id = '%s'" % AROMA)["totalSize"] == 0
     with pytest.raises(SalesforceResourceNotFound):
-        legacy.Lead.update(LATAM, {"Industry": "Banking"})
+        legacy.Lead.update(AROMA, {"Industry": "Banking"})
 
 
 def test_setup_objects_answer_preflight_queries(sf):
@@ -450,8 +450,8 @@ def test_state_survives_restart_with_same_sessions(tmp_path):
 
 def test_formulas_are_computed_not_stored(org_handle):
     org = org_handle.org
-    assert "overall_hard_bounced__c" not in org.records("Lead")[LATAM]
-    assert org.get("Lead", LATAM)["overall_hard_bounced__c"] is True
+    assert "overall_hard_bounced__c" not in org.records("Lead")[AROMA]
+    assert org.get("Lead", AROMA)["overall_hard_bounced__c"] is True
     assert org.get("Lead", BLANK_CO)["Cold_Lead_Eligible__c"] is True
     org.insert("Contact", [{"Email": " Bob@Blank.test", "LastName": "B"}])
     assert org.get("Lead", BLANK_CO)["Cold_Lead_Eligible__c"] is False

@@ -21,9 +21,11 @@ REPLY_CLASSIFICATIONS = (
     "Interested", "Meeting Request", "Not Interested", "Do Not Contact", "Information Request",
     "Out Of Office", "Wrong Person", "Uncategorizable by AI", "Sender Originated Bounce",
 )
-LEAD_STATUSES = ("Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted")
-CM_STATUSES = ("Planned", "Sent", "Received", "Responded")
-GBUS = ("NA", "EMEA", "APAC", "LATAM")
+LEAD_STATUSES = ("Open - Not Contacted", "Working - Contacted", "Nurturing", "Unqualified", "Closed - Converted",
+                 "Closed - Not Converted")
+CM_STATUSES = ("Planned", "Sent", "Opened", "Clicked", "Received", "Responded")
+# The demo data's Global Business Units (reconcile/demo_data/vocab.py); GBU__c is not restricted.
+GBUS = ("Specialty Polymers", "Composite Materials", "Novecare", "Aroma Performance")
 
 SYSTEM_FIELDS = ("Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp", "LastModifiedById")
 

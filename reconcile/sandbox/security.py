@@ -76,7 +76,7 @@ def default_users() -> list:
                  field_edit={"Lead": WRITEBACK_FIELDS["Lead"] + ["Email", "Status", "Company"],
                              "CampaignMember": WRITEBACK_FIELDS["CampaignMember"] + ["Status"],
                              "Contact": ["Email", "FirstName", "LastName", "HasOptedOutOfEmail"]},
-                 visible_gbus=[g for g in GBUS if g != "LATAM"]),
+                 visible_gbus=list(GBUS[:-1])),
     ]
 
 
