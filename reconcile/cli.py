@@ -280,6 +280,23 @@ def report(plan_path, out, reports_dir):
     click.echo(f"HTML report: {path}")
 
 
+@app.command("export-members", context_settings=CONTEXT)
+@click.argument("snapshot_dir", type=click.Path(path_type=Path))
+@click.option("--campaign", "campaign_id", required=True, help="Salesforce Campaign id (15 or 18 characters).")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="CSV file for Clay to import.")
+@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML (Clay column names).")
+def export_members(snapshot_dir, campaign_id, out, policy):
+    """Write the pre-campaign Campaign Member export (SFDC → Clay, seed §3.4) for one campaign.
+
+    Columns: CampaignMemberId, LeadId, Email (named as in the policy's [clay.columns]), Company, Industry,
+    Company Description, and the eligibility inputs, so Clay writes back with stable keys.
+    """
+    from .members import export_members as run
+
+    n = run(snapshot_dir, campaign_id, out, policy=policy)
+    click.echo(f"Wrote {n} Campaign Members to {out}")
+
+
 @app.group(context_settings=CONTEXT)
 def sandbox():
     """The local Salesforce-compatible org on 127.0.0.1 (tests, demo, trying things safely)."""
