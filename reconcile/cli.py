@@ -297,6 +297,33 @@ def export_members(snapshot_dir, campaign_id, out, policy):
     click.echo(f"Wrote {n} Campaign Members to {out}")
 
 
+@app.command(context_settings=CONTEXT)
+@click.option("--date", "run_date", help="Run date (YYYY-MM-DD) [default: today, UTC].")
+@click.option("--snapshot", "snapshot_dir", type=click.Path(path_type=Path), help="Snapshot directory to reconcile.")
+@click.option("--pull", is_flag=True, help="Pull Salesforce first (SF_* environment variables) into the bundle.")
+@click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
+@click.option("--lenient", is_flag=True, help="Quarantine bad rows instead of stopping.")
+@click.option("--org", help="Use SF_<ORG>_… environment variables with --pull.")
+def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org):
+    """The daily batch: run notebooks/daily_run.ipynb with papermill; never applies.
+
+    Leaves a run bundle under REPORTS_DIR/<run_id>/: the executed notebook, report.html, plan.json (+ CSV and
+    Parquet changes), fingerprints.json of the inputs and history.json for trends. Without --snapshot and
+    --pull it runs on a generated demo snapshot.
+
+    \b
+    cron (06:30 every day):
+      30 6 * * *  cd /srv/reconcile && .venv/bin/reconcile run --pull --snapshot /srv/exports/today
+    """
+    from .run import run_daily
+
+    bundle = run_daily(snapshot_dir=snapshot_dir, pull=pull, run_date=run_date, reports_dir=reports_dir,
+                       policy=policy, org=org, lenient=lenient)
+    click.echo(f"Run bundle: {bundle.path}")
+    click.echo(f"HTML report: {bundle.report}")
+
+
 @app.group(context_settings=CONTEXT)
 def sandbox():
     """The local Salesforce-compatible org on 127.0.0.1 (tests, demo, trying things safely)."""
