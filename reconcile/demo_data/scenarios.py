@@ -74,9 +74,9 @@ def pardot_and_deliverability(b: ScenarioBuilder) -> None:
     t = b.t
     b.begin("overall_formula_mismatch", "overall_hard_bounced__c ≠ pi OR external (as SFDC holds them)",
             "finding overall_formula_mismatch on both leads; overall_hard_bounced__c never written")
-    lead = b.lead("olga.formula@proseware-polymers.com", pardot=True, overall=False, eligible=True)
+    lead = b.lead("olga.formula@proseware-polymers.com", pardot=True, overall=False, eligible=False)
     b.prospect("olga.formula@proseware-polymers.com", lead=lead, bounced=True, at_us=t - 20 * DAY)
-    b.lead("tom.stale@proseware-polymers.com", overall=True, eligible=False)
+    b.lead("tom.stale@proseware-polymers.com", overall=True, eligible=True)  # eligibility follows pi OR external
 
     b.begin("pardot_sync_gap", "Pardot prospect hard-bounced, SFDC pi__pardot_hard_bounced__c false",
             "finding pardot_sync_gap (runbook: check Pardot first)", "no change to any bounce field")
@@ -117,7 +117,7 @@ def enrichment(b: ScenarioBuilder) -> None:
 
     b.begin("conflicting_enrichment", "two different non-blank Clay descriptions for one lead",
             "finding conflicting_enrichment; no description change")
-    lead = b.lead("cleo.conflict@helix-bio.com", company="Helix Bio", description=None)
+    lead = b.lead("cleo.conflict@helix-bio.com", company="Helix Bio", description=None, industry="Biotechnology")
     cm1, cm2 = b.member(lead, 10), b.member(lead, 11)
     b.clay(cm1, description="Helix Bio makes enzymes for detergents.", industry="Biotechnology", replies=False)
     b.clay(cm2, description="Helix Bio is a contract research organisation.", industry="Biotechnology",
@@ -125,7 +125,8 @@ def enrichment(b: ScenarioBuilder) -> None:
 
     b.begin("description_too_long", "Clay description longer than 255 characters",
             "Lead company_description__c blocked pending_legal (also too_long)")
-    lead = b.lead("lena.long@tailspin-composites.co.uk", company="Tailspin Composites Ltd", description="")
+    lead = b.lead("lena.long@tailspin-composites.co.uk", company="Tailspin Composites Ltd", description="",
+                  industry="Manufacturing")
     cm = b.member(lead, 12)
     b.clay(cm, description=LONG_DESCRIPTION, industry="Manufacturing", replies=False)
 
@@ -188,7 +189,8 @@ def replies(b: ScenarioBuilder) -> None:
     b.begin("duplicate_clay_rows", "the same Clay row twice (report import without uniqueness fields)",
             "one Has_Replied__c false → true and one ReplyClassification__c '' → 'Meeting Request', not two",
             "no conflicting_enrichment")
-    cm = b.member(b.lead("dora.dupe@atlas-packaging.com"), 6)
+    cm = b.member(b.lead("dora.dupe@atlas-packaging.com", description="Atlas Packaging makes barrier films.",
+                         industry="Manufacturing"), 6)
     for _ in range(2):
         b.clay(cm, replied=b.yes(True), category="Meeting Request", reply_at=b.r.ts1(t - 3 * DAY, TS_Z),
                description="Atlas Packaging makes barrier films.", industry="Manufacturing")
