@@ -80,16 +80,22 @@ def _rest_csv(client, soql: str, fields: list[str]) -> tuple[str, int]:
 
 
 def _bulk_csv(client, obj: str, soql: str) -> tuple[str, int]:
-    pages = client.bulk_query(obj, soql)
-    header, body, n = None, [], 0
-    for page in pages:
-        lines = page.splitlines(keepends=True)
-        if not lines:
+    """Bulk API 2.0 pages → one CSV (header once); parsed as CSV so quoted newlines stay inside their cell."""
+    buf = io.StringIO()
+    w = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    header, n = None, 0
+    for page in client.bulk_query(obj, soql):
+        rows = csv.reader(io.StringIO(page))
+        page_header = next(rows, None)
+        if page_header is None:
             continue
-        header = header or lines[0]
-        body.extend(lines[1:])
-        n += len(lines) - 1
-    return (header or "") + "".join(body), n
+        if header is None:
+            header = page_header
+            w.writerow(header)
+        for row in rows:
+            w.writerow(row)
+            n += 1
+    return buf.getvalue(), n
 
 
 def _merge_manifest(text: str, taken: str) -> list[str]:
