@@ -1,0 +1,118 @@
+"""The apply notebook's confirmation panel: the CRM Admin names themself, ticks field groups, presses Apply.
+
+    panel = ApplyPanel("reports/2026-11-27-3f9a1c2b/plan.json", client_factory=connect)
+    panel                                  # shown in the notebook
+
+Nothing is written until the Apply button is enabled (a name, at least one ticked field group and, when the
+plan has gates, an override reason) and pressed. Pressing it records the approval (`approval.approve`) and
+applies it (`apply.apply_plan`) with a progress bar, then shows the outcomes and the audit rows.
+Tests drive it with `panel.name.value = …`, `panel.field_boxes[key].value = True`, `panel.click_apply()`.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import ipywidgets as w
+
+from . import audit
+from .apply import apply_plan
+from .approval import approve
+from .errors import ReconcileError
+from .plan import load_plan
+
+AUDIT_ROWS_SHOWN = 200
+AUDIT_COLUMNS = ("seq", "run_id", "approver", "object", "record_id", "field", "before", "after", "result",
+                 "error_code", "message", "at")
+
+
+class ApplyPanel(w.VBox):
+    """Approve-and-apply form for one plan; `client_factory()` is called only when Apply is pressed."""
+
+    def __init__(self, plan_path: str | Path, client_factory, db: str | Path | None = None, policy=None):
+        self.plan_path, self.client_factory, self.policy = Path(plan_path), client_factory, policy
+        self.db = Path(db) if db else self.plan_path.parent / "reconcile.duckdb"
+        self.plan = load_plan(self.plan_path)
+        self.result = None
+        self.error: str | None = None
+        self.name = w.Text(description="Approver", placeholder="your name", style={"description_width": "120px"})
+        self.field_boxes = {key: self._field_box(key, c) for key, c in self.plan["summary"]["by_field"].items()}
+        self.gate_reason = w.Text(description="Gate override", placeholder="why the blast radius is acceptable",
+                                  style={"description_width": "120px"}, layout=w.Layout(width="640px"))
+        self.apply_button = w.Button(description="Apply", button_style="danger", icon="check", disabled=True)
+        self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
+        self.output = w.HTML()
+        for widget in [self.name, self.gate_reason, *self.field_boxes.values()]:
+            widget.observe(self._refresh, names="value")
+        self.apply_button.on_click(self._on_click)
+        super().__init__(children=self._layout())
+
+    @property
+    def has_gates(self) -> bool:
+        return bool(self.plan["gates"])
+
+    def ticked(self) -> list[str]:
+        return [key for key, box in self.field_boxes.items() if box.value]
+
+    def ready(self) -> bool:
+        """True when Apply may be pressed."""
+        return bool(self.name.value.strip() and self.ticked()
+                    and (not self.has_gates or self.gate_reason.value.strip()))
+
+    def click_apply(self) -> None:
+        """The same as pressing the button (does nothing while it is disabled)."""
+        self.apply_button.click()
+
+    def _field_box(self, key: str, counts: dict) -> w.Checkbox:
+        ready, blocked = counts["ready"], counts["blocked"]
+        return w.Checkbox(value=False, description=f"{key} — {ready:,} ready, {blocked:,} blocked",
+                          disabled=ready == 0, indent=False, layout=w.Layout(width="640px"))
+
+    def _layout(self) -> list:
+        head = w.HTML(f"<b>Plan</b> <code>{html.escape(self.plan['plan_id'])}</code> — tick the field groups to "
+                      "write; blocked changes are never written.")
+        gates = [w.HTML("<b>⚠ " + "<br>".join(html.escape(g["message"]) for g in self.plan["gates"]) + "</b>"),
+                 self.gate_reason] if self.has_gates else []
+        return [head, self.name, *self.field_boxes.values(), *gates, self.apply_button, self.progress, self.output]
+
+    def _refresh(self, _change=None) -> None:
+        self.apply_button.disabled = not self.ready()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.max, self.progress.value = max(total, 1), done
+
+    def _on_click(self, _button=None) -> None:
+        if self.apply_button.disabled or not self.ready():
+            return
+        self.apply_button.disabled, self.error = True, None
+        self.output.value = "<i>Approving and applying…</i>"
+        try:
+            approve(self.plan_path, by=self.name.value, fields=self.ticked(),
+                    override_gate=self.gate_reason.value if self.has_gates else None)
+            self.result = apply_plan(self.plan_path, client=self.client_factory(), db=self.db, policy=self.policy,
+                                     progress=self._on_progress)
+        except ReconcileError as e:
+            self.error = str(e)
+            self.output.value = f'<p style="color:#b00020"><b>Error:</b> {html.escape(self.error)}</p>'
+            self._refresh()
+            return
+        self.progress.value = self.progress.max
+        self.output.value = self._results_html()
+
+    def _results_html(self) -> str:
+        counts = [{"outcome": k, "changes": n} for k, n in self.result.counts.items()]
+        rows = audit.query(self.db, plan_id=self.result.plan_id)
+        files = "".join(f"<li>{html.escape(k)}: <code>{html.escape(str(p))}</code></li>"
+                        for k, p in sorted(self.result.files.items()))
+        return (f"<h4>Apply run {html.escape(self.result.run_id)}: outcomes</h4>{_table(counts, ('outcome', 'changes'))}"
+                f"<h4>Audit rows ({len(rows):,}; last {min(len(rows), AUDIT_ROWS_SHOWN)} shown)</h4>"
+                f"{_table(rows[-AUDIT_ROWS_SHOWN:], AUDIT_COLUMNS)}<h4>Files</h4><ul>{files}</ul>")
+
+
+def _table(rows: list[dict], columns: tuple[str, ...]) -> str:
+    """An escaped HTML table of `rows` (dicts) with `columns`."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if r.get(c) is None else str(r.get(c)))}</td>"
+                                    for c in columns) + "</tr>" for r in rows)
+    return f'<table class="apply-results"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

@@ -1,0 +1,173 @@
+"""The daily batch (`reconcile run`): papermill executes notebooks/daily_run.ipynb into reports/<run_id>/.
+
+    from reconcile.run import run_daily
+    bundle = run_daily("snapshots/2026-11-27")      # → reports/2026-11-27-3f9a1c2b/
+
+A bundle holds the executed notebook, report.html, plan.json (+ .changes.csv/.parquet), reconcile.duckdb,
+fingerprints.json (sha256 of every input file), summary.json and history.json (earlier runs' summaries,
+oldest first, for the report's trends). The daily run never applies. Credentials stay in the environment
+(SF_…, read by `salesforce.connect`): they are never notebook parameters, so never in the executed notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import ReconcileError
+from .plan import load_plan, write_atomic
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+DAILY_NOTEBOOK = NOTEBOOKS / "daily_run.ipynb"
+SOURCES = ("clay", "smartlead", "pardot", "manifest.toml")  # copied beside a pulled Salesforce snapshot
+DEMO_LEADS = 200
+
+
+@dataclass
+class RunBundle:
+    run_id: str
+    path: Path
+    summary: dict = field(repr=False)
+    created_at: str = ""
+    plan_id: str = ""
+
+    notebook = property(lambda self: self.path / "daily_run.ipynb")
+    report = property(lambda self: self.path / "report.html")
+    plan_path = property(lambda self: self.path / "plan.json")
+    db_path = property(lambda self: self.path / "reconcile.duckdb")
+    changes_csv = property(lambda self: self.path / "plan.changes.csv")
+    changes_parquet = property(lambda self: self.path / "plan.changes.parquet")
+    fingerprints = property(lambda self: self.path / "fingerprints.json")
+    history = property(lambda self: self.path / "history.json")
+
+    @property
+    def plan(self) -> dict:
+        return load_plan(self.plan_path)
+
+    @classmethod
+    def from_dir(cls, path: Path) -> "RunBundle | None":
+        """The bundle in `path`, or None when it holds no finished run (no summary.json)."""
+        meta = path / "summary.json"
+        if not meta.is_file():
+            return None
+        doc = json.loads(meta.read_text("utf-8"))
+        return cls(run_id=path.name, path=path, summary=doc.get("summary") or {},
+                   created_at=doc.get("created_at") or "", plan_id=doc.get("plan_id") or "")
+
+
+def list_runs(reports_dir: str | Path = "reports") -> list[RunBundle]:
+    """Finished runs in `reports_dir`, oldest first (by plan creation time, then run id)."""
+    root = Path(reports_dir)
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+    runs = [b for b in map(RunBundle.from_dir, dirs) if b is not None]
+    return sorted(runs, key=lambda b: (b.created_at, b.run_id))
+
+
+def history_of(reports_dir: str | Path, exclude: str | Path | None = None, before: str | None = None) -> list[dict]:
+    """Runs in reports_dir as render_report's history items ({"run_id", "created_at", "summary"}), oldest first.
+
+    `exclude`: a run folder to leave out (the current one); `before`: only runs created up to this time.
+    """
+    skip = Path(exclude).resolve() if exclude else None
+    return [{"run_id": b.run_id, "created_at": b.created_at, "summary": b.summary}
+            for b in list_runs(reports_dir)
+            if b.path.resolve() != skip and (before is None or b.created_at <= before)]
+
+
+def prepare_snapshot(snapshot_dir: str | Path | None, work_dir: Path, pull: bool = False,
+                     org: str | None = None) -> Path:
+    """The snapshot to plan from: pulled from Salesforce, given, or (neither) a generated demo snapshot."""
+    if pull:
+        from .pull import pull_snapshot  # written separately; imported only when pulling
+        from .salesforce import connect
+
+        target = work_dir / "snapshot"
+        for name in SOURCES if snapshot_dir else ():
+            src = Path(snapshot_dir) / name
+            if src.is_dir():
+                shutil.copytree(src, target / name, dirs_exist_ok=True)
+            elif src.is_file():
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, target / name)
+        pull_snapshot(target, connect(org=org or None))
+        return target
+    if snapshot_dir:
+        return Path(snapshot_dir)
+    from .demo_data import generate_snapshot
+
+    target = work_dir / "demo-snapshot"
+    generate_snapshot(target, leads=DEMO_LEADS, taken_at=_utc_now())
+    return target
+
+
+def daily(snapshot_dir: str = "", pull: bool = False, run_date: str = "", work_dir: str = "reports/notebook-run",
+          policy_path: str = "", lenient: bool = False, org: str = "") -> RunBundle:
+    """In the notebook's kernel: snapshot → plan → fingerprints, summary, history → report.html in work_dir.
+
+    Returns the RunBundle of work_dir (run_daily renames the folder to its run id afterwards).
+    """
+    from .build import build_plan
+    from .report import render_report
+
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    snap = prepare_snapshot(snapshot_dir, work, pull=pull, org=org)
+    plan = build_plan(snap, out=work / "plan.json", db=work / "reconcile.duckdb", policy=policy_path or None,
+                      lenient=lenient).plan  # also writes plan.changes.csv / .parquet
+    _write_json(work / "fingerprints.json", {"snapshot_dir": str(snap), "files": plan["snapshot"]["fingerprints"],
+                                             "policy": plan["policy"]["fingerprint"]})
+    history = history_of(work.parent, exclude=work, before=plan["created_at"])
+    _write_json(work / "history.json", history)
+    _write_json(work / "summary.json", {"plan_id": plan["plan_id"], "created_at": plan["created_at"],
+                                        "run_date": run_date or plan["created_at"][:10], "summary": plan["summary"]})
+    title = f"Reconciliation report — {run_date or plan['created_at'][:10]}"
+    render_report(plan, work / "report.html", history=history, title=title)
+    return RunBundle.from_dir(work)
+
+
+def run_daily(snapshot_dir: str | Path | None = None, pull: bool = False, run_date: str | None = None,
+              reports_dir: str | Path = "reports", policy: str | Path | None = None, org: str | None = None,
+              lenient: bool = False) -> RunBundle:
+    """Execute the daily notebook with papermill into reports_dir/<run_date>-<short plan id>/; never applies."""
+    import papermill as pm
+
+    run_date = run_date or _utc_now()[:10]
+    root = Path(reports_dir).resolve()
+    work = root / f".running-{run_date}-{uuid.uuid4().hex[:8]}"
+    work.mkdir(parents=True)
+    params = {"snapshot_dir": str(Path(snapshot_dir).resolve()) if snapshot_dir else "", "pull": bool(pull),
+              "run_date": run_date, "work_dir": str(work), "policy_path": str(Path(policy).resolve()) if policy else "",
+              "lenient": bool(lenient), "org": org or ""}
+    try:
+        pm.execute_notebook(str(DAILY_NOTEBOOK), str(work / "daily_run.ipynb"), parameters=params,
+                            kernel_name="python3", progress_bar=False, cwd=str(work))
+    except pm.PapermillExecutionError as e:
+        failed = _unique(root / f"{run_date}-failed")
+        work.rename(failed)
+        raise ReconcileError(f"Daily run failed in notebook cell {e.exec_count} ({e.ename}: {e.evalue}). The "
+                             f"executed notebook, with the failing cell marked, is '{failed / 'daily_run.ipynb'}'.") from e
+    plan_id = json.loads((work / "summary.json").read_text("utf-8"))["plan_id"]
+    final = _unique(root / f"{run_date}-{plan_id.removeprefix('sha256:')[:8]}")
+    work.rename(final)
+    return RunBundle.from_dir(final)
+
+
+def _unique(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`, … when a run of the same day and plan already exists."""
+    n, candidate = 1, path
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
+def _write_json(path: Path, doc) -> None:
+    write_atomic(path, json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
