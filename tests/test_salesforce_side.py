@@ -1,0 +1,108 @@
+"""Preflight, pull, sandbox serve and the demo — through unmodified simple-salesforce over HTTPS."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconcile.build import build_plan
+from reconcile.policy import load_policy
+from reconcile.preflight import run_preflight
+from reconcile.pull import pull_snapshot
+from reconcile.salesforce import connect
+from reconcile.sandbox import start_sandbox
+from reconcile.seeding import seed_org
+
+HANDMADE = Path(__file__).parent / "fixtures" / "handmade"
+
+
+@pytest.fixture(scope="module")
+def org():
+    h = start_sandbox()
+    seed_org(h.org, HANDMADE)
+    yield h
+    h.stop()
+
+
+def client_for(h, session_id):
+    return connect(env={"SF_INSTANCE_URL": h.instance_url, "SF_SESSION_ID": session_id, "SF_CA_BUNDLE": h.ca_bundle})
+
+
+def test_preflight_passes_for_the_least_privilege_integration_user(org):
+    checks = run_preflight(client_for(org, org.session_id), load_policy())
+    assert [c.name for c in checks if not c.ok] == []
+
+
+def test_preflight_names_each_problem_of_an_overprivileged_user(tmp_path, org):
+    policy = tmp_path / "policy.toml"
+    text = load_policy().path and Path(load_policy().path).read_text("utf-8")
+    policy.write_text(text.replace('gbus = []', 'gbus = ["Novecare", "Aroma Performance"]'), "utf-8")
+    checks = {c.name: c for c in run_preflight(client_for(org, org.overprivileged_session_id), load_policy(policy))}
+    failed = sorted(n for n, c in checks.items() if not c.ok)
+    assert "API-only profile" in failed
+    assert "no admin-wide permissions" in failed and "ModifyAllData" in checks["no admin-wide permissions"].detail
+    assert "read on Contacts, no edit" in failed
+    assert "Lead edit limited to the allowlist" in failed
+    assert "validation bypass" in failed
+    assert "role SBS" in failed
+    assert "GBU Aroma Performance visible" in failed
+    assert all(checks[n].fix for n in failed)
+
+
+def test_preflight_cli_exits_1_and_prints_fixes(org):
+    env = {**os.environ, "SF_INSTANCE_URL": org.instance_url, "SF_SESSION_ID": org.overprivileged_session_id,
+           "SF_CA_BUNDLE": org.ca_bundle}
+    r = subprocess.run([sys.executable, "-m", "reconcile.cli", "preflight"], env=env, capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "FAIL  API-only profile" in r.stdout and "fix:" in r.stdout
+
+
+def test_pull_round_trip_rest_and_bulk_agree_and_plan_the_same(tmp_path, org):
+    client = client_for(org, org.session_id)
+    rest, bulk = tmp_path / "rest", tmp_path / "bulk"
+    for target, threshold in ((rest, 10**9), (bulk, 0)):
+        counts = pull_snapshot(target, client, bulk_threshold=threshold, taken_at="2026-11-27T06:00:00Z")
+        assert counts == {"Lead": 4, "CampaignMember": 2, "Contact": 1, "Campaign": 1}
+    assert sorted((rest / "sfdc" / "Lead.csv").read_text().splitlines()) == \
+        sorted((bulk / "sfdc" / "Lead.csv").read_text().splitlines())
+    assert json.loads((rest / "sfdc" / "describe" / "Lead.json").read_text())["name"] == "Lead"
+    for sub in ("clay", "smartlead", "pardot"):
+        shutil.copytree(HANDMADE / sub, rest / sub)
+    pulled = build_plan(rest, out=tmp_path / "p1.json").plan
+    original = build_plan(HANDMADE, out=tmp_path / "p2.json").plan
+    key = lambda p: sorted((c["object"], c["record_id"], c["field"], json.dumps(c["after"]), c["status"])  # noqa: E731
+                           for c in p["changes"])
+    assert key(pulled) == key(original)
+
+
+def test_sandbox_serve_prints_one_json_line_and_serves(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "reconcile.cli", "sandbox", "serve", "--state",
+                             str(tmp_path / "org.json"), "--seed", str(HANDMADE)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert set(info) >= {"instance_url", "session_id", "admin_session_id", "ca_bundle"}
+        client = connect(env={"SF_INSTANCE_URL": info["instance_url"], "SF_SESSION_ID": info["session_id"],
+                              "SF_CA_BUNDLE": info["ca_bundle"]})
+        assert len(client.query_all("SELECT Id FROM Lead")) == 4
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_demo_runs_the_whole_day_and_leaves_nothing_ready(tmp_path):
+    from reconcile.demo import run_demo
+
+    r = run_demo(tmp_path / "demo", leads=40, say=lambda m: None)
+    kinds = set(r.plan["summary"]["findings"]["by_kind"])
+    assert {"bounce_hop_lost", "sender_originated_bounce", "overall_formula_mismatch", "pardot_sync_gap",
+            "deliverability_review", "conflicting_enrichment", "classification_without_reply",
+            "do_not_contact_reply", "eligibility_mismatch", "ambiguous_match", "unmatched_source_row",
+            "connector_error"} <= kinds
+    assert r.apply_counts.get("applied") == r.plan["summary"]["changes"]["ready"]
+    assert r.replan_ready == 0
+    assert r.report_path.exists()
