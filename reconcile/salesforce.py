@@ -120,10 +120,12 @@ class Client:
             records.extend(result["records"])
         return [{k: v for k, v in r.items() if k != "attributes"} for r in records]
 
+    bulk_wait: float = 1.0  # seconds between Bulk API 2.0 job polls
+
     def bulk_query(self, sobject: str, soql: str) -> list[str]:
         """Bulk API 2.0 query: CSV pages (each with its header)."""
         self.requests_made += 1
-        return list(getattr(self.sf.bulk2, sobject).query(soql, max_records=50000))
+        return list(getattr(self.sf.bulk2, sobject).query(soql, max_records=50000, wait=self.bulk_wait))
 
     def retrieve(self, sobject: str, ids: list[str], fields: list[str]) -> list[dict]:
         """Current values of `fields` for `ids` (POST composite/sobjects/{object}, 2,000 ids a call)."""
@@ -147,12 +149,12 @@ class Client:
         return self._call(self.sf.restful, "composite/sobjects", method="PATCH",
                           json={"allOrNone": False, "records": records})
 
-    def bulk_update(self, sobject: str, records: list[dict], wait: float = 0.2) -> tuple[str, str]:
+    def bulk_update(self, sobject: str, records: list[dict]) -> tuple[str, str]:
         """Bulk API 2.0 update job; returns (successful CSV, failed CSV)."""
         handler = getattr(self.sf.bulk2, sobject)
         self.requests_made += 1
         try:
-            jobs = handler.update(records=records, wait=wait)
+            jobs = handler.update(records=records, wait=self.bulk_wait)
         except SFError as e:
             code = error_code(e)
             if getattr(e, "status", None) == 401 or code in ("INVALID_SESSION_ID", "REQUEST_LIMIT_EXCEEDED"):

@@ -63,6 +63,7 @@ def test_preflight_cli_exits_1_and_prints_fixes(org):
 
 def test_pull_round_trip_rest_and_bulk_agree_and_plan_the_same(tmp_path, org):
     client = client_for(org, org.session_id)
+    client.bulk_wait = 0.05
     rest, bulk = tmp_path / "rest", tmp_path / "bulk"
     for target, threshold in ((rest, 10**9), (bulk, 0)):
         counts = pull_snapshot(target, client, bulk_threshold=threshold, taken_at="2026-11-27T06:00:00Z")
