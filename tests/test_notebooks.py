@@ -1,0 +1,365 @@
+"""The notebooks, executed by papermill with a real kernel on fixture data, and what each one produced.
+
+One demo snapshot and two daily runs per module (kernel start is the cost); the apply panel is driven
+in-process against a sandbox org started in the test, reached over HTTPS with credentials from env vars.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import nbformat
+import papermill as pm
+import pytest
+
+from conftest import HANDMADE, REPO, policy_with
+from reconcile.approval import approval_path
+from reconcile.build import build_plan
+from reconcile.demo_data import generate_snapshot
+from reconcile.errors import ReconcileError
+from reconcile.run import list_runs, run_daily
+
+NOTEBOOKS = REPO / "notebooks"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+SECRET = "00Dsecret!SESSION-do-not-leak"
+PARAMETERS = {
+    "daily_run": ["snapshot_dir", "pull", "run_date", "work_dir", "policy_path", "lenient", "org"],
+    "report": ["plan_path", "reports_dir", "title", "out_path"],
+    "explore": ["plan_path", "db_path", "reports_dir", "record_id"],
+    "apply": ["plan_path", "db_path", "org"],
+}
+SECTIONS = ("headline-counts", "changes", "by-field", "by-rule", "by-campaign", "by-gbu", "blocked", "hard-bounce",
+            "findings", "rejects", "connector-errors", "trends", "samples")
+SYSTEM_FIELDS = {"SystemModstamp", "LastModifiedDate", "LastModifiedById"}
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def execute(name: str, out_dir: Path, **parameters) -> nbformat.NotebookNode:
+    out = out_dir / f"{name}.out.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=parameters, kernel_name="python3",
+                        progress_bar=False, cwd=str(out_dir))
+    return nbformat.read(out, as_version=4)
+
+
+def outputs(nb, mime: str) -> list[str]:
+    return [str(o["data"][mime]) for c in nb.cells if c.cell_type == "code" for o in c.outputs
+            if mime in o.get("data", {})]
+
+
+def stream_text(nb) -> str:
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                   if o.output_type == "stream")
+
+
+def widget_models(nb, model_name: str) -> list[dict]:
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    return [m["state"] for m in state.values() if m["model_name"] == model_name]
+
+
+def tile(page: str, key: str) -> str:
+    return re.search(rf'data-count="{key}">([^<]*)<', page).group(1)
+
+
+def sha256(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------ module fixtures
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("notebooks")
+
+
+@pytest.fixture(scope="module")
+def demo_snapshot(work) -> Path:
+    """A small generated demo snapshot, taken now (so apply accepts its age)."""
+    generate_snapshot(work / "demo", leads=120, seed=7, taken_at=now_utc())
+    return work / "demo"
+
+
+@pytest.fixture(scope="module")
+def runs(work, demo_snapshot):
+    """Two daily runs into one reports dir: the handmade fixture yesterday, the demo snapshot today.
+
+    A session id sits in the environment throughout, to prove it never reaches a bundle.
+    """
+    reports = work / "reports"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SF_SESSION_ID", SECRET)
+        first = run_daily(snapshot_dir=HANDMADE, run_date="2026-11-26", reports_dir=reports)
+        second = run_daily(snapshot_dir=demo_snapshot, run_date="2026-11-27", reports_dir=reports)
+    return reports, first, second
+
+
+@pytest.fixture
+def sandbox(demo_snapshot, monkeypatch):
+    """The local org seeded from the demo snapshot; SF_* env vars point at it (as in the apply notebook)."""
+    from reconcile.sandbox import start_sandbox
+    from reconcile.seeding import seed_org
+
+    handle = start_sandbox()
+    seed_org(handle.org, demo_snapshot)
+    monkeypatch.setenv("SF_INSTANCE_URL", handle.instance_url)
+    monkeypatch.setenv("SF_SESSION_ID", handle.session_id)
+    monkeypatch.setenv("SF_CA_BUNDLE", handle.ca_bundle)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def fresh_plan(demo_snapshot, tmp_path) -> Path:
+    """A plan of the demo snapshot of this test's own (approval and audit land beside it)."""
+    return build_plan(demo_snapshot, out=tmp_path / "plan.json").plan_path
+
+
+def org_state(handle) -> dict:
+    return {obj: handle.org.records(obj) for obj in ("Lead", "CampaignMember", "Contact", "Campaign")}
+
+
+def changed_fields(before: dict, after: dict) -> set[tuple[str, str, str]]:
+    out = set()
+    for obj, rows in after.items():
+        for rid, row in rows.items():
+            old = before[obj].get(rid, {})
+            out |= {(obj, rid, f) for f in set(row) | set(old) if f not in SYSTEM_FIELDS and row.get(f) != old.get(f)}
+    return out
+
+
+# ------------------------------------------------------------------------------------------ committed notebooks
+
+@pytest.mark.parametrize("name", sorted(PARAMETERS))
+def test_parameters_are_typed_and_documented(name):
+    params = pm.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
+    assert list(params) == PARAMETERS[name]
+    for p in params.values():
+        assert p["inferred_type_name"] in ("str", "bool", "int", "float"), p
+        assert p["help"].strip(), f"{name}: parameter {p['name']} has no # help comment"
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_committed_notebook_is_stripped_and_thin(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c for c in code if c.outputs or c.execution_count is not None] == []
+    assert "widgets" not in nb.metadata and "papermill" not in nb.metadata
+    assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1
+    assert "parameters" in code[0].metadata.get("tags", [])
+    for c in code:
+        assert not re.search(r"^\s*(def|class|for|while) ", c.source, re.M), c.source
+        assert not re.search(r"\b(select|insert|update|delete)\b .*\bfrom\b", c.source, re.I), c.source
+    assert not re.search(r"password|session_id|token|secret", code[0].source, re.I)
+
+
+def test_papermill_kernel_is_this_virtualenv(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import sys; print(sys.executable)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "which.ipynb")
+    out = pm.execute_notebook(str(tmp_path / "which.ipynb"), str(tmp_path / "which.out.ipynb"),
+                              kernel_name="python3", progress_bar=False)
+    assert Path(out.cells[0].outputs[0]["text"].strip()) == Path(sys.executable)
+
+
+# ------------------------------------------------------------------------------------------ daily run
+
+def test_daily_run_writes_a_bundle_named_after_date_and_plan(runs):
+    reports, first, second = runs
+    for bundle, date in ((first, "2026-11-26"), (second, "2026-11-27")):
+        assert re.fullmatch(rf"{date}-[0-9a-f]{{8}}", bundle.run_id)
+        assert bundle.run_id.endswith(bundle.plan_id.removeprefix("sha256:")[:8])
+        for path in (bundle.notebook, bundle.report, bundle.plan_path, bundle.changes_csv, bundle.changes_parquet,
+                     bundle.fingerprints, bundle.history, bundle.db_path):
+            assert path.is_file(), path
+    assert [b.run_id for b in list_runs(reports)] == [first.run_id, second.run_id]
+    assert not [p for p in reports.iterdir() if p.name.startswith(".running")]
+
+
+def test_executed_notebook_carries_parameters_and_no_errors(runs):
+    _, first, _ = runs
+    nb = nbformat.read(first.notebook, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and str(HANDMADE) in injected[0].source and "2026-11-26" in injected[0].source
+    assert all(o.output_type != "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
+
+
+def test_fingerprints_are_the_input_files_sha256(runs):
+    _, first, _ = runs
+    doc = json.loads(first.fingerprints.read_text("utf-8"))
+    files = {p.relative_to(HANDMADE).as_posix(): sha256(p) for p in HANDMADE.rglob("*") if p.is_file()
+             and p.name != "manifest.toml"}
+    assert {k: v for k, v in doc["files"].items() if k in files} == files
+    assert set(files) <= set(doc["files"]) and doc["policy"].startswith("sha256:")
+
+
+def test_report_sections_and_headline_counts_equal_the_plan(runs):
+    _, _, second = runs
+    page = second.report.read_text("utf-8")
+    s = second.plan["summary"]
+    for section in SECTIONS:
+        assert f'id="{section}"' in page, section
+    assert tile(page, "ready") == f"{s['changes']['ready']:,}"
+    assert tile(page, "blocked") == f"{s['changes']['blocked']:,}"
+    assert tile(page, "findings") == f"{s['findings']['total']:,}"
+    assert tile(page, "rejects") == f"{s['rejects']['total']:,}"
+    assert tile(page, "leaving") == f"{s['eligibility']['leaving_pool']:,}"
+    assert "2026-11-27" in page
+    assert "2 runs; the chart shows" in page  # this run plus the one before it
+
+
+def test_history_holds_earlier_runs_oldest_first(runs):
+    _, first, second = runs
+    assert json.loads(first.history.read_text("utf-8")) == []
+    history = json.loads(second.history.read_text("utf-8"))
+    assert [h["run_id"] for h in history] == [first.run_id]
+    assert history[0]["summary"] == first.plan["summary"] and history[0]["created_at"] == first.created_at
+
+
+def test_no_bundle_file_carries_the_session_id(runs):
+    reports, _, _ = runs
+    leaks = [p for p in reports.rglob("*") if p.is_file() and p.suffix != ".duckdb" and SECRET.encode() in p.read_bytes()]
+    assert leaks == []
+
+
+def test_failed_run_keeps_the_marked_notebook_and_is_not_listed(work):
+    reports = work / "failing-reports"
+    with pytest.raises(ReconcileError, match=r"Daily run failed in notebook cell .*daily_run\.ipynb"):
+        run_daily(snapshot_dir=work / "no-such-snapshot", run_date="2026-11-27", reports_dir=reports)
+    failed = reports / "2026-11-27-failed" / "daily_run.ipynb"
+    assert failed.is_file()
+    assert list_runs(reports) == []
+
+
+# ------------------------------------------------------------------------------------------ report, explore
+
+def test_report_notebook_renders_the_report_inline(runs, tmp_path):
+    reports, first, second = runs
+    nb = execute("report", tmp_path, plan_path=str(second.plan_path), reports_dir=str(reports),
+                 out_path=str(tmp_path / "marcom.html"), title="MARCOM Ops daily")
+    page = (tmp_path / "marcom.html").read_text("utf-8")
+    assert "MARCOM Ops daily" in page and tile(page, "ready") == f"{second.summary['changes']['ready']:,}"
+    frames = [html.unescape(h) for h in outputs(nb, "text/html") if "<iframe srcdoc=" in h]
+    assert len(frames) == 1
+    for section in SECTIONS:
+        assert f'id="{section}"' in frames[0], section
+    assert "2 runs; the chart shows" in page  # the earlier run feeds the trends
+
+
+def test_explore_notebook_shows_headlines_filters_and_an_explanation(runs, tmp_path):
+    _, _, second = runs
+    record = next(c["record_id"] for c in second.plan["changes"] if c["status"] == "blocked")
+    nb = execute("explore", tmp_path, plan_path=str(second.plan_path), record_id=record)
+    tables = "".join(outputs(nb, "text/html"))
+    assert "Changes by field" in tables and "Findings by kind and route" in tables
+    assert outputs(nb, "application/vnd.jupyter.widget-view+json")
+    dropdowns = {d["description"]: d for d in widget_models(nb, "DropdownModel")}
+    assert set(dropdowns) == {"Rule", "Field", "Finding kind", "Campaign", "GBU"}
+    assert "reply_set_once" in dropdowns["Rule"]["_options_labels"]
+    assert f"Record {record}" in stream_text(nb) and "BLOCKED" in stream_text(nb)
+
+
+# ------------------------------------------------------------------------------------------ apply
+
+def test_apply_notebook_shows_the_panel_and_writes_nothing(sandbox, fresh_plan, tmp_path):
+    before = org_state(sandbox)
+    nb = execute("apply", tmp_path, plan_path=str(fresh_plan))
+    assert org_state(sandbox) == before
+    assert not approval_path(fresh_plan).exists()
+    con = duckdb.connect(str(fresh_plan.parent / "reconcile.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from information_schema.tables where table_name = 'audit'").fetchone()[0] == 0
+    finally:
+        con.close()
+    buttons = [b for b in widget_models(nb, "ButtonModel") if b["description"] == "Apply"]
+    assert len(buttons) == 1 and buttons[0]["disabled"] is True
+    assert "First changes per field" in "".join(outputs(nb, "text/html"))
+    assert sandbox.session_id not in json.dumps(nb)
+
+
+def test_apply_panel_writes_exactly_the_ticked_field(sandbox, fresh_plan):
+    from reconcile.apply_ui import ApplyPanel
+    from reconcile.salesforce import connect
+
+    panel = ApplyPanel(fresh_plan, client_factory=connect)
+    key = "CampaignMember.Has_Replied__c"
+    assert panel.apply_button.disabled and panel.gate_reason not in panel.children
+    assert panel.field_boxes["Lead.Industry"].disabled  # pending Legal: nothing ready to tick
+    before = org_state(sandbox)
+    panel.click_apply()
+    assert panel.result is None and not approval_path(fresh_plan).exists()
+    panel.name.value = "Ana Admin"
+    assert panel.apply_button.disabled
+    panel.field_boxes[key].value = True
+    assert not panel.apply_button.disabled
+
+    panel.click_apply()
+
+    ready = {("CampaignMember", c["record_id"], "Has_Replied__c") for c in panel.plan["changes"]
+             if f"{c['object']}.{c['field']}" == key and c["status"] == "ready"}
+    assert ready and panel.error is None
+    assert changed_fields(before, org_state(sandbox)) == ready
+    assert panel.result.counts == {"applied": len(ready)}
+    assert panel.progress.value == panel.progress.max == len(ready)
+    approval = json.loads(approval_path(fresh_plan).read_text("utf-8"))
+    assert approval["approved_by"] == "Ana Admin" and approval["scope"]["fields"] == [key]
+    assert "applied" in panel.output.value and "Ana Admin" in panel.output.value
+    assert panel.output.value.count("<tr>") >= 2 * len(ready)  # pending + applied audit rows
+
+
+def test_apply_panel_needs_a_gate_reason_when_the_plan_has_gates(demo_snapshot, tmp_path):
+    from reconcile.apply_ui import ApplyPanel
+
+    policy = policy_with(tmp_path, replace={"max_ready_changes_per_field = 5000": "max_ready_changes_per_field = 2"})
+    plan_path = build_plan(demo_snapshot, out=tmp_path / "plan.json", policy=policy).plan_path
+    panel = ApplyPanel(plan_path, client_factory=lambda: pytest.fail("no client before Apply"))
+    assert panel.has_gates and panel.gate_reason in panel.children
+    panel.name.value = "Ana Admin"
+    panel.field_boxes["CampaignMember.Has_Replied__c"].value = True
+    assert panel.apply_button.disabled
+    panel.gate_reason.value = "replies backlog after the Smartlead outage"
+    assert not panel.apply_button.disabled
+    panel.gate_reason.value = "  "
+    panel.click_apply()
+    assert panel.result is None and not approval_path(plan_path).exists()
+
+
+# ------------------------------------------------------------------------------------------ browser
+
+@pytest.mark.browser
+def test_daily_report_opens_in_chromium_without_errors(runs):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    _, _, second = runs
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+            page.on("request", lambda r: None if r.url.startswith("file:") else problems.append(f"request: {r.url}"))
+            page.goto(second.report.as_uri())
+            assert page.locator("#headline").is_visible()
+            assert page.locator('[data-count="ready"]').inner_text() == f"{second.summary['changes']['ready']:,}"
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "daily_report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert problems == []
