@@ -1,0 +1,44 @@
+"""Synthetic benchmark snapshots (reconcile.demo_data), generated once per (leads, format) and cached."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+SEED = 7
+
+
+def snapshot_dir(out: Path, leads: int, fmt: str) -> Path:
+    return Path(out) / "data" / f"leads-{leads}-{fmt}"
+
+
+def ensure_snapshot(out: Path, leads: int, fmt: str) -> tuple[Path, dict]:
+    """The snapshot directory for (leads, fmt), generated unless a complete one is already there."""
+    from reconcile.demo_data import generate_snapshot
+
+    d = snapshot_dir(out, leads, fmt)
+    done = d / ".bench-info.json"
+    if done.exists():
+        return d, json.loads(done.read_text())
+    t = time.perf_counter()
+    info = generate_snapshot(d, leads=leads, seed=SEED, quirks=True, formats=fmt)
+    info = {"files": info["files"], "leads": info["leads"], "seconds": round(time.perf_counter() - t, 2),
+            "bytes": sum(p.stat().st_size for p in d.rglob("*") if p.is_file())}
+    done.write_text(json.dumps(info, indent=1))
+    return d, info
+
+
+def input_files(snap: Path) -> list[Path]:
+    """Every input file of a snapshot (what the read floor reads)."""
+    return sorted(p for p in snap.rglob("*") if p.is_file() and p.suffix.lower() in (".csv", ".parquet", ".jsonl"))
+
+
+def input_rows(info: dict) -> int:
+    return sum(n for f, n in info["files"].items() if f != "manifest.toml")
+
+
+if __name__ == "__main__":  # python -m bench.generate OUT LEADS FMT
+    d, i = ensure_snapshot(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
+    print(d, i["leads"], i["seconds"], i["bytes"])
