@@ -1,0 +1,233 @@
+"""Shared test helpers and fixtures. Keep each section small; add new sections below the existing ones.
+
+The helpers are plain functions (importable as `from conftest import …`, which hypothesis tests need because
+they cannot use function-scoped fixtures) with thin fixtures on top for ordinary tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reconcile.ids import id18
+
+REPO = Path(__file__).resolve().parent.parent
+HANDMADE = Path(__file__).resolve().parent / "fixtures" / "handmade"
+
+# ------------------------------------------------------------------------------------------ Salesforce ids
+
+LEAD_PREFIX, MEMBER_PREFIX, CONTACT_PREFIX, CAMPAIGN_PREFIX = "00Q", "00v", "003", "701"
+
+
+def sfid(prefix: str, n: int | str, length: int = 18) -> str:
+    """A Salesforce id with a valid checksum: prefix + n zero-padded to 15 characters (+ 3 checksum chars).
+
+    `n` may carry letters (`sfid("00Q", "AbC1")`) so the checksum is not the trivial 'AAA'.
+    """
+    body = f"{prefix}{str(n).rjust(15 - len(prefix), '0')}"
+    assert len(body) == 15, body
+    full = id18(body)
+    return full if length == 18 else body
+
+
+def lead_id(n, length: int = 18) -> str:
+    return sfid(LEAD_PREFIX, n, length)
+
+
+def member_id(n, length: int = 18) -> str:
+    return sfid(MEMBER_PREFIX, n, length)
+
+
+def contact_id(n, length: int = 18) -> str:
+    return sfid(CONTACT_PREFIX, n, length)
+
+
+def campaign_id(n, length: int = 18) -> str:
+    return sfid(CAMPAIGN_PREFIX, n, length)
+
+
+# ------------------------------------------------------------------------------------------ snapshot files
+
+LEAD_HEADER = ["Id", "Email", "Company", "Industry", "company_description__c", "external_hard_bounced__c",
+               "overall_hard_bounced__c", "pi__pardot_hard_bounced__c", "Cold_Lead_Eligible__c",
+               "HasOptedOutOfEmail", "IsConverted", "Status", "SystemModstamp"]
+MEMBER_HEADER = ["Id", "CampaignId", "LeadId", "ContactId", "Status", "Has_Replied__c", "ReplyClassification__c",
+                 "SystemModstamp"]
+CONTACT_HEADER = ["Id", "Email"]
+CLAY_HEADER = ["CampaignMemberId", "LeadId", "Email", "Company Description", "Industry", "Smartlead Lead ID",
+               "Smartlead Campaign ID", "Hard Bounced", "Replied", "Reply Category", "Reply At", "Email Validation"]
+SMARTLEAD_HEADER = ["id", "campaign_lead_map_id", "status", "category", "email", "reply_count", "custom_fields"]
+PARDOT_HEADER = ["id", "email", "salesforceLeadId", "salesforceContactId", "isEmailHardBounced", "emailBouncedAt",
+                 "updatedAt"]
+
+DEFAULT_TAKEN_AT = {"sfdc": "2026-11-27T06:00:00Z", "clay": "2026-11-27T05:00:00Z",
+                    "smartlead": "2026-11-27T05:30:00Z", "pardot": "2026-11-27T05:45:00Z"}
+
+
+def csv_text(header: list[str], rows: list[dict] = (), delimiter: str = ",", quote_all: bool = False) -> str:
+    """CSV text with `header`; each row dict names only the columns it sets (None and missing → empty).
+
+    quote_all writes every cell quoted, so an empty value is `""` (an empty string, not a missing value).
+    """
+    unknown = {k for r in rows for k in r} - set(header)
+    assert not unknown, f"columns not in header: {unknown}"
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=delimiter, lineterminator="\n",
+                   quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL)
+    w.writerow(header)
+    for r in rows:
+        w.writerow(["" if r.get(h) is None else _cell(r[h]) for h in header])
+    return buf.getvalue()
+
+
+def _cell(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict):
+        return json.dumps(v)
+    return str(v)
+
+
+def lead(n, email: str | None = None, **fields) -> dict:
+    """A consistent Lead row (not bounced, eligible, not converted); override any column by its header name."""
+    row = {"Id": lead_id(n), "Email": email if email is not None else f"lead{n}@example.com", "Company": f"Co {n}",
+           "external_hard_bounced__c": False, "overall_hard_bounced__c": False,
+           "pi__pardot_hard_bounced__c": False, "Cold_Lead_Eligible__c": True, "HasOptedOutOfEmail": False,
+           "IsConverted": False, "Status": "Open", "SystemModstamp": "2026-11-26T09:41:02Z"}
+    row.update(fields)
+    return row
+
+
+def member(n, lead_n, campaign_n=1, **fields) -> dict:
+    """A CampaignMember row of lead `lead_n` in campaign `campaign_n` (no reply yet)."""
+    row = {"Id": member_id(n), "CampaignId": campaign_id(campaign_n), "LeadId": lead_id(lead_n), "Status": "Sent",
+           "Has_Replied__c": False, "SystemModstamp": "2026-11-26T09:41:02Z"}
+    row.update(fields)
+    return row
+
+
+def jsonl_text(rows: list[dict]) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def manifest(taken_at: dict | None = None) -> str:
+    lines = ["[taken_at]"] + [f'{k} = "{v}"' for k, v in sorted((taken_at or DEFAULT_TAKEN_AT).items())]
+    return "\n".join(lines) + "\n"
+
+
+def default_files() -> dict[str, str]:
+    """The smallest valid snapshot: the three required Salesforce files, header only, and a manifest."""
+    return {"sfdc/Lead.csv": csv_text(LEAD_HEADER), "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER),
+            "sfdc/Contact.csv": csv_text(CONTACT_HEADER), "manifest.toml": manifest()}
+
+
+def write_snapshot(root: Path, files: dict[str, str | bytes | None], defaults: bool = True,
+                   name: str = "snap") -> Path:
+    """Write the snapshot directory `root/name` (replaced if it exists) and return it.
+
+    `files` maps a relative path to its content (str → UTF-8, bytes as they are, None → leave the file out).
+    With `defaults`, every required file the test does not state is written header-only (see default_files);
+    a test that states `sfdc/Lead.parquet` replaces the default `sfdc/Lead.csv`.
+    """
+    snap = Path(root) / name
+    if snap.exists():
+        shutil.rmtree(snap)
+    merged: dict = {}
+    if defaults:
+        stated_stems = {p.rsplit(".", 1)[0] for p in files}
+        merged = {p: c for p, c in default_files().items() if p.rsplit(".", 1)[0] not in stated_stems}
+    merged.update(files)
+    for rel, content in merged.items():
+        if content is None:
+            continue
+        path = snap / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8", newline="")
+    return snap
+
+
+def plan_in(snapshot_dir: Path, work: Path | None = None, **kw) -> dict:
+    """build_plan of a snapshot, with the plan and DuckDB written under `work` (default: beside the snapshot)."""
+    from reconcile.build import build_plan
+
+    work = Path(work) if work else Path(snapshot_dir).parent / "out"
+    kw.setdefault("exports", False)
+    return build_plan(snapshot_dir, out=work / "plan.json", db=work / "reconcile.duckdb", **kw).plan
+
+
+# ------------------------------------------------------------------------------------------ policies
+
+def policy_with(tmp: Path, statuses: dict[str, str] | None = None, replace: dict[str, str] | None = None,
+                drop: tuple[str, ...] = ()) -> Path:
+    """tmp/policy.toml: a copy of the default policy with field statuses changed ({"Industry": "active"}),
+    text replaced, or whole [[fields]] entries dropped (by field name)."""
+    from reconcile.policy import default_policy_path
+
+    text = default_policy_path().read_text("utf-8")
+    for fld in drop:
+        start = text.index(f'field = "{fld}"\n')
+        start = text.rindex("[[fields]]", 0, start)
+        end = text.find("[[fields]]", start + 1)
+        end = text.index("\n# ", start) + 1 if end < 0 else end
+        text = text[:start] + text[end:]
+    for fld, status in (statuses or {}).items():
+        marker = f'field = "{fld}"\n'
+        head, tail = text.split(marker, 1)
+        old = tail.split("status = ", 1)[1].split("\n", 1)[0]
+        tail = tail.replace(f"status = {old}", f'status = "{status}"', 1)
+        text = head + marker + tail
+    for old, new in (replace or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = Path(tmp) / "policy.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------------------ plan queries
+
+def changes(plan: dict, field: str | None = None) -> list[dict]:
+    return [c for c in plan["changes"] if field is None or c["field"] == field]
+
+
+def findings(plan: dict, kind: str | None = None) -> list[dict]:
+    return [f for f in plan["findings"] if kind is None or f["kind"] == kind]
+
+
+# ------------------------------------------------------------------------------------------ fixtures
+
+@pytest.fixture
+def snapshot(tmp_path):
+    """snapshot(files) → a snapshot directory under tmp_path (see write_snapshot)."""
+    return lambda files=None, **kw: write_snapshot(tmp_path, files or {}, **kw)
+
+
+@pytest.fixture
+def plan_of(tmp_path):
+    """plan_of(snapshot_dir, **build_plan kwargs) → the plan dict, with outputs under tmp_path/out."""
+    return lambda snap, **kw: plan_in(snap, tmp_path / "out", **kw)
+
+
+@pytest.fixture
+def run_cli():
+    """run_cli(*args) → click Result of `reconcile …` (exit code, stdout, stderr kept apart)."""
+    from click.testing import CliRunner
+
+    from reconcile.cli import app
+
+    def run(*args):
+        return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return run
+
+
+# ------------------------------------------------------------------------------------------ (more fixtures below)
