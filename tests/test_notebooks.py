@@ -233,6 +233,17 @@ def test_no_bundle_file_carries_the_session_id(runs):
     assert leaks == []
 
 
+def test_pull_reads_salesforce_into_the_bundle_and_keeps_the_other_sources(sandbox, demo_snapshot, tmp_path):
+    before = org_state(sandbox)
+    bundle = run_daily(snapshot_dir=demo_snapshot, pull=True, run_date="2026-11-27", reports_dir=tmp_path / "reports")
+    snap = bundle.path / "snapshot"
+    assert (snap / "sfdc" / "Lead.csv").is_file() and (snap / "sfdc" / "describe" / "Lead.json").is_file()
+    assert sorted(p.name for p in (snap / "clay").iterdir()) == sorted(p.name for p in (demo_snapshot / "clay").iterdir())
+    assert bundle.summary["records"]["Lead"] == len(before["Lead"])
+    assert org_state(sandbox) == before  # the daily run never writes
+    assert sandbox.session_id not in bundle.notebook.read_text("utf-8")
+
+
 def test_failed_run_keeps_the_marked_notebook_and_is_not_listed(work):
     reports = work / "failing-reports"
     with pytest.raises(ReconcileError, match=r"Daily run failed in notebook cell .*daily_run\.ipynb"):
@@ -243,6 +254,12 @@ def test_failed_run_keeps_the_marked_notebook_and_is_not_listed(work):
 
 
 # ------------------------------------------------------------------------------------------ report, explore
+
+def test_report_notebook_runs_offline_with_its_defaults(tmp_path):
+    nb = execute("report", tmp_path)  # no runs in tmp_path/reports: a demo run is built offline
+    assert (tmp_path / "reports" / ".notebook-demo" / "report.html").is_file()
+    assert any('id="headline-counts"' in html.unescape(h) for h in outputs(nb, "text/html"))
+
 
 def test_report_notebook_renders_the_report_inline(runs, tmp_path):
     reports, first, second = runs
