@@ -1,0 +1,107 @@
+"""`python -m bench --leads N [--formats csv,parquet] [--out bench/out] [--skip-api] [--scale-check]`
+
+Generates the snapshots (cached under OUT/data), then measures every step in a fresh subprocess, checks that the
+peers produce reconcile's changes, prints a table and writes OUT/results.json. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import report
+from bench.generate import ensure_snapshot, input_rows
+from bench.measure import run_step
+
+API_LEADS = 20_000
+
+
+def machine() -> dict:
+    import psutil
+    return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "load_average_at_start": os.getloadavg()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench")
+    ap.add_argument("--leads", type=int, default=1_000_000)
+    ap.add_argument("--formats", default="csv,parquet")
+    ap.add_argument("--out", default="bench/out")
+    ap.add_argument("--skip-api", action="store_true")
+    ap.add_argument("--skip-pandas", action="store_true", help="leave out the (slow) pandas peer")
+    ap.add_argument("--scale-check", action="store_true", help="also 10M leads, reconcile with memory_limit set")
+    ap.add_argument("--repeat", type=int, default=None, help="runs per step (default: 3 below 1M leads, else 1)")
+    a = ap.parse_args(argv)
+    out = Path(a.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    repeat = a.repeat or (3 if a.leads < 1_000_000 else 1)
+    res = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "leads": a.leads, "repeat": repeat,
+           "machine": machine(), "formats": {}, "checks": {}}
+
+    def say(msg):
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    for fmt in [f.strip() for f in a.formats.split(",") if f.strip()]:
+        say(f"snapshot {a.leads} leads ({fmt})")
+        snap, info = ensure_snapshot(out, a.leads, fmt)
+        work = out / "work" / f"{a.leads}-{fmt}"
+        r = res["formats"][fmt] = {"snapshot": str(snap), "input_rows": input_rows(info), "input_bytes": info["bytes"],
+                                   "steps": {}}
+        steps = r["steps"]
+        say("read floor")
+        steps["read_floor"] = run_step("read_floor", {"snap": str(snap)}, repeat)
+        say("reconcile")
+        steps["reconcile"] = run_step("reconcile", {"snap": str(snap), "out": str(work / "reconcile")}, repeat)
+        say("polars peer")
+        steps["polars"] = run_step("polars", {"snap": str(snap), "out": str(work / "polars.parquet")}, repeat)
+        if fmt == "csv" and not a.skip_pandas:
+            say("pandas peer")
+            steps["pandas"] = run_step("pandas", {"snap": str(snap), "out": str(work / "pandas.parquet")},
+                                       1 if a.leads >= 200_000 else repeat)
+        plan_changes = work / "reconcile" / "plan.changes.parquet"
+        for peer in ("polars", "pandas"):
+            if peer in steps and "error" not in steps[peer]:
+                res["checks"][f"{peer}/{fmt}"] = report.check(work / f"{peer}.parquet", plan_changes)
+        if fmt == "csv":
+            say("diff: datacompy vs DuckDB")
+            tables = {"db": str(work / "reconcile" / "reconcile.duckdb"), "current": str(work / "lead_current.parquet"),
+                      "desired": str(work / "lead_desired.parquet")}
+            run_step("diff_tables", tables)
+            steps["duckdb_diff"] = run_step("duckdb_diff", tables, repeat)
+            steps["datacompy"] = run_step("datacompy", tables, repeat)
+            say("reconcile profile (per model)")
+            res["profile"] = run_step("profile", {"snap": str(snap), "out": str(work / "profile")})
+
+    if a.scale_check:
+        big = 10 * a.leads
+        say(f"scale check: snapshot {big} leads (csv)")
+        snap, info = ensure_snapshot(out, big, "csv")
+        res["scale"] = {"leads": big, "input_rows": input_rows(info), "input_bytes": info["bytes"]}
+        say("scale check: reconcile (memory_limit 8GB)")
+        res["scale"]["reconcile"] = run_step("reconcile_scaled", {
+            "snap": str(snap), "out": str(out / "work" / f"{big}-csv" / "reconcile"), "memory_limit": "8GB"})
+        say("scale check: read floor")
+        res["scale"]["read_floor"] = run_step("read_floor", {"snap": str(snap)})
+
+    if not a.skip_api:
+        say(f"API cost against the sandbox org ({API_LEADS} leads)")
+        snap, _ = ensure_snapshot(out, API_LEADS, "csv")
+        res["api"] = run_step("api", {"snap": str(snap), "out": str(out / "work" / "api")})
+
+    res["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    report.derive(res)
+    (out / "results.json").write_text(json.dumps(res, indent=1, default=str))
+    print(report.render(res))
+    say(f"wrote {out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Each measured step runs here, in a fresh interpreter: `python -m bench.measure STEP ARGS_JSON`.
+
+The child times the step itself (wall clock and CPU, imports excluded) and reports its own peak RSS
+(`getrusage(RUSAGE_SELF).ru_maxrss`), so every figure belongs to one step. The parent (`run_step`) starts the
+child, keeps the best of `repeat` runs (by wall time) and returns the child's JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_step(step: str, args: dict, repeat: int = 1, timeout: float = 7200) -> dict:
+    best = None
+    for _ in range(max(repeat, 1)):
+        proc = subprocess.run([sys.executable, "-m", "bench.measure", step, json.dumps(args)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            return {"step": step, "error": (proc.stderr.strip().splitlines() or ["?"])[-1], "stderr": proc.stderr[-4000:]}
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        if best is None or res["seconds"] < best["seconds"]:
+            best = res
+        best.setdefault("runs", []).append(round(res["seconds"], 3))
+    best["runs"] = sorted(best["runs"])
+    return best
+
+
+# -------------------------------------------------------------------------------------------- the steps
+
+def read_floor(a: dict) -> dict:
+    """DuckDB materialising every input file (all columns, as text) in an in-memory database."""
+    import duckdb
+
+    from bench.generate import input_files
+
+    con = duckdb.connect()
+    rows = 0
+    for i, p in enumerate(input_files(Path(a["snap"]))):
+        if p.suffix == ".csv":
+            scan = "read_csv(?, all_varchar=true, header=true)"
+        elif p.suffix == ".parquet":
+            scan = "read_parquet(?)"
+        else:
+            scan = "read_json_objects(?, format='newline_delimited')"
+        con.execute(f"create table t{i} as select * from {scan}", [str(p)])
+        rows += con.execute(f"select count(*) from t{i}").fetchone()[0]
+    return {"rows": rows}
+
+
+def reconcile(a: dict) -> dict:
+    """`reconcile plan` end to end: ingest, validation, models, diff, plan JSON and its Parquet/CSV exports."""
+    from reconcile.build import build_plan
+
+    out = Path(a["out"])
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    res = build_plan(a["snap"], out=out / "plan.json", db=out / "reconcile.duckdb", exports=True)
+    summ = res.plan["summary"]
+    return {"changes": len(res.plan["changes"]), "findings": len(res.plan["findings"]), "records": summ["records"],
+            "ready_by_object": {k: v["ready"] for k, v in summ["by_object"].items()}}
+
+
+def reconcile_scaled(a: dict) -> dict:
+    """build + assemble on a connection with memory_limit / threads set first (for the 10M scale check)."""
+    from reconcile import plan as planmod
+    from reconcile.build import assemble, build
+    from reconcile.policy import load_policy
+    from reconcile.sql import connect
+
+    out = Path(a["out"])
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    con = connect(out / "reconcile.duckdb")
+    con.execute(f"set memory_limit = '{a.get('memory_limit', '8GB')}'")
+    con.execute(f"set temp_directory = '{out / 'tmp'}'")
+    if a.get("threads"):
+        con.execute(f"set threads = {int(a['threads'])}")
+    pol = load_policy(None)
+    con.execute("begin")
+    snap = build(con, Path(a["snap"]), pol)
+    plan = assemble(con, snap, pol)
+    con.execute("commit")
+    planmod.write_atomic(out / "plan.json", planmod.dumps(plan))
+    planmod.export_changes(con, out / "plan.json")
+    return {"changes": len(plan["changes"])}
+
+
+def profile(a: dict) -> dict:
+    """Where reconcile's time goes: ingest, each SQL model (reconcile.sql.run_model), plan assembly, writing."""
+    from reconcile import build as rb
+    from reconcile import plan as planmod
+    from reconcile import snapshots
+    from reconcile import sql as rsql
+    from reconcile.policy import load_policy
+
+    out = Path(a["out"])
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    pol = load_policy(None)
+    con = rsql.connect(out / "profile.duckdb")
+    con.execute("begin")
+    parts: list[tuple[str, float]] = []
+    rsql.load_macros(con, rb._formula_path(pol))
+    marks = [("start", time.perf_counter())]
+    snap = snapshots.ingest(con, Path(a["snap"]), pol.clay_columns,
+                            progress=lambda m: marks.append((m, time.perf_counter())))
+    marks.append(("end", time.perf_counter()))
+    for (m, t0), (_, t1) in zip(marks[1:-1], marks[2:]):
+        parts.append((f"ingest: {m.removeprefix('reading ')}", t1 - t0))
+    rb.load_policy_tables(con, pol, Path(a["snap"]))
+    params = rb.model_params(pol, snap)
+    for m in rsql.MODELS:
+        t = time.perf_counter()
+        rsql.run_model(con, m, params)
+        parts.append((f"model: {m}", time.perf_counter() - t))
+    t = time.perf_counter()
+    summary = planmod.summarize(con, planmod.fetch_rejects(con))
+    parts.append(("assemble: summary + gates", time.perf_counter() - t))
+    t = time.perf_counter()
+    changes = planmod.fetch_changes(con)
+    parts.append(("assemble: fetch_changes (Python dicts)", time.perf_counter() - t))
+    t = time.perf_counter()
+    findings = planmod.fetch_findings(con)
+    parts.append(("assemble: fetch_findings (Python dicts)", time.perf_counter() - t))
+    plan = {"summary": summary, "changes": changes, "findings": findings, "rejects": []}
+    t = time.perf_counter()
+    planmod.compute_plan_id(plan)
+    parts.append(("assemble: plan_id (canonical JSON + sha256)", time.perf_counter() - t))
+    t = time.perf_counter()
+    planmod.write_atomic(out / "plan.json", planmod.dumps(plan))
+    parts.append(("write: plan JSON", time.perf_counter() - t))
+    t = time.perf_counter()
+    planmod.export_changes(con, out / "plan.json")
+    parts.append(("write: changes Parquet + CSV", time.perf_counter() - t))
+    t = time.perf_counter()
+    con.execute("commit")
+    parts.append(("commit", time.perf_counter() - t))
+    return {"parts": [[k, round(v, 4)] for k, v in parts]}
+
+
+def polars_peer(a: dict) -> dict:
+    from bench.peers_polars import run
+    return {"changes": run(Path(a["snap"]), Path(a["out"]))}
+
+
+def pandas_peer(a: dict) -> dict:
+    from bench.peers_pandas import run
+    return {"changes": run(Path(a["snap"]), Path(a["out"]))}
+
+
+DIFF_COLUMNS = ("external_hard_bounced__c", "Industry", "company_description__c")
+
+
+def _load_pandas(a):
+    import pandas as pd
+    return pd.read_parquet(a["current"]), pd.read_parquet(a["desired"])
+
+
+def datacompy_diff(a: dict) -> dict:
+    """datacompy comparing the desired and current Lead tables (load excluded, like the DuckDB side)."""
+    import datacompy
+
+    cur, des = _load_pandas(a)
+    t = time.perf_counter()
+    cmp = datacompy.Compare(cur, des, join_columns="Id", df1_name="current", df2_name="desired")
+    mism = cmp.all_mismatch()
+    cells = sum(int((mism[f"{c}_current"].fillna("\0") != mism[f"{c}_desired"].fillna("\0")).sum())
+                for c in DIFF_COLUMNS)
+    return {"timed": time.perf_counter() - t, "records": len(mism), "cells": cells}
+
+
+DIFF_SQL = " union all ".join(
+    f"select c.Id, '{col}' as field, c.\"{col}\" as before, d.\"{col}\" as after from cur c join des d using (Id) "
+    f"where c.\"{col}\" is distinct from d.\"{col}\"" for col in DIFF_COLUMNS)
+
+
+def duckdb_diff(a: dict) -> dict:
+    """The same diff as reconcile's SQL does it (tables loaded first, the query timed)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("create table cur as select * from read_parquet(?)", [a["current"]])
+    con.execute("create table des as select * from read_parquet(?)", [a["desired"]])
+    t = time.perf_counter()
+    con.execute(f"create table diff as {DIFF_SQL}")
+    records, cells = con.execute("select count(distinct Id), count(*) from diff").fetchone()
+    return {"timed": time.perf_counter() - t, "records": records, "cells": cells}
+
+
+def api(a: dict) -> dict:
+    from bench.api_cost import measure
+    return measure(Path(a["snap"]), Path(a["out"]))
+
+
+def diff_tables(a: dict) -> dict:
+    """Untimed preparation: the current Lead table (as reconcile staged it) and the desired one (plan applied)."""
+    import duckdb
+
+    con = duckdb.connect(a["db"], read_only=True)
+    cur = ("select lead_id as Id, cast(external_hard_bounced as varchar) as external_hard_bounced__c, "
+           "industry as Industry, company_description as company_description__c from stg_sfdc__lead")
+    con.execute(f"copy ({cur}) to '{a['current']}' (format parquet)")
+    des = f"""
+        with c as (select record_id, field, after ->> '$' as after from plan_changes where object = 'Lead')
+        select l.Id,
+               coalesce((select after from c where c.record_id = l.Id and c.field = 'external_hard_bounced__c'),
+                        l.external_hard_bounced__c) as external_hard_bounced__c,
+               coalesce((select after from c where c.record_id = l.Id and c.field = 'Industry'), l.Industry)
+                   as Industry,
+               coalesce((select after from c where c.record_id = l.Id and c.field = 'company_description__c'),
+                        l.company_description__c) as company_description__c
+        from ({cur}) l"""
+    con.execute(f"copy ({des}) to '{a['desired']}' (format parquet)")
+    return {"lead_changes": con.execute("select count(*) from plan_changes where object = 'Lead'").fetchone()[0]}
+
+
+STEPS = {"api": api, "diff_tables": diff_tables, "read_floor": read_floor, "reconcile": reconcile, "reconcile_scaled": reconcile_scaled, "profile": profile,
+         "polars": polars_peer, "pandas": pandas_peer, "datacompy": datacompy_diff, "duckdb_diff": duckdb_diff}
+
+
+def main() -> None:
+    step, args = sys.argv[1], json.loads(sys.argv[2])
+    c0, t0 = time.process_time(), time.perf_counter()
+    extra = STEPS[step](args)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if "timed" in extra:  # steps that exclude their load phase
+        seconds = extra.pop("timed")
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"step": step, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": rss_kb / 1024,
+                      "pid": os.getpid(), **extra}))
+
+
+if __name__ == "__main__":
+    main()

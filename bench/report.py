@@ -1,0 +1,150 @@
+"""Checks, derived figures (rows/s, ratios, targets, API extrapolation) and the printed table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+KEY = ["object", "record_id", "field", "after"]
+
+
+def check(peer: Path, plan_changes: Path) -> dict:
+    """Does the peer's set of (object, record_id, field, after) equal reconcile's plan changes (ready + blocked)?"""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"create table p as select distinct {', '.join(KEY)}, status from read_parquet(?)", [str(peer)])
+    con.execute(f"create table r as select distinct object, record_id, field, after, status "
+                f"from read_parquet(?)", [str(plan_changes)])
+    k = ", ".join(KEY)
+    only_peer = con.execute(f"select count(*) from (select {k} from p except select {k} from r)").fetchone()[0]
+    only_rec = con.execute(f"select count(*) from (select {k} from r except select {k} from p)").fetchone()[0]
+    n_peer, n_rec = (con.execute(f"select count(*) from {t}").fetchone()[0] for t in ("p", "r"))
+    status = con.execute(f"select count(*) from p join r using ({k}) where p.status <> r.status").fetchone()[0]
+    sample = con.execute(f"(select 'peer only', {k} from p except select 'peer only', {k} from r limit 3) union all "
+                         f"(select 'reconcile only', {k} from r except select 'reconcile only', {k} from p limit 3)"
+                         ).fetchall()
+    return {"match": only_peer == 0 and only_rec == 0, "peer": n_peer, "reconcile": n_rec, "only_peer": only_peer,
+            "only_reconcile": only_rec, "status_disagreements": status, "sample": [list(x) for x in sample]}
+
+
+def _ratio(a, b):
+    return a / b if a and b else None
+
+
+def derive(res: dict) -> None:
+    targets = res["targets"] = {}
+    for fmt, r in res["formats"].items():
+        st = r["steps"]
+        for name, s in st.items():
+            if "seconds" in s and name not in ("duckdb_diff", "datacompy"):
+                s["rows_per_second"] = r["input_rows"] / s["seconds"]
+        sec = {k: v.get("seconds") for k, v in st.items()}
+        r["ratios"] = {
+            "reconcile / read floor": _ratio(sec.get("reconcile"), sec.get("read_floor")),
+            "polars / reconcile": _ratio(sec.get("polars"), sec.get("reconcile")),
+            "pandas / reconcile": _ratio(sec.get("pandas"), sec.get("reconcile")),
+            "datacompy / duckdb diff": _ratio(sec.get("datacompy"), sec.get("duckdb_diff")),
+        }
+        ra = r["ratios"]
+        if fmt == "csv" and ra["reconcile / read floor"]:
+            targets["reconcile <= 2.0x read floor (CSV)"] = ra["reconcile / read floor"] <= 2.0
+        if "reconcile" in st and "peak_rss_mb" in st["reconcile"]:
+            targets[f"reconcile peak RSS <= 1 GB ({fmt})"] = st["reconcile"]["peak_rss_mb"] <= 1024
+        if ra["polars / reconcile"]:
+            targets[f"faster than Polars ({fmt})"] = ra["polars / reconcile"] > 1
+        if ra["pandas / reconcile"]:
+            targets[f">= 10x faster than pandas ({fmt})"] = ra["pandas / reconcile"] >= 10
+        if ra["datacompy / duckdb diff"]:
+            targets["diff faster than datacompy"] = ra["datacompy / duckdb diff"] > 1
+    sc = res.get("scale")
+    base = res["formats"].get("csv", {}).get("steps", {}).get("reconcile", {}).get("seconds")
+    if sc and base and "seconds" in sc.get("reconcile", {}):
+        sc["ratio_to_base"] = sc["reconcile"]["seconds"] / base
+        targets["10x leads / 1x leads <= 12x"] = sc["ratio_to_base"] <= 12
+    api = res.get("api")
+    rec = res["formats"].get("csv", {}).get("steps", {}).get("reconcile", {})
+    if api and "error" not in api and "records" in rec:
+        from bench.api_cost import extrapolate
+        scale = 1_000_000 / res["leads"]
+        records = {k: round(v * scale) for k, v in rec["records"].items()}
+        ready = {k: round(v * scale) for k, v in rec["ready_by_object"].items() if v}
+        api["extrapolated_1m"] = extrapolate(api, records, ready)
+        targets["1M-lead apply < 2% of Enterprise daily allowance"] = (
+            api["extrapolated_1m"]["apply_share_of_enterprise_base"] < 0.02)
+
+
+def _fmt_s(x):
+    return "-" if x is None else (f"{x:8.2f}" if x < 1000 else f"{x:8.0f}")
+
+
+def render(res: dict) -> str:
+    lines = [f"reconcile benchmark — {res['leads']:,} leads — {res['machine']['cpus']} CPUs, "
+             f"{res['machine']['memory_gb']} GiB — best of {res['repeat']} — {res['started']}",
+             f"load average at start: {', '.join(f'{x:.1f}' for x in res['machine']['load_average_at_start'])}", ""]
+    head = f"{'format':8} {'step':14} {'wall s':>8} {'cpu s':>8} {'peak RSS MB':>11} {'rows/s':>12}  note"
+    lines += [head, "-" * len(head)]
+    for fmt, r in res["formats"].items():
+        for name, s in r["steps"].items():
+            if "error" in s:
+                lines.append(f"{fmt:8} {name:14} ERROR {s['error'][:80]}")
+                continue
+            rps = s.get("rows_per_second")
+            note = ""
+            if name in ("polars", "pandas"):
+                c = res["checks"].get(f"{name}/{fmt}", {})
+                note = ("MATCH" if c.get("match") else "MISMATCH") + \
+                    f" ({c.get('peer')} vs {c.get('reconcile')}, only peer {c.get('only_peer')}, " \
+                    f"only reconcile {c.get('only_reconcile')}, status differs {c.get('status_disagreements')})"
+            elif name == "reconcile":
+                note = f"{s.get('changes')} changes, {s.get('findings')} findings"
+            elif name in ("duckdb_diff", "datacompy"):
+                note = f"diff only (load excluded): {s.get('cells')} cells in {s.get('records')} records"
+            elif name == "read_floor":
+                note = f"{r['input_rows']:,} rows, {r['input_bytes'] / 1e6:,.0f} MB"
+            lines.append(f"{fmt:8} {name:14} {_fmt_s(s.get('seconds'))} {_fmt_s(s.get('cpu_seconds'))} "
+                         f"{s.get('peak_rss_mb', 0):11.0f} {(f'{rps:12,.0f}' if rps else '-'):>12}  {note}")
+    lines.append("")
+    for fmt, r in res["formats"].items():
+        for k, v in r["ratios"].items():
+            if v:
+                lines.append(f"{fmt:8} {k:28} {v:6.2f}x")
+    sc = res.get("scale")
+    if sc:
+        rr = sc.get("reconcile", {})
+        lines += ["", f"scale: {sc['leads']:,} leads: reconcile {_fmt_s(rr.get('seconds'))} s, peak RSS "
+                  f"{rr.get('peak_rss_mb', 0):.0f} MB, read floor {_fmt_s(sc.get('read_floor', {}).get('seconds'))} s,"
+                  f" ratio to base {sc.get('ratio_to_base', 0):.2f}x {rr.get('error', '')}"]
+    if res.get("profile") and "parts" in res["profile"]:
+        parts = res["profile"]["parts"]
+        total = sum(v for _, v in parts)
+        lines += ["", f"reconcile profile (csv, one run, {total:.1f} s; parts ≥ 1% shown):"]
+        for k, v in sorted(parts, key=lambda kv: -kv[1]):
+            if v >= 0.01 * total:
+                lines.append(f"  {v:8.2f} s {100 * v / total:5.1f}%  {k}")
+    api = res.get("api")
+    if api and "error" not in api:
+        lines += ["", f"API cost (sandbox org, {api['records']['Lead']:,} leads, "
+                      f"{sum(api['records'].values()):,} records; ready changes {api['ready']}):"]
+        lines.append(f"  pull REST       {api['pull_rest']['requests']:5} requests (expected "
+                     f"{api['pull_rest']['expected']}: describe + count + ⌈N/2000⌉ pages per object) {api['pull_rest']['kinds']}")
+        lines.append(f"  pull Bulk 2.0   {api['pull_bulk']['requests']:5} requests (constant per object) "
+                     f"{api['pull_bulk']['kinds']}")
+        lines.append(f"  apply           {api['apply']['requests']:5} requests (expected "
+                     f"{api['apply']['expected_collections_plus_reread']} collection calls ⌈R/200⌉ + re-read ⌈R/2000⌉, "
+                     f"+ describe) {api['apply']['kinds']} {api['apply']['outcomes']}")
+        lines.append(f"  empty apply     {api['empty_apply']['requests']:5} requests (expected re-read "
+                     f"{api['empty_apply']['expected_reread']} + describe) {api['empty_apply']['kinds']} "
+                     f"{api['empty_apply']['outcomes']}")
+        x = api.get("extrapolated_1m")
+        if x:
+            lines.append(f"  1M leads (extrapolated, ready {x['ready']}): pull REST {x['pull_rest']}, pull Bulk "
+                         f"{x['pull_bulk']}; apply via collections {x['apply_collections']} "
+                         f"({100 * x['apply_collections_share_of_enterprise_base']:.2f}% of 100,000/day), via Bulk above "
+                         f"the threshold {x['apply_bulk_above_threshold']} "
+                         f"({100 * x['apply_share_of_enterprise_base']:.3f}%)")
+    elif api:
+        lines += ["", f"API cost: ERROR {api['error']}"]
+    lines += ["", "targets (reported, not asserted):"]
+    for k, v in res.get("targets", {}).items():
+        lines.append(f"  {'MET   ' if v else 'MISSED'} {k}")
+    return "\n".join(lines)
