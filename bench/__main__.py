@@ -76,6 +76,7 @@ def main(argv=None) -> int:
             run_step("diff_tables", tables)
             steps["duckdb_diff"] = run_step("duckdb_diff", tables, repeat)
             steps["datacompy"] = run_step("datacompy", tables, repeat)
+            steps["datacompy_pl"] = run_step("datacompy", {**tables, "engine": "polars"}, repeat)
             say("reconcile profile (per model)")
             res["profile"] = run_step("profile", {"snap": str(snap), "out": str(work / "profile")})
 

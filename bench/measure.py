@@ -169,12 +169,21 @@ def datacompy_diff(a: dict) -> dict:
     """datacompy comparing the desired and current Lead tables (load excluded, like the DuckDB side)."""
     import datacompy
 
-    cur, des = _load_pandas(a)
+    if a.get("engine") == "polars":
+        import polars as pl
+        cur, des = pl.read_parquet(a["current"]), pl.read_parquet(a["desired"])
+        compare = datacompy.PolarsCompare
+    else:
+        cur, des = _load_pandas(a)
+        compare = getattr(datacompy, "PandasCompare", None) or datacompy.Compare
     t = time.perf_counter()
-    cmp = datacompy.Compare(cur, des, join_columns="Id", df1_name="current", df2_name="desired")
+    cmp = compare(cur, des, join_columns="Id", df1_name="current", df2_name="desired")
     mism = cmp.all_mismatch()
-    cells = sum(int((mism[f"{c}_current"].fillna("\0") != mism[f"{c}_desired"].fillna("\0")).sum())
-                for c in DIFF_COLUMNS)
+    if a.get("engine") == "polars":
+        mism = mism.to_pandas()
+    cols = {c.lower(): c for c in mism.columns}
+    cells = sum(int((mism[cols[f"{c}_current".lower()]].fillna("\0") != mism[cols[f"{c}_desired".lower()]]
+                     .fillna("\0")).sum()) for c in DIFF_COLUMNS)
     return {"timed": time.perf_counter() - t, "records": len(mism), "cells": cells}
 
 

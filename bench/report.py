@@ -36,7 +36,7 @@ def derive(res: dict) -> None:
     for fmt, r in res["formats"].items():
         st = r["steps"]
         for name, s in st.items():
-            if "seconds" in s and name not in ("duckdb_diff", "datacompy"):
+            if "seconds" in s and name not in ("duckdb_diff", "datacompy", "datacompy_pl"):
                 s["rows_per_second"] = r["input_rows"] / s["seconds"]
         sec = {k: v.get("seconds") for k, v in st.items()}
         r["ratios"] = {
@@ -44,6 +44,7 @@ def derive(res: dict) -> None:
             "polars / reconcile": _ratio(sec.get("polars"), sec.get("reconcile")),
             "pandas / reconcile": _ratio(sec.get("pandas"), sec.get("reconcile")),
             "datacompy / duckdb diff": _ratio(sec.get("datacompy"), sec.get("duckdb_diff")),
+            "datacompy[polars] / duckdb diff": _ratio(sec.get("datacompy_pl"), sec.get("duckdb_diff")),
         }
         ra = r["ratios"]
         if fmt == "csv" and ra["reconcile / read floor"]:
@@ -97,7 +98,7 @@ def render(res: dict) -> str:
                     f"only reconcile {c.get('only_reconcile')}, status differs {c.get('status_disagreements')})"
             elif name == "reconcile":
                 note = f"{s.get('changes')} changes, {s.get('findings')} findings"
-            elif name in ("duckdb_diff", "datacompy"):
+            elif name in ("duckdb_diff", "datacompy", "datacompy_pl"):
                 note = f"diff only (load excluded): {s.get('cells')} cells in {s.get('records')} records"
             elif name == "read_floor":
                 note = f"{r['input_rows']:,} rows, {r['input_bytes'] / 1e6:,.0f} MB"
