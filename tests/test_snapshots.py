@@ -1,0 +1,389 @@
+"""Snapshot contract (SPEC §2) through the CLI: bad input fails with one exact `Error: …` line and exit 1, and
+writes no plan; --lenient quarantines the bad rows in `rejects` and plans the rest; every file format gives
+the same plan.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import duckdb
+import pytest
+from conftest import (CLAY_HEADER, LEAD_HEADER, MEMBER_HEADER, csv_text, lead, lead_id, member, member_id, plan_in,
+                      write_snapshot)
+
+from reconcile.build import build_plan
+
+HINT = "Fix the value in the export, or rerun with --lenient to quarantine bad rows and plan from the rest."
+L1, L2, L3 = lead_id(1), lead_id(2), lead_id(3)
+GOOD = [lead(1), lead(2)]
+ID_EXPECTED = "a Salesforce id (15 or 18 letters and digits with a valid checksum)"
+BOOL_EXPECTED = "a boolean (true/false/1/0/yes/no or empty)"
+TS_EXPECTED = "an ISO 8601 timestamp such as 2025-03-28T09:35:01Z"
+
+
+def leads_csv(rows) -> str:
+    return csv_text(LEAD_HEADER, rows)
+
+
+def plan_cli(run_cli, snap, *extra):
+    out = snap.parent / "out" / "plan.json"
+    result = run_cli("plan", snap, "--out", out, *extra)
+    return result, out
+
+
+def latin1_lead() -> tuple[bytes, int]:
+    data = leads_csv([lead(1, Company="Café")]).encode("latin-1")
+    return data, data.index(b"\xe9")
+
+
+# ------------------------------------------------------------------------------------------ strict: exact errors
+
+BAD_INPUT = [
+    {"why": "missing required column",
+     "files": {"sfdc/Lead.csv": csv_text([h for h in LEAD_HEADER if h != "IsConverted"],
+                                         [{k: v for k, v in lead(1).items() if k != "IsConverted"}])},
+     "error": "Snapshot 'sfdc/Lead.csv' has no column 'IsConverted' (found: Id, Email, Company, Industry, "
+              "company_description__c, external_hard_bounced__c, overall_hard_bounced__c, pi__pardot_hard_bounced__c, "
+              "Cold_Lead_Eligible__c, HasOptedOutOfEmail, Status, SystemModstamp). Add the column to the export "
+              "(header names are case-insensitive)."},
+    {"why": "unparseable boolean",
+     "files": {"sfdc/Lead.csv": leads_csv([lead(1, IsConverted="maybe"), lead(2)])},
+     "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'IsConverted' value 'maybe' is not {BOOL_EXPECTED}. {HINT}"},
+    {"why": "unparseable timestamp",
+     "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2, SystemModstamp="yesterday")])},
+     "error": f"Snapshot 'sfdc/Lead.csv' row 2: column 'SystemModstamp' value 'yesterday' is not {TS_EXPECTED}. {HINT}"},
+    {"why": "id of the wrong length",
+     "files": {"sfdc/Lead.csv": leads_csv([lead(1, Id="00Q5g00000AbCd"), lead(2)])},
+     "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'Id' value '00Q5g00000AbCd' is not {ID_EXPECTED}. {HINT}"},
+    {"why": "18-character id with a bad checksum",
+     "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2, Id=L2[:15] + "ZZZ")])},
+     "error": f"Snapshot 'sfdc/Lead.csv' row 2: column 'Id' value '{L2[:15]}ZZZ' is not {ID_EXPECTED}. {HINT}"},
+    {"why": "malformed id in a Clay file names the Clay header",
+     "files": {"sfdc/Lead.csv": leads_csv(GOOD),
+               "clay/table.csv": csv_text(CLAY_HEADER, [{"LeadId": L1}, {"LeadId": "00Q-not-an-id"}])},
+     "error": f"Snapshot 'clay/table.csv' row 2: column 'LeadId' value '00Q-not-an-id' is not {ID_EXPECTED}. {HINT}"},
+    {"why": "duplicate Id in sfdc/Lead (15 and 18 characters are the same record)",
+     "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2), lead(1, Id=L1[:15])])},
+     "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'Id' value '{L1}' appears more than once; expected a unique Id "
+              f"(each Salesforce record once per file). {HINT} (1 more problem in this snapshot.)"},
+    {"why": "empty (0-byte) file",
+     "files": {"sfdc/Contact.csv": b""},
+     "error": "Snapshot 'sfdc/Contact.csv' is empty. Export it again (a file with only a header row is fine for a "
+              "source with no rows)."},
+    {"why": "file holding only a BOM and a newline is empty",
+     "files": {"sfdc/CampaignMember.csv": b"\xef\xbb\xbf\r\n"},
+     "error": "Snapshot 'sfdc/CampaignMember.csv' is empty. Export it again (a file with only a header row is fine "
+              "for a source with no rows)."},
+    {"why": "truncated JSONL line",
+     "files": {"sfdc/Lead.csv": leads_csv(GOOD),
+               "smartlead/events.jsonl": '{"event_type":"EMAIL_BOUNCE","to_email":"lead1@example.com"}\n'
+                                         '{"event_type":"EMAIL_BOU'},
+     "error": "Snapshot 'smartlead/events.jsonl' row 2: value '{\"event_type\":\"EMAIL_BOU' is not a complete JSON "
+              "object (is the file truncated?). Each line must hold one JSON object. Export the file again."},
+    {"why": "non-UTF-8 (latin-1) file",
+     "files": {"sfdc/Lead.csv": latin1_lead()[0]},
+     "error": f"Snapshot 'sfdc/Lead.csv' is not UTF-8 (byte 0xE9 at offset {latin1_lead()[1]}, line 2). Save or "
+              "export it again as UTF-8 (Excel: 'CSV UTF-8')."},
+    {"why": "UTF-16 file",
+     "files": {"sfdc/Lead.csv": leads_csv(GOOD).encode("utf-16")},
+     "error": "Snapshot 'sfdc/Lead.csv' is UTF-16. Save or export it again as UTF-8 (Excel: 'CSV UTF-8')."},
+    {"why": "file cut in the middle of a UTF-8 character",
+     "files": {"sfdc/Lead.csv": (leads_csv(GOOD) + "x,\u00e9").encode("utf-8")[:-1]},
+     "error": "Snapshot 'sfdc/Lead.csv': the file ends in the middle of a UTF-8 character (truncated?). Export it "
+              "again."},
+    {"why": "missing sfdc/Lead file",
+     "files": {"sfdc/Lead.csv": None},
+     "error": "Snapshot '{snap}' has no sfdc/Lead.{csv,parquet,jsonl} file. Export it (SPEC §2 / README: Snapshot "
+              "contract) and rerun."},
+    {"why": "manifest taken_at that is not a timestamp",
+     "files": {"manifest.toml": '[taken_at]\nclay = "last tuesday"\n',
+               "clay/table.csv": csv_text(CLAY_HEADER, [{"LeadId": L1}])},
+     "error": "Snapshot 'manifest.toml': taken_at.clay value 'last tuesday' is not an ISO 8601 timestamp such as "
+              "2026-11-27T06:00:00Z."},
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["why"]) for c in BAD_INPUT])
+def test_bad_input_fails_with_exact_error_and_writes_no_plan(tmp_path, run_cli, case):
+    snap = write_snapshot(tmp_path, case["files"])
+    result, out = plan_cli(run_cli, snap)
+    assert result.exit_code == 1
+    assert result.stderr == "Error: " + case["error"].replace("{snap}", str(snap)) + "\n"
+    assert result.stdout == ""
+    assert not out.exists()
+    assert not list(out.parent.glob("plan.changes.*"))
+
+
+def test_missing_snapshot_directory(tmp_path, run_cli):
+    result, out = plan_cli(run_cli, tmp_path / "nope")
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: Snapshot directory '{tmp_path / 'nope'}' does not exist. Pass the folder that "
+                             "holds sfdc/, clay/, smartlead/ and pardot/ (see README: Snapshot contract).\n")
+    assert not out.exists()
+
+
+# Truncated CSVs: SPEC §2 wants the file, row and what was expected; the product passes DuckDB's sniffer
+# message through (with the absolute path and no row), or a binder error when the sniffer guesses wrong.
+UNTERMINATED = leads_csv(GOOD) + f'{L3},"broken@example.com,Co\n'
+TOO_FEW = leads_csv(GOOD) + f"{L3},x@example.com,Co\n"
+TOO_MANY = leads_csv(GOOD) + leads_csv([lead(3)]).splitlines()[1] + ",extra,cols\n"
+TRUNCATED_CSV = [
+    pytest.param(UNTERMINATED, id="unterminated quote"),
+    pytest.param(TOO_FEW, id="ragged row, too few columns"),
+    pytest.param(TOO_MANY, id="ragged row, too many columns"),
+]
+
+
+@pytest.mark.xfail(reason="truncated CSV: the error is DuckDB's sniffer/binder text with the absolute path and no "
+                          "row ('Error when sniffing file \"/tmp/…\"..' / 'Binder Error: Referenced column \"Id\" not "
+                          "found'), not the file + row + what was expected (SPEC §2)", strict=True)
+@pytest.mark.parametrize("text", TRUNCATED_CSV)
+def test_truncated_csv_error_names_the_row(tmp_path, run_cli, text):
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": text})
+    result, out = plan_cli(run_cli, snap)
+    assert result.exit_code == 1 and not out.exists()
+    message = result.stderr.strip()
+    assert message.startswith("Error: Snapshot 'sfdc/Lead.csv' row 3")
+    assert str(snap) not in message and ".." not in message and "Binder Error" not in message
+
+
+def test_truncated_csv_fails_and_writes_no_plan(tmp_path, run_cli):
+    for text in (UNTERMINATED, TOO_FEW, TOO_MANY):
+        snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": text})
+        result, out = plan_cli(run_cli, snap)
+        assert result.exit_code == 1 and not out.exists()
+        assert result.stderr.startswith("Error: Snapshot 'sfdc/Lead.csv'")
+        assert result.stderr.rstrip().endswith(HINT)
+
+
+# ------------------------------------------------------------------------------------------ --lenient
+
+def reject(file, row, column, value, expected):
+    return {"file": file, "row": row, "column": column, "value": value, "expected": expected,
+            "message": f"column '{column}' value '{value}' is not {expected}"}
+
+
+def bounce_both(leads_text):
+    """Lead file under test + Clay bounce evidence for leads 1 and 2 (lead 1's row is the bad one)."""
+    return {"sfdc/Lead.csv": leads_text,
+            "clay/table.csv": csv_text(CLAY_HEADER, [{"LeadId": L1, "Hard Bounced": "yes"},
+                                                     {"LeadId": L2, "Hard Bounced": "yes"}])}
+
+
+LENIENT = [
+    {"why": "unparseable boolean",
+     "files": bounce_both(leads_csv([lead(1, IsConverted="maybe"), lead(2)])),
+     "rejects": [reject("sfdc/Lead.csv", 1, "IsConverted", "maybe", BOOL_EXPECTED)]},
+    {"why": "unparseable timestamp",
+     "files": bounce_both(leads_csv([lead(1, SystemModstamp="27/11/2026"), lead(2)])),
+     "rejects": [reject("sfdc/Lead.csv", 1, "SystemModstamp", "27/11/2026", TS_EXPECTED)]},
+    {"why": "id of the wrong length",
+     "files": bounce_both(leads_csv([lead(1, Id=L1[:14]), lead(2)])),
+     "rejects": [reject("sfdc/Lead.csv", 1, "Id", L1[:14], ID_EXPECTED)]},
+    {"why": "bad checksum",
+     "files": bounce_both(leads_csv([lead(1, Id=L1[:15] + "XYZ"), lead(2)])),
+     "rejects": [reject("sfdc/Lead.csv", 1, "Id", L1[:15] + "XYZ", ID_EXPECTED)]},
+    {"why": "duplicate Id: every copy is quarantined",
+     "files": bounce_both(leads_csv([lead(1), lead(2), lead(1, Id=L1[:15])])),
+     "rejects": [reject("sfdc/Lead.csv", 1, "Id", L1, "a unique Id (each Salesforce record once per file)"),
+                 reject("sfdc/Lead.csv", 3, "Id", L1[:15], "a unique Id (each Salesforce record once per file)")]},
+    {"why": "bad value in a source file: the source row is quarantined",
+     "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2)]),
+               "clay/table.csv": csv_text(CLAY_HEADER, [{"LeadId": L1, "Hard Bounced": "ja"},
+                                                        {"LeadId": L2, "Hard Bounced": "yes"}])},
+     "rejects": [reject("clay/table.csv", 1, "Hard Bounced", "ja", BOOL_EXPECTED)]},
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["why"]) for c in LENIENT])
+def test_lenient_quarantines_bad_rows_and_plans_the_rest(tmp_path, run_cli, case):
+    snap = write_snapshot(tmp_path, case["files"])
+    result, out = plan_cli(run_cli, snap, "--lenient", "--json")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(out.read_text("utf-8"))
+    assert plan["rejects"] == case["rejects"]
+    by_file = {}
+    for r in case["rejects"]:
+        by_file[r["file"]] = by_file.get(r["file"], 0) + 1
+    assert plan["summary"]["rejects"] == {"total": len(case["rejects"]), "by_file": by_file}
+    assert json.loads(result.stdout)["rejects"] == plan["summary"]["rejects"]
+    # lead 2 is planned from the good rows; lead 1's bad row is not planned but not silently lost either
+    assert [(c["record_id"], c["field"], c["status"]) for c in plan["changes"]] == [
+        (L2, "external_hard_bounced__c", "ready")]
+
+
+def test_lenient_reports_a_lead_row_it_quarantined_when_a_source_names_it(tmp_path):
+    snap = write_snapshot(tmp_path, bounce_both(leads_csv([lead(1, IsConverted="maybe"), lead(2)])))
+    plan = plan_in(snap, lenient=True)
+    assert [(f["kind"], f["record_id"]) for f in plan["findings"]] == [("unmatched_source_row", L1)]
+    assert plan["summary"]["records"]["Lead"] == 1
+
+
+def test_lenient_still_refuses_a_file_it_cannot_read(tmp_path, run_cli):
+    """A missing column or a wrong encoding is not a bad row: the whole file is unusable."""
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": leads_csv(GOOD).encode("utf-16")})
+    result, out = plan_cli(run_cli, snap, "--lenient")
+    assert (result.exit_code, result.stderr) == (1, "Error: Snapshot 'sfdc/Lead.csv' is UTF-16. Save or export it "
+                                                    "again as UTF-8 (Excel: 'CSV UTF-8').\n")
+    assert not out.exists()
+
+
+@pytest.mark.xfail(reason="--lenient: a ragged CSV row is quarantined once per column DuckDB complains about "
+                          "(10 rejects for 1 row, most with a misleading column), so summary.rejects over-counts",
+                   strict=True)
+def test_lenient_quarantines_a_ragged_csv_row_once(tmp_path):
+    snap = write_snapshot(tmp_path, bounce_both(TOO_FEW))
+    plan = plan_in(snap, lenient=True)
+    assert [(r["file"], r["row"]) for r in plan["rejects"]] == [("sfdc/Lead.csv", 3)]
+    assert plan["summary"]["rejects"]["total"] == 1
+
+
+def test_lenient_plans_the_rest_around_a_ragged_csv_row(tmp_path):
+    snap = write_snapshot(tmp_path, bounce_both(TOO_FEW))
+    plan = plan_in(snap, lenient=True)
+    assert {(r["file"], r["row"], r["value"]) for r in plan["rejects"]} == {
+        ("sfdc/Lead.csv", 3, f"{L3},x@example.com,Co")}
+    assert plan["summary"]["records"]["Lead"] == 2
+    assert [(c["record_id"], c["status"]) for c in plan["changes"]] == [(L1, "ready"), (L2, "ready")]
+
+
+@pytest.mark.xfail(reason="--lenient: an unterminated quote still aborts the whole plan (DuckDB's sniffer fails "
+                          "before ignore_errors applies) instead of quarantining the row", strict=True)
+def test_lenient_quarantines_an_unterminated_quote(tmp_path, run_cli):
+    snap = write_snapshot(tmp_path, bounce_both(UNTERMINATED))
+    result, out = plan_cli(run_cli, snap, "--lenient")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(out.read_text("utf-8"))
+    assert [(r["file"], r["row"]) for r in plan["rejects"]] == [("sfdc/Lead.csv", 3)]
+
+
+@pytest.mark.xfail(reason="--lenient: a truncated JSONL line aborts the whole plan (load_file raises before "
+                          "lenient is consulted) instead of going to rejects", strict=True)
+def test_lenient_quarantines_a_truncated_jsonl_line(tmp_path, run_cli):
+    events = ('{"event_type":"EMAIL_BOUNCE","to_email":"lead2@example.com"}\n'
+              '{"event_type":"EMAIL_BOU')
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": leads_csv(GOOD), "smartlead/events.jsonl": events})
+    result, out = plan_cli(run_cli, snap, "--lenient")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(out.read_text("utf-8"))
+    assert [(r["file"], r["row"]) for r in plan["rejects"]] == [("smartlead/events.jsonl", 2)]
+    assert [(c["record_id"], c["field"]) for c in plan["changes"]] == [(L2, "external_hard_bounced__c")]
+
+
+# ------------------------------------------------------------------------------------------ format variety
+
+FORMAT_LEADS = [lead(1), lead(2, email="Lead2@Example.com", Industry="Retail", company_description__c="Has one",
+                             IsConverted=True),
+                lead(3, external_hard_bounced__c=True, overall_hard_bounced__c=True, Cold_Lead_Eligible__c=False)]
+FORMAT_MEMBERS = [member(1, 1), member(2, 2, Has_Replied__c=True, ReplyClassification__c="Interested")]
+FORMAT_CLAY = [
+    {"CampaignMemberId": member_id(1), "LeadId": L1, "Email": "lead1@example.com", "Hard Bounced": "yes",
+     "Replied": "true", "Reply Category": "meeting request", "Reply At": "2026-11-20T10:00:00Z", "Industry": "banking",
+     "Company Description": "Acme; the \"anvil\" people"},
+    {"Email": "lead2@example.com", "Industry": "Banking", "Company Description": "New one", "Email Validation": "invalid"},
+]
+FORMAT_BASE = {"sfdc/Lead.csv": csv_text(LEAD_HEADER, FORMAT_LEADS),
+               "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, FORMAT_MEMBERS),
+               "clay/table.csv": csv_text(CLAY_HEADER, FORMAT_CLAY)}
+
+
+def _caps(text: str) -> str:
+    head, rest = text.split("\n", 1)
+    return head.upper() + "\n" + rest
+
+
+def _rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _parquet(tmp_path, rel: str, text: str) -> bytes:
+    src, dst = tmp_path / "src.csv", tmp_path / "dst.parquet"
+    src.write_text(text, "utf-8")
+    con = duckdb.connect()
+    con.execute(f"copy (select * from read_csv('{src}', all_varchar=true, header=true)) to '{dst}' (format parquet)")
+    con.close()
+    return dst.read_bytes()
+
+
+def _jsonl(text: str) -> str:
+    return "".join(json.dumps({k: (v if v != "" else None) for k, v in r.items()}) + "\n" for r in _rows(text))
+
+
+def _semicolon(text: str) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    rows = list(csv.reader(io.StringIO(text)))
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+FORMATS = {
+    "BOM": lambda tmp, rel, t: {rel: "\ufeff" + t},
+    "semicolon, CRLF": lambda tmp, rel, t: {rel: _semicolon(t)},
+    "ALL-CAPS headers": lambda tmp, rel, t: {rel: _caps(t)},
+    "BOM + ALL-CAPS + semicolon": lambda tmp, rel, t: {rel: "\ufeff" + _caps(_semicolon(t))},
+    "Parquet": lambda tmp, rel, t: {rel: None, rel.replace(".csv", ".parquet"): _parquet(tmp, rel, t)},
+    "JSONL": lambda tmp, rel, t: {rel: None, rel.replace(".csv", ".jsonl"): _jsonl(t)},
+}
+
+
+def comparable(plan: dict) -> dict:
+    """The plan without what a file format may change: file names (and fingerprints) in evidence."""
+    def ev(items):
+        return [{k: v for k, v in e.items() if k != "file"} for e in items]
+    return {"changes": [{**c, "evidence": ev(c["evidence"])} for c in plan["changes"]],
+            "findings": [{**f, "evidence": ev(f["evidence"])} for f in plan["findings"]],
+            "summary": plan["summary"], "rejects": plan["rejects"]}
+
+
+@pytest.fixture(scope="module")
+def csv_plan(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("csv")
+    plan = plan_in(write_snapshot(tmp, FORMAT_BASE), tmp / "out")
+    assert len(plan["changes"]) == 7 and plan["rejects"] == []
+    return plan
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_every_format_gives_the_same_plan(tmp_path, csv_plan, fmt):
+    files = {}
+    for rel, text in FORMAT_BASE.items():
+        files.update(FORMATS[fmt](tmp_path, rel, text))
+    plan = plan_in(write_snapshot(tmp_path, files), tmp_path / "out")
+    assert comparable(plan) == comparable(csv_plan)
+    suffix = {"Parquet": ".parquet", "JSONL": ".jsonl"}.get(fmt, ".csv")
+    assert {e["file"].rsplit(".", 1)[1] for c in plan["changes"] for e in c["evidence"]} == {suffix.lstrip(".")}
+
+
+def test_typed_parquet_and_json_values_read_like_text(tmp_path):
+    """Parquet with real boolean/timestamp columns and JSONL with JSON booleans mean the same as their text."""
+    con = duckdb.connect()
+    path = tmp_path / "Lead.parquet"
+    con.execute(f"""copy (select '{L1}' as Id, 'lead1@example.com' as Email, 'Co' as Company,
+                                 null::varchar as Industry, null::varchar as company_description__c,
+                                 false as external_hard_bounced__c, false as overall_hard_bounced__c,
+                                 false as pi__pardot_hard_bounced__c, true as Cold_Lead_Eligible__c,
+                                 false as HasOptedOutOfEmail, false as IsConverted, 'Open' as Status,
+                                 timestamptz '2026-11-26 09:41:02+00' as SystemModstamp)
+                    to '{path}' (format parquet)""")
+    con.close()
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.parquet": path.read_bytes(),
+                                     "clay/t.jsonl": json.dumps({"LeadId": L1, "Hard Bounced": True}) + "\n"})
+    plan = plan_in(snap)
+    assert (plan["rejects"], plan["findings"]) == ([], [])
+    assert [(c["record_id"], c["before"], c["after"], [e["value"] for e in c["evidence"]]) for c in plan["changes"]] == [
+        (L1, False, True, ["false", "true"])]
+
+
+def test_fingerprints_name_every_file_read(tmp_path):
+    files = {"sfdc/Lead.parquet": _parquet(tmp_path, "sfdc/Lead.csv", FORMAT_BASE["sfdc/Lead.csv"]),
+             "sfdc/Lead.csv": None, "clay/a.csv": FORMAT_BASE["clay/table.csv"], "clay/b.jsonl": "{\"Email\": null}\n"}
+    plan = plan_in(write_snapshot(tmp_path, files))
+    fps = plan["snapshot"]["fingerprints"]
+    assert list(fps) == sorted(fps) == ["clay/a.csv", "clay/b.jsonl", "sfdc/CampaignMember.csv", "sfdc/Contact.csv",
+                                        "sfdc/Lead.parquet"]
+    assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", v) for v in fps.values())
