@@ -12,13 +12,13 @@ from collections import Counter
 
 import pytest
 
-from reconcile import audit
 from reconcile.approval import _signature, approval_path, approve
 from reconcile.errors import ApprovalError, PlanError
 from reconcile.plan import compute_plan_id, dumps, load_plan
-from test_apply import (CM_B, CM_C, CONTACT_BOB, LEAD_E, LEAD_F, LEAD_G, LEAD_H, MAKERS, NOW, admin_sf,  # noqa: F401
-                        assert_each_change_once, audit_rows, client, collection_patches, do_apply, history, org,
-                        outcome, plans, policy_with, prepared, read_csv, ready, requests_of, sandbox, seed)
+from test_apply import (CM_B, CM_C, CONTACT_BOB, LEAD_E, LEAD_F, LEAD_G, LEAD_H, MAKERS, admin_sf,
+                        assert_each_change_once, audit_rows, do_apply, history, outcome, policy_with, prepared,
+                        read_csv, ready, requests_of, seed)
+from test_apply import org, plans, sandbox  # noqa: F401  (fixtures)
 
 FIELD_VALUES = (("CampaignMember", CM_B), ("CampaignMember", CM_C), ("Lead", LEAD_E), ("Lead", LEAD_F),
                 ("Lead", LEAD_G), ("Lead", LEAD_H), ("Contact", CONTACT_BOB))
