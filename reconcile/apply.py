@@ -8,6 +8,7 @@ write-ahead audit → send (writeback.py) → outcome audit → exports (results
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -212,8 +213,11 @@ def _exports(con, plan_path: Path, plan: dict, result: ApplyResult, approver: st
     write_atomic(files["exceptions_csv"], audit.to_csv(failed, cols))
     write_atomic(files["exceptions_md"], f"Apply exceptions for plan {plan['plan_id']} (run {result.run_id})\n\n"
                  + audit.to_markdown(failed, ("object", "record_id", "field", "result", "error_code", "message")))
-    write_atomic(files["audit"], audit.to_csv(audit.query_con(con, plan["plan_id"])))
-    applied = [o for o in result.outcomes if o["result"] == "applied"]
+    trail = audit.query_con(con, plan["plan_id"])
+    write_atomic(files["audit"], audit.to_csv(trail))
+    # every change applied by any run of this plan (a resumed run must not lose the first run's before-images)
+    latest = {(r["object"], r["record_id"], r["field"]): r for r in trail if r["result"] == "applied"}
+    applied = [{**r, "before": json.loads(r["before"]), "after": json.loads(r["after"])} for r in latest.values()]
     if applied:
         files["undo"] = Path(f"{stem}.undo.json")
         write_atomic(files["undo"], dumps(undo_plan(plan, applied, plan_path.name)))

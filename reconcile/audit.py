@@ -13,6 +13,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pyarrow as pa
+
 from .sql import connect
 
 COLUMNS = ("seq", "run_id", "plan_id", "approver", "object", "record_id", "field", "before", "after", "result",
@@ -38,18 +40,25 @@ def record(con, run_id: str, plan_id: str, approver: str, rows: list[dict]) -> N
     if not rows:
         return
     at = _now()
-    con.executemany(
-        "insert into audit (run_id, plan_id, approver, object, record_id, field, before, after, result, error_code, "
-        "message, \"at\") values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [[run_id, plan_id, approver, r["object"], r["record_id"], r["field"], json.dumps(r.get("before")),
-          json.dumps(r.get("after")), r["result"], r.get("error_code"), r.get("message"), at] for r in rows])
+    batch = pa.Table.from_pylist([
+        {"run_id": run_id, "plan_id": plan_id, "approver": approver, "object": r["object"],
+         "record_id": r["record_id"], "field": r["field"], "before": json.dumps(r.get("before")),
+         "after": json.dumps(r.get("after")), "result": r["result"], "error_code": r.get("error_code"),
+         "message": r.get("message"), "at": at} for r in rows])
+    con.register("audit_batch", batch)
+    try:
+        con.execute("insert into audit (run_id, plan_id, approver, object, record_id, field, before, after, result, "
+                    "error_code, message, \"at\") select run_id, plan_id, approver, object, record_id, field, before, "
+                    "after, result, error_code, message, cast(\"at\" as timestamptz) from audit_batch")
+    finally:
+        con.unregister("audit_batch")
 
 
 def pending_without_outcome(con, plan_id: str) -> set[tuple[str, str, str]]:
     """Changes a killed run announced but never recorded an outcome for."""
     rows = con.execute(
         "select object, record_id, field from audit where plan_id = ? group by all "
-        "having count(*) filter (where result = 'pending') > count(*) filter (where result <> 'pending')",
+        "having arg_max(result, seq) = 'pending'",
         [plan_id]).fetchall()
     return {tuple(r) for r in rows}
 
@@ -57,14 +66,17 @@ def pending_without_outcome(con, plan_id: str) -> set[tuple[str, str, str]]:
 def query(db_path: str | Path, record_id: str | None = None, plan_id: str | None = None) -> list[dict]:
     con = open_audit(db_path)
     try:
-        rows = con.execute(
-            "select seq, run_id, plan_id, approver, object, record_id, field, before, after, result, error_code, "
-            "message, strftime(\"at\", '%Y-%m-%dT%H:%M:%S.%gZ') from audit "
-            "where (cast(? as varchar) is null or record_id = ?) "
-            "and (cast(? as varchar) is null or plan_id = ? or plan_id like ? || '%') order by seq",
-            [record_id, record_id, plan_id, plan_id, plan_id]).fetchall()
+        return _select(con, "(cast(? as varchar) is null or record_id = ?) and "
+                            "(cast(? as varchar) is null or plan_id like ? || '%')",
+                       [record_id, record_id, plan_id, plan_id])
     finally:
         con.close()
+
+
+def _select(con, where: str, params: list) -> list[dict]:
+    rows = con.execute(
+        "select seq, run_id, plan_id, approver, object, record_id, field, before, after, result, error_code, "
+        f"message, strftime(\"at\", '%Y-%m-%dT%H:%M:%S.%gZ') from audit where {where} order by seq", params).fetchall()
     return [dict(zip(COLUMNS, r)) for r in rows]
 
 
@@ -86,7 +98,4 @@ def to_markdown(rows: list[dict], columns: tuple[str, ...]) -> str:
 
 
 def query_con(con, plan_id: str) -> list[dict]:
-    rows = con.execute(
-        "select seq, run_id, plan_id, approver, object, record_id, field, before, after, result, error_code, "
-        "message, strftime(\"at\", '%Y-%m-%dT%H:%M:%S.%gZ') from audit where plan_id = ? order by seq", [plan_id]).fetchall()
-    return [dict(zip(COLUMNS, r)) for r in rows]
+    return _select(con, "plan_id = ?", [plan_id])

@@ -152,14 +152,21 @@ class Client:
     def bulk_update(self, sobject: str, records: list[dict]) -> tuple[str, str]:
         """Bulk API 2.0 update job; returns (successful CSV, failed CSV)."""
         handler = getattr(self.sf.bulk2, sobject)
-        self.requests_made += 1
-        try:
-            jobs = handler.update(records=records, wait=self.bulk_wait)
-        except SFError as e:
-            code = error_code(e)
-            if getattr(e, "status", None) == 401 or code in ("INVALID_SESSION_ID", "REQUEST_LIMIT_EXCEEDED"):
-                raise ApplyStopped(f"Salesforce stopped the bulk job ({code}). Rerun the same command to resume.") from e
-            raise SalesforceError(f"Salesforce refused the bulk job: {_short(e)}.") from e
+        for attempt in range(1, self.max_attempts + 1):
+            self.requests_made += 1
+            try:
+                jobs = handler.update(records=records, wait=self.bulk_wait)
+                break
+            except SFError as e:
+                code, status = error_code(e), getattr(e, "status", None)
+                if status == 401 or code in ("INVALID_SESSION_ID", "REQUEST_LIMIT_EXCEEDED"):
+                    raise ApplyStopped(f"Salesforce stopped the bulk job ({code}). Rerun the same command to "
+                                       "resume.") from e
+                if status is not None and status >= 500 and attempt < self.max_attempts:
+                    self.retries += 1  # updates are idempotent: resubmitting the same values is safe
+                    time.sleep(self.backoff * 2 ** (attempt - 1))
+                    continue
+                raise SalesforceError(f"Salesforce refused the bulk job: {_short(e)}.") from e
         ok, failed = [], []
         for job in jobs:
             ok.append(handler.get_successful_records(job["job_id"]))

@@ -330,10 +330,6 @@ def test_session_expiry_stops_cleanly_and_a_rerun_with_a_new_session_resumes(org
         assert set(mine) <= {"pending", "applied", "already_applied"}
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: audit.pending_without_outcome counts pending vs outcome rows; "
-                                       "a resumed run writes a second 'pending' row, so the change stays 'pending "
-                                       "without outcome' forever and every later re-apply reports it 'applied' "
-                                       "('confirmed after an interrupted run') although nothing was written")
 def test_after_a_resumed_run_a_reapply_reports_already_applied(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     org.org.set_faults(expire_after_calls=5)
@@ -542,9 +538,6 @@ def test_session_expiry_during_a_bulk_job_resumes_without_double_writes(org, pla
     assert_each_change_once(org, ready(plan_path))
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: a 5xx on the Bulk API 2.0 path is not retried — "
-                                       "Client.bulk_update turns it into SalesforceError and the apply aborts "
-                                       "(SPEC §7: transient 5xx errors retry with backoff)")
 def test_http_503_on_the_bulk_path_is_retried(org, plans, tmp_path):
     plan_path, pol = prepared(org, plans, tmp_path, "bulk")
     c = client(org)
@@ -625,8 +618,6 @@ def test_undo_plan_through_bulk_api_restores_blank_values(org, plans, tmp_path):
             (None, None, False), i
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: a resumed apply overwrites <plan>.undo.json with only the "
-                                       "changes the second run applied; the first run's before-images are lost")
 def test_undo_plan_after_a_resumed_run_covers_every_applied_change(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     org.org.set_faults(expire_after_calls=5)

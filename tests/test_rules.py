@@ -415,9 +415,7 @@ CLASSIFICATION = [
     {"why": "SFDC's own classification without any reply is reported, citing the SFDC row",
      "given": {"leads": [lead(1)], "members": [member(1, 1, ReplyClassification__c="Interested")]},
      "expect": [finding("classification_without_reply", M1,
-                        evidence_rows=[("sfdc", "sfdc/CampaignMember.csv", 1, "Interested")])],
-     "xfail": "find_reply_checks.sql: coalesce([l.ev], [sfdc row]) never falls back because [NULL] is not NULL, so "
-              "the finding's evidence is [null] instead of the SFDC row (SPEC §4: every finding carries provenance)"},
+                        evidence_rows=[("sfdc", "sfdc/CampaignMember.csv", 1, "Interested")])]},
     {"why": "reply evidence in the same snapshot satisfies the reply check",
      "given": {"leads": [lead(1)], "members": [member(1, 1)],
                "clay": [clay_member(**{"Replied": "yes", "Reply Category": "Interested", "Reply At": T0})]},
