@@ -46,10 +46,15 @@ MODELS = (
     "plan/plan_eligibility",
 )
 
+# Queries that are not materialised as tables (read by their module with sql_text, values bound).
+QUERIES = ("exports/export_campaign_members",)
+
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 
 def sql_text(name: str) -> str:
+    if name not in MODELS and name not in QUERIES:
+        raise KeyError(f"unknown SQL file {name!r}: register it in reconcile.sql")
     return (SQL_DIR / f"{name}.sql").read_text("utf-8")
 
 
@@ -63,7 +68,7 @@ def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
 def load_macros(con: duckdb.DuckDBPyConnection, formula: str | Path | None = None) -> None:
     """Create the shared value macros and the org's eligibility formula (a replaceable SQL file)."""
     for name in MACROS:
-        con.execute(sql_text(name.removesuffix(".sql")))
+        con.execute((SQL_DIR / name).read_text("utf-8"))
     path = Path(formula) if formula else SQL_DIR / "formulas" / "cold_lead_eligible.sql"
     if not path.is_absolute() and not path.exists():
         path = SQL_DIR / path
