@@ -1,0 +1,31 @@
+"""Golden plan of the demo data: any change to a rule, the generator or the plan format shows up as a diff.
+
+Refresh after an intended change with `UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py` and
+review the diff of tests/golden/demo_plan.json like code.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from reconcile.build import build_plan
+from reconcile.demo_data import generate_snapshot
+from reconcile.plan import dumps
+
+GOLDEN = Path(__file__).parent / "golden" / "demo_plan.json"
+
+
+def test_demo_plan_matches_the_golden_plan(tmp_path):
+    snap = tmp_path / "snapshot"
+    generate_snapshot(snap, leads=60, seed=7, taken_at="2026-11-27T06:00:00Z")
+    plan = build_plan(snap, out=tmp_path / "plan.json", exports=False).plan
+    plan["created_at"] = "(golden)"
+    text = dumps(plan)
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_text(text, "utf-8")
+    golden = json.loads(GOLDEN.read_text("utf-8"))
+    assert plan["plan_id"] == golden["plan_id"]
+    assert plan["summary"] == golden["summary"]
+    assert plan["changes"] == golden["changes"]
+    assert plan["findings"] == golden["findings"]
+    assert text == GOLDEN.read_text("utf-8")
