@@ -13,7 +13,7 @@ from . import events as ev
 from . import filler_sfdc as sf
 from . import filler_sources as src
 from .builder import ScenarioBuilder
-from .ids import ORG, sf_id18
+from .ids import sf_id18
 from .population import N_CAMPAIGNS, blanks, campaign_catalogue, contact_ids, draw_population
 from .render import Renderer, parse_instant
 from .scenarios import build_all

@@ -45,10 +45,10 @@ class Renderer:
     # vectorised -------------------------------------------------------------------------------------
     def bools(self, values: np.ndarray, *styles: tuple[str, str]) -> pl.Series:
         styles = styles if (self.quirks and styles) else (BOOL_PLAIN,)
-        pick = self.rng.integers(0, len(styles), size=len(values))
-        trues = np.array([s[0] for s in styles], dtype=object)[pick]
-        falses = np.array([s[1] for s in styles], dtype=object)[pick]
-        return pl.Series(np.where(values, trues, falses), dtype=pl.String)
+        pick = self.rng.integers(0, len(styles), size=len(values)) if len(styles) > 1 else 0
+        code = pick * 2 + (~np.asarray(values, dtype=bool)).astype(np.int64)  # 2k = style k true, 2k+1 = false
+        spellings = [text for style in styles for text in style]
+        return pl.Series(spellings, dtype=pl.String).gather(np.broadcast_to(code, len(values)))
 
     def timestamps(self, epoch_us: np.ndarray, *styles: str) -> pl.Series:
         styles = styles if (self.quirks and styles) else (TS_MILLIS_Z,)
