@@ -206,7 +206,9 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
     try:
         con.execute(sql, [*expr_params, *params])
     except duckdb.Error as e:
-        raise (_json_error(path, rel) if is_json else _structure_error(rel, e)) from e
+        if is_json:
+            raise _json_error(path, rel) from e
+        raise (_csv_problem(path, rel, delim) or _structure_error(rel, e)) from e
     if lenient and path.suffix.lower() == ".csv":
         _collect_csv_rejects(con, rel)
     return con.execute(f"select count(*) from {s.table} where _file = ?", [rel]).fetchone()[0]
@@ -237,6 +239,27 @@ def _headers(con, scan: str, params: list, rel: str, path: Path) -> list[str]:
         return [d[0] for d in con.execute(f"describe select * from {scan}", params).fetchall()]
     except duckdb.Error as e:
         raise (_json_error(path, rel) if path.suffix.lower() == ".jsonl" else _structure_error(rel, e)) from e
+
+
+def _csv_problem(path: Path, rel: str, delim: str | None) -> SnapshotError | None:
+    """Name the first CSV record whose shape is wrong (only on the error path, so a Python scan is fine)."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delim or ",", strict=True)
+        try:
+            header = next(reader)
+            for n, record in enumerate(reader, start=1):
+                if record and len(record) != len(header):
+                    return SnapshotError(
+                        f"Snapshot '{rel}' row {n}: expected {len(header)} columns like the header, found "
+                        f"{len(record)} (value '{delim.join(record)[:80] if delim else ''}'). Is the file truncated "
+                        f"or a quote not closed? {LENIENT_HINT}")
+        except csv.Error:
+            return SnapshotError(f"Snapshot '{rel}' row {reader.line_num - 1 if reader.line_num > 1 else 1}: a quoted "
+                                 f"value is not closed before the end of the file (is the file truncated?). "
+                                 f"Export it again. {LENIENT_HINT}")
+    return None
 
 
 def _json_error(path: Path, rel: str) -> SnapshotError:
@@ -297,8 +320,8 @@ def _collect_csv_rejects(con, rel: str) -> None:
     exists = con.execute("select count(*) from duckdb_tables() where table_name = 'reject_errors'").fetchone()[0]
     if not exists:
         return
-    con.execute("insert into rejects select ?, line - 1, coalesce(column_name, ''), csv_line, "
-                "'a well-formed CSV row', error_message from reject_errors", [rel])
+    con.execute("insert into rejects select ?, line - 1, '', any_value(csv_line), 'a well-formed CSV row', "
+                "min(error_message) from reject_errors group by line", [rel])
     con.execute("delete from reject_errors")
 
 
