@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import fnmatch
 import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from . import salvage
 from .contract import CLAY_IDENTITY, TYPES, Source, sources
 from .errors import SnapshotError
 
@@ -180,15 +182,26 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
               lenient: bool) -> int:
     """Insert one file into its raw table; returns the number of rows read."""
     if s.keep_payload:
+        readable = not lenient or _readable(f"read_json_objects(?, format='newline_delimited')", [str(path)])
         try:
-            con.execute(f"insert into {s.table} (_file, _row, payload) select ?, row_number() over (), json "
-                        f"from read_json_objects(?, format='newline_delimited')", [rel, str(path)])
+            if readable:
+                con.execute(f"insert into {s.table} (_file, _row, payload) select ?, row_number() over (), json "
+                            f"from read_json_objects(?, format='newline_delimited')", [rel, str(path)])
         except duckdb.Error as e:
             raise _json_error(path, rel) from e
+        if not readable:
+            good, bad = salvage.read_jsonl_records(path)
+            salvage.insert_rows(con, s.table, [{"_file": rel, "_row": r, "payload": json.dumps(v)} for r, v in good],
+                                ["_file", "_row", "payload"], casts={"payload": "json"})
+            salvage.reject(con, rel, bad)
         return con.execute(f"select count(*) from {s.table} where _file = ?", [rel]).fetchone()[0]
     is_json = path.suffix.lower() == ".jsonl"
     scan, params = _scan(path, delim, lenient)
-    headers = _headers(con, scan, params, rel, path)
+    readable = not lenient or _readable(scan, params)
+    if not readable and is_json:
+        headers = sorted({k for _, v in salvage.read_jsonl_records(path)[0] for k in v})
+    else:
+        headers = _headers(con, scan, params, rel, path)
     mapping = _map_columns(s, headers, rel)
     campaign = _campaign_from_name(path) if s.name == "smartlead__leads" else None
     targets = ["_file", "_row", "_campaign"] + [c.name for c in s.columns]
@@ -203,6 +216,10 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
             exprs.append(f"cast({qi(mapping[c.name])} as varchar)")
     sql = (f"insert into {s.table} ({', '.join(qi(t) for t in targets)}) "
            f"select {', '.join(exprs)} from {scan}")
+    if not readable:
+        # a statement failing inside the build transaction would abort it: probe on the side, then salvage
+        _salvage(con, s, path, rel, delim, mapping, campaign)
+        return con.execute(f"select count(*) from {s.table} where _file = ?", [rel]).fetchone()[0]
     try:
         con.execute(sql, [*expr_params, *params])
     except duckdb.Error as e:
@@ -212,6 +229,36 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
     if lenient and path.suffix.lower() == ".csv":
         _collect_csv_rejects(con, rel)
     return con.execute(f"select count(*) from {s.table} where _file = ?", [rel]).fetchone()[0]
+
+
+def _readable(scan: str, params: list) -> bool:
+    """Whether DuckDB reads the whole file (on a scratch connection, outside the build transaction)."""
+    probe = duckdb.connect()
+    try:
+        probe.execute(f"select count(*) from {scan}", params).fetchone()
+        return True
+    except duckdb.Error:
+        return False
+    finally:
+        probe.close()
+
+
+def _salvage(con, s: Source, path: Path, rel: str, delim: str | None, mapping: dict, campaign: str | None) -> None:
+    """Lenient mode after DuckDB refused the file: load the well-formed records, quarantine the rest."""
+    columns = ["_file", "_row", "_campaign"] + [c.name for c in s.columns]
+    if path.suffix.lower() == ".jsonl":
+        good, bad = salvage.read_jsonl_records(path)
+        rows = [{"_file": rel, "_row": r, "_campaign": campaign,
+                 **{c.name: salvage.json_text(v.get(mapping[c.name])) for c in s.columns if c.name in mapping}}
+                for r, v in good]
+    else:
+        header, records, bad = salvage.read_csv_records(path, delim or ",")
+        index = {h: i for i, h in enumerate(header)}
+        rows = [{"_file": rel, "_row": r, "_campaign": campaign,
+                 **{c.name: (rec[index[mapping[c.name]]] or None) for c in s.columns if c.name in mapping}}
+                for r, rec in records]
+    salvage.insert_rows(con, s.table, rows, columns)
+    salvage.reject(con, rel, bad)
 
 
 def _scan(path: Path, delim: str | None, lenient: bool) -> tuple[str, list]:
@@ -277,7 +324,7 @@ def _json_error(path: Path, rel: str) -> SnapshotError:
             if not ok:
                 return SnapshotError(f"Snapshot '{rel}' row {n}: value '{line.strip()[:80]}' is not a complete JSON "
                                      f"object (is the file truncated?). Each line must hold one JSON object. "
-                                     "Export the file again.")
+                                     f"Export the file again. {LENIENT_HINT}")
     return SnapshotError(f"Snapshot '{rel}' cannot be parsed as JSON Lines. Export the file again.")
 
 
