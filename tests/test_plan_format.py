@@ -139,6 +139,21 @@ def test_a_different_input_gives_a_different_plan_id(tmp_path, plan):
     assert other["changes"] == plan["changes"]
 
 
+def test_blast_radius_gate_when_ready_changes_exceed_the_policy_limit(tmp_path):
+    from conftest import policy_with
+
+    policy = policy_with(tmp_path, replace={"max_ready_changes_per_field = 5000": "max_ready_changes_per_field = 1"})
+    gated = build_plan(HANDMADE, out=tmp_path / "out" / "plan.json", policy=policy, exports=False).plan
+    assert gated["gates"] == [{
+        "gate": "blast_radius_field", "object": "CampaignMember", "field": "ReplyClassification__c", "count": 2,
+        "limit": 1, "message": "2 ready changes on CampaignMember.ReplyClassification__c exceed the policy limit of 1; "
+                               "approval needs --override-gate."}, {
+        "gate": "blast_radius_field", "object": "Lead", "field": "external_hard_bounced__c", "count": 2, "limit": 1,
+        "message": "2 ready changes on Lead.external_hard_bounced__c exceed the policy limit of 1; approval needs "
+                   "--override-gate."}]
+    assert gated["summary"]["gates"] == 2
+
+
 # ------------------------------------------------------------------------------------------ load_plan
 
 def test_load_plan_accepts_the_plan_it_wrote(built, plan):

@@ -526,6 +526,10 @@ IDENTITY = [
      "given": {"leads": [lead(1)], "members": [member(1, 1)],
                "clay": [{"CampaignMemberId": M2, "LeadId": L1, "Replied": "yes"}]},
      "expect": [finding("unmatched_source_row", M2)]},
+    {"why": "a Smartlead reply reaching no CampaignMember is reported, not dropped",
+     "given": {"leads": [lead(1)], "members": [member(1, 1)], "events": [reply_event("lead1@example.com")]},
+     "expect": [finding("unmatched_source_row", None,
+                        evidence_rows=[("smartlead", "smartlead/events.jsonl", 1, "lead1@example.com")])]},
     {"why": "a Pardot prospect found by its 15-character salesforceLeadId",
      "given": {"leads": [lead(1, pi__pardot_hard_bounced__c=True, **BOUNCED)],
                "pardot": [{"id": "51", "salesforceLeadId": lead_id(1, 15), "isEmailHardBounced": "false"}]},
@@ -652,6 +656,13 @@ def test_no_policy_edit_makes_a_read_only_or_pending_field_ready(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ empty inputs, NULL vs ''
+
+def test_summary_counts_the_leads_leaving_the_cold_pool(tmp_path):
+    p = plan_given(tmp_path, {"leads": [lead(1), lead(2), lead(3, IsConverted=True)],
+                              "clay": [{"LeadId": L1, "Hard Bounced": "yes"}, {"LeadId": L3, "Hard Bounced": "yes"}]})
+    assert [(c["record_id"], c["status"]) for c in p["changes"]] == [(L1, "ready"), (L3, "blocked")]
+    assert p["summary"]["eligibility"] == {"eligible_now": 3, "leaving_pool": 1}
+
 
 def test_zero_row_files_plan_nothing(tmp_path):
     given = {"leads": [], "members": [], "contacts": [], "clay": [], "smartlead": {"77": []}, "pardot": [],

@@ -70,6 +70,11 @@ BAD_INPUT = [
      "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2), lead(1, Id=L1[:15])])},
      "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'Id' value '{L1}' appears more than once; expected a unique Id "
               f"(each Salesforce record once per file). {HINT} (1 more problem in this snapshot.)"},
+    {"why": "duplicate Id in sfdc/CampaignMember",
+     "files": {"sfdc/Lead.csv": leads_csv(GOOD),
+               "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, [member(1, 1), member(1, 2)])},
+     "error": f"Snapshot 'sfdc/CampaignMember.csv' row 1: column 'Id' value '{member_id(1)}' appears more than once; "
+              f"expected a unique Id (each Salesforce record once per file). {HINT} (1 more problem in this snapshot.)"},
     {"why": "empty (0-byte) file",
      "files": {"sfdc/Contact.csv": b""},
      "error": "Snapshot 'sfdc/Contact.csv' is empty. Export it again (a file with only a header row is fine for a "
