@@ -28,6 +28,7 @@ MODELS = (
     "intermediate/int_bounce_evidence",
     "intermediate/int_reply_evidence",
     "intermediate/int_classification_events",
+    "intermediate/int_classification_latest",
     "intermediate/int_enrichment_values",
     "rules/rule_hard_bounce_union",
     "rules/rule_enrichment_fill_if_blank",

@@ -1,12 +1,7 @@
 -- Findings classification_without_reply (a classification but no reply evidence anywhere) and
 -- do_not_contact_reply (routed to the DPO). Judged on the state the plan leads to.
 -- Grain: one row per finding. Parameters: none.
-with latest as (
-    select cm_id, category, ev,
-           row_number() over (partition by cm_id order by event_at desc, priority, file, row) as rn
-    from int_classification_events
-),
-desired as (
+with desired as (
     select
         m.cm_id,
         coalesce(l.category, m.reply_classification) as classification,
@@ -15,7 +10,7 @@ desired as (
                                       "column" := 'ReplyClassification__c', value := m.reply_classification,
                                       at := cast(null as varchar))] end as evidence
     from stg_sfdc__campaign_member as m
-    left join latest as l on l.cm_id = m.cm_id and l.rn = 1
+    left join int_classification_latest as l on l.cm_id = m.cm_id
     where coalesce(l.category, trim(m.reply_classification), '') <> ''
 )
 select

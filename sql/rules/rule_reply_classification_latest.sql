@@ -2,14 +2,7 @@
 -- time across Clay and Smartlead; ties → Clay; blanks never clear; written in the picklist's canonical spelling
 -- (else invalid_picklist_value). The evidence is the winning event. Grain: one row per CampaignMember to change.
 -- Parameters: none.
-with ranked as (
-    select *, row_number() over (partition by cm_id order by event_at desc, priority, file, row) as rn
-    from int_classification_events
-),
-latest as (
-    select cm_id, category, ev from ranked where rn = 1
-),
-picklist as (
+with picklist as (
     select value as canonical, lower(trim(value)) as norm
     from policy_picklist where object = 'CampaignMember' and field = 'ReplyClassification__c'
 ),
@@ -21,7 +14,7 @@ candidates as (
         p.canonical is null as bad_picklist,
         f.max_length,
         l.ev
-    from latest as l
+    from int_classification_latest as l
     join stg_sfdc__campaign_member as m on m.cm_id = l.cm_id
     left join picklist as p on p.norm = lower(trim(l.category))
     left join policy_fields as f on f.object = 'CampaignMember' and lower(f.field) = lower('ReplyClassification__c')

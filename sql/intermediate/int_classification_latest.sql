@@ -1,0 +1,15 @@
+-- The latest reply-classification event per CampaignMember: latest time first, then Clay before Smartlead
+-- (ties → Clay); events of one source at the very same time are ordered by category, so row order never
+-- matters. Grain: one row per CampaignMember with a classification event. Parameters: none.
+with ranked as (
+    select
+        cm_id,
+        category,
+        ev,
+        row_number() over (partition by cm_id order by event_at desc, priority, lower(category), category, file, row)
+            as rn
+    from int_classification_events
+)
+select cm_id, category, ev
+from ranked
+where rn = 1
