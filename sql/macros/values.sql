@@ -1,26 +1,8 @@
 -- Value normalisation macros shared by every model: Salesforce ids, booleans, emails, timestamps.
 -- Parameters: none. Loaded once per connection, before any model runs.
-create or replace macro sf_bit(s, i) as
-    case when ascii(substr(s, i, 1)) between 65 and 90 then 1 else 0 end;
-
-create or replace macro sf_chunk(s, i) as
-    substr('ABCDEFGHIJKLMNOPQRSTUVWXYZ012345',
-           1 + sf_bit(s, i) + 2 * sf_bit(s, i + 1) + 4 * sf_bit(s, i + 2) + 8 * sf_bit(s, i + 3) + 16 * sf_bit(s, i + 4),
-           1);
-
-create or replace macro sf_suffix(body) as sf_chunk(body, 1) || sf_chunk(body, 6) || sf_chunk(body, 11);
-
--- 15 → 18 characters; an 18-character id keeps its first 15 characters and must carry their checksum
--- (compared case-insensitively). Anything else → NULL (is_bad_id tells a bad value from a blank one).
-create or replace macro sf_id18(raw) as
-    case
-        when raw is null or trim(raw) = '' then null
-        when not regexp_full_match(trim(raw), '[A-Za-z0-9]{15}|[A-Za-z0-9]{18}') then null
-        when length(trim(raw)) = 15 then trim(raw) || sf_suffix(trim(raw))
-        when upper(substr(trim(raw), 16, 3)) = sf_suffix(substr(trim(raw), 1, 15))
-            then substr(trim(raw), 1, 15) || sf_suffix(substr(trim(raw), 1, 15))
-        else null
-    end;
+-- sf_id18(raw) — 15 → 18 characters; an 18-character id keeps its first 15 characters and must carry their
+-- checksum (compared case-insensitively); anything else → NULL — is a vectorised function registered by
+-- reconcile.sql.connect (see reconcile/ids.py), not a macro: it runs on every id column of every file.
 
 create or replace macro is_blank(raw) as raw is null or trim(raw) = '' or lower(trim(raw)) = 'null';
 
@@ -47,13 +29,14 @@ create or replace macro is_bad_json(raw) as not is_blank(raw) and not coalesce(j
 
 create or replace macro is_bad_text(raw) as false;
 
--- emails: trimmed (incl. no-break and zero-width spaces), 'mailto:' dropped, lower-cased for matching.
-create or replace macro norm_email(raw) as
-    nullif(lower(regexp_replace(
-        regexp_replace(raw, '^[\s\x{00A0}\x{200B}\x{FEFF}]+|[\s\x{00A0}\x{200B}\x{FEFF}]+$', '', 'g'),
-        '^mailto:', '', 'i')), '');
+-- surrounding whitespace, including no-break and zero-width spaces (a plain trim() removes only spaces)
+create or replace macro trim_space(raw) as trim(raw, ' ' || chr(9) || chr(10) || chr(13) || chr(160) || chr(8203) || chr(65279));
 
-create or replace macro clean_text(raw) as
-    nullif(regexp_replace(raw, '^[\s\x{00A0}]+|[\s\x{00A0}]+$', '', 'g'), '');
+-- emails: trimmed, 'mailto:' dropped, lower-cased for matching (the raw value is kept beside it).
+create or replace macro norm_email(raw) as
+    nullif(case when starts_with(lower(trim_space(raw)), 'mailto:') then lower(trim_space(substr(trim_space(raw), 8)))
+                else lower(trim_space(raw)) end, '');
+
+create or replace macro clean_text(raw) as nullif(trim_space(raw), '');
 
 create or replace macro iso_ts(ts) as strftime(ts at time zone 'UTC', '%Y-%m-%dT%H:%M:%SZ');
