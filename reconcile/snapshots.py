@@ -3,6 +3,8 @@
 Reads CSV (UTF-8 with or without BOM, comma/semicolon/tab), Parquet and JSONL; matches headers
 case-insensitively; fingerprints every file; checks every typed value (checks live in sql/macros);
 in strict mode the first problem stops everything, in lenient mode bad rows go to `rejects`.
+Raw tables are temporary (per connection): the DuckDB file keeps the typed staging tables, which carry the
+file and row of every value, so the file holds each snapshot once, not twice.
 """
 
 from __future__ import annotations
@@ -174,7 +176,7 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection, srcs: list[Source]) -> Non
     for s in srcs:
         cols = ", ".join(f"{qi(c.name)} varchar" for c in s.columns)
         extra = ", payload json" if s.keep_payload else ""
-        con.execute(f"create or replace table {s.table} (_file varchar, _row bigint, _campaign varchar"
+        con.execute(f"create or replace temp table {s.table} (_file varchar, _row bigint, _campaign varchar"
                     f"{', ' + cols if cols else ''}{extra})")
 
 
