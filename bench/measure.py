@@ -25,7 +25,9 @@ def run_step(step: str, args: dict, repeat: int = 1, timeout: float = 7200) -> d
         proc = subprocess.run([sys.executable, "-m", "bench.measure", step, json.dumps(args)], cwd=ROOT,
                               capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
-            return {"step": step, "error": (proc.stderr.strip().splitlines() or ["?"])[-1], "stderr": proc.stderr[-4000:]}
+            lines = proc.stderr.strip().splitlines() or ["?"]
+            err = next((x for x in reversed(lines) if "Error" in x or "Exception" in x), lines[-1])
+            return {"step": step, "error": err.strip(), "stderr": proc.stderr[-4000:]}
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         if best is None or res["seconds"] < best["seconds"]:
             best = res

@@ -215,7 +215,7 @@ def plan(snap: Path) -> pd.DataFrame:
     rs = pd.DataFrame({"object": "CampaignMember", "record_id": r["cm_id"], "field": "Has_Replied__c",
                        "after": "true", "blocked": False})
 
-    # reply_classification_latest: latest by time, ties → Clay, then file, row
+    # reply_classification_latest: latest by time, ties → Clay, then by category (row order never matters)
     c = linked[linked["reply_category"].notna()]
     k = ev_rows[ev_rows["kind"].eq("category") & ev_rows["new_category"].notna() & ev_rows["event_at"].notna()]
     s = sl_rows[sl_rows["category"].notna()]
@@ -226,8 +226,9 @@ def plan(snap: Path) -> pd.DataFrame:
                       "file": k["file"], "row": k["row"]}),
         pd.DataFrame({"cm_id": s["cm_id"], "category": s["category"], "event_at": sl_at, "priority": 1,
                       "file": s["file"], "row": s["row"]})], ignore_index=True)
-    latest = (evs.sort_values(["cm_id", "event_at", "priority", "file", "row"],
-                              ascending=[True, False, True, True, True]).drop_duplicates("cm_id"))
+    evs["lc"] = evs["category"].str.lower()
+    latest = (evs.sort_values(["cm_id", "event_at", "priority", "lc", "category", "file", "row"],
+                              ascending=[True, False, True, True, True, True, True]).drop_duplicates("cm_id"))
     rp = pd.DataFrame({"canonical": pol["reply_picklist"]})
     rp["norm"] = rp["canonical"].str.strip(" ").str.lower()
     x = latest.merge(cm[["cm_id", "current"]], on="cm_id").assign(norm=lambda f: f["category"].str.strip(" ").str.lower())

@@ -224,7 +224,7 @@ def plan(snap: Path) -> pl.LazyFrame:
           .select(object=pl.lit("CampaignMember"), record_id="cm_id", field=pl.lit("Has_Replied__c"),
                   after=pl.lit("true"), blocked=pl.lit(False)))
 
-    # reply_classification_latest: latest event by time, ties → Clay, then file and row
+    # reply_classification_latest: latest event by time, ties → Clay, then by category (row order never matters)
     evs = pl.concat([
         clay_linked.filter(pl.col("reply_category").is_not_null()).select(
             "cm_id", "file", "row", category="reply_category", event_at="reply_at", priority=pl.lit(0)),
@@ -235,7 +235,9 @@ def plan(snap: Path) -> pl.LazyFrame:
             "cm_id", "file", "row", category="category", event_at=pl.lit(sl_at).dt.cast_time_unit("us"),
             priority=pl.lit(1)),
     ])
-    latest = (evs.sort(["cm_id", "event_at", "priority", "file", "row"], descending=[False, True, False, False, False])
+    latest = (evs.with_columns(lc=pl.col("category").str.to_lowercase())
+              .sort(["cm_id", "event_at", "priority", "lc", "category", "file", "row"],
+                    descending=[False, True, False, False, False, False, False])
               .unique("cm_id", keep="first", maintain_order=True))
     replies = pl.LazyFrame({"canonical": pol["reply_picklist"]}).with_columns(
         norm=pl.col("canonical").str.strip_chars(" ").str.to_lowercase())
