@@ -104,7 +104,7 @@ def explain(record_id, plan_path, as_json):
 @app.command(context_settings=CONTEXT)
 @click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo"), show_default=True,
               help="Folder for the demo snapshot, DuckDB file, plan, report and sandbox state (recreated).")
-@click.option("--leads", type=int, default=200, show_default=True, help="Demo leads besides the scenario catalogue.")
+@click.option("--leads", type=int, default=200, show_default=True, help="Demo leads, the scenario catalogue (37 leads) included.")
 @click.option("--no-apply", is_flag=True, help="Stop after the plan and report (nothing written to the sandbox).")
 def demo(workdir, leads, no_apply):
     """Run the whole day on demo data against a local sandbox org — no setup, no credentials.

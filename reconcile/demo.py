@@ -41,7 +41,7 @@ def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, appl
     shutil.rmtree(work, ignore_errors=True)
     snap = work / "snapshot"
     today = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    say(f"1/6 Generating a demo snapshot of {leads} leads (plus every scenario of the spec) in {snap}")
+    say(f"1/6 Generating a demo snapshot of {leads} leads (every scenario of the spec included) in {snap}")
     generate_snapshot(snap, leads=leads, seed=seed, taken_at=today)
     say("2/6 Starting the local sandbox org on 127.0.0.1 (HTTPS, its own CA) and seeding it")
     handle = start_sandbox(state_path=work / "sandbox" / "org.json")
