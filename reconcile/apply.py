@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import audit
-from .approval import approved_changes, load_approval
+from .approval import approval_path, approved_changes, load_approval
 from .errors import ApplyError, ApplyStopped
 from .plan import FORMAT, compute_plan_id, dumps, load_plan, write_atomic
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
@@ -99,7 +99,7 @@ def apply_plan(plan_path: str | Path, client=None, db: str | Path | None = None,
     plan_path = Path(plan_path)
     plan = load_plan(plan_path)
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
-    approval = load_approval(plan_path, plan) if not (dry_run and not _has_approval(plan_path)) else None
+    approval = None if dry_run and not approval_path(plan_path).exists() else load_approval(plan_path, plan)
     check_snapshot_age(plan, pol, now)
     changes = approved_changes(plan, approval) if approval else [c for c in plan["changes"] if c["status"] == "ready"]
     approver = approval["approved_by"] if approval else "(dry run, not approved)"
@@ -134,11 +134,6 @@ def apply_plan(plan_path: str | Path, client=None, db: str | Path | None = None,
             result.files = _exports(con, plan_path, plan, result, approver)
             con.close()
     return result
-
-
-def _has_approval(plan_path: Path) -> bool:
-    from .approval import approval_path
-    return approval_path(plan_path).exists()
 
 
 def _outcome(c: dict, result: str, code: str | None = None, message: str | None = None, current=None) -> dict:

@@ -26,7 +26,7 @@ def _q(value: str) -> str:
 
 
 def run_preflight(client, policy: Policy) -> list[Check]:
-    info = client._call(client.sf.oauth2, "userinfo")
+    info = client.userinfo()
     uid = id18(info.get("user_id", ""))
     user = client.query_all("SELECT Id, Username, ProfileId, Profile.Name, UserRoleId, UserRole.Name, "
                             f"UserRole.DeveloperName FROM User WHERE Id = {_q(uid)}")[0]

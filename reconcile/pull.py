@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,23 +51,14 @@ def pull_snapshot(out_dir: str | Path, client, bulk_threshold: int = BULK_THRESH
                                       "calculated": f.get("calculated")} for f in describe.get("fields", [])]},
             indent=1) + "\n")
         soql = f"SELECT {', '.join(fields)} FROM {obj}"
-        text, n = (_bulk_csv(client, obj, soql) if _count(client, obj) > bulk_threshold
+        text, n = (_bulk_csv(client, obj, soql) if client.count(obj) > bulk_threshold
                    else _rest_csv(client, soql, fields))
         write_atomic(out / "sfdc" / f"{obj}.csv", text)
         counts[obj] = n
         if progress:
             progress(f"{obj}: {n} records")
-    manifest = out / "manifest.toml"
-    lines = [f'notes = "pulled by reconcile pull"', "", "[taken_at]", f'sfdc = "{taken}"']
-    if manifest.exists():
-        lines = _merge_manifest(manifest.read_text("utf-8"), taken)
-    write_atomic(manifest, "\n".join(lines) + "\n")
+    _stamp_manifest(out / "manifest.toml", taken)
     return counts
-
-
-def _count(client, obj: str) -> int:
-    result = client._call(client.sf.query, f"SELECT count() FROM {obj}")
-    return int(result.get("totalSize", 0))
 
 
 def _rest_csv(client, soql: str, fields: list[str]) -> tuple[str, int]:
@@ -98,14 +90,10 @@ def _bulk_csv(client, obj: str, soql: str) -> tuple[str, int]:
     return buf.getvalue(), n
 
 
-def _merge_manifest(text: str, taken: str) -> list[str]:
-    out, in_taken, done = [], False, False
-    for line in text.splitlines():
-        if line.strip().startswith("["):
-            in_taken = line.strip() == "[taken_at]"
-        if in_taken and line.strip().startswith("sfdc"):
-            line, done = f'sfdc = "{taken}"', True
-        out.append(line)
-    if not done:
-        out += ["", "[taken_at]", f'sfdc = "{taken}"'] if "[taken_at]" not in text else []
-    return out
+def _stamp_manifest(path: Path, taken: str) -> None:
+    """Set taken_at.sfdc in manifest.toml, keeping what else it says (org_id, notes, other sources)."""
+    doc = tomllib.loads(path.read_text("utf-8")) if path.exists() else {"notes": "pulled by reconcile pull"}
+    taken_at = {**doc.get("taken_at", {}), "sfdc": taken}
+    lines = [f"{k} = {json.dumps(str(v))}" for k, v in doc.items() if not isinstance(v, dict)]
+    lines += ["", "[taken_at]"] + [f"{k} = {json.dumps(str(v))}" for k, v in sorted(taken_at.items())]
+    write_atomic(path, "\n".join(lines) + "\n")

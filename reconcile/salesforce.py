@@ -137,6 +137,13 @@ class Client:
             out.extend({k: v for k, v in r.items() if k != "attributes"} for r in rows if r)
         return out
 
+    def count(self, sobject: str) -> int:
+        return int(self._call(self.sf.query, f"SELECT count() FROM {sobject}").get("totalSize", 0))
+
+    def userinfo(self) -> dict:
+        """The OAuth userinfo of the session (its user_id names the connected user)."""
+        return self._call(self.sf.oauth2, "userinfo")
+
     def describe(self, sobject: str) -> dict:
         return self._call(self.sf.restful, f"sobjects/{sobject}/describe")
 
