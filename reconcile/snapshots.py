@@ -10,11 +10,13 @@ file and row of every value, so the file holds each snapshot once, not twice.
 from __future__ import annotations
 
 import codecs
-import fnmatch
+import csv
 import hashlib
+import io
 import json
 import re
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,38 +107,51 @@ def taken_at_for(manifest: dict, system: str, path: Path) -> str:
 
 # ---------------------------------------------------------------------------------------------- file bytes
 
-def fingerprint_and_check(path: Path, rel: str) -> tuple[str, str | None]:
-    """sha256 of the file, and its CSV delimiter (sniffed from the header line) for text files.
-
-    Rejects empty files and anything that is not UTF-8 before DuckDB sees it.
-    """
+def sha256_of(path: Path) -> str:
+    """The file's fingerprint (hashlib releases the GIL, so this runs beside DuckDB's reading)."""
     h = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    first = b""
-    text = path.suffix.lower() in (".csv", ".jsonl")
-    offset = 0
     with path.open("rb") as fh:
         while chunk := fh.read(8 << 20):
             h.update(chunk)
-            if len(first) < 65536:
-                first += chunk[:65536]
-            if text:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError as e:
-                    raise _encoding_error(path, rel, first, offset + e.start) from e
-            offset += len(chunk)
-        if text:
-            try:
-                decoder.decode(b"", final=True)
-            except UnicodeDecodeError as e:
-                raise SnapshotError(f"Snapshot '{rel}': the file ends in the middle of a UTF-8 character "
-                                    "(truncated?). Export it again.") from e
-    if offset == 0 or (text and not first.strip(b"\xef\xbb\xbf \r\n\t")):
+    return "sha256:" + h.hexdigest()
+
+
+def inspect_head(path: Path, rel: str) -> str | None:
+    """Reject empty and UTF-16 files before DuckDB sees them; return the CSV delimiter (sniffed from the header).
+
+    Invalid UTF-8 further in is caught by DuckDB's reader, then named precisely by encoding_problem().
+    """
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    text = path.suffix.lower() in (".csv", ".jsonl")
+    if not head or (text and not head.strip(b"\xef\xbb\xbf \r\n\t")):
         raise SnapshotError(f"Snapshot '{rel}' is empty. Export it again (a file with only a header row is fine "
                             "for a source with no rows).")
-    delim = _sniff_delimiter(first) if path.suffix.lower() == ".csv" else None
-    return "sha256:" + h.hexdigest(), delim
+    if text and head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _encoding_error(path, rel, head, 0)
+    return _sniff_delimiter(head) if path.suffix.lower() == ".csv" else None
+
+
+def encoding_problem(path: Path, rel: str) -> SnapshotError | None:
+    """The first byte that is not UTF-8, named by offset and line (only on the error path)."""
+    if path.suffix.lower() not in (".csv", ".jsonl"):
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, head = 0, b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(8 << 20):
+            head = head or chunk[:65536]
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                return _encoding_error(path, rel, head, offset + e.start)
+            offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return SnapshotError(f"Snapshot '{rel}': the file ends in the middle of a UTF-8 character (truncated?). "
+                             "Export it again.")
+    return None
 
 
 def _encoding_error(path: Path, rel: str, head: bytes, pos: int) -> SnapshotError:
@@ -190,8 +205,10 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
                 con.execute(f"insert into {s.table} (_file, _row, payload) select ?, row_number() over (), json "
                             f"from read_json_objects(?, format='newline_delimited')", [rel, str(path)])
         except duckdb.Error as e:
-            raise _json_error(path, rel) from e
+            raise (encoding_problem(path, rel) or _json_error(path, rel)) from e
         if not readable:
+            if problem := encoding_problem(path, rel):
+                raise problem
             good, bad = salvage.read_jsonl_records(path)
             salvage.insert_rows(con, s.table, [{"_file": rel, "_row": r, "payload": json.dumps(v)} for r, v in good],
                                 ["_file", "_row", "payload"], casts={"payload": "json"})
@@ -200,6 +217,8 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
     is_json = path.suffix.lower() == ".jsonl"
     scan, params = _scan(path, delim, lenient)
     readable = not lenient or _readable(scan, params)
+    if not readable and (problem := encoding_problem(path, rel)):
+        raise problem
     if not readable and is_json:
         headers = sorted({k for _, v in salvage.read_jsonl_records(path)[0] for k in v})
     else:
@@ -225,6 +244,8 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
     try:
         con.execute(sql, [*expr_params, *params])
     except duckdb.Error as e:
+        if problem := encoding_problem(path, rel):
+            raise problem from e
         if is_json:
             raise _json_error(path, rel) from e
         raise (_csv_problem(path, rel, delim) or _structure_error(rel, e)) from e
@@ -278,22 +299,21 @@ def _scan(path: Path, delim: str | None, lenient: bool) -> tuple[str, list]:
 def _headers(con, scan: str, params: list, rel: str, path: Path) -> list[str]:
     try:
         if path.suffix.lower() == ".csv":
-            import csv
-
-            with path.open(encoding="utf-8-sig", newline="") as fh:
-                return next(csv.reader(fh, delimiter=params[1]), [])
+            with path.open("rb") as fh:  # the header only; bad bytes further in are DuckDB's to find
+                head = fh.read(65536).decode("utf-8-sig", errors="replace")
+            return next(csv.reader(io.StringIO(head, newline=""), delimiter=params[1]), [])
         if path.suffix.lower() == ".jsonl":
             rows = con.execute(f"select distinct unnest(json_keys(json)) from {scan}", params).fetchall()
             return sorted(r[0] for r in rows)
         return [d[0] for d in con.execute(f"describe select * from {scan}", params).fetchall()]
     except duckdb.Error as e:
+        if problem := encoding_problem(path, rel):
+            raise problem from e
         raise (_json_error(path, rel) if path.suffix.lower() == ".jsonl" else _structure_error(rel, e)) from e
 
 
 def _csv_problem(path: Path, rel: str, delim: str | None) -> SnapshotError | None:
     """Name the first CSV record whose shape is wrong (only on the error path, so a Python scan is fine)."""
-    import csv
-
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter=delim or ",", strict=True)
         try:
@@ -424,19 +444,24 @@ def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False,
     found = discover(root, srcs)
     create_raw_tables(con, srcs)
     snap = Snapshot(root=root, manifest=manifest)
-    for s in srcs:
-        for path in found[s.name]:
-            rel = path.relative_to(root).as_posix()
-            if progress:
-                progress(f"reading {rel}")
-            sha, delim = fingerprint_and_check(path, rel)
-            rows = load_file(con, s, path, rel, delim, lenient)
-            lf = LoadedFile(rel, s.name, s.system, sha, rows, taken_at_for(manifest, s.system, path))
-            snap.files.append(lf)
-            snap.taken_at.setdefault(s.system, lf.taken_at)
-            con.execute("insert into snapshot_files values (?, ?, ?, ?, ?, ?)",
-                        [rel, s.name, s.system, sha, rows, lf.taken_at])
-        check_values(con, s)
+    digests = []
+    with ThreadPoolExecutor(max_workers=1) as hashing:
+        for s in srcs:
+            for path in found[s.name]:
+                rel = path.relative_to(root).as_posix()
+                if progress:
+                    progress(f"reading {rel}")
+                delim = inspect_head(path, rel)
+                digests.append(hashing.submit(sha256_of, path))
+                rows = load_file(con, s, path, rel, delim, lenient)
+                lf = LoadedFile(rel, s.name, s.system, "", rows, taken_at_for(manifest, s.system, path))
+                snap.files.append(lf)
+                snap.taken_at.setdefault(s.system, lf.taken_at)
+            check_values(con, s)
+        for lf, digest in zip(snap.files, digests):
+            lf.sha256 = digest.result()
+    con.executemany("insert into snapshot_files values (?, ?, ?, ?, ?, ?)",
+                    [[f.path, f.source, f.system, f.sha256, f.rows, f.taken_at] for f in snap.files])
     if lenient:
         quarantine(con, srcs)
     else:
@@ -444,7 +469,3 @@ def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False,
     con.execute("update rejects set message = coalesce(message, 'column ''' || col || ''' value ''' || "
                 "coalesce(value, '') || ''' is not ' || expected)")
     return snap
-
-
-def matches(rel: str, pattern: str) -> bool:
-    return fnmatch.fnmatch(rel, pattern)
