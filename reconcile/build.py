@@ -13,7 +13,7 @@ from . import plan as planmod
 from .errors import ReconcileError, SnapshotError
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
 from .snapshots import Snapshot, ingest
-from .sql import connect, load_macros, run_models
+from .sql import MODELS, connect, load_macros, run_model, run_models
 
 
 @dataclass
@@ -77,9 +77,16 @@ def build(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, le
           progress=None) -> Snapshot:
     """Ingest and run every model on an open connection (no transaction handling here)."""
     load_macros(con, _formula_path(policy))
-    snap = ingest(con, snapshot_dir, policy.clay_columns, lenient=lenient, progress=progress)
     load_policy_tables(con, policy, snapshot_dir)
-    run_models(con, model_params(policy, snap), progress=progress)
+
+    def stage(source, snap):
+        # staging is 1:1 with its raw table and keeps file + row of every value: free the raw copy at once
+        run_model(con, f"staging/stg_{source.name}", model_params(policy, snap))
+        con.execute(f'drop table if exists "{source.table}"')
+
+    snap = ingest(con, snapshot_dir, policy.clay_columns, lenient=lenient, progress=progress, on_source=stage)
+    run_models(con, model_params(policy, snap), progress=progress,
+               names=[m for m in MODELS if not m.startswith("staging/")])
     return snap
 
 

@@ -437,8 +437,13 @@ def quarantine(con, srcs: list[Source]) -> None:
 
 # ---------------------------------------------------------------------------------------------- entry point
 
-def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False, progress=None) -> Snapshot:
-    """Load a snapshot directory into raw tables. Strict: raises SnapshotError on the first bad value."""
+def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False, progress=None,
+           on_source=None) -> Snapshot:
+    """Load a snapshot directory into raw tables. Strict: raises SnapshotError on the first bad value.
+
+    `on_source(source, snapshot)` runs after each source is loaded and checked (lenient: quarantined), so the
+    caller can stage it and free its raw table before the next source is read (bounded peak memory).
+    """
     srcs = sources(clay_columns)
     manifest = read_manifest(root)
     found = discover(root, srcs)
@@ -458,13 +463,15 @@ def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False,
                 snap.files.append(lf)
                 snap.taken_at.setdefault(s.system, lf.taken_at)
             check_values(con, s)
+            if lenient:
+                quarantine(con, [s])
+            if on_source:
+                on_source(s, snap)
         for lf, digest in zip(snap.files, digests):
             lf.sha256 = digest.result()
     con.executemany("insert into snapshot_files values (?, ?, ?, ?, ?, ?)",
                     [[f.path, f.source, f.system, f.sha256, f.rows, f.taken_at] for f in snap.files])
-    if lenient:
-        quarantine(con, srcs)
-    else:
+    if not lenient:
         raise_first_reject(con)
     con.execute("update rejects set message = coalesce(message, 'column ''' || col || ''' value ''' || "
                 "coalesce(value, '') || ''' is not ' || expected)")

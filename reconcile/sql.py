@@ -29,6 +29,7 @@ MODELS = (
     "intermediate/int_reply_evidence",
     "intermediate/int_classification_events",
     "intermediate/int_classification_latest",
+    "intermediate/int_enrichment_rows",
     "intermediate/int_enrichment_values",
     "rules/rule_hard_bounce_union",
     "rules/rule_enrichment_fill_if_blank",
@@ -104,8 +105,8 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
     con.execute(f'create or replace table "{stem}" as {sql}', {k: params[k] for k in wanted})
 
 
-def run_models(con: duckdb.DuckDBPyConnection, params: dict, progress=None) -> None:
-    for name in MODELS:
+def run_models(con: duckdb.DuckDBPyConnection, params: dict, progress=None, names=MODELS) -> None:
+    for name in names:
         if progress:
             progress(name.rsplit("/", 1)[-1])
         run_model(con, name, params)

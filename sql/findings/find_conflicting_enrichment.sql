@@ -3,10 +3,13 @@
 select
     'conflicting_enrichment' as kind,
     'Lead' as object,
-    lead_id as record_id,
-    'Clay holds ' || n_values || ' different values for ' || field || '; nothing is written until Clay agrees.'
-        as detail,
+    v.lead_id as record_id,
+    'Clay holds ' || any_value(v.n_values) || ' different values for ' || v.field
+        || '; nothing is written until Clay agrees.' as detail,
     cast(null as varchar) as at,
-    evidence
-from int_enrichment_values
-where n_values > 1
+    list(struct_pack(source := 'clay', file := r.file, row := r.row, "column" := r.col, value := r.value,
+                     at := cast(null as varchar)) order by r.file, r.row) as evidence
+from int_enrichment_values as v
+join int_enrichment_rows as r on r.lead_id = v.lead_id and r.field = v.field
+where v.n_values > 1
+group by v.lead_id, v.field

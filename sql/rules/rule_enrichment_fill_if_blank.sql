@@ -18,28 +18,40 @@ candidates as (
         cur.current_value,
         case when v.field = 'Industry' then coalesce(p.canonical, v.value) else v.value end as after_value,
         v.field = 'Industry' and p.canonical is null as bad_picklist,
-        f.max_length,
-        v.evidence
+        f.max_length
     from int_enrichment_values as v
     join current_values as cur on cur.lead_id = v.lead_id and cur.field = v.field
     left join picklist as p on p.field = v.field and p.norm = v.norm
     left join policy_fields as f on f.object = 'Lead' and lower(f.field) = lower(v.field)
     where v.n_values = 1
+),
+changes as (
+    select *
+    from candidates
+    where trim(coalesce(current_value, '')) = ''
+       or (field = 'Industry' and lower(trim(current_value)) <> lower(after_value))
+       or (field <> 'Industry' and trim(current_value) <> after_value)
+),
+evidence as (
+    select r.lead_id, r.field,
+           list(struct_pack(source := 'clay', file := r.file, row := r.row, "column" := r.col, value := r.value,
+                            at := cast(null as varchar)) order by r.file, r.row) as evidence
+    from int_enrichment_rows as r
+    semi join changes as c on c.lead_id = r.lead_id and c.field = r.field
+    group by r.lead_id, r.field
 )
 select
     'Lead' as object,
-    lead_id as record_id,
-    field,
+    c.lead_id as record_id,
+    c.field,
     'enrichment_fill_if_blank' as rule,
-    to_json(current_value) as before,
-    to_json(after_value) as after,
+    to_json(c.current_value) as before,
+    to_json(c.after_value) as after,
     list_filter([
-        case when bad_picklist then 'invalid_picklist_value' end,
-        case when length(after_value) > max_length then 'too_long' end,
-        case when trim(coalesce(current_value, '')) <> '' then 'overwrite_not_approved' end
+        case when c.bad_picklist then 'invalid_picklist_value' end,
+        case when length(c.after_value) > c.max_length then 'too_long' end,
+        case when trim(coalesce(c.current_value, '')) <> '' then 'overwrite_not_approved' end
     ], lambda r: r is not null) as rule_reasons,
-    evidence
-from candidates
-where trim(coalesce(current_value, '')) = ''
-   or (field = 'Industry' and lower(trim(current_value)) <> lower(after_value))
-   or (field <> 'Industry' and trim(current_value) <> after_value)
+    e.evidence
+from changes as c
+join evidence as e on e.lead_id = c.lead_id and e.field = c.field
