@@ -126,14 +126,17 @@ def assemble(con, snap: Snapshot, policy: Policy, created_at: str | None = None)
 
 def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str | Path | None = None,
                policy: str | Path | Policy | None = None, lenient: bool = False, progress=None,
-               exports: bool = True) -> PlanResult:
+               exports: bool = True, memory_limit: str | None = None) -> PlanResult:
     """`reconcile plan`: build the plan of a snapshot directory; nothing is written when anything fails."""
     snapshot_dir = Path(snapshot_dir)
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     out_path = Path(out) if out else None
     db_path = Path(db) if db else default_db_path(out_path, snapshot_dir)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    con = connect(db_path)
+    try:
+        con = connect(db_path, memory_limit=memory_limit)
+    except ValueError as e:
+        raise ReconcileError(f"Memory limit '{e}' is not a size such as 2GB or 512MB.") from e
     try:
         con.execute("begin")
         snap = build(con, snapshot_dir, pol, lenient=lenient, progress=progress)
@@ -144,6 +147,10 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
     except ReconcileError:
         con.execute("rollback")
         raise
+    except duckdb.OutOfMemoryException as e:
+        con.execute("rollback")
+        raise ReconcileError("DuckDB ran out of memory while planning (nothing was written). Raise the limit with "
+                             "--memory-limit (e.g. 8GB) or RECONCILE_MEMORY_LIMIT, or free memory.") from e
     except duckdb.Error as e:
         con.execute("rollback")
         raise SnapshotError(f"Snapshot '{snapshot_dir}' could not be reconciled: {str(e).splitlines()[0]}") from e

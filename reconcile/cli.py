@@ -56,7 +56,9 @@ def app(ctx, debug):
 @click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
 @click.option("--lenient", is_flag=True, help="Quarantine bad rows in the rejects table and plan from the rest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan summary as JSON instead of tables.")
-def plan(snapshot_dir, out, db, policy, lenient, as_json):
+@click.option("--memory-limit", help="DuckDB memory limit such as 2GB (spills to disk beyond it) "
+              "[default: RECONCILE_MEMORY_LIMIT, else 80% of RAM].")
+def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit):
     """Build the writeback plan of a snapshot directory.
 
     Reads SNAPSHOT_DIR (sfdc/, clay/, smartlead/, pardot/, optional manifest.toml), computes in DuckDB what
@@ -72,7 +74,8 @@ def plan(snapshot_dir, out, db, policy, lenient, as_json):
     from .console import plan_summary_text, progress_status
 
     with progress_status("Planning") as progress:
-        result = build_plan(snapshot_dir, out=out, db=db, policy=policy, lenient=lenient, progress=progress)
+        result = build_plan(snapshot_dir, out=out, db=db, policy=policy, lenient=lenient, progress=progress,
+                            memory_limit=memory_limit)
     if as_json:
         click.echo(json.dumps(result.plan["summary"], indent=2))
         return

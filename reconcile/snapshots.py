@@ -397,20 +397,29 @@ def _collect_csv_rejects(con, rel: str) -> None:
 # ---------------------------------------------------------------------------------------------- checks
 
 def check_values(con, s: Source) -> None:
-    """Record every bad typed value and duplicate key of a raw table in `rejects`."""
-    for c in s.columns:
-        if c.type == "text":
-            continue
-        con.execute(
-            f"insert into rejects select _file, _row, ?, {qi(c.name)}, ?, null from {s.table} "
-            f"where is_bad_{c.type}({qi(c.name)})", [c.header, TYPES[c.type]])
+    """Record every bad typed value and duplicate key of a raw table in `rejects`.
+
+    One scan finds whether anything is wrong at all (the usual answer is no); only then is each column's
+    check run to name the values.
+    """
+    typed = [c for c in s.columns if c.type != "text"]
+    if typed:
+        any_bad = " or ".join(f"is_bad_{c.type}({qi(c.name)})" for c in typed)
+        if con.execute(f"select count(*) from {s.table} where {any_bad}").fetchone()[0]:
+            for c in typed:
+                con.execute(
+                    f"insert into rejects select _file, _row, ?, {qi(c.name)}, ?, null from {s.table} "
+                    f"where is_bad_{c.type}({qi(c.name)})", [c.header, TYPES[c.type]])
     if s.key:
         key = qi(s.key)
-        con.execute(
-            f"insert into rejects select _file, _row, ?, {key}, ?, null from ("
-            f"  select _file, _row, {key}, count(*) over (partition by sf_id18({key})) as n from {s.table}"
-            f"  where sf_id18({key}) is not null) where n > 1",
-            ["Id", "a unique Id (each Salesforce record once per file)"])
+        duplicated = con.execute(f"select count(*) from (select sf_id18({key}) as k from {s.table} "
+                                 f"where k is not null group by k having count(*) > 1)").fetchone()[0]
+        if duplicated:
+            con.execute(
+                f"insert into rejects select _file, _row, ?, {key}, ?, null from ("
+                f"  select _file, _row, {key}, count(*) over (partition by sf_id18({key})) as n from {s.table}"
+                f"  where sf_id18({key}) is not null) where n > 1",
+                ["Id", "a unique Id (each Salesforce record once per file)"])
 
 
 def raise_first_reject(con) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -48,6 +49,10 @@ MODELS = (
     "plan/plan_eligibility",
 )
 
+# Intermediate models are working tables of one build (temporary: recomputed from staging on every plan, not
+# written to the DuckDB file). Staging, rule, finding and plan tables are kept in the file for analysts.
+TEMPORARY = ("intermediate/",)
+
 # Queries that are not materialised as tables (read by their module with sql_text, values bound).
 QUERIES = ("exports/export_campaign_members",)
 
@@ -60,12 +65,29 @@ def sql_text(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text("utf-8")
 
 
-def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection in UTC (file-backed when a path is given)."""
+def connect(path: str | Path | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection in UTC (file-backed when a path is given).
+
+    memory_limit (e.g. "2GB"; default: the RECONCILE_MEMORY_LIMIT environment variable, else DuckDB's own
+    80 % of RAM) bounds DuckDB's memory; beyond it DuckDB spills to a temporary directory beside the file.
+    """
     con = duckdb.connect(str(path) if path else ":memory:")
     con.execute("set TimeZone = 'UTC'")
+    limit = memory_limit or os.environ.get("RECONCILE_MEMORY_LIMIT")
+    if limit:
+        try:
+            con.execute(f"set memory_limit = '{_checked_size(limit)}'")
+        except duckdb.Error as e:
+            raise ValueError(f"memory limit '{limit}' is not a size such as 2GB or 512MB") from e
     register_functions(con)
     return con
+
+
+def _checked_size(text: str) -> str:
+    """A memory size such as 2GB (checked, because SET takes no bound parameters)."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text.strip(), re.IGNORECASE):
+        raise ValueError(text)
+    return text.strip()
 
 
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:
@@ -102,7 +124,8 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
     if missing:
         raise KeyError(f"model {name!r} needs parameter(s) {', '.join(missing)}")
     stem = name.rsplit("/", 1)[-1]
-    con.execute(f'create or replace table "{stem}" as {sql}', {k: params[k] for k in wanted})
+    kind = "temp table" if name.startswith(TEMPORARY) else "table"
+    con.execute(f'create or replace {kind} "{stem}" as {sql}', {k: params[k] for k in wanted})
 
 
 def run_models(con: duckdb.DuckDBPyConnection, params: dict, progress=None, names=MODELS) -> None:
