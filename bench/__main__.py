@@ -38,12 +38,17 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-pandas", action="store_true", help="leave out the (slow) pandas peer")
     ap.add_argument("--scale-check", action="store_true", help="also 10M leads, reconcile with memory_limit set")
     ap.add_argument("--repeat", type=int, default=None, help="runs per step (default: 3 below 1M leads, else 1)")
+    ap.add_argument("--memory-limit", default=None,
+                    help="DuckDB memory limit for reconcile's steps (sets RECONCILE_MEMORY_LIMIT), e.g. 1GB")
     a = ap.parse_args(argv)
+    if a.memory_limit:
+        os.environ["RECONCILE_MEMORY_LIMIT"] = a.memory_limit  # inherited by every measured subprocess
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     repeat = a.repeat or (3 if a.leads < 1_000_000 else 1)
     res = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "leads": a.leads, "repeat": repeat,
-           "machine": machine(), "formats": {}, "checks": {}}
+           "machine": machine(), "formats": {}, "checks": {},
+           "memory_limit": os.environ.get("RECONCILE_MEMORY_LIMIT")}
 
     def say(msg):
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
