@@ -9,12 +9,9 @@ file and row of every value, so the file holds each snapshot once, not twice.
 
 from __future__ import annotations
 
-import codecs
 import csv
-import hashlib
 import io
 import json
-import re
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,11 +20,10 @@ from pathlib import Path
 
 import duckdb
 
-from . import salvage
+from . import filecheck, salvage
 from .contract import CLAY_IDENTITY, TYPES, Source, sources
 from .errors import SnapshotError
-
-LENIENT_HINT = "Fix the value in the export, or rerun with --lenient to quarantine bad rows and plan from the rest."
+from .filecheck import LENIENT_HINT
 
 
 @dataclass
@@ -105,82 +101,6 @@ def taken_at_for(manifest: dict, system: str, path: Path) -> str:
     return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# ---------------------------------------------------------------------------------------------- file bytes
-
-def sha256_of(path: Path) -> str:
-    """The file's fingerprint (hashlib releases the GIL, so this runs beside DuckDB's reading)."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(8 << 20):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
-
-
-def inspect_head(path: Path, rel: str) -> str | None:
-    """Reject empty and UTF-16 files before DuckDB sees them; return the CSV delimiter (sniffed from the header).
-
-    Invalid UTF-8 further in is caught by DuckDB's reader, then named precisely by encoding_problem().
-    """
-    with path.open("rb") as fh:
-        head = fh.read(65536)
-    text = path.suffix.lower() in (".csv", ".jsonl")
-    if not head or (text and not head.strip(b"\xef\xbb\xbf \r\n\t")):
-        raise SnapshotError(f"Snapshot '{rel}' is empty. Export it again (a file with only a header row is fine "
-                            "for a source with no rows).")
-    if text and head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise _encoding_error(path, rel, head, 0)
-    return _sniff_delimiter(head) if path.suffix.lower() == ".csv" else None
-
-
-def encoding_problem(path: Path, rel: str) -> SnapshotError | None:
-    """The first byte that is not UTF-8, named by offset and line (only on the error path)."""
-    if path.suffix.lower() not in (".csv", ".jsonl"):
-        return None
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, head = 0, b""
-    with path.open("rb") as fh:
-        while chunk := fh.read(8 << 20):
-            head = head or chunk[:65536]
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as e:
-                return _encoding_error(path, rel, head, offset + e.start)
-            offset += len(chunk)
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return SnapshotError(f"Snapshot '{rel}': the file ends in the middle of a UTF-8 character (truncated?). "
-                             "Export it again.")
-    return None
-
-
-def _encoding_error(path: Path, rel: str, head: bytes, pos: int) -> SnapshotError:
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        what = "is UTF-16"
-    else:
-        what = f"is not UTF-8 (byte 0x{_byte_at(path, pos):02X} at offset {pos}, line {_line_at(path, pos)})"
-    return SnapshotError(f"Snapshot '{rel}' {what}. Save or export it again as UTF-8 (Excel: 'CSV UTF-8').")
-
-
-def _byte_at(path: Path, pos: int) -> int:
-    with path.open("rb") as fh:
-        fh.seek(pos)
-        return fh.read(1)[0]
-
-
-def _line_at(path: Path, pos: int) -> int:
-    with path.open("rb") as fh:
-        return fh.read(pos).count(b"\n") + 1
-
-
-def _sniff_delimiter(head: bytes) -> str:
-    line = head.decode("utf-8", "ignore").lstrip("\ufeff").split("\n", 1)[0]
-    unquoted = re.sub(r'"[^"]*"', "", line)
-    counts = {d: unquoted.count(d) for d in (",", ";", "\t", "|")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
 # ---------------------------------------------------------------------------------------------- loading
 
 def create_raw_tables(con: duckdb.DuckDBPyConnection, srcs: list[Source]) -> None:
@@ -199,15 +119,15 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
               lenient: bool) -> int:
     """Insert one file into its raw table; returns the number of rows read."""
     if s.keep_payload:
-        readable = not lenient or _readable(f"read_json_objects(?, format='newline_delimited')", [str(path)])
+        readable = not lenient or _readable("read_json_objects(?, format='newline_delimited')", [str(path)])
         try:
             if readable:
                 con.execute(f"insert into {s.table} (_file, _row, payload) select ?, row_number() over (), json "
                             f"from read_json_objects(?, format='newline_delimited')", [rel, str(path)])
         except duckdb.Error as e:
-            raise (encoding_problem(path, rel) or _json_error(path, rel)) from e
+            raise (filecheck.encoding_problem(path, rel) or filecheck.json_error(path, rel)) from e
         if not readable:
-            if problem := encoding_problem(path, rel):
+            if problem := filecheck.encoding_problem(path, rel):
                 raise problem
             good, bad = salvage.read_jsonl_records(path)
             salvage.insert_rows(con, s.table, [{"_file": rel, "_row": r, "payload": json.dumps(v)} for r, v in good],
@@ -217,7 +137,7 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
     is_json = path.suffix.lower() == ".jsonl"
     scan, params = _scan(path, delim, lenient)
     readable = not lenient or _readable(scan, params)
-    if not readable and (problem := encoding_problem(path, rel)):
+    if not readable and (problem := filecheck.encoding_problem(path, rel)):
         raise problem
     if not readable and is_json:
         headers = sorted({k for _, v in salvage.read_jsonl_records(path)[0] for k in v})
@@ -244,11 +164,11 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
     try:
         con.execute(sql, [*expr_params, *params])
     except duckdb.Error as e:
-        if problem := encoding_problem(path, rel):
+        if problem := filecheck.encoding_problem(path, rel):
             raise problem from e
         if is_json:
-            raise _json_error(path, rel) from e
-        raise (_csv_problem(path, rel, delim) or _structure_error(rel, e)) from e
+            raise filecheck.json_error(path, rel) from e
+        raise (filecheck.csv_problem(path, rel, delim) or filecheck.structure_error(rel, e)) from e
     if lenient and path.suffix.lower() == ".csv":
         _collect_csv_rejects(con, rel)
     return con.execute(f"select count(*) from {s.table} where _file = ?", [rel]).fetchone()[0]
@@ -307,47 +227,9 @@ def _headers(con, scan: str, params: list, rel: str, path: Path) -> list[str]:
             return sorted(r[0] for r in rows)
         return [d[0] for d in con.execute(f"describe select * from {scan}", params).fetchall()]
     except duckdb.Error as e:
-        if problem := encoding_problem(path, rel):
+        if problem := filecheck.encoding_problem(path, rel):
             raise problem from e
-        raise (_json_error(path, rel) if path.suffix.lower() == ".jsonl" else _structure_error(rel, e)) from e
-
-
-def _csv_problem(path: Path, rel: str, delim: str | None) -> SnapshotError | None:
-    """Name the first CSV record whose shape is wrong (only on the error path, so a Python scan is fine)."""
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delim or ",", strict=True)
-        try:
-            header = next(reader)
-            for n, record in enumerate(reader, start=1):
-                if record and len(record) != len(header):
-                    return SnapshotError(
-                        f"Snapshot '{rel}' row {n}: expected {len(header)} columns like the header, found "
-                        f"{len(record)} (value '{delim.join(record)[:80] if delim else ''}'). Is the file truncated "
-                        f"or a quote not closed? {LENIENT_HINT}")
-        except csv.Error:
-            return SnapshotError(f"Snapshot '{rel}' row {reader.line_num - 1 if reader.line_num > 1 else 1}: a quoted "
-                                 f"value is not closed before the end of the file (is the file truncated?). "
-                                 f"Export it again. {LENIENT_HINT}")
-    return None
-
-
-def _json_error(path: Path, rel: str) -> SnapshotError:
-    """Name the first line that is not a JSON object (only on the error path, so a Python scan is fine)."""
-    import json
-
-    with path.open(encoding="utf-8-sig") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                ok = isinstance(json.loads(line), dict)
-            except ValueError:
-                ok = False
-            if not ok:
-                return SnapshotError(f"Snapshot '{rel}' row {n}: value '{line.strip()[:80]}' is not a complete JSON "
-                                     f"object (is the file truncated?). Each line must hold one JSON object. "
-                                     f"Export the file again. {LENIENT_HINT}")
-    return SnapshotError(f"Snapshot '{rel}' cannot be parsed as JSON Lines. Export the file again.")
+        raise (filecheck.json_error(path, rel) if path.suffix.lower() == ".jsonl" else filecheck.structure_error(rel, e)) from e
 
 
 def _map_columns(s: Source, headers: list[str], rel: str) -> dict[str, str]:
@@ -371,18 +253,6 @@ def _map_columns(s: Source, headers: list[str], rel: str) -> dict[str, str]:
 
 def _campaign_from_name(path: Path) -> str:
     return path.stem.split("-", 1)[1] if "-" in path.stem else path.stem
-
-
-def _structure_error(rel: str, e: duckdb.Error) -> SnapshotError:
-    msg = str(e)
-    line = re.search(r"[Ll]ine:? (\d+)", msg)
-    where = f" line {line.group(1)}" if line else ""
-    first = msg.strip().splitlines()[0][:300]
-    if "newline_delimited" in msg or "JSON" in msg:
-        fix = "Each line must be one complete JSON object (is the file truncated?)."
-    else:
-        fix = "Check the quoting and the number of columns on that line (is the file truncated?)."
-    return SnapshotError(f"Snapshot '{rel}'{where} cannot be parsed: {first}. {fix} {LENIENT_HINT}")
 
 
 def _collect_csv_rejects(con, rel: str) -> None:
@@ -465,8 +335,8 @@ def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False,
                 rel = path.relative_to(root).as_posix()
                 if progress:
                     progress(f"reading {rel}")
-                delim = inspect_head(path, rel)
-                digests.append(hashing.submit(sha256_of, path))
+                delim = filecheck.inspect_head(path, rel)
+                digests.append(hashing.submit(filecheck.sha256_of, path))
                 rows = load_file(con, s, path, rel, delim, lenient)
                 lf = LoadedFile(rel, s.name, s.system, "", rows, taken_at_for(manifest, s.system, path))
                 snap.files.append(lf)
