@@ -6,6 +6,8 @@
 Nothing is written until the Apply button is enabled (a name, at least one ticked field group and, when the
 plan has gates, an override reason) and pressed. Pressing it records the approval (`approval.approve`) and
 applies it (`apply.apply_plan`) with a progress bar, then shows the outcomes and the audit rows.
+Overwrite candidates (changes blocked only by `overwrite_not_approved`) get their own tick boxes and need a
+reason; Legal, read-only and allowlist blocks are never offered.
 Tests drive it with `panel.name.value = …`, `panel.field_boxes[key].value = True`, `panel.click_apply()`.
 """
 
@@ -38,12 +40,18 @@ class ApplyPanel(w.VBox):
         self.error: str | None = None
         self.name = w.Text(description="Approver", placeholder="your name", style={"description_width": "120px"})
         self.field_boxes = {key: self._field_box(key, c) for key, c in self.plan["summary"]["by_field"].items()}
+        self.release_boxes = {key: w.Checkbox(value=False, indent=False, layout=w.Layout(width="640px"),
+                                              description=f"also overwrite {n:,} existing value(s) of {key}")
+                              for key, n in _releasable(self.plan).items()}
+        self.release_reason = w.Text(description="Overwrite reason", placeholder="why existing values may be replaced",
+                                     style={"description_width": "120px"}, layout=w.Layout(width="640px"))
         self.gate_reason = w.Text(description="Gate override", placeholder="why the blast radius is acceptable",
                                   style={"description_width": "120px"}, layout=w.Layout(width="640px"))
         self.apply_button = w.Button(description="Apply", button_style="danger", icon="check", disabled=True)
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
         self.output = w.HTML()
-        for widget in [self.name, self.gate_reason, *self.field_boxes.values()]:
+        for widget in [self.name, self.gate_reason, self.release_reason, *self.field_boxes.values(),
+                       *self.release_boxes.values()]:
             widget.observe(self._refresh, names="value")
         self.apply_button.on_click(self._on_click)
         super().__init__(children=self._layout())
@@ -55,10 +63,14 @@ class ApplyPanel(w.VBox):
     def ticked(self) -> list[str]:
         return [key for key, box in self.field_boxes.items() if box.value]
 
+    def released(self) -> list[str]:
+        return [key for key, box in self.release_boxes.items() if box.value]
+
     def ready(self) -> bool:
         """True when Apply may be pressed."""
-        return bool(self.name.value.strip() and self.ticked()
-                    and (not self.has_gates or self.gate_reason.value.strip()))
+        return bool(self.name.value.strip() and (self.ticked() or self.released())
+                    and (not self.has_gates or self.gate_reason.value.strip())
+                    and (not self.released() or self.release_reason.value.strip()))
 
     def click_apply(self) -> None:
         """The same as pressing the button (does nothing while it is disabled)."""
@@ -74,7 +86,11 @@ class ApplyPanel(w.VBox):
                       "write; blocked changes are never written.")
         gates = [w.HTML("<b>⚠ " + "<br>".join(html.escape(g["message"]) for g in self.plan["gates"]) + "</b>"),
                  self.gate_reason] if self.has_gates else []
-        return [head, self.name, *self.field_boxes.values(), *gates, self.apply_button, self.progress, self.output]
+        releases = [w.HTML("<b>Overwrite candidates</b> (existing values Clay would replace; seed 3.3: only with "
+                           "explicit approval)"), *self.release_boxes.values(), self.release_reason] \
+            if self.release_boxes else []
+        return [head, self.name, *self.field_boxes.values(), *releases, *gates, self.apply_button, self.progress,
+                self.output]
 
     def _refresh(self, _change=None) -> None:
         self.apply_button.disabled = not self.ready()
@@ -88,8 +104,10 @@ class ApplyPanel(w.VBox):
         self.apply_button.disabled, self.error = True, None
         self.output.value = "<i>Approving and applying…</i>"
         try:
-            approve(self.plan_path, by=self.name.value, fields=self.ticked(),
-                    override_gate=self.gate_reason.value if self.has_gates else None)
+            released = self.released()
+            approve(self.plan_path, by=self.name.value, fields=sorted(set(self.ticked()) | set(released)),
+                    override_gate=self.gate_reason.value if self.has_gates else None,
+                    release_fields=released or None, release_reason=self.release_reason.value if released else None)
             self.result = apply_plan(self.plan_path, client=self.client_factory(), db=self.db, policy=self.policy,
                                      progress=self._on_progress)
         except ReconcileError as e:
@@ -108,6 +126,16 @@ class ApplyPanel(w.VBox):
         return (f"<h4>Apply run {html.escape(self.result.run_id)}: outcomes</h4>{_table(counts, ('outcome', 'changes'))}"
                 f"<h4>Audit rows ({len(rows):,}; last {min(len(rows), AUDIT_ROWS_SHOWN)} shown)</h4>"
                 f"{_table(rows[-AUDIT_ROWS_SHOWN:], AUDIT_COLUMNS)}<h4>Files</h4><ul>{files}</ul>")
+
+
+def _releasable(plan: dict) -> dict[str, int]:
+    """Fields whose overwrite candidates only an explicit approval can release (sole reason overwrite_not_approved)."""
+    counts: dict[str, int] = {}
+    for c in plan["changes"]:
+        if c["reasons"] == ["overwrite_not_approved"]:
+            key = f"{c['object']}.{c['field']}"
+            counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _table(rows: list[dict], columns: tuple[str, ...]) -> str:
