@@ -72,28 +72,13 @@ def reconcile(a: dict) -> dict:
 
 
 def reconcile_scaled(a: dict) -> dict:
-    """build + assemble on a connection with memory_limit / threads set first (for the 10M scale check)."""
-    from reconcile import plan as planmod
-    from reconcile.build import assemble, build
-    from reconcile.policy import load_policy
-    from reconcile.sql import connect
+    """`reconcile plan --memory-limit` end to end (for the 10M scale check; DuckDB spills beside the file)."""
+    from reconcile.build import build_plan
 
     out = Path(a["out"])
     shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    con = connect(out / "reconcile.duckdb")
-    con.execute(f"set memory_limit = '{a.get('memory_limit', '8GB')}'")
-    con.execute(f"set temp_directory = '{out / 'tmp'}'")
-    if a.get("threads"):
-        con.execute(f"set threads = {int(a['threads'])}")
-    pol = load_policy(None)
-    con.execute("begin")
-    snap = build(con, Path(a["snap"]), pol)
-    plan = assemble(con, snap, pol)
-    con.execute("commit")
-    planmod.write_atomic(out / "plan.json", planmod.dumps(plan))
-    planmod.export_changes(con, out / "plan.json")
-    return {"changes": len(plan["changes"])}
+    res = build_plan(Path(a["snap"]), out=out / "plan.json", memory_limit=a.get("memory_limit", "8GB"))
+    return {"changes": len(res.plan["changes"])}
 
 
 def profile(a: dict) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.common import (BOUNCE_TYPES, EMAIL_STRIP, EVENT_TYPES, FALSE, REPLY_TYPES, SENDER_BOUNCE, TEXT_STRIP, TRUE,
+from bench.common import (BOUNCE_TYPES, EMAIL_STRIP, EVENT_TYPES, REPLY_TYPES, SENDER_BOUNCE, TEXT_STRIP, TRUE,
                           clay_files, id18_numpy, one, policy_bits, rel, smartlead_files, sniff_delimiter, taken_at)
 
 

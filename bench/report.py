@@ -13,8 +13,8 @@ def check(peer: Path, plan_changes: Path) -> dict:
 
     con = duckdb.connect()
     con.execute(f"create table p as select distinct {', '.join(KEY)}, status from read_parquet(?)", [str(peer)])
-    con.execute(f"create table r as select distinct object, record_id, field, after, status "
-                f"from read_parquet(?)", [str(plan_changes)])
+    con.execute("create table r as select distinct object, record_id, field, after, status "
+                "from read_parquet(?)", [str(plan_changes)])
     k = ", ".join(KEY)
     only_peer = con.execute(f"select count(*) from (select {k} from p except select {k} from r)").fetchone()[0]
     only_rec = con.execute(f"select count(*) from (select {k} from r except select {k} from p)").fetchone()[0]
