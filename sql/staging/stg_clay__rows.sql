@@ -17,6 +17,5 @@ select
     coalesce(sf_bool(replied), false) as replied,
     clean_text(reply_category) as reply_category,
     coalesce(sf_ts(reply_at), cast($clay_taken_at as timestamptz)) as reply_at,
-    sf_ts(reply_at) is null as reply_at_defaulted,
     clean_text(email_validation) as email_validation
 from raw_clay__rows

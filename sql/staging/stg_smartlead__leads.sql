@@ -1,5 +1,9 @@
 -- Smartlead leads-export rows, one file per campaign (campaign id from the file name campaign-<id>).
 -- Grain: one row per lead per Smartlead campaign. Parameters: $smartlead_taken_at (export time).
+with leads as (
+    select *, json_extract_string(custom_fields, ['$.sfdc_lead_id', '$.sfdc_campaign_id']) as cf
+    from raw_smartlead__leads
+)
 select
     _file as file,
     _row as row,
@@ -12,7 +16,7 @@ select
     norm_email(email) as email_norm,
     coalesce(try_cast(trim(reply_count) as bigint), 0) as reply_count,
     reply_count as reply_count_raw,
-    sf_id18(json_extract_string(custom_fields, '$.sfdc_lead_id')) as sfdc_lead_id,
-    sf_id18(json_extract_string(custom_fields, '$.sfdc_campaign_id')) as sfdc_campaign_id,
+    sf_id18(cf[1]) as sfdc_lead_id,
+    sf_id18(cf[2]) as sfdc_campaign_id,
     cast($smartlead_taken_at as timestamptz) as taken_at
-from raw_smartlead__leads
+from leads
