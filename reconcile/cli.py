@@ -275,11 +275,12 @@ def report(plan_path, out, reports_dir):
     from .plan import load_plan
     from .report import render_report
 
+    plan = load_plan(plan_path, verify=False)
     history = []
     if reports_dir:
-        from .run import list_runs
-        history = [r for r in list_runs(reports_dir)]
-    path = render_report(load_plan(plan_path, verify=False), out, history=history)
+        from .run import history_of
+        history = history_of(reports_dir, before=plan["created_at"])
+    path = render_report(plan, out, history=history)
     click.echo(f"HTML report: {path}")
 
 

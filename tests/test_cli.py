@@ -64,3 +64,16 @@ def test_explain_names_rule_and_source_rows(tmp_path):
     assert "rule: hard_bounce_union" in result.output
     assert "smartlead smartlead/events.jsonl row 1 event_type = 'EMAIL_BOUNCE'" in result.output
     assert "finding bounce_hop_lost → IT Infra" in result.output
+
+
+def test_report_command_renders_trends_from_earlier_run_bundles(tmp_path):
+    from reconcile.run import run_daily
+
+    fixtures = Path(__file__).parent / "fixtures" / "handmade"
+    reports = tmp_path / "reports"
+    first = run_daily(snapshot_dir=fixtures, reports_dir=reports, run_date="2026-11-26")
+    result = CliRunner().invoke(app, ["report", str(first.plan_path), "--out", str(tmp_path / "r.html"),
+                                      "--reports-dir", str(reports)])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "r.html").read_text("utf-8")
+    assert "Trends" in html and first.plan_id[:12] in html
