@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 err = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 160)  # logs and pipes get full tables, not 80 columns
 
 
 @contextlib.contextmanager
