@@ -219,7 +219,7 @@ def audit(db, record_id, plan_id, as_csv):
     t = Table(title=f"Audit trail ({len(rows)} rows)")
     cols = [c for c in COLUMNS if c not in ("plan_id", "run_id")]
     for c in cols:
-        t.add_column(c)
+        t.add_column(c, no_wrap=c in ("record_id", "field", "result", "at"), overflow="fold")
     for r in rows:
         t.add_row(*[str("" if r[c] is None else r[c]) for c in cols])
     out.print(t)
