@@ -14,10 +14,16 @@ with source_rows as (
     from stg_pardot__prospects
 ),
 leads_by_email as (
-    select email_norm, count(*) as n, min(lead_id) as lead_id, list(lead_id order by lead_id) as candidates
+    select email_norm, count(*) as n, min(lead_id) as lead_id
     from stg_sfdc__lead
     where email_norm is not null
     group by email_norm
+),
+shared_emails as (  -- the candidates of an ambiguous email (a list per email only where there are several)
+    select l.email_norm, list(l.lead_id order by l.lead_id) as candidates
+    from stg_sfdc__lead as l
+    semi join (select email_norm from leads_by_email where n > 1) as d on d.email_norm = l.email_norm
+    group by l.email_norm
 ),
 contact_emails as (
     select distinct email_norm from stg_sfdc__contact where email_norm is not null
@@ -41,9 +47,10 @@ select
          when e.n > 1 then 'ambiguous'
          when pc.file is not null or c.email_norm is not null then 'contact'
          else 'unmatched' end as match,
-    e.candidates
+    se.candidates
 from source_rows as r
 left join stg_sfdc__lead as l on l.lead_id = r.given_id
 left join leads_by_email as e on e.email_norm = r.email_norm and r.given_id is null
+left join shared_emails as se on se.email_norm = r.email_norm and r.given_id is null
 left join contact_emails as c on c.email_norm = r.email_norm and r.given_id is null
 left join pardot_contacts as pc on pc.file = r.file and pc.row = r.row
