@@ -67,7 +67,7 @@ def policy_bits():
     }
 
 
-def id18_numpy(values) -> "np.ndarray":
+def id18_numpy(values):
     """Vectorised Salesforce id → 18 characters over an array of str/None: checksum from a uint8 view, no row loop.
 
     Returns an object array (None where the value is blank or not a valid 15/18-character id)."""

@@ -56,7 +56,7 @@ def summarize(con, rejects: list[dict]) -> dict:
     total, ready, blocked = con.execute(f"select count(*), {rb} from plan_changes").fetchone()
     campaigns = {}
     for cid, name, gbu, r, b in con.execute(
-            f"""select coalesce(p.campaign_id, m.campaign_id) as cid, any_value(c.name), any_value(c.gbu),
+            """select coalesce(p.campaign_id, m.campaign_id) as cid, any_value(c.name), any_value(c.gbu),
                        count(*) filter (where p.status = 'ready'), count(*) filter (where p.status = 'blocked')
                 from plan_changes p
                 left join stg_sfdc__campaign_member m on p.object = 'Lead' and m.lead_id = p.record_id

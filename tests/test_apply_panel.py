@@ -1,6 +1,5 @@
 """The apply panel releases overwrite candidates only when ticked with a reason (seed 3.3), through the sandbox."""
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest

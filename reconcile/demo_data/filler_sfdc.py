@@ -34,7 +34,7 @@ def campaign_frame(pop: Population) -> pl.DataFrame:
 
 
 def lead_frame(pop: Population, r: Renderer) -> pl.DataFrame:
-    lead, n = pop.lead, pop.n
+    lead = pop.lead
     state = pl.Series(lead["description_state"])
     description = pl.DataFrame({"s": state, "clay": clay_descriptions(lead), "own": sfdc_own_descriptions(lead)})
     description = description.select(
