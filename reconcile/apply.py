@@ -107,6 +107,7 @@ def apply_plan(plan_path: str | Path, client=None, db: str | Path | None = None,
     if client is None:
         from .salesforce import connect
         client = connect()
+    requests_before = getattr(client, "requests_made", 0)
     org = _org_updateable(client, {c["object"] for c in changes})
     allowed = []
     for c in changes:
@@ -129,7 +130,7 @@ def apply_plan(plan_path: str | Path, client=None, db: str | Path | None = None,
         else:
             _write(client, con, result, plan, approver, to_write, pol, progress)
     finally:
-        result.requests = getattr(client, "requests_made", 0)
+        result.requests = getattr(client, "requests_made", 0) - requests_before
         if con is not None:
             result.files = _exports(con, plan_path, plan, result, approver)
             con.close()
