@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from .errors import ReconcileError
+from .policy import policy_path
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -58,7 +59,8 @@ def app(ctx, debug):
 @click.option("--json", "as_json", is_flag=True, help="Print the plan summary as JSON instead of tables.")
 @click.option("--memory-limit", help="DuckDB memory limit such as 2GB (spills to disk beyond it) "
               "[default: RECONCILE_MEMORY_LIMIT, else 80% of RAM].")
-def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit):
+@click.option("--org", help="Use the org's policy (policies/<org>.toml) unless --policy is given.")
+def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit, org):
     """Build the writeback plan of a snapshot directory.
 
     Reads SNAPSHOT_DIR (sfdc/, clay/, smartlead/, pardot/, optional manifest.toml), computes in DuckDB what
@@ -74,8 +76,8 @@ def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit):
     from .console import plan_summary_text, progress_status
 
     with progress_status("Planning") as progress:
-        result = build_plan(snapshot_dir, out=out, db=db, policy=policy, lenient=lenient, progress=progress,
-                            memory_limit=memory_limit)
+        result = build_plan(snapshot_dir, out=out, db=db, policy=policy_path(policy, org), lenient=lenient,
+                            progress=progress, memory_limit=memory_limit)
     if as_json:
         click.echo(json.dumps(result.plan["summary"], indent=2))
         return
@@ -167,7 +169,8 @@ def approve(plan_path, by, fields, override_gate, release_field, release_record,
 @click.option("--db", type=click.Path(path_type=Path), help="DuckDB file holding the audit table "
               "[default: reconcile.duckdb beside the plan].")
 @click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
-@click.option("--org", help="Use SF_<ORG>_… environment variables (one integration user per CRM system).")
+@click.option("--org", help="Use SF_<ORG>_… environment variables and policies/<org>.toml (one integration user "
+              "and policy per CRM system).")
 def apply(plan_path, dry_run, db, policy, org):
     """Apply an approved plan to Salesforce, with an audit trail.
 
@@ -188,7 +191,7 @@ def apply(plan_path, dry_run, db, policy, org):
     client = connect(org=org)
     with Progress(transient=True) as bar:
         task = bar.add_task("Applying", total=None)
-        result = apply_plan(plan_path, client=client, db=db, dry_run=dry_run, policy=policy,
+        result = apply_plan(plan_path, client=client, db=db, dry_run=dry_run, policy=policy_path(policy, org),
                             progress=lambda done, total: bar.update(task, completed=done, total=total))
     click.echo(f"{'Dry run' if dry_run else 'Applied'} plan {result.plan_id[:19]}…: "
                + ", ".join(f"{k} {v}" for k, v in result.counts.items()) + f" ({result.requests} API requests)")
@@ -245,7 +248,7 @@ def pull(out_dir, org, bulk_threshold):
 
 @app.command(context_settings=CONTEXT)
 @click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
-@click.option("--org", help="Use SF_<ORG>_… environment variables.")
+@click.option("--org", help="Use SF_<ORG>_… environment variables and policies/<org>.toml.")
 def preflight(policy, org):
     """Check the integration user against seed §3.1 and the policy; exit 1 if anything fails.
 
@@ -257,7 +260,7 @@ def preflight(policy, org):
     from .preflight import run_preflight
     from .salesforce import connect
 
-    checks = run_preflight(connect(org=org), load_policy(policy))
+    checks = run_preflight(connect(org=org), load_policy(policy_path(policy, org)))
     for c in checks:
         click.echo(f"{'PASS' if c.ok else 'FAIL'}  {c.name}: {c.detail}" + ("" if c.ok else f"\n      fix: {c.fix}"))
     failed = [c for c in checks if not c.ok]
@@ -323,7 +326,7 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org):
     from .run import run_daily
 
     bundle = run_daily(snapshot_dir=snapshot_dir, pull=pull, run_date=run_date, reports_dir=reports_dir,
-                       policy=policy, org=org, lenient=lenient)
+                       policy=policy_path(policy, org), org=org, lenient=lenient)
     click.echo(f"Run bundle: {bundle.path}")
     click.echo(f"HTML report: {bundle.report}")
 

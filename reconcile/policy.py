@@ -6,6 +6,7 @@ Everything configurable lives here; nothing else reads the TOML.
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,19 @@ class Policy:
 
 def default_policy_path() -> Path:
     return Path(__file__).resolve().parent / "default_policy.toml"
+
+
+def policy_path(path: str | Path | None = None, org: str | None = None) -> Path | None:
+    """The policy file to use: --policy if given, else the org's (policies/<org>.toml, or in $RECONCILE_POLICY_DIR),
+    else None (the packaged default). One integration user and one policy per CRM system (seed §3.1)."""
+    if path or not org:
+        return Path(path) if path else None
+    folder = Path(os.environ.get("RECONCILE_POLICY_DIR", "policies"))
+    candidate = folder / f"{org.lower()}.toml"
+    if not candidate.exists():
+        raise PolicyError(f"No policy for org '{org}': '{candidate}' does not exist. Copy the packaged default "
+                          f"('{default_policy_path()}') there and edit it, or pass --policy FILE.")
+    return candidate
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

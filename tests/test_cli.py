@@ -1,5 +1,6 @@
 """Every command teaches (--help with an example or a description) and is documented in the README."""
 
+import json
 import re
 from pathlib import Path
 
@@ -77,3 +78,24 @@ def test_report_command_renders_trends_from_earlier_run_bundles(tmp_path):
     assert result.exit_code == 0, result.output
     html = (tmp_path / "r.html").read_text("utf-8")
     assert "Trends" in html and first.plan_id[:12] in html
+
+
+def test_org_selects_its_policy_file(tmp_path, monkeypatch):
+    import hashlib
+
+    from reconcile.policy import default_policy_path
+
+    fixtures = Path(__file__).parent / "fixtures" / "handmade"
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    missing = runner.invoke(app, ["plan", str(fixtures), "--out", "p.json", "--org", "iCare"])
+    assert missing.exit_code == 1
+    assert "Error: No policy for org 'iCare': 'policies/icare.toml' does not exist." in missing.output
+    (tmp_path / "policies").mkdir()
+    text = default_policy_path().read_text("utf-8").replace('status = "pending_legal"', 'status = "active"')
+    (tmp_path / "policies" / "icare.toml").write_text(text, "utf-8")
+    ok = runner.invoke(app, ["plan", str(fixtures), "--out", "p.json", "--org", "iCare"])
+    assert ok.exit_code == 0, ok.output
+    plan = json.loads((tmp_path / "p.json").read_text("utf-8"))
+    assert plan["policy"]["fingerprint"] == "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    assert "pending_legal" not in plan["summary"]["by_reason"]
