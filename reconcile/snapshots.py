@@ -10,6 +10,7 @@ file and row of every value, so the file holds each snapshot once, not twice.
 from __future__ import annotations
 
 import csv
+import fnmatch
 import io
 import json
 import tomllib
@@ -48,6 +49,9 @@ class Snapshot:
         return {f.path: f.sha256 for f in sorted(self.files, key=lambda f: f.path)}
 
 
+MULTI_FILE_SOURCES = ("clay__rows", "smartlead__leads")  # one or more Clay tables / Smartlead campaigns
+
+
 def qi(name: str) -> str:
     """Quote an identifier (file headers are data: never trust them unquoted)."""
     return '"' + name.replace('"', '""') + '"'
@@ -56,16 +60,19 @@ def qi(name: str) -> str:
 # ---------------------------------------------------------------------------------------------- discovery
 
 def discover(root: Path, srcs: list[Source]) -> dict[str, list[Path]]:
-    """Map each source to its files; a file claimed by a more specific source is not a generic Clay table."""
+    """Map each source to its files (names matched case-insensitively: `SFDC/lead.csv` is `sfdc/Lead.*`); a file
+    claimed by a more specific source is not a generic Clay table."""
     if not root.is_dir():
         raise SnapshotError(f"Snapshot directory '{root}' does not exist. Pass the folder that holds sfdc/, clay/, "
                             "smartlead/ and pardot/ (see README: Snapshot contract).")
+    files = sorted(p for p in root.glob("*/*") if p.is_file())
     found: dict[str, list[Path]] = {s.name: [] for s in srcs}
     claimed: set[Path] = set()
     for s in sorted(srcs, key=lambda s: s.name == "clay__rows"):
         for pattern in s.globs:
-            for p in sorted(root.glob(pattern)):
-                if p in claimed or not p.is_file() or p.suffix.lower() not in s.formats:
+            for p in files:
+                rel = p.relative_to(root).as_posix().lower()
+                if p in claimed or p.suffix.lower() not in s.formats or not fnmatch.fnmatchcase(rel, pattern.lower()):
                     continue
                 found[s.name].append(p)
                 claimed.add(p)
@@ -73,6 +80,10 @@ def discover(root: Path, srcs: list[Source]) -> dict[str, list[Path]]:
         if s.required and not found[s.name]:
             raise SnapshotError(f"Snapshot '{root}' has no {s.globs[0].replace('*', '{csv,parquet,jsonl}')} file. "
                                 f"Export it (SPEC §2 / README: Snapshot contract) and rerun.")
+        if s.name not in MULTI_FILE_SOURCES and len(found[s.name]) > 1:
+            names = ", ".join(p.relative_to(root).as_posix() for p in found[s.name])
+            raise SnapshotError(f"Snapshot '{root}' has {len(found[s.name])} files for {s.globs[0]} ({names}). "
+                                "Keep one of them.")
     return found
 
 

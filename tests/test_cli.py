@@ -99,3 +99,20 @@ def test_org_selects_its_policy_file(tmp_path, monkeypatch):
     plan = json.loads((tmp_path / "p.json").read_text("utf-8"))
     assert plan["policy"]["fingerprint"] == "sha256:" + hashlib.sha256(text.encode()).hexdigest()
     assert "pending_legal" not in plan["summary"]["by_reason"]
+
+
+def test_snapshot_file_names_match_case_insensitively_and_one_file_per_salesforce_object(tmp_path):
+    import shutil
+
+    snap = tmp_path / "snap"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "handmade", snap)
+    (snap / "sfdc").rename(snap / "SFDC")
+    (snap / "SFDC" / "Lead.csv").rename(snap / "SFDC" / "lead.CSV")
+    runner = CliRunner()
+    ok = runner.invoke(app, ["plan", str(snap), "--out", str(tmp_path / "p.json"), "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["records"]["Lead"] == 4
+    shutil.copy(snap / "SFDC" / "lead.CSV", snap / "SFDC" / "Lead.csv")
+    twice = runner.invoke(app, ["plan", str(snap), "--out", str(tmp_path / "p2.json")])
+    assert twice.exit_code == 1
+    assert "has 2 files for sfdc/Lead.* (SFDC/Lead.csv, SFDC/lead.CSV). Keep one of them." in twice.output
