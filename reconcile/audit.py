@@ -19,7 +19,6 @@ from .sql import connect
 
 COLUMNS = ("seq", "run_id", "plan_id", "approver", "object", "record_id", "field", "before", "after", "result",
            "error_code", "message", "at")
-RESULTS = ("pending", "applied", "already_applied", "drifted", "failed", "refused")
 
 
 def open_audit(db_path: str | Path):

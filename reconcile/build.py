@@ -73,18 +73,36 @@ def model_params(policy: Policy, snap: Snapshot) -> dict:
     }
 
 
-def build(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, lenient: bool = False,
-          progress=None) -> Snapshot:
-    """Ingest and run every model on an open connection (no transaction handling here)."""
+def stage_snapshot(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, lenient: bool = False,
+                   progress=None) -> Snapshot:
+    """Ingest every source and build its staging table (stg_*), freeing each raw table as soon as it is staged."""
     load_macros(con, _formula_path(policy))
-    load_policy_tables(con, policy, snapshot_dir)
 
     def stage(source, snap):
         # staging is 1:1 with its raw table and keeps file + row of every value: free the raw copy at once
         run_model(con, f"staging/stg_{source.name}", model_params(policy, snap))
         con.execute(f'drop table if exists "{source.table}"')
 
-    snap = ingest(con, snapshot_dir, policy.clay_columns, lenient=lenient, progress=progress, on_source=stage)
+    return ingest(con, snapshot_dir, policy.clay_columns, lenient=lenient, progress=progress, on_source=stage)
+
+
+def staged(snapshot_dir: str | Path, policy: str | Path | Policy | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection holding a snapshot's staging tables (seeding the sandbox, member exports)."""
+    pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    con = connect()
+    try:
+        stage_snapshot(con, Path(snapshot_dir), pol)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def build(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, lenient: bool = False,
+          progress=None) -> Snapshot:
+    """Ingest and run every model on an open connection (no transaction handling here)."""
+    load_policy_tables(con, policy, snapshot_dir)
+    snap = stage_snapshot(con, snapshot_dir, policy, lenient=lenient, progress=progress)
     run_models(con, model_params(policy, snap), progress=progress,
                names=[m for m in MODELS if not m.startswith("staging/")])
     return snap

@@ -215,7 +215,9 @@ def audit(db, record_id, plan_id, as_csv):
     from .console import out
     from .ids import id18
 
-    rows = query(db, record_id=id18(record_id) or record_id if record_id else None, plan_id=plan_id)
+    if record_id:
+        record_id = id18(record_id) or record_id  # 15-character ids are looked up by their 18-character form
+    rows = query(db, record_id=record_id, plan_id=plan_id)
     if as_csv:
         click.echo(to_csv(rows), nl=False)
         return

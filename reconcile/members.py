@@ -6,12 +6,12 @@ import csv
 import io
 from pathlib import Path
 
+from .build import staged
 from .errors import SnapshotError
 from .ids import id18
 from .plan import write_atomic
 from .policy import load_policy
-from .snapshots import ingest
-from .sql import connect, load_macros, run_model, sql_text
+from .sql import sql_text
 
 
 def export_members(snapshot_dir: str | Path, campaign_id: str, out: str | Path, policy=None) -> int:
@@ -20,11 +20,7 @@ def export_members(snapshot_dir: str | Path, campaign_id: str, out: str | Path, 
     if cid is None:
         raise SnapshotError(f"Campaign id '{campaign_id}' is not a Salesforce id (15 or 18 characters).")
     pol = load_policy(policy)
-    con = connect()
-    load_macros(con)
-    ingest(con, Path(snapshot_dir), pol.clay_columns)
-    for model in ("staging/stg_sfdc__lead", "staging/stg_sfdc__campaign_member", "staging/stg_sfdc__contact"):
-        run_model(con, model, {})
+    con = staged(snapshot_dir, pol)
     rows = con.execute(sql_text("exports/export_campaign_members"), {"campaign_id": cid}).fetchall()
     con.close()
     if not rows:

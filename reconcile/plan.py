@@ -46,8 +46,8 @@ def fetch_rejects(con) -> list[dict]:
     return [dict(zip(("file", "row", "column", "value", "expected", "message"), r)) for r in rows.fetchall()]
 
 
-def _counts(con, sql: str, params=None) -> dict:
-    return {k: {"ready": r, "blocked": b} for k, r, b in con.execute(sql, params or []).fetchall()}
+def _counts(con, sql: str) -> dict:
+    return {k: {"ready": r, "blocked": b} for k, r, b in con.execute(sql).fetchall()}
 
 
 def summarize(con, rejects: list[dict]) -> dict:

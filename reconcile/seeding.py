@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .policy import load_policy
-from .snapshots import ingest
-from .sql import connect, load_macros, run_model
+from .build import staged
 
 _QUERIES = {
     "Campaign": "select campaign_id as Id, name as Name, gbu as GBU__c from stg_sfdc__campaign",
@@ -20,17 +18,11 @@ _QUERIES = {
                        "nullif(trim(reply_classification), '') as ReplyClassification__c "
                        "from stg_sfdc__campaign_member"),
 }
-_STAGING = ("staging/stg_sfdc__lead", "staging/stg_sfdc__campaign_member", "staging/stg_sfdc__contact",
-            "staging/stg_sfdc__campaign")
 
 
 def salesforce_records(snapshot_dir: str | Path) -> dict[str, list[dict]]:
     """The snapshot's Salesforce records, normalised (18-character ids), keyed by sObject."""
-    con = connect()
-    load_macros(con)
-    ingest(con, Path(snapshot_dir), load_policy().clay_columns)
-    for model in _STAGING:
-        run_model(con, model, {})
+    con = staged(snapshot_dir)
     out = {}
     for sobject, sql in _QUERIES.items():
         cur = con.execute(sql)
