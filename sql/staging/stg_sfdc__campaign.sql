@@ -1,7 +1,8 @@
 -- Salesforce Campaigns (optional file): names and GBU for the report.
 -- Grain: one row per Campaign. Parameters: none.
+-- <column>__id18 / __bool / __ts / __int: the value parsed once, in the read (sf_id18 / sf_bool / sf_ts / sf_int).
 select
-    sf_id18(id) as campaign_id,
+    id__id18 as campaign_id,
     clean_text(name) as name,
     clean_text(gbu) as gbu
 from raw_sfdc__campaign

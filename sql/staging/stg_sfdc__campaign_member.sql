@@ -1,14 +1,15 @@
 -- Salesforce CampaignMembers: typed, ids 18 characters.
 -- Grain: one row per CampaignMember. Parameters: none.
+-- <column>__id18 / __bool / __ts / __int: the value parsed once, in the read (sf_id18 / sf_bool / sf_ts / sf_int).
 select
-    sf_id18(id) as cm_id,
-    sf_id18(campaign_id) as campaign_id,
-    sf_id18(lead_id) as lead_id,
-    sf_id18(contact_id) as contact_id,
+    id__id18 as cm_id,
+    campaign_id__id18 as campaign_id,
+    lead_id__id18 as lead_id,
+    contact_id__id18 as contact_id,
     status,
-    coalesce(sf_bool(has_replied), false) as has_replied,
+    coalesce(has_replied__bool, false) as has_replied,
     reply_classification,
-    sf_ts(system_modstamp) as system_modstamp,
+    system_modstamp__ts as system_modstamp,
     _file as file,
     _row as row
 from raw_sfdc__campaign_member

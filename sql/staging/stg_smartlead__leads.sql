@@ -1,5 +1,6 @@
 -- Smartlead leads-export rows, one file per campaign (campaign id from the file name campaign-<id>).
 -- Grain: one row per lead per Smartlead campaign. Parameters: $smartlead_taken_at (export time).
+-- <column>__id18 / __bool / __ts / __int: the value parsed once, in the read (sf_id18 / sf_bool / sf_ts / sf_int).
 with leads as (
     select *, json_extract_string(custom_fields, ['$.sfdc_lead_id', '$.sfdc_campaign_id']) as cf
     from raw_smartlead__leads
@@ -14,7 +15,7 @@ select
     clean_text(category) as category,
     email as email_raw,
     norm_email(email) as email_norm,
-    coalesce(try_cast(trim(reply_count) as bigint), 0) as reply_count,
+    coalesce(reply_count__int, 0) as reply_count,
     reply_count as reply_count_raw,
     sf_id18(cf[1]) as sfdc_lead_id,
     sf_id18(cf[2]) as sfdc_campaign_id,
