@@ -149,7 +149,7 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
             salvage.reject(con, rel, bad)
         return con.execute(f"select count(*) from {s.table} where _file = ?", [rel]).fetchone()[0]
     is_json = path.suffix.lower() == ".jsonl"
-    scan, params = _scan(path, delim, lenient)
+    scan, params = _scan(path, delim)
     readable = not lenient or _readable(scan, params)
     if not readable and (problem := filecheck.encoding_problem(path, rel)):
         raise problem
@@ -186,8 +186,6 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
             raise filecheck.json_error(path, rel) from e
         raise (filecheck.csv_problem(path, rel, delim) or filecheck.structure_error(rel, e)) from e
     number_rows(con, s.table)
-    if lenient and path.suffix.lower() == ".csv":
-        _collect_csv_rejects(con, rel)
     return con.execute(f"select count(*) from {s.table} where _file = ?", [rel]).fetchone()[0]
 
 
@@ -242,12 +240,13 @@ def _salvage(con, s: Source, path: Path, rel: str, delim: str | None, mapping: d
     salvage.reject(con, rel, bad)
 
 
-def _scan(path: Path, delim: str | None, lenient: bool) -> tuple[str, list]:
+def _scan(path: Path, delim: str | None) -> tuple[str, list]:
+    """The strict read of one file. Lenient mode reads the same way: when DuckDB refuses a file, salvage.py splits
+    it into well-formed records and damaged ones (DuckDB's own ignore_errors may drop a good row beside a broken one
+    and shifts the row numbers of every row after it)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         opts = "delim=?, header=true, all_varchar=true, quote='\"', escape='\"', auto_detect=true"
-        if lenient:
-            opts += ", ignore_errors=true, store_rejects=true"
         return f"read_csv(?, {opts})", [str(path), delim]
     if suffix == ".parquet":
         return "read_parquet(?)", [str(path)]
@@ -291,15 +290,6 @@ def _map_columns(s: Source, headers: list[str], rel: str) -> dict[str, str]:
 
 def _campaign_from_name(path: Path) -> str:
     return path.stem.split("-", 1)[1] if "-" in path.stem else path.stem
-
-
-def _collect_csv_rejects(con, rel: str) -> None:
-    exists = con.execute("select count(*) from duckdb_tables() where table_name = 'reject_errors'").fetchone()[0]
-    if not exists:
-        return
-    con.execute("insert into rejects select ?, line - 1, '', any_value(csv_line), 'a well-formed CSV row', "
-                "min(error_message) from reject_errors group by line", [rel])
-    con.execute("delete from reject_errors")
 
 
 # ---------------------------------------------------------------------------------------------- checks

@@ -250,6 +250,23 @@ def test_lenient_plans_the_rest_around_a_ragged_csv_row(tmp_path):
     assert [(c["record_id"], c["status"]) for c in plan["changes"]] == [(L1, "ready"), (L2, "ready")]
 
 
+def test_lenient_keeps_the_rows_after_a_ragged_row_and_their_numbers(tmp_path):
+    """A short row in the middle: the good row right after it is kept (DuckDB's own error recovery dropped it) and
+    every row keeps its record number."""
+    lines = leads_csv([lead(1), lead(2), lead(3)]).splitlines()
+    text = "\n".join([lines[0], lines[1], f"{lead_id(9)},short,row", *lines[2:]]) + "\n"
+    snap = write_snapshot(tmp_path, bounce_both(text))
+    plan = plan_in(snap, lenient=True)
+    assert [(r["file"], r["row"]) for r in plan["rejects"]] == [("sfdc/Lead.csv", 2)]
+    assert [(c["record_id"], c["status"]) for c in plan["changes"]] == [(L1, "ready"), (L2, "ready")]
+    con = duckdb.connect(str(tmp_path / "out" / "reconcile.duckdb"), read_only=True)
+    try:
+        assert con.execute("select lead_id, row from stg_sfdc__lead order by row").fetchall() == [
+            (L1, 1), (L2, 3), (L3, 4)]
+    finally:
+        con.close()
+
+
 def test_lenient_quarantines_an_unterminated_quote(tmp_path, run_cli):
     snap = write_snapshot(tmp_path, bounce_both(UNTERMINATED))
     result, out = plan_cli(run_cli, snap, "--lenient")
