@@ -27,7 +27,7 @@ create or replace macro sf_int(raw) as try_cast(trim(raw) as bigint);
 
 create or replace macro is_bad_int(raw) as not is_blank(raw) and sf_int(raw) is null;
 
-create or replace macro is_bad_json(raw) as not coalesce(json_valid(raw), false) and not is_blank(raw);
+create or replace macro is_bad_json(raw) as case when json_valid(raw) then false else not is_blank(raw) end;
 
 create or replace macro is_bad_text(raw) as false;
 
@@ -40,9 +40,11 @@ create or replace macro trim_space(raw) as
          else trim(raw, ' ' || chr(9) || chr(10) || chr(13) || chr(160) || chr(8203) || chr(65279)) end;
 
 -- emails: trimmed, 'mailto:' dropped, lower-cased for matching (the raw value is kept beside it).
-create or replace macro unmailto(e) as case when starts_with(e, 'mailto:') then trim_space(e[8:]) else e end;
+-- (most emails hold no ':' at all, so only those that do are looked at for the prefix)
+create or replace macro unmailto(t) as case when starts_with(lower(t), 'mailto:') then trim_space(t[8:]) else t end;
 
-create or replace macro norm_email(raw) as nullif(unmailto(lower(trim_space(raw))), '');
+create or replace macro norm_email(raw) as
+    nullif(lower(case when contains(raw, ':') then unmailto(trim_space(raw)) else trim_space(raw) end), '');
 
 create or replace macro clean_text(raw) as nullif(trim_space(raw), '');
 
