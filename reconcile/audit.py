@@ -23,11 +23,31 @@ COLUMNS = ("seq", "run_id", "plan_id", "approver", "object", "record_id", "field
 
 def open_audit(db_path: str | Path):
     con = connect(db_path)
-    con.execute("create sequence if not exists audit_seq")
+    create_table(con)
+    return con
+
+
+def create_table(con, start: int = 1) -> None:
+    con.execute(f"create sequence if not exists audit_seq start with {int(start)}")
     con.execute("create table if not exists audit (seq bigint default nextval('audit_seq'), run_id varchar, "
                 "plan_id varchar, approver varchar, object varchar, record_id varchar, field varchar, before varchar, "
                 "after varchar, result varchar, error_code varchar, message varchar, \"at\" timestamptz)")
-    return con
+
+
+def carry_over(old, con) -> int:
+    """Copy the audit trail (rows and sequence position) of the DuckDB file a plan replaces into the new file."""
+    if not old.execute("select count(*) from duckdb_tables() where table_name = 'audit'").fetchone()[0]:
+        return 0
+    columns = ", ".join(f'"{c}"' for c in COLUMNS)
+    start = old.execute("select coalesce(max(seq), 0) + 1 from audit").fetchone()[0]
+    rows = old.cursor().sql(f"select {columns} from audit order by seq").to_arrow_table()
+    create_table(con, start)
+    con.register("audit_rows", rows)
+    try:
+        con.execute(f"insert into audit ({columns}) select * from audit_rows")
+    finally:
+        con.unregister("audit_rows")
+    return rows.num_rows
 
 
 def _now() -> str:

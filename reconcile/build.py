@@ -1,19 +1,23 @@
-"""Snapshot directory → DuckDB (file-backed) → SQL models → plan file. One transaction: all or nothing."""
+"""Snapshot directory → DuckDB (file-backed) → SQL models → plan file. Built in a scratch file that replaces the
+target only when everything succeeded: all or nothing."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
+from . import audit
 from . import plan as planmod
 from .errors import ReconcileError, SnapshotError
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
 from .snapshots import Snapshot, ingest
-from .sql import MODELS, connect, load_macros, run_model, run_models
+from .sql import MODELS, attach_scratch, connect, effective_memory_limit, load_macros, run_model, run_models
 
 
 @dataclass
@@ -99,12 +103,13 @@ def staged(snapshot_dir: str | Path, policy: str | Path | Policy | None = None) 
 
 
 def build(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, lenient: bool = False,
-          progress=None) -> Snapshot:
-    """Ingest and run every model on an open connection (no transaction handling here)."""
+          progress=None, spill: bool = False) -> Snapshot:
+    """Ingest and run every model on an open connection (no transaction handling here).
+    spill (under a memory limit): intermediates go to the attached scratch database, not memory."""
     load_policy_tables(con, policy, snapshot_dir)
     snap = stage_snapshot(con, snapshot_dir, policy, lenient=lenient, progress=progress)
     run_models(con, model_params(policy, snap), progress=progress,
-               names=[m for m in MODELS if not m.startswith("staging/")])
+               names=[m for m in MODELS if not m.startswith("staging/")], spill=spill)
     return snap
 
 
@@ -145,39 +150,93 @@ def assemble(con, snap: Snapshot, policy: Policy, created_at: str | None = None)
 def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str | Path | None = None,
                policy: str | Path | Policy | None = None, lenient: bool = False, progress=None,
                exports: bool = True, memory_limit: str | None = None) -> PlanResult:
-    """`reconcile plan`: build the plan of a snapshot directory; nothing is written when anything fails."""
+    """`reconcile plan`: build the plan of a snapshot directory; nothing is written when anything fails.
+
+    The DuckDB file is built beside its target (`<db>.building`, committing as it goes, so memory stays bounded:
+    a dropped table's memory is only freed by a commit) and moved over the target at the end, with the target's
+    audit trail carried over. The target stays open read-only meanwhile: no apply can write to it unseen."""
     snapshot_dir = Path(snapshot_dir)
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     out_path = Path(out) if out else None
     db_path = Path(db) if db else default_db_path(out_path, snapshot_dir)
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    work = db_path.with_name(db_path.name + ".building")
+    scratch = db_path.with_name(db_path.name + ".scratch")
+    spill = effective_memory_limit(memory_limit) is not None
+    old = _open_previous(db_path)
     try:
-        con = connect(db_path, memory_limit=memory_limit)
-    except ValueError as e:
-        raise ReconcileError(f"Memory limit '{e}' is not a size such as 2GB or 512MB.") from e
-    try:
-        con.execute("begin")
-        snap = build(con, snapshot_dir, pol, lenient=lenient, progress=progress)
-        if progress:
-            progress("writing plan")
-        plan = assemble(con, snap, pol)
-        con.execute("commit")
-    except ReconcileError:
-        con.execute("rollback")
+        _remove_database(work)
+        _remove_database(scratch)
+        try:
+            con = connect(work, memory_limit=memory_limit)
+        except ValueError as e:
+            raise ReconcileError(f"Memory limit '{e}' is not a size such as 2GB or 512MB.") from e
+        try:
+            if spill:
+                attach_scratch(con, scratch)
+            snap = build(con, snapshot_dir, pol, lenient=lenient, progress=progress, spill=spill)
+            if progress:
+                progress("writing plan")
+            plan = assemble(con, snap, pol)
+            if old is not None:
+                audit.carry_over(old, con)
+        except duckdb.OutOfMemoryException as e:
+            raise ReconcileError("DuckDB ran out of memory while planning (nothing was written). Raise the limit "
+                                 "with --memory-limit (e.g. 8GB) or RECONCILE_MEMORY_LIMIT, or free memory.") from e
+        except duckdb.Error as e:
+            raise SnapshotError(f"Snapshot '{snapshot_dir}' could not be reconciled: {str(e).splitlines()[0]}") from e
+        finally:
+            con.close()
+        _replace_database(work, db_path)
+    except BaseException:
+        _remove_database(work)
         raise
-    except duckdb.OutOfMemoryException as e:
-        con.execute("rollback")
-        raise ReconcileError("DuckDB ran out of memory while planning (nothing was written). Raise the limit with "
-                             "--memory-limit (e.g. 8GB) or RECONCILE_MEMORY_LIMIT, or free memory.") from e
-    except duckdb.Error as e:
-        con.execute("rollback")
-        raise SnapshotError(f"Snapshot '{snapshot_dir}' could not be reconciled: {str(e).splitlines()[0]}") from e
-    written: list[Path] = []
-    try:
-        if out_path:
-            planmod.write_atomic(out_path, planmod.dumps(plan))
-            if exports:
-                written = planmod.export_changes(con, out_path)
     finally:
-        con.close()
+        _remove_database(scratch)
+        if old is not None:
+            old.close()
+    written: list[Path] = []
+    if out_path:
+        planmod.write_atomic(out_path, planmod.dumps(plan))
+        if exports:
+            con = connect(db_path)
+            try:
+                written = planmod.export_changes(con, out_path)
+            finally:
+                con.close()
     return PlanResult(plan=plan, plan_path=out_path, db_path=db_path, snapshot=snap, exports=written)
+
+
+def _open_previous(db_path: Path) -> duckdb.DuckDBPyConnection | None:
+    """The DuckDB file a plan replaces, read-only (its audit trail is carried over; the lock keeps applies out)."""
+    if not db_path.exists():
+        return None
+    try:
+        return duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error as e:
+        raise ReconcileError(f"DuckDB file '{db_path}' cannot be opened ({str(e).splitlines()[0]}). If an apply or "
+                             "another plan is running, wait for it to finish and rerun; if the file is damaged, "
+                             "move it aside (its audit trail is in it) and rerun.") from e
+
+
+def _remove_database(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        p.unlink(missing_ok=True)
+    shutil.rmtree(path.with_name(path.name + ".tmp"), ignore_errors=True)
+
+
+def _replace_database(work: Path, db_path: Path) -> None:
+    """Move the built file over the target. A write-ahead log left beside the target belongs to the old file: it
+    is moved aside first (and back if the move fails), never replayed onto the new one."""
+    wal = db_path.with_name(db_path.name + ".wal")
+    aside = db_path.with_name(db_path.name + ".wal.replaced")
+    had_wal = wal.exists()
+    if had_wal:
+        os.replace(wal, aside)
+    try:
+        os.replace(work, db_path)
+    except BaseException:
+        if had_wal:
+            os.replace(aside, wal)
+        raise
+    aside.unlink(missing_ok=True)

@@ -29,7 +29,7 @@ from reconcile import audit
 from reconcile.apply import apply_plan
 from reconcile.approval import approve
 from reconcile.build import build_plan
-from reconcile.errors import ApplyError, ApplyStopped, ApprovalError
+from reconcile.errors import ApplyError, ApplyStopped, ApprovalError, SnapshotError
 from reconcile.plan import load_plan
 from reconcile.salesforce import COLLECTION_CHUNK, connect
 from reconcile.sandbox import start_sandbox
@@ -637,3 +637,29 @@ def test_stale_snapshot_is_refused_before_anything_is_read(org, plans, tmp_path)
     with pytest.raises(ApplyError, match="max_snapshot_age_hours"):
         do_apply(org, plan_path, now=datetime(2026, 12, 5, tzinfo=timezone.utc))
     assert not org.org.request_log
+
+
+# ------------------------------------------------------------------------------------------ the DuckDB file
+
+def test_a_new_plan_into_the_same_database_keeps_the_audit_trail(org, plans, tmp_path):
+    """`reconcile plan` rebuilds the DuckDB file beside it and moves it over the old one: the audit trail of
+    earlier applies is carried over (rows and sequence), and a failed plan leaves the file as it was."""
+    plan_path, pol = prepared(org, plans, tmp_path, "handmade")
+    do_apply(org, plan_path)
+    before = audit_rows(plan_path)
+    assert before
+    db = plan_path.parent / "reconcile.duckdb"
+    build_plan(plans.snapshot("handmade"), out=plan_path.parent / "again.json", db=db, exports=False)
+    assert audit_rows(plan_path) == before
+    bad = write_snapshot(tmp_path / "bad", {"sfdc/Lead.csv": csv_text(LEAD_HEADER, [lead(1, IsConverted="maybe")])})
+    with pytest.raises(SnapshotError):
+        build_plan(bad, out=plan_path.parent / "bad.json", db=db, exports=False)
+    assert audit_rows(plan_path) == before
+    assert sorted(p.name for p in plan_path.parent.iterdir() if p.name.startswith("reconcile.duckdb")) == [
+        "reconcile.duckdb"]
+    # the next apply appends after the carried rows
+    approve(plan_path.parent / "again.json", by="Ana")
+    do_apply(org, plan_path.parent / "again.json")
+    after = audit_rows(plan_path)
+    assert after[:len(before)] == before
+    assert len(after) > len(before) and min(r["seq"] for r in after[len(before):]) > max(r["seq"] for r in before)

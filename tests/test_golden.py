@@ -8,6 +8,9 @@ import json
 import os
 from pathlib import Path
 
+import duckdb
+import pytest
+
 from reconcile.build import build_plan
 from reconcile.demo_data import generate_snapshot
 from reconcile.plan import dumps
@@ -15,10 +18,21 @@ from reconcile.plan import dumps
 GOLDEN = Path(__file__).parent / "golden" / "demo_plan.json"
 
 
-def test_demo_plan_matches_the_golden_plan(tmp_path):
+@pytest.mark.parametrize("memory_limit", [None, "256MB"])
+def test_demo_plan_matches_the_golden_plan(tmp_path, memory_limit):
+    """Also under a memory limit, where intermediates go to a scratch database file instead of memory."""
     snap = tmp_path / "snapshot"
     generate_snapshot(snap, leads=60, seed=7, taken_at="2026-11-27T06:00:00Z")
-    plan = build_plan(snap, out=tmp_path / "plan.json", exports=False).plan
+    out = tmp_path / "out"
+    plan = build_plan(snap, out=out / "plan.json", exports=False, memory_limit=memory_limit).plan
+    assert sorted(p.name for p in out.iterdir()) == ["plan.json", "reconcile.duckdb"]
+    con = duckdb.connect(str(out / "reconcile.duckdb"), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+    finally:
+        con.close()
+    assert {"stg_sfdc__lead", "rule_hard_bounce_union", "plan_changes", "snapshot_files"} <= tables
+    assert not {t for t in tables if t.startswith("int_")}
     plan["created_at"] = "(golden)"
     text = dumps(plan)
     if os.environ.get("UPDATE_GOLDEN"):
