@@ -13,8 +13,10 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
+from .errors import ReconcileError
 from .sql import connect
 
 COLUMNS = ("seq", "run_id", "plan_id", "approver", "object", "record_id", "field", "before", "after", "result",
@@ -22,7 +24,12 @@ COLUMNS = ("seq", "run_id", "plan_id", "approver", "object", "record_id", "field
 
 
 def open_audit(db_path: str | Path):
-    con = connect(db_path)
+    try:
+        con = connect(db_path)
+    except duckdb.IOException as e:  # another process holds the file (a plan building, an apply running)
+        raise ReconcileError(f"DuckDB file '{db_path}' is in use by another process ({str(e).splitlines()[0]}). "
+                             "Wait for the running plan or apply to finish, or close the notebook that opened it "
+                             "for writing, and rerun.") from e
     create_table(con)
     return con
 

@@ -29,7 +29,7 @@ from reconcile import audit
 from reconcile.apply import apply_plan
 from reconcile.approval import approve
 from reconcile.build import build_plan
-from reconcile.errors import ApplyError, ApplyStopped, ApprovalError, SnapshotError
+from reconcile.errors import ApplyError, ApplyStopped, ApprovalError, ReconcileError, SnapshotError
 from reconcile.plan import load_plan
 from reconcile.salesforce import COLLECTION_CHUNK, connect
 from reconcile.sandbox import start_sandbox
@@ -663,3 +663,35 @@ def test_a_new_plan_into_the_same_database_keeps_the_audit_trail(org, plans, tmp
     after = audit_rows(plan_path)
     assert after[:len(before)] == before
     assert len(after) > len(before) and min(r["seq"] for r in after[len(before):]) > max(r["seq"] for r in before)
+
+
+def _hold(db: Path, read_only: bool):
+    """Another process holding the DuckDB file (a notebook, or an apply writing its audit)."""
+    code = ("import sys, time, duckdb; c = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == '1'); "
+            "print('held', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(db), "1" if read_only else "0"],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_plan_and_apply_refuse_a_database_another_process_is_writing(org, plans, tmp_path):
+    plan_path, _ = prepared(org, plans, tmp_path, "handmade")
+    db = plan_path.parent / "reconcile.duckdb"
+    do_apply(org, plan_path)
+    before = audit_rows(plan_path)
+    holder = _hold(db, read_only=False)  # e.g. an apply still running
+    try:
+        with pytest.raises(ReconcileError, match="cannot be opened .*If an apply or another plan is running"):
+            build_plan(plans.snapshot("handmade"), out=plan_path.parent / "again.json", db=db, exports=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    holder = _hold(db, read_only=True)  # e.g. a plan building the next file
+    try:
+        with pytest.raises(ReconcileError, match="is in use by another process"):
+            do_apply(org, plan_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert audit_rows(plan_path) == before
