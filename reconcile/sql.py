@@ -24,6 +24,8 @@ MODELS = (
     "staging/stg_smartlead__events",
     "staging/stg_pardot__prospects",
     "intermediate/int_source_rows_matched",
+    "intermediate/int_clay_member_pairs",
+    "intermediate/int_smartlead_member_rows",
     "intermediate/int_campaign_member_links",
     "intermediate/int_sender_bounces",
     "intermediate/int_bounce_evidence",
