@@ -1,6 +1,8 @@
 -- Identity (SPEC §3): every Clay, Smartlead and Pardot row resolved to one Lead — by the Lead Id it carries,
 -- else by normalised email matching exactly one Lead. Grain: one row per source row. Parameters: none.
-with source_rows as (
+-- Two branches: rows that carry an id only look the id up; only the others probe the email indexes
+-- (at 10M leads, probing every row against four hash tables was the slowest step of the build).
+with source_rows as not materialized (
     select 'clay' as source, file, row, lead_id as given_id, 'LeadId' as id_column, email_norm, email_raw
     from stg_clay__rows
     union all
@@ -32,25 +34,25 @@ pardot_contacts as (
     select file, row from stg_pardot__prospects where sf_contact_id is not null and sf_lead_id is null
 )
 select
-    r.source,
-    r.file,
-    r.row,
-    r.email_norm,
-    r.email_raw,
-    r.given_id,
-    r.id_column,
-    case when r.given_id is not null then l.lead_id
-         when e.n = 1 then e.lead_id end as lead_id,
-    case when r.given_id is not null and l.lead_id is not null then 'by_id'
-         when r.given_id is not null then 'id_not_found'
-         when e.n = 1 then 'by_email'
+    r.source, r.file, r.row, r.email_norm, r.email_raw, r.given_id, r.id_column,
+    l.lead_id,
+    case when l.lead_id is not null then 'by_id' else 'id_not_found' end as match,
+    cast(null as varchar[]) as candidates
+from source_rows as r
+left join stg_sfdc__lead as l on l.lead_id = r.given_id
+where r.given_id is not null
+union all
+select
+    r.source, r.file, r.row, r.email_norm, r.email_raw, r.given_id, r.id_column,
+    case when e.n = 1 then e.lead_id end as lead_id,
+    case when e.n = 1 then 'by_email'
          when e.n > 1 then 'ambiguous'
          when pc.file is not null or c.email_norm is not null then 'contact'
          else 'unmatched' end as match,
     se.candidates
 from source_rows as r
-left join stg_sfdc__lead as l on l.lead_id = r.given_id
-left join leads_by_email as e on e.email_norm = r.email_norm and r.given_id is null
-left join shared_emails as se on se.email_norm = r.email_norm and r.given_id is null
-left join contact_emails as c on c.email_norm = r.email_norm and r.given_id is null
+left join leads_by_email as e on e.email_norm = r.email_norm
+left join shared_emails as se on se.email_norm = r.email_norm
+left join contact_emails as c on c.email_norm = r.email_norm
 left join pardot_contacts as pc on pc.file = r.file and pc.row = r.row
+where r.given_id is null
