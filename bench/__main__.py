@@ -93,6 +93,11 @@ def main(argv=None) -> int:
         say("scale check: reconcile (memory_limit 8GB)")
         res["scale"]["reconcile"] = run_step("reconcile_scaled", {
             "snap": str(snap), "out": str(out / "work" / f"{big}-csv" / "reconcile"), "memory_limit": "8GB"})
+        say(f"scale check: reconcile of the {a.leads} leads with the same memory limit (the ratio's base)")
+        base_snap, _ = ensure_snapshot(out, a.leads, "csv")
+        res["scale"]["base_reconcile"] = run_step("reconcile_scaled", {
+            "snap": str(base_snap), "out": str(out / "work" / f"{a.leads}-csv" / "reconcile-8GB"),
+            "memory_limit": "8GB"})
         say("scale check: read floor")
         res["scale"]["read_floor"] = run_step("read_floor", {"snap": str(snap)})
 

@@ -58,7 +58,7 @@ def derive(res: dict) -> None:
         if ra["datacompy / duckdb diff"]:
             targets["diff faster than datacompy"] = ra["datacompy / duckdb diff"] > 1
     sc = res.get("scale")
-    base = res["formats"].get("csv", {}).get("steps", {}).get("reconcile", {}).get("seconds")
+    base = (sc or {}).get("base_reconcile", {}).get("seconds")  # same memory limit as the 10x run
     if sc and base and "seconds" in sc.get("reconcile", {}):
         sc["ratio_to_base"] = sc["reconcile"]["seconds"] / base
         targets["10x leads / 1x leads <= 12x"] = sc["ratio_to_base"] <= 12
@@ -114,7 +114,9 @@ def render(res: dict) -> str:
         rr = sc.get("reconcile", {})
         lines += ["", f"scale: {sc['leads']:,} leads: reconcile {_fmt_s(rr.get('seconds'))} s, peak RSS "
                   f"{rr.get('peak_rss_mb', 0):.0f} MB, read floor {_fmt_s(sc.get('read_floor', {}).get('seconds'))} s,"
-                  f" ratio to base {sc.get('ratio_to_base', 0):.2f}x {rr.get('error', '')}"]
+                  f" ratio to base {sc.get('ratio_to_base', 0):.2f}x {rr.get('error', '')}",
+                  f"       base: {res['leads']:,} leads with the same memory limit "
+                  f"{_fmt_s(sc.get('base_reconcile', {}).get('seconds'))} s"]
     if res.get("profile") and "parts" in res["profile"]:
         parts = res["profile"]["parts"]
         total = sum(v for _, v in parts)
