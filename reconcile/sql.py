@@ -58,6 +58,7 @@ MODELS = (
 # took ~650 MB at 1M leads, more than a 1 GB limit leaves for the joins.
 TEMPORARY = ("intermediate/",)
 SCRATCH = "scratch"
+SCRATCH_UNCOMPRESSED = "dict_fsst,fsst,dictionary"
 
 # Queries that are not materialised as tables (read by their module with sql_text, values bound).
 QUERIES = ("exports/export_campaign_members",)
@@ -140,7 +141,14 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
         target = f'table "{stem}"'
     else:
         target = f'table {SCRATCH}."{stem}"' if spill else f'temp table "{stem}"'
-    con.execute(f"create or replace {target} as {sql}", {k: params[k] for k in wanted})
+    if spill and name.startswith(TEMPORARY):
+        # scratch tables live for one build: DuckDB's string compression (dict_fsst) would cost more than it saves
+        con.execute(f"set disabled_compression_methods = '{SCRATCH_UNCOMPRESSED}'")
+    try:
+        con.execute(f"create or replace {target} as {sql}", {k: params[k] for k in wanted})
+    finally:
+        if spill and name.startswith(TEMPORARY):
+            con.execute("reset disabled_compression_methods")
 
 
 def run_models(con: duckdb.DuckDBPyConnection, params: dict, progress=None, names=MODELS, spill: bool = False) -> None:
