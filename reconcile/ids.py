@@ -38,10 +38,9 @@ def id18_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     values = values.cast(pa.string())
     if values.null_count == len(values):
         return pa.nulls(len(values), pa.string())
-    if values.null_count == 0:
-        fast = _id18_fixed(values)
-        if fast is not None:
-            return fast
+    fast = _id18_fixed(values)
+    if fast is not None:
+        return fast
     trimmed = pc.utf8_trim_whitespace(values)
     length = pc.utf8_length(trimmed)
     valid = pc.fill_null(pc.and_(pc.and_(pc.string_is_ascii(trimmed), pc.ascii_is_alnum(trimmed)),
@@ -71,20 +70,24 @@ def _is_alnum(b: np.ndarray) -> np.ndarray:
 
 
 def _id18_fixed(values: pa.Array) -> pa.Array | None:
-    """The usual chunk (no NULLs, every value 18 bytes, as Salesforce exports ids) without gathering: the bytes are
-    one (n, 18) block. None when the chunk is not like that (the general path handles it)."""
+    """The usual chunk (every value 18 bytes, as Salesforce exports ids; NULLs, if any, empty) without gathering:
+    the values' bytes are one (n, 18) block. None when the chunk is not like that (the general path handles it)."""
     n = len(values)
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset:values.offset + n + 1]
-    if offsets[-1] - offsets[0] != 18 * n or not (np.diff(offsets) == 18).all():
+    lengths = np.diff(offsets)
+    valid = np.ones(n, dtype=bool) if values.null_count == 0 else np.asarray(values.is_valid())
+    if not np.array_equal(lengths, np.where(valid, 18, 0)):
         return None
-    block = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, 18)
+    m = int(valid.sum())
+    block = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(m, 18)
     body = block[:, :15]
-    upper = ((body >= 65) & (body <= 90)).astype(np.uint8).reshape(n, 3, 5)
+    upper = ((body >= 65) & (body <= 90)).astype(np.uint8).reshape(m, 3, 5)
     suffix = _ALPHABET_BYTES[(upper * _WEIGHTS).sum(axis=2)]
     given = block[:, 15:]
     given = np.where((given >= 97) & (given <= 122), given - 32, given)
-    ok = _is_alnum(block).all(axis=1) & (given == suffix).all(axis=1)
+    ok = valid.copy()
+    ok[valid] = _is_alnum(block).all(axis=1) & (given == suffix).all(axis=1)
     out = np.concatenate([body, suffix], axis=1).tobytes()
-    out_offsets = np.arange(0, 18 * (n + 1), 18, dtype=np.int32).tobytes()
+    out_offsets = np.concatenate([[0], 18 * np.cumsum(valid, dtype=np.int32)]).astype(np.int32).tobytes()
     validity = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little").tobytes())
     return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(out_offsets), pa.py_buffer(out)])
