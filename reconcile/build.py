@@ -83,9 +83,8 @@ def stage_snapshot(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: P
     load_macros(con, _formula_path(policy))
 
     def stage(source, snap):
-        # staging is 1:1 with its raw table and keeps file + row of every value: free the raw copy at once
+        # staging is 1:1 with its raw tables and keeps file + row of every value: ingest frees them right after
         run_model(con, f"staging/stg_{source.name}", model_params(policy, snap))
-        con.execute(f'drop table if exists "{source.table}"')
 
     return ingest(con, snapshot_dir, policy.clay_columns, lenient=lenient, progress=progress, on_source=stage)
 

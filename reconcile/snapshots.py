@@ -116,38 +116,70 @@ def taken_at_for(manifest: dict, system: str, path: Path) -> str:
 # ---------------------------------------------------------------------------------------------- loading
 
 def create_raw_tables(con: duckdb.DuckDBPyConnection, srcs: list[Source]) -> None:
+    """The `rejects` and `snapshot_files` tables (raw tables are made per file by load_file, see raw_view)."""
     con.execute("create or replace table rejects (file varchar, row bigint, col varchar, value varchar, "
                 "expected varchar, message varchar)")
     con.execute("create or replace table snapshot_files (file varchar, source varchar, system varchar, "
                 "sha256 varchar, rows bigint, taken_at varchar)")
-    for s in srcs:
-        cols = ", ".join([f"{qi(c.name)} varchar" for c in s.columns] +
-                         [f"{qi(c.parsed)} {PARSERS[c.type][2]}" for c in s.columns if c.parsed])
-        extra = ", payload json" if s.keep_payload else ""
-        con.execute(f"create or replace temp table {s.table} (_file varchar, _row bigint, _campaign varchar"
-                    f"{', ' + cols if cols else ''}{extra})")
+
+
+def raw_schema(s: Source) -> list[tuple[str, str]]:
+    """(column, type) of a source's raw table: file + row, the text as read, the parsed typed values."""
+    return ([("_file", "varchar"), ("_row", "bigint"), ("_campaign", "varchar")]
+            + [(c.name, "varchar") for c in s.columns]
+            + [(c.parsed, PARSERS[c.type][2]) for c in s.columns if c.parsed]
+            + ([("payload", "json")] if s.keep_payload else []))
+
+
+def file_table(s: Source, index: int) -> str:
+    return f"{s.table}__{index}"
+
+
+def raw_view(con, s: Source, tables: list[str]) -> None:
+    """`raw_<source>`: a view of its file's table; with several files, one table made of them all (one temporary
+    table per file: appending a file to a table that already holds rows cost ~2.5× creating a table of it, and
+    staging from a union of 20 tables ~1.5× staging from one); an empty table when it has no file."""
+    if len(tables) > 1:
+        con.execute(f"create or replace temp table {s.table} as "
+                    + " union all ".join(f"select * from {t}" for t in tables))
+        for t in tables:
+            con.execute(f"drop table {t}")
+        tables[:] = [s.table]
+    elif tables:
+        con.execute(f"create or replace temp view {s.table} as select * from {tables[0]}")
+    else:
+        con.execute(f"create or replace temp table {s.table} ("
+                    + ", ".join(f"{qi(n)} {t}" for n, t in raw_schema(s)) + ")")
+
+
+def drop_raw(con, s: Source, tables: list[str]) -> None:
+    is_view = tables and tables != [s.table]
+    con.execute(f"drop {'view' if is_view else 'table'} if exists {s.table}")
+    for t in tables:
+        con.execute(f"drop table if exists {t}")
 
 
 def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, delim: str | None,
-              lenient: bool) -> int:
-    """Insert one file into its raw table; returns the number of rows read."""
+              lenient: bool, table: str) -> int:
+    """Read one file into its own temporary `table` (raw_schema); returns the number of rows read."""
     if s.keep_payload:
         readable = not lenient or _readable("read_json_objects(?, format='newline_delimited')", [str(path)])
-        try:
-            if readable:
-                con.execute(f"insert into {s.table} (_file, payload) select ?, json "
-                            f"from read_json_objects(?, format='newline_delimited')", [rel, str(path)])
-                number_rows(con, s.table)
-        except duckdb.Error as e:
-            raise (filecheck.encoding_problem(path, rel) or filecheck.json_error(path, rel)) from e
-        if not readable:
-            if problem := filecheck.encoding_problem(path, rel):
-                raise problem
-            good, bad = salvage.read_jsonl_records(path)
-            salvage.insert_rows(con, s.table, [{"_file": rel, "_row": r, "payload": json.dumps(v)} for r, v in good],
-                                ["_file", "_row", "payload"], casts={"payload": "json"})
-            salvage.reject(con, rel, bad)
-        return con.execute(f"select count(*) from {s.table} where _file = ?", [rel]).fetchone()[0]
+        if readable:
+            try:
+                con.execute(f"create or replace temp table {table} as select cast(? as varchar) as _file, "
+                            "cast(null as bigint) as _row, cast(null as varchar) as _campaign, json as payload "
+                            "from read_json_objects(?, format='newline_delimited')", [rel, str(path)])
+            except duckdb.Error as e:
+                raise (filecheck.encoding_problem(path, rel) or filecheck.json_error(path, rel)) from e
+            return number_rows(con, table)
+        if problem := filecheck.encoding_problem(path, rel):
+            raise problem
+        _create_empty(con, s, table)
+        good, bad = salvage.read_jsonl_records(path)
+        salvage.insert_rows(con, table, [{"_file": rel, "_row": r, "payload": json.dumps(v)} for r, v in good],
+                            ["_file", "_row", "payload"], casts={"payload": "json"})
+        salvage.reject(con, rel, bad)
+        return len(good)
     is_json = path.suffix.lower() == ".jsonl"
     scan, params = _scan(path, delim)
     readable = not lenient or _readable(scan, params)
@@ -159,57 +191,54 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
         headers = _headers(con, scan, params, rel, path)
     mapping = _map_columns(s, headers, rel)
     campaign = _campaign_from_name(path) if s.name == "smartlead__leads" else None
-    targets = ["_file", "_campaign"] + [c.name for c in s.columns]
-    exprs, expr_params = ["?", "?"], [rel, campaign]
+    if not readable:
+        # DuckDB refused the file (lenient mode): load the well-formed records, quarantine the rest
+        _create_empty(con, s, table)
+        return _salvage(con, s, table, path, rel, delim, mapping, campaign)
+    exprs, expr_params = ["cast(? as varchar) as _file", "cast(null as bigint) as _row",
+                          "cast(? as varchar) as _campaign"], [rel, campaign]
     for c in s.columns:
         if c.name not in mapping:
-            exprs.append("null")
+            exprs.append(f"cast(null as varchar) as {qi(c.name)}")
         elif is_json:
-            exprs.append("json ->> ?")
+            exprs.append(f"cast(json ->> ? as varchar) as {qi(c.name)}")
             expr_params.append(mapping[c.name])
         else:
-            exprs.append(f"cast({qi(mapping[c.name])} as varchar)")
-    parsed = [c for c in s.columns if c.parsed]
-    sql = (f"insert into {s.table} ({', '.join(qi(t) for t in targets + [c.parsed for c in parsed])}) "
-           f"select *{''.join(', ' + parse_expr(c) for c in parsed)} "
-           f"from (select {', '.join(f'{e} as {qi(t)}' for e, t in zip(exprs, targets))} from {scan})")
-    if not readable:
-        # a statement failing inside the build transaction would abort it: probe on the side, then salvage
-        _salvage(con, s, path, rel, delim, mapping, campaign)
-        return con.execute(f"select count(*) from {s.table} where _file = ?", [rel]).fetchone()[0]
-    start = con.execute(f"select count(*) from {s.table}").fetchone()[0]  # no deletes before quarantine()
+            exprs.append(f"cast({qi(mapping[c.name])} as varchar) as {qi(c.name)}")
+    parsed = "".join(f", cast({parse_expr(c)} as {PARSERS[c.type][2]}) as {qi(c.parsed)}"
+                     for c in s.columns if c.parsed)
+    sql = f"create or replace temp table {table} as select *{parsed} from (select {', '.join(exprs)} from {scan})"
     try:
-        inserted = con.execute(sql, [*expr_params, *params]).fetchone()[0]
+        con.execute(sql, [*expr_params, *params])
     except duckdb.Error as e:
         if problem := filecheck.encoding_problem(path, rel):
             raise problem from e
         if is_json:
             raise filecheck.json_error(path, rel) from e
         raise (filecheck.csv_problem(path, rel, delim) or filecheck.structure_error(rel, e)) from e
-    number_rows(con, s.table, start)
-    return inserted
+    return number_rows(con, table)
+
+
+def _create_empty(con, s: Source, table: str) -> None:
+    con.execute(f"create or replace temp table {table} (" + ", ".join(f"{qi(n)} {t}" for n, t in raw_schema(s)) + ")")
 
 
 def parse_expr(c: Column) -> str:
     return f"{PARSERS[c.type][1]}({qi(c.name)})"
 
 
-def number_rows(con, table: str, start: int | None = None) -> None:
-    """Row numbers of the file just inserted (its rows are the ones without one): the read keeps the file's order,
-    so a row's number is its rowid's distance from the file's first row (a row_number() window over the read costs
-    ~0.4 s per million rows; this costs ~0.02 s). `start`, the table's row count before the insert, is that first
-    rowid (rowids are dense until quarantine() deletes): the update then only touches the new rows."""
-    if start is None:
-        start = con.execute(f"select min(rowid) from {table} where _row is null").fetchone()[0] or 0
-    con.execute(f"update {table} set _row = rowid + 1 - ? where rowid >= ? and _row is null", [start, start])
+def number_rows(con, table: str) -> int:
+    """Row numbers of a file's table: the read keeps the file's order, so a row's number is its rowid + 1 (a
+    row_number() window over the read costs ~0.4 s per million rows; this ~0.02 s). Returns the row count."""
+    return con.execute(f"update {table} set _row = rowid + 1").fetchone()[0]
 
 
-def _parse_salvaged(con, s: Source, rel: str) -> None:
+def _parse_salvaged(con, s: Source, table: str) -> None:
     """Salvaged rows arrive as text: parse their typed columns as the read does."""
     parsed = [c for c in s.columns if c.parsed]
     if parsed:
         sets = ", ".join(f"{qi(c.parsed)} = {parse_expr(c)}" for c in parsed)
-        con.execute(f"update {s.table} set {sets} where _file = ?", [rel])
+        con.execute(f"update {table} set {sets}")
 
 
 def _readable(scan: str, params: list) -> bool:
@@ -224,7 +253,8 @@ def _readable(scan: str, params: list) -> bool:
         probe.close()
 
 
-def _salvage(con, s: Source, path: Path, rel: str, delim: str | None, mapping: dict, campaign: str | None) -> None:
+def _salvage(con, s: Source, table: str, path: Path, rel: str, delim: str | None, mapping: dict,
+             campaign: str | None) -> int:
     """Lenient mode after DuckDB refused the file: load the well-formed records, quarantine the rest."""
     columns = ["_file", "_row", "_campaign"] + [c.name for c in s.columns]
     if path.suffix.lower() == ".jsonl":
@@ -238,9 +268,10 @@ def _salvage(con, s: Source, path: Path, rel: str, delim: str | None, mapping: d
         rows = [{"_file": rel, "_row": r, "_campaign": campaign,
                  **{c.name: (rec[index[mapping[c.name]]] or None) for c in s.columns if c.name in mapping}}
                 for r, rec in records]
-    salvage.insert_rows(con, s.table, rows, columns)
-    _parse_salvaged(con, s, rel)
+    salvage.insert_rows(con, table, rows, columns)
+    _parse_salvaged(con, s, table)
     salvage.reject(con, rel, bad)
+    return len(rows)
 
 
 def _scan(path: Path, delim: str | None) -> tuple[str, list]:
@@ -347,10 +378,10 @@ def raise_first_reject(con) -> None:
     raise SnapshotError(f"{text} {LENIENT_HINT}{more}")
 
 
-def quarantine(con, srcs: list[Source]) -> None:
-    """Lenient mode: drop every rejected row from its raw table (it stays listed in `rejects`)."""
-    for s in srcs:
-        con.execute(f"delete from {s.table} t using rejects r where r.file = t._file and r.row = t._row")
+def quarantine(con, tables: list[str]) -> None:
+    """Lenient mode: drop every rejected row from its file's raw table (it stays listed in `rejects`)."""
+    for t in tables:
+        con.execute(f"delete from {t} t using rejects r where r.file = t._file and r.row = t._row")
 
 
 # ---------------------------------------------------------------------------------------------- entry point
@@ -360,7 +391,8 @@ def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False,
     """Load a snapshot directory into raw tables. Strict: raises SnapshotError on the first bad value.
 
     `on_source(source, snapshot)` runs after each source is loaded and checked (lenient: quarantined), so the
-    caller can stage it and free its raw table before the next source is read (bounded peak memory).
+    caller can stage it; its raw tables are dropped right after (bounded peak memory). Without on_source the raw
+    tables stay (tests, profiling).
     """
     srcs = sources(clay_columns)
     manifest = read_manifest(root)
@@ -370,21 +402,25 @@ def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False,
     digests = []
     with ThreadPoolExecutor(max_workers=1) as hashing:
         for s in srcs:
-            for path in found[s.name]:
+            tables = []
+            for i, path in enumerate(found[s.name]):
                 rel = path.relative_to(root).as_posix()
                 if progress:
                     progress(f"reading {rel}")
                 delim = filecheck.inspect_head(path, rel)
                 digests.append(hashing.submit(filecheck.sha256_of, path))
-                rows = load_file(con, s, path, rel, delim, lenient)
+                tables.append(file_table(s, i))
+                rows = load_file(con, s, path, rel, delim, lenient, tables[-1])
                 lf = LoadedFile(rel, s.name, s.system, "", rows, taken_at_for(manifest, s.system, path))
                 snap.files.append(lf)
                 snap.taken_at.setdefault(s.system, lf.taken_at)
+            raw_view(con, s, tables)
             check_values(con, s)
             if lenient:
-                quarantine(con, [s])
+                quarantine(con, tables)
             if on_source:
                 on_source(s, snap)
+                drop_raw(con, s, tables)
         for lf, digest in zip(snap.files, digests):
             lf.sha256 = digest.result()
     con.executemany("insert into snapshot_files values (?, ?, ?, ?, ?, ?)",
