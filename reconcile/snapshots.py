@@ -4,8 +4,9 @@ Reads CSV (UTF-8 with or without BOM, comma/semicolon/tab), Parquet and JSONL; m
 case-insensitively; fingerprints every file; checks every typed value (checks live in sql/macros);
 in strict mode the first problem stops everything, in lenient mode bad rows go to `rejects`.
 Each typed column is parsed once, in the read, into a column beside its text (contract.PARSERS): the checks
-compare the two and the staging models select the parsed value. Raw tables are temporary (per connection): the DuckDB file keeps the typed staging tables, which carry the
-file and row of every value, so the file holds each snapshot once, not twice.
+compare the two and the staging models select the parsed value. Raw tables are temporary (per connection):
+the DuckDB file keeps the typed staging tables, which carry the file and row of every value, so the file holds
+each snapshot once, not twice.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def taken_at_for(manifest: dict, system: str, path: Path) -> str:
 # ---------------------------------------------------------------------------------------------- loading
 
 def create_raw_tables(con: duckdb.DuckDBPyConnection, srcs: list[Source]) -> None:
-    """The `rejects` and `snapshot_files` tables (raw tables are made per file by load_file, see raw_view)."""
+    """The `rejects` and `snapshot_files` tables (raw tables are made per file by load_file, see combine_files)."""
     con.execute("create or replace table rejects (file varchar, row bigint, col varchar, value varchar, "
                 "expected varchar, message varchar)")
     con.execute("create or replace table snapshot_files (file varchar, source varchar, system varchar, "
@@ -135,66 +136,52 @@ def file_table(s: Source, index: int) -> str:
     return f"{s.table}__{index}"
 
 
-def raw_view(con, s: Source, tables: list[str]) -> None:
-    """`raw_<source>`: a view of its file's table; with several files, one table made of them all (one temporary
-    table per file: appending a file to a table that already holds rows cost ~2.5× creating a table of it, and
-    staging from a union of 20 tables ~1.5× staging from one); an empty table when it has no file."""
-    if len(tables) > 1:
+def combine_files(con, s: Source, tables: list[str]) -> None:
+    """Make `raw_<source>` of its files' tables: each file is read into a table of its own (appending a file to a
+    table that already holds rows cost ~2.5× creating a table of it), several are combined in one statement
+    (staging from a view over 20 tables cost ~1.5× staging from one table); no file gives an empty table."""
+    if not tables:
+        _create_empty(con, s, s.table)
+    elif len(tables) == 1:
+        con.execute(f"alter table {tables[0]} rename to {s.table}")
+    else:
         con.execute(f"create or replace temp table {s.table} as "
                     + " union all ".join(f"select * from {t}" for t in tables))
         for t in tables:
             con.execute(f"drop table {t}")
-        tables[:] = [s.table]
-    elif tables:
-        con.execute(f"create or replace temp view {s.table} as select * from {tables[0]}")
-    else:
-        con.execute(f"create or replace temp table {s.table} ("
-                    + ", ".join(f"{qi(n)} {t}" for n, t in raw_schema(s)) + ")")
-
-
-def drop_raw(con, s: Source, tables: list[str]) -> None:
-    is_view = tables and tables != [s.table]
-    con.execute(f"drop {'view' if is_view else 'table'} if exists {s.table}")
-    for t in tables:
-        con.execute(f"drop table if exists {t}")
 
 
 def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, delim: str | None,
               lenient: bool, table: str) -> int:
-    """Read one file into its own temporary `table` (raw_schema); returns the number of rows read."""
+    """Read one file into its own temporary `table` (raw_schema); returns the number of rows read.
+
+    Lenient mode reads like strict mode; only when DuckDB refuses a CSV or JSONL file does salvage.py load its
+    well-formed records and quarantine the rest."""
+    suffix = path.suffix.lower()
+    salvageable = lenient and suffix in (".csv", ".jsonl")
     if s.keep_payload:
-        readable = not lenient or _readable("read_json_objects(?, format='newline_delimited')", [str(path)])
-        if readable:
-            try:
-                con.execute(f"create or replace temp table {table} as select cast(? as varchar) as _file, "
-                            "cast(null as bigint) as _row, cast(null as varchar) as _campaign, json as payload "
-                            "from read_json_objects(?, format='newline_delimited')", [rel, str(path)])
-            except duckdb.Error as e:
-                raise (filecheck.encoding_problem(path, rel) or filecheck.json_error(path, rel)) from e
-            return number_rows(con, table)
-        if problem := filecheck.encoding_problem(path, rel):
-            raise problem
-        _create_empty(con, s, table)
-        good, bad = salvage.read_jsonl_records(path)
-        salvage.insert_rows(con, table, [{"_file": rel, "_row": r, "payload": json.dumps(v)} for r, v in good],
-                            ["_file", "_row", "payload"], casts={"payload": "json"})
-        salvage.reject(con, rel, bad)
-        return len(good)
-    is_json = path.suffix.lower() == ".jsonl"
+        try:
+            con.execute(f"create or replace temp table {table} as select cast(? as varchar) as _file, "
+                        "cast(null as bigint) as _row, cast(null as varchar) as _campaign, json as payload "
+                        "from read_json_objects(?, format='newline_delimited')", [rel, str(path)])
+        except duckdb.Error as e:
+            _refused(path, rel, delim, e, salvageable)
+            _create_empty(con, s, table)
+            good, bad = salvage.read_jsonl_records(path)
+            salvage.insert_rows(con, table, [{"_file": rel, "_row": r, "payload": json.dumps(v)} for r, v in good],
+                                ["_file", "_row", "payload"], casts={"payload": "json"})
+            salvage.reject(con, rel, bad)
+            return len(good)
+        return number_rows(con, table)
+    is_json = suffix == ".jsonl"
     scan, params = _scan(path, delim)
-    readable = not lenient or _readable(scan, params)
-    if not readable and (problem := filecheck.encoding_problem(path, rel)):
-        raise problem
-    if not readable and is_json:
+    try:
+        headers = _headers(con, scan, params, path)
+    except duckdb.Error as e:  # only a JSONL file's keys are read by DuckDB
+        _refused(path, rel, delim, e, salvageable)
         headers = sorted({k for _, v in salvage.read_jsonl_records(path)[0] for k in v})
-    else:
-        headers = _headers(con, scan, params, rel, path)
     mapping = _map_columns(s, headers, rel)
     campaign = _campaign_from_name(path) if s.name == "smartlead__leads" else None
-    if not readable:
-        # DuckDB refused the file (lenient mode): load the well-formed records, quarantine the rest
-        _create_empty(con, s, table)
-        return _salvage(con, s, table, path, rel, delim, mapping, campaign)
     exprs, expr_params = ["cast(? as varchar) as _file", "cast(null as bigint) as _row",
                           "cast(? as varchar) as _campaign"], [rel, campaign]
     for c in s.columns:
@@ -211,12 +198,24 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
     try:
         con.execute(sql, [*expr_params, *params])
     except duckdb.Error as e:
-        if problem := filecheck.encoding_problem(path, rel):
-            raise problem from e
-        if is_json:
-            raise filecheck.json_error(path, rel) from e
-        raise (filecheck.csv_problem(path, rel, delim) or filecheck.structure_error(rel, e)) from e
+        _refused(path, rel, delim, e, salvageable)
+        _create_empty(con, s, table)
+        return _salvage(con, s, table, path, rel, delim, mapping, campaign)
     return number_rows(con, table)
+
+
+def _refused(path: Path, rel: str, delim: str | None, e: duckdb.Error, salvageable: bool) -> None:
+    """DuckDB refused a file: raise the error naming the file, row and fix — unless lenient mode can salvage it
+    (a wrong encoding is never salvaged: the whole file is unreadable)."""
+    if problem := filecheck.encoding_problem(path, rel):
+        raise problem from e
+    if salvageable:
+        return
+    if path.suffix.lower() == ".jsonl":
+        raise filecheck.json_error(path, rel) from e
+    if path.suffix.lower() == ".csv" and (problem := filecheck.csv_problem(path, rel, delim)):
+        raise problem from e
+    raise filecheck.structure_error(rel, e) from e
 
 
 def _create_empty(con, s: Source, table: str) -> None:
@@ -241,18 +240,6 @@ def _parse_salvaged(con, s: Source, table: str) -> None:
         con.execute(f"update {table} set {sets}")
 
 
-def _readable(scan: str, params: list) -> bool:
-    """Whether DuckDB reads the whole file (on a scratch connection, outside the build transaction)."""
-    probe = duckdb.connect()
-    try:
-        probe.execute(f"select count(*) from {scan}", params).fetchone()
-        return True
-    except duckdb.Error:
-        return False
-    finally:
-        probe.close()
-
-
 def _salvage(con, s: Source, table: str, path: Path, rel: str, delim: str | None, mapping: dict,
              campaign: str | None) -> int:
     """Lenient mode after DuckDB refused the file: load the well-formed records, quarantine the rest."""
@@ -275,9 +262,8 @@ def _salvage(con, s: Source, table: str, path: Path, rel: str, delim: str | None
 
 
 def _scan(path: Path, delim: str | None) -> tuple[str, list]:
-    """The strict read of one file. Lenient mode reads the same way: when DuckDB refuses a file, salvage.py splits
-    it into well-formed records and damaged ones (DuckDB's own ignore_errors may drop a good row beside a broken one
-    and shifts the row numbers of every row after it)."""
+    """The strict read of one file, in both modes (DuckDB's own ignore_errors may drop a good row beside a broken
+    one and shifts the row numbers of every row after it; lenient mode salvages a refused file instead)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         opts = "delim=?, header=true, all_varchar=true, quote='\"', escape='\"', auto_detect=true"
@@ -287,20 +273,15 @@ def _scan(path: Path, delim: str | None) -> tuple[str, list]:
     return "read_json_objects(?, format='newline_delimited')", [str(path)]
 
 
-def _headers(con, scan: str, params: list, rel: str, path: Path) -> list[str]:
-    try:
-        if path.suffix.lower() == ".csv":
-            with path.open("rb") as fh:  # the header only; bad bytes further in are DuckDB's to find
-                head = fh.read(65536).decode("utf-8-sig", errors="replace")
-            return next(csv.reader(io.StringIO(head, newline=""), delimiter=params[1]), [])
-        if path.suffix.lower() == ".jsonl":
-            rows = con.execute(f"select distinct unnest(json_keys(json)) from {scan}", params).fetchall()
-            return sorted(r[0] for r in rows)
-        return [d[0] for d in con.execute(f"describe select * from {scan}", params).fetchall()]
-    except duckdb.Error as e:
-        if problem := filecheck.encoding_problem(path, rel):
-            raise problem from e
-        raise (filecheck.json_error(path, rel) if path.suffix.lower() == ".jsonl" else filecheck.structure_error(rel, e)) from e
+def _headers(con, scan: str, params: list, path: Path) -> list[str]:
+    if path.suffix.lower() == ".csv":
+        with path.open("rb") as fh:  # the header only; bad bytes further in are DuckDB's to find
+            head = fh.read(65536).decode("utf-8-sig", errors="replace")
+        return next(csv.reader(io.StringIO(head, newline=""), delimiter=params[1]), [])
+    if path.suffix.lower() == ".jsonl":
+        rows = con.execute(f"select distinct unnest(json_keys(json)) from {scan}", params).fetchall()
+        return sorted(r[0] for r in rows)
+    return [d[0] for d in con.execute(f"describe select * from {scan}", params).fetchall()]
 
 
 def _map_columns(s: Source, headers: list[str], rel: str) -> dict[str, str]:
@@ -329,9 +310,9 @@ def _campaign_from_name(path: Path) -> str:
 # ---------------------------------------------------------------------------------------------- checks
 
 def is_bad(c: Column) -> str:
-    """SQL that is true when a raw value is neither blank nor of its column's type."""
-    if c.parsed:  # parsed in the read: NULL there but not blank here means malformed
-        return f"({qi(c.parsed)} is null and not is_blank({qi(c.name)}))"
+    """SQL that is true when a raw value is neither blank nor of its column's type (macros in sql/macros)."""
+    if c.parsed:  # parsed in the read: compare the parsed value with the text
+        return f"is_malformed({qi(c.name)}, {qi(c.parsed)})"
     return f"is_bad_{c.type}({qi(c.name)})"
 
 
@@ -378,10 +359,10 @@ def raise_first_reject(con) -> None:
     raise SnapshotError(f"{text} {LENIENT_HINT}{more}")
 
 
-def quarantine(con, tables: list[str]) -> None:
-    """Lenient mode: drop every rejected row from its file's raw table (it stays listed in `rejects`)."""
-    for t in tables:
-        con.execute(f"delete from {t} t using rejects r where r.file = t._file and r.row = t._row")
+def quarantine(con, srcs: list[Source]) -> None:
+    """Lenient mode: drop every rejected row from its raw table (it stays listed in `rejects`)."""
+    for s in srcs:
+        con.execute(f"delete from {s.table} t using rejects r where r.file = t._file and r.row = t._row")
 
 
 # ---------------------------------------------------------------------------------------------- entry point
@@ -414,13 +395,13 @@ def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False,
                 lf = LoadedFile(rel, s.name, s.system, "", rows, taken_at_for(manifest, s.system, path))
                 snap.files.append(lf)
                 snap.taken_at.setdefault(s.system, lf.taken_at)
-            raw_view(con, s, tables)
+            combine_files(con, s, tables)
             check_values(con, s)
             if lenient:
-                quarantine(con, tables)
+                quarantine(con, [s])
             if on_source:
                 on_source(s, snap)
-                drop_raw(con, s, tables)
+                con.execute(f"drop table {s.table}")
         for lf, digest in zip(snap.files, digests):
             lf.sha256 = digest.result()
     con.executemany("insert into snapshot_files values (?, ?, ?, ?, ?, ?)",

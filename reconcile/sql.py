@@ -54,8 +54,8 @@ MODELS = (
 # Intermediate models are working tables of one build (recomputed from staging on every plan, never kept in the
 # DuckDB file). Staging, rule, finding and plan tables are kept in the file for analysts. Intermediates are
 # temporary (in memory) unless the build runs under a memory limit: then they go to a scratch database file
-# attached as `scratch` (compressed, evictable; deleted after the build) — temporary tables stay in memory and
-# took ~650 MB at 1M leads, more than a 1 GB limit leaves for the joins.
+# attached as `scratch` (evictable, written without string compression, deleted after the build) — temporary
+# tables stay in memory and took ~650 MB at 1M leads, more than a 1 GB limit leaves for the joins.
 TEMPORARY = ("intermediate/",)
 SCRATCH = "scratch"
 SCRATCH_UNCOMPRESSED = "dict_fsst,fsst,dictionary"
@@ -128,7 +128,7 @@ def load_macros(con: duckdb.DuckDBPyConnection, formula: str | Path | None = Non
 
 def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None, spill: bool = False) -> None:
     """Materialise one model as a table named after its file stem, binding only the parameters it uses.
-    spill: write intermediates to the database file instead of memory (see TEMPORARY; drop_intermediates)."""
+    spill: intermediates go to the scratch database instead of memory (see TEMPORARY, attach_scratch)."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}")
     sql = sql_text(name)
@@ -137,17 +137,18 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
     if missing:
         raise KeyError(f"model {name!r} needs parameter(s) {', '.join(missing)}")
     stem = name.rsplit("/", 1)[-1]
-    if not name.startswith(TEMPORARY):
+    working = name.startswith(TEMPORARY)
+    if not working:
         target = f'table "{stem}"'
     else:
         target = f'table {SCRATCH}."{stem}"' if spill else f'temp table "{stem}"'
-    if spill and name.startswith(TEMPORARY):
+    if working and spill:
         # scratch tables live for one build: DuckDB's string compression (dict_fsst) would cost more than it saves
         con.execute(f"set disabled_compression_methods = '{SCRATCH_UNCOMPRESSED}'")
     try:
         con.execute(f"create or replace {target} as {sql}", {k: params[k] for k in wanted})
     finally:
-        if spill and name.startswith(TEMPORARY):
+        if working and spill:
             con.execute("reset disabled_compression_methods")
 
 
@@ -159,6 +160,7 @@ def run_models(con: duckdb.DuckDBPyConnection, params: dict, progress=None, name
 
 
 def attach_scratch(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:
-    """The scratch database of a memory-bounded build (see TEMPORARY); models name its tables unqualified."""
+    """The scratch database of a memory-bounded build (see TEMPORARY); models name its tables unqualified.
+    (ATTACH takes no bound parameters: the path is quoted here.)"""
     con.execute(f"attach '{str(path).replace(chr(39), chr(39) * 2)}' as {SCRATCH}")
     con.execute(f"set search_path = 'main,{SCRATCH}'")

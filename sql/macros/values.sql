@@ -6,8 +6,6 @@
 
 create or replace macro is_blank(raw) as raw is null or trim(raw) = '' or lower(trim(raw)) = 'null';
 
-create or replace macro is_bad_id(raw) as not is_blank(raw) and sf_id18(raw) is null;
-
 create or replace macro sf_bool(raw) as
     case
         when lower(trim(raw)) in ('true', '1', 'yes', 'y', 't') then true
@@ -15,21 +13,17 @@ create or replace macro sf_bool(raw) as
         else null
     end;
 
-create or replace macro is_bad_bool(raw) as not is_blank(raw) and sf_bool(raw) is null;
-
 -- timestamps with an offset are converted to UTC; without one they are taken as UTC (documented).
 create or replace macro sf_ts(raw) as
     case when is_blank(raw) then null else try_cast(trim(raw) as timestamptz) end;
 
-create or replace macro is_bad_timestamp(raw) as not is_blank(raw) and sf_ts(raw) is null;
-
 create or replace macro sf_int(raw) as try_cast(trim(raw) as bigint);
 
-create or replace macro is_bad_int(raw) as not is_blank(raw) and sf_int(raw) is null;
+-- a typed value is malformed when it is not blank but its parsed value (sf_id18 / sf_bool / sf_ts / sf_int,
+-- computed once in the read, see reconcile/contract.py PARSERS) is NULL
+create or replace macro is_malformed(raw, parsed) as parsed is null and not is_blank(raw);
 
 create or replace macro is_bad_json(raw) as case when json_valid(raw) then false else not is_blank(raw) end;
-
-create or replace macro is_bad_text(raw) as false;
 
 -- surrounding whitespace, including no-break and zero-width spaces (a plain trim() removes only spaces). Most values
 -- have none: testing the first and last character is ~6× cheaper than trim() with a Unicode set, which runs only then.
