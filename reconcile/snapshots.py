@@ -25,7 +25,7 @@ import duckdb
 
 from . import filecheck, salvage
 from .contract import CLAY_IDENTITY, PARSERS, TYPES, Column, Source, sources
-from .errors import SnapshotError
+from .errors import ReconcileError, SnapshotError
 from .filecheck import LENIENT_HINT
 
 
@@ -161,9 +161,9 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
     salvageable = lenient and suffix in (".csv", ".jsonl")
     if s.keep_payload:
         try:
-            con.execute(f"create or replace temp table {table} as select cast(? as varchar) as _file, "
-                        "cast(null as bigint) as _row, cast(null as varchar) as _campaign, json as payload "
-                        "from read_json_objects(?, format='newline_delimited')", [rel, str(path)])
+            read_in_file_order(con, table, "select cast(? as varchar) as _file, cast(null as bigint) as _row, "
+                               "cast(null as varchar) as _campaign, json as payload "
+                               "from read_json_objects(?, format='newline_delimited')", [rel, str(path)])
         except duckdb.Error as e:
             _refused(path, rel, delim, e, salvageable)
             _create_empty(con, s, table)
@@ -194,9 +194,9 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
             exprs.append(f"cast({qi(mapping[c.name])} as varchar) as {qi(c.name)}")
     parsed = "".join(f", cast({parse_expr(c)} as {PARSERS[c.type][2]}) as {qi(c.parsed)}"
                      for c in s.columns if c.parsed)
-    sql = f"create or replace temp table {table} as select *{parsed} from (select {', '.join(exprs)} from {scan})"
+    select = f"select *{parsed} from (select {', '.join(exprs)} from {scan})"
     try:
-        con.execute(sql, [*expr_params, *params])
+        read_in_file_order(con, table, select, [*expr_params, *params])
     except duckdb.Error as e:
         _refused(path, rel, delim, e, salvageable)
         _create_empty(con, s, table)
@@ -226,8 +226,30 @@ def parse_expr(c: Column) -> str:
     return f"{PARSERS[c.type][1]}({qi(c.name)})"
 
 
+# Physical operators that keep their input's row order (DuckDB "Order Preservation": a single-table FROM, SELECT,
+# WHERE; https://duckdb.org/docs/stable/sql/dialect/order_preservation). A join, aggregate or sort does not.
+ORDER_KEEPING = frozenset({"PROJECTION", "FILTER"})
+
+
+def read_in_file_order(con, table: str, select: str, params: list) -> None:
+    """Materialise one file's read as `table`, its rows in the file's order — which is what makes a row's number its
+    rowid + 1 (number_rows). DuckDB keeps a scan's order through projections and filters whatever the thread count,
+    but not through a join, and its optimizer plans some expressions as joins (a constant `x in (…)` list becomes a
+    MARK hash join: rows then came out shuffled above ~30k rows). So the read's plan is checked first: a single scan
+    under projections and filters only, or this stops instead of numbering rows wrongly."""
+    plan = json.loads(con.execute(f"explain (format json) {select}", params).fetchall()[0][1])
+    node = plan[0]
+    while node["children"]:
+        if node["name"] not in ORDER_KEEPING or len(node["children"]) != 1:
+            raise ReconcileError(f"Internal error: reading into {table} would not keep the file's row order (the "
+                                 f"query plan has {node['name']}), so row numbers could be wrong. Please report this "
+                                 "with the snapshot's headers.")
+        node = node["children"][0]
+    con.execute(f"create or replace temp table {table} as {select}", params)
+
+
 def number_rows(con, table: str) -> int:
-    """Row numbers of a file's table: the read keeps the file's order, so a row's number is its rowid + 1 (a
+    """Row numbers of a file's table (read_in_file_order keeps the file's order): a row's number is its rowid + 1 (a
     row_number() window over the read costs ~0.4 s per million rows; this ~0.02 s). Returns the row count."""
     return con.execute(f"update {table} set _row = rowid + 1").fetchone()[0]
 

@@ -6,11 +6,12 @@
 
 create or replace macro is_blank(raw) as raw is null or trim(raw) = '' or lower(trim(raw)) = 'null';
 
+-- (a simple CASE, not `in (...)`: DuckDB plans a constant IN list as a join, and a join in the read would lose the
+-- file's row order that row numbers are taken from — see reconcile/snapshots.py read_in_file_order)
 create or replace macro sf_bool(raw) as
-    case
-        when lower(trim(raw)) in ('true', '1', 'yes', 'y', 't') then true
-        when lower(trim(raw)) in ('false', '0', 'no', 'n', 'f') then false
-        else null
+    case lower(trim(raw))
+        when 'true' then true when '1' then true when 'yes' then true when 'y' then true when 't' then true
+        when 'false' then false when '0' then false when 'no' then false when 'n' then false when 'f' then false
     end;
 
 -- timestamps with an offset are converted to UTC; without one they are taken as UTC (documented).
