@@ -148,7 +148,7 @@ def assemble(con, snap: Snapshot, policy: Policy, created_at: str | None = None)
 
 def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str | Path | None = None,
                policy: str | Path | Policy | None = None, lenient: bool = False, progress=None,
-               exports: bool = True, memory_limit: str | None = None) -> PlanResult:
+               exports: bool = True, memory_limit: str | None = None, threads: int | None = None) -> PlanResult:
     """`reconcile plan`: build the plan of a snapshot directory; nothing is written when anything fails.
 
     The DuckDB file is built beside its target (`<db>.building`, committing as it goes, so memory stays bounded:
@@ -167,9 +167,10 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
         _remove_database(work)
         _remove_database(scratch)
         try:
-            con = connect(work, memory_limit=memory_limit)
+            con = connect(work, memory_limit=memory_limit, threads=threads)
         except ValueError as e:
-            raise ReconcileError(f"Memory limit '{e}' is not a size such as 2GB or 512MB.") from e
+            msg = str(e)
+            raise ReconcileError(f"{msg[:1].upper()}{msg[1:]}: use e.g. --memory-limit 2GB or --threads 4.") from e
         try:
             if spill:
                 attach_scratch(con, scratch)

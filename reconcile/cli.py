@@ -59,8 +59,10 @@ def app(ctx, debug):
 @click.option("--json", "as_json", is_flag=True, help="Print the plan summary as JSON instead of tables.")
 @click.option("--memory-limit", help="DuckDB memory limit such as 2GB: spills to disk beyond it, working tables go "
               "to a scratch file (1M leads: 0.8 GB peak at 600MB) [default: RECONCILE_MEMORY_LIMIT, else 80% of RAM].")
+@click.option("--threads", type=click.IntRange(min=1), help="DuckDB worker threads (the plan is identical whatever "
+              "the number) [default: RECONCILE_THREADS, else one per core].")
 @click.option("--org", help="Use the org's policy (policies/<org>.toml) unless --policy is given.")
-def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit, org):
+def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit, threads, org):
     """Build the writeback plan of a snapshot directory.
 
     Reads SNAPSHOT_DIR (sfdc/, clay/, smartlead/, pardot/, optional manifest.toml), computes in DuckDB what
@@ -78,7 +80,7 @@ def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit, org):
 
     with progress_status("Planning") as progress:
         result = build_plan(snapshot_dir, out=out, db=db, policy=policy_path(policy, org), lenient=lenient,
-                            progress=progress, memory_limit=memory_limit)
+                            progress=progress, memory_limit=memory_limit, threads=threads)
     if as_json:
         click.echo(json.dumps(result.plan["summary"], indent=2))
         return

@@ -72,15 +72,23 @@ def sql_text(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text("utf-8")
 
 
-def connect(path: str | Path | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(path: str | Path | None = None, memory_limit: str | None = None,
+            threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection in UTC (file-backed when a path is given).
 
     memory_limit (e.g. "2GB"; default: the RECONCILE_MEMORY_LIMIT environment variable, else DuckDB's own
     80 % of RAM) bounds DuckDB's memory; beyond it DuckDB spills to a temporary directory beside the file.
+    threads (default: RECONCILE_THREADS, else one per core) bounds DuckDB's worker threads; the plan is the same
+    whatever the number.
     """
     con = duckdb.connect(str(path) if path else ":memory:")
     con.execute("set TimeZone = 'UTC'")
     con.execute("set enable_progress_bar = false")  # reconcile reports its own progress
+    n = threads or os.environ.get("RECONCILE_THREADS")
+    if n:
+        if not str(n).isdigit() or int(n) < 1:
+            raise ValueError(f"threads '{n}' is not a whole number of at least 1")
+        con.execute(f"set threads = {int(n)}")
     limit = effective_memory_limit(memory_limit)
     if limit:
         try:
@@ -98,7 +106,7 @@ def effective_memory_limit(memory_limit: str | None = None) -> str | None:
 def _checked_size(text: str) -> str:
     """A memory size such as 2GB (checked, because SET takes no bound parameters)."""
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text.strip(), re.IGNORECASE):
-        raise ValueError(text)
+        raise ValueError(f"memory limit '{text}' is not a size such as 2GB or 512MB")
     return text.strip()
 
 
