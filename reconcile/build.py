@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import audit
+from . import audit, coverage
 from . import plan as planmod
 from .errors import ReconcileError, SnapshotError
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
@@ -107,6 +107,7 @@ def build(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, le
     spill (under a memory limit): intermediates go to the attached scratch database, not memory."""
     load_policy_tables(con, policy, snapshot_dir)
     snap = stage_snapshot(con, snapshot_dir, policy, lenient=lenient, progress=progress)
+    snap.inputs = coverage.assess(snap, policy)
     run_models(con, model_params(policy, snap), progress=progress,
                names=[m for m in MODELS if not m.startswith("staging/")], spill=spill)
     return snap
@@ -129,6 +130,7 @@ def assemble(con, snap: Snapshot, policy: Policy, created_at: str | None = None)
     gates = planmod.blast_radius_gates(summary, policy.thresholds)
     gates += planmod.record_fraction_gates(con, summary, policy.thresholds)
     summary["gates"] = len(gates)
+    summary["inputs"] = snap.inputs
     plan = {
         "format": planmod.FORMAT,
         "plan_id": "",

@@ -6,6 +6,7 @@ This registry is the only place file headers are named. Column `name` is the can
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # value types checked at ingest; the checks themselves live in sql/checks/
@@ -47,23 +48,34 @@ class Column:
 class Source:
     name: str            # raw table is raw_<name>
     system: str          # sfdc | clay | smartlead | pardot
-    globs: tuple[str, ...]
+    globs: tuple[str, ...]  # the documented name (messages); `pattern` decides which files are the source's
     columns: tuple[Column, ...]
     required: bool = False
     key: str | None = None  # primary key column (duplicates are bad input)
     formats: tuple[str, ...] = (".csv", ".parquet", ".jsonl")
     keep_payload: bool = False  # keep each JSON line whole (webhook events)
+    pattern: str = ""    # regex on the lower-cased path without its suffix ("sfdc/lead_2026-11-27")
+    multi_file: bool = False  # several files make one source (Clay tables, Smartlead campaigns, event days)
 
     @property
     def table(self) -> str:
         return f"raw_{self.name}"
+
+    def matches(self, stem_path: str) -> bool:
+        return re.fullmatch(self.pattern, stem_path) is not None
+
+
+# Natural export names are accepted: the object or file name, optionally plural, optionally followed by a separator
+# and anything (a date, "export", "(1)"): sfdc/Lead.csv, sfdc/leads_2026-11-27.csv, pardot/Prospects export.csv.
+_AFTER = r"([-_ .(].*)?"
 
 
 def C(name, header=None, type="text", required=True, aliases=()):  # noqa: N802 - short registry helper
     return Column(name=name, header=header or name, type=type, required=required, aliases=tuple(aliases))
 
 
-SFDC_LEAD = Source("sfdc__lead", "sfdc", ("sfdc/Lead.*",), required=True, key="id", columns=(
+SFDC_LEAD = Source("sfdc__lead", "sfdc", ("sfdc/Lead.*",), required=True, key="id",
+                   pattern=r"sfdc/leads?" + _AFTER, columns=(
     C("id", "Id", "id"), C("email", "Email"), C("company", "Company"), C("industry", "Industry"),
     C("company_description", "company_description__c"),
     C("external_hard_bounced", "external_hard_bounced__c", "bool"),
@@ -75,30 +87,34 @@ SFDC_LEAD = Source("sfdc__lead", "sfdc", ("sfdc/Lead.*",), required=True, key="i
     C("gbu", "GBU__c", required=False),
 ))
 SFDC_CAMPAIGN_MEMBER = Source("sfdc__campaign_member", "sfdc", ("sfdc/CampaignMember.*",), required=True, key="id",
-                              columns=(
+                              pattern=r"sfdc/campaign[-_ ]?members?" + _AFTER, columns=(
     C("id", "Id", "id"), C("campaign_id", "CampaignId", "id"), C("lead_id", "LeadId", "id"),
     C("contact_id", "ContactId", "id"), C("status", "Status"), C("has_replied", "Has_Replied__c", "bool"),
     C("reply_classification", "ReplyClassification__c"), C("system_modstamp", "SystemModstamp", "timestamp"),
 ))
-SFDC_CONTACT = Source("sfdc__contact", "sfdc", ("sfdc/Contact.*",), required=True, key="id", columns=(
+SFDC_CONTACT = Source("sfdc__contact", "sfdc", ("sfdc/Contact.*",), required=True, key="id",
+                      pattern=r"sfdc/contacts?" + _AFTER, columns=(
     C("id", "Id", "id"), C("email", "Email"),
 ))
-SFDC_CAMPAIGN = Source("sfdc__campaign", "sfdc", ("sfdc/Campaign.*",), key="id", columns=(
+SFDC_CAMPAIGN = Source("sfdc__campaign", "sfdc", ("sfdc/Campaign.*",), key="id",
+                       pattern=r"sfdc/campaigns?" + _AFTER, columns=(
     C("id", "Id", "id"), C("name", "Name", required=False), C("gbu", "GBU__c", required=False),
 ))
-CLAY_ERRORS = Source("clay__errors", "clay", ("clay/errors.*",), columns=(
+CLAY_ERRORS = Source("clay__errors", "clay", ("clay/errors.*",), pattern=r"clay/errors?" + _AFTER, columns=(
     C("time", "time", "timestamp", aliases=("timestamp", "created_at")), C("object", "object", required=False),
     C("record_id", "record id", aliases=("record_id", "recordid", "id"), required=False),
     C("field", "field", required=False), C("message", "message", aliases=("error",)),
 ))
-SMARTLEAD_LEADS = Source("smartlead__leads", "smartlead", ("smartlead/campaign-*",), columns=(
+SMARTLEAD_LEADS = Source("smartlead__leads", "smartlead", ("smartlead/campaign-<id>.*",), multi_file=True,
+                         pattern=r"smartlead/campaign[-_ ]?\d+" + _AFTER, columns=(
     C("sl_lead_id", "id"), C("map_id", "campaign_lead_map_id", required=False), C("status", "status", required=False),
     C("category", "category", required=False), C("email", "email"),
     C("reply_count", "reply_count", "int", required=False), C("custom_fields", "custom_fields", "json", required=False),
 ))
 SMARTLEAD_EVENTS = Source("smartlead__events", "smartlead", ("smartlead/events.jsonl",), formats=(".jsonl",),
-                          keep_payload=True, columns=())
-PARDOT_PROSPECTS = Source("pardot__prospects", "pardot", ("pardot/prospects.*",), columns=(
+                          keep_payload=True, multi_file=True, pattern=r"smartlead/events?" + _AFTER, columns=())
+PARDOT_PROSPECTS = Source("pardot__prospects", "pardot", ("pardot/prospects.*",), pattern=r"pardot/.*prospect.*",
+                          columns=(
     C("prospect_id", "id"), C("email", "email", required=False),
     C("sf_lead_id", "salesforceLeadId", "id", required=False, aliases=("crm_lead_fid",)),
     C("sf_contact_id", "salesforceContactId", "id", required=False, aliases=("crm_contact_fid",)),
@@ -115,11 +131,15 @@ def clay_source(columns: dict[str, str]) -> Source:
     types = {"campaign_member_id": "id", "lead_id": "id", "hard_bounced": "bool", "replied": "bool",
              "reply_at": "timestamp"}
     cols = tuple(C(key, header, types.get(key, "text"), required=False) for key, header in columns.items())
-    return Source("clay__rows", "clay", ("clay/*",), columns=cols)
+    return Source("clay__rows", "clay", ("clay/*",), columns=cols, multi_file=True, pattern=r"clay/.+")
+
+
+SYSTEMS = ("sfdc", "clay", "smartlead", "pardot")  # the snapshot's source folders
 
 
 def sources(clay_columns: dict[str, str]) -> list[Source]:
-    """All sources in load order."""
+    """All sources in load order (a more specific name is matched first: CampaignMember before Campaign; Clay tables
+    take what no other Clay source claims)."""
     return [SFDC_LEAD, SFDC_CAMPAIGN_MEMBER, SFDC_CONTACT, SFDC_CAMPAIGN, clay_source(clay_columns), CLAY_ERRORS,
             SMARTLEAD_LEADS, SMARTLEAD_EVENTS, PARDOT_PROSPECTS]
 

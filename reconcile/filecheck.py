@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import SnapshotError
+from .salvage import MAX_JSON_OBJECT, parse_object
 
 LENIENT_HINT = "Fix the value in the export, or rerun with --lenient to quarantine bad rows and plan from the rest."
 
@@ -114,17 +115,15 @@ def csv_problem(path: Path, rel: str, delim: str | None) -> SnapshotError | None
 
 def json_error(path: Path, rel: str) -> SnapshotError:
     """Name the first line that is not a JSON object (only on the error path, so a Python scan is fine)."""
-    import json
-
     with path.open(encoding="utf-8-sig") as fh:
         for n, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
-            try:
-                ok = isinstance(json.loads(line), dict)
-            except ValueError:
-                ok = False
-            if not ok:
+            if len(line.encode("utf-8")) > MAX_JSON_OBJECT:
+                return SnapshotError(f"Snapshot '{rel}' row {n}: the JSON object is {len(line.encode()) >> 20} MB, "
+                                     f"more than the {MAX_JSON_OBJECT >> 20} MB a JSON record may hold. Trim it in the "
+                                     f"export. {LENIENT_HINT}")
+            if parse_object(line) is None:
                 return SnapshotError(f"Snapshot '{rel}' row {n}: value '{line.strip()[:80]}' is not a complete JSON "
                                      f"object (is the file truncated?). Each line must hold one JSON object. "
                                      f"Export the file again. {LENIENT_HINT}")

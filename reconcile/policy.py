@@ -53,6 +53,19 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class SourcePolicy:
+    """Whether a source must be in the snapshot and how far behind Salesforce's taken_at it may be (hours)."""
+    required: bool = False
+    max_age_hours: float | None = None
+    on_problem: str = "warn"   # missing (optional) or stale: "warn" (banner + plan output) or "error" (no plan)
+
+
+SOURCE_DEFAULTS = {"sfdc": SourcePolicy(required=True, on_problem="error"),
+                   "clay": SourcePolicy(max_age_hours=24), "smartlead": SourcePolicy(max_age_hours=24),
+                   "pardot": SourcePolicy(max_age_hours=24)}
+
+
+@dataclass(frozen=True)
 class Policy:
     path: str
     fingerprint: str
@@ -64,6 +77,7 @@ class Policy:
     routes: dict[str, str]
     thresholds: Thresholds
     formulas: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, SourcePolicy] = field(default_factory=lambda: dict(SOURCE_DEFAULTS))
 
     def field_policy(self, obj: str, name: str) -> FieldPolicy | None:
         for f in self.fields:
@@ -133,7 +147,27 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
         raise PolicyError(f"Policy file '{path}': bad [thresholds] entry ({e}).") from e
     return Policy(path=path, fingerprint=fingerprint, org_name=str(org.get("name", "default")),
                   role=str(org.get("role", "")), gbus=tuple(org.get("gbus", [])), fields=fields,
-                  clay_columns=clay, routes=routes, thresholds=thresholds, formulas=dict(doc.get("formulas", {})))
+                  clay_columns=clay, routes=routes, thresholds=thresholds, formulas=dict(doc.get("formulas", {})),
+                  sources=_parse_sources(path, doc.get("sources", {})))
+
+
+def _parse_sources(path: str, doc: dict) -> dict[str, SourcePolicy]:
+    out = dict(SOURCE_DEFAULTS)
+    for name, entry in doc.items():
+        where = f"Policy file '{path}' [sources.{name}]"
+        if name not in SOURCE_DEFAULTS:
+            raise PolicyError(f"{where}: '{name}' is not a source; use one of {', '.join(SOURCE_DEFAULTS)}.")
+        try:
+            merged = {**SOURCE_DEFAULTS[name].__dict__, **entry}
+            sp = SourcePolicy(**merged)
+        except TypeError as e:
+            raise PolicyError(f"{where}: bad entry ({e}); keys are required, max_age_hours, on_problem.") from e
+        if sp.on_problem not in ("warn", "error"):
+            raise PolicyError(f"{where}: on_problem '{sp.on_problem}' is not 'warn' or 'error'.")
+        if name == "sfdc" and not sp.required:
+            raise PolicyError(f"{where}: Salesforce is always required (it is what the plan reconciles against).")
+        out[name] = sp
+    return out
 
 
 def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:

@@ -9,11 +9,48 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 EXPECTED = "a well-formed row (complete quoting, as many columns as the header)"
+
+# Python's csv module refuses fields over 128 KB by default and reports them as an unclosed quote; a Salesforce
+# Long Text Area holds 131,072 characters and Clay cells can be longer. DuckDB's reads allow records of MAX_RECORD.
+MAX_RECORD = 256 << 20
+MAX_JSON_OBJECT = 32 << 20  # DuckDB's JSON reader holds buffers of this size per thread: bounded for --memory-limit
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+class DeepObject:
+    """A valid JSON object nested too deeply for Python's json module (RecursionError): its top-level keys and
+    values are read with DuckDB's JSON functions, which do not recurse."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def _one(self, sql: str, *params):
+        return duckdb.execute(sql, [self.text, *params]).fetchone()[0]
+
+    def __iter__(self):
+        return iter(self._one("select json_keys(?)") or [])
+
+    def get(self, key: str):
+        return self._one("select json_extract_string(?, ?)", "$." + json.dumps(key))
+
+
+def parse_object(line: str) -> dict | DeepObject | None:
+    """One JSONL line as a JSON object, or None when it is not one (no RecursionError, however deep)."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    except RecursionError:
+        ok = duckdb.execute("select json_valid(?) and json_type(?) = 'OBJECT'", [line, line]).fetchone()[0]
+        return DeepObject(line) if ok else None
+    return value if isinstance(value, dict) else None
 
 
 def read_csv_records(path: Path, delim: str) -> tuple[list[str], list[tuple[int, list[str]]], list[tuple]]:
@@ -48,11 +85,8 @@ def read_jsonl_records(path: Path) -> tuple[list[tuple[int, dict]], list[tuple]]
         for row, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
-            try:
-                value = json.loads(line)
-            except ValueError:
-                value = None
-            if isinstance(value, dict):
+            value = parse_object(line)
+            if value is not None:
                 good.append((row, value))
             else:
                 bad.append((row, line.strip()[:200], "not a complete JSON object (truncated?)"))
@@ -63,7 +97,11 @@ def json_text(value) -> str | None:
     """A JSON value as DuckDB's `->>` renders it: strings bare, everything else as JSON text."""
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)  # parsed by json.loads: never too deep
+
+
+def payload_text(value: dict | DeepObject) -> str:
+    return value.text if isinstance(value, DeepObject) else json_text(value)
 
 
 def insert_rows(con, table: str, rows: list[dict], columns: list[str], casts: dict[str, str] | None = None) -> None:

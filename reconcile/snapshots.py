@@ -12,19 +12,19 @@ each snapshot once, not twice.
 from __future__ import annotations
 
 import csv
-import fnmatch
 import io
 import json
+import re
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 
 from . import filecheck, salvage
-from .contract import CLAY_IDENTITY, PARSERS, TYPES, Column, Source, sources
+from .contract import CLAY_IDENTITY, PARSERS, SYSTEMS, TYPES, Column, Source, sources
 from .errors import ReconcileError, SnapshotError
 from .filecheck import LENIENT_HINT
 
@@ -35,8 +35,10 @@ class LoadedFile:
     source: str
     system: str
     sha256: str
-    rows: int = 0
+    records: int = 0     # data records in the file (read well-formed + quarantined as damaged)
     taken_at: str | None = None
+    staged: int = 0      # records planned from
+    rejected: int = 0    # records quarantined in `rejects` (lenient); records = staged + rejected, always
 
 
 @dataclass
@@ -45,13 +47,12 @@ class Snapshot:
     files: list[LoadedFile] = field(default_factory=list)
     taken_at: dict[str, str] = field(default_factory=dict)
     manifest: dict = field(default_factory=dict)
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # (file, why it was not read)
+    inputs: dict = field(default_factory=dict)  # coverage.assess: sources, files, ignored, warnings
 
     @property
     def fingerprints(self) -> dict[str, str]:
         return {f.path: f.sha256 for f in sorted(self.files, key=lambda f: f.path)}
-
-
-MULTI_FILE_SOURCES = ("clay__rows", "smartlead__leads")  # one or more Clay tables / Smartlead campaigns
 
 
 def qi(name: str) -> str:
@@ -61,32 +62,74 @@ def qi(name: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- discovery
 
-def discover(root: Path, srcs: list[Source]) -> dict[str, list[Path]]:
-    """Map each source to its files (names matched case-insensitively: `SFDC/lead.csv` is `sfdc/Lead.*`); a file
-    claimed by a more specific source is not a generic Clay table."""
+@dataclass
+class Discovery:
+    found: dict[str, list[Path]]               # source name → its files
+    ignored: list[tuple[str, str]]             # (relative path, why it was not read)
+
+
+def discover(root: Path, srcs: list[Source]) -> Discovery:
+    """Map each source to its files; every other file under the snapshot is listed as ignored, with the reason.
+
+    Names are matched case-insensitively, natural export names included (contract.Source.pattern:
+    `sfdc/Lead.csv`, `sfdc/leads_2026-11-27.csv`, `pardot/prospects export.csv`); a file claimed by a more
+    specific source is not a generic Clay table. Two files for a single-file source are an error naming both."""
     if not root.is_dir():
         raise SnapshotError(f"Snapshot directory '{root}' does not exist. Pass the folder that holds sfdc/, clay/, "
                             "smartlead/ and pardot/ (see README: Snapshot contract).")
-    files = sorted(p for p in root.glob("*/*") if p.is_file())
     found: dict[str, list[Path]] = {s.name: [] for s in srcs}
-    claimed: set[Path] = set()
-    for s in sorted(srcs, key=lambda s: s.name == "clay__rows"):
-        for pattern in s.globs:
-            for p in files:
-                rel = p.relative_to(root).as_posix().lower()
-                if p in claimed or p.suffix.lower() not in s.formats or not fnmatch.fnmatchcase(rel, pattern.lower()):
-                    continue
-                found[s.name].append(p)
-                claimed.add(p)
+    ignored: list[tuple[str, str]] = []
+    ordered = sorted(srcs, key=lambda s: s.name == "clay__rows")
+    for p in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = p.relative_to(root).as_posix()
+        why = _not_a_source_file(rel, p)
+        if why is None:
+            stem_path = rel.lower().rsplit(".", 1)[0]
+            source = next((s for s in ordered if s.system == rel.split("/")[0].lower() and s.matches(stem_path)), None)
+            if source is None:
+                why = _no_source_named(rel)
+            elif p.suffix.lower() not in source.formats:
+                why = f"not {' or '.join(source.formats)}: export {source.globs[0]} in one of those formats"
+            else:
+                found[source.name].append(p)
+                continue
+        if why:
+            ignored.append((rel, why))
     for s in srcs:
         if s.required and not found[s.name]:
             raise SnapshotError(f"Snapshot '{root}' has no {s.globs[0].replace('*', '{csv,parquet,jsonl}')} file. "
                                 f"Export it (SPEC §2 / README: Snapshot contract) and rerun.")
-        if s.name not in MULTI_FILE_SOURCES and len(found[s.name]) > 1:
+        if not s.multi_file and len(found[s.name]) > 1:
             names = ", ".join(p.relative_to(root).as_posix() for p in found[s.name])
             raise SnapshotError(f"Snapshot '{root}' has {len(found[s.name])} files for {s.globs[0]} ({names}). "
                                 "Keep one of them.")
-    return found
+    return Discovery(found, ignored)
+
+
+def _not_a_source_file(rel: str, path: Path) -> str | None:
+    """Why a file cannot be a source file, '' for files read elsewhere (manifest, describe), None when it may be."""
+    parts = rel.split("/")
+    if rel == "manifest.toml" or (len(parts) == 3 and parts[0].lower() == "sfdc"
+                                  and parts[1].lower() == "describe" and path.suffix.lower() == ".json"):
+        return ""
+    if any(part.startswith((".", "~$")) for part in parts):
+        return "a hidden or temporary file"
+    if len(parts) == 1:
+        return f"not in a source folder ({', '.join(s + '/' for s in SYSTEMS)})"
+    if parts[0].lower() not in SYSTEMS:
+        return f"folder '{parts[0]}/' is not a source folder ({', '.join(s + '/' for s in SYSTEMS)})"
+    if len(parts) > 2:
+        return f"in a subfolder: a source reads only the files directly in {parts[0]}/"
+    if path.suffix.lower() not in (".csv", ".parquet", ".jsonl"):
+        return "not a .csv, .parquet or .jsonl file"
+    return None
+
+
+def _no_source_named(rel: str) -> str:
+    return {"sfdc": "the name is none of Lead, CampaignMember, Contact, Campaign (e.g. sfdc/Lead.csv)",
+            "smartlead": "the name is neither campaign-<id>.* (a leads export) nor events*.jsonl (webhooks)",
+            "pardot": "the name does not contain 'prospects' (e.g. pardot/prospects.csv)"}.get(
+        rel.split("/")[0].lower(), "the name matches no source")
 
 
 def read_manifest(root: Path) -> dict:
@@ -97,6 +140,9 @@ def read_manifest(root: Path) -> dict:
         return tomllib.loads(path.read_text("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise SnapshotError(f"Snapshot 'manifest.toml' is not valid TOML: {e}. Fix it or delete it.") from e
+
+
+CLOCK_SKEW = timedelta(minutes=5)  # a taken_at this far ahead of our clock is clock skew; beyond it, an error
 
 
 def taken_at_for(manifest: dict, system: str, path: Path) -> str:
@@ -110,8 +156,18 @@ def taken_at_for(manifest: dict, system: str, path: Path) -> str:
                                 "timestamp such as 2026-11-27T06:00:00Z.") from e
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
-        return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        where = f"Snapshot 'manifest.toml': taken_at.{system} value '{value}'"
+        fix = "Correct taken_at in manifest.toml (UTC, e.g. 2026-11-27T06:00:00Z)."
+    else:
+        dt = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+        where = f"Snapshot '{path.parent.name}/{path.name}': the file's modification time ({dt:%Y-%m-%dT%H:%M:%SZ}, " \
+                f"used because manifest.toml gives no taken_at.{system})"
+        fix = f"Set taken_at.{system} in manifest.toml, or fix the clock of the machine that wrote the file."
+    now = datetime.now(timezone.utc)
+    if dt > now + CLOCK_SKEW:
+        raise SnapshotError(f"{where} is in the future (now {now:%Y-%m-%dT%H:%M:%SZ}): the data's age could never be "
+                            f"checked. {fix}")
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -121,7 +177,8 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection, srcs: list[Source]) -> Non
     con.execute("create or replace table rejects (file varchar, row bigint, col varchar, value varchar, "
                 "expected varchar, message varchar)")
     con.execute("create or replace table snapshot_files (file varchar, source varchar, system varchar, "
-                "sha256 varchar, rows bigint, taken_at varchar)")
+                "sha256 varchar, rows bigint, taken_at varchar, staged bigint, rejected bigint)")
+    con.execute("create or replace table snapshot_ignored (file varchar, reason varchar)")
 
 
 def raw_schema(s: Source) -> list[tuple[str, str]]:
@@ -153,7 +210,8 @@ def combine_files(con, s: Source, tables: list[str]) -> None:
 
 def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, delim: str | None,
               lenient: bool, table: str) -> int:
-    """Read one file into its own temporary `table` (raw_schema); returns the number of rows read.
+    """Read one file into its own temporary `table` (raw_schema); returns the number of data records in the file
+    (rows read, plus the damaged records lenient mode quarantined).
 
     Lenient mode reads like strict mode; only when DuckDB refuses a CSV or JSONL file does salvage.py load its
     well-formed records and quarantine the rest."""
@@ -163,15 +221,17 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
         try:
             read_in_file_order(con, table, "select cast(? as varchar) as _file, cast(null as bigint) as _row, "
                                "cast(null as varchar) as _campaign, json as payload "
-                               "from read_json_objects(?, format='newline_delimited')", [rel, str(path)])
+                               "from read_json_objects(?, format='newline_delimited', maximum_object_size=?)",
+                               [rel, str(path), salvage.MAX_JSON_OBJECT])
         except duckdb.Error as e:
             _refused(path, rel, delim, e, salvageable)
             _create_empty(con, s, table)
             good, bad = salvage.read_jsonl_records(path)
-            salvage.insert_rows(con, table, [{"_file": rel, "_row": r, "payload": json.dumps(v)} for r, v in good],
+            salvage.insert_rows(con, table, [{"_file": rel, "_row": r, "payload": salvage.payload_text(v)}
+                                             for r, v in good],
                                 ["_file", "_row", "payload"], casts={"payload": "json"})
             salvage.reject(con, rel, bad)
-            return len(good)
+            return len(good) + len(bad)
         return number_rows(con, table)
     is_json = suffix == ".jsonl"
     scan, params = _scan(path, delim)
@@ -280,7 +340,7 @@ def _salvage(con, s: Source, table: str, path: Path, rel: str, delim: str | None
     salvage.insert_rows(con, table, rows, columns)
     _parse_salvaged(con, s, table)
     salvage.reject(con, rel, bad)
-    return len(rows)
+    return len(rows) + len(bad)
 
 
 def _scan(path: Path, delim: str | None) -> tuple[str, list]:
@@ -288,11 +348,12 @@ def _scan(path: Path, delim: str | None) -> tuple[str, list]:
     one and shifts the row numbers of every row after it; lenient mode salvages a refused file instead)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        opts = "delim=?, header=true, all_varchar=true, quote='\"', escape='\"', auto_detect=true"
-        return f"read_csv(?, {opts})", [str(path), delim]
+        opts = "delim=?, header=true, all_varchar=true, quote='\"', escape='\"', auto_detect=true, max_line_size=?"
+        return f"read_csv(?, {opts})", [str(path), delim, salvage.MAX_RECORD]
     if suffix == ".parquet":
         return "read_parquet(?)", [str(path)]
-    return "read_json_objects(?, format='newline_delimited')", [str(path)]
+    return ("read_json_objects(?, format='newline_delimited', maximum_object_size=?)",
+            [str(path), salvage.MAX_JSON_OBJECT])
 
 
 def _headers(con, scan: str, params: list, path: Path) -> list[str]:
@@ -312,6 +373,12 @@ def _map_columns(s: Source, headers: list[str], rel: str) -> dict[str, str]:
         by_lower.setdefault(h.strip().lower(), h)
     mapping: dict[str, str] = {}
     for c in s.columns:
+        names = {h.lower() for h in c.headers()}
+        positions = [i for i, h in enumerate(headers, start=1) if h.strip().lower() in names]
+        if len(positions) > 1:
+            found = " and ".join(f"'{headers[i - 1]}' (column {i})" for i in positions)
+            raise SnapshotError(f"Snapshot '{rel}' header names the column '{c.header}' {len(positions)} times: "
+                                f"{found}. Keep one of them in the export (reconcile will not guess which is right).")
         hit = next((by_lower[h.lower()] for h in c.headers() if h.lower() in by_lower), None)
         if hit is not None:
             mapping[c.name] = hit
@@ -326,7 +393,9 @@ def _map_columns(s: Source, headers: list[str], rel: str) -> dict[str, str]:
 
 
 def _campaign_from_name(path: Path) -> str:
-    return path.stem.split("-", 1)[1] if "-" in path.stem else path.stem
+    """The Smartlead campaign id of a leads export: the digits after 'campaign' (campaign-9181.csv,
+    Campaign_9181 leads.csv)."""
+    return re.match(r"campaign[-_ ]?(\d+)", path.stem, re.IGNORECASE).group(1)
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -387,6 +456,20 @@ def quarantine(con, srcs: list[Source]) -> None:
         con.execute(f"delete from {s.table} t using rejects r where r.file = t._file and r.row = t._row")
 
 
+def account(con, s: Source, files: list[LoadedFile], lenient: bool) -> None:
+    """Every data record of every file is either staged or rejected: count both and check they add up to the file's
+    records (a record can be lost no other way than by a bug, so this stops the plan instead of hiding one).
+    Strict mode stages every record it read (a rejected one stops the plan after the last file is checked)."""
+    staged = dict(con.execute(f"select _file, count(*) from {s.table} group by _file").fetchall())
+    rejected = dict(con.execute("select file, count(distinct row) from rejects group by file").fetchall()
+                    if lenient else [])
+    for f in files:
+        f.staged, f.rejected = staged.get(f.path, 0), rejected.get(f.path, 0)
+        if f.staged + f.rejected != f.records:
+            raise ReconcileError(f"Internal error: '{f.path}' holds {f.records} records but {f.staged} were staged "
+                                 f"and {f.rejected} rejected. Nothing was written; please report this.")
+
+
 # ---------------------------------------------------------------------------------------------- entry point
 
 def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False, progress=None,
@@ -399,9 +482,10 @@ def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False,
     """
     srcs = sources(clay_columns)
     manifest = read_manifest(root)
-    found = discover(root, srcs)
+    discovery = discover(root, srcs)
+    found = discovery.found
     create_raw_tables(con, srcs)
-    snap = Snapshot(root=root, manifest=manifest)
+    snap = Snapshot(root=root, manifest=manifest, ignored=discovery.ignored)
     digests = []
     with ThreadPoolExecutor(max_workers=1) as hashing:
         for s in srcs:
@@ -413,21 +497,25 @@ def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False,
                 delim = filecheck.inspect_head(path, rel)
                 digests.append(hashing.submit(filecheck.sha256_of, path))
                 tables.append(file_table(s, i))
-                rows = load_file(con, s, path, rel, delim, lenient, tables[-1])
-                lf = LoadedFile(rel, s.name, s.system, "", rows, taken_at_for(manifest, s.system, path))
+                records = load_file(con, s, path, rel, delim, lenient, tables[-1])
+                lf = LoadedFile(rel, s.name, s.system, "", records, taken_at_for(manifest, s.system, path))
                 snap.files.append(lf)
                 snap.taken_at.setdefault(s.system, lf.taken_at)
             combine_files(con, s, tables)
             check_values(con, s)
             if lenient:
                 quarantine(con, [s])
+            account(con, s, [f for f in snap.files if f.source == s.name], lenient)
             if on_source:
                 on_source(s, snap)
                 con.execute(f"drop table {s.table}")
         for lf, digest in zip(snap.files, digests):
             lf.sha256 = digest.result()
-    con.executemany("insert into snapshot_files values (?, ?, ?, ?, ?, ?)",
-                    [[f.path, f.source, f.system, f.sha256, f.rows, f.taken_at] for f in snap.files])
+    con.executemany("insert into snapshot_files values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [[f.path, f.source, f.system, f.sha256, f.records, f.taken_at, f.staged, f.rejected]
+                     for f in snap.files])
+    if snap.ignored:
+        con.executemany("insert into snapshot_ignored values (?, ?)", [list(i) for i in snap.ignored])
     if not lenient:
         raise_first_reject(con)
     con.execute("update rejects set message = coalesce(message, 'column ''' || col || ''' value ''' || "

@@ -104,6 +104,20 @@ BAD_INPUT = [
      "files": {"sfdc/Lead.csv": None},
      "error": "Snapshot '{snap}' has no sfdc/Lead.{csv,parquet,jsonl} file. Export it (SPEC §2 / README: Snapshot "
               "contract) and rerun."},
+    {"why": "a header naming the Id column twice (both positions named)",
+     "files": {"sfdc/Lead.csv": csv_text(LEAD_HEADER + ["ID"], [lead(1)])},
+     "error": "Snapshot 'sfdc/Lead.csv' header names the column 'Id' 2 times: 'Id' (column 1) and 'ID' (column 14). "
+              "Keep one of them in the export (reconcile will not guess which is right)."},
+    {"why": "a broken JSONL line nested 100,000 levels deep (no RecursionError)",
+     "files": {"sfdc/Lead.csv": leads_csv(GOOD),
+               "smartlead/events.jsonl": '{"event_type":"EMAIL_REPLY"}\n{"x":' + "[" * 100_000 + "\n"},
+     "error": "Snapshot 'smartlead/events.jsonl' row 2: value '{\"x\":" + "[" * 75 + "' is not a complete JSON "
+              "object (is the file truncated?). Each line must hold one JSON object. Export the file again. " + HINT},
+    {"why": "a manifest taken_at in the future",
+     "files": {"manifest.toml": '[taken_at]\nsfdc = "2099-01-01T00:00:00Z"\n'},
+     "error": "Snapshot 'manifest.toml': taken_at.sfdc value '2099-01-01T00:00:00Z' is in the future (now {now}): "
+              "the data's age could never be checked. Correct taken_at in manifest.toml (UTC, e.g. "
+              "2026-11-27T06:00:00Z)."},
     {"why": "manifest taken_at that is not a timestamp",
      "files": {"manifest.toml": '[taken_at]\nclay = "last tuesday"\n',
                "clay/table.csv": csv_text(CLAY_HEADER, [{"LeadId": L1}])},
@@ -117,7 +131,11 @@ def test_bad_input_fails_with_exact_error_and_writes_no_plan(tmp_path, run_cli, 
     snap = write_snapshot(tmp_path, case["files"])
     result, out = plan_cli(run_cli, snap)
     assert result.exit_code == 1
-    assert result.stderr == "Error: " + case["error"].replace("{snap}", str(snap)) + "\n"
+    expected = "Error: " + case["error"].replace("{snap}", str(snap)) + "\n"
+    if "{now}" in expected:  # the clock at the time of the check, to the second
+        now = re.search(r"\(now (\S+)\)", result.stderr)
+        expected = expected.replace("{now}", now.group(1) if now else "?")
+    assert result.stderr == expected
     assert result.stdout == ""
     assert not out.exists()
     assert not list(out.parent.glob("plan.changes.*"))

@@ -1,0 +1,69 @@
+"""What a snapshot covers: which sources are present and how far behind Salesforce each was taken, every file read
+(records, staged, rejected) and every file ignored with its reason. A missing required source or a source the
+policy says must be fresh stops the plan; otherwise gaps become warnings shown in `plan` output and at the top of
+the report — the report never gives an all-clear about data it did not receive.
+
+Ages are measured against the Salesforce snapshot's taken_at (how far behind Salesforce a source was taken), not
+against the clock, so the same snapshot gives the same plan whenever it is planned. How old the Salesforce snapshot
+itself may be is checked at apply (thresholds.max_snapshot_age_hours).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .contract import SYSTEMS
+from .errors import SnapshotError
+from .policy import Policy
+from .snapshots import Snapshot
+
+# What goes unchecked when a source (or the Clay error log) is missing.
+UNCHECKED = {
+    "sfdc": "nothing can be reconciled",
+    "clay": "Clay enrichment, Clay bounce and reply evidence not checked",
+    "smartlead": "Smartlead bounces, replies and reply categories not checked",
+    "pardot": "Pardot hard bounces (pardot_sync_gap) not checked",
+}
+LABEL = {"sfdc": "Salesforce", "clay": "Clay", "smartlead": "Smartlead", "pardot": "Pardot"}
+CLAY_ERROR_LOG = "Clay error log not provided (clay/errors.csv) — connector errors not checked"
+
+
+def assess(snap: Snapshot, policy: Policy) -> dict:
+    """The `summary.inputs` block of a plan; raises SnapshotError where the policy says a gap is an error."""
+    sfdc_at = _instant(snap.taken_at["sfdc"])
+    sources, warnings, errors = {}, [], []
+    for system in SYSTEMS:
+        rule = policy.sources[system]
+        files = [f for f in snap.files if f.system == system]
+        entry = {"present": bool(files), "required": rule.required, "files": len(files),
+                 "records": sum(f.records for f in files), "taken_at": snap.taken_at.get(system),
+                 "behind_sfdc_hours": None, "max_age_hours": rule.max_age_hours, "status": "ok"}
+        if not files:
+            entry["status"] = "missing"
+            text = f"{LABEL[system]} not provided — {UNCHECKED[system]}"
+            (errors if rule.required or rule.on_problem == "error" else warnings).append(text)
+        else:
+            behind = round((sfdc_at - _instant(entry["taken_at"])).total_seconds() / 3600, 2)
+            entry["behind_sfdc_hours"] = behind
+            if rule.max_age_hours is not None and behind > rule.max_age_hours:
+                entry["status"] = "stale"
+                text = (f"{LABEL[system]} was taken {behind:g} h before Salesforce (taken_at {entry['taken_at']}), "
+                        f"more than the policy's {rule.max_age_hours:g} h — its evidence may be out of date")
+                (errors if rule.on_problem == "error" else warnings).append(text)
+        sources[system] = entry
+    if sources["clay"]["present"] and not any(f.source == "clay__errors" for f in snap.files):
+        warnings.append(CLAY_ERROR_LOG)
+    if errors:
+        raise SnapshotError(f"Snapshot '{snap.root}': {errors[0]}. Add the export (see README: Sources and "
+                            "freshness), or relax [sources] in the policy.")
+    return {
+        "sources": sources,
+        "files": [{"file": f.path, "source": f.source, "records": f.records, "staged": f.staged,
+                   "rejected": f.rejected} for f in sorted(snap.files, key=lambda f: f.path)],
+        "ignored": [{"file": rel, "reason": why} for rel, why in sorted(snap.ignored)],
+        "warnings": warnings + [f"'{rel}' ignored: {why}" for rel, why in sorted(snap.ignored)],
+    }
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
