@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +100,6 @@ class Credentials:
 
 def read_credentials(org: str | None = None, env=None) -> Credentials:
     """The credentials of the default org (SF_…) or of `org` (SF_<ORG>_… only); ReconcileError if unusable."""
-    import os
     env = os.environ if env is None else env
     prefix = f"SF_{org.upper()}_" if org else "SF_"
     values = {n: env.get(prefix + n) for n in (*CREDENTIAL_VARS, "CA_BUNDLE", "API_VERSION", "CONNECT_TIMEOUT",
@@ -255,7 +256,12 @@ def transport_problem(e: requests.RequestException, creds: Credentials, url: str
         return (f"no connection to '{host}' within {creds.connect_timeout:g} s (connect timeout). Check the network, "
                 f"proxy and firewall, or raise {creds.var('CONNECT_TIMEOUT')}")
     if isinstance(e, requests.exceptions.ReadTimeout):
-        return (f"'{host}' accepted the connection but sent no answer within {creds.read_timeout:g} s (read timeout)."
+        used = re.search(r"timeout=([\d.]+)", str(e))
+        seconds = float(used.group(1)) if used else creds.read_timeout
+        if seconds == creds.connect_timeout != creds.read_timeout:  # urllib3 times the TLS handshake so
+            return (f"'{host}' accepted the connection but did not complete the TLS handshake within {seconds:g} s "
+                    f"(connect timeout). Check the host and proxy, or raise {creds.var('CONNECT_TIMEOUT')}")
+        return (f"'{host}' accepted the connection but sent no answer within {seconds:g} s (read timeout)."
                 f" Try again later, or raise {creds.var('READ_TIMEOUT')}")
     if any(isinstance(c, ConnectionRefusedError) for c in chain):
         return f"'{host}' refused the connection. Check {_url_var(creds)} and that the host is up"

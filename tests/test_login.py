@@ -334,6 +334,16 @@ def test_a_server_that_never_answers_times_out_with_one_error_line(org, silent_p
 
 
 @pytest.mark.timeout(60)
+def test_a_silent_tls_handshake_is_reported_as_the_connect_timeout(silent_port):
+    env = {"SF_INSTANCE_URL": f"https://127.0.0.1:{silent_port}", "SF_SESSION_ID": "00D000000000001!silent",
+           "SF_CONNECT_TIMEOUT": "0.4", "SF_READ_TIMEOUT": "30"}
+    r = cli(env, "preflight")
+    assert (r.exit_code, r.stderr) == (1, f"Error: Salesforce cannot be reached: '127.0.0.1:{silent_port}' accepted "
+                                          "the connection but did not complete the TLS handshake within 0.4 s (connect "
+                                          "timeout). Check the host and proxy, or raise SF_CONNECT_TIMEOUT.\n")
+
+
+@pytest.mark.timeout(60)
 def test_a_slow_org_is_retried_once_then_reported(org):
     client = connect(env={**org.oauth_env(), "SF_READ_TIMEOUT": "0.3"})
     client.backoff = 0.01
