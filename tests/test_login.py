@@ -125,6 +125,16 @@ def test_token_expiring_mid_apply_logs_in_again_once_and_finishes(org, tmp_path,
     assert integration_writes(org) == ready_changes(plan)
 
 
+@pytest.mark.parametrize("flow", ["client_credentials", "jwt"])
+def test_token_expiring_mid_pull_logs_in_again_and_pulls_everything(org, tmp_path, flow):
+    org.org.set_faults(expire_after_calls=3)   # Lead describe, count, query; then Contact's describe gets 401
+    r = cli(flow_env(org, flow), "pull", "--out", tmp_path / "snap")
+    assert r.exit_code == 0, r.stderr
+    assert "Pulled Lead 4, CampaignMember 2, Contact 1, Campaign 1" in r.stdout
+    assert [x["status"] for x in org.org.request_log if x["path"] == "/services/oauth2/token"] == [200, 200]
+    assert [x["status"] for x in org.org.request_log].count(401) == 1
+
+
 def test_token_past_its_lifetime_is_renewed_by_the_client(tmp_path):
     with start_sandbox(token_ttl=0.3) as h:
         client = connect(env=h.oauth_env())
