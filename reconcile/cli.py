@@ -26,9 +26,10 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except ReconcileError as e:
+            from .credentials import redact  # no credential value is ever printed, tracebacks included
             if ctx.obj and ctx.obj.get("debug"):
-                traceback.print_exc()
-            click.echo(f"Error: {e}", err=True)
+                click.echo(redact(traceback.format_exc()), err=True, nl=False)
+            click.echo(redact(f"Error: {e}"), err=True)
             sys.exit(e.exit_code)
 
 
@@ -172,8 +173,8 @@ def approve(plan_path, by, fields, override_gate, release_field, release_record,
 @click.option("--db", type=click.Path(path_type=Path), help="DuckDB file holding the audit table "
               "[default: reconcile.duckdb beside the plan].")
 @click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
-@click.option("--org", help="Use SF_<ORG>_… environment variables and policies/<org>.toml (one integration user "
-              "and policy per CRM system).")
+@click.option("--org", help="Read only SF_<ORG>_… environment variables and use policies/<org>.toml (one "
+              "integration user and policy per CRM system).")
 def apply(plan_path, dry_run, db, policy, org):
     """Apply an approved plan to Salesforce, with an audit trail.
 
@@ -184,7 +185,14 @@ def apply(plan_path, dry_run, db, policy, org):
     rerun the same command to resume — nothing is written twice). Writes PLAN.results.csv,
     PLAN.exceptions.csv/.md (paste into Jira) and PLAN.undo.json (before-images, needs approval).
 
-    Credentials: SF_INSTANCE_URL + SF_SESSION_ID (or SF_USERNAME/SF_PASSWORD/SF_SECURITY_TOKEN), SF_CA_BUNDLE.
+    \b
+    Credentials (environment only; README "Connecting to your org"):
+      client credentials  SF_LOGIN_URL SF_CLIENT_ID SF_CLIENT_SECRET         (recommended)
+      JWT bearer          SF_LOGIN_URL SF_CLIENT_ID SF_USERNAME SF_PRIVATE_KEY_FILE
+      session             SF_INSTANCE_URL SF_SESSION_ID                       (expires within hours)
+      legacy              SF_USERNAME SF_PASSWORD SF_SECURITY_TOKEN           (SOAP login, retired Summer '27)
+      optional            SF_CA_BUNDLE SF_API_VERSION SF_CONNECT_TIMEOUT (10 s) SF_READ_TIMEOUT (120 s)
+    With --org ICARE every variable is read as SF_ICARE_… only.
     """
     from rich.progress import Progress
 
@@ -235,7 +243,7 @@ def audit(db, record_id, plan_id, as_csv):
 
 @app.command(context_settings=CONTEXT)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Snapshot directory to write.")
-@click.option("--org", help="Use SF_<ORG>_… environment variables.")
+@click.option("--org", help="Read only SF_<ORG>_… environment variables (see `reconcile apply --help`).")
 @click.option("--bulk-threshold", type=int, default=50_000, show_default=True,
               help="Objects with more records than this are read with Bulk API 2.0 instead of REST.")
 def pull(out_dir, org, bulk_threshold):
@@ -253,19 +261,25 @@ def pull(out_dir, org, bulk_threshold):
 
 @app.command(context_settings=CONTEXT)
 @click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
-@click.option("--org", help="Use SF_<ORG>_… environment variables and policies/<org>.toml.")
+@click.option("--org", help="Read only SF_<ORG>_… environment variables and use policies/<org>.toml.")
 def preflight(policy, org):
     """Check the integration user against seed §3.1 and the policy; exit 1 if anything fails.
 
     API-only profile, no admin-wide permissions, read (not edit) on Contacts, edit on Leads and Campaign
     Members limited to the allowlist, validation bypass, the policy's role, every policy GBU visible, and
-    org-vs-policy drift (e.g. a field the policy calls writable that the org made a formula).
+    org-vs-policy drift (e.g. a field the policy calls writable that the org made a formula). First prints
+    the login flow used and the user it resolved to. Credentials: see `reconcile apply --help`; a login
+    failure names the variable to fix (README "Connecting to your org" has the Salesforce setup steps).
     """
     from .policy import load_policy
     from .preflight import run_preflight
     from .salesforce import connect
 
-    checks = run_preflight(connect(org=org), load_policy(policy_path(policy, org)))
+    client = connect(org=org)
+    checks = run_preflight(client, load_policy(policy_path(policy, org)))
+    who = client.identity or {}
+    click.echo(f"Logged in with {client.creds.flow_name} as {who.get('preferred_username')} "
+               f"({who.get('user_id')}) at {client.sf.base_url.split('/services')[0]}")
     for c in checks:
         click.echo(f"{'PASS' if c.ok else 'FAIL'}  {c.name}: {c.detail}" + ("" if c.ok else f"\n      fix: {c.fix}"))
     failed = [c for c in checks if not c.ok]
@@ -316,7 +330,7 @@ def export_members(snapshot_dir, campaign_id, out, policy):
 @click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
 @click.option("--lenient", is_flag=True, help="Quarantine bad rows instead of stopping.")
-@click.option("--org", help="Use SF_<ORG>_… environment variables with --pull.")
+@click.option("--org", help="Read only SF_<ORG>_… environment variables with --pull.")
 def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org):
     """The daily batch: run notebooks/daily_run.ipynb with papermill; never applies.
 
@@ -346,13 +360,16 @@ def sandbox():
 @click.option("--seed", "seed_dir", type=click.Path(path_type=Path), help="Snapshot dir whose sfdc/ files seed the org.")
 @click.option("--state", type=click.Path(path_type=Path), default=Path(".sandbox/org.json"), show_default=True,
               help="State file: the org survives restarts; every field change is recorded.")
-def sandbox_serve(port, seed_dir, state):
-    """Serve the sandbox org until interrupted; prints one JSON line: instance_url, session ids, ca_bundle.
+@click.option("--token-ttl", type=float, default=7200, show_default=True,
+              help="Seconds an OAuth access token stays valid (then the API answers INVALID_SESSION_ID).")
+def sandbox_serve(port, seed_dir, state, token_ttl):
+    """Serve the sandbox org until interrupted; prints one JSON line: instance_url, session ids, ca_bundle,
+    and its registered OAuth app: login_url, client_id, client_secret, username, jwt_key_file.
 
     \b
-    Example:
+    Example (client credentials):
       reconcile sandbox serve --seed demo/snapshot &
-      export SF_INSTANCE_URL=… SF_SESSION_ID=… SF_CA_BUNDLE=…   (from the JSON line)
+      export SF_LOGIN_URL=… SF_CLIENT_ID=… SF_CLIENT_SECRET=… SF_CA_BUNDLE=…   (from the JSON line)
       reconcile preflight && reconcile pull --out snap/
     """
     from .sandbox import serve
@@ -361,7 +378,7 @@ def sandbox_serve(port, seed_dir, state):
     if seed_dir:
         from .seeding import seed_org
         seeder = lambda org: seed_org(org, seed_dir)  # noqa: E731
-    serve(port, state, seed=seeder)
+    serve(port, state, seed=seeder, token_ttl=token_ttl)
 
 
 def main():  # console_scripts entry point

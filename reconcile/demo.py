@@ -43,13 +43,12 @@ def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, appl
     today = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     say(f"1/6 Generating a demo snapshot of {leads} leads (every scenario of the spec included) in {snap}")
     generate_snapshot(snap, leads=leads, seed=seed, taken_at=today)
-    say("2/6 Starting the local sandbox org on 127.0.0.1 (HTTPS, its own CA) and seeding it")
+    say("2/6 Starting the local sandbox org on 127.0.0.1 (HTTPS, its own CA), seeding it, logging in "
+        "with OAuth 2.0 client credentials")
     handle = start_sandbox(state_path=work / "sandbox" / "org.json")
     try:
         seed_org(handle.org, snap)
-        env = {"SF_INSTANCE_URL": handle.instance_url, "SF_SESSION_ID": handle.session_id,
-               "SF_CA_BUNDLE": handle.ca_bundle}
-        client = connect(env=env)
+        client = connect(env=handle.oauth_env("client_credentials"))  # the integration user, via its app
         from .pull import pull_snapshot
         say("3/6 Checking the integration user against seed §3.1 (preflight) through simple-salesforce")
         from .policy import load_policy

@@ -1,67 +1,125 @@
-"""The only importer of simple_salesforce: connection from environment variables and the few calls we make.
+"""The only importer of simple_salesforce: log in from environment variables and make the few calls we need.
 
-Credentials come from the environment only — never from plans, notebooks, reports or logs:
-  SF_INSTANCE_URL + SF_SESSION_ID, or SF_USERNAME + SF_PASSWORD + SF_SECURITY_TOKEN (+ SF_DOMAIN),
-  SF_CA_BUNDLE (the CA to trust, e.g. the local sandbox org's), SF_API_VERSION (default 59.0).
-With --org NAME every variable is first looked up as SF_<NAME>_… (one integration user per CRM system).
+Credentials come from the environment only (see `credentials` and README "Connecting to your org"); they are
+never written to plans, notebooks, reports or logs. Client credentials and JWT bearer post to
+`<SF_LOGIN_URL>/services/oauth2/token` through simple-salesforce's `token_login`; its `Salesforce(consumer_key=…)`
+wrappers are not used because they hard-code `https://{domain}.salesforce.com` as token URL and JWT audience
+(no local sandbox org, no non-salesforce.com login host) and re-authenticate only REST calls, never Bulk API 2.0.
+Every request carries a (connect, read) timeout through `credentials.TimeoutSession`.
 """
 
 from __future__ import annotations
 
-import os
+import base64
+import sys
 import time
+import warnings
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
+import jwt
 import requests
 from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from simple_salesforce.exceptions import SalesforceError as SFError
+from simple_salesforce.login import SalesforceLogin, token_login
 
+from .credentials import (HELP, LEGACY_WARNING, Credentials, http_session, is_unsent, read_credentials,
+                          read_private_key, redact, register_secret, transport_problem)
 from .errors import ApplyStopped, SalesforceError
 
 RETRIEVE_CHUNK = 2000     # POST composite/sobjects/{object}: up to 2,000 ids per call
 COLLECTION_CHUNK = 200    # PATCH composite/sobjects: up to 200 records per call
+OAUTH_FLOWS = ("client_credentials", "jwt")
 
 
-def _env(name: str, org: str | None, env) -> str | None:
-    if org:
-        v = env.get(f"SF_{org.upper()}_{name}")
-        if v:
-            return v
-    return env.get(f"SF_{name}") or None
+def connect(org: str | None = None, env=None, warn=None) -> "Client":
+    """Log in as the integration user named by the environment (SF_… or, with `org`, SF_<ORG>_… only)."""
+    creds = read_credentials(org, env)
+    session = http_session(creds)
+    if creds.flow == "password":
+        (warn or (lambda m: print(m, file=sys.stderr)))(LEGACY_WARNING)
+    relogin = (lambda: login(creds, session)) if creds.flow in OAUTH_FLOWS else None
+    return Client(login(creds, session), creds=creds, relogin=relogin)
 
 
-def connect(org: str | None = None, env=None) -> "Client":
-    """Connect as the integration user named by the environment (see module docstring)."""
-    env = os.environ if env is None else env
-    session = requests.Session()
-    ca = _env("CA_BUNDLE", org, env)
-    if ca:
-        session.verify = ca
-        session.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override the CA we trust
-    version = _env("API_VERSION", org, env) or "59.0"
-    url, sid = _env("INSTANCE_URL", org, env), _env("SESSION_ID", org, env)
-    user, pw = _env("USERNAME", org, env), _env("PASSWORD", org, env)
-    prefix = f"SF_{org.upper()}_… or SF_…" if org else "SF_…"
+def login(creds: Credentials, session: requests.Session) -> Salesforce:
+    """A simple-salesforce connection for `creds`; SalesforceError (one line, no secret) if it fails."""
+    if creds.flow == "session":
+        return Salesforce(instance_url=creds.instance_url, session_id=creds.get("SESSION_ID"), session=session,
+                          version=creds.api_version)
     try:
-        if url and sid:
-            sf = Salesforce(instance_url=url, session_id=sid, session=session, version=version)
-        elif user and pw:
-            sf = Salesforce(username=user, password=pw, security_token=_env("SECURITY_TOKEN", org, env) or "",
-                            domain=_env("DOMAIN", org, env) or "login", session=session, version=version)
-        else:
-            raise SalesforceError(f"No Salesforce credentials in the environment ({prefix}). Set SF_INSTANCE_URL and "
-                                  "SF_SESSION_ID, or SF_USERNAME, SF_PASSWORD and SF_SECURITY_TOKEN; for the local "
-                                  "sandbox org also SF_CA_BUNDLE (see `reconcile sandbox serve`).")
-    except SFError as e:
-        raise SalesforceError(f"Salesforce login failed: {_short(e)}. Check the credentials in the environment.") from e
-    return Client(sf)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # token_login's multi-line hint; our message names the fix
+            if creds.flow == "password":
+                token, instance = SalesforceLogin(
+                    username=creds.get("USERNAME"), password=creds.get("PASSWORD"),
+                    security_token=creds.get("SECURITY_TOKEN") or "", sf_version=creds.api_version, session=session,
+                    domain=creds.get("DOMAIN") or "login",
+                    scratch_url=creds.login_url if creds.get("LOGIN_URL") else None)
+            else:
+                data, headers = _token_request(creds)
+                token, instance = token_login(f"{creds.login_url}/services/oauth2/token", data,
+                                              creds.host, creds.get("CLIENT_ID"), headers, None, session)
+    except SalesforceAuthenticationFailed as e:
+        # the library's exception carries the endpoint's whole answer, which may echo the credentials sent:
+        # keep it for --debug only as a redacted copy (safe in a notebook's traceback too)
+        answer = LoginAnswer(redact(f"{e.code}: {e.auth_message}"))
+        raise SalesforceError(_login_refused(creds, e.code, e.auth_message)) from answer
+    except requests.RequestException as e:
+        raise SalesforceError(f"Salesforce login failed: {transport_problem(e, creds)}.") from e
+    register_secret(token)
+    return Salesforce(instance=instance, session_id=token, session=session, version=creds.api_version)
+
+
+class LoginAnswer(Exception):
+    """What the login endpoint answered, every credential value redacted."""
+
+
+def _token_request(creds: Credentials) -> tuple[dict, dict | None]:
+    """Form fields and headers of the token request (Salesforce: OAuth 2.0 Client Credentials Flow / JWT Bearer
+    Flow for Server-to-Server Integration). The JWT's audience is the login URL itself."""
+    if creds.flow == "client_credentials":
+        basic = base64.b64encode(f"{creds.get('CLIENT_ID')}:{creds.get('CLIENT_SECRET')}".encode()).decode()
+        register_secret(basic)  # an error page that echoes the request headers must not leak it either
+        return {"grant_type": "client_credentials"}, {"Authorization": f"Basic {basic}"}
+    key = read_private_key(creds.get("PRIVATE_KEY_FILE"), creds.var("PRIVATE_KEY_FILE"))
+    claims = {"iss": creds.get("CLIENT_ID"), "sub": creds.get("USERNAME"), "aud": creds.login_url,
+              "exp": int((datetime.now(timezone.utc) + timedelta(minutes=3)).timestamp())}
+    try:
+        assertion = jwt.encode(claims, key, algorithm="RS256")
+    except (ValueError, TypeError, jwt.PyJWTError) as e:
+        raise SalesforceError(f"{creds.var('PRIVATE_KEY_FILE')} holds no usable RSA private key "
+                              f"({type(e).__name__}). Point it at the key of the certificate uploaded to the app "
+                              f"({HELP}).") from None
+    register_secret(assertion)
+    return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}, None
+
+
+def _login_refused(creds: Credentials, code, description) -> str:
+    text = redact(" ".join(str(description or "").split()))[:200]
+    what = f"{code}: {text}" if text else str(code)
+    v = creds.var
+    if creds.flow == "client_credentials":
+        fix = (f"use your My Domain URL (https://acme.my.salesforce.com) as {v('LOGIN_URL')}"
+               if "domain" in text else
+               "set the app's client credentials Run As user" if "user" in text else
+               f"check {v('CLIENT_ID')} and {v('CLIENT_SECRET')} (the app's consumer key and secret) and "
+               f"{v('LOGIN_URL')}")
+    elif creds.flow == "jwt":
+        fix = (f"check that {v('PRIVATE_KEY_FILE')} matches the certificate uploaded to the app, that "
+               f"{v('USERNAME')} is pre-authorized for it, {v('CLIENT_ID')} is its consumer key and {v('LOGIN_URL')} "
+               "the URL it logs in at")
+    else:
+        fix = f"check {v('USERNAME')}, {v('PASSWORD')} and {v('SECURITY_TOKEN')}, or better switch to client credentials"
+    return f"Salesforce refused the {creds.flow_name} login at '{creds.host}' ({what}): {fix} ({HELP})."
 
 
 def _short(e: Exception) -> str:
     content = getattr(e, "content", None)
     if isinstance(content, list) and content and isinstance(content[0], dict):
         return f"{content[0].get('errorCode')}: {content[0].get('message')}"
-    return str(e).splitlines()[0][:200]
+    return redact(str(e).splitlines()[0][:200])
 
 
 def error_code(e: Exception) -> str | None:
@@ -73,109 +131,198 @@ def error_code(e: Exception) -> str | None:
 
 @dataclass
 class Client:
-    """The calls reconcile makes, with transient-error retries and clean stops. Counts its requests."""
+    """The calls reconcile makes, with retries, one re-login on session expiry (OAuth flows) and clean stops.
+
+    `answered` counts calls Salesforce answered: an invalid session before the first answer is a credentials
+    problem (exit 1), after it the session expired during the run (exit 3, resumable).
+    """
 
     sf: Salesforce
+    creds: Credentials | None = None
+    relogin: object = None          # () -> Salesforce for client credentials / JWT; None for a pasted session
     requests_made: int = 0
     retries: int = 0
+    reauths: int = 0
+    answered: int = 0
     backoff: float = 0.5
-    max_attempts: int = 5
+    max_attempts: int = 5           # 5xx and lost connections
+    timeout_attempts: int = 2       # a request that timed out is sent once more (when that is safe)
     api_usage: dict = field(default_factory=dict)
+    identity: dict | None = None
 
-    def _call(self, fn, *args, **kwargs):
-        """One API call. 5xx → retry with backoff; 401 / REQUEST_LIMIT_EXCEEDED → ApplyStopped (resumable)."""
-        for attempt in range(1, self.max_attempts + 1):
+    @property
+    def flow(self) -> str:
+        return self.creds.flow if self.creds else "session"
+
+    def _call(self, name: str, *args, safe: bool = True, **kwargs):
+        """self.sf.<name>(…) once, plus retries. `safe`: resending cannot change anything (reads, idempotent)."""
+        reauthed, attempt = False, 0
+        while True:
+            attempt += 1
             self.requests_made += 1
             try:
-                result = fn(*args, **kwargs)
-                self.api_usage = dict(getattr(self.sf, "api_usage", {}) or {})
-                return result
+                result = getattr(self.sf, name)(*args, **kwargs)
             except SFError as e:
                 status, code = getattr(e, "status", None), error_code(e)
                 if status == 401 or code == "INVALID_SESSION_ID":
-                    raise ApplyStopped("Salesforce session expired (INVALID_SESSION_ID). Nothing was lost: refresh "
-                                       "the session (SF_SESSION_ID) and rerun the same command to resume.") from e
+                    if not reauthed and self._reauthenticate():
+                        reauthed = True
+                        continue
+                    raise self._session_ended() from e
                 if code == "REQUEST_LIMIT_EXCEEDED":
                     raise ApplyStopped("Salesforce API request limit reached (REQUEST_LIMIT_EXCEEDED). Nothing was "
                                        "lost: rerun the same command after the limit resets to resume.") from e
                 if status is not None and status >= 500 and attempt < self.max_attempts:
-                    self.retries += 1
-                    time.sleep(self.backoff * 2 ** (attempt - 1))
+                    self._pause(attempt)
                     continue
                 raise SalesforceError(f"Salesforce refused the request: {_short(e)}.") from e
-            except requests.ConnectionError as e:
-                if attempt < self.max_attempts:
-                    self.retries += 1
-                    time.sleep(self.backoff * 2 ** (attempt - 1))
+            except requests.RequestException as e:
+                if self._may_retry(e, safe, attempt):
+                    self._pause(attempt)
                     continue
-                raise SalesforceError(f"Salesforce at '{self.sf.sf_instance}' cannot be reached ({e}).") from e
-        raise AssertionError("unreachable")
+                raise self._transport_error(e, safe) from e
+            self.answered += 1
+            self.api_usage = dict(getattr(self.sf, "api_usage", {}) or {})
+            return result
+
+    def _pause(self, attempt: int) -> None:
+        self.retries += 1
+        time.sleep(self.backoff * 2 ** (attempt - 1))
+
+    def _reauthenticate(self) -> bool:
+        """Log in again (client credentials / JWT); False for a pasted session, which cannot be renewed."""
+        if self.relogin is None:
+            return False
+        try:
+            self.sf = self.relogin()
+        except SalesforceError as e:
+            if not self.answered:
+                raise
+            raise ApplyStopped(f"The Salesforce session expired and logging in again failed: {e} Nothing was lost: "
+                               "rerun the same command to resume once the login works.") from None
+        self.reauths += 1
+        return True
+
+    def _session_ended(self) -> SalesforceError:
+        var = self.creds.var("SESSION_ID") if self.creds else "SF_SESSION_ID"
+        if not self.answered and self.flow == "session":
+            return SalesforceError(f"Salesforce rejected the session id (INVALID_SESSION_ID) at the start: {var} is "
+                                   "wrong or has expired. Set a current one, or better use client credentials "
+                                   f"({HELP}).")
+        if not self.answered:
+            return SalesforceError("Salesforce rejected the access token it had just issued (INVALID_SESSION_ID): "
+                                   f"give the app the 'api' OAuth scope ({HELP}).")
+        if self.flow == "session":
+            return ApplyStopped("Salesforce session expired during the run (INVALID_SESSION_ID). Nothing was lost: "
+                                f"refresh the session ({var}) and rerun the same command to resume.")
+        return ApplyStopped("Salesforce session expired again right after logging in again (INVALID_SESSION_ID). "
+                            "Nothing was lost: rerun the same command to resume.")
+
+    def _may_retry(self, e: requests.RequestException, safe: bool, attempt: int) -> bool:
+        if isinstance(e, requests.exceptions.SSLError) or "cannot be found (DNS)" in self._problem(e):
+            return False
+        if isinstance(e, requests.exceptions.Timeout):
+            return attempt < self.timeout_attempts and (safe or is_unsent(e))
+        if isinstance(e, requests.ConnectionError):
+            return attempt < self.max_attempts and (safe or is_unsent(e))
+        return False
+
+    def _problem(self, e: requests.RequestException) -> str:
+        if self.creds is None:
+            return str(e).splitlines()[0][:200]
+        return transport_problem(e, self.creds)
+
+    def _transport_error(self, e: requests.RequestException, safe: bool) -> SalesforceError:
+        problem = self._problem(e)
+        if not safe and not is_unsent(e) and isinstance(e, (requests.Timeout, requests.ConnectionError)):
+            return ApplyStopped(f"Salesforce did not answer a write: {problem}. The write may or may not have "
+                                "been applied; nothing was lost: rerun the same command to resume (apply re-reads "
+                                "every record first).")
+        return SalesforceError(f"Salesforce cannot be reached: {problem}.")
 
     # ---- reads
     def query_all(self, soql: str) -> list[dict]:
-        records, result = [], self._call(self.sf.query, soql)
+        records, result = [], self._call("query", soql)
         records.extend(result["records"])
         while not result.get("done", True):
-            result = self._call(self.sf.query_more, result["nextRecordsUrl"], identifier_is_url=True)
+            result = self._call("query_more", result["nextRecordsUrl"], identifier_is_url=True)
             records.extend(result["records"])
         return [{k: v for k, v in r.items() if k != "attributes"} for r in records]
 
     bulk_wait: float = 1.0  # seconds between Bulk API 2.0 job polls
 
     def bulk_query(self, sobject: str, soql: str) -> list[str]:
-        """Bulk API 2.0 query: CSV pages (each with its header)."""
-        self.requests_made += 1
-        return list(getattr(self.sf.bulk2, sobject).query(soql, max_records=50000, wait=self.bulk_wait))
+        """Bulk API 2.0 query: CSV pages (each with its header). Read-only, so safe to run again."""
+        return self._bulk(lambda: list(getattr(self.sf.bulk2, sobject).query(soql, max_records=50000,
+                                                                              wait=self.bulk_wait)), safe=True)
 
     def retrieve(self, sobject: str, ids: list[str], fields: list[str]) -> list[dict]:
         """Current values of `fields` for `ids` (POST composite/sobjects/{object}, 2,000 ids a call)."""
         out = []
         for i in range(0, len(ids), RETRIEVE_CHUNK):
             chunk = ids[i:i + RETRIEVE_CHUNK]
-            rows = self._call(self.sf.restful, f"composite/sobjects/{sobject}", method="POST",
+            rows = self._call("restful", f"composite/sobjects/{sobject}", method="POST",
                               json={"ids": chunk, "fields": ["Id", *fields]})
             out.extend({k: v for k, v in r.items() if k != "attributes"} for r in rows if r)
         return out
 
     def count(self, sobject: str) -> int:
-        return int(self._call(self.sf.query, f"SELECT count() FROM {sobject}").get("totalSize", 0))
+        return int(self._call("query", f"SELECT count() FROM {sobject}").get("totalSize", 0))
 
     def userinfo(self) -> dict:
-        """The OAuth userinfo of the session (its user_id names the connected user)."""
-        return self._call(self.sf.oauth2, "userinfo")
+        """The OAuth userinfo of the session (its user_id names the connected user); kept in `identity`."""
+        self.identity = self._call("oauth2", "userinfo")
+        return self.identity
 
     def describe(self, sobject: str) -> dict:
-        return self._call(self.sf.restful, f"sobjects/{sobject}/describe")
+        return self._call("restful", f"sobjects/{sobject}/describe")
 
     def limits(self) -> dict:
-        return self._call(self.sf.restful, "limits/")
+        return self._call("restful", "limits/")
 
     # ---- writes
     def update_collection(self, records: list[dict]) -> list[dict]:
         """PATCH composite/sobjects, allOrNone false; ≤ 200 records (each with attributes.type and id)."""
-        return self._call(self.sf.restful, "composite/sobjects", method="PATCH",
+        return self._call("restful", "composite/sobjects", method="PATCH", safe=False,
                           json={"allOrNone": False, "records": records})
 
     def bulk_update(self, sobject: str, records: list[dict]) -> tuple[str, str]:
         """Bulk API 2.0 update job; returns (successful CSV, failed CSV)."""
-        handler = getattr(self.sf.bulk2, sobject)
-        for attempt in range(1, self.max_attempts + 1):
+        def run():
+            handler = getattr(self.sf.bulk2, sobject)
+            jobs = handler.update(records=records, wait=self.bulk_wait)
+            ok = [handler.get_successful_records(job["job_id"]) for job in jobs]
+            failed = [handler.get_failed_records(job["job_id"]) for job in jobs]
+            return "".join(ok), "".join(failed)
+        # resubmitting a job of the same values is harmless, but a lost answer leaves its outcome unknown
+        return self._bulk(run, safe=False)
+
+    def _bulk(self, run, safe: bool):
+        """Bulk API 2.0 work: simple-salesforce never re-authenticates it, so a 401 logs in again here."""
+        reauthed, attempt = False, 0
+        while True:
+            attempt += 1
             self.requests_made += 1
             try:
-                jobs = handler.update(records=records, wait=self.bulk_wait)
-                break
+                result = run()
             except SFError as e:
                 code, status = error_code(e), getattr(e, "status", None)
-                if status == 401 or code in ("INVALID_SESSION_ID", "REQUEST_LIMIT_EXCEEDED"):
+                if (status == 401 or code == "INVALID_SESSION_ID") and not reauthed and self._reauthenticate():
+                    reauthed = True
+                    continue
+                if status == 401 or code == "INVALID_SESSION_ID":
+                    raise self._session_ended() from e
+                if code == "REQUEST_LIMIT_EXCEEDED":
                     raise ApplyStopped(f"Salesforce stopped the bulk job ({code}). Rerun the same command to "
                                        "resume.") from e
                 if status is not None and status >= 500 and attempt < self.max_attempts:
-                    self.retries += 1  # updates are idempotent: resubmitting the same values is safe
-                    time.sleep(self.backoff * 2 ** (attempt - 1))
+                    self._pause(attempt)  # updates are idempotent: resubmitting the same values is safe
                     continue
                 raise SalesforceError(f"Salesforce refused the bulk job: {_short(e)}.") from e
-        ok, failed = [], []
-        for job in jobs:
-            ok.append(handler.get_successful_records(job["job_id"]))
-            failed.append(handler.get_failed_records(job["job_id"]))
-        return "".join(ok), "".join(failed)
+            except requests.RequestException as e:
+                if self._may_retry(e, safe, attempt):
+                    self._pause(attempt)
+                    continue
+                raise self._transport_error(e, safe) from e
+            self.answered += 1
+            return result

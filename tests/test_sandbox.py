@@ -463,7 +463,8 @@ def test_module_entry_point_prints_connection_line(tmp_path):
                             stdout=subprocess.PIPE, text=True, env=env)
     try:
         info = json.loads(proc.stdout.readline())
-        assert set(info) == {"instance_url", "session_id", "admin_session_id", "ca_bundle"}
+        assert set(info) == {"instance_url", "session_id", "admin_session_id", "ca_bundle", "login_url", "client_id",
+                             "client_secret", "username", "jwt_key_file"}
         session = requests.Session()
         session.verify, session.trust_env = info["ca_bundle"], False
         assert session.get(info["instance_url"] + "/services/data/").json()[3]["version"] == "59.0"

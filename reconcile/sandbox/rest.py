@@ -34,10 +34,17 @@ def limits(req: Request) -> Response:
 
 
 def userinfo(req: Request) -> Response:
+    """GET/POST /services/oauth2/userinfo (OpenID Connect; Salesforce help "UserInfo Endpoint",
+    https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_using_userinfo_endpoint.htm): a subset
+    of the documented fields, for the session's or access token's user."""
     user = req.user
-    return json_response({"sub": f"https://login.salesforce.com/id/00D8d0000000SbxEAE/{user.user_id}",
+    login_url = req.org.login_url or "https://login.salesforce.com"
+    return json_response({"sub": f"{login_url}/id/00D8d0000000SbxEAE/{user.user_id}",
                           "user_id": user.user_id, "organization_id": "00D8d0000000SbxEAE",
-                          "preferred_username": user.username, "name": user.name})
+                          "preferred_username": user.username, "nickname": user.username.split("@")[0],
+                          "name": user.name, "email": user.username, "email_verified": True,
+                          "active": True, "user_type": "STANDARD", "language": "en_US", "locale": "en_US",
+                          "utcOffset": 0})
 
 
 # ---- query ------------------------------------------------------------------------------------------------

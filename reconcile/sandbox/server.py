@@ -10,14 +10,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import trustme
 
-from . import bulk, rest
+from . import bulk, oauth, rest
 from .state import Org
 from .web import ApiError, Request, Response, not_found
 
 _V = r"/services/data/v(\d+\.\d)"
 ROUTES = [  # (methods, pattern, handler, mutating)
     ("GET", r"/services/data/?", rest.versions, False),
-    ("GET", r"/services/oauth2/userinfo/?", rest.userinfo, False),
+    ("POST", r"/services/oauth2/token/?", oauth.token, False),
+    ("GET POST", r"/services/oauth2/userinfo/?", rest.userinfo, False),
     ("GET", _V + r"/limits/?", rest.limits, False),
     ("GET", _V + r"/(query|queryAll)/?", rest.query, False),
     ("GET", _V + r"/(query|queryAll)/(01g\w+)-(\d+)/?", rest.query_more, False),
@@ -40,7 +41,7 @@ ROUTES = [  # (methods, pattern, handler, mutating)
     ("GET", _V + r"/jobs/query/(\w+)/results/?", bulk.query_results, False),
 ]
 _COMPILED = [(m.split(), re.compile(p + "$", re.IGNORECASE), h, w) for m, p, h, w in ROUTES]
-UNAUTHENTICATED = (rest.versions,)
+UNAUTHENTICATED = (rest.versions, oauth.token)
 
 
 def route(method: str, path: str):
@@ -68,7 +69,9 @@ def dispatch(org: Org, req: Request) -> Response:
     except ApiError as err:
         return err.response()
     if handler in UNAUTHENTICATED:
-        return handler(req)
+        req.org = org
+        with org.lock:
+            return handler(req)
     with org.lock:
         if faults.session_expires_now():
             org.expire_session("integration")
@@ -145,6 +148,12 @@ class SandboxServer(ThreadingHTTPServer):
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         # handshake lazily in the request thread, so one slow client cannot stall accept()
         self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def handle_error(self, request, client_address):
+        """A client that gives up (untrusted certificate, timeout) is not the org's problem: stay quiet."""
+        import sys
+        if not isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import threading
+import time
 from pathlib import Path
 
 from . import ids, persist
@@ -21,8 +22,12 @@ class Org:
     """All state of one sandbox org. Every public method is thread-safe (one re-entrant lock)."""
 
     def __init__(self, state_path=None, daily_limit: int = 15000, users: dict | None = None,
-                 faults: dict | None = None):
+                 faults: dict | None = None, token_ttl: float = 7200):
         self.lock = threading.RLock()
+        self.token_ttl = token_ttl      # seconds an OAuth access token stays valid (Salesforce default: 2 h)
+        self.login_url = ""             # set by the server once it listens
+        self.app: dict | None = None    # the registered External Client App (oauth.new_app)
+        self.tokens: dict = {}          # access token -> {"user": key, "expires": epoch seconds}
         self.state_path = Path(state_path) if state_path else None
         self.daily_limit = daily_limit
         self.faults = Faults()
@@ -56,6 +61,8 @@ class Org:
         self.jobs = saved.get("jobs", {})
         self.data = {name: saved["records"].get(name, {}) for name in SCHEMA}
         self.users = [UserSpec.from_dict(u) for u in saved["users"]]
+        self.app = saved.get("app")
+        self.tokens = saved.get("tokens", {})
 
     def save(self) -> None:
         """Persist the whole org (no-op for an in-memory org)."""
@@ -65,6 +72,7 @@ class Org:
             persist.save(self.state_path, {
                 "id_seq": self.id_seq, "api_used": self.api_used, "records": self.data,
                 "users": [u.to_dict() for u in self.users], "field_history": self.field_history,
+                "app": self.app, "tokens": self.tokens,
                 "jobs": {k: v for k, v in self.jobs.items() if v.get("kind") == "ingest"}})
 
     def next_id(self, sobject: str) -> str:
@@ -81,11 +89,27 @@ class Org:
         return found
 
     def user_for_session(self, session_id: str) -> UserSpec | None:
+        """The user of a session id or of an unexpired OAuth access token."""
+        issued = self.tokens.get(session_id) if session_id else None
+        if issued and issued["expires"] > time.time():
+            return self.user(issued["user"])
         return next((u for u in self.users if session_id and u.session_id == session_id), None)
 
+    def issue_token(self, key: str) -> str:
+        """A new OAuth access token for user `key`, valid for `token_ttl` seconds."""
+        with self.lock:
+            now = time.time()
+            self.tokens = {t: v for t, v in self.tokens.items() if v["expires"] > now}
+            access_token = new_session_id()
+            self.tokens[access_token] = {"user": key, "expires": now + self.token_ttl}
+            self.save()
+            return access_token
+
     def expire_session(self, key: str = "integration") -> None:
+        """Invalidate the user's session id and every OAuth access token issued to it."""
         with self.lock:
             self.user(key).session_id = "expired!" + new_session_id()
+            self.tokens = {t: v for t, v in self.tokens.items() if v["user"] != key}
             self.save()
 
     def renew_session(self, key: str = "integration") -> str:
