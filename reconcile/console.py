@@ -55,5 +55,24 @@ def plan_summary_text(plan: dict, plan_path=None, extra: dict | None = None) -> 
             out.print(f"[red]Gate[/red] {g['gate']}: {g['message']}")
     out.print(f"Cold-lead pool: {s['eligibility']['eligible_now']} eligible now, "
               f"{s['eligibility']['leaving_pool']} leave the pool once the plan applies.")
+    inputs_text(s.get("inputs") or {})
     for label, value in (extra or {}).items():
         out.print(f"{label}: {value}")
+
+
+def inputs_text(inputs: dict) -> None:
+    """Which files fed which source (records = planned from + rejected), the ignored files and input warnings."""
+    if not inputs:
+        return
+    t = Table(title="Inputs read")
+    for col in ("source", "files", "records", "planned from", "rejected", "behind Salesforce"):
+        t.add_column(col, justify="left" if col == "source" else "right")
+    files = inputs.get("files") or []
+    for name, src in (inputs.get("sources") or {}).items():
+        mine = [f for f in files if f["file"].split("/")[0].lower() == name]
+        behind = "—" if src["behind_sfdc_hours"] is None else f"{src['behind_sfdc_hours']:g} h"
+        t.add_row(name if src["present"] else f"{name} (not provided)", str(src["files"]), str(src["records"]),
+                  str(sum(f["staged"] for f in mine)), str(sum(f["rejected"] for f in mine)), behind)
+    out.print(t)
+    for w in inputs.get("warnings") or []:
+        out.print(f"[yellow]Warning[/yellow] {w}")

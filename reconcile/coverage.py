@@ -41,7 +41,11 @@ def assess(snap: Snapshot, policy: Policy) -> dict:
         if not files:
             entry["status"] = "missing"
             text = f"{LABEL[system]} not provided — {UNCHECKED[system]}"
-            (errors if rule.required or rule.on_problem == "error" else warnings).append(text)
+            if rule.required or rule.on_problem == "error":
+                errors.append(f"{text}. Add the export (README: Sources and freshness) or relax [sources.{system}] "
+                              "in the policy.")
+            else:
+                warnings.append(text)
         else:
             behind = round((sfdc_at - _instant(entry["taken_at"])).total_seconds() / 3600, 2)
             entry["behind_sfdc_hours"] = behind
@@ -49,13 +53,16 @@ def assess(snap: Snapshot, policy: Policy) -> dict:
                 entry["status"] = "stale"
                 text = (f"{LABEL[system]} was taken {behind:g} h before Salesforce (taken_at {entry['taken_at']}), "
                         f"more than the policy's {rule.max_age_hours:g} h — its evidence may be out of date")
-                (errors if rule.on_problem == "error" else warnings).append(text)
+                if rule.on_problem == "error":
+                    errors.append(f"{text}. Export {LABEL[system]} again, or raise [sources.{system}] max_age_hours "
+                                  "in the policy.")
+                else:
+                    warnings.append(text)
         sources[system] = entry
     if sources["clay"]["present"] and not any(f.source == "clay__errors" for f in snap.files):
         warnings.append(CLAY_ERROR_LOG)
     if errors:
-        raise SnapshotError(f"Snapshot '{snap.root}': {errors[0]}. Add the export (see README: Sources and "
-                            "freshness), or relax [sources] in the policy.")
+        raise SnapshotError(f"Snapshot '{snap.root}': {errors[0]}")
     return {
         "sources": sources,
         "files": [{"file": f.path, "source": f.source, "records": f.records, "staged": f.staged,

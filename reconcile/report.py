@@ -82,6 +82,7 @@ def build_context(plan: dict, history: list[dict] | None = None, title: str | No
         "routes": findings_by_route(plan.get("findings") or [], summary),
         "rejects": _rejects(plan, summary),
         "connector": connector_errors(plan),
+        "inputs": inputs(summary),
         "trends": _trends(runs),
         "field_samples": change_samples(plan.get("changes") or []),
         "caps": {"field": SAMPLE_PER_FIELD, "kind": SAMPLE_PER_KIND, "chart": CHART_ROWS},
@@ -261,6 +262,16 @@ def _error_message(finding: dict) -> str:
         if str(ev.get("column") or "").lower() in ("message", "error", "error message") and ev.get("value"):
             return str(ev["value"])
     return str(finding.get("detail") or "(no message)")
+
+
+def inputs(summary: dict) -> dict[str, Any]:
+    """What the plan was built from: warnings for the banner (missing, stale or ignored inputs), the sources and
+    every file read with its records. Plans from before summary.inputs existed show nothing here."""
+    block = summary.get("inputs") or {}
+    return {"known": bool(block), "warnings": block.get("warnings") or [],
+            "sources": sorted((block.get("sources") or {}).items(), key=lambda kv: _source_rank(kv[0])),
+            "files": block.get("files") or [], "ignored": block.get("ignored") or [],
+            "error_log": any(f.get("source") == "clay__errors" for f in block.get("files") or [])}
 
 
 def connector_errors(plan: dict) -> dict[str, Any]:

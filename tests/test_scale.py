@@ -183,3 +183,9 @@ def test_a_bad_value_deep_in_a_file_is_reported_at_its_row_strict_and_lenient(bi
 
     plan, _ = plan_bytes(snap, big / "bl", lenient=True, threads=4)
     assert [(r["file"], r["row"], r["value"]) for r in plan["rejects"]] == [("sfdc/Lead.csv", DEEP_ROW, "last tuesday")]
+    files = {f["file"]: f for f in plan["summary"]["inputs"]["files"]}
+    lead = files["sfdc/Lead.csv"]
+    assert (lead["records"], lead["staged"], lead["rejected"]) == (LEADS, LEADS - 1, 1)
+    for f in files.values():  # every record of every file (several MB each) is staged or rejected
+        assert f["records"] == f["staged"] + f["rejected"], f
+    assert sum(f["records"] for f in files.values()) > 400_000

@@ -1,0 +1,194 @@
+"""What a plan was built from (issue 9): natural export names, no file silently ignored, sources present and fresh or
+said loudly, every record staged or rejected, long cells and deep JSON read, and a report that never gives an
+all-clear about data it did not receive."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import duckdb
+import pytest
+from conftest import (CLAY_HEADER, LEAD_HEADER, PARDOT_HEADER, csv_text, lead, lead_id, manifest, plan_in,
+                      policy_with, write_snapshot)
+
+from reconcile.errors import SnapshotError
+from reconcile.report import render_report
+
+L1, L2 = lead_id(1), lead_id(2)
+LEADS = csv_text(LEAD_HEADER, [lead(1), lead(2)])
+BOUNCED_IN_PARDOT = csv_text(PARDOT_HEADER, [{"id": "p1", "email": "lead1@example.com", "salesforceLeadId": L1,
+                                              "isEmailHardBounced": "true"}])
+
+
+def inputs(plan: dict) -> dict:
+    return plan["summary"]["inputs"]
+
+
+# ------------------------------------------------------------------------------------------ file names
+
+def test_natural_export_names_feed_their_source(tmp_path):
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": None, "sfdc/leads_2026-11-27.csv": LEADS,
+                                     "pardot/Prospects export 2026-11-27.csv": BOUNCED_IN_PARDOT,
+                                     "smartlead/events-2026-11-26.jsonl": '{"event_type":"EMAIL_REPLY"}\n',
+                                     "smartlead/events-2026-11-27.jsonl": '{"event_type":"EMAIL_REPLY"}\n'})
+    plan = plan_in(snap)
+    read = {f["file"]: f["source"] for f in inputs(plan)["files"]}
+    assert read["sfdc/leads_2026-11-27.csv"] == "sfdc__lead"
+    assert read["pardot/Prospects export 2026-11-27.csv"] == "pardot__prospects"
+    assert read["smartlead/events-2026-11-26.jsonl"] == read["smartlead/events-2026-11-27.jsonl"] == "smartlead__events"
+    assert [(f["kind"], f["record_id"]) for f in plan["findings"] if f["kind"] == "pardot_sync_gap"] == [
+        ("pardot_sync_gap", L1)]
+
+
+def test_every_other_file_is_listed_as_ignored_with_its_reason(tmp_path):
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "notes.txt": "hello", "archive/Lead.csv": LEADS,
+                                     "sfdc/LeadHistory.csv": "Id\n", "sfdc/old/Lead.csv": LEADS,
+                                     "pardot/visitors.csv": "id\n", "clay/table.xlsx": b"PK",
+                                     "smartlead/.DS_Store": b"\0", "smartlead/campaign-12.xlsx": b"PK"})
+    plan = plan_in(snap)
+    assert inputs(plan)["ignored"] == [
+        {"file": "archive/Lead.csv",
+         "reason": "folder 'archive/' is not a source folder (sfdc/, clay/, smartlead/, pardot/)"},
+        {"file": "clay/table.xlsx", "reason": "not a .csv, .parquet or .jsonl file"},
+        {"file": "notes.txt", "reason": "not in a source folder (sfdc/, clay/, smartlead/, pardot/)"},
+        {"file": "pardot/visitors.csv", "reason": "the name does not contain 'prospects' (e.g. pardot/prospects.csv)"},
+        {"file": "sfdc/LeadHistory.csv",
+         "reason": "the name is none of Lead, CampaignMember, Contact, Campaign (e.g. sfdc/Lead.csv)"},
+        {"file": "sfdc/old/Lead.csv", "reason": "in a subfolder: a source reads only the files directly in sfdc/"},
+        {"file": "smartlead/.DS_Store", "reason": "a hidden or temporary file"},
+        {"file": "smartlead/campaign-12.xlsx", "reason": "not a .csv, .parquet or .jsonl file"},
+    ]
+    assert "'notes.txt' ignored: not in a source folder (sfdc/, clay/, smartlead/, pardot/)" in inputs(plan)["warnings"]
+    con = duckdb.connect(str(snap.parent / "out" / "reconcile.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from snapshot_ignored").fetchone()[0] == 8
+    finally:
+        con.close()
+
+
+def test_two_candidates_for_one_source_are_an_error_naming_both(tmp_path):
+    snap = write_snapshot(tmp_path, {"pardot/prospects.csv": BOUNCED_IN_PARDOT,
+                                     "pardot/prospects_2026-11-27.csv": BOUNCED_IN_PARDOT})
+    with pytest.raises(SnapshotError, match=r"has 2 files for pardot/prospects\.\* \(pardot/prospects\.csv, "
+                                            r"pardot/prospects_2026-11-27\.csv\)\. Keep one of them\."):
+        plan_in(snap)
+
+
+def test_a_smartlead_export_takes_its_campaign_id_from_the_digits_of_its_name(tmp_path):
+    clay = csv_text(CLAY_HEADER, [{"LeadId": L1, "Email": "lead1@example.com", "Smartlead Campaign ID": "77",
+                                   "CampaignMemberId": None}])
+    sl = csv_text(["id", "email", "category"], [{"id": "5", "email": "lead1@example.com", "category": "Interested"}])
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "clay/t.csv": clay,
+                                     "smartlead/Campaign_77 leads.csv": sl})
+    plan = plan_in(snap)
+    assert {f["file"]: f["source"] for f in inputs(plan)["files"]}["smartlead/Campaign_77 leads.csv"] == \
+        "smartlead__leads"
+    con = duckdb.connect(str(snap.parent / "out" / "reconcile.duckdb"), read_only=True)
+    try:
+        assert con.execute("select distinct sl_campaign_id from stg_smartlead__leads").fetchall() == [("77",)]
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------------------------------ sources and freshness
+
+def test_sources_present_and_behind_salesforce_are_in_the_plan(tmp_path):
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "pardot/prospects.csv": BOUNCED_IN_PARDOT})
+    src = inputs(plan_in(snap))["sources"]
+    assert src["sfdc"] | {"files": None} == {"present": True, "required": True, "files": None, "records": 2,
+                                             "taken_at": "2026-11-27T06:00:00Z", "behind_sfdc_hours": 0.0,
+                                             "max_age_hours": None, "status": "ok"}
+    assert (src["pardot"]["status"], src["pardot"]["behind_sfdc_hours"], src["pardot"]["records"]) == ("ok", 0.25, 1)
+    assert (src["clay"]["present"], src["clay"]["status"]) == (False, "missing")
+
+
+def test_missing_sources_are_warnings_never_an_all_clear(tmp_path):
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS,
+                                     "clay/t.csv": csv_text(CLAY_HEADER, [{"LeadId": L1, "Hard Bounced": "true"}])})
+    plan = plan_in(snap)
+    assert inputs(plan)["warnings"] == [
+        "Smartlead not provided — Smartlead bounces, replies and reply categories not checked",
+        "Pardot not provided — Pardot hard bounces (pardot_sync_gap) not checked",
+        "Clay error log not provided (clay/errors.csv) — connector errors not checked"]
+    html = render_report(plan, tmp_path / "report.html").read_text("utf-8")
+    assert 'id="input-warnings"' in html
+    assert "Smartlead not provided" in html and "connector errors not checked" in html
+    assert "No connector errors in the last 7 days" not in html
+
+
+def test_a_required_source_that_is_missing_stops_the_plan(tmp_path):
+    policy = policy_with(tmp_path / "pol", replace={"[sources.pardot]\nrequired = false":
+                                                    "[sources.pardot]\nrequired = true"})
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS})
+    with pytest.raises(SnapshotError, match=re.escape("Pardot not provided — Pardot hard bounces (pardot_sync_gap) not "
+                                                      "checked. Add the export (README: Sources and freshness) or "
+                                                      "relax [sources.pardot] in the policy.")):
+        plan_in(snap, policy=policy)
+    assert not (snap.parent / "out" / "plan.json").exists()
+
+
+@pytest.mark.parametrize("on_problem", ["warn", "error"])
+def test_a_source_taken_long_before_salesforce_is_stale(tmp_path, on_problem):
+    policy = policy_with(tmp_path / "pol", replace={'max_age_hours = 24\non_problem = "warn"\n[sources.pardot]':
+                                                    f'max_age_hours = 2\non_problem = "{on_problem}"\n[sources.pardot]'})
+    taken = {"sfdc": "2026-11-27T06:00:00Z", "clay": "2026-11-27T05:00:00Z", "smartlead": "2026-11-26T06:00:00Z",
+             "pardot": "2026-11-27T05:45:00Z"}
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "manifest.toml": manifest(taken),
+                                     "smartlead/events.jsonl": '{"event_type":"EMAIL_REPLY"}\n'})
+    stale = ("Smartlead was taken 24 h before Salesforce (taken_at 2026-11-26T06:00:00Z), more than the policy's "
+             "2 h — its evidence may be out of date")
+    if on_problem == "error":
+        with pytest.raises(SnapshotError, match=re.escape(stale + ". Export Smartlead again, or raise "
+                                                          "[sources.smartlead] max_age_hours in the policy.")):
+            plan_in(snap, policy=policy)
+    else:
+        plan = plan_in(snap, policy=policy)
+        assert inputs(plan)["sources"]["smartlead"]["status"] == "stale"
+        assert stale in inputs(plan)["warnings"]
+
+
+# ------------------------------------------------------------------------------------------ records accounted for
+
+LONG = "Long text " * 150_000  # 1.5 MB in one cell: past Python csv's 128 KB field limit (the old salvage lost rows)
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_a_cell_over_one_megabyte_is_read_in_both_modes(tmp_path, lenient):
+    clay = csv_text(CLAY_HEADER, [{"LeadId": L1, "Company Description": LONG}, {"LeadId": L2, "Hard Bounced": "yes"}]
+                    + [{"LeadId": L2, "Hard Bounced": "maybe" if lenient else "yes"}])
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "clay/t.csv": clay})
+    plan = plan_in(snap, lenient=lenient)
+    (desc,) = [c for c in plan["changes"] if c["field"] == "company_description__c"]
+    assert len(desc["after"]) == len(LONG.strip())
+    assert [(c["record_id"], c["field"]) for c in plan["changes"] if c["field"] == "external_hard_bounced__c"] == [
+        (L2, "external_hard_bounced__c")]
+    clay_file = next(f for f in inputs(plan)["files"] if f["file"] == "clay/t.csv")
+    assert (clay_file["records"], clay_file["staged"], clay_file["rejected"]) == ((3, 2, 1) if lenient else (3, 3, 0))
+
+
+def test_lenient_keeps_every_good_row_after_a_long_cell_in_a_damaged_file(tmp_path):
+    """A ragged row makes DuckDB refuse the file; the salvage pass must not take the long cell for an unclosed
+    quote and swallow the rows after it."""
+    rows = [lead(n) for n in range(1, 151)]
+    rows[9]["company_description__c"] = LONG
+    text = csv_text(LEAD_HEADER, rows)
+    lines = text.split("\n")
+    text = "\n".join(lines[:3] + [f"{lead_id(999)},ragged,row"] + lines[3:])
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": text})
+    plan = plan_in(snap, lenient=True)
+    assert [(r["file"], r["row"]) for r in plan["rejects"]] == [("sfdc/Lead.csv", 3)]
+    lead_file = next(f for f in inputs(plan)["files"] if f["file"] == "sfdc/Lead.csv")
+    assert (lead_file["records"], lead_file["staged"], lead_file["rejected"]) == (151, 150, 1)
+    assert plan["summary"]["records"]["Lead"] == 150
+
+
+def test_a_valid_line_nested_100000_deep_is_kept_in_lenient_mode(tmp_path):
+    deep = '{"event_type":"EMAIL_BOUNCE","to_email":"lead2@example.com","x":' + "[" * 100_000 + "]" * 100_000 + "}"
+    events = deep + "\n" + '{"event_type":"EMAIL_BOU\n'
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "smartlead/events.jsonl": events})
+    plan = plan_in(snap, lenient=True)
+    assert [(r["file"], r["row"]) for r in plan["rejects"]] == [("smartlead/events.jsonl", 2)]
+    assert [(c["record_id"], c["field"]) for c in plan["changes"]] == [(L2, "external_hard_bounced__c")]
+    assert json.dumps(inputs(plan)["files"][-1]) == json.dumps(
+        {"file": "smartlead/events.jsonl", "source": "smartlead__events", "records": 2, "staged": 1, "rejected": 1})
