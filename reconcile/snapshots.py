@@ -69,11 +69,13 @@ class Discovery:
 
 
 def discover(root: Path, srcs: list[Source]) -> Discovery:
-    """Map each source to its files; every other file under the snapshot is listed as ignored, with the reason.
+    """Map each source to its files; every file that is not data (other formats, hidden files, files outside the
+    source folders or in their subfolders) is listed as ignored, with the reason.
 
     Names are matched case-insensitively, natural export names included (contract.Source.pattern:
     `sfdc/Lead.csv`, `sfdc/leads_2026-11-27.csv`, `pardot/prospects export.csv`); a file claimed by a more
-    specific source is not a generic Clay table. Two files for a single-file source are an error naming both."""
+    specific source is not a generic Clay table. A data file in a source folder that matches no source, and two
+    files for a single-file source, are errors naming the files."""
     if not root.is_dir():
         raise SnapshotError(f"Snapshot directory '{root}' does not exist. Pass the folder that holds sfdc/, clay/, "
                             "smartlead/ and pardot/ (see README: Snapshot contract).")
@@ -83,17 +85,17 @@ def discover(root: Path, srcs: list[Source]) -> Discovery:
     for p in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = p.relative_to(root).as_posix()
         why = _not_a_source_file(rel, p)
-        if why is None:
+        if why is None:  # a data file in a source folder: it feeds a source, or the snapshot is not what it seems
             stem_path = rel.lower().rsplit(".", 1)[0]
             source = next((s for s in ordered if s.system == rel.split("/")[0].lower() and s.matches(stem_path)), None)
             if source is None:
-                why = _no_source_named(rel)
-            elif p.suffix.lower() not in source.formats:
-                why = f"not {' or '.join(source.formats)}: export {source.globs[0]} in one of those formats"
-            else:
-                found[source.name].append(p)
-                continue
-        if why:
+                raise SnapshotError(f"Snapshot '{rel}' matches no source: {_no_source_named(rel)}. Rename it (see "
+                                    "README: File names) or move it out of the snapshot folder.")
+            if p.suffix.lower() not in source.formats:
+                raise SnapshotError(f"Snapshot '{rel}' is {p.suffix.lower()}, but {source.globs[0]} must be "
+                                    f"{' or '.join(source.formats)}. Export it in that format.")
+            found[source.name].append(p)
+        elif why:
             ignored.append((rel, why))
     for s in srcs:
         if s.required and not found[s.name]:

@@ -43,8 +43,7 @@ def test_natural_export_names_feed_their_source(tmp_path):
 
 def test_every_other_file_is_listed_as_ignored_with_its_reason(tmp_path):
     snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "notes.txt": "hello", "archive/Lead.csv": LEADS,
-                                     "sfdc/LeadHistory.csv": "Id\n", "sfdc/old/Lead.csv": LEADS,
-                                     "pardot/visitors.csv": "id\n", "clay/table.xlsx": b"PK",
+                                     "sfdc/old/Lead.csv": LEADS, "clay/table.xlsx": b"PK",
                                      "smartlead/.DS_Store": b"\0", "smartlead/campaign-12.xlsx": b"PK"})
     plan = plan_in(snap)
     assert inputs(plan)["ignored"] == [
@@ -52,9 +51,6 @@ def test_every_other_file_is_listed_as_ignored_with_its_reason(tmp_path):
          "reason": "folder 'archive/' is not a source folder (sfdc/, clay/, smartlead/, pardot/)"},
         {"file": "clay/table.xlsx", "reason": "not a .csv, .parquet or .jsonl file"},
         {"file": "notes.txt", "reason": "not in a source folder (sfdc/, clay/, smartlead/, pardot/)"},
-        {"file": "pardot/visitors.csv", "reason": "the name does not contain 'prospects' (e.g. pardot/prospects.csv)"},
-        {"file": "sfdc/LeadHistory.csv",
-         "reason": "the name is none of Lead, CampaignMember, Contact, Campaign (e.g. sfdc/Lead.csv)"},
         {"file": "sfdc/old/Lead.csv", "reason": "in a subfolder: a source reads only the files directly in sfdc/"},
         {"file": "smartlead/.DS_Store", "reason": "a hidden or temporary file"},
         {"file": "smartlead/campaign-12.xlsx", "reason": "not a .csv, .parquet or .jsonl file"},
@@ -62,9 +58,29 @@ def test_every_other_file_is_listed_as_ignored_with_its_reason(tmp_path):
     assert "'notes.txt' ignored: not in a source folder (sfdc/, clay/, smartlead/, pardot/)" in inputs(plan)["warnings"]
     con = duckdb.connect(str(snap.parent / "out" / "reconcile.duckdb"), read_only=True)
     try:
-        assert con.execute("select count(*) from snapshot_ignored").fetchone()[0] == 8
+        assert con.execute("select count(*) from snapshot_ignored").fetchone()[0] == 6
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("rel, error", [
+    ("sfdc/LeadHistory.csv", "Snapshot 'sfdc/LeadHistory.csv' matches no source: the name is none of Lead, "
+                             "CampaignMember, Contact, Campaign (e.g. sfdc/Lead.csv). Rename it (see README: File "
+                             "names) or move it out of the snapshot folder."),
+    ("pardot/visitors.csv", "Snapshot 'pardot/visitors.csv' matches no source: the name does not contain 'prospects' "
+                            "(e.g. pardot/prospects.csv). Rename it (see README: File names) or move it out of the "
+                            "snapshot folder."),
+    ("smartlead/leads-9181.csv", "Snapshot 'smartlead/leads-9181.csv' matches no source: the name is neither "
+                                 "campaign-<id>.* (a leads export) nor events*.jsonl (webhooks). Rename it (see README: "
+                                 "File names) or move it out of the snapshot folder."),
+    ("smartlead/events.csv", "Snapshot 'smartlead/events.csv' is .csv, but smartlead/events.jsonl must be .jsonl. "
+                             "Export it in that format."),
+])
+def test_a_data_file_that_matches_no_source_is_an_error(tmp_path, run_cli, rel, error):
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, rel: "id\n"})
+    result = run_cli("plan", snap, "--out", tmp_path / "out" / "plan.json", "--lenient")
+    assert (result.exit_code, result.stderr) == (1, f"Error: {error}\n")
+    assert not (tmp_path / "out" / "plan.json").exists()
 
 
 def test_two_candidates_for_one_source_are_an_error_naming_both(tmp_path):
