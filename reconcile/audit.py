@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,6 +34,7 @@ COLUMNS = ("seq", "run_id", "plan_id", "approver", "object", "record_id", "field
            "error_code", "message", "at", "prev_hash", "row_hash")
 HASHED = ("run_id", "plan_id", "approver", "object", "record_id", "field", "before", "after", "result", "error_code",
           "message", "at")
+MARKDOWN_SPECIAL = re.compile(r"[\\`*{}\[\]()#+!|~]|(?<![A-Za-z0-9_])_|_(?![A-Za-z0-9_])")
 GENESIS = "sha256:" + "0" * 64
 
 
@@ -202,12 +205,12 @@ def verify(con) -> str | None:
     return None
 
 
-def require_intact(con, db_path) -> None:
+def require_intact(con, db_path, applying: bool = True) -> None:
     broken = verify(con)
     if broken:
-        raise AuditTampered(f"Audit trail in '{db_path}' is broken: {broken}. Nothing was written. Find out who "
-                            "changed the audit table (`reconcile audit --verify`), restore the file from a backup, "
-                            "and rerun.")
+        raise AuditTampered(f"Audit trail in '{db_path}' is broken: {broken}. "
+                            + ("Nothing was written to Salesforce. " if applying else "")
+                            + "Find out who changed the audit table, restore the file from a backup, and rerun.")
 
 
 def verify_file(db_path: str | Path) -> int:
@@ -216,7 +219,7 @@ def verify_file(db_path: str | Path) -> int:
         raise ReconcileError(f"DuckDB file '{db_path}' does not exist. Pass the file holding the audit (--db).")
     con = open_audit(db_path)
     try:
-        require_intact(con, db_path)
+        require_intact(con, db_path, applying=False)
         return con.execute("select count(*) from audit").fetchone()[0]
     finally:
         con.close()
@@ -252,7 +255,9 @@ def to_csv(rows: list[dict], columns=COLUMNS) -> str:
 def to_markdown(rows: list[dict], columns: tuple[str, ...]) -> str:
     """A table ready to paste into the sprint's Jira ticket (seed §3.5)."""
     def cell(v):
-        return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")
+        text = html.escape(str("" if v is None else v), quote=False)
+        text = MARKDOWN_SPECIAL.sub(r"\\\g<0>", text)
+        return " ".join(text.split())  # newlines, tabs and CRs would end the row
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"
