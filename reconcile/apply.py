@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import audit, provenance
 from .approval import is_released, approval_path, approved_changes, load_approval
-from .errors import ApplyError, ApplyStopped
+from .errors import ApplyError, ApplyStopped, ReconcileError
 from .invariants import live_violation
 from .plan import FORMAT, compute_plan_id, dumps, load_plan, write_atomic
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
@@ -306,9 +306,17 @@ def _exports(con, plan_path: Path, plan: dict, result: ApplyResult, approver: st
     if applied:
         files["undo"] = Path(f"{stem}.undo.json")
         undo = undo_plan(plan, applied, plan_path.name)
-        provenance.record(con, undo, source="undo")
-        write_atomic(files["undo"], dumps(undo))
+        if not _same_undo(files["undo"], undo):   # an unchanged undo plan keeps its plan_id (and its approval)
+            provenance.record(con, undo, source="undo")
+            write_atomic(files["undo"], dumps(undo))
     return files
+
+
+def _same_undo(path: Path, undo: dict) -> bool:
+    try:
+        return path.exists() and load_plan(path)["changes"] == undo["changes"]
+    except ReconcileError:
+        return False
 
 
 def undo_plan(plan: dict, applied: list[dict], source_name: str) -> dict:

@@ -26,7 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from . import signing
-from .csvsafe import writer
+from .csvsafe import uncell, writer
 from .errors import ReconcileError
 from .sql import connect
 
@@ -72,7 +72,7 @@ def create_table(con, start: int = 1) -> None:
 
 def row_hash(prev: str, row: dict) -> str:
     """sha256 of the previous row's hash and this row's content (as `reconcile audit --csv` prints it)."""
-    body = signing.canonical([prev] + [None if row.get(k) is None else str(row[k]) for k in HASHED])
+    body = signing.canonical([prev] + [None if row.get(k) in (None, "") else str(row[k]) for k in HASHED])
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
@@ -174,10 +174,13 @@ def applied_changes(con, plan_id: str) -> set[tuple[str, str, str]]:
     return {tuple(r) for r in rows}
 
 
-def verify_rows(rows: list[dict]) -> str | None:
-    """The first break of the chain in `rows` (seq order, as _select or the CSV gives them), or None."""
+def verify_rows(rows: list[dict], from_csv: bool = False) -> str | None:
+    """The first break of the chain in `rows` (seq order, as _select or the CSV gives them), or None.
+    from_csv: the rows were read from `reconcile audit --csv` (its formula guard `'` is taken off first)."""
     prev = GENESIS
     for r in rows:
+        if from_csv:
+            r = {k: uncell(v) for k, v in r.items()}
         if r.get("prev_hash") != prev:
             return (f"audit row seq {r['seq']} does not follow the row before it (a row was deleted, inserted or "
                     "reordered before it)")
