@@ -13,7 +13,6 @@ first broken row; apply refuses to write on a broken chain. The hashes travel wi
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import html
 import io

@@ -6,7 +6,9 @@ asserts on the org's own records and field history, not only on our audit. Fixtu
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -18,14 +20,13 @@ from click.testing import CliRunner
 
 from conftest import CLAY_HEADER, LEAD_HEADER, csv_text, lead, lead_id, policy_with, write_snapshot
 from reconcile import audit, provenance
-from reconcile.apply import apply_plan
 from reconcile.approval import approval_path, approve
 from reconcile.build import build_plan
 from reconcile.cli import app
 from reconcile.errors import ApprovalError, PlanError, ReconcileError
 from reconcile.plan import compute_plan_id, dumps, load_plan
-from test_apply import (CM_B, CM_C, LEAD_E, LEAD_F, LEAD_G, MAKERS, admin_sf, audit_rows, client, do_apply, history,
-                        outcome, prepared, read_csv, ready, seed, sf_env)
+from test_apply import (CM_B, CM_C, LEAD_E, LEAD_F, LEAD_G, admin_sf, audit_rows, do_apply, history, outcome, prepared,
+                        read_csv, seed, sf_env)
 from test_apply import org, plans, sandbox  # noqa: F401  (fixtures)
 
 
@@ -316,8 +317,6 @@ def test_the_chain_survives_a_replan_and_the_csv_export(org, plans, tmp_path):
     do_apply(org, plan_path.parent / "again.json")
     assert cli("audit", "--db", db, "--verify").exit_code == 0
     out = cli("audit", "--db", db, "--csv").stdout
-    import csv
-    import io
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 15 and audit.verify_rows(rows, from_csv=True) is None   # the same plan again: 5 × already_applied
     rows[2]["result"] = "failed"
@@ -446,3 +445,16 @@ def test_apply_exits_0_and_lists_drifted_changes(org, plans, tmp_path):
     r = cli("apply", plan_path, "--policy", pol, env=sf_env(org))
     assert r.exit_code == 0 and "already_applied 4" in r.stdout
     assert CM_B in {h[0] for h in history(org)}
+
+
+def test_a_dry_run_checks_the_same_things_and_writes_nothing(org, plans, tmp_path):
+    plan_path, _ = prepared(org, plans, tmp_path, "handmade")
+    res = do_apply(org, plan_path, dry_run=True)
+    assert res.counts == {"would_apply": 5} and not history(org)
+    assert not [r for r in org.org.request_log if r["method"] == "PATCH"]
+    edit(plan_path, _attack)
+    with pytest.raises(ApprovalError, match="the plan changed since it was approved"):
+        do_apply(org, plan_path, dry_run=True)
+    approval_path(plan_path).unlink()   # a dry run without approval still checks where the plan came from
+    with pytest.raises(PlanError, match="was not built by `reconcile plan`"):
+        do_apply(org, plan_path, dry_run=True)
