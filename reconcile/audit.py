@@ -48,16 +48,23 @@ def open_audit(db_path: str | Path):
         raise ReconcileError(f"DuckDB file '{db_path}' is in use by another process ({str(e).splitlines()[0]}). "
                              "Wait for the running plan or apply to finish, or close the notebook that opened it "
                              "for writing, and rerun.") from e
-    had_head = con.execute("select count(*) from duckdb_tables() where table_name = 'audit_head'").fetchone()[0]
+    pre_chain = _pre_chain(con)
     create_table(con)
     columns = {r[0] for r in con.execute("select column_name from duckdb_columns() where table_name = 'audit'")
                .fetchall()}
     if "row_hash" not in columns:  # a file written before the chain existed
         con.execute("alter table audit add column prev_hash varchar")
         con.execute("alter table audit add column row_hash varchar")
-    if not had_head:
+    if pre_chain:
         _chain_legacy(con)
     return con
+
+
+def _pre_chain(con) -> bool:
+    """A file written before audit rows were chained: neither a signed head nor a plans record. (Dropping them
+    from a newer file does not make it one that apply accepts: without `plans` no plan is recognised.)"""
+    tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+    return not ({"audit_head", "plans"} & tables)
 
 
 def create_table(con, start: int = 1) -> None:
@@ -101,12 +108,11 @@ def carry_over(old, con) -> int:
         con.execute(f"insert into audit ({columns}) select * from audit_rows")
     finally:
         con.unregister("audit_rows")
-    if old.execute("select count(*) from duckdb_tables() where table_name = 'audit_head'").fetchone()[0]:
-        head = old.execute("select seq, row_hash, signature from audit_head").fetchall()
-        if head:
-            con.executemany("insert into audit_head values (?, ?, ?)", head)
-    else:
+    if _pre_chain(old):
         _chain_legacy(con)
+    elif old.execute("select count(*) from duckdb_tables() where table_name = 'audit_head'").fetchone()[0]:
+        con.executemany("insert into audit_head values (?, ?, ?)",
+                        old.execute("select seq, row_hash, signature from audit_head").fetchall())
     return rows.num_rows
 
 
@@ -219,8 +225,21 @@ def verify_file(db_path: str | Path) -> int:
     """Verify the audit chain of a DuckDB file; the number of rows, or AuditTampered naming the first break."""
     if not Path(db_path).exists():
         raise ReconcileError(f"DuckDB file '{db_path}' does not exist. Pass the file holding the audit (--db).")
-    con = open_audit(db_path)
     try:
+        con = duckdb.connect(str(db_path), read_only=True)   # verify as it is: no migration, no repair
+    except duckdb.Error as e:
+        raise ReconcileError(f"DuckDB file '{db_path}' cannot be opened ({str(e).splitlines()[0]}). Wait for a running "
+                             "plan or apply to finish and rerun.") from e
+    try:
+        tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+        if "audit" not in tables:
+            return 0
+        if "audit_head" not in tables:
+            con.close()
+            con = duckdb.connect(":memory:")
+            raise AuditTampered(f"Audit trail in '{db_path}' is broken: the audit's signed head is missing "
+                                "(audit_head). Find out who changed the audit table, restore the file from a backup, "
+                                "and rerun.")
         require_intact(con, db_path, applying=False)
         return con.execute("select count(*) from audit").fetchone()[0]
     finally:

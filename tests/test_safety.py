@@ -290,6 +290,7 @@ def test_after_an_undo_the_original_approval_writes_nothing_again(org, plans, tm
     ("delete from audit where seq = 3", "audit row seq 4 does not follow"),
     ("delete from audit where seq = (select max(seq) from audit)", "signed head names row seq"),
     ("update audit set approver = 'CFO (forged)'", "audit row seq 1 was changed"),
+    ("drop table audit_head", "signed head is missing"),
 ])
 def test_audit_verify_names_the_first_broken_row_and_apply_refuses_it(org, plans, tmp_path, tamper, named):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
