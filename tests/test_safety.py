@@ -459,3 +459,22 @@ def test_a_dry_run_checks_the_same_things_and_writes_nothing(org, plans, tmp_pat
     approval_path(plan_path).unlink()   # a dry run without approval still checks where the plan came from
     with pytest.raises(PlanError, match="was not built by `reconcile plan`"):
         do_apply(org, plan_path, dry_run=True)
+
+
+def test_an_audit_written_before_the_chain_is_chained_once_when_carried_over(tmp_path):
+    """A DuckDB file from before issue 10 (audit rows without hashes, no plans table) is chained on first use."""
+    old = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(old))
+    con.execute("create sequence audit_seq start with 1")
+    con.execute("create table audit (seq bigint default nextval('audit_seq'), run_id varchar, plan_id varchar, "
+                "approver varchar, object varchar, record_id varchar, field varchar, before varchar, after varchar, "
+                "result varchar, error_code varchar, message varchar, \"at\" timestamptz)")
+    con.execute("insert into audit (run_id, plan_id, approver, object, record_id, field, before, after, result, \"at\") "
+                "values ('r1', 'sha256:1', 'Ana', 'Lead', 'x', 'Industry', 'null', '\"Banking\"', 'applied', "
+                "'2026-11-27 06:00:00+00')")
+    con.close()
+    r = cli("audit", "--db", old, "--verify")
+    assert r.exit_code == 1 and "signed head is missing" in r.stderr     # verify never repairs
+    audit.open_audit(old).close()                                         # first use by a new version
+    r = cli("audit", "--db", old, "--verify")
+    assert r.exit_code == 0 and "1 rows" in r.stdout
