@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import audit
-from .approval import approval_path, approved_changes, load_approval
-from .errors import ApplyError, ApplyStopped
+from . import audit, provenance
+from .approval import is_released, approval_path, approved_changes, load_approval
+from .errors import ApplyError, ApplyStopped, ReconcileError
+from .invariants import live_violation
 from .plan import FORMAT, compute_plan_id, dumps, load_plan, write_atomic
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
 from .writeback import send
@@ -35,6 +36,34 @@ class ApplyResult:
     @property
     def counts(self) -> dict[str, int]:
         return dict(sorted(Counter(o["result"] for o in self.outcomes).items()))
+
+
+NOT_WRITTEN = ("refused", "failed")
+
+
+def exit_status(result: ApplyResult) -> int:
+    """1 when any change was refused or failed; 0 when everything was applied, already applied or drifted."""
+    return 1 if any(o["result"] in NOT_WRITTEN for o in result.outcomes) else 0
+
+
+def summary_lines(result: ApplyResult) -> list[str]:
+    """What the person at the terminal must know: drifted changes listed; refused/failed counted with the file."""
+    lines = []
+    drifted = [o for o in result.outcomes if o["result"] in ("drifted", "changed_since_apply")]
+    if drifted:
+        lines.append(f"{len(drifted)} change(s) not written because Salesforce changed (drifted or changed since "
+                     "apply):")
+        lines += [f"  {o['result']}: {o['object']} {o['record_id']} {o['field']}: now {o['current']!r}, plan "
+                  f"{o['before']!r} → {o['after']!r}" for o in drifted[:50]]
+        if len(drifted) > 50:
+            lines.append(f"  … and {len(drifted) - 50} more in {result.files.get('results', 'the results file')}")
+    bad = Counter(o["result"] for o in result.outcomes if o["result"] in NOT_WRITTEN)
+    if bad:
+        codes = Counter(o["error_code"] or "?" for o in result.outcomes if o["result"] in NOT_WRITTEN)
+        lines.append(f"Not applied: {', '.join(f'{k} {v}' for k, v in sorted(bad.items()))} (by reason: "
+                     f"{', '.join(f'{k} {v}' for k, v in sorted(codes.items()))}); see "
+                     f"{result.files.get('exceptions_csv', 'the exceptions file')}. Exit status 1.")
+    return lines
 
 
 def policy_violations(change: dict, policy: Policy, org_updateable: dict[tuple[str, str], bool]) -> list[str]:
@@ -74,12 +103,16 @@ def _same(a, b) -> bool:
     return _norm(a) == _norm(b)
 
 
-def _org_updateable(client, objects: set[str]) -> dict[tuple[str, str], bool]:
-    out = {}
+def _org_describe(client, objects: set[str]) -> tuple[dict[tuple[str, str], bool], dict[tuple[str, str], frozenset]]:
+    """(updateable, active picklist values) of every field of the writable objects, from the org's describe."""
+    updateable, active = {}, {}
     for obj in sorted(objects & set(WRITABLE_OBJECTS)):
         for f in client.describe(obj).get("fields", []):
-            out[(obj, f["name"].lower())] = bool(f.get("updateable"))
-    return out
+            updateable[(obj, f["name"].lower())] = bool(f.get("updateable"))
+            values = f.get("picklistValues") or []
+            if f.get("type") in ("picklist", "multipicklist") or values:
+                active[(obj, f["name"].lower())] = frozenset(v["value"] for v in values if v.get("active", True))
+    return updateable, active
 
 
 def check_snapshot_age(plan: dict, policy: Policy, now: datetime | None = None) -> None:
@@ -95,46 +128,84 @@ def check_snapshot_age(plan: dict, policy: Policy, now: datetime | None = None) 
 
 
 def apply_plan(plan_path: str | Path, client=None, db: str | Path | None = None, dry_run: bool = False,
-               policy: str | Path | Policy | None = None, progress=None, now: datetime | None = None) -> ApplyResult:
+               policy: str | Path | Policy | None = None, progress=None, now: datetime | None = None,
+               expected_plan_id: str | None = None) -> ApplyResult:
     plan_path = Path(plan_path)
     plan = load_plan(plan_path)
+    if expected_plan_id is not None and plan["plan_id"] != expected_plan_id:
+        raise ApplyError(f"Plan '{plan_path}' changed on disk since it was reviewed (plan_id {plan['plan_id'][:19]}… "
+                         f"instead of {expected_plan_id[:19]}…). Nothing was written; review the plan again.")
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
-    approval = None if dry_run and not approval_path(plan_path).exists() else load_approval(plan_path, plan)
+    db_path = Path(db) if db else plan_path.parent / "reconcile.duckdb"
+    approval = None if dry_run and not approval_path(plan_path).exists() else load_approval(plan_path, plan, pol)
     check_snapshot_age(plan, pol, now)
     changes = approved_changes(plan, approval) if approval else [c for c in plan["changes"] if c["status"] == "ready"]
     approver = approval["approved_by"] if approval else "(dry run, not approved)"
     result = ApplyResult(run_id=uuid.uuid4().hex[:12], plan_id=plan["plan_id"])
-    if client is None:
-        from .salesforce import connect
-        client = connect()
-    requests_before = getattr(client, "requests_made", 0)
-    org = _org_updateable(client, {c["object"] for c in changes})
-    allowed = []
-    for c in changes:
-        reasons = policy_violations(c, pol, org)
-        if reasons:
-            result.outcomes.append(_outcome(c, "refused", reasons[0], "refused at apply time: " + ", ".join(reasons)))
-        else:
-            allowed.append(c)
-    to_write = _classify_against_current(client, allowed, result)
-    con = None if dry_run else audit.open_audit(db or plan_path.parent / "reconcile.duckdb")
+    con, source = _open_checked(plan, plan_path, db_path, read_only=dry_run)
     try:
-        if con is not None:
-            resumed = audit.pending_without_outcome(con, plan["plan_id"])
-            for o in result.outcomes:
-                if o["result"] == "already_applied" and (o["object"], o["record_id"], o["field"]) in resumed:
-                    o["result"], o["message"] = "applied", "confirmed after an interrupted run"
-            audit.record(con, result.run_id, plan["plan_id"], approver, result.outcomes)
+        applied_before = audit.applied_changes(con, plan["plan_id"])
+        resumed = audit.pending_without_outcome(con, plan["plan_id"])
         if dry_run:
-            result.outcomes += [_outcome(c, "would_apply") for c in to_write]
-        else:
-            _write(client, con, result, plan, approver, to_write, pol, progress)
+            con.close()
+            con = None
+        if client is None:
+            from .salesforce import connect
+            client = connect()
+        requests_before = getattr(client, "requests_made", 0)
+        try:
+            org, active = _org_describe(client, {c["object"] for c in changes})
+            allowed = []
+            for c in changes:
+                reasons = policy_violations(c, pol, org)
+                if reasons:
+                    result.outcomes.append(_outcome(c, "refused", reasons[0],
+                                                    "refused at apply time: " + ", ".join(reasons)))
+                else:
+                    allowed.append(c)
+            to_write = _classify_against_current(client, allowed, result, pol, approval, active, applied_before,
+                                                 undo=source == "undo")
+            if con is not None:
+                for o in result.outcomes:
+                    if o["result"] == "already_applied" and (o["object"], o["record_id"], o["field"]) in resumed:
+                        o["result"], o["message"] = "applied", "confirmed after an interrupted run"
+                audit.record(con, result.run_id, plan["plan_id"], approver, result.outcomes)
+            if dry_run:
+                result.outcomes += [_outcome(c, "would_apply") for c in to_write]
+            else:
+                _write(client, con, result, plan, approver, to_write, pol, progress)
+        finally:
+            result.requests = getattr(client, "requests_made", 0) - requests_before
+            if con is not None:
+                result.files = _exports(con, plan_path, plan, result, approver)
     finally:
-        result.requests = getattr(client, "requests_made", 0) - requests_before
         if con is not None:
-            result.files = _exports(con, plan_path, plan, result, approver)
             con.close()
     return result
+
+
+def _open_checked(plan: dict, plan_path: Path, db_path: Path, read_only: bool):
+    """The DuckDB file of the plan's build, after checking the plan came from it and its audit chain is intact."""
+    if read_only:
+        source = provenance.check_file(plan, plan_path, db_path)
+        import duckdb
+        con = duckdb.connect(str(db_path), read_only=True)
+        if not con.execute("select count(*) from duckdb_tables() where table_name = 'audit'").fetchone()[0]:
+            con.close()
+            con = duckdb.connect(":memory:")
+            audit.create_table(con)
+    else:
+        if not db_path.exists():
+            provenance.check_file(plan, plan_path, db_path)  # names the missing file; never creates one
+        con = audit.open_audit(db_path)
+    try:
+        if not read_only:
+            source = provenance.check(con, plan, plan_path, db_path)
+        audit.require_intact(con, db_path)
+    except BaseException:
+        con.close()
+        raise
+    return con, source
 
 
 def _outcome(c: dict, result: str, code: str | None = None, message: str | None = None, current=None) -> dict:
@@ -142,8 +213,13 @@ def _outcome(c: dict, result: str, code: str | None = None, message: str | None 
             "after": c["after"], "result": result, "error_code": code, "message": message, "current": current}
 
 
-def _classify_against_current(client, changes: list[dict], result: ApplyResult) -> list[dict]:
-    """Re-read every targeted record: equal to after → already_applied; differs from before → drifted."""
+def _classify_against_current(client, changes: list[dict], result: ApplyResult, pol: Policy, approval: dict | None,
+                              active: dict, applied_before: set, undo: bool = False) -> list[dict]:
+    """Re-read every targeted record, then per change, in order: applied earlier by this plan → already_applied /
+    changed_since_apply (never written again); equal to after → already_applied; breaks an invariant of its
+    field's rule against the live value → refused; differs from before → drifted; else it is written.
+    An undo plan (recorded as built by apply from its audit) restores before-images, so only the picklist
+    invariant holds for it: the set-once and fill-if-blank rules are what it reverses."""
     by_object: dict[str, list[dict]] = defaultdict(list)
     for c in changes:
         by_object[c["object"]].append(c)
@@ -153,15 +229,28 @@ def _classify_against_current(client, changes: list[dict], result: ApplyResult) 
         current = {r["Id"]: r for r in client.retrieve(obj, sorted({c["record_id"] for c in items}), fields)}
         for c in items:
             row = current.get(c["record_id"])
+            now = None if row is None else row.get(c["field"])
+            key = (c["object"], c["record_id"], c["field"])
             if row is None:
                 result.outcomes.append(_outcome(c, "failed", "NOT_FOUND", "record not found or not visible"))
+            elif key in applied_before:
+                if _same(now, c["after"]):
+                    result.outcomes.append(_outcome(c, "already_applied", None, "applied by an earlier run", now))
+                else:
+                    result.outcomes.append(_outcome(c, "changed_since_apply", "approval_used",
+                                                    "applied by an earlier run and changed since; this approval "
+                                                    "does not write it again", now))
             elif obj == "Lead" and row.get("IsConverted"):
                 result.outcomes.append(_outcome(c, "refused", "converted_lead", "the lead was converted"))
-            elif _same(row.get(c["field"]), c["after"]):
-                result.outcomes.append(_outcome(c, "already_applied", current=row.get(c["field"])))
-            elif not _same(row.get(c["field"]), c["before"]):
-                result.outcomes.append(_outcome(c, "drifted", None, "value changed since the snapshot",
-                                                current=row.get(c["field"])))
+            elif _same(now, c["after"]):
+                result.outcomes.append(_outcome(c, "already_applied", current=now))
+            elif broken := live_violation(c, None if undo else pol.field_policy(obj, c["field"]), now,
+                                          approval is not None and is_released(c, approval),
+                                          active.get((obj, c["field"].lower()))):
+                result.outcomes.append(_outcome(c, "refused", broken, f"refused at apply time: {broken} "
+                                                f"(current value {now!r})", now))
+            elif not _same(now, c["before"]):
+                result.outcomes.append(_outcome(c, "drifted", None, "value changed since the snapshot", current=now))
             else:
                 to_write.append(c)
     return to_write
@@ -216,8 +305,18 @@ def _exports(con, plan_path: Path, plan: dict, result: ApplyResult, approver: st
     applied = [{**r, "before": json.loads(r["before"]), "after": json.loads(r["after"])} for r in latest.values()]
     if applied:
         files["undo"] = Path(f"{stem}.undo.json")
-        write_atomic(files["undo"], dumps(undo_plan(plan, applied, plan_path.name)))
+        undo = undo_plan(plan, applied, plan_path.name)
+        if not _same_undo(files["undo"], undo):   # an unchanged undo plan keeps its plan_id (and its approval)
+            provenance.record(con, undo, source="undo")
+            write_atomic(files["undo"], dumps(undo))
     return files
+
+
+def _same_undo(path: Path, undo: dict) -> bool:
+    try:
+        return path.exists() and load_plan(path)["changes"] == undo["changes"]
+    except ReconcileError:
+        return False
 
 
 def undo_plan(plan: dict, applied: list[dict], source_name: str) -> dict:

@@ -3,9 +3,13 @@
     panel = ApplyPanel("reports/2026-11-27-3f9a1c2b/plan.json", client_factory=connect)
     panel                                  # shown in the notebook
 
-Nothing is written until the Apply button is enabled (a name, at least one ticked field group and, when the
-plan has gates, an override reason) and pressed. Pressing it records the approval (`approval.approve`) and
-applies it (`apply.apply_plan`) with a progress bar, then shows the outcomes and the audit rows.
+Before anything else the panel connects (identity only) and shows where Apply writes: the instance URL, the
+user it authenticates as, the org and the policy file — the same org policy as `reconcile apply --org`.
+Nothing is written until the Apply button is enabled (an approver from the policy, at least one ticked
+field group, an override reason when the policy's gates apply, a replace reason when the plan is already
+approved) and pressed. Pressing it records the approval (`approval.approve`) and applies it
+(`apply.apply_plan`) — both bound to the plan_id the panel displayed, so a plan swapped on disk after review
+is refused — with a progress bar, then shows the outcomes and the audit rows.
 Overwrite candidates (changes blocked only by `overwrite_not_approved`) get their own tick boxes and need a
 reason; Legal, read-only and allowlist blocks are never offered.
 Tests drive it with `panel.name.value = …`, `panel.field_boxes[key].value = True`, `panel.click_apply()`.
@@ -20,9 +24,10 @@ import ipywidgets as w
 
 from . import audit
 from .apply import apply_plan
-from .approval import approve
+from .approval import approval_path, approve, plan_gates
 from .errors import ReconcileError
 from .plan import load_plan
+from .policy import load_policy, policy_path
 
 AUDIT_ROWS_SHOWN = 200
 AUDIT_COLUMNS = ("seq", "run_id", "approver", "object", "record_id", "field", "before", "after", "result",
@@ -30,12 +35,23 @@ AUDIT_COLUMNS = ("seq", "run_id", "approver", "object", "record_id", "field", "b
 
 
 class ApplyPanel(w.VBox):
-    """Approve-and-apply form for one plan; `client_factory()` is called only when Apply is pressed."""
+    """Approve-and-apply form for one plan; `client_factory()` connects once, to show the target before Apply."""
 
-    def __init__(self, plan_path: str | Path, client_factory, db: str | Path | None = None, policy=None):
-        self.plan_path, self.client_factory, self.policy = Path(plan_path), client_factory, policy
+    def __init__(self, plan_path: str | Path, client_factory, db: str | Path | None = None, policy=None,
+                 org: str | None = None):
+        self.plan_path, self.client_factory, self.org = Path(plan_path), client_factory, org or None
+        self.policy = load_policy(policy_path(policy, self.org))
         self.db = Path(db) if db else self.plan_path.parent / "reconcile.duckdb"
         self.plan = load_plan(self.plan_path)
+        self.plan_id = self.plan["plan_id"]          # what the person reviews is what gets approved and applied
+        self.gates = plan_gates(self.plan, self.policy)
+        self.approved_before = approval_path(self.plan_path).exists()
+        self.client, self.target = None, {}
+        try:
+            self.client = client_factory()
+            self.target = target_of(self.client, self.org, self.policy)
+        except ReconcileError as e:
+            self.target = {"error": str(e)}
         self.result = None
         self.error: str | None = None
         self.name = w.Text(description="Approver", placeholder="your name", style={"description_width": "120px"})
@@ -47,10 +63,12 @@ class ApplyPanel(w.VBox):
                                      style={"description_width": "120px"}, layout=w.Layout(width="640px"))
         self.gate_reason = w.Text(description="Gate override", placeholder="why the blast radius is acceptable",
                                   style={"description_width": "120px"}, layout=w.Layout(width="640px"))
+        self.replace_reason = w.Text(description="Replace reason", placeholder="why the earlier approval is replaced",
+                                     style={"description_width": "120px"}, layout=w.Layout(width="640px"))
         self.apply_button = w.Button(description="Apply", button_style="danger", icon="check", disabled=True)
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
         self.output = w.HTML()
-        for widget in [self.name, self.gate_reason, self.release_reason, *self.field_boxes.values(),
+        for widget in [self.name, self.gate_reason, self.release_reason, self.replace_reason, *self.field_boxes.values(),
                        *self.release_boxes.values()]:
             widget.observe(self._refresh, names="value")
         self.apply_button.on_click(self._on_click)
@@ -58,7 +76,7 @@ class ApplyPanel(w.VBox):
 
     @property
     def has_gates(self) -> bool:
-        return bool(self.plan["gates"])
+        return bool(self.gates)
 
     def ticked(self) -> list[str]:
         return [key for key, box in self.field_boxes.items() if box.value]
@@ -68,8 +86,9 @@ class ApplyPanel(w.VBox):
 
     def ready(self) -> bool:
         """True when Apply may be pressed."""
-        return bool(self.name.value.strip() and (self.ticked() or self.released())
+        return bool(self.client is not None and self.name.value.strip() and (self.ticked() or self.released())
                     and (not self.has_gates or self.gate_reason.value.strip())
+                    and (not self.approved_before or self.replace_reason.value.strip())
                     and (not self.released() or self.release_reason.value.strip()))
 
     def click_apply(self) -> None:
@@ -82,15 +101,17 @@ class ApplyPanel(w.VBox):
                           disabled=ready == 0, indent=False, layout=w.Layout(width="640px"))
 
     def _layout(self) -> list:
-        head = w.HTML(f"<b>Plan</b> <code>{html.escape(self.plan['plan_id'])}</code> — tick the field groups to "
+        head = w.HTML(f"<b>Plan</b> <code>{html.escape(self.plan_id)}</code> — tick the field groups to "
                       "write; blocked changes are never written.")
-        gates = [w.HTML("<b>⚠ " + "<br>".join(html.escape(g["message"]) for g in self.plan["gates"]) + "</b>"),
+        gates = [w.HTML("<b>⚠ " + "<br>".join(html.escape(g["message"]) for g in self.gates) + "</b>"),
                  self.gate_reason] if self.has_gates else []
+        replace = [w.HTML("<b>This plan is already approved.</b> A new approval replaces it (both stay in the "
+                          "approval history); say why."), self.replace_reason] if self.approved_before else []
         releases = [w.HTML("<b>Overwrite candidates</b> (existing values Clay would replace; seed 3.3: only with "
                            "explicit approval)"), *self.release_boxes.values(), self.release_reason] \
             if self.release_boxes else []
-        return [head, self.name, *self.field_boxes.values(), *releases, *gates, self.apply_button, self.progress,
-                self.output]
+        return [head, w.HTML(_target_html(self.target)), self.name, *self.field_boxes.values(), *releases, *gates,
+                *replace, self.apply_button, self.progress, self.output]
 
     def _refresh(self, _change=None) -> None:
         self.apply_button.disabled = not self.ready()
@@ -107,9 +128,12 @@ class ApplyPanel(w.VBox):
             released = self.released()
             approve(self.plan_path, by=self.name.value, fields=sorted(set(self.ticked()) | set(released)),
                     override_gate=self.gate_reason.value if self.has_gates else None,
-                    release_fields=released or None, release_reason=self.release_reason.value if released else None)
-            self.result = apply_plan(self.plan_path, client=self.client_factory(), db=self.db, policy=self.policy,
-                                     progress=self._on_progress)
+                    release_fields=released or None, release_reason=self.release_reason.value if released else None,
+                    policy=self.policy, db=self.db, expected_plan_id=self.plan_id,
+                    replace=self.replace_reason.value if self.approved_before else None)
+            self.approved_before = True
+            self.result = apply_plan(self.plan_path, client=self.client, db=self.db, policy=self.policy,
+                                     progress=self._on_progress, expected_plan_id=self.plan_id)
         except ReconcileError as e:
             self.error = str(e)
             self.output.value = f'<p style="color:#b00020"><b>Error:</b> {html.escape(self.error)}</p>'
@@ -126,6 +150,22 @@ class ApplyPanel(w.VBox):
         return (f"<h4>Apply run {html.escape(self.result.run_id)}: outcomes</h4>{_table(counts, ('outcome', 'changes'))}"
                 f"<h4>Audit rows ({len(rows):,}; last {min(len(rows), AUDIT_ROWS_SHOWN)} shown)</h4>"
                 f"{_table(rows[-AUDIT_ROWS_SHOWN:], AUDIT_COLUMNS)}<h4>Files</h4><ul>{files}</ul>")
+
+
+def target_of(client, org: str | None, policy) -> dict:
+    """Where Apply writes: the instance URL, the user the session authenticates as, the org and its policy."""
+    info = client.userinfo()
+    return {"instance_url": f"https://{client.sf.sf_instance}", "user": info.get("preferred_username"),
+            "user_name": info.get("name"), "org": org or "(default: SF_* variables)", "policy": policy.path,
+            "policy_org": policy.org_name}
+
+
+def _target_html(t: dict) -> str:
+    if "error" in t:
+        return (f'<p style="color:#b00020"><b>Not connected:</b> {html.escape(t["error"])} Apply stays disabled.</p>')
+    return ("<p><b>Writes to</b> <code>{instance_url}</code> <b>as</b> <code>{user}</code> ({user_name}) — org "
+            "<code>{org}</code>, policy <code>{policy}</code> (org name {policy_org})</p>").format(
+        **{k: html.escape(str(v)) for k, v in t.items()})
 
 
 def _releasable(plan: dict) -> dict[str, int]:

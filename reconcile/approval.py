@@ -1,23 +1,29 @@
-"""Approval of a plan: who, when, which fields, gate overrides and overwrite releases — bound to plan_id.
+"""Approval of a plan: who, when, which fields, gate overrides and overwrite releases — bound to plan_id, signed.
 
-Stored beside the plan as `<plan>.approval.json`. A plan edited after approval no longer matches its
-plan_id and is refused; an approval for another plan_id is refused. Approval can release exactly one
-blocked reason — `overwrite_not_approved` — and only for the fields or records it names, with a reason.
-Legal, read-only and allowlist blocks can never be released.
+Stored beside the plan as `<plan>.approval.json` (format `reconcile.approval/2`): the plan_id and a history of
+approvals, the last one in force. Each approval is signed with HMAC-SHA256 (signing.py: the key is outside
+the plan's folder), chained to the one before it, so an edited or forged approval — another approver, a
+wider scope, a dropped gate override — is refused, and a replaced approval stays in the history.
+Approvers come from the policy's [[approvers]]; approving an approved plan needs `replace=REASON`.
+Gates are recomputed from the policy and the plan's own changes, never read from the plan's `gates`.
+Approval can release exactly one blocked reason — `overwrite_not_approved` — and only for the fields or
+records it names, with a reason. Legal, read-only and allowlist blocks can never be released.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import signing
 from .errors import ApprovalError
 from .ids import id18
-from .plan import load_plan, write_atomic
+from .plan import blast_radius_gates, load_plan, write_atomic
+from .policy import Policy, load_policy
 
-FORMAT = "reconcile.approval/1"
+FORMAT = "reconcile.approval/2"
 RELEASABLE = "overwrite_not_approved"
 
 
@@ -44,17 +50,65 @@ def _resolve_fields(plan: dict, names: list[str] | None) -> list[str] | None:
     return sorted(set(out))
 
 
-def approve(plan_path: str | Path, by: str, fields: list[str] | None = None, override_gate: str | None = None,
-            release_fields: list[str] | None = None, release_records: list[str] | None = None,
-            release_reason: str | None = None, now: str | None = None) -> dict:
-    """Record an approval beside the plan and return it."""
+def plan_gates(plan: dict, policy: Policy) -> list[dict]:
+    """The plan-level gates, recomputed from the policy's thresholds and the plan's own ready changes."""
+    t = policy.thresholds
+    by_field = Counter(f"{c['object']}.{c['field']}" for c in plan["changes"] if c["status"] == "ready")
+    gates = blast_radius_gates({"by_field": {k: {"ready": n} for k, n in sorted(by_field.items())}}, t)
+    records = plan.get("summary", {}).get("records", {})
+    per_object = Counter(o for o, _ in {(c["object"], c["record_id"]) for c in plan["changes"]
+                                        if c["status"] == "ready"})
+    for obj, n in sorted(per_object.items()):
+        total = int(records.get(obj) or 0)
+        if total >= t.min_records_for_fraction and n / total > t.max_record_fraction:
+            gates.append({"gate": "blast_radius_records", "object": obj, "field": None, "count": n,
+                          "limit": int(total * t.max_record_fraction),
+                          "message": f"{n} of {total} {obj} records ({n / total:.0%}) would change, more than the "
+                                     f"policy's {t.max_record_fraction:.0%}; approval needs --override-gate."})
+    return gates
+
+
+def _gate_key(g: dict) -> tuple:
+    return (g["gate"], g["object"], g.get("field"))
+
+
+def _approver(policy: Policy, by: str):
     if not by or not by.strip():
         raise ApprovalError("An approval needs the approver's name (--by NAME).")
+    person = policy.approver(by)
+    if person is None:
+        names = ", ".join(a.name for a in policy.approvers) or "(none)"
+        raise ApprovalError(f"Approver '{by.strip()}' is not in the policy's [[approvers]] ('{policy.path}'): "
+                            f"{names}. Approve as one of them, or add the person (name and email) to the policy.")
+    return person
+
+
+def approve(plan_path: str | Path, by: str, fields: list[str] | None = None, override_gate: str | None = None,
+            release_fields: list[str] | None = None, release_records: list[str] | None = None,
+            release_reason: str | None = None, now: str | None = None, policy: str | Path | Policy | None = None,
+            replace: str | None = None, db: str | Path | None = None, expected_plan_id: str | None = None) -> dict:
+    """Record a signed approval beside the plan and return it (the approval in force, with plan_id)."""
+    if not by or not by.strip():
+        raise ApprovalError("An approval needs the approver's name (--by NAME).")
+    pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    person = _approver(pol, by)
     plan = load_plan(plan_path)
+    if expected_plan_id is not None and plan["plan_id"] != expected_plan_id:
+        raise ApprovalError(f"Plan '{plan_path}' changed on disk since it was reviewed (plan_id {plan['plan_id'][:19]}… "
+                            f"instead of {expected_plan_id[:19]}…). Review the plan again before approving.")
+    from .provenance import check_file
+    check_file(plan, plan_path, db or Path(plan_path).parent / "reconcile.duckdb")
+    history = _history(plan_path, plan) if approval_path(plan_path).exists() else []
+    if history and not (replace and replace.strip()):
+        last = history[-1]
+        raise ApprovalError(f"Plan {plan['plan_id'][:19]}… is already approved by {last['approved_by']} at "
+                            f"{last['approved_at']}. To replace that approval say why: --replace REASON (both stay "
+                            "in the approval history).")
     scope = _resolve_fields(plan, fields)
-    if plan["gates"] and not (override_gate and override_gate.strip()):
-        names = "; ".join(g["message"] for g in plan["gates"])
-        raise ApprovalError(f"Plan {plan['plan_id'][:19]}… has {len(plan['gates'])} gate(s): {names} Approve with "
+    gates = plan_gates(plan, pol)
+    if gates and not (override_gate and override_gate.strip()):
+        names = "; ".join(g["message"] for g in gates)
+        raise ApprovalError(f"Plan {plan['plan_id'][:19]}… has {len(gates)} gate(s): {names} Approve with "
                             "--override-gate REASON to accept the blast radius.")
     releases = []
     if release_fields or release_records:
@@ -68,43 +122,71 @@ def approve(plan_path: str | Path, by: str, fields: list[str] | None = None, ove
             records.append(rid)
         releases.append({"fields": _resolve_fields(plan, release_fields) or [], "records": sorted(records),
                          "reason": release_reason.strip()})
-    approval = {
-        "format": FORMAT,
-        "plan_id": plan["plan_id"],
-        "approved_by": by.strip(),
+    entry = {
+        "approved_by": person.name,
+        "approver_email": person.email,
         "approved_at": now or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "policy": pol.fingerprint,
         "scope": {"fields": scope if scope is not None else "all"},
         "gate_overrides": [{"gate": g["gate"], "object": g["object"], "field": g.get("field"),
-                            "reason": override_gate.strip()} for g in plan["gates"]],
+                            "reason": override_gate.strip()} for g in gates],
         "overwrite_releases": releases,
+        "replaces": ({"approved_by": history[-1]["approved_by"], "approved_at": history[-1]["approved_at"],
+                      "reason": replace.strip()} if history else None),
     }
-    approval["signature"] = _signature(approval)
-    write_atomic(approval_path(plan_path), json.dumps(approval, indent=2, ensure_ascii=False) + "\n")
-    return approval
+    entry["signature"] = _sign(plan["plan_id"], entry, history[-1]["signature"] if history else None)
+    doc = {"format": FORMAT, "plan_id": plan["plan_id"], "approvals": history + [entry]}
+    write_atomic(approval_path(plan_path), json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    return {"plan_id": plan["plan_id"], **entry}
 
 
-def _signature(approval: dict) -> str:
-    body = {k: v for k, v in approval.items() if k != "signature"}
-    return "sha256:" + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+def _sign(plan_id: str, entry: dict, previous: str | None) -> str:
+    body = {k: v for k, v in entry.items() if k != "signature"}
+    return signing.sign("approval", {"plan_id": plan_id, "previous": previous, "approval": body})
 
 
-def load_approval(plan_path: str | Path, plan: dict) -> dict:
-    """The approval beside the plan, checked against the plan it claims to approve."""
+def _history(plan_path: str | Path, plan: dict) -> list[dict]:
+    """Every approval of the file beside the plan, each signature checked; ApprovalError otherwise."""
+    p = approval_path(plan_path)
+    try:
+        doc = json.loads(p.read_text("utf-8"))
+    except ValueError as e:
+        raise ApprovalError(f"Approval '{p}' is not valid JSON. Approve the plan again.") from e
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("approvals"), list) \
+            or not doc["approvals"]:
+        raise ApprovalError(f"Approval '{p}' is not a signed {FORMAT} approval (an older or hand-written file). "
+                            f"Delete it and approve the plan again with `reconcile approve`.")
+    if doc.get("plan_id") != plan["plan_id"]:
+        raise ApprovalError(f"Approval '{p}' is for plan {doc.get('plan_id')}, not {plan['plan_id']}: the plan "
+                            "changed since it was approved. Review and approve the new plan.")
+    previous = None
+    for i, entry in enumerate(doc["approvals"], start=1):
+        if not isinstance(entry, dict) or not signing.verify(
+                "approval", {"plan_id": doc["plan_id"], "previous": previous,
+                             "approval": {k: v for k, v in entry.items() if k != "signature"}}, entry.get("signature")):
+            raise ApprovalError(f"Approval '{p}' was edited after it was written (approval {i} of "
+                                f"{len(doc['approvals'])} does not match its signature). Delete it and approve the "
+                                "plan again.")
+        previous = entry["signature"]
+    return doc["approvals"]
+
+
+def load_approval(plan_path: str | Path, plan: dict, policy: Policy | None = None) -> dict:
+    """The approval in force beside the plan, checked against the plan it claims to approve and the policy."""
     p = approval_path(plan_path)
     if not p.exists():
         raise ApprovalError(f"Plan '{plan_path}' is not approved: '{p.name}' is missing. A person approves it first "
                             f"with `reconcile approve {plan_path} --by NAME` (or in the apply notebook).")
-    try:
-        approval = json.loads(p.read_text("utf-8"))
-    except ValueError as e:
-        raise ApprovalError(f"Approval '{p}' is not valid JSON. Approve the plan again.") from e
-    if approval.get("signature") != _signature(approval):
-        raise ApprovalError(f"Approval '{p}' was edited after it was written. Approve the plan again.")
-    if approval.get("plan_id") != plan["plan_id"]:
-        raise ApprovalError(f"Approval '{p}' is for plan {approval.get('plan_id')}, not {plan['plan_id']}: the plan "
-                            "changed since it was approved. Review and approve the new plan.")
-    if plan["gates"] and len(approval.get("gate_overrides", [])) < len(plan["gates"]):
-        raise ApprovalError(f"Approval '{p}' does not override the plan's gates. Approve with --override-gate REASON.")
+    approval = {"plan_id": plan["plan_id"], **_history(plan_path, plan)[-1]}
+    pol = policy or load_policy()
+    if pol.approver(approval["approved_by"]) is None:
+        raise ApprovalError(f"Approval '{p}' names '{approval['approved_by']}', who is not in the policy's "
+                            f"[[approvers]] ('{pol.path}'). Approve again as one of them.")
+    overridden = {_gate_key(g) for g in approval.get("gate_overrides", [])}
+    missing = [g for g in plan_gates(plan, pol) if _gate_key(g) not in overridden]
+    if missing:
+        raise ApprovalError(f"Approval '{p}' does not override the plan's gate(s): {missing[0]['message']} Approve "
+                            "with --override-gate REASON.")
     return approval
 
 
@@ -116,11 +198,11 @@ def approved_changes(plan: dict, approval: dict) -> list[dict]:
     for c in plan["changes"]:
         if not in_scope(c):
             continue
-        if c["status"] == "ready" or (c["reasons"] == [RELEASABLE] and _released(c, approval)):
+        if c["status"] == "ready" or (c["reasons"] == [RELEASABLE] and is_released(c, approval)):
             out.append(c)
     return out
 
 
-def _released(change: dict, approval: dict) -> bool:
+def is_released(change: dict, approval: dict) -> bool:
     key = f"{change['object']}.{change['field']}"
     return any(key in r["fields"] or change["record_id"] in r["records"] for r in approval.get("overwrite_releases", []))

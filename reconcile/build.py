@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import audit, coverage
+from . import audit, coverage, provenance
 from . import plan as planmod
 from .errors import ReconcileError, SnapshotError
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
@@ -182,6 +182,8 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
             plan = assemble(con, snap, pol)
             if old is not None:
                 audit.carry_over(old, con)
+                provenance.carry_over(old, con)
+            provenance.record(con, plan)
         except duckdb.OutOfMemoryException as e:
             raise ReconcileError("DuckDB ran out of memory while planning (nothing was written). Raise the limit "
                                  "with --memory-limit (e.g. 8GB) or RECONCILE_MEMORY_LIMIT, or free memory.") from e

@@ -144,12 +144,22 @@ def demo(workdir, leads, no_apply):
 @click.option("--release-field", multiple=True, help="Release overwrite candidates of this field; repeatable.")
 @click.option("--release-record", multiple=True, help="Release overwrite candidates of this record id; repeatable.")
 @click.option("--release-reason", help="Why those existing values may be overwritten (required with --release-*).")
-def approve(plan_path, by, fields, override_gate, release_field, release_record, release_reason):
+@click.option("--replace", "replace", help="Replace the plan's current approval, saying why (both stay in its history).")
+@click.option("--db", type=click.Path(path_type=Path), help="DuckDB file the plan was built into "
+              "[default: reconcile.duckdb beside the plan].")
+@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML: approvers and gates [default: the packaged policy].")
+@click.option("--org", help="Use the org's policy (policies/<org>.toml) unless --policy is given.")
+def approve(plan_path, by, fields, override_gate, release_field, release_record, release_reason, replace, db, policy,
+            org):
     """Approve PLAN_PATH for apply: who, when, which fields, gate overrides, overwrite releases.
 
-    Writes PLAN.approval.json beside the plan, bound to its plan_id: a plan edited afterwards is refused.
-    Only `overwrite_not_approved` blocks can be released, and only for the fields or records named, with a
-    reason. Legal, read-only and allowlist blocks are never released.
+    Writes PLAN.approval.json beside the plan, bound to its plan_id and signed with the key outside the
+    plan's folder (RECONCILE_APPROVAL_KEY, or approval.key in RECONCILE_CONFIG_DIR / ~/.config/reconcile):
+    an edited plan or approval is refused. The plan must be one `reconcile plan` built (its DuckDB file
+    records it). --by names one of the policy's [[approvers]]. Gates are recomputed from the policy. Only
+    `overwrite_not_approved` blocks can be released, and only for the fields or records named, with a
+    reason. Legal, read-only and allowlist blocks are never released. An approved plan is approved again
+    only with --replace REASON.
 
     \b
     Examples:
@@ -161,7 +171,7 @@ def approve(plan_path, by, fields, override_gate, release_field, release_record,
 
     a = run(plan_path, by, fields=list(fields) or None, override_gate=override_gate,
             release_fields=list(release_field) or None, release_records=list(release_record) or None,
-            release_reason=release_reason)
+            release_reason=release_reason, policy=policy_path(policy, org), replace=replace, db=db)
     click.echo(f"Approved plan {a['plan_id'][:19]}… by {a['approved_by']} at {a['approved_at']} "
                f"(fields: {a['scope']['fields'] if a['scope']['fields'] == 'all' else ', '.join(a['scope']['fields'])})"
                f" → {approval_path(plan_path)}")
@@ -204,12 +214,18 @@ def apply(plan_path, dry_run, db, policy, org):
         task = bar.add_task("Applying", total=None)
         result = apply_plan(plan_path, client=client, db=db, dry_run=dry_run, policy=policy_path(policy, org),
                             progress=lambda done, total: bar.update(task, completed=done, total=total))
+    from .apply import exit_status, summary_lines
+
     click.echo(f"{'Dry run' if dry_run else 'Applied'} plan {result.plan_id[:19]}…: "
-               + ", ".join(f"{k} {v}" for k, v in result.counts.items()) + f" ({result.requests} API requests)")
+               + (", ".join(f"{k} {v}" for k, v in result.counts.items()) or "nothing to do")
+               + f" ({result.requests} API requests)")
+    for line in summary_lines(result):
+        click.echo(line)
     for label, path in sorted(result.files.items()):
         click.echo(f"  {label}: {path}")
-    if any(o["result"] in ("failed",) for o in result.outcomes):
-        sys.exit(1)
+    code = exit_status(result)
+    if code:
+        sys.exit(code)
 
 
 @app.command(context_settings=CONTEXT)
@@ -218,14 +234,24 @@ def apply(plan_path, dry_run, db, policy, org):
 @click.option("--record", "record_id", help="Only this record id (18 characters).")
 @click.option("--plan", "plan_id", help="Only this plan_id (a prefix is enough).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
-def audit(db, record_id, plan_id, as_csv):
-    """Show the audit trail: every attempted change with approver, before, after, result and error code."""
+@click.option("--verify", is_flag=True, help="Check the hash chain and its signed head; exit 1 naming the first "
+              "broken row.")
+def audit(db, record_id, plan_id, as_csv, verify):
+    """Show the audit trail: every attempted change with approver, before, after, result and error code.
+
+    Each row carries the hash of the row before it and of its own content (prev_hash, row_hash); the last
+    row is anchored by a signed head. --verify names the first row that was edited, deleted or inserted.
+    """
     from rich.table import Table
 
-    from .audit import COLUMNS, query, to_csv
+    from .audit import COLUMNS, query, to_csv, verify_file
     from .console import out
     from .ids import id18
 
+    if verify:
+        n = verify_file(db)
+        click.echo(f"Audit trail in {db}: {n} rows, hash chain and signed head intact.")
+        return
     if record_id:
         record_id = id18(record_id) or record_id  # 15-character ids are looked up by their 18-character form
     rows = query(db, record_id=record_id, plan_id=plan_id)
@@ -233,7 +259,7 @@ def audit(db, record_id, plan_id, as_csv):
         click.echo(to_csv(rows), nl=False)
         return
     t = Table(title=f"Audit trail ({len(rows)} rows)")
-    cols = [c for c in COLUMNS if c not in ("plan_id", "run_id")]
+    cols = [c for c in COLUMNS if c not in ("plan_id", "run_id", "prev_hash", "row_hash")]
     for c in cols:
         t.add_column(c, no_wrap=c in ("record_id", "field", "result", "at"), overflow="fold")
     for r in rows:

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 from .build import staged
+from .csvsafe import row
 from .errors import SnapshotError
 from .ids import id18
 from .plan import write_atomic
@@ -31,8 +32,8 @@ def export_members(snapshot_dir: str | Path, campaign_id: str, out: str | Path, 
               "IsConverted", "HasOptedOutOfEmail", "Hard Bounced (SFDC)"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
+    w.writerow(row(header))
     for r in rows:
-        w.writerow(["" if v is None else ("true" if v is True else "false" if v is False else v) for v in r])
+        w.writerow(row(["" if v is None else ("true" if v is True else "false" if v is False else v) for v in r]))
     write_atomic(Path(out), buf.getvalue())
     return len(rows)

@@ -171,6 +171,14 @@ def load_plan(path: str | Path, verify: bool = True) -> dict:
     return plan
 
 
+def csv_safe_sql(column: str) -> str:
+    """csvsafe.cell in SQL: a text cell a spreadsheet would run as a formula gets a leading `'` (numbers stay)."""
+    col = f'"{column}"'
+    return (f"case when {col} is not null and regexp_matches({col}, '^[=+\\-@\\t\\r]') and not "
+            f"regexp_full_match({col}, '[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?') "
+            f"then chr(39) || {col} else {col} end as {col}")
+
+
 def export_changes(con, out_base: Path) -> list[Path]:
     """The changes as Parquet and CSV beside the plan, for spreadsheet users."""
     table = con.sql(
@@ -179,5 +187,10 @@ def export_changes(con, out_base: Path) -> list[Path]:
         "from plan_changes order by object, record_id, field").to_arrow_table()
     pq_path, csv_path = out_base.with_suffix(".changes.parquet"), out_base.with_suffix(".changes.csv")
     pq.write_table(table, pq_path)
-    pacsv.write_csv(table, csv_path)
+    safe = ", ".join(csv_safe_sql(c) for c in table.column_names)
+    con.register("changes_export", table)
+    try:
+        pacsv.write_csv(con.sql(f"select {safe} from changes_export").to_arrow_table(), csv_path)
+    finally:
+        con.unregister("changes_export")
     return [pq_path, csv_path]

@@ -44,6 +44,12 @@ class FieldPolicy:
 
 
 @dataclass(frozen=True)
+class Approver:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
 class Thresholds:
     max_ready_changes_per_field: int = 5000
     max_record_fraction: float = 0.25
@@ -78,6 +84,12 @@ class Policy:
     thresholds: Thresholds
     formulas: dict[str, str] = field(default_factory=dict)
     sources: dict[str, SourcePolicy] = field(default_factory=lambda: dict(SOURCE_DEFAULTS))
+    approvers: tuple[Approver, ...] = ()
+
+    def approver(self, name: str) -> Approver | None:
+        """The policy's approver of that name (case and surrounding spaces ignored), or None."""
+        wanted = " ".join(name.split()).casefold()
+        return next((a for a in self.approvers if a.name.casefold() == wanted), None)
 
     def field_policy(self, obj: str, name: str) -> FieldPolicy | None:
         for f in self.fields:
@@ -148,7 +160,8 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
     return Policy(path=path, fingerprint=fingerprint, org_name=str(org.get("name", "default")),
                   role=str(org.get("role", "")), gbus=tuple(org.get("gbus", [])), fields=fields,
                   clay_columns=clay, routes=routes, thresholds=thresholds, formulas=dict(doc.get("formulas", {})),
-                  sources=_parse_sources(path, doc.get("sources", {})))
+                  sources=_parse_sources(path, doc.get("sources", {})),
+                  approvers=_parse_approvers(path, doc.get("approvers", [])))
 
 
 def _parse_sources(path: str, doc: dict) -> dict[str, SourcePolicy]:
@@ -168,6 +181,20 @@ def _parse_sources(path: str, doc: dict) -> dict[str, SourcePolicy]:
             raise PolicyError(f"{where}: Salesforce is always required (it is what the plan reconciles against).")
         out[name] = sp
     return out
+
+
+def _parse_approvers(path: str, entries: list) -> tuple[Approver, ...]:
+    out, seen = [], set()
+    for i, a in enumerate(entries, start=1):
+        name, email = " ".join(str(a.get("name", "")).split()), str(a.get("email", "")).strip()
+        if not name or "@" not in email:
+            raise PolicyError(f"Policy file '{path}' [[approvers]] entry {i}: every approver needs a name and an "
+                              "email address.")
+        if name.casefold() in seen:
+            raise PolicyError(f"Policy file '{path}': approver '{name}' is listed twice. Keep one entry per person.")
+        seen.add(name.casefold())
+        out.append(Approver(name=name, email=email))
+    return tuple(out)
 
 
 def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:

@@ -231,3 +231,23 @@ def run_cli():
 
 
 # ------------------------------------------------------------------------------------------ (more fixtures below)
+
+
+# ------------------------------------------------------------------------------------------ signing key
+
+@pytest.fixture(scope="session", autouse=True)
+def signing_key_dir(tmp_path_factory):
+    """Hermetic signing key: approvals, plan records and audit heads are signed with a key created on first use
+    in a temporary config dir (never the real user's ~/.config/reconcile). Subprocesses inherit it."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in ("RECONCILE_CONFIG_DIR", "RECONCILE_APPROVAL_KEY")}
+    folder = tmp_path_factory.mktemp("config") / "reconcile"
+    os.environ["RECONCILE_CONFIG_DIR"] = str(folder)
+    os.environ.pop("RECONCILE_APPROVAL_KEY", None)
+    yield folder
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

@@ -191,6 +191,7 @@ def plans(tmp_path_factory):
             dst = tmp_path / "run" / "plan.json"
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(src, dst)
+            shutil.copy(src.parent / "reconcile.duckdb", dst.parent / "reconcile.duckdb")  # the build it came from
             return dst
 
         def snapshot(self, key: str) -> Path:
@@ -241,10 +242,11 @@ MAKERS = {
 }
 
 
-def prepared(org, plans, tmp_path, key: str, by: str = "Ana", **approve_kw) -> tuple[Path, Path | None]:
+def prepared(org, plans, tmp_path, key: str, by: str = "Ana Admin", **approve_kw) -> tuple[Path, Path | None]:
     """Seed the org from the plan's snapshot, copy and approve the plan; returns (plan path, policy path)."""
     plan_path = plans.copy(tmp_path, key)
     seed(org, plans.snapshot(key))
+    approve_kw.setdefault("policy", plans.policy(key))
     approve(plan_path, by=by, **approve_kw)
     return plan_path, plans.policy(key)
 
@@ -463,7 +465,7 @@ def test_missing_required_field_fails_that_record_only_and_is_exported(org, plan
     assert load_plan(plan_path)["plan_id"] in md
     audit_failed = [r for r in audit_rows(plan_path) if r["result"] == "failed"]
     assert [(r["record_id"], r["error_code"], r["approver"]) for r in audit_failed] == \
-        [(LEAD_F, "REQUIRED_FIELD_MISSING", "Ana")]
+        [(LEAD_F, "REQUIRED_FIELD_MISSING", "Ana Admin")]
 
 
 def test_exceptions_markdown_table_survives_pipes_and_newlines_in_messages(org, plans, tmp_path):
@@ -596,7 +598,7 @@ def test_undo_plan_swaps_before_and_after_and_restores_the_org(org, plans, tmp_p
 
     with pytest.raises(ApprovalError, match="is not approved"):
         do_apply(org, undo_path, now=None)        # the undo plan needs its own approval
-    approve(undo_path, by="Ana")
+    approve(undo_path, by="Ana Admin")
     res2 = do_apply(org, undo_path, now=None)
     assert res2.counts == {"applied": 5}
     for c in undo["changes"]:
@@ -609,7 +611,7 @@ def test_undo_plan_through_bulk_api_restores_blank_values(org, plans, tmp_path):
     plan_path, pol = prepared(org, plans, tmp_path, "bulk")
     res = do_apply(org, plan_path, policy=pol)
     undo_path = res.files["undo"]
-    approve(undo_path, by="Ana")
+    approve(undo_path, by="Ana Admin")
     res2 = do_apply(org, undo_path, policy=pol, now=None)
     assert set(res2.counts) == {"applied"}
     for i in range(1, 55):
@@ -658,7 +660,7 @@ def test_a_new_plan_into_the_same_database_keeps_the_audit_trail(org, plans, tmp
     assert sorted(p.name for p in plan_path.parent.iterdir() if p.name.startswith("reconcile.duckdb")) == [
         "reconcile.duckdb"]
     # the next apply appends after the carried rows
-    approve(plan_path.parent / "again.json", by="Ana")
+    approve(plan_path.parent / "again.json", by="Ana Admin")
     do_apply(org, plan_path.parent / "again.json")
     after = audit_rows(plan_path)
     assert after[:len(before)] == before

@@ -6,13 +6,17 @@ Fixtures and helpers come from tests/test_apply.py (module-scoped sandbox org re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections import Counter
 
 import pytest
 
-from reconcile.approval import _signature, approval_path, approve
+import duckdb
+
+from reconcile import provenance
+from reconcile.approval import approval_path, approve
 from reconcile.errors import ApprovalError, PlanError
 from reconcile.plan import compute_plan_id, dumps, load_plan
 from test_apply import (CM_B, CM_C, CONTACT_BOB, LEAD_E, LEAD_F, LEAD_G, LEAD_H, MAKERS, admin_sf,
@@ -42,6 +46,16 @@ def edit_plan(plan_path, mutate, rehash: bool = True) -> dict:
         plan["plan_id"] = compute_plan_id(plan)
     plan_path.write_text(dumps(plan), encoding="utf-8")
     return plan
+
+
+def built(plan_path) -> None:
+    """Record the (edited) plan in its DuckDB file as `reconcile plan` would: it stands for a plan the rules built
+    wrongly (a bug in a SQL rule), so the apply-time checks are what must stop it."""
+    con = duckdb.connect(str(plan_path.parent / "reconcile.duckdb"))
+    try:
+        provenance.record(con, load_plan(plan_path))
+    finally:
+        con.close()
 
 
 def change_of(plan: dict, record_id: str, field: str) -> dict:
@@ -94,7 +108,7 @@ def test_happy_path_writes_only_approved_allowlisted_fields(org, plans, tmp_path
     rows = audit_rows(plan_path)
     plan_id = load_plan(plan_path)["plan_id"]
     assert Counter(r["result"] for r in rows) == {"pending": 5, "applied": 5}
-    assert {(r["plan_id"], r["approver"]) for r in rows} == {(plan_id, "Ana")}
+    assert {(r["plan_id"], r["approver"]) for r in rows} == {(plan_id, "Ana Admin")}
     seq = {(r["record_id"], r["field"], r["result"]): r["seq"] for r in rows}
     assert all(seq[(rid, f, "pending")] < seq[(rid, f, "applied")] for rid, f in HANDMADE_READY)   # write-ahead
     assert json.loads(next(r for r in rows if r["field"] == "ReplyClassification__c" and r["record_id"] == CM_C)
@@ -150,7 +164,7 @@ def test_edited_approval_is_refused(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade", fields=["Has_Replied__c"])
     p = approval_path(plan_path)
     doc = json.loads(p.read_text())
-    doc["scope"]["fields"] = "all"
+    doc["approvals"][-1]["scope"]["fields"] = "all"
     p.write_text(json.dumps(doc))
     with pytest.raises(ApprovalError, match="edited after it was written"):
         do_apply(org, plan_path)
@@ -173,19 +187,32 @@ def test_plan_gates_need_an_explicit_override_with_a_reason(org, plans, tmp_path
                                                    "external_hard_bounced__c"}
     for reason in (None, "   "):
         with pytest.raises(ApprovalError, match="--override-gate"):
-            approve(plan_path, by="Ana", override_gate=reason)
+            approve(plan_path, by="Ana Admin", override_gate=reason, policy=pol)
     assert not approval_path(plan_path).exists()
-    # an approval written without the overrides (signature recomputed) is refused at apply time
-    forged = {"format": "reconcile.approval/1", "plan_id": plan["plan_id"], "approved_by": "Ana",
+    # the gates are recomputed from the policy: deleting the plan's `gates` list changes nothing
+    edit_plan(plan_path, lambda p: p.update(gates=[]))
+    built(plan_path)
+    with pytest.raises(ApprovalError, match="--override-gate"):
+        approve(plan_path, by="Ana Admin", policy=pol)
+    assert not approval_path(plan_path).exists()
+    shutil.copy(plans.build("gated", MAKERS["gated"])[0], plan_path)
+    # an approval written by hand without the overrides (the old sha256 "signature" recomputed) is refused
+    forged = {"format": "reconcile.approval/1", "plan_id": plan["plan_id"], "approved_by": "Ana Admin",
               "approved_at": "2026-11-27T06:30:00Z", "scope": {"fields": "all"}, "gate_overrides": [],
               "overwrite_releases": []}
-    forged["signature"] = _signature(forged)
+    forged["signature"] = "sha256:" + hashlib.sha256(json.dumps(forged, sort_keys=True).encode()).hexdigest()
     approval_path(plan_path).write_text(json.dumps(forged))
-    with pytest.raises(ApprovalError, match="override"):
+    with pytest.raises(ApprovalError, match="not a signed"):
+        do_apply(org, plan_path, policy=pol)
+    approval_path(plan_path).unlink()
+    # a signed approval given under a policy without the gates is refused under the gated policy
+    approve(plan_path, by="Ana Admin")
+    with pytest.raises(ApprovalError, match="does not override the plan's gate"):
         do_apply(org, plan_path, policy=pol)
     assert not org.org.field_history
 
-    approval = approve(plan_path, by="Ana", override_gate="campaign clean-up agreed with MARCOM")
+    approval = approve(plan_path, by="Ana Admin", override_gate="campaign clean-up agreed with MARCOM", policy=pol,
+                       replace="the first approval missed the gates")
     assert len(approval["gate_overrides"]) == 3
     assert {o["reason"] for o in approval["gate_overrides"]} == {"campaign clean-up agreed with MARCOM"}
     res = do_apply(org, plan_path, policy=pol)
@@ -208,7 +235,8 @@ def test_scope_fields_applies_only_those_fields(org, plans, tmp_path):
     assert len(sent) == 1 and not requests_of(org, contains="/composite/sobjects/CampaignMember")
 
     # the rest of the plan can be approved later, under a new approval
-    approve(plan_path, by="Ana", fields=["CampaignMember.Has_Replied__c", "replyclassification__c"])
+    approve(plan_path, by="Ana Admin", fields=["CampaignMember.Has_Replied__c", "replyclassification__c"],
+            replace="the replies are checked now")
     res2 = do_apply(org, plan_path)
     assert Counter(o["result"] for o in res2.outcomes) == {"applied": 3}
     assert_each_change_once(org, ready(plan_path))
@@ -217,7 +245,7 @@ def test_scope_fields_applies_only_those_fields(org, plans, tmp_path):
 def test_scope_naming_a_field_without_changes_is_refused(org, plans, tmp_path):
     plan_path = plans.copy(tmp_path, "handmade")
     with pytest.raises(ApprovalError, match="has no change in plan") as e:
-        approve(plan_path, by="Ana", fields=["Status"])
+        approve(plan_path, by="Ana Admin", fields=["Status"])
     assert "Lead.external_hard_bounced__c" in str(e.value)
 
 
@@ -262,9 +290,9 @@ def test_overwrite_release_by_record_takes_15_character_ids(org, plans, tmp_path
 def test_overwrite_release_needs_a_reason(org, plans, tmp_path):
     plan_path = plans.copy(tmp_path, "enrich")
     with pytest.raises(ApprovalError, match="needs a reason"):
-        approve(plan_path, by="Ana", release_fields=["company_description__c"])
+        approve(plan_path, by="Ana Admin", release_fields=["company_description__c"])
     with pytest.raises(ApprovalError, match="not a Salesforce id"):
-        approve(plan_path, by="Ana", release_records=["nope"], release_reason="x")
+        approve(plan_path, by="Ana Admin", release_records=["nope"], release_reason="x")
 
 
 def test_release_never_frees_pending_legal_changes(org, plans, tmp_path):
@@ -295,7 +323,8 @@ def test_release_never_frees_read_only_or_unlisted_fields_even_in_an_edited_plan
     # lead G has no other change, so its formula value cannot move because of another write
     edit_plan(plan_path, lambda p: add_changes(p, new_change("Lead", LEAD_G, field, before, after,
                                                              ["overwrite_not_approved"])))
-    approve(plan_path, by="Ana", release_fields=[field], release_records=[LEAD_G], release_reason="edited plan")
+    built(plan_path)
+    approve(plan_path, by="Ana Admin", release_fields=[field], release_records=[LEAD_G], release_reason="edited plan")
     res = do_apply(org, plan_path)
     o = outcome(res, LEAD_G, field)
     assert (o["result"], o["error_code"]) == ("refused", expected)
@@ -341,7 +370,8 @@ def test_apply_rechecks_the_allowlist_of_an_edited_and_reapproved_plan(org, plan
     plan_path = plans.copy(tmp_path, "handmade")
     seed(org, plans.snapshot("handmade"))
     edit_plan(plan_path, edit)
-    approve(plan_path, by="Mallory")
+    built(plan_path)
+    approve(plan_path, by="Demo Admin")
     obj, rid, field = target
     before = org.org.get(obj, rid)[field]
     sent: list = []
@@ -360,7 +390,7 @@ def test_apply_rechecks_the_allowlist_of_an_edited_and_reapproved_plan(org, plan
     # the refusal is audited and exported
     refused = [r for r in audit_rows(plan_path) if r["result"] == "refused"]
     assert [(r["record_id"], r["field"], r["error_code"], r["approver"]) for r in refused] == \
-        [(rid, field, expected, "Mallory")]
+        [(rid, field, expected, "Demo Admin")]
     assert [(r["record_id"], r["result"]) for r in read_csv(res.files["exceptions_csv"])] == [(rid, "refused")]
 
 
@@ -368,7 +398,8 @@ def test_apply_refuses_a_checkbox_change_to_a_non_boolean(org, plans, tmp_path):
     plan_path = plans.copy(tmp_path, "handmade")
     seed(org, plans.snapshot("handmade"))
     edit_plan(plan_path, _checkbox_text)
-    approve(plan_path, by="Ana")
+    built(plan_path)
+    approve(plan_path, by="Ana Admin")
     res = do_apply(org, plan_path)
     assert outcome(res, LEAD_E, "external_hard_bounced__c")["result"] == "refused"
     assert org.org.get("Lead", LEAD_E)["external_hard_bounced__c"] is False
@@ -380,7 +411,8 @@ def test_contact_field_listed_active_in_the_policy_is_still_not_writable(org, pl
     plan_path = plans.copy(tmp_path, "handmade")
     seed(org, plans.snapshot("handmade"))
     edit_plan(plan_path, _contact)
-    approve(plan_path, by="Ana")
+    built(plan_path)
+    approve(plan_path, by="Ana Admin")
     res = do_apply(org, plan_path, policy=pol)
     o = outcome(res, CONTACT_BOB, "Email")
     assert (o["result"], o["error_code"]) == ("refused", "object_not_writable")
@@ -394,7 +426,8 @@ def test_field_the_org_does_not_let_the_integration_user_edit_is_refused(org, pl
     plan_path = plans.copy(tmp_path, "handmade")
     seed(org, plans.snapshot("handmade"))
     edit_plan(plan_path, _unlisted)
-    approve(plan_path, by="Ana")
+    built(plan_path)
+    approve(plan_path, by="Ana Admin")
     res = do_apply(org, plan_path, policy=pol)
     o = outcome(res, LEAD_E, "Status")
     assert (o["result"], o["error_code"]) == ("refused", "org_field_not_updateable")
@@ -431,7 +464,7 @@ def test_drift_seeded_in_the_org_before_apply(org, plans, tmp_path):
     seed(org, plans.snapshot("handmade"))
     org.org.data["CampaignMember"][CM_B]["Has_Replied__c"] = True
     org.org.data["CampaignMember"][CM_B]["ReplyClassification__c"] = "Out Of Office"
-    approve(plan_path, by="Ana")
+    approve(plan_path, by="Ana Admin")
     res = do_apply(org, plan_path)
     assert outcome(res, CM_B, "Has_Replied__c")["result"] == "already_applied"
     assert outcome(res, CM_B, "ReplyClassification__c")["result"] == "drifted"

@@ -75,7 +75,7 @@ def pulled_plan(h, env: dict, tmp_path: Path) -> Path:
     for sub in ("clay", "smartlead", "pardot"):
         shutil.copytree(HANDMADE / sub, snap / sub)
     assert cli({}, "plan", snap, "--out", plan).exit_code == 0
-    assert cli({}, "approve", plan, "--by", "Tester").exit_code == 0
+    assert cli({}, "approve", plan, "--by", "Ana Admin").exit_code == 0
     return plan
 
 

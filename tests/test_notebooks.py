@@ -329,18 +329,20 @@ def test_apply_panel_writes_exactly_the_ticked_field(sandbox, fresh_plan):
     assert changed_fields(before, org_state(sandbox)) == ready
     assert panel.result.counts == {"applied": len(ready)}
     assert panel.progress.value == panel.progress.max == len(ready)
-    approval = json.loads(approval_path(fresh_plan).read_text("utf-8"))
+    approval = json.loads(approval_path(fresh_plan).read_text("utf-8"))["approvals"][-1]
     assert approval["approved_by"] == "Ana Admin" and approval["scope"]["fields"] == [key]
     assert "applied" in panel.output.value and "Ana Admin" in panel.output.value
     assert panel.output.value.count("<tr>") >= 2 * len(ready)  # pending + applied audit rows
 
 
-def test_apply_panel_needs_a_gate_reason_when_the_plan_has_gates(demo_snapshot, tmp_path):
+def test_apply_panel_needs_a_gate_reason_when_the_plan_has_gates(sandbox, demo_snapshot, tmp_path):
     from reconcile.apply_ui import ApplyPanel
+    from reconcile.salesforce import connect
 
     policy = policy_with(tmp_path, replace={"max_ready_changes_per_field = 5000": "max_ready_changes_per_field = 2"})
     plan_path = build_plan(demo_snapshot, out=tmp_path / "plan.json", policy=policy).plan_path
-    panel = ApplyPanel(plan_path, client_factory=lambda: pytest.fail("no client before Apply"))
+    before = org_state(sandbox)
+    panel = ApplyPanel(plan_path, client_factory=connect, policy=policy)   # gates come from the policy
     assert panel.has_gates and panel.gate_reason in panel.children
     panel.name.value = "Ana Admin"
     panel.field_boxes["CampaignMember.Has_Replied__c"].value = True
@@ -350,6 +352,7 @@ def test_apply_panel_needs_a_gate_reason_when_the_plan_has_gates(demo_snapshot, 
     panel.gate_reason.value = "  "
     panel.click_apply()
     assert panel.result is None and not approval_path(plan_path).exists()
+    assert org_state(sandbox) == before
 
 
 # ------------------------------------------------------------------------------------------ browser

@@ -1,0 +1,84 @@
+"""The signing key and HMAC-SHA256 signatures of approvals, plan provenance and the audit head.
+
+The key lives outside every plan folder, so a file in a plan's folder cannot be re-signed by whoever can edit
+that folder:
+
+  RECONCILE_APPROVAL_KEY    the key itself (any string; e.g. from a secret manager) — wins if set
+  RECONCILE_CONFIG_DIR      folder of `approval.key` [default: $XDG_CONFIG_HOME/reconcile, else ~/.config/reconcile]
+
+`approval.key` is created on first use (32 random bytes, hex, mode 0600) and refused if group or others can
+read it. Every signature names what it signs (`kind`), so a signature of one kind never verifies another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from .errors import ReconcileError
+
+KEY_ENV = "RECONCILE_APPROVAL_KEY"
+DIR_ENV = "RECONCILE_CONFIG_DIR"
+PREFIX = "hmac-sha256:"
+
+
+class SigningKeyError(ReconcileError):
+    """The signing key cannot be read or is readable by others."""
+
+
+def config_dir() -> Path:
+    if os.environ.get(DIR_ENV):
+        return Path(os.environ[DIR_ENV])
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "reconcile"
+
+
+def key_path() -> Path:
+    return config_dir() / "approval.key"
+
+
+def signing_key() -> bytes:
+    """The key from RECONCILE_APPROVAL_KEY, else `approval.key` in the config dir (created on first use)."""
+    if os.environ.get(KEY_ENV):
+        return os.environ[KEY_ENV].encode("utf-8")
+    path = key_path()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process created it meanwhile
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32) + "\n")
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text("utf-8").strip()
+    except OSError as e:
+        raise SigningKeyError(f"Signing key '{path}' cannot be read ({e.strerror}). Fix its permissions or set "
+                              f"{KEY_ENV}.") from e
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SigningKeyError(f"Signing key '{path}' can be read by other users (mode {stat.S_IMODE(mode):o}). "
+                              f"Run `chmod 600 {path}` and rerun.")
+    if len(text) < 32:
+        raise SigningKeyError(f"Signing key '{path}' is too short. Delete it (a new one is created; earlier "
+                              "approvals must then be given again) or set " + KEY_ENV + ".")
+    return text.encode("utf-8")
+
+
+def canonical(body) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sign(kind: str, body) -> str:
+    mac = hmac.new(signing_key(), kind.encode("utf-8") + b"\n" + canonical(body), hashlib.sha256)
+    return PREFIX + mac.hexdigest()
+
+
+def verify(kind: str, body, signature) -> bool:
+    return isinstance(signature, str) and hmac.compare_digest(sign(kind, body), signature)
