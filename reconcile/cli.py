@@ -357,7 +357,11 @@ def export_members(snapshot_dir, campaign_id, out, policy):
 @click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
 @click.option("--lenient", is_flag=True, help="Quarantine bad rows instead of stopping.")
 @click.option("--org", help="Read only SF_<ORG>_… environment variables with --pull.")
-def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org):
+@click.option("--cell-timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
+              help="Seconds one notebook cell may run before the run is stopped.")
+@click.option("--timeout", "run_timeout", type=click.FloatRange(min=1), default=10800, show_default=True,
+              help="Seconds the whole run may take before it is stopped.")
+def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_timeout, run_timeout):
     """The daily batch: run notebooks/daily_run.ipynb with papermill; never applies.
 
     Leaves a run bundle under REPORTS_DIR/<run_id>/: the executed notebook, report.html, plan.json (+ CSV and
@@ -370,10 +374,12 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org):
     """
     from .run import run_daily
 
+    from .console import run_summary_text
+
     bundle = run_daily(snapshot_dir=snapshot_dir, pull=pull, run_date=run_date, reports_dir=reports_dir,
-                       policy=policy_path(policy, org), org=org, lenient=lenient)
-    click.echo(f"Run bundle: {bundle.path}")
-    click.echo(f"HTML report: {bundle.report}")
+                       policy=policy_path(policy, org), org=org, lenient=lenient, cell_timeout=cell_timeout,
+                       run_timeout=run_timeout)
+    run_summary_text(bundle)
 
 
 @app.group(context_settings=CONTEXT)

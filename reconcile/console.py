@@ -76,3 +76,20 @@ def inputs_text(inputs: dict) -> None:
     out.print(t)
     for w in inputs.get("warnings") or []:
         out.print(f"[yellow]Warning[/yellow] {w}")
+
+
+def run_summary_text(bundle) -> None:
+    """One screen for the cron log: the run's counts, gates, input warnings and where the bundle is."""
+    s = bundle.summary
+    ch, fi = s["changes"], s["findings"]
+    lines = [f"Daily run {bundle.run_id} · plan {bundle.plan_id[:19]}…",
+             f"Changes: {ch['ready']} ready, {ch['blocked']} blocked · findings: {fi['total']} ("
+             + ", ".join(f"{route} {n}" for route, n in fi["by_route"].items()) + ")"
+             + f" · rejected rows: {s['rejects']['total']}"]
+    if s.get("gates"):
+        lines.append(f"Gates: {s['gates']} plan-level gate(s) — approval must override them with a reason")
+    lines += [f"Warning: {w}" for w in (s.get("inputs") or {}).get("warnings", [])]
+    lines += [f"Run bundle: {bundle.path}", f"HTML report: {bundle.report}",
+              "Nothing was written to Salesforce: approve and apply the plan (apply.ipynb or reconcile apply)."]
+    for line in lines:
+        out.print(line, markup=False, highlight=False)

@@ -11,8 +11,14 @@ oldest first, for the report's trends). The daily run never applies. Credentials
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import shutil
+import signal
+import sys
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -126,34 +132,136 @@ def daily(snapshot_dir: str = "", pull: bool = False, run_date: str = "", work_d
                                         "run_date": run_date or plan["created_at"][:10], "summary": plan["summary"]})
     title = f"Reconciliation report — {run_date or plan['created_at'][:10]}"
     render_report(plan, work / "report.html", history=history, title=title)
-    return RunBundle.from_dir(work)
+    return RunBundle.from_dir(_finish(work, run_date or plan["created_at"][:10], plan["plan_id"]))
+
+
+def _finish(work: Path, run_date: str, plan_id: str) -> Path:
+    """A run folder made by run_daily (.running-…) takes its final name <run_date>-<short plan id> here, in the
+    kernel, so the notebook shows the bundle's real path; run_daily finds it through <folder>.done."""
+    if not work.name.startswith(".running-"):
+        return work
+    final = _unique(work.parent / f"{run_date}-{plan_id.removeprefix('sha256:')[:8]}")
+    work.rename(final)
+    write_atomic(work.with_name(work.name + ".done"), final.name)
+    return final
+
+
+CELL_TIMEOUT = 1800     # seconds one notebook cell may run (reconcile run --cell-timeout)
+RUN_TIMEOUT = 3 * 3600  # seconds the whole run may take (reconcile run --timeout)
 
 
 def run_daily(snapshot_dir: str | Path | None = None, pull: bool = False, run_date: str | None = None,
               reports_dir: str | Path = "reports", policy: str | Path | None = None, org: str | None = None,
-              lenient: bool = False) -> RunBundle:
-    """Execute the daily notebook with papermill into reports_dir/<run_date>-<short plan id>/; never applies."""
+              lenient: bool = False, cell_timeout: float = CELL_TIMEOUT,
+              run_timeout: float | None = RUN_TIMEOUT) -> RunBundle:
+    """Execute the daily notebook with papermill into reports_dir/<run_date>-<short plan id>/; never applies.
+
+    The kernel's own log (Jupyter's warnings) goes to the bundle's kernel.log, not to the caller's stderr. A cell
+    running longer than cell_timeout, or the whole run longer than run_timeout (only enforced from the main thread),
+    fails the run. A failed run leaves reports_dir/<run_date>-failed[-N]/ with the executed notebook (failing cell
+    marked) and FAILURE.md (what failed, where, the traceback's last lines, what to do), and raises ReconcileError.
+    """
     import papermill as pm
 
     run_date = run_date or _utc_now()[:10]
     root = Path(reports_dir).resolve()
     work = root / f".running-{run_date}-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
+    executed = root / f"{work.name}.ipynb"  # outside the folder: the kernel renames the folder when it is done
     params = {"snapshot_dir": str(Path(snapshot_dir).resolve()) if snapshot_dir else "", "pull": bool(pull),
               "run_date": run_date, "work_dir": str(work), "policy_path": str(Path(policy).resolve()) if policy else "",
               "lenient": bool(lenient), "org": org or ""}
     try:
-        pm.execute_notebook(str(DAILY_NOTEBOOK), str(work / "daily_run.ipynb"), parameters=params,
-                            kernel_name="python3", progress_bar=False, cwd=str(work))
-    except pm.PapermillExecutionError as e:
-        failed = _unique(root / f"{run_date}-failed")
-        work.rename(failed)
-        raise ReconcileError(f"Daily run failed in notebook cell {e.exec_count} ({e.ename}: {e.evalue}). The "
-                             f"executed notebook, with the failing cell marked, is '{failed / 'daily_run.ipynb'}'.") from e
-    plan_id = json.loads((work / "summary.json").read_text("utf-8"))["plan_id"]
-    final = _unique(root / f"{run_date}-{plan_id.removeprefix('sha256:')[:8]}")
-    work.rename(final)
+        with _kernel_log(work / "kernel.log"), _deadline(run_timeout):
+            pm.execute_notebook(str(DAILY_NOTEBOOK), str(executed), parameters=params, kernel_name="python3",
+                                progress_bar=False, cwd=str(work),
+                                execution_timeout=max(1, round(cell_timeout)))
+    except (pm.PapermillExecutionError, RunTimeout, TimeoutError, RuntimeError) as e:
+        raise _fail(root, run_date, work, executed, e, cell_timeout, run_timeout) from e
+    final = _moved(work)  # kernel.log moved with its folder
+    executed.rename(final / "daily_run.ipynb")
     return RunBundle.from_dir(final)
+
+
+class RunTimeout(Exception):
+    """The whole run took longer than its timeout."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None):
+    """Raise RunTimeout in the main thread after `seconds` (papermill then shuts the kernel down)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise RunTimeout(f"the run took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def _kernel_log(path: Path):
+    """Send what the kernel process writes to stderr (it inherits our fd 2) to `path` for the run's duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with path.open("ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _moved(work: Path) -> Path:
+    """Where daily() moved the finished run's folder (it leaves the name in <folder>.done), or the folder itself."""
+    marker = work.with_name(work.name + ".done")
+    if not marker.is_file():
+        return work
+    final = work.with_name(marker.read_text("utf-8").strip())
+    marker.unlink()
+    return final
+
+
+def _fail(root: Path, run_date: str, work: Path, executed: Path, e: Exception, cell_timeout: float,
+          run_timeout: float | None) -> ReconcileError:
+    """Move what the failed run left into <run_date>-failed/, write FAILURE.md, and say what happened."""
+    here = _moved(work)
+    failed = _unique(root / f"{run_date}-failed")
+    here.rename(failed)
+    if executed.exists():
+        executed.rename(failed / "daily_run.ipynb")
+    (failed / "summary.json").unlink(missing_ok=True)  # a failed run is never listed as a finished one
+    if isinstance(e, (RunTimeout, TimeoutError)):
+        limit = (f"the whole run took longer than {run_timeout:g} s" if isinstance(e, RunTimeout)
+                 else f"a cell ran longer than {cell_timeout:g} s")
+        what = f"The run was stopped: {limit} (reconcile run --timeout / --cell-timeout)"
+        where, tail = "the cell that was running (marked in the notebook)", ""
+    elif hasattr(e, "exec_count"):
+        what = f"{e.ename}: {e.evalue}"
+        where = f"notebook cell {e.exec_count}"
+        tail = "\n".join(_plain(line) for line in (e.traceback or [])[-12:])
+    else:
+        what, where, tail = str(e), "starting the notebook kernel", ""
+    (failed / "FAILURE.md").write_text(
+        f"# Daily run {run_date} failed\n\n- **What:** {what}\n- **Where:** {where} of "
+        f"`daily_run.ipynb` in this folder\n- **What to do:** read the marked cell in `daily_run.ipynb` (and "
+        f"`kernel.log`); fix the input or setting it names, then rerun `reconcile run`. Nothing was written to "
+        f"Salesforce: the daily run never applies.\n\n## Last lines of the traceback\n\n```\n{tail}\n```\n", "utf-8")
+    return ReconcileError(f"Daily run failed in {where} ({what}). The executed notebook, with the failing cell "
+                          f"marked, is '{failed / 'daily_run.ipynb'}'; see '{failed / 'FAILURE.md'}'.")
+
+
+def _plain(line: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", line)
 
 
 def _unique(path: Path) -> Path:

@@ -253,6 +253,57 @@ def test_failed_run_keeps_the_marked_notebook_and_is_not_listed(work):
     assert list_runs(reports) == []
 
 
+@pytest.mark.parametrize("limits", [{"cell_timeout": 1}, {"run_timeout": 2}], ids=["cell", "run"])
+def test_a_run_past_its_timeout_stops_with_a_failure_report(work, limits):
+    snap = work / "snapshot-20k"
+    if not snap.exists():  # planning 20,000 leads takes a few seconds: longer than either limit
+        generate_snapshot(snap, leads=20_000)
+    reports = work / f"slow-{next(iter(limits))}"
+    with pytest.raises(ReconcileError, match=r"Daily run failed in .*FAILURE\.md"):
+        run_daily(snapshot_dir=snap, run_date="2026-11-27", reports_dir=reports, **limits)
+    failed = reports / "2026-11-27-failed"
+    report = (failed / "FAILURE.md").read_text("utf-8")
+    assert "The run was stopped" in report and "What to do" in report
+    assert (failed / "daily_run.ipynb").is_file()
+    assert list_runs(reports) == [] and not [p for p in reports.iterdir() if p.name.startswith(".running")]
+
+
+def test_reconcile_run_prints_one_screen_for_the_cron_log(work, demo_snapshot, run_cli):
+    result = run_cli("run", "--snapshot", demo_snapshot, "--date", "2026-11-29", "--reports-dir", work / "cli-runs")
+    assert result.exit_code == 0, result.stderr
+    (bundle,) = list_runs(work / "cli-runs")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"Daily run {bundle.run_id} · plan sha256:")
+    ch = bundle.summary["changes"]
+    assert lines[1].startswith(f"Changes: {ch['ready']} ready, {ch['blocked']} blocked · findings: "
+                               f"{bundle.summary['findings']['total']} (")
+    assert f"Run bundle: {bundle.path}" in lines and f"HTML report: {bundle.report}" in lines
+    assert len(lines) < 25 and "Kernel is running" not in result.stdout + result.stderr
+
+    failed = run_cli("run", "--snapshot", work / "nope", "--date", "2026-11-29", "--reports-dir", work / "cli-fail")
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith("Error: Daily run failed in notebook cell ") and failed.stderr.count("\n") == 1
+
+
+def test_a_failed_cell_is_named_with_the_last_lines_of_its_traceback(work):
+    reports = work / "failing-report"
+    with pytest.raises(ReconcileError):
+        run_daily(snapshot_dir=work / "no-such-snapshot", run_date="2026-11-27", reports_dir=reports)
+    report = (reports / "2026-11-27-failed" / "FAILURE.md").read_text("utf-8")
+    assert "**Where:** notebook cell" in report
+    assert "SnapshotError" in report and "no-such-snapshot" in report and "\x1b[" not in report
+
+
+def test_the_kernels_noise_goes_to_the_bundle_and_the_notebook_shows_the_real_path(work, demo_snapshot, capfd):
+    bundle = run_daily(snapshot_dir=demo_snapshot, run_date="2026-11-28", reports_dir=work / "quiet")
+    err = capfd.readouterr().err
+    assert "Kernel is running over TCP" not in err
+    assert "Kernel is running over TCP" in (bundle.path / "kernel.log").read_text("utf-8")
+    shown = "".join(o.get("data", {}).get("text/plain", "") for c in nbformat.read(bundle.notebook, 4).cells
+                    if c.cell_type == "code" for o in c.get("outputs", []))
+    assert bundle.path.name in shown and ".running" not in shown
+
+
 # ------------------------------------------------------------------------------------------ report, explore
 
 def test_report_notebook_runs_offline_with_its_defaults(tmp_path):
