@@ -16,7 +16,8 @@ from . import audit, coverage, provenance
 from . import plan as planmod
 from .errors import ReconcileError, SnapshotError
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
-from .snapshots import Snapshot, ingest
+from .contract import sources
+from .snapshots import Snapshot, discover, ingest
 from .sql import MODELS, attach_scratch, connect, effective_memory_limit, load_macros, run_model, run_models
 
 
@@ -109,8 +110,13 @@ def build(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, le
     snap = stage_snapshot(con, snapshot_dir, policy, lenient=lenient, progress=progress)
     snap.inputs = coverage.assess(snap, policy)
     run_models(con, model_params(policy, snap), progress=progress,
-               names=[m for m in MODELS if not m.startswith("staging/")], spill=spill)
+               names=_modelled(), spill=spill)
     return snap
+
+
+def _modelled() -> list[str]:
+    """The models run after staging (staging runs per source, as each is ingested)."""
+    return [m for m in MODELS if not m.startswith("staging/")]
 
 
 def _formula_path(policy: Policy) -> Path | None:
@@ -164,6 +170,9 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
     work = db_path.with_name(db_path.name + ".building")
     scratch = db_path.with_name(db_path.name + ".scratch")
     spill = effective_memory_limit(memory_limit) is not None
+    if progress is not None and hasattr(progress, "expect"):  # files + models + writing the plan
+        found = discover(snapshot_dir, sources(pol.clay_columns)).found
+        progress.expect(sum(map(len, found.values())) + len(_modelled()) + 1)
     old = _open_previous(db_path)
     try:
         _remove_database(work)
