@@ -357,7 +357,9 @@ def export_members(snapshot_dir, campaign_id, out, policy):
 @click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
 @click.option("--lenient", is_flag=True, help="Quarantine bad rows instead of stopping.")
 @click.option("--org", help="Read only SF_<ORG>_… environment variables with --pull.")
-def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org):
+@click.option("--notify", "send", is_flag=True, help="Then tell each route what is new (`reconcile notify`; "
+              "state in REPORTS_DIR/notify.duckdb).")
+def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, send):
     """The daily batch: run notebooks/daily_run.ipynb with papermill; never applies.
 
     Leaves a run bundle under REPORTS_DIR/<run_id>/: the executed notebook, report.html, plan.json (+ CSV and
@@ -374,6 +376,10 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org):
                        policy=policy_path(policy, org), org=org, lenient=lenient)
     click.echo(f"Run bundle: {bundle.path}")
     click.echo(f"HTML report: {bundle.report}")
+    if send:
+        from .notify import notify as tell
+
+        _print_notify(tell(bundle.plan_path, db=Path(reports_dir) / "notify.duckdb", policy=policy_path(policy, org)))
 
 
 @app.command(context_settings=CONTEXT)
@@ -423,6 +429,37 @@ def _print_notify(result, dry_run: bool = False) -> None:
     if result.failed:
         raise ReconcileError(f"{len(result.failed)} of {len(result.messages)} message(s) not delivered (see above); "
                              "they stay queued in the DuckDB file: fix the destination and rerun `reconcile notify`.")
+
+
+@app.command(context_settings=CONTEXT)
+@click.option("--week", "week", is_flag=False, flag_value="", default="", metavar="[DATE]",
+              help="Any day of the week to review (YYYY-MM-DD) [default: this week].")
+@click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+              help="Run bundles to read (reconcile run).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Folder for WEEK.html and WEEK.md "
+              "[default: REPORTS_DIR/weekly].")
+@click.option("--db", "dbs", type=click.Path(path_type=Path), multiple=True,
+              help="Extra DuckDB file whose audit trail counts (where apply ran); repeatable.")
+@click.option("--notify", "send", is_flag=True, help="Send it to the CRM Admin's destinations.")
+@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML with the destinations.")
+def digest(week, reports_dir, out_dir, dbs, send, policy):
+    """The CRM Admin's weekly connector review (seed 3.5) from the week's run bundles and audit trail.
+
+    Connector errors by object / field / message with counts and first / last seen, apply exceptions, what
+    was applied and by whom, findings opened and closed — as HTML (the report's look) and Markdown.
+
+    \b
+    Example:
+      reconcile digest --week 2026-11-27 --notify      # → reports/weekly/2026-W48.html and .md
+    """
+    from .digest import build_digest
+
+    d = build_digest(week or None, reports_dir=reports_dir, out_dir=out_dir, audit_dbs=tuple(dbs))
+    click.echo(f"Weekly review {d.week} ({len(d.runs)} runs): {d.html_path}  {d.md_path}")
+    if send:
+        from .notify import notify_digest
+
+        _print_notify(notify_digest(d, db=Path(reports_dir) / "notify.duckdb", policy=policy))
 
 
 @app.group(context_settings=CONTEXT)

@@ -224,3 +224,40 @@ def deliver(con, result: NotifyResult, sleep=time.sleep) -> None:
                     sleep(RETRY_PAUSE)
         state.record_attempt(con, m["id"], ok, detail, _now(), tries)
         result.messages.append(_row(m, "sent" if ok else "queued", detail))
+
+
+def notify_digest(digest, db: str | Path, policy: str | Path | None = None, route: str = "CRM Admin",
+                  sleep=time.sleep) -> NotifyResult:
+    """Send the weekly connector review to `route`'s e-mail and webhook destinations (once per week and content)."""
+    from .digest import digest_totals
+
+    settings = load_policy(policy).notify or NotifySettings()
+    result = NotifyResult()
+    dest = settings.destinations.get(route)
+    if dest is None:
+        result.warnings.append(f"No [destinations.\"{route}\"] in the policy: the weekly review was written to "
+                               f"'{digest.html_path}' but sent to nobody.")
+        return result
+    t = digest_totals(digest)
+    subject = (f"[reconcile] Weekly connector review {digest.week}: {t['connector_errors']} connector error(s), "
+               f"{t['exceptions']} apply exception(s), {t['applied']} applied")
+    text = digest.md_path.read_text("utf-8")
+    html = digest.html_path.read_text("utf-8")
+    queue = []
+    if dest.email:
+        queue.append(_message(digest.week, route, "email", ", ".join(dest.email), subject,
+                              {"subject": subject, "text": text, "html": html, "attachments": [
+                                  {"name": digest.md_path.name, "content": text, "subtype": "markdown"}]}))
+    if dest.webhook_env:
+        msg = {"subject": subject, "items": [], "counts": [], "csv_location": str(digest.html_path.resolve())}
+        queue.append(_message(digest.week, route, "webhook", f"{dest.webhook_env} ({dest.webhook_format})", subject,
+                              {"body": messages.webhook_body(dest.webhook_format, msg)}))
+    con = duckdb.connect(str(db))
+    try:
+        state.create_tables(con)
+        for m in queue:
+            state.enqueue(con, m, _now())
+        deliver(con, result, sleep=sleep)
+    finally:
+        con.close()
+    return result
