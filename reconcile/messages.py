@@ -13,6 +13,8 @@ import os
 import re
 from collections import Counter
 
+from .csvsafe import cell as safe_cell  # formula injection neutralised (shared helper)
+
 SF_OBJECTS = {"Lead", "CampaignMember", "Contact", "Campaign"}
 
 
@@ -25,23 +27,6 @@ def sf_link(instance_url: str | None, obj: str, record_id: str | None) -> str | 
 
 def instance_url(configured: str | None) -> str | None:
     return configured or os.environ.get("SF_INSTANCE_URL") or None
-
-
-def safe_cell(value):
-    """Neutralise spreadsheet formula injection: a text cell starting with =, +, -, @, tab or CR gets a leading '.
-
-    Real numbers (int/float, or text that parses as a number such as '-3') are left alone. Local helper until the
-    shared one of issue 10 lands on main."""
-    if value is None or isinstance(value, (int, float)):
-        return value
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        try:
-            float(text)
-            return text
-        except ValueError:
-            return "'" + text
-    return text
 
 
 def to_csv(rows: list[dict], columns: tuple[str, ...]) -> str:

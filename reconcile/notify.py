@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from . import messages, notify_state as state, senders
+from .csvsafe import uncell
 from .destinations import LEGAL_KINDS, ROUTE_NAMES, NotifySettings
 from .errors import PolicyError, ReconcileError
 from .plan import load_plan, write_atomic
@@ -170,7 +171,7 @@ def exception_items(plan: dict, plan_path: Path) -> list[dict]:
     exc = Path(f"{plan_path.with_suffix('')}.exceptions.csv")
     if exc.is_file():
         with exc.open(encoding="utf-8", newline="") as fh:
-            for r in csv.DictReader(fh):
+            for r in ({k: uncell(v) for k, v in row.items()} for row in csv.DictReader(fh)):
                 items.append({"source": "apply", "object": r.get("object"), "record_id": r.get("record_id"),
                               "field": r.get("field"), "error": r.get("error_code") or r.get("result"),
                               "message": r.get("message"), "at": None})
