@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import audit, coverage, provenance
+from . import audit, coverage, notify_state, provenance
 from . import plan as planmod
 from .errors import ReconcileError, SnapshotError
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
@@ -192,6 +192,7 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
             if old is not None:
                 audit.carry_over(old, con)
                 provenance.carry_over(old, con)
+                notify_state.carry_over(old, con)  # who was told what survives a re-plan into the same file
             provenance.record(con, plan)
         except duckdb.OutOfMemoryException as e:
             raise ReconcileError("DuckDB ran out of memory while planning (nothing was written). Raise the limit "

@@ -361,7 +361,9 @@ def export_members(snapshot_dir, campaign_id, out, policy):
               help="Seconds one notebook cell may run before the run is stopped.")
 @click.option("--timeout", "run_timeout", type=click.FloatRange(min=1), default=10800, show_default=True,
               help="Seconds the whole run may take before it is stopped.")
-def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_timeout, run_timeout):
+@click.option("--notify", "send", is_flag=True, help="Then tell each route what is new (`reconcile notify`; "
+              "state in REPORTS_DIR/notify.duckdb).")
+def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_timeout, run_timeout, send):
     """The daily batch: run notebooks/daily_run.ipynb with papermill; never applies.
 
     Leaves a run bundle under REPORTS_DIR/<run_id>/: the executed notebook, report.html, plan.json (+ CSV and
@@ -380,6 +382,126 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_ti
                        policy=policy_path(policy, org), org=org, lenient=lenient, cell_timeout=cell_timeout,
                        run_timeout=run_timeout)
     run_summary_text(bundle)
+    if send:
+        from .notify import notify as tell
+
+        _print_notify(tell(bundle.plan_path, db=Path(reports_dir) / "notify.duckdb", policy=policy_path(policy, org)))
+
+
+@app.command(context_settings=CONTEXT)
+@click.argument("plan_path", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show the messages that would go out; send nothing, change nothing.")
+@click.option("--db", type=click.Path(path_type=Path), help="DuckDB file keeping who was told what "
+              "[default: reconcile.duckdb beside the plan].")
+@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML with [destinations.\"<route>\"] "
+              "and [notify] [default: the packaged policy].")
+@click.option("--org", help="Use policies/<org>.toml unless --policy is given.")
+@click.option("--jira-ticket", help="Sprint ticket (e.g. KLN-35) for the exceptions comment "
+              "[default: the policy's notify.sprint_ticket].")
+def notify(plan_path, dry_run, db, policy, org, jira_ticket):
+    """Tell each route what is new in PLAN_PATH: e-mail, webhook, Jira (README "Who gets told what").
+
+    One message per route with counts, the top items with Salesforce links and the full findings CSV; nothing
+    for a route with nothing new. Legal/compliance findings go to the DPO directly; connector-level findings
+    still open after notify.escalate_after_days are escalated to IT Infra. The run's apply exceptions and the
+    Clay connector's missing-field errors go to the sprint Jira ticket as one comment, never twice. A message
+    that cannot be delivered is retried once, stays queued in the DuckDB file and goes out with the next run
+    (exit 1 until then). Secrets only from the environment: RECONCILE_SMTP_*, RECONCILE_JIRA_*, and the webhook
+    variables the policy names.
+
+    \b
+    Example:
+      reconcile notify plans/2026-11-27.json --dry-run
+      reconcile notify plans/2026-11-27.json --jira-ticket KLN-35
+    """
+    from .notify import notify as run
+
+    result = run(plan_path, db=db, policy=policy_path(policy, org), dry_run=dry_run, jira_ticket=jira_ticket)
+    _print_notify(result, dry_run)
+
+
+def _print_notify(result, dry_run: bool = False) -> None:
+    from .credentials import redact
+
+    for w in result.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    if not result.messages:
+        click.echo("Nothing new to tell.")
+    for m in result.messages:
+        click.echo(redact(f"{m['status']:8} {m['route']} → {m['channel']} {m['target']}: {m['subject']}"
+                          + (f"  [{m['detail']}]" if m["status"] != "dry run" else "")))
+        if dry_run and m["channel"] == "email":
+            click.echo("    " + m["payload"]["text"].replace("\n", "\n    ").rstrip())
+    if result.failed:
+        raise ReconcileError(f"{len(result.failed)} of {len(result.messages)} message(s) not delivered (see above); "
+                             "they stay queued in the DuckDB file: fix the destination and rerun `reconcile notify`.")
+
+
+@app.command(context_settings=CONTEXT)
+@click.option("--week", "week", is_flag=False, flag_value="", default="", metavar="[DATE]",
+              help="Any day of the week to review (YYYY-MM-DD) [default: this week].")
+@click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+              help="Run bundles to read (reconcile run).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Folder for WEEK.html and WEEK.md "
+              "[default: REPORTS_DIR/weekly].")
+@click.option("--db", "dbs", type=click.Path(path_type=Path), multiple=True,
+              help="Extra DuckDB file whose audit trail counts (where apply ran); repeatable.")
+@click.option("--notify", "send", is_flag=True, help="Send it to the CRM Admin's destinations.")
+@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML with the destinations.")
+def digest(week, reports_dir, out_dir, dbs, send, policy):
+    """The CRM Admin's weekly connector review (seed 3.5) from the week's run bundles and audit trail.
+
+    Connector errors by object / field / message with counts and first / last seen, apply exceptions, what
+    was applied and by whom, findings opened and closed — as HTML (the report's look) and Markdown.
+
+    \b
+    Example:
+      reconcile digest --week 2026-11-27 --notify      # → reports/weekly/2026-W48.html and .md
+    """
+    from .digest import build_digest
+
+    d = build_digest(week or None, reports_dir=reports_dir, out_dir=out_dir, audit_dbs=tuple(dbs))
+    click.echo(f"Weekly review {d.week} ({len(d.runs)} runs): {d.html_path}  {d.md_path}")
+    if send:
+        from .notify import notify_digest
+
+        _print_notify(notify_digest(d, db=Path(reports_dir) / "notify.duckdb", policy=policy))
+
+
+@app.group(context_settings=CONTEXT)
+def standins():
+    """Local stand-ins for Jira, incoming webhooks and SMTP on 127.0.0.1 (try `notify` offline; tests)."""
+
+
+@standins.command("serve", context_settings=CONTEXT)
+@click.option("--jira-flavor", type=click.Choice(["cloud", "datacenter"]), default="cloud", show_default=True)
+@click.option("--issue", "issues", multiple=True, default=["KLN-35"], show_default=True,
+              help="Jira issue that exists from the start; repeatable.")
+def standins_serve(jira_flavor, issues):
+    """Serve a Jira stand-in (Cloud REST v3 or Data Center REST v2), a webhook receiver (Slack, Teams, Google
+    Chat) and an SMTP server until interrupted; prints one JSON line with the environment variables to export.
+
+    \b
+    Example:
+      reconcile standins serve &          # then export the printed variables and:
+      reconcile notify plan.json --policy my-policy.toml
+    """
+    import time
+
+    from .standins.jira import JiraStandin
+    from .standins.smtp import SmtpStandin
+    from .standins.webhook import WebhookStandin
+
+    jira, hooks, smtp = JiraStandin(flavor=jira_flavor, issues=list(issues)), WebhookStandin(), SmtpStandin()
+    env = {**jira.env(), **smtp.env(), **{f"RECONCILE_WEBHOOK_{f.upper()}": hooks.url_for(f) for f in hooks.PATHS}}
+    click.echo(json.dumps({"env": env}))
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        jira.stop(), hooks.stop(), smtp.stop()
 
 
 @app.group(context_settings=CONTEXT)

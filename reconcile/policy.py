@@ -10,8 +10,12 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import PolicyError
+
+if TYPE_CHECKING:
+    from .destinations import NotifySettings
 
 STATUSES = ("active", "pending_legal", "read_only")
 KINDS = ("checkbox", "text", "picklist", "formula")
@@ -85,6 +89,7 @@ class Policy:
     formulas: dict[str, str] = field(default_factory=dict)
     sources: dict[str, SourcePolicy] = field(default_factory=lambda: dict(SOURCE_DEFAULTS))
     approvers: tuple[Approver, ...] = ()
+    notify: "NotifySettings | None" = None  # [destinations.*] and [notify] (reconcile/destinations.py)
 
     def approver(self, name: str) -> Approver | None:
         """The policy's approver of that name (case and surrounding spaces ignored), or None."""
@@ -157,11 +162,14 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
         thresholds = Thresholds(**doc.get("thresholds", {}))
     except TypeError as e:
         raise PolicyError(f"Policy file '{path}': bad [thresholds] entry ({e}).") from e
+    from .destinations import parse_notify  # who gets told what: [destinations."<route>"] and [notify]
+
     return Policy(path=path, fingerprint=fingerprint, org_name=str(org.get("name", "default")),
                   role=str(org.get("role", "")), gbus=tuple(org.get("gbus", [])), fields=fields,
                   clay_columns=clay, routes=routes, thresholds=thresholds, formulas=dict(doc.get("formulas", {})),
                   sources=_parse_sources(path, doc.get("sources", {})),
-                  approvers=_parse_approvers(path, doc.get("approvers", [])))
+                  approvers=_parse_approvers(path, doc.get("approvers", [])),
+                  notify=parse_notify(path, doc.get("destinations", {}), doc.get("notify", {})))
 
 
 def _parse_sources(path: str, doc: dict) -> dict[str, SourcePolicy]:

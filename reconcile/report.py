@@ -32,11 +32,15 @@ HARD_BOUNCE_KINDS = ("overall_formula_mismatch", "pardot_sync_gap", "bounce_hop_
 
 
 def render_report(
-    plan: dict, out_path: Path, history: list[dict] | None = None, title: str | None = None
+    plan: dict, out_path: Path, history: list[dict] | None = None, title: str | None = None,
+    weekly_review: str | None = None,
 ) -> Path:
-    """Render `plan` (and earlier runs in `history`, oldest first) to one self-contained HTML file."""
+    """Render `plan` (and earlier runs in `history`, oldest first) to one self-contained HTML file.
+
+    `weekly_review`: relative link to the week's connector review (reconcile digest), shown with connector errors."""
     out_path = Path(out_path)
-    html = _environment().get_template("report.html.j2").render(**build_context(plan, history, title))
+    context = {**build_context(plan, history, title), "weekly_review": weekly_review}
+    html = _environment().get_template("report.html.j2").render(**context)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
     try:

@@ -131,7 +131,9 @@ def daily(snapshot_dir: str = "", pull: bool = False, run_date: str = "", work_d
     _write_json(work / "summary.json", {"plan_id": plan["plan_id"], "created_at": plan["created_at"],
                                         "run_date": run_date or plan["created_at"][:10], "summary": plan["summary"]})
     title = f"Reconciliation report — {run_date or plan['created_at'][:10]}"
-    render_report(plan, work / "report.html", history=history, title=title)
+    from .digest import week_of
+    render_report(plan, work / "report.html", history=history, title=title,
+                  weekly_review=f"../weekly/{week_of(run_date or plan['created_at'][:10])[0]}.html")
     return RunBundle.from_dir(_finish(work, run_date or plan["created_at"][:10], plan["plan_id"]))
 
 
@@ -180,6 +182,8 @@ def run_daily(snapshot_dir: str | Path | None = None, pull: bool = False, run_da
         raise _fail(root, run_date, work, executed, e, cell_timeout, run_timeout) from e
     final = _moved(work)  # kernel.log moved with its folder
     executed.rename(final / "daily_run.ipynb")
+    from .digest import build_digest  # the week's connector review, which the report links to, includes this run
+    build_digest(run_date, reports_dir=root)
     return RunBundle.from_dir(final)
 
 

@@ -1,0 +1,109 @@
+"""An incoming-webhook receiver answering like Slack, Microsoft Teams (Workflows) and Google Chat.
+
+    with WebhookStandin() as hooks:
+        hooks.url_for("slack")          # http://127.0.0.1:PORT/slack/T000/B000/<secret>
+        hooks.received                  # [{"format", "path", "json"}]
+        hooks.fail_next(500)
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from datetime import datetime, timezone
+
+import tornado.web
+
+from .http import Served
+
+
+class Hook(tornado.web.RequestHandler):
+    def initialize(self, standin: "WebhookStandin", fmt: str):
+        self.standin, self.fmt = standin, fmt
+
+    def post(self, secret):
+        st = self.standin
+        if not secrets.compare_digest(secret, st.secret):
+            return self._refuse(404, "no_service")   # Slack: unknown or revoked webhook URL
+        with st.lock:
+            fault = st.faults.pop(0) if st.faults else None
+        if fault:
+            return self._refuse(fault, "Injected fault")
+        try:
+            doc = json.loads(self.request.body or b"")
+        except ValueError:
+            return self._refuse(400, "invalid_payload")
+        getattr(self, f"_{self.fmt}")(doc)
+
+    def _refuse(self, status: int, text: str):
+        self.set_status(status)
+        if self.fmt == "slack":
+            self.set_header("Content-Type", "text/plain")
+            return self.finish(text)
+        if self.fmt == "google_chat":
+            return self.finish({"error": {"code": status, "message": text, "status": "INVALID_ARGUMENT"
+                                          if status == 400 else "UNAVAILABLE"}})
+        return self.finish({"error": {"code": "TriggerInputSchemaMismatch" if status == 400 else "ServiceError",
+                                      "message": text}})
+
+    def _keep(self, doc):
+        with self.standin.lock:
+            self.standin.received.append({"format": self.fmt, "path": self.request.path, "json": doc})
+
+    # Slack incoming webhooks: POST JSON {"text": …} (or blocks) → 200, body "ok" as text/plain; errors are
+    # plain-text codes such as invalid_payload / no_text with HTTP 400.
+    #   https://api.slack.com/messaging/webhooks#handling_errors
+    def _slack(self, doc):
+        if not isinstance(doc, dict) or not (doc.get("text") or doc.get("blocks")):
+            return self._refuse(400, "no_text")
+        self._keep(doc)
+        self.set_header("Content-Type", "text/plain")
+        self.finish("ok")
+
+    # Teams: a Workflows "When a Teams webhook request is received" trigger takes {"type": "message",
+    # "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": {AdaptiveCard}}]}
+    # and answers 202 Accepted with an empty body.
+    #   https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/add-incoming-webhook
+    def _teams(self, doc):
+        atts = doc.get("attachments") if isinstance(doc, dict) else None
+        ok = isinstance(atts, list) and atts and all(
+            isinstance(a, dict) and a.get("contentType") == "application/vnd.microsoft.card.adaptive"
+            and isinstance(a.get("content"), dict) and a["content"].get("type") == "AdaptiveCard" for a in atts)
+        if not ok:
+            return self._refuse(400, "The input body for trigger 'manual' of type 'Request' did not match its schema.")
+        self._keep(doc)
+        self.set_status(202)
+        self.finish()
+
+    # Google Chat incoming webhook: POST …/v1/spaces/{space}/messages?key=…&token=… with {"text": …} →
+    # 200 and the created Message resource.
+    #   https://developers.google.com/workspace/chat/quickstart/webhooks
+    def _google_chat(self, doc):
+        if not isinstance(doc, dict) or not (doc.get("text") or doc.get("cardsV2")):
+            return self._refuse(400, "Message cannot be empty. Discarded message has no text or cards.")
+        self._keep(doc)
+        n = len(self.standin.received)
+        self.finish({"name": f"spaces/AAAA/messages/m{n}", "text": doc.get("text", ""),
+                     "createTime": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+                     "space": {"name": "spaces/AAAA"}})
+
+
+class WebhookStandin(Served):
+    PATHS = {"slack": "/slack/T000/B000/", "teams": "/teams/workflows/", "google_chat": "/chat/v1/spaces/AAAA/m/"}
+
+    def __init__(self, port: int = 0):
+        self.secret = secrets.token_urlsafe(18)
+        self.received: list[dict] = []
+        self.faults: list[int] = []
+        self.lock = threading.Lock()
+        app = tornado.web.Application([(prefix + r"([^/]+)", Hook, {"standin": self, "fmt": fmt})
+                                       for fmt, prefix in self.PATHS.items()])
+        super().__init__(app, port)
+
+    def url_for(self, fmt: str) -> str:
+        return f"{self.url}{self.PATHS[fmt]}{self.secret}"
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        with self.lock:
+            self.faults += [status] * times

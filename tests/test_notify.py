@@ -1,0 +1,394 @@
+"""`reconcile notify`: routes to e-mail / webhook / Jira, idempotence, escalation, failures, secrets.
+
+Real parts only: an aiosmtpd SMTP server, the tornado webhook receiver and Jira stand-in on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+from conftest import lead_id, member_id, policy_with
+
+from reconcile.notify import notify
+from reconcile.standins.jira import JiraStandin
+from reconcile.standins.smtp import SmtpStandin
+from reconcile.standins.webhook import WebhookStandin
+
+SMTP_PASSWORD = "smtp-pass-7f3a9c1e"
+INSTANCE = "https://acme.my.salesforce.com"
+
+
+def finding(kind, n, route, detail="detail", obj="Lead", evidence=None):
+    rid = lead_id(n) if obj == "Lead" else member_id(n)
+    return {"kind": kind, "object": obj, "record_id": rid, "route": route, "detail": detail, "at": None,
+            "evidence": evidence or []}
+
+
+def write_plan(path: Path, findings: list[dict], created_at="2026-11-27T06:10:00Z", plan_id="sha256:" + "ab" * 32):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format": "reconcile.plan/1", "plan_id": plan_id, "created_at": created_at,
+                                "summary": {}, "changes": [], "findings": findings, "gates": []}), "utf-8")
+    return path
+
+
+DEFAULT_FINDINGS = [
+    finding("pardot_sync_gap", 1, "CRM Admin", "Pardot prospect hard-bounced, SFDC not"),
+    finding("conflicting_enrichment", 2, "MARCOM Ops", "two Clay values"),
+    finding("do_not_contact_reply", 3, "DPO", "reply classified Do Not Contact", obj="CampaignMember"),
+    finding("connector_error", 4, "CRM Admin", "Company: REQUIRED_FIELD_MISSING",
+            evidence=[{"source": "clay", "file": "clay/errors.csv", "row": 1, "column": "message",
+                       "value": "REQUIRED_FIELD_MISSING: Required fields are missing: [Company]", "at": None}]),
+]
+
+
+def notify_policy(tmp_path, extra: str = "", webhook_format: str = "slack") -> Path:
+    text = f"""
+[notify]
+escalate_after_days = 3
+sprint_ticket = "KLN-35"
+top_items = 5
+instance_url = "{INSTANCE}"
+
+[destinations."CRM Admin"]
+email = ["crm.admin@example.com"]
+webhook_env = "RECONCILE_TEST_HOOK"
+webhook_format = "{webhook_format}"
+
+[destinations."MARCOM Ops"]
+email = ["marcom@example.com", "ops@example.com"]
+
+[destinations."DPO"]
+email = ["dpo@example.com"]
+
+[destinations."IT Infra"]
+email = ["it.infra@example.com"]
+{extra}
+"""
+    path = policy_with(tmp_path)
+    path.write_text(path.read_text("utf-8") + text, "utf-8")
+    return path
+
+
+@pytest.fixture
+def smtp():
+    with SmtpStandin(user="reconcile", password=SMTP_PASSWORD) as s:
+        yield s
+
+
+@pytest.fixture
+def hooks():
+    with WebhookStandin() as h:
+        yield h
+
+
+@pytest.fixture
+def jira():
+    with JiraStandin(flavor="cloud", issues=["KLN-35"]) as j:
+        yield j
+
+
+@pytest.fixture
+def wired(monkeypatch, smtp, hooks, jira):
+    """Environment pointing every destination at the stand-ins."""
+    for k, v in {**smtp.env(), **jira.env(), "RECONCILE_TEST_HOOK": hooks.url_for("slack")}.items():
+        monkeypatch.setenv(k, v)
+    return smtp, hooks, jira
+
+
+def by_to(smtp):
+    return {m["To"]: m for m in smtp.messages}
+
+
+def test_each_route_gets_one_email_with_counts_links_and_its_findings_csv(tmp_path, wired):
+    smtp, hooks, jira = wired
+    plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
+    result = notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
+    assert not result.failed
+    mails = by_to(smtp)
+    assert sorted(mails) == ["crm.admin@example.com", "dpo@example.com", "marcom@example.com, ops@example.com"]
+    crm = mails["crm.admin@example.com"]
+    assert crm["Subject"].startswith("[reconcile] CRM Admin: 2 new finding(s), 2 open")
+    text = crm.get_body(("plain",)).get_content()
+    assert "pardot_sync_gap: 1 / 1" in text and "connector_error: 1 / 1" in text
+    assert f"{INSTANCE}/lightning/r/Lead/{lead_id(1)}/view" in text
+    attachment = next(crm.iter_attachments())
+    assert attachment.get_filename() == "plan.findings-crm-admin.csv"
+    csv_text = attachment.get_content()
+    csv_text = csv_text.decode() if isinstance(csv_text, bytes) else csv_text
+    assert lead_id(1) in csv_text and lead_id(4) in csv_text and lead_id(2) not in csv_text
+    assert (tmp_path / "plan.findings-crm-admin.csv").is_file()
+    assert "IT Infra" not in " ".join(m["route"] for m in result.messages)   # nothing new for IT Infra
+
+
+def test_legal_findings_go_to_the_dpo_directly_even_when_routes_say_otherwise(tmp_path, wired):
+    smtp, hooks, jira = wired
+    plan = write_plan(tmp_path / "plan.json", [finding("do_not_contact_reply", 3, "MARCOM Ops", "DNC")])
+    notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
+    assert list(by_to(smtp)) == ["dpo@example.com"]
+    assert hooks.received == []
+
+
+def test_dpo_findings_without_a_dpo_address_are_an_error_not_a_shared_channel(tmp_path, wired, run_cli):
+    pol = policy_with(tmp_path)
+    pol.write_text(pol.read_text() + '\n[destinations."CRM Admin"]\nemail = ["a@example.com"]\n')
+    plan = write_plan(tmp_path / "plan.json", [finding("do_not_contact_reply", 3, "DPO", "DNC")])
+    r = run_cli("notify", plan, "--policy", pol)
+    assert r.exit_code == 1
+    assert r.stderr.startswith("Error: 1 legal/compliance finding(s) for the DPO but the policy has no "
+                               "[destinations.\"DPO\"]")
+
+
+def test_run_twice_sends_once_and_a_changed_finding_is_sent_again(tmp_path, wired):
+    smtp, hooks, jira = wired
+    pol = notify_policy(tmp_path)
+    plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
+    notify(plan, policy=pol, sleep=lambda s: None)
+    first = (len(smtp.messages), len(hooks.received), len(jira.comments["KLN-35"]))
+    assert first == (3, 1, 1)
+    again = notify(plan, policy=pol, sleep=lambda s: None)
+    assert again.messages == []
+    assert (len(smtp.messages), len(hooks.received), len(jira.comments["KLN-35"])) == first
+    changed = [dict(f) for f in DEFAULT_FINDINGS]
+    changed[1] = {**changed[1], "detail": "two different Clay values now"}
+    write_plan(plan, changed, created_at="2026-11-28T06:10:00Z", plan_id="sha256:" + "cd" * 32)
+    third = notify(plan, policy=pol, sleep=lambda s: None)
+    assert [(m["route"], m["channel"]) for m in third.messages] == [("MARCOM Ops", "email")]
+    assert "1 new finding(s), 1 open" in smtp.messages[-1]["Subject"]
+
+
+def test_webhook_shapes_slack_teams_google_chat(tmp_path, monkeypatch, hooks):
+    for fmt in ("slack", "teams", "google_chat"):
+        monkeypatch.setenv("RECONCILE_TEST_HOOK", hooks.url_for(fmt))
+        pol = notify_policy(tmp_path / fmt, webhook_format=fmt).read_text()
+        pol = pol.replace('email = ["crm.admin@example.com"]\n', "", 1)
+        (tmp_path / fmt / "p.toml").write_text(pol)
+        plan = write_plan(tmp_path / fmt / "plan.json", DEFAULT_FINDINGS[:1])
+        result = notify(plan, policy=tmp_path / fmt / "p.toml", db=tmp_path / fmt / "db.duckdb",
+                        jira_ticket=None, sleep=lambda s: None)
+        sent = [m for m in result.messages if m["channel"] == "webhook"]
+        assert [m["status"] for m in sent] == ["sent"]
+    shapes = {r["format"]: r["json"] for r in hooks.received}
+    assert "pardot_sync_gap" in shapes["slack"]["text"] and f"<{INSTANCE}/lightning/r/Lead/" in shapes["slack"]["text"]
+    card = shapes["teams"]["attachments"][0]
+    assert card["contentType"] == "application/vnd.microsoft.card.adaptive" and card["content"]["type"] == "AdaptiveCard"
+    assert "pardot_sync_gap" in shapes["google_chat"]["text"]
+
+
+def test_connector_finding_open_past_the_threshold_is_escalated_to_it_infra_once(tmp_path, wired):
+    smtp, hooks, jira = wired
+    pol = notify_policy(tmp_path)
+    plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
+    notify(plan, policy=pol, sleep=lambda s: None)
+    for day, pid in (("2026-11-29", "cd"), ("2026-11-30", "ef"), ("2026-12-01", "01")):
+        write_plan(plan, DEFAULT_FINDINGS, created_at=f"{day}T06:10:00Z", plan_id="sha256:" + pid * 32)
+        notify(plan, policy=pol, sleep=lambda s: None)
+    infra = [m for m in smtp.messages if m["To"] == "it.infra@example.com"]
+    assert len(infra) == 1                                   # day 3 (2026-11-30), not again on day 4
+    text = infra[0].get_body(("plain",)).get_content()
+    assert "Escalation to IT Infra: 1 connector-level finding(s)" in infra[0]["Subject"]
+    assert "first seen 2026-11-27T06:10:00Z, seen in 3 run(s)" in text and lead_id(4) in text
+    assert "2026-11-30" in infra[0]["Subject"]
+
+
+def test_sprint_ticket_gets_one_adf_comment_with_apply_exceptions_and_missing_field_errors(tmp_path, wired):
+    smtp, hooks, jira = wired
+    plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
+    (tmp_path / "plan.exceptions.csv").write_text(
+        "object,record_id,field,before,after,result,error_code,message\n"
+        f"Lead,{lead_id(7)},Industry,null,\"\"\"Banking\"\"\",failed,REQUIRED_FIELD_MISSING,Required fields are missing\n")
+    notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
+    [comment] = jira.comments["KLN-35"]
+    assert comment["body"]["type"] == "doc"
+    flat = json.dumps(comment["body"])
+    assert lead_id(7) in flat and lead_id(4) in flat and "REQUIRED_FIELD_MISSING" in flat
+    assert "2 exception(s)" in flat
+    # a new exception later: only it is posted
+    with (tmp_path / "plan.exceptions.csv").open("a") as fh:
+        fh.write(f"Lead,{lead_id(8)},Industry,null,x,failed,FIELD_CUSTOM_VALIDATION_EXCEPTION,bad\n")
+    notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
+    assert len(jira.comments["KLN-35"]) == 2
+    second = json.dumps(jira.comments["KLN-35"][1]["body"])
+    assert lead_id(8) in second and lead_id(7) not in second
+
+
+def test_jira_data_center_gets_a_v2_wiki_comment_with_a_personal_access_token(tmp_path, monkeypatch, smtp):
+    with JiraStandin(flavor="datacenter", issues=["KLN-40"]) as dc:
+        for k, v in {**smtp.env(), **dc.env()}.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.delenv("RECONCILE_TEST_HOOK", raising=False)
+        plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS[3:])
+        pol = notify_policy(tmp_path).read_text().replace('webhook_env = "RECONCILE_TEST_HOOK"\n', "")
+        (tmp_path / "p.toml").write_text(pol)
+        result = notify(plan, policy=tmp_path / "p.toml", jira_ticket="KLN-40", sleep=lambda s: None)
+        assert [m["status"] for m in result.messages if m["channel"] == "jira"] == ["sent"]
+        [comment] = dc.comments["KLN-40"]
+        assert isinstance(comment["body"], str) and "||source||object||record_id||" in comment["body"]
+        assert all(r["path"].startswith("/rest/api/2/") for r in dc.requests)
+
+
+def test_a_route_configured_with_a_jira_project_gets_a_ticket_per_run(tmp_path, wired):
+    smtp, hooks, jira = wired
+    pol = notify_policy(tmp_path).read_text().replace('[destinations."MARCOM Ops"]\n',
+                                                      '[destinations."MARCOM Ops"]\njira_project = "KLN"\n')
+    (tmp_path / "p.toml").write_text(pol)
+    plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
+    notify(plan, policy=tmp_path / "p.toml", sleep=lambda s: None)
+    created = [k for k in jira.issues if k != "KLN-35"]
+    assert created == ["KLN-36"]
+    assert jira.issues["KLN-36"]["fields"]["summary"].startswith("[reconcile] MARCOM Ops: 1 new finding(s)")
+
+
+def test_smtp_down_is_reported_retried_once_and_sent_by_the_next_run(tmp_path, monkeypatch, hooks, jira, run_cli):
+    smtp = SmtpStandin(user="reconcile", password=SMTP_PASSWORD)
+    env = smtp.env()
+    smtp.stop()                                              # nothing listens on that port now
+    for k, v in {**env, **jira.env(), "RECONCILE_TEST_HOOK": hooks.url_for("slack")}.items():
+        monkeypatch.setenv(k, v)
+    pol = notify_policy(tmp_path)
+    plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
+    r = run_cli("notify", plan, "--policy", pol)
+    assert r.exit_code == 1
+    assert "Error: 3 of 5 message(s) not delivered (see above); they stay queued" in r.stderr
+    con = duckdb.connect(str(tmp_path / "reconcile.duckdb"))
+    attempts = con.execute("select attempts from notify_outbox where channel = 'email'").fetchall()
+    con.close()
+    assert attempts == [(2,), (2,), (2,)]                    # tried, retried once
+    with SmtpStandin(user="reconcile", password=SMTP_PASSWORD, port=int(env["RECONCILE_SMTP_PORT"])) as back:
+        r = run_cli("notify", plan, "--policy", pol)
+        assert r.exit_code == 0, r.stderr
+        assert len(back.messages) == 3 and len(hooks.received) == 1
+
+
+def test_jira_401_is_reported_and_the_comment_stays_queued(tmp_path, wired, monkeypatch):
+    smtp, hooks, jira = wired
+    monkeypatch.setenv("RECONCILE_JIRA_API_TOKEN", "wrong-token-123456")
+    plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
+    result = notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
+    [failed] = result.failed
+    assert failed["channel"] == "jira"
+    assert failed["detail"].startswith("Jira answered 401 to POST /rest/api/3/issue/KLN-35/comment: You are not "
+                                       "authenticated.")
+    assert "wrong-token-123456" not in failed["detail"]
+    monkeypatch.setenv("RECONCILE_JIRA_API_TOKEN", jira.token)
+    later = notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
+    assert [(m["channel"], m["status"]) for m in later.messages] == [("jira", "sent")]
+    assert len(jira.comments["KLN-35"]) == 1
+
+
+def test_webhook_500_is_retried_once(tmp_path, wired):
+    smtp, hooks, jira = wired
+    hooks.fail_next(500, times=1)
+    plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
+    result = notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
+    assert [m["status"] for m in result.messages if m["channel"] == "webhook"] == ["sent"]
+    assert len(hooks.received) == 1
+    hooks.fail_next(500, times=2)
+    write_plan(plan, DEFAULT_FINDINGS + [finding("eligibility_mismatch", 9, "CRM Admin", "x")],
+               created_at="2026-11-28T06:10:00Z", plan_id="sha256:" + "cd" * 32)
+    result = notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
+    [failed] = result.failed
+    assert failed["channel"] == "webhook" and "answered 500" in failed["detail"]
+    nothing_new = notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
+    assert [(m["channel"], m["status"]) for m in nothing_new.messages] == [("webhook", "sent")]
+
+
+def test_dry_run_sends_nothing_and_changes_no_state(tmp_path, wired, run_cli):
+    smtp, hooks, jira = wired
+    pol = notify_policy(tmp_path)
+    plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
+    r = run_cli("notify", plan, "--policy", pol, "--dry-run")
+    assert r.exit_code == 0, r.stderr
+    assert "dry run  CRM Admin → email crm.admin@example.com: [reconcile] CRM Admin: 2 new finding(s)" in r.stdout
+    assert smtp.messages == [] and hooks.received == [] and jira.comments["KLN-35"] == []
+    result = notify(plan, policy=pol, sleep=lambda s: None)
+    assert len([m for m in result.messages if m["status"] == "sent"]) == 5
+
+
+def test_no_secret_lands_in_any_message_file_or_output(tmp_path, wired, run_cli, monkeypatch):
+    smtp, hooks, jira = wired
+    monkeypatch.setenv("SF_INSTANCE_URL", INSTANCE)
+    hook_url = hooks.url_for("slack")
+    secrets = [SMTP_PASSWORD, jira.token, hooks.secret, hook_url]
+    plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
+    hooks.fail_next(500, times=2)
+    r = run_cli("--debug", "notify", plan, "--policy", notify_policy(tmp_path))
+    r2 = run_cli("--debug", "notify", plan, "--policy", notify_policy(tmp_path))
+    assert r.exit_code == 1 and r2.exit_code == 0
+    seen = [r.stdout, r.stderr, r2.stdout, r2.stderr]
+    seen += [m.as_string() for m in smtp.messages] + [json.dumps(x["json"]) for x in hooks.received]
+    seen += [json.dumps(c) for c in jira.comments["KLN-35"]]
+    seen += [p.read_bytes().decode("utf-8", "replace") for p in tmp_path.rglob("*") if p.is_file()]
+    con = duckdb.connect(str(tmp_path / "reconcile.duckdb"))
+    seen += [json.dumps(row, default=str) for row in con.execute("select * from notify_outbox").fetchall()]
+    con.close()
+    for s in secrets:
+        assert not [text for text in seen if s in text], s
+
+
+def test_findings_csv_neutralises_formula_injection():
+    from reconcile.messages import to_csv
+
+    out = to_csv([{"a": "=HYPERLINK(\"x\")", "b": "-3", "c": 5, "d": "@SUM(A1)", "e": "\tx", "f": "+1-2"}],
+                 ("a", "b", "c", "d", "e", "f"))
+    assert out.splitlines()[1] == "\"'=HYPERLINK(\"\"x\"\")\",-3,5,'@SUM(A1),'\tx,'+1-2"
+
+
+@pytest.mark.parametrize("extra, message", [
+    ('[destinations."DPO"]\nwebhook_env = "HOOK"\n', 'legal and compliance findings go to the DPO directly'),
+    ('[destinations."Legal"]\nemail = ["a@example.com"]\n', "'Legal' is not a route"),
+    ('[destinations."CRM Admin"]\nwebhook_env = "https://hooks.slack.com/services/T/B/x"\n',
+     "webhook_env must name an environment variable"),
+    ('[destinations."CRM Admin"]\nemail = ["not-an-address"]\n', "email 'not-an-address' is not an e-mail address"),
+    ('[notify]\nescalate_after_days = 0\n', "escalate_after_days '0' is not a positive number"),
+    ('[notify]\nsprint_ticket = "kln 35"\n', "sprint_ticket 'kln 35' is not a Jira issue key"),
+])
+def test_bad_destinations_are_one_error_line(tmp_path, run_cli, extra, message):
+    pol = policy_with(tmp_path)
+    pol.write_text(pol.read_text() + "\n" + extra)
+    plan = write_plan(tmp_path / "plan.json", [])
+    r = run_cli("notify", plan, "--policy", pol)
+    assert r.exit_code == 1 and r.stderr.startswith(f"Error: Policy file '{pol}'") and message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_default_policy_routes_mapping_still_loads():
+    from reconcile.policy import load_policy
+
+    pol = load_policy()
+    assert pol.route("do_not_contact_reply") == "DPO" and pol.notify.destinations == {}
+
+
+def test_jira_standin_answers_plain_requests_like_jira(jira):
+    auth = (jira.email, jira.token)
+    base = jira.url + "/rest/api/3"
+    r = requests.post(base + "/issue", auth=auth, json={"fields": {"project": {"key": "KLN"}, "summary": "x",
+                                                                   "issuetype": {"name": "Task"}}})
+    assert r.status_code == 201 and r.json()["key"] == "KLN-36" and r.json()["self"].endswith("/issue/" + r.json()["id"])
+    r = requests.post(base + "/issue", auth=auth, json={"fields": {}})
+    assert r.status_code == 400 and r.json()["errors"]["summary"] == "You must specify a summary of the issue."
+    r = requests.post(base + "/issue/NOPE-1/comment", auth=auth, json={"body": {"type": "doc", "version": 1,
+                                                                                 "content": []}})
+    assert r.status_code == 404
+    assert r.json() == {"errorMessages": ["Issue does not exist or you do not have permission to see it."],
+                        "errors": {}}
+    r = requests.get(base + "/issue/KLN-35/comment", auth=auth)
+    assert r.status_code == 200 and r.json()["total"] == 0
+    assert requests.get(base + "/myself").status_code == 401
+    with JiraStandin(flavor="datacenter") as dc:
+        assert requests.get(dc.url + "/rest/api/3/myself", headers={"Authorization": f"Bearer {dc.token}"}
+                            ).status_code == 404
+        assert requests.get(dc.url + "/rest/api/2/myself", headers={"Authorization": f"Bearer {dc.token}"}
+                            ).status_code == 200
+
+
+def test_webhook_standin_answers_like_slack(hooks):
+    r = requests.post(hooks.url_for("slack"), json={"text": "hi"})
+    assert (r.status_code, r.headers["Content-Type"], r.text) == (200, "text/plain", "ok")
+    r = requests.post(hooks.url_for("slack"), json={"attachments": []})
+    assert (r.status_code, r.text) == (400, "no_text")
+    r = requests.post(hooks.url_for("slack") + "x", json={"text": "hi"})
+    assert (r.status_code, r.text) == (404, "no_service")
