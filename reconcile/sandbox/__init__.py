@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 
 from .oauth import load_jwt_key, new_app
-from .server import SandboxServer, load_ca
+from .transport import SandboxServer, load_ca
 from .state import Org
 
 __all__ = ["start_sandbox", "SandboxHandle", "serve", "Org"]

@@ -1,14 +1,7 @@
-"""HTTPS transport: TLS from a local trustme CA, routing, authentication, API counter, faults, logging."""
+"""Routing and the request pipeline: authentication, API counter, faults, saving (transport.py serves it)."""
 
 import re
-import ssl
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
-
-import trustme
 
 from . import bulk, oauth, rest
 from .state import Org
@@ -103,75 +96,3 @@ def dispatch(org: Org, req: Request) -> Response:
 def _with_usage(org: Org, response: Response) -> Response:
     response.headers["Sforce-Limit-Info"] = f"api-usage={org.api_used}/{org.daily_limit}"
     return response
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "reconcile-sandbox"
-    sys_version = ""
-
-    def _serve(self):
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        params = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        req = Request(self.command, parts.path, params, headers, body)
-        org = self.server.org
-        response = dispatch(org, req)
-        org.log_request(self.command, parts.path, req.user.username if req.user else None, response.status)
-        self._send(response)
-
-    def _send(self, response: Response):
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        if response.content_type:
-            self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format, *args):  # noqa: A002 - silence per-request stderr logging
-        pass
-
-
-class SandboxServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, org: Org, port: int, ca: trustme.CA):
-        super().__init__(("127.0.0.1", port), _Handler)
-        self.org = org
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        # handshake lazily in the request thread, so one slow client cannot stall accept()
-        self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
-
-    def handle_error(self, request, client_address):
-        """A client that gives up (untrusted certificate, timeout) is not the org's problem: stay quiet."""
-        import sys
-        if not isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
-
-    def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                                  name="sandbox-org", daemon=True)
-        thread.start()
-        return thread
-
-
-def load_ca(directory: Path, stem: str) -> tuple:
-    """The CA next to the state file (created once, reused across restarts) and its PEM path."""
-    cert, key = directory / f"{stem}.ca.pem", directory / f"{stem}.ca-key.pem"
-    if cert.exists() and key.exists():
-        ca = trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
-    else:
-        directory.mkdir(parents=True, exist_ok=True)
-        ca = trustme.CA(organization_name="reconcile sandbox org")
-        ca.private_key_pem.write_to_path(str(key))
-        key.chmod(0o600)
-        ca.cert_pem.write_to_path(str(cert))
-    return ca, str(cert)
-
