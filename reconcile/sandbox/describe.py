@@ -70,13 +70,24 @@ def _picklist_entry(value: str, default: bool) -> dict:
     return {"active": True, "defaultValue": default, "label": value, "validFor": None, "value": value}
 
 
+# The keys of a describeGlobal `sobjects[]` entry (DescribeGlobalSObjectResult, alphabetical as sent):
+# https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_describeGlobal.htm and
+# https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_describeglobal_describeglobalsobjectresult.htm
+GLOBAL_KEYS = ("activateable", "associateEntityType", "associateParentEntity", "createable", "custom",
+               "customSetting", "deepCloneable", "deletable", "deprecatedAndHidden", "feedEnabled", "hasSubtypes",
+               "isInterface", "isSubtype", "keyPrefix", "label", "labelPlural", "layoutable", "mergeable",
+               "mruEnabled", "name", "queryable", "replicateable", "retrieveable", "searchable", "triggerable",
+               "undeletable", "updateable")
+
+
 def object_summary(obj: ObjectDef, user: UserSpec, version: str) -> dict:
-    """The short form used by describeGlobal and `GET sobjects/{O}` (objectDescribe)."""
+    """The short form used by describeGlobal and `GET sobjects/{O}` (objectDescribe): the object-level flags of
+    the full describe, evaluated for the same user, so the two never disagree."""
+    full = describe_object(obj, user, version)
     base = f"/services/data/v{version}/sobjects/{obj.name}"
-    return {"activateable": False, "createable": can_edit_object(user, obj.name), "custom": False,
-            "keyPrefix": obj.prefix, "label": obj.label, "labelPlural": obj.plural, "name": obj.name,
-            "queryable": True, "updateable": can_edit_object(user, obj.name),
-            "urls": {"rowTemplate": f"{base}/{{ID}}", "describe": f"{base}/describe", "sobject": base}}
+    out = {key: full[key] for key in GLOBAL_KEYS}
+    out["urls"] = {"rowTemplate": f"{base}/{{ID}}", "describe": f"{base}/describe", "sobject": base}
+    return out
 
 
 def describe_global(user: UserSpec, version: str) -> dict:

@@ -52,18 +52,23 @@ class Runner:
         obj = self.object_for(q, q.sobject, q.sobject_pos)
         counts = [f for f in q.fields if isinstance(f, Count)]
         columns = [self.column(q, obj.name, f) for f in q.fields if isinstance(f, Path)]
+        _check_aggregate(q, counts, columns)
         test = self.predicate(q, obj.name, q.where) if q.where is not None else None
         rows = [r for r in self.visible_rows(obj.name) if test is None or test(r)]
         for path, desc, nulls_first in reversed(q.order):
             col = self.column(q, obj.name, path)
-            rows.sort(key=lambda r, c=col, nf=nulls_first, d=desc: _sort_key(self.value(r, c), nf != d),
+            rows.sort(key=lambda r, c=col, nf=nulls_first, d=desc: _sort_key(c.leaf, self.value(r, c), nf != d),
                       reverse=desc)
-        total = len(rows)
         rows = rows[q.offset:][:q.limit] if q.limit is not None else rows[q.offset:]
-        if counts and not columns and counts[0].field is None:
-            return Result(obj.name, [], [], count_only=True, total=total)
-        if counts:
-            return Result(obj.name, [], [], aggregate=True, total=total)
+        if counts and counts[0].field is None:
+            # COUNT(): the size is the number of rows the query would return, so LIMIT caps it
+            # (SOQL "COUNT() and COUNT(fieldName)": "You can use COUNT() with a LIMIT clause",
+            # https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_count.htm)
+            return Result(obj.name, [], [], count_only=True, total=len(rows))
+        if counts:  # COUNT(field) counts the rows where the field is not null
+            col = self.column(q, obj.name, counts[0].field)
+            return Result(obj.name, [], [], aggregate=True,
+                          total=sum(1 for r in rows if self.value(r, col) is not None))
         return Result(obj.name, columns, rows, total=len(rows))
 
     # ---- resolution -----------------------------------------------------------------------------------
@@ -114,7 +119,7 @@ class Runner:
             row = self.parent(row, hop)
         if row is None:
             return None
-        if col.leaf.calculated:
+        if col.leaf.calculated or col.leaf.derived:
             return self.formulas(col.leaf_object, row)[col.leaf.name]
         return row.get(col.leaf.name)
 
@@ -186,7 +191,42 @@ def _like_regex(pattern: str):
     return re.compile(f"^{out}$", re.IGNORECASE | re.DOTALL)
 
 
-def _sort_key(value, nulls_low: bool):
+def _check_aggregate(q: Query, counts: list, columns: list) -> None:
+    """The aggregate rules of SOQL without GROUP BY (which this org does not implement):
+    COUNT() is the only item and takes no ORDER BY; an aggregate function takes no LIMIT and no plain fields
+    ("COUNT() and COUNT(fieldName)", sforce_api_calls_soql_select_count.htm; "LIMIT": "You can't use a LIMIT
+    clause in a query that uses an aggregate function, but does not use a GROUP BY clause",
+    https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_limit.htm)."""
+    if not counts:
+        return
+    if counts[0].field is None:
+        if len(q.fields) > 1:
+            raise SoqlError("MALFORMED_QUERY", "COUNT() must be the only element in the SELECT list",
+                            q.text, counts[0].pos)
+        if q.order:
+            raise SoqlError("MALFORMED_QUERY", "COUNT() and ORDER BY may not be used together", q.text, q.order_pos)
+        return
+    if columns:
+        raise SoqlError("MALFORMED_QUERY", f"Field must be grouped or aggregated: {columns[0].label}",
+                        q.text, q.fields[0].pos)
+    if q.order:
+        raise SoqlError("MALFORMED_QUERY", "Ordered field must be grouped or aggregated: "
+                        f"{'.'.join(q.order[0][0].parts)}", q.text, q.order_pos)
+    if q.limit is not None:
+        raise SoqlError("MALFORMED_QUERY", "An aggregate query without GROUP BY cannot use LIMIT",
+                        q.text, q.limit_pos)
+
+
+def _sort_key(fdef, value, nulls_low: bool):
+    """ORDER BY collation (SOQL "ORDER BY",
+    https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_orderby.htm):
+    picklists sort by the order their values are defined in (the order describe lists them), values not in
+    the list after those; text in English locales by the UTF-8 values of the upper-cased characters."""
     if value is None:
-        return (0 if nulls_low else 2, "")
-    return (1, value.lower() if isinstance(value, str) else value)
+        return (0 if nulls_low else 2, 0, "")
+    if fdef.type == "picklist" and isinstance(value, str):
+        try:
+            return (1, fdef.picklist.index(value), "")
+        except ValueError:
+            return (1, len(fdef.picklist), value.upper())
+    return (1, 0, value.upper() if isinstance(value, str) else value)

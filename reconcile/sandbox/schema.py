@@ -27,7 +27,8 @@ CM_STATUSES = ("Planned", "Sent", "Opened", "Clicked", "Received", "Responded")
 # The demo data's Global Business Units (reconcile/demo_data/vocab.py); GBU__c is not restricted.
 GBUS = ("Specialty Polymers", "Composite Materials", "Novecare", "Aroma Performance")
 
-SYSTEM_FIELDS = ("Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp", "LastModifiedById")
+SYSTEM_FIELDS = ("Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
+                 "SystemModstamp")
 
 
 @dataclass
@@ -47,6 +48,7 @@ class FieldDef:
     default: object = None
     reference_to: str | None = None
     relationship: str | None = None
+    derived: bool = False           # computed at read from other fields, not a formula (Lead/Contact Name)
 
     @property
     def calculated(self) -> bool:
@@ -102,17 +104,31 @@ def _ref(name, label, target, rel, **kw):
     return FieldDef(name, "reference", label, 18, reference_to=target, relationship=rel, **kw)
 
 
-def _system_fields(with_deleted: bool = True) -> list:
-    out = [FieldDef("Id", "id", "Record ID", 18, updateable=False, createable=False, nillable=False, system=True)]
-    if with_deleted:
-        out.append(_b("IsDeleted", "Deleted", updateable=False, createable=False, system=True))
-    for name, label in (("CreatedDate", "Created Date"), ("LastModifiedDate", "Last Modified Date"),
-                        ("SystemModstamp", "System Modstamp")):
-        out.append(FieldDef(name, "datetime", label, updateable=False, createable=False, nillable=False,
-                            system=True))
-    out.append(_ref("LastModifiedById", "Last Modified By ID", "User", "LastModifiedBy", updateable=False,
-                    createable=False, system=True))
+def _system_fields(owner: bool = True) -> list:
+    """The standard fields of every record (Object Reference, "System Fields":
+    https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/system_fields.htm):
+    Id, IsDeleted, the audit fields CreatedDate/CreatedById/LastModifiedDate/LastModifiedById/SystemModstamp,
+    and OwnerId on objects that have owners. None of them can be hidden by field-level security."""
+    def audit(name, label, kind="datetime", target=None):
+        if kind == "reference":
+            return _ref(name, label, target, label.removesuffix(" ID").replace(" ", ""), updateable=False,
+                        createable=False, nillable=False, system=True)
+        return FieldDef(name, kind, label, updateable=False, createable=False, nillable=False, system=True)
+
+    out = [FieldDef("Id", "id", "Record ID", 18, updateable=False, createable=False, nillable=False, system=True),
+           _b("IsDeleted", "Deleted", updateable=False, createable=False, system=True)]
+    if owner:
+        out.append(_ref("OwnerId", "Owner ID", "User", "Owner", nillable=False, system=True))
+    out += [audit("CreatedDate", "Created Date"), audit("CreatedById", "Created By ID", "reference", "User"),
+            audit("LastModifiedDate", "Last Modified Date"),
+            audit("LastModifiedById", "Last Modified By ID", "reference", "User"),
+            audit("SystemModstamp", "System Modstamp")]
     return out
+
+
+def _full_name() -> FieldDef:
+    """Lead/Contact `Name`: the read-only concatenation of FirstName and LastName."""
+    return _s("Name", "Full Name", 121, updateable=False, createable=False, system=True, derived=True)
 
 
 def _obj(name, label, plural, prefix, fields, **kw) -> ObjectDef:
@@ -126,13 +142,19 @@ COLD_FORMULA = ("AND(NOT(HasOptedOutOfEmail), NOT(overall_hard_bounced__c), "
 
 def compute_formulas(sobject: str, record: dict, contact_emails: set) -> dict:
     """Formula values of one stored record (`contact_emails`: lower-cased Emails of live Contacts)."""
+    if sobject == "Contact":
+        return {"Name": _name_of(record)}
     if sobject != "Lead":
         return {}
     overall = bool(record.get("pi__pardot_hard_bounced__c")) or bool(record.get("external_hard_bounced__c"))
     email = (record.get("Email") or "").strip().lower()
     has_contact = bool(email) and email in contact_emails
     cold = not record.get("HasOptedOutOfEmail") and not overall and not has_contact
-    return {"overall_hard_bounced__c": overall, "Cold_Lead_Eligible__c": cold}
+    return {"overall_hard_bounced__c": overall, "Cold_Lead_Eligible__c": cold, "Name": _name_of(record)}
+
+
+def _name_of(record: dict) -> str | None:
+    return " ".join(p for p in (record.get("FirstName"), record.get("LastName")) if p) or None
 
 
 def _lead() -> ObjectDef:
@@ -140,6 +162,7 @@ def _lead() -> ObjectDef:
         FieldDef("Email", "email", "Email", 80),
         _s("FirstName", "First Name", 40),
         _s("LastName", "Last Name", 80, nillable=False),
+        _full_name(),
         _s("Company", "Company", 255, nillable=False),
         FieldDef("Phone", "phone", "Phone", 40),
         FieldDef("Industry", "picklist", "Industry", 255, picklist=LEAD_INDUSTRIES, restricted=True),
@@ -161,7 +184,7 @@ def _lead() -> ObjectDef:
 
 
 def _campaign_member() -> ObjectDef:
-    return _obj("CampaignMember", "Campaign Member", "Campaign Members", "00v", _system_fields() + [
+    return _obj("CampaignMember", "Campaign Member", "Campaign Members", "00v", _system_fields(owner=False) + [
         _ref("CampaignId", "Campaign ID", "Campaign", "Campaign", nillable=False, updateable=False),
         _ref("LeadId", "Lead ID", "Lead", "Lead", updateable=False),
         _ref("ContactId", "Contact ID", "Contact", "Contact", updateable=False),
@@ -177,6 +200,7 @@ def _contact() -> ObjectDef:
         FieldDef("Email", "email", "Email", 80),
         _s("FirstName", "First Name", 40),
         _s("LastName", "Last Name", 80, nillable=False),
+        _full_name(),
         _b("HasOptedOutOfEmail", "Email Opt Out"),
     ], children=(("CampaignMember", "ContactId", "CampaignMembers"),))
 

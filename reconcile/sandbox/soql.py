@@ -65,6 +65,8 @@ class Query:
     limit: int | None = None
     offset: int = 0
     text: str = ""
+    order_pos: int = 0      # where ORDER BY / LIMIT start, for error carets
+    limit_pos: int = 0
 
 
 def tokenize(text: str) -> list:
@@ -155,11 +157,13 @@ class _Parser:
         q = Query(obj.text, obj.pos, fields, text=self.text)
         if self.accept("where"):
             q.where = self.cond()
+        q.order_pos = self.peek().pos
         if self.accept("order"):
             self.expect("by")
             q.order = [self.order_item()]
             while self.accept(","):
                 q.order.append(self.order_item())
+        q.limit_pos = self.peek().pos
         if self.accept("limit"):
             q.limit = self.integer()
         if self.accept("offset"):

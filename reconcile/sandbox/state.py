@@ -147,17 +147,19 @@ class Org:
         stamp = now_sf()
         row = {}
         for name, fdef in obj.fields.items():
-            if not fdef.calculated:
+            if not (fdef.calculated or fdef.derived):
                 row[name] = fdef.default
         row.update({"CreatedDate": stamp, "LastModifiedDate": stamp, "SystemModstamp": stamp})
-        if "LastModifiedById" in obj.fields:
-            row["LastModifiedById"] = self.user("admin").user_id
+        admin = self.user("admin").user_id
+        for name in ("CreatedById", "LastModifiedById", "OwnerId"):
+            if name in obj.fields:
+                row[name] = admin
         for name, value in given.items():
             fdef = obj.field(name)
             if fdef is None:
                 raise ValueError(f"Cannot insert {obj.name}: field '{name}' does not exist on '{obj.name}'.")
-            if fdef.calculated:
-                raise ValueError(f"Cannot insert {obj.name}: '{fdef.name}' is a formula field (computed).")
+            if fdef.calculated or fdef.derived:
+                raise ValueError(f"Cannot insert {obj.name}: '{fdef.name}' is computed from other fields.")
             row[fdef.name] = value
         row["Id"] = ids.to18(row["Id"]) if row.get("Id") else self.next_id(obj.name)
         if not ids.is_valid(row["Id"], obj.prefix):
@@ -180,7 +182,7 @@ class Org:
 
     def full_record(self, sobject: str, row: dict) -> dict:
         """Stored fields plus formulas, in schema order."""
-        formulas = compute_formulas(sobject, row, self.contact_emails()) if sobject == "Lead" else {}
+        formulas = compute_formulas(sobject, row, self.contact_emails())
         return {name: formulas[name] if name in formulas else row.get(name) for name in SCHEMA[sobject].fields}
 
     def get(self, sobject: str, record_id: str) -> dict:
