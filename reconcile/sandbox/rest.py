@@ -11,16 +11,51 @@ from .schema import find_object
 from .security import can_read_field, can_read_object, sees_gbu
 from .soql import Path, Query, SoqlError
 from .web import ApiError, Request, Response, json_response, not_found
-from .writes import update_records
+from .writes import delete_records, update_records
 
 VERSIONS = (("Winter '23", "56.0"), ("Spring '23", "57.0"), ("Summer '23", "58.0"), ("Winter '24", "59.0"),
-            ("Spring '24", "60.0"), ("Summer '24", "61.0"), ("Winter '25", "62.0"))
+            ("Spring '24", "60.0"), ("Summer '24", "61.0"), ("Winter '25", "62.0"), ("Spring '25", "63.0"),
+            ("Summer '25", "64.0"), ("Winter '26", "65.0"))
+LATEST = max(float(v) for _, v in VERSIONS)
+ORG_ID = "00D8d0000000SbxEAE"
 MAX_CURSORS = 100
 _locators = itertools.count(1)
 
 
 def versions(req: Request) -> Response:
     return json_response([{"label": label, "url": f"/services/data/v{v}", "version": v} for label, v in VERSIONS])
+
+
+def resources(req: Request) -> Response:
+    """GET /services/data/vXX.X: the resources of that version ("Resources by Version",
+    https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_discoveryresource.htm);
+    only those this org implements, plus `identity`, the Identity URL clients use to find the user."""
+    base = f"/services/data/v{req.version}"
+    names = ("composite", "jobs", "limits", "query", "queryAll", "sobjects")
+    body = {name: f"{base}/{name}" for name in names}
+    body["identity"] = identity_url(req)
+    return json_response(dict(sorted(body.items())))
+
+
+def identity_url(req: Request) -> str:
+    return f"{req.org.login_url or 'https://login.salesforce.com'}/id/{ORG_ID}/{req.user.user_id}"
+
+
+def identity(req: Request) -> Response:
+    """GET /id/{orgId}/{userId} with the user's token ("Identity URLs",
+    https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_using_openid.htm): a subset of the
+    documented fields. Another user's Identity URL is refused as Salesforce does (403 Bad_Id)."""
+    user = req.user
+    if req.match[0] != ORG_ID or req.match[1] not in (user.user_id, user.user_id[:15]):
+        return Response(403, b"Bad_Id", "text/plain;charset=UTF-8")
+    base = f"{req.org.login_url or 'https://login.salesforce.com'}/services/data/v{{version}}"
+    return json_response({"id": identity_url(req), "asserted_user": True, "user_id": user.user_id,
+                          "organization_id": ORG_ID, "username": user.username,
+                          "nick_name": user.username.split("@")[0], "display_name": user.name,
+                          "email": user.username, "active": True, "user_type": "STANDARD", "language": "en_US",
+                          "locale": "en_US", "utcOffset": 0,
+                          "urls": {"rest": base + "/", "sobjects": base + "/sobjects/", "query": base + "/query/",
+                                   "limits": base + "/limits/"}})
 
 
 def limits(req: Request) -> Response:
@@ -39,8 +74,8 @@ def userinfo(req: Request) -> Response:
     of the documented fields, for the session's or access token's user."""
     user = req.user
     login_url = req.org.login_url or "https://login.salesforce.com"
-    return json_response({"sub": f"{login_url}/id/00D8d0000000SbxEAE/{user.user_id}",
-                          "user_id": user.user_id, "organization_id": "00D8d0000000SbxEAE",
+    return json_response({"sub": f"{login_url}/id/{ORG_ID}/{user.user_id}",
+                          "user_id": user.user_id, "organization_id": ORG_ID,
                           "preferred_username": user.username, "nickname": user.username.split("@")[0],
                           "name": user.name, "email": user.username, "email_verified": True,
                           "active": True, "user_type": "STANDARD", "language": "en_US", "locale": "en_US",
@@ -167,6 +202,18 @@ def patch_record(req: Request) -> Response:
     return Response(204, content_type=None)
 
 
+def delete_record(req: Request) -> Response:
+    """DELETE /sobjects/{O}/{id}: 204 No Content ("sObject Rows",
+    https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_sobject_retrieve.htm)."""
+    obj = _object(req, req.match[0])
+    if not ids.is_valid(req.match[1], obj.prefix):
+        raise not_found()
+    error = delete_records(req.org, req.user, [req.match[1]], via="rest")[0]
+    if error:
+        raise ApiError(error.status, error.code, error.message, error.fields)
+    return Response(204, content_type=None)
+
+
 def _retrieve(req: Request, obj, record_ids: list, names: list | None) -> list:
     """Records by id for the user (None where missing, deleted or invisible)."""
     runner = Runner(req.org, req.user)
@@ -198,15 +245,29 @@ def collection_update(req: Request) -> Response:
                        "record limit reached. cannot submit more than 200 records into this call")
     items = [((r.get("attributes") or {}).get("type"), r.get("id") or r.get("Id"), r) for r in records]
     results = update_records(req.org, req.user, items, via="composite", all_or_none=bool(body.get("allOrNone")))
-    out = []
-    for (_, rid, _), error in zip(items, results):
-        if error is None:
-            out.append({"id": ids.to18(rid), "success": True, "errors": []})
-        elif error.code == "ALL_OR_NONE_OPERATION_ROLLED_BACK":
-            out.append({"id": ids.to18(rid), "success": False, "errors": [error.item()]})
-        else:
-            out.append({"success": False, "errors": [error.item()]})
-    return json_response(out)
+    return json_response([_item(rid, error) for (_, rid, _), error in zip(items, results)])
+
+
+def collection_delete(req: Request) -> Response:
+    """DELETE /composite/sobjects?ids=…&allOrNone=…: up to 200 ids of any objects, one result per id in order
+    ("Delete Multiple Records", https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_delete.htm)."""
+    record_ids = [i for i in req.params.get("ids", "").split(",") if i]
+    if not record_ids:
+        raise ApiError(400, "MALFORMED_QUERY", "The 'ids' parameter is required.")
+    if len(record_ids) > 200:
+        raise ApiError(400, "EXCEEDED_ID_LIMIT",
+                       "record limit reached. cannot submit more than 200 records into this call")
+    all_or_none = req.params.get("allOrNone", "false").lower() == "true"
+    results = delete_records(req.org, req.user, record_ids, via="composite", all_or_none=all_or_none)
+    return json_response([_item(rid, error) for rid, error in zip(record_ids, results)])
+
+
+def _item(record_id: str, error) -> dict:
+    if error is None:
+        return {"id": ids.to18(record_id), "success": True, "errors": []}
+    if error.code == "ALL_OR_NONE_OPERATION_ROLLED_BACK":
+        return {"id": ids.to18(record_id), "success": False, "errors": [error.item()]}
+    return {"success": False, "errors": [error.item()]}
 
 
 def collection_retrieve(req: Request) -> Response:

@@ -12,6 +12,8 @@ ROUTES = [  # (methods, pattern, handler, mutating)
     ("GET", r"/services/data/?", rest.versions, False),
     ("POST", r"/services/oauth2/token/?", oauth.token, False),
     ("GET POST", r"/services/oauth2/userinfo/?", rest.userinfo, False),
+    ("GET", _V + r"/?", rest.resources, False),
+    ("GET", r"/id/(00D\w+)/(005\w+)/?", rest.identity, False),
     ("GET", _V + r"/limits/?", rest.limits, False),
     ("GET", _V + r"/(query|queryAll)/?", rest.query, False),
     ("GET", _V + r"/(query|queryAll)/(01g\w+)-(\d+)/?", rest.query_more, False),
@@ -20,7 +22,9 @@ ROUTES = [  # (methods, pattern, handler, mutating)
     ("GET", _V + r"/sobjects/(\w+)/describe/?", rest.describe, False),
     ("GET", _V + r"/sobjects/(\w+)/(\w+)/?", rest.get_record, False),
     ("PATCH", _V + r"/sobjects/(\w+)/(\w+)/?", rest.patch_record, True),
+    ("DELETE", _V + r"/sobjects/(\w+)/(\w+)/?", rest.delete_record, True),
     ("PATCH", _V + r"/composite/sobjects/?", rest.collection_update, True),
+    ("DELETE", _V + r"/composite/sobjects/?", rest.collection_delete, True),
     ("GET POST", _V + r"/composite/sobjects/(\w+)/?", rest.collection_retrieve, False),
     ("GET", _V + r"/jobs/(?:ingest|query)/?", bulk.list_jobs, False),
     ("POST", _V + r"/jobs/ingest/?", bulk.create_ingest, True),
@@ -59,6 +63,8 @@ def dispatch(org: Org, req: Request) -> Response:
         time.sleep(faults.latency_ms / 1000)
     try:
         handler, groups, mutating = route(req.method, req.path)
+        if req.path.startswith("/services/data/v") and float(groups[0]) > rest.LATEST:
+            raise not_found()  # a version this org does not have yet
     except ApiError as err:
         return err.response()
     if handler in UNAUTHENTICATED:

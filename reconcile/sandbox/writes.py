@@ -10,7 +10,7 @@ field-history row per field whose value actually changed.
 from dataclasses import dataclass
 
 from . import ids
-from .schema import find_object
+from .schema import SCHEMA, find_object, object_for_id
 from .security import UserSpec, can_edit_field, can_edit_object, can_read_field, can_read_object, sees_gbu
 from .state import Org, now_sf
 
@@ -154,3 +154,57 @@ def commit(org: Org, user: UserSpec, sobject: str, row: dict, changes: dict, via
     if sobject == "Contact":
         org.contact_changed()
 
+
+
+def delete_records(org: Org, user: UserSpec, record_ids: list, via: str, all_or_none: bool = False) -> list:
+    """Delete records by id (the object comes from the key prefix); one WriteError or None per id.
+
+    A deleted record stays in the org with IsDeleted = true (the Recycle Bin): `queryAll` returns it, `query`
+    and retrieve do not, GET answers ENTITY_IS_DELETED. Deleting a Lead, Contact or Campaign deletes its
+    CampaignMembers too (cascadeDelete in describe's childRelationships). Who may delete: users whose object
+    describe says `deletable` (Modify All Data: the admin by default)."""
+    with org.lock:
+        staged, results, seen = [], [], set()
+        for record_id in record_ids:
+            try:
+                sobject, row = _check_delete(org, user, str(record_id))
+                if row["Id"] in seen:
+                    raise WriteError("DUPLICATE_VALUE", f"Duplicate id in list: {record_id}", [])
+                seen.add(row["Id"])
+                staged.append((sobject, row))
+                results.append(None)
+            except WriteError as err:
+                staged.append((None, None))
+                results.append(err)
+        if all_or_none and any(results):
+            return [r or WriteError("ALL_OR_NONE_OPERATION_ROLLED_BACK", ROLLED_BACK, []) for r in results]
+        for sobject, row in staged:
+            if row is not None:
+                _mark_deleted(org, user, sobject, row, via)
+        return results
+
+
+def _check_delete(org: Org, user: UserSpec, record_id: str) -> tuple:
+    obj = object_for_id(record_id) if ids.is_valid(record_id) else None
+    if obj is None or obj.setup or not can_read_object(user, obj.name):
+        raise WriteError("MALFORMED_ID", f"malformed id {record_id}", [])
+    row = org.data[obj.name].get(ids.to18(record_id))
+    if row is None or not sees_gbu(user, obj.name, row):
+        raise WriteError("NOT_FOUND", "The requested resource does not exist", None, 404)
+    if row.get("IsDeleted"):
+        raise WriteError("ENTITY_IS_DELETED", "entity is deleted", [], 404)
+    if not (can_edit_object(user, obj.name) and user.modify_all):
+        raise WriteError("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id", [],
+                         org.faults.insufficient_access_status)
+    return obj.name, row
+
+
+def _mark_deleted(org: Org, user: UserSpec, sobject: str, row: dict, via: str) -> None:
+    commit(org, user, sobject, row, {"IsDeleted": True}, via=via)
+    for parent_field in ("LeadId", "ContactId", "CampaignId"):
+        ref = SCHEMA["CampaignMember"].fields[parent_field].reference_to
+        if ref != sobject:
+            continue
+        for member in org.data["CampaignMember"].values():
+            if member.get(parent_field) == row["Id"] and not member.get("IsDeleted"):
+                commit(org, user, "CampaignMember", member, {"IsDeleted": True}, via=via)
