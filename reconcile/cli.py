@@ -511,19 +511,21 @@ def sandbox():
 
 @sandbox.command("serve", context_settings=CONTEXT)
 @click.option("--port", type=int, default=0, help="Port on 127.0.0.1 [default: a free one].")
-@click.option("--seed", "seed_dir", type=click.Path(path_type=Path), help="Snapshot dir whose sfdc/ files seed the org.")
+@click.option("--seed", "seed_dir", type=click.Path(path_type=Path), help="Snapshot dir whose sfdc/ files seed a fresh org "
+              "(refused when --state exists, unless --reset).")
+@click.option("--reset", is_flag=True, help="Replace an existing --state with a fresh org (CA and JWT key are kept).")
 @click.option("--state", type=click.Path(path_type=Path), default=Path(".sandbox/org.json"), show_default=True,
               help="State file: the org survives restarts; every field change is recorded.")
 @click.option("--token-ttl", type=float, default=7200, show_default=True,
               help="Seconds an OAuth access token stays valid (then the API answers INVALID_SESSION_ID).")
-def sandbox_serve(port, seed_dir, state, token_ttl):
+def sandbox_serve(port, seed_dir, reset, state, token_ttl):
     """Serve the sandbox org until interrupted; prints one JSON line: instance_url, session ids, ca_bundle,
     and its registered OAuth app: login_url, client_id, client_secret, username, jwt_key_file.
 
     \b
     Example (client credentials):
-      reconcile sandbox serve --seed demo/snapshot &
-      export SF_LOGIN_URL=… SF_CLIENT_ID=… SF_CLIENT_SECRET=… SF_CA_BUNDLE=…   (from the JSON line)
+      reconcile sandbox serve --seed demo/snapshot --reset &
+      eval "$(reconcile sandbox env)"
       reconcile preflight && reconcile pull --out snap/
     """
     from .sandbox import serve
@@ -532,7 +534,27 @@ def sandbox_serve(port, seed_dir, state, token_ttl):
     if seed_dir:
         from .seeding import seed_org
         seeder = lambda org: seed_org(org, seed_dir)  # noqa: E731
-    serve(port, state, seed=seeder, token_ttl=token_ttl)
+    serve(port, state, seed=seeder, token_ttl=token_ttl, reset=reset)
+
+
+@sandbox.command("env", context_settings=CONTEXT)
+@click.option("--state", type=click.Path(path_type=Path), default=Path(".sandbox/org.json"), show_default=True,
+              help="State file of the serving org (as given to `sandbox serve`).")
+@click.option("--flow", type=click.Choice(["client_credentials", "jwt"]), default="client_credentials",
+              show_default=True, help="Login flow the variables are for.")
+@click.option("--wait", type=float, default=10, show_default=True, help="Seconds to wait for the org to start.")
+def sandbox_env(state, flow, wait):
+    """Print shell lines that point `reconcile` at the running sandbox org (unset other ways in, export SF_…).
+
+    \b
+    Example:
+      reconcile sandbox serve --seed demo/snapshot --reset &
+      eval "$(reconcile sandbox env)"            # or: eval "$(reconcile sandbox env --flow jwt)"
+      reconcile preflight
+    """
+    from .sandbox import env_lines
+
+    click.echo("\n".join(env_lines(state, flow=flow, wait=wait)))
 
 
 def main():  # console_scripts entry point

@@ -35,3 +35,7 @@ class ApplyStopped(ApplyError):
     """Apply stopped cleanly (session expired, API limit reached); rerun to resume."""
 
     exit_code = 3
+
+
+class SandboxError(ReconcileError):
+    """The local sandbox org cannot start or be found as asked."""

@@ -13,17 +13,15 @@ Modules: server (HTTPS, routing), rest, bulk, query/soql, describe, writes (the 
 security/setup_rows (users and permissions), state/persist (records, history, saving), faults.
 """
 
-import json
-import signal
 import tempfile
-import threading
 from pathlib import Path
 
 from .oauth import load_jwt_key, new_app
+from .serving import env_lines, serve
 from .transport import SandboxServer, load_ca
 from .state import Org
 
-__all__ = ["start_sandbox", "SandboxHandle", "serve", "Org"]
+__all__ = ["start_sandbox", "SandboxHandle", "serve", "env_lines", "Org"]
 
 
 class SandboxHandle:
@@ -125,24 +123,3 @@ def start_sandbox(state_path=None, port: int = 0, faults: dict | None = None, da
         org.save()
     server = SandboxServer(org, port, ca)
     return SandboxHandle(server, org, ca_bundle, tempdir, jwt_key_file=key_file)
-
-
-def serve(port: int = 0, state_path=None, seed=None, token_ttl: float = 7200) -> None:
-    """Run the org until SIGINT/SIGTERM; prints one JSON line: instance_url, sessions, ca_bundle and the OAuth
-    app (login_url, client_id, client_secret, username, jwt_key_file).
-
-    `seed`: optional callable(org) run once when the state is fresh (no records yet), e.g. demo data.
-    """
-    handle = start_sandbox(state_path=state_path, port=port, token_ttl=token_ttl)
-    if seed is not None and not any(handle.org.data[o] for o in ("Lead", "CampaignMember", "Contact")):
-        seed(handle.org)
-    print(json.dumps({"instance_url": handle.instance_url, "session_id": handle.session_id,
-                      "admin_session_id": handle.admin_session_id, "ca_bundle": handle.ca_bundle,
-                      "login_url": handle.login_url, "client_id": handle.client_id,
-                      "client_secret": handle.client_secret, "username": handle.username,
-                      "jwt_key_file": handle.jwt_key_file}), flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    handle.stop()

@@ -1,0 +1,97 @@
+"""`reconcile sandbox serve --seed/--reset` on an existing state, and `reconcile sandbox env` for `eval`."""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from reconcile.cli import app
+from reconcile.salesforce import connect
+from reconcile.sandbox import start_sandbox
+
+HANDMADE = Path(__file__).parent / "fixtures" / "handmade"
+
+
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def serve(*args):
+    """`reconcile sandbox serve …` in a subprocess; returns it once its JSON line is out (or it exited)."""
+    proc = subprocess.Popen([sys.executable, "-m", "reconcile.cli", "sandbox", "serve", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.info = json.loads(proc.stdout.readline() or "null")
+    return proc
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+
+
+def exported(lines: str) -> dict:
+    """What `eval "$(reconcile sandbox env)"` would set (the unset line is checked separately)."""
+    out = {}
+    for line in lines.splitlines():
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            out[name] = shlex.split(value)[0]
+    return out
+
+
+def test_seed_on_an_existing_state_is_refused_with_the_fix(tmp_path):
+    state = tmp_path / "org.json"
+    start_sandbox(state_path=state).stop()
+    proc = serve("--state", state, "--seed", HANDMADE)
+    assert proc.info is None and proc.wait(timeout=15) == 1
+    assert proc.stderr.read().strip() == (f"Error: Sandbox state '{state}' already exists, so --seed would be "
+                                          "ignored. Add --reset to replace it with a fresh org seeded from the "
+                                          "snapshot, or drop --seed to keep it.")
+
+
+def test_reset_reseeds_an_existing_state_and_env_points_at_it(tmp_path):
+    state = tmp_path / "org.json"
+    first = serve("--state", state, "--seed", HANDMADE)
+    try:
+        env = exported(cli("sandbox", "env", "--state", state).output)
+        sf = connect(env=env)
+        lead = sf.query_all("SELECT Id FROM Lead")[0]["Id"]
+        admin_token = first.info["admin_session_id"]
+    finally:
+        stop(first)
+    handle = start_sandbox(state_path=state)      # change the saved org, so a reseed is visible
+    requests.delete(f"{handle.instance_url}/services/data/v59.0/sobjects/Lead/{lead}", verify=handle.ca_bundle,
+                    headers={"Authorization": f"Bearer {admin_token}"}).raise_for_status()
+    handle.stop()
+    second = serve("--state", state, "--seed", HANDMADE, "--reset")
+    try:
+        result = cli("sandbox", "env", "--state", state)
+        assert result.exit_code == 0
+        env = exported(result.output)
+        assert set(env) == {"SF_LOGIN_URL", "SF_CLIENT_ID", "SF_CLIENT_SECRET", "SF_CA_BUNDLE"}
+        assert env["SF_CA_BUNDLE"] == first.info["ca_bundle"]            # the CA survives a reset
+        assert result.output.splitlines()[0].startswith("unset SF_USERNAME SF_PRIVATE_KEY_FILE ")
+        assert len(connect(env=env).query_all("SELECT Id FROM Lead")) == 4   # the deleted lead is back
+        jwt = exported(cli("sandbox", "env", "--state", state, "--flow", "jwt").output)
+        assert "SF_CLIENT_SECRET" not in jwt and os.path.exists(jwt["SF_PRIVATE_KEY_FILE"])
+        assert len(connect(env=jwt).query_all("SELECT Id FROM Lead")) == 4
+    finally:
+        stop(second)
+    assert not (tmp_path / "org.serving.json").exists()
+
+
+@pytest.mark.parametrize("args", [(), ("--flow", "jwt")])
+def test_env_without_a_serving_org_says_how_to_start_one(tmp_path, args):
+    state = tmp_path / "org.json"
+    result = cli("sandbox", "env", "--state", state, "--wait", "0", *args)
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: No sandbox org is serving from state '{state}' (no live "
+                                     f"'org.serving.json' beside it). Start one first: reconcile sandbox serve "
+                                     f"--state {state} &")
