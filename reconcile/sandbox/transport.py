@@ -11,6 +11,7 @@ Handlers are synchronous and run in worker threads, one at a time inside the org
 """
 
 import asyncio
+import concurrent.futures
 import gzip
 import logging
 import socket
@@ -30,6 +31,7 @@ from .web import ApiError, Request, Response
 
 log = logging.getLogger("reconcile.sandbox")
 KEEP_ALIVE_SECONDS = 120       # idle keep-alive connections are closed after this
+WORKERS = 32                   # requests handled at once (injected latency sleeps outside the org lock)
 NO_BODY = (204, 304)
 
 
@@ -38,6 +40,7 @@ class SandboxApp:
 
     def __init__(self, org: Org):
         self.org = org
+        self.workers = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="sandbox-request")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -47,7 +50,8 @@ class SandboxApp:
         path = scope["path"]
         params = {k: v[0] for k, v in parse_qs(scope["query_string"].decode("latin-1"),
                                                   keep_blank_values=True).items()}
-        response = await asyncio.to_thread(self._handle, scope["method"], path, params, headers, body)
+        response = await asyncio.get_running_loop().run_in_executor(
+            self.workers, self._handle, scope["method"], path, params, headers, body)
         await _send(send, response, headers.get("accept-encoding", ""))
 
     def _handle(self, method: str, path: str, params: dict, headers: dict, body: bytes) -> Response:
@@ -160,6 +164,7 @@ class SandboxServer:
                                 log_config=None, log_level="warning", access_log=False, server_header=False,
                                 timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=5,
                                 ssl_context_factory=lambda _config, _default: context)
+        self._app = config.app
         self._uvicorn = _Uvicorn(config)
         self._thread: threading.Thread | None = None
 
@@ -181,6 +186,7 @@ class SandboxServer:
 
     def server_close(self) -> None:
         self._socket.close()
+        self._app.workers.shutdown(wait=False)
 
 
 def load_ca(directory: Path, stem: str) -> tuple:
