@@ -91,7 +91,7 @@ def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit, threads,
 
 @app.command(context_settings=CONTEXT)
 @click.argument("record_id")
-@click.option("--plan", "plan_path", type=click.Path(path_type=Path), required=True, help="Plan file.")
+@click.option("--plan", "plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True, help="Plan file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def explain(record_id, plan_path, as_json):
     """Explain why RECORD_ID (Lead or CampaignMember, 15 or 18 characters) gets each change and finding.
@@ -121,6 +121,11 @@ def demo(workdir, leads, no_apply):
     Generates a realistic snapshot (every rule case of the spec plus real-world data problems), starts the
     local Salesforce-compatible org on 127.0.0.1, pulls from it, plans, renders the HTML report, approves as
     "Demo Admin", applies with an audit trail and re-plans to show nothing is left to do.
+
+    \b
+    Examples:
+      reconcile demo --workdir demo
+      reconcile demo --leads 200000 --no-apply   # a bigger day, plan and report only
     """
     from .console import out, plan_summary_text
     from .demo import run_demo
@@ -137,7 +142,7 @@ def demo(workdir, leads, no_apply):
 
 
 @app.command(context_settings=CONTEXT)
-@click.argument("plan_path", type=click.Path(path_type=Path))
+@click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--by", required=True, help="Approver's name (recorded with the time and plan_id).")
 @click.option("--fields", "fields", multiple=True, help="Approve only this field (Object.Field or Field); repeatable.")
 @click.option("--override-gate", help="Reason for accepting the plan's gates (blast radius).")
@@ -178,7 +183,7 @@ def approve(plan_path, by, fields, override_gate, release_field, release_record,
 
 
 @app.command(context_settings=CONTEXT)
-@click.argument("plan_path", type=click.Path(path_type=Path))
+@click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Re-check and re-read only; show what would be written.")
 @click.option("--db", type=click.Path(path_type=Path), help="DuckDB file holding the audit table "
               "[default: reconcile.duckdb beside the plan].")
@@ -203,6 +208,11 @@ def apply(plan_path, dry_run, db, policy, org):
       legacy              SF_USERNAME SF_PASSWORD SF_SECURITY_TOKEN           (SOAP login, retired Summer '27)
       optional            SF_CA_BUNDLE SF_API_VERSION SF_CONNECT_TIMEOUT (10 s) SF_READ_TIMEOUT (120 s)
     With --org ICARE every variable is read as SF_ICARE_… only.
+
+    \b
+    Examples:
+      reconcile apply plans/2026-11-27.json --dry-run     # every check, nothing sent
+      reconcile apply plans/2026-11-27.json
     """
     from rich.progress import Progress
 
@@ -229,7 +239,7 @@ def apply(plan_path, dry_run, db, policy, org):
 
 
 @app.command(context_settings=CONTEXT)
-@click.option("--db", type=click.Path(path_type=Path), default=Path("reconcile.duckdb"), show_default=True,
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=Path("reconcile.duckdb"), show_default=True,
               help="DuckDB file holding the audit table.")
 @click.option("--record", "record_id", help="Only this record id (18 characters).")
 @click.option("--plan", "plan_id", help="Only this plan_id (a prefix is enough).")
@@ -241,6 +251,11 @@ def audit(db, record_id, plan_id, as_csv, verify):
 
     Each row carries the hash of the row before it and of its own content (prev_hash, row_hash); the last
     row is anchored by a signed head. --verify names the first row that was edited, deleted or inserted.
+
+    \b
+    Examples:
+      reconcile audit --db plans/reconcile.duckdb --record 00Q5g00000AbCdEEAV
+      reconcile audit --db plans/reconcile.duckdb --verify
     """
     from rich.table import Table
 
@@ -273,7 +288,12 @@ def audit(db, record_id, plan_id, as_csv, verify):
 @click.option("--bulk-threshold", type=int, default=50_000, show_default=True,
               help="Objects with more records than this are read with Bulk API 2.0 instead of REST.")
 def pull(out_dir, org, bulk_threshold):
-    """Pull Lead, CampaignMember, Contact and Campaign from Salesforce into OUT/sfdc/ (snapshot contract)."""
+    """Pull Lead, CampaignMember, Contact and Campaign from Salesforce into OUT/sfdc/ (snapshot contract).
+
+    \b
+    Example:
+      reconcile pull --out snapshots/2026-11-27
+    """
     from .console import progress_status
     from .pull import pull_snapshot
     from .salesforce import connect
@@ -296,6 +316,11 @@ def preflight(policy, org):
     org-vs-policy drift (e.g. a field the policy calls writable that the org made a formula). First prints
     the login flow used and the user it resolved to. Credentials: see `reconcile apply --help`; a login
     failure names the variable to fix (README "Connecting to your org" has the Salesforce setup steps).
+
+    \b
+    Examples:
+      reconcile preflight
+      reconcile preflight --org ICARE
     """
     from .policy import load_policy
     from .preflight import run_preflight
@@ -315,11 +340,16 @@ def preflight(policy, org):
 
 
 @app.command(context_settings=CONTEXT)
-@click.argument("plan_path", type=click.Path(path_type=Path))
+@click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="HTML file to write.")
 @click.option("--reports-dir", type=click.Path(path_type=Path), help="Earlier run bundles, for trends.")
 def report(plan_path, out, reports_dir):
-    """Render the self-contained HTML report (MARCOM Ops) of a plan; opens offline."""
+    """Render the self-contained HTML report (MARCOM Ops) of a plan; opens offline.
+
+    \b
+    Example:
+      reconcile report plans/2026-11-27.json --out report.html --reports-dir reports
+    """
     from .plan import load_plan
     from .report import render_report
 
@@ -342,6 +372,10 @@ def export_members(snapshot_dir, campaign_id, out, policy):
 
     Columns: CampaignMemberId, LeadId, Email (named as in the policy's [clay.columns]), Company, Industry,
     Company Description, and the eligibility inputs, so Clay writes back with stable keys.
+
+    \b
+    Example:
+      reconcile export-members snapshots/2026-11-27 --campaign 7015g000001gsDqAAI --out members.csv
     """
     from .members import export_members as run
 
@@ -373,6 +407,10 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_ti
     \b
     cron (06:30 every day):
       30 6 * * *  cd /srv/reconcile && .venv/bin/reconcile run --pull --snapshot /srv/exports/today
+
+    \b
+    Example:
+      reconcile run --snapshot snapshots/2026-11-27
     """
     from .run import run_daily
 
@@ -389,7 +427,7 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_ti
 
 
 @app.command(context_settings=CONTEXT)
-@click.argument("plan_path", type=click.Path(path_type=Path))
+@click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Show the messages that would go out; send nothing, change nothing.")
 @click.option("--db", type=click.Path(path_type=Path), help="DuckDB file keeping who was told what "
               "[default: reconcile.duckdb beside the plan].")
@@ -551,6 +589,11 @@ def sandbox_env(state, flow, wait):
       reconcile sandbox serve --seed demo/snapshot --reset &
       eval "$(reconcile sandbox env)"            # or: eval "$(reconcile sandbox env --flow jwt)"
       reconcile preflight
+
+    \b
+    Examples:
+      eval "$(reconcile sandbox env)"
+      reconcile sandbox env --flow jwt      # print them to read or copy
     """
     from .sandbox import env_lines
 

@@ -31,6 +31,24 @@ def test_every_command_has_help(name):
 
 
 @pytest.mark.parametrize("name", [n for n, _ in COMMANDS])
+def test_every_command_help_gives_an_example_to_copy(name):
+    """An indented `reconcile <name> …` line (or the cron line of `run`) in the --help text."""
+    out = CliRunner().invoke(app, [*name.split(), "--help"]).output
+    assert re.search(rf"^\s+(\S+ )*(\.venv/bin/)?reconcile {re.escape(name)}\b", out, re.MULTILINE), out
+
+
+def test_argument_errors_come_before_credential_errors(tmp_path, monkeypatch):
+    for var in [v for v in __import__("os").environ if v.startswith("SF_")]:
+        monkeypatch.delenv(var)
+    for args in (["apply", str(tmp_path / "MISSING.json")], ["approve", str(tmp_path / "MISSING.json"), "--by", "x"],
+                 ["audit", "--db", str(tmp_path / "typo.duckdb")]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert "does not exist" in result.output and "SF_" not in result.output
+    assert not (tmp_path / "typo.duckdb").exists()
+
+
+@pytest.mark.parametrize("name", [n for n, _ in COMMANDS])
 def test_every_command_is_documented_in_readme(name):
     assert re.search(rf"`reconcile {re.escape(name)}\b", README), f"README lacks `reconcile {name}`"
 
