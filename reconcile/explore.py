@@ -113,28 +113,45 @@ def options(con) -> dict[str, list[tuple[str, str | None]]]:
 
 
 def widgets_for(con) -> dict:
-    """One Dropdown per filter: rule, field, finding kind, campaign, GBU."""
+    """One Dropdown per filter: rule, field, finding kind, campaign, GBU. '(all)' is the value "" (ipywidgets 8 shows
+    a None value as no selection at all)."""
     import ipywidgets as w
 
     labels = {"rule": "Rule", "field": "Field", "kind": "Finding kind", "campaign": "Campaign", "gbu": "GBU"}
     style = {"description_width": "100px"}
-    return {key: w.Dropdown(options=opts, value=ALL, description=labels[key], style=style,
-                            layout=w.Layout(width="520px"))
+    return {key: w.Dropdown(options=[(label, "" if value is ALL else value) for label, value in opts], value="",
+                            description=labels[key], style=style, layout=w.Layout(width="520px"))
             for key, opts in options(con).items()}
 
 
+def filtered_html(con, limit: int = 50, **filters) -> str:
+    """The changes and findings matching the filters ("" or None = all) as titled HTML tables."""
+    f = {k: (v or None) for k, v in filters.items()}
+    changes = filter_changes(con, rule=f.get("rule"), field=f.get("field"), campaign=f.get("campaign"),
+                             gbu=f.get("gbu"), limit=limit)
+    findings = filter_findings(con, kind=f.get("kind"), campaign=f.get("campaign"), gbu=f.get("gbu"), limit=limit)
+    return show({f"Changes ({_shown(changes, limit)})": changes,
+                 f"Findings ({_shown(findings, limit)})": findings}, max_rows=limit).data
+
+
+def _shown(frame: pl.DataFrame, limit: int) -> str:
+    return f"the first {limit}" if frame.height >= limit else f"{frame.height}"
+
+
 def explorer(con, limit: int = 50):
-    """Filter dropdowns over the changes and findings tables (ipywidgets `interactive`)."""
+    """Filter dropdowns over the changes and findings tables. The tables live in an HTML widget that each change of a
+    dropdown rewrites (no Output-widget capture: its message routing made headless runs hang now and then)."""
     import ipywidgets as w
-    from IPython.display import display
 
-    def show(rule, field, kind, campaign, gbu):
-        changes = filter_changes(con, rule=rule, field=field, campaign=campaign, gbu=gbu, limit=limit)
-        findings = filter_findings(con, kind=kind, campaign=campaign, gbu=gbu, limit=limit)
-        display(w.HTML(f"<b>Changes</b> (first {limit})"), changes, w.HTML(f"<b>Findings</b> (first {limit})"),
-                findings)
+    drops = widgets_for(con)
+    tables = w.HTML(filtered_html(con, limit))
 
-    return w.interactive(show, **widgets_for(con))
+    def refresh(_=None):
+        tables.value = filtered_html(con, limit, **{k: d.value for k, d in drops.items()})
+
+    for d in drops.values():
+        d.observe(refresh, names="value")
+    return w.VBox([*drops.values(), tables])
 
 
 def summary_tables(plan: dict) -> dict[str, pl.DataFrame]:

@@ -335,6 +335,11 @@ def test_explore_notebook_shows_headlines_filters_and_an_explanation(runs, tmp_p
     dropdowns = {d["description"]: d for d in widget_models(nb, "DropdownModel")}
     assert set(dropdowns) == {"Rule", "Field", "Finding kind", "Campaign", "GBU"}
     assert "reply_set_once" in dropdowns["Rule"]["_options_labels"]
+    assert all(d["index"] == 0 and d["_options_labels"][0] == "(all)" for d in dropdowns.values())  # shown, not blank
+    (tables,) = [m["value"] for m in widget_models(nb, "HTMLModel") if "Changes (" in m.get("value", "")]
+    shown = min(second.summary["changes"]["total"], 50)
+    changes_table = tables.split("<h4>")[1]
+    assert changes_table.count("<tr>") >= shown + 1  # every row it says it shows (+ header), not polars' default 10
     assert f"Record {record}" in stream_text(nb) and "BLOCKED" in stream_text(nb)
 
 
