@@ -65,14 +65,30 @@ def locate(plan_path: str = "", db_path: str = "", reports_dir: str = "reports")
 
     if not plan_path:
         runs = list_runs(reports_dir)
+        if not runs:
+            close_all()  # a second Run All rebuilds the demo database: this kernel's read-only connection must go
         plan_path = runs[-1].plan_path if runs else daily(work_dir=str(Path(reports_dir) / ".notebook-demo")).plan_path
     plan = Path(plan_path)
     return plan, Path(db_path) if db_path else plan.parent / "reconcile.duckdb"
 
 
+_OPEN: dict[str, duckdb.DuckDBPyConnection] = {}  # connections open_db made in this process, by file
+
+
 def open_db(db_path: str | Path) -> duckdb.DuckDBPyConnection:
-    """The DuckDB file build_plan wrote, opened read-only (the analyst cannot change the plan tables)."""
-    return duckdb.connect(str(db_path), read_only=True)
+    """The DuckDB file build_plan wrote, opened read-only (the analyst cannot change the plan tables). Opening a file
+    again closes this process's earlier connection to it, so notebooks can be Run All more than once."""
+    key = str(Path(db_path).resolve())
+    if (old := _OPEN.pop(key, None)) is not None:
+        old.close()
+    _OPEN[key] = duckdb.connect(key, read_only=True)
+    return _OPEN[key]
+
+
+def close_all() -> None:
+    """Close every connection open_db made (before a database they read is rebuilt in this process)."""
+    while _OPEN:
+        _OPEN.popitem()[1].close()
 
 
 def headline(con) -> dict[str, pl.DataFrame]:

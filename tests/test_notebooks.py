@@ -439,3 +439,13 @@ def test_daily_report_opens_in_chromium_without_errors(runs):
         finally:
             browser.close()
     assert problems == []
+
+
+def test_explore_runs_twice_in_one_process_on_the_rebuilt_demo(tmp_path):
+    """Run All twice in one kernel: the second demo build must not collide with the first run's read-only
+    connection ("Can't open a connection to same database file with a different configuration")."""
+    from reconcile.explore import headline, locate, open_db
+
+    for _ in range(2):
+        plan, db = locate("", "", str(tmp_path / "reports"))
+        assert "Changes by field" in headline(open_db(db))
