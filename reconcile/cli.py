@@ -354,11 +354,13 @@ def report(plan_path, out, reports_dir):
     from .report import render_report
 
     plan = load_plan(plan_path, verify=False)
-    history = []
+    history, since = [], None
     if reports_dir:
-        from .run import history_of
+        from .run import history_of, list_runs, since_last_run
         history = history_of(reports_dir, before=plan["created_at"])
-    path = render_report(plan, out, history=history)
+        earlier = [b for b in list_runs(reports_dir) if b.created_at < plan["created_at"]]
+        since = since_last_run(earlier[-1] if earlier else None)
+    path = render_report(plan, out, history=history, since=since)
     click.echo(f"HTML report: {path}")
 
 

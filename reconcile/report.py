@@ -33,13 +33,19 @@ HARD_BOUNCE_KINDS = ("overall_formula_mismatch", "pardot_sync_gap", "bounce_hop_
 
 def render_report(
     plan: dict, out_path: Path, history: list[dict] | None = None, title: str | None = None,
-    weekly_review: str | None = None,
+    weekly_review: str | None = None, instance_url: str | None = None, since: dict | None = None,
 ) -> Path:
     """Render `plan` (and earlier runs in `history`, oldest first) to one self-contained HTML file.
 
-    `weekly_review`: relative link to the week's connector review (reconcile digest), shown with connector errors."""
+    `weekly_review`: relative link to the week's connector review (reconcile digest), shown with connector errors.
+    `instance_url`: the org's URL (e.g. https://acme.my.salesforce.com; default SF_INSTANCE_URL): record ids link
+    to their Lightning page. `since`: what became of the previous run's plan (run.since_last_run)."""
+    from .messages import SF_OBJECTS, instance_url as configured_instance
+
     out_path = Path(out_path)
-    context = {**build_context(plan, history, title), "weekly_review": weekly_review}
+    instance = configured_instance(instance_url)
+    context = {**build_context(plan, history, title), "weekly_review": weekly_review, "since": since,
+               "sf_instance": instance.rstrip("/") if instance else None, "sf_objects": SF_OBJECTS}
     html = _environment().get_template("report.html.j2").render(**context)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)

@@ -12,6 +12,7 @@ oldest first, for the report's trends). The daily run never applies. Credentials
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from .errors import ReconcileError
 from .plan import load_plan, write_atomic
+from .policy import load_policy
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 DAILY_NOTEBOOK = NOTEBOOKS / "daily_run.ipynb"
@@ -127,14 +129,45 @@ def daily(snapshot_dir: str = "", pull: bool = False, run_date: str = "", work_d
     _write_json(work / "fingerprints.json", {"snapshot_dir": str(snap), "files": plan["snapshot"]["fingerprints"],
                                              "policy": plan["policy"]["fingerprint"]})
     history = history_of(work.parent, exclude=work, before=plan["created_at"])
+    earlier = [b for b in list_runs(work.parent) if b.path.resolve() != work.resolve()
+               and b.created_at <= plan["created_at"]]
+    since = since_last_run(earlier[-1] if earlier else None)
     _write_json(work / "history.json", history)
     _write_json(work / "summary.json", {"plan_id": plan["plan_id"], "created_at": plan["created_at"],
                                         "run_date": run_date or plan["created_at"][:10], "summary": plan["summary"]})
     title = f"Reconciliation report — {run_date or plan['created_at'][:10]}"
     from .digest import week_of
+    pol = load_policy(policy_path or None)
     render_report(plan, work / "report.html", history=history, title=title,
-                  weekly_review=f"../weekly/{week_of(run_date or plan['created_at'][:10])[0]}.html")
+                  weekly_review=f"../weekly/{week_of(run_date or plan['created_at'][:10])[0]}.html", since=since,
+                  instance_url=pol.notify.instance_url if pol.notify else None)
     return RunBundle.from_dir(_finish(work, run_date or plan["created_at"][:10], plan["plan_id"]))
+
+
+def since_last_run(previous: RunBundle | None) -> dict | None:
+    """What became of the previous run's plan, from its bundle: approved (by whom, when), applied (outcome counts
+    from PLAN.results.csv, written by `reconcile apply` beside the plan), or still waiting; {"first": True} on the
+    first run in the reports folder."""
+    if previous is None:
+        return {"first": True}
+    from .approval import approval_path
+
+    out = {"run_id": previous.run_id, "plan_id": previous.plan_id, "created_at": previous.created_at,
+           "ready": (previous.summary.get("changes") or {}).get("ready", 0), "approvals": [], "outcomes": {}}
+    approval = approval_path(previous.plan_path)
+    if approval.is_file():
+        try:
+            entries = json.loads(approval.read_text("utf-8")).get("approvals") or []
+        except (ValueError, AttributeError):
+            entries = []
+        out["approvals"] = [{"by": e.get("approved_by"), "at": e.get("approved_at")} for e in entries
+                            if isinstance(e, dict)]
+    results = previous.plan_path.with_name(previous.plan_path.stem + ".results.csv")
+    if results.is_file():
+        with results.open(encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                out["outcomes"][row["result"]] = out["outcomes"].get(row["result"], 0) + 1
+    return out
 
 
 def _finish(work: Path, run_date: str, plan_id: str) -> Path:

@@ -130,7 +130,8 @@ def test_two_renders_are_byte_identical(plan, history, tmp_path):
 
 
 def test_report_references_nothing_outside_the_file(html):
-    assert not re.search(r"""(src|href|url\()\s*=?\s*["']?\s*(https?:|//)""", html, re.I)
+    loads = re.sub(r"<a [^>]*>", "", html)  # a link to a Salesforce record loads nothing; everything else would
+    assert not re.search(r"""(src|href|url\()\s*=?\s*["']?\s*(https?:|//)""", loads, re.I)
     assert "@import" not in html and "<link" not in html and "<iframe" not in html
 
 
@@ -199,3 +200,38 @@ def test_report_opens_in_chromium_without_errors(plan, history, tmp_path):
         finally:
             browser.close()
     assert problems == []
+
+
+def test_record_ids_link_to_salesforce_when_the_org_is_known(plan, tmp_path, monkeypatch):
+    monkeypatch.delenv("SF_INSTANCE_URL", raising=False)
+    plain = render_report(plan, tmp_path / "plain.html").read_text("utf-8")
+    assert "/lightning/r/" not in plain
+    linked = render_report(plan, tmp_path / "linked.html", instance_url="https://acme.my.salesforce.com/")
+    text = linked.read_text("utf-8")
+    c = plan["changes"][0]
+    assert f'href="https://acme.my.salesforce.com/lightning/r/{c["object"]}/{c["record_id"]}/view"' in text
+    assert text.count("/lightning/r/") >= 10
+
+
+def test_since_the_last_run_says_who_approved_and_what_was_applied(plan, tmp_path):
+    from reconcile.run import list_runs, since_last_run
+
+    prev = tmp_path / "reports" / "2026-11-26-aaaaaaaa"
+    prev.mkdir(parents=True)
+    (prev / "summary.json").write_text(json.dumps({"plan_id": "sha256:aaaa", "created_at": "2026-11-26T06:00:00Z",
+                                                    "summary": {"changes": {"ready": 5}}}), "utf-8")
+    (prev / "plan.approval.json").write_text(json.dumps({"format": "reconcile.approval/2", "plan_id": "sha256:aaaa",
+        "approvals": [{"approved_by": "Ana Admin", "approved_at": "2026-11-26T09:00:00Z"}]}), "utf-8")
+    (prev / "plan.results.csv").write_text("object,record_id,field,before,after,result,error_code,message\n"
+                                           + "Lead,x,f,,1,applied,,\n" * 3 + "Lead,y,f,,1,drifted,,\n", "utf-8")
+    since = since_last_run(list_runs(tmp_path / "reports")[-1])
+    text = render_report(plan, tmp_path / "r.html", since=since).read_text("utf-8")
+    block = text.split('id="since-last-run"')[1].split("</section>")[0]
+    assert "approved by <b>Ana Admin</b>" in block and "3 applied" in block and "1 drifted" in block
+
+    (prev / "plan.results.csv").unlink()
+    (prev / "plan.approval.json").unlink()
+    text = render_report(plan, tmp_path / "r2.html", since=since_last_run(list_runs(tmp_path / "reports")[-1]))
+    assert "was not approved" in text.read_text("utf-8")
+    first = render_report(plan, tmp_path / "r3.html", since=since_last_run(None)).read_text("utf-8")
+    assert "No earlier run in this reports folder" in first
