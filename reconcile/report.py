@@ -34,10 +34,12 @@ HARD_BOUNCE_KINDS = ("overall_formula_mismatch", "pardot_sync_gap", "bounce_hop_
 def render_report(
     plan: dict, out_path: Path, history: list[dict] | None = None, title: str | None = None,
     weekly_review: str | None = None, instance_url: str | None = None, since: dict | None = None,
+    findings_exports: dict[str, str] | None = None,
 ) -> Path:
     """Render `plan` (and earlier runs in `history`, oldest first) to one self-contained HTML file.
 
     `weekly_review`: relative link to the week's connector review (reconcile digest), shown with connector errors.
+    `findings_exports`: route → CSV file name beside the report with all of that route's findings (linked).
     `instance_url`: the org's URL (e.g. https://acme.my.salesforce.com; default SF_INSTANCE_URL): record ids link
     to their Lightning page. `since`: what became of the previous run's plan (run.since_last_run)."""
     from .messages import SF_OBJECTS, instance_url as configured_instance
@@ -45,6 +47,7 @@ def render_report(
     out_path = Path(out_path)
     instance = configured_instance(instance_url)
     context = {**build_context(plan, history, title), "weekly_review": weekly_review, "since": since,
+               "exports": findings_exports or {},
                "sf_instance": instance.rstrip("/") if instance else None, "sf_objects": SF_OBJECTS}
     html = _environment().get_template("report.html.j2").render(**context)
     out_path.parent.mkdir(parents=True, exist_ok=True)

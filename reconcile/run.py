@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import re
@@ -138,10 +139,39 @@ def daily(snapshot_dir: str = "", pull: bool = False, run_date: str = "", work_d
     title = f"Reconciliation report — {run_date or plan['created_at'][:10]}"
     from .digest import week_of
     pol = load_policy(policy_path or None)
+    instance = pol.notify.instance_url if pol.notify else None
+    exports = write_findings_exports(plan, work, instance)
     render_report(plan, work / "report.html", history=history, title=title,
                   weekly_review=f"../weekly/{week_of(run_date or plan['created_at'][:10])[0]}.html", since=since,
-                  instance_url=pol.notify.instance_url if pol.notify else None)
+                  instance_url=instance, findings_exports=exports)
     return RunBundle.from_dir(_finish(work, run_date or plan["created_at"][:10], plan["plan_id"]))
+
+
+FINDINGS_COLUMNS = ("route", "kind", "object", "record_id", "link", "detail", "at", "evidence")
+
+
+def write_findings_exports(plan: dict, folder: Path, instance_url: str | None = None) -> dict[str, str]:
+    """Every finding of the plan, one CSV per route (findings-<route>.csv, spreadsheet-safe, evidence as
+    file:row column=value), so each owner gets all of theirs, not the report's sample. Returns route → file name."""
+    from .csvsafe import writer
+    from .messages import instance_url as configured, sf_link, slug
+
+    instance = configured(instance_url)
+    by_route: dict[str, list[dict]] = {}
+    for f in plan.get("findings") or []:
+        by_route.setdefault(f.get("route") or "CRM Admin", []).append(f)
+    names = {}
+    for route, rows in sorted(by_route.items()):
+        names[route] = f"findings-{slug(route)}.csv"
+        buf = io.StringIO()
+        w = writer(buf, FINDINGS_COLUMNS)
+        w.writeheader()
+        for f in rows:
+            w.writerow({**f, "route": route, "link": sf_link(instance, f.get("object") or "", f.get("record_id")),
+                        "evidence": "; ".join(f"{e['file']}:{e['row']} {e.get('column') or ''}={e.get('value')}"
+                                              for e in f.get("evidence") or [])})
+        write_atomic(folder / names[route], buf.getvalue())
+    return names
 
 
 def since_last_run(previous: RunBundle | None) -> dict | None:

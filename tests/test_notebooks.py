@@ -449,3 +449,16 @@ def test_explore_runs_twice_in_one_process_on_the_rebuilt_demo(tmp_path):
     for _ in range(2):
         plan, db = locate("", "", str(tmp_path / "reports"))
         assert "Changes by field" in headline(open_db(db))
+
+
+def test_each_route_gets_all_its_findings_as_a_csv_linked_from_the_report(runs):
+    _, first, second = runs
+    report = second.report.read_text("utf-8")
+    for route, n in second.summary["findings"]["by_route"].items():
+        name = "findings-" + re.sub(r"[^a-z0-9]+", "-", route.lower()).strip("-") + ".csv"
+        with (second.path / name).open(encoding="utf-8", newline="") as fh:
+            rows = list(__import__("csv").DictReader(fh))
+        assert len(rows) == n and {r["route"] for r in rows} == {route}
+        assert all(r["evidence"] for r in rows)
+        assert f'href="{name}"' in report
+    assert 'id="since-last-run"' in report and first.run_id in report and "was not approved" in report
