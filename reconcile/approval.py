@@ -120,8 +120,9 @@ def approve(plan_path: str | Path, by: str, fields: list[str] | None = None, ove
             if rid is None:
                 raise ApprovalError(f"Record id '{r}' is not a Salesforce id (15 or 18 characters).")
             records.append(rid)
-        releases.append({"fields": _resolve_fields(plan, release_fields) or [], "records": sorted(records),
-                         "reason": release_reason.strip()})
+        fields = _resolve_fields(plan, release_fields) or []
+        _check_releases(plan, fields, records)
+        releases.append({"fields": fields, "records": sorted(records), "reason": release_reason.strip()})
     entry = {
         "approved_by": person.name,
         "approver_email": person.email,
@@ -201,6 +202,24 @@ def approved_changes(plan: dict, approval: dict) -> list[dict]:
         if c["status"] == "ready" or (c["reasons"] == [RELEASABLE] and is_released(c, approval)):
             out.append(c)
     return out
+
+
+def _check_releases(plan: dict, fields: list[str], records: list[str]) -> None:
+    """Every field and record named in a release must release at least one change, or the approval is refused
+    saying why (a release that releases nothing silently is a misunderstanding waiting to happen)."""
+    for what, named, key in (("field", fields, lambda c: f"{c['object']}.{c['field']}"),
+                             ("record", records, lambda c: c["record_id"])):
+        for name in named:
+            candidates = [c for c in plan["changes"] if key(c) == name and RELEASABLE in (c.get("reasons") or [])]
+            if any(c["reasons"] == [RELEASABLE] for c in candidates):
+                continue
+            if not candidates:
+                why = f"no change of {what} {name} is an overwrite candidate ({RELEASABLE})"
+            else:
+                others = sorted({r for c in candidates for r in c["reasons"] if r != RELEASABLE})
+                why = (f"its {len(candidates)} overwrite candidate(s) are also blocked for {', '.join(others)}, "
+                       "which no approval releases")
+            raise ApprovalError(f"--release-{what} {name} releases nothing: {why}. Drop it from the approval.")
 
 
 def is_released(change: dict, approval: dict) -> bool:

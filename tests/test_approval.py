@@ -265,7 +265,13 @@ def test_overwrite_candidates_stay_blocked_unless_named(org, plans, tmp_path):
 
 
 def test_overwrite_release_by_field_applies_only_pure_overwrite_candidates(org, plans, tmp_path):
-    plan_path, pol = prepared(org, plans, tmp_path, "enrich", release_fields=["company_description__c", "Industry"],
+    plan_path = plans.copy(tmp_path, "enrich")
+    # Industry's only overwrite candidate ('Fintech') is also not in the picklist: naming it releases nothing
+    with pytest.raises(ApprovalError, match=r"--release-field Lead\.Industry releases nothing: its 1 overwrite "
+                                            r"candidate\(s\) are also blocked for invalid_picklist_value"):
+        approve(plan_path, by="Ana Admin", release_fields=["company_description__c", "Industry"], release_reason="x",
+                policy=plans.policy("enrich"))
+    plan_path, pol = prepared(org, plans, tmp_path, "enrich", release_fields=["company_description__c"],
                               release_reason="Clay descriptions are better; MARCOM ticket 42")
     res = do_apply(org, plan_path, policy=pol)
     o = outcome(res, LEAD_F, "company_description__c")
@@ -297,8 +303,11 @@ def test_overwrite_release_needs_a_reason(org, plans, tmp_path):
 
 def test_release_never_frees_pending_legal_changes(org, plans, tmp_path):
     """Default policy: the enrichment fields wait for Legal — naming them in a release changes nothing."""
-    plan_path, _ = prepared(org, plans, tmp_path, "handmade", release_fields=["company_description__c", "Industry"],
-                            release_records=[LEAD_E, LEAD_F, LEAD_H], release_reason="try to sneak past Legal")
+    plan_path = plans.copy(tmp_path, "handmade")
+    for kw in ({"release_fields": ["company_description__c", "Industry"]}, {"release_records": [LEAD_E, LEAD_F, LEAD_H]}):
+        with pytest.raises(ApprovalError, match="releases nothing: .*(pending_legal|no change of record)"):
+            approve(plan_path, by="Ana Admin", release_reason="try to sneak past Legal", **kw)
+    plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     before = org_state(org)
     res = do_apply(org, plan_path)
     assert res.counts == {"applied": 5}
