@@ -9,10 +9,12 @@ STAMP  := $(VENV)/.installed
 install: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
+	@echo "==> Creating $(VENV) and installing the pinned dependencies (requirements.lock; a few minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install --progress-bar off -r requirements.lock
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	@$(BIN)/python -c "import reconcile, duckdb, papermill, simple_salesforce" && echo "==> Installed into $(VENV)"
 	touch $(STAMP)
 
 ## demo: install, generate demo snapshots, start the local sandbox org, plan, approve, apply, report
