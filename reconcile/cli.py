@@ -590,12 +590,8 @@ def sandbox_env(state, flow, wait):
     Example:
       reconcile sandbox serve --seed demo/snapshot --reset &
       eval "$(reconcile sandbox env)"            # or: eval "$(reconcile sandbox env --flow jwt)"
+      reconcile sandbox env --flow jwt           # just print them, to read or copy
       reconcile preflight
-
-    \b
-    Examples:
-      eval "$(reconcile sandbox env)"
-      reconcile sandbox env --flow jwt      # print them to read or copy
     """
     from .sandbox import env_lines
 
