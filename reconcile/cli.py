@@ -332,9 +332,11 @@ def preflight(policy, org):
     click.echo(f"Logged in with {client.creds.flow_name} as {who.get('preferred_username')} "
                f"({who.get('user_id')}) at {client.sf.base_url.split('/services')[0]}")
     for c in checks:
-        click.echo(f"{'PASS' if c.ok else 'FAIL'}  {c.name}: {c.detail}" + ("" if c.ok else f"\n      fix: {c.fix}"))
-    failed = [c for c in checks if not c.ok]
-    click.echo(f"{len(checks) - len(failed)} passed, {len(failed)} failed")
+        click.echo(f"{c.label}  {c.name}: {c.detail}" + ("" if c.label == "PASS" else f"\n      fix: {c.fix}"))
+    failed = [c for c in checks if not c.ok and not c.warn]
+    warned = [c for c in checks if c.warn]
+    click.echo(f"{len(checks) - len(failed) - len(warned)} passed, {len(failed)} failed"
+               + (f", {len(warned)} not checked for sure (WARN)" if warned else ""))
     if failed:
         sys.exit(1)
 

@@ -90,6 +90,7 @@ class Policy:
     sources: dict[str, SourcePolicy] = field(default_factory=lambda: dict(SOURCE_DEFAULTS))
     approvers: tuple[Approver, ...] = ()
     notify: "NotifySettings | None" = None  # [destinations.*] and [notify] (reconcile/destinations.py)
+    bypass_permission: str = "Bypass_Validation_Rules"  # [org] bypass_permission: the org's validation bypass
 
     def approver(self, name: str) -> Approver | None:
         """The policy's approver of that name (case and surrounding spaces ignored), or None."""
@@ -166,6 +167,7 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
 
     return Policy(path=path, fingerprint=fingerprint, org_name=str(org.get("name", "default")),
                   role=str(org.get("role", "")), gbus=tuple(org.get("gbus", [])), fields=fields,
+                  bypass_permission=str(org.get("bypass_permission", "Bypass_Validation_Rules")),
                   clay_columns=clay, routes=routes, thresholds=thresholds, formulas=dict(doc.get("formulas", {})),
                   sources=_parse_sources(path, doc.get("sources", {})),
                   approvers=_parse_approvers(path, doc.get("approvers", [])),

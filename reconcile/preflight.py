@@ -19,6 +19,11 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    warn: bool = False  # could not be checked for sure: printed as WARN (ok stays True: not a failure)
+
+    @property
+    def label(self) -> str:
+        return "WARN" if self.warn else ("PASS" if self.ok else "FAIL")
 
 
 def _q(value: str) -> str:
@@ -45,7 +50,8 @@ def run_preflight(client, policy: Policy) -> list[Check]:
         _admin_check(profile, sets),
         *_object_checks(client),
         *_field_checks(client, policy),
-        _bypass_check(client, ps_ids),
+        _bypass_check(client, ps_ids, policy.bypass_permission),
+        _dedicated_check(client, uid, ps_ids),
         _role_check(user, policy),
         *_gbu_checks(client, policy),
     ]
@@ -98,14 +104,42 @@ def _field_checks(client, policy: Policy) -> list[Check]:
     return out
 
 
-def _bypass_check(client, ps_ids: list[str]) -> Check:
-    perm = client.query_all("SELECT Id FROM CustomPermission WHERE DeveloperName = 'Bypass_Validation_Rules'")
+def _bypass_check(client, ps_ids: list[str], name: str) -> Check:
+    perm = client.query_all(f"SELECT Id FROM CustomPermission WHERE DeveloperName = {_q(name)}")
     granted = []
     if perm and ps_ids:
         granted = client.query_all(f"SELECT Id FROM SetupEntityAccess WHERE SetupEntityId = {_q(perm[0]['Id'])} "
                                    f"AND ParentId IN ({', '.join(_q(i) for i in ps_ids)})")
-    return Check("validation bypass", bool(granted), "granted" if granted else "missing",
-                 "Grant the Bypass_Validation_Rules custom permission (enriched leads may lack required fields).")
+    detail = "granted" if granted else ("missing" if perm else f"the org has no custom permission {name}")
+    return Check("validation bypass", bool(granted), f"{name}: {detail}",
+                 f"Grant the {name} custom permission (enriched leads may lack required fields), or name the org's "
+                 "own bypass permission in the policy's [org] bypass_permission.")
+
+
+def _dedicated_check(client, uid: str, ps_ids: list[str]) -> Check:
+    """Seed §3.1: a dedicated permission set ("do not use existing sets") — whatever grants Edit on Lead or
+    CampaignMember to the integration user is assigned to integration (API-only) users only."""
+    writing = client.query_all(
+        "SELECT ParentId, Parent.Name, Parent.IsOwnedByProfile FROM ObjectPermissions WHERE PermissionsEdit = true "
+        f"AND SobjectType IN ('Lead', 'CampaignMember') AND ParentId IN ({', '.join(_q(i) for i in ps_ids)})"
+    ) if ps_ids else []
+    sets = {r["ParentId"]: (r.get("Parent") or {}).get("Name") or r["ParentId"] for r in writing}
+    others = client.query_all(
+        "SELECT AssigneeId, PermissionSetId FROM PermissionSetAssignment WHERE PermissionSetId IN "
+        f"({', '.join(_q(i) for i in sets)}) AND AssigneeId != {_q(uid)}") if sets else []
+    people = {}
+    if others:
+        ids = sorted({o["AssigneeId"] for o in others})
+        users = client.query_all("SELECT Id, Username, Profile.PermissionsApiUserOnly FROM User WHERE Id IN "
+                                 f"({', '.join(_q(i) for i in ids)})")
+        people = {u["Id"]: u["Username"] for u in users if not (u.get("Profile") or {}).get("PermissionsApiUserOnly")}
+    shared = sorted({f"{sets[o['PermissionSetId']]} → {people[o['AssigneeId']]}" for o in others
+                     if o["AssigneeId"] in people})
+    names = ", ".join(sorted(set(sets.values()))) or "none"
+    return Check("dedicated permission set", not shared,
+                 f"edit granted by {names}" + (f"; also assigned to people: {', '.join(shared)}" if shared else ""),
+                 "Grant the writes through a permission set of the integration user's own (seed §3.1: do not use "
+                 "existing sets); unassign it from these users.")
 
 
 def _role_check(user: dict, policy: Policy) -> Check:
@@ -117,10 +151,29 @@ def _role_check(user: dict, policy: Policy) -> Check:
 
 
 def _gbu_checks(client, policy: Policy) -> list[Check]:
+    """Every GBU the policy lists must be visible. With none listed, the GBUs the org defines (the GBU__c
+    picklists of Lead and Campaign) are checked, as warnings: a GBU without visible records may also have none."""
+    listed = list(policy.gbus)
+    gbus = listed or _org_gbus(client)
+    if not gbus:
+        return [Check("GBU visibility", True, "not checked: the policy lists no GBUs and the org defines no GBU__c "
+                      "picklist values", "List every GBU in the policy's [org] gbus (seed §3.1).", warn=True)]
     out = []
-    for gbu in policy.gbus:
+    for gbu in gbus:
         seen = client.query_all(f"SELECT Id FROM Lead WHERE GBU__c = {_q(gbu)} LIMIT 1") or \
             client.query_all(f"SELECT Id FROM Campaign WHERE GBU__c = {_q(gbu)} LIMIT 1")
-        out.append(Check(f"GBU {gbu} visible", bool(seen), "visible" if seen else "no record of this GBU is visible",
-                         "Give the integration user access to every GBU (seed §3.1, multi-GBU campaigns)."))
+        where = "policy" if listed else "org's GBU__c picklist"
+        out.append(Check(f"GBU {gbu} visible", bool(seen) or not listed, f"visible (from the {where})" if seen else
+                         f"no Lead or Campaign of this GBU is visible (from the {where})",
+                         "Give the integration user access to every GBU (seed §3.1, multi-GBU campaigns); list the "
+                         "GBUs in the policy's [org] gbus to make this a hard check.", warn=not seen and not listed))
     return out
+
+
+def _org_gbus(client) -> list[str]:
+    values = []
+    for obj in ("Lead", "Campaign"):
+        for f in client.describe(obj).get("fields", []):
+            if f.get("name") == "GBU__c":
+                values += [p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)]
+    return sorted(set(values))

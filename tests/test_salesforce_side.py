@@ -107,3 +107,33 @@ def test_demo_runs_the_whole_day_and_leaves_nothing_ready(tmp_path):
     assert r.apply_counts.get("applied") == r.plan["summary"]["changes"]["ready"]
     assert r.replan_ready == 0
     assert r.report_path.exists()
+
+
+def test_preflight_checks_the_orgs_gbus_when_the_policy_lists_none_and_the_dedicated_permission_set(org):
+    checks = {c.name: c for c in run_preflight(client_for(org, org.session_id), load_policy())}
+    gbus = {n: c for n, c in checks.items() if n.startswith("GBU ")}
+    assert set(gbus) == {f"GBU {g} visible" for g in ("Specialty Polymers", "Composite Materials", "Novecare",
+                                                       "Aroma Performance")}
+    assert all("GBU__c picklist" in c.detail for c in gbus.values())
+    assert {c.label for c in gbus.values()} <= {"PASS", "WARN"} and "PASS" in {c.label for c in gbus.values()}
+    dedicated = checks["dedicated permission set"]
+    assert dedicated.ok and dedicated.detail.startswith("edit granted by ")
+    assert "bypass" not in dedicated.detail.lower()
+
+
+def test_preflight_names_people_who_share_the_integrations_permission_set(org):
+    """Assign the integration user's writing permission set to the (human) admin too: FAIL naming the admin."""
+    sf = client_for(org, org.session_id)
+    uid = sf.userinfo()["user_id"]
+    mine = [a["PermissionSetId"] for a in
+            sf.query_all(f"SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = '{uid}'")]
+    admin = org.org.user("admin")
+    before = set(org.org.records("PermissionSetAssignment"))
+    org.org.insert("PermissionSetAssignment", [{"AssigneeId": admin.user_id, "PermissionSetId": p} for p in mine])
+    try:
+        check = {c.name: c for c in run_preflight(sf, load_policy())}["dedicated permission set"]
+        assert not check.ok
+        assert "Clay_Integration_Writeback → " + admin.username in check.detail
+    finally:
+        for rid in set(org.org.records("PermissionSetAssignment")) - before:
+            del org.org.data["PermissionSetAssignment"][rid]
