@@ -8,6 +8,7 @@ plan → report → approve as "Demo Admin" → apply with an audit trail (real 
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from .apply import apply_plan
 from .approval import approve
 from .build import build_plan
+from .console import progress_status
 from .report import render_report
 from .salesforce import connect
 
@@ -47,7 +49,9 @@ def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, appl
         "with OAuth 2.0 client credentials")
     handle = start_sandbox(state_path=work / "sandbox" / "org.json")
     try:
+        started = time.monotonic()
         seed_org(handle.org, snap)
+        say(f"    seeded the org with {leads} leads and their campaign members in {time.monotonic() - started:.1f} s")
         client = connect(env=handle.oauth_env("client_credentials"))  # the integration user, via its app
         from .pull import pull_snapshot
         say("3/6 Checking the integration user against seed §3.1 (preflight) through simple-salesforce")
@@ -57,7 +61,8 @@ def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, appl
         say(f"    preflight: {sum(c.ok for c in checks)} of {len(checks)} checks pass")
         say("4/6 Planning (DuckDB file, SQL rules) and rendering the HTML report")
         plan_path = work / "plan.json"
-        result = build_plan(snap, out=plan_path, db=work / "reconcile.duckdb")
+        with progress_status("Planning") as progress:
+            result = build_plan(snap, out=plan_path, db=work / "reconcile.duckdb", progress=progress)
         report = render_report(result.plan, work / "report.html")
         counts, requests, files, ready_after = {}, 0, {}, result.plan["summary"]["changes"]["ready"]
         if apply:
