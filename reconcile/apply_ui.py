@@ -178,9 +178,19 @@ def _releasable(plan: dict) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+TABLE_STYLE = ("<style>.apply-results{border-collapse:collapse;font:12px/1.4 system-ui,sans-serif;margin:4px 0 12px}"
+               ".apply-results th,.apply-results td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;"
+               "vertical-align:top;white-space:nowrap}.apply-results th{background:#f6f8fa;position:sticky;top:0}"
+               ".apply-results td.wrap{white-space:normal;max-width:28em;overflow-wrap:anywhere}"
+               ".apply-scroll{max-height:420px;max-width:100%;overflow:auto}</style>")
+WRAPPED = {"message", "before", "after"}
+
+
 def _table(rows: list[dict], columns: tuple[str, ...]) -> str:
-    """An escaped HTML table of `rows` (dicts) with `columns`."""
+    """An escaped, styled HTML table of `rows` (dicts) with `columns`, scrolling inside the panel (not cut off)."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if r.get(c) is None else str(r.get(c)))}</td>"
+    cls = {c: ' class="wrap"' if c in WRAPPED else "" for c in columns}
+    body = "".join("<tr>" + "".join(f"<td{cls[c]}>{html.escape('' if r.get(c) is None else str(r.get(c)))}</td>"
                                     for c in columns) + "</tr>" for r in rows)
-    return f'<table class="apply-results"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return (f'{TABLE_STYLE}<div class="apply-scroll"><table class="apply-results"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")

@@ -209,15 +209,16 @@ def _check_releases(plan: dict, fields: list[str], records: list[str]) -> None:
     saying why (a release that releases nothing silently is a misunderstanding waiting to happen)."""
     for what, named, key in (("field", fields, lambda c: f"{c['object']}.{c['field']}"),
                              ("record", records, lambda c: c["record_id"])):
-        for name in named:
-            candidates = [c for c in plan["changes"] if key(c) == name and RELEASABLE in (c.get("reasons") or [])]
-            if any(c["reasons"] == [RELEASABLE] for c in candidates):
+        for name in named:  # enrichment changes are what a release is about: a ready fill may meet a live value
+            candidates = [c for c in plan["changes"] if key(c) == name and (
+                RELEASABLE in (c.get("reasons") or []) or c.get("rule") == "enrichment_fill_if_blank")]
+            if any(set(c.get("reasons") or []) <= {RELEASABLE} for c in candidates):
                 continue
             if not candidates:
-                why = f"no change of {what} {name} is an overwrite candidate ({RELEASABLE})"
+                why = f"no change of {what} {name} is an enrichment fill or an overwrite candidate ({RELEASABLE})"
             else:
                 others = sorted({r for c in candidates for r in c["reasons"] if r != RELEASABLE})
-                why = (f"its {len(candidates)} overwrite candidate(s) are also blocked for {', '.join(others)}, "
+                why = (f"its {len(candidates)} enrichment change(s) are blocked for {', '.join(others)}, "
                        "which no approval releases")
             raise ApprovalError(f"--release-{what} {name} releases nothing: {why}. Drop it from the approval.")
 
