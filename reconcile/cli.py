@@ -284,25 +284,54 @@ def audit(db, record_id, plan_id, as_csv, verify):
 
 @app.command(context_settings=CONTEXT)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Snapshot directory to write.")
+@click.option("--sources", "sources", default="sfdc", show_default=True,
+              help="Comma-separated sources to pull: sfdc, smartlead, pardot, clay (or all).")
 @click.option("--org", help="Read only SF_<ORG>_… environment variables (see `reconcile apply --help`).")
 @click.option("--bulk-threshold", type=int, default=50_000, show_default=True,
               help="Objects with more records than this are read with Bulk API 2.0 instead of REST.")
-def pull(out_dir, org, bulk_threshold):
-    """Pull Lead, CampaignMember, Contact and Campaign from Salesforce into OUT/sfdc/ (snapshot contract).
+@click.option("--campaign", "campaigns", multiple=True, type=int,
+              help="Smartlead campaign id to pull; repeatable [default: every campaign of the key].")
+@click.option("--clay-dir", type=click.Path(path_type=Path),
+              help="Clay drop folder [default: RECONCILE_CLAY_DIR].")
+@click.option("--spool", type=click.Path(path_type=Path),
+              help="Smartlead webhook spool (`smartlead-webhook serve --spool`) [default: RECONCILE_SMARTLEAD_SPOOL].")
+@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML: freshness of the Clay drop "
+              "folder [default: the packaged policy].")
+def pull(out_dir, sources, org, bulk_threshold, campaigns, clay_dir, spool, policy):
+    """Pull sources into OUT in the snapshot layout, with manifest.toml taken_at per source.
+
+    sfdc: Lead, CampaignMember, Contact, Campaign (+ describe) from Salesforce (SF_* variables).
+    smartlead: each campaign's leads export (SMARTLEAD_API_KEY, SMARTLEAD_BASE_URL), plus the webhook
+    spool's days since the last snapshot. pardot: prospects from Account Engagement API v5 with the
+    Salesforce token (PARDOT_BUSINESS_UNIT_ID, PARDOT_BASE_URL). clay: the newest export per table in the
+    drop folder. Secrets come only from the environment and are never printed or written.
 
     \b
-    Example:
+    Examples:
       reconcile pull --out snapshots/2026-11-27
+      reconcile pull --out snapshots/2026-11-27 --sources all --clay-dir /srv/clay-drop --spool /srv/spool
     """
-    from .console import progress_status
-    from .pull import pull_snapshot
-    from .salesforce import connect
+    import os
 
-    client = connect(org=org)
+    from .console import progress_status
+    from .salesforce import connect
+    from .sources.pull_all import parse_sources, pull_sources
+
+    names = parse_sources(sources)
     with progress_status("Pulling") as progress:
-        counts = pull_snapshot(out_dir, client, bulk_threshold=bulk_threshold, progress=progress)
-    click.echo("Pulled " + ", ".join(f"{k} {v}" for k, v in counts.items())
-               + f" into {out_dir}/sfdc ({client.requests_made} API requests)")
+        results = pull_sources(out_dir, names, connect_sf=lambda: connect(org=org), campaigns=list(campaigns),
+                               clay_dir=clay_dir or os.environ.get("RECONCILE_CLAY_DIR") or None,
+                               spool=spool or os.environ.get("RECONCILE_SMARTLEAD_SPOOL") or None,
+                               policy=policy_path(policy, org), progress=progress,
+                               bulk_threshold=bulk_threshold)
+    for r in results:
+        if r.system == "sfdc":  # the one-line Salesforce summary scripts already read
+            click.echo("Pulled " + ", ".join(f"{k} {v}" for k, v in r.counts.items())
+                       + f" into {out_dir}/sfdc ({r.requests} API requests)")
+            continue
+        click.echo(f"Pulled {r.system}: {len(r.files)} files, {r.records} records, taken_at {r.taken_at} "
+                   f"({r.requests} API requests)" + "".join(f"; {n}" for n in r.notes))
+    click.echo(f"Snapshot: {out_dir} (manifest.toml: taken_at per source)")
 
 
 @app.command(context_settings=CONTEXT)

@@ -38,6 +38,9 @@ def assess(snap: Snapshot, policy: Policy) -> dict:
         entry = {"present": bool(files), "required": rule.required, "files": len(files),
                  "records": sum(f.records for f in files), "taken_at": snap.taken_at.get(system),
                  "behind_sfdc_hours": None, "max_age_hours": rule.max_age_hours, "status": "ok"}
+        pulled = snap.manifest.get("pulled", {}).get(system)  # `reconcile pull` records its API requests
+        if isinstance(pulled, dict) and "api_requests" in pulled:
+            entry["api_requests"] = pulled["api_requests"]
         if not files:
             entry["status"] = "missing"
             text = f"{LABEL[system]} not provided — {UNCHECKED[system]}"

@@ -39,3 +39,7 @@ class ApplyStopped(ApplyError):
 
 class SandboxError(ReconcileError):
     """The local sandbox org cannot start or be found as asked."""
+
+
+class PullError(ReconcileError):
+    """A source (Smartlead, Pardot, the Clay drop folder, the webhook spool) could not be pulled as asked."""

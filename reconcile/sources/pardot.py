@@ -1,0 +1,122 @@
+"""Account Engagement (Pardot) API v5 → pardot/prospects.csv with the columns the snapshot contract reads.
+
+    GET {PARDOT_BASE_URL}/api/v5/objects/prospects?fields=…&limit=1000&orderBy=id   then ?nextPageToken=…&fields=…
+    Authorization: Bearer <the integration user's Salesforce OAuth token>, Pardot-Business-Unit-Id: 0Uv…
+
+(reference/source_schemas.md §2.1: `fields` is required; with a token only `fields` may be sent; one token sequence
+returns at most 100,000 records, then `Pardot-Warning: 203` and no next token — the pull starts a new sequence
+ordered by id with `idGreaterThan` the last id it got, so nothing is skipped or read twice.)
+PARDOT_BASE_URL is https://pi.pardot.com (production) or https://pi.demo.pardot.com (demo / developer orgs).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from ..credentials import register_secret
+from ..errors import PullError
+from ..plan import write_atomic
+from .http import ApiClient
+from .smartlead import SourcePull, now_utc
+
+DEFAULT_BASE_URL = "https://pi.pardot.com"
+PATH = "/api/v5/objects/prospects"
+COLUMNS = ("id", "email", "salesforceId", "salesforceLeadId", "salesforceContactId", "isEmailHardBounced",
+           "emailBouncedAt", "updatedAt")
+PAGE = 1000
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def pardot_settings(env=None) -> tuple[str, str]:
+    env = os.environ if env is None else env
+    bu = (env.get("PARDOT_BUSINESS_UNIT_ID") or "").strip()
+    if not bu:
+        raise PullError("PARDOT_BUSINESS_UNIT_ID is not set: export the Account Engagement business unit id "
+                        "(Setup → Account Engagement Account Setup, '0Uv…', 18 characters) to pull Pardot, or leave "
+                        "pardot out of --sources.")
+    if not (bu.startswith("0Uv") and len(bu) == 18):
+        raise PullError(f"PARDOT_BUSINESS_UNIT_ID '{bu}' is not a business unit id: it starts with '0Uv' and has 18 "
+                        "characters (Setup → Account Engagement Account Setup).")
+    return (env.get("PARDOT_BASE_URL") or DEFAULT_BASE_URL).strip(), bu
+
+
+def _refused(r) -> str | None:
+    try:
+        doc = r.json()
+        code, msg = doc.get("code"), doc.get("message")
+    except (ValueError, AttributeError):
+        code, msg = None, r.text[:200].strip()
+    if r.status_code in (401, 403):
+        return (f"Account Engagement refused the request (HTTP {r.status_code}, code {code}: {msg}): the Salesforce "
+                "integration user needs Account Engagement access and an app with the pardot_api scope; check "
+                "PARDOT_BUSINESS_UNIT_ID and PARDOT_BASE_URL (https://pi.demo.pardot.com for demo orgs).")
+    return f"Account Engagement refused the prospect query (HTTP {r.status_code}, code {code}: {msg})."
+
+
+def pull_pardot(out_dir: str | Path, token: str, env=None, progress=None, taken_at: str | None = None,
+                page: int = PAGE, session=None) -> SourcePull:
+    """Write OUT/pardot/prospects.csv (replacing other prospect files there) from the v5 prospect query."""
+    base, bu = pardot_settings(env)
+    register_secret(token)
+    client = ApiClient("Account Engagement", base, session=session)
+    headers = {"Authorization": f"Bearer {token}", "Pardot-Business-Unit-Id": bu}
+    fields = ",".join(COLUMNS)
+    result = SourcePull("pardot", taken_at=taken_at or now_utc())
+    rows: list[dict] = []
+    after = None
+    while True:
+        params = {"fields": fields, "limit": page, "orderBy": "id"}
+        if after is not None:
+            params["idGreaterThan"] = after
+        got, capped = _sequence(client, params, headers, fields, rows, progress)
+        if not (capped and got):
+            break
+        last = rows[-1].get("id")
+        if not isinstance(last, int):
+            raise PullError(f"Account Engagement returned prospect id '{last}', not a number: cannot continue past "
+                            "the 100,000-records-per-query cap.")
+        after = last
+        result.notes.append(f"100,000-record cap reached; continued after id {after}")
+    out = Path(out_dir) / "pardot"
+    for old in out.glob("*") if out.is_dir() else ():
+        if "prospect" in old.name.lower() and old.suffix.lower() in (".csv", ".parquet", ".jsonl"):
+            old.unlink()
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    for p in rows:
+        w.writerow([_cell(p.get(c)) for c in COLUMNS])
+    write_atomic(out / "prospects.csv", buf.getvalue())
+    result.files, result.records, result.requests = ["pardot/prospects.csv"], len(rows), client.requests
+    return result
+
+
+def _sequence(client, params, headers, fields, rows, progress) -> tuple[int, bool]:
+    """One nextPageToken sequence; (records it returned, whether it stopped at the cap)."""
+    got = 0
+    r = client.get(PATH, params=params, headers=headers, refused=_refused)
+    while True:
+        try:
+            doc = r.json()
+            values = doc["values"]
+        except (ValueError, KeyError, TypeError):
+            raise PullError("Account Engagement's answer is not a v5 query result ({\"values\": …}): check "
+                            "PARDOT_BASE_URL (https://pi.pardot.com, or https://pi.demo.pardot.com).") from None
+        rows.extend(values)
+        got += len(values)
+        if progress:
+            progress(f"Pardot: {len(rows)} prospects")
+        token = doc.get("nextPageToken")
+        if not token:
+            return got, "203" in r.headers.get("Pardot-Warning", "")
+        r = client.get(PATH, params={"nextPageToken": token, "fields": fields}, headers=headers, refused=_refused)

@@ -1,0 +1,153 @@
+"""A Smartlead-shaped stand-in: the two API v1 endpoints `reconcile pull` uses, with Smartlead's key check and rate
+limit, seeded from a snapshot's smartlead/campaign-<id>.csv files (served back byte for byte as the leads export).
+
+    with SmartleadStandin(campaigns={9181: csv_bytes}) as sl:     # sl.url (…/api/v1), sl.api_key
+        ...                                                       # sl.log: [(arrival time, path, status)]
+
+Shapes (reference/source_schemas.md §1):
+  GET /api/v1/campaigns?api_key=…                     a bare JSON list of campaign objects
+      https://api.smartlead.ai/api-reference/campaigns/list (S1, fields S13/S14)
+  GET /api/v1/campaigns/{id}/leads-export?api_key=…   text/csv, every value double-quoted (S10, S11, S16)
+Auth is the `api_key` query parameter on every request, no header (S1). Rate limit: 10 requests per 2 seconds per
+key (S1, https://helpcenter.smartlead.ai/en/articles/125-full-api-documentation); over it → HTTP 429. The bodies of
+429 / 401 / 404 are not documented: the ones below are ⚠ inferred (Smartlead's API is an express app whose
+rate limiter answers "Too many requests, please try again later."), and clients must not depend on them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+import tornado.web
+
+from .http import Served
+
+WINDOW_S, WINDOW_REQUESTS = 2.0, 10
+TOO_MANY = "Too many requests, please try again later."
+INVALID_KEY = "Invalid API Key"
+NO_API_PLAN = "API access is not available on your current plan. Please upgrade your plan."
+
+
+class SmartleadState:
+    def __init__(self, campaigns: dict[int, bytes], api_key: str, limit: int, window: float, api_plan: bool):
+        self.campaigns, self.api_key, self.limit, self.window = campaigns, api_key, limit, window
+        self.api_plan = api_plan
+        self.lock = threading.Lock()
+        self.recent: dict[str, deque] = {}   # key → arrival times of the requests it was allowed
+        self.log: list[tuple[float, str, int]] = []
+
+    def admit(self, key: str) -> float:
+        """0 when the request may go ahead (and counts), else seconds until the window has room."""
+        now = time.monotonic()
+        with self.lock:
+            q = self.recent.setdefault(key, deque())
+            while q and now - q[0] >= self.window:
+                q.popleft()
+            if len(q) >= self.limit:
+                return self.window - (now - q[0])
+            q.append(now)
+            return 0.0
+
+
+class Api(tornado.web.RequestHandler):
+    def initialize(self, state: SmartleadState):
+        self.state = state
+
+    def prepare(self):
+        st, key = self.state, self.get_query_argument("api_key", "")
+        arrived = time.monotonic()
+        if not key or not secrets.compare_digest(key, st.api_key):
+            return self._finish_logged(arrived, 401, {"message": INVALID_KEY})
+        if not st.api_plan:  # the Basic plan has no API (S12: 403)
+            return self._finish_logged(arrived, 403, {"message": NO_API_PLAN})
+        wait = st.admit(key)
+        if wait:
+            self.set_header("Retry-After", str(max(1, math.ceil(wait))))
+            return self._finish_logged(arrived, 429, {"message": TOO_MANY})
+        self._arrived = arrived
+
+    def _finish_logged(self, arrived: float, status: int, body):
+        with self.state.lock:
+            self.state.log.append((arrived, self.request.path, status))
+        self.set_status(status)
+        self.finish(body)
+
+    def on_finish(self):
+        if getattr(self, "_arrived", None) is not None:
+            with self.state.lock:
+                self.state.log.append((self._arrived, self.request.path, self.get_status()))
+
+
+class Campaigns(Api):
+    def get(self):
+        # GET /campaigns answers a bare list (no envelope), ids as integers
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps([_campaign(cid) for cid in sorted(self.state.campaigns)]))
+
+
+class LeadsExport(Api):
+    def get(self, campaign_id):
+        body = self.state.campaigns.get(int(campaign_id))
+        if body is None:
+            self.set_status(404)
+            return self.finish({"message": "Campaign not found"})
+        self.set_header("Content-Type", "text/csv; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="campaign-{campaign_id}-leads.csv"')
+        self.finish(body)
+
+
+def _campaign(cid: int) -> dict:
+    return {"id": cid, "user_id": 1001, "created_at": "2026-01-05T09:00:00.000Z",
+            "updated_at": "2026-11-20T09:00:00.000Z", "status": "ACTIVE", "name": f"Campaign {cid}",
+            "track_settings": ["DONT_EMAIL_OPEN", "DONT_LINK_CLICK"], "scheduler_cron_value": None,
+            "min_time_btwn_emails": 10, "max_leads_per_day": 100, "stop_lead_settings": "REPLY_TO_AN_EMAIL",
+            "unsubscribe_text": "", "client_id": None, "enable_ai_esp_matching": False,
+            "send_as_plain_text": False, "follow_up_percentage": 100, "parent_campaign_id": None}
+
+
+def _log_without_query(handler) -> None:
+    """Tornado's access log line without the query string: the api_key is in it."""
+    import logging
+    logging.getLogger("tornado.access").info("%d %s %s", handler.get_status(), handler.request.method,
+                                             handler.request.path)
+
+
+CAMPAIGN_FILE = re.compile(r"campaign[-_ ]?(\d+)", re.IGNORECASE)
+
+
+def campaigns_from_snapshot(snapshot_dir: str | Path) -> dict[int, bytes]:
+    """{campaign id: leads-export CSV bytes} from SNAPSHOT/smartlead/campaign-<id>*.csv (the contract's names)."""
+    found: dict[int, bytes] = {}
+    for path in sorted((Path(snapshot_dir) / "smartlead").glob("*.csv")):
+        m = CAMPAIGN_FILE.match(path.stem)
+        if m:
+            found[int(m.group(1))] = path.read_bytes()
+    return found
+
+
+class SmartleadStandin(Served):
+    def __init__(self, campaigns: dict[int, bytes] | None = None, api_key: str | None = None, port: int = 0,
+                 limit: int = WINDOW_REQUESTS, window: float = WINDOW_S, api_plan: bool = True):
+        self.api_key = api_key or secrets.token_hex(16)
+        self.state = SmartleadState(dict(campaigns or {}), self.api_key, limit, window, api_plan)
+        app = tornado.web.Application([
+            (r"/api/v1/campaigns/?", Campaigns, {"state": self.state}),
+            (r"/api/v1/campaigns/(\d+)/leads-export/?", LeadsExport, {"state": self.state}),
+        ], log_function=_log_without_query)
+        super().__init__(app, port)
+        self.base_url = f"{self.url}/api/v1"
+
+    @property
+    def log(self) -> list[tuple[float, str, int]]:
+        with self.state.lock:
+            return sorted(self.state.log)
+
+    def env(self) -> dict[str, str]:
+        return {"SMARTLEAD_BASE_URL": self.base_url, "SMARTLEAD_API_KEY": self.api_key}

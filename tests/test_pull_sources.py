@@ -1,0 +1,193 @@
+"""`reconcile pull --sources …` against the Smartlead and Pardot stand-ins (real HTTP on loopback, no mocks).
+
+What "the same plan" means for a round trip (snapshot files → stand-ins → pull → plan): the same changes (object,
+record, field, before, after, rule, status, reasons) and the same findings (kind, object, record, route, detail,
+time), with the same evidence — except that Pardot's evidence may name another file and row and spell a boolean
+differently: the API re-serialises prospects (ordered by id, `true`/`false`, v5 names) where the export had its own
+name, order and spellings. Smartlead's leads export is passed through byte for byte, so its evidence is identical.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from reconcile.build import build_plan
+from reconcile.cli import app
+from reconcile.demo_data import generate_snapshot
+from reconcile.errors import PullError
+from reconcile.salesforce import connect
+from reconcile.sandbox import start_sandbox
+from reconcile.sources.http import RateLimiter
+from reconcile.sources.pull_all import pull_sources
+from reconcile.sources.smartlead import pull_smartlead
+from reconcile.standins.pardot import PardotStandin, prospects_from_snapshot
+from reconcile.standins.smartlead import SmartleadStandin, campaigns_from_snapshot
+
+TAKEN = "2026-11-27T06:00:00Z"
+BOOL = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False, None: False}
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory) -> Path:
+    snap = tmp_path_factory.mktemp("orig") / "snapshot"
+    generate_snapshot(snap, leads=60, seed=11, taken_at=TAKEN)
+    return snap
+
+
+@pytest.fixture(scope="module")
+def org():
+    with start_sandbox() as h:
+        yield h
+
+
+@pytest.fixture()
+def smartlead(snapshot):
+    with SmartleadStandin(campaigns_from_snapshot(snapshot)) as sl:
+        yield sl
+
+
+@pytest.fixture()
+def pardot(snapshot, org):
+    with PardotStandin(prospects_from_snapshot(snapshot), token_ok=lambda t: org.org.user_for_session(t) is not None,
+                       cap=9) as pd:   # a small cap, so the 100,000-per-token restart is exercised
+        yield pd
+
+
+def _evidence(e: dict) -> tuple:
+    if e["source"] == "pardot":
+        value = BOOL.get(str(e["value"]).lower(), e["value"]) if e["column"] == "isEmailHardBounced" else e["value"]
+        return ("pardot", e["column"], value, e["at"])
+    return tuple(sorted(e.items()))
+
+
+def comparable(plan: dict) -> tuple[list, list]:
+    changes = sorted(repr(({k: v for k, v in c.items() if k != "evidence"}, sorted(map(repr, map(_evidence, c["evidence"])))))
+                     for c in plan["changes"])
+    findings = sorted(repr(({k: v for k, v in f.items() if k != "evidence"}, sorted(map(repr, map(_evidence, f["evidence"])))))
+                      for f in plan["findings"])
+    return changes, findings
+
+
+def test_pulled_smartlead_and_pardot_files_plan_like_the_exports(snapshot, org, smartlead, pardot, tmp_path):
+    original = build_plan(snapshot, out=tmp_path / "orig" / "plan.json", exports=False).plan
+    pulled = tmp_path / "pulled"
+    shutil.copytree(snapshot, pulled, ignore=shutil.ignore_patterns("campaign-*", "prospects*"))
+    taken = tomllib.loads((snapshot / "manifest.toml").read_text())["taken_at"]
+    env = {**smartlead.env(), **pardot.env()}
+    for system in ("smartlead", "pardot"):   # each at its original taken_at: categories count at Smartlead's
+        pull_sources(pulled, [system], connect_sf=lambda: connect(env=org.oauth_env()), env=env,
+                     taken_at=taken[system])
+    assert sorted(p.name for p in (pulled / "smartlead").glob("campaign-*")) == \
+        sorted(p.name for p in (snapshot / "smartlead").glob("campaign-*"))
+    again = build_plan(pulled, out=tmp_path / "again" / "plan.json", exports=False).plan
+    assert original["changes"] and original["findings"]
+    assert comparable(again) == comparable(original)
+    assert again["summary"]["changes"] == original["summary"]["changes"]
+    sources = again["summary"]["inputs"]["sources"]
+    assert sources["smartlead"]["api_requests"] == 1 + len(campaigns_from_snapshot(snapshot))
+    assert sources["pardot"]["api_requests"] > 1
+
+
+def test_pardot_cap_restarts_by_id_without_loss_or_repeat(snapshot, org, pardot, tmp_path):
+    r = pull_sources(tmp_path, ["pardot"], connect_sf=lambda: connect(env=org.oauth_env()), env=pardot.env())[0]
+    ids = [line.split(",")[0] for line in (tmp_path / "pardot" / "prospects.csv").read_text().splitlines()[1:]]
+    expected = sorted(int(p["id"]) for p in prospects_from_snapshot(snapshot))
+    assert [int(i) for i in ids] == expected
+    assert len(expected) > 9 and any("cap reached" in n for n in r.notes)
+    manifest = tomllib.loads((tmp_path / "manifest.toml").read_text())
+    assert manifest["pulled"]["pardot"]["records"] == len(expected) and "pardot" in manifest["taken_at"]
+
+
+def test_smartlead_burst_gets_429_and_the_pull_never_exceeds_the_limit(snapshot, smartlead, tmp_path):
+    burst = [requests.get(f"{smartlead.base_url}/campaigns", params={"api_key": smartlead.api_key}).status_code
+             for _ in range(14)]
+    assert burst.count(429) >= 4 and burst[0] == 200
+    time.sleep(2.1)
+    start = len(smartlead.log)
+    pull_smartlead(tmp_path, env=smartlead.env(), campaigns=list(campaigns_from_snapshot(snapshot)) * 2)
+    log = smartlead.log[start:]
+    assert len(log) > 10 and {s for _, _, s in log} == {200}
+    times = [t for t, _, _ in log]
+    assert all(times[i + 10] - times[i] >= 2.0 for i in range(len(times) - 10))
+
+
+def test_smartlead_client_backs_off_on_429_and_completes(snapshot, tmp_path):
+    ids = list(campaigns_from_snapshot(snapshot))
+    with SmartleadStandin(campaigns_from_snapshot(snapshot), limit=3, window=1.0) as sl:  # stricter than documented
+        r = pull_smartlead(tmp_path, env=sl.env(), campaigns=ids[:6])
+        statuses = [s for _, _, s in sl.log]
+    assert statuses.count(429) >= 1 and statuses.count(200) == 6
+    assert len(r.files) == 6 and any("429" in n for n in r.notes)
+
+
+def test_rate_limiter_holds_any_window_to_the_limit():
+    clock = [0.0]
+    limiter = RateLimiter(10, 2.0, clock=lambda: clock[0], sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+    sent = []
+    for _ in range(35):
+        limiter.wait()
+        sent.append(clock[0])
+        clock[0] += 0.001   # the response arrives 1 ms later
+        limiter.finished()
+    assert all(sent[i + 10] - sent[i] >= 2.0 for i in range(len(sent) - 10))
+    assert sent[-1] < 7.0   # and it does not wait much longer than it must
+
+
+def cli(env: dict, *args):
+    return CliRunner().invoke(app, [str(a) for a in args], env=env)
+
+
+def test_cli_pulls_all_sources_and_keeps_the_key_out_of_everything(snapshot, org, smartlead, pardot, tmp_path):
+    env = {**org.oauth_env(), **smartlead.env(), **pardot.env()}
+    r = cli(env, "pull", "--out", tmp_path / "snap", "--sources", "sfdc,smartlead,pardot")
+    assert r.exit_code == 0, r.stderr
+    assert "Pulled smartlead:" in r.stdout and "Pulled pardot:" in r.stdout and "API requests" in r.stdout
+    taken = tomllib.loads((tmp_path / "snap" / "manifest.toml").read_text())["taken_at"]
+    assert set(taken) == {"sfdc", "smartlead", "pardot"}
+    for path in (tmp_path / "snap").rglob("*"):
+        if path.is_file():
+            assert smartlead.api_key.encode() not in path.read_bytes(), path
+    assert smartlead.api_key not in r.stdout + r.stderr
+    assert build_plan(tmp_path / "snap", out=tmp_path / "plan.json", exports=False).plan["changes"] is not None
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"SMARTLEAD_API_KEY": ""}, "Error: SMARTLEAD_API_KEY is not set: export the key from Smartlead"),
+    ({"SMARTLEAD_API_KEY": "wrong-key-123"}, "Error: Smartlead refused SMARTLEAD_API_KEY (HTTP 401: Invalid API Key)"),
+])
+def test_missing_or_invalid_smartlead_key_is_one_error_line(smartlead, tmp_path, change, expected):
+    r = cli({**smartlead.env(), **change}, "pull", "--out", tmp_path, "--sources", "smartlead")
+    assert r.exit_code == 1
+    assert r.stderr.startswith(expected) and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "wrong-key-123" not in r.stderr
+
+
+def test_smartlead_plan_without_api_is_a_403_error(snapshot, tmp_path):
+    with SmartleadStandin(campaigns_from_snapshot(snapshot), api_plan=False) as sl:
+        with pytest.raises(PullError, match=r"HTTP 403: API access is not available.*Basic plan"):
+            pull_smartlead(tmp_path, env=sl.env())
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"PARDOT_BUSINESS_UNIT_ID": ""}, "Error: PARDOT_BUSINESS_UNIT_ID is not set"),
+    ({"PARDOT_BUSINESS_UNIT_ID": "12345"}, "Error: PARDOT_BUSINESS_UNIT_ID '12345' is not a business unit id"),
+    ({"PARDOT_BUSINESS_UNIT_ID": "0UvDm000000OtherKAC"[:18]},
+     "Error: Account Engagement refused the request (HTTP 401, code 181: Invalid Business Unit ID"),
+])
+def test_missing_or_wrong_pardot_settings_are_one_error_line(org, pardot, tmp_path, change, expected):
+    r = cli({**org.oauth_env(), **pardot.env(), **change}, "pull", "--out", tmp_path, "--sources", "pardot")
+    assert r.exit_code == 1
+    assert r.stderr.startswith(expected) and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_pardot_refuses_a_token_that_is_not_a_live_salesforce_session(pardot, tmp_path):
+    from reconcile.sources.pardot import pull_pardot
+    with pytest.raises(PullError, match="HTTP 401, code 184: access_token is invalid"):
+        pull_pardot(tmp_path, "00Dxx!not-a-session", env=pardot.env())
