@@ -81,7 +81,7 @@ def _stamp(path: Path, pulled: SourcePull) -> None:
     doc = tomllib.loads(path.read_text("utf-8")) if path.exists() else {"notes": "pulled by reconcile pull"}
     doc.setdefault("taken_at", {})[pulled.system] = pulled.taken_at
     doc.setdefault("pulled", {})[pulled.system] = {"files": len(pulled.files), "records": pulled.records,
-                                                   "api_requests": pulled.requests}
+                                                   "api_requests": pulled.requests, **pulled.detail}
     write_atomic(path, dump_toml(doc))
 
 

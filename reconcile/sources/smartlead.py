@@ -38,6 +38,7 @@ class SourcePull:
     taken_at: str = ""
     notes: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)   # records per object (Salesforce)
+    detail: dict = field(default_factory=dict)             # more for manifest.toml [pulled.<source>]
 
 
 def now_utc() -> str:
