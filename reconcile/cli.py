@@ -575,6 +575,36 @@ def standins_serve(jira_flavor, issues):
         jira.stop(), hooks.stop(), smtp.stop()
 
 
+@app.group("smartlead-webhook", context_settings=CONTEXT)
+def smartlead_webhook():
+    """Receive Smartlead webhooks into a durable spool that `reconcile pull --sources smartlead` reads."""
+
+
+@smartlead_webhook.command("serve", context_settings=CONTEXT)
+@click.option("--spool", "spool_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder for events-YYYY-MM-DD.jsonl and rejected/.")
+@click.option("--port", type=int, default=8787, show_default=True, help="Port (0 = a free one).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface (put TLS in front of it).")
+def smartlead_webhook_serve(spool_dir, port, host):
+    """Serve POST /smartlead/<secret> until interrupted; prints one JSON line with the URL.
+
+    Accepts EMAIL_BOUNCE/EMAIL_BOUNCED, EMAIL_REPLY/EMAIL_REPLIED and LEAD_CATEGORY_UPDATED (old and new
+    names), appends each to SPOOL/events-YYYY-MM-DD.jsonl and fsyncs it before answering 200. Bad payloads
+    get 400 and are kept in SPOOL/rejected/ with the reason. The secret comes from
+    RECONCILE_SMARTLEAD_WEBHOOK_SECRET: put it in the URL given to Smartlead (…/smartlead/<secret>) or send
+    it as the X-Reconcile-Webhook-Secret header.
+
+    \b
+    Example:
+      reconcile smartlead-webhook serve --spool /srv/reconcile/spool --port 8787
+    """
+    from .sources.webhook import serve as run
+
+    run(spool_dir, port=port, host=host,
+        ready=lambda url, notes: click.echo(json.dumps({"url": f"{url}/smartlead/<secret>", "spool": str(spool_dir),
+                                                        "repaired": notes}), nl=True) or sys.stdout.flush())
+
+
 @app.group(context_settings=CONTEXT)
 def sandbox():
     """The local Salesforce-compatible org on 127.0.0.1 (tests, demo, trying things safely)."""

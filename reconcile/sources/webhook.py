@@ -1,0 +1,224 @@
+"""Smartlead webhooks → a durable JSONL spool; `pull` copies the spooled days into smartlead/events.jsonl.
+
+    reconcile smartlead-webhook serve --spool /srv/spool [--port 8787]
+    Smartlead webhook URL:  https://<your host>/smartlead/<RECONCILE_SMARTLEAD_WEBHOOK_SECRET>
+                            (or POST /smartlead with header X-Reconcile-Webhook-Secret: <secret>)
+
+Read by the plan: EMAIL_BOUNCE / EMAIL_BOUNCED, EMAIL_REPLY / EMAIL_REPLIED, LEAD_CATEGORY_UPDATED (old and new
+names and field sets, reference/source_schemas.md §1.8) — these need a lead email and a time; Smartlead's other event
+types are spooled as they come. Each accepted payload is appended as one line to
+SPOOL/events-YYYY-MM-DD.jsonl (UTC day of receipt), written with one write(2) on an O_APPEND descriptor and fsynced
+(the file, and the folder when the file is new) before the answer 200 — an acknowledged event survives a crash.
+A crash mid-write can leave only an unacknowledged partial last line: the reader skips it and the server, when it
+starts, moves it to SPOOL/rejected/ (reason "torn write") and truncates it, so later lines stay whole.
+A bad payload (not JSON, not an object, another event type, no lead email or time) gets 400 and is kept with the
+reason in SPOOL/rejected/rejected-YYYY-MM-DD.jsonl; a wrong secret gets 403 and is kept there too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import PullError
+
+EVENTS = {"EMAIL_BOUNCE", "EMAIL_BOUNCED", "EMAIL_REPLY", "EMAIL_REPLIED", "LEAD_CATEGORY_UPDATED"}
+# Smartlead's other event types (§1.8, both doc generations): spooled as they come (the plan ignores them), so a
+# webhook subscribed to more events than reconcile reads is not answered 400 and disabled by Smartlead.
+OTHER_EVENTS = {"EMAIL_SENT", "FIRST_EMAIL_SENT", "EMAIL_OPEN", "EMAIL_OPENED", "EMAIL_LINK_CLICK", "EMAIL_CLICKED",
+                "LEAD_UNSUBSCRIBED", "EMAIL_UNSUBSCRIBED", "MANUAL_STEP_REACHED"}
+SECRET_VAR = "RECONCILE_SMARTLEAD_WEBHOOK_SECRET"
+HEADER = b"x-reconcile-webhook-secret"
+MAX_BODY = 8 * 1024 * 1024
+DAY_FILE = re.compile(r"events-(\d{4}-\d{2}-\d{2})\.jsonl$")
+MARKER = ".last-pulled-day"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Spool:
+    """Append-only, fsynced JSONL files per UTC day; one writer lock per process."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        (self.root / "rejected").mkdir(parents=True, exist_ok=True)
+        self.lock = threading.Lock()
+
+    def append(self, path: Path, doc: dict) -> None:
+        line = (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        with self.lock:
+            new = not path.exists()
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                written = os.write(fd, line)
+                while written < len(line):   # a short write: finish the line before anyone else appends
+                    written += os.write(fd, line[written:])
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if new:
+                dfd = os.open(path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(dfd)
+                finally:
+                    os.close(dfd)
+
+    def accept(self, payload: dict) -> None:
+        self.append(self.root / f"events-{_now():%Y-%m-%d}.jsonl", payload)
+
+    def reject(self, reason: str, body: bytes) -> None:
+        self.append(self.root / "rejected" / f"rejected-{_now():%Y-%m-%d}.jsonl",
+                    {"received_at": _now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "reason": reason,
+                     "body": body.decode("utf-8", "replace")})
+
+    def repair(self) -> list[str]:
+        """Move a torn (unacknowledged) last line of each day file to rejected/ and truncate it; returns notes."""
+        notes = []
+        for path in sorted(self.root.glob("events-*.jsonl")):
+            data = path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                cut = data.rfind(b"\n") + 1
+                self.reject(f"torn write in {path.name} (a crash before fsync; never acknowledged)", data[cut:])
+                with open(path, "r+b") as fh:
+                    fh.truncate(cut)
+                    os.fsync(fh.fileno())
+                notes.append(f"{path.name}: torn last line of {len(data) - cut} bytes moved to rejected/")
+        return notes
+
+
+def problem(doc) -> str | None:
+    """Why a payload is not a Smartlead event reconcile reads, or None."""
+    if not isinstance(doc, dict):
+        return "payload is not a JSON object"
+    kind = doc.get("event_type") or doc.get("event")
+    if kind in OTHER_EVENTS:
+        return None
+    if kind not in EVENTS:
+        return f"event_type '{kind}' is not a Smartlead event type (reconcile reads {', '.join(sorted(EVENTS))})"
+    lead = doc.get("lead") if isinstance(doc.get("lead"), dict) else {}
+    data = doc.get("lead_data") if isinstance(doc.get("lead_data"), dict) else {}
+    if not any(isinstance(v, str) and "@" in v for v in (doc.get("sl_lead_email"), doc.get("to_email"),
+                                                         doc.get("lead_email"), data.get("email"), lead.get("email"))):
+        return "no lead email (sl_lead_email, to_email, lead_email, lead_data.email)"
+    if not any(doc.get(k) for k in ("event_timestamp", "time_replied", "time_sent", "timestamp", "created_at")):
+        return "no event time (event_timestamp, time_replied, time_sent)"
+    return None
+
+
+class WebhookApp:
+    """A plain ASGI app: POST /smartlead/<secret> or POST /smartlead with the secret header."""
+
+    def __init__(self, spool: Spool, secret: str):
+        self.spool, self.secret = spool, secret
+        self.accepted = 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            return await send({"type": "lifespan.shutdown.complete"})
+        body, more = b"", True
+        while more:
+            msg = await receive()
+            body += msg.get("body", b"")
+            more = msg.get("more_body", False)
+            if len(body) > MAX_BODY:
+                return await _answer(send, 413, {"error": "payload too large"})
+        path = scope["path"].rstrip("/")
+        if scope["method"] != "POST" or not (path == "/smartlead" or path.startswith("/smartlead/")):
+            return await _answer(send, 404, {"error": "POST /smartlead/<secret>"})
+        given = path.removeprefix("/smartlead").lstrip("/") or dict(scope["headers"]).get(HEADER, b"").decode()
+        if not secrets.compare_digest(given.encode(), self.secret.encode()):
+            await asyncio.to_thread(self.spool.reject, "wrong or missing webhook secret", body)
+            return await _answer(send, 403, {"error": "wrong or missing webhook secret"})
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = body
+        reason = "body is not JSON" if doc is body else problem(doc)
+        if reason:
+            await asyncio.to_thread(self.spool.reject, reason, body)
+            return await _answer(send, 400, {"error": reason})
+        await asyncio.to_thread(self.spool.accept, doc)
+        self.accepted += 1
+        await _answer(send, 200, {"ok": True})
+
+
+async def _answer(send, status: int, doc: dict) -> None:
+    body = json.dumps(doc).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def webhook_secret(env=None) -> str:
+    env = os.environ if env is None else env
+    secret = (env.get(SECRET_VAR) or "").strip()
+    if len(secret) < 16:
+        raise PullError(f"{SECRET_VAR} is {'not set' if not secret else 'shorter than 16 characters'}: set it to a "
+                        "long random value (e.g. `openssl rand -hex 24`) and use it in the webhook URL you give "
+                        "Smartlead (…/smartlead/<secret>).")
+    from ..credentials import register_secret
+    register_secret(secret)
+    return secret
+
+
+def serve(spool_dir, port: int = 8787, host: str = "127.0.0.1", env=None, ready=None) -> None:
+    """Serve until interrupted (uvicorn); `ready(url)` is called once listening."""
+    import uvicorn
+
+    spool = Spool(spool_dir)
+    notes = spool.repair()
+    app = WebhookApp(spool, webhook_secret(env))
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+
+    async def run():
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.02)
+        if server.started and ready:
+            sock = server.servers[0].sockets[0].getsockname()
+            ready(f"http://{host}:{sock[1]}", notes)
+        await task
+
+    asyncio.run(run())
+
+
+def copy_events(spool_dir, out_dir, result, progress=None) -> None:
+    """Copy the spooled days since the last pull into OUT/smartlead/events.jsonl (complete lines only).
+
+    The day of the last pull is copied again (it may have grown since): events are idempotent evidence."""
+    spool = Path(spool_dir)
+    if not spool.is_dir():
+        raise PullError(f"Smartlead webhook spool '{spool}' does not exist: check --spool / RECONCILE_SMARTLEAD_SPOOL.")
+    marker = spool / MARKER
+    since = marker.read_text().strip() if marker.exists() else ""
+    days = sorted((m[1], p) for p in spool.glob("events-*.jsonl") if (m := DAY_FILE.search(p.name)) and m[1] >= since)
+    lines, torn = [], 0
+    for _, path in days:
+        data = path.read_bytes()
+        complete, _, tail = data.rpartition(b"\n")
+        torn += bool(tail)
+        lines += [line for line in complete.split(b"\n") if line.strip()]
+    from ..plan import write_atomic
+    target = Path(out_dir) / "smartlead" / "events.jsonl"
+    for old in target.parent.glob("events*.jsonl"):
+        old.unlink()
+    if lines:
+        write_atomic(target, b"\n".join(lines) + b"\n")
+        result.files.append("smartlead/events.jsonl")
+    if days:
+        marker.write_text(days[-1][0] + "\n")
+    result.notes.append(f"{len(lines)} webhook events from {len(days)} spooled day(s)"
+                        + (f"; {torn} unacknowledged partial line(s) skipped" if torn else ""))
+    if progress:
+        progress(f"Smartlead: {len(lines)} webhook events")

@@ -1,0 +1,192 @@
+"""`reconcile smartlead-webhook serve`: a real uvicorn process; durability under concurrency and kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from reconcile.build import build_plan
+from reconcile.demo_data import generate_snapshot
+from reconcile.sources.smartlead import SourcePull
+from reconcile.sources.webhook import Spool, copy_events
+
+SECRET = "webhook-secret-" + "x" * 16
+RECONCILE = str(Path(sys.executable).with_name("reconcile"))
+
+
+class Server:
+    def __init__(self, spool: Path, secret: str = SECRET):
+        env = {**os.environ, "RECONCILE_SMARTLEAD_WEBHOOK_SECRET": secret}
+        self.proc = subprocess.Popen([RECONCILE, "smartlead-webhook", "serve", "--spool", str(spool), "--port", "0"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        line = self.proc.stdout.readline()
+        assert line, self.proc.stderr.read()
+        self.info = json.loads(line)
+        self.url = self.info["url"].replace("<secret>", secret)
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        self.proc.wait(10)
+
+
+def event(n: int, kind: str = "EMAIL_REPLY") -> dict:
+    return {"event_type": kind, "event_timestamp": "2026-11-27T01:00:00.000Z", "sl_lead_email": f"lead{n}@x.io",
+            "to_email": f"lead{n}@x.io", "campaign_id": 9181, "stats_id": f"s-{n}", "reply_message": {"text": "y" * 300}}
+
+
+def spooled(spool: Path) -> list[dict]:
+    return [json.loads(line) for p in sorted(spool.glob("events-*.jsonl")) for line in p.read_text().splitlines()]
+
+
+@pytest.fixture()
+def server(tmp_path):
+    s = Server(tmp_path / "spool")
+    yield s
+    if s.proc.poll() is None:
+        s.stop()
+
+
+def test_100_concurrent_posts_are_each_spooled_once_and_whole(server, tmp_path):
+    with ThreadPoolExecutor(20) as pool:
+        codes = list(pool.map(lambda n: requests.post(server.url, json=event(n)).status_code, range(100)))
+    assert codes == [200] * 100
+    got = spooled(tmp_path / "spool")
+    assert sorted(e["stats_id"] for e in got) == sorted(f"s-{n}" for n in range(100))
+
+
+def test_kill_9_mid_burst_loses_no_acknowledged_event_and_leaves_no_torn_line(tmp_path):
+    spool = tmp_path / "spool"
+    server = Server(spool)
+    acked, stop = set(), threading.Event()
+
+    def post(worker: int):
+        n = worker * 100_000
+        while not stop.is_set():
+            n += 1
+            try:
+                if requests.post(server.url, json=event(n), timeout=5).status_code == 200:
+                    acked.add(f"s-{n}")
+            except requests.RequestException:
+                return
+
+    threads = [threading.Thread(target=post, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    server.stop(signal.SIGKILL)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(acked) > 20
+    raw = b"".join(p.read_bytes() for p in sorted(spool.glob("events-*.jsonl")))
+    complete = raw[:raw.rfind(b"\n") + 1]
+    ids = [json.loads(line)["stats_id"] for line in complete.splitlines()]
+    assert acked <= set(ids) and len(ids) == len(set(ids))
+    out = SourcePull("smartlead")
+    copy_events(spool, tmp_path / "snap", out)   # the reader takes complete lines only
+    lines = (tmp_path / "snap" / "smartlead" / "events.jsonl").read_text().splitlines()
+    assert {json.loads(line)["stats_id"] for line in lines} == set(ids)
+    again = Server(spool)   # a restart repairs any torn tail, so later appends stay whole
+    try:
+        assert requests.post(again.url, json=event(7)).status_code == 200
+    finally:
+        again.stop()
+    assert all(p.read_bytes().endswith(b"\n") for p in spool.glob("events-*.jsonl"))
+    assert "s-7" in {e["stats_id"] for e in spooled(spool)}
+
+
+def test_a_torn_last_line_is_skipped_by_the_reader_and_moved_to_rejected_at_start(tmp_path):
+    spool = tmp_path / "spool"
+    Spool(spool).accept(event(1))
+    day = next(spool.glob("events-*.jsonl"))
+    with day.open("ab") as fh:
+        fh.write(b'{"event_type":"EMAIL_REPLY","sl_lead_em')   # what a crash between write and fsync can leave
+    out = SourcePull("smartlead")
+    copy_events(spool, tmp_path / "snap", out)
+    assert len((tmp_path / "snap" / "smartlead" / "events.jsonl").read_text().splitlines()) == 1
+    assert "1 unacknowledged partial line(s) skipped" in out.notes[0]
+    server = Server(spool)
+    try:
+        assert server.info["repaired"] == [f"{day.name}: torn last line of 39 bytes moved to rejected/"]
+    finally:
+        server.stop()
+    rejected = [json.loads(x) for x in next((spool / "rejected").glob("*.jsonl")).read_text().splitlines()]
+    assert rejected[0]["reason"].startswith("torn write in") and rejected[0]["body"].endswith("sl_lead_em")
+    assert day.read_bytes().endswith(b"\n") and len(spooled(spool)) == 1
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("not json", "body is not JSON"),
+    ("[1, 2]", "payload is not a JSON object"),
+    ('{"event_type": "EMAIL_TELEPORTED"}', "event_type 'EMAIL_TELEPORTED' is not a Smartlead event type"),
+    ('{"event_type": "EMAIL_BOUNCE", "event_timestamp": "2026-11-27T01:00:00Z"}', "no lead email"),
+    ('{"event_type": "EMAIL_REPLY", "to_email": "a@x.io"}', "no event time"),
+])
+def test_bad_payload_gets_400_and_is_kept_with_the_reason(server, tmp_path, body, reason):
+    r = requests.post(server.url, data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"].startswith(reason)
+    kept = [json.loads(x) for x in next((tmp_path / "spool" / "rejected").glob("*.jsonl")).read_text().splitlines()]
+    assert kept[-1]["reason"].startswith(reason) and kept[-1]["body"] == body
+    assert spooled(tmp_path / "spool") == []
+
+
+def test_secret_in_path_or_header_and_old_and_new_names(server, tmp_path):
+    base = server.url.rsplit("/", 1)[0]
+    assert requests.post(base, json=event(1, "EMAIL_BOUNCED"),
+                         headers={"X-Reconcile-Webhook-Secret": SECRET}).status_code == 200
+    assert requests.post(base, json=event(2)).status_code == 403
+    assert requests.post(base + "/wrong-secret-value", json=event(3)).status_code == 403
+    category = {"event_type": "LEAD_CATEGORY_UPDATED", "lead_category": {"new_name": "Interested"},
+                "lead_data": {"email": "c@x.io"}, "event_timestamp": "2026-11-27T02:00:00Z"}
+    assert requests.post(server.url, json=category).status_code == 200
+    assert requests.post(server.url, json={"event": "EMAIL_REPLIED", "timestamp": "2026-11-27T03:00:00Z",
+                                           "lead": {"email": "d@x.io"}}).status_code == 200
+    assert len(spooled(tmp_path / "spool")) == 3
+    assert len(next((tmp_path / "spool" / "rejected").glob("*.jsonl")).read_text().splitlines()) == 2
+
+
+def test_missing_secret_is_one_error_line(tmp_path):
+    env = {**os.environ, "RECONCILE_SMARTLEAD_WEBHOOK_SECRET": ""}
+    r = subprocess.run([RECONCILE, "smartlead-webhook", "serve", "--spool", str(tmp_path), "--port", "0"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.startswith("Error: RECONCILE_SMARTLEAD_WEBHOOK_SECRET is not set:") and r.stderr.count("\n") == 1
+
+
+def test_spooled_events_pulled_into_a_snapshot_plan_like_the_original_file(server, tmp_path):
+    snap = tmp_path / "orig"
+    generate_snapshot(snap, leads=60, seed=11, taken_at="2026-11-27T06:00:00Z")
+    for line in (snap / "smartlead" / "events.jsonl").read_text().splitlines():
+        assert requests.post(server.url, data=line.encode()).status_code == 200
+    pulled = tmp_path / "pulled"
+    shutil.copytree(snap, pulled)
+    (pulled / "smartlead" / "events.jsonl").unlink()
+    copy_events(tmp_path / "spool", pulled, SourcePull("smartlead"))
+    a = build_plan(snap, out=tmp_path / "a" / "plan.json", exports=False).plan
+    b = build_plan(pulled, out=tmp_path / "b" / "plan.json", exports=False).plan
+    assert [e for e in a["changes"] if any(x["file"].endswith("events.jsonl") for x in e["evidence"])]
+    assert (a["changes"], a["findings"]) == (b["changes"], b["findings"])
+
+
+def test_pull_copies_only_the_days_since_the_last_pull(tmp_path):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    for day, n in (("2026-11-25", 1), ("2026-11-26", 2), ("2026-11-27", 3)):
+        (spool / f"events-{day}.jsonl").write_text(json.dumps(event(n)) + "\n")
+    copy_events(spool, tmp_path / "s1", SourcePull("smartlead"))
+    assert len((tmp_path / "s1" / "smartlead" / "events.jsonl").read_text().splitlines()) == 3
+    (spool / "events-2026-11-28.jsonl").write_text(json.dumps(event(4)) + "\n")
+    copy_events(spool, tmp_path / "s2", SourcePull("smartlead"))
+    got = [json.loads(x)["stats_id"] for x in (tmp_path / "s2" / "smartlead" / "events.jsonl").read_text().splitlines()]
+    assert got == ["s-3", "s-4"]   # the last pull's day again (it may have grown), then the new day
