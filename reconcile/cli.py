@@ -621,7 +621,9 @@ def sandbox():
               help="Seconds an OAuth access token stays valid (then the API answers INVALID_SESSION_ID).")
 def sandbox_serve(port, seed_dir, reset, state, token_ttl):
     """Serve the sandbox org until interrupted; prints one JSON line: instance_url, session ids, ca_bundle,
-    and its registered OAuth app: login_url, client_id, client_secret, username, jwt_key_file.
+    and its registered OAuth app: login_url, client_id, client_secret, username, jwt_key_file. Smartlead and
+    Pardot stand-ins (seeded from --seed's smartlead/ and pardot/ files) serve beside it: smartlead_base_url,
+    smartlead_api_key, pardot_base_url, pardot_business_unit_id (`sandbox env` exports them too).
 
     \b
     Example (client credentials):
@@ -635,7 +637,9 @@ def sandbox_serve(port, seed_dir, reset, state, token_ttl):
     if seed_dir:
         from .seeding import seed_org
         seeder = lambda org: seed_org(org, seed_dir)  # noqa: E731
-    serve(port, state, seed=seeder, token_ttl=token_ttl, reset=reset)
+    from .standins.sources import start_source_standins
+    serve(port, state, seed=seeder, token_ttl=token_ttl, reset=reset,
+          companions=lambda org: start_source_standins(org, seed_dir))
 
 
 @sandbox.command("env", context_settings=CONTEXT)

@@ -59,8 +59,12 @@ def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, appl
         from .preflight import run_preflight
         checks = run_preflight(client, load_policy())
         say(f"    preflight: {sum(c.ok for c in checks)} of {len(checks)} checks pass")
+        say("    pulling Smartlead and Pardot (APIs) and Clay (drop folder) from the sandbox; Salesforce as generated")
+        pulled = _pull_all_sources(handle, snap, work, client)
+        say("    " + "; ".join(f"{p.system} {p.records} records ({p.requests} API requests)" for p in pulled))
         say("4/6 Planning (DuckDB file, SQL rules) and rendering the HTML report")
         plan_path = work / "plan.json"
+        snap = work / "pulled"
         with progress_status("Planning") as progress:
             result = build_plan(snap, out=plan_path, db=work / "reconcile.duckdb", progress=progress)
         report = render_report(result.plan, work / "report.html")
@@ -80,3 +84,37 @@ def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, appl
     finally:
         handle.stop()
     return DemoResult(work, result.plan, plan_path, report, result.db_path, counts, ready_after, requests, files)
+
+
+def _pull_all_sources(handle, snap: Path, work: Path, client) -> list:
+    """`reconcile pull --sources all` against the sandbox: the org, its Smartlead and Pardot stand-ins (seeded from
+    the demo snapshot) and a Clay drop folder holding the snapshot's Clay exports named with their export time.
+    Each source keeps the demo's taken_at (so the demo plans as the generated snapshot would). Salesforce is copied
+    as generated, not pulled: the sandbox org computes its formula fields, so a pull would erase the demo's
+    overall_formula_mismatch and eligibility_mismatch cases (step 6 pulls it after apply)."""
+    import tomllib
+
+    from .sources.pull_all import pull_sources
+    from .standins.sources import start_source_standins
+
+    taken = tomllib.loads((snap / "manifest.toml").read_text("utf-8"))["taken_at"]
+    drop = work / "clay-drop"
+    drop.mkdir(parents=True, exist_ok=True)
+    clay_at = datetime.fromisoformat(taken["clay"].replace("Z", "+00:00")).strftime("%Y-%m-%dT%H-%M-%S")
+    for f in sorted((snap / "clay").iterdir()):
+        shutil.copyfile(f, drop / f"{f.stem} {clay_at}{f.suffix}")
+    info, stop = start_source_standins(handle.org, snap)
+    env = {"SMARTLEAD_BASE_URL": info["smartlead_base_url"], "SMARTLEAD_API_KEY": info["smartlead_api_key"],
+           "PARDOT_BASE_URL": info["pardot_base_url"], "PARDOT_BUSINESS_UNIT_ID": info["pardot_business_unit_id"]}
+    out = work / "pulled"
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(snap / "manifest.toml", out / "manifest.toml")
+    shutil.copytree(snap / "sfdc", out / "sfdc")
+    if (snap / "smartlead" / "events.jsonl").exists():  # the webhook spool's part (see smartlead-webhook serve)
+        (out / "smartlead").mkdir(exist_ok=True)
+        shutil.copy2(snap / "smartlead" / "events.jsonl", out / "smartlead" / "events.jsonl")
+    try:
+        return [pull_sources(out, [system], connect_sf=lambda: client, env=env, clay_dir=drop,
+                             taken_at=taken[system])[0] for system in ("smartlead", "pardot", "clay")]
+    finally:
+        stop()

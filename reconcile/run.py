@@ -91,7 +91,7 @@ def prepare_snapshot(snapshot_dir: str | Path | None, work_dir: Path, pull: bool
                      org: str | None = None) -> Path:
     """The snapshot to plan from: pulled from Salesforce, given, or (neither) a generated demo snapshot."""
     if pull:
-        from .pull import pull_snapshot  # written separately; imported only when pulling
+        from .sources.pull_all import parse_sources, pull_sources  # imported only when pulling
         from .salesforce import connect
 
         target = work_dir / "snapshot"
@@ -102,7 +102,10 @@ def prepare_snapshot(snapshot_dir: str | Path | None, work_dir: Path, pull: bool
             elif src.is_file():
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, target / name)
-        pull_snapshot(target, connect(org=org or None))
+        sources = parse_sources(os.environ.get("RECONCILE_PULL_SOURCES") or "sfdc")  # README: Daily unattended run
+        pull_sources(target, sources, connect_sf=lambda: connect(org=org or None),
+                     clay_dir=os.environ.get("RECONCILE_CLAY_DIR") or None,
+                     spool=os.environ.get("RECONCILE_SMARTLEAD_SPOOL") or None)
         return target
     if snapshot_dir:
         return Path(snapshot_dir)

@@ -75,7 +75,8 @@ def test_reset_reseeds_an_existing_state_and_env_points_at_it(tmp_path):
         result = cli("sandbox", "env", "--state", state)
         assert result.exit_code == 0
         env = exported(result.output)
-        assert set(env) == {"SF_LOGIN_URL", "SF_CLIENT_ID", "SF_CLIENT_SECRET", "SF_CA_BUNDLE"}
+        assert set(env) == {"SF_LOGIN_URL", "SF_CLIENT_ID", "SF_CLIENT_SECRET", "SF_CA_BUNDLE", "SMARTLEAD_BASE_URL",
+                            "SMARTLEAD_API_KEY", "PARDOT_BASE_URL", "PARDOT_BUSINESS_UNIT_ID"}
         assert env["SF_CA_BUNDLE"] == first.info["ca_bundle"]            # the CA survives a reset
         assert result.output.splitlines()[0].startswith("unset SF_USERNAME SF_PRIVATE_KEY_FILE ")
         assert len(connect(env=env).query_all("SELECT Id FROM Lead")) == 4   # the deleted lead is back
@@ -95,3 +96,23 @@ def test_env_without_a_serving_org_says_how_to_start_one(tmp_path, args):
     assert result.output.strip() == (f"Error: No sandbox org is serving from state '{state}' (no live "
                                      f"'org.serving.json' beside it). Start one first: reconcile sandbox serve "
                                      f"--state {state} &")
+
+
+def test_sandbox_serves_smartlead_and_pardot_seeded_from_the_snapshot(tmp_path):
+    from reconcile.demo_data import generate_snapshot
+    snap = tmp_path / "snap"
+    generate_snapshot(snap, leads=40, seed=3, taken_at="2026-11-27T06:00:00Z")
+    state = tmp_path / "org.json"
+    served = serve("--state", state, "--seed", snap)
+    try:
+        assert {"smartlead_base_url", "smartlead_api_key", "pardot_base_url", "pardot_business_unit_id"} <= set(served.info)
+        env = exported(cli("sandbox", "env", "--state", state).output)
+        result = CliRunner().invoke(app, ["pull", "--out", str(tmp_path / "out"), "--sources", "smartlead,pardot"],
+                                    env=env)
+        assert result.exit_code == 0, result.stderr
+    finally:
+        stop(served)
+    assert sorted(p.name for p in (tmp_path / "out" / "smartlead").iterdir()) == \
+        sorted(p.name for p in (snap / "smartlead").glob("campaign-*"))
+    assert len((tmp_path / "out" / "pardot" / "prospects.csv").read_text().splitlines()) == \
+        len((snap / "pardot" / "prospects.csv").read_text("utf-8-sig").splitlines())

@@ -20,6 +20,8 @@ from ..errors import SandboxError
 LOGIN_VARIABLES = ("SF_LOGIN_URL", "SF_CLIENT_ID", "SF_CLIENT_SECRET", "SF_USERNAME", "SF_PRIVATE_KEY_FILE",
                    "SF_INSTANCE_URL", "SF_SESSION_ID", "SF_PASSWORD", "SF_SECURITY_TOKEN", "SF_DOMAIN")
 FLOWS = ("client_credentials", "jwt")
+SOURCE_VARIABLES = {"smartlead_base_url": "SMARTLEAD_BASE_URL", "smartlead_api_key": "SMARTLEAD_API_KEY",
+                    "pardot_base_url": "PARDOT_BASE_URL", "pardot_business_unit_id": "PARDOT_BUSINESS_UNIT_ID"}
 
 
 def serving_file(state_path) -> Path:
@@ -40,7 +42,8 @@ def prepare_state(state_path, seeding: bool, reset: bool) -> None:
                            "replace it with a fresh org seeded from the snapshot, or drop --seed to keep it.")
 
 
-def serve(port: int = 0, state_path=None, seed=None, token_ttl: float = 7200, reset: bool = False) -> None:
+def serve(port: int = 0, state_path=None, seed=None, token_ttl: float = 7200, reset: bool = False,
+          companions=None) -> None:
     """Run the org until SIGINT/SIGTERM; prints one JSON line: instance_url, sessions, ca_bundle and the OAuth
     app (login_url, client_id, client_secret, username, jwt_key_file).
 
@@ -51,14 +54,17 @@ def serve(port: int = 0, state_path=None, seed=None, token_ttl: float = 7200, re
 
     prepare_state(state_path, seed is not None, reset)
     handle = start_sandbox(state_path=state_path, port=port, token_ttl=token_ttl)
+    extra, stop_companions = {}, None
     try:
         if seed is not None:
             seed(handle.org)
+        if companions is not None:  # the Smartlead and Pardot stand-ins (reconcile/standins/sources.py)
+            extra, stop_companions = companions(handle.org)
         info = {"instance_url": handle.instance_url, "session_id": handle.session_id,
                 "admin_session_id": handle.admin_session_id, "ca_bundle": handle.ca_bundle,
                 "login_url": handle.login_url, "client_id": handle.client_id,
                 "client_secret": handle.client_secret, "username": handle.username,
-                "jwt_key_file": handle.jwt_key_file}
+                "jwt_key_file": handle.jwt_key_file, **extra}
         if state_path is not None:
             _write_private(serving_file(state_path), json.dumps({**info, "pid": os.getpid()}))
         print(json.dumps(info), flush=True)
@@ -69,6 +75,8 @@ def serve(port: int = 0, state_path=None, seed=None, token_ttl: float = 7200, re
     finally:
         if state_path is not None:
             serving_file(state_path).unlink(missing_ok=True)
+        if stop_companions:
+            stop_companions()
         handle.stop()
 
 
@@ -92,6 +100,9 @@ def env_lines(state_path, flow: str = "client_credentials", wait: float = 10) ->
         values.update({"SF_USERNAME": info["username"], "SF_PRIVATE_KEY_FILE": info["jwt_key_file"]})
     else:
         values["SF_CLIENT_SECRET"] = info["client_secret"]
+    for key, var in SOURCE_VARIABLES.items():  # the Smartlead and Pardot stand-ins beside the org
+        if info.get(key):
+            values[var] = info[key]
     others = [name for name in LOGIN_VARIABLES if name not in values]
     return [f"unset {' '.join(others)}"] + [f"export {k}={shlex.quote(str(v))}" for k, v in values.items()]
 
