@@ -36,8 +36,7 @@ def pull_sources(out_dir: str | Path, sources, connect_sf=None, env=None, campai
     """Pull every named source into OUT; returns one SourcePull per source, in order.
 
     `connect_sf()` returns a logged-in salesforce.Client (needed for sfdc and for pardot's token)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)   # created by the first file written: a refused login leaves nothing behind
     results: list[SourcePull] = []
     sf = None
     for system in sources:

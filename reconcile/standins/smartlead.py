@@ -79,10 +79,12 @@ class Api(tornado.web.RequestHandler):
         self.set_status(status)
         self.finish(body)
 
-    def on_finish(self):
-        if getattr(self, "_arrived", None) is not None:
-            with self.state.lock:
+    def finish(self, chunk=None):
+        if getattr(self, "_arrived", None) is not None:   # logged before the answer leaves: a client that got it
+            with self.state.lock:                         # finds it in the log
                 self.state.log.append((self._arrived, self.request.path, self.get_status()))
+            self._arrived = None
+        return super().finish(chunk)
 
 
 class Campaigns(Api):
