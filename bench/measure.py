@@ -67,8 +67,8 @@ def reconcile(a: dict) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     res = build_plan(a["snap"], out=out / "plan.json", db=out / "reconcile.duckdb", exports=True)
-    summ = res.plan["summary"]
-    return {"changes": len(res.plan["changes"]), "findings": len(res.plan["findings"]), "records": summ["records"],
+    summ = res.plan["summary"]  # counts from the manifest: the rows stay in plan.data/ (reconcile.plan/2)
+    return {"changes": summ["changes"]["total"], "findings": summ["findings"]["total"], "records": summ["records"],
             "ready_by_object": {k: v["ready"] for k, v in summ["by_object"].items()}}
 
 
@@ -79,14 +79,14 @@ def reconcile_scaled(a: dict) -> dict:
     out = Path(a["out"])
     shutil.rmtree(out, ignore_errors=True)
     res = build_plan(Path(a["snap"]), out=out / "plan.json", memory_limit=a.get("memory_limit", "8GB"))
-    return {"changes": len(res.plan["changes"])}
+    return {"changes": res.plan["summary"]["changes"]["total"]}
 
 
 def profile(a: dict) -> dict:
     """Where reconcile's time goes: ingest, each SQL model (reconcile.sql.run_model), plan assembly, writing."""
     from reconcile import build as rb
     from reconcile import plan as planmod
-    from reconcile import snapshots
+    from reconcile import planfile, snapshots
     from reconcile import sql as rsql
     from reconcile.policy import load_policy
 
@@ -110,21 +110,14 @@ def profile(a: dict) -> dict:
         rsql.run_model(con, m, params)
         parts.append((f"model: {m}", time.perf_counter() - t))
     t = time.perf_counter()
-    summary = planmod.summarize(con, planmod.fetch_rejects(con))
+    summary = planmod.summarize(con)
     parts.append(("assemble: summary + gates", time.perf_counter() - t))
+    planfile.write_parts(con, out / "plan.json", timed=parts)  # Parquet per part, then its canonical hash
     t = time.perf_counter()
-    changes = planmod.fetch_changes(con)
-    parts.append(("assemble: fetch_changes (Python dicts)", time.perf_counter() - t))
-    t = time.perf_counter()
-    findings = planmod.fetch_findings(con)
-    parts.append(("assemble: fetch_findings (Python dicts)", time.perf_counter() - t))
-    plan = {"summary": summary, "changes": changes, "findings": findings, "rejects": []}
-    t = time.perf_counter()
-    planmod.compute_plan_id(plan)
-    parts.append(("assemble: plan_id (canonical JSON + sha256)", time.perf_counter() - t))
-    t = time.perf_counter()
-    planmod.write_atomic(out / "plan.json", planmod.dumps(plan))
-    parts.append(("write: plan JSON", time.perf_counter() - t))
+    manifest = {"format": planmod.FORMAT, "summary": summary}
+    planmod.compute_plan_id(manifest)
+    planmod.write_atomic(out / "plan.json", planmod.dumps(manifest))
+    parts.append(("write: plan manifest + plan_id", time.perf_counter() - t))
     t = time.perf_counter()
     planmod.export_changes(con, out / "plan.json")
     parts.append(("write: changes Parquet + CSV", time.perf_counter() - t))

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import loaded
 
 from reconcile.build import build_plan
 from reconcile.demo_data import generate_snapshot
 from reconcile.errors import SnapshotError
+from reconcile.plan import load_plan
 
 LEADS = 100_000
 DEEP_ROW = 75_000
@@ -32,14 +34,18 @@ def big(tmp_path_factory):
 
 
 def plan_bytes(snap: Path, work: Path, **kw) -> tuple[dict, bytes]:
+    """The plan (rows loaded) and its bytes: the manifest, then every data file (reconcile.plan/2)."""
     res = build_plan(snap, out=work / "plan.json", db=work / "reconcile.duckdb", exports=False, **kw)
-    return res.plan, (work / "plan.json").read_bytes()
+    load_plan(work / "plan.json")  # the data files hold what the manifest's hashes (and so plan_id) bind
+    data = b"".join((work / "plan.data" / f"{part}.parquet").read_bytes() for part in ("changes", "findings", "rejects"))
+    return loaded(res.plan), (work / "plan.json").read_bytes() + b"\0" + data  # NUL: never in the JSON
 
 
 def without_created_at(raw: bytes) -> bytes:
-    doc = json.loads(raw)
+    manifest, data = raw.split(b"\0", 1)
+    doc = json.loads(manifest)
     doc.pop("created_at")
-    return json.dumps(doc, sort_keys=True).encode()
+    return json.dumps(doc, sort_keys=True).encode() + data
 
 
 # ------------------------------------------------------------------------------------------ an independent reader
