@@ -124,6 +124,34 @@ def profile(a: dict) -> dict:
     return {"parts": [[k, round(v, 4)] for k, v in parts]}
 
 
+def explain_step(a: dict) -> dict:
+    """`reconcile explain RECORD --plan PLAN`: one record's changes and findings, queried from the plan's files."""
+    from reconcile.explain import explain, render_text
+    from reconcile.plan import load_plan
+
+    res = explain(load_plan(a["plan"], verify=False), a["record"])
+    return {"changes": len(res["changes"]), "findings": len(res["findings"]), "chars": len(render_text(res))}
+
+
+def report_step(a: dict) -> dict:
+    """`reconcile report PLAN --out report.html` (no history)."""
+    from reconcile.plan import load_plan
+    from reconcile.report import render_report
+
+    path = render_report(load_plan(a["plan"], verify=False), Path(a["out"]))
+    return {"bytes": path.stat().st_size}
+
+
+def approve_step(a: dict) -> dict:
+    """`reconcile approve PLAN --by NAME --override-gate REASON`: verify the plan's files against its manifest,
+    check the signed build record, recompute the gates, sign (with the bench's key, see bench/__main__.py)."""
+    from reconcile.approval import approval_path, approve
+
+    approval_path(a["plan"]).unlink(missing_ok=True)
+    entry = approve(a["plan"], by="Demo Admin", override_gate="bench")
+    return {"gate_overrides": len(entry["gate_overrides"])}
+
+
 def polars_peer(a: dict) -> dict:
     from bench.peers_polars import run
     return {"changes": run(Path(a["snap"]), Path(a["out"]))}
@@ -209,14 +237,18 @@ def diff_tables(a: dict) -> dict:
     return {"lead_changes": con.execute("select count(*) from plan_changes where object = 'Lead'").fetchone()[0]}
 
 
-STEPS = {"api": api, "diff_tables": diff_tables, "read_floor": read_floor, "reconcile": reconcile, "reconcile_scaled": reconcile_scaled, "profile": profile,
-         "polars": polars_peer, "pandas": pandas_peer, "datacompy": datacompy_diff, "duckdb_diff": duckdb_diff}
+STEPS = {"api": api, "diff_tables": diff_tables, "read_floor": read_floor, "reconcile": reconcile,
+         "reconcile_scaled": reconcile_scaled, "profile": profile, "explain": explain_step, "report": report_step,
+         "approve": approve_step, "polars": polars_peer, "pandas": pandas_peer, "datacompy": datacompy_diff, "duckdb_diff": duckdb_diff}
 
 
 # modules each step imports, loaded before the clock starts (interpreter start and imports are not the step)
 PRELOAD = {"read_floor": ("duckdb", "bench.generate"), "reconcile": ("reconcile.build",),
            "reconcile_scaled": ("reconcile.build",), "profile": ("reconcile.build", "reconcile.snapshots"),
-           "polars": ("bench.peers_polars",), "pandas": ("bench.peers_pandas",)}
+           "polars": ("bench.peers_polars",), "pandas": ("bench.peers_pandas",),
+           "explain": ("reconcile.explain", "reconcile.plan", "reconcile.planfile"),
+           "report": ("reconcile.report", "reconcile.plan", "reconcile.planfile"),
+           "approve": ("reconcile.approval", "reconcile.provenance", "reconcile.planfile", "reconcile.policy")}
 
 
 def main() -> None:

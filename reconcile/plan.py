@@ -17,8 +17,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from .errors import PlanError
 
@@ -246,17 +244,19 @@ def csv_safe_sql(column: str) -> str:
 
 
 def export_changes(con, out_base: Path) -> list[Path]:
-    """The changes as Parquet and CSV beside the plan, for spreadsheet users."""
-    table = con.sql(
-        "select object, record_id, field, before ->> '$' as before, after ->> '$' as after, rule, status, reason, "
-        "array_to_string(reasons, ';') as reasons, campaign_id, gbu, to_json(evidence) as evidence "
-        "from plan_changes order by object, record_id, field").to_arrow_table()
+    """The changes as Parquet and CSV beside the plan, for spreadsheet users (written by DuckDB, no Python rows)."""
+    cols = ("object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons", "campaign_id",
+            "gbu", "evidence")
+    select = ("select object, record_id, field, before ->> '$' as before, after ->> '$' as after, rule, status, "
+              "reason, array_to_string(reasons, ';') as reasons, campaign_id, gbu, to_json(evidence)::varchar as "
+              "evidence from plan_changes order by object, record_id, field")
     pq_path, csv_path = out_base.with_suffix(".changes.parquet"), out_base.with_suffix(".changes.csv")
-    pq.write_table(table, pq_path)
-    safe = ", ".join(csv_safe_sql(c) for c in table.column_names)
-    con.register("changes_export", table)
-    try:
-        pacsv.write_csv(con.sql(f"select {safe} from changes_export").to_arrow_table(), csv_path)
-    finally:
-        con.unregister("changes_export")
+    con.execute(f"copy ({select}) to '{_sql_path(pq_path)}' (format parquet, compression zstd)")
+    safe = ", ".join(csv_safe_sql(c) for c in cols)
+    con.execute(f"copy (select {safe} from read_parquet('{_sql_path(pq_path)}')) to '{_sql_path(csv_path)}' "
+                "(format csv, header true, force_quote *)")
     return [pq_path, csv_path]
+
+
+def _sql_path(p: Path) -> str:
+    return str(p).replace("'", "''")  # a path of our own making, quoted for COPY (which cannot bind it)

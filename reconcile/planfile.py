@@ -82,9 +82,9 @@ def data_dir(plan_path: str | Path) -> Path:
 # ------------------------------------------------------------------------------------------ canonical hashes
 
 def _hash_lines(con, relation: str, part: str, params=None) -> tuple[str, int]:
-    """sha256 over the canonical lines of a relation (each line + '\\n'), hashed from Arrow buffers in batches."""
-    sql = (f"select line || chr(10) from (select {_line_sql(part)} as line, * from {relation}) "
-           f"order by {ORDER[part]}")
+    """sha256 over the canonical lines of a data file (each line + '\\n'), in file order — the file was written in
+    the plan's order, and DuckDB reads a Parquet file in order — hashed from Arrow buffers in batches."""
+    sql = f"select {_line_sql(part)} || chr(10) from {relation}"
     h, n = hashlib.sha256(), 0
     reader = con.sql(sql, params=params or None).to_arrow_reader(200_000)
     for batch in reader:
