@@ -89,10 +89,11 @@ def main(argv=None) -> int:
         steps["reconcile"] = run_step("reconcile", {"snap": str(snap), "out": str(work / "reconcile")}, repeat)
         if scenario != "quiet" or fmt == "csv":
             plan = work / "reconcile" / "plan.json"
-            say("plan readers: explain, report, approve")
+            say("plan readers: explain, report, approve, apply (dry run, local work)")
             steps["explain"] = run_step("explain", {"plan": str(plan), "record": middle_record(plan)}, repeat)
             steps["report"] = run_step("report", {"plan": str(plan), "out": str(work / "report.html")}, repeat)
             steps["approve"] = run_step("approve", {"plan": str(plan)}, repeat)
+            steps["apply_local"] = run_step("apply_local", {"plan": str(plan)}, repeat)
         say("polars peer")
         steps["polars"] = run_step("polars", {"snap": str(snap), "out": str(work / "polars.parquet")}, repeat)
         if fmt == "csv" and not a.skip_pandas:

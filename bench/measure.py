@@ -152,6 +152,60 @@ def approve_step(a: dict) -> dict:
     return {"gate_overrides": len(entry["gate_overrides"])}
 
 
+class _PlanOrg:
+    """A stand-in for Salesforce holding every planned record at its snapshot value (`before`), answering apply's
+    describe and re-read; the time spent in it is Salesforce's and is not counted as apply's local work."""
+
+    def __init__(self, plan_path: Path, policy):
+        import duckdb
+
+        self.spent, self.requests_made, self.policy = 0.0, 0, policy
+        changes = plan_path.with_name(plan_path.stem + ".data") / "changes.parquet"
+        t = time.perf_counter()
+        rows = duckdb.connect().execute("select object, record_id, field, before from read_parquet(?) "
+                                        "where status = 'ready'", [str(changes)]).fetchall()
+        self.records: dict = {}
+        for obj, rid, field, before in rows:
+            self.records.setdefault((obj, rid), {"Id": rid, "IsConverted": False})[field] = (
+                None if before is None else json.loads(before))
+        self.spent += time.perf_counter() - t
+
+    def describe(self, obj: str) -> dict:
+        t = time.perf_counter()
+        fields = [{"name": f.field, "updateable": True,
+                   "picklistValues": [{"value": v, "active": True} for v in f.picklist]}
+                  for f in self.policy.fields if f.object == obj]
+        self.spent += time.perf_counter() - t
+        return {"fields": fields}
+
+    def retrieve(self, obj: str, ids: list[str], fields: list[str]) -> list[dict]:
+        t = time.perf_counter()
+        out = [self.records[(obj, i)] for i in ids if (obj, i) in self.records]
+        self.requests_made += -(-len(ids) // 2000)
+        self.spent += time.perf_counter() - t
+        return out
+
+
+def apply_local(a: dict) -> dict:
+    """`reconcile apply --dry-run` of the approved plan against _PlanOrg: verify plan + approval, select the
+    approved changes, re-check each against policy and describe, classify against the re-read values. Reports
+    the local work per change (the org's own time excluded)."""
+    from reconcile.apply import apply_plan
+    from reconcile.policy import load_policy
+
+    import dataclasses
+
+    pol = load_policy(None)  # a generated snapshot's age is not what is measured
+    pol = dataclasses.replace(pol, thresholds=dataclasses.replace(pol.thresholds, max_snapshot_age_hours=10**6))
+    org = _PlanOrg(Path(a["plan"]), pol)
+    before, t = org.spent, time.perf_counter()
+    res = apply_plan(a["plan"], client=org, dry_run=True, policy=pol)
+    local = time.perf_counter() - t - (org.spent - before)
+    n = len(res.outcomes)
+    return {"changes": n, "local_seconds": local, "per_change_us": 1e6 * local / max(n, 1),
+            "timed": local}
+
+
 def polars_peer(a: dict) -> dict:
     from bench.peers_polars import run
     return {"changes": run(Path(a["snap"]), Path(a["out"]))}
@@ -239,7 +293,8 @@ def diff_tables(a: dict) -> dict:
 
 STEPS = {"api": api, "diff_tables": diff_tables, "read_floor": read_floor, "reconcile": reconcile,
          "reconcile_scaled": reconcile_scaled, "profile": profile, "explain": explain_step, "report": report_step,
-         "approve": approve_step, "polars": polars_peer, "pandas": pandas_peer, "datacompy": datacompy_diff, "duckdb_diff": duckdb_diff}
+         "approve": approve_step, "apply_local": apply_local, "polars": polars_peer, "pandas": pandas_peer,
+         "datacompy": datacompy_diff, "duckdb_diff": duckdb_diff}
 
 
 # modules each step imports, loaded before the clock starts (interpreter start and imports are not the step)
@@ -248,7 +303,8 @@ PRELOAD = {"read_floor": ("duckdb", "bench.generate"), "reconcile": ("reconcile.
            "polars": ("bench.peers_polars",), "pandas": ("bench.peers_pandas",),
            "explain": ("reconcile.explain", "reconcile.plan", "reconcile.planfile"),
            "report": ("reconcile.report", "reconcile.plan", "reconcile.planfile"),
-           "approve": ("reconcile.approval", "reconcile.provenance", "reconcile.planfile", "reconcile.policy")}
+           "approve": ("reconcile.approval", "reconcile.provenance", "reconcile.planfile", "reconcile.policy"),
+           "apply_local": ("reconcile.apply", "reconcile.policy", "duckdb")}
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ def derive(res: dict) -> None:
         st = r["steps"]
         for name, s in st.items():
             if "seconds" in s and name not in ("duckdb_diff", "datacompy", "datacompy_pl", "explain", "report",
-                                               "approve"):
+                                               "approve", "apply_local"):
                 s["rows_per_second"] = r["input_rows"] / s["seconds"]
         sec = {k: v.get("seconds") for k, v in st.items()}
         r["ratios"] = {
@@ -59,6 +59,8 @@ def derive(res: dict) -> None:
             if "seconds" in st.get(step, {}):
                 targets[f"{step} <= {limit} s ({fmt}, {st['reconcile'].get('changes')} changes)"] = \
                     st[step]["seconds"] <= limit
+        if "per_change_us" in st.get("apply_local", {}):
+            targets[f"apply local work <= 50 us per change ({fmt})"] = st["apply_local"]["per_change_us"] <= 50
         if ra["polars / reconcile"]:
             targets[f"faster than Polars ({fmt})"] = ra["polars / reconcile"] > 1
         if ra["pandas / reconcile"]:
@@ -118,6 +120,8 @@ def render(res: dict) -> str:
                 note = f"{s.get('bytes', 0) / 1e6:.1f} MB of HTML"
             elif name == "approve":
                 note = "verify files + provenance + gates + sign"
+            elif name == "apply_local":
+                note = f"dry run, {s.get('changes')} changes: {s.get('per_change_us', 0):.1f} us per change"
             elif name in ("duckdb_diff", "datacompy", "datacompy_pl"):
                 note = f"diff only (load excluded): {s.get('cells')} cells in {s.get('records')} records"
             elif name == "read_floor":

@@ -51,11 +51,11 @@ def test_top_level_keys_and_format(manifest, plan):
     assert set(manifest) == {"format", "plan_id", "created_at", "snapshot", "policy", "summary", "gates", "files"}
     assert manifest["format"] == "reconcile.plan/2"
     assert SHA.fullmatch(plan["plan_id"])
-    assert {part: {k: v for k, v in entry.items() if k != "sha256"} for part, entry in manifest["files"].items()} == {
+    assert {part: {k: v for k, v in entry.items() if "sha256" not in k} for part, entry in manifest["files"].items()} == {
         "changes": {"file": "changes.parquet", "rows": len(plan["changes"])},
         "findings": {"file": "findings.parquet", "rows": len(plan["findings"])},
         "rejects": {"file": "rejects.parquet", "rows": 0}}
-    assert all(SHA.fullmatch(e["sha256"]) for e in manifest["files"].values())
+    assert all(SHA.fullmatch(e["sha256"]) and SHA.fullmatch(e["bytes_sha256"]) for e in manifest["files"].values())
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", plan["created_at"])
     assert SHA.fullmatch(plan["policy"]["fingerprint"])
     assert plan["gates"] == []
@@ -253,6 +253,25 @@ def test_load_plan_refuses_an_edited_manifest_and_an_edited_v1_plan(tmp_path, bu
         planmod.load_plan(v1_path)
     assert str(e.value) == (f"Plan '{v1_path}' was edited after it was built: its content no longer matches plan_id "
                             f"'{v1['plan_id']}'. Rebuild the plan with `reconcile plan` and approve it again.")
+
+
+def test_full_verification_recomputes_the_canonical_rows(tmp_path, built):
+    from reconcile import planfile
+
+    planfile.verify(planmod.load_plan(built.plan_path), full=True)
+    path = copy_plan(built.plan_path, tmp_path / "forged.json")
+    data = path.with_name("forged.data") / "changes.parquet"
+    table = pq.read_table(data)
+    status = table.column("status").to_pylist()
+    status[status.index("blocked")] = "ready"
+    pq.write_table(table.set_column(table.column_names.index("status"), "status", pa.array(status)), data)
+    doc = json.loads(path.read_text("utf-8"))   # the file's bytes hash and plan_id recomputed, its content hash not
+    doc["files"]["changes"]["bytes_sha256"] = planfile._file_hash(data)
+    doc["plan_id"] = planmod.compute_plan_id(doc)
+    path.write_text(planmod.dumps(doc), "utf-8")
+    forged = planmod.load_plan(path)  # consistent on its face (provenance refuses its plan_id at approve/apply)
+    with pytest.raises(PlanError, match="'forged.data/changes.parquet' no longer matches the manifest"):
+        planfile.verify(forged, full=True)
 
 
 def test_load_plan_refuses_a_plan_without_its_data_files(tmp_path, built):
