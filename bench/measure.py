@@ -119,7 +119,7 @@ def profile(a: dict) -> dict:
     planmod.write_atomic(out / "plan.json", planmod.dumps(manifest))
     parts.append(("write: plan manifest + plan_id", time.perf_counter() - t))
     t = time.perf_counter()
-    planmod.export_changes(con, out / "plan.json")
+    planmod.export_changes(con, out / "plan.json", out / "plan.data" / "changes.parquet")
     parts.append(("write: changes Parquet + CSV", time.perf_counter() - t))
     return {"parts": [[k, round(v, 4)] for k, v in parts]}
 

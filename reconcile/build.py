@@ -248,7 +248,8 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
         if exports:
             con = connect(db_path)
             try:
-                written = planmod.export_changes(con, out_path)
+                written = planmod.export_changes(con, out_path, planfile.part_path(plan, "changes")
+                                                 if columnar else None)
             finally:
                 con.close()
     return PlanResult(plan=plan, plan_path=out_path, db_path=db_path, snapshot=snap, exports=written)

@@ -243,15 +243,25 @@ def csv_safe_sql(column: str) -> str:
             f"then chr(39) || {col} else {col} end as {col}")
 
 
-def export_changes(con, out_base: Path) -> list[Path]:
-    """The changes as Parquet and CSV beside the plan, for spreadsheet users (written by DuckDB, no Python rows)."""
+SPREADSHEET_ROWS = 1_048_575  # a spreadsheet's last row (1,048,576) holds the header
+
+
+def export_changes(con, out_base: Path, source: Path | None = None) -> list[Path]:
+    """The changes as Parquet and CSV beside the plan, for spreadsheet users (written by DuckDB, no Python rows).
+    source: the plan's own changes file (already in plan order), else the build's plan_changes table. The CSV is
+    left out when there are more changes than a spreadsheet has rows (the Parquet file holds them all)."""
     cols = ("object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons", "campaign_id",
             "gbu", "evidence")
+    rows = f"read_parquet('{_sql_path(source)}')" if source else "plan_changes"
     select = ("select object, record_id, field, before ->> '$' as before, after ->> '$' as after, rule, status, "
               "reason, array_to_string(reasons, ';') as reasons, campaign_id, gbu, to_json(evidence)::varchar as "
-              "evidence from plan_changes order by object, record_id, field")
+              f"evidence from {rows}" + ("" if source else " order by object, record_id, field"))
     pq_path, csv_path = out_base.with_suffix(".changes.parquet"), out_base.with_suffix(".changes.csv")
     con.execute(f"copy ({select}) to '{_sql_path(pq_path)}' (format parquet, compression zstd)")
+    n = con.execute(f"select count(*) from read_parquet('{_sql_path(pq_path)}')").fetchone()[0]
+    if n > SPREADSHEET_ROWS:
+        csv_path.unlink(missing_ok=True)  # an older plan's CSV must not pass for this plan's
+        return [pq_path]
     safe = ", ".join(csv_safe_sql(c) for c in cols)
     con.execute(f"copy (select {safe} from read_parquet('{_sql_path(pq_path)}')) to '{_sql_path(csv_path)}' "
                 "(format csv, header true, force_quote *)")

@@ -325,6 +325,15 @@ def test_csv_and_parquet_exports_hold_every_change(built, plan):
     assert table.column("record_id").to_pylist() == [c["record_id"] for c in plan["changes"]]
 
 
+def test_no_csv_export_beyond_a_spreadsheets_rows(tmp_path, monkeypatch, plan):
+    (tmp_path / "plan.changes.csv").write_text("an older plan's export\n", "utf-8")
+    monkeypatch.setattr(planmod, "SPREADSHEET_ROWS", len(plan["changes"]) - 1)
+    res = build_plan(HANDMADE, out=tmp_path / "plan.json")
+    assert [p.name for p in res.exports] == ["plan.changes.parquet"]
+    assert not (tmp_path / "plan.changes.csv").exists()
+    assert pq.read_table(res.exports[0]).num_rows == len(plan["changes"])
+
+
 # ------------------------------------------------------------------------------------------ explain
 
 def test_explain_prints_changes_findings_and_source_rows(built, plan, run_cli):
