@@ -210,11 +210,11 @@ def approved_changes(plan: dict, approval: dict) -> list[dict]:
 def _check_releases(plan: dict, fields: list[str], records: list[str]) -> None:
     """Every field and record named in a release must release at least one change, or the approval is refused
     saying why (a release that releases nothing silently is a misunderstanding waiting to happen)."""
-    for what, named, key in (("field", fields, lambda c: f"{c['object']}.{c['field']}"),
-                             ("record", records, lambda c: c["record_id"])):
+    for what, named, key in (("field", fields, "object || '.' || field"), ("record", records, "record_id")):
         for name in named:  # enrichment changes are what a release is about: a ready fill may meet a live value
-            candidates = [c for c in plan["changes"] if key(c) == name and (
-                RELEASABLE in (c.get("reasons") or []) or c.get("rule") == "enrichment_fill_if_blank")]
+            candidates = planfile.rows(  # queried: a plan's changes are never loaded whole
+                plan, "changes", f"{key} = ? and (list_contains(reasons, ?) or rule = 'enrichment_fill_if_blank')",
+                [name, RELEASABLE], columns=("object", "record_id", "field", "rule", "reasons"))
             if any(set(c.get("reasons") or []) <= {RELEASABLE} for c in candidates):
                 continue
             if not candidates:
