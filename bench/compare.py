@@ -1,4 +1,5 @@
-"""`python -m bench.compare --base COMMIT [--leads N] [--runs K] [--scenario quiet|backfill]`: this checkout against another commit, in one run.
+"""`python -m bench.compare --base COMMIT [--leads N] [--runs K] [--scenario quiet|backfill]`: this checkout
+against another commit, in one run.
 
 Checks the base commit out into a temporary git worktree, then plans the same generated snapshot with each tree in
 turn (fresh processes, alternating, so load on the machine falls on both alike) and prints wall time, peak RSS and

@@ -230,9 +230,9 @@ def report_frame(report_path: str | Path, height: int = 900):
 
 def field_samples(plan: dict, per_field: int = 5) -> pl.DataFrame:
     """The first `per_field` changes of each object.field, for review before approval."""
-    rows = planfile.rows(plan, "changes", columns=("object", "field", "record_id", "before", "after", "status",
-                                                   "reason"),
-                         qualify=f"row_number() over (partition by object, field order by record_id) <= {int(per_field)}")
+    first = f"row_number() over (partition by object, field order by record_id) <= {int(per_field)}"
+    rows = planfile.rows(plan, "changes", qualify=first,
+                         columns=("object", "field", "record_id", "before", "after", "status", "reason"))
     if not rows:
         return pl.DataFrame()
     frame = pl.DataFrame(rows, schema={k: pl.String for k in rows[0]}, strict=False)

@@ -386,6 +386,34 @@ def test_explain_and_report_query_the_plan_without_loading_its_rows(tmp_path, bu
     assert (tmp_path / "lazy.html").read_text("utf-8") == (tmp_path / "lists.html").read_text("utf-8")
 
 
+def test_approve_queries_the_plan_without_loading_its_rows(tmp_path, monkeypatch):
+    from reconcile.approval import approve, approved_changes, load_approval
+    from reconcile.policy import load_policy
+
+    from conftest import policy_with
+
+    pol = policy_with(tmp_path, statuses={"company_description__c": "active", "Industry": "active"})
+    res = build_plan(HANDMADE, out=tmp_path / "out" / "plan.json", exports=False, policy=pol)
+    everything = loaded(planmod.load_plan(res.plan_path))
+
+    def refuse(self, key):
+        raise AssertionError(f"plan[{key!r}] loaded a whole part of the plan")
+
+    monkeypatch.setattr(planmod.Plan, "__missing__", refuse)
+    entry = approve(res.plan_path, by="Ana Admin", release_fields=["company_description__c"], release_reason="checked",
+                    policy=pol)
+    plan = planmod.load_plan(res.plan_path)
+    changes = approved_changes(plan, load_approval(res.plan_path, plan, load_policy(pol)))
+    monkeypatch.undo()
+    assert entry["overwrite_releases"] == [{"fields": ["Lead.company_description__c"], "records": [],
+                                            "reason": "checked"}]
+    expected = [c for c in everything["changes"] if c["status"] == "ready"
+                or (c["reasons"] == ["overwrite_not_approved"] and c["field"] == "company_description__c")]
+    assert len(expected) > sum(c["status"] == "ready" for c in everything["changes"]), "one change is released"
+    assert [(c["record_id"], c["field"], c["after"]) for c in changes] == [
+        (c["record_id"], c["field"], c["after"]) for c in expected]
+
+
 def test_a_v1_plan_is_still_read_explained_and_gated(tmp_path, plan):
     from reconcile.approval import plan_gates
     from reconcile.explain import explain
