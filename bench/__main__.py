@@ -29,10 +29,26 @@ def machine() -> dict:
             "load_average_at_start": os.getloadavg()}
 
 
+def middle_record(plan: Path) -> str:
+    """A record with a change from the middle of the plan (what `explain` is timed on)."""
+    import duckdb
+
+    changes = plan.with_name(plan.stem + ".data") / "changes.parquet"
+    con = duckdb.connect()
+    try:
+        n = con.execute("select count(*) from read_parquet(?)", [str(changes)]).fetchone()[0]
+        return con.execute("select record_id from read_parquet(?) limit 1 offset ?",
+                           [str(changes), max(n // 2, 0)]).fetchone()[0]
+    finally:
+        con.close()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench")
     ap.add_argument("--leads", type=int, default=1_000_000)
     ap.add_argument("--formats", default="csv,parquet")
+    ap.add_argument("--scenarios", default="quiet,backfill",
+                    help="day profiles: quiet (every format) and backfill (CSV: >= 60%% of leads with a change)")
     ap.add_argument("--out", default="bench/out")
     ap.add_argument("--skip-api", action="store_true")
     ap.add_argument("--skip-pandas", action="store_true", help="leave out the (slow) pandas peer")
@@ -43,6 +59,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.memory_limit:
         os.environ["RECONCILE_MEMORY_LIMIT"] = a.memory_limit  # inherited by every measured subprocess
+    # plans are signed at build and approvals at approve: one key for the run, never the user's own
+    os.environ.setdefault("RECONCILE_APPROVAL_KEY", "bench-only-approval-key-" + "0" * 32)
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     repeat = a.repeat or (3 if a.leads < 1_000_000 else 1)
@@ -53,17 +71,29 @@ def main(argv=None) -> int:
     def say(msg):
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
-    for fmt in [f.strip() for f in a.formats.split(",") if f.strip()]:
-        say(f"snapshot {a.leads} leads ({fmt})")
-        snap, info = ensure_snapshot(out, a.leads, fmt)
-        work = out / "work" / f"{a.leads}-{fmt}"
-        r = res["formats"][fmt] = {"snapshot": str(snap), "input_rows": input_rows(info), "input_bytes": info["bytes"],
-                                   "steps": {}}
+    scenarios = [x.strip() for x in a.scenarios.split(",") if x.strip()]
+    runs = [(fmt, "quiet") for fmt in a.formats.split(",") if fmt.strip() and "quiet" in scenarios]
+    runs += [("csv", sc) for sc in scenarios if sc != "quiet"]
+    for fmt, scenario in runs:
+        fmt = fmt.strip()
+        key = fmt if scenario == "quiet" else f"{fmt}+{scenario}"
+        say(f"snapshot {a.leads} leads ({key})")
+        snap, info = ensure_snapshot(out, a.leads, fmt, scenario)
+        work = out / "work" / f"{a.leads}-{key}"
+        r = res["formats"][key] = {"snapshot": str(snap), "input_rows": input_rows(info), "input_bytes": info["bytes"],
+                                   "scenario": scenario, "steps": {}}
         steps = r["steps"]
         say("read floor")
         steps["read_floor"] = run_step("read_floor", {"snap": str(snap)}, repeat)
         say("reconcile")
         steps["reconcile"] = run_step("reconcile", {"snap": str(snap), "out": str(work / "reconcile")}, repeat)
+        if scenario != "quiet" or fmt == "csv":
+            plan = work / "reconcile" / "plan.json"
+            say("plan readers: explain, report, approve, apply (dry run, local work)")
+            steps["explain"] = run_step("explain", {"plan": str(plan), "record": middle_record(plan)}, repeat)
+            steps["report"] = run_step("report", {"plan": str(plan), "out": str(work / "report.html")}, repeat)
+            steps["approve"] = run_step("approve", {"plan": str(plan)}, repeat)
+            steps["apply_local"] = run_step("apply_local", {"plan": str(plan)}, repeat)
         say("polars peer")
         steps["polars"] = run_step("polars", {"snap": str(snap), "out": str(work / "polars.parquet")}, repeat)
         if fmt == "csv" and not a.skip_pandas:
@@ -73,8 +103,8 @@ def main(argv=None) -> int:
         plan_changes = work / "reconcile" / "plan.changes.parquet"
         for peer in ("polars", "pandas"):
             if peer in steps and "error" not in steps[peer]:
-                res["checks"][f"{peer}/{fmt}"] = report.check(work / f"{peer}.parquet", plan_changes)
-        if fmt == "csv":
+                res["checks"][f"{peer}/{key}"] = report.check(work / f"{peer}.parquet", plan_changes)
+        if key == "csv":
             say("diff: datacompy vs DuckDB")
             tables = {"db": str(work / "reconcile" / "reconcile.duckdb"), "current": str(work / "lead_current.parquet"),
                       "desired": str(work / "lead_desired.parquet")}
@@ -82,8 +112,9 @@ def main(argv=None) -> int:
             steps["duckdb_diff"] = run_step("duckdb_diff", tables, repeat)
             steps["datacompy"] = run_step("datacompy", tables, repeat)
             steps["datacompy_pl"] = run_step("datacompy", {**tables, "engine": "polars"}, repeat)
-            say("reconcile profile (per model)")
-            res["profile"] = run_step("profile", {"snap": str(snap), "out": str(work / "profile")})
+        if fmt == "csv":
+            say(f"reconcile profile (per model, {scenario})")
+            res.setdefault("profiles", {})[key] = run_step("profile", {"snap": str(snap), "out": str(work / "profile")})
 
     if a.scale_check:
         big = 10 * a.leads

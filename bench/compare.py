@@ -1,4 +1,5 @@
-"""`python -m bench.compare --base COMMIT [--leads N] [--runs K]`: this checkout against another commit, in one run.
+"""`python -m bench.compare --base COMMIT [--leads N] [--runs K] [--scenario quiet|backfill]`: this checkout
+against another commit, in one run.
 
 Checks the base commit out into a temporary git worktree, then plans the same generated snapshot with each tree in
 turn (fresh processes, alternating, so load on the machine falls on both alike) and prints wall time, peak RSS and
@@ -38,10 +39,11 @@ def main(argv=None) -> int:
     ap.add_argument("--base", required=True, help="commit to compare against (e.g. 52bb8be)")
     ap.add_argument("--leads", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--scenario", default="quiet", help="the snapshot's day profile: quiet or backfill")
     ap.add_argument("--out", default="bench/out")
     a = ap.parse_args(argv)
     out = Path(a.out).resolve()
-    snap, _ = ensure_snapshot(out, a.leads, "csv")
+    snap, _ = ensure_snapshot(out, a.leads, "csv", a.scenario)
     with tempfile.TemporaryDirectory(prefix="reconcile-base-") as tmp:
         base = Path(tmp) / "tree"
         subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(base), a.base], check=True,

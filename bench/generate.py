@@ -10,20 +10,21 @@ from pathlib import Path
 SEED = 7
 
 
-def snapshot_dir(out: Path, leads: int, fmt: str) -> Path:
-    return Path(out) / "data" / f"leads-{leads}-{fmt}"
+def snapshot_dir(out: Path, leads: int, fmt: str, scenario: str = "quiet") -> Path:
+    return Path(out) / "data" / (f"leads-{leads}-{fmt}" + ("" if scenario == "quiet" else f"-{scenario}"))
 
 
-def ensure_snapshot(out: Path, leads: int, fmt: str) -> tuple[Path, dict]:
-    """The snapshot directory for (leads, fmt), generated unless a complete one is already there."""
+def ensure_snapshot(out: Path, leads: int, fmt: str, scenario: str = "quiet") -> tuple[Path, dict]:
+    """The snapshot directory for (leads, fmt, scenario), generated unless a complete one is already there.
+    Scenarios are reconcile.demo_data's day profiles: `quiet` (an ordinary day) and `backfill` (a first run)."""
     from reconcile.demo_data import generate_snapshot
 
-    d = snapshot_dir(out, leads, fmt)
+    d = snapshot_dir(out, leads, fmt, scenario)
     done = d / ".bench-info.json"
     if done.exists():
         return d, json.loads(done.read_text())
     t = time.perf_counter()
-    info = generate_snapshot(d, leads=leads, seed=SEED, quirks=True, formats=fmt)
+    info = generate_snapshot(d, leads=leads, seed=SEED, quirks=True, formats=fmt, profile=scenario)
     info = {"files": info["files"], "leads": info["leads"], "seconds": round(time.perf_counter() - t, 2),
             "bytes": sum(p.stat().st_size for p in d.rglob("*") if p.is_file())}
     done.write_text(json.dumps(info, indent=1))

@@ -67,8 +67,8 @@ def reconcile(a: dict) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     res = build_plan(a["snap"], out=out / "plan.json", db=out / "reconcile.duckdb", exports=True)
-    summ = res.plan["summary"]
-    return {"changes": len(res.plan["changes"]), "findings": len(res.plan["findings"]), "records": summ["records"],
+    summ = res.plan["summary"]  # counts from the manifest: the rows stay in plan.data/ (reconcile.plan/2)
+    return {"changes": summ["changes"]["total"], "findings": summ["findings"]["total"], "records": summ["records"],
             "ready_by_object": {k: v["ready"] for k, v in summ["by_object"].items()}}
 
 
@@ -79,14 +79,14 @@ def reconcile_scaled(a: dict) -> dict:
     out = Path(a["out"])
     shutil.rmtree(out, ignore_errors=True)
     res = build_plan(Path(a["snap"]), out=out / "plan.json", memory_limit=a.get("memory_limit", "8GB"))
-    return {"changes": len(res.plan["changes"])}
+    return {"changes": res.plan["summary"]["changes"]["total"]}
 
 
 def profile(a: dict) -> dict:
     """Where reconcile's time goes: ingest, each SQL model (reconcile.sql.run_model), plan assembly, writing."""
     from reconcile import build as rb
     from reconcile import plan as planmod
-    from reconcile import snapshots
+    from reconcile import planfile, snapshots
     from reconcile import sql as rsql
     from reconcile.policy import load_policy
 
@@ -110,25 +110,100 @@ def profile(a: dict) -> dict:
         rsql.run_model(con, m, params)
         parts.append((f"model: {m}", time.perf_counter() - t))
     t = time.perf_counter()
-    summary = planmod.summarize(con, planmod.fetch_rejects(con))
+    summary = planmod.summarize(con)
     parts.append(("assemble: summary + gates", time.perf_counter() - t))
+    planfile.write_parts(con, out / "plan.json", timed=parts)  # Parquet per part, then its canonical hash
     t = time.perf_counter()
-    changes = planmod.fetch_changes(con)
-    parts.append(("assemble: fetch_changes (Python dicts)", time.perf_counter() - t))
+    manifest = {"format": planmod.FORMAT, "summary": summary}
+    planmod.compute_plan_id(manifest)
+    planmod.write_atomic(out / "plan.json", planmod.dumps(manifest))
+    parts.append(("write: plan manifest + plan_id", time.perf_counter() - t))
     t = time.perf_counter()
-    findings = planmod.fetch_findings(con)
-    parts.append(("assemble: fetch_findings (Python dicts)", time.perf_counter() - t))
-    plan = {"summary": summary, "changes": changes, "findings": findings, "rejects": []}
-    t = time.perf_counter()
-    planmod.compute_plan_id(plan)
-    parts.append(("assemble: plan_id (canonical JSON + sha256)", time.perf_counter() - t))
-    t = time.perf_counter()
-    planmod.write_atomic(out / "plan.json", planmod.dumps(plan))
-    parts.append(("write: plan JSON", time.perf_counter() - t))
-    t = time.perf_counter()
-    planmod.export_changes(con, out / "plan.json")
+    planmod.export_changes(con, out / "plan.json", out / "plan.data" / "changes.parquet")
     parts.append(("write: changes Parquet + CSV", time.perf_counter() - t))
     return {"parts": [[k, round(v, 4)] for k, v in parts]}
+
+
+def explain_step(a: dict) -> dict:
+    """`reconcile explain RECORD --plan PLAN`: one record's changes and findings, queried from the plan's files."""
+    from reconcile.explain import explain, render_text
+    from reconcile.plan import load_plan
+
+    res = explain(load_plan(a["plan"], verify=False), a["record"])
+    return {"changes": len(res["changes"]), "findings": len(res["findings"]), "chars": len(render_text(res))}
+
+
+def report_step(a: dict) -> dict:
+    """`reconcile report PLAN --out report.html` (no history)."""
+    from reconcile.plan import load_plan
+    from reconcile.report import render_report
+
+    path = render_report(load_plan(a["plan"], verify=False), Path(a["out"]))
+    return {"bytes": path.stat().st_size}
+
+
+def approve_step(a: dict) -> dict:
+    """`reconcile approve PLAN --by NAME --override-gate REASON`: verify the plan's files against its manifest,
+    check the signed build record, recompute the gates, sign (with the bench's key, see bench/__main__.py)."""
+    from reconcile.approval import approval_path, approve
+
+    approval_path(a["plan"]).unlink(missing_ok=True)
+    entry = approve(a["plan"], by="Demo Admin", override_gate="bench")
+    return {"gate_overrides": len(entry["gate_overrides"])}
+
+
+class _PlanOrg:
+    """A stand-in for Salesforce holding every planned record at its snapshot value (`before`), answering apply's
+    describe and re-read; the time spent in it is Salesforce's and is not counted as apply's local work."""
+
+    def __init__(self, plan_path: Path, policy):
+        import duckdb
+
+        self.spent, self.requests_made, self.policy = 0.0, 0, policy
+        changes = plan_path.with_name(plan_path.stem + ".data") / "changes.parquet"
+        t = time.perf_counter()
+        rows = duckdb.connect().execute("select object, record_id, field, before from read_parquet(?) "
+                                        "where status = 'ready'", [str(changes)]).fetchall()
+        self.records: dict = {}
+        for obj, rid, field, before in rows:
+            self.records.setdefault((obj, rid), {"Id": rid, "IsConverted": False})[field] = (
+                None if before is None else json.loads(before))
+        self.spent += time.perf_counter() - t
+
+    def describe(self, obj: str) -> dict:
+        t = time.perf_counter()
+        fields = [{"name": f.field, "updateable": True,
+                   "picklistValues": [{"value": v, "active": True} for v in f.picklist]}
+                  for f in self.policy.fields if f.object == obj]
+        self.spent += time.perf_counter() - t
+        return {"fields": fields}
+
+    def retrieve(self, obj: str, ids: list[str], fields: list[str]) -> list[dict]:
+        t = time.perf_counter()
+        out = [self.records[(obj, i)] for i in ids if (obj, i) in self.records]
+        self.requests_made += -(-len(ids) // 2000)
+        self.spent += time.perf_counter() - t
+        return out
+
+
+def apply_local(a: dict) -> dict:
+    """`reconcile apply --dry-run` of the approved plan against _PlanOrg: verify plan + approval, select the
+    approved changes, re-check each against policy and describe, classify against the re-read values. Reports
+    the local work per change (the org's own time excluded)."""
+    from reconcile.apply import apply_plan
+    from reconcile.policy import load_policy
+
+    import dataclasses
+
+    pol = load_policy(None)  # a generated snapshot's age is not what is measured
+    pol = dataclasses.replace(pol, thresholds=dataclasses.replace(pol.thresholds, max_snapshot_age_hours=10**6))
+    org = _PlanOrg(Path(a["plan"]), pol)
+    before, t = org.spent, time.perf_counter()
+    res = apply_plan(a["plan"], client=org, dry_run=True, policy=pol)
+    local = time.perf_counter() - t - (org.spent - before)
+    n = len(res.outcomes)
+    return {"changes": n, "local_seconds": local, "per_change_us": 1e6 * local / max(n, 1),
+            "timed": local}
 
 
 def polars_peer(a: dict) -> dict:
@@ -216,14 +291,20 @@ def diff_tables(a: dict) -> dict:
     return {"lead_changes": con.execute("select count(*) from plan_changes where object = 'Lead'").fetchone()[0]}
 
 
-STEPS = {"api": api, "diff_tables": diff_tables, "read_floor": read_floor, "reconcile": reconcile, "reconcile_scaled": reconcile_scaled, "profile": profile,
-         "polars": polars_peer, "pandas": pandas_peer, "datacompy": datacompy_diff, "duckdb_diff": duckdb_diff}
+STEPS = {"api": api, "diff_tables": diff_tables, "read_floor": read_floor, "reconcile": reconcile,
+         "reconcile_scaled": reconcile_scaled, "profile": profile, "explain": explain_step, "report": report_step,
+         "approve": approve_step, "apply_local": apply_local, "polars": polars_peer, "pandas": pandas_peer,
+         "datacompy": datacompy_diff, "duckdb_diff": duckdb_diff}
 
 
 # modules each step imports, loaded before the clock starts (interpreter start and imports are not the step)
 PRELOAD = {"read_floor": ("duckdb", "bench.generate"), "reconcile": ("reconcile.build",),
            "reconcile_scaled": ("reconcile.build",), "profile": ("reconcile.build", "reconcile.snapshots"),
-           "polars": ("bench.peers_polars",), "pandas": ("bench.peers_pandas",)}
+           "polars": ("bench.peers_polars",), "pandas": ("bench.peers_pandas",),
+           "explain": ("reconcile.explain", "reconcile.plan", "reconcile.planfile"),
+           "report": ("reconcile.report", "reconcile.plan", "reconcile.planfile"),
+           "approve": ("reconcile.approval", "reconcile.provenance", "reconcile.planfile", "reconcile.policy"),
+           "apply_local": ("reconcile.apply", "reconcile.policy", "duckdb")}
 
 
 def main() -> None:

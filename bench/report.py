@@ -36,7 +36,8 @@ def derive(res: dict) -> None:
     for fmt, r in res["formats"].items():
         st = r["steps"]
         for name, s in st.items():
-            if "seconds" in s and name not in ("duckdb_diff", "datacompy", "datacompy_pl"):
+            if "seconds" in s and name not in ("duckdb_diff", "datacompy", "datacompy_pl", "explain", "report",
+                                               "approve", "apply_local"):
                 s["rows_per_second"] = r["input_rows"] / s["seconds"]
         sec = {k: v.get("seconds") for k, v in st.items()}
         r["ratios"] = {
@@ -47,16 +48,31 @@ def derive(res: dict) -> None:
             "datacompy[polars] / duckdb diff": _ratio(sec.get("datacompy_pl"), sec.get("duckdb_diff")),
         }
         ra = r["ratios"]
-        if fmt == "csv" and ra["reconcile / read floor"]:
-            targets["reconcile <= 2.0x read floor (CSV)"] = ra["reconcile / read floor"] <= 2.0
+        backfill = r.get("scenario") == "backfill"
+        floor_target = 3.0 if backfill else (2.5 if fmt == "csv" else 2.0)
+        if ra["reconcile / read floor"]:
+            targets[f"reconcile <= {floor_target}x read floor ({fmt})"] = ra["reconcile / read floor"] <= floor_target
         if "reconcile" in st and "peak_rss_mb" in st["reconcile"]:
-            targets[f"reconcile peak RSS <= 1 GB ({fmt})"] = st["reconcile"]["peak_rss_mb"] <= 1024
+            limit = 2.0 if backfill else 1.5
+            targets[f"reconcile peak RSS <= {limit} GB ({fmt})"] = st["reconcile"]["peak_rss_mb"] <= limit * 1024
+        for step, limit in (("explain", 0.5), ("report", 3.0), ("approve", 2.0)):
+            if "seconds" in st.get(step, {}):
+                targets[f"{step} <= {limit} s ({fmt}, {st['reconcile'].get('changes')} changes)"] = \
+                    st[step]["seconds"] <= limit
+        if "per_change_us" in st.get("apply_local", {}):
+            targets[f"apply local work <= 50 us per change ({fmt})"] = st["apply_local"]["per_change_us"] <= 50
         if ra["polars / reconcile"]:
             targets[f"faster than Polars ({fmt})"] = ra["polars / reconcile"] > 1
         if ra["pandas / reconcile"]:
             targets[f">= 10x faster than pandas ({fmt})"] = ra["pandas / reconcile"] >= 10
         if ra["datacompy / duckdb diff"]:
             targets["diff faster than datacompy"] = ra["datacompy / duckdb diff"] > 1
+    quiet, bf = res["formats"].get("csv", {}).get("steps", {}), res["formats"].get("csv+backfill", {}).get("steps", {})
+    q, b = quiet.get("reconcile", {}), bf.get("reconcile", {})
+    if "seconds" in q and "seconds" in b and (b.get("changes") or 0) > (q.get("changes") or 0):
+        per = (b["seconds"] - q["seconds"]) / (b["changes"] - q["changes"])
+        res["per_change_us"] = per * 1e6
+        targets["per-change cost (backfill - quiet) / extra changes <= 10 us"] = per * 1e6 <= 10
     sc = res.get("scale")
     base = (sc or {}).get("base_reconcile", {}).get("seconds")  # same memory limit as the 10x run
     if sc and base and "seconds" in sc.get("reconcile", {}):
@@ -82,12 +98,12 @@ def render(res: dict) -> str:
     lines = [f"reconcile benchmark — {res['leads']:,} leads — {res['machine']['cpus']} CPUs, "
              f"{res['machine']['memory_gb']} GiB — best of {res['repeat']} — {res['started']}",
              f"load average at start: {', '.join(f'{x:.1f}' for x in res['machine']['load_average_at_start'])}", ""]
-    head = f"{'format':8} {'step':14} {'wall s':>8} {'cpu s':>8} {'peak RSS MB':>11} {'rows/s':>12}  note"
+    head = f"{'format':13} {'step':14} {'wall s':>8} {'cpu s':>8} {'peak RSS MB':>11} {'rows/s':>12}  note"
     lines += [head, "-" * len(head)]
     for fmt, r in res["formats"].items():
         for name, s in r["steps"].items():
             if "error" in s:
-                lines.append(f"{fmt:8} {name:14} ERROR {s['error'][:80]}")
+                lines.append(f"{fmt:13} {name:14} ERROR {s['error'][:80]}")
                 continue
             rps = s.get("rows_per_second")
             note = ""
@@ -98,17 +114,27 @@ def render(res: dict) -> str:
                     f"only reconcile {c.get('only_reconcile')}, status differs {c.get('status_disagreements')})"
             elif name == "reconcile":
                 note = f"{s.get('changes')} changes, {s.get('findings')} findings"
+            elif name == "explain":
+                note = f"one record: {s.get('changes')} changes, {s.get('findings')} findings"
+            elif name == "report":
+                note = f"{s.get('bytes', 0) / 1e6:.1f} MB of HTML"
+            elif name == "approve":
+                note = "verify files + provenance + gates + sign"
+            elif name == "apply_local":
+                note = f"dry run, {s.get('changes')} changes: {s.get('per_change_us', 0):.1f} us per change"
             elif name in ("duckdb_diff", "datacompy", "datacompy_pl"):
                 note = f"diff only (load excluded): {s.get('cells')} cells in {s.get('records')} records"
             elif name == "read_floor":
                 note = f"{r['input_rows']:,} rows, {r['input_bytes'] / 1e6:,.0f} MB"
-            lines.append(f"{fmt:8} {name:14} {_fmt_s(s.get('seconds'))} {_fmt_s(s.get('cpu_seconds'))} "
+            lines.append(f"{fmt:13} {name:14} {_fmt_s(s.get('seconds'))} {_fmt_s(s.get('cpu_seconds'))} "
                          f"{s.get('peak_rss_mb', 0):11.0f} {(f'{rps:12,.0f}' if rps else '-'):>12}  {note}")
     lines.append("")
     for fmt, r in res["formats"].items():
         for k, v in r["ratios"].items():
             if v:
-                lines.append(f"{fmt:8} {k:28} {v:6.2f}x")
+                lines.append(f"{fmt:13} {k:28} {v:6.2f}x")
+    if res.get("per_change_us") is not None:
+        lines.append(f"per change (backfill - quiet, CSV): {res['per_change_us']:.1f} us")
     sc = res.get("scale")
     if sc:
         rr = sc.get("reconcile", {})
@@ -117,10 +143,13 @@ def render(res: dict) -> str:
                   f" ratio to base {sc.get('ratio_to_base', 0):.2f}x {rr.get('error', '')}",
                   f"       base: {res['leads']:,} leads with the same memory limit "
                   f"{_fmt_s(sc.get('base_reconcile', {}).get('seconds'))} s"]
-    if res.get("profile") and "parts" in res["profile"]:
-        parts = res["profile"]["parts"]
+    profiles = res.get("profiles") or ({"csv": res["profile"]} if res.get("profile") else {})
+    for key, prof in profiles.items():
+        if "parts" not in prof:
+            continue
+        parts = prof["parts"]
         total = sum(v for _, v in parts)
-        lines += ["", f"reconcile profile (csv, one run, {total:.1f} s; parts ≥ 1% shown):"]
+        lines += ["", f"reconcile profile ({key}, one run, {total:.1f} s; parts ≥ 1% shown):"]
         for k, v in sorted(parts, key=lambda kv: -kv[1]):
             if v >= 0.01 * total:
                 lines.append(f"  {v:8.2f} s {100 * v / total:5.1f}%  {k}")

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import audit, provenance
-from .approval import is_released, approval_path, approved_changes, load_approval
+from . import audit, planfile, provenance
+from .approval import APPLY_COLUMNS, approval_path, approved_changes, is_released, load_approval
 from .errors import ApplyError, ApplyStopped, ReconcileError
 from .invariants import live_violation
-from .plan import FORMAT, compute_plan_id, dumps, load_plan, write_atomic
+from .plan import FORMAT_V1, compute_plan_id, dumps, load_plan, write_atomic
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
 from .writeback import send
 
@@ -139,7 +139,8 @@ def apply_plan(plan_path: str | Path, client=None, db: str | Path | None = None,
     db_path = Path(db) if db else plan_path.parent / "reconcile.duckdb"
     approval = None if dry_run and not approval_path(plan_path).exists() else load_approval(plan_path, plan, pol)
     check_snapshot_age(plan, pol, now)
-    changes = approved_changes(plan, approval) if approval else [c for c in plan["changes"] if c["status"] == "ready"]
+    changes = approved_changes(plan, approval) if approval else planfile.rows(plan, "changes", "status = 'ready'",
+                                                                             columns=APPLY_COLUMNS)
     approver = approval["approved_by"] if approval else "(dry run, not approved)"
     result = ApplyResult(run_id=uuid.uuid4().hex[:12], plan_id=plan["plan_id"])
     con, source = _open_checked(plan, plan_path, db_path, read_only=dry_run)
@@ -330,7 +331,7 @@ def undo_plan(plan: dict, applied: list[dict], source_name: str) -> dict:
     by_field = Counter(f"{c['object']}.{c['field']}" for c in changes)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     snapshot = {**plan["snapshot"], "taken_at": {**plan["snapshot"].get("taken_at", {}), "sfdc": now}}
-    undo = {"format": FORMAT, "plan_id": "", "created_at": now,
+    undo = {"format": FORMAT_V1, "plan_id": "", "created_at": now,
             "undoes": plan["plan_id"], "snapshot": snapshot, "policy": plan["policy"],
             "summary": {"changes": {"total": len(changes), "ready": len(changes), "blocked": 0},
                         "by_field": {k: {"ready": n, "blocked": 0} for k, n in sorted(by_field.items())}},

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import ipywidgets as w
 
-from . import audit
+from . import audit, planfile
 from .apply import apply_plan
 from .approval import approval_path, approve, plan_gates
 from .errors import ReconcileError
@@ -170,12 +170,8 @@ def _target_html(t: dict) -> str:
 
 def _releasable(plan: dict) -> dict[str, int]:
     """Fields whose overwrite candidates only an explicit approval can release (sole reason overwrite_not_approved)."""
-    counts: dict[str, int] = {}
-    for c in plan["changes"]:
-        if c["reasons"] == ["overwrite_not_approved"]:
-            key = f"{c['object']}.{c['field']}"
-            counts[key] = counts.get(key, 0) + 1
-    return dict(sorted(counts.items()))
+    return dict(planfile.pairs(plan, "select object || '.' || field, count(*) from changes "
+                                     "where reasons = ['overwrite_not_approved'] group by 1 order by 1"))
 
 
 TABLE_STYLE = ("<style>.apply-results{border-collapse:collapse;font:12px/1.4 system-ui,sans-serif;margin:4px 0 12px}"

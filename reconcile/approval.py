@@ -13,11 +13,10 @@ records it names, with a reason. Legal, read-only and allowlist blocks can never
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import signing
+from . import planfile, signing
 from .errors import ApprovalError
 from .ids import id18
 from .plan import blast_radius_gates, load_plan, write_atomic
@@ -25,6 +24,7 @@ from .policy import Policy, load_policy
 
 FORMAT = "reconcile.approval/2"
 RELEASABLE = "overwrite_not_approved"
+APPLY_COLUMNS = ("object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons")
 
 
 def approval_path(plan_path: str | Path) -> Path:
@@ -33,7 +33,7 @@ def approval_path(plan_path: str | Path) -> Path:
 
 
 def _field_keys(plan: dict) -> set[str]:
-    return {f"{c['object']}.{c['field']}" for c in plan["changes"]}
+    return {k for (k,) in planfile.pairs(plan, "select distinct object || '.' || field from changes")}
 
 
 def _resolve_fields(plan: dict, names: list[str] | None) -> list[str] | None:
@@ -53,12 +53,13 @@ def _resolve_fields(plan: dict, names: list[str] | None) -> list[str] | None:
 def plan_gates(plan: dict, policy: Policy) -> list[dict]:
     """The plan-level gates, recomputed from the policy's thresholds and the plan's own ready changes."""
     t = policy.thresholds
-    by_field = Counter(f"{c['object']}.{c['field']}" for c in plan["changes"] if c["status"] == "ready")
-    gates = blast_radius_gates({"by_field": {k: {"ready": n} for k, n in sorted(by_field.items())}}, t)
+    by_field = planfile.pairs(plan, "select object || '.' || field, count(*) from changes where status = 'ready' "
+                                    "group by 1 order by 1")
+    gates = blast_radius_gates({"by_field": {k: {"ready": n} for k, n in by_field}}, t)
     records = plan.get("summary", {}).get("records", {})
-    per_object = Counter(o for o, _ in {(c["object"], c["record_id"]) for c in plan["changes"]
-                                        if c["status"] == "ready"})
-    for obj, n in sorted(per_object.items()):
+    per_object = planfile.pairs(plan, "select object, count(distinct record_id) from changes where status = 'ready' "
+                                      "group by 1 order by 1")
+    for obj, n in per_object:
         total = int(records.get(obj) or 0)
         if total >= t.min_records_for_fraction and n / total > t.max_record_fraction:
             gates.append({"gate": "blast_radius_records", "object": obj, "field": None, "count": n,
@@ -192,14 +193,16 @@ def load_approval(plan_path: str | Path, plan: dict, policy: Policy | None = Non
 
 
 def approved_changes(plan: dict, approval: dict) -> list[dict]:
-    """The changes this approval lets apply: ready ones in scope, plus released overwrite candidates."""
+    """The changes this approval lets apply: ready ones in scope, plus released overwrite candidates (queried
+    from the plan without their evidence, which apply does not need)."""
     scope = approval["scope"]["fields"]
-    in_scope = (lambda c: True) if scope == "all" else (lambda c: f"{c['object']}.{c['field']}" in scope)
+    where, params = "(status = 'ready' or reasons = [?])", [RELEASABLE]
+    if scope != "all":
+        where += " and list_contains(?, object || '.' || field)"
+        params.append(list(scope))
     out = []
-    for c in plan["changes"]:
-        if not in_scope(c):
-            continue
-        if c["status"] == "ready" or (c["reasons"] == [RELEASABLE] and is_released(c, approval)):
+    for c in planfile.rows(plan, "changes", where, params, columns=APPLY_COLUMNS):
+        if c["status"] == "ready" or is_released(c, approval):
             out.append(c)
     return out
 
@@ -207,11 +210,11 @@ def approved_changes(plan: dict, approval: dict) -> list[dict]:
 def _check_releases(plan: dict, fields: list[str], records: list[str]) -> None:
     """Every field and record named in a release must release at least one change, or the approval is refused
     saying why (a release that releases nothing silently is a misunderstanding waiting to happen)."""
-    for what, named, key in (("field", fields, lambda c: f"{c['object']}.{c['field']}"),
-                             ("record", records, lambda c: c["record_id"])):
+    for what, named, key in (("field", fields, "object || '.' || field"), ("record", records, "record_id")):
         for name in named:  # enrichment changes are what a release is about: a ready fill may meet a live value
-            candidates = [c for c in plan["changes"] if key(c) == name and (
-                RELEASABLE in (c.get("reasons") or []) or c.get("rule") == "enrichment_fill_if_blank")]
+            candidates = planfile.rows(  # queried: a plan's changes are never loaded whole
+                plan, "changes", f"{key} = ? and (list_contains(reasons, ?) or rule = 'enrichment_fill_if_blank')",
+                [name, RELEASABLE], columns=("object", "record_id", "field", "rule", "reasons"))
             if any(set(c.get("reasons") or []) <= {RELEASABLE} for c in candidates):
                 continue
             if not candidates:

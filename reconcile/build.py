@@ -12,13 +12,14 @@ from pathlib import Path
 
 import duckdb
 
-from . import audit, coverage, notify_state, provenance
+from . import audit, coverage, notify_state, planfile, provenance
 from . import plan as planmod
 from .errors import ReconcileError, SnapshotError
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
 from .contract import sources
 from .snapshots import Snapshot, discover, ingest
-from .sql import MODELS, attach_scratch, connect, effective_memory_limit, load_macros, run_model, run_models
+from .sql import (MODELS, attach_scratch, connect, default_memory_limit, effective_memory_limit, load_macros, run_model,
+                  run_models)
 
 
 @dataclass
@@ -130,15 +131,14 @@ def _formula_path(policy: Policy) -> Path | None:
     return p
 
 
-def assemble(con, snap: Snapshot, policy: Policy, created_at: str | None = None) -> dict:
-    rejects = planmod.fetch_rejects(con)
-    summary = planmod.summarize(con, rejects)
+def _manifest(con, snap: Snapshot, policy: Policy, created_at: str | None, fmt: str) -> dict:
+    summary = planmod.summarize(con)
     gates = planmod.blast_radius_gates(summary, policy.thresholds)
     gates += planmod.record_fraction_gates(con, summary, policy.thresholds)
     summary["gates"] = len(gates)
     summary["inputs"] = snap.inputs
-    plan = {
-        "format": planmod.FORMAT,
+    return {
+        "format": fmt,
         "plan_id": "",
         "created_at": created_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "snapshot": {"fingerprints": snap.fingerprints, "taken_at": dict(sorted(snap.taken_at.items())),
@@ -146,22 +146,43 @@ def assemble(con, snap: Snapshot, policy: Policy, created_at: str | None = None)
         "policy": {"fingerprint": policy.fingerprint, "org": policy.org_name},
         "summary": summary,
         "gates": gates,
-        "changes": planmod.fetch_changes(con),
-        "findings": planmod.fetch_findings(con),
-        "rejects": rejects,
     }
+
+
+def assemble(con, snap: Snapshot, policy: Policy, created_at: str | None = None) -> dict:
+    """The plan as one `reconcile.plan/1` document, lists inline (small plans, `--format json`)."""
+    plan = _manifest(con, snap, policy, created_at, planmod.FORMAT_V1)
+    plan.update(changes=planmod.fetch_changes(con), findings=planmod.fetch_findings(con),
+                rejects=planmod.fetch_rejects(con))
     plan["plan_id"] = planmod.compute_plan_id(plan)
     return plan
 
 
+def assemble_files(con, snap: Snapshot, policy: Policy, plan_path: Path, folder: Path,
+                   created_at: str | None = None) -> planmod.Plan:
+    """The plan as `reconcile.plan/2`: its data files written by DuckDB into `folder` (moved beside plan_path
+    later), their content hashes in the manifest, plan_id over the manifest. No Python object per row."""
+    manifest = _manifest(con, snap, policy, created_at, planmod.FORMAT)
+    manifest["files"] = planfile.write_parts(con, plan_path, folder)
+    manifest["plan_id"] = planmod.compute_plan_id(manifest)
+    return planmod.Plan(manifest, plan_path)
+
+
 def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str | Path | None = None,
                policy: str | Path | Policy | None = None, lenient: bool = False, progress=None,
-               exports: bool = True, memory_limit: str | None = None, threads: int | None = None) -> PlanResult:
+               exports: bool = True, memory_limit: str | None = None, threads: int | None = None,
+               fmt: str = "parquet") -> PlanResult:
     """`reconcile plan`: build the plan of a snapshot directory; nothing is written when anything fails.
 
     The DuckDB file is built beside its target (`<db>.building`, committing as it goes, so memory stays bounded:
     a dropped table's memory is only freed by a commit) and moved over the target at the end, with the target's
-    audit trail carried over. The target stays open read-only meanwhile: no apply can write to it unseen."""
+    audit trail carried over. The target stays open read-only meanwhile: no apply can write to it unseen.
+
+    fmt "parquet" writes `reconcile.plan/2` (manifest + `<plan>.data/`), "json" one `reconcile.plan/1` file;
+    without `out` the plan is only returned (/1, lists inline)."""
+    if fmt not in ("parquet", "json"):
+        raise ReconcileError(f"Plan format '{fmt}' is unknown: use parquet (reconcile.plan/2) or json "
+                             "(reconcile.plan/1).")
     snapshot_dir = Path(snapshot_dir)
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     out_path = Path(out) if out else None
@@ -169,7 +190,10 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
     db_path.parent.mkdir(parents=True, exist_ok=True)
     work = db_path.with_name(db_path.name + ".building")
     scratch = db_path.with_name(db_path.name + ".scratch")
-    spill = effective_memory_limit(memory_limit) is not None
+    columnar = out_path is not None and fmt == "parquet"
+    parts = planfile.data_dir(out_path).with_name(planfile.data_dir(out_path).name + ".building") if columnar else None
+    memory_limit = effective_memory_limit(memory_limit) or default_memory_limit()  # a share of the machine
+    spill = True  # under a limit, intermediates go to the scratch file (not memory)
     if progress is not None and hasattr(progress, "expect"):  # files + models + writing the plan
         found = discover(snapshot_dir, sources(pol.clay_columns)).found
         progress.expect(sum(map(len, found.values())) + len(_modelled()) + 1)
@@ -188,7 +212,11 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
             snap = build(con, snapshot_dir, pol, lenient=lenient, progress=progress, spill=spill)
             if progress:
                 progress("writing plan")
-            plan = assemble(con, snap, pol)
+            if columnar:
+                shutil.rmtree(parts, ignore_errors=True)
+                plan = assemble_files(con, snap, pol, out_path, parts)
+            else:
+                plan = assemble(con, snap, pol)
             if old is not None:
                 audit.carry_over(old, con)
                 provenance.carry_over(old, con)
@@ -204,6 +232,8 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
         _replace_database(work, db_path)
     except BaseException:
         _remove_database(work)
+        if parts is not None:
+            shutil.rmtree(parts, ignore_errors=True)
         raise
     finally:
         _remove_database(scratch)
@@ -211,11 +241,15 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
             old.close()
     written: list[Path] = []
     if out_path:
-        planmod.write_atomic(out_path, planmod.dumps(plan))
+        if columnar:
+            planfile.install(parts, planfile.data_dir(out_path))
+            planfile.stamp(plan)
+        planmod.write_atomic(out_path, planmod.dumps(plan.manifest() if columnar else plan))
         if exports:
             con = connect(db_path)
             try:
-                written = planmod.export_changes(con, out_path)
+                written = planmod.export_changes(con, out_path, planfile.part_path(plan, "changes")
+                                                 if columnar else None)
             finally:
                 con.close()
     return PlanResult(plan=plan, plan_path=out_path, db_path=db_path, snapshot=snap, exports=written)

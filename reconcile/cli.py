@@ -53,21 +53,28 @@ def app(ctx, debug):
 
 @app.command(context_settings=CONTEXT)
 @click.argument("snapshot_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Plan file to write (JSON).")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
+              help="Plan file to write (the JSON manifest; its data files go to OUT's stem + .data/).")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "json"]), default="parquet", show_default=True,
+              help="parquet: reconcile.plan/2 (manifest + Parquet files, any size); json: reconcile.plan/1, one "
+              "JSON file with every change inline (small plans).")
 @click.option("--db", type=click.Path(path_type=Path), help="DuckDB file [default: reconcile.duckdb beside --out].")
 @click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
 @click.option("--lenient", is_flag=True, help="Quarantine bad rows in the rejects table and plan from the rest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan summary as JSON instead of tables.")
 @click.option("--memory-limit", help="DuckDB memory limit such as 2GB: spills to disk beyond it, working tables go "
-              "to a scratch file (1M leads: 0.8 GB peak at 600MB) [default: RECONCILE_MEMORY_LIMIT, else 80% of RAM].")
+              "to a scratch file (1M leads: 0.8 GB peak at 600MB) [default: RECONCILE_MEMORY_LIMIT, else 1/24 of the "
+              "available memory, 512MB to 4GB].")
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB worker threads (the plan is identical whatever "
               "the number) [default: RECONCILE_THREADS, else one per core].")
 @click.option("--org", help="Use the org's policy (policies/<org>.toml) unless --policy is given.")
-def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit, threads, org):
+def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit, threads, org, fmt):
     """Build the writeback plan of a snapshot directory.
 
     Reads SNAPSHOT_DIR (sfdc/, clay/, smartlead/, pardot/, optional manifest.toml), computes in DuckDB what
-    Salesforce should hold, and writes OUT (reconcile.plan/1 JSON) plus OUT.changes.csv / .parquet.
+    Salesforce should hold, and writes OUT (reconcile.plan/2: a JSON manifest, with the changes, findings and
+    rejects as Parquet files in OUT's stem + .data/; --format json: one reconcile.plan/1 file) plus
+    OUT.changes.csv / .parquet for spreadsheets.
     Nothing is written to Salesforce. On bad input nothing is written at all and the error names the file,
     row, column and value; --lenient plans from the good rows instead. The DuckDB file is built beside the
     old one and replaces it only when everything succeeded (its audit trail is carried over).
@@ -81,7 +88,7 @@ def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit, threads,
 
     with progress_status("Planning") as progress:
         result = build_plan(snapshot_dir, out=out, db=db, policy=policy_path(policy, org), lenient=lenient,
-                            progress=progress, memory_limit=memory_limit, threads=threads)
+                            progress=progress, memory_limit=memory_limit, threads=threads, fmt=fmt)
     if as_json:
         click.echo(json.dumps(result.plan["summary"], indent=2))
         return

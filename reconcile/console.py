@@ -11,6 +11,8 @@ from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColum
                            TimeRemainingColumn)
 from rich.table import Table
 
+from . import planfile
+
 err = Console(stderr=True)
 out = Console(width=None if sys.stdout.isatty() else 160)  # logs and pipes get full tables, not 80 columns
 
@@ -85,7 +87,7 @@ def plan_summary_text(plan: dict, plan_path=None, extra: dict | None = None) -> 
         t = Table(title="Findings")
         t.add_column("kind")
         t.add_column("count", justify="right")
-        route_of = {f["kind"]: f["route"] for f in plan["findings"]}
+        route_of = dict(planfile.pairs(plan, "select kind, any_value(route) from findings group by 1"))
         t.add_column("route")
         for kind, n in s["findings"]["by_kind"].items():
             t.add_row(kind, str(n), route_of.get(kind, ""))

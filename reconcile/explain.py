@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import planfile
 from .errors import PlanError
 from .ids import id18
 
@@ -12,9 +13,9 @@ def explain(plan: dict, record_id: str) -> dict:
     if rid is None:
         raise PlanError(f"Record id '{record_id}' is not a Salesforce id (15 or 18 letters and digits with a valid "
                         "checksum). Copy the id from the plan or from Salesforce.")
-    changes = [c for c in plan.get("changes", []) if c.get("record_id") == rid]
-    findings = [f for f in plan.get("findings", []) if f.get("record_id") == rid
-                or any(rid in str(e.get("value") or "") for e in f.get("evidence", []))]
+    changes = planfile.rows(plan, "changes", "record_id = ?", [rid])
+    findings = planfile.rows(plan, "findings", "record_id = ? or len(list_filter(evidence, "
+                             "lambda e: contains(coalesce(e.value, ''), ?))) > 0", [rid, rid])
     return {"record_id": rid, "plan_id": plan.get("plan_id"), "changes": changes, "findings": findings}
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from . import planfile
+
 ALL = None  # the dropdowns' "(all)" value
 
 # A record's campaigns and GBUs: a Lead's own GBU and its memberships, a CampaignMember's campaign.
@@ -202,9 +204,10 @@ def show(tables: dict[str, pl.DataFrame], max_rows: int = 50):
 
 def example_record(plan: dict) -> str | None:
     """A record id worth explaining: the first change's record, else the first finding's."""
-    for item in [*plan.get("changes", []), *plan.get("findings", [])]:
-        if item.get("record_id"):
-            return item["record_id"]
+    for part in ("changes", "findings"):
+        first = planfile.rows(plan, part, "record_id is not null", columns=("record_id",), limit=1)
+        if first:
+            return first[0]["record_id"]
     return None
 
 
@@ -227,8 +230,9 @@ def report_frame(report_path: str | Path, height: int = 900):
 
 def field_samples(plan: dict, per_field: int = 5) -> pl.DataFrame:
     """The first `per_field` changes of each object.field, for review before approval."""
-    rows = [{k: c.get(k) for k in ("object", "field", "record_id", "before", "after", "status", "reason")}
-            for c in plan.get("changes", [])]
+    first = f"row_number() over (partition by object, field order by record_id) <= {int(per_field)}"
+    rows = planfile.rows(plan, "changes", qualify=first,
+                         columns=("object", "field", "record_id", "before", "after", "status", "reason"))
     if not rows:
         return pl.DataFrame()
     frame = pl.DataFrame(rows, schema={k: pl.String for k in rows[0]}, strict=False)

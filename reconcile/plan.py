@@ -1,7 +1,12 @@
-"""The writeback plan (format `reconcile.plan/1`): assembly from the plan tables, canonical hash, files.
+"""The writeback plan: assembly from the plan tables, canonical hash, files.
 
-plan_id is the sha256 of the canonical JSON (sorted keys, compact) of everything but plan_id and created_at,
-so the same inputs give the same plan_id, and any edit after approval is detected.
+`reconcile.plan/2` (the default; planfile.py): a JSON manifest beside Parquet files of changes, findings and
+rejects, each bound by the hash of its canonical rows. `reconcile.plan/1` (`reconcile plan --format json`, and
+every plan written before /2): one JSON file with the lists inline. Both are read.
+
+plan_id is the sha256 of the canonical JSON (sorted keys, compact) of everything but plan_id and created_at (for
+/2: of the manifest, which holds the data files' content hashes), so the same inputs give the same plan_id, and
+any edit after approval is detected.
 """
 
 from __future__ import annotations
@@ -12,12 +17,41 @@ import os
 import tempfile
 from pathlib import Path
 
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from .errors import PlanError
 
-FORMAT = "reconcile.plan/1"
+FORMAT = "reconcile.plan/2"
+FORMAT_V1 = "reconcile.plan/1"
+FORMATS = (FORMAT, FORMAT_V1)
+LAZY = ("changes", "findings", "rejects")
+
+
+class Plan(dict):
+    """A plan as a mapping. For /2 it holds the manifest; `plan["changes"]` (and findings, rejects) are read
+    from the data files on first use — readers of large plans query them instead (planfile.connect)."""
+
+    def __init__(self, doc: dict, path: str | Path | None = None):
+        super().__init__(doc)
+        self.path = Path(path) if path is not None else None
+        self._con = None
+        self._stamp = None
+
+    def __missing__(self, key):
+        if key in LAZY and self.get("format") == FORMAT and "files" in self and self.path is not None:
+            from . import planfile
+            value = planfile.rows(self, key)
+            self[key] = value
+            return value
+        raise KeyError(key)
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def manifest(self) -> dict:
+        return {k: v for k, v in self.items() if not (k in LAZY and self.get("format") == FORMAT)}
 CHANGE_KEYS = ("object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons",
                "evidence", "campaign_id", "gbu")
 FINDING_KEYS = ("kind", "object", "record_id", "route", "detail", "at", "evidence")
@@ -50,8 +84,8 @@ def _counts(con, sql: str) -> dict:
     return {k: {"ready": r, "blocked": b} for k, r, b in con.execute(sql).fetchall()}
 
 
-def summarize(con, rejects: list[dict]) -> dict:
-    """Counts by object, field, rule, status, reason, campaign, GBU; findings by kind and route."""
+def summarize(con) -> dict:
+    """Counts by object, field, rule, status, reason, campaign, GBU; findings by kind and route; rejects."""
     rb = "count(*) filter (where status = 'ready'), count(*) filter (where status = 'blocked')"
     total, ready, blocked = con.execute(f"select count(*), {rb} from plan_changes").fetchone()
     campaigns = {}
@@ -64,9 +98,7 @@ def summarize(con, rejects: list[dict]) -> dict:
                 where coalesce(p.campaign_id, m.campaign_id) is not null
                 group by cid order by cid""").fetchall():
         campaigns[cid] = {"name": name, "gbu": gbu, "ready": r, "blocked": b}
-    by_file: dict[str, int] = {}
-    for r in rejects:
-        by_file[r["file"]] = by_file.get(r["file"], 0) + 1
+    by_file = dict(con.execute("select file, count(*) from rejects group by 1 order by 1").fetchall())
     records = dict(con.execute(
         "select 'Lead', count(*) from stg_sfdc__lead union all select 'CampaignMember', count(*) from "
         "stg_sfdc__campaign_member union all select 'Contact', count(*) from stg_sfdc__contact union all "
@@ -89,7 +121,7 @@ def summarize(con, rejects: list[dict]) -> dict:
             "by_kind": dict(con.execute("select kind, count(*) from plan_findings group by 1 order by 1").fetchall()),
             "by_route": dict(con.execute("select route, count(*) from plan_findings group by 1 order by 1").fetchall()),
         },
-        "rejects": {"total": len(rejects), "by_file": dict(sorted(by_file.items()))},
+        "rejects": {"total": sum(by_file.values()), "by_file": by_file},
         "eligibility": {"eligible_now": now, "leaving_pool": leaving},
     }
 
@@ -122,7 +154,9 @@ def record_fraction_gates(con, summary: dict, thresholds) -> list[dict]:
 
 
 def canonical_bytes(plan: dict) -> bytes:
-    body = {k: v for k, v in plan.items() if k not in ("plan_id", "created_at")}
+    """/1: everything but plan_id and created_at. /2: the manifest likewise (its `files` bind the data files)."""
+    drop = ("plan_id", "created_at") + (LAZY if plan.get("format") == FORMAT else ())
+    body = {k: v for k, v in plan.items() if k not in drop}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -163,12 +197,42 @@ def load_plan(path: str | Path, verify: bool = True) -> dict:
         raise PlanError(f"Plan '{p}' cannot be read ({e.strerror}). Pass the file `reconcile plan --out` wrote.") from e
     except ValueError as e:
         raise PlanError(f"Plan '{p}' is not valid JSON ({e}). Rebuild it with `reconcile plan`.") from e
-    if not isinstance(plan, dict) or plan.get("format") != FORMAT:
-        raise PlanError(f"Plan '{p}' is not a {FORMAT} file. Rebuild it with `reconcile plan`.")
+    if not isinstance(plan, dict) or plan.get("format") not in FORMATS:
+        raise PlanError(f"Plan '{p}' is not a {FORMAT} (or /1) file. Rebuild it with `reconcile plan`.")
+    if plan["format"] == FORMAT and any(k in plan for k in LAZY):
+        raise PlanError(f"Plan '{p}' is a JSON export of a {FORMAT} plan, not the plan itself. Approve and apply "
+                        "the manifest `reconcile plan` wrote (with its .data folder), or plan with --format json.")
     if verify and compute_plan_id(plan) != plan.get("plan_id"):
         raise PlanError(f"Plan '{p}' was edited after it was built: its content no longer matches plan_id "
                         f"'{plan.get('plan_id')}'. Rebuild the plan with `reconcile plan` and approve it again.")
-    return plan
+    out = Plan(plan, p)
+    if plan["format"] == FORMAT:
+        from . import planfile
+        planfile.stamp(out)
+        if verify:
+            planfile.verify(out)
+    return out
+
+
+def save_plan(plan: dict, path: str | Path, rehash: bool = True) -> dict:
+    """Write a plan held in memory (e.g. after an edit) in its own format; with rehash, a new plan_id."""
+    if plan.get("format") == FORMAT:
+        from . import planfile
+        return planfile.save(plan, path, rehash=rehash)
+    doc = dict(plan)
+    if rehash:
+        doc["plan_id"] = compute_plan_id(doc)
+    write_atomic(Path(path), dumps(doc))
+    return doc
+
+
+def to_json(plan: dict) -> str:
+    """One JSON document with every change, finding and reject inline (dumps layout): the /1 file itself, or
+    for /2 the manifest plus its rows — for people (and golden files) who want one file to read."""
+    doc = dict(plan.manifest()) if isinstance(plan, Plan) else dict(plan)
+    for key in LAZY:
+        doc[key] = plan[key] if key in plan or isinstance(plan, Plan) else []
+    return dumps(doc)
 
 
 def csv_safe_sql(column: str) -> str:
@@ -179,18 +243,30 @@ def csv_safe_sql(column: str) -> str:
             f"then chr(39) || {col} else {col} end as {col}")
 
 
-def export_changes(con, out_base: Path) -> list[Path]:
-    """The changes as Parquet and CSV beside the plan, for spreadsheet users."""
-    table = con.sql(
-        "select object, record_id, field, before ->> '$' as before, after ->> '$' as after, rule, status, reason, "
-        "array_to_string(reasons, ';') as reasons, campaign_id, gbu, to_json(evidence) as evidence "
-        "from plan_changes order by object, record_id, field").to_arrow_table()
+SPREADSHEET_ROWS = 1_048_575  # a spreadsheet's last row (1,048,576) holds the header
+
+
+def export_changes(con, out_base: Path, source: Path | None = None) -> list[Path]:
+    """The changes as Parquet and CSV beside the plan, for spreadsheet users (written by DuckDB, no Python rows).
+    source: the plan's own changes file (already in plan order), else the build's plan_changes table. The CSV is
+    left out when there are more changes than a spreadsheet has rows (the Parquet file holds them all)."""
+    cols = ("object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons", "campaign_id",
+            "gbu", "evidence")
+    rows = f"read_parquet('{_sql_path(source)}')" if source else "plan_changes"
+    select = ("select object, record_id, field, before ->> '$' as before, after ->> '$' as after, rule, status, "
+              "reason, array_to_string(reasons, ';') as reasons, campaign_id, gbu, to_json(evidence)::varchar as "
+              f"evidence from {rows}" + ("" if source else " order by object, record_id, field"))
     pq_path, csv_path = out_base.with_suffix(".changes.parquet"), out_base.with_suffix(".changes.csv")
-    pq.write_table(table, pq_path)
-    safe = ", ".join(csv_safe_sql(c) for c in table.column_names)
-    con.register("changes_export", table)
-    try:
-        pacsv.write_csv(con.sql(f"select {safe} from changes_export").to_arrow_table(), csv_path)
-    finally:
-        con.unregister("changes_export")
+    con.execute(f"copy ({select}) to '{_sql_path(pq_path)}' (format parquet, compression zstd)")
+    n = con.execute(f"select count(*) from read_parquet('{_sql_path(pq_path)}')").fetchone()[0]
+    if n > SPREADSHEET_ROWS:
+        csv_path.unlink(missing_ok=True)  # an older plan's CSV must not pass for this plan's
+        return [pq_path]
+    safe = ", ".join(csv_safe_sql(c) for c in cols)
+    con.execute(f"copy (select {safe} from read_parquet('{_sql_path(pq_path)}')) to '{_sql_path(csv_path)}' "
+                "(format csv, header true, force_quote *)")
     return [pq_path, csv_path]
+
+
+def _sql_path(p: Path) -> str:
+    return str(p).replace("'", "''")  # a path of our own making, quoted for COPY (which cannot bind it)

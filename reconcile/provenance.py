@@ -20,6 +20,11 @@ COLUMNS = ("plan_id", "changes_hash", "source", "recorded_at", "signature")
 
 
 def changes_hash(plan: dict) -> str:
+    """/2: the content hash of the changes file (its canonical rows, planfile.py), verified by load_plan.
+    /1: the sha256 of the canonical JSON of the changes list."""
+    files = plan.get("files")
+    if plan.get("format") == "reconcile.plan/2" and isinstance(files, dict):
+        return files["changes"]["sha256"]
     return "sha256:" + hashlib.sha256(signing.canonical(plan["changes"])).hexdigest()
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from reconcile import charts
+from reconcile import charts, planfile
+from reconcile.plan import FORMAT, LAZY, Plan
 from reconcile.report_text import KINDS, REASONS, ROUTES, RULES
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -80,6 +81,7 @@ def _environment() -> Environment:
 def build_context(plan: dict, history: list[dict] | None = None, title: str | None = None) -> dict[str, Any]:
     """Everything the template shows, computed once."""
     summary = plan.get("summary") or {}
+    data = plan_rows(plan)
     runs = collect_runs(plan, history or [])
     created = plan.get("created_at") or ""
     return {
@@ -91,15 +93,45 @@ def build_context(plan: dict, history: list[dict] | None = None, title: str | No
         "gates": plan.get("gates") or [],
         "breakdowns": _breakdowns(summary),
         "blocked": blocked_sentences(summary.get("by_reason") or {}),
-        "bounce": _hard_bounce(plan, summary),
-        "routes": findings_by_route(plan.get("findings") or [], summary),
-        "rejects": _rejects(plan, summary),
-        "connector": connector_errors(plan),
+        "bounce": _hard_bounce(data, summary),
+        "routes": findings_by_route(data["findings"], summary, data.get("route_counts")),
+        "rejects": _rejects(data, summary),
+        "connector": connector_errors({"snapshot": plan.get("snapshot"), "created_at": plan.get("created_at"),
+                                       "findings": data["findings"]}),
         "inputs": inputs(summary),
         "trends": _trends(runs),
-        "field_samples": change_samples(plan.get("changes") or []),
+        "field_samples": change_samples(data["changes"], data.get("field_totals")),
         "caps": {"field": SAMPLE_PER_FIELD, "kind": SAMPLE_PER_KIND, "chart": CHART_ROWS},
     }
+
+
+def plan_rows(plan: dict) -> dict[str, Any]:
+    """The rows the report shows. A /2 plan is queried (capped samples + exact counts), never loaded whole;
+    a plan held as lists (/1, or rows already loaded) is used as it is."""
+    if not (isinstance(plan, Plan) and plan.get("format") == FORMAT and not any(k in plan for k in LAZY)):
+        return {"changes": plan.get("changes") or [], "findings": plan.get("findings") or [],
+                "rejects": plan.get("rejects") or []}
+    per_field = max(SAMPLE_PER_FIELD, SAMPLE_BOUNCE)
+    by_kind = max(SAMPLE_PER_KIND, SAMPLE_BOUNCE)
+    forder = planfile.order_of("findings")
+    changes = planfile.rows(plan, "changes", qualify=(
+        f"row_number() over (partition by object, field order by record_id) <= {per_field} or (rule = "
+        f"'hard_bounce_union' and row_number() over (partition by rule order by object, record_id, field) <= "
+        f"{SAMPLE_BOUNCE})"))
+    findings = planfile.rows(plan, "findings", qualify=(
+        f"kind = 'connector_error' or row_number() over (partition by kind, route order by {forder}) <= {by_kind} "
+        f"or row_number() over (partition by kind order by {forder}) <= {by_kind}"))
+    routes: dict[str, Counter] = defaultdict(Counter)
+    for route, kind, n in planfile.pairs(plan, "select route, kind, count(*) from findings group by all"):
+        routes[route or "(unrouted)"][kind or "(unknown)"] = n
+    totals = {k: int(v.get("ready", 0)) + int(v.get("blocked", 0))
+              for k, v in ((plan.get("summary") or {}).get("by_field") or {}).items()}
+    return {"changes": changes, "findings": findings, "route_counts": routes, "field_totals": totals,
+            "bounce_changes": planfile.scalar(plan, "select count(*) from changes where rule = 'hard_bounce_union'"),
+            "bounce_findings": planfile.scalar(plan, "select count(*) from findings where list_contains(?, kind)",
+                                               [list(HARD_BOUNCE_KINDS)]),
+            "rejects": planfile.rows(plan, "rejects", limit=SAMPLE_REJECTS),
+            "rejects_total": planfile.scalar(plan, "select count(*) from rejects")}
 
 
 def _meta(plan: dict) -> dict[str, Any]:
@@ -208,29 +240,33 @@ def blocked_sentences(by_reason: dict[str, int]) -> list[dict[str, Any]]:
     return out
 
 
-def _hard_bounce(plan: dict, summary: dict) -> dict[str, Any]:
+def _hard_bounce(data: dict, summary: dict) -> dict[str, Any]:
     by_kind = (summary.get("findings") or {}).get("by_kind") or {}
     rule = (summary.get("by_rule") or {}).get("hard_bounce_union") or {}
-    findings = [f for f in plan.get("findings") or [] if f.get("kind") in HARD_BOUNCE_KINDS]
-    changes = [c for c in plan.get("changes") or [] if c.get("rule") == "hard_bounce_union"]
+    findings = [f for f in data["findings"] if f.get("kind") in HARD_BOUNCE_KINDS]
+    changes = [c for c in data["changes"] if c.get("rule") == "hard_bounce_union"]
+    n_findings, n_changes = data.get("bounce_findings", len(findings)), data.get("bounce_changes", len(changes))
     return {
         "counts": [{"kind": k, "count": int(by_kind.get(k) or 0), "note": KINDS[k]} for k in HARD_BOUNCE_KINDS],
         "ready": int(rule.get("ready") or 0),
         "blocked": int(rule.get("blocked") or 0),
         "findings": findings[:SAMPLE_BOUNCE],
-        "findings_more": max(0, len(findings) - SAMPLE_BOUNCE),
+        "findings_more": max(0, n_findings - SAMPLE_BOUNCE),
         "changes": changes[:SAMPLE_BOUNCE],
-        "changes_more": max(0, len(changes) - SAMPLE_BOUNCE),
+        "changes_more": max(0, n_changes - SAMPLE_BOUNCE),
     }
 
 
-def findings_by_route(findings: list[dict], summary: dict) -> list[dict[str, Any]]:
-    """Routes in escalation order, each with counts per kind and a capped sample per kind."""
+def findings_by_route(findings: list[dict], summary: dict,
+                      route_counts: dict[str, Counter] | None = None) -> list[dict[str, Any]]:
+    """Routes in escalation order, each with counts per kind and a capped sample per kind (counts from
+    `route_counts` when the findings are only a sample)."""
     samples: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    counts: dict[str, Counter] = defaultdict(Counter)
+    counts: dict[str, Counter] = defaultdict(Counter, route_counts or {})
     for f in findings:
         route, kind = f.get("route") or "(unrouted)", f.get("kind") or "(unknown)"
-        counts[route][kind] += 1
+        if route_counts is None:
+            counts[route][kind] += 1
         if len(samples[route][kind]) < SAMPLE_PER_KIND:
             samples[route][kind].append(f)
     by_route = (summary.get("findings") or {}).get("by_route") or {}
@@ -248,15 +284,15 @@ def findings_by_route(findings: list[dict], summary: dict) -> list[dict[str, Any
     return out
 
 
-def _rejects(plan: dict, summary: dict) -> dict[str, Any]:
-    rows = plan.get("rejects") or []
+def _rejects(data: dict, summary: dict) -> dict[str, Any]:
+    rows = data["rejects"]
     rejects = summary.get("rejects") or {}
     by_file = rejects.get("by_file") or dict(Counter(r.get("file") or "" for r in rows))
     return {
         "total": int(rejects.get("total", len(rows)) or 0),
         "by_file": sorted(by_file.items(), key=lambda kv: (-kv[1], kv[0])),
         "rows": rows[:SAMPLE_REJECTS],
-        "more": max(0, len(rows) - SAMPLE_REJECTS),
+        "more": max(0, data.get("rejects_total", len(rows)) - SAMPLE_REJECTS),
     }
 
 
@@ -361,13 +397,14 @@ def _trends(runs: list[dict]) -> dict[str, Any]:
             "current": current[0] if current else -1}
 
 
-def change_samples(changes: list[dict]) -> list[dict[str, Any]]:
-    """Per object.field: counts and the first SAMPLE_PER_FIELD changes (the plan is already sorted)."""
+def change_samples(changes: list[dict], totals: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Per object.field: counts and the first SAMPLE_PER_FIELD changes (the plan is already sorted); the counts
+    come from `totals` when the changes are only a sample."""
     fields: dict[str, dict[str, Any]] = {}
     for c in changes:
         key = f"{c.get('object')}.{c.get('field')}"
         entry = fields.setdefault(key, {"field": key, "total": 0, "sample": []})
-        entry["total"] += 1
+        entry["total"] = totals.get(key, 0) if totals is not None else entry["total"] + 1
         if len(entry["sample"]) < SAMPLE_PER_FIELD:
             entry["sample"].append(c)
     out = sorted(fields.values(), key=lambda e: e["field"])

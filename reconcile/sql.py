@@ -77,7 +77,8 @@ def connect(path: str | Path | None = None, memory_limit: str | None = None,
     """A DuckDB connection in UTC (file-backed when a path is given).
 
     memory_limit (e.g. "2GB"; default: the RECONCILE_MEMORY_LIMIT environment variable, else DuckDB's own
-    80 % of RAM) bounds DuckDB's memory; beyond it DuckDB spills to a temporary directory beside the file.
+    80 % of RAM — build_plan passes default_memory_limit() instead) bounds DuckDB's memory; beyond it DuckDB
+    spills to a temporary directory beside the file.
     threads (default: RECONCILE_THREADS, else one per core) bounds DuckDB's worker threads; the plan is the same
     whatever the number.
     """
@@ -101,6 +102,33 @@ def connect(path: str | Path | None = None, memory_limit: str | None = None,
 
 def effective_memory_limit(memory_limit: str | None = None) -> str | None:
     return memory_limit or os.environ.get("RECONCILE_MEMORY_LIMIT") or None
+
+
+# The planning default when neither --memory-limit nor RECONCILE_MEMORY_LIMIT is set: a share of the memory the
+# machine has available now, within bounds. DuckDB spills beyond it (to `<db>.tmp` beside the database file) and
+# the build's intermediates go to its scratch file, so a plan of any size completes without a flag.
+DEFAULT_MEMORY_SHARE = 1 / 24
+DEFAULT_MEMORY_MIN_MB, DEFAULT_MEMORY_MAX_MB = 512, 4096
+
+
+def default_memory_limit(meminfo: str | Path = "/proc/meminfo") -> str:
+    """1/24 of the available memory (MemAvailable; else of physical memory), between 512 MB and 4 GB."""
+    available = None
+    try:
+        with open(meminfo, encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            available = 16 * 2**30
+    mb = int(available * DEFAULT_MEMORY_SHARE / 2**20)
+    return f"{min(max(mb, DEFAULT_MEMORY_MIN_MB), DEFAULT_MEMORY_MAX_MB)}MB"
 
 
 def _checked_size(text: str) -> str:

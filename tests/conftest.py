@@ -160,7 +160,15 @@ def plan_in(snapshot_dir: Path, work: Path | None = None, **kw) -> dict:
 
     work = Path(work) if work else Path(snapshot_dir).parent / "out"
     kw.setdefault("exports", False)
-    return build_plan(snapshot_dir, out=work / "plan.json", db=work / "reconcile.duckdb", **kw).plan
+    return loaded(build_plan(snapshot_dir, out=work / "plan.json", db=work / "reconcile.duckdb", **kw).plan)
+
+
+def loaded(plan: dict) -> dict:
+    """A plan with its changes, findings and rejects read into lists (a later build into the same folder replaces
+    the data files a reconcile.plan/2 plan reads on demand)."""
+    for key in ("changes", "findings", "rejects"):
+        plan[key]
+    return plan
 
 
 # ------------------------------------------------------------------------------------------ policies

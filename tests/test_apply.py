@@ -31,6 +31,7 @@ from reconcile.approval import approve
 from reconcile.build import build_plan
 from reconcile.errors import ApplyError, ApplyStopped, ApprovalError, ReconcileError, SnapshotError
 from reconcile.plan import load_plan
+from reconcile.planfile import copy_plan
 from reconcile.salesforce import COLLECTION_CHUNK, connect
 from reconcile.sandbox import start_sandbox
 from reconcile.sandbox.faults import Faults
@@ -190,7 +191,7 @@ def plans(tmp_path_factory):
             src, _, _ = self.build(key, make or MAKERS[key])
             dst = tmp_path / "run" / "plan.json"
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(src, dst)
+            copy_plan(src, dst)
             shutil.copy(src.parent / "reconcile.duckdb", dst.parent / "reconcile.duckdb")  # the build it came from
             return dst
 

@@ -18,7 +18,8 @@ import duckdb
 from reconcile import provenance
 from reconcile.approval import approval_path, approve
 from reconcile.errors import ApprovalError, PlanError
-from reconcile.plan import compute_plan_id, dumps, load_plan
+from reconcile.plan import load_plan, save_plan
+from reconcile.planfile import copy_plan
 from test_apply import (CM_B, CM_C, CONTACT_BOB, LEAD_E, LEAD_F, LEAD_G, LEAD_H, MAKERS, admin_sf,
                         assert_each_change_once, audit_rows, do_apply, history, outcome, policy_with, prepared,
                         read_csv, ready, requests_of, seed)
@@ -42,10 +43,7 @@ def org_state(h) -> dict:
 def edit_plan(plan_path, mutate, rehash: bool = True) -> dict:
     plan = load_plan(plan_path, verify=False)
     mutate(plan)
-    if rehash:
-        plan["plan_id"] = compute_plan_id(plan)
-    plan_path.write_text(dumps(plan), encoding="utf-8")
-    return plan
+    return save_plan(plan, plan_path, rehash=rehash)
 
 
 def built(plan_path) -> None:
@@ -195,7 +193,7 @@ def test_plan_gates_need_an_explicit_override_with_a_reason(org, plans, tmp_path
     with pytest.raises(ApprovalError, match="--override-gate"):
         approve(plan_path, by="Ana Admin", policy=pol)
     assert not approval_path(plan_path).exists()
-    shutil.copy(plans.build("gated", MAKERS["gated"])[0], plan_path)
+    copy_plan(plans.build("gated", MAKERS["gated"])[0], plan_path)
     # an approval written by hand without the overrides (the old sha256 "signature" recomputed) is refused
     forged = {"format": "reconcile.approval/1", "plan_id": plan["plan_id"], "approved_by": "Ana Admin",
               "approved_at": "2026-11-27T06:30:00Z", "scope": {"fields": "all"}, "gate_overrides": [],

@@ -1,7 +1,9 @@
 """Golden plan of the demo data: any change to a rule, the generator or the plan format shows up as a diff.
 
-Refresh after an intended change with `UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py` and
-review the diff of tests/golden/demo_plan.json like code.
+The golden file is the plan's JSON export (plan.to_json: the reconcile.plan/2 manifest with its changes,
+findings and rejects inline, one per line), so it stays reviewable. Refresh after an intended change with
+`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py` and review the diff of
+tests/golden/demo_plan.json like code.
 """
 
 import json
@@ -13,7 +15,7 @@ import pytest
 
 from reconcile.build import build_plan
 from reconcile.demo_data import generate_snapshot
-from reconcile.plan import dumps
+from reconcile.plan import to_json
 
 GOLDEN = Path(__file__).parent / "golden" / "demo_plan.json"
 
@@ -25,7 +27,9 @@ def test_demo_plan_matches_the_golden_plan(tmp_path, memory_limit):
     generate_snapshot(snap, leads=60, seed=7, taken_at="2026-11-27T06:00:00Z")
     out = tmp_path / "out"
     plan = build_plan(snap, out=out / "plan.json", exports=False, memory_limit=memory_limit).plan
-    assert sorted(p.name for p in out.iterdir()) == ["plan.json", "reconcile.duckdb"]
+    assert sorted(p.name for p in out.iterdir()) == ["plan.data", "plan.json", "reconcile.duckdb"]
+    assert sorted(p.name for p in (out / "plan.data").iterdir()) == ["changes.parquet", "findings.parquet",
+                                                                     "rejects.parquet"]
     con = duckdb.connect(str(out / "reconcile.duckdb"), read_only=True)
     try:
         tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
@@ -34,7 +38,7 @@ def test_demo_plan_matches_the_golden_plan(tmp_path, memory_limit):
     assert {"stg_sfdc__lead", "rule_hard_bounce_union", "plan_changes", "snapshot_files"} <= tables
     assert not {t for t in tables if t.startswith("int_")}
     plan["created_at"] = "(golden)"
-    text = dumps(plan)
+    text = to_json(plan)
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN.write_text(text, "utf-8")
     golden = json.loads(GOLDEN.read_text("utf-8"))

@@ -20,6 +20,7 @@ import pytest
 
 from reconcile.build import build_plan
 from reconcile.demo_data import generate_snapshot
+from reconcile.plan import load_plan
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -160,7 +161,7 @@ def test_explore_in_jupyterlab_filters_change_the_tables(browser, lab):
 
 def test_apply_in_jupyterlab_needs_a_name_and_a_group_then_writes_to_the_org(browser, lab):
     org = lab["org"]
-    plan = json.loads(lab["plan"].read_text("utf-8"))
+    plan = load_plan(lab["plan"])  # reconcile.plan/2: rows read from run/plan.data/ on first use
     replied = [c for c in plan["changes"] if c["field"] == "Has_Replied__c" and c["status"] == "ready"]
     assert replied
     before = {c["record_id"]: org.org.get("CampaignMember", c["record_id"])["Has_Replied__c"] for c in replied}

@@ -1,5 +1,6 @@
-"""The plan file (SPEC §6, format reconcile.plan/1): shape, order, determinism, tamper check, exports, explain;
-and the SQL conventions (every model registered once, each with a header)."""
+"""The plan (SPEC §6, format reconcile.plan/2: JSON manifest + Parquet data files; /1 still written with
+--format json and read): shape, order, determinism, tamper check, exports, explain; and the SQL conventions
+(every model registered once, each with a header)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import json
 import re
 import shutil
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import HANDMADE
+from conftest import HANDMADE, loaded
 
 from reconcile import plan as planmod
 from reconcile.build import build_plan
 from reconcile.errors import PlanError
+from reconcile.planfile import copy_plan
 from reconcile.sql import QUERIES, MODELS, SQL_DIR
 
 CHANGE_KEYS = {"object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons", "evidence"}
@@ -31,18 +34,28 @@ def built(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def plan(built):
+def manifest(built):
     return json.loads(built.plan_path.read_text("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def plan(built):
+    """The plan with its changes, findings and rejects read from its data files."""
+    return loaded(planmod.load_plan(built.plan_path))
 
 
 # ------------------------------------------------------------------------------------------ shape (SPEC §6)
 
-def test_top_level_keys_and_format(plan):
-    assert list(plan)[:3] == ["format", "plan_id", "created_at"]
-    assert {"format", "plan_id", "created_at", "snapshot", "policy", "summary", "gates", "changes",
-            "findings"} <= set(plan)
-    assert plan["format"] == "reconcile.plan/1"
+def test_top_level_keys_and_format(manifest, plan):
+    assert list(manifest)[:3] == ["format", "plan_id", "created_at"]
+    assert set(manifest) == {"format", "plan_id", "created_at", "snapshot", "policy", "summary", "gates", "files"}
+    assert manifest["format"] == "reconcile.plan/2"
     assert SHA.fullmatch(plan["plan_id"])
+    assert {part: {k: v for k, v in entry.items() if "sha256" not in k} for part, entry in manifest["files"].items()} == {
+        "changes": {"file": "changes.parquet", "rows": len(plan["changes"])},
+        "findings": {"file": "findings.parquet", "rows": len(plan["findings"])},
+        "rejects": {"file": "rejects.parquet", "rows": 0}}
+    assert all(SHA.fullmatch(e["sha256"]) and SHA.fullmatch(e["bytes_sha256"]) for e in manifest["files"].values())
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", plan["created_at"])
     assert SHA.fullmatch(plan["policy"]["fingerprint"])
     assert plan["gates"] == []
@@ -101,10 +114,33 @@ def test_summary_counts_agree_with_the_lists(plan):
     assert s["records"] == {"Lead": 4, "CampaignMember": 2, "Contact": 1, "Campaign": 1}
 
 
-def test_plan_file_is_one_change_per_line(built, plan):
-    lines = built.plan_path.read_text("utf-8").splitlines()
-    change_lines = [ln for ln in lines if ln.startswith('{"object":')]
+def test_data_files_hold_the_rows_in_plan_order(built, plan):
+    table = pq.read_table(built.plan_path.with_name("plan.data") / "changes.parquet")
+    assert table.column_names == ["object", "record_id", "field", "before", "after", "rule", "status", "reason",
+                                  "reasons", "evidence", "campaign_id", "gbu"]
+    assert table.column("record_id").to_pylist() == [c["record_id"] for c in plan["changes"]]
+    findings = pq.read_table(built.plan_path.with_name("plan.data") / "findings.parquet")
+    assert findings.column("kind").to_pylist() == [f["kind"] for f in plan["findings"]]
+
+
+def test_json_export_and_json_format_are_one_change_per_line(tmp_path, plan):
+    export = planmod.to_json(plan)
+    change_lines = [ln for ln in export.splitlines() if ln.startswith('{"object":')]
     assert len(change_lines) == len(plan["changes"])
+    assert json.loads(export)["changes"] == plan["changes"]
+    v1 = build_plan(HANDMADE, out=tmp_path / "v1" / "plan.json", exports=False, fmt="json")
+    doc = json.loads(v1.plan_path.read_text("utf-8"))
+    assert doc["format"] == "reconcile.plan/1" and not (tmp_path / "v1" / "plan.data").exists()
+    assert doc["changes"] == plan["changes"] and doc["findings"] == plan["findings"]
+    assert len([ln for ln in v1.plan_path.read_text("utf-8").splitlines() if ln.startswith('{"object":')]) == \
+        len(plan["changes"])
+
+
+def test_a_json_export_of_a_v2_plan_is_not_taken_for_the_plan(tmp_path, plan):
+    path = tmp_path / "export.json"
+    path.write_text(planmod.to_json(plan), "utf-8")
+    with pytest.raises(PlanError, match="is a JSON export of a reconcile.plan/2 plan, not the plan itself"):
+        planmod.load_plan(path)
 
 
 # ------------------------------------------------------------------------------------------ determinism
@@ -121,12 +157,26 @@ def test_identical_inputs_give_a_byte_identical_plan(tmp_path, built, plan):
     assert _without_created_at(first) != first, "created_at is on its own line"
     assert _without_created_at(first) == _without_created_at(second)
     assert again.plan["plan_id"] == plan["plan_id"]
+    for part in ("changes", "findings", "rejects"):
+        name = f"plan.data/{part}.parquet"
+        assert pq.read_table(built.plan_path.parent / name).equals(pq.read_table(again.plan_path.parent / name))
 
 
-def test_plan_id_is_the_hash_of_the_content_without_created_at(plan):
-    assert planmod.compute_plan_id(plan) == plan["plan_id"]
-    assert planmod.compute_plan_id({**plan, "created_at": "1999-01-01T00:00:00Z"}) == plan["plan_id"]
-    assert planmod.compute_plan_id({**plan, "gates": [{"gate": "x"}]}) != plan["plan_id"]
+def test_plan_id_is_the_hash_of_the_manifest_without_created_at(manifest):
+    assert planmod.compute_plan_id(manifest) == manifest["plan_id"]
+    assert planmod.compute_plan_id({**manifest, "created_at": "1999-01-01T00:00:00Z"}) == manifest["plan_id"]
+    assert planmod.compute_plan_id({**manifest, "gates": [{"gate": "x"}]}) != manifest["plan_id"]
+    files = json.loads(json.dumps(manifest["files"]))
+    files["changes"]["sha256"] = "sha256:" + "0" * 64
+    assert planmod.compute_plan_id({**manifest, "files": files}) != manifest["plan_id"]
+
+
+def test_v1_plan_id_is_the_hash_of_the_content_without_created_at(tmp_path):
+    v1 = json.loads(build_plan(HANDMADE, out=tmp_path / "plan.json", exports=False, fmt="json")
+                    .plan_path.read_text("utf-8"))
+    assert planmod.compute_plan_id(v1) == v1["plan_id"]
+    assert planmod.compute_plan_id({**v1, "created_at": "1999-01-01T00:00:00Z"}) == v1["plan_id"]
+    assert planmod.compute_plan_id({**v1, "changes": v1["changes"][1:]}) != v1["plan_id"]
 
 
 def test_a_different_input_gives_a_different_plan_id(tmp_path, plan):
@@ -134,7 +184,7 @@ def test_a_different_input_gives_a_different_plan_id(tmp_path, plan):
     shutil.copytree(HANDMADE, copy)
     with (copy / "sfdc" / "Contact.csv").open("a", encoding="utf-8") as fh:
         fh.write("0035g00000QrStVAAV,someone@else.com\n")
-    other = build_plan(copy, out=tmp_path / "out" / "plan.json", exports=False).plan
+    other = loaded(build_plan(copy, out=tmp_path / "out" / "plan.json", exports=False).plan)
     assert other["plan_id"] != plan["plan_id"]
     assert other["changes"] == plan["changes"]
 
@@ -156,33 +206,101 @@ def test_blast_radius_gate_when_ready_changes_exceed_the_policy_limit(tmp_path):
 
 # ------------------------------------------------------------------------------------------ load_plan
 
-def test_load_plan_accepts_the_plan_it_wrote(built, plan):
-    assert planmod.load_plan(built.plan_path) == plan
+def test_load_plan_accepts_the_plan_it_wrote(built, manifest):
+    assert planmod.load_plan(built.plan_path) == manifest
 
 
-def test_load_plan_refuses_an_edited_plan(tmp_path, built, plan):
-    edited = json.loads(built.plan_path.read_text("utf-8"))
-    ready = next(c for c in edited["changes"] if c["status"] == "blocked")
-    ready["status"], ready["reason"], ready["reasons"] = "ready", None, []
-    path = tmp_path / "edited.json"
-    path.write_text(planmod.dumps(edited), "utf-8")
+def test_load_plan_refuses_an_edited_data_file(tmp_path, built, plan):
+    path = copy_plan(built.plan_path, tmp_path / "edited.json")
+    data = path.with_name("edited.data") / "changes.parquet"
+    table = pq.read_table(data)
+    status = table.column("status").to_pylist()
+    status[status.index("blocked")] = "ready"
+    pq.write_table(table.set_column(table.column_names.index("status"), "status", pa.array(status)), data)
     with pytest.raises(PlanError) as e:
         planmod.load_plan(path)
-    assert str(e.value) == (f"Plan '{path}' was edited after it was built: its content no longer matches plan_id "
-                            f"'{plan['plan_id']}'. Rebuild the plan with `reconcile plan` and approve it again.")
+    assert str(e.value) == (f"Plan '{path}' was edited after it was built: 'edited.data/changes.parquet' no longer "
+                            f"matches the manifest (plan_id '{plan['plan_id']}'). Rebuild the plan with "
+                            "`reconcile plan` and approve it again.")
+
+
+def test_load_plan_refuses_an_edited_manifest_and_an_edited_v1_plan(tmp_path, built, plan):
+    path = copy_plan(built.plan_path, tmp_path / "edited.json")
+    planmod.save_plan(planmod.load_plan(path), path, rehash=False)  # same content: still the same plan
+    assert planmod.load_plan(path)["plan_id"] == plan["plan_id"]
+    doc = json.loads(path.read_text("utf-8"))
+    doc["gates"] = [{"gate": "removed"}]
+    path.write_text(planmod.dumps(doc), "utf-8")
+    message = (f"Plan '{path}' was edited after it was built: its content no longer matches plan_id "
+               f"'{plan['plan_id']}'. Rebuild the plan with `reconcile plan` and approve it again.")
+    with pytest.raises(PlanError) as e:
+        planmod.load_plan(path)
+    assert str(e.value) == message
+    edited = loaded(planmod.load_plan(copy_plan(built.plan_path, tmp_path / "v2.json")))
+    blocked = next(c for c in edited["changes"] if c["status"] == "blocked")
+    blocked["status"], blocked["reason"], blocked["reasons"] = "ready", None, []
+    planmod.save_plan(edited, tmp_path / "v2.json", rehash=False)   # rows rewritten, manifest hashes follow them
+    with pytest.raises(PlanError) as e:
+        planmod.load_plan(tmp_path / "v2.json")
+    assert "was edited after it was built: its content no longer matches plan_id" in str(e.value)
+    v1 = json.loads(build_plan(HANDMADE, out=tmp_path / "v1" / "plan.json", exports=False, fmt="json")
+                    .plan_path.read_text("utf-8"))
+    blocked = next(c for c in v1["changes"] if c["status"] == "blocked")
+    blocked["status"], blocked["reason"], blocked["reasons"] = "ready", None, []
+    v1_path = tmp_path / "v1.json"
+    v1_path.write_text(planmod.dumps(v1), "utf-8")
+    with pytest.raises(PlanError) as e:
+        planmod.load_plan(v1_path)
+    assert str(e.value) == (f"Plan '{v1_path}' was edited after it was built: its content no longer matches plan_id "
+                            f"'{v1['plan_id']}'. Rebuild the plan with `reconcile plan` and approve it again.")
+
+
+def test_full_verification_recomputes_the_canonical_rows(tmp_path, built):
+    from reconcile import planfile
+
+    planfile.verify(planmod.load_plan(built.plan_path), full=True)
+    path = copy_plan(built.plan_path, tmp_path / "forged.json")
+    data = path.with_name("forged.data") / "changes.parquet"
+    table = pq.read_table(data)
+    status = table.column("status").to_pylist()
+    status[status.index("blocked")] = "ready"
+    pq.write_table(table.set_column(table.column_names.index("status"), "status", pa.array(status)), data)
+    doc = json.loads(path.read_text("utf-8"))   # the file's bytes hash and plan_id recomputed, its content hash not
+    doc["files"]["changes"]["bytes_sha256"] = planfile._file_hash(data)
+    doc["plan_id"] = planmod.compute_plan_id(doc)
+    path.write_text(planmod.dumps(doc), "utf-8")
+    forged = planmod.load_plan(path)  # consistent on its face (provenance refuses its plan_id at approve/apply)
+    with pytest.raises(PlanError, match="'forged.data/changes.parquet' no longer matches the manifest"):
+        planfile.verify(forged, full=True)
+
+
+def test_load_plan_refuses_a_plan_without_its_data_files(tmp_path, built):
+    path = tmp_path / "alone.json"
+    shutil.copy(built.plan_path, path)
+    with pytest.raises(PlanError) as e:
+        planmod.load_plan(path)
+    assert str(e.value) == (f"Plan '{path}' is missing its changes file 'alone.data/changes.parquet'. Keep the "
+                            "plan's .data folder beside it, or rebuild it with `reconcile plan`.")
 
 
 def test_load_plan_accepts_only_a_created_at_edit(tmp_path, built):
-    text = built.plan_path.read_text("utf-8")
-    path = tmp_path / "retimed.json"
+    path = copy_plan(built.plan_path, tmp_path / "retimed.json")
+    text = path.read_text("utf-8")
     path.write_text(re.sub(r'"created_at":"[^"]*"', '"created_at":"2030-01-01T00:00:00Z"', text), "utf-8")
     assert planmod.load_plan(path)["created_at"] == "2030-01-01T00:00:00Z"
+
+
+def test_a_plan_object_refuses_data_files_replaced_under_it(tmp_path):
+    first = build_plan(HANDMADE, out=tmp_path / "plan.json", exports=False).plan
+    build_plan(HANDMADE, out=tmp_path / "plan.json", exports=False)
+    with pytest.raises(PlanError, match="was replaced on disk since it was opened"):
+        first["changes"]
 
 
 @pytest.mark.parametrize("content, message", [
     ("not json", "Plan '{p}' is not valid JSON (Expecting value: line 1 column 1 (char 0)). Rebuild it with "
                  "`reconcile plan`."),
-    ('{"format": "other/1"}', "Plan '{p}' is not a reconcile.plan/1 file. Rebuild it with `reconcile plan`."),
+    ('{"format": "other/1"}', "Plan '{p}' is not a reconcile.plan/2 (or /1) file. Rebuild it with `reconcile plan`."),
 ])
 def test_load_plan_refuses_what_is_not_a_plan(tmp_path, content, message):
     path = tmp_path / "plan.json"
@@ -205,6 +323,15 @@ def test_csv_and_parquet_exports_hold_every_change(built, plan):
     assert [(r["object"], r["record_id"], r["field"], r["status"]) for r in rows] == [
         (c["object"], c["record_id"], c["field"], c["status"]) for c in plan["changes"]]
     assert table.column("record_id").to_pylist() == [c["record_id"] for c in plan["changes"]]
+
+
+def test_no_csv_export_beyond_a_spreadsheets_rows(tmp_path, monkeypatch, plan):
+    (tmp_path / "plan.changes.csv").write_text("an older plan's export\n", "utf-8")
+    monkeypatch.setattr(planmod, "SPREADSHEET_ROWS", len(plan["changes"]) - 1)
+    res = build_plan(HANDMADE, out=tmp_path / "plan.json")
+    assert [p.name for p in res.exports] == ["plan.changes.parquet"]
+    assert not (tmp_path / "plan.changes.csv").exists()
+    assert pq.read_table(res.exports[0]).num_rows == len(plan["changes"])
 
 
 # ------------------------------------------------------------------------------------------ explain
@@ -244,6 +371,61 @@ def test_explain_json_matches_the_plan(built, plan, run_cli):
     assert doc["record_id"] == rid and doc["plan_id"] == plan["plan_id"]
     assert doc["changes"] == [c for c in plan["changes"] if c["record_id"] == rid]
     assert {f["kind"] for f in doc["findings"]} == {"bounce_hop_lost", "overall_formula_mismatch"}
+
+
+def test_explain_and_report_query_the_plan_without_loading_its_rows(tmp_path, built, plan):
+    from reconcile.explain import explain
+    from reconcile.report import render_report
+
+    lazy = planmod.load_plan(built.plan_path, verify=False)
+    rid = "00Q5g00000AbCdFEAV"
+    assert explain(lazy, rid)["changes"] == [c for c in plan["changes"] if c["record_id"] == rid]
+    render_report(lazy, tmp_path / "lazy.html")
+    assert not {"changes", "findings", "rejects"} & set(lazy), "explain/report read whole lists"
+    render_report(json.loads(planmod.to_json(plan)), tmp_path / "lists.html")   # the same plan as lists
+    assert (tmp_path / "lazy.html").read_text("utf-8") == (tmp_path / "lists.html").read_text("utf-8")
+
+
+def test_approve_queries_the_plan_without_loading_its_rows(tmp_path, monkeypatch):
+    from reconcile.approval import approve, approved_changes, load_approval
+    from reconcile.policy import load_policy
+
+    from conftest import policy_with
+
+    pol = policy_with(tmp_path, statuses={"company_description__c": "active", "Industry": "active"})
+    res = build_plan(HANDMADE, out=tmp_path / "out" / "plan.json", exports=False, policy=pol)
+    everything = loaded(planmod.load_plan(res.plan_path))
+
+    def refuse(self, key):
+        raise AssertionError(f"plan[{key!r}] loaded a whole part of the plan")
+
+    monkeypatch.setattr(planmod.Plan, "__missing__", refuse)
+    entry = approve(res.plan_path, by="Ana Admin", release_fields=["company_description__c"], release_reason="checked",
+                    policy=pol)
+    plan = planmod.load_plan(res.plan_path)
+    changes = approved_changes(plan, load_approval(res.plan_path, plan, load_policy(pol)))
+    monkeypatch.undo()
+    assert entry["overwrite_releases"] == [{"fields": ["Lead.company_description__c"], "records": [],
+                                            "reason": "checked"}]
+    expected = [c for c in everything["changes"] if c["status"] == "ready"
+                or (c["reasons"] == ["overwrite_not_approved"] and c["field"] == "company_description__c")]
+    assert len(expected) > sum(c["status"] == "ready" for c in everything["changes"]), "one change is released"
+    assert [(c["record_id"], c["field"], c["after"]) for c in changes] == [
+        (c["record_id"], c["field"], c["after"]) for c in expected]
+
+
+def test_a_v1_plan_is_still_read_explained_and_gated(tmp_path, plan):
+    from reconcile.approval import plan_gates
+    from reconcile.explain import explain
+    from reconcile.policy import load_policy
+
+    v1 = planmod.load_plan(build_plan(HANDMADE, out=tmp_path / "plan.json", exports=False, fmt="json").plan_path)
+    assert v1["format"] == "reconcile.plan/1" and v1["changes"] == plan["changes"]
+    rid = "00Q5g00000AbCdFEAV"
+    lazy = planmod.load_plan(plan.path)
+    assert explain(v1, rid)["changes"] == explain(lazy, rid)["changes"]
+    assert explain(v1, rid)["findings"] == explain(lazy, rid)["findings"]
+    assert plan_gates(v1, load_policy()) == plan_gates(lazy, load_policy()) == []
 
 
 def test_explain_refuses_a_malformed_id(built, run_cli):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from reconcile.demo_data import generate_snapshot
+from reconcile.plan import load_plan
 
 REPO = Path(__file__).resolve().parent.parent
 MARK = "<!-- README walk-through: tests/test_readme.py runs this block -->"
@@ -36,7 +36,7 @@ def test_the_readme_walk_through_runs_as_written(tmp_path):
 
     assert "Record 00vDm0ScN0004xYIKQ" in done.stdout                      # explain
     assert "hash chain and signed head intact" in done.stdout              # audit --verify
-    plan = json.loads((tmp_path / "day" / "plan.json").read_text("utf-8"))
+    plan = load_plan(tmp_path / "day" / "plan.json")  # reconcile.plan/2: the rows are in day/plan.data/
     ready = [c for c in plan["changes"] if c["status"] == "ready"]
     assert ready and (tmp_path / "day" / "report.html").is_file()
     con = duckdb.connect(str(tmp_path / "day" / "reconcile.duckdb"), read_only=True)

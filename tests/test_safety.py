@@ -24,7 +24,8 @@ from reconcile.approval import approval_path, approve
 from reconcile.build import build_plan
 from reconcile.cli import app
 from reconcile.errors import ApprovalError, PlanError, ReconcileError
-from reconcile.plan import compute_plan_id, dumps, load_plan
+from reconcile.plan import load_plan, save_plan
+from reconcile.planfile import copy_plan
 from test_apply import (CM_B, CM_C, LEAD_E, LEAD_F, LEAD_G, admin_sf, audit_rows, do_apply, history, outcome, prepared,
                         read_csv, seed, sf_env)
 from test_apply import org, plans, sandbox  # noqa: F401  (fixtures)
@@ -34,9 +35,7 @@ def edit(plan_path, mutate) -> dict:
     """Hand-edit a plan and recompute its plan_id, as the attacker did."""
     plan = load_plan(plan_path, verify=False)
     mutate(plan)
-    plan["plan_id"] = compute_plan_id(plan)
-    plan_path.write_text(dumps(plan), encoding="utf-8")
-    return plan
+    return save_plan(plan, plan_path)
 
 
 def built(plan_path) -> None:
@@ -382,7 +381,7 @@ def test_the_panel_refuses_a_plan_swapped_on_disk_after_review(org, plans, tmp_p
     panel = ApplyPanel(plan_path, client_factory=lambda: connect(env=sf_env(org)))
     # a plan built by `reconcile plan` too, but not the one reviewed
     other = plans.copy(tmp_path / "other", "enrich")
-    shutil.copy(other, plan_path)
+    copy_plan(other, plan_path)
     con = duckdb.connect(str(plan_path.parent / "reconcile.duckdb"))
     provenance.record(con, load_plan(plan_path))
     con.close()

@@ -15,10 +15,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import loaded
 
 from reconcile.build import build_plan
 from reconcile.demo_data import generate_snapshot
 from reconcile.errors import SnapshotError
+from reconcile.plan import load_plan
+from reconcile.sql import default_memory_limit
 
 LEADS = 100_000
 DEEP_ROW = 75_000
@@ -32,14 +35,18 @@ def big(tmp_path_factory):
 
 
 def plan_bytes(snap: Path, work: Path, **kw) -> tuple[dict, bytes]:
+    """The plan (rows loaded) and its bytes: the manifest, then every data file (reconcile.plan/2)."""
     res = build_plan(snap, out=work / "plan.json", db=work / "reconcile.duckdb", exports=False, **kw)
-    return res.plan, (work / "plan.json").read_bytes()
+    load_plan(work / "plan.json")  # the data files hold what the manifest's hashes (and so plan_id) bind
+    data = b"".join((work / "plan.data" / f"{part}.parquet").read_bytes() for part in ("changes", "findings", "rejects"))
+    return loaded(res.plan), (work / "plan.json").read_bytes() + b"\0" + data  # NUL: never in the JSON
 
 
 def without_created_at(raw: bytes) -> bytes:
-    doc = json.loads(raw)
+    manifest, data = raw.split(b"\0", 1)
+    doc = json.loads(manifest)
     doc.pop("created_at")
-    return json.dumps(doc, sort_keys=True).encode()
+    return json.dumps(doc, sort_keys=True).encode() + data
 
 
 # ------------------------------------------------------------------------------------------ an independent reader
@@ -189,3 +196,30 @@ def test_a_bad_value_deep_in_a_file_is_reported_at_its_row_strict_and_lenient(bi
     for f in files.values():  # every record of every file (several MB each) is staged or rejected
         assert f["records"] == f["staged"] + f["rejected"], f
     assert sum(f["records"] for f in files.values()) > 400_000
+
+
+# ------------------------------------------------------------------------------------------ memory without flags
+
+@pytest.mark.parametrize("available_kb, limit", [(24_000_000, "976MB"), (4_000_000, "512MB"),
+                                                 (200_000_000, "4096MB")])
+def test_default_memory_limit_is_a_bounded_share_of_available_memory(tmp_path, available_kb, limit):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(f"MemTotal:       {available_kb * 2} kB\nMemFree:        1 kB\n"
+                       f"MemAvailable:   {available_kb} kB\n", "ascii")
+    assert default_memory_limit(meminfo) == limit
+
+
+def test_a_plan_without_a_limit_runs_under_the_default_one_and_an_explicit_limit_overrides_it(tmp_path, monkeypatch):
+    from reconcile import build, sql
+
+    seen = []
+    real = sql.connect
+    monkeypatch.delenv("RECONCILE_MEMORY_LIMIT", raising=False)
+    monkeypatch.setattr(build, "connect", lambda *a, **kw: seen.append(kw.get("memory_limit")) or real(*a, **kw))
+    monkeypatch.setattr(build, "default_memory_limit", lambda: "777MB")  # the machine's share varies by the minute
+    generate_snapshot(tmp_path / "snap", leads=60)
+    build_plan(tmp_path / "snap", out=tmp_path / "a" / "plan.json", exports=False)
+    build_plan(tmp_path / "snap", out=tmp_path / "b" / "plan.json", exports=False, memory_limit="300MB")
+    monkeypatch.setenv("RECONCILE_MEMORY_LIMIT", "400MB")
+    build_plan(tmp_path / "snap", out=tmp_path / "c" / "plan.json", exports=False)
+    assert seen == ["777MB", "300MB", "400MB"]

@@ -12,10 +12,11 @@ import re
 
 import duckdb
 import pytest
-from conftest import (CLAY_HEADER, LEAD_HEADER, MEMBER_HEADER, csv_text, lead, lead_id, member, member_id, plan_in,
-                      write_snapshot)
+from conftest import (CLAY_HEADER, LEAD_HEADER, MEMBER_HEADER, csv_text, lead, lead_id, loaded, member, member_id,
+                      plan_in, write_snapshot)
 
 from reconcile.build import build_plan
+from reconcile.plan import load_plan
 
 HINT = "Fix the value in the export, or rerun with --lenient to quarantine bad rows and plan from the rest."
 L1, L2, L3 = lead_id(1), lead_id(2), lead_id(3)
@@ -224,7 +225,7 @@ def test_lenient_quarantines_bad_rows_and_plans_the_rest(tmp_path, run_cli, case
     snap = write_snapshot(tmp_path, case["files"])
     result, out = plan_cli(run_cli, snap, "--lenient", "--json")
     assert result.exit_code == 0, result.stderr
-    plan = json.loads(out.read_text("utf-8"))
+    plan = loaded(load_plan(out))
     assert plan["rejects"] == case["rejects"]
     by_file = {}
     for r in case["rejects"]:
@@ -289,7 +290,7 @@ def test_lenient_quarantines_an_unterminated_quote(tmp_path, run_cli):
     snap = write_snapshot(tmp_path, bounce_both(UNTERMINATED))
     result, out = plan_cli(run_cli, snap, "--lenient")
     assert result.exit_code == 0, result.stderr
-    plan = json.loads(out.read_text("utf-8"))
+    plan = loaded(load_plan(out))
     assert [(r["file"], r["row"]) for r in plan["rejects"]] == [("sfdc/Lead.csv", 3)]
 
 
@@ -299,7 +300,7 @@ def test_lenient_quarantines_a_truncated_jsonl_line(tmp_path, run_cli):
     snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": leads_csv(GOOD), "smartlead/events.jsonl": events})
     result, out = plan_cli(run_cli, snap, "--lenient")
     assert result.exit_code == 0, result.stderr
-    plan = json.loads(out.read_text("utf-8"))
+    plan = loaded(load_plan(out))
     assert [(r["file"], r["row"]) for r in plan["rejects"]] == [("smartlead/events.jsonl", 2)]
     assert [(c["record_id"], c["field"]) for c in plan["changes"]] == [(L2, "external_hard_bounced__c")]
 

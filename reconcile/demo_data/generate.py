@@ -14,7 +14,7 @@ from . import filler_sfdc as sf
 from . import filler_sources as src
 from .builder import ScenarioBuilder
 from .ids import sf_id18
-from .population import N_CAMPAIGNS, blanks, campaign_catalogue, contact_ids, draw_population
+from .population import N_CAMPAIGNS, blanks, campaign_catalogue, contact_ids, draw_population, profile_rates
 from .render import Renderer, parse_instant
 from .scenarios import build_all
 from .writers import SnapshotWriter
@@ -26,12 +26,18 @@ ORG_ID = sf_id18("00D5g000004DeMo")
 
 
 def generate_snapshot(out_dir: Path, leads: int = 200, seed: int = 7, taken_at: str = "2026-11-27T06:00:00Z",
-                      quirks: bool = True, formats: str = "csv") -> dict:
+                      quirks: bool = True, formats: str = "csv", profile: str = "quiet") -> dict:
     """Write a demo snapshot directory (SPEC §2) and return its counts and scenario catalogue.
 
     `leads` is the number of Lead rows (scenario leads included; at least the scenario leads are written).
+    `profile` is the filler population's day (population.PROFILES: "quiet", "backfill").
     Same arguments → byte-identical files.
     """
+    with profile_rates(profile):
+        return _generate(out_dir, leads, seed, taken_at, quirks, formats)
+
+
+def _generate(out_dir, leads: int, seed: int, taken_at: str, quirks: bool, formats: str) -> dict:
     out_dir = Path(out_dir)
     taken_us = parse_instant(taken_at)
     source_taken = {k: taken_us - int(lag.total_seconds() * 1_000_000) for k, lag in SOURCE_LAG.items()}

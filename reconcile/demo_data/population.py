@@ -6,6 +6,7 @@ deliberate rates below: each rate makes a few of one SPEC §4 case per thousand 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,31 @@ RATES = {
     "extra_contacts": 0.03,
     "orphan_prospects": 0.0002,
 }
+
+# Day profiles of the filler population: `quiet` (the RATES above: an ordinary day, ~2.5 % of leads with a
+# change) and `backfill` (a first run against an org the connector never filled: most leads lack the enrichment
+# Clay holds, replies and classifications were never synced — well over 60 % of leads get a change).
+PROFILES = {
+    "quiet": {},
+    "backfill": {"sfdc_description_blank": 0.8, "sfdc_description_whitespace": 0.02,
+                 "sfdc_description_different": 0.03, "sfdc_industry_blank": 0.8, "sfdc_industry_different": 0.03,
+                 "replied": 0.2, "reply_not_synced": 0.6, "class_not_synced": 0.4, "bounce_already_synced": 0.3,
+                 "clay_row": 0.75},
+}
+
+
+@contextlib.contextmanager
+def profile_rates(profile: str):
+    """RATES as the day profile sets them, for the duration of one generation (restored after)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown day profile {profile!r}: one of {', '.join(PROFILES)}")
+    saved = dict(RATES)
+    RATES.update(PROFILES[profile])
+    try:
+        yield
+    finally:
+        RATES.clear()
+        RATES.update(saved)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 -- Findings bounce_hop_lost (hard-bounce evidence only in Smartlead: the Smartlead → Clay hop failed) and
 -- sender_originated_bounce (a sender-side failure: no change). Grain: one row per finding. Parameters: none.
 with by_lead as (
-    select lead_id, bool_or(source = 'clay') as in_clay, list(ev order by ev.file, ev.row) as evidence
+    select lead_id, bool_or(source = 'clay') as in_clay, list_sort(list(ev)) as evidence
     from int_bounce_evidence
     group by lead_id
 )
@@ -24,6 +24,6 @@ select
     'Smartlead categorised the lead "Sender Originated Bounce": a sender-side failure, not a recipient hard bounce; '
         || 'no bounce field changes. Check the sending mailbox.',
     cast(null as varchar),
-    list(ev order by ev.file, ev.row)
+    list_sort(list(ev))
 from int_sender_bounces
 group by lead_id

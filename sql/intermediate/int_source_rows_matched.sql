@@ -22,7 +22,7 @@ leads_by_email as (
     group by email_norm
 ),
 shared_emails as (  -- the candidates of an ambiguous email (a list per email only where there are several)
-    select l.email_norm, list(l.lead_id order by l.lead_id) as candidates
+    select l.email_norm, list_sort(list(l.lead_id)) as candidates
     from stg_sfdc__lead as l
     semi join (select email_norm from leads_by_email where n > 1) as d on d.email_norm = l.email_norm
     group by l.email_norm

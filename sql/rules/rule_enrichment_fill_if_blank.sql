@@ -34,8 +34,8 @@ changes as (
 ),
 evidence as (
     select r.lead_id, r.field,
-           list(struct_pack(source := 'clay', file := r.file, row := r.row, "column" := r.col, value := r.value,
-                            at := cast(null as varchar)) order by r.file, r.row) as evidence
+           list_sort(list(struct_pack(source := 'clay', file := r.file, row := r.row, "column" := r.col,
+                                      value := r.value, at := cast(null as varchar)))) as evidence
     from int_enrichment_rows as r
     semi join changes as c on c.lead_id = r.lead_id and c.field = r.field
     group by r.lead_id, r.field

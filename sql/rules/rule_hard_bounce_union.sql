@@ -8,7 +8,7 @@ select
     to_json(l.external_hard_bounced) as before,
     to_json(true) as after,
     cast([] as varchar[]) as rule_reasons,
-    list(b.ev order by b.ev.file, b.ev.row) as evidence
+    list_sort(list(b.ev)) as evidence
 from stg_sfdc__lead as l
 join int_bounce_evidence as b on b.lead_id = l.lead_id
 where not l.external_hard_bounced

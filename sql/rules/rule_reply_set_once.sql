@@ -8,7 +8,7 @@ select
     to_json(m.has_replied) as before,
     to_json(true) as after,
     cast([] as varchar[]) as rule_reasons,
-    list(r.ev order by r.ev.file, r.ev.row) as evidence
+    list_sort(list(r.ev)) as evidence
 from stg_sfdc__campaign_member as m
 join int_reply_evidence as r on r.cm_id = m.cm_id
 where not m.has_replied
