@@ -30,6 +30,11 @@ LEADS ?= 1000000
 bench: install
 	$(BIN)/python -m bench --leads $(LEADS)
 
+## lint: ruff (pycodestyle + pyflakes, settings in pyproject.toml) and notebooks committed without outputs
+lint: install
+	$(BIN)/ruff check reconcile tests bench
+	$(BIN)/nbstripout --verify --keep-id notebooks/*.ipynb
+
 ## lock: refresh requirements.lock from pyproject.toml (run after changing dependencies)
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv

@@ -372,7 +372,7 @@ def test_killed_after_sending_before_recording_resumes_without_double_writes(org
     original = c.update_collection
 
     def dies_after_first_patch(records):
-        answer = original(records)
+        original(records)  # sent and answered; the process dies before recording the outcome
         raise KeyboardInterrupt("killed")
     c.update_collection = dies_after_first_patch
     with pytest.raises(KeyboardInterrupt):

@@ -171,7 +171,6 @@ def oracle(w: World, policy) -> set[tuple]:
     leads = {r["Id"]: r for r in w.leads}
     members = {r["Id"]: r for r in w.members}
     lead_of_email = {r["Email"].strip().lower(): r["Id"] for r in w.leads}
-    member_of_lead = {r["LeadId"]: r["Id"] for r in w.members}
     picklist = {f.field: {v.lower(): v for v in f.picklist} for f in policy.fields}
     status = {f.field: f.status for f in policy.fields}
     max_len = {f.field: f.max_length for f in policy.fields}

@@ -15,7 +15,6 @@ import pytest
 from conftest import (CLAY_HEADER, LEAD_HEADER, MEMBER_HEADER, csv_text, lead, lead_id, loaded, member, member_id,
                       plan_in, write_snapshot)
 
-from reconcile.build import build_plan
 from reconcile.plan import load_plan
 
 HINT = "Fix the value in the export, or rerun with --lenient to quarantine bad rows and plan from the rest."
