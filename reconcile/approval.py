@@ -19,7 +19,7 @@ from pathlib import Path
 from . import planfile, signing
 from .errors import ApprovalError
 from .ids import id18
-from .plan import blast_radius_gates, load_plan, write_atomic
+from .plan import blast_radius_gates, load_plan, record_fraction_gates, write_atomic
 from .policy import Policy, load_policy
 
 FORMAT = "reconcile.approval/2"
@@ -56,17 +56,9 @@ def plan_gates(plan: dict, policy: Policy) -> list[dict]:
     by_field = planfile.pairs(plan, "select object || '.' || field, count(*) from changes where status = 'ready' "
                                     "group by 1 order by 1")
     gates = blast_radius_gates({"by_field": {k: {"ready": n} for k, n in by_field}}, t)
-    records = plan.get("summary", {}).get("records", {})
     per_object = planfile.pairs(plan, "select object, count(distinct record_id) from changes where status = 'ready' "
                                       "group by 1 order by 1")
-    for obj, n in per_object:
-        total = int(records.get(obj) or 0)
-        if total >= t.min_records_for_fraction and n / total > t.max_record_fraction:
-            gates.append({"gate": "blast_radius_records", "object": obj, "field": None, "count": n,
-                          "limit": int(total * t.max_record_fraction),
-                          "message": f"{n} of {total} {obj} records ({n / total:.0%}) would change, more than the "
-                                     f"policy's {t.max_record_fraction:.0%}; approval needs --override-gate."})
-    return gates
+    return gates + record_fraction_gates(per_object, plan.get("summary", {}).get("records", {}), t)
 
 
 def _gate_key(g: dict) -> tuple:

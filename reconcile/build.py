@@ -134,7 +134,9 @@ def _formula_path(policy: Policy) -> Path | None:
 def _manifest(con, snap: Snapshot, policy: Policy, created_at: str | None, fmt: str) -> dict:
     summary = planmod.summarize(con)
     gates = planmod.blast_radius_gates(summary, policy.thresholds)
-    gates += planmod.record_fraction_gates(con, summary, policy.thresholds)
+    per_object = con.execute("select object, count(distinct record_id) from plan_changes where status = 'ready' "
+                             "group by 1 order by 1").fetchall()
+    gates += planmod.record_fraction_gates(per_object, summary["records"], policy.thresholds)
     summary["gates"] = len(gates)
     summary["inputs"] = snap.inputs
     return {

@@ -139,12 +139,12 @@ def blast_radius_gates(summary: dict, thresholds) -> list[dict]:
     return gates
 
 
-def record_fraction_gates(con, summary: dict, thresholds) -> list[dict]:
+def record_fraction_gates(per_object, records: dict, thresholds) -> list[dict]:
+    """Plan-level gates: ready changes on too large a share of an object's records. `per_object`: (object, records
+    with a ready change) pairs; `records`: the snapshot's record count per object (summary.records)."""
     gates = []
-    rows = con.execute("select object, count(distinct record_id) from plan_changes where status = 'ready' "
-                       "group by 1 order by 1").fetchall()
-    for obj, n in rows:
-        total = summary["records"].get(obj, 0)
+    for obj, n in per_object:
+        total = int(records.get(obj) or 0)
         if total >= thresholds.min_records_for_fraction and n / total > thresholds.max_record_fraction:
             gates.append({"gate": "blast_radius_records", "object": obj, "field": None, "count": n,
                           "limit": int(total * thresholds.max_record_fraction),
