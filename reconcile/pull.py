@@ -28,7 +28,8 @@ FIELDS = {
 BULK_THRESHOLD = 50_000
 
 
-def _cell(v) -> str:
+def text_cell(v) -> str:
+    """A value as the snapshot CSVs write it: empty for null, true/false for booleans, else its text."""
     if v is None:
         return ""
     if isinstance(v, bool):
@@ -67,7 +68,7 @@ def _rest_csv(client, soql: str, fields: list[str]) -> tuple[str, int]:
     w = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n")
     w.writerow(fields)
     for r in rows:
-        w.writerow([_cell(r.get(f)) for f in fields])
+        w.writerow([text_cell(r.get(f)) for f in fields])
     return buf.getvalue(), len(rows)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..credentials import register_secret
 from ..errors import PullError
 from ..plan import write_atomic
+from ..pull import text_cell
 from .http import ApiClient
 from .smartlead import SourcePull, now_utc
 
@@ -27,14 +28,6 @@ PATH = "/api/v5/objects/prospects"
 COLUMNS = ("id", "email", "salesforceId", "salesforceLeadId", "salesforceContactId", "isEmailHardBounced",
            "emailBouncedAt", "updatedAt")
 PAGE = 1000
-
-
-def _cell(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
 
 
 def pardot_settings(env=None) -> tuple[str, str]:
@@ -95,7 +88,7 @@ def pull_pardot(out_dir: str | Path, token: str, env=None, progress=None, taken_
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
     for p in rows:
-        w.writerow([_cell(p.get(c)) for c in COLUMNS])
+        w.writerow([text_cell(p.get(c)) for c in COLUMNS])
     write_atomic(out / "prospects.csv", buf.getvalue())
     result.files, result.records, result.requests = ["pardot/prospects.csv"], len(rows), client.requests
     return result
