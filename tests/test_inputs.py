@@ -9,8 +9,8 @@ import re
 
 import duckdb
 import pytest
-from conftest import (CLAY_HEADER, LEAD_HEADER, PARDOT_HEADER, csv_text, lead, lead_id, manifest, plan_in,
-                      policy_with, write_snapshot)
+from conftest import (CLAY_HEADER, LEAD_HEADER, MEMBER_HEADER, PARDOT_HEADER, csv_text, lead, lead_id, manifest,
+                      member, member_id, plan_in, policy_with, write_snapshot)
 
 from reconcile.errors import SnapshotError
 from reconcile.report import render_report
@@ -208,3 +208,27 @@ def test_a_valid_line_nested_100000_deep_is_kept_in_lenient_mode(tmp_path):
     assert [(c["record_id"], c["field"]) for c in plan["changes"]] == [(L2, "external_hard_bounced__c")]
     assert json.dumps(inputs(plan)["files"][-1]) == json.dumps(
         {"file": "smartlead/events.jsonl", "source": "smartlead__events", "records": 2, "staged": 1, "rejected": 1})
+
+
+# ------------------------------------------------------------------------------------------ Clay headers renamed
+
+def test_every_clay_evidence_column_is_the_header_the_policy_names(tmp_path):
+    """A policy that renames every Clay header: the provenance names the renamed headers, never the defaults."""
+    renamed = {h: f"Clay {h}" for h in CLAY_HEADER}
+    policy = policy_with(tmp_path / "pol", replace={f'= "{h}"\n': f'= "{renamed[h]}"\n' for h in CLAY_HEADER})
+    rows = [{"LeadId": lead_id(99)},                                   # a Lead that is not in the snapshot
+            {"CampaignMemberId": member_id(99)},                       # a CampaignMember that is not either
+            {"Email": "nobody@example.com"},                           # matches no Lead
+            {"LeadId": L1, "Hard Bounced": "yes", "Email Validation": "invalid"},
+            {"LeadId": L2, "Company Description": "Makes anvils", "Industry": "Banking"},
+            {"CampaignMemberId": member_id(1), "Replied": "yes", "Reply Category": "Interested",
+             "Reply At": "2026-11-26T09:00:00Z"}]
+    clay = csv_text([renamed[h] for h in CLAY_HEADER], [{renamed[k]: v for k, v in r.items()} for r in rows])
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "clay/t.csv": clay,
+                                     "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, [member(1, 1)])})
+    plan = plan_in(snap, policy=policy)
+    used = {e["column"] for item in plan["changes"] + plan["findings"] for e in item["evidence"]
+            if e["source"] == "clay"}
+    assert used <= set(renamed.values()), used - set(renamed.values())
+    assert {"Clay LeadId", "Clay CampaignMemberId", "Clay Email", "Clay Hard Bounced", "Clay Company Description",
+            "Clay Replied", "Clay Reply Category"} <= used

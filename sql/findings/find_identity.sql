@@ -1,6 +1,6 @@
 -- Findings ambiguous_match (an email matching several Leads: no change) and unmatched_source_row (a source row
 -- reaching no Lead, or a CampaignMember id / reply evidence reaching no CampaignMember). Nothing is dropped
--- silently. Grain: one row per source row. Parameters: none.
+-- silently. Grain: one row per source row. Parameters: $h_campaign_member_id (the Clay header, for provenance).
 select
     case when match = 'ambiguous' then 'ambiguous_match' else 'unmatched_source_row' end as kind,
     'Lead' as object,
@@ -13,7 +13,7 @@ select
     end as detail,
     cast(null as varchar) as at,
     [struct_pack(source := source, file := file, row := row,
-                 "column" := case when given_id is not null then id_column else 'email' end,
+                 "column" := case when given_id is not null then id_column else email_column end,
                  value := coalesce(given_id, email_raw), at := cast(null as varchar))] as evidence
 from int_source_rows_matched
 where match in ('ambiguous', 'unmatched', 'id_not_found')
@@ -22,7 +22,7 @@ select
     'unmatched_source_row', 'CampaignMember', k.cm_id,
     'Clay row names CampaignMember ' || k.cm_id || ', which is not in the CampaignMember snapshot.',
     cast(null as varchar),
-    [struct_pack(source := 'clay', file := k.file, row := k.row, "column" := 'CampaignMemberId', value := k.cm_id,
+    [struct_pack(source := 'clay', file := k.file, row := k.row, "column" := $h_campaign_member_id, value := k.cm_id,
                  at := cast(null as varchar))]
 from int_campaign_member_links as k
 where not k.cm_found

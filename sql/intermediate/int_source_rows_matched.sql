@@ -1,18 +1,20 @@
 -- Identity (SPEC §3): every Clay, Smartlead and Pardot row resolved to one Lead — by the Lead Id it carries,
--- else by normalised email matching exactly one Lead. Grain: one row per source row. Parameters: none.
+-- else by normalised email matching exactly one Lead. Grain: one row per source row.
+-- Parameters: $h_lead_id, $h_email (the Clay headers, for provenance).
 -- Two branches: rows that carry an id only look the id up; only the others probe the email indexes
 -- (at 10M leads, probing every row against four hash tables was the slowest step of the build).
 with source_rows as not materialized (
-    select 'clay' as source, file, row, lead_id as given_id, 'LeadId' as id_column, email_norm, email_raw
+    select 'clay' as source, file, row, lead_id as given_id, $h_lead_id as id_column, email_norm, email_raw,
+           $h_email as email_column
     from stg_clay__rows
     union all
-    select 'smartlead', file, row, sfdc_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_raw
+    select 'smartlead', file, row, sfdc_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_raw, 'email'
     from stg_smartlead__leads
     union all
-    select 'smartlead', file, row, sfdc_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_norm
+    select 'smartlead', file, row, sfdc_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_norm, 'email'
     from stg_smartlead__events
     union all
-    select 'pardot', file, row, sf_lead_id, 'salesforceLeadId', email_norm, email_raw
+    select 'pardot', file, row, sf_lead_id, 'salesforceLeadId', email_norm, email_raw, 'email'
     from stg_pardot__prospects
 ),
 leads_by_email as (
@@ -34,7 +36,7 @@ pardot_contacts as (
     select file, row from stg_pardot__prospects where sf_contact_id is not null and sf_lead_id is null
 )
 select
-    r.source, r.file, r.row, r.email_norm, r.email_raw, r.given_id, r.id_column,
+    r.source, r.file, r.row, r.email_norm, r.email_raw, r.given_id, r.id_column, r.email_column,
     l.lead_id,
     case when l.lead_id is not null then 'by_id' else 'id_not_found' end as match,
     cast(null as varchar[]) as candidates
@@ -43,7 +45,7 @@ left join stg_sfdc__lead as l on l.lead_id = r.given_id
 where r.given_id is not null
 union all
 select
-    r.source, r.file, r.row, r.email_norm, r.email_raw, r.given_id, r.id_column,
+    r.source, r.file, r.row, r.email_norm, r.email_raw, r.given_id, r.id_column, r.email_column,
     case when e.n = 1 then e.lead_id end as lead_id,
     case when e.n = 1 then 'by_email'
          when e.n > 1 then 'ambiguous'
