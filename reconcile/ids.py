@@ -70,8 +70,9 @@ def _is_alnum(b: np.ndarray) -> np.ndarray:
 
 
 def _id18_fixed(values: pa.Array) -> pa.Array | None:
-    """The usual chunk (every value 18 bytes, as Salesforce exports ids; NULLs, if any, empty) without gathering:
-    the values' bytes are one (n, 18) block. None when the chunk is not like that (the general path handles it)."""
+    """The usual chunk (every value 18 letters and digits, as Salesforce exports ids; NULLs, if any, empty) without
+    gathering: the values' bytes are one (n, 18) block. None when the chunk is not like that (the general path, which
+    trims, handles it)."""
     n = len(values)
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset:values.offset + n + 1]
     lengths = np.diff(offsets)
@@ -80,13 +81,16 @@ def _id18_fixed(values: pa.Array) -> pa.Array | None:
         return None
     m = int(valid.sum())
     block = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(m, 18)
+    alnum = _is_alnum(block).all(axis=1)
+    if not alnum.all():  # a value with spaces (a 15-character id padded to 18 bytes) or other bytes: trim first
+        return None
     body = block[:, :15]
     upper = ((body >= 65) & (body <= 90)).astype(np.uint8).reshape(m, 3, 5)
     suffix = _ALPHABET_BYTES[(upper * _WEIGHTS).sum(axis=2)]
     given = block[:, 15:]
     given = np.where((given >= 97) & (given <= 122), given - 32, given)
     ok = valid.copy()
-    ok[valid] = _is_alnum(block).all(axis=1) & (given == suffix).all(axis=1)
+    ok[valid] = (given == suffix).all(axis=1)
     out = np.concatenate([body, suffix], axis=1).tobytes()
     out_offsets = np.concatenate([[0], 18 * np.cumsum(valid, dtype=np.int32)]).astype(np.int32).tobytes()
     validity = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little").tobytes())

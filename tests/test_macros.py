@@ -99,3 +99,13 @@ def test_sf_id18_fixed_width_chunks(con, values):
     con.executemany("insert into v values (?, ?)", list(enumerate(values)))
     got = [r[0] for r in con.execute("select sf_id18(raw) from v order by i").fetchall()]
     assert got == [id18(v) if v is not None else None for v in values]
+
+
+def test_sf_id18_trims_an_18_byte_value_holding_a_15_character_id(con):
+    """Found by hypothesis in CI: '000000000000000   ' took the fixed-width path, which did not trim."""
+    values = ["000000000000000   ", " 00Q5g00000AbCdE  ", None]
+    con.execute("create or replace temp table v (i integer, raw varchar)")
+    con.executemany("insert into v values (?, ?)", list(enumerate(values)))
+    got = [r[0] for r in con.execute("select sf_id18(raw) from v order by i").fetchall()]
+    assert got == [id18(v) if v is not None else None for v in values] == ["000000000000000AAA", id18("00Q5g00000AbCdE"),
+                                                                           None]
