@@ -156,12 +156,20 @@ class Client:
 
     def _call(self, name: str, *args, safe: bool = True, **kwargs):
         """self.sf.<name>(…) once, plus retries. `safe`: resending cannot change anything (reads, idempotent)."""
+        result = self._retrying(lambda: getattr(self.sf, name)(*args, **kwargs), safe, "the request")
+        self.api_usage = dict(getattr(self.sf, "api_usage", {}) or {})
+        return result
+
+    def _retrying(self, run, safe: bool, what: str):
+        """run() under the one error policy of every Salesforce call: a 401 logs in again once (client credentials,
+        JWT) or ends the session cleanly; REQUEST_LIMIT_EXCEEDED stops resumably; 5xx and safe transport errors are
+        retried with backoff (reads and updates are idempotent); anything else is one SalesforceError."""
         reauthed, attempt = False, 0
         while True:
             attempt += 1
             self.requests_made += 1
             try:
-                result = getattr(self.sf, name)(*args, **kwargs)
+                result = run()
             except SFError as e:
                 status, code = getattr(e, "status", None), error_code(e)
                 if status == 401 or code == "INVALID_SESSION_ID":
@@ -175,14 +183,13 @@ class Client:
                 if status is not None and status >= 500 and attempt < self.max_attempts:
                     self._pause(attempt)
                     continue
-                raise SalesforceError(f"Salesforce refused the request: {_short(e)}.") from e
+                raise SalesforceError(f"Salesforce refused {what}: {_short(e)}.") from e
             except requests.RequestException as e:
                 if self._may_retry(e, safe, attempt):
                     self._pause(attempt)
                     continue
                 raise self._transport_error(e, safe) from e
             self.answered += 1
-            self.api_usage = dict(getattr(self.sf, "api_usage", {}) or {})
             return result
 
     def _pause(self, attempt: int) -> None:
@@ -298,31 +305,5 @@ class Client:
         return self._bulk(run, safe=False)
 
     def _bulk(self, run, safe: bool):
-        """Bulk API 2.0 work: simple-salesforce never re-authenticates it, so a 401 logs in again here."""
-        reauthed, attempt = False, 0
-        while True:
-            attempt += 1
-            self.requests_made += 1
-            try:
-                result = run()
-            except SFError as e:
-                code, status = error_code(e), getattr(e, "status", None)
-                if (status == 401 or code == "INVALID_SESSION_ID") and not reauthed and self._reauthenticate():
-                    reauthed = True
-                    continue
-                if status == 401 or code == "INVALID_SESSION_ID":
-                    raise self._session_ended() from e
-                if code == "REQUEST_LIMIT_EXCEEDED":
-                    raise ApplyStopped(f"Salesforce stopped the bulk job ({code}). Rerun the same command to "
-                                       "resume.") from e
-                if status is not None and status >= 500 and attempt < self.max_attempts:
-                    self._pause(attempt)  # updates are idempotent: resubmitting the same values is safe
-                    continue
-                raise SalesforceError(f"Salesforce refused the bulk job: {_short(e)}.") from e
-            except requests.RequestException as e:
-                if self._may_retry(e, safe, attempt):
-                    self._pause(attempt)
-                    continue
-                raise self._transport_error(e, safe) from e
-            self.answered += 1
-            return result
+        """Bulk API 2.0 work: simple-salesforce never re-authenticates it, so a 401 logs in again here too."""
+        return self._retrying(run, safe, "the bulk job")
