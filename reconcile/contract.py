@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
-# value types checked at ingest; the checks themselves live in sql/checks/
+# value types checked at ingest; the checks themselves live in sql/macros/values.sql
 TYPES = {
     "id": "a Salesforce id (15 or 18 letters and digits with a valid checksum)",
     "bool": "a boolean (true/false/1/0/yes/no or empty)",
@@ -20,11 +21,18 @@ TYPES = {
 }
 
 
-# A typed column's value is parsed once, in the read, into a column beside its text: `<name>__<suffix>` holds
-# `<macro>(<name>)` (macros in sql/macros/values.sql), NULL when blank or malformed. Checks compare the two; staging
-# models select the parsed column instead of parsing again. JSON is only checked, not parsed.
-PARSERS = {"id": ("id18", "sf_id18", "varchar"), "bool": ("bool", "sf_bool", "boolean"),
-           "timestamp": ("ts", "sf_ts", "timestamptz"), "int": ("int", "sf_int", "bigint")}
+class Parser(NamedTuple):
+    """How a typed column's value is parsed once, in the read, into a column beside its text: `<name>__<suffix>`
+    holds `cast(<macro>(<name>) as <sql_type>)` (macros in sql/macros/values.sql), NULL when blank or malformed.
+    Checks compare the two; staging models select the parsed column instead of parsing again. JSON is only
+    checked, not parsed."""
+    suffix: str
+    macro: str
+    sql_type: str
+
+
+PARSERS = {"id": Parser("id18", "sf_id18", "varchar"), "bool": Parser("bool", "sf_bool", "boolean"),
+           "timestamp": Parser("ts", "sf_ts", "timestamptz"), "int": Parser("int", "sf_int", "bigint")}
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class Column:
     type: str = "text"
     required: bool = True
     aliases: tuple[str, ...] = ()
+    stg: str | None = None  # the column's name in its stg_ model when that differs from `name`
 
     def headers(self) -> tuple[str, ...]:
         return (self.header, *self.aliases)
@@ -41,7 +50,12 @@ class Column:
     @property
     def parsed(self) -> str | None:
         """The raw-table column holding this column's parsed value (None for text and JSON)."""
-        return f"{self.name}__{PARSERS[self.type][0]}" if self.type in PARSERS else None
+        return f"{self.name}__{PARSERS[self.type].suffix}" if self.type in PARSERS else None
+
+    @property
+    def staged(self) -> str:
+        """The column's name in its stg_ model."""
+        return self.stg or self.name
 
 
 @dataclass(frozen=True)
@@ -65,18 +79,20 @@ class Source:
         return re.fullmatch(self.pattern, stem_path) is not None
 
 
+# The Salesforce sources' headers are the objects' API field names: `reconcile pull` queries exactly these fields
+# (salesforce_fields) and the sandbox is seeded from the staged columns back to them (seeding.py).
 # Natural export names are accepted: the object or file name, optionally plural, optionally followed by a separator
 # and anything (a date, "export", "(1)"): sfdc/Lead.csv, sfdc/leads_2026-11-27.csv, pardot/Prospects export.csv.
 _AFTER = r"([-_ .(].*)?"
 
 
-def C(name, header=None, type="text", required=True, aliases=()):  # noqa: N802 - short registry helper
-    return Column(name=name, header=header or name, type=type, required=required, aliases=tuple(aliases))
+def C(name, header=None, type="text", required=True, aliases=(), stg=None):  # noqa: N802 - short registry helper
+    return Column(name=name, header=header or name, type=type, required=required, aliases=tuple(aliases), stg=stg)
 
 
 SFDC_LEAD = Source("sfdc__lead", "sfdc", ("sfdc/Lead.*",), required=True, key="id",
                    pattern=r"sfdc/leads?" + _AFTER, columns=(
-    C("id", "Id", "id"), C("email", "Email"), C("company", "Company"), C("industry", "Industry"),
+    C("id", "Id", "id", stg="lead_id"), C("email", "Email", stg="email_raw"), C("company", "Company"), C("industry", "Industry"),
     C("company_description", "company_description__c"),
     C("external_hard_bounced", "external_hard_bounced__c", "bool"),
     C("overall_hard_bounced", "overall_hard_bounced__c", "bool"),
@@ -88,17 +104,17 @@ SFDC_LEAD = Source("sfdc__lead", "sfdc", ("sfdc/Lead.*",), required=True, key="i
 ))
 SFDC_CAMPAIGN_MEMBER = Source("sfdc__campaign_member", "sfdc", ("sfdc/CampaignMember.*",), required=True, key="id",
                               pattern=r"sfdc/campaign[-_ ]?members?" + _AFTER, columns=(
-    C("id", "Id", "id"), C("campaign_id", "CampaignId", "id"), C("lead_id", "LeadId", "id"),
+    C("id", "Id", "id", stg="cm_id"), C("campaign_id", "CampaignId", "id"), C("lead_id", "LeadId", "id"),
     C("contact_id", "ContactId", "id"), C("status", "Status"), C("has_replied", "Has_Replied__c", "bool"),
     C("reply_classification", "ReplyClassification__c"), C("system_modstamp", "SystemModstamp", "timestamp"),
 ))
 SFDC_CONTACT = Source("sfdc__contact", "sfdc", ("sfdc/Contact.*",), required=True, key="id",
                       pattern=r"sfdc/contacts?" + _AFTER, columns=(
-    C("id", "Id", "id"), C("email", "Email"),
+    C("id", "Id", "id", stg="contact_id"), C("email", "Email", stg="email_raw"),
 ))
 SFDC_CAMPAIGN = Source("sfdc__campaign", "sfdc", ("sfdc/Campaign.*",), key="id",
                        pattern=r"sfdc/campaigns?" + _AFTER, columns=(
-    C("id", "Id", "id"), C("name", "Name", required=False), C("gbu", "GBU__c", required=False),
+    C("id", "Id", "id", stg="campaign_id"), C("name", "Name", required=False), C("gbu", "GBU__c", required=False),
 ))
 CLAY_ERRORS = Source("clay__errors", "clay", ("clay/errors.*",), pattern=r"clay/errors?" + _AFTER, columns=(
     C("time", "time", "timestamp", aliases=("timestamp", "created_at")), C("object", "object", required=False),
@@ -126,10 +142,30 @@ PARDOT_PROSPECTS = Source("pardot__prospects", "pardot", ("pardot/prospects.*",)
 ))
 
 
+SALESFORCE_OBJECTS = {"Lead": SFDC_LEAD, "CampaignMember": SFDC_CAMPAIGN_MEMBER, "Contact": SFDC_CONTACT,
+                      "Campaign": SFDC_CAMPAIGN}
+
+
+def salesforce_fields() -> dict[str, list[str]]:
+    """The API field names `reconcile pull` reads, per sObject, in snapshot column order."""
+    return {obj: [c.header for c in src.columns] for obj, src in SALESFORCE_OBJECTS.items()}
+
+
+# Clay tables: every column the policy can map ([clay.columns] key = `name`), its type, and the header Clay's
+# exports use unless the policy renames it (the packaged default policy spells the same headers; a test checks).
+CLAY_COLUMNS = (
+    C("campaign_member_id", "CampaignMemberId", "id"), C("lead_id", "LeadId", "id"), C("email", "Email"),
+    C("company_description", "Company Description"), C("industry", "Industry"),
+    C("smartlead_lead_id", "Smartlead Lead ID"), C("smartlead_campaign_id", "Smartlead Campaign ID"),
+    C("hard_bounced", "Hard Bounced", "bool"), C("replied", "Replied", "bool"), C("reply_category", "Reply Category"),
+    C("reply_at", "Reply At", "timestamp"), C("email_validation", "Email Validation"),
+)
+CLAY_KEYS = tuple(c.name for c in CLAY_COLUMNS)
+
+
 def clay_source(columns: dict[str, str]) -> Source:
     """Clay exports: headers come from the policy's [clay.columns] mapping; every column is optional."""
-    types = {"campaign_member_id": "id", "lead_id": "id", "hard_bounced": "bool", "replied": "bool",
-             "reply_at": "timestamp"}
+    types = {c.name: c.type for c in CLAY_COLUMNS}
     cols = tuple(C(key, header, types.get(key, "text"), required=False) for key, header in columns.items())
     return Source("clay__rows", "clay", ("clay/*",), columns=cols, multi_file=True, pattern=r"clay/.+")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .contract import CLAY_COLUMNS, CLAY_KEYS
 from .errors import PolicyError
 
 if TYPE_CHECKING:
@@ -21,10 +22,6 @@ STATUSES = ("active", "pending_legal", "read_only")
 KINDS = ("checkbox", "text", "picklist", "formula")
 ROUTES = ("CRM Admin", "IT Infra", "MARCOM Ops", "DPO")
 WRITABLE_OBJECTS = ("Lead", "CampaignMember")
-CLAY_KEYS = (
-    "campaign_member_id", "lead_id", "email", "company_description", "industry", "smartlead_lead_id",
-    "smartlead_campaign_id", "hard_bounced", "replied", "reply_category", "reply_at", "email_validation",
-)
 BLOCKED_REASONS = (
     "not_in_allowlist", "read_only", "object_not_writable", "org_field_not_updateable", "pending_legal",
     "converted_lead", "invalid_picklist_value", "too_long", "overwrite_not_approved",
@@ -224,5 +221,4 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
 
 
 def _default_clay_columns() -> dict[str, str]:
-    doc = tomllib.loads(default_policy_path().read_text("utf-8"))
-    return doc["clay"]["columns"]
+    return {c.name: c.header for c in CLAY_COLUMNS}

@@ -14,17 +14,10 @@ import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .contract import salesforce_fields
 from .plan import write_atomic
 
-FIELDS = {
-    "Lead": ["Id", "Email", "Company", "Industry", "company_description__c", "external_hard_bounced__c",
-             "overall_hard_bounced__c", "pi__pardot_hard_bounced__c", "Cold_Lead_Eligible__c", "HasOptedOutOfEmail",
-             "IsConverted", "Status", "SystemModstamp", "GBU__c"],
-    "CampaignMember": ["Id", "CampaignId", "LeadId", "ContactId", "Status", "Has_Replied__c",
-                       "ReplyClassification__c", "SystemModstamp"],
-    "Contact": ["Id", "Email"],
-    "Campaign": ["Id", "Name", "GBU__c"],
-}
+FIELDS = salesforce_fields()  # contract.py: the Salesforce sources' headers are the API field names
 BULK_THRESHOLD = 50_000
 
 

@@ -5,27 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 
 from .build import staged
+from .contract import SALESFORCE_OBJECTS
+from .sandbox.schema import find_object
 
-_QUERIES = {
-    "Campaign": "select campaign_id as Id, name as Name, gbu as GBU__c from stg_sfdc__campaign",
-    "Contact": "select contact_id as Id, email_raw as Email, 'Contact' as LastName from stg_sfdc__contact",
-    "Lead": ("select lead_id as Id, email_raw as Email, company as Company, nullif(trim(industry), '') as Industry, "
-             "company_description as company_description__c, external_hard_bounced as external_hard_bounced__c, "
-             "pardot_hard_bounced as pi__pardot_hard_bounced__c, has_opted_out as HasOptedOutOfEmail, "
-             "is_converted as IsConverted, status as Status, gbu as GBU__c, 'Lead' as LastName from stg_sfdc__lead"),
-    "CampaignMember": ("select cm_id as Id, campaign_id as CampaignId, lead_id as LeadId, contact_id as ContactId, "
-                       "status as Status, has_replied as Has_Replied__c, "
-                       "nullif(trim(reply_classification), '') as ReplyClassification__c "
-                       "from stg_sfdc__campaign_member"),
-}
+SEED_ORDER = ("Campaign", "Contact", "Lead", "CampaignMember")  # a record's lookups are inserted before it
+REQUIRED_NAMES = {"Contact": "'Contact' as LastName", "Lead": "'Lead' as LastName"}  # not in a snapshot
+
+
+def seed_select(sobject: str) -> str:
+    """stg_ columns → API names for every snapshot column the org lets a client create (formula and system
+    fields are the org's own; Id is kept so plans match). A blank restricted picklist value is seeded as null."""
+    fields = find_object(sobject).fields
+    out = []
+    for c in SALESFORCE_OBJECTS[sobject].columns:
+        f = fields[c.header]
+        if c.header != "Id" and not f.createable:
+            continue
+        out.append(f"{f'nullif(trim({c.staged}), {chr(39) * 2})' if f.restricted else c.staged} as {c.header}")
+    if sobject in REQUIRED_NAMES:
+        out.append(REQUIRED_NAMES[sobject])
+    return f"select {', '.join(out)} from stg_{SALESFORCE_OBJECTS[sobject].name}"
 
 
 def salesforce_records(snapshot_dir: str | Path) -> dict[str, list[dict]]:
     """The snapshot's Salesforce records, normalised (18-character ids), keyed by sObject."""
     con = staged(snapshot_dir)
     out = {}
-    for sobject, sql in _QUERIES.items():
-        cur = con.execute(sql)
+    for sobject in SEED_ORDER:
+        cur = con.execute(seed_select(sobject))
         names = [d[0] for d in cur.description]
         out[sobject] = [{k: v for k, v in zip(names, row) if v is not None} for row in cur.fetchall()]
     con.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from reconcile import contract
 from reconcile.ids import id18
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,17 +54,14 @@ def campaign_id(n, length: int = 18) -> str:
 
 # ------------------------------------------------------------------------------------------ snapshot files
 
-LEAD_HEADER = ["Id", "Email", "Company", "Industry", "company_description__c", "external_hard_bounced__c",
-               "overall_hard_bounced__c", "pi__pardot_hard_bounced__c", "Cold_Lead_Eligible__c",
-               "HasOptedOutOfEmail", "IsConverted", "Status", "SystemModstamp"]
-MEMBER_HEADER = ["Id", "CampaignId", "LeadId", "ContactId", "Status", "Has_Replied__c", "ReplyClassification__c",
-                 "SystemModstamp"]
-CONTACT_HEADER = ["Id", "Email"]
-CLAY_HEADER = ["CampaignMemberId", "LeadId", "Email", "Company Description", "Industry", "Smartlead Lead ID",
-               "Smartlead Campaign ID", "Hard Bounced", "Replied", "Reply Category", "Reply At", "Email Validation"]
-SMARTLEAD_HEADER = ["id", "campaign_lead_map_id", "status", "category", "email", "reply_count", "custom_fields"]
-PARDOT_HEADER = ["id", "email", "salesforceLeadId", "salesforceContactId", "isEmailHardBounced", "emailBouncedAt",
-                 "updatedAt"]
+# The headers come from the snapshot contract (reconcile/contract.py), never retyped: a Lead file carries the required
+# columns only (GBU__c is optional), Clay files the default policy's headers.
+LEAD_HEADER = [c.header for c in contract.SFDC_LEAD.columns if c.required]
+MEMBER_HEADER = [c.header for c in contract.SFDC_CAMPAIGN_MEMBER.columns]
+CONTACT_HEADER = [c.header for c in contract.SFDC_CONTACT.columns]
+CLAY_HEADER = [c.header for c in contract.CLAY_COLUMNS]
+SMARTLEAD_HEADER = [c.header for c in contract.SMARTLEAD_LEADS.columns]
+PARDOT_HEADER = [c.header for c in contract.PARDOT_PROSPECTS.columns]
 
 DEFAULT_TAKEN_AT = {"sfdc": "2026-11-27T06:00:00Z", "clay": "2026-11-27T05:00:00Z",
                     "smartlead": "2026-11-27T05:30:00Z", "pardot": "2026-11-27T05:45:00Z"}
