@@ -187,7 +187,7 @@ def raw_schema(s: Source) -> list[tuple[str, str]]:
     """(column, type) of a source's raw table: file + row, the text as read, the parsed typed values."""
     return ([("_file", "varchar"), ("_row", "bigint"), ("_campaign", "varchar")]
             + [(c.name, "varchar") for c in s.columns]
-            + [(c.parsed, PARSERS[c.type][2]) for c in s.columns if c.parsed]
+            + [(c.parsed, PARSERS[c.type].sql_type) for c in s.columns if c.parsed]
             + ([("payload", "json")] if s.keep_payload else []))
 
 
@@ -254,7 +254,7 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
             expr_params.append(mapping[c.name])
         else:
             exprs.append(f"cast({qi(mapping[c.name])} as varchar) as {qi(c.name)}")
-    parsed = "".join(f", cast({parse_expr(c)} as {PARSERS[c.type][2]}) as {qi(c.parsed)}"
+    parsed = "".join(f", cast({parse_expr(c)} as {PARSERS[c.type].sql_type}) as {qi(c.parsed)}"
                      for c in s.columns if c.parsed)
     select = f"select *{parsed} from (select {', '.join(exprs)} from {scan})"
     try:
@@ -285,7 +285,7 @@ def _create_empty(con, s: Source, table: str) -> None:
 
 
 def parse_expr(c: Column) -> str:
-    return f"{PARSERS[c.type][1]}({qi(c.name)})"
+    return f"{PARSERS[c.type].macro}({qi(c.name)})"
 
 
 # Physical operators that keep their input's row order (DuckDB "Order Preservation": a single-table FROM, SELECT,
