@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .ids import id18
 from .policy import Policy
+from .salesforce import soql
 
 SYSTEM_FIELDS = {"Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp", "CreatedById",
                  "LastModifiedById"}
@@ -26,23 +27,19 @@ class Check:
         return "WARN" if self.warn else ("PASS" if self.ok else "FAIL")
 
 
-def _q(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def run_preflight(client, policy: Policy) -> list[Check]:
     info = client.userinfo()
     uid = id18(info.get("user_id", ""))
-    user = client.query_all("SELECT Id, Username, ProfileId, Profile.Name, UserRoleId, UserRole.Name, "
-                            f"UserRole.DeveloperName FROM User WHERE Id = {_q(uid)}")[0]
-    profile = client.query_all("SELECT Id, Name, PermissionsApiEnabled, PermissionsApiUserOnly, "
-                               "PermissionsModifyAllData, PermissionsViewAllData FROM Profile "
-                               f"WHERE Id = {_q(user['ProfileId'])}")[0]
-    assignments = client.query_all("SELECT PermissionSetId FROM PermissionSetAssignment "
-                                   f"WHERE AssigneeId = {_q(uid)}")
+    user = client.query_all(soql("SELECT Id, Username, ProfileId, Profile.Name, UserRoleId, UserRole.Name, "
+                                 "UserRole.DeveloperName FROM User WHERE Id = {}", uid))[0]
+    profile = client.query_all(soql("SELECT Id, Name, PermissionsApiEnabled, PermissionsApiUserOnly, "
+                                    "PermissionsModifyAllData, PermissionsViewAllData FROM Profile WHERE Id = {}",
+                                    user["ProfileId"]))[0]
+    assignments = client.query_all(soql("SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = {}",
+                                        uid))
     ps_ids = [a["PermissionSetId"] for a in assignments]
-    sets = client.query_all(f"SELECT Id, Name, {', '.join(ADMIN_PERMISSIONS)} FROM PermissionSet WHERE Id IN "
-                            f"({', '.join(_q(i) for i in ps_ids)})") if ps_ids else []
+    sets = client.query_all(soql(f"SELECT Id, Name, {', '.join(ADMIN_PERMISSIONS)} FROM PermissionSet WHERE Id IN {{}}",
+                                 ps_ids)) if ps_ids else []
     checks = [
         Check("API-only profile", bool(profile.get("PermissionsApiUserOnly")),
               f"profile '{profile.get('Name')}' API only = {profile.get('PermissionsApiUserOnly')}",
@@ -105,11 +102,11 @@ def _field_checks(client, policy: Policy) -> list[Check]:
 
 
 def _bypass_check(client, ps_ids: list[str], name: str) -> Check:
-    perm = client.query_all(f"SELECT Id FROM CustomPermission WHERE DeveloperName = {_q(name)}")
+    perm = client.query_all(soql("SELECT Id FROM CustomPermission WHERE DeveloperName = {}", name))
     granted = []
     if perm and ps_ids:
-        granted = client.query_all(f"SELECT Id FROM SetupEntityAccess WHERE SetupEntityId = {_q(perm[0]['Id'])} "
-                                   f"AND ParentId IN ({', '.join(_q(i) for i in ps_ids)})")
+        granted = client.query_all(soql("SELECT Id FROM SetupEntityAccess WHERE SetupEntityId = {} AND ParentId IN {}",
+                                        perm[0]["Id"], ps_ids))
     detail = "granted" if granted else ("missing" if perm else f"the org has no custom permission {name}")
     return Check("validation bypass", bool(granted), f"{name}: {detail}",
                  f"Grant the {name} custom permission (enriched leads may lack required fields), or name the org's "
@@ -119,19 +116,18 @@ def _bypass_check(client, ps_ids: list[str], name: str) -> Check:
 def _dedicated_check(client, uid: str, ps_ids: list[str]) -> Check:
     """Seed §3.1: a dedicated permission set ("do not use existing sets") — whatever grants Edit on Lead or
     CampaignMember to the integration user is assigned to integration (API-only) users only."""
-    writing = client.query_all(
+    writing = client.query_all(soql(
         "SELECT ParentId, Parent.Name, Parent.IsOwnedByProfile FROM ObjectPermissions WHERE PermissionsEdit = true "
-        f"AND SobjectType IN ('Lead', 'CampaignMember') AND ParentId IN ({', '.join(_q(i) for i in ps_ids)})"
-    ) if ps_ids else []
+        "AND SobjectType IN ('Lead', 'CampaignMember') AND ParentId IN {}", ps_ids)) if ps_ids else []
     sets = {r["ParentId"]: (r.get("Parent") or {}).get("Name") or r["ParentId"] for r in writing}
-    others = client.query_all(
-        "SELECT AssigneeId, PermissionSetId FROM PermissionSetAssignment WHERE PermissionSetId IN "
-        f"({', '.join(_q(i) for i in sets)}) AND AssigneeId != {_q(uid)}") if sets else []
+    others = client.query_all(soql(
+        "SELECT AssigneeId, PermissionSetId FROM PermissionSetAssignment WHERE PermissionSetId IN {} "
+        "AND AssigneeId != {}", list(sets), uid)) if sets else []
     people = {}
     if others:
         ids = sorted({o["AssigneeId"] for o in others})
-        users = client.query_all("SELECT Id, Username, Profile.PermissionsApiUserOnly FROM User WHERE Id IN "
-                                 f"({', '.join(_q(i) for i in ids)})")
+        users = client.query_all(soql("SELECT Id, Username, Profile.PermissionsApiUserOnly FROM User WHERE Id IN {}",
+                                      ids))
         people = {u["Id"]: u["Username"] for u in users if not (u.get("Profile") or {}).get("PermissionsApiUserOnly")}
     shared = sorted({f"{sets[o['PermissionSetId']]} → {people[o['AssigneeId']]}" for o in others
                      if o["AssigneeId"] in people})
@@ -160,8 +156,8 @@ def _gbu_checks(client, policy: Policy) -> list[Check]:
                       "picklist values", "List every GBU in the policy's [org] gbus (seed §3.1).", warn=True)]
     out = []
     for gbu in gbus:
-        seen = client.query_all(f"SELECT Id FROM Lead WHERE GBU__c = {_q(gbu)} LIMIT 1") or \
-            client.query_all(f"SELECT Id FROM Campaign WHERE GBU__c = {_q(gbu)} LIMIT 1")
+        seen = client.query_all(soql("SELECT Id FROM Lead WHERE GBU__c = {} LIMIT 1", gbu)) or \
+            client.query_all(soql("SELECT Id FROM Campaign WHERE GBU__c = {} LIMIT 1", gbu))
         where = "policy" if listed else "org's GBU__c picklist"
         out.append(Check(f"GBU {gbu} visible", bool(seen) or not listed, f"visible (from the {where})" if seen else
                          f"no Lead or Campaign of this GBU is visible (from the {where})",

@@ -22,6 +22,7 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from simple_salesforce.exceptions import SalesforceError as SFError
+from simple_salesforce.format import format_soql
 from simple_salesforce.login import SalesforceLogin, token_login
 
 from .credentials import (HELP, LEGACY_WARNING, Credentials, http_session, is_unsent, read_credentials,
@@ -115,18 +116,51 @@ def _login_refused(creds: Credentials, code, description) -> str:
     return f"Salesforce refused the {creds.flow_name} login at '{creds.host}' ({what}): {fix} ({HELP})."
 
 
-def _short(e: Exception) -> str:
+def _first_error(e: BaseException | None) -> dict | None:
+    """The first error of a Salesforce error answer ([{"errorCode": …, "message": …}]), None for anything else."""
     content = getattr(e, "content", None)
     if isinstance(content, list) and content and isinstance(content[0], dict):
-        return f"{content[0].get('errorCode')}: {content[0].get('message')}"
+        return content[0]
+    return None
+
+
+def _short(e: Exception) -> str:
+    first = _first_error(e)
+    if first is not None:
+        return f"{first.get('errorCode')}: {first.get('message')}"
     return redact(str(e).splitlines()[0][:200])
 
 
-def error_code(e: Exception) -> str | None:
-    content = getattr(e, "content", None)
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        return content[0].get("errorCode")
-    return None
+def error_code(e: BaseException | None) -> str | None:
+    """The errorCode of a Salesforce error answer (e.g. UNABLE_TO_LOCK_ROW), None for anything else."""
+    first = _first_error(e)
+    return first.get("errorCode") if first is not None else None
+
+
+REAUTH, STOP, RETRY, FAIL = "reauth", "stop", "retry", "fail"
+REQUEST_LIMIT = ("Salesforce API request limit reached (REQUEST_LIMIT_EXCEEDED). Nothing was lost: rerun the same "
+                 "command after the limit resets to resume.")
+
+
+def classify(e: SFError) -> str:
+    """What an error answer means for the call that got it (the one classification of Salesforce errors):
+    REAUTH — 401 / INVALID_SESSION_ID: log in again once (client credentials, JWT), else end the session cleanly;
+    STOP — REQUEST_LIMIT_EXCEEDED: stop resumably (REQUEST_LIMIT);
+    RETRY — 5xx: transient, retried with backoff; FAIL — anything else: one SalesforceError naming the answer."""
+    status, code = getattr(e, "status", None), error_code(e)
+    if status == 401 or code == "INVALID_SESSION_ID":
+        return REAUTH
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        return STOP
+    if status is not None and status >= 500:
+        return RETRY
+    return FAIL
+
+
+def soql(query: str, *values) -> str:
+    """`query` with each `{}` replaced by a value quoted as a SOQL literal (strings escaped, lists as `(…)`):
+    the one place SOQL literals are written (simple-salesforce's format_soql)."""
+    return format_soql(query, *values)
 
 
 @dataclass
@@ -147,6 +181,7 @@ class Client:
     backoff: float = 0.5
     max_attempts: int = 5           # 5xx and lost connections
     timeout_attempts: int = 2       # a request that timed out is sent once more (when that is safe)
+    bulk_wait: float = 1.0          # seconds between Bulk API 2.0 job polls
     api_usage: dict = field(default_factory=dict)
     identity: dict | None = None
 
@@ -161,9 +196,8 @@ class Client:
         return result
 
     def _retrying(self, run, safe: bool, what: str):
-        """run() under the one error policy of every Salesforce call: a 401 logs in again once (client credentials,
-        JWT) or ends the session cleanly; REQUEST_LIMIT_EXCEEDED stops resumably; 5xx and safe transport errors are
-        retried with backoff (reads and updates are idempotent); anything else is one SalesforceError."""
+        """run() under the one error policy of every Salesforce call: error answers as `classify` says; transport
+        errors retried with backoff when resending is safe (reads and updates are idempotent)."""
         reauthed, attempt = False, 0
         while True:
             attempt += 1
@@ -171,16 +205,15 @@ class Client:
             try:
                 result = run()
             except SFError as e:
-                status, code = getattr(e, "status", None), error_code(e)
-                if status == 401 or code == "INVALID_SESSION_ID":
+                kind = classify(e)
+                if kind == REAUTH:
                     if not reauthed and self._reauthenticate():
                         reauthed = True
                         continue
                     raise self._session_ended() from e
-                if code == "REQUEST_LIMIT_EXCEEDED":
-                    raise ApplyStopped("Salesforce API request limit reached (REQUEST_LIMIT_EXCEEDED). Nothing was "
-                                       "lost: rerun the same command after the limit resets to resume.") from e
-                if status is not None and status >= 500 and attempt < self.max_attempts:
+                if kind == STOP:
+                    raise ApplyStopped(REQUEST_LIMIT) from e
+                if kind == RETRY and attempt < self.max_attempts:
                     self._pause(attempt)
                     continue
                 raise SalesforceError(f"Salesforce refused {what}: {_short(e)}.") from e
@@ -255,8 +288,6 @@ class Client:
             result = self._call("query_more", result["nextRecordsUrl"], identifier_is_url=True)
             records.extend(result["records"])
         return [{k: v for k, v in r.items() if k != "attributes"} for r in records]
-
-    bulk_wait: float = 1.0  # seconds between Bulk API 2.0 job polls
 
     def bulk_query(self, sobject: str, soql: str) -> list[str]:
         """Bulk API 2.0 query: CSV pages (each with its header). Read-only, so safe to run again."""

@@ -12,7 +12,7 @@ import io
 import time
 
 from .errors import SalesforceError
-from .salesforce import COLLECTION_CHUNK
+from .salesforce import COLLECTION_CHUNK, error_code
 
 TRANSIENT = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"}
 
@@ -53,9 +53,7 @@ def _collection(client, sobject: str, ids: list[str], updates: dict) -> dict:
             mid = len(ids) // 2
             return {**_collection(client, sobject, ids[:mid], updates),
                     **_collection(client, sobject, ids[mid:], updates)}
-        code = getattr(e.__cause__, "content", [{}])
-        code = code[0].get("errorCode") if isinstance(code, list) and code and isinstance(code[0], dict) else None
-        return {ids[0]: (False, code or "REQUEST_FAILED", str(e))}
+        return {ids[0]: (False, error_code(e.__cause__) or "REQUEST_FAILED", str(e))}
     out = {}
     for rid, item in zip(ids, answer):
         if item.get("success"):

@@ -440,3 +440,24 @@ def test_sandbox_serve_prints_what_each_flow_needs(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("status, code, kind", [
+    (401, "INVALID_SESSION_ID", "reauth"), (401, None, "reauth"), (400, "INVALID_SESSION_ID", "reauth"),
+    (403, "REQUEST_LIMIT_EXCEEDED", "stop"), (503, None, "retry"), (500, "UNKNOWN_EXCEPTION", "retry"),
+    (400, "MALFORMED_QUERY", "fail"), (404, "NOT_FOUND", "fail"),
+])
+def test_one_classifier_says_what_each_salesforce_error_answer_means(status, code, kind):
+    from simple_salesforce.exceptions import SalesforceError as SFError
+
+    from reconcile.salesforce import classify, error_code
+    content = [{"errorCode": code, "message": "m"}] if code else "plain text"
+    e = SFError("https://x/services/data", status, "x", content)
+    assert classify(e) == kind
+    assert error_code(e) == code
+
+
+def test_soql_literals_are_quoted_in_one_place():
+    from reconcile.salesforce import soql
+    assert soql("SELECT Id FROM Lead WHERE GBU__c = {} AND Id IN {}", "O'Neil\\", ["a", "b"]) == \
+        "SELECT Id FROM Lead WHERE GBU__c = 'O\\'Neil\\\\' AND Id IN ('a','b')"
