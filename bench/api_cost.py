@@ -13,8 +13,9 @@ import shutil
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
+from reconcile.clock import parse_utc
 
 ENTERPRISE_BASE = 100_000  # Enterprise Edition: 100,000 requests / 24 h + 1,000 per Salesforce licence
 
@@ -67,7 +68,7 @@ def measure(snap: Path, work: Path) -> dict:
         # approved as one of the packaged policy's [[approvers]] (a free-text name is refused since issue 10)
         approve(work / "plan" / "plan.json", by="Demo Admin", override_gate="bench" if res.plan["gates"] else None)
         # applied as if just after the (generated) snapshot was taken: its age is not what is measured
-        taken = datetime.fromisoformat(res.plan["snapshot"]["taken_at"]["sfdc"].replace("Z", "+00:00"))
+        taken = parse_utc(res.plan["snapshot"]["taken_at"]["sfdc"])
         now = taken + timedelta(hours=1)
         r1, apply_n, apply_k, apply_s = count(lambda: apply_plan(work / "plan" / "plan.json", client=client, now=now))
         r2, empty_n, empty_k, empty_s = count(lambda: apply_plan(work / "plan" / "plan.json", client=client, now=now))

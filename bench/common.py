@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from reconcile.policy import load_policy
+from reconcile.clock import parse_utc
 
 BOUNCE_TYPES = ("EMAIL_BOUNCE", "EMAIL_BOUNCED")
 REPLY_TYPES = ("EMAIL_REPLY", "EMAIL_REPLIED")
@@ -40,7 +41,7 @@ def rel(snap: Path, p: Path) -> str:
 def taken_at(snap: Path, system: str) -> datetime:
     m = tomllib.loads((snap / "manifest.toml").read_text("utf-8"))
     v = m.get("taken_at", {}).get(system)
-    return datetime.fromisoformat(v.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return parse_utc(v).astimezone(timezone.utc)
 
 
 def sniff_delimiter(path: Path) -> str:

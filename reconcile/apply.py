@@ -12,7 +12,7 @@ import json
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from . import audit, planfile, provenance
@@ -22,6 +22,7 @@ from .invariants import live_violation
 from .plan import FORMAT_V1, compute_plan_id, dumps, load_plan, write_atomic
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
 from .writeback import send
+from .clock import iso, parse_utc, utc_now
 
 
 @dataclass
@@ -119,7 +120,7 @@ def check_snapshot_age(plan: dict, policy: Policy, now: datetime | None = None) 
     taken = plan.get("snapshot", {}).get("taken_at", {}).get("sfdc")
     if not taken:
         return
-    age = (now or datetime.now(timezone.utc)) - datetime.fromisoformat(taken.replace("Z", "+00:00"))
+    age = (now or utc_now()) - parse_utc(taken)
     limit = policy.thresholds.max_snapshot_age_hours
     if age.total_seconds() > limit * 3600:
         raise ApplyError(f"The plan's Salesforce snapshot was taken at {taken}, {age.total_seconds() / 3600:.0f} h ago, "
@@ -329,7 +330,7 @@ def undo_plan(plan: dict, applied: list[dict], source_name: str) -> dict:
                       "value": o["after"], "at": None}], "campaign_id": None, "gbu": None} for o in applied),
         key=lambda c: (c["object"], c["record_id"], c["field"]))
     by_field = Counter(f"{c['object']}.{c['field']}" for c in changes)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = iso()
     snapshot = {**plan["snapshot"], "taken_at": {**plan["snapshot"].get("taken_at", {}), "sfdc": now}}
     undo = {"format": FORMAT_V1, "plan_id": "", "created_at": now,
             "undoes": plan["plan_id"], "snapshot": snapshot, "policy": plan["policy"],

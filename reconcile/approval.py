@@ -13,7 +13,6 @@ records it names, with a reason. Legal, read-only and allowlist blocks can never
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 
 from . import planfile, signing
@@ -21,6 +20,7 @@ from .errors import ApprovalError
 from .ids import id18
 from .plan import blast_radius_gates, load_plan, record_fraction_gates, write_atomic
 from .policy import Policy, load_policy
+from .clock import iso
 
 FORMAT = "reconcile.approval/2"
 RELEASABLE = "overwrite_not_approved"
@@ -119,7 +119,7 @@ def approve(plan_path: str | Path, by: str, fields: list[str] | None = None, ove
     entry = {
         "approved_by": person.name,
         "approver_email": person.email,
-        "approved_at": now or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "approved_at": now or iso(),
         "policy": pol.fingerprint,
         "scope": {"fields": scope if scope is not None else "all"},
         "gate_overrides": [{"gate": g["gate"], "object": g["object"], "field": g.get("field"),

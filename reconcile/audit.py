@@ -13,7 +13,6 @@ first broken row; apply refuses to write on a broken chain. The hashes travel wi
 
 from __future__ import annotations
 
-import hashlib
 import html
 import io
 import json
@@ -27,6 +26,7 @@ import pyarrow as pa
 from . import signing
 from .csvsafe import uncell, writer
 from .errors import ReconcileError
+from .files import sha256_json
 from .sql import connect
 
 COLUMNS = ("seq", "run_id", "plan_id", "approver", "object", "record_id", "field", "before", "after", "result",
@@ -78,8 +78,7 @@ def create_table(con, start: int = 1) -> None:
 
 def row_hash(prev: str, row: dict) -> str:
     """sha256 of the previous row's hash and this row's content (as `reconcile audit --csv` prints it)."""
-    body = signing.canonical([prev] + [None if row.get(k) in (None, "") else str(row[k]) for k in HASHED])
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+    return sha256_json([prev] + [None if row.get(k) in (None, "") else str(row[k]) for k in HASHED])
 
 
 def _head_signature(seq: int, digest: str) -> str:

@@ -7,13 +7,13 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
 from . import audit, coverage, notify_state, planfile, provenance
 from . import plan as planmod
+from .clock import iso
 from .errors import ReconcileError, SnapshotError
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
 from .contract import sources
@@ -69,7 +69,7 @@ def _org_fields(snapshot_dir: Path):
 
 def model_params(policy: Policy, snap: Snapshot) -> dict:
     cols = policy.clay_columns
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = iso()
     return {
         "clay_taken_at": snap.taken_at.get("clay", now),
         "smartlead_taken_at": snap.taken_at.get("smartlead", now),
@@ -142,7 +142,7 @@ def _manifest(con, snap: Snapshot, policy: Policy, created_at: str | None, fmt: 
     return {
         "format": fmt,
         "plan_id": "",
-        "created_at": created_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": created_at or iso(),
         "snapshot": {"fingerprints": snap.fingerprints, "taken_at": dict(sorted(snap.taken_at.items())),
                      "org_id": snap.manifest.get("org_id")},
         "policy": {"fingerprint": policy.fingerprint, "org": policy.org_name},

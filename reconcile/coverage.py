@@ -16,6 +16,7 @@ from .contract import SYSTEMS
 from .errors import SnapshotError
 from .policy import Policy
 from .snapshots import Snapshot
+from .clock import parse_utc
 
 # What goes unchecked when a source (or the Clay error log) is missing.
 UNCHECKED = {
@@ -76,4 +77,4 @@ def assess(snap: Snapshot, policy: Policy) -> dict:
 
 
 def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_utc(text)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from .apply import apply_plan
@@ -19,6 +18,7 @@ from .build import build_plan
 from .console import progress_status
 from .report import render_report
 from .salesforce import connect
+from .clock import iso, parse_utc
 
 
 @dataclass
@@ -42,7 +42,7 @@ def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, appl
     work = Path(workdir)
     shutil.rmtree(work, ignore_errors=True)
     snap = work / "snapshot"
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    today = iso()
     say(f"1/6 Generating a demo snapshot of {leads} leads (every scenario of the spec included) in {snap}")
     generate_snapshot(snap, leads=leads, seed=seed, taken_at=today)
     say("2/6 Starting the local sandbox org on 127.0.0.1 (HTTPS, its own CA), seeding it, logging in "
@@ -78,7 +78,7 @@ def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, appl
             say("6/6 Pulling again and re-planning: every applied change is now in Salesforce")
             after = work / "snapshot-after"
             shutil.copytree(snap, after)
-            pull_snapshot(after, client, taken_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            pull_snapshot(after, client, taken_at=iso())
             again = build_plan(after, out=work / "replan.json", db=work / "replan.duckdb", exports=False)
             ready_after = again.plan["summary"]["changes"]["ready"]
     finally:
@@ -100,7 +100,7 @@ def _pull_all_sources(handle, snap: Path, work: Path, client) -> list:
     taken = tomllib.loads((snap / "manifest.toml").read_text("utf-8"))["taken_at"]
     drop = work / "clay-drop"
     drop.mkdir(parents=True, exist_ok=True)
-    clay_at = datetime.fromisoformat(taken["clay"].replace("Z", "+00:00")).strftime("%Y-%m-%dT%H-%M-%S")
+    clay_at = parse_utc(taken["clay"]).strftime("%Y-%m-%dT%H-%M-%S")
     for f in sorted((snap / "clay").iterdir()):
         shutil.copyfile(f, drop / f"{f.stem} {clay_at}{f.suffix}")
     info, stop = start_source_standins(handle.org, snap)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import planfile
 from .errors import PlanError
+from .files import as_text
 from .ids import id18
 
 
@@ -45,8 +46,4 @@ def _evidence(evidence: list[dict]) -> list[str]:
 
 
 def _v(value) -> str:
-    if value is None:
-        return "(blank)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, str) else str(value)
+    return repr(value) if isinstance(value, str) else as_text(value, blank="(blank)")

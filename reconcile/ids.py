@@ -1,4 +1,6 @@
-"""Salesforce ids in Python (the SQL macro sf_id18 is the set-based twin used by the models)."""
+"""Salesforce ids in Python: the scalar id18 and the Arrow UDF sf_id18 (registered in sql.register_functions, used
+by the models), both over one checksum. The demo data uses checksum_codes too; the sandbox org keeps its own copy on
+purpose (reconcile/sandbox/ids.py: an independent fake must not share the code it checks)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _SHAPE = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 
 
-def suffix(body: str) -> str:
+def id_checksum(body: str) -> str:
+    """The three characters Salesforce appends to a 15-character id body: bit j of character i is set when
+    character j of the i-th group of five is an upper-case letter."""
     return "".join(_ALPHABET[sum(1 << j for j, c in enumerate(body[i:i + 5]) if "A" <= c <= "Z")] for i in (0, 5, 10))
 
 
@@ -22,13 +26,19 @@ def id18(value: str) -> str | None:
     if not _SHAPE.fullmatch(s):
         return None
     body = s[:15]
-    if len(s) == 18 and s[15:].upper() != suffix(body):
+    if len(s) == 18 and s[15:].upper() != id_checksum(body):
         return None
-    return body + suffix(body)
+    return body + id_checksum(body)
 
 
 _ALPHABET_BYTES = np.frombuffer(_ALPHABET.encode(), dtype=np.uint8)
 _WEIGHTS = np.array([1, 2, 4, 8, 16], dtype=np.uint8)
+
+
+def checksum_codes(bodies: np.ndarray) -> np.ndarray:
+    """id_checksum, vectorised: the (n, 3) uint8 character codes for an (n, 15) uint8 array of id bodies."""
+    upper = ((bodies >= 65) & (bodies <= 90)).astype(np.uint8).reshape(len(bodies), 3, 5)
+    return _ALPHABET_BYTES[(upper * _WEIGHTS).sum(axis=2)]
 
 
 def id18_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -54,12 +64,11 @@ def id18_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     idx = np.minimum(offsets[:-1, None] + np.arange(18, dtype=np.int32), data.size - 1)
     body = data[idx[:, :15]]
     is18 = np.asarray(pc.fill_null(pc.equal(length, 18), False))
-    upper = ((body >= 65) & (body <= 90)).astype(np.uint8).reshape(n, 3, 5)
-    suffix = _ALPHABET_BYTES[(upper * _WEIGHTS).sum(axis=2)]
+    check = checksum_codes(body)
     given = data[idx[:, 15:]]
     given = np.where((given >= 97) & (given <= 122), given - 32, given)
-    ok = np.asarray(valid) & (~is18 | (given == suffix).all(axis=1))
-    out = np.concatenate([body, suffix], axis=1).tobytes()
+    ok = np.asarray(valid) & (~is18 | (given == check).all(axis=1))
+    out = np.concatenate([body, check], axis=1).tobytes()
     offsets = np.arange(0, 18 * (n + 1), 18, dtype=np.int32).tobytes()
     validity = pa.py_buffer(np.packbits(ok, bitorder="little").tobytes())
     return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(out)])
@@ -85,13 +94,12 @@ def _id18_fixed(values: pa.Array) -> pa.Array | None:
     if not alnum.all():  # a value with spaces (a 15-character id padded to 18 bytes) or other bytes: trim first
         return None
     body = block[:, :15]
-    upper = ((body >= 65) & (body <= 90)).astype(np.uint8).reshape(m, 3, 5)
-    suffix = _ALPHABET_BYTES[(upper * _WEIGHTS).sum(axis=2)]
+    check = checksum_codes(body)
     given = block[:, 15:]
     given = np.where((given >= 97) & (given <= 122), given - 32, given)
     ok = valid.copy()
-    ok[valid] = (given == suffix).all(axis=1)
-    out = np.concatenate([body, suffix], axis=1).tobytes()
+    ok[valid] = (given == check).all(axis=1)
+    out = np.concatenate([body, check], axis=1).tobytes()
     out_offsets = np.concatenate([[0], 18 * np.cumsum(valid, dtype=np.int32)]).astype(np.int32).tobytes()
     validity = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little").tobytes())
     return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(out_offsets), pa.py_buffer(out)])

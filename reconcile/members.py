@@ -9,6 +9,7 @@ from pathlib import Path
 from .build import staged
 from .csvsafe import row
 from .errors import SnapshotError
+from .files import as_text
 from .ids import id18
 from .plan import write_atomic
 from .policy import load_policy
@@ -34,6 +35,6 @@ def export_members(snapshot_dir: str | Path, campaign_id: str, out: str | Path, 
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(row(header))
     for r in rows:
-        w.writerow(row(["" if v is None else ("true" if v is True else "false" if v is False else v) for v in r]))
+        w.writerow(row([as_text(v) for v in r]))
     write_atomic(Path(out), buf.getvalue())
     return len(rows)

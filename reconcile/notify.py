@@ -18,7 +18,6 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -29,6 +28,7 @@ from .destinations import LEGAL_KINDS, ROUTE_NAMES, NotifySettings
 from .errors import PolicyError, ReconcileError
 from .plan import load_plan, write_atomic
 from .policy import load_policy
+from .clock import iso
 
 MISSING_FIELD = re.compile(r"required|missing", re.IGNORECASE)
 RETRY_PAUSE = 0.5
@@ -73,7 +73,7 @@ def notify(plan_path: str | Path, db: str | Path | None = None, policy: str | Pa
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso()
 
 
 def _row(m: dict, status: str, detail: str) -> dict:

@@ -11,7 +11,6 @@ any edit after approval is detected.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 
 from .errors import PlanError
+from .files import sha256_json
 
 FORMAT = "reconcile.plan/2"
 FORMAT_V1 = "reconcile.plan/1"
@@ -153,15 +153,11 @@ def record_fraction_gates(per_object, records: dict, thresholds) -> list[dict]:
     return gates
 
 
-def canonical_bytes(plan: dict) -> bytes:
-    """/1: everything but plan_id and created_at. /2: the manifest likewise (its `files` bind the data files)."""
-    drop = ("plan_id", "created_at") + (LAZY if plan.get("format") == FORMAT else ())
-    body = {k: v for k, v in plan.items() if k not in drop}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
 def compute_plan_id(plan: dict) -> str:
-    return "sha256:" + hashlib.sha256(canonical_bytes(plan)).hexdigest()
+    """sha256 of the canonical JSON of /1: everything but plan_id and created_at; /2: the manifest likewise (its
+    `files` bind the data files)."""
+    drop = ("plan_id", "created_at") + (LAZY if plan.get("format") == FORMAT else ())
+    return sha256_json({k: v for k, v in plan.items() if k not in drop})
 
 
 def dumps(plan: dict) -> str:

@@ -10,7 +10,7 @@ of the manifest's `files` names its file in that folder, its row count, `bytes_s
 writes the same bytes at any thread count; load_plan checks it) and `sha256`: the hash of the file's canonical
 rows — every row as one compact JSON line (DuckDB's `to_json` of the row, `before`/`after` as JSON values), in
 the plan's canonical order — independent of Parquet's encoding; it is the build record's change-set hash.
-plan_id is the sha256 of the canonical manifest without plan_id and created_at (plan.canonical_bytes), which
+plan_id is the sha256 of the canonical manifest without plan_id and created_at (plan.compute_plan_id), which
 holds those hashes: it binds every row of every file, and no Python object is built per change to compute it.
 
 Readers never load a whole /2 plan into Python: `connect(plan)` gives a DuckDB connection with the views

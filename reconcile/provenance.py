@@ -9,12 +9,12 @@ inserted into the table by hand. The table is carried over when a plan rebuilds 
 
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime, timezone
 from pathlib import Path
 
 from . import signing
 from .errors import PlanError
+from .files import sha256_json
+from .clock import iso
 
 COLUMNS = ("plan_id", "changes_hash", "source", "recorded_at", "signature")
 
@@ -25,7 +25,7 @@ def changes_hash(plan: dict) -> str:
     files = plan.get("files")
     if plan.get("format") == "reconcile.plan/2" and isinstance(files, dict):
         return files["changes"]["sha256"]
-    return "sha256:" + hashlib.sha256(signing.canonical(plan["changes"])).hexdigest()
+    return sha256_json(plan["changes"])
 
 
 def create_table(con) -> None:
@@ -45,7 +45,7 @@ def record(con, plan: dict, source: str = "plan") -> None:
                    [plan["plan_id"], digest, source]).fetchone()[0]:
         return
     con.execute("insert into plans values (?, ?, ?, ?, ?)",
-                [plan["plan_id"], digest, source, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                [plan["plan_id"], digest, source, iso(),
                  signing.sign("plan", _body(plan["plan_id"], digest, source))])
 
 

@@ -11,23 +11,15 @@ import csv
 import io
 import json
 import tomllib
-from datetime import datetime, timezone
 from pathlib import Path
 
 from .contract import salesforce_fields
+from .files import as_text
 from .plan import write_atomic
+from .clock import iso
 
 FIELDS = salesforce_fields()  # contract.py: the Salesforce sources' headers are the API field names
 BULK_THRESHOLD = 50_000
-
-
-def text_cell(v) -> str:
-    """A value as the snapshot CSVs write it: empty for null, true/false for booleans, else its text."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
 
 
 def pull_snapshot(out_dir: str | Path, client, bulk_threshold: int = BULK_THRESHOLD, progress=None,
@@ -35,7 +27,7 @@ def pull_snapshot(out_dir: str | Path, client, bulk_threshold: int = BULK_THRESH
     """Write sfdc/<Object>.csv for every object; returns rows per object."""
     out = Path(out_dir)
     counts = {}
-    taken = taken_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    taken = taken_at or iso()
     for obj, wanted in FIELDS.items():
         describe = client.describe(obj)
         names = {f["name"] for f in describe.get("fields", [])}
@@ -61,7 +53,7 @@ def _rest_csv(client, soql: str, fields: list[str]) -> tuple[str, int]:
     w = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n")
     w.writerow(fields)
     for r in rows:
-        w.writerow([text_cell(r.get(f)) for f in fields])
+        w.writerow([as_text(r.get(f)) for f in fields])  # the snapshot CSV cell rule
     return buf.getvalue(), len(rows)
 
 

@@ -18,6 +18,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from reconcile import charts, planfile
 from reconcile.plan import FORMAT, LAZY, Plan
 from reconcile.report_text import KINDS, REASONS, ROUTES, RULES
+from .clock import parse_utc
+from .files import as_text
 
 TEMPLATES = Path(__file__).parent / "templates"
 SAMPLE_PER_KIND = 50
@@ -300,7 +302,7 @@ def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = parse_utc(str(value))
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)  # naive times are UTC
@@ -429,9 +431,5 @@ def format_evidence(evidence: list[dict] | None, limit: int = 3) -> list[str]:
 
 def format_value(value: Any) -> str:
     """Plain text for a before/after value; long text clipped."""
-    if value is None:
-        return "(blank)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value)
+    text = as_text(value, blank="(blank)")
     return text if len(text) <= 160 else text[:159] + "…"

@@ -23,12 +23,12 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import ReconcileError
 from .plan import load_plan, write_atomic
 from .policy import load_policy
+from .clock import iso
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 DAILY_NOTEBOOK = NOTEBOOKS / "daily_run.ipynb"
@@ -348,4 +348,4 @@ def _write_json(path: Path, doc) -> None:
 
 
 def _utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso()

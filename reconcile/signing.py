@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import secrets
 import stat
 from pathlib import Path
 
 from .errors import ReconcileError
+from .files import canonical_json
 
 KEY_ENV = "RECONCILE_APPROVAL_KEY"
 DIR_ENV = "RECONCILE_CONFIG_DIR"
@@ -71,12 +71,8 @@ def signing_key() -> bytes:
     return text.encode("utf-8")
 
 
-def canonical(body) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
 def sign(kind: str, body) -> str:
-    mac = hmac.new(signing_key(), kind.encode("utf-8") + b"\n" + canonical(body), hashlib.sha256)
+    mac = hmac.new(signing_key(), kind.encode("utf-8") + b"\n" + canonical_json(body), hashlib.sha256)
     return PREFIX + mac.hexdigest()
 
 

@@ -12,6 +12,7 @@ import io
 import time
 
 from .errors import SalesforceError
+from .files import as_text
 from .salesforce import COLLECTION_CHUNK, error_code
 
 TRANSIENT = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"}
@@ -66,7 +67,7 @@ def _collection(client, sobject: str, ids: list[str], updates: dict) -> dict:
 
 def _bulk(client, sobject: str, ids: list[str], updates: dict) -> dict:
     """One Bulk API 2.0 update job; None becomes '#N/A' (an empty cell would mean 'leave unchanged')."""
-    rows = [{"Id": r, **{k: ("#N/A" if v is None else _csv_value(v)) for k, v in updates[r].items()}} for r in ids]
+    rows = [{"Id": r, **{k: ("#N/A" if v is None else as_text(v)) for k, v in updates[r].items()}} for r in ids]
     columns = sorted({k for row in rows for k in row} - {"Id"})
     # every record of one job must carry the same columns: a missing column is 'leave unchanged' (empty cell)
     records = [{"Id": row["Id"], **{c: row.get(c, "") for c in columns}} for row in rows]
@@ -79,9 +80,3 @@ def _bulk(client, sobject: str, ids: list[str], updates: dict) -> dict:
         code, _, message = (row.get("sf__Error") or "").partition(":")
         out[rid] = (False, code or "BULK_ERROR", message.rstrip(":- ") or None)
     return out
-
-
-def _csv_value(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return v

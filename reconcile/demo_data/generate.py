@@ -18,6 +18,7 @@ from .population import N_CAMPAIGNS, blanks, campaign_catalogue, contact_ids, dr
 from .render import Renderer, parse_instant
 from .scenarios import build_all
 from .writers import SnapshotWriter
+from ..clock import ISO_FORMAT
 
 # How long before the Salesforce snapshot each other source was pulled.
 SOURCE_LAG = {"sfdc": timedelta(0), "clay": timedelta(minutes=10), "smartlead": timedelta(hours=3),
@@ -110,4 +111,4 @@ def _contact_of_lead(pop) -> pl.Series:
 
 def _iso(epoch_us: int) -> str:
     moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=epoch_us)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.strftime(ISO_FORMAT)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+from ..ids import checksum_codes, id_checksum
+
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 # Key prefixes (first three characters of every id of an object).
@@ -20,11 +21,7 @@ def sf_id18(body: str) -> str:
     body = body.strip()[:15]
     if len(body) != 15 or not body.isalnum():
         raise ValueError(f"Salesforce id body '{body}' must be 15 alphanumeric characters.")
-    suffix = ""
-    for start in (0, 5, 10):
-        bits = sum(1 << j for j, c in enumerate(body[start : start + 5]) if "A" <= c <= "Z")
-        suffix += CHECKSUM_ALPHABET[bits]
-    return body + suffix
+    return body + id_checksum(body)
 
 
 def scenario_id(prefix: str, number: int) -> str:
@@ -46,18 +43,8 @@ def id_series(prefix: str, pod: str, count: int, salt: int) -> pl.Series:
     head = np.frombuffer((prefix + pod + "000").encode(), dtype=np.uint8)
     chars[:, :8] = head
     chars[:, 8:15] = np.frombuffer(BASE62.encode(), dtype=np.uint8)[digits]
-    chars[:, 15:] = checksum_chars(chars[:, :15])
+    chars[:, 15:] = checksum_codes(chars[:, :15])
     return _bytes_to_series(chars)
-
-
-def checksum_chars(bodies: np.ndarray) -> np.ndarray:
-    """The three checksum characters (as uint8 codes) for an (n, 15) uint8 array of id bodies."""
-    upper = (bodies >= ord("A")) & (bodies <= ord("Z"))
-    chunks = np.zeros((bodies.shape[0], 3), dtype=np.uint8)
-    for chunk in range(3):
-        for bit in range(5):
-            chunks[:, chunk] |= upper[:, chunk * 5 + bit].astype(np.uint8) << np.uint8(bit)
-    return np.frombuffer(CHECKSUM_ALPHABET.encode(), dtype=np.uint8)[chunks]
 
 
 def _bytes_to_series(chars: np.ndarray) -> pl.Series:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
+from ..clock import parse_utc
 
 # Boolean spellings, as (true, false) pairs.
 BOOL_PLAIN = ("true", "false")
@@ -110,7 +111,7 @@ class Renderer:
 
 def parse_instant(text: str) -> int:
     """ISO 8601 with Z or an offset → epoch microseconds (used for taken_at and scenario times)."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    moment = parse_utc(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     delta = moment - _EPOCH

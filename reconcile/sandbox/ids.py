@@ -9,7 +9,8 @@ _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
 
 
 def checksum(id15: str) -> str:
-    """The three suffix characters Salesforce appends to a 15-character id."""
+    """The three suffix characters Salesforce appends to a 15-character id. A copy of reconcile.ids.id_checksum on
+    purpose: the sandbox is an independent fake org, so a bug in the workbench's checksum cannot hide itself here."""
     suffix = ""
     for chunk in range(3):
         bits = 0

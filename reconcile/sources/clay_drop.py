@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import PullError
 from .smartlead import SourcePull
+from ..clock import iso
 
 FORMATS = (".csv", ".parquet", ".jsonl")
 _SEP = r"[-_ .]*"
@@ -110,7 +111,7 @@ def pull_clay(out_dir: str | Path, clay_dir=None, env=None, policy=None, progres
 
 
 def _iso(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(at)
 
 
 def _records(path: Path) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..credentials import register_secret
 from ..errors import PullError
 from ..plan import write_atomic
-from ..pull import text_cell
+from ..files import as_text
 from .http import ApiClient
 from .smartlead import SourcePull, now_utc
 
@@ -88,7 +88,7 @@ def pull_pardot(out_dir: str | Path, token: str, env=None, progress=None, taken_
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
     for p in rows:
-        w.writerow([text_cell(p.get(c)) for c in COLUMNS])
+        w.writerow([as_text(p.get(c)) for c in COLUMNS])
     write_atomic(out / "prospects.csv", buf.getvalue())
     result.files, result.records, result.requests = ["pardot/prospects.csv"], len(rows), client.requests
     return result

@@ -15,13 +15,13 @@ import io
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from ..credentials import register_secret
 from ..errors import PullError
 from ..plan import write_atomic
 from .http import ApiClient, RateLimiter, message_of
+from ..clock import iso
 
 DEFAULT_BASE_URL = "https://server.smartlead.ai/api/v1"
 LIMIT, WINDOW_S = 10, 2.0
@@ -42,7 +42,7 @@ class SourcePull:
 
 
 def now_utc() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso()
 
 
 def smartlead_client(env=None, sleep=None) -> ApiClient:
