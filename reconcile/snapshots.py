@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from . import filecheck, salvage
+from .clock import iso, parse_utc
 from .contract import CLAY_IDENTITY, PARSERS, SYSTEMS, TYPES, Column, Source, sources
 from .errors import ReconcileError, SnapshotError
 from .filecheck import LENIENT_HINT
@@ -152,7 +153,7 @@ def taken_at_for(manifest: dict, system: str, path: Path) -> str:
     value = manifest.get("taken_at", {}).get(system)
     if value:
         try:
-            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            dt = parse_utc(value)
         except ValueError as e:
             raise SnapshotError(f"Snapshot 'manifest.toml': taken_at.{system} value '{value}' is not an ISO 8601 "
                                 "timestamp such as 2026-11-27T06:00:00Z.") from e
@@ -169,7 +170,7 @@ def taken_at_for(manifest: dict, system: str, path: Path) -> str:
     if dt > now + CLOCK_SKEW:
         raise SnapshotError(f"{where} is in the future (now {now:%Y-%m-%dT%H:%M:%SZ}): the data's age could never be "
                             f"checked. {fix}")
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(dt)
 
 
 # ---------------------------------------------------------------------------------------------- loading
