@@ -271,8 +271,8 @@ def _write(client, con, result: ApplyResult, plan: dict, approver: str, to_write
         def announce(ids, obj=obj):
             audit.record(con, result.run_id, plan["plan_id"], approver,
                          [_outcome(c, "pending") for r in ids for c in changes_of[(obj, r)]])
-        if len(updates) > pol.thresholds.bulk_threshold:
-            announce(sorted(updates))
+        if len(updates) > pol.thresholds.bulk_threshold:  # one Bulk API job carries every record at once, so every
+            announce(sorted(updates))                     # record is 'pending' in the audit before the job is sent
         try:
             answers = send(client, obj, updates, pol.thresholds.bulk_threshold, on_batch=announce)
         except ApplyStopped as e:

@@ -16,7 +16,24 @@ import click
 from .errors import ReconcileError
 from .policy import policy_path
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}  # subcommands inherit it
+
+
+# Options several commands share: one spelling, one help text each.
+def policy_option(f):
+    return click.option("--policy", type=click.Path(path_type=Path),
+                        help="Policy TOML [default: the packaged policy].")(f)
+
+
+def org_option(f):
+    return click.option("--org", help="The CRM org (one integration user and policy per org): use policies/<org>.toml "
+                        "unless --policy is given, and read only SF_<ORG>_… environment variables.")(f)
+
+
+def db_option(f):
+    return click.option("--db", type=click.Path(path_type=Path), help="The plan's DuckDB file (built by `reconcile "
+                        "plan`; holds the audit trail and who was told what) [default: reconcile.duckdb beside the "
+                        "plan].")(f)
 
 
 class Group(click.Group):
@@ -51,15 +68,15 @@ def app(ctx, debug):
     ctx.obj["debug"] = debug
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.argument("snapshot_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True,
               help="Plan file to write (the JSON manifest; its data files go to OUT's stem + .data/).")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "json"]), default="parquet", show_default=True,
               help="parquet: reconcile.plan/2 (manifest + Parquet files, any size); json: reconcile.plan/1, one "
               "JSON file with every change inline (small plans).")
-@click.option("--db", type=click.Path(path_type=Path), help="DuckDB file [default: reconcile.duckdb beside --out].")
-@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
+@db_option
+@policy_option
 @click.option("--lenient", is_flag=True, help="Quarantine bad rows in the rejects table and plan from the rest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan summary as JSON instead of tables.")
 @click.option("--memory-limit", help="DuckDB memory limit such as 2GB: spills to disk beyond it, working tables go "
@@ -67,7 +84,7 @@ def app(ctx, debug):
               "available memory, 512MB to 4GB].")
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB worker threads (the plan is identical whatever "
               "the number) [default: RECONCILE_THREADS, else one per core].")
-@click.option("--org", help="Use the org's policy (policies/<org>.toml) unless --policy is given.")
+@org_option
 def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit, threads, org, fmt):
     """Build the writeback plan of a snapshot directory.
 
@@ -96,7 +113,7 @@ def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit, threads,
                                           "Changes for spreadsheets": ", ".join(map(str, result.exports))})
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.argument("record_id")
 @click.option("--plan", "plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True, help="Plan file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
@@ -117,7 +134,7 @@ def explain(record_id, plan_path, as_json):
     click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else render_text(result))
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo"), show_default=True,
               help="Folder for the demo snapshot, DuckDB file, plan, report and sandbox state (recreated).")
 @click.option("--leads", type=int, default=200, show_default=True, help="Demo leads, the scenario catalogue (37 leads) included.")
@@ -148,7 +165,7 @@ def demo(workdir, leads, no_apply):
     out.print(f"[bold]HTML report: {r.report_path.resolve()}[/bold]")
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--by", required=True, help="Approver's name (recorded with the time and plan_id).")
 @click.option("--fields", "fields", multiple=True, help="Approve only this field (Object.Field or Field); repeatable.")
@@ -157,10 +174,9 @@ def demo(workdir, leads, no_apply):
 @click.option("--release-record", multiple=True, help="Release overwrite candidates of this record id; repeatable.")
 @click.option("--release-reason", help="Why those existing values may be overwritten (required with --release-*).")
 @click.option("--replace", "replace", help="Replace the plan's current approval, saying why (both stay in its history).")
-@click.option("--db", type=click.Path(path_type=Path), help="DuckDB file the plan was built into "
-              "[default: reconcile.duckdb beside the plan].")
-@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML: approvers and gates [default: the packaged policy].")
-@click.option("--org", help="Use the org's policy (policies/<org>.toml) unless --policy is given.")
+@db_option
+@policy_option
+@org_option
 def approve(plan_path, by, fields, override_gate, release_field, release_record, release_reason, replace, db, policy,
             org):
     """Approve PLAN_PATH for apply: who, when, which fields, gate overrides, overwrite releases.
@@ -189,14 +205,12 @@ def approve(plan_path, by, fields, override_gate, release_field, release_record,
                f" → {approval_path(plan_path)}")
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Re-check and re-read only; show what would be written.")
-@click.option("--db", type=click.Path(path_type=Path), help="DuckDB file holding the audit table "
-              "[default: reconcile.duckdb beside the plan].")
-@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
-@click.option("--org", help="Read only SF_<ORG>_… environment variables and use policies/<org>.toml (one "
-              "integration user and policy per CRM system).")
+@db_option
+@policy_option
+@org_option
 def apply(plan_path, dry_run, db, policy, org):
     """Apply an approved plan to Salesforce, with an audit trail.
 
@@ -245,7 +259,7 @@ def apply(plan_path, dry_run, db, policy, org):
         sys.exit(code)
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=Path("reconcile.duckdb"), show_default=True,
               help="DuckDB file holding the audit table.")
 @click.option("--record", "record_id", help="Only this record id (18 characters).")
@@ -289,11 +303,11 @@ def audit(db, record_id, plan_id, as_csv, verify):
     out.print(t)
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Snapshot directory to write.")
 @click.option("--sources", "sources", default="sfdc", show_default=True,
               help="Comma-separated sources to pull: sfdc, smartlead, pardot, clay (or all).")
-@click.option("--org", help="Read only SF_<ORG>_… environment variables (see `reconcile apply --help`).")
+@org_option
 @click.option("--bulk-threshold", type=int, default=50_000, show_default=True,
               help="Objects with more records than this are read with Bulk API 2.0 instead of REST.")
 @click.option("--campaign", "campaigns", multiple=True, type=int,
@@ -302,8 +316,7 @@ def audit(db, record_id, plan_id, as_csv, verify):
               help="Clay drop folder [default: RECONCILE_CLAY_DIR].")
 @click.option("--spool", type=click.Path(path_type=Path),
               help="Smartlead webhook spool (`smartlead-webhook serve --spool`) [default: RECONCILE_SMARTLEAD_SPOOL].")
-@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML: freshness of the Clay drop "
-              "folder [default: the packaged policy].")
+@policy_option
 def pull(out_dir, sources, org, bulk_threshold, campaigns, clay_dir, spool, policy):
     """Pull sources into OUT in the snapshot layout, with manifest.toml taken_at per source.
 
@@ -341,9 +354,9 @@ def pull(out_dir, sources, org, bulk_threshold, campaigns, clay_dir, spool, poli
     click.echo(f"Snapshot: {out_dir} (manifest.toml: taken_at per source)")
 
 
-@app.command(context_settings=CONTEXT)
-@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
-@click.option("--org", help="Read only SF_<ORG>_… environment variables and use policies/<org>.toml.")
+@app.command()
+@policy_option
+@org_option
 def preflight(policy, org):
     """Check the integration user against seed §3.1 and the policy; exit 1 if anything fails.
 
@@ -377,7 +390,7 @@ def preflight(policy, org):
         sys.exit(1)
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="HTML file to write.")
 @click.option("--reports-dir", type=click.Path(path_type=Path), help="Earlier run bundles, for trends.")
@@ -402,11 +415,11 @@ def report(plan_path, out, reports_dir):
     click.echo(f"HTML report: {path}")
 
 
-@app.command("export-members", context_settings=CONTEXT)
+@app.command("export-members")
 @click.argument("snapshot_dir", type=click.Path(path_type=Path))
 @click.option("--campaign", "campaign_id", required=True, help="Salesforce Campaign id (15 or 18 characters).")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="CSV file for Clay to import.")
-@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML (Clay column names).")
+@policy_option
 def export_members(snapshot_dir, campaign_id, out, policy):
     """Write the pre-campaign Campaign Member export (SFDC → Clay, seed §3.4) for one campaign.
 
@@ -423,14 +436,14 @@ def export_members(snapshot_dir, campaign_id, out, policy):
     click.echo(f"Wrote {n} Campaign Members to {out}")
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.option("--date", "run_date", help="Run date (YYYY-MM-DD) [default: today, UTC].")
 @click.option("--snapshot", "snapshot_dir", type=click.Path(path_type=Path), help="Snapshot directory to reconcile.")
 @click.option("--pull", is_flag=True, help="Pull Salesforce first (SF_* environment variables) into the bundle.")
 @click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
-@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy].")
+@policy_option
 @click.option("--lenient", is_flag=True, help="Quarantine bad rows instead of stopping.")
-@click.option("--org", help="Read only SF_<ORG>_… environment variables with --pull.")
+@org_option
 @click.option("--cell-timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
               help="Seconds one notebook cell may run before the run is stopped.")
 @click.option("--timeout", "run_timeout", type=click.FloatRange(min=1), default=10800, show_default=True,
@@ -466,14 +479,12 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_ti
         _print_notify(tell(bundle.plan_path, db=Path(reports_dir) / "notify.duckdb", policy=policy_path(policy, org)))
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Show the messages that would go out; send nothing, change nothing.")
-@click.option("--db", type=click.Path(path_type=Path), help="DuckDB file keeping who was told what "
-              "[default: reconcile.duckdb beside the plan].")
-@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML with [destinations.\"<route>\"] "
-              "and [notify] [default: the packaged policy].")
-@click.option("--org", help="Use policies/<org>.toml unless --policy is given.")
+@db_option
+@policy_option
+@org_option
 @click.option("--jira-ticket", help="Sprint ticket (e.g. KLN-35) for the exceptions comment "
               "[default: the policy's notify.sprint_ticket].")
 def notify(plan_path, dry_run, db, policy, org, jira_ticket):
@@ -515,7 +526,7 @@ def _print_notify(result, dry_run: bool = False) -> None:
                              "they stay queued in the DuckDB file: fix the destination and rerun `reconcile notify`.")
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.option("--week", "week", is_flag=False, flag_value="", default="", metavar="[DATE]",
               help="Any day of the week to review (YYYY-MM-DD) [default: this week].")
 @click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
@@ -525,7 +536,7 @@ def _print_notify(result, dry_run: bool = False) -> None:
 @click.option("--db", "dbs", type=click.Path(path_type=Path), multiple=True,
               help="Extra DuckDB file whose audit trail counts (where apply ran); repeatable.")
 @click.option("--notify", "send", is_flag=True, help="Send it to the CRM Admin's destinations.")
-@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML with the destinations.")
+@policy_option
 def digest(week, reports_dir, out_dir, dbs, send, policy):
     """The CRM Admin's weekly connector review (seed 3.5) from the week's run bundles and audit trail.
 
@@ -546,12 +557,12 @@ def digest(week, reports_dir, out_dir, dbs, send, policy):
         _print_notify(notify_digest(d, db=Path(reports_dir) / "notify.duckdb", policy=policy))
 
 
-@app.group(context_settings=CONTEXT)
+@app.group()
 def standins():
     """Local stand-ins for Jira, incoming webhooks and SMTP on 127.0.0.1 (try `notify` offline; tests)."""
 
 
-@standins.command("serve", context_settings=CONTEXT)
+@standins.command("serve")
 @click.option("--jira-flavor", type=click.Choice(["cloud", "datacenter"]), default="cloud", show_default=True)
 @click.option("--issue", "issues", multiple=True, default=["KLN-35"], show_default=True,
               help="Jira issue that exists from the start; repeatable.")
@@ -582,12 +593,12 @@ def standins_serve(jira_flavor, issues):
         jira.stop(), hooks.stop(), smtp.stop()
 
 
-@app.group("smartlead-webhook", context_settings=CONTEXT)
+@app.group("smartlead-webhook")
 def smartlead_webhook():
     """Receive Smartlead webhooks into a durable spool that `reconcile pull --sources smartlead` reads."""
 
 
-@smartlead_webhook.command("serve", context_settings=CONTEXT)
+@smartlead_webhook.command("serve")
 @click.option("--spool", "spool_dir", type=click.Path(path_type=Path), required=True,
               help="Folder for events-YYYY-MM-DD.jsonl and rejected/.")
 @click.option("--port", type=int, default=8787, show_default=True, help="Port (0 = a free one).")
@@ -612,12 +623,12 @@ def smartlead_webhook_serve(spool_dir, port, host):
                                                         "repaired": notes}), nl=True) or sys.stdout.flush())
 
 
-@app.group(context_settings=CONTEXT)
+@app.group()
 def sandbox():
     """The local Salesforce-compatible org on 127.0.0.1 (tests, demo, trying things safely)."""
 
 
-@sandbox.command("serve", context_settings=CONTEXT)
+@sandbox.command("serve")
 @click.option("--port", type=int, default=0, help="Port on 127.0.0.1 [default: a free one].")
 @click.option("--seed", "seed_dir", type=click.Path(path_type=Path), help="Snapshot dir whose sfdc/ files seed a fresh org "
               "(refused when --state exists, unless --reset).")
@@ -649,7 +660,7 @@ def sandbox_serve(port, seed_dir, reset, state, token_ttl):
           companions=lambda org: start_source_standins(org, seed_dir))
 
 
-@sandbox.command("env", context_settings=CONTEXT)
+@sandbox.command("env")
 @click.option("--state", type=click.Path(path_type=Path), default=Path(".sandbox/org.json"), show_default=True,
               help="State file of the serving org (as given to `sandbox serve`).")
 @click.option("--flow", type=click.Choice(["client_credentials", "jwt"]), default="client_credentials",

@@ -64,7 +64,7 @@ def progress_status(label: str):
         yield steps
 
 
-def plan_summary_text(plan: dict, plan_path=None, extra: dict | None = None) -> None:
+def plan_summary_text(plan: dict, extra: dict | None = None) -> None:
     s = plan["summary"]
     ch = s["changes"]
     out.print(f"[bold]Plan[/bold] {plan['plan_id'][:19]}…  "

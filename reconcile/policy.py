@@ -35,7 +35,6 @@ class FieldPolicy:
     status: str
     kind: str
     rule: str | None = None
-    direction: str = ""
     max_length: int | None = None
     picklist: tuple[str, ...] = ()
 
@@ -99,12 +98,6 @@ class Policy:
             if f.object == obj and f.field.lower() == name.lower():
                 return f
         return None
-
-    def writable_fields(self) -> list[FieldPolicy]:
-        return [f for f in self.fields if f.status == "active"]
-
-    def route(self, kind: str) -> str:
-        return self.routes.get(kind, "CRM Admin")
 
 
 def default_policy_path() -> Path:
@@ -215,9 +208,9 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
         raise PolicyError(f"{where}: kind '{f['kind']}' is not one of {', '.join(KINDS)}.")
     if f["kind"] == "formula" and f["status"] != "read_only":
         raise PolicyError(f"{where}: '{f['object']}.{f['field']}' is a formula, so its status must be 'read_only'.")
+    # `direction` (e.g. "Clay → SFDC") documents the data flow for people reading the policy; no code reads it
     return FieldPolicy(object=f["object"], field=f["field"], status=f["status"], kind=f["kind"], rule=f.get("rule"),
-                       direction=f.get("direction", ""), max_length=f.get("max_length"),
-                       picklist=tuple(f.get("picklist", ())))
+                       max_length=f.get("max_length"), picklist=tuple(f.get("picklist", ())))
 
 
 def _default_clay_columns() -> dict[str, str]:

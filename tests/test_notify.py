@@ -359,7 +359,7 @@ def test_default_policy_routes_mapping_still_loads():
     from reconcile.policy import load_policy
 
     pol = load_policy()
-    assert pol.route("do_not_contact_reply") == "DPO" and pol.notify.destinations == {}
+    assert pol.routes["do_not_contact_reply"] == "DPO" and pol.notify.destinations == {}
 
 
 def test_jira_standin_answers_plain_requests_like_jira(jira):

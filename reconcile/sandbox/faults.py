@@ -29,9 +29,6 @@ class Faults:
         if "lock_fraction" in changes or "lock_failures" in changes:
             self._lock_attempts.clear()
 
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
-
     def next_request_is_503(self) -> bool:
         """Count one request; True if it must be answered with 503 SERVER_UNAVAILABLE."""
         self._requests += 1

@@ -28,12 +28,6 @@ class WriteError(Exception):
     fields: list | None = None      # None: the REST body carries no "fields" key
     status: int = 400
 
-    def rest_body(self) -> list:
-        body = {"message": self.message, "errorCode": self.code}
-        if self.fields is not None:
-            body["fields"] = self.fields
-        return [body]
-
     def item(self) -> dict:
         return {"statusCode": self.code, "message": self.message, "fields": self.fields or []}
 
