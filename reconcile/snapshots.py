@@ -1,6 +1,6 @@
 """Snapshot files → raw DuckDB tables (text as read, canonical column names, file + row of every value).
 
-Reads CSV (UTF-8 with or without BOM, comma/semicolon/tab), Parquet and JSONL; matches headers
+Reads CSV (UTF-8 with or without BOM, comma/semicolon/tab/pipe), Parquet and JSONL; matches headers
 case-insensitively; fingerprints every file; checks every typed value (checks live in sql/macros);
 in strict mode the first problem stops everything, in lenient mode bad rows go to `rejects`.
 Each typed column is parsed once, in the read, into a column beside its text (contract.PARSERS): the checks
@@ -82,7 +82,7 @@ def discover(root: Path, srcs: list[Source]) -> Discovery:
                             "smartlead/ and pardot/ (see README: Snapshot contract).")
     found: dict[str, list[Path]] = {s.name: [] for s in srcs}
     ignored: list[tuple[str, str]] = []
-    ordered = sorted(srcs, key=lambda s: s.name == "clay__rows")
+    ordered = sorted(srcs, key=lambda s: s.name == "clay__rows")  # Clay tables take any clay/ file: match them last
     for p in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = p.relative_to(root).as_posix()
         why = _not_a_source_file(rel, p)
@@ -175,7 +175,7 @@ def taken_at_for(manifest: dict, system: str, path: Path) -> str:
 
 # ---------------------------------------------------------------------------------------------- loading
 
-def create_raw_tables(con: duckdb.DuckDBPyConnection, srcs: list[Source]) -> None:
+def create_ingest_tables(con: duckdb.DuckDBPyConnection) -> None:
     """The `rejects` and `snapshot_files` tables (raw tables are made per file by load_file, see combine_files)."""
     con.execute("create or replace table rejects (file varchar, row bigint, col varchar, value varchar, "
                 "expected varchar, message varchar)")
@@ -487,7 +487,7 @@ def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False,
     manifest = read_manifest(root)
     discovery = discover(root, srcs)
     found = discovery.found
-    create_raw_tables(con, srcs)
+    create_ingest_tables(con)
     snap = Snapshot(root=root, manifest=manifest, ignored=discovery.ignored)
     digests = []
     with ThreadPoolExecutor(max_workers=1) as hashing:
