@@ -6,6 +6,7 @@ they cannot use function-scoped fixtures) with thin fixtures on top for ordinary
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -254,3 +255,70 @@ def signing_key_dir(tmp_path_factory):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+# ------------------------------------------------------------------------------------------ sandbox org
+
+@pytest.fixture(scope="module")
+def _sandbox_started():
+    """One sandbox org per test module (starting one costs a TLS CA and a server); `sandbox_org` resets it."""
+    from reconcile.sandbox import start_sandbox
+
+    h = start_sandbox()
+    h.pristine = copy.deepcopy(h.org.data)
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def sandbox_org(_sandbox_started):
+    """The module's sandbox org, reset to its pristine (unseeded) state: records, history, request log, jobs,
+    faults and API counters; the integration user gets a fresh session. Seed it with `seed(handle, snapshot)`."""
+    reset_sandbox(_sandbox_started)
+    return _sandbox_started
+
+
+def reset_sandbox(h) -> None:
+    from reconcile.sandbox.faults import Faults
+
+    o = h.org
+    with o.lock:
+        for name in o.data:
+            o.data[name] = copy.deepcopy(h.pristine[name])
+        o.field_history.clear()
+        o.request_log.clear()
+        o.jobs.clear()
+        o.cursors.clear()
+        o.faults = Faults()
+        o.api_used = 0
+        o.daily_limit = 15000
+        o.contact_changed()
+    o.renew_session("integration")
+
+
+_SEED_RECORDS: dict[str, dict] = {}
+
+
+def seed(h, snapshot_dir) -> None:
+    """Insert a snapshot's Salesforce records into the sandbox org (the snapshot is read once per session)."""
+    from reconcile.seeding import salesforce_records
+
+    key = str(snapshot_dir)
+    if key not in _SEED_RECORDS:
+        _SEED_RECORDS[key] = salesforce_records(snapshot_dir)
+    for sobject, records in _SEED_RECORDS[key].items():
+        h.org.insert(sobject, copy.deepcopy(records))
+
+
+def sandbox_env(h, user: str = "integration") -> dict:
+    """The SF_* variables of a pasted session of sandbox user `user` (integration, admin, overprivileged)."""
+    return {"SF_INSTANCE_URL": h.instance_url, "SF_SESSION_ID": h.session_for(user), "SF_CA_BUNDLE": h.ca_bundle}
+
+
+def client_for(h, user: str = "integration"):
+    """A reconcile Client on `user`'s current sandbox session, with test-speed retry backoff and Bulk polls."""
+    from reconcile.salesforce import connect
+
+    c = connect(env=sandbox_env(h, user))
+    c.backoff, c.bulk_wait = 0.01, 0.05
+    return c

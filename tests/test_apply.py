@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from simple_salesforce import Salesforce
 
-from conftest import (CLAY_HEADER, LEAD_HEADER, MEMBER_HEADER, campaign_id, csv_text, lead, lead_id, member,
-                      member_id, policy_with, write_snapshot)
+from conftest import (CLAY_HEADER, HANDMADE, LEAD_HEADER, MEMBER_HEADER, campaign_id, client_for, csv_text, lead,
+                      lead_id, member, member_id, policy_with, sandbox_env, seed, write_snapshot)
 from reconcile import audit
 from reconcile.apply import apply_plan
 from reconcile.approval import approve
@@ -32,13 +32,9 @@ from reconcile.build import build_plan
 from reconcile.errors import ApplyError, ApplyStopped, ApprovalError, ReconcileError, SnapshotError
 from reconcile.plan import load_plan
 from reconcile.planfile import copy_plan
-from reconcile.salesforce import COLLECTION_CHUNK, connect
-from reconcile.sandbox import start_sandbox
-from reconcile.sandbox.faults import Faults
-from reconcile.seeding import salesforce_records
+from reconcile.salesforce import COLLECTION_CHUNK
 
 REPO = Path(__file__).resolve().parent.parent
-HANDMADE = REPO / "tests" / "fixtures" / "handmade"
 NOW = datetime(2026, 11, 27, 7, tzinfo=timezone.utc)   # one hour after the hand-made snapshot's sfdc taken_at
 
 # hand-made snapshot records (tests/fixtures/handmade)
@@ -50,59 +46,14 @@ REQUIRED_MISSING = ("REQUIRED_FIELD_MISSING", "Required fields are missing: [Las
 
 # ------------------------------------------------------------------------------------------ sandbox org
 
-@pytest.fixture(scope="module")
-def sandbox():
-    """One sandbox org per module; `org` below resets it to its pristine state for every test."""
-    h = start_sandbox()
-    h.pristine = copy.deepcopy(h.org.data)
-    yield h
-    h.stop()
-
-
-def reset(h) -> None:
-    o = h.org
-    with o.lock:
-        for name in o.data:
-            o.data[name] = copy.deepcopy(h.pristine[name])
-        o.field_history.clear()
-        o.request_log.clear()
-        o.jobs.clear()
-        o.cursors.clear()
-        o.faults = Faults()
-        o.api_used = 0
-        o.daily_limit = 15000
-        o.contact_changed()
-    o.renew_session("integration")
-
-
 @pytest.fixture
-def org(sandbox):
-    reset(sandbox)
-    return sandbox
-
-
-_RECORDS: dict[str, dict] = {}
-
-
-def seed(h, snapshot_dir) -> None:
-    """Insert the snapshot's Salesforce records into the org (parsed once per snapshot)."""
-    key = str(snapshot_dir)
-    if key not in _RECORDS:
-        _RECORDS[key] = salesforce_records(snapshot_dir)
-    for sobject, records in _RECORDS[key].items():
-        h.org.insert(sobject, copy.deepcopy(records))
-
-
-def sf_env(h) -> dict:
-    return {"SF_INSTANCE_URL": h.instance_url, "SF_SESSION_ID": h.session_id, "SF_CA_BUNDLE": h.ca_bundle}
+def org(sandbox_org):
+    return sandbox_org
 
 
 def client(h, record: list | None = None):
     """A reconcile Client on the integration user's current session; `record` collects every PATCH payload."""
-    c = connect(env=sf_env(h))
-    c.backoff = 0.01  # 5xx retry backoff: keep the tests fast
-    if hasattr(c, "bulk_wait"):
-        c.bulk_wait = 0.05  # Bulk API 2.0 poll interval
+    c = client_for(h)
     if record is not None:
         original = c.update_collection
 
@@ -404,7 +355,7 @@ def test_apply_process_killed_mid_run_resumes_without_double_writes(org, plans, 
     plan_path, pol = prepared(org, plans, tmp_path, "leads205")   # two collection batches: 200 + 5
     script = tmp_path / "apply_child.py"
     script.write_text(KILL_SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(script), json.dumps(sf_env(org)), str(plan_path), str(pol)],
+    proc = subprocess.Popen([sys.executable, str(script), json.dumps(sandbox_env(org)), str(plan_path), str(pol)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -553,6 +504,8 @@ def test_http_503_on_the_bulk_path_is_retried(org, plans, tmp_path):
     res = apply_plan(plan_path, client=c, policy=pol, now=NOW)
     assert set(res.counts) == {"applied"}
     assert_each_change_once(org, ready(plan_path))
+    assert [r["status"] for r in org.org.request_log].count(503) == 1   # the org did answer 503 once …
+    assert c.retries == 1                                                # … and the client retried it
 
 
 # ------------------------------------------------------------------------------------------ API cost

@@ -1,32 +1,24 @@
 """The apply panel releases overwrite candidates only when ticked with a reason (seed 3.3), through the sandbox."""
 
-from pathlib import Path
-
 import pytest
+from conftest import HANDMADE, client_for, policy_with, seed
 
 from reconcile.apply_ui import ApplyPanel
 from reconcile.build import build_plan
-from reconcile.salesforce import connect
-from reconcile.sandbox import start_sandbox
-from reconcile.seeding import seed_org
-from tests.conftest import policy_with
 
-HANDMADE = Path(__file__).parent / "fixtures" / "handmade"
 LEAD_F = "00Q5g00000AbCdFEAV"
 
 
 @pytest.fixture
-def setup(tmp_path):
-    h = start_sandbox()
-    seed_org(h.org, HANDMADE)
+def setup(tmp_path, sandbox_org):
+    h = sandbox_org
+    seed(h, HANDMADE)
     policy = policy_with(tmp_path, {"company_description__c": "active", "Industry": "active"},
                          replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"})
     plan_path = tmp_path / "plan.json"
     build_plan(HANDMADE, out=plan_path, policy=policy)
-    env = {"SF_INSTANCE_URL": h.instance_url, "SF_SESSION_ID": h.session_id, "SF_CA_BUNDLE": h.ca_bundle}
-    panel = ApplyPanel(plan_path, client_factory=lambda: connect(env=env), policy=policy)
-    yield h, panel
-    h.stop()
+    panel = ApplyPanel(plan_path, client_factory=lambda: client_for(h), policy=policy)
+    return h, panel
 
 
 def test_only_overwrite_only_candidates_are_offered(setup):

@@ -1,11 +1,27 @@
-"""Conventions: each fact is written once (the contract, the model registry), and the copies people read agree."""
+"""Conventions: every SQL file registered once with its header, committed notebooks thin and stripped, and each
+fact written once (the contract, the model registry) with the copies people read agreeing."""
 
 from __future__ import annotations
 
+import re
 import tomllib
+
+import nbformat
+import papermill as pm
+import pytest
+from conftest import REPO
 
 from reconcile import contract, pull
 from reconcile.policy import default_policy_path, load_policy
+from reconcile.sql import MODELS, QUERIES, SQL_DIR
+
+NOTEBOOKS = REPO / "notebooks"
+PARAMETERS = {
+    "daily_run": ["snapshot_dir", "pull", "run_date", "work_dir", "policy_path", "lenient", "org"],
+    "report": ["plan_path", "reports_dir", "title", "out_path"],
+    "explore": ["plan_path", "db_path", "reports_dir", "record_id"],
+    "apply": ["plan_path", "db_path", "org"],
+}
 
 
 def test_the_default_policy_spells_the_contracts_clay_headers():
@@ -17,3 +33,57 @@ def test_the_default_policy_spells_the_contracts_clay_headers():
 def test_pull_reads_exactly_the_salesforce_sources_columns():
     assert pull.FIELDS == {obj: [c.header for c in src.columns] for obj, src in contract.SALESFORCE_OBJECTS.items()}
     assert set(pull.FIELDS) == {"Lead", "CampaignMember", "Contact", "Campaign"}
+
+
+# ------------------------------------------------------------------------------------------ SQL conventions
+
+def _sql_models_on_disk() -> list[str]:
+    return sorted(p.relative_to(SQL_DIR).with_suffix("").as_posix() for p in SQL_DIR.rglob("*.sql")
+                  if p.relative_to(SQL_DIR).parts[0] not in ("macros", "formulas"))
+
+
+def test_every_registered_model_exists_once():
+    assert len(MODELS) == len(set(MODELS)), "a model is listed twice in reconcile.sql.MODELS"
+    assert [m for m in MODELS if not (SQL_DIR / f"{m}.sql").is_file()] == []
+    stems = [m.rsplit("/", 1)[1] for m in MODELS]
+    assert len(stems) == len(set(stems)), "two models would materialise the same table"
+
+
+def test_every_sql_file_is_registered_in_models():
+    assert sorted(set(_sql_models_on_disk()) - set(MODELS) - set(QUERIES)) == []
+    assert not set(MODELS) & set(QUERIES)
+
+
+@pytest.mark.parametrize("model", _sql_models_on_disk())
+def test_every_sql_file_starts_with_a_comment_header(model):
+    lines = (SQL_DIR / f"{model}.sql").read_text("utf-8").splitlines()
+    assert lines[0].startswith("-- "), f"{model}.sql must start with a '-- ' header (purpose, grain, parameters)"
+    header = " ".join(ln for ln in lines[:next(i for i, ln in enumerate(lines) if not ln.startswith("--"))])
+    assert "grain" in header.lower(), f"{model}.sql header names its grain"
+    assert "parameters" in header.lower(), f"{model}.sql header names its parameters (or 'none')"
+
+
+# ------------------------------------------------------------------------------------------ committed notebooks
+
+@pytest.mark.parametrize("name", sorted(PARAMETERS))
+def test_parameters_are_typed_and_documented(name):
+    params = pm.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
+    assert list(params) == PARAMETERS[name]
+    for p in params.values():
+        assert p["inferred_type_name"] in ("str", "bool", "int", "float"), p
+        assert p["help"].strip(), f"{name}: parameter {p['name']} has no # help comment"
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_committed_notebook_is_stripped_and_thin(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c for c in code if c.outputs or c.execution_count is not None] == []
+    assert "widgets" not in nb.metadata and "papermill" not in nb.metadata
+    assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1
+    assert "parameters" in code[0].metadata.get("tags", [])
+    for c in code:
+        assert not re.search(r"^\s*(def|class|for|while) ", c.source, re.M), c.source
+        assert not re.search(r"\b(select|insert|update|delete)\b .*\bfrom\b", c.source, re.I), c.source
+    assert not re.search(r"password|session_id|token|secret", code[0].source, re.I)

@@ -151,6 +151,10 @@ def test_row_counts_scale_with_leads(tmp_path):
 
 
 def test_fewer_leads_than_scenarios_still_writes_every_scenario(tmp_path):
-    info = generate_snapshot(tmp_path / "tiny", leads=0, seed=1)
+    root = tmp_path / "tiny"
+    info = generate_snapshot(root, leads=0, seed=1)
     assert info["filler_leads"] == 0 and info["files"]["sfdc/Lead.csv"] == info["scenario_leads"]
+    ids = set(read_csv(root / "sfdc/Lead.csv")["ID"]) | set(read_csv(root / "sfdc/CampaignMember.csv")["Id"])
+    assert len(info["scenarios"]) >= 35
+    assert {name: sorted(set(s["records"]) - ids) for name, s in info["scenarios"].items() if set(s["records"]) - ids} == {}
     json.dumps(info)  # the info dict is plain JSON

@@ -19,6 +19,7 @@ import trustme
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from conftest import HANDMADE
 
 from reconcile.cli import app
 from reconcile.errors import SalesforceError
@@ -26,8 +27,6 @@ from reconcile.plan import load_plan
 from reconcile.salesforce import connect
 from reconcile.sandbox import start_sandbox
 from reconcile.seeding import seed_org
-
-HANDMADE = Path(__file__).parent / "fixtures" / "handmade"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 

@@ -19,7 +19,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from conftest import HANDMADE, REPO, policy_with
+from conftest import HANDMADE, REPO, policy_with, sandbox_env, seed
 from reconcile.approval import approval_path
 from reconcile.build import build_plan
 from reconcile.demo_data import generate_snapshot
@@ -30,12 +30,6 @@ NOTEBOOKS = REPO / "notebooks"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 SECRET = "00Dsecret!SESSION-do-not-leak"
-PARAMETERS = {
-    "daily_run": ["snapshot_dir", "pull", "run_date", "work_dir", "policy_path", "lenient", "org"],
-    "report": ["plan_path", "reports_dir", "title", "out_path"],
-    "explore": ["plan_path", "db_path", "reports_dir", "record_id"],
-    "apply": ["plan_path", "db_path", "org"],
-}
 SECTIONS = ("headline-counts", "changes", "by-field", "by-rule", "by-campaign", "by-gbu", "blocked", "hard-bounce",
             "findings", "rejects", "connector-errors", "trends", "samples")
 SYSTEM_FIELDS = {"SystemModstamp", "LastModifiedDate", "LastModifiedById"}
@@ -104,18 +98,12 @@ def runs(work, demo_snapshot):
 
 
 @pytest.fixture
-def sandbox(demo_snapshot, monkeypatch):
+def sandbox(sandbox_org, demo_snapshot, monkeypatch):
     """The local org seeded from the demo snapshot; SF_* env vars point at it (as in the apply notebook)."""
-    from reconcile.sandbox import start_sandbox
-    from reconcile.seeding import seed_org
-
-    handle = start_sandbox()
-    seed_org(handle.org, demo_snapshot)
-    monkeypatch.setenv("SF_INSTANCE_URL", handle.instance_url)
-    monkeypatch.setenv("SF_SESSION_ID", handle.session_id)
-    monkeypatch.setenv("SF_CA_BUNDLE", handle.ca_bundle)
-    yield handle
-    handle.stop()
+    seed(sandbox_org, demo_snapshot)
+    for name, value in sandbox_env(sandbox_org).items():
+        monkeypatch.setenv(name, value)
+    return sandbox_org
 
 
 @pytest.fixture
@@ -135,32 +123,6 @@ def changed_fields(before: dict, after: dict) -> set[tuple[str, str, str]]:
             old = before[obj].get(rid, {})
             out |= {(obj, rid, f) for f in set(row) | set(old) if f not in SYSTEM_FIELDS and row.get(f) != old.get(f)}
     return out
-
-
-# ------------------------------------------------------------------------------------------ committed notebooks
-
-@pytest.mark.parametrize("name", sorted(PARAMETERS))
-def test_parameters_are_typed_and_documented(name):
-    params = pm.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
-    assert list(params) == PARAMETERS[name]
-    for p in params.values():
-        assert p["inferred_type_name"] in ("str", "bool", "int", "float"), p
-        assert p["help"].strip(), f"{name}: parameter {p['name']} has no # help comment"
-
-
-@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
-def test_committed_notebook_is_stripped_and_thin(path):
-    nb = nbformat.read(path, as_version=4)
-    nbformat.validate(nb)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert [c for c in code if c.outputs or c.execution_count is not None] == []
-    assert "widgets" not in nb.metadata and "papermill" not in nb.metadata
-    assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1
-    assert "parameters" in code[0].metadata.get("tags", [])
-    for c in code:
-        assert not re.search(r"^\s*(def|class|for|while) ", c.source, re.M), c.source
-        assert not re.search(r"\b(select|insert|update|delete)\b .*\bfrom\b", c.source, re.I), c.source
-    assert not re.search(r"password|session_id|token|secret", code[0].source, re.I)
 
 
 def test_papermill_kernel_is_this_virtualenv(tmp_path):

@@ -18,7 +18,6 @@ from reconcile import plan as planmod
 from reconcile.build import build_plan
 from reconcile.errors import PlanError
 from reconcile.planfile import copy_plan
-from reconcile.sql import QUERIES, MODELS, SQL_DIR
 
 CHANGE_KEYS = {"object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons", "evidence"}
 FINDING_KEYS = {"kind", "object", "record_id", "route", "detail", "evidence"}
@@ -433,31 +432,3 @@ def test_explain_refuses_a_malformed_id(built, run_cli):
     assert result.exit_code == 1
     assert result.stderr == ("Error: Record id '00Q5g00000AbCd' is not a Salesforce id (15 or 18 letters and digits "
                              "with a valid checksum). Copy the id from the plan or from Salesforce.\n")
-
-
-# ------------------------------------------------------------------------------------------ SQL conventions
-
-def _sql_models_on_disk() -> list[str]:
-    return sorted(p.relative_to(SQL_DIR).with_suffix("").as_posix() for p in SQL_DIR.rglob("*.sql")
-                  if p.relative_to(SQL_DIR).parts[0] not in ("macros", "formulas"))
-
-
-def test_every_registered_model_exists_once():
-    assert len(MODELS) == len(set(MODELS)), "a model is listed twice in reconcile.sql.MODELS"
-    assert [m for m in MODELS if not (SQL_DIR / f"{m}.sql").is_file()] == []
-    stems = [m.rsplit("/", 1)[1] for m in MODELS]
-    assert len(stems) == len(set(stems)), "two models would materialise the same table"
-
-
-def test_every_sql_file_is_registered_in_models():
-    assert sorted(set(_sql_models_on_disk()) - set(MODELS) - set(QUERIES)) == []
-    assert not set(MODELS) & set(QUERIES)
-
-
-@pytest.mark.parametrize("model", _sql_models_on_disk())
-def test_every_sql_file_starts_with_a_comment_header(model):
-    lines = (SQL_DIR / f"{model}.sql").read_text("utf-8").splitlines()
-    assert lines[0].startswith("-- "), f"{model}.sql must start with a '-- ' header (purpose, grain, parameters)"
-    header = " ".join(ln for ln in lines[:next(i for i, ln in enumerate(lines) if not ln.startswith("--"))])
-    assert "grain" in header.lower(), f"{model}.sql header names its grain"
-    assert "parameters" in header.lower(), f"{model}.sql header names its parameters (or 'none')"

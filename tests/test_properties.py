@@ -367,3 +367,4 @@ def test_two_untimed_clay_categories_do_not_depend_on_row_order():
     forward = plan_world(w.files())[0]["changes"]
     backward = plan_world({**w.files(), "clay/table.csv": csv_text(CLAY_HEADER, w.clay[::-1])})[0]["changes"]
     assert [(c["field"], c["after"]) for c in forward] == [(c["field"], c["after"]) for c in backward]
+    assert [(c["field"], c["after"]) for c in forward] == [("ReplyClassification__c", "Interested")]  # the winner

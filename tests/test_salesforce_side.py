@@ -9,31 +9,23 @@ from pathlib import Path
 
 import pytest
 
+from conftest import HANDMADE, client_for, seed
+
 from reconcile.build import build_plan
 from reconcile.policy import load_policy
 from reconcile.preflight import run_preflight
 from reconcile.pull import pull_snapshot
 from reconcile.salesforce import connect
-from reconcile.sandbox import start_sandbox
-from reconcile.seeding import seed_org
-
-HANDMADE = Path(__file__).parent / "fixtures" / "handmade"
 
 
-@pytest.fixture(scope="module")
-def org():
-    h = start_sandbox()
-    seed_org(h.org, HANDMADE)
-    yield h
-    h.stop()
-
-
-def client_for(h, session_id):
-    return connect(env={"SF_INSTANCE_URL": h.instance_url, "SF_SESSION_ID": session_id, "SF_CA_BUNDLE": h.ca_bundle})
+@pytest.fixture
+def org(sandbox_org):
+    seed(sandbox_org, HANDMADE)
+    return sandbox_org
 
 
 def test_preflight_passes_for_the_least_privilege_integration_user(org):
-    checks = run_preflight(client_for(org, org.session_id), load_policy())
+    checks = run_preflight(client_for(org), load_policy())
     assert [c.name for c in checks if not c.ok] == []
 
 
@@ -41,7 +33,7 @@ def test_preflight_names_each_problem_of_an_overprivileged_user(tmp_path, org):
     policy = tmp_path / "policy.toml"
     text = load_policy().path and Path(load_policy().path).read_text("utf-8")
     policy.write_text(text.replace('gbus = []', 'gbus = ["Novecare", "Aroma Performance"]'), "utf-8")
-    checks = {c.name: c for c in run_preflight(client_for(org, org.overprivileged_session_id), load_policy(policy))}
+    checks = {c.name: c for c in run_preflight(client_for(org, "overprivileged"), load_policy(policy))}
     failed = sorted(n for n, c in checks.items() if not c.ok)
     assert "API-only profile" in failed
     assert "no admin-wide permissions" in failed and "ModifyAllData" in checks["no admin-wide permissions"].detail
@@ -62,7 +54,7 @@ def test_preflight_cli_exits_1_and_prints_fixes(org):
 
 
 def test_pull_round_trip_rest_and_bulk_agree_and_plan_the_same(tmp_path, org):
-    client = client_for(org, org.session_id)
+    client = client_for(org)
     client.bulk_wait = 0.05
     rest, bulk = tmp_path / "rest", tmp_path / "bulk"
     for target, threshold in ((rest, 10**9), (bulk, 0)):
@@ -110,7 +102,7 @@ def test_demo_runs_the_whole_day_and_leaves_nothing_ready(tmp_path):
 
 
 def test_preflight_checks_the_orgs_gbus_when_the_policy_lists_none_and_the_dedicated_permission_set(org):
-    checks = {c.name: c for c in run_preflight(client_for(org, org.session_id), load_policy())}
+    checks = {c.name: c for c in run_preflight(client_for(org), load_policy())}
     gbus = {n: c for n, c in checks.items() if n.startswith("GBU ")}
     assert set(gbus) == {f"GBU {g} visible" for g in ("Specialty Polymers", "Composite Materials", "Novecare",
                                                        "Aroma Performance")}
@@ -123,7 +115,7 @@ def test_preflight_checks_the_orgs_gbus_when_the_policy_lists_none_and_the_dedic
 
 def test_preflight_names_people_who_share_the_integrations_permission_set(org):
     """Assign the integration user's writing permission set to the (human) admin too: FAIL naming the admin."""
-    sf = client_for(org, org.session_id)
+    sf = client_for(org)
     uid = sf.userinfo()["user_id"]
     mine = [a["PermissionSetId"] for a in
             sf.query_all(f"SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = '{uid}'")]

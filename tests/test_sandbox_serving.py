@@ -6,17 +6,15 @@ import shlex
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import requests
 from click.testing import CliRunner
+from conftest import HANDMADE
 
 from reconcile.cli import app
 from reconcile.salesforce import connect
 from reconcile.sandbox import start_sandbox
-
-HANDMADE = Path(__file__).parent / "fixtures" / "handmade"
 
 
 def cli(*args):
