@@ -21,6 +21,18 @@ from reconcile.ids import id18
 REPO = Path(__file__).resolve().parent.parent
 HANDMADE = Path(__file__).resolve().parent / "fixtures" / "handmade"
 
+# ------------------------------------------------------------------------------------------ options
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="Rewrite tests/golden/* from this run (then review the diff like code).")
+
+
+@pytest.fixture
+def update_golden(request) -> bool:
+    return request.config.getoption("--update-golden")
+
+
 # ------------------------------------------------------------------------------------------ Salesforce ids
 
 LEAD_PREFIX, MEMBER_PREFIX, CONTACT_PREFIX, CAMPAIGN_PREFIX = "00Q", "00v", "003", "701"

@@ -2,12 +2,11 @@
 
 The golden file is the plan's JSON export (plan.to_json: the reconcile.plan/2 manifest with its changes,
 findings and rejects inline, one per line), so it stays reviewable. Refresh after an intended change with
-`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py` and review the diff of
+`.venv/bin/python -m pytest tests/test_golden.py --update-golden` and review the diff of
 tests/golden/demo_plan.json like code.
 """
 
 import json
-import os
 from pathlib import Path
 
 import duckdb
@@ -21,7 +20,7 @@ GOLDEN = Path(__file__).parent / "golden" / "demo_plan.json"
 
 
 @pytest.mark.parametrize("memory_limit", [None, "256MB"])
-def test_demo_plan_matches_the_golden_plan(tmp_path, memory_limit):
+def test_demo_plan_matches_the_golden_plan(tmp_path, memory_limit, update_golden):
     """Also under a memory limit, where intermediates go to a scratch database file instead of memory."""
     snap = tmp_path / "snapshot"
     generate_snapshot(snap, leads=60, seed=7, taken_at="2026-11-27T06:00:00Z")
@@ -39,7 +38,7 @@ def test_demo_plan_matches_the_golden_plan(tmp_path, memory_limit):
     assert not {t for t in tables if t.startswith("int_")}
     plan["created_at"] = "(golden)"
     text = to_json(plan)
-    if os.environ.get("UPDATE_GOLDEN"):
+    if update_golden:
         GOLDEN.write_text(text, "utf-8")
     golden = json.loads(GOLDEN.read_text("utf-8"))
     assert plan["plan_id"] == golden["plan_id"]
