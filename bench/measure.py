@@ -86,6 +86,7 @@ def profile(a: dict) -> dict:
     """Where reconcile's time goes: ingest, each SQL model (reconcile.sql.run_model), plan assembly, writing."""
     from reconcile import build as rb
     from reconcile import plan as planmod
+    from reconcile.files import write_atomic
     from reconcile import planfile, snapshots
     from reconcile import sql as rsql
     from reconcile.policy import load_policy
@@ -116,7 +117,7 @@ def profile(a: dict) -> dict:
     t = time.perf_counter()
     manifest = {"format": planmod.FORMAT, "summary": summary}
     planmod.compute_plan_id(manifest)
-    planmod.write_atomic(out / "plan.json", planmod.dumps(manifest))
+    write_atomic(out / "plan.json", planmod.dumps(manifest))
     parts.append(("write: plan manifest + plan_id", time.perf_counter() - t))
     t = time.perf_counter()
     planmod.export_changes(con, out / "plan.json", out / "plan.data" / "changes.parquet")

@@ -19,7 +19,8 @@ from . import audit, planfile, provenance
 from .approval import APPLY_COLUMNS, approval_path, approved_changes, is_released, load_approval
 from .errors import ApplyError, ApplyStopped, ReconcileError
 from .invariants import live_violation
-from .plan import FORMAT_V1, compute_plan_id, dumps, load_plan, write_atomic
+from .files import write_atomic
+from .plan import FORMAT_V1, compute_plan_id, dumps, load_plan
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
 from .writeback import send
 from .clock import iso, parse_utc, utc_now

@@ -18,7 +18,8 @@ from pathlib import Path
 from . import planfile, signing
 from .errors import ApprovalError
 from .ids import id18
-from .plan import blast_radius_gates, load_plan, record_fraction_gates, write_atomic
+from .files import write_atomic
+from .plan import blast_radius_gates, load_plan, record_fraction_gates
 from .policy import Policy, load_policy
 from .clock import iso
 

@@ -15,6 +15,7 @@ from . import audit, coverage, notify_state, planfile, provenance
 from . import plan as planmod
 from .clock import iso
 from .errors import ReconcileError, SnapshotError
+from .files import write_atomic
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
 from .contract import sources
 from .snapshots import Snapshot, discover, ingest
@@ -246,7 +247,7 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
         if columnar:
             planfile.install(parts, planfile.data_dir(out_path))
             planfile.stamp(plan)
-        planmod.write_atomic(out_path, planmod.dumps(plan.manifest() if columnar else plan))
+        write_atomic(out_path, planmod.dumps(plan.manifest() if columnar else plan))
         if exports:
             con = connect(db_path)
             try:

@@ -19,7 +19,8 @@ from pathlib import Path
 import duckdb
 
 from .errors import ReconcileError
-from .plan import load_plan, write_atomic
+from .files import write_atomic
+from .plan import load_plan
 from .run import list_runs
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -1,9 +1,27 @@
-"""Small shared formats: value text for CSV/SOQL/explain output, canonical JSON and its hash."""
+"""Small shared file and format helpers: atomic writes, value text for CSV/SOQL/explain output, canonical JSON
+and its hash."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write a file whole or not at all: a temporary file beside it, then one rename (no half-written plan,
+    approval, report or export, whatever stops the process)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def as_text(value, blank: str = "") -> str:

@@ -11,7 +11,7 @@ from .csvsafe import row
 from .errors import SnapshotError
 from .files import as_text
 from .ids import id18
-from .plan import write_atomic
+from .files import write_atomic
 from .policy import load_policy
 from .sql import sql_text
 

@@ -26,7 +26,8 @@ from . import messages, notify_state as state, senders
 from .csvsafe import uncell
 from .destinations import LEGAL_KINDS, ROUTE_NAMES, NotifySettings
 from .errors import PolicyError, ReconcileError
-from .plan import load_plan, write_atomic
+from .files import write_atomic
+from .plan import load_plan
 from .policy import load_policy
 from .clock import iso
 

@@ -12,13 +12,11 @@ any edit after approval is detected.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 
 from .errors import PlanError
-from .files import sha256_json
+from .files import sha256_json, write_atomic
 
 FORMAT = "reconcile.plan/2"
 FORMAT_V1 = "reconcile.plan/1"
@@ -170,18 +168,6 @@ def dumps(plan: dict) -> str:
         else:
             parts.append(f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False, separators=(',', ':'))}")
     return "{" + ",\n".join(parts) + "}\n"
-
-
-def write_atomic(path: Path, text: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_plan(path: str | Path, verify: bool = True) -> dict:

@@ -31,6 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from .errors import PlanError
+from .files import write_atomic
 
 PARTS = ("changes", "findings", "rejects")
 CHANGE_COLUMNS = ("object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons",
@@ -317,7 +318,7 @@ def save(plan: dict, plan_path: str | Path, rehash: bool = True) -> dict:
     manifest.update(format=planmod.FORMAT, files=files)
     if rehash or not manifest.get("plan_id"):
         manifest["plan_id"] = planmod.compute_plan_id(manifest)
-    planmod.write_atomic(path, planmod.dumps(manifest))
+    write_atomic(path, planmod.dumps(manifest))
     return planmod.Plan(manifest, path)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .contract import salesforce_fields
 from .files import as_text
-from .plan import write_atomic
+from .files import write_atomic
 from .clock import iso
 
 FIELDS = salesforce_fields()  # contract.py: the Salesforce sources' headers are the API field names

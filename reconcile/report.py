@@ -6,8 +6,6 @@ Samples are capped so a plan with 100k+ changes renders quickly and stays readab
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +17,7 @@ from reconcile import charts, planfile
 from reconcile.plan import FORMAT, LAZY, Plan
 from reconcile.report_text import KINDS, REASONS, ROUTES, RULES
 from .clock import parse_utc
-from .files import as_text
+from .files import as_text, write_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
 SAMPLE_PER_KIND = 50
@@ -53,15 +51,7 @@ def render_report(
                "exports": findings_exports or {},
                "sf_instance": instance.rstrip("/") if instance else None, "sf_objects": SF_OBJECTS}
     html = _environment().get_template("report.html.j2").render(**context)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(html)
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(out_path, html)
     return out_path
 
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ReconcileError
-from .plan import load_plan, write_atomic
+from .files import write_atomic
+from .plan import load_plan
 from .policy import load_policy
 from .clock import iso
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..credentials import register_secret
 from ..errors import PullError
-from ..plan import write_atomic
+from ..files import write_atomic
 from ..files import as_text
 from .http import ApiClient
 from .smartlead import SourcePull, now_utc

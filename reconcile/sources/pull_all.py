@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 
 from ..errors import PullError
-from ..plan import write_atomic
+from ..files import write_atomic
 from .smartlead import SourcePull, now_utc
 
 ALL = ("sfdc", "smartlead", "pardot", "clay")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..credentials import register_secret
 from ..errors import PullError
-from ..plan import write_atomic
+from ..files import write_atomic
 from .http import ApiClient, RateLimiter, message_of
 from ..clock import iso
 

@@ -209,7 +209,7 @@ def copy_events(spool_dir, out_dir, result, progress=None) -> None:
         complete, _, tail = data.rpartition(b"\n")
         torn += bool(tail)
         lines += [line for line in complete.split(b"\n") if line.strip()]
-    from ..plan import write_atomic
+    from ..files import write_atomic
     target = Path(out_dir) / "smartlead" / "events.jsonl"
     for old in target.parent.glob("events*.jsonl"):
         old.unlink()
