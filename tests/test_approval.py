@@ -23,7 +23,7 @@ from reconcile.planfile import copy_plan
 from test_apply import (CM_B, CM_C, CONTACT_BOB, LEAD_E, LEAD_F, LEAD_G, LEAD_H, MAKERS, admin_sf,
                         assert_each_change_once, audit_rows, do_apply, history, outcome, policy_with, prepared,
                         read_csv, ready, requests_of, seed)
-from test_apply import org, plans, sandbox  # noqa: F401  (fixtures)
+from test_apply import org, plans  # noqa: F401  (fixtures)
 
 FIELD_VALUES = (("CampaignMember", CM_B), ("CampaignMember", CM_C), ("Lead", LEAD_E), ("Lead", LEAD_F),
                 ("Lead", LEAD_G), ("Lead", LEAD_H), ("Contact", CONTACT_BOB))

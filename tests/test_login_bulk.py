@@ -5,7 +5,7 @@ import pytest
 
 from reconcile.apply import apply_plan
 from reconcile.salesforce import connect
-from test_apply import NOW, assert_each_change_once, audit_rows, org, plans, prepared, ready, sandbox  # noqa: F401
+from test_apply import NOW, assert_each_change_once, audit_rows, org, plans, prepared, ready  # noqa: F401
 
 
 @pytest.mark.parametrize("calls_before_expiry", [3, 5, 6], ids=["at-upload", "after-commit-at-poll", "at-results"])

@@ -26,9 +26,10 @@ from reconcile.cli import app
 from reconcile.errors import ApprovalError, PlanError, ReconcileError
 from reconcile.plan import load_plan, save_plan
 from reconcile.planfile import copy_plan
+from conftest import client_for, sandbox_env, seed
 from test_apply import (CM_B, CM_C, LEAD_E, LEAD_F, LEAD_G, admin_sf, audit_rows, do_apply, history, outcome, prepared,
-                        read_csv, seed, sf_env)
-from test_apply import org, plans, sandbox  # noqa: F401  (fixtures)
+                        read_csv)
+from test_apply import org, plans  # noqa: F401  (fixtures)
 
 
 def edit(plan_path, mutate) -> dict:
@@ -375,10 +376,9 @@ def test_every_csv_neutralises_formulas_and_keeps_numbers(org, tmp_path):
 
 def test_the_panel_refuses_a_plan_swapped_on_disk_after_review(org, plans, tmp_path):
     from reconcile.apply_ui import ApplyPanel
-    from reconcile.salesforce import connect
     plan_path = plans.copy(tmp_path, "handmade")
     seed(org, plans.snapshot("handmade"))
-    panel = ApplyPanel(plan_path, client_factory=lambda: connect(env=sf_env(org)))
+    panel = ApplyPanel(plan_path, client_factory=lambda: client_for(org))
     # a plan built by `reconcile plan` too, but not the one reviewed
     other = plans.copy(tmp_path / "other", "enrich")
     copy_plan(other, plan_path)
@@ -404,7 +404,7 @@ def test_the_panel_shows_where_it_writes_and_uses_the_org_policy(org, plans, tmp
     monkeypatch.setenv("RECONCILE_POLICY_DIR", str(folder))
     plan_path = plans.copy(tmp_path, "enrich")
     seed(org, plans.snapshot("enrich"))
-    env = {f"SF_EMEA_{k[3:]}": v for k, v in sf_env(org).items()}
+    env = {f"SF_EMEA_{k[3:]}": v for k, v in sandbox_env(org).items()}
     panel = ApplyPanel(plan_path, client_factory=lambda: connect(org="EMEA", env=env), org="EMEA")
     head = panel.children[1].value
     assert org.instance_url.split("//")[1] in head and org.org.user("integration").username in head
@@ -428,7 +428,7 @@ def test_apply_exits_1_with_a_summary_when_every_change_was_refused(org, plans, 
     strict = policy_with(tmp_path / "strict", statuses={"Has_Replied__c": "pending_legal", "ReplyClassification__c":
                                                         "pending_legal", "external_hard_bounced__c": "pending_legal"},
                          replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"})
-    r = cli("apply", plan_path, "--policy", strict, env=sf_env(org))
+    r = cli("apply", plan_path, "--policy", strict, env=sandbox_env(org))
     assert r.exit_code == 1, r.stdout + r.stderr
     assert "refused 5" in r.stdout and "Not applied: refused 5 (by reason: pending_legal 5)" in r.stdout
     assert not history(org)
@@ -439,10 +439,10 @@ def test_apply_exits_0_and_lists_drifted_changes(org, plans, tmp_path):
     admin_sf(org).CampaignMember.update(CM_C, {"ReplyClassification__c": "Wrong Person"})
     # the snapshot is from 2026-11-27: give the CLI a policy that accepts its age
     pol = policy_with(tmp_path / "age", replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"})
-    r = cli("apply", plan_path, "--policy", pol, env=sf_env(org))
+    r = cli("apply", plan_path, "--policy", pol, env=sandbox_env(org))
     assert r.exit_code == 0, r.stdout + r.stderr
     assert "drifted 1" in r.stdout and f"drifted: CampaignMember {CM_C} ReplyClassification__c" in r.stdout
-    r = cli("apply", plan_path, "--policy", pol, env=sf_env(org))
+    r = cli("apply", plan_path, "--policy", pol, env=sandbox_env(org))
     assert r.exit_code == 0 and "already_applied 4" in r.stdout
     assert CM_B in {h[0] for h in history(org)}
 
