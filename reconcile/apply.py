@@ -20,10 +20,10 @@ from .approval import APPLY_COLUMNS, approval_path, approved_changes, is_release
 from .errors import ApplyError, ApplyStopped, ReconcileError
 from .invariants import live_violation
 from .files import write_atomic
-from .plan import FORMAT_V1, compute_plan_id, dumps, load_plan
+from .plan import dumps, load_plan, undo_plan
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
 from .writeback import send
-from .clock import iso, parse_utc, utc_now
+from .clock import parse_utc, utc_now
 
 
 @dataclass
@@ -320,23 +320,3 @@ def _same_undo(path: Path, undo: dict) -> bool:
         return path.exists() and load_plan(path)["changes"] == undo["changes"]
     except ReconcileError:
         return False
-
-
-def undo_plan(plan: dict, applied: list[dict], source_name: str) -> dict:
-    """Before-images of what was applied, as a plan of its own (it needs approval like any other)."""
-    changes = sorted(({
-        "object": o["object"], "record_id": o["record_id"], "field": o["field"], "before": o["after"],
-        "after": o["before"], "rule": "undo", "status": "ready", "reason": None, "reasons": [],
-        "evidence": [{"source": "audit", "file": source_name, "row": None, "column": o["field"],
-                      "value": o["after"], "at": None}], "campaign_id": None, "gbu": None} for o in applied),
-        key=lambda c: (c["object"], c["record_id"], c["field"]))
-    by_field = Counter(f"{c['object']}.{c['field']}" for c in changes)
-    now = iso()
-    snapshot = {**plan["snapshot"], "taken_at": {**plan["snapshot"].get("taken_at", {}), "sfdc": now}}
-    undo = {"format": FORMAT_V1, "plan_id": "", "created_at": now,
-            "undoes": plan["plan_id"], "snapshot": snapshot, "policy": plan["policy"],
-            "summary": {"changes": {"total": len(changes), "ready": len(changes), "blocked": 0},
-                        "by_field": {k: {"ready": n, "blocked": 0} for k, n in sorted(by_field.items())}},
-            "gates": [], "changes": changes, "findings": [], "rejects": []}
-    undo["plan_id"] = compute_plan_id(undo)
-    return undo

@@ -132,45 +132,6 @@ def _formula_path(policy: Policy) -> Path | None:
     return p
 
 
-def _manifest(con, snap: Snapshot, policy: Policy, created_at: str | None, fmt: str) -> dict:
-    summary = planmod.summarize(con)
-    gates = planmod.blast_radius_gates(summary, policy.thresholds)
-    per_object = con.execute("select object, count(distinct record_id) from plan_changes where status = 'ready' "
-                             "group by 1 order by 1").fetchall()
-    gates += planmod.record_fraction_gates(per_object, summary["records"], policy.thresholds)
-    summary["gates"] = len(gates)
-    summary["inputs"] = snap.inputs
-    return {
-        "format": fmt,
-        "plan_id": "",
-        "created_at": created_at or iso(),
-        "snapshot": {"fingerprints": snap.fingerprints, "taken_at": dict(sorted(snap.taken_at.items())),
-                     "org_id": snap.manifest.get("org_id")},
-        "policy": {"fingerprint": policy.fingerprint, "org": policy.org_name},
-        "summary": summary,
-        "gates": gates,
-    }
-
-
-def assemble(con, snap: Snapshot, policy: Policy, created_at: str | None = None) -> dict:
-    """The plan as one `reconcile.plan/1` document, lists inline (small plans, `--format json`)."""
-    plan = _manifest(con, snap, policy, created_at, planmod.FORMAT_V1)
-    plan.update(changes=planmod.fetch_changes(con), findings=planmod.fetch_findings(con),
-                rejects=planmod.fetch_rejects(con))
-    plan["plan_id"] = planmod.compute_plan_id(plan)
-    return plan
-
-
-def assemble_files(con, snap: Snapshot, policy: Policy, plan_path: Path, folder: Path,
-                   created_at: str | None = None) -> planmod.Plan:
-    """The plan as `reconcile.plan/2`: its data files written by DuckDB into `folder` (moved beside plan_path
-    later), their content hashes in the manifest, plan_id over the manifest. No Python object per row."""
-    manifest = _manifest(con, snap, policy, created_at, planmod.FORMAT)
-    manifest["files"] = planfile.write_parts(con, plan_path, folder)
-    manifest["plan_id"] = planmod.compute_plan_id(manifest)
-    return planmod.Plan(manifest, plan_path)
-
-
 def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str | Path | None = None,
                policy: str | Path | Policy | None = None, lenient: bool = False, progress=None,
                exports: bool = True, memory_limit: str | None = None, threads: int | None = None,
@@ -217,9 +178,9 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
                 progress("writing plan")
             if columnar:
                 shutil.rmtree(parts, ignore_errors=True)
-                plan = assemble_files(con, snap, pol, out_path, parts)
+                plan = planmod.assemble_files(con, snap, pol, out_path, parts)
             else:
-                plan = assemble(con, snap, pol)
+                plan = planmod.assemble(con, snap, pol)
             if old is not None:
                 audit.carry_over(old, con)
                 provenance.carry_over(old, con)

@@ -1,4 +1,4 @@
-"""The writeback plan: assembly from the plan tables, canonical hash, files.
+"""The writeback plan: assembly from the plan tables (and of undo plans), canonical hash, files.
 
 `reconcile.plan/2` (the default; planfile.py): a JSON manifest beside Parquet files of changes, findings and
 rejects, each bound by the hash of its canonical rows. `reconcile.plan/1` (`reconcile plan --format json`, and
@@ -12,11 +12,19 @@ any edit after approval is detected.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 
+from . import planfile
+from .clock import iso
 from .errors import PlanError
 from .files import sha256_json, write_atomic
+
+if TYPE_CHECKING:
+    from .policy import Policy
+    from .snapshots import Snapshot
 
 FORMAT = "reconcile.plan/2"
 FORMAT_V1 = "reconcile.plan/1"
@@ -150,6 +158,68 @@ def record_fraction_gates(per_object, records: dict, thresholds) -> list[dict]:
                                      f"policy's {thresholds.max_record_fraction:.0%}; approval needs --override-gate."})
     return gates
 
+
+# ---------------------------------------------------------------------------------------------- assembly
+
+def _manifest(con, snap: "Snapshot", policy: "Policy", created_at: str | None, fmt: str) -> dict:
+    summary = summarize(con)
+    gates = blast_radius_gates(summary, policy.thresholds)
+    per_object = con.execute("select object, count(distinct record_id) from plan_changes where status = 'ready' "
+                             "group by 1 order by 1").fetchall()
+    gates += record_fraction_gates(per_object, summary["records"], policy.thresholds)
+    summary["gates"] = len(gates)
+    summary["inputs"] = snap.inputs
+    return {
+        "format": fmt,
+        "plan_id": "",
+        "created_at": created_at or iso(),
+        "snapshot": {"fingerprints": snap.fingerprints, "taken_at": dict(sorted(snap.taken_at.items())),
+                     "org_id": snap.manifest.get("org_id")},
+        "policy": {"fingerprint": policy.fingerprint, "org": policy.org_name},
+        "summary": summary,
+        "gates": gates,
+    }
+
+
+def assemble(con, snap: "Snapshot", policy: "Policy", created_at: str | None = None) -> dict:
+    """The plan as one `reconcile.plan/1` document, lists inline (small plans, `--format json`)."""
+    plan = _manifest(con, snap, policy, created_at, FORMAT_V1)
+    plan.update(changes=fetch_changes(con), findings=fetch_findings(con), rejects=fetch_rejects(con))
+    plan["plan_id"] = compute_plan_id(plan)
+    return plan
+
+
+def assemble_files(con, snap: "Snapshot", policy: "Policy", plan_path: Path, folder: Path,
+                   created_at: str | None = None) -> Plan:
+    """The plan as `reconcile.plan/2`: its data files written by DuckDB into `folder` (moved beside plan_path
+    later), their content hashes in the manifest, plan_id over the manifest. No Python object per row."""
+    manifest = _manifest(con, snap, policy, created_at, FORMAT)
+    manifest["files"] = planfile.write_parts(con, plan_path, folder)
+    manifest["plan_id"] = compute_plan_id(manifest)
+    return Plan(manifest, plan_path)
+
+
+def undo_plan(plan: dict, applied: list[dict], source_name: str) -> dict:
+    """Before-images of what was applied, as a plan of its own (it needs approval like any other)."""
+    changes = sorted(({
+        "object": o["object"], "record_id": o["record_id"], "field": o["field"], "before": o["after"],
+        "after": o["before"], "rule": "undo", "status": "ready", "reason": None, "reasons": [],
+        "evidence": [{"source": "audit", "file": source_name, "row": None, "column": o["field"],
+                      "value": o["after"], "at": None}], "campaign_id": None, "gbu": None} for o in applied),
+        key=lambda c: (c["object"], c["record_id"], c["field"]))
+    by_field = Counter(f"{c['object']}.{c['field']}" for c in changes)
+    now = iso()
+    snapshot = {**plan["snapshot"], "taken_at": {**plan["snapshot"].get("taken_at", {}), "sfdc": now}}
+    undo = {"format": FORMAT_V1, "plan_id": "", "created_at": now,
+            "undoes": plan["plan_id"], "snapshot": snapshot, "policy": plan["policy"],
+            "summary": {"changes": {"total": len(changes), "ready": len(changes), "blocked": 0},
+                        "by_field": {k: {"ready": n, "blocked": 0} for k, n in sorted(by_field.items())}},
+            "gates": [], "changes": changes, "findings": [], "rejects": []}
+    undo["plan_id"] = compute_plan_id(undo)
+    return undo
+
+
+# ---------------------------------------------------------------------------------------------- the file
 
 def compute_plan_id(plan: dict) -> str:
     """sha256 of the canonical JSON of /1: everything but plan_id and created_at; /2: the manifest likewise (its

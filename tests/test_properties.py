@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from reconcile import plan as planmod
-from reconcile.build import assemble, build
+from reconcile.build import build
+from reconcile.plan import assemble
 from reconcile.policy import load_policy
 from reconcile.sql import connect
 
