@@ -1,17 +1,17 @@
-"""Snapshot directory → DuckDB (file-backed) → SQL models → plan file. Built in a scratch file that replaces the
-target only when everything succeeded: all or nothing."""
+"""Snapshot directory → DuckDB (file-backed) → SQL models → plan file: the policy as tables, staging per source,
+the models, then the plan (plan.assemble*). All or nothing: the DuckDB file is built beside its target and swapped
+in only when everything succeeded (dbfile.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from . import audit, coverage, notify_state, planfile, provenance
+from . import coverage, dbfile, planfile, provenance
 from . import plan as planmod
 from .clock import iso
 from .errors import ReconcileError, SnapshotError
@@ -152,8 +152,7 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
     out_path = Path(out) if out else None
     db_path = Path(db) if db else default_db_path(out_path, snapshot_dir)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    work = db_path.with_name(db_path.name + ".building")
-    scratch = db_path.with_name(db_path.name + ".scratch")
+    work, scratch = dbfile.building_paths(db_path)
     columnar = out_path is not None and fmt == "parquet"
     parts = planfile.data_dir(out_path).with_name(planfile.data_dir(out_path).name + ".building") if columnar else None
     memory_limit = effective_memory_limit(memory_limit) or default_memory_limit()  # a share of the machine
@@ -161,10 +160,10 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
     if progress is not None and hasattr(progress, "expect"):  # files + models + writing the plan
         found = discover(snapshot_dir, sources(pol.clay_columns)).found
         progress.expect(sum(map(len, found.values())) + len(_modelled()) + 1)
-    old = _open_previous(db_path)
+    old = dbfile.open_previous(db_path)
     try:
-        _remove_database(work)
-        _remove_database(scratch)
+        dbfile.remove_database(work)
+        dbfile.remove_database(scratch)
         try:
             con = connect(work, memory_limit=memory_limit, threads=threads)
         except ValueError as e:
@@ -182,9 +181,7 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
             else:
                 plan = planmod.assemble(con, snap, pol)
             if old is not None:
-                audit.carry_over(old, con)
-                provenance.carry_over(old, con)
-                notify_state.carry_over(old, con)  # who was told what survives a re-plan into the same file
+                dbfile.carry_over(old, con)
             provenance.record(con, plan)
         except duckdb.OutOfMemoryException as e:
             raise ReconcileError("DuckDB ran out of memory while planning (nothing was written). Raise the limit "
@@ -193,14 +190,14 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
             raise SnapshotError(f"Snapshot '{snapshot_dir}' could not be reconciled: {str(e).splitlines()[0]}") from e
         finally:
             con.close()
-        _replace_database(work, db_path)
+        dbfile.replace_database(work, db_path)
     except BaseException:
-        _remove_database(work)
+        dbfile.remove_database(work)
         if parts is not None:
             shutil.rmtree(parts, ignore_errors=True)
         raise
     finally:
-        _remove_database(scratch)
+        dbfile.remove_database(scratch)
         if old is not None:
             old.close()
     written: list[Path] = []
@@ -217,38 +214,3 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
             finally:
                 con.close()
     return PlanResult(plan=plan, plan_path=out_path, db_path=db_path, snapshot=snap, exports=written)
-
-
-def _open_previous(db_path: Path) -> duckdb.DuckDBPyConnection | None:
-    """The DuckDB file a plan replaces, read-only (its audit trail is carried over; the lock keeps applies out)."""
-    if not db_path.exists():
-        return None
-    try:
-        return duckdb.connect(str(db_path), read_only=True)
-    except duckdb.Error as e:
-        raise ReconcileError(f"DuckDB file '{db_path}' cannot be opened ({str(e).splitlines()[0]}). If an apply or "
-                             "another plan is running, wait for it to finish and rerun; if the file is damaged, "
-                             "move it aside (its audit trail is in it) and rerun.") from e
-
-
-def _remove_database(path: Path) -> None:
-    for p in (path, path.with_name(path.name + ".wal")):
-        p.unlink(missing_ok=True)
-    shutil.rmtree(path.with_name(path.name + ".tmp"), ignore_errors=True)
-
-
-def _replace_database(work: Path, db_path: Path) -> None:
-    """Move the built file over the target. A write-ahead log left beside the target belongs to the old file: it
-    is moved aside first (and back if the move fails), never replayed onto the new one."""
-    wal = db_path.with_name(db_path.name + ".wal")
-    aside = db_path.with_name(db_path.name + ".wal.replaced")
-    had_wal = wal.exists()
-    if had_wal:
-        os.replace(wal, aside)
-    try:
-        os.replace(work, db_path)
-    except BaseException:
-        if had_wal:
-            os.replace(aside, wal)
-        raise
-    aside.unlink(missing_ok=True)
