@@ -301,7 +301,7 @@ def _exports(con, plan_path: Path, plan: dict, result: ApplyResult, approver: st
     write_atomic(files["exceptions_csv"], audit.to_csv(failed, cols))
     write_atomic(files["exceptions_md"], f"Apply exceptions for plan {plan['plan_id']} (run {result.run_id})\n\n"
                  + audit.to_markdown(failed, ("object", "record_id", "field", "result", "error_code", "message")))
-    trail = audit.query_con(con, plan["plan_id"])
+    trail = audit.trail_of_plan(con, plan["plan_id"])
     write_atomic(files["audit"], audit.to_csv(trail))
     # every change applied by any run of this plan (a resumed run must not lose the first run's before-images)
     latest = {(r["object"], r["record_id"], r["field"]): r for r in trail if r["result"] == "applied"}

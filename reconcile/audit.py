@@ -283,5 +283,6 @@ def to_markdown(rows: list[dict], columns: tuple[str, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def query_con(con, plan_id: str) -> list[dict]:
+def trail_of_plan(con, plan_id: str) -> list[dict]:
+    """The audit rows of one plan, in order, on an open connection (apply's exports)."""
     return _select(con, "plan_id = ?", [plan_id])

@@ -63,13 +63,13 @@ def locate(plan_path: str = "", db_path: str = "", reports_dir: str = "reports")
 
     The demo run (generated snapshot, plan, report) goes to reports_dir/.notebook-demo, which list_runs skips.
     """
-    from .run import daily, list_runs
+    from .run import list_runs, plan_bundle
 
     if not plan_path:
         runs = list_runs(reports_dir)
         if not runs:
             close_all()  # a second Run All rebuilds the demo database: this kernel's read-only connection must go
-        plan_path = runs[-1].plan_path if runs else daily(work_dir=str(Path(reports_dir) / ".notebook-demo")).plan_path
+        plan_path = runs[-1].plan_path if runs else plan_bundle(work_dir=str(Path(reports_dir) / ".notebook-demo")).plan_path
     plan = Path(plan_path)
     return plan, Path(db_path) if db_path else plan.parent / "reconcile.duckdb"
 

@@ -117,9 +117,10 @@ def prepare_snapshot(snapshot_dir: str | Path | None, work_dir: Path, pull: bool
     return target
 
 
-def daily(snapshot_dir: str = "", pull: bool = False, run_date: str = "", work_dir: str = "reports/notebook-run",
-          policy_path: str = "", lenient: bool = False, org: str = "") -> RunBundle:
-    """In the notebook's kernel: snapshot → plan → fingerprints, summary, history → report.html in work_dir.
+def plan_bundle(snapshot_dir: str = "", pull: bool = False, run_date: str = "", work_dir: str = "reports/notebook-run",
+                policy_path: str = "", lenient: bool = False, org: str = "") -> RunBundle:
+    """In the daily notebook's kernel (run_daily drives the notebook): snapshot → plan → fingerprints, summary,
+    history → report.html in work_dir.
 
     Returns the RunBundle of work_dir (run_daily renames the folder to its run id afterwards).
     """
@@ -293,7 +294,7 @@ def _kernel_log(path: Path):
 
 
 def _moved(work: Path) -> Path:
-    """Where daily() moved the finished run's folder (it leaves the name in <folder>.done), or the folder itself."""
+    """Where plan_bundle() moved the finished run's folder (it leaves the name in <folder>.done), or the folder itself."""
     marker = work.with_name(work.name + ".done")
     if not marker.is_file():
         return work
