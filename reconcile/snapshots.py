@@ -23,11 +23,11 @@ from pathlib import Path
 
 import duckdb
 
-from . import filecheck, salvage
+from . import damaged
 from .clock import iso, parse_utc
 from .contract import CLAY_IDENTITY, PARSERS, SYSTEMS, TYPES, Column, Source, sources
 from .errors import ReconcileError, SnapshotError
-from .filecheck import LENIENT_HINT
+from .damaged import LENIENT_HINT
 
 
 @dataclass
@@ -216,7 +216,7 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
     """Read one file into its own temporary `table` (raw_schema); returns the number of data records in the file
     (rows read, plus the damaged records lenient mode quarantined).
 
-    Lenient mode reads like strict mode; only when DuckDB refuses a CSV or JSONL file does salvage.py load its
+    Lenient mode reads like strict mode; only when DuckDB refuses a CSV or JSONL file does damaged.py load its
     well-formed records and quarantine the rest."""
     suffix = path.suffix.lower()
     salvageable = lenient and suffix in (".csv", ".jsonl")
@@ -225,15 +225,15 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
             read_in_file_order(con, table, "select cast(? as varchar) as _file, cast(null as bigint) as _row, "
                                "cast(null as varchar) as _campaign, json as payload "
                                "from read_json_objects(?, format='newline_delimited', maximum_object_size=?)",
-                               [rel, str(path), salvage.MAX_JSON_OBJECT])
+                               [rel, str(path), damaged.MAX_JSON_OBJECT])
         except duckdb.Error as e:
             _refused(path, rel, delim, e, salvageable)
             _create_empty(con, s, table)
-            good, bad = salvage.read_jsonl_records(path)
-            salvage.insert_rows(con, table, [{"_file": rel, "_row": r, "payload": salvage.payload_text(v)}
+            good, bad = damaged.scan_jsonl(path)
+            damaged.insert_rows(con, table, [{"_file": rel, "_row": r, "payload": damaged.payload_text(v)}
                                              for r, v in good],
                                 ["_file", "_row", "payload"], casts={"payload": "json"})
-            salvage.reject(con, rel, bad)
+            damaged.reject(con, rel, bad)
             return len(good) + len(bad)
         return number_rows(con, table)
     is_json = suffix == ".jsonl"
@@ -242,7 +242,7 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
         headers = _headers(con, scan, params, path)
     except duckdb.Error as e:  # only a JSONL file's keys are read by DuckDB
         _refused(path, rel, delim, e, salvageable)
-        headers = sorted({k for _, v in salvage.read_jsonl_records(path)[0] for k in v})
+        headers = sorted({k for _, v in damaged.scan_jsonl(path)[0] for k in v})
     mapping = _map_columns(s, headers, rel)
     campaign = _campaign_from_name(path) if s.name == "smartlead__leads" else None
     exprs, expr_params = ["cast(? as varchar) as _file", "cast(null as bigint) as _row",
@@ -270,15 +270,15 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
 def _refused(path: Path, rel: str, delim: str | None, e: duckdb.Error, salvageable: bool) -> None:
     """DuckDB refused a file: raise the error naming the file, row and fix — unless lenient mode can salvage it
     (a wrong encoding is never salvaged: the whole file is unreadable)."""
-    if problem := filecheck.encoding_problem(path, rel):
+    if problem := damaged.encoding_problem(path, rel):
         raise problem from e
     if salvageable:
         return
     if path.suffix.lower() == ".jsonl":
-        raise filecheck.json_error(path, rel) from e
-    if path.suffix.lower() == ".csv" and (problem := filecheck.csv_problem(path, rel, delim)):
+        raise damaged.json_error(path, rel) from e
+    if path.suffix.lower() == ".csv" and (problem := damaged.csv_problem(path, rel, delim)):
         raise problem from e
-    raise filecheck.structure_error(rel, e) from e
+    raise damaged.structure_error(rel, e) from e
 
 
 def _create_empty(con, s: Source, table: str) -> None:
@@ -330,19 +330,19 @@ def _salvage(con, s: Source, table: str, path: Path, rel: str, delim: str | None
     """Lenient mode after DuckDB refused the file: load the well-formed records, quarantine the rest."""
     columns = ["_file", "_row", "_campaign"] + [c.name for c in s.columns]
     if path.suffix.lower() == ".jsonl":
-        good, bad = salvage.read_jsonl_records(path)
+        good, bad = damaged.scan_jsonl(path)
         rows = [{"_file": rel, "_row": r, "_campaign": campaign,
-                 **{c.name: salvage.json_text(v.get(mapping[c.name])) for c in s.columns if c.name in mapping}}
+                 **{c.name: damaged.json_text(v.get(mapping[c.name])) for c in s.columns if c.name in mapping}}
                 for r, v in good]
     else:
-        header, records, bad = salvage.read_csv_records(path, delim or ",")
+        header, records, bad = damaged.scan_csv(path, delim or ",")
         index = {h: i for i, h in enumerate(header)}
         rows = [{"_file": rel, "_row": r, "_campaign": campaign,
                  **{c.name: (rec[index[mapping[c.name]]] or None) for c in s.columns if c.name in mapping}}
                 for r, rec in records]
-    salvage.insert_rows(con, table, rows, columns)
+    damaged.insert_rows(con, table, rows, columns)
     _parse_salvaged(con, s, table)
-    salvage.reject(con, rel, bad)
+    damaged.reject(con, rel, bad)
     return len(rows) + len(bad)
 
 
@@ -352,11 +352,11 @@ def _scan(path: Path, delim: str | None) -> tuple[str, list]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         opts = "delim=?, header=true, all_varchar=true, quote='\"', escape='\"', auto_detect=true, max_line_size=?"
-        return f"read_csv(?, {opts})", [str(path), delim, salvage.MAX_RECORD]
+        return f"read_csv(?, {opts})", [str(path), delim, damaged.MAX_RECORD]
     if suffix == ".parquet":
         return "read_parquet(?)", [str(path)]
     return ("read_json_objects(?, format='newline_delimited', maximum_object_size=?)",
-            [str(path), salvage.MAX_JSON_OBJECT])
+            [str(path), damaged.MAX_JSON_OBJECT])
 
 
 def _headers(con, scan: str, params: list, path: Path) -> list[str]:
@@ -497,8 +497,8 @@ def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False,
                 rel = path.relative_to(root).as_posix()
                 if progress:
                     progress(f"reading {rel}")
-                delim = filecheck.inspect_head(path, rel)
-                digests.append(hashing.submit(filecheck.sha256_of, path))
+                delim = damaged.inspect_head(path, rel)
+                digests.append(hashing.submit(damaged.sha256_of, path))
                 tables.append(file_table(s, i))
                 records = load_file(con, s, path, rel, delim, lenient, tables[-1])
                 lf = LoadedFile(rel, s.name, s.system, "", records, taken_at_for(manifest, s.system, path))

@@ -285,6 +285,17 @@ def test_lenient_keeps_the_rows_after_a_ragged_row_and_their_numbers(tmp_path):
         con.close()
 
 
+def test_strict_and_lenient_name_the_same_row_of_a_damaged_csv(tmp_path, run_cli):
+    """One scan (damaged.scan_csv) serves both modes: a blank line before a ragged row counts in neither."""
+    lines = leads_csv([lead(1), lead(2)]).splitlines()
+    text = "\n".join([lines[0], lines[1], "", lines[2], f"{lead_id(9)},short,row"]) + "\n"
+    snap = write_snapshot(tmp_path / "a", bounce_both(text))
+    result, _ = plan_cli(run_cli, snap)
+    assert result.exit_code == 1 and result.stderr.startswith("Error: Snapshot 'sfdc/Lead.csv' row 3: expected ")
+    plan = plan_in(write_snapshot(tmp_path / "b", bounce_both(text)), lenient=True)
+    assert [(r["file"], r["row"]) for r in plan["rejects"]] == [("sfdc/Lead.csv", 3)]
+
+
 def test_lenient_quarantines_an_unterminated_quote(tmp_path, run_cli):
     snap = write_snapshot(tmp_path, bounce_both(UNTERMINATED))
     result, out = plan_cli(run_cli, snap, "--lenient")

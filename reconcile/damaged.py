@@ -1,0 +1,268 @@
+"""Damaged snapshot files, said precisely and split: what is wrong with a file (empty, not UTF-8, a ragged or
+unterminated CSV row, a broken JSONL line — named by file and row with the fix) and, for --lenient, which of its
+records are well formed. Also each file's fingerprint and CSV delimiter.
+
+One CSV scan and one JSONL scan return (good, bad) records: strict mode turns the first bad one into the error,
+lenient mode loads the good ones (with their original row numbers) and quarantines the bad ones in `rejects`.
+The scans run only after DuckDB refused a file, so the happy path reads every file once.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from .errors import SnapshotError
+
+LENIENT_HINT = "Fix the value in the export, or rerun with --lenient to quarantine bad rows and plan from the rest."
+EXPECTED = "a well-formed row (complete quoting, as many columns as the header)"
+UNCLOSED = "a quoted value is not closed before the end of the file (truncated?)"
+NOT_AN_OBJECT = "not a complete JSON object (truncated?)"
+
+# Python's csv module refuses fields over 128 KB by default and reports them as an unclosed quote; a Salesforce
+# Long Text Area holds 131,072 characters and Clay cells can be longer. DuckDB's reads allow records of MAX_RECORD.
+MAX_RECORD = 256 << 20
+MAX_JSON_OBJECT = 32 << 20  # DuckDB's JSON reader holds buffers of this size per thread: bounded for --memory-limit
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+# ---------------------------------------------------------------------------------------------- the whole file
+
+def sha256_of(path: Path) -> str:
+    """The file's fingerprint (hashlib releases the GIL, so this runs beside DuckDB's reading)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(8 << 20):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def inspect_head(path: Path, rel: str) -> str | None:
+    """Reject empty and UTF-16 files before DuckDB sees them; return the CSV delimiter (sniffed from the header).
+
+    Invalid UTF-8 further in is caught by DuckDB's reader, then named precisely by encoding_problem().
+    """
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    text = path.suffix.lower() in (".csv", ".jsonl")
+    if not head or (text and not head.strip(b"\xef\xbb\xbf \r\n\t")):
+        raise SnapshotError(f"Snapshot '{rel}' is empty. Export it again (a file with only a header row is fine "
+                            "for a source with no rows).")
+    if text and head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _encoding_error(path, rel, head, 0)
+    return _sniff_delimiter(head) if path.suffix.lower() == ".csv" else None
+
+
+def encoding_problem(path: Path, rel: str) -> SnapshotError | None:
+    """The first byte that is not UTF-8, named by offset and line (only on the error path)."""
+    if path.suffix.lower() not in (".csv", ".jsonl"):
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, head = 0, b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(8 << 20):
+            head = head or chunk[:65536]
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                return _encoding_error(path, rel, head, offset + e.start)
+            offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return SnapshotError(f"Snapshot '{rel}': the file ends in the middle of a UTF-8 character (truncated?). "
+                             "Export it again.")
+    return None
+
+
+def _encoding_error(path: Path, rel: str, head: bytes, pos: int) -> SnapshotError:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        what = "is UTF-16"
+    else:
+        what = f"is not UTF-8 (byte 0x{_byte_at(path, pos):02X} at offset {pos}, line {_line_at(path, pos)})"
+    return SnapshotError(f"Snapshot '{rel}' {what}. Save or export it again as UTF-8 (Excel: 'CSV UTF-8').")
+
+
+def _byte_at(path: Path, pos: int) -> int:
+    with path.open("rb") as fh:
+        fh.seek(pos)
+        return fh.read(1)[0]
+
+
+def _line_at(path: Path, pos: int) -> int:
+    with path.open("rb") as fh:
+        return fh.read(pos).count(b"\n") + 1
+
+
+def _sniff_delimiter(head: bytes) -> str:
+    line = head.decode("utf-8", "ignore").lstrip("\ufeff").split("\n", 1)[0]
+    unquoted = re.sub(r'"[^"]*"', "", line)
+    counts = {d: unquoted.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+# ---------------------------------------------------------------------------------------------- the scans
+
+def scan_csv(path: Path, delim: str, first_only: bool = False
+             ) -> tuple[list[str], list[tuple[int, list[str]]], list[tuple[int, str | None, str]]]:
+    """(header, [(row, record)], [(row, value, message)]): the well-formed records and the damaged ones, rows
+    counted as data records from 1 (blank lines skipped). An unclosed quote ends the scan (value None).
+    first_only: stop at the first damaged record, keeping no good ones (strict mode wants only the error)."""
+    good, bad = [], []
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delim, strict=True)
+        try:
+            header = next(reader, [])
+        except csv.Error:
+            return [], [], [(1, None, UNCLOSED)]
+        row = 0
+        while not (first_only and bad):
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error:
+                bad.append((row + 1, None, UNCLOSED))
+                break
+            if not record:
+                continue
+            row += 1
+            if len(record) != len(header):
+                bad.append((row, delim.join(record), f"expected {len(header)} columns like the header, found "
+                                                      f"{len(record)}"))
+            elif not first_only:
+                good.append((row, record))
+    return header, good, bad
+
+
+def scan_jsonl(path: Path, first_only: bool = False) -> tuple[list[tuple[int, dict]], list[tuple[int, str, str]]]:
+    """([(row, object)], [(row, value, message)]): rows are line numbers. first_only (strict mode): stop at the first
+    bad line, and a line over MAX_JSON_OBJECT is bad too (DuckDB refuses it; lenient mode loads it from here)."""
+    good, bad = [], []
+    with path.open(encoding="utf-8-sig") as fh:
+        for row, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            size = len(line.encode("utf-8")) if first_only else 0
+            if size > MAX_JSON_OBJECT:
+                bad.append((row, line.strip()[:200], f"the JSON object is {size >> 20} MB, more than the "
+                                                     f"{MAX_JSON_OBJECT >> 20} MB a JSON record may hold"))
+            elif (value := parse_object(line)) is None:
+                bad.append((row, line.strip()[:200], NOT_AN_OBJECT))
+            elif not first_only:
+                good.append((row, value))
+            if first_only and bad:
+                break
+    return good, bad
+
+
+class DeepObject:
+    """A valid JSON object nested too deeply for Python's json module (RecursionError): its top-level keys and
+    values are read with DuckDB's JSON functions, which do not recurse."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def _one(self, sql: str, *params):
+        return duckdb.execute(sql, [self.text, *params]).fetchone()[0]
+
+    def __iter__(self):
+        return iter(self._one("select json_keys(?)") or [])
+
+    def get(self, key: str):
+        return self._one("select json_extract_string(?, ?)", "$." + json.dumps(key))
+
+
+def parse_object(line: str) -> dict | DeepObject | None:
+    """One JSONL line as a JSON object, or None when it is not one (no RecursionError, however deep)."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    except RecursionError:
+        ok = duckdb.execute("select json_valid(?) and json_type(?) = 'OBJECT'", [line, line]).fetchone()[0]
+        return DeepObject(line) if ok else None
+    return value if isinstance(value, dict) else None
+
+
+# ---------------------------------------------------------------------------------------------- strict: the error
+
+def csv_problem(path: Path, rel: str, delim: str | None) -> SnapshotError | None:
+    """The first damaged CSV record as the error that names it (None when every record is well formed)."""
+    _, _, bad = scan_csv(path, delim or ",", first_only=True)
+    if not bad:
+        return None
+    row, value, message = bad[0]
+    if value is None:
+        return SnapshotError(f"Snapshot '{rel}' row {row}: a quoted value is not closed before the end of the file "
+                             f"(is the file truncated?). Export it again. {LENIENT_HINT}")
+    return SnapshotError(f"Snapshot '{rel}' row {row}: {message} (value '{value[:80] if delim else ''}'). Is the file "
+                         f"truncated or a quote not closed? {LENIENT_HINT}")
+
+
+def json_error(path: Path, rel: str) -> SnapshotError:
+    """The first line that is not a JSON object as the error that names it."""
+    _, bad = scan_jsonl(path, first_only=True)
+    if not bad:
+        return SnapshotError(f"Snapshot '{rel}' cannot be parsed as JSON Lines. Export the file again.")
+    row, value, message = bad[0]
+    if message == NOT_AN_OBJECT:
+        return SnapshotError(f"Snapshot '{rel}' row {row}: value '{value[:80]}' is not a complete JSON object (is the "
+                             f"file truncated?). Each line must hold one JSON object. Export the file again. "
+                             f"{LENIENT_HINT}")
+    return SnapshotError(f"Snapshot '{rel}' row {row}: {message}. Trim it in the export. {LENIENT_HINT}")
+
+
+def structure_error(rel: str, e: duckdb.Error) -> SnapshotError:
+    msg = str(e)
+    line = re.search(r"[Ll]ine:? (\d+)", msg)
+    where = f" line {line.group(1)}" if line else ""
+    first = msg.strip().splitlines()[0][:300]
+    if "newline_delimited" in msg or "JSON" in msg:
+        fix = "Each line must be one complete JSON object (is the file truncated?)."
+    else:
+        fix = "Check the quoting and the number of columns on that line (is the file truncated?)."
+    return SnapshotError(f"Snapshot '{rel}'{where} cannot be parsed: {first}. {fix} {LENIENT_HINT}")
+
+
+# ---------------------------------------------------------------------------------------------- lenient: the load
+
+def json_text(value) -> str | None:
+    """A JSON value as DuckDB's `->>` renders it: strings bare, everything else as JSON text."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)  # parsed by json.loads: never too deep
+
+
+def payload_text(value: dict | DeepObject) -> str:
+    return value.text if isinstance(value, DeepObject) else json_text(value)
+
+
+def insert_rows(con, table: str, rows: list[dict], columns: list[str], casts: dict[str, str] | None = None) -> None:
+    """Insert Python rows (all text) into a raw table through one Arrow batch."""
+    if not rows:
+        return
+    batch = pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.int64() if c == "_row" else pa.string())
+                                                          for c in columns]))
+    con.register("salvaged_rows", batch)
+    try:
+        select = ", ".join(f'cast("{c}" as {casts[c]})' if casts and c in casts else f'"{c}"' for c in columns)
+        con.execute(f"insert into {table} ({', '.join(chr(34) + c + chr(34) for c in columns)}) "
+                    f"select {select} from salvaged_rows")
+    finally:
+        con.unregister("salvaged_rows")
+
+
+def reject(con, rel: str, bad: list[tuple]) -> None:
+    if bad:
+        con.executemany("insert into rejects values (?, ?, '', ?, ?, ?)",
+                        [[rel, row, value, EXPECTED, message] for row, value, message in bad])
