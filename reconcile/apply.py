@@ -3,7 +3,8 @@
 Order of work: verify plan + approval → re-check every change against the policy and the org's live
 describe (allowlist, read-only, pending Legal, picklists, lengths — the plan-time gate is not trusted) →
 re-read the current values of every targeted record → `already_applied` / `drifted` / to write →
-write-ahead audit → send (writeback.py) → outcome audit → exports (results, Jira exceptions, undo plan).
+write-ahead audit → send (writeback.py) → outcome audit → exports (results, Jira exceptions, the undo plan that
+plan.undo_plan builds).
 """
 
 from __future__ import annotations
