@@ -20,7 +20,7 @@ from . import audit, planfile, provenance
 from .approval import APPLY_COLUMNS, approval_path, approved_changes, is_released, load_approval
 from .errors import ApplyError, ApplyStopped, ReconcileError
 from .invariants import live_violation
-from .files import write_atomic
+from .files import short_id, write_atomic
 from .plan import dumps, load_plan, undo_plan
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
 from .writeback import send
@@ -136,8 +136,8 @@ def apply_plan(plan_path: str | Path, client=None, db: str | Path | None = None,
     plan_path = Path(plan_path)
     plan = load_plan(plan_path)
     if expected_plan_id is not None and plan["plan_id"] != expected_plan_id:
-        raise ApplyError(f"Plan '{plan_path}' changed on disk since it was reviewed (plan_id {plan['plan_id'][:19]}… "
-                         f"instead of {expected_plan_id[:19]}…). Nothing was written; review the plan again.")
+        raise ApplyError(f"Plan '{plan_path}' changed on disk since it was reviewed (plan_id {short_id(plan['plan_id'])} "
+                         f"instead of {short_id(expected_plan_id)}). Nothing was written; review the plan again.")
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     db_path = Path(db) if db else plan_path.parent / "reconcile.duckdb"
     approval = None if dry_run and not approval_path(plan_path).exists() else load_approval(plan_path, plan, pol)

@@ -18,7 +18,7 @@ from pathlib import Path
 from . import planfile, signing
 from .errors import ApprovalError
 from .ids import id18
-from .files import write_atomic
+from .files import short_id, write_atomic
 from .plan import blast_radius_gates, load_plan, record_fraction_gates
 from .policy import Policy, load_policy
 from .clock import iso
@@ -45,7 +45,7 @@ def _resolve_fields(plan: dict, names: list[str] | None) -> list[str] | None:
     for name in names:
         hits = sorted(k for k in keys if k.lower() == name.lower() or k.split(".", 1)[1].lower() == name.lower())
         if not hits:
-            raise ApprovalError(f"Field '{name}' has no change in plan {plan['plan_id'][:19]}…. Fields in this plan: "
+            raise ApprovalError(f"Field '{name}' has no change in plan {short_id(plan['plan_id'])}. Fields in this plan: "
                                 f"{', '.join(sorted(keys)) or '(none)'}.")
         out.extend(hits)
     return sorted(set(out))
@@ -88,21 +88,21 @@ def approve(plan_path: str | Path, by: str, fields: list[str] | None = None, ove
     person = _approver(pol, by)
     plan = load_plan(plan_path)
     if expected_plan_id is not None and plan["plan_id"] != expected_plan_id:
-        raise ApprovalError(f"Plan '{plan_path}' changed on disk since it was reviewed (plan_id {plan['plan_id'][:19]}… "
-                            f"instead of {expected_plan_id[:19]}…). Review the plan again before approving.")
+        raise ApprovalError(f"Plan '{plan_path}' changed on disk since it was reviewed (plan_id {short_id(plan['plan_id'])} "
+                            f"instead of {short_id(expected_plan_id)}). Review the plan again before approving.")
     from .provenance import check_file
     check_file(plan, plan_path, db or Path(plan_path).parent / "reconcile.duckdb")
     history = _history(plan_path, plan) if approval_path(plan_path).exists() else []
     if history and not (replace and replace.strip()):
         last = history[-1]
-        raise ApprovalError(f"Plan {plan['plan_id'][:19]}… is already approved by {last['approved_by']} at "
+        raise ApprovalError(f"Plan {short_id(plan['plan_id'])} is already approved by {last['approved_by']} at "
                             f"{last['approved_at']}. To replace that approval say why: --replace REASON (both stay "
                             "in the approval history).")
     scope = _resolve_fields(plan, fields)
     gates = plan_gates(plan, pol)
     if gates and not (override_gate and override_gate.strip()):
         names = "; ".join(g["message"] for g in gates)
-        raise ApprovalError(f"Plan {plan['plan_id'][:19]}… has {len(gates)} gate(s): {names} Approve with "
+        raise ApprovalError(f"Plan {short_id(plan['plan_id'])} has {len(gates)} gate(s): {names} Approve with "
                             "--override-gate REASON to accept the blast radius.")
     releases = []
     if release_fields or release_records:

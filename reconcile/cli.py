@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from .errors import ReconcileError
+from .files import short_id
 from .policy import policy_path
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}  # subcommands inherit it
@@ -200,7 +201,7 @@ def approve(plan_path, by, fields, override_gate, release_field, release_record,
     a = run(plan_path, by, fields=list(fields) or None, override_gate=override_gate,
             release_fields=list(release_field) or None, release_records=list(release_record) or None,
             release_reason=release_reason, policy=policy_path(policy, org), replace=replace, db=db)
-    click.echo(f"Approved plan {a['plan_id'][:19]}… by {a['approved_by']} at {a['approved_at']} "
+    click.echo(f"Approved plan {short_id(a['plan_id'])} by {a['approved_by']} at {a['approved_at']} "
                f"(fields: {a['scope']['fields'] if a['scope']['fields'] == 'all' else ', '.join(a['scope']['fields'])})"
                f" → {approval_path(plan_path)}")
 
@@ -247,7 +248,7 @@ def apply(plan_path, dry_run, db, policy, org):
                             progress=lambda done, total: bar.update(task, completed=done, total=total))
     from .apply import exit_status, summary_lines
 
-    click.echo(f"{'Dry run' if dry_run else 'Applied'} plan {result.plan_id[:19]}…: "
+    click.echo(f"{'Dry run' if dry_run else 'Applied'} plan {short_id(result.plan_id)}: "
                + (", ".join(f"{k} {v}" for k, v in result.counts.items()) or "nothing to do")
                + f" ({result.requests} API requests)")
     for line in summary_lines(result):

@@ -12,6 +12,7 @@ from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColum
 from rich.table import Table
 
 from . import planfile
+from .files import short_id
 
 err = Console(stderr=True)
 out = Console(width=None if sys.stdout.isatty() else 160)  # logs and pipes get full tables, not 80 columns
@@ -67,7 +68,7 @@ def progress_status(label: str):
 def plan_summary_text(plan: dict, extra: dict | None = None) -> None:
     s = plan["summary"]
     ch = s["changes"]
-    out.print(f"[bold]Plan[/bold] {plan['plan_id'][:19]}…  "
+    out.print(f"[bold]Plan[/bold] {short_id(plan['plan_id'])}  "
               f"[green]{ch['ready']} ready[/green], [yellow]{ch['blocked']} blocked[/yellow], "
               f"{s['findings']['total']} findings, {s['rejects']['total']} rejected rows")
     t = Table(title="Changes by field", show_lines=False)
@@ -124,7 +125,7 @@ def run_summary_text(bundle) -> None:
     """One screen for the cron log: the run's counts, gates, input warnings and where the bundle is."""
     s = bundle.summary
     ch, fi = s["changes"], s["findings"]
-    lines = [f"Daily run {bundle.run_id} · plan {bundle.plan_id[:19]}…",
+    lines = [f"Daily run {bundle.run_id} · plan {short_id(bundle.plan_id)}",
              f"Changes: {ch['ready']} ready, {ch['blocked']} blocked · findings: {fi['total']} ("
              + ", ".join(f"{route} {n}" for route, n in fi["by_route"].items()) + ")"
              + f" · rejected rows: {s['rejects']['total']}"]

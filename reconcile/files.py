@@ -33,6 +33,11 @@ def as_text(value, blank: str = "") -> str:
     return str(value)
 
 
+def short_id(content_id: str) -> str:
+    """A plan_id as people read it in messages: 'sha256:' and the first 12 hex digits, then '…'."""
+    return content_id[:19] + "…"
+
+
 def canonical_json(body) -> bytes:
     """Sorted keys, no spaces, UTF-8: the bytes a hash or signature is computed over."""
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

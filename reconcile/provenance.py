@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import signing
 from .errors import PlanError
-from .files import sha256_json
+from .files import sha256_json, short_id
 from .clock import iso
 
 COLUMNS = ("plan_id", "changes_hash", "source", "recorded_at", "signature")
@@ -67,7 +67,7 @@ def check(con, plan: dict, plan_path: str | Path, db_path: str | Path) -> str:
     for recorded, source, signature in rows:
         if recorded == digest and signing.verify("plan", _body(plan["plan_id"], digest, source), signature):
             return source
-    raise PlanError(f"Plan '{plan_path}' (plan_id {plan['plan_id'][:19]}…) was not built by `reconcile plan` into "
+    raise PlanError(f"Plan '{plan_path}' (plan_id {short_id(plan['plan_id'])}) was not built by `reconcile plan` into "
                     f"'{db_path}': no signed record of this plan_id and change set there. A hand-edited plan is "
                     "refused even with a recomputed plan_id. Build it with `reconcile plan` (its DuckDB file beside "
                     "it, or pass --db) and approve that plan.")
