@@ -622,11 +622,15 @@ def sandbox():
 @click.option("--seed", "seed_dir", type=click.Path(path_type=Path), help="Snapshot dir whose sfdc/ files seed a fresh org "
               "(refused when --state exists, unless --reset).")
 @click.option("--reset", is_flag=True, help="Replace an existing --state with a fresh org (CA and JWT key are kept).")
+@click.option("--keep-formula-values", is_flag=True,
+              help="With --seed: where the snapshot's overall_hard_bounced__c / Cold_Lead_Eligible__c differ from "
+                   "what the org's formulas compute, keep answering the snapshot's value (an org whose deployed "
+                   "formula deviates from the spec; `make demo` seeds this way).")
 @click.option("--state", type=click.Path(path_type=Path), default=Path(".sandbox/org.json"), show_default=True,
               help="State file: the org survives restarts; every field change is recorded.")
 @click.option("--token-ttl", type=float, default=7200, show_default=True,
               help="Seconds an OAuth access token stays valid (then the API answers INVALID_SESSION_ID).")
-def sandbox_serve(port, seed_dir, reset, state, token_ttl):
+def sandbox_serve(port, seed_dir, reset, keep_formula_values, state, token_ttl):
     """Serve the sandbox org until interrupted; prints one JSON line: instance_url, session ids, ca_bundle,
     and its registered OAuth app: login_url, client_id, client_secret, username, jwt_key_file. Smartlead and
     Pardot stand-ins (seeded from --seed's smartlead/ and pardot/ files) serve beside it: smartlead_base_url,
@@ -643,7 +647,7 @@ def sandbox_serve(port, seed_dir, reset, state, token_ttl):
     seeder = None
     if seed_dir:
         from .seeding import seed_org
-        seeder = lambda org: seed_org(org, seed_dir)  # noqa: E731
+        seeder = lambda org: seed_org(org, seed_dir, keep_formula_values=keep_formula_values)  # noqa: E731
     from .standins.sources import start_source_standins
     serve(port, state, seed=seeder, token_ttl=token_ttl, reset=reset,
           companions=lambda org: start_source_standins(org, seed_dir))
