@@ -191,3 +191,31 @@ def test_pardot_refuses_a_token_that_is_not_a_live_salesforce_session(pardot, tm
     from reconcile.sources.pardot import pull_pardot
     with pytest.raises(PullError, match="HTTP 401, code 184: access_token is invalid"):
         pull_pardot(tmp_path, "00Dxx!not-a-session", env=pardot.env())
+
+
+def test_pardot_pull_logs_in_again_when_the_token_expires_mid_pull(snapshot, org, pardot, tmp_path):
+    """The token is revoked after the first page (as an expiry would end it): Account Engagement answers 401 code
+    184, the pull logs in again with the client credentials and resumes the same page; nothing lost or repeated."""
+    revoked = []
+
+    def revoke_after_first_page(message):
+        if not revoked and "prospects" in message:
+            revoked.extend(t for t in list(org.org.tokens) if org.org.tokens[t]["user"] == "integration")
+            for t in revoked:
+                del org.org.tokens[t]
+
+    r = pull_sources(tmp_path, ["pardot"], connect_sf=lambda: connect(env=org.oauth_env()), env=pardot.env(),
+                     progress=revoke_after_first_page)[0]
+    assert revoked
+    ids = [int(line.split(",")[0]) for line in (tmp_path / "pardot" / "prospects.csv").read_text().splitlines()[1:]]
+    assert ids == sorted(int(p["id"]) for p in prospects_from_snapshot(snapshot))
+    assert any("logged in again 1×" in n for n in r.notes)
+
+
+def test_a_pasted_session_that_expires_mid_pardot_pull_is_one_error(snapshot, org, pardot, tmp_path):
+    sf = connect(env={"SF_INSTANCE_URL": org.instance_url, "SF_SESSION_ID": org.session_id,
+                      "SF_CA_BUNDLE": org.ca_bundle})
+    assert sf.renew_session() is None
+    from reconcile.sources.pardot import pull_pardot
+    with pytest.raises(PullError, match="HTTP 401, code 184: access_token is invalid"):
+        pull_pardot(tmp_path, "00Dxx!expired", env=pardot.env(), renew=sf.renew_session)

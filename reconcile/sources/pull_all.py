@@ -71,7 +71,7 @@ def _pull_one(system, out, sf, env, campaigns, clay_dir, spool, policy, progress
     if system == "pardot":
         from .pardot import pull_pardot
         return pull_pardot(out, sf.sf.session_id, env=env, progress=progress, taken_at=taken_at,
-                           session=sf.sf.session)
+                           session=sf.sf.session, renew=sf.renew_session)
     from .clay_drop import pull_clay
     return pull_clay(out, clay_dir=clay_dir, env=env, policy=policy, progress=progress)
 
