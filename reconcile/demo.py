@@ -1,8 +1,9 @@
 """`reconcile demo`: the whole day on embedded defaults — demo data, a local sandbox org, a DuckDB file.
 
 generate snapshot → start the sandbox org and seed it with the snapshot's Salesforce records → preflight →
-pull all four sources (Salesforce, the Smartlead and Pardot stand-ins, a Clay drop folder) → plan → report → approve as "Demo Admin" → apply with an audit trail (real HTTPS through simple-salesforce)
-→ pull Salesforce back and re-plan (no ready change is left).
+pull all four sources (Salesforce, the Smartlead and Pardot stand-ins, a Clay drop folder) → plan → report →
+approve as "Demo Admin" → apply with an audit trail (real HTTPS through simple-salesforce) → pull Salesforce back
+and re-plan (no ready change is left).
 """
 
 from __future__ import annotations

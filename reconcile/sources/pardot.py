@@ -126,7 +126,8 @@ class _Headers:
 
     def _refused(self, r):
         message = _refused(r)
-        if r.status_code == 401 and _code(r) == 184:  # expired / revoked token: Pardot error code 184 (developer.salesforce.com/docs/marketing/pardot/guide/error-codes.html)
+        # 184: the token expired or was revoked (developer.salesforce.com/docs/marketing/pardot/guide/error-codes.html)
+        if r.status_code == 401 and _code(r) == 184:
             self._message = message
             raise _TokenRefused()
         return message
