@@ -297,13 +297,14 @@ def audit(db, record_id, plan_id, as_csv, verify):
 @click.option("--bulk-threshold", type=int, default=50_000, show_default=True,
               help="Objects with more records than this are read with Bulk API 2.0 instead of REST.")
 @click.option("--campaign", "campaigns", multiple=True, type=int,
-              help="Smartlead campaign id to pull; repeatable [default: every campaign of the key].")
+              help="Smartlead campaign id to pull; repeatable [default: the policy's [sources.smartlead] campaigns, "
+                   "else every campaign of the key].")
 @click.option("--clay-dir", type=click.Path(path_type=Path),
-              help="Clay drop folder [default: RECONCILE_CLAY_DIR].")
+              help="Clay drop folder [default: RECONCILE_CLAY_DIR, else the policy's [sources.clay] drop_dir].")
 @click.option("--spool", type=click.Path(path_type=Path),
               help="Smartlead webhook spool (`smartlead-webhook serve --spool`) [default: RECONCILE_SMARTLEAD_SPOOL].")
-@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML: freshness of the Clay drop "
-              "folder [default: the packaged policy].")
+@click.option("--policy", type=click.Path(path_type=Path), help="Policy TOML: [sources.*] campaigns, drop_dir and "
+              "the Clay drop folder's freshness [default: the packaged policy].")
 def pull(out_dir, sources, org, bulk_threshold, campaigns, clay_dir, spool, policy):
     """Pull sources into OUT in the snapshot layout, with manifest.toml taken_at per source.
 
@@ -329,7 +330,7 @@ def pull(out_dir, sources, org, bulk_threshold, campaigns, clay_dir, spool, poli
         results = pull_sources(out_dir, names, connect_sf=lambda: connect(org=org), campaigns=list(campaigns),
                                clay_dir=clay_dir or os.environ.get("RECONCILE_CLAY_DIR") or None,
                                spool=spool or os.environ.get("RECONCILE_SMARTLEAD_SPOOL") or None,
-                               policy=policy_path(policy, org) if "clay" in names else None, progress=progress,
+                               policy=policy_path(policy, org), progress=progress,
                                bulk_threshold=bulk_threshold)
     for r in results:
         if r.system == "sfdc":  # the one-line Salesforce summary scripts already read

@@ -68,6 +68,8 @@ class SourcePolicy:
     required: bool = False
     max_age_hours: float | None = None
     on_problem: str = "warn"   # missing (optional) or stale: "warn" (banner + plan output) or "error" (no plan)
+    campaigns: tuple[int, ...] = ()  # [sources.smartlead] only: campaign ids `pull` takes (empty: every campaign)
+    drop_dir: str = ""               # [sources.clay] only: the Clay drop folder (relative to the policy file)
 
 
 SOURCE_DEFAULTS = {"sfdc": SourcePolicy(required=True, on_problem="error"),
@@ -180,11 +182,26 @@ def _parse_sources(path: str, doc: dict) -> dict[str, SourcePolicy]:
         where = f"Policy file '{path}' [sources.{name}]"
         if name not in SOURCE_DEFAULTS:
             raise PolicyError(f"{where}: '{name}' is not a source; use one of {', '.join(SOURCE_DEFAULTS)}.")
+        only = {"campaigns": "smartlead", "drop_dir": "clay"}
+        for key, owner in only.items():
+            if key in entry and name != owner:
+                raise PolicyError(f"{where}: '{key}' belongs under [sources.{owner}].")
+        campaigns = entry.get("campaigns", [])
+        if not isinstance(campaigns, list) or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0
+                                                      for c in campaigns):
+            raise PolicyError(f"{where}: campaigns = {campaigns!r} is not a list of Smartlead campaign ids "
+                              "(numbers, e.g. campaigns = [9181, 9204]).")
+        if not isinstance(entry.get("drop_dir", ""), str):
+            raise PolicyError(f"{where}: drop_dir must be a folder path in quotes.")
+        drop = str(Path(entry["drop_dir"]).expanduser()) if entry.get("drop_dir") else ""
+        if drop and not Path(drop).is_absolute():
+            drop = str(Path(path).parent / drop)   # relative to the policy file, like [formulas]
         try:
-            merged = {**SOURCE_DEFAULTS[name].__dict__, **entry}
+            merged = {**SOURCE_DEFAULTS[name].__dict__, **entry, "campaigns": tuple(campaigns), "drop_dir": drop}
             sp = SourcePolicy(**merged)
         except TypeError as e:
-            raise PolicyError(f"{where}: bad entry ({e}); keys are required, max_age_hours, on_problem.") from e
+            raise PolicyError(f"{where}: bad entry ({e}); keys are required, max_age_hours, on_problem "
+                              "(+ campaigns for smartlead, drop_dir for clay).") from e
         if sp.on_problem not in ("warn", "error"):
             raise PolicyError(f"{where}: on_problem '{sp.on_problem}' is not 'warn' or 'error'.")
         if name == "sfdc" and not sp.required:

@@ -219,3 +219,44 @@ def test_a_pasted_session_that_expires_mid_pardot_pull_is_one_error(snapshot, or
     from reconcile.sources.pardot import pull_pardot
     with pytest.raises(PullError, match="HTTP 401, code 184: access_token is invalid"):
         pull_pardot(tmp_path, "00Dxx!expired", env=pardot.env(), renew=sf.renew_session)
+
+
+def test_the_policy_names_the_smartlead_campaigns_and_the_clay_drop_folder(snapshot, smartlead, tmp_path):
+    from conftest import policy_with
+
+    ids = sorted(campaigns_from_snapshot(snapshot))
+    (tmp_path / "clay-drop").mkdir()
+    for f in (snapshot / "clay").iterdir():
+        shutil.copyfile(f, tmp_path / "clay-drop" / f"{f.stem} 2026-11-27T05-00-00{f.suffix}")
+    policy = policy_with(tmp_path, replace={
+        '# campaigns = [9181, 9204]': f'campaigns = [{ids[0]}, {ids[1]}]',
+        '# drop_dir = "/srv/clay-drop"': 'drop_dir = "clay-drop"'})   # relative to the policy file
+    env = {**smartlead.env(), "RECONCILE_CLAY_DIR": ""}
+    r = cli(env, "pull", "--out", tmp_path / "snap", "--sources", "smartlead,clay", "--policy", policy)
+    assert r.exit_code == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "snap" / "smartlead").glob("campaign-*.csv")) == [
+        f"campaign-{ids[0]}.csv", f"campaign-{ids[1]}.csv"]
+    assert not any(path.rstrip("/").endswith("/campaigns") for _, path, _ in smartlead.log)  # the policy named them
+    assert sorted(p.name for p in (tmp_path / "snap" / "clay").iterdir()) == sorted(
+        f.name for f in (snapshot / "clay").iterdir())
+    r = cli(env, "pull", "--out", tmp_path / "snap2", "--sources", "smartlead", "--policy", policy,
+            "--campaign", ids[2])   # the command line wins over the policy
+    assert r.exit_code == 0, r.stderr
+    assert [p.name for p in (tmp_path / "snap2" / "smartlead").glob("campaign-*.csv")] == [f"campaign-{ids[2]}.csv"]
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ('[sources.pardot]\ncampaigns = [1]\n', "'campaigns' belongs under [sources.smartlead]"),
+    ('[sources.smartlead]\ncampaigns = ["9181"]\n', "is not a list of Smartlead campaign ids"),
+    ('[sources.smartlead]\ndrop_dir = "x"\n', "'drop_dir' belongs under [sources.clay]"),
+])
+def test_misplaced_or_mistyped_pull_settings_are_one_policy_error(tmp_path, entry, expected):
+    from reconcile.errors import PolicyError
+    from reconcile.policy import default_policy_path, load_policy
+
+    text = default_policy_path().read_text("utf-8")
+    section = entry.split("\n", 1)[0]
+    policy = tmp_path / "policy.toml"
+    policy.write_text(text.replace(section + "\n", entry, 1), "utf-8")
+    with pytest.raises(PolicyError, match=expected.replace("[", r"\[").replace("]", r"\]")):
+        load_policy(policy)
