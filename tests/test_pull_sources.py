@@ -106,9 +106,15 @@ def test_pardot_cap_restarts_by_id_without_loss_or_repeat(snapshot, org, pardot,
 
 
 def test_smartlead_burst_gets_429_and_the_pull_never_exceeds_the_limit(snapshot, smartlead, tmp_path):
-    burst = [requests.get(f"{smartlead.base_url}/campaigns", params={"api_key": smartlead.api_key}).status_code
-             for _ in range(14)]
+    answers = [requests.get(f"{smartlead.base_url}/campaigns", params={"api_key": smartlead.api_key})
+               for _ in range(14)]
+    burst = [r.status_code for r in answers]
     assert burst.count(429) >= 4 and burst[0] == 200
+    refused = answers[burst.index(429)]   # https://api.smartlead.ai/guides/rate-limits
+    assert refused.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+    assert refused.json()["error"]["retry_after"] == int(refused.headers["Retry-After"]) >= 1
+    assert answers[0].headers["X-RateLimit-Limit"] == "10" and answers[0].headers["X-RateLimit-Remaining"] == "9"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
     time.sleep(2.1)
     start = len(smartlead.log)
     pull_smartlead(tmp_path, env=smartlead.env(), campaigns=list(campaigns_from_snapshot(snapshot)) * 2)
