@@ -234,9 +234,9 @@ def test_the_policy_names_the_smartlead_campaigns_and_the_clay_drop_folder(snaps
     (tmp_path / "clay-drop").mkdir()
     for f in (snapshot / "clay").iterdir():
         shutil.copyfile(f, tmp_path / "clay-drop" / f"{f.stem} 2026-11-27T05-00-00{f.suffix}")
-    policy = policy_with(tmp_path, replace={
-        '# campaigns = [9181, 9204]': f'campaigns = [{ids[0]}, {ids[1]}]',
-        '# drop_dir = "/srv/clay-drop"': 'drop_dir = "clay-drop"'})   # relative to the policy file
+    policy = policy_with(tmp_path, replace={   # drop_dir is relative to the policy file
+        '[sources.smartlead]\n': f'[sources.smartlead]\ncampaigns = [{ids[0]}, {ids[1]}]\n',
+        '[sources.clay]\n': '[sources.clay]\ndrop_dir = "clay-drop"\n'})
     env = {**smartlead.env(), "RECONCILE_CLAY_DIR": ""}
     r = cli(env, "pull", "--out", tmp_path / "snap", "--sources", "smartlead,clay", "--policy", policy)
     assert r.exit_code == 0, r.stderr
