@@ -330,7 +330,8 @@ def pull(out_dir, sources, org, bulk_threshold, campaigns, clay_dir, spool, poli
         results = pull_sources(out_dir, names, connect_sf=lambda: connect(org=org), campaigns=list(campaigns),
                                clay_dir=clay_dir or os.environ.get("RECONCILE_CLAY_DIR") or None,
                                spool=spool or os.environ.get("RECONCILE_SMARTLEAD_SPOOL") or None,
-                               policy=policy_path(policy, org), progress=progress,
+                               policy=policy_path(policy, org) if {"smartlead", "clay"} & set(names) else None,
+                               progress=progress,
                                bulk_threshold=bulk_threshold)
     for r in results:
         if r.system == "sfdc":  # the one-line Salesforce summary scripts already read
