@@ -8,8 +8,7 @@ with pardot_bounced as (
     where p.is_hard_bounced and i.lead_id is not null
 ),
 invalid as (
-    select i.lead_id, list(struct_pack(source := 'clay', file := c.file, row := c.row, "column" := $h_email_validation,
-                                       value := c.email_validation, at := cast(null as varchar))
+    select i.lead_id, list(evidence('clay', c.file, c.row, $h_email_validation, c.email_validation, null)
                            order by c.file, c.row) as evidence
     from stg_clay__rows as c
     join int_source_rows_matched as i on i.file = c.file and i.row = c.row

@@ -11,8 +11,7 @@ select
         || '. Check Pardot''s hard-bounce source first, then Clay''s external_hard_bounced__c; never override '
         || 'manually without an audit trail.' as detail,
     cast(null as varchar) as at,
-    [struct_pack(source := 'sfdc', file := file, row := row, "column" := 'overall_hard_bounced__c',
-                 value := cast(overall_hard_bounced as varchar), at := cast(null as varchar))] as evidence
+    [evidence('sfdc', file, row, 'overall_hard_bounced__c', cast(overall_hard_bounced as varchar), null)] as evidence
 from stg_sfdc__lead
 where overall_hard_bounced <> (pardot_hard_bounced or external_hard_bounced)
 union all
@@ -23,8 +22,7 @@ select
     'Pardot prospect ' || p.prospect_id || ' is hard-bounced but pi__pardot_hard_bounced__c is false: the Pardot '
         || 'connector has not synced the bounce. Check the Pardot connector sync queue.',
     iso_ts(p.bounced_at),
-    [struct_pack(source := 'pardot', file := p.file, row := p.row, "column" := 'isEmailHardBounced',
-                 value := p.is_hard_bounced_raw, at := iso_ts(p.bounced_at))]
+    [evidence('pardot', p.file, p.row, 'isEmailHardBounced', p.is_hard_bounced_raw, iso_ts(p.bounced_at))]
 from stg_pardot__prospects as p
 join int_source_rows_matched as i on i.file = p.file and i.row = p.row
 join stg_sfdc__lead as l on l.lead_id = i.lead_id

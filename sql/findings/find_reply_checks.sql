@@ -6,9 +6,9 @@ with desired as (
         m.cm_id,
         coalesce(l.category, m.reply_classification) as classification,
         m.has_replied or exists (select 1 from int_reply_evidence as r where r.cm_id = m.cm_id) as replied,
-        case when l.ev is not null then [l.ev] else [struct_pack(source := 'sfdc', file := m.file, row := m.row,
-                                      "column" := 'ReplyClassification__c', value := m.reply_classification,
-                                      at := cast(null as varchar))] end as evidence
+        case when l.ev is not null then [l.ev]
+             else [evidence('sfdc', m.file, m.row, 'ReplyClassification__c', m.reply_classification, null)]
+        end as evidence
     from stg_sfdc__campaign_member as m
     left join int_classification_latest as l on l.cm_id = m.cm_id
     where coalesce(l.category, trim(m.reply_classification), '') <> ''

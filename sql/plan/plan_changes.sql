@@ -21,16 +21,15 @@ gated as (
         c.*,
         r.campaign_id,
         r.gbu,
-        list_filter([
+        reasons([
             case when f.field is null then 'not_in_allowlist' end,
             case when f.status = 'read_only' then 'read_only' end,
             case when not list_contains($writable_objects, c.object) then 'object_not_writable' end,
             case when o.updateable = false then 'org_field_not_updateable' end,
             case when f.status = 'pending_legal' then 'pending_legal' end,
             case when r.is_converted then 'converted_lead' end
-        ], lambda x: x is not null) || c.rule_reasons as reasons,
-        struct_pack(source := 'sfdc', file := r.file, row := r.row, "column" := c.field, value := c.before ->> '$',
-                    at := cast(null as varchar)) as sfdc_ev
+        ]) || c.rule_reasons as reasons,
+        evidence('sfdc', r.file, r.row, c.field, c.before ->> '$', null) as sfdc_ev
     from candidates as c
     left join records as r on r.object = c.object and r.record_id = c.record_id
     left join policy_fields as f on f.object = c.object and lower(f.field) = lower(c.field)

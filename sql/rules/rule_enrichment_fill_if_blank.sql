@@ -34,8 +34,7 @@ changes as (
 ),
 evidence as (
     select r.lead_id, r.field,
-           list_sort(list(struct_pack(source := 'clay', file := r.file, row := r.row, "column" := r.col,
-                                      value := r.value, at := cast(null as varchar)))) as evidence
+           list_sort(list(evidence('clay', r.file, r.row, r.col, r.value, null))) as evidence
     from int_enrichment_rows as r
     semi join changes as c on c.lead_id = r.lead_id and c.field = r.field
     group by r.lead_id, r.field
@@ -47,11 +46,11 @@ select
     'enrichment_fill_if_blank' as rule,
     to_json(c.current_value) as before,
     to_json(c.after_value) as after,
-    list_filter([
+    reasons([
         case when c.bad_picklist then 'invalid_picklist_value' end,
         case when length(c.after_value) > c.max_length then 'too_long' end,
         case when trim(coalesce(c.current_value, '')) <> '' then 'overwrite_not_approved' end
-    ], lambda r: r is not null) as rule_reasons,
+    ]) as rule_reasons,
     e.evidence
 from changes as c
 join evidence as e on e.lead_id = c.lead_id and e.field = c.field

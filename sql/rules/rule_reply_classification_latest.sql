@@ -26,10 +26,10 @@ select
     'reply_classification_latest' as rule,
     to_json(current_value) as before,
     to_json(after_value) as after,
-    list_filter([
+    reasons([
         case when bad_picklist then 'invalid_picklist_value' end,
         case when length(after_value) > max_length then 'too_long' end
-    ], lambda r: r is not null) as rule_reasons,
+    ]) as rule_reasons,
     [ev] as evidence
 from candidates
 where current_value is null or lower(trim(current_value)) <> lower(after_value)
