@@ -75,7 +75,8 @@ def model_params(policy: Policy, snap: Snapshot) -> dict:
         "smartlead_taken_at": snap.taken_at.get("smartlead", now),
         "writable_objects": list(WRITABLE_OBJECTS),
         "default_route": "CRM Admin",
-        **{f"h_{key}": header for key, header in cols.items()},
+        # $clay_header_<key>: the policy's name of each Clay column, so evidence names the header the file has
+        **{f"clay_header_{key}": header for key, header in cols.items()},
     }
 
 

@@ -1,6 +1,7 @@
 -- Findings ambiguous_match (an email matching several Leads: no change) and unmatched_source_row (a source row
 -- reaching no Lead, or a CampaignMember id / reply evidence reaching no CampaignMember). Nothing is dropped
--- silently. Grain: one row per source row. Parameters: $h_campaign_member_id (the Clay header, for provenance).
+-- silently. Grain: one row per source row.
+-- Parameters: $clay_header_campaign_member_id (the Clay header, for provenance).
 select
     case when match = 'ambiguous' then 'ambiguous_match' else 'unmatched_source_row' end as kind,
     'Lead' as object,
@@ -21,7 +22,7 @@ select
     'unmatched_source_row', 'CampaignMember', k.cm_id,
     'Clay row names CampaignMember ' || k.cm_id || ', which is not in the CampaignMember snapshot.',
     cast(null as varchar),
-    [evidence('clay', k.file, k.row, $h_campaign_member_id, k.cm_id, null)]
+    [evidence('clay', k.file, k.row, $clay_header_campaign_member_id, k.cm_id, null)]
 from int_campaign_member_links as k
 where not k.cm_found
 union all

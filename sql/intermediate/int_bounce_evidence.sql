@@ -1,10 +1,10 @@
 -- Hard-bounce evidence per Lead: Clay `Hard Bounced`, or a Smartlead EMAIL_BOUNCE/EMAIL_BOUNCED event — except
 -- in a Smartlead campaign where the lead is categorised "Sender Originated Bounce" (not a recipient bounce).
--- Grain: one row per evidence row. Parameters: $h_hard_bounced (Clay header, for provenance).
+-- Grain: one row per evidence row. Parameters: $clay_header_hard_bounced (Clay header, for provenance).
 select
     i.lead_id,
     'clay' as source,
-    evidence('clay', c.file, c.row, $h_hard_bounced, c.hard_bounced_raw, null) as ev
+    evidence('clay', c.file, c.row, $clay_header_hard_bounced, c.hard_bounced_raw, null) as ev
 from stg_clay__rows as c
 join int_source_rows_matched as i on i.file = c.file and i.row = c.row
 where c.hard_bounced and i.lead_id is not null

@@ -1,7 +1,7 @@
 -- Reply-classification events per CampaignMember: Clay (`Reply Category` at `Reply At`), Smartlead
 -- LEAD_CATEGORY_UPDATED (new_name at event_timestamp) and leads-export `category` (at the export's taken_at).
 -- Blank categories are not events (a blank never clears). priority breaks time ties: Clay (0) wins.
--- Grain: one row per event. Parameters: $h_reply_category (Clay header, for provenance).
+-- Grain: one row per event. Parameters: $clay_header_reply_category (Clay header, for provenance).
 select
     k.cm_id,
     c.reply_category as category,
@@ -9,7 +9,7 @@ select
     0 as priority,
     c.file,
     c.row,
-    evidence('clay', c.file, c.row, $h_reply_category, c.reply_category, iso_ts(c.reply_at)) as ev
+    evidence('clay', c.file, c.row, $clay_header_reply_category, c.reply_category, iso_ts(c.reply_at)) as ev
 from stg_clay__rows as c
 join int_campaign_member_links as k on k.file = c.file and k.row = c.row and k.cm_found
 where c.reply_category is not null

@@ -1,8 +1,8 @@
 -- Reply evidence per CampaignMember: Clay `Replied`, Smartlead EMAIL_REPLY, Smartlead reply_count > 0.
--- Grain: one row per evidence row. Parameters: $h_replied (Clay header, for provenance).
+-- Grain: one row per evidence row. Parameters: $clay_header_replied (Clay header, for provenance).
 select
     k.cm_id,
-    evidence('clay', c.file, c.row, $h_replied, c.replied_raw, null) as ev
+    evidence('clay', c.file, c.row, $clay_header_replied, c.replied_raw, null) as ev
 from stg_clay__rows as c
 join int_campaign_member_links as k on k.file = c.file and k.row = c.row and k.cm_found
 where c.replied
