@@ -32,24 +32,32 @@ MODELS = (
     "intermediate/int_reply_evidence",
     "intermediate/int_classification_events",
     "intermediate/int_classification_latest",
+    "intermediate/int_reply_outcome",
     "intermediate/int_enrichment_rows",
     "intermediate/int_enrichment_values",
     "rules/rule_hard_bounce_union",
     "rules/rule_enrichment_fill_if_blank",
     "rules/rule_reply_set_once",
     "rules/rule_reply_classification_latest",
-    "findings/find_bounce_signals",
-    "findings/find_formula_checks",
+    "findings/find_bounce_hop_lost",
+    "findings/find_sender_originated_bounce",
+    "findings/find_overall_formula_mismatch",
+    "findings/find_pardot_sync_gap",
     "findings/find_deliverability_review",
     "findings/find_conflicting_enrichment",
-    "findings/find_reply_checks",
+    "findings/find_classification_without_reply",
+    "findings/find_do_not_contact_reply",
     "findings/find_eligibility_mismatch",
-    "findings/find_identity",
-    "findings/find_connector_errors",
+    "findings/find_ambiguous_match",
+    "findings/find_unmatched_source_row",
+    "findings/find_connector_error",
     "plan/plan_changes",
     "plan/plan_findings",
     "plan/plan_eligibility",
 )
+
+# One finding kind per file, named after the kind (sql/findings/find_<kind>.sql): the report's kind is the file name.
+FINDING_KINDS = tuple(m.split("/find_", 1)[1] for m in MODELS if m.startswith("findings/"))
 
 # Intermediate models are working tables of one build (recomputed from staging on every plan, never kept in the
 # DuckDB file). Staging, rule, finding and plan tables are kept in the file for analysts. Intermediates are

@@ -18,7 +18,7 @@ from reconcile import plan as planmod
 from reconcile.build import build_plan
 from reconcile.errors import PlanError
 from reconcile.planfile import copy_plan
-from reconcile.sql import QUERIES, MODELS, SQL_DIR
+from reconcile.sql import FINDING_KINDS, QUERIES, MODELS, SQL_DIR
 
 CHANGE_KEYS = {"object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons", "evidence"}
 FINDING_KEYS = {"kind", "object", "record_id", "route", "detail", "evidence"}
@@ -461,3 +461,29 @@ def test_every_sql_file_starts_with_a_comment_header(model):
     header = " ".join(ln for ln in lines[:next(i for i, ln in enumerate(lines) if not ln.startswith("--"))])
     assert "grain" in header.lower(), f"{model}.sql header names its grain"
     assert "parameters" in header.lower(), f"{model}.sql header names its parameters (or 'none')"
+
+
+def test_every_finding_kind_has_its_file_named_after_it():
+    from reconcile.policy import load_policy
+    from reconcile.report_text import KINDS
+
+    assert sorted(FINDING_KINDS) == sorted(KINDS) == sorted(load_policy().routes), (
+        "a finding kind needs sql/findings/find_<kind>.sql, report wording (report_text.KINDS) and a default route")
+    plan_findings = (SQL_DIR / "plan" / "plan_findings.sql").read_text("utf-8")
+    for kind in FINDING_KINDS:
+        sql = (SQL_DIR / "findings" / f"find_{kind}.sql").read_text("utf-8")
+        body = "\n".join(ln for ln in sql.splitlines() if not ln.startswith("--"))
+        assert f"'{kind}' as kind" in body, f"find_{kind}.sql selects '{kind}' as kind"
+        assert not [k for k in FINDING_KINDS if k != kind and f"'{k}'" in body], f"find_{kind}.sql holds one kind"
+        assert re.search(rf"\bfrom find_{kind}\n", plan_findings), f"plan_findings.sql reads find_{kind}"
+
+
+def test_each_finding_table_holds_only_its_own_kind(built):
+    import duckdb
+
+    con = duckdb.connect(str(built.db_path), read_only=True)
+    try:
+        for kind in FINDING_KINDS:
+            assert {r[0] for r in con.execute(f"select distinct kind from find_{kind}").fetchall()} <= {kind}
+    finally:
+        con.close()

@@ -1,14 +1,12 @@
--- Findings ambiguous_match (an email matching several Leads: no change) and unmatched_source_row (a source row
--- reaching no Lead, or a CampaignMember id / reply evidence reaching no CampaignMember). Nothing is dropped
--- silently. Grain: one row per source row.
+-- Finding unmatched_source_row: a source row reaching no Lead (its Lead id not in the snapshot, or its email
+-- matching none), a Clay CampaignMember id not in the snapshot, or Smartlead reply evidence reaching no
+-- CampaignMember. Nothing is dropped silently. Grain: one row per source row.
 -- Parameters: $clay_header_campaign_member_id (the Clay header, for provenance).
 select
-    case when match = 'ambiguous' then 'ambiguous_match' else 'unmatched_source_row' end as kind,
+    'unmatched_source_row' as kind,
     'Lead' as object,
     case when match = 'id_not_found' then given_id end as record_id,
     case match
-        when 'ambiguous' then 'Email ' || coalesce(email_norm, '') || ' matches ' || len(candidates) || ' Leads ('
-            || array_to_string(candidates, ', ') || '); nothing is changed for this row.'
         when 'id_not_found' then source || ' row names Lead ' || given_id || ', which is not in the Lead snapshot.'
         else source || ' row matches no Lead (email ' || coalesce(email_norm, 'missing') || ').'
     end as detail,
@@ -16,7 +14,7 @@ select
     [evidence(source, file, row, case when given_id is not null then id_column else email_column end,
               coalesce(given_id, email_raw), null)] as evidence
 from int_source_rows_matched
-where match in ('ambiguous', 'unmatched', 'id_not_found')
+where match in ('unmatched', 'id_not_found')
 union all
 select
     'unmatched_source_row', 'CampaignMember', k.cm_id,
