@@ -77,6 +77,8 @@ def model_params(policy: Policy, snap: Snapshot) -> dict:
         "default_route": "CRM Admin",
         # $clay_header_<key>: the policy's name of each Clay column, so evidence names the header the file has
         **{f"clay_header_{key}": header for key, header in cols.items()},
+        # $value_<key>: what a source value means to the rules (policy [source_values])
+        **{f"value_{key}": value for key, value in policy.source_values.items()},
     }
 
 

@@ -487,3 +487,11 @@ def test_each_finding_table_holds_only_its_own_kind(built):
             assert {r[0] for r in con.execute(f"select distinct kind from find_{kind}").fetchall()} <= {kind}
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("model", _sql_models_on_disk())
+def test_every_bound_parameter_is_named_in_the_header(model):
+    lines = (SQL_DIR / f"{model}.sql").read_text("utf-8").splitlines()
+    top = next(i for i, ln in enumerate(lines) if not ln.startswith("--"))
+    header, body = " ".join(lines[:top]), "\n".join(lines[top:])
+    assert sorted(set(re.findall(r"\$[a-z_][a-z0-9_]*", body)) - set(re.findall(r"\$[a-z_][a-z0-9_]*", header))) == []

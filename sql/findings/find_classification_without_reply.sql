@@ -1,5 +1,6 @@
 -- Finding classification_without_reply: a CampaignMember classified (in the state the plan leads to) while no
--- source records a reply. Grain: one row per CampaignMember. Parameters: none.
+-- source records a reply (a sender-originated bounce is no reply). Grain: one row per CampaignMember.
+-- Parameters: $value_sender_originated_bounce (the category, policy [source_values]).
 select
     'classification_without_reply' as kind,
     'CampaignMember' as object,
@@ -8,4 +9,4 @@ select
     cast(null as varchar) as at,
     evidence
 from int_reply_outcome
-where not replied and lower(classification) <> 'sender originated bounce'
+where not replied and lower(classification) <> lower($value_sender_originated_bounce)

@@ -1,5 +1,6 @@
 -- Finding do_not_contact_reply: the contact replied "Do Not Contact" (in the state the plan leads to); routed to
--- the DPO. Grain: one row per CampaignMember. Parameters: none.
+-- the DPO. Grain: one row per CampaignMember. Parameters: $value_do_not_contact (the category, policy
+-- [source_values]).
 select
     'do_not_contact_reply' as kind,
     'CampaignMember' as object,
@@ -8,4 +9,4 @@ select
     cast(null as varchar) as at,
     evidence
 from int_reply_outcome
-where lower(trim(classification)) = 'do not contact'
+where lower(trim(classification)) = lower($value_do_not_contact)
