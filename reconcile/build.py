@@ -15,7 +15,7 @@ import duckdb
 from . import audit, coverage, notify_state, planfile, provenance
 from . import plan as planmod
 from .errors import ReconcileError, SnapshotError
-from .policy import WRITABLE_OBJECTS, Policy, load_policy
+from .policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
 from .contract import sources
 from .snapshots import Snapshot, discover, ingest
 from .sql import (MODELS, attach_scratch, connect, default_memory_limit, effective_memory_limit, load_macros, run_model,
@@ -74,6 +74,7 @@ def model_params(policy: Policy, snap: Snapshot) -> dict:
         "clay_taken_at": snap.taken_at.get("clay", now),
         "smartlead_taken_at": snap.taken_at.get("smartlead", now),
         "writable_objects": list(WRITABLE_OBJECTS),
+        "blocked_reasons": list(BLOCKED_REASONS),
         "default_route": "CRM Admin",
         # $clay_header_<key>: the policy's name of each Clay column, so evidence names the header the file has
         **{f"clay_header_{key}": header for key, header in cols.items()},
