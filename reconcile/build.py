@@ -18,8 +18,8 @@ from .errors import ReconcileError, SnapshotError
 from .policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
 from .contract import sources
 from .snapshots import Snapshot, discover, ingest
-from .sql import (MODELS, attach_scratch, connect, default_memory_limit, effective_memory_limit, load_macros, run_model,
-                  run_models)
+from .sql import (MODELS, attach_scratch, connect, default_memory_limit, effective_memory_limit, load_macros, run_audits,
+                  run_model, run_models)
 
 
 @dataclass
@@ -114,8 +114,9 @@ def build(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, le
     load_policy_tables(con, policy, snapshot_dir)
     snap = stage_snapshot(con, snapshot_dir, policy, lenient=lenient, progress=progress)
     snap.inputs = coverage.assess(snap, policy)
-    run_models(con, model_params(policy, snap), progress=progress,
-               names=_modelled(), spill=spill)
+    params = model_params(policy, snap)
+    run_models(con, params, progress=progress, names=_modelled(), spill=spill)
+    run_audits(con, params)  # the plan's invariants, checked before anything is written (AuditError: no plan)
     return snap
 
 

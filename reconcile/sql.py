@@ -1,4 +1,4 @@
-"""The only code that reads sql/ files: the model registry, run_model() and the connection setup."""
+"""The only code that reads sql/ files: the model registry, run_model(), run_audits() and the connection setup."""
 
 from __future__ import annotations
 
@@ -68,6 +68,18 @@ TEMPORARY = ("intermediate/",)
 SCRATCH = "scratch"
 SCRATCH_UNCOMPRESSED = "dict_fsst,fsst,dictionary"
 
+# Build-time audits, run after the plan models (run_audits): each returns the rows that break an invariant of the
+# plan; zero rows = pass. A conventions test checks every sql/audits/ file is listed here.
+AUDITS = (
+    "audits/assert_one_change_per_record_field",
+    "audits/assert_after_differs_from_before",
+    "audits/assert_ready_only_on_active_fields",
+    "audits/assert_reason_is_first_reason",
+    "audits/assert_reasons_are_known",
+    "audits/assert_every_finding_routed",
+)
+AUDIT_SAMPLE_ROWS = 3
+
 # Queries that are not materialised as tables (read by their module with sql_text, values bound).
 QUERIES = ("exports/export_campaign_members",)
 
@@ -75,7 +87,7 @@ _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 
 def sql_text(name: str) -> str:
-    if name not in MODELS and name not in QUERIES:
+    if name not in MODELS and name not in QUERIES and name not in AUDITS:
         raise KeyError(f"unknown SQL file {name!r}: register it in reconcile.sql")
     return (SQL_DIR / f"{name}.sql").read_text("utf-8")
 
@@ -194,6 +206,33 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
     finally:
         if working and spill:
             con.execute("reset disabled_compression_methods")
+
+
+def _bound(name: str, sql: str, params: dict | None) -> dict:
+    wanted = dict.fromkeys(_PARAM.findall(sql))
+    missing = [k for k in wanted if k not in (params or {})]
+    if missing:
+        raise KeyError(f"SQL file {name!r} needs parameter(s) {', '.join(missing)}")
+    return {k: params[k] for k in wanted}
+
+
+def run_audits(con: duckdb.DuckDBPyConnection, params: dict | None = None, names=AUDITS) -> None:
+    """Run every audit; the first that returns rows raises AuditError naming it, the row count and the first rows."""
+    from .errors import AuditError
+
+    for name in names:
+        sql = sql_text(name)
+        cur = con.execute(f"select * from ({sql}) limit {AUDIT_SAMPLE_ROWS}", _bound(name, sql, params))
+        columns = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+        if not rows:
+            continue
+        total = con.execute(f"select count(*) from ({sql})", _bound(name, sql, params)).fetchone()[0]
+        stem = name.rsplit("/", 1)[-1]
+        what = sql.splitlines()[0].removeprefix("-- Audit:").strip().rstrip(".")
+        shown = "; ".join(", ".join(f"{c}={v!r}" for c, v in zip(columns, row)) for row in rows)
+        raise AuditError(f"Audit '{stem}' failed ({what}): {total} offending row(s), first: {shown}. No plan was "
+                         "written: this is a bug in the SQL models; report it with the snapshot.")
 
 
 def run_models(con: duckdb.DuckDBPyConnection, params: dict, progress=None, names=MODELS, spill: bool = False) -> None:
