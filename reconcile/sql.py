@@ -51,6 +51,7 @@ MODELS = (
     "findings/find_ambiguous_match",
     "findings/find_unmatched_source_row",
     "findings/find_connector_error",
+    "plan/plan_record_context",
     "plan/plan_changes",
     "plan/plan_findings",
     "plan/plan_eligibility",
@@ -79,6 +80,9 @@ AUDITS = (
     "audits/assert_every_finding_routed",
 )
 AUDIT_SAMPLE_ROWS = 3
+
+# Models created as views, not tables (computed where they are read; no parameters).
+VIEWS = ("plan/plan_record_context",)
 
 # Queries that are not materialised as tables (read by their module with sql_text, values bound).
 QUERIES = ("exports/export_campaign_members",)
@@ -194,6 +198,11 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
         raise KeyError(f"model {name!r} needs parameter(s) {', '.join(missing)}")
     stem = name.rsplit("/", 1)[-1]
     working = name.startswith(TEMPORARY)
+    if name in VIEWS:
+        if wanted:
+            raise KeyError(f"model {name!r} is a view: views take no parameters")
+        con.execute(f'create or replace view "{stem}" as {sql}')
+        return
     if not working:
         target = f'table "{stem}"'
     else:

@@ -101,6 +101,7 @@ def plan_gate(tmp_path, case) -> list[str]:
             con.execute("insert into rule_hard_bounce_union select ?, ?, ?, 'test', ?::json, ?::json, [], "
                         "[evidence('clay', 'clay/table.csv', 1, 'c', 'v', null)]",
                         [obj, record, field, json.dumps(before), json.dumps(after)])
+        run_model(con, "plan/plan_record_context")
         run_model(con, "plan/plan_changes", model_params(policy, Snapshot(root=tmp_path)))
         rows = con.execute("select reasons, reason from plan_changes").fetchall()
     finally:

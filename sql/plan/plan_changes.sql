@@ -1,6 +1,7 @@
 -- Every rule's candidate change, gated by the policy and the org (the same gate as apply.policy_violations):
 -- status ready/blocked with all blocked reasons sorted by $blocked_reasons (policy.BLOCKED_REASONS, SPEC §4's
--- closed order; the first is `reason`). Adds the SFDC row as provenance, campaign and GBU.
+-- closed order; the first is `reason`). Adds the SFDC row as provenance, and the record's own campaign and GBU
+-- (plan_record_context: a Lead has no campaign and its own GBU; a CampaignMember its campaign's).
 -- Grain: one row per (object, record, field) change. Parameters: $writable_objects, $blocked_reasons.
 with candidates as (
     select * from rule_hard_bounce_union
@@ -9,13 +10,9 @@ with candidates as (
     union all by name select * from rule_reply_classification_latest
 ),
 records as (
-    select 'Lead' as object, lead_id as record_id, file, row, is_converted, gbu, cast(null as varchar) as campaign_id
-    from stg_sfdc__lead
+    select 'Lead' as object, lead_id as record_id, file, row, is_converted from stg_sfdc__lead
     union all
-    select 'CampaignMember', m.cm_id, m.file, m.row, false, coalesce(c.gbu, l.gbu), m.campaign_id
-    from stg_sfdc__campaign_member as m
-    left join stg_sfdc__campaign as c on c.campaign_id = m.campaign_id
-    left join stg_sfdc__lead as l on l.lead_id = m.lead_id
+    select 'CampaignMember', cm_id, file, row, false from stg_sfdc__campaign_member
 ),
 picklists as (
     select object, lower(field) as field, list(value) as allowed from policy_picklist group by all
@@ -23,8 +20,8 @@ picklists as (
 gated as (
     select
         c.*,
-        r.campaign_id,
-        r.gbu,
+        x.campaign_id,
+        x.gbu,
         -- a checkbox is the two-value picklist {true, false}: any other value is invalid_picklist_value
         reasons([
             case when f.field is null then 'not_in_allowlist' end,
@@ -41,6 +38,7 @@ gated as (
         evidence('sfdc', r.file, r.row, c.field, c.before ->> '$', null) as sfdc_ev
     from candidates as c
     left join records as r on r.object = c.object and r.record_id = c.record_id
+    left join plan_record_context as x on x.object = c.object and x.record_id = c.record_id and x.is_own
     left join policy_fields as f on f.object = c.object and lower(f.field) = lower(c.field)
     left join org_fields as o on o.object = c.object and lower(o.field) = lower(c.field)
     left join picklists as p on p.object = c.object and p.field = lower(c.field)
