@@ -495,3 +495,24 @@ def test_every_bound_parameter_is_named_in_the_header(model):
     top = next(i for i, ln in enumerate(lines) if not ln.startswith("--"))
     header, body = " ".join(lines[:top]), "\n".join(lines[top:])
     assert sorted(set(re.findall(r"\$[a-z_][a-z0-9_]*", body)) - set(re.findall(r"\$[a-z_][a-z0-9_]*", header))) == []
+
+
+def test_summary_campaign_and_gbu_counts_equal_the_notebook_filters(built, plan):
+    """One rule (plan_record_context) behind the summary's by_campaign/by_gbu and the notebooks' filters."""
+    import duckdb
+
+    from reconcile.explore import filter_changes
+
+    s = plan["summary"]
+    assert s["by_campaign"] and [g for g in s["by_gbu"] if g != "(none)"]
+    con = duckdb.connect(str(built.db_path), read_only=True)
+    try:
+        for cid, c in s["by_campaign"].items():
+            shown = filter_changes(con, campaign=cid, limit=10**6)
+            assert len(shown) == c["ready"] + c["blocked"], cid
+        for gbu, c in s["by_gbu"].items():
+            if gbu != "(none)":
+                shown = filter_changes(con, gbu=gbu, limit=10**6)
+                assert len(shown) == c["ready"] + c["blocked"], gbu
+    finally:
+        con.close()
