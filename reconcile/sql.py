@@ -231,7 +231,7 @@ def run_audits(con: duckdb.DuckDBPyConnection, params: dict | None = None, names
 
     for name in names:
         sql = sql_text(name)
-        cur = con.execute(f"select * from ({sql}) limit {AUDIT_SAMPLE_ROWS}", _bound(name, sql, params))
+        cur = con.execute(f"select * from ({sql}) order by all limit {AUDIT_SAMPLE_ROWS}", _bound(name, sql, params))
         columns = [d[0] for d in cur.description]
         rows = cur.fetchall()
         if not rows:

@@ -4,6 +4,8 @@ build passes them all; each is made to fail on purpose here (a tampered table or
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import HANDMADE
 
@@ -64,24 +66,47 @@ def test_a_broken_invariant_fails_its_audit(db, audit):
     assert message.endswith("No plan was written: this is a bug in the SQL models; report it with the snapshot.")
 
 
-def test_a_failing_audit_stops_the_plan_with_one_error_line(tmp_path, run_cli, monkeypatch):
-    """A model gone wrong (findings left without a route): `reconcile plan` names the audit and writes nothing."""
+# audit → (model, text in it, replacement): a model gone wrong in the way the audit guards against
+BROKEN_MODEL = {
+    "assert_one_change_per_record_field": ("plan/plan_changes", "\nfrom sorted",
+                                           "\nfrom sorted cross join (values (1), (2)) as twice(n)"),
+    "assert_after_differs_from_before": ("plan/plan_changes", "    after,\n", "    before as after,\n"),
+    "assert_ready_only_on_active_fields": ("plan/plan_changes", "case when len(reasons) = 0 then 'ready'",
+                                           "case when true then 'ready'"),
+    "assert_reason_is_first_reason": ("plan/plan_changes", "reasons[1] as reason", "reasons[2] as reason"),
+    "assert_reasons_are_known": ("plan/plan_changes", "|| c.rule_reasons as found",
+                                 "|| c.rule_reasons || ['made_up_reason'] as found"),
+    "assert_every_finding_routed": ("plan/plan_findings", "coalesce(r.route, $default_route)",
+                                    "nullif($default_route, $default_route)"),
+}
+
+
+def test_every_audit_has_a_broken_model_case():
+    assert sorted(BROKEN_MODEL) == sorted(TAMPER)
+
+
+@pytest.mark.parametrize("audit", sorted(BROKEN_MODEL))
+def test_a_failing_audit_stops_the_plan_with_one_error_line(tmp_path, run_cli, monkeypatch, audit):
+    """`reconcile plan` on a model gone wrong: one Error: line naming the audit, its row count and first rows; no
+    plan, no export."""
+    model, old, new = BROKEN_MODEL[audit]
     original = sqlmod.sql_text
 
-    def tampered(name):
+    def broken(name):
         text = original(name)
-        return text.replace("coalesce(r.route, $default_route)", "nullif($default_route, $default_route)") \
-            if name == "plan/plan_findings" else text
+        if name == model:
+            assert old in text, (model, old)
+            return text.replace(old, new)
+        return text
 
-    monkeypatch.setattr(sqlmod, "sql_text", tampered)
+    monkeypatch.setattr(sqlmod, "sql_text", broken)
     out = tmp_path / "out" / "plan.json"
     result = run_cli("plan", HANDMADE, "--out", out)
     assert result.exit_code == 1
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith("Error: Audit 'assert_every_finding_routed' failed (every finding has a route "
-                               "(someone owns it: policy [routes], else the default route)): ")
-    assert "offending row(s), first: kind=" in lines[0]
+    assert len(lines) == 1, result.stderr
+    assert re.fullmatch(rf"Error: Audit '{audit}' failed \(.+\): \d+ offending row\(s\), first: .+\. No plan was "
+                        r"written: this is a bug in the SQL models; report it with the snapshot\.", lines[0]), lines[0]
     assert not out.exists()
     assert not out.parent.exists() or not list(out.parent.glob("plan.*"))
