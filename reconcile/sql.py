@@ -192,14 +192,11 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}")
     sql = sql_text(name)
-    wanted = dict.fromkeys(_PARAM.findall(sql))
-    missing = [k for k in wanted if k not in (params or {})]
-    if missing:
-        raise KeyError(f"model {name!r} needs parameter(s) {', '.join(missing)}")
+    bound = _bound(name, sql, params)
     stem = name.rsplit("/", 1)[-1]
     working = name.startswith(TEMPORARY)
     if name in VIEWS:
-        if wanted:
+        if bound:
             raise KeyError(f"model {name!r} is a view: views take no parameters")
         con.execute(f'create or replace view "{stem}" as {sql}')
         return
@@ -211,14 +208,16 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
         # scratch tables live for one build: DuckDB's string compression (dict_fsst) would cost more than it saves
         con.execute(f"set disabled_compression_methods = '{SCRATCH_UNCOMPRESSED}'")
     try:
-        con.execute(f"create or replace {target} as {sql}", {k: params[k] for k in wanted})
+        con.execute(f"create or replace {target} as {sql}", bound)
     finally:
         if working and spill:
             con.execute("reset disabled_compression_methods")
 
 
 def _bound(name: str, sql: str, params: dict | None) -> dict:
-    wanted = dict.fromkeys(_PARAM.findall(sql))
+    """The parameters a SQL file's body uses (its header comment names them too, but binds nothing), from params."""
+    body = "\n".join(ln for ln in sql.splitlines() if not ln.lstrip().startswith("--"))
+    wanted = dict.fromkeys(_PARAM.findall(body))
     missing = [k for k in wanted if k not in (params or {})]
     if missing:
         raise KeyError(f"SQL file {name!r} needs parameter(s) {', '.join(missing)}")
