@@ -25,6 +25,9 @@ CLAY_KEYS = (
     "campaign_member_id", "lead_id", "email", "company_description", "industry", "smartlead_lead_id",
     "smartlead_campaign_id", "hard_bounced", "replied", "reply_category", "reply_at", "email_validation",
 )
+# [source_values]: what a few source values mean to the rules (bound into the SQL as $value_<key>, compared
+# case-insensitively): a reply category, another reply category, and Clay's Email Validation verdict.
+SOURCE_VALUE_KEYS = ("sender_originated_bounce", "do_not_contact", "email_invalid")
 BLOCKED_REASONS = (
     "not_in_allowlist", "read_only", "object_not_writable", "org_field_not_updateable", "pending_legal",
     "converted_lead", "invalid_picklist_value", "too_long", "overwrite_not_approved",
@@ -93,6 +96,7 @@ class Policy:
     approvers: tuple[Approver, ...] = ()
     notify: "NotifySettings | None" = None  # [destinations.*] and [notify] (reconcile/destinations.py)
     bypass_permission: str = "Bypass_Validation_Rules"  # [org] bypass_permission: the org's validation bypass
+    source_values: dict[str, str] = field(default_factory=dict)  # [source_values], defaults from the packaged policy
 
     def approver(self, name: str) -> Approver | None:
         """The policy's approver of that name (case and surrounding spaces ignored), or None."""
@@ -156,6 +160,11 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
     if unknown:
         raise PolicyError(f"Policy file '{path}': unknown Clay column key '{unknown[0]}' in [clay.columns]. "
                           f"Known keys: {', '.join(CLAY_KEYS)}.")
+    values = {**_default_section("source_values"), **doc.get("source_values", {})}
+    unknown = sorted(k for k, v in values.items() if k not in SOURCE_VALUE_KEYS or not isinstance(v, str) or not v.strip())
+    if unknown:
+        raise PolicyError(f"Policy file '{path}': [source_values] entry '{unknown[0]}' is not one of "
+                          f"{', '.join(SOURCE_VALUE_KEYS)} with a non-blank text value.")
     routes = dict(doc.get("routes", {}))
     for kind, route in routes.items():
         if route not in ROUTES:
@@ -170,7 +179,7 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
     return Policy(path=path, fingerprint=fingerprint, org_name=str(org.get("name", "default")),
                   role=str(org.get("role", "")), gbus=tuple(org.get("gbus", [])), fields=fields,
                   bypass_permission=str(org.get("bypass_permission", "Bypass_Validation_Rules")),
-                  clay_columns=clay, routes=routes, thresholds=thresholds, formulas=dict(doc.get("formulas", {})),
+                  clay_columns=clay, source_values=values, routes=routes, thresholds=thresholds, formulas=dict(doc.get("formulas", {})),
                   sources=_parse_sources(path, doc.get("sources", {})),
                   approvers=_parse_approvers(path, doc.get("approvers", [])),
                   notify=parse_notify(path, doc.get("destinations", {}), doc.get("notify", {})))
@@ -243,3 +252,7 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
 def _default_clay_columns() -> dict[str, str]:
     doc = tomllib.loads(default_policy_path().read_text("utf-8"))
     return doc["clay"]["columns"]
+
+
+def _default_section(name: str) -> dict[str, str]:
+    return tomllib.loads(default_policy_path().read_text("utf-8"))[name]

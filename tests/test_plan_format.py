@@ -18,7 +18,7 @@ from reconcile import plan as planmod
 from reconcile.build import build_plan
 from reconcile.errors import PlanError
 from reconcile.planfile import copy_plan
-from reconcile.sql import QUERIES, MODELS, SQL_DIR
+from reconcile.sql import AUDITS, FINDING_KINDS, QUERIES, MODELS, SQL_DIR
 
 CHANGE_KEYS = {"object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons", "evidence"}
 FINDING_KEYS = {"kind", "object", "record_id", "route", "detail", "evidence"}
@@ -450,7 +450,7 @@ def test_every_registered_model_exists_once():
 
 
 def test_every_sql_file_is_registered_in_models():
-    assert sorted(set(_sql_models_on_disk()) - set(MODELS) - set(QUERIES)) == []
+    assert sorted(set(_sql_models_on_disk()) - set(MODELS) - set(QUERIES) - set(AUDITS)) == []
     assert not set(MODELS) & set(QUERIES)
 
 
@@ -461,3 +461,58 @@ def test_every_sql_file_starts_with_a_comment_header(model):
     header = " ".join(ln for ln in lines[:next(i for i, ln in enumerate(lines) if not ln.startswith("--"))])
     assert "grain" in header.lower(), f"{model}.sql header names its grain"
     assert "parameters" in header.lower(), f"{model}.sql header names its parameters (or 'none')"
+
+
+def test_every_finding_kind_has_its_file_named_after_it():
+    from reconcile.policy import load_policy
+    from reconcile.report_text import KINDS
+
+    assert sorted(FINDING_KINDS) == sorted(KINDS) == sorted(load_policy().routes), (
+        "a finding kind needs sql/findings/find_<kind>.sql, report wording (report_text.KINDS) and a default route")
+    plan_findings = (SQL_DIR / "plan" / "plan_findings.sql").read_text("utf-8")
+    for kind in FINDING_KINDS:
+        sql = (SQL_DIR / "findings" / f"find_{kind}.sql").read_text("utf-8")
+        body = "\n".join(ln for ln in sql.splitlines() if not ln.startswith("--"))
+        assert f"'{kind}' as kind" in body, f"find_{kind}.sql selects '{kind}' as kind"
+        assert not [k for k in FINDING_KINDS if k != kind and f"'{k}'" in body], f"find_{kind}.sql holds one kind"
+        assert re.search(rf"\bfrom find_{kind}\n", plan_findings), f"plan_findings.sql reads find_{kind}"
+
+
+def test_each_finding_table_holds_only_its_own_kind(built):
+    import duckdb
+
+    con = duckdb.connect(str(built.db_path), read_only=True)
+    try:
+        for kind in FINDING_KINDS:
+            assert {r[0] for r in con.execute(f"select distinct kind from find_{kind}").fetchall()} <= {kind}
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("model", _sql_models_on_disk())
+def test_every_bound_parameter_is_named_in_the_header(model):
+    lines = (SQL_DIR / f"{model}.sql").read_text("utf-8").splitlines()
+    top = next(i for i, ln in enumerate(lines) if not ln.startswith("--"))
+    header, body = " ".join(lines[:top]), "\n".join(lines[top:])
+    assert sorted(set(re.findall(r"\$[a-z_][a-z0-9_]*", body)) - set(re.findall(r"\$[a-z_][a-z0-9_]*", header))) == []
+
+
+def test_summary_campaign_and_gbu_counts_equal_the_notebook_filters(built, plan):
+    """One rule (plan_record_context) behind the summary's by_campaign/by_gbu and the notebooks' filters."""
+    import duckdb
+
+    from reconcile.explore import filter_changes
+
+    s = plan["summary"]
+    assert s["by_campaign"] and [g for g in s["by_gbu"] if g != "(none)"]
+    con = duckdb.connect(str(built.db_path), read_only=True)
+    try:
+        for cid, c in s["by_campaign"].items():
+            shown = filter_changes(con, campaign=cid, limit=10**6)
+            assert len(shown) == c["ready"] + c["blocked"], cid
+        for gbu, c in s["by_gbu"].items():
+            if gbu != "(none)":
+                shown = filter_changes(con, gbu=gbu, limit=10**6)
+                assert len(shown) == c["ready"] + c["blocked"], gbu
+    finally:
+        con.close()
