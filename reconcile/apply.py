@@ -22,7 +22,7 @@ from .errors import ApplyError, ApplyStopped, ReconcileError
 from .invariants import live_violation
 from .files import short_id, write_atomic
 from .plan import dumps, load_plan, undo_plan
-from .policy import WRITABLE_OBJECTS, Policy, load_policy
+from .policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
 from .writeback import send
 from .clock import parse_utc, utc_now
 
@@ -69,8 +69,15 @@ def summary_lines(result: ApplyResult) -> list[str]:
     return lines
 
 
-def policy_violations(change: dict, policy: Policy, org_updateable: dict[tuple[str, str], bool]) -> list[str]:
-    """Apply-time allowlist check, independent of the plan's own status (an edited plan is caught here)."""
+def policy_violations(change: dict, policy: Policy, org_updateable: dict[tuple[str, str], bool],
+                      converted: bool = False) -> list[str]:
+    """Apply-time gate, independent of the plan's own status (an edited plan is caught here): the checks of the plan
+    gate (sql/plan/plan_changes.sql; tests/test_gate_parity.py holds them equal), reasons in BLOCKED_REASONS order.
+
+    converted: whether the Lead is converted. apply itself leaves it False and checks the live record's IsConverted
+    after re-reading it (_classify_against_current); the plan checks the snapshot's.
+    A rule's own reason (overwrite_not_approved) is the live fill-if-blank invariant here (invariants.py), because
+    an approval may release it."""
     reasons = []
     fp = policy.field_policy(change["object"], change["field"])
     if fp is None:
@@ -83,14 +90,16 @@ def policy_violations(change: dict, policy: Policy, org_updateable: dict[tuple[s
         reasons.append("org_field_not_updateable")
     if fp is not None and fp.status == "pending_legal":
         reasons.append("pending_legal")
+    if converted:
+        reasons.append("converted_lead")
     after = change.get("after")
     if fp is not None and fp.picklist and after is not None and after not in fp.picklist:
         reasons.append("invalid_picklist_value")
     if fp is not None and fp.max_length and isinstance(after, str) and len(after) > fp.max_length:
         reasons.append("too_long")
     if fp is not None and fp.kind == "checkbox" and not isinstance(after, bool):
-        reasons.append("invalid_picklist_value")
-    return reasons
+        reasons.append("invalid_picklist_value")  # a checkbox is the two-value picklist {true, false} (plan: same)
+    return [r for r in BLOCKED_REASONS if r in reasons]
 
 
 def _norm(v):

@@ -16,11 +16,11 @@ from . import plan as planmod
 from .clock import iso
 from .errors import ReconcileError, SnapshotError
 from .files import write_atomic
-from .policy import WRITABLE_OBJECTS, Policy, load_policy
+from .policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
 from .contract import sources
 from .snapshots import Snapshot, discover, ingest
-from .sql import (MODELS, attach_scratch, connect, default_memory_limit, effective_memory_limit, load_macros, run_model,
-                  run_models)
+from .sql import (MODELS, attach_scratch, connect, default_memory_limit, effective_memory_limit, load_macros, run_audits,
+                  run_model, run_models)
 
 
 @dataclass
@@ -75,8 +75,12 @@ def model_params(policy: Policy, snap: Snapshot) -> dict:
         "clay_taken_at": snap.taken_at.get("clay", now),
         "smartlead_taken_at": snap.taken_at.get("smartlead", now),
         "writable_objects": list(WRITABLE_OBJECTS),
+        "blocked_reasons": list(BLOCKED_REASONS),
         "default_route": "CRM Admin",
-        **{f"h_{key}": header for key, header in cols.items()},
+        # $clay_header_<key>: the policy's name of each Clay column, so evidence names the header the file has
+        **{f"clay_header_{key}": header for key, header in cols.items()},
+        # $value_<key>: what a source value means to the rules (policy [source_values])
+        **{f"value_{key}": value for key, value in policy.source_values.items()},
     }
 
 
@@ -111,8 +115,9 @@ def build(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, le
     load_policy_tables(con, policy, snapshot_dir)
     snap = stage_snapshot(con, snapshot_dir, policy, lenient=lenient, progress=progress)
     snap.inputs = coverage.assess(snap, policy)
-    run_models(con, model_params(policy, snap), progress=progress,
-               names=_modelled(), spill=spill)
+    params = model_params(policy, snap)
+    run_models(con, params, progress=progress, names=_modelled(), spill=spill)
+    run_audits(con, params)  # the plan's invariants, checked before anything is written (AuditError: no plan)
     return snap
 
 

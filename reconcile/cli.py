@@ -312,9 +312,10 @@ def audit(db, record_id, plan_id, as_csv, verify):
 @click.option("--bulk-threshold", type=int, default=50_000, show_default=True,
               help="Objects with more records than this are read with Bulk API 2.0 instead of REST.")
 @click.option("--campaign", "campaigns", multiple=True, type=int,
-              help="Smartlead campaign id to pull; repeatable [default: every campaign of the key].")
+              help="Smartlead campaign id to pull; repeatable [default: the policy's [sources.smartlead] campaigns, "
+                   "else every campaign of the key].")
 @click.option("--clay-dir", type=click.Path(path_type=Path),
-              help="Clay drop folder [default: RECONCILE_CLAY_DIR].")
+              help="Clay drop folder [default: RECONCILE_CLAY_DIR, else the policy's [sources.clay] drop_dir].")
 @click.option("--spool", type=click.Path(path_type=Path),
               help="Smartlead webhook spool (`smartlead-webhook serve --spool`) [default: RECONCILE_SMARTLEAD_SPOOL].")
 @policy_option
@@ -343,7 +344,8 @@ def pull(out_dir, sources, org, bulk_threshold, campaigns, clay_dir, spool, poli
         results = pull_sources(out_dir, names, connect_sf=lambda: connect(org=org), campaigns=list(campaigns),
                                clay_dir=clay_dir or os.environ.get("RECONCILE_CLAY_DIR") or None,
                                spool=spool or os.environ.get("RECONCILE_SMARTLEAD_SPOOL") or None,
-                               policy=policy_path(policy, org) if "clay" in names else None, progress=progress,
+                               policy=policy_path(policy, org) if {"smartlead", "clay"} & set(names) else None,
+                               progress=progress,
                                bulk_threshold=bulk_threshold)
     for r in results:
         if r.system == "sfdc":  # the one-line Salesforce summary scripts already read
@@ -634,11 +636,15 @@ def sandbox():
 @click.option("--seed", "seed_dir", type=click.Path(path_type=Path), help="Snapshot dir whose sfdc/ files seed a fresh org "
               "(refused when --state exists, unless --reset).")
 @click.option("--reset", is_flag=True, help="Replace an existing --state with a fresh org (CA and JWT key are kept).")
+@click.option("--keep-formula-values", is_flag=True,
+              help="With --seed: where the snapshot's overall_hard_bounced__c / Cold_Lead_Eligible__c differ from "
+                   "what the org's formulas compute, keep answering the snapshot's value (an org whose deployed "
+                   "formula deviates from the spec; `make demo` seeds this way).")
 @click.option("--state", type=click.Path(path_type=Path), default=Path(".sandbox/org.json"), show_default=True,
               help="State file: the org survives restarts; every field change is recorded.")
 @click.option("--token-ttl", type=float, default=7200, show_default=True,
               help="Seconds an OAuth access token stays valid (then the API answers INVALID_SESSION_ID).")
-def sandbox_serve(port, seed_dir, reset, state, token_ttl):
+def sandbox_serve(port, seed_dir, reset, keep_formula_values, state, token_ttl):
     """Serve the sandbox org until interrupted; prints one JSON line: instance_url, session ids, ca_bundle,
     and its registered OAuth app: login_url, client_id, client_secret, username, jwt_key_file. Smartlead and
     Pardot stand-ins (seeded from --seed's smartlead/ and pardot/ files) serve beside it: smartlead_base_url,
@@ -655,7 +661,7 @@ def sandbox_serve(port, seed_dir, reset, state, token_ttl):
     seeder = None
     if seed_dir:
         from .seeding import seed_org
-        seeder = lambda org: seed_org(org, seed_dir)  # noqa: E731
+        seeder = lambda org: seed_org(org, seed_dir, keep_formula_values=keep_formula_values)  # noqa: E731
     from .standins.sources import start_source_standins
     serve(port, state, seed=seeder, token_ttl=token_ttl, reset=reset,
           companions=lambda org: start_source_standins(org, seed_dir))

@@ -1,8 +1,9 @@
 """`reconcile demo`: the whole day on embedded defaults — demo data, a local sandbox org, a DuckDB file.
 
 generate snapshot → start the sandbox org and seed it with the snapshot's Salesforce records → preflight →
-plan → report → approve as "Demo Admin" → apply with an audit trail (real HTTPS through simple-salesforce)
-→ pull Salesforce back and re-plan (no ready change is left).
+pull all four sources (Salesforce, the Smartlead and Pardot stand-ins, a Clay drop folder) → plan → report →
+approve as "Demo Admin" → apply with an audit trail (real HTTPS through simple-salesforce) → pull Salesforce back
+and re-plan (no ready change is left).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, appl
     handle = start_sandbox(state_path=work / "sandbox" / "org.json")
     try:
         started = time.monotonic()
-        seed_org(handle.org, snap)
+        seed_org(handle.org, snap, keep_formula_values=True)
         say(f"    seeded the org with {leads} leads and their campaign members in {time.monotonic() - started:.1f} s")
         client = connect(env=handle.oauth_env("client_credentials"))  # the integration user, via its app
         from .pull import pull_snapshot
@@ -59,7 +60,7 @@ def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, appl
         from .preflight import run_preflight
         checks = run_preflight(client, load_policy())
         say(f"    preflight: {sum(c.ok for c in checks)} of {len(checks)} checks pass")
-        say("    pulling Smartlead and Pardot (APIs) and Clay (drop folder) from the sandbox; Salesforce as generated")
+        say("    pulling Salesforce (REST), Smartlead and Pardot (their APIs) and Clay (drop folder) from the sandbox")
         pulled = _pull_all_sources(handle, snap, work, client)
         say("    " + "; ".join(f"{p.system} {p.records} records ({p.requests} API requests)" for p in pulled))
         say("4/6 Planning (DuckDB file, SQL rules) and rendering the HTML report")
@@ -89,9 +90,9 @@ def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, appl
 def _pull_all_sources(handle, snap: Path, work: Path, client) -> list:
     """`reconcile pull --sources all` against the sandbox: the org, its Smartlead and Pardot stand-ins (seeded from
     the demo snapshot) and a Clay drop folder holding the snapshot's Clay exports named with their export time.
-    Each source keeps the demo's taken_at (so the demo plans as the generated snapshot would). Salesforce is copied
-    as generated, not pulled: the sandbox org computes its formula fields, so a pull would erase the demo's
-    overall_formula_mismatch and eligibility_mismatch cases (step 6 pulls it after apply)."""
+    Each source keeps the demo's taken_at (so the demo plans as the generated snapshot would). The org was seeded
+    with keep_formula_values, so its formulas answer the generated values and the demo's overall_formula_mismatch
+    and eligibility_mismatch cases survive the pull."""
     import tomllib
 
     from .sources.pull_all import pull_sources
@@ -109,12 +110,11 @@ def _pull_all_sources(handle, snap: Path, work: Path, client) -> list:
     out = work / "pulled"
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy2(snap / "manifest.toml", out / "manifest.toml")
-    shutil.copytree(snap / "sfdc", out / "sfdc")
     if (snap / "smartlead" / "events.jsonl").exists():  # the webhook spool's part (see smartlead-webhook serve)
         (out / "smartlead").mkdir(exist_ok=True)
         shutil.copy2(snap / "smartlead" / "events.jsonl", out / "smartlead" / "events.jsonl")
     try:
         return [pull_sources(out, [system], connect_sf=lambda: client, env=env, clay_dir=drop,
-                             taken_at=taken[system])[0] for system in ("smartlead", "pardot", "clay")]
+                             taken_at=taken[system])[0] for system in ("sfdc", "smartlead", "pardot", "clay")]
     finally:
         stop()

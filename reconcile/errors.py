@@ -23,6 +23,10 @@ class ApprovalError(PlanError):
     """An approval is missing, stale or does not cover what is asked."""
 
 
+class AuditError(PlanError):
+    """A build-time audit (sql/audits/assert_*.sql) found rows that break an invariant of the plan: none is written."""
+
+
 class SalesforceError(ReconcileError):
     """Salesforce could not be reached or refused the session."""
 

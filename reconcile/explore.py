@@ -1,7 +1,8 @@
 """Helpers behind the analyst notebooks (explore, report, apply): read-only queries and small widgets.
 
-Every query binds its values; a filter left at None matches everything. Campaign and GBU reach a Lead through
-its CampaignMembers and its own GBU__c, a CampaignMember through its Campaign.
+Every query binds its values; a filter left at None matches everything. The campaign and GBU filters follow the
+one rule of sql/plan/plan_record_context.sql (as the plan summary's by_campaign and by_gbu do): a Lead matches
+through its own GBU__c and its CampaignMembers' campaigns, a CampaignMember through its Campaign.
 """
 
 from __future__ import annotations
@@ -16,33 +17,16 @@ from . import planfile
 
 ALL = None  # the dropdowns' "(all)" value
 
-# A record's campaigns and GBUs: a Lead's own GBU and its memberships, a CampaignMember's campaign.
-_CONTEXT = """
-record_context as (
-    select 'Lead' as object, lead_id as record_id, cast(null as varchar) as campaign_id, gbu from stg_sfdc__lead
-    union all
-    select 'Lead', m.lead_id, m.campaign_id, c.gbu
-    from stg_sfdc__campaign_member m
-    left join stg_sfdc__campaign c on c.campaign_id = m.campaign_id
-    where m.lead_id is not null
-    union all
-    select 'CampaignMember', m.cm_id, m.campaign_id, coalesce(c.gbu, l.gbu)
-    from stg_sfdc__campaign_member m
-    left join stg_sfdc__campaign c on c.campaign_id = m.campaign_id
-    left join stg_sfdc__lead l on l.lead_id = m.lead_id
-)"""
-_IN_SCOPE = """exists (select 1 from record_context x where x.object = t.object and x.record_id = t.record_id
+_IN_SCOPE = """exists (select 1 from plan_record_context x where x.object = t.object and x.record_id = t.record_id
     and ($campaign is null or x.campaign_id = $campaign) and ($gbu is null or x.gbu = $gbu))"""
-CHANGES_SQL = f"""with {_CONTEXT}
-select t.object, t.record_id, t.field, t.before ->> '$' as before, t.after ->> '$' as after, t.rule, t.status,
-       t.reason, t.campaign_id, t.gbu
+CHANGES_SQL = f"""select t.object, t.record_id, t.field, t.before ->> '$' as before, t.after ->> '$' as after,
+       t.rule, t.status, t.reason, t.campaign_id, t.gbu
 from plan_changes t
 where ($rule is null or t.rule = $rule) and ($field is null or t.object || '.' || t.field = $field)
   and ($status is null or t.status = $status)
   and (($campaign is null and $gbu is null) or {_IN_SCOPE})
 order by t.object, t.record_id, t.field limit $limit"""
-FINDINGS_SQL = f"""with {_CONTEXT}
-select t.kind, t.route, t.object, t.record_id, t.detail, t."at"
+FINDINGS_SQL = f"""select t.kind, t.route, t.object, t.record_id, t.detail, t."at"
 from plan_findings t
 where ($kind is null or t.kind = $kind) and ($route is null or t.route = $route)
   and (($campaign is null and $gbu is null) or {_IN_SCOPE})

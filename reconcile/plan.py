@@ -21,6 +21,7 @@ from . import planfile
 from .clock import iso
 from .errors import PlanError
 from .files import sha256_json, write_atomic
+from .sql import sql_text
 
 if TYPE_CHECKING:
     from .policy import Policy
@@ -94,16 +95,8 @@ def summarize(con) -> dict:
     """Counts by object, field, rule, status, reason, campaign, GBU; findings by kind and route; rejects."""
     rb = "count(*) filter (where status = 'ready'), count(*) filter (where status = 'blocked')"
     total, ready, blocked = con.execute(f"select count(*), {rb} from plan_changes").fetchone()
-    campaigns = {}
-    for cid, name, gbu, r, b in con.execute(
-            """select coalesce(p.campaign_id, m.campaign_id) as cid, any_value(c.name), any_value(c.gbu),
-                       count(*) filter (where p.status = 'ready'), count(*) filter (where p.status = 'blocked')
-                from plan_changes p
-                left join stg_sfdc__campaign_member m on p.object = 'Lead' and m.lead_id = p.record_id
-                left join stg_sfdc__campaign c on c.campaign_id = coalesce(p.campaign_id, m.campaign_id)
-                where coalesce(p.campaign_id, m.campaign_id) is not null
-                group by cid order by cid""").fetchall():
-        campaigns[cid] = {"name": name, "gbu": gbu, "ready": r, "blocked": b}
+    campaigns = {cid: {"name": name, "gbu": gbu, "ready": r, "blocked": b}
+                 for cid, name, gbu, r, b in con.execute(sql_text("plan/summary_by_campaign")).fetchall()}
     by_file = dict(con.execute("select file, count(*) from rejects group by 1 order by 1").fetchall())
     records = dict(con.execute(
         "select 'Lead', count(*) from stg_sfdc__lead union all select 'CampaignMember', count(*) from "
@@ -121,7 +114,7 @@ def summarize(con) -> dict:
         "by_reason": dict(con.execute("select reason, count(*) from plan_changes where status = 'blocked' "
                                       "group by 1 order by 1").fetchall()),
         "by_campaign": campaigns,
-        "by_gbu": _counts(con, f"select coalesce(gbu, '(none)'), {rb} from plan_changes group by 1 order by 1"),
+        "by_gbu": _counts(con, sql_text("plan/summary_by_gbu")),
         "findings": {
             "total": con.execute("select count(*) from plan_findings").fetchone()[0],
             "by_kind": dict(con.execute("select kind, count(*) from plan_findings group by 1 order by 1").fetchall()),

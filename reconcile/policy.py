@@ -22,6 +22,9 @@ STATUSES = ("active", "pending_legal", "read_only")
 KINDS = ("checkbox", "text", "picklist", "formula")
 ROUTES = ("CRM Admin", "IT Infra", "MARCOM Ops", "DPO")
 WRITABLE_OBJECTS = ("Lead", "CampaignMember")
+# [source_values]: what a few source values mean to the rules (bound into the SQL as $value_<key>, compared
+# case-insensitively): a reply category, another reply category, and Clay's Email Validation verdict.
+SOURCE_VALUE_KEYS = ("sender_originated_bounce", "do_not_contact", "email_invalid")
 BLOCKED_REASONS = (
     "not_in_allowlist", "read_only", "object_not_writable", "org_field_not_updateable", "pending_legal",
     "converted_lead", "invalid_picklist_value", "too_long", "overwrite_not_approved",
@@ -64,6 +67,8 @@ class SourcePolicy:
     required: bool = False
     max_age_hours: float | None = None
     on_problem: str = "warn"   # missing (optional) or stale: "warn" (banner + plan output) or "error" (no plan)
+    campaigns: tuple[int, ...] = ()  # [sources.smartlead] only: campaign ids `pull` takes (empty: every campaign)
+    drop_dir: str = ""               # [sources.clay] only: the Clay drop folder (relative to the policy file)
 
 
 SOURCE_DEFAULTS = {"sfdc": SourcePolicy(required=True, on_problem="error"),
@@ -87,6 +92,7 @@ class Policy:
     approvers: tuple[Approver, ...] = ()
     notify: "NotifySettings | None" = None  # [destinations.*] and [notify] (reconcile/destinations.py)
     bypass_permission: str = "Bypass_Validation_Rules"  # [org] bypass_permission: the org's validation bypass
+    source_values: dict[str, str] = field(default_factory=dict)  # [source_values], defaults from the packaged policy
 
     def approver(self, name: str) -> Approver | None:
         """The policy's approver of that name (case and surrounding spaces ignored), or None."""
@@ -144,6 +150,11 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
     if unknown:
         raise PolicyError(f"Policy file '{path}': unknown Clay column key '{unknown[0]}' in [clay.columns]. "
                           f"Known keys: {', '.join(CLAY_KEYS)}.")
+    values = {**_default_section("source_values"), **doc.get("source_values", {})}
+    unknown = sorted(k for k, v in values.items() if k not in SOURCE_VALUE_KEYS or not isinstance(v, str) or not v.strip())
+    if unknown:
+        raise PolicyError(f"Policy file '{path}': [source_values] entry '{unknown[0]}' is not one of "
+                          f"{', '.join(SOURCE_VALUE_KEYS)} with a non-blank text value.")
     routes = dict(doc.get("routes", {}))
     for kind, route in routes.items():
         if route not in ROUTES:
@@ -158,7 +169,7 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
     return Policy(path=path, fingerprint=fingerprint, org_name=str(org.get("name", "default")),
                   role=str(org.get("role", "")), gbus=tuple(org.get("gbus", [])), fields=fields,
                   bypass_permission=str(org.get("bypass_permission", "Bypass_Validation_Rules")),
-                  clay_columns=clay, routes=routes, thresholds=thresholds, formulas=dict(doc.get("formulas", {})),
+                  clay_columns=clay, source_values=values, routes=routes, thresholds=thresholds, formulas=dict(doc.get("formulas", {})),
                   sources=_parse_sources(path, doc.get("sources", {})),
                   approvers=_parse_approvers(path, doc.get("approvers", [])),
                   notify=parse_notify(path, doc.get("destinations", {}), doc.get("notify", {})))
@@ -170,11 +181,26 @@ def _parse_sources(path: str, doc: dict) -> dict[str, SourcePolicy]:
         where = f"Policy file '{path}' [sources.{name}]"
         if name not in SOURCE_DEFAULTS:
             raise PolicyError(f"{where}: '{name}' is not a source; use one of {', '.join(SOURCE_DEFAULTS)}.")
+        only = {"campaigns": "smartlead", "drop_dir": "clay"}
+        for key, owner in only.items():
+            if key in entry and name != owner:
+                raise PolicyError(f"{where}: '{key}' belongs under [sources.{owner}].")
+        campaigns = entry.get("campaigns", [])
+        if not isinstance(campaigns, list) or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0
+                                                      for c in campaigns):
+            raise PolicyError(f"{where}: campaigns = {campaigns!r} is not a list of Smartlead campaign ids "
+                              "(numbers, e.g. campaigns = [9181, 9204]).")
+        if not isinstance(entry.get("drop_dir", ""), str):
+            raise PolicyError(f"{where}: drop_dir must be a folder path in quotes.")
+        drop = str(Path(entry["drop_dir"]).expanduser()) if entry.get("drop_dir") else ""
+        if drop and not Path(drop).is_absolute():
+            drop = str(Path(path).parent / drop)   # relative to the policy file, like [formulas]
         try:
-            merged = {**SOURCE_DEFAULTS[name].__dict__, **entry}
+            merged = {**SOURCE_DEFAULTS[name].__dict__, **entry, "campaigns": tuple(campaigns), "drop_dir": drop}
             sp = SourcePolicy(**merged)
         except TypeError as e:
-            raise PolicyError(f"{where}: bad entry ({e}); keys are required, max_age_hours, on_problem.") from e
+            raise PolicyError(f"{where}: bad entry ({e}); keys are required, max_age_hours, on_problem "
+                              "(+ campaigns for smartlead, drop_dir for clay).") from e
         if sp.on_problem not in ("warn", "error"):
             raise PolicyError(f"{where}: on_problem '{sp.on_problem}' is not 'warn' or 'error'.")
         if name == "sfdc" and not sp.required:
@@ -215,3 +241,7 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
 
 def _default_clay_columns() -> dict[str, str]:
     return {c.name: c.header for c in CLAY_COLUMNS}
+
+
+def _default_section(name: str) -> dict[str, str]:
+    return tomllib.loads(default_policy_path().read_text("utf-8"))[name]

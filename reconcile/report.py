@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from reconcile import charts, planfile
 from reconcile.plan import FORMAT, LAZY, Plan
+from reconcile.policy import BLOCKED_REASONS
 from reconcile.report_text import KINDS, REASONS, ROUTES, RULES
 from .clock import parse_utc
 from .files import as_text, write_atomic
@@ -219,8 +220,8 @@ def _breakdowns(summary: dict) -> list[dict[str, Any]]:
 
 
 def blocked_sentences(by_reason: dict[str, int]) -> list[dict[str, Any]]:
-    """One plain sentence per blocked reason, in the spec's order, unknown reasons last."""
-    order = list(REASONS) + sorted(set(by_reason) - set(REASONS))
+    """One plain sentence per blocked reason, in BLOCKED_REASONS order, unknown reasons last."""
+    order = list(BLOCKED_REASONS) + sorted(set(by_reason) - set(BLOCKED_REASONS))
     out = []
     for reason in order:
         n = int(by_reason.get(reason) or 0)

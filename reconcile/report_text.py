@@ -30,7 +30,7 @@ RULES = {
     "reply_classification_latest": "latest reply classification wins",
 }
 
-# (singular, plural, who acts) per blocked reason, in the spec's order.
+# (singular, plural, who acts) per blocked reason, keyed in policy.BLOCKED_REASONS order (a test holds them equal).
 REASONS = {
     "not_in_allowlist": ("{n} change targets a field outside the integration allowlist",
                          "{n} changes target fields outside the integration allowlist", "never written"),

@@ -89,7 +89,7 @@ def history_of(reports_dir: str | Path, exclude: str | Path | None = None, befor
 
 
 def prepare_snapshot(snapshot_dir: str | Path | None, work_dir: Path, pull: bool = False,
-                     org: str | None = None) -> Path:
+                     org: str | None = None, policy: str | None = None) -> Path:
     """The snapshot to plan from: pulled from Salesforce, given, or (neither) a generated demo snapshot."""
     if pull:
         from .sources.pull_all import parse_sources, pull_sources  # imported only when pulling
@@ -105,8 +105,7 @@ def prepare_snapshot(snapshot_dir: str | Path | None, work_dir: Path, pull: bool
                 shutil.copy2(src, target / name)
         sources = parse_sources(os.environ.get("RECONCILE_PULL_SOURCES") or "sfdc")  # README: Daily unattended run
         pull_sources(target, sources, connect_sf=lambda: connect(org=org or None),
-                     clay_dir=os.environ.get("RECONCILE_CLAY_DIR") or None,
-                     spool=os.environ.get("RECONCILE_SMARTLEAD_SPOOL") or None)
+                     spool=os.environ.get("RECONCILE_SMARTLEAD_SPOOL") or None, policy=policy)
         return target
     if snapshot_dir:
         return Path(snapshot_dir)
@@ -129,7 +128,7 @@ def plan_bundle(snapshot_dir: str = "", pull: bool = False, run_date: str = "", 
 
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    snap = prepare_snapshot(snapshot_dir, work, pull=pull, org=org)
+    snap = prepare_snapshot(snapshot_dir, work, pull=pull, org=org, policy=policy_path or None)
     plan = build_plan(snap, out=work / "plan.json", db=work / "reconcile.duckdb", policy=policy_path or None,
                       lenient=lenient).plan  # also writes plan.changes.csv / .parquet
     _write_json(work / "fingerprints.json", {"snapshot_dir": str(snap), "files": plan["snapshot"]["fingerprints"],

@@ -229,6 +229,11 @@ class Client:
         self.retries += 1
         time.sleep(self.backoff * 2 ** (attempt - 1))
 
+    def renew_session(self) -> str | None:
+        """A fresh access token for another API that takes the org's OAuth token (Account Engagement), or None
+        when this login cannot be renewed (a pasted session)."""
+        return self.sf.session_id if self._reauthenticate() else None
+
     def _reauthenticate(self) -> bool:
         """Log in again (client credentials / JWT); False for a pasted session, which cannot be renewed."""
         if self.relogin is None:

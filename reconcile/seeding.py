@@ -27,22 +27,50 @@ def seed_select(sobject: str) -> str:
     return f"select {', '.join(out)} from stg_{SALESFORCE_OBJECTS[sobject].name}"
 
 
+_FORMULAS = ("select lead_id as Id, overall_hard_bounced as overall_hard_bounced__c, "
+             "cold_lead_eligible as Cold_Lead_Eligible__c from stg_sfdc__lead")
+
+
 def salesforce_records(snapshot_dir: str | Path) -> dict[str, list[dict]]:
     """The snapshot's Salesforce records, normalised (18-character ids), keyed by sObject."""
+    return _read(snapshot_dir)[0]
+
+
+def _read(snapshot_dir: str | Path) -> tuple[dict[str, list[dict]], dict[str, dict]]:
+    """salesforce_records, and each Lead's formula values as the snapshot holds them, by Lead id."""
     con = staged(snapshot_dir)
     out = {}
     for sobject in SEED_ORDER:
         cur = con.execute(seed_select(sobject))
         names = [d[0] for d in cur.description]
         out[sobject] = [{k: v for k, v in zip(names, row) if v is not None} for row in cur.fetchall()]
+    cur = con.execute(_FORMULAS)
+    names = [d[0] for d in cur.description]
+    formulas = {row[0]: dict(zip(names[1:], row[1:])) for row in cur.fetchall()}
     con.close()
-    return out
+    return out, formulas
 
 
-def seed_org(org, snapshot_dir: str | Path) -> dict[str, int]:
-    """Insert the snapshot's Campaigns, Contacts, Leads and CampaignMembers into a sandbox Org."""
+def seed_org(org, snapshot_dir: str | Path, keep_formula_values: bool = False) -> dict[str, int]:
+    """Insert the snapshot's Campaigns, Contacts, Leads and CampaignMembers into a sandbox Org.
+
+    keep_formula_values: where the snapshot's formula values (overall_hard_bounced__c, Cold_Lead_Eligible__c)
+    differ from what the org's formulas compute from the same record, the org keeps answering the snapshot's value
+    (the `formula_values` fault: an org whose deployed formula deviates from the spec). The demo uses it so that
+    pulling Salesforce from the sandbox keeps its formula-mismatch scenarios."""
     counts = {}
-    for sobject, records in salesforce_records(snapshot_dir).items():
-        org.insert(sobject, records)
-        counts[sobject] = len(records)
+    records, formulas = _read(snapshot_dir)
+    for sobject, rows in records.items():
+        org.insert(sobject, rows)
+        counts[sobject] = len(rows)
+    if keep_formula_values:
+        deviating = {}
+        for lead_id, held in formulas.items():
+            computed = org.formulas("Lead", org.data["Lead"][lead_id])
+            differ = {name: value for name, value in held.items() if computed.get(name) != value}
+            if differ:
+                deviating[lead_id] = differ
+        org.set_faults(formula_values=deviating)
+        org.save()
+        counts["deviating formula values"] = len(deviating)
     return counts

@@ -1,4 +1,4 @@
-"""The only code that reads sql/ files: the model registry, run_model() and the connection setup."""
+"""The only code that reads sql/ files: the model registry, run_model(), run_audits() and the connection setup."""
 
 from __future__ import annotations
 
@@ -32,24 +32,33 @@ MODELS = (
     "intermediate/int_reply_evidence",
     "intermediate/int_classification_events",
     "intermediate/int_classification_latest",
+    "intermediate/int_reply_outcome",
     "intermediate/int_enrichment_rows",
     "intermediate/int_enrichment_values",
     "rules/rule_hard_bounce_union",
     "rules/rule_enrichment_fill_if_blank",
     "rules/rule_reply_set_once",
     "rules/rule_reply_classification_latest",
-    "findings/find_bounce_signals",
-    "findings/find_formula_checks",
+    "findings/find_bounce_hop_lost",
+    "findings/find_sender_originated_bounce",
+    "findings/find_overall_formula_mismatch",
+    "findings/find_pardot_sync_gap",
     "findings/find_deliverability_review",
     "findings/find_conflicting_enrichment",
-    "findings/find_reply_checks",
+    "findings/find_classification_without_reply",
+    "findings/find_do_not_contact_reply",
     "findings/find_eligibility_mismatch",
-    "findings/find_identity",
-    "findings/find_connector_errors",
+    "findings/find_ambiguous_match",
+    "findings/find_unmatched_source_row",
+    "findings/find_connector_error",
+    "plan/plan_record_context",
     "plan/plan_changes",
     "plan/plan_findings",
     "plan/plan_eligibility",
 )
+
+# One finding kind per file, named after the kind (sql/findings/find_<kind>.sql): the report's kind is the file name.
+FINDING_KINDS = tuple(m.split("/find_", 1)[1] for m in MODELS if m.startswith("findings/"))
 
 # Intermediate models are working tables of one build (recomputed from staging on every plan, never kept in the
 # DuckDB file). Staging, rule, finding and plan tables are kept in the file for analysts. Intermediates are
@@ -60,14 +69,29 @@ TEMPORARY = ("intermediate/",)
 SCRATCH = "scratch"
 SCRATCH_UNCOMPRESSED = "dict_fsst,fsst,dictionary"
 
+# Build-time audits, run after the plan models (run_audits): each returns the rows that break an invariant of the
+# plan; zero rows = pass. A conventions test checks every sql/audits/ file is listed here.
+AUDITS = (
+    "audits/assert_one_change_per_record_field",
+    "audits/assert_after_differs_from_before",
+    "audits/assert_ready_only_on_active_fields",
+    "audits/assert_reason_is_first_reason",
+    "audits/assert_reasons_are_known",
+    "audits/assert_every_finding_routed",
+)
+AUDIT_SAMPLE_ROWS = 3
+
+# Models created as views, not tables (computed where they are read; no parameters).
+VIEWS = ("plan/plan_record_context",)
+
 # Queries that are not materialised as tables (read by their module with sql_text, values bound).
-QUERIES = ("exports/export_campaign_members",)
+QUERIES = ("exports/export_campaign_members", "plan/summary_by_campaign", "plan/summary_by_gbu")
 
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 
 def sql_text(name: str) -> str:
-    if name not in MODELS and name not in QUERIES:
+    if name not in MODELS and name not in QUERIES and name not in AUDITS:
         raise KeyError(f"unknown SQL file {name!r}: register it in reconcile.sql")
     return (SQL_DIR / f"{name}.sql").read_text("utf-8")
 
@@ -168,12 +192,14 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}")
     sql = sql_text(name)
-    wanted = dict.fromkeys(_PARAM.findall(sql))
-    missing = [k for k in wanted if k not in (params or {})]
-    if missing:
-        raise KeyError(f"model {name!r} needs parameter(s) {', '.join(missing)}")
+    bound = _bound(name, sql, params)
     stem = name.rsplit("/", 1)[-1]
     working = name.startswith(TEMPORARY)
+    if name in VIEWS:
+        if bound:
+            raise KeyError(f"model {name!r} is a view: views take no parameters")
+        con.execute(f'create or replace view "{stem}" as {sql}')
+        return
     if not working:
         target = f'table "{stem}"'
     else:
@@ -182,10 +208,39 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
         # scratch tables live for one build: DuckDB's string compression (dict_fsst) would cost more than it saves
         con.execute(f"set disabled_compression_methods = '{SCRATCH_UNCOMPRESSED}'")
     try:
-        con.execute(f"create or replace {target} as {sql}", {k: params[k] for k in wanted})
+        con.execute(f"create or replace {target} as {sql}", bound)
     finally:
         if working and spill:
             con.execute("reset disabled_compression_methods")
+
+
+def _bound(name: str, sql: str, params: dict | None) -> dict:
+    """The parameters a SQL file's body uses (its header comment names them too, but binds nothing), from params."""
+    body = "\n".join(ln for ln in sql.splitlines() if not ln.lstrip().startswith("--"))
+    wanted = dict.fromkeys(_PARAM.findall(body))
+    missing = [k for k in wanted if k not in (params or {})]
+    if missing:
+        raise KeyError(f"SQL file {name!r} needs parameter(s) {', '.join(missing)}")
+    return {k: params[k] for k in wanted}
+
+
+def run_audits(con: duckdb.DuckDBPyConnection, params: dict | None = None, names=AUDITS) -> None:
+    """Run every audit; the first that returns rows raises AuditError naming it, the row count and the first rows."""
+    from .errors import AuditError
+
+    for name in names:
+        sql = sql_text(name)
+        cur = con.execute(f"select * from ({sql}) order by all limit {AUDIT_SAMPLE_ROWS}", _bound(name, sql, params))
+        columns = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+        if not rows:
+            continue
+        total = con.execute(f"select count(*) from ({sql})", _bound(name, sql, params)).fetchone()[0]
+        stem = name.rsplit("/", 1)[-1]
+        what = sql.splitlines()[0].removeprefix("-- Audit:").strip().rstrip(".")
+        shown = "; ".join(", ".join(f"{c}={v!r}" for c, v in zip(columns, row)) for row in rows)
+        raise AuditError(f"Audit '{stem}' failed ({what}): {total} offending row(s), first: {shown}. No plan was "
+                         "written: this is a bug in the SQL models; report it with the snapshot.")
 
 
 def run_models(con: duckdb.DuckDBPyConnection, params: dict, progress=None, names=MODELS, spill: bool = False) -> None:

@@ -13,7 +13,7 @@ from conftest import REPO
 
 from reconcile import contract, pull
 from reconcile.policy import default_policy_path, load_policy
-from reconcile.sql import MODELS, QUERIES, SQL_DIR
+from reconcile.sql import AUDITS, FINDING_KINDS, MODELS, QUERIES, SQL_DIR
 
 NOTEBOOKS = REPO / "notebooks"
 PARAMETERS = {
@@ -50,7 +50,7 @@ def test_every_registered_model_exists_once():
 
 
 def test_every_sql_file_is_registered_in_models():
-    assert sorted(set(_sql_models_on_disk()) - set(MODELS) - set(QUERIES)) == []
+    assert sorted(set(_sql_models_on_disk()) - set(MODELS) - set(QUERIES) - set(AUDITS)) == []
     assert not set(MODELS) & set(QUERIES)
 
 
@@ -61,6 +61,29 @@ def test_every_sql_file_starts_with_a_comment_header(model):
     header = " ".join(ln for ln in lines[:next(i for i, ln in enumerate(lines) if not ln.startswith("--"))])
     assert "grain" in header.lower(), f"{model}.sql header names its grain"
     assert "parameters" in header.lower(), f"{model}.sql header names its parameters (or 'none')"
+
+
+def test_every_finding_kind_has_its_file_named_after_it():
+    from reconcile.policy import load_policy
+    from reconcile.report_text import KINDS
+
+    assert sorted(FINDING_KINDS) == sorted(KINDS) == sorted(load_policy().routes), (
+        "a finding kind needs sql/findings/find_<kind>.sql, report wording (report_text.KINDS) and a default route")
+    plan_findings = (SQL_DIR / "plan" / "plan_findings.sql").read_text("utf-8")
+    for kind in FINDING_KINDS:
+        sql = (SQL_DIR / "findings" / f"find_{kind}.sql").read_text("utf-8")
+        body = "\n".join(ln for ln in sql.splitlines() if not ln.startswith("--"))
+        assert f"'{kind}' as kind" in body, f"find_{kind}.sql selects '{kind}' as kind"
+        assert not [k for k in FINDING_KINDS if k != kind and f"'{k}'" in body], f"find_{kind}.sql holds one kind"
+        assert re.search(rf"\bfrom find_{kind}\n", plan_findings), f"plan_findings.sql reads find_{kind}"
+
+
+@pytest.mark.parametrize("model", _sql_models_on_disk())
+def test_every_bound_parameter_is_named_in_the_header(model):
+    lines = (SQL_DIR / f"{model}.sql").read_text("utf-8").splitlines()
+    top = next(i for i, ln in enumerate(lines) if not ln.startswith("--"))
+    header, body = " ".join(lines[:top]), "\n".join(lines[top:])
+    assert sorted(set(re.findall(r"\$[a-z_][a-z0-9_]*", body)) - set(re.findall(r"\$[a-z_][a-z0-9_]*", header))) == []
 
 
 # ------------------------------------------------------------------------------------------ committed notebooks

@@ -109,3 +109,21 @@ def test_sf_id18_trims_an_18_byte_value_holding_a_15_character_id(con):
     got = [r[0] for r in con.execute("select sf_id18(raw) from v order by i").fetchall()]
     assert got == [id18(v) if v is not None else None for v in values] == ["000000000000000AAA", id18("00Q5g00000AbCdE"),
                                                                            None]
+
+
+def test_evidence_is_one_struct_shape_whatever_the_argument_types(con):
+    got = con.execute("select evidence('sfdc', 'sfdc/Lead.csv', 7, 'Cold_Lead_Eligible__c', true, null) as e, "
+                      "typeof(e)").fetchone()
+    assert got == ({"source": "sfdc", "file": "sfdc/Lead.csv", "row": 7, "column": "Cold_Lead_Eligible__c",
+                    "value": "true", "at": None},
+                   'STRUCT("source" VARCHAR, file VARCHAR, "row" BIGINT, "column" VARCHAR, "value" VARCHAR, '
+                   '"at" VARCHAR)')
+
+
+@pytest.mark.parametrize("candidates, expected", [
+    ("[null, 'read_only', case when false then 'too_long' end, 'pending_legal']", ["read_only", "pending_legal"]),
+    ("[case when false then 'too_long' end]", []),
+    ("cast([] as varchar[])", []),
+])
+def test_reasons_keeps_the_reasons_that_apply_in_order(con, candidates, expected):
+    assert con.execute(f"select reasons({candidates})").fetchone()[0] == expected

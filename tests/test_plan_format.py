@@ -18,6 +18,7 @@ from reconcile import plan as planmod
 from reconcile.build import build_plan
 from reconcile.errors import PlanError
 from reconcile.planfile import copy_plan
+from reconcile.sql import FINDING_KINDS
 
 CHANGE_KEYS = {"object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons", "evidence"}
 FINDING_KEYS = {"kind", "object", "record_id", "route", "detail", "evidence"}
@@ -432,3 +433,37 @@ def test_explain_refuses_a_malformed_id(built, run_cli):
     assert result.exit_code == 1
     assert result.stderr == ("Error: Record id '00Q5g00000AbCd' is not a Salesforce id (15 or 18 letters and digits "
                              "with a valid checksum). Copy the id from the plan or from Salesforce.\n")
+
+
+# ------------------------------------------------------------------------------------------ finding tables, summary
+
+def test_each_finding_table_holds_only_its_own_kind(built):
+    import duckdb
+
+    con = duckdb.connect(str(built.db_path), read_only=True)
+    try:
+        for kind in FINDING_KINDS:
+            assert {r[0] for r in con.execute(f"select distinct kind from find_{kind}").fetchall()} <= {kind}
+    finally:
+        con.close()
+
+
+def test_summary_campaign_and_gbu_counts_equal_the_notebook_filters(built, plan):
+    """One rule (plan_record_context) behind the summary's by_campaign/by_gbu and the notebooks' filters."""
+    import duckdb
+
+    from reconcile.explore import filter_changes
+
+    s = plan["summary"]
+    assert s["by_campaign"] and [g for g in s["by_gbu"] if g != "(none)"]
+    con = duckdb.connect(str(built.db_path), read_only=True)
+    try:
+        for cid, c in s["by_campaign"].items():
+            shown = filter_changes(con, campaign=cid, limit=10**6)
+            assert len(shown) == c["ready"] + c["blocked"], cid
+        for gbu, c in s["by_gbu"].items():
+            if gbu != "(none)":
+                shown = filter_changes(con, gbu=gbu, limit=10**6)
+                assert len(shown) == c["ready"] + c["blocked"], gbu
+    finally:
+        con.close()

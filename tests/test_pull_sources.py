@@ -106,9 +106,15 @@ def test_pardot_cap_restarts_by_id_without_loss_or_repeat(snapshot, org, pardot,
 
 
 def test_smartlead_burst_gets_429_and_the_pull_never_exceeds_the_limit(snapshot, smartlead, tmp_path):
-    burst = [requests.get(f"{smartlead.base_url}/campaigns", params={"api_key": smartlead.api_key}).status_code
-             for _ in range(14)]
+    answers = [requests.get(f"{smartlead.base_url}/campaigns", params={"api_key": smartlead.api_key})
+               for _ in range(14)]
+    burst = [r.status_code for r in answers]
     assert burst.count(429) >= 4 and burst[0] == 200
+    refused = answers[burst.index(429)]   # https://api.smartlead.ai/guides/rate-limits
+    assert refused.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+    assert refused.json()["error"]["retry_after"] == int(refused.headers["Retry-After"]) >= 1
+    assert answers[0].headers["X-RateLimit-Limit"] == "10" and answers[0].headers["X-RateLimit-Remaining"] == "9"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
     time.sleep(2.1)
     start = len(smartlead.log)
     pull_smartlead(tmp_path, env=smartlead.env(), campaigns=list(campaigns_from_snapshot(snapshot)) * 2)
@@ -191,3 +197,72 @@ def test_pardot_refuses_a_token_that_is_not_a_live_salesforce_session(pardot, tm
     from reconcile.sources.pardot import pull_pardot
     with pytest.raises(PullError, match="HTTP 401, code 184: access_token is invalid"):
         pull_pardot(tmp_path, "00Dxx!not-a-session", env=pardot.env())
+
+
+def test_pardot_pull_logs_in_again_when_the_token_expires_mid_pull(snapshot, org, pardot, tmp_path):
+    """The token is revoked after the first page (as an expiry would end it): Account Engagement answers 401 code
+    184, the pull logs in again with the client credentials and resumes the same page; nothing lost or repeated."""
+    revoked = []
+
+    def revoke_after_first_page(message):
+        if not revoked and "prospects" in message:
+            revoked.extend(t for t in list(org.org.tokens) if org.org.tokens[t]["user"] == "integration")
+            for t in revoked:
+                del org.org.tokens[t]
+
+    r = pull_sources(tmp_path, ["pardot"], connect_sf=lambda: connect(env=org.oauth_env()), env=pardot.env(),
+                     progress=revoke_after_first_page)[0]
+    assert revoked
+    ids = [int(line.split(",")[0]) for line in (tmp_path / "pardot" / "prospects.csv").read_text().splitlines()[1:]]
+    assert ids == sorted(int(p["id"]) for p in prospects_from_snapshot(snapshot))
+    assert any("logged in again 1×" in n for n in r.notes)
+
+
+def test_a_pasted_session_that_expires_mid_pardot_pull_is_one_error(snapshot, org, pardot, tmp_path):
+    sf = connect(env={"SF_INSTANCE_URL": org.instance_url, "SF_SESSION_ID": org.session_id,
+                      "SF_CA_BUNDLE": org.ca_bundle})
+    assert sf.renew_session() is None
+    from reconcile.sources.pardot import pull_pardot
+    with pytest.raises(PullError, match="HTTP 401, code 184: access_token is invalid"):
+        pull_pardot(tmp_path, "00Dxx!expired", env=pardot.env(), renew=sf.renew_session)
+
+
+def test_the_policy_names_the_smartlead_campaigns_and_the_clay_drop_folder(snapshot, smartlead, tmp_path):
+    from conftest import policy_with
+
+    ids = sorted(campaigns_from_snapshot(snapshot))
+    (tmp_path / "clay-drop").mkdir()
+    for f in (snapshot / "clay").iterdir():
+        shutil.copyfile(f, tmp_path / "clay-drop" / f"{f.stem} 2026-11-27T05-00-00{f.suffix}")
+    policy = policy_with(tmp_path, replace={   # drop_dir is relative to the policy file
+        '[sources.smartlead]\n': f'[sources.smartlead]\ncampaigns = [{ids[0]}, {ids[1]}]\n',
+        '[sources.clay]\n': '[sources.clay]\ndrop_dir = "clay-drop"\n'})
+    env = {**smartlead.env(), "RECONCILE_CLAY_DIR": ""}
+    r = cli(env, "pull", "--out", tmp_path / "snap", "--sources", "smartlead,clay", "--policy", policy)
+    assert r.exit_code == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "snap" / "smartlead").glob("campaign-*.csv")) == [
+        f"campaign-{ids[0]}.csv", f"campaign-{ids[1]}.csv"]
+    assert not any(path.rstrip("/").endswith("/campaigns") for _, path, _ in smartlead.log)  # the policy named them
+    assert sorted(p.name for p in (tmp_path / "snap" / "clay").iterdir()) == sorted(
+        f.name for f in (snapshot / "clay").iterdir())
+    r = cli(env, "pull", "--out", tmp_path / "snap2", "--sources", "smartlead", "--policy", policy,
+            "--campaign", ids[2])   # the command line wins over the policy
+    assert r.exit_code == 0, r.stderr
+    assert [p.name for p in (tmp_path / "snap2" / "smartlead").glob("campaign-*.csv")] == [f"campaign-{ids[2]}.csv"]
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ('[sources.pardot]\ncampaigns = [1]\n', "'campaigns' belongs under [sources.smartlead]"),
+    ('[sources.smartlead]\ncampaigns = ["9181"]\n', "is not a list of Smartlead campaign ids"),
+    ('[sources.smartlead]\ndrop_dir = "x"\n', "'drop_dir' belongs under [sources.clay]"),
+])
+def test_misplaced_or_mistyped_pull_settings_are_one_policy_error(tmp_path, entry, expected):
+    from reconcile.errors import PolicyError
+    from reconcile.policy import default_policy_path, load_policy
+
+    text = default_policy_path().read_text("utf-8")
+    section = entry.split("\n", 1)[0]
+    policy = tmp_path / "policy.toml"
+    policy.write_text(text.replace(section + "\n", entry, 1), "utf-8")
+    with pytest.raises(PolicyError, match=expected.replace("[", r"\[").replace("]", r"\]")):
+        load_policy(policy)

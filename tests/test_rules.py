@@ -720,3 +720,35 @@ def test_empty_clay_values_are_not_evidence(tmp_path):
     p = plan_given(tmp_path, {"policy": ACTIVE, "leads": [lead(1)], "members": [member(1, 1, Has_Replied__c=True)],
                               "files": {"clay/table.csv": clay}})
     assert (p["changes"], p["findings"]) == ([], [])
+
+
+def test_source_values_come_from_the_policy(tmp_path):
+    """[source_values] renamed: the rules follow the policy's spelling, never a value written into the SQL."""
+    given = {"leads": [lead(1), lead(2), lead(3)], "members": [member(1, 1, Has_Replied__c=True)],
+             "clay": [clay_member(**{"Reply Category": "Kein Kontakt", "Reply At": T0}),
+                      {"LeadId": L2, "Email Validation": "Undeliverable"},
+                      {"LeadId": L3, "Email Validation": "invalid"}],
+             "smartlead": {"78": [{"id": "1", "email": "lead3@example.com", "category": "Absender-Bounce"},
+                                  {"id": "2", "email": "lead2@example.com", "category": "Sender Originated Bounce"}]}}
+    kinds = ("do_not_contact_reply", "deliverability_review", "sender_originated_bounce")
+    found = lambda p: sorted((f["kind"], f["record_id"]) for f in p["findings"] if f["kind"] in kinds)  # noqa: E731
+    assert found(plan_given(tmp_path / "default", given)) == [
+        ("deliverability_review", L3), ("sender_originated_bounce", L2)]
+    policy = policy_with(tmp_path / "policy", replace={
+        'sender_originated_bounce = "Sender Originated Bounce"': 'sender_originated_bounce = "absender-bounce"',
+        'do_not_contact = "Do Not Contact"': 'do_not_contact = "KEIN KONTAKT"',
+        'email_invalid = "invalid"': 'email_invalid = "undeliverable"'})
+    plan = plan_in(write_snapshot(tmp_path / "renamed", files_of(given)), tmp_path / "renamed-out", policy=policy)
+    assert found(plan) == [("deliverability_review", L2), ("do_not_contact_reply", M1),
+                           ("sender_originated_bounce", L3)]
+
+
+def test_policy_rejects_an_unknown_source_value(tmp_path):
+    from reconcile.errors import PolicyError
+    from reconcile.policy import load_policy
+
+    path = policy_with(tmp_path, replace={'email_invalid = "invalid"': 'email_bad = "invalid"'})
+    with pytest.raises(PolicyError) as e:
+        load_policy(path)
+    assert str(e.value) == (f"Policy file '{path}': [source_values] entry 'email_bad' is not one of "
+                            "sender_originated_bounce, do_not_contact, email_invalid with a non-blank text value.")

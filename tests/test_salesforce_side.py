@@ -16,6 +16,8 @@ from reconcile.policy import load_policy
 from reconcile.preflight import run_preflight
 from reconcile.pull import pull_snapshot
 from reconcile.salesforce import connect
+from reconcile.sandbox import start_sandbox
+from reconcile.seeding import seed_org
 
 
 @pytest.fixture
@@ -98,6 +100,10 @@ def test_demo_runs_the_whole_day_and_leaves_nothing_ready(tmp_path):
             "connector_error"} <= kinds
     assert r.apply_counts.get("applied") == r.plan["summary"]["changes"]["ready"]
     assert r.replan_ready == 0
+    sources = r.plan["summary"]["inputs"]["sources"]  # all four pulled: three over their APIs, Clay's drop folder
+    assert {s: sources[s]["api_requests"] > 0 for s in ("sfdc", "smartlead", "pardot")} == dict.fromkeys(
+        ("sfdc", "smartlead", "pardot"), True)
+    assert sources["clay"]["present"] and sources["clay"]["api_requests"] == 0
     assert r.report_path.exists()
 
 
@@ -129,3 +135,44 @@ def test_preflight_names_people_who_share_the_integrations_permission_set(org):
     finally:
         for rid in set(org.org.records("PermissionSetAssignment")) - before:
             del org.org.data["PermissionSetAssignment"][rid]
+
+
+def test_an_org_seeded_with_its_snapshots_formula_values_answers_them_and_keeps_them_after_a_restart(tmp_path):
+    """keep_formula_values: the org answers the snapshot's deviating formula values (SOQL and GET alike), computes
+    every other record's, and keeps them across a restart; a normal seed computes every formula."""
+    from reconcile.build import staged
+
+    con = staged(HANDMADE)
+    held = {r[0]: (r[1], r[2]) for r in con.execute(
+        "select lead_id, overall_hard_bounced, cold_lead_eligible from stg_sfdc__lead").fetchall()}
+    con.close()
+    soql = "SELECT Id, overall_hard_bounced__c, Cold_Lead_Eligible__c FROM Lead"
+    plain = start_sandbox()
+    try:
+        seed_org(plain.org, HANDMADE)
+        computed = {r["Id"]: (r["overall_hard_bounced__c"], r["Cold_Lead_Eligible__c"])
+                    for r in client_for(plain).query_all(soql)}
+    finally:
+        plain.stop()
+    deviating = {i for i in held if held[i] != computed[i]}
+    assert deviating, "the handmade snapshot holds formula values its own inputs do not give"
+
+    state = tmp_path / "org.json"
+    h = start_sandbox(state_path=state)
+    try:
+        counts = seed_org(h.org, HANDMADE, keep_formula_values=True)
+        assert counts["deviating formula values"] == len(deviating)
+        sf = client_for(h)
+        answered = {r["Id"]: (r["overall_hard_bounced__c"], r["Cold_Lead_Eligible__c"]) for r in sf.query_all(soql)}
+        assert answered == held
+        one = sorted(deviating)[0]
+        assert (sf.sf.Lead.get(one)["overall_hard_bounced__c"], sf.sf.Lead.get(one)["Cold_Lead_Eligible__c"]) == held[one]
+    finally:
+        h.stop()
+    again = start_sandbox(state_path=state)
+    try:
+        answered = {r["Id"]: (r["overall_hard_bounced__c"], r["Cold_Lead_Eligible__c"])
+                    for r in client_for(again).query_all(soql)}
+        assert answered == held
+    finally:
+        again.stop()

@@ -1,4 +1,4 @@
-"""Injectable faults: row locks, 503s, session expiry, latency, permanent per-record errors."""
+"""Injectable faults: row locks, 503s, session expiry, latency, permanent per-record errors, deviating formulas."""
 
 import hashlib
 from dataclasses import dataclass, field, fields
@@ -16,6 +16,10 @@ class Faults:
     latency_ms: int = 0
     fail_records: dict = field(default_factory=dict)  # record id -> (statusCode, message, fields)
     insufficient_access_status: int = 400  # HTTP status of INSUFFICIENT_ACCESS_OR_READONLY (400 or 403)
+    # record id -> {formula field: value}: the org's deployed formula evaluates differently from the spec's for
+    # these records (a formula edited in Setup, a stale helper checkbox it reads). The API answers this value, as
+    # Salesforce answers whatever the deployed formula computes; reconcile's findings are what should notice it.
+    formula_values: dict = field(default_factory=dict)
     _lock_attempts: dict = field(default_factory=dict, repr=False)
     _requests: int = field(default=0, repr=False)
 

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 
 from . import ids
-from .schema import SCHEMA, compute_formulas, find_object
+from .schema import SCHEMA, find_object
 from .security import UserSpec, can_read_field, can_read_object, sees_gbu
 from .soql import Count, Path, Query, SoqlError, parse
 
@@ -126,7 +126,7 @@ class Runner:
     def formulas(self, sobject: str, row: dict) -> dict:
         key = id(row)
         if key not in self._formulas:
-            self._formulas[key] = compute_formulas(sobject, row, self.org.contact_emails())
+            self._formulas[key] = self.org.formulas(sobject, row)
         return self._formulas[key]
 
     # ---- WHERE --------------------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ class Org:
         self.users = [UserSpec.from_dict(u) for u in saved["users"]]
         self.app = saved.get("app")
         self.tokens = saved.get("tokens", {})
+        self.faults.formula_values = saved.get("formula_values", {})  # part of the org's setup, unlike other faults
 
     def save(self) -> None:
         """Persist the whole org (no-op for an in-memory org)."""
@@ -72,7 +73,7 @@ class Org:
             persist.save(self.state_path, {
                 "id_seq": self.id_seq, "api_used": self.api_used, "records": self.data,
                 "users": [u.to_dict() for u in self.users], "field_history": self.field_history,
-                "app": self.app, "tokens": self.tokens,
+                "app": self.app, "tokens": self.tokens, "formula_values": self.faults.formula_values,
                 "jobs": {k: v for k, v in self.jobs.items() if v.get("kind") == "ingest"}})
 
     def next_id(self, sobject: str) -> str:
@@ -180,9 +181,15 @@ class Org:
                                         if c.get("Email") and not c.get("IsDeleted")}
             return self._contact_emails
 
+    def formulas(self, sobject: str, row: dict) -> dict:
+        """The record's formula values as the org computes them (a `formula_values` fault wins)."""
+        values = compute_formulas(sobject, row, self.contact_emails())
+        deviating = self.faults.formula_values.get(row.get("Id"))
+        return {**values, **deviating} if deviating else values
+
     def full_record(self, sobject: str, row: dict) -> dict:
         """Stored fields plus formulas, in schema order."""
-        formulas = compute_formulas(sobject, row, self.contact_emails())
+        formulas = self.formulas(sobject, row)
         return {name: formulas[name] if name in formulas else row.get(name) for name in SCHEMA[sobject].fields}
 
     def get(self, sobject: str, record_id: str) -> dict:

@@ -91,7 +91,10 @@ def _body(r: requests.Response) -> str:
     try:
         doc = r.json()
         if isinstance(doc, dict):
-            return str(doc.get("message") or doc.get("error") or doc)[:300]
+            error = doc.get("error")   # Smartlead's 429: {"error": {"code": …, "message": …}}
+            if isinstance(error, dict):
+                return str(error.get("message") or error.get("code") or error)[:300]
+            return str(doc.get("message") or error or doc)[:300]
     except ValueError:
         pass
     return r.text[:300].strip() or "(empty body)"

@@ -57,12 +57,16 @@ def _refused(r) -> str | None:
 
 
 def pull_pardot(out_dir: str | Path, token: str, env=None, progress=None, taken_at: str | None = None,
-                page: int = PAGE, session=None) -> SourcePull:
-    """Write OUT/pardot/prospects.csv (replacing other prospect files there) from the v5 prospect query."""
+                page: int = PAGE, session=None, renew=None) -> SourcePull:
+    """Write OUT/pardot/prospects.csv (replacing other prospect files there) from the v5 prospect query.
+
+    `renew()` returns a fresh Salesforce access token (client credentials / JWT log in again) or None (a pasted
+    session cannot be renewed). When Account Engagement answers 401 code 184 (the token expired or was revoked
+    mid-pull), the same request is sent once more with the renewed token; the pages already read are kept."""
     base, bu = pardot_settings(env)
     register_secret(token)
     client = ApiClient("Account Engagement", base, session=session)
-    headers = {"Authorization": f"Bearer {token}", "Pardot-Business-Unit-Id": bu}
+    headers = _Headers(token, bu, renew)
     fields = ",".join(COLUMNS)
     result = SourcePull("pardot", taken_at=taken_at or now_utc())
     rows: list[dict] = []
@@ -91,13 +95,55 @@ def pull_pardot(out_dir: str | Path, token: str, env=None, progress=None, taken_
         w.writerow([as_text(p.get(c)) for c in COLUMNS])
     write_atomic(out / "prospects.csv", buf.getvalue())
     result.files, result.records, result.requests = ["pardot/prospects.csv"], len(rows), client.requests
+    if headers.renewals:
+        result.notes.append(f"the Salesforce token expired mid-pull; logged in again {headers.renewals}×")
     return result
+
+
+class _TokenRefused(Exception):
+    pass
+
+
+class _Headers:
+    """The request headers, with the bearer token renewed once per refusal (code 184) when `renew` can."""
+
+    def __init__(self, token: str, bu: str, renew=None):
+        self.token, self.bu, self.renew, self.renewals = token, bu, renew, 0
+
+    def get(self, client, params):
+        try:
+            return client.get(PATH, params=params, headers=self._now(), refused=self._refused)
+        except _TokenRefused:
+            token = self.renew() if self.renew else None
+            if not token:
+                raise PullError(self._message) from None
+            register_secret(token)
+            self.token, self.renewals = token, self.renewals + 1
+            return client.get(PATH, params=params, headers=self._now(), refused=_refused)
+
+    def _now(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}", "Pardot-Business-Unit-Id": self.bu}
+
+    def _refused(self, r):
+        message = _refused(r)
+        # 184: the token expired or was revoked (developer.salesforce.com/docs/marketing/pardot/guide/error-codes.html)
+        if r.status_code == 401 and _code(r) == 184:
+            self._message = message
+            raise _TokenRefused()
+        return message
+
+
+def _code(r):
+    try:
+        return r.json().get("code")
+    except (ValueError, AttributeError):
+        return None
 
 
 def _sequence(client, params, headers, fields, rows, progress) -> tuple[int, bool]:
     """One nextPageToken sequence; (records it returned, whether it stopped at the cap)."""
     got = 0
-    r = client.get(PATH, params=params, headers=headers, refused=_refused)
+    r = headers.get(client, params)
     while True:
         try:
             doc = r.json()
@@ -112,4 +158,4 @@ def _sequence(client, params, headers, fields, rows, progress) -> tuple[int, boo
         token = doc.get("nextPageToken")
         if not token:
             return got, "203" in r.headers.get("Pardot-Warning", "")
-        r = client.get(PATH, params={"nextPageToken": token, "fields": fields}, headers=headers, refused=_refused)
+        r = headers.get(client, {"nextPageToken": token, "fields": fields})

@@ -9,6 +9,7 @@ pulled, keeping what else it says; the plan's summary.inputs.sources shows api_r
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def pull_sources(out_dir: str | Path, sources, connect_sf=None, env=None, campai
 
     `connect_sf()` returns a logged-in salesforce.Client (needed for sfdc and for pardot's token)."""
     out = Path(out_dir)   # created by the first file written: a refused login leaves nothing behind
+    campaigns, clay_dir = _defaults(policy, env, campaigns, clay_dir)
     results: list[SourcePull] = []
     sf = None
     for system in sources:
@@ -51,6 +53,17 @@ def pull_sources(out_dir: str | Path, sources, connect_sf=None, env=None, campai
                                  bulk_threshold))
         _stamp(out / "manifest.toml", results[-1])
     return results
+
+
+def _defaults(policy, env, campaigns, clay_dir):
+    """Smartlead campaigns: the ones named, else the policy's [sources.smartlead] campaigns, else every campaign.
+    Clay drop folder: the one named, else RECONCILE_CLAY_DIR, else the policy's [sources.clay] drop_dir."""
+    from ..policy import load_policy
+
+    rules = load_policy(policy).sources
+    env = os.environ if env is None else env
+    return (list(campaigns or ()) or list(rules["smartlead"].campaigns) or None,
+            clay_dir or env.get("RECONCILE_CLAY_DIR") or rules["clay"].drop_dir or None)
 
 
 def _pull_one(system, out, sf, env, campaigns, clay_dir, spool, policy, progress, taken_at, bulk_threshold):
@@ -71,7 +84,7 @@ def _pull_one(system, out, sf, env, campaigns, clay_dir, spool, policy, progress
     if system == "pardot":
         from .pardot import pull_pardot
         return pull_pardot(out, sf.sf.session_id, env=env, progress=progress, taken_at=taken_at,
-                           session=sf.sf.session)
+                           session=sf.sf.session, renew=sf.renew_session)
     from .clay_drop import pull_clay
     return pull_clay(out, clay_dir=clay_dir, env=env, policy=policy, progress=progress)
 

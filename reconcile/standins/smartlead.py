@@ -9,9 +9,11 @@ Shapes (reference/source_schemas.md §1):
       https://api.smartlead.ai/api-reference/campaigns/list (S1, fields S13/S14)
   GET /api/v1/campaigns/{id}/leads-export?api_key=…   text/csv, every value double-quoted (S10, S11, S16)
 Auth is the `api_key` query parameter on every request, no header (S1). Rate limit: 10 requests per 2 seconds per
-key (S1, https://helpcenter.smartlead.ai/en/articles/125-full-api-documentation); over it → HTTP 429. The bodies of
-429 / 401 / 404 are not documented: the ones below are ⚠ inferred (Smartlead's API is an express app whose
-rate limiter answers "Too many requests, please try again later."), and clients must not depend on them.
+key (S1, https://helpcenter.smartlead.ai/en/articles/125-full-api-documentation); over it → HTTP 429 with the body
+and headers of https://api.smartlead.ai/guides/rate-limits: {"error": {"code": "RATE_LIMIT_EXCEEDED", "message":
+…, "retry_after": s}}, Retry-After (only on a 429), X-RateLimit-Limit / -Remaining / -Reset (Unix time the window
+ends) on every admitted answer. The bodies of 401 / 403 / 404 are not documented: those below are ⚠ inferred, and
+clients must not depend on them.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import tornado.web
 from .http import Served
 
 WINDOW_S, WINDOW_REQUESTS = 2.0, 10
-TOO_MANY = "Too many requests, please try again later."
+TOO_MANY = "Too many requests. Please retry after {s} seconds."
 INVALID_KEY = "Invalid API Key"
 NO_API_PLAN = "API access is not available on your current plan. Please upgrade your plan."
 
@@ -43,17 +45,19 @@ class SmartleadState:
         self.recent: dict[str, deque] = {}   # key → arrival times of the requests it was allowed
         self.log: list[tuple[float, str, int]] = []
 
-    def admit(self, key: str) -> float:
-        """0 when the request may go ahead (and counts), else seconds until the window has room."""
+    def admit(self, key: str) -> tuple[float, int, float]:
+        """(seconds until the window has room, 0 when the request may go ahead and counts; requests left in the
+        window; seconds until its oldest request leaves it)."""
         now = time.monotonic()
         with self.lock:
             q = self.recent.setdefault(key, deque())
             while q and now - q[0] >= self.window:
                 q.popleft()
             if len(q) >= self.limit:
-                return self.window - (now - q[0])
+                wait = self.window - (now - q[0])
+                return wait, 0, wait
             q.append(now)
-            return 0.0
+            return 0.0, self.limit - len(q), self.window - (now - q[0])
 
 
 class Api(tornado.web.RequestHandler):
@@ -67,10 +71,15 @@ class Api(tornado.web.RequestHandler):
             return self._finish_logged(arrived, 401, {"message": INVALID_KEY})
         if not st.api_plan:  # the Basic plan has no API (S12: 403)
             return self._finish_logged(arrived, 403, {"message": NO_API_PLAN})
-        wait = st.admit(key)
+        wait, left, resets = st.admit(key)
+        self.set_header("X-RateLimit-Limit", str(st.limit))
+        self.set_header("X-RateLimit-Remaining", str(left))
+        self.set_header("X-RateLimit-Reset", str(math.ceil(time.time() + resets)))
         if wait:
-            self.set_header("Retry-After", str(max(1, math.ceil(wait))))
-            return self._finish_logged(arrived, 429, {"message": TOO_MANY})
+            seconds = max(1, math.ceil(wait))
+            self.set_header("Retry-After", str(seconds))
+            return self._finish_logged(arrived, 429, {"error": {"code": "RATE_LIMIT_EXCEEDED", "retry_after": seconds,
+                                                                "message": TOO_MANY.format(s=seconds)}})
         self._arrived = arrived
 
     def _finish_logged(self, arrived: float, status: int, body):

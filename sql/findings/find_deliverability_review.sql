@@ -1,6 +1,7 @@
 -- Finding deliverability_review: Clay's Email Validation says invalid while no system holds a bounce. No write,
 -- ever: SFDC is the system of record for deliverability (seed §3.3). Grain: one row per Lead.
--- Parameters: $h_email_validation (Clay header, for provenance).
+-- Parameters: $value_email_invalid (the verdict, policy [source_values]), $clay_header_email_validation (Clay header,
+-- for provenance).
 with pardot_bounced as (
     select distinct i.lead_id
     from stg_pardot__prospects as p
@@ -8,12 +9,11 @@ with pardot_bounced as (
     where p.is_hard_bounced and i.lead_id is not null
 ),
 invalid as (
-    select i.lead_id, list(struct_pack(source := 'clay', file := c.file, row := c.row, "column" := $h_email_validation,
-                                       value := c.email_validation, at := cast(null as varchar))
+    select i.lead_id, list(evidence('clay', c.file, c.row, $clay_header_email_validation, c.email_validation, null)
                            order by c.file, c.row) as evidence
     from stg_clay__rows as c
     join int_source_rows_matched as i on i.file = c.file and i.row = c.row
-    where lower(c.email_validation) = 'invalid' and i.lead_id is not null
+    where lower(c.email_validation) = lower($value_email_invalid) and i.lead_id is not null
     group by i.lead_id
 )
 select

@@ -1,11 +1,11 @@
 -- Identity (SPEC §3): every Clay, Smartlead and Pardot row resolved to one Lead — by the Lead Id it carries,
 -- else by normalised email matching exactly one Lead. Grain: one row per source row.
--- Parameters: $h_lead_id, $h_email (the Clay headers, for provenance).
+-- Parameters: $clay_header_lead_id, $clay_header_email (the Clay headers, for provenance).
 -- Two branches: rows that carry an id only look the id up; only the others probe the email indexes
 -- (at 10M leads, probing every row against four hash tables was the slowest step of the build).
 with source_rows as not materialized (
-    select 'clay' as source, file, row, lead_id as given_id, $h_lead_id as id_column, email_norm, email_raw,
-           $h_email as email_column
+    select 'clay' as source, file, row, lead_id as given_id, $clay_header_lead_id as id_column, email_norm, email_raw,
+           $clay_header_email as email_column
     from stg_clay__rows
     union all
     select 'smartlead', file, row, sfdc_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_raw, 'email'

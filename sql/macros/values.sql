@@ -1,4 +1,4 @@
--- Value normalisation macros shared by every model: Salesforce ids, booleans, emails, timestamps.
+-- Value macros shared by every model: Salesforce ids, booleans, emails, timestamps, evidence, blocked reasons.
 -- Parameters: none. Loaded once per connection, before any model runs.
 -- sf_id18(raw) — 15 → 18 characters; an 18-character id keeps its first 15 characters and must carry their
 -- checksum (compared case-insensitively); anything else → NULL — is a vectorised function registered by
@@ -42,5 +42,14 @@ create or replace macro norm_email(raw) as
     nullif(lower(case when contains(raw, ':') then unmailto(trim_space(raw)) else trim_space(raw) end), '');
 
 create or replace macro clean_text(raw) as nullif(trim_space(raw), '');
+
+-- evidence: where a value came from — source system, snapshot file, row, column (header) and value, and the time
+-- the source gives it (NULL when it has none). Every evidence list in the plan holds these, in this shape.
+create or replace macro evidence(source, file, "row", col, value, "at") as
+    struct_pack(source := cast(source as varchar), file := cast(file as varchar), "row" := cast("row" as bigint),
+                "column" := cast(col as varchar), value := cast(value as varchar), "at" := cast("at" as varchar));
+
+-- reasons: the blocked reasons that apply, from a list of `case when <condition> then '<reason>' end` (NULLs dropped)
+create or replace macro reasons(candidates) as list_filter(candidates, lambda r: r is not null);
 
 create or replace macro iso_ts(ts) as strftime(ts at time zone 'UTC', '%Y-%m-%dT%H:%M:%SZ');

@@ -1,6 +1,8 @@
--- Every rule's candidate change, gated by the policy and the org: status ready/blocked with all blocked reasons in
--- the closed order of SPEC §4 (the first is `reason`). Adds the SFDC row as provenance, campaign and GBU.
--- Grain: one row per (object, record, field) change. Parameters: $writable_objects.
+-- Every rule's candidate change, gated by the policy and the org (the same gate as apply.policy_violations):
+-- status ready/blocked with all blocked reasons sorted by $blocked_reasons (policy.BLOCKED_REASONS, SPEC §4's
+-- closed order; the first is `reason`). Adds the SFDC row as provenance, and the record's own campaign and GBU
+-- (plan_record_context: a Lead has no campaign and its own GBU; a CampaignMember its campaign's).
+-- Grain: one row per (object, record, field) change. Parameters: $writable_objects, $blocked_reasons.
 with candidates as (
     select * from rule_hard_bounce_union
     union all by name select * from rule_enrichment_fill_if_blank
@@ -8,33 +10,45 @@ with candidates as (
     union all by name select * from rule_reply_classification_latest
 ),
 records as (
-    select 'Lead' as object, lead_id as record_id, file, row, is_converted, gbu, cast(null as varchar) as campaign_id
-    from stg_sfdc__lead
+    select 'Lead' as object, lead_id as record_id, file, row, is_converted from stg_sfdc__lead
     union all
-    select 'CampaignMember', m.cm_id, m.file, m.row, false, coalesce(c.gbu, l.gbu), m.campaign_id
-    from stg_sfdc__campaign_member as m
-    left join stg_sfdc__campaign as c on c.campaign_id = m.campaign_id
-    left join stg_sfdc__lead as l on l.lead_id = m.lead_id
+    select 'CampaignMember', cm_id, file, row, false from stg_sfdc__campaign_member
+),
+picklists as (
+    select object, lower(field) as field, list(value) as allowed from policy_picklist group by all
 ),
 gated as (
     select
         c.*,
-        r.campaign_id,
-        r.gbu,
-        list_filter([
+        x.campaign_id,
+        x.gbu,
+        -- a checkbox is the two-value picklist {true, false}: any other value is invalid_picklist_value
+        reasons([
             case when f.field is null then 'not_in_allowlist' end,
             case when f.status = 'read_only' then 'read_only' end,
             case when not list_contains($writable_objects, c.object) then 'object_not_writable' end,
             case when o.updateable = false then 'org_field_not_updateable' end,
             case when f.status = 'pending_legal' then 'pending_legal' end,
-            case when r.is_converted then 'converted_lead' end
-        ], lambda x: x is not null) || c.rule_reasons as reasons,
-        struct_pack(source := 'sfdc', file := r.file, row := r.row, "column" := c.field, value := c.before ->> '$',
-                    at := cast(null as varchar)) as sfdc_ev
+            case when r.is_converted then 'converted_lead' end,
+            case when not list_contains(p.allowed, c.after ->> '$') then 'invalid_picklist_value' end,
+            case when f.kind = 'checkbox' and coalesce(json_type(c.after), 'NULL') <> 'BOOLEAN'
+                 then 'invalid_picklist_value' end,
+            case when json_type(c.after) = 'VARCHAR' and length(c.after ->> '$') > f.max_length then 'too_long' end
+        ]) || c.rule_reasons as found,
+        evidence('sfdc', r.file, r.row, c.field, c.before ->> '$', null) as sfdc_ev
     from candidates as c
     left join records as r on r.object = c.object and r.record_id = c.record_id
+    left join plan_record_context as x on x.object = c.object and x.record_id = c.record_id and x.is_own
     left join policy_fields as f on f.object = c.object and lower(f.field) = lower(c.field)
     left join org_fields as o on o.object = c.object and lower(o.field) = lower(c.field)
+    left join picklists as p on p.object = c.object and p.field = lower(c.field)
+),
+sorted as (  -- in the bound order, whatever order the checks and rules list them in (an unknown reason goes last)
+    select
+        *,
+        list_filter($blocked_reasons, lambda r: list_contains(found, r))
+            || list_filter(found, lambda r: not list_contains($blocked_reasons, r)) as reasons
+    from gated
 )
 select
     object,
@@ -49,4 +63,4 @@ select
     list_prepend(sfdc_ev, evidence) as evidence,
     campaign_id,
     gbu
-from gated
+from sorted

@@ -1,8 +1,9 @@
 -- Rule enrichment_fill_if_blank (Lead.company_description__c, Lead.Industry): Clay fills a blank SFDC field.
 -- An existing, different value is an overwrite candidate (blocked overwrite_not_approved); Industry is matched
--- case-insensitively to the picklist (canonical spelling written, else invalid_picklist_value); longer than the
--- policy's max_length → too_long. Several Clay values for one lead → no change (finding conflicting_enrichment).
--- Grain: one row per (Lead, field) to change. Parameters: none (picklists and lengths come from policy tables).
+-- case-insensitively to the picklist and written in its canonical spelling (a value outside the picklist, or
+-- longer than the policy's max_length, is blocked by the gate in plan_changes). Several Clay values for one lead
+-- → no change (finding conflicting_enrichment). Grain: one row per (Lead, field) to change.
+-- Parameters: none (the picklist comes from a policy table).
 with current_values as (
     select lead_id, 'company_description__c' as field, company_description as current_value from stg_sfdc__lead
     union all
@@ -16,13 +17,10 @@ candidates as (
         v.lead_id,
         v.field,
         cur.current_value,
-        case when v.field = 'Industry' then coalesce(p.canonical, v.value) else v.value end as after_value,
-        v.field = 'Industry' and p.canonical is null as bad_picklist,
-        f.max_length
+        case when v.field = 'Industry' then coalesce(p.canonical, v.value) else v.value end as after_value
     from int_enrichment_values as v
     join current_values as cur on cur.lead_id = v.lead_id and cur.field = v.field
     left join picklist as p on p.field = v.field and p.norm = v.norm
-    left join policy_fields as f on f.object = 'Lead' and lower(f.field) = lower(v.field)
     where v.n_values = 1
 ),
 changes as (
@@ -34,8 +32,7 @@ changes as (
 ),
 evidence as (
     select r.lead_id, r.field,
-           list_sort(list(struct_pack(source := 'clay', file := r.file, row := r.row, "column" := r.col,
-                                      value := r.value, at := cast(null as varchar)))) as evidence
+           list_sort(list(evidence('clay', r.file, r.row, r.col, r.value, null))) as evidence
     from int_enrichment_rows as r
     semi join changes as c on c.lead_id = r.lead_id and c.field = r.field
     group by r.lead_id, r.field
@@ -47,11 +44,7 @@ select
     'enrichment_fill_if_blank' as rule,
     to_json(c.current_value) as before,
     to_json(c.after_value) as after,
-    list_filter([
-        case when c.bad_picklist then 'invalid_picklist_value' end,
-        case when length(c.after_value) > c.max_length then 'too_long' end,
-        case when trim(coalesce(c.current_value, '')) <> '' then 'overwrite_not_approved' end
-    ], lambda r: r is not null) as rule_reasons,
+    reasons([case when trim(coalesce(c.current_value, '')) <> '' then 'overwrite_not_approved' end]) as rule_reasons,
     e.evidence
 from changes as c
 join evidence as e on e.lead_id = c.lead_id and e.field = c.field

@@ -1,7 +1,7 @@
 -- Rule reply_classification_latest (CampaignMember.ReplyClassification__c): the category of the latest event by
 -- time across Clay and Smartlead; ties → Clay; blanks never clear; written in the picklist's canonical spelling
--- (else invalid_picklist_value). The evidence is the winning event. Grain: one row per CampaignMember to change.
--- Parameters: none.
+-- (a category outside the picklist is blocked by the gate in plan_changes). The evidence is the winning event.
+-- Grain: one row per CampaignMember to change. Parameters: none.
 with picklist as (
     select value as canonical, lower(trim(value)) as norm
     from policy_picklist where object = 'CampaignMember' and field = 'ReplyClassification__c'
@@ -11,13 +11,10 @@ candidates as (
         m.cm_id,
         m.reply_classification as current_value,
         coalesce(p.canonical, l.category) as after_value,
-        p.canonical is null as bad_picklist,
-        f.max_length,
         l.ev
     from int_classification_latest as l
     join stg_sfdc__campaign_member as m on m.cm_id = l.cm_id
     left join picklist as p on p.norm = lower(trim(l.category))
-    left join policy_fields as f on f.object = 'CampaignMember' and lower(f.field) = lower('ReplyClassification__c')
 )
 select
     'CampaignMember' as object,
@@ -26,10 +23,7 @@ select
     'reply_classification_latest' as rule,
     to_json(current_value) as before,
     to_json(after_value) as after,
-    list_filter([
-        case when bad_picklist then 'invalid_picklist_value' end,
-        case when length(after_value) > max_length then 'too_long' end
-    ], lambda r: r is not null) as rule_reasons,
+    cast([] as varchar[]) as rule_reasons,
     [ev] as evidence
 from candidates
 where current_value is null or lower(trim(current_value)) <> lower(after_value)

@@ -1,29 +1,26 @@
--- Findings ambiguous_match (an email matching several Leads: no change) and unmatched_source_row (a source row
--- reaching no Lead, or a CampaignMember id / reply evidence reaching no CampaignMember). Nothing is dropped
--- silently. Grain: one row per source row. Parameters: $h_campaign_member_id (the Clay header, for provenance).
+-- Finding unmatched_source_row: a source row reaching no Lead (its Lead id not in the snapshot, or its email
+-- matching none), a Clay CampaignMember id not in the snapshot, or Smartlead reply evidence reaching no
+-- CampaignMember. Nothing is dropped silently. Grain: one row per source row.
+-- Parameters: $clay_header_campaign_member_id (the Clay header, for provenance).
 select
-    case when match = 'ambiguous' then 'ambiguous_match' else 'unmatched_source_row' end as kind,
+    'unmatched_source_row' as kind,
     'Lead' as object,
     case when match = 'id_not_found' then given_id end as record_id,
     case match
-        when 'ambiguous' then 'Email ' || coalesce(email_norm, '') || ' matches ' || len(candidates) || ' Leads ('
-            || array_to_string(candidates, ', ') || '); nothing is changed for this row.'
         when 'id_not_found' then source || ' row names Lead ' || given_id || ', which is not in the Lead snapshot.'
         else source || ' row matches no Lead (email ' || coalesce(email_norm, 'missing') || ').'
     end as detail,
     cast(null as varchar) as at,
-    [struct_pack(source := source, file := file, row := row,
-                 "column" := case when given_id is not null then id_column else email_column end,
-                 value := coalesce(given_id, email_raw), at := cast(null as varchar))] as evidence
+    [evidence(source, file, row, case when given_id is not null then id_column else email_column end,
+              coalesce(given_id, email_raw), null)] as evidence
 from int_source_rows_matched
-where match in ('ambiguous', 'unmatched', 'id_not_found')
+where match in ('unmatched', 'id_not_found')
 union all
 select
     'unmatched_source_row', 'CampaignMember', k.cm_id,
     'Clay row names CampaignMember ' || k.cm_id || ', which is not in the CampaignMember snapshot.',
     cast(null as varchar),
-    [struct_pack(source := 'clay', file := k.file, row := k.row, "column" := $h_campaign_member_id, value := k.cm_id,
-                 at := cast(null as varchar))]
+    [evidence('clay', k.file, k.row, $clay_header_campaign_member_id, k.cm_id, null)]
 from int_campaign_member_links as k
 where not k.cm_found
 union all
@@ -32,8 +29,7 @@ select
     'Smartlead ' || case when e.file like '%.jsonl' then e.event_type || ' event' else 'row' end
         || ' for ' || coalesce(e.email_norm, '?') || ' reaches no CampaignMember; its reply signal cannot be used.',
     cast(null as varchar),
-    [struct_pack(source := 'smartlead', file := e.file, row := e.row, "column" := 'email', value := e.email_norm,
-                 at := iso_ts(e.event_at))]
+    [evidence('smartlead', e.file, e.row, 'email', e.email_norm, iso_ts(e.event_at))]
 from (
     select file, row, event_type, email_norm, event_at from stg_smartlead__events where kind in ('reply', 'category')
     union all

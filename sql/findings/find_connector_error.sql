@@ -6,6 +6,5 @@ select
     record_id,
     coalesce(field || ': ', '') || coalesce(message, '') as detail,
     iso_ts(error_at) as at,
-    [struct_pack(source := 'clay', file := file, row := row, "column" := 'message', value := message,
-                 at := iso_ts(error_at))] as evidence
+    [evidence('clay', file, row, 'message', message, iso_ts(error_at))] as evidence
 from stg_clay__errors

@@ -1,5 +1,5 @@
--- Findings bounce_hop_lost (hard-bounce evidence only in Smartlead: the Smartlead → Clay hop failed) and
--- sender_originated_bounce (a sender-side failure: no change). Grain: one row per finding. Parameters: none.
+-- Finding bounce_hop_lost: hard-bounce evidence only in Smartlead (the Smartlead → Clay hop failed) for a Lead whose
+-- external_hard_bounced__c is still false. Grain: one row per Lead. Parameters: none.
 with by_lead as (
     select lead_id, bool_or(source = 'clay') as in_clay, list_sort(list(ev)) as evidence
     from int_bounce_evidence
@@ -16,14 +16,3 @@ select
 from by_lead as b
 join stg_sfdc__lead as l on l.lead_id = b.lead_id
 where not b.in_clay and not l.external_hard_bounced
-union all
-select
-    'sender_originated_bounce',
-    'Lead',
-    lead_id,
-    'Smartlead categorised the lead "Sender Originated Bounce": a sender-side failure, not a recipient hard bounce; '
-        || 'no bounce field changes. Check the sending mailbox.',
-    cast(null as varchar),
-    list_sort(list(ev))
-from int_sender_bounces
-group by lead_id

@@ -1,0 +1,12 @@
+-- Finding sender_originated_bounce: Smartlead categorised the lead as a sender-side failure (int_sender_bounces);
+-- no bounce field changes. Grain: one row per Lead. Parameters: none.
+select
+    'sender_originated_bounce' as kind,
+    'Lead' as object,
+    lead_id as record_id,
+    'Smartlead categorised the lead "Sender Originated Bounce": a sender-side failure, not a recipient hard bounce; '
+        || 'no bounce field changes. Check the sending mailbox.' as detail,
+    cast(null as varchar) as at,
+    list_sort(list(ev)) as evidence
+from int_sender_bounces
+group by lead_id
