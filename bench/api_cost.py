@@ -38,7 +38,7 @@ def _kinds(log: list[dict]) -> dict:
 
 
 def measure(snap: Path, work: Path) -> dict:
-    from reconcile.apply import apply_plan
+    from reconcile.apply.apply import apply_plan
     from reconcile.approval import approve
     from reconcile.build import build_plan
     from reconcile.pull import pull_snapshot

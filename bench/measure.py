@@ -87,7 +87,8 @@ def profile(a: dict) -> dict:
     from reconcile import build as rb
     from reconcile import plan as planmod
     from reconcile.files import write_atomic
-    from reconcile import planfile, snapshots
+    from reconcile import planfile
+    from reconcile.ingest import snapshots
     from reconcile import sql as rsql
     from reconcile.policy import load_policy
 
@@ -137,7 +138,7 @@ def explain_step(a: dict) -> dict:
 def report_step(a: dict) -> dict:
     """`reconcile report PLAN --out report.html` (no history)."""
     from reconcile.plan import load_plan
-    from reconcile.report import render_report
+    from reconcile.report.report import render_report
 
     path = render_report(load_plan(a["plan"], verify=False), Path(a["out"]))
     return {"bytes": path.stat().st_size}
@@ -191,7 +192,7 @@ def apply_local(a: dict) -> dict:
     """`reconcile apply --dry-run` of the approved plan against _PlanOrg: verify plan + approval, select the
     approved changes, re-check each against policy and describe, classify against the re-read values. Reports
     the local work per change (the org's own time excluded)."""
-    from reconcile.apply import apply_plan
+    from reconcile.apply.apply import apply_plan
     from reconcile.policy import load_policy
 
     import dataclasses
@@ -300,12 +301,12 @@ STEPS = {"api": api, "diff_tables": diff_tables, "read_floor": read_floor, "reco
 
 # modules each step imports, loaded before the clock starts (interpreter start and imports are not the step)
 PRELOAD = {"read_floor": ("duckdb", "bench.generate"), "reconcile": ("reconcile.build",),
-           "reconcile_scaled": ("reconcile.build",), "profile": ("reconcile.build", "reconcile.snapshots"),
+           "reconcile_scaled": ("reconcile.build",), "profile": ("reconcile.build", "reconcile.ingest.snapshots"),
            "polars": ("bench.peers_polars",), "pandas": ("bench.peers_pandas",),
            "explain": ("reconcile.explain", "reconcile.plan", "reconcile.planfile"),
-           "report": ("reconcile.report", "reconcile.plan", "reconcile.planfile"),
+           "report": ("reconcile.report.report", "reconcile.plan", "reconcile.planfile"),
            "approve": ("reconcile.approval", "reconcile.provenance", "reconcile.planfile", "reconcile.policy"),
-           "apply_local": ("reconcile.apply", "reconcile.policy", "duckdb")}
+           "apply_local": ("reconcile.apply.apply", "reconcile.policy", "duckdb")}
 
 
 def main() -> None:

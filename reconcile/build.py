@@ -11,14 +11,15 @@ from pathlib import Path
 
 import duckdb
 
-from . import coverage, dbfile, planfile, provenance
+from .ingest import coverage
+from . import dbfile, planfile, provenance
 from . import plan as planmod
 from .clock import iso
 from .errors import ReconcileError, SnapshotError
 from .files import write_atomic
 from .policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
-from .contract import sources
-from .snapshots import Snapshot, discover, ingest
+from .ingest.contract import sources
+from .ingest.snapshots import Snapshot, discover, ingest
 from .sql import (MODELS, attach_scratch, connect, default_memory_limit, effective_memory_limit, load_macros, run_audits,
                   run_model, run_models)
 

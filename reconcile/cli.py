@@ -238,7 +238,7 @@ def apply(plan_path, dry_run, db, policy, org):
     """
     from rich.progress import Progress
 
-    from .apply import apply_plan
+    from .apply.apply import apply_plan
     from .salesforce import connect
 
     client = connect(org=org)
@@ -246,7 +246,7 @@ def apply(plan_path, dry_run, db, policy, org):
         task = bar.add_task("Applying", total=None)
         result = apply_plan(plan_path, client=client, db=db, dry_run=dry_run, policy=policy_path(policy, org),
                             progress=lambda done, total: bar.update(task, completed=done, total=total))
-    from .apply import exit_status, summary_lines
+    from .apply.apply import exit_status, summary_lines
 
     click.echo(f"{'Dry run' if dry_run else 'Applied'} plan {short_id(result.plan_id)}: "
                + (", ".join(f"{k} {v}" for k, v in result.counts.items()) or "nothing to do")
@@ -281,7 +281,7 @@ def audit(db, record_id, plan_id, as_csv, verify):
     """
     from rich.table import Table
 
-    from .audit import COLUMNS, query, to_csv, verify_file
+    from .apply.audit import COLUMNS, query, to_csv, verify_file
     from .console import out
     from .ids import id18
 
@@ -405,12 +405,12 @@ def report(plan_path, out, reports_dir):
       reconcile report plans/2026-11-27.json --out report.html --reports-dir reports
     """
     from .plan import load_plan
-    from .report import render_report
+    from .report.report import render_report
 
     plan = load_plan(plan_path, verify=False)
     history, since = [], None
     if reports_dir:
-        from .run import history_of, list_runs, since_last_run
+        from .notebook.run import history_of, list_runs, since_last_run
         history = history_of(reports_dir, before=plan["created_at"])
         earlier = [b for b in list_runs(reports_dir) if b.created_at < plan["created_at"]]
         since = since_last_run(earlier[-1] if earlier else None)
@@ -468,7 +468,7 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_ti
     Example:
       reconcile run --snapshot snapshots/2026-11-27
     """
-    from .run import run_daily
+    from .notebook.run import run_daily
 
     from .console import run_summary_text
 
@@ -550,7 +550,7 @@ def digest(week, reports_dir, out_dir, dbs, send, policy):
     Example:
       reconcile digest --week 2026-11-27 --notify      # → reports/weekly/2026-W48.html and .md
     """
-    from .digest import build_digest
+    from .report.digest import build_digest
 
     d = build_digest(week or None, reports_dir=reports_dir, out_dir=out_dir, audit_dbs=tuple(dbs))
     click.echo(f"Weekly review {d.week} ({len(d.runs)} runs): {d.html_path}  {d.md_path}")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import duckdb
 
-from . import audit, notify_state, provenance
+from .apply import audit
+from . import notify_state, provenance
 from .errors import ReconcileError
 
 

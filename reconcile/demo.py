@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .apply import apply_plan
+from .apply.apply import apply_plan
 from .approval import approve
 from .build import build_plan
 from .console import progress_status
-from .report import render_report
+from .report.report import render_report
 from .salesforce import connect
 from .clock import iso, parse_utc
 

@@ -231,7 +231,7 @@ def deliver(con, result: NotifyResult, sleep=time.sleep) -> None:
 def notify_digest(digest, db: str | Path, policy: str | Path | None = None, route: str = "CRM Admin",
                   sleep=time.sleep) -> NotifyResult:
     """Send the weekly connector review to `route`'s e-mail and webhook destinations (once per week and content)."""
-    from .digest import digest_totals
+    from .report.digest import digest_totals
 
     settings = load_policy(policy).notify or NotifySettings()
     result = NotifyResult()

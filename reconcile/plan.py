@@ -25,7 +25,7 @@ from .sql import sql_text
 
 if TYPE_CHECKING:
     from .policy import Policy
-    from .snapshots import Snapshot
+    from .ingest.snapshots import Snapshot
 
 FORMAT = "reconcile.plan/2"
 FORMAT_V1 = "reconcile.plan/1"

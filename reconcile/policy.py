@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .contract import CLAY_COLUMNS, CLAY_KEYS
+from .ingest.contract import CLAY_COLUMNS, CLAY_KEYS
 from .errors import PolicyError
 
 if TYPE_CHECKING:

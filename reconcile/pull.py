@@ -13,7 +13,7 @@ import json
 import tomllib
 from pathlib import Path
 
-from .contract import salesforce_fields
+from .ingest.contract import salesforce_fields
 from .files import as_text
 from .files import write_atomic
 from .clock import iso

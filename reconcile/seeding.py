@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .build import staged
-from .contract import SALESFORCE_OBJECTS
+from .ingest.contract import SALESFORCE_OBJECTS
 from .sandbox.schema import find_object
 
 SEED_ORDER = ("Campaign", "Contact", "Lead", "CampaignMember")  # a record's lookups are inserted before it

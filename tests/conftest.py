@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile import contract
+from reconcile.ingest import contract
 from reconcile.ids import id18
 
 REPO = Path(__file__).resolve().parent.parent

@@ -25,8 +25,8 @@ from simple_salesforce import Salesforce
 
 from conftest import (CLAY_HEADER, HANDMADE, LEAD_HEADER, MEMBER_HEADER, campaign_id, client_for, csv_text, lead,
                       lead_id, member, member_id, policy_with, sandbox_env, seed, write_snapshot)
-from reconcile import audit
-from reconcile.apply import apply_plan
+from reconcile.apply import audit
+from reconcile.apply.apply import apply_plan
 from reconcile.approval import approve
 from reconcile.build import build_plan
 from reconcile.errors import ApplyError, ApplyStopped, ApprovalError, ReconcileError, SnapshotError
@@ -342,7 +342,7 @@ def test_killed_after_sending_before_recording_resumes_without_double_writes(org
 KILL_SCRIPT = """
 import json, sys
 from datetime import datetime, timezone
-from reconcile.apply import apply_plan
+from reconcile.apply.apply import apply_plan
 from reconcile.salesforce import connect
 env, plan, policy = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 apply_plan(plan, client=connect(env=env), policy=policy, now=datetime(2026, 11, 27, 7, tzinfo=timezone.utc))

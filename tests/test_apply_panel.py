@@ -3,7 +3,7 @@
 import pytest
 from conftest import HANDMADE, client_for, policy_with, seed
 
-from reconcile.apply_ui import ApplyPanel
+from reconcile.notebook.apply_ui import ApplyPanel
 from reconcile.build import build_plan
 
 LEAD_F = "00Q5g00000AbCdFEAV"

@@ -13,7 +13,7 @@ from reconcile import sql as sqlmod
 from reconcile.build import build_plan, model_params
 from reconcile.errors import AuditError
 from reconcile.policy import load_policy
-from reconcile.snapshots import Snapshot
+from reconcile.ingest.snapshots import Snapshot
 from reconcile.sql import AUDITS, SQL_DIR, connect, run_audits
 
 # audit → SQL that breaks its invariant in a built database

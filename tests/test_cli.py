@@ -86,7 +86,7 @@ def test_explain_names_rule_and_source_rows(tmp_path):
 
 
 def test_report_command_renders_trends_from_earlier_run_bundles(tmp_path):
-    from reconcile.run import run_daily
+    from reconcile.notebook.run import run_daily
 
     fixtures = Path(__file__).parent / "fixtures" / "handmade"
     reports = tmp_path / "reports"

@@ -11,7 +11,8 @@ import papermill as pm
 import pytest
 from conftest import REPO
 
-from reconcile import contract, pull
+from reconcile.ingest import contract
+from reconcile import pull
 from reconcile.policy import default_policy_path, load_policy
 from reconcile.sql import AUDITS, FINDING_KINDS, MODELS, QUERIES, SQL_DIR
 
@@ -65,7 +66,7 @@ def test_every_sql_file_starts_with_a_comment_header(model):
 
 def test_every_finding_kind_has_its_file_named_after_it():
     from reconcile.policy import load_policy
-    from reconcile.report_text import KINDS
+    from reconcile.report.report_text import KINDS
 
     assert sorted(FINDING_KINDS) == sorted(KINDS) == sorted(load_policy().routes), (
         "a finding kind needs sql/findings/find_<kind>.sql, report wording (report_text.KINDS) and a default route")

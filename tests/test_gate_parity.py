@@ -16,10 +16,10 @@ import pytest
 from conftest import policy_with
 
 from reconcile.build import load_policy_tables, model_params
-from reconcile.invariants import FILL_IF_BLANK, live_violation
-from reconcile.apply import policy_violations
+from reconcile.apply.invariants import FILL_IF_BLANK, live_violation
+from reconcile.apply.apply import policy_violations
 from reconcile.policy import BLOCKED_REASONS, load_policy
-from reconcile.snapshots import Snapshot
+from reconcile.ingest.snapshots import Snapshot
 from reconcile.sql import connect, load_macros, run_model
 
 LEAD, MEMBER = "00Q000000000001EAA", "00v000000000001AAA"
@@ -138,7 +138,7 @@ def test_every_blocked_reason_is_covered_by_a_case():
 
 
 def test_every_blocked_reason_has_report_wording_in_the_closed_order():
-    from reconcile.report_text import REASONS
+    from reconcile.report.report_text import REASONS
 
     assert list(REASONS) == list(BLOCKED_REASONS)
     assert all(len(REASONS[r]) == 3 and all(REASONS[r]) for r in BLOCKED_REASONS)

@@ -13,7 +13,7 @@ from conftest import (CLAY_HEADER, LEAD_HEADER, MEMBER_HEADER, PARDOT_HEADER, cs
                       member, member_id, plan_in, policy_with, write_snapshot)
 
 from reconcile.errors import SnapshotError
-from reconcile.report import render_report
+from reconcile.report.report import render_report
 
 L1, L2 = lead_id(1), lead_id(2)
 LEADS = csv_text(LEAD_HEADER, [lead(1), lead(2)])

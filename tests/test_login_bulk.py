@@ -3,7 +3,7 @@ Bulk API 2.0 itself): the fixtures and plans of tests/test_apply.py, logged in w
 
 import pytest
 
-from reconcile.apply import apply_plan
+from reconcile.apply.apply import apply_plan
 from reconcile.salesforce import connect
 from test_apply import NOW, assert_each_change_once, audit_rows, org, plans, prepared, ready  # noqa: F401
 

@@ -24,7 +24,7 @@ from reconcile.approval import approval_path
 from reconcile.build import build_plan
 from reconcile.demo_data import generate_snapshot
 from reconcile.errors import ReconcileError
-from reconcile.run import list_runs, run_daily
+from reconcile.notebook.run import list_runs, run_daily
 
 NOTEBOOKS = REPO / "notebooks"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -324,7 +324,7 @@ def test_apply_notebook_shows_the_panel_and_writes_nothing(sandbox, fresh_plan, 
 
 
 def test_apply_panel_writes_exactly_the_ticked_field(sandbox, fresh_plan):
-    from reconcile.apply_ui import ApplyPanel
+    from reconcile.notebook.apply_ui import ApplyPanel
     from reconcile.salesforce import connect
 
     panel = ApplyPanel(fresh_plan, client_factory=connect)
@@ -354,7 +354,7 @@ def test_apply_panel_writes_exactly_the_ticked_field(sandbox, fresh_plan):
 
 
 def test_apply_panel_needs_a_gate_reason_when_the_plan_has_gates(sandbox, demo_snapshot, tmp_path):
-    from reconcile.apply_ui import ApplyPanel
+    from reconcile.notebook.apply_ui import ApplyPanel
     from reconcile.salesforce import connect
 
     policy = policy_with(tmp_path, replace={"max_ready_changes_per_field = 5000": "max_ready_changes_per_field = 2"})
@@ -406,7 +406,7 @@ def test_daily_report_opens_in_chromium_without_errors(runs):
 def test_explore_runs_twice_in_one_process_on_the_rebuilt_demo(tmp_path):
     """Run All twice in one kernel: the second demo build must not collide with the first run's read-only
     connection ("Can't open a connection to same database file with a different configuration")."""
-    from reconcile.explore import headline, locate, open_db
+    from reconcile.notebook.explore import headline, locate, open_db
 
     for _ in range(2):
         plan, db = locate("", "", str(tmp_path / "reports"))

@@ -375,7 +375,7 @@ def test_explain_json_matches_the_plan(built, plan, run_cli):
 
 def test_explain_and_report_query_the_plan_without_loading_its_rows(tmp_path, built, plan):
     from reconcile.explain import explain
-    from reconcile.report import render_report
+    from reconcile.report.report import render_report
 
     lazy = planmod.load_plan(built.plan_path, verify=False)
     rid = "00Q5g00000AbCdFEAV"
@@ -452,7 +452,7 @@ def test_summary_campaign_and_gbu_counts_equal_the_notebook_filters(built, plan)
     """One rule (plan_record_context) behind the summary's by_campaign/by_gbu and the notebooks' filters."""
     import duckdb
 
-    from reconcile.explore import filter_changes
+    from reconcile.notebook.explore import filter_changes
 
     s = plan["summary"]
     assert s["by_campaign"] and [g for g in s["by_gbu"] if g != "(none)"]

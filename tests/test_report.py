@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.report import render_report
+from reconcile.report.report import render_report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -214,7 +214,7 @@ def test_record_ids_link_to_salesforce_when_the_org_is_known(plan, tmp_path, mon
 
 
 def test_since_the_last_run_says_who_approved_and_what_was_applied(plan, tmp_path):
-    from reconcile.run import list_runs, since_last_run
+    from reconcile.notebook.run import list_runs, since_last_run
 
     prev = tmp_path / "reports" / "2026-11-26-aaaaaaaa"
     prev.mkdir(parents=True)

@@ -19,7 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import CLAY_HEADER, LEAD_HEADER, csv_text, lead, lead_id, policy_with, write_snapshot
-from reconcile import audit, provenance
+from reconcile.apply import audit
+from reconcile import provenance
 from reconcile.approval import approval_path, approve
 from reconcile.build import build_plan
 from reconcile.cli import app
@@ -375,7 +376,7 @@ def test_every_csv_neutralises_formulas_and_keeps_numbers(org, tmp_path):
 # ------------------------------------------------------------------------------------------ 7. the apply panel
 
 def test_the_panel_refuses_a_plan_swapped_on_disk_after_review(org, plans, tmp_path):
-    from reconcile.apply_ui import ApplyPanel
+    from reconcile.notebook.apply_ui import ApplyPanel
     plan_path = plans.copy(tmp_path, "handmade")
     seed(org, plans.snapshot("handmade"))
     panel = ApplyPanel(plan_path, client_factory=lambda: client_for(org))
@@ -394,7 +395,7 @@ def test_the_panel_refuses_a_plan_swapped_on_disk_after_review(org, plans, tmp_p
 
 
 def test_the_panel_shows_where_it_writes_and_uses_the_org_policy(org, plans, tmp_path, monkeypatch):
-    from reconcile.apply_ui import ApplyPanel
+    from reconcile.notebook.apply_ui import ApplyPanel
     from reconcile.salesforce import connect
     folder = tmp_path / "policies"
     folder.mkdir()

@@ -16,15 +16,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import audit, planfile, provenance
-from .approval import APPLY_COLUMNS, approval_path, approved_changes, is_released, load_approval
-from .errors import ApplyError, ApplyStopped, ReconcileError
+from . import audit
+from .. import planfile, provenance
+from ..approval import APPLY_COLUMNS, approval_path, approved_changes, is_released, load_approval
+from ..errors import ApplyError, ApplyStopped, ReconcileError
 from .invariants import live_violation
-from .files import short_id, write_atomic
-from .plan import dumps, load_plan, undo_plan
-from .policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
+from ..files import short_id, write_atomic
+from ..plan import dumps, load_plan, undo_plan
+from ..policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
 from .writeback import send
-from .clock import parse_utc, utc_now
+from ..clock import parse_utc, utc_now
 
 
 @dataclass
@@ -163,7 +164,7 @@ def apply_plan(plan_path: str | Path, client=None, db: str | Path | None = None,
             con.close()
             con = None
         if client is None:
-            from .salesforce import connect
+            from ..salesforce import connect
             client = connect()
         requests_before = getattr(client, "requests_made", 0)
         try:

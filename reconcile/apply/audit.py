@@ -23,11 +23,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from . import signing
-from .csvsafe import uncell, writer
-from .errors import ReconcileError
-from .files import sha256_json
-from .sql import connect
+from .. import signing
+from ..csvsafe import uncell, writer
+from ..errors import ReconcileError
+from ..files import sha256_json
+from ..sql import connect
 
 COLUMNS = ("seq", "run_id", "plan_id", "approver", "object", "record_id", "field", "before", "after", "result",
            "error_code", "message", "at", "prev_hash", "row_hash")

@@ -13,14 +13,15 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from reconcile import charts, planfile
+from reconcile.report import charts
+from reconcile import planfile
 from reconcile.plan import FORMAT, LAZY, Plan
 from reconcile.policy import BLOCKED_REASONS
-from reconcile.report_text import KINDS, REASONS, ROUTES, RULES
-from .clock import parse_utc
-from .files import as_text, write_atomic
+from reconcile.report.report_text import KINDS, REASONS, ROUTES, RULES
+from ..clock import parse_utc
+from ..files import as_text, write_atomic
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "templates"
 SAMPLE_PER_KIND = 50
 SAMPLE_PER_FIELD = 25
 SAMPLE_BOUNCE = 50
@@ -44,7 +45,7 @@ def render_report(
     `findings_exports`: route → CSV file name beside the report with all of that route's findings (linked).
     `instance_url`: the org's URL (e.g. https://acme.my.salesforce.com; default SF_INSTANCE_URL): record ids link
     to their Lightning page. `since`: what became of the previous run's plan (run.since_last_run)."""
-    from .messages import SF_OBJECTS, instance_url as configured_instance
+    from ..messages import SF_OBJECTS, instance_url as configured_instance
 
     out_path = Path(out_path)
     instance = configured_instance(instance_url)

@@ -12,7 +12,7 @@ The rule of a field comes from the policy (its `rule`), not from the change: a p
 
 from __future__ import annotations
 
-from .policy import FieldPolicy
+from ..policy import FieldPolicy
 
 SET_ONCE_TRUE = {"hard_bounce_union": "hard_bounce_only_false_to_true",
                  "reply_set_once": "replied_only_false_to_true"}

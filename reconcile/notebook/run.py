@@ -1,6 +1,6 @@
 """The daily batch (`reconcile run`): papermill executes notebooks/daily_run.ipynb into reports/<run_id>/.
 
-    from reconcile.run import run_daily
+    from reconcile.notebook.run import run_daily
     bundle = run_daily("snapshots/2026-11-27")      # → reports/2026-11-27-3f9a1c2b/
 
 A bundle holds the executed notebook, report.html, plan.json (+ .changes.csv/.parquet), reconcile.duckdb,
@@ -25,13 +25,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ReconcileError
-from .files import write_atomic
-from .plan import load_plan
-from .policy import load_policy
-from .clock import iso
+from ..errors import ReconcileError
+from ..files import write_atomic
+from ..plan import load_plan
+from ..policy import load_policy
+from ..clock import iso
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parent.parent.parent / "notebooks"
 DAILY_NOTEBOOK = NOTEBOOKS / "daily_run.ipynb"
 SOURCES = ("clay", "smartlead", "pardot", "manifest.toml")  # copied beside a pulled Salesforce snapshot
 DEMO_LEADS = 200
@@ -92,8 +92,8 @@ def prepare_snapshot(snapshot_dir: str | Path | None, work_dir: Path, pull: bool
                      org: str | None = None, policy: str | None = None) -> Path:
     """The snapshot to plan from: pulled from Salesforce, given, or (neither) a generated demo snapshot."""
     if pull:
-        from .sources.pull_all import parse_sources, pull_sources  # imported only when pulling
-        from .salesforce import connect
+        from ..sources.pull_all import parse_sources, pull_sources  # imported only when pulling
+        from ..salesforce import connect
 
         target = work_dir / "snapshot"
         for name in SOURCES if snapshot_dir else ():
@@ -109,7 +109,7 @@ def prepare_snapshot(snapshot_dir: str | Path | None, work_dir: Path, pull: bool
         return target
     if snapshot_dir:
         return Path(snapshot_dir)
-    from .demo_data import generate_snapshot
+    from ..demo_data import generate_snapshot
 
     target = work_dir / "demo-snapshot"
     generate_snapshot(target, leads=DEMO_LEADS, taken_at=_utc_now())
@@ -123,8 +123,8 @@ def plan_bundle(snapshot_dir: str = "", pull: bool = False, run_date: str = "", 
 
     Returns the RunBundle of work_dir (run_daily renames the folder to its run id afterwards).
     """
-    from .build import build_plan
-    from .report import render_report
+    from ..build import build_plan
+    from ..report.report import render_report
 
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -141,7 +141,7 @@ def plan_bundle(snapshot_dir: str = "", pull: bool = False, run_date: str = "", 
     _write_json(work / "summary.json", {"plan_id": plan["plan_id"], "created_at": plan["created_at"],
                                         "run_date": run_date or plan["created_at"][:10], "summary": plan["summary"]})
     title = f"Reconciliation report — {run_date or plan['created_at'][:10]}"
-    from .digest import week_of
+    from ..report.digest import week_of
     pol = load_policy(policy_path or None)
     instance = pol.notify.instance_url if pol.notify else None
     exports = write_findings_exports(plan, work, instance)
@@ -157,8 +157,8 @@ FINDINGS_COLUMNS = ("route", "kind", "object", "record_id", "link", "detail", "a
 def write_findings_exports(plan: dict, folder: Path, instance_url: str | None = None) -> dict[str, str]:
     """Every finding of the plan, one CSV per route (findings-<route>.csv, spreadsheet-safe, evidence as
     file:row column=value), so each owner gets all of theirs, not the report's sample. Returns route → file name."""
-    from .csvsafe import writer
-    from .messages import instance_url as configured, sf_link, slug
+    from ..csvsafe import writer
+    from ..messages import instance_url as configured, sf_link, slug
 
     instance = configured(instance_url)
     by_route: dict[str, list[dict]] = {}
@@ -184,7 +184,7 @@ def since_last_run(previous: RunBundle | None) -> dict | None:
     first run in the reports folder."""
     if previous is None:
         return {"first": True}
-    from .approval import approval_path
+    from ..approval import approval_path
 
     out = {"run_id": previous.run_id, "plan_id": previous.plan_id, "created_at": previous.created_at,
            "ready": (previous.summary.get("changes") or {}).get("ready", 0), "approvals": [], "outcomes": {}}
@@ -249,7 +249,7 @@ def run_daily(snapshot_dir: str | Path | None = None, pull: bool = False, run_da
         raise _fail(root, run_date, work, executed, e, cell_timeout, run_timeout) from e
     final = _moved(work)  # kernel.log moved with its folder
     executed.rename(final / "daily_run.ipynb")
-    from .digest import build_digest  # the week's connector review, which the report links to, includes this run
+    from ..report.digest import build_digest  # the week's connector review, which the report links to, includes this run
     build_digest(run_date, reports_dir=root)
     return RunBundle.from_dir(final)
 

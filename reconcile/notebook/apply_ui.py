@@ -22,12 +22,13 @@ from pathlib import Path
 
 import ipywidgets as w
 
-from . import audit, planfile
-from .apply import apply_plan
-from .approval import approval_path, approve, plan_gates
-from .errors import ReconcileError
-from .plan import load_plan
-from .policy import load_policy, policy_path
+from ..apply import audit
+from .. import planfile
+from ..apply.apply import apply_plan
+from ..approval import approval_path, approve, plan_gates
+from ..errors import ReconcileError
+from ..plan import load_plan
+from ..policy import load_policy, policy_path
 
 AUDIT_ROWS_SHOWN = 200
 AUDIT_COLUMNS = ("seq", "run_id", "approver", "object", "record_id", "field", "before", "after", "result",

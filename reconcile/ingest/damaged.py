@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from .errors import SnapshotError
+from ..errors import SnapshotError
 
 LENIENT_HINT = "Fix the value in the export, or rerun with --lenient to quarantine bad rows and plan from the rest."
 EXPECTED = "a well-formed row (complete quoting, as many columns as the header)"

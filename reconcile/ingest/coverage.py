@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from .contract import SYSTEMS
-from .errors import SnapshotError
-from .policy import Policy
+from ..errors import SnapshotError
+from ..policy import Policy
 from .snapshots import Snapshot
-from .clock import parse_utc
+from ..clock import parse_utc
 
 # What goes unchecked when a source (or the Clay error log) is missing.
 UNCHECKED = {

@@ -11,9 +11,9 @@ import csv
 import io
 import time
 
-from .errors import SalesforceError
-from .files import as_text
-from .salesforce import COLLECTION_CHUNK, error_code
+from ..errors import SalesforceError
+from ..files import as_text
+from ..salesforce import COLLECTION_CHUNK, error_code
 
 TRANSIENT = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"}
 

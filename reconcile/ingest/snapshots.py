@@ -24,9 +24,9 @@ from pathlib import Path
 import duckdb
 
 from . import damaged
-from .clock import iso, parse_utc
+from ..clock import iso, parse_utc
 from .contract import CLAY_IDENTITY, PARSERS, SYSTEMS, TYPES, Column, Source, sources
-from .errors import ReconcileError, SnapshotError
+from ..errors import ReconcileError, SnapshotError
 from .damaged import LENIENT_HINT
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from . import planfile
+from .. import planfile
 
 ALL = None  # the dropdowns' "(all)" value
 
@@ -197,7 +197,7 @@ def example_record(plan: dict) -> str | None:
 
 def explain_text(plan: dict, record_id: str = "") -> str:
     """`reconcile explain` text for record_id (empty: an example record of the plan)."""
-    from .explain import explain, render_text
+    from ..explain import explain, render_text
 
     rid = record_id or example_record(plan)
     return render_text(explain(plan, rid)) if rid else "The plan has no changes and no findings to explain."

@@ -1,6 +1,6 @@
 """The CRM Admin's weekly connector review (seed §3.5), from the week's run bundles and the audit trail.
 
-    from reconcile.digest import build_digest
+    from reconcile.report.digest import build_digest
     d = build_digest("2026-11-27", reports_dir="reports")   # → reports/weekly/2026-W48.html and .md
 
 Connector errors by object / field / message with counts and first / last seen, apply exceptions, what was
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import ReconcileError
-from .files import write_atomic
-from .plan import load_plan
-from .run import list_runs
+from ..errors import ReconcileError
+from ..files import write_atomic
+from ..plan import load_plan
+from ..notebook.run import list_runs
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "templates"
 
 
 @dataclass
