@@ -67,7 +67,7 @@ def campaign_id(n, length: int = 18) -> str:
 
 # ------------------------------------------------------------------------------------------ snapshot files
 
-# The headers come from the snapshot contract (reconcile/contract.py), never retyped: a Lead file carries the required
+# The headers come from the snapshot contract (reconcile/ingest/contract.py), never retyped: a Lead file carries the required
 # columns only (GBU__c is optional), Clay files the default policy's headers.
 LEAD_HEADER = [c.header for c in contract.SFDC_LEAD.columns if c.required]
 MEMBER_HEADER = [c.header for c in contract.SFDC_CAMPAIGN_MEMBER.columns]

@@ -7,7 +7,7 @@
 create or replace macro is_blank(raw) as raw is null or trim(raw) = '' or lower(trim(raw)) = 'null';
 
 -- (a simple CASE, not `in (...)`: DuckDB plans a constant IN list as a join, and a join in the read would lose the
--- file's row order that row numbers are taken from — see reconcile/snapshots.py read_in_file_order)
+-- file's row order that row numbers are taken from — see reconcile/ingest/snapshots.py read_in_file_order)
 create or replace macro sf_bool(raw) as
     case lower(trim(raw))
         when 'true' then true when '1' then true when 'yes' then true when 'y' then true when 't' then true
@@ -21,7 +21,7 @@ create or replace macro sf_ts(raw) as
 create or replace macro sf_int(raw) as try_cast(trim(raw) as bigint);
 
 -- a typed value is malformed when it is not blank but its parsed value (sf_id18 / sf_bool / sf_ts / sf_int,
--- computed once in the read, see reconcile/contract.py PARSERS) is NULL
+-- computed once in the read, see reconcile/ingest/contract.py PARSERS) is NULL
 create or replace macro is_malformed(raw, parsed) as parsed is null and not is_blank(raw);
 
 create or replace macro is_bad_json(raw) as case when json_valid(raw) then false else not is_blank(raw) end;
