@@ -6,8 +6,10 @@ with ranked as (
         cm_id,
         category,
         ev,
-        row_number() over (partition by cm_id order by event_at desc, priority, lower(category), category, file, row)
-            as rn
+        row_number() over (
+            partition by cm_id
+            order by event_at desc, priority asc, lower(category) asc, category asc, file asc, row asc
+        ) as rn
     from int_classification_events
 )
 select cm_id, category, ev

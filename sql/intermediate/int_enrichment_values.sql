@@ -6,5 +6,5 @@ from (  -- distinct values first: two plain aggregates are cheaper than count(di
     select lead_id, field, norm, min(value) as value
     from int_enrichment_rows
     group by lead_id, field, norm
-)
+) as distinct_values
 group by lead_id, field
