@@ -124,7 +124,8 @@ CLAY_ERRORS = Source("clay__errors", "clay", ("clay/errors.*",), pattern=r"clay/
 ))
 SMARTLEAD_LEADS = Source("smartlead__leads", "smartlead", ("smartlead/campaign-<id>.*",), multi_file=True,
                          pattern=r"smartlead/campaign[-_ ]?\d+" + _AFTER, columns=(
-    C("sl_lead_id", "id", stg="smartlead_lead_id"), C("map_id", "campaign_lead_map_id", required=False),
+    C("sl_lead_id", "id", stg="smartlead_lead_id"),
+    C("map_id", "campaign_lead_map_id", required=False, stg="smartlead_lead_map_id"),
     C("status", "status", required=False), C("category", "category", required=False), C("email", "email"),
     C("reply_count", "reply_count", "int", required=False), C("custom_fields", "custom_fields", "json", required=False),
 ))

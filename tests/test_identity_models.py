@@ -128,7 +128,7 @@ MEMBER_ROWS = [
      "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")],
                "stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1}],
                "stg_clay__rows": [clay(1, sf_campaign_member_id=M1, smartlead_campaign_id="77", email_norm="a@x.test")],
-               "stg_smartlead__leads": [smartlead(1, email_norm="a@x.test", map_id="m1")]},
+               "stg_smartlead__leads": [smartlead(1, email_norm="a@x.test", smartlead_lead_map_id="m1")]},
      "expect": [(1, "77", "m1", M1)]},
     {"why": "else through its Lead and custom_fields.sfdc_campaign_id, when they name one member",
      "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")],
@@ -160,7 +160,8 @@ MEMBER_ROWS = [
 @pytest.mark.parametrize("case", MEMBER_ROWS, ids=[c["why"] for c in MEMBER_ROWS])
 def test_int_smartlead_member_rows(con, case):
     run(con, case["given"], ["int_source_rows_matched", "int_clay_member_pairs", "int_smartlead_member_rows"])
-    assert rows(con, "select row, smartlead_campaign_id, map_id, sf_campaign_member_id from int_smartlead_member_rows") == case["expect"]
+    assert rows(con, "select row, smartlead_campaign_id, smartlead_lead_map_id, sf_campaign_member_id "
+                     "from int_smartlead_member_rows") == case["expect"]
 
 
 # ------------------------------------------------------------------------------------------ int_campaign_member_links
@@ -179,8 +180,8 @@ MEMBER_LINKS = [
     {"why": "else through the leads export's map id; an event reaching nobody is left out",
      "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")],
                "stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1}],
-               "stg_smartlead__leads": [smartlead(5, sf_lead_id=L1, sf_campaign_id=C1, map_id="m1")],
-               "stg_smartlead__events": [event(1, map_id="m1"), event(2, map_id="m9")]},
+               "stg_smartlead__leads": [smartlead(5, sf_lead_id=L1, sf_campaign_id=C1, smartlead_lead_map_id="m1")],
+               "stg_smartlead__events": [event(1, smartlead_lead_map_id="m1"), event(2, smartlead_lead_map_id="m9")]},
      "expect": [("smartlead", 1, M1, True), ("smartlead", 5, M1, True)]},
 ]
 
@@ -189,4 +190,5 @@ MEMBER_LINKS = [
 def test_int_campaign_member_links(con, case):
     run(con, case["given"], ["int_source_rows_matched", "int_clay_member_pairs", "int_smartlead_member_rows",
                              "int_campaign_member_links"])
-    assert rows(con, "select source, row, sf_campaign_member_id, cm_found from int_campaign_member_links") == case["expect"]
+    assert rows(con, "select source, row, sf_campaign_member_id, cm_found "
+                     "from int_campaign_member_links") == case["expect"]

@@ -15,5 +15,6 @@ select
     evidence('smartlead', e.file, e.row, 'event_type', e.event_type, iso_ts(e.event_at))
 from stg_smartlead__events as e
 join int_source_rows_matched as i on i.file = e.file and i.row = e.row
-left join int_sender_bounces as sb on sb.sf_lead_id = i.sf_lead_id and sb.smartlead_campaign_id = e.smartlead_campaign_id
+left join int_sender_bounces as sb
+    on sb.sf_lead_id = i.sf_lead_id and sb.smartlead_campaign_id = e.smartlead_campaign_id
 where e.kind = 'bounce' and i.sf_lead_id is not null and sb.sf_lead_id is null

@@ -6,4 +6,5 @@ from stg_clay__rows as c
 join stg_sfdc__campaign_member as m on m.sf_campaign_member_id = c.sf_campaign_member_id
 where c.smartlead_campaign_id is not null and c.email_norm is not null
 group by c.smartlead_campaign_id, c.email_norm
-having min(c.sf_campaign_member_id) = max(c.sf_campaign_member_id)  -- one CampaignMember (cheaper than count(distinct), and spills to disk)
+-- one CampaignMember (cheaper than count(distinct), and spills to disk)
+having min(c.sf_campaign_member_id) = max(c.sf_campaign_member_id)

@@ -4,7 +4,9 @@
 select
     m.sf_campaign_member_id,
     coalesce(l.category, m.reply_classification) as classification,
-    m.has_replied or exists (select 1 from int_reply_evidence as r where r.sf_campaign_member_id = m.sf_campaign_member_id) as replied,
+    m.has_replied
+    or exists (select 1 from int_reply_evidence as r where r.sf_campaign_member_id = m.sf_campaign_member_id)
+        as replied,
     case when l.ev is not null then [l.ev]
          else [evidence('sfdc', m.file, m.row, 'ReplyClassification__c', m.reply_classification, null)]
     end as evidence

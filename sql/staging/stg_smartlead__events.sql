@@ -14,7 +14,7 @@ select
     norm_email(coalesce(p ->> 'sl_lead_email', p ->> 'lead_email', p -> 'lead_data' ->> 'email',
                         p -> 'lead' ->> 'email', p ->> 'to_email')) as email_norm,
     clean_text(coalesce(p ->> 'campaign_id', p -> 'campaign' ->> 'id')) as smartlead_campaign_id,
-    clean_text(coalesce(p ->> 'sl_email_lead_map_id', p ->> 'email_lead_map_id')) as map_id,
+    clean_text(coalesce(p ->> 'sl_email_lead_map_id', p ->> 'email_lead_map_id')) as smartlead_lead_map_id,
     sf_ts(coalesce(p ->> 'event_timestamp', p ->> 'timestamp', p ->> 'time_replied', p ->> 'time_sent',
                    p ->> 'created_at')) as event_at,
     clean_text(coalesce(p -> 'lead_category' ->> 'new_name', p ->> 'category',

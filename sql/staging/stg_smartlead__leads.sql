@@ -10,7 +10,7 @@ select
     _row as row,
     clean_text(_campaign) as smartlead_campaign_id,
     clean_text(sl_lead_id) as smartlead_lead_id,
-    clean_text(map_id) as map_id,
+    clean_text(map_id) as smartlead_lead_map_id,
     upper(clean_text(status)) as status,
     clean_text(category) as category,
     email as email_raw,
