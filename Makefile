@@ -30,9 +30,10 @@ LEADS ?= 1000000
 bench: install
 	$(BIN)/python -m bench --leads $(LEADS)
 
-## lint: ruff (pycodestyle + pyflakes, settings in pyproject.toml) and notebooks committed without outputs
+## lint: ruff (pycodestyle + pyflakes), sqlfluff on sql/ (DuckDB dialect; settings in pyproject.toml), stripped notebooks
 lint: install
 	$(BIN)/ruff check reconcile tests bench
+	$(BIN)/sqlfluff lint sql/ --dialect duckdb
 	$(BIN)/nbstripout --verify --keep-id notebooks/*.ipynb
 
 ## lock: refresh requirements.lock from pyproject.toml (run after changing dependencies)

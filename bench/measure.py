@@ -276,7 +276,7 @@ def diff_tables(a: dict) -> dict:
     import duckdb
 
     con = duckdb.connect(a["db"], read_only=True)
-    cur = ("select lead_id as Id, cast(external_hard_bounced as varchar) as external_hard_bounced__c, "
+    cur = ("select sf_lead_id as Id, cast(external_hard_bounced as varchar) as external_hard_bounced__c, "
            "industry as Industry, company_description as company_description__c from stg_sfdc__lead")
     con.execute(f"copy ({cur}) to '{a['current']}' (format parquet)")
     des = f"""

@@ -43,6 +43,19 @@ def _sql_models_on_disk() -> list[str]:
                   if p.relative_to(SQL_DIR).parts[0] not in ("macros", "formulas"))
 
 
+# one id-column naming scheme (review (b) 1): Salesforce ids sf_<entity>_id, source-system ids <source>_<entity>_id;
+# record_id (the Clay error log's record, of any object) is the plan's own vocabulary
+ID_COLUMN = re.compile(r"(sf|smartlead|pardot|clay)_[a-z_]+_id|record_id")
+
+
+def test_every_staged_id_column_follows_the_naming_scheme():
+    staged = {c.stg for src in contract.sources({}) for c in src.columns if c.stg and c.stg.endswith("_id")}
+    aliased = {name for path in (SQL_DIR / "staging").glob("*.sql")
+               for name in re.findall(r"\bas (\w+_id)\b", path.read_text())}
+    assert aliased, "no id column found in sql/staging"
+    assert sorted(n for n in staged | aliased if not ID_COLUMN.fullmatch(n)) == []
+
+
 def test_every_registered_model_exists_once():
     assert len(MODELS) == len(set(MODELS)), "a model is listed twice in reconcile.sql.MODELS"
     assert [m for m in MODELS if not (SQL_DIR / f"{m}.sql").is_file()] == []

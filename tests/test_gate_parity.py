@@ -73,15 +73,15 @@ def plan_gate(tmp_path, case) -> list[str]:
         load_policy_tables(con, policy, tmp_path)
         if updateable is not None:
             con.execute("insert into org_fields values (?, ?, ?)", [obj, field, updateable])
-        con.execute("create table stg_sfdc__lead as select ?::varchar as lead_id, 'sfdc/Lead.csv' as file, "
+        con.execute("create table stg_sfdc__lead as select ?::varchar as sf_lead_id, 'sfdc/Lead.csv' as file, "
                     "1::bigint as row, ?::boolean as is_converted, 'EMEA' as gbu, ?::varchar as company_description, "
                     "?::varchar as industry",
                     [LEAD, converted, before if field == "company_description__c" else None,
                      before if field == "Industry" else None])
-        con.execute("create table stg_sfdc__campaign_member as select ?::varchar as cm_id, "
-                    "'sfdc/CampaignMember.csv' as file, 1::bigint as row, '701000000000001AAA' as campaign_id, "
-                    "?::varchar as lead_id", [MEMBER, LEAD])
-        con.execute("create table stg_sfdc__campaign as select '701000000000001AAA' as campaign_id, 'EMEA' as gbu")
+        con.execute("create table stg_sfdc__campaign_member as select ?::varchar as sf_campaign_member_id, "
+                    "'sfdc/CampaignMember.csv' as file, 1::bigint as row, '701000000000001AAA' as sf_campaign_id, "
+                    "?::varchar as sf_lead_id", [MEMBER, LEAD])
+        con.execute("create table stg_sfdc__campaign as select '701000000000001AAA' as sf_campaign_id, 'EMEA' as gbu")
         shape = ("select ''::varchar as object, ''::varchar as record_id, ''::varchar as field, ''::varchar as rule, "
                  "'null'::json as before, 'null'::json as after, []::varchar[] as rule_reasons, "
                  "[evidence('clay', 'clay/table.csv', 1, 'c', 'v', null)] as evidence limit 0")
@@ -91,10 +91,10 @@ def plan_gate(tmp_path, case) -> list[str]:
         record = LEAD if obj == "Lead" else MEMBER
         if field in ENRICHMENT:  # the rule SQL decides the candidate and its own reason from the current value
             con.execute("drop table rule_enrichment_fill_if_blank")
-            con.execute("create table int_enrichment_values as select ?::varchar as lead_id, ?::varchar as field, "
+            con.execute("create table int_enrichment_values as select ?::varchar as sf_lead_id, ?::varchar as field, "
                         "1 as n_values, ?::varchar as value, ?::varchar as norm",
                         [LEAD, field, after, after.lower() if field == "Industry" else after])
-            con.execute("create table int_enrichment_rows as select lead_id, field, value, norm, "
+            con.execute("create table int_enrichment_rows as select sf_lead_id, field, value, norm, "
                         "'clay/table.csv' as file, 1::bigint as row, 'Clay header' as col from int_enrichment_values")
             run_model(con, "rules/rule_enrichment_fill_if_blank", {})
         else:

@@ -102,7 +102,7 @@ def test_a_smartlead_export_takes_its_campaign_id_from_the_digits_of_its_name(tm
         "smartlead__leads"
     con = duckdb.connect(str(snap.parent / "out" / "reconcile.duckdb"), read_only=True)
     try:
-        assert con.execute("select distinct sl_campaign_id from stg_smartlead__leads").fetchall() == [("77",)]
+        assert con.execute("select distinct smartlead_campaign_id from stg_smartlead__leads").fetchall() == [("77",)]
     finally:
         con.close()
 

@@ -144,7 +144,7 @@ def test_an_org_seeded_with_its_snapshots_formula_values_answers_them_and_keeps_
 
     con = staged(HANDMADE)
     held = {r[0]: (r[1], r[2]) for r in con.execute(
-        "select lead_id, overall_hard_bounced, cold_lead_eligible from stg_sfdc__lead").fetchall()}
+        "select sf_lead_id, overall_hard_bounced, cold_lead_eligible from stg_sfdc__lead").fetchall()}
     con.close()
     soql = "SELECT Id, overall_hard_bounced__c, Cold_Lead_Eligible__c FROM Lead"
     plain = start_sandbox()

@@ -279,7 +279,7 @@ def test_lenient_keeps_the_rows_after_a_ragged_row_and_their_numbers(tmp_path):
     assert [(c["record_id"], c["status"]) for c in plan["changes"]] == [(L1, "ready"), (L2, "ready")]
     con = duckdb.connect(str(tmp_path / "out" / "reconcile.duckdb"), read_only=True)
     try:
-        assert con.execute("select lead_id, row from stg_sfdc__lead order by row").fetchall() == [
+        assert con.execute("select sf_lead_id, row from stg_sfdc__lead order by row").fetchall() == [
             (L1, 1), (L2, 3), (L3, 4)]
     finally:
         con.close()

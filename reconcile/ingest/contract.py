@@ -92,7 +92,7 @@ def C(name, header=None, type="text", required=True, aliases=(), stg=None):  # n
 
 SFDC_LEAD = Source("sfdc__lead", "sfdc", ("sfdc/Lead.*",), required=True, key="id",
                    pattern=r"sfdc/leads?" + _AFTER, columns=(
-    C("id", "Id", "id", stg="lead_id"), C("email", "Email", stg="email_raw"), C("company", "Company"), C("industry", "Industry"),
+    C("id", "Id", "id", stg="sf_lead_id"), C("email", "Email", stg="email_raw"), C("company", "Company"), C("industry", "Industry"),
     C("company_description", "company_description__c"),
     C("external_hard_bounced", "external_hard_bounced__c", "bool"),
     C("overall_hard_bounced", "overall_hard_bounced__c", "bool"),
@@ -104,17 +104,18 @@ SFDC_LEAD = Source("sfdc__lead", "sfdc", ("sfdc/Lead.*",), required=True, key="i
 ))
 SFDC_CAMPAIGN_MEMBER = Source("sfdc__campaign_member", "sfdc", ("sfdc/CampaignMember.*",), required=True, key="id",
                               pattern=r"sfdc/campaign[-_ ]?members?" + _AFTER, columns=(
-    C("id", "Id", "id", stg="cm_id"), C("campaign_id", "CampaignId", "id"), C("lead_id", "LeadId", "id"),
-    C("contact_id", "ContactId", "id"), C("status", "Status"), C("has_replied", "Has_Replied__c", "bool"),
+    C("id", "Id", "id", stg="sf_campaign_member_id"), C("campaign_id", "CampaignId", "id", stg="sf_campaign_id"),
+    C("lead_id", "LeadId", "id", stg="sf_lead_id"), C("contact_id", "ContactId", "id", stg="sf_contact_id"),
+    C("status", "Status"), C("has_replied", "Has_Replied__c", "bool"),
     C("reply_classification", "ReplyClassification__c"), C("system_modstamp", "SystemModstamp", "timestamp"),
 ))
 SFDC_CONTACT = Source("sfdc__contact", "sfdc", ("sfdc/Contact.*",), required=True, key="id",
                       pattern=r"sfdc/contacts?" + _AFTER, columns=(
-    C("id", "Id", "id", stg="contact_id"), C("email", "Email", stg="email_raw"),
+    C("id", "Id", "id", stg="sf_contact_id"), C("email", "Email", stg="email_raw"),
 ))
 SFDC_CAMPAIGN = Source("sfdc__campaign", "sfdc", ("sfdc/Campaign.*",), key="id",
                        pattern=r"sfdc/campaigns?" + _AFTER, columns=(
-    C("id", "Id", "id", stg="campaign_id"), C("name", "Name", required=False), C("gbu", "GBU__c", required=False),
+    C("id", "Id", "id", stg="sf_campaign_id"), C("name", "Name", required=False), C("gbu", "GBU__c", required=False),
 ))
 CLAY_ERRORS = Source("clay__errors", "clay", ("clay/errors.*",), pattern=r"clay/errors?" + _AFTER, columns=(
     C("time", "time", "timestamp", aliases=("timestamp", "created_at")), C("object", "object", required=False),
@@ -123,15 +124,16 @@ CLAY_ERRORS = Source("clay__errors", "clay", ("clay/errors.*",), pattern=r"clay/
 ))
 SMARTLEAD_LEADS = Source("smartlead__leads", "smartlead", ("smartlead/campaign-<id>.*",), multi_file=True,
                          pattern=r"smartlead/campaign[-_ ]?\d+" + _AFTER, columns=(
-    C("sl_lead_id", "id"), C("map_id", "campaign_lead_map_id", required=False), C("status", "status", required=False),
-    C("category", "category", required=False), C("email", "email"),
+    C("sl_lead_id", "id", stg="smartlead_lead_id"),
+    C("map_id", "campaign_lead_map_id", required=False, stg="smartlead_lead_map_id"),
+    C("status", "status", required=False), C("category", "category", required=False), C("email", "email"),
     C("reply_count", "reply_count", "int", required=False), C("custom_fields", "custom_fields", "json", required=False),
 ))
 SMARTLEAD_EVENTS = Source("smartlead__events", "smartlead", ("smartlead/events.jsonl",), formats=(".jsonl",),
                           keep_payload=True, multi_file=True, pattern=r"smartlead/events?" + _AFTER, columns=())
 PARDOT_PROSPECTS = Source("pardot__prospects", "pardot", ("pardot/prospects.*",), pattern=r"pardot/.*prospect.*",
                           columns=(
-    C("prospect_id", "id"), C("email", "email", required=False),
+    C("prospect_id", "id", stg="pardot_prospect_id"), C("email", "email", required=False),
     C("sf_lead_id", "salesforceLeadId", "id", required=False, aliases=("crm_lead_fid",)),
     C("sf_contact_id", "salesforceContactId", "id", required=False, aliases=("crm_contact_fid",)),
     C("sf_id", "salesforceId", "id", required=False, aliases=("salesforce_fid",)),

@@ -102,7 +102,7 @@ def options(con) -> dict[str, list[tuple[str, str | None]]]:
     """Dropdown choices (label, value) for each filter, '(all)' first."""
     def column(sql):
         return [("(all)", ALL)] + [(str(v), v) for (v,) in con.execute(sql).fetchall()]
-    campaigns = con.execute("select campaign_id, coalesce(name, campaign_id) from stg_sfdc__campaign "
+    campaigns = con.execute("select sf_campaign_id, coalesce(name, sf_campaign_id) from stg_sfdc__campaign "
                             "order by 2, 1").fetchall()
     return {
         "rule": column("select distinct rule from plan_changes where rule is not null order by 1"),

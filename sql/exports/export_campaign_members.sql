@@ -2,8 +2,8 @@
 -- Clay writes back with and the current enrichment values. Grain: one row per CampaignMember.
 -- Parameters: $campaign_id (18 characters).
 select
-    m.cm_id as campaign_member_id,
-    m.lead_id,
+    m.sf_campaign_member_id as campaign_member_id,
+    m.sf_lead_id as lead_id,
     coalesce(l.email_raw, c.email_raw) as email,
     l.company,
     l.industry,
@@ -12,7 +12,7 @@ select
     l.has_opted_out,
     l.pardot_hard_bounced or l.external_hard_bounced as is_hard_bounced
 from stg_sfdc__campaign_member as m
-left join stg_sfdc__lead as l on l.lead_id = m.lead_id
-left join stg_sfdc__contact as c on c.contact_id = m.contact_id
-where m.campaign_id = $campaign_id
-order by m.cm_id
+left join stg_sfdc__lead as l on l.sf_lead_id = m.sf_lead_id
+left join stg_sfdc__contact as c on c.sf_contact_id = m.sf_contact_id
+where m.sf_campaign_id = $campaign_id
+order by m.sf_campaign_member_id

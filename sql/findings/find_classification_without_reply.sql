@@ -4,7 +4,7 @@
 select
     'classification_without_reply' as kind,
     'CampaignMember' as object,
-    cm_id as record_id,
+    sf_campaign_member_id as record_id,
     'Classified "' || classification || '" but no source records a reply.' as detail,
     cast(null as varchar) as at,
     evidence

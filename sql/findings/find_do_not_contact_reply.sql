@@ -4,7 +4,7 @@
 select
     'do_not_contact_reply' as kind,
     'CampaignMember' as object,
-    cm_id as record_id,
+    sf_campaign_member_id as record_id,
     'The contact replied "Do Not Contact": route to the DPO and make sure no further outreach happens.' as detail,
     cast(null as varchar) as at,
     evidence

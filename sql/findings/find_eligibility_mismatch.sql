@@ -14,7 +14,7 @@ expected as (
 select
     'eligibility_mismatch' as kind,
     'Lead' as object,
-    lead_id as record_id,
+    sf_lead_id as record_id,
     'Cold_Lead_Eligible__c is ' || cold_lead_eligible || ' but the eligibility formula gives ' || expected_eligible
         || ' (opted out: ' || has_opted_out || ', hard-bounced: ' || (pardot_hard_bounced or external_hard_bounced)
         || ').' as detail,

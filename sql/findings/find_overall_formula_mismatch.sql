@@ -4,7 +4,7 @@
 select
     'overall_formula_mismatch' as kind,
     'Lead' as object,
-    lead_id as record_id,
+    sf_lead_id as record_id,
     'overall_hard_bounced__c is ' || overall_hard_bounced || ' but pi__pardot_hard_bounced__c OR '
         || 'external_hard_bounced__c is ' || (pardot_hard_bounced or external_hard_bounced)
         || '. Check Pardot''s hard-bounce source first, then Clay''s external_hard_bounced__c; never override '

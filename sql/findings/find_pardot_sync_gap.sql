@@ -3,12 +3,12 @@
 select
     'pardot_sync_gap' as kind,
     'Lead' as object,
-    l.lead_id as record_id,
-    'Pardot prospect ' || p.prospect_id || ' is hard-bounced but pi__pardot_hard_bounced__c is false: the Pardot '
+    l.sf_lead_id as record_id,
+    'Pardot prospect ' || p.pardot_prospect_id || ' is hard-bounced but pi__pardot_hard_bounced__c is false: the Pardot '
         || 'connector has not synced the bounce. Check the Pardot connector sync queue.' as detail,
     iso_ts(p.bounced_at) as at,
     [evidence('pardot', p.file, p.row, 'isEmailHardBounced', p.is_hard_bounced_raw, iso_ts(p.bounced_at))] as evidence
 from stg_pardot__prospects as p
 join int_source_rows_matched as i on i.file = p.file and i.row = p.row
-join stg_sfdc__lead as l on l.lead_id = i.lead_id
+join stg_sfdc__lead as l on l.sf_lead_id = i.sf_lead_id
 where p.is_hard_bounced and not l.pardot_hard_bounced

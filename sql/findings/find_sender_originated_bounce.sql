@@ -3,10 +3,10 @@
 select
     'sender_originated_bounce' as kind,
     'Lead' as object,
-    lead_id as record_id,
+    sf_lead_id as record_id,
     'Smartlead categorised the lead "Sender Originated Bounce": a sender-side failure, not a recipient hard bounce; '
         || 'no bounce field changes. Check the sending mailbox.' as detail,
     cast(null as varchar) as at,
     list_sort(list(ev)) as evidence
 from int_sender_bounces
-group by lead_id
+group by sf_lead_id

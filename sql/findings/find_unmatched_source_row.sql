@@ -17,10 +17,10 @@ from int_source_rows_matched
 where match in ('unmatched', 'id_not_found')
 union all
 select
-    'unmatched_source_row', 'CampaignMember', k.cm_id,
-    'Clay row names CampaignMember ' || k.cm_id || ', which is not in the CampaignMember snapshot.',
+    'unmatched_source_row', 'CampaignMember', k.sf_campaign_member_id,
+    'Clay row names CampaignMember ' || k.sf_campaign_member_id || ', which is not in the CampaignMember snapshot.',
     cast(null as varchar),
-    [evidence('clay', k.file, k.row, $clay_header_campaign_member_id, k.cm_id, null)]
+    [evidence('clay', k.file, k.row, $clay_header_campaign_member_id, k.sf_campaign_member_id, null)]
 from int_campaign_member_links as k
 where not k.cm_found
 union all
@@ -36,6 +36,6 @@ from (
     select file, row, 'leads-export', email_norm, cast(null as timestamptz) from stg_smartlead__leads
     where reply_count > 0 or category is not null
 ) as e
-join int_source_rows_matched as i on i.file = e.file and i.row = e.row and i.lead_id is not null
+join int_source_rows_matched as i on i.file = e.file and i.row = e.row and i.sf_lead_id is not null
 left join int_campaign_member_links as k on k.file = e.file and k.row = e.row
-where k.cm_id is null
+where k.sf_campaign_member_id is null

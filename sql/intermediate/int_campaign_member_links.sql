@@ -2,21 +2,23 @@
 -- int_smartlead_member_rows says; webhook events through the Clay pair (Smartlead Campaign ID, email), else
 -- through the leads-export map id. Grain: one row per source row that names a CampaignMember. Parameters: none.
 with by_map_id as (
-    select sl_campaign_id, map_id, min(cm_id) as cm_id
+    select smartlead_campaign_id, smartlead_lead_map_id, min(sf_campaign_member_id) as sf_campaign_member_id
     from int_smartlead_member_rows
-    where map_id is not null
-    group by sl_campaign_id, map_id
+    where smartlead_lead_map_id is not null
+    group by smartlead_campaign_id, smartlead_lead_map_id
 )
-select 'clay' as source, c.file, c.row, c.cm_id, m.cm_id is not null as cm_found
+select 'clay' as source, c.file, c.row, c.sf_campaign_member_id, m.sf_campaign_member_id is not null as cm_found
 from stg_clay__rows as c
-left join stg_sfdc__campaign_member as m on m.cm_id = c.cm_id
-where c.cm_id is not null
+left join stg_sfdc__campaign_member as m on m.sf_campaign_member_id = c.sf_campaign_member_id
+where c.sf_campaign_member_id is not null
 union all
-select 'smartlead', file, row, cm_id, true
+select 'smartlead', file, row, sf_campaign_member_id, true
 from int_smartlead_member_rows
 union all
-select 'smartlead', e.file, e.row, coalesce(p.cm_id, mp.cm_id), true
+select 'smartlead', e.file, e.row, coalesce(p.sf_campaign_member_id, mp.sf_campaign_member_id), true
 from stg_smartlead__events as e
-left join int_clay_member_pairs as p on p.sl_campaign_id = e.sl_campaign_id and p.email_norm = e.email_norm
-left join by_map_id as mp on mp.sl_campaign_id = e.sl_campaign_id and mp.map_id = e.map_id
-where coalesce(p.cm_id, mp.cm_id) is not null
+left join int_clay_member_pairs as p
+    on p.smartlead_campaign_id = e.smartlead_campaign_id and p.email_norm = e.email_norm
+left join by_map_id as mp
+    on mp.smartlead_campaign_id = e.smartlead_campaign_id and mp.smartlead_lead_map_id = e.smartlead_lead_map_id
+where coalesce(p.sf_campaign_member_id, mp.sf_campaign_member_id) is not null

@@ -3,13 +3,15 @@
 -- matters. Grain: one row per CampaignMember with a classification event. Parameters: none.
 with ranked as (
     select
-        cm_id,
+        sf_campaign_member_id,
         category,
         ev,
-        row_number() over (partition by cm_id order by event_at desc, priority, lower(category), category, file, row)
-            as rn
+        row_number() over (
+            partition by sf_campaign_member_id
+            order by event_at desc, priority asc, lower(category) asc, category asc, file asc, row asc
+        ) as rn
     from int_classification_events
 )
-select cm_id, category, ev
+select sf_campaign_member_id, category, ev
 from ranked
 where rn = 1

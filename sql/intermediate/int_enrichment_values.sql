@@ -1,10 +1,10 @@
 -- Clay enrichment values per Lead and field, with how many distinct values Clay holds (evidence is gathered
 -- later, only for the few leads that get a change or a finding). Grain: one row per (Lead, field).
 -- Parameters: none.
-select lead_id, field, count(*) as n_values, min(value) as value, min(norm) as norm
+select sf_lead_id, field, count(*) as n_values, min(value) as value, min(norm) as norm
 from (  -- distinct values first: two plain aggregates are cheaper than count(distinct) and spill to disk
-    select lead_id, field, norm, min(value) as value
+    select sf_lead_id, field, norm, min(value) as value
     from int_enrichment_rows
-    group by lead_id, field, norm
-)
-group by lead_id, field
+    group by sf_lead_id, field, norm
+) as distinct_values
+group by sf_lead_id, field

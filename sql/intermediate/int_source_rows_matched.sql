@@ -4,27 +4,27 @@
 -- Two branches: rows that carry an id only look the id up; only the others probe the email indexes
 -- (at 10M leads, probing every row against four hash tables was the slowest step of the build).
 with source_rows as not materialized (
-    select 'clay' as source, file, row, lead_id as given_id, $clay_header_lead_id as id_column, email_norm, email_raw,
+    select 'clay' as source, file, row, sf_lead_id as given_id, $clay_header_lead_id as id_column, email_norm, email_raw,
            $clay_header_email as email_column
     from stg_clay__rows
     union all
-    select 'smartlead', file, row, sfdc_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_raw, 'email'
+    select 'smartlead', file, row, sf_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_raw, 'email'
     from stg_smartlead__leads
     union all
-    select 'smartlead', file, row, sfdc_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_norm, 'email'
+    select 'smartlead', file, row, sf_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_norm, 'email'
     from stg_smartlead__events
     union all
     select 'pardot', file, row, sf_lead_id, 'salesforceLeadId', email_norm, email_raw, 'email'
     from stg_pardot__prospects
 ),
 leads_by_email as (
-    select email_norm, count(*) as n, min(lead_id) as lead_id
+    select email_norm, count(*) as n, min(sf_lead_id) as sf_lead_id
     from stg_sfdc__lead
     where email_norm is not null
     group by email_norm
 ),
 shared_emails as (  -- the candidates of an ambiguous email (a list per email only where there are several)
-    select l.email_norm, list_sort(list(l.lead_id)) as candidates
+    select l.email_norm, list_sort(list(l.sf_lead_id)) as candidates
     from stg_sfdc__lead as l
     semi join (select email_norm from leads_by_email where n > 1) as d on d.email_norm = l.email_norm
     group by l.email_norm
@@ -37,16 +37,16 @@ pardot_contacts as (
 )
 select
     r.source, r.file, r.row, r.email_norm, r.email_raw, r.given_id, r.id_column, r.email_column,
-    l.lead_id,
-    case when l.lead_id is not null then 'by_id' else 'id_not_found' end as match,
+    l.sf_lead_id,
+    case when l.sf_lead_id is not null then 'by_id' else 'id_not_found' end as match,
     cast(null as varchar[]) as candidates
 from source_rows as r
-left join stg_sfdc__lead as l on l.lead_id = r.given_id
+left join stg_sfdc__lead as l on l.sf_lead_id = r.given_id
 where r.given_id is not null
 union all
 select
     r.source, r.file, r.row, r.email_norm, r.email_raw, r.given_id, r.id_column, r.email_column,
-    case when e.n = 1 then e.lead_id end as lead_id,
+    case when e.n = 1 then e.sf_lead_id end as sf_lead_id,
     case when e.n = 1 then 'by_email'
          when e.n > 1 then 'ambiguous'
          when pc.file is not null or c.email_norm is not null then 'contact'

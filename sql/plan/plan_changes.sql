@@ -10,9 +10,9 @@ with candidates as (
     union all by name select * from rule_reply_classification_latest
 ),
 records as (
-    select 'Lead' as object, lead_id as record_id, file, row, is_converted from stg_sfdc__lead
+    select 'Lead' as object, sf_lead_id as record_id, file, row, is_converted from stg_sfdc__lead
     union all
-    select 'CampaignMember', cm_id, file, row, false from stg_sfdc__campaign_member
+    select 'CampaignMember', sf_campaign_member_id, file, row, false from stg_sfdc__campaign_member
 ),
 picklists as (
     select object, lower(field) as field, list(value) as allowed from policy_picklist group by all

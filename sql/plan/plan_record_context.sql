@@ -4,16 +4,16 @@
 -- it is a member of, with that campaign's GBU (else the Lead's): a Lead's change touches all its campaigns.
 -- is_own marks the record's own row (the plan's campaign_id and gbu columns). A view: computed where it is read.
 -- Grain: one row per (object, record, campaign); a Lead's own row has no campaign. Parameters: none.
-select 'Lead' as object, lead_id as record_id, cast(null as varchar) as campaign_id, gbu, true as is_own
+select 'Lead' as object, sf_lead_id as record_id, cast(null as varchar) as campaign_id, gbu, true as is_own
 from stg_sfdc__lead
 union all
-select 'Lead', m.lead_id, m.campaign_id, coalesce(c.gbu, l.gbu), false
+select 'Lead', m.sf_lead_id, m.sf_campaign_id, coalesce(c.gbu, l.gbu), false
 from stg_sfdc__campaign_member as m
-left join stg_sfdc__campaign as c on c.campaign_id = m.campaign_id
-left join stg_sfdc__lead as l on l.lead_id = m.lead_id
-where m.lead_id is not null
+left join stg_sfdc__campaign as c on c.sf_campaign_id = m.sf_campaign_id
+left join stg_sfdc__lead as l on l.sf_lead_id = m.sf_lead_id
+where m.sf_lead_id is not null
 union all
-select 'CampaignMember', m.cm_id, m.campaign_id, coalesce(c.gbu, l.gbu), true
+select 'CampaignMember', m.sf_campaign_member_id, m.sf_campaign_id, coalesce(c.gbu, l.gbu), true
 from stg_sfdc__campaign_member as m
-left join stg_sfdc__campaign as c on c.campaign_id = m.campaign_id
-left join stg_sfdc__lead as l on l.lead_id = m.lead_id
+left join stg_sfdc__campaign as c on c.sf_campaign_id = m.sf_campaign_id
+left join stg_sfdc__lead as l on l.sf_lead_id = m.sf_lead_id

@@ -14,6 +14,6 @@ select
     count(*) filter (where t.status = 'ready') as ready,
     count(*) filter (where t.status = 'blocked') as blocked
 from touched as t
-left join stg_sfdc__campaign as c on c.campaign_id = t.campaign_id
+left join stg_sfdc__campaign as c on c.sf_campaign_id = t.campaign_id
 group by t.campaign_id
 order by t.campaign_id

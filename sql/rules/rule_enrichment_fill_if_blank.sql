@@ -5,21 +5,21 @@
 -- → no change (finding conflicting_enrichment). Grain: one row per (Lead, field) to change.
 -- Parameters: none (the picklist comes from a policy table).
 with current_values as (
-    select lead_id, 'company_description__c' as field, company_description as current_value from stg_sfdc__lead
+    select sf_lead_id, 'company_description__c' as field, company_description as current_value from stg_sfdc__lead
     union all
-    select lead_id, 'Industry', industry from stg_sfdc__lead
+    select sf_lead_id, 'Industry', industry from stg_sfdc__lead
 ),
 picklist as (
     select field, value as canonical, lower(trim(value)) as norm from policy_picklist where object = 'Lead'
 ),
 candidates as (
     select
-        v.lead_id,
+        v.sf_lead_id,
         v.field,
         cur.current_value,
         case when v.field = 'Industry' then coalesce(p.canonical, v.value) else v.value end as after_value
     from int_enrichment_values as v
-    join current_values as cur on cur.lead_id = v.lead_id and cur.field = v.field
+    join current_values as cur on cur.sf_lead_id = v.sf_lead_id and cur.field = v.field
     left join picklist as p on p.field = v.field and p.norm = v.norm
     where v.n_values = 1
 ),
@@ -31,15 +31,15 @@ changes as (
        or (field <> 'Industry' and trim(current_value) <> after_value)
 ),
 evidence as (
-    select r.lead_id, r.field,
+    select r.sf_lead_id, r.field,
            list_sort(list(evidence('clay', r.file, r.row, r.col, r.value, null))) as evidence
     from int_enrichment_rows as r
-    semi join changes as c on c.lead_id = r.lead_id and c.field = r.field
-    group by r.lead_id, r.field
+    semi join changes as c on c.sf_lead_id = r.sf_lead_id and c.field = r.field
+    group by r.sf_lead_id, r.field
 )
 select
     'Lead' as object,
-    c.lead_id as record_id,
+    c.sf_lead_id as record_id,
     c.field,
     'enrichment_fill_if_blank' as rule,
     to_json(c.current_value) as before,
@@ -47,4 +47,4 @@ select
     reasons([case when trim(coalesce(c.current_value, '')) <> '' then 'overwrite_not_approved' end]) as rule_reasons,
     e.evidence
 from changes as c
-join evidence as e on e.lead_id = c.lead_id and e.field = c.field
+join evidence as e on e.sf_lead_id = c.sf_lead_id and e.field = c.field

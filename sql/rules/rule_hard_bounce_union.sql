@@ -2,7 +2,7 @@
 -- and Pardot's own flag is never touched (union, seed §3.3). Grain: one row per Lead to change. Parameters: none.
 select
     'Lead' as object,
-    l.lead_id as record_id,
+    l.sf_lead_id as record_id,
     'external_hard_bounced__c' as field,
     'hard_bounce_union' as rule,
     to_json(l.external_hard_bounced) as before,
@@ -10,6 +10,6 @@ select
     cast([] as varchar[]) as rule_reasons,
     list_sort(list(b.ev)) as evidence
 from stg_sfdc__lead as l
-join int_bounce_evidence as b on b.lead_id = l.lead_id
+join int_bounce_evidence as b on b.sf_lead_id = l.sf_lead_id
 where not l.external_hard_bounced
-group by l.lead_id, l.external_hard_bounced
+group by l.sf_lead_id, l.external_hard_bounced

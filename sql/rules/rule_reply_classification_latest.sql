@@ -8,17 +8,17 @@ with picklist as (
 ),
 candidates as (
     select
-        m.cm_id,
+        m.sf_campaign_member_id,
         m.reply_classification as current_value,
         coalesce(p.canonical, l.category) as after_value,
         l.ev
     from int_classification_latest as l
-    join stg_sfdc__campaign_member as m on m.cm_id = l.cm_id
+    join stg_sfdc__campaign_member as m on m.sf_campaign_member_id = l.sf_campaign_member_id
     left join picklist as p on p.norm = lower(trim(l.category))
 )
 select
     'CampaignMember' as object,
-    cm_id as record_id,
+    sf_campaign_member_id as record_id,
     'ReplyClassification__c' as field,
     'reply_classification_latest' as rule,
     to_json(current_value) as before,

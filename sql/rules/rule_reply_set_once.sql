@@ -2,7 +2,7 @@
 -- response only, seed §3.3). Grain: one row per CampaignMember to change. Parameters: none.
 select
     'CampaignMember' as object,
-    m.cm_id as record_id,
+    m.sf_campaign_member_id as record_id,
     'Has_Replied__c' as field,
     'reply_set_once' as rule,
     to_json(m.has_replied) as before,
@@ -10,6 +10,6 @@ select
     cast([] as varchar[]) as rule_reasons,
     list_sort(list(r.ev)) as evidence
 from stg_sfdc__campaign_member as m
-join int_reply_evidence as r on r.cm_id = m.cm_id
+join int_reply_evidence as r on r.sf_campaign_member_id = m.sf_campaign_member_id
 where not m.has_replied
-group by m.cm_id, m.has_replied
+group by m.sf_campaign_member_id, m.has_replied

@@ -4,7 +4,7 @@
 select
     _file as file,
     _row as row,
-    clean_text(prospect_id) as prospect_id,
+    clean_text(prospect_id) as pardot_prospect_id,
     email as email_raw,
     norm_email(email) as email_norm,
     coalesce(sf_lead_id__id18, case when sf_id__id18 like '00Q%' then sf_id__id18 end) as sf_lead_id,

@@ -2,10 +2,10 @@
 -- Grain: one row per CampaignMember. Parameters: none.
 -- <column>__id18 / __bool / __ts / __int: the value parsed once, in the read (sf_id18 / sf_bool / sf_ts / sf_int).
 select
-    id__id18 as cm_id,
-    campaign_id__id18 as campaign_id,
-    lead_id__id18 as lead_id,
-    contact_id__id18 as contact_id,
+    id__id18 as sf_campaign_member_id,
+    campaign_id__id18 as sf_campaign_id,
+    lead_id__id18 as sf_lead_id,
+    contact_id__id18 as sf_contact_id,
     status,
     coalesce(has_replied__bool, false) as has_replied,
     reply_classification,

@@ -2,7 +2,7 @@
 -- Grain: one row per Lead. Parameters: none.
 -- <column>__id18 / __bool / __ts / __int: the value parsed once, in the read (sf_id18 / sf_bool / sf_ts / sf_int).
 select
-    id__id18 as lead_id,
+    id__id18 as sf_lead_id,
     email as email_raw,
     norm_email(email) as email_norm,
     company,

@@ -8,16 +8,16 @@ with leads as (
 select
     _file as file,
     _row as row,
-    clean_text(_campaign) as sl_campaign_id,
-    clean_text(sl_lead_id) as sl_lead_id,
-    clean_text(map_id) as map_id,
+    clean_text(_campaign) as smartlead_campaign_id,
+    clean_text(sl_lead_id) as smartlead_lead_id,
+    clean_text(map_id) as smartlead_lead_map_id,
     upper(clean_text(status)) as status,
     clean_text(category) as category,
     email as email_raw,
     norm_email(email) as email_norm,
     coalesce(reply_count__int, 0) as reply_count,
     reply_count as reply_count_raw,
-    sf_id18(cf[1]) as sfdc_lead_id,
-    sf_id18(cf[2]) as sfdc_campaign_id,
+    sf_id18(cf[1]) as sf_lead_id,
+    sf_id18(cf[2]) as sf_campaign_id,
     cast($smartlead_taken_at as timestamptz) as taken_at
 from leads
