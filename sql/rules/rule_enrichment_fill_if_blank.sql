@@ -32,10 +32,9 @@ changes as (
        or (field = 'Industry' and lower(trim(current_value)) <> lower(after_value))
        or (field <> 'Industry' and trim(current_value) <> after_value)
 ),
-evidence as (
-    select r.lead_id, r.field,
-           list_sort(list(struct_pack(source := 'clay', file := r.file, row := r.row, "column" := r.col,
-                                      value := r.value, at := cast(null as varchar)))) as evidence
+evidence as (  -- narrow structs aggregated (the 6-field evidence structs cost ~2 CPU s more at 1.3M changes), widened below
+    select r.lead_id, r.field, any_value(r.col) as col,
+           list_sort(list(struct_pack(file := r.file, row := r.row, value := r.value))) as rows
     from int_enrichment_rows as r
     semi join changes as c on c.lead_id = r.lead_id and c.field = r.field
     group by r.lead_id, r.field
@@ -52,6 +51,7 @@ select
         case when length(c.after_value) > c.max_length then 'too_long' end,
         case when trim(coalesce(c.current_value, '')) <> '' then 'overwrite_not_approved' end
     ], lambda r: r is not null) as rule_reasons,
-    e.evidence
+    list_transform(e.rows, lambda x: struct_pack(source := 'clay', file := x.file, row := x.row, "column" := e.col,
+                                                 value := x.value, at := cast(null as varchar))) as evidence
 from changes as c
 join evidence as e on e.lead_id = c.lead_id and e.field = c.field
