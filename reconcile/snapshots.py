@@ -350,8 +350,11 @@ def _scan(path: Path, delim: str | None) -> tuple[str, list]:
     one and shifts the row numbers of every row after it; lenient mode salvages a refused file instead)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        opts = "delim=?, header=true, all_varchar=true, quote='\"', escape='\"', auto_detect=true, max_line_size=?"
-        return f"read_csv(?, {opts})", [str(path), delim, salvage.MAX_RECORD]
+        # buffer_size: DuckDB's default is 16 × max_line_size (4 GB), capped at the file's size — one buffer of the
+        # whole file (a 2.9 GB Lead.csv at 10M leads could not be allocated under the default memory limit)
+        opts = ("delim=?, header=true, all_varchar=true, quote='\"', escape='\"', auto_detect=true, max_line_size=?, "
+                "buffer_size=?")
+        return f"read_csv(?, {opts})", [str(path), delim, salvage.MAX_RECORD, salvage.MAX_RECORD]
     if suffix == ".parquet":
         return "read_parquet(?)", [str(path)]
     return ("read_json_objects(?, format='newline_delimited', maximum_object_size=?)",
