@@ -59,10 +59,6 @@ MODELS = (
 TEMPORARY = ("intermediate/",)
 SCRATCH = "scratch"
 SCRATCH_UNCOMPRESSED = "dict_fsst,fsst,dictionary"
-# Staging tables (kept in the file) are written without DuckDB's string compression too: dict_fsst cost ~40 % of
-# staging's CPU time at 1M leads (stg_clay__rows, stg_smartlead__leads, stg_sfdc__lead: 13.7 → 8.3 CPU s), and the
-# models after it read plain strings faster. The price is disk: the DuckDB file is ~3× larger (0.5 → 1.4 GB at 1M).
-UNCOMPRESSED = ("staging/",)
 
 # Queries that are not materialised as tables (read by their module with sql_text, values bound).
 QUERIES = ("exports/export_campaign_members",)
@@ -182,14 +178,13 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
         target = f'table "{stem}"'
     else:
         target = f'table {SCRATCH}."{stem}"' if spill else f'temp table "{stem}"'
-    plain = (working and spill) or name.startswith(UNCOMPRESSED)
-    if plain:
-        # scratch tables live for one build and staging is read once, right after: dict_fsst costs more than it saves
+    if working and spill:
+        # scratch tables live for one build: DuckDB's string compression (dict_fsst) would cost more than it saves
         con.execute(f"set disabled_compression_methods = '{SCRATCH_UNCOMPRESSED}'")
     try:
         con.execute(f"create or replace {target} as {sql}", {k: params[k] for k in wanted})
     finally:
-        if plain:
+        if working and spill:
             con.execute("reset disabled_compression_methods")
 
 
