@@ -64,7 +64,7 @@ def app(ctx, debug):
 @click.option("--json", "as_json", is_flag=True, help="Print the plan summary as JSON instead of tables.")
 @click.option("--memory-limit", help="DuckDB memory limit such as 2GB: spills to disk beyond it, working tables go "
               "to a scratch file (1M leads: 0.8 GB peak at 600MB) [default: RECONCILE_MEMORY_LIMIT, else 1/24 of the "
-              "available memory, 512MB to 4GB, or half the snapshot's size when larger, up to 1/4 of it].")
+              "available memory, 512MB to 4GB].")
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB worker threads (the plan is identical whatever "
               "the number) [default: RECONCILE_THREADS, else one per core].")
 @click.option("--org", help="Use the org's policy (policies/<org>.toml) unless --policy is given.")

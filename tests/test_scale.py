@@ -21,7 +21,7 @@ from reconcile.build import build_plan
 from reconcile.demo_data import generate_snapshot
 from reconcile.errors import SnapshotError
 from reconcile.plan import load_plan
-from reconcile.sql import default_memory_limit, memory_limit_for_input
+from reconcile.sql import default_memory_limit
 
 LEADS = 100_000
 DEEP_ROW = 75_000
@@ -207,14 +207,6 @@ def test_default_memory_limit_is_a_bounded_share_of_available_memory(tmp_path, a
     meminfo.write_text(f"MemTotal:       {available_kb * 2} kB\nMemFree:        1 kB\n"
                        f"MemAvailable:   {available_kb} kB\n", "ascii")
     assert default_memory_limit(meminfo) == limit
-
-
-@pytest.mark.parametrize("input_gb, limit", [(1.5, "976MB"), (15, "7680MB"), (60, "11718MB")])
-def test_a_large_snapshot_gets_half_its_size_up_to_a_quarter_of_available_memory(tmp_path, input_gb, limit):
-    meminfo = tmp_path / "meminfo"
-    meminfo.write_text("MemTotal:       48000000 kB\nMemAvailable:   48000000 kB\n", "ascii")
-    assert memory_limit_for_input("976MB", int(input_gb * 2**30), meminfo) == limit
-    assert memory_limit_for_input("976MB", 0, meminfo) == "976MB"
 
 
 def test_a_plan_without_a_limit_runs_under_the_default_one_and_an_explicit_limit_overrides_it(tmp_path, monkeypatch):
