@@ -18,8 +18,8 @@ from .errors import ReconcileError, SnapshotError
 from .policy import WRITABLE_OBJECTS, Policy, load_policy
 from .contract import sources
 from .snapshots import Snapshot, discover, ingest
-from .sql import (MODELS, attach_scratch, connect, default_memory_limit, effective_memory_limit, load_macros,
-                  memory_limit_for_input, run_model, run_models)
+from .sql import (MODELS, attach_scratch, connect, default_memory_limit, effective_memory_limit, load_macros, run_model,
+                  run_models)
 
 
 @dataclass
@@ -194,13 +194,10 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
     scratch = db_path.with_name(db_path.name + ".scratch")
     columnar = out_path is not None and fmt == "parquet"
     parts = planfile.data_dir(out_path).with_name(planfile.data_dir(out_path).name + ".building") if columnar else None
-    found = discover(snapshot_dir, sources(pol.clay_columns)).found
-    if not effective_memory_limit(memory_limit):  # a share of the machine, more for a large snapshot
-        memory_limit = memory_limit_for_input(default_memory_limit(),
-                                              sum(p.stat().st_size for ps in found.values() for p in ps))
-    memory_limit = effective_memory_limit(memory_limit)
+    memory_limit = effective_memory_limit(memory_limit) or default_memory_limit()  # a share of the machine
     spill = True  # under a limit, intermediates go to the scratch file (not memory)
     if progress is not None and hasattr(progress, "expect"):  # files + models + writing the plan
+        found = discover(snapshot_dir, sources(pol.clay_columns)).found
         progress.expect(sum(map(len, found.values())) + len(_modelled()) + 1)
     old = _open_previous(db_path)
     try:

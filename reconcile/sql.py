@@ -113,38 +113,22 @@ DEFAULT_MEMORY_MIN_MB, DEFAULT_MEMORY_MAX_MB = 512, 4096
 
 def default_memory_limit(meminfo: str | Path = "/proc/meminfo") -> str:
     """1/24 of the available memory (MemAvailable; else of physical memory), between 512 MB and 4 GB."""
-    mb = int(available_memory(meminfo) * DEFAULT_MEMORY_SHARE / 2**20)
-    return f"{min(max(mb, DEFAULT_MEMORY_MIN_MB), DEFAULT_MEMORY_MAX_MB)}MB"
-
-
-# A snapshot much larger than that share gets more: half its size, up to a quarter of the available memory. At 10M
-# leads (15 GB of CSV) under the 1/24 share (~960 MB) the plan spilled most of its work and took 892 s, 17.6× the 1M
-# plan; at 1M leads (1.5 GB) half the size is below the share, so the default stays the share there.
-INPUT_MEMORY_SHARE, INPUT_MEMORY_MAX_SHARE = 1 / 2, 1 / 4
-
-
-def memory_limit_for_input(base: str, input_bytes: int, meminfo: str | Path = "/proc/meminfo") -> str:
-    """The default limit `base` ("<n>MB"), raised for a large snapshot of `input_bytes` (see INPUT_MEMORY_SHARE)."""
-    m = re.fullmatch(r"(\d+)MB", base)
-    if not m:
-        return base
-    mb = int(min(input_bytes * INPUT_MEMORY_SHARE, available_memory(meminfo) * INPUT_MEMORY_MAX_SHARE) / 2**20)
-    return f"{max(mb, int(m.group(1)))}MB"
-
-
-def available_memory(meminfo: str | Path = "/proc/meminfo") -> int:
-    """Bytes of memory available now (MemAvailable; else physical memory; else 16 GiB)."""
+    available = None
     try:
         with open(meminfo, encoding="ascii") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    available = int(line.split()[1]) * 1024
+                    break
     except OSError:
         pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 16 * 2**30
+    if available is None:
+        try:
+            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            available = 16 * 2**30
+    mb = int(available * DEFAULT_MEMORY_SHARE / 2**20)
+    return f"{min(max(mb, DEFAULT_MEMORY_MIN_MB), DEFAULT_MEMORY_MAX_MB)}MB"
 
 
 def _checked_size(text: str) -> str:
