@@ -73,12 +73,13 @@ def reconcile(a: dict) -> dict:
 
 
 def reconcile_scaled(a: dict) -> dict:
-    """`reconcile plan --memory-limit` end to end (for the 10M scale check; DuckDB spills beside the file)."""
+    """`reconcile plan [--memory-limit]` end to end (the scale check; without a limit, reconcile's default: a share
+    of the available memory, DuckDB spilling beside the file)."""
     from reconcile.build import build_plan
 
     out = Path(a["out"])
     shutil.rmtree(out, ignore_errors=True)
-    res = build_plan(Path(a["snap"]), out=out / "plan.json", memory_limit=a.get("memory_limit", "8GB"))
+    res = build_plan(Path(a["snap"]), out=out / "plan.json", memory_limit=a.get("memory_limit"))
     return {"changes": res.plan["summary"]["changes"]["total"]}
 
 

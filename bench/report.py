@@ -74,7 +74,7 @@ def derive(res: dict) -> None:
         res["per_change_us"] = per * 1e6
         targets["per-change cost (backfill - quiet) / extra changes <= 10 us"] = per * 1e6 <= 10
     sc = res.get("scale")
-    base = (sc or {}).get("base_reconcile", {}).get("seconds")  # same memory limit as the 10x run
+    base = (sc or {}).get("base_reconcile", {}).get("seconds")  # same settings as the 10x run
     if sc and base and "seconds" in sc.get("reconcile", {}):
         sc["ratio_to_base"] = sc["reconcile"]["seconds"] / base
         targets["10x leads / 1x leads <= 12x"] = sc["ratio_to_base"] <= 12
@@ -141,7 +141,8 @@ def render(res: dict) -> str:
         lines += ["", f"scale: {sc['leads']:,} leads: reconcile {_fmt_s(rr.get('seconds'))} s, peak RSS "
                   f"{rr.get('peak_rss_mb', 0):.0f} MB, read floor {_fmt_s(sc.get('read_floor', {}).get('seconds'))} s,"
                   f" ratio to base {sc.get('ratio_to_base', 0):.2f}x {rr.get('error', '')}",
-                  f"       base: {res['leads']:,} leads with the same memory limit "
+                  f"       base: {res['leads']:,} leads with the same settings "
+                  f"(memory limit {sc.get('memory_limit') or 'default'}) "
                   f"{_fmt_s(sc.get('base_reconcile', {}).get('seconds'))} s"]
     profiles = res.get("profiles") or ({"csv": res["profile"]} if res.get("profile") else {})
     for key, prof in profiles.items():
