@@ -45,6 +45,7 @@ select
     to_json(c.current_value) as before,
     to_json(c.after_value) as after,
     reasons([case when trim(coalesce(c.current_value, '')) <> '' then 'overwrite_not_approved' end]) as rule_reasons,
-    list_transform(e.rows, lambda x: evidence('clay', x.file, x.row, e.col, x.value, null)) as evidence  -- noqa: RF01 (x: lambda)
+    -- x is the lambda's parameter, which sqlfluff takes for a table (RF01)
+    list_transform(e.rows, lambda x: evidence('clay', x.file, x.row, e.col, x.value, null)) as evidence  -- noqa: RF01
 from changes as c
 join evidence as e on e.sf_lead_id = c.sf_lead_id and e.field = c.field
