@@ -30,9 +30,10 @@ LEADS ?= 1000000
 bench: install
 	$(BIN)/python -m bench --leads $(LEADS)
 
-## lint: ruff (pycodestyle + pyflakes), sqlfluff on sql/ (DuckDB dialect; settings in pyproject.toml), stripped notebooks
+## lint: ruff check (pycodestyle + pyflakes) and ruff format --check, sqlfluff on sql/ (DuckDB dialect; settings in pyproject.toml), stripped notebooks
 lint: install
 	$(BIN)/ruff check reconcile tests bench
+	$(BIN)/ruff format --check reconcile tests bench
 	$(BIN)/sqlfluff lint sql/ --dialect duckdb
 	$(BIN)/nbstripout --verify --keep-id notebooks/*.ipynb
 

@@ -24,9 +24,14 @@ API_LEADS = 20_000
 
 def machine() -> dict:
     import psutil
-    return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "load_average_at_start": os.getloadavg()}
+
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_at_start": os.getloadavg(),
+    }
 
 
 def middle_record(plan: Path) -> str:
@@ -37,8 +42,9 @@ def middle_record(plan: Path) -> str:
     con = duckdb.connect()
     try:
         n = con.execute("select count(*) from read_parquet(?)", [str(changes)]).fetchone()[0]
-        return con.execute("select record_id from read_parquet(?) limit 1 offset ?",
-                           [str(changes), max(n // 2, 0)]).fetchone()[0]
+        return con.execute(
+            "select record_id from read_parquet(?) limit 1 offset ?", [str(changes), max(n // 2, 0)]
+        ).fetchone()[0]
     finally:
         con.close()
 
@@ -47,18 +53,30 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench")
     ap.add_argument("--leads", type=int, default=1_000_000)
     ap.add_argument("--formats", default="csv,parquet")
-    ap.add_argument("--scenarios", default="quiet,backfill",
-                    help="day profiles: quiet (every format) and backfill (CSV: >= 60%% of leads with a change)")
+    ap.add_argument(
+        "--scenarios",
+        default="quiet,backfill",
+        help="day profiles: quiet (every format) and backfill (CSV: >= 60%% of leads with a change)",
+    )
     ap.add_argument("--out", default="bench/out")
     ap.add_argument("--skip-api", action="store_true")
     ap.add_argument("--skip-pandas", action="store_true", help="leave out the (slow) pandas peer")
-    ap.add_argument("--scale-check", action="store_true",
-                    help="also 10x the leads, reconcile with default settings (the ratio's base: 1x, same settings)")
-    ap.add_argument("--scale-memory-limit", default=None,
-                    help="memory limit for both runs of the scale check (before issue 11: 8GB); default: none")
+    ap.add_argument(
+        "--scale-check",
+        action="store_true",
+        help="also 10x the leads, reconcile with default settings (the ratio's base: 1x, same settings)",
+    )
+    ap.add_argument(
+        "--scale-memory-limit",
+        default=None,
+        help="memory limit for both runs of the scale check (before issue 11: 8GB); default: none",
+    )
     ap.add_argument("--repeat", type=int, default=None, help="runs per step (default: 3 below 1M leads, else 1)")
-    ap.add_argument("--memory-limit", default=None,
-                    help="DuckDB memory limit for reconcile's steps (sets RECONCILE_MEMORY_LIMIT), e.g. 1GB")
+    ap.add_argument(
+        "--memory-limit",
+        default=None,
+        help="DuckDB memory limit for reconcile's steps (sets RECONCILE_MEMORY_LIMIT), e.g. 1GB",
+    )
     a = ap.parse_args(argv)
     if a.memory_limit:
         os.environ["RECONCILE_MEMORY_LIMIT"] = a.memory_limit  # inherited by every measured subprocess
@@ -67,9 +85,15 @@ def main(argv=None) -> int:
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     repeat = a.repeat or (3 if a.leads < 1_000_000 else 1)
-    res = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "leads": a.leads, "repeat": repeat,
-           "machine": machine(), "formats": {}, "checks": {},
-           "memory_limit": os.environ.get("RECONCILE_MEMORY_LIMIT")}
+    res = {
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "leads": a.leads,
+        "repeat": repeat,
+        "machine": machine(),
+        "formats": {},
+        "checks": {},
+        "memory_limit": os.environ.get("RECONCILE_MEMORY_LIMIT"),
+    }
 
     def say(msg):
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
@@ -83,8 +107,13 @@ def main(argv=None) -> int:
         say(f"snapshot {a.leads} leads ({key})")
         snap, info = ensure_snapshot(out, a.leads, fmt, scenario)
         work = out / "work" / f"{a.leads}-{key}"
-        r = res["formats"][key] = {"snapshot": str(snap), "input_rows": input_rows(info), "input_bytes": info["bytes"],
-                                   "scenario": scenario, "steps": {}}
+        r = res["formats"][key] = {
+            "snapshot": str(snap),
+            "input_rows": input_rows(info),
+            "input_bytes": info["bytes"],
+            "scenario": scenario,
+            "steps": {},
+        }
         steps = r["steps"]
         say("read floor")
         steps["read_floor"] = run_step("read_floor", {"snap": str(snap)}, repeat)
@@ -101,16 +130,20 @@ def main(argv=None) -> int:
         steps["polars"] = run_step("polars", {"snap": str(snap), "out": str(work / "polars.parquet")}, repeat)
         if fmt == "csv" and not a.skip_pandas:
             say("pandas peer")
-            steps["pandas"] = run_step("pandas", {"snap": str(snap), "out": str(work / "pandas.parquet")},
-                                       1 if a.leads >= 200_000 else repeat)
+            steps["pandas"] = run_step(
+                "pandas", {"snap": str(snap), "out": str(work / "pandas.parquet")}, 1 if a.leads >= 200_000 else repeat
+            )
         plan_changes = work / "reconcile" / "plan.changes.parquet"
         for peer in ("polars", "pandas"):
             if peer in steps and "error" not in steps[peer]:
                 res["checks"][f"{peer}/{key}"] = report.check(work / f"{peer}.parquet", plan_changes)
         if key == "csv":
             say("diff: datacompy vs DuckDB")
-            tables = {"db": str(work / "reconcile" / "reconcile.duckdb"), "current": str(work / "lead_current.parquet"),
-                      "desired": str(work / "lead_desired.parquet")}
+            tables = {
+                "db": str(work / "reconcile" / "reconcile.duckdb"),
+                "current": str(work / "lead_current.parquet"),
+                "desired": str(work / "lead_desired.parquet"),
+            }
             run_step("diff_tables", tables)
             steps["duckdb_diff"] = run_step("duckdb_diff", tables, repeat)
             steps["datacompy"] = run_step("datacompy", tables, repeat)
@@ -125,15 +158,24 @@ def main(argv=None) -> int:
         snap, info = ensure_snapshot(out, big, "csv")
         res["scale"] = {"leads": big, "input_rows": input_rows(info), "input_bytes": info["bytes"]}
         limit = a.scale_memory_limit or None  # default: no flag, DuckDB's limit is reconcile's own default
-        say(f"scale check: reconcile ({'memory_limit ' + limit if limit else 'default settings, no memory limit flag'})")
+        say(
+            f"scale check: reconcile ({'memory_limit ' + limit if limit else 'default settings, no memory limit flag'})"
+        )
         res["scale"]["memory_limit"] = limit or os.environ.get("RECONCILE_MEMORY_LIMIT")
-        res["scale"]["reconcile"] = run_step("reconcile_scaled", {
-            "snap": str(snap), "out": str(out / "work" / f"{big}-csv" / "reconcile"), "memory_limit": limit})
+        res["scale"]["reconcile"] = run_step(
+            "reconcile_scaled",
+            {"snap": str(snap), "out": str(out / "work" / f"{big}-csv" / "reconcile"), "memory_limit": limit},
+        )
         say(f"scale check: reconcile of the {a.leads} leads with the same settings (the ratio's base)")
         base_snap, _ = ensure_snapshot(out, a.leads, "csv")
-        res["scale"]["base_reconcile"] = run_step("reconcile_scaled", {
-            "snap": str(base_snap), "out": str(out / "work" / f"{a.leads}-csv" / "reconcile-scale-base"),
-            "memory_limit": limit})
+        res["scale"]["base_reconcile"] = run_step(
+            "reconcile_scaled",
+            {
+                "snap": str(base_snap),
+                "out": str(out / "work" / f"{a.leads}-csv" / "reconcile-scale-base"),
+                "memory_limit": limit,
+            },
+        )
         say("scale check: read floor")
         res["scale"]["read_floor"] = run_step("read_floor", {"snap": str(snap)})
 

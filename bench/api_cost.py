@@ -51,8 +51,9 @@ def measure(snap: Path, work: Path) -> dict:
     h = start_sandbox(state_path=None, daily_limit=10**9)
     try:
         counts = seed_org(h.org, snap)
-        client = connect(env={"SF_INSTANCE_URL": h.instance_url, "SF_SESSION_ID": h.session_id,
-                              "SF_CA_BUNDLE": h.ca_bundle})
+        client = connect(
+            env={"SF_INSTANCE_URL": h.instance_url, "SF_SESSION_ID": h.session_id, "SF_CA_BUNDLE": h.ca_bundle}
+        )
         log = h.org.request_log
 
         def count(fn):
@@ -80,13 +81,24 @@ def measure(snap: Path, work: Path) -> dict:
     rest_expected = sum(2 + max(1, math.ceil(counts.get(o, 0) / 2000)) for o in objs)  # describe + count + pages
     apply_expected = sum(math.ceil(r / 200) + math.ceil(r / 2000) for r in ready.values())
     return {
-        "records": counts, "ready": dict(ready),
+        "records": counts,
+        "ready": dict(ready),
         "pull_rest": {"requests": rest_n, "kinds": rest_k, "seconds": rest_s, "expected": rest_expected},
         "pull_bulk": {"requests": bulk_n, "kinds": bulk_k, "seconds": bulk_s},
-        "apply": {"requests": apply_n, "kinds": apply_k, "seconds": apply_s, "outcomes": dict(applied),
-                  "expected_collections_plus_reread": apply_expected},
-        "empty_apply": {"requests": empty_n, "kinds": empty_k, "seconds": empty_s, "outcomes": dict(again),
-                        "expected_reread": sum(math.ceil(r / 2000) for r in ready.values())},
+        "apply": {
+            "requests": apply_n,
+            "kinds": apply_k,
+            "seconds": apply_s,
+            "outcomes": dict(applied),
+            "expected_collections_plus_reread": apply_expected,
+        },
+        "empty_apply": {
+            "requests": empty_n,
+            "kinds": empty_k,
+            "seconds": empty_s,
+            "outcomes": dict(again),
+            "expected_reread": sum(math.ceil(r / 2000) for r in ready.values()),
+        },
     }
 
 
@@ -97,13 +109,20 @@ def extrapolate(api: dict, records_1m: dict, ready_1m: dict, bulk_threshold: int
     bulk_per_object = api["pull_bulk"]["requests"] / len(objs)
     rest_apply = sum(math.ceil(r / 200) + math.ceil(r / 2000) for r in ready_1m.values())
     # Bulk 2.0 ingest above the threshold: create, upload, close, poll, results ≈ constant per object + the re-read
-    bulk_apply = sum((6 + math.ceil(r / 2000)) if r > bulk_threshold else math.ceil(r / 200) + math.ceil(r / 2000)
-                     for r in ready_1m.values())
-    return {"records": records_1m, "ready": ready_1m, "pull_rest": rest_pull,
-            "pull_bulk": round(bulk_per_object * len(objs)), "apply_collections": rest_apply,
-            "apply_bulk_above_threshold": bulk_apply,
-            "apply_share_of_enterprise_base": bulk_apply / ENTERPRISE_BASE,
-            "apply_collections_share_of_enterprise_base": rest_apply / ENTERPRISE_BASE}
+    bulk_apply = sum(
+        (6 + math.ceil(r / 2000)) if r > bulk_threshold else math.ceil(r / 200) + math.ceil(r / 2000)
+        for r in ready_1m.values()
+    )
+    return {
+        "records": records_1m,
+        "ready": ready_1m,
+        "pull_rest": rest_pull,
+        "pull_bulk": round(bulk_per_object * len(objs)),
+        "apply_collections": rest_apply,
+        "apply_bulk_above_threshold": bulk_apply,
+        "apply_share_of_enterprise_base": bulk_apply / ENTERPRISE_BASE,
+        "apply_collections_share_of_enterprise_base": rest_apply / ENTERPRISE_BASE,
+    }
 
 
 if __name__ == "__main__":

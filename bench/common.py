@@ -48,6 +48,7 @@ def sniff_delimiter(path: Path) -> str:
     with path.open(encoding="utf-8-sig") as fh:
         line = fh.readline()
     import re
+
     unquoted = re.sub(r'"[^"]*"', "", line)
     counts = {d: unquoted.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
@@ -62,8 +63,11 @@ def policy_bits():
     reply = fields[("CampaignMember", "ReplyClassification__c")]
     return {
         "clay": pol.clay_columns,
-        "industry_picklist": list(industry.picklist), "industry_max": industry.max_length,
-        "desc_max": desc.max_length, "reply_picklist": list(reply.picklist), "reply_max": reply.max_length,
+        "industry_picklist": list(industry.picklist),
+        "industry_max": industry.max_length,
+        "desc_max": desc.max_length,
+        "reply_picklist": list(reply.picklist),
+        "reply_max": reply.max_length,
         "status": {k: f.status for k, f in fields.items()},
     }
 

@@ -18,16 +18,19 @@ from pathlib import Path
 from bench.generate import ensure_snapshot
 
 REPO = Path(__file__).resolve().parent.parent
-PLAN = ("import sys, time, resource\nfrom reconcile.build import build_plan\nt = time.perf_counter()\n"
-        "r = build_plan(sys.argv[1], out=sys.argv[2] + '/plan.json', exports=True)\n"
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, r.plan['plan_id'])")
+PLAN = (
+    "import sys, time, resource\nfrom reconcile.build import build_plan\nt = time.perf_counter()\n"
+    "r = build_plan(sys.argv[1], out=sys.argv[2] + '/plan.json', exports=True)\n"
+    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, r.plan['plan_id'])"
+)
 
 
 def plan_once(tree: Path, snap: Path, out: Path) -> tuple[float, int, str]:
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(tree)}  # that tree's reconcile package (and its sql/) is imported
-    p = subprocess.run([sys.executable, "-c", PLAN, str(snap), str(out)], env=env, cwd=tree, capture_output=True,
-                       text=True)
+    p = subprocess.run(
+        [sys.executable, "-c", PLAN, str(snap), str(out)], env=env, cwd=tree, capture_output=True, text=True
+    )
     if p.returncode:
         raise SystemExit(f"plan with {tree} failed:\n{p.stderr[-3000:]}")
     seconds, rss, plan_id = p.stdout.split()
@@ -46,8 +49,9 @@ def main(argv=None) -> int:
     snap, _ = ensure_snapshot(out, a.leads, "csv", a.scenario)
     with tempfile.TemporaryDirectory(prefix="reconcile-base-") as tmp:
         base = Path(tmp) / "tree"
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(base), a.base], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", str(base), a.base], check=True, capture_output=True
+        )
         try:
             trees = {"base": base, "head": REPO}
             times: dict[str, list[float]] = {k: [] for k in trees}

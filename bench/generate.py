@@ -25,8 +25,12 @@ def ensure_snapshot(out: Path, leads: int, fmt: str, scenario: str = "quiet") ->
         return d, json.loads(done.read_text())
     t = time.perf_counter()
     info = generate_snapshot(d, leads=leads, seed=SEED, quirks=True, formats=fmt, profile=scenario)
-    info = {"files": info["files"], "leads": info["leads"], "seconds": round(time.perf_counter() - t, 2),
-            "bytes": sum(p.stat().st_size for p in d.rglob("*") if p.is_file())}
+    info = {
+        "files": info["files"],
+        "leads": info["leads"],
+        "seconds": round(time.perf_counter() - t, 2),
+        "bytes": sum(p.stat().st_size for p in d.rglob("*") if p.is_file()),
+    }
     done.write_text(json.dumps(info, indent=1))
     return d, info
 

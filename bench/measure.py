@@ -23,8 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_step(step: str, args: dict, repeat: int = 1, timeout: float = 7200) -> dict:
     best = None
     for _ in range(max(repeat, 1)):
-        proc = subprocess.run([sys.executable, "-m", "bench.measure", step, json.dumps(args)], cwd=ROOT,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.measure", step, json.dumps(args)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if proc.returncode != 0:
             lines = proc.stderr.strip().splitlines() or ["?"]
             err = next((x for x in reversed(lines) if "Error" in x or "Exception" in x), lines[-1])
@@ -38,6 +43,7 @@ def run_step(step: str, args: dict, repeat: int = 1, timeout: float = 7200) -> d
 
 
 # -------------------------------------------------------------------------------------------- the steps
+
 
 def read_floor(a: dict) -> dict:
     """DuckDB materialising every input file (all columns, as text) in an in-memory database."""
@@ -68,8 +74,12 @@ def reconcile(a: dict) -> dict:
     out.mkdir(parents=True)
     res = build_plan(a["snap"], out=out / "plan.json", db=out / "reconcile.duckdb", exports=True)
     summ = res.plan["summary"]  # counts from the manifest: the rows stay in plan.data/ (reconcile.plan/2)
-    return {"changes": summ["changes"]["total"], "findings": summ["findings"]["total"], "records": summ["records"],
-            "ready_by_object": {k: v["ready"] for k, v in summ["by_object"].items()}}
+    return {
+        "changes": summ["changes"]["total"],
+        "findings": summ["findings"]["total"],
+        "records": summ["records"],
+        "ready_by_object": {k: v["ready"] for k, v in summ["by_object"].items()},
+    }
 
 
 def reconcile_scaled(a: dict) -> dict:
@@ -101,8 +111,9 @@ def profile(a: dict) -> dict:
     parts: list[tuple[str, float]] = []
     rsql.load_macros(con, rb._formula_path(pol))
     marks = [("start", time.perf_counter())]
-    snap = snapshots.ingest(con, Path(a["snap"]), pol.clay_columns,
-                            progress=lambda m: marks.append((m, time.perf_counter())))
+    snap = snapshots.ingest(
+        con, Path(a["snap"]), pol.clay_columns, progress=lambda m: marks.append((m, time.perf_counter()))
+    )
     marks.append(("end", time.perf_counter()))
     for (m, t0), (_, t1) in zip(marks[1:-1], marks[2:]):
         parts.append((f"ingest: {m.removeprefix('reading ')}", t1 - t0))
@@ -165,19 +176,27 @@ class _PlanOrg:
         self.spent, self.requests_made, self.policy = 0.0, 0, policy
         changes = plan_path.with_name(plan_path.stem + ".data") / "changes.parquet"
         t = time.perf_counter()
-        rows = duckdb.connect().execute("select object, record_id, field, before from read_parquet(?) "
-                                        "where status = 'ready'", [str(changes)]).fetchall()
+        rows = (
+            duckdb.connect()
+            .execute(
+                "select object, record_id, field, before from read_parquet(?) where status = 'ready'", [str(changes)]
+            )
+            .fetchall()
+        )
         self.records: dict = {}
         for obj, rid, field, before in rows:
             self.records.setdefault((obj, rid), {"Id": rid, "IsConverted": False})[field] = (
-                None if before is None else json.loads(before))
+                None if before is None else json.loads(before)
+            )
         self.spent += time.perf_counter() - t
 
     def describe(self, obj: str) -> dict:
         t = time.perf_counter()
-        fields = [{"name": f.field, "updateable": True,
-                   "picklistValues": [{"value": v, "active": True} for v in f.picklist]}
-                  for f in self.policy.fields if f.object == obj]
+        fields = [
+            {"name": f.field, "updateable": True, "picklistValues": [{"value": v, "active": True} for v in f.picklist]}
+            for f in self.policy.fields
+            if f.object == obj
+        ]
         self.spent += time.perf_counter() - t
         return {"fields": fields}
 
@@ -205,17 +224,18 @@ def apply_local(a: dict) -> dict:
     res = apply_plan(a["plan"], client=org, dry_run=True, policy=pol)
     local = time.perf_counter() - t - (org.spent - before)
     n = len(res.outcomes)
-    return {"changes": n, "local_seconds": local, "per_change_us": 1e6 * local / max(n, 1),
-            "timed": local}
+    return {"changes": n, "local_seconds": local, "per_change_us": 1e6 * local / max(n, 1), "timed": local}
 
 
 def polars_peer(a: dict) -> dict:
     from bench.peers_polars import run
+
     return {"changes": run(Path(a["snap"]), Path(a["out"]))}
 
 
 def pandas_peer(a: dict) -> dict:
     from bench.peers_pandas import run
+
     return {"changes": run(Path(a["snap"]), Path(a["out"]))}
 
 
@@ -224,6 +244,7 @@ DIFF_COLUMNS = ("external_hard_bounced__c", "Industry", "company_description__c"
 
 def _load_pandas(a):
     import pandas as pd
+
     return pd.read_parquet(a["current"]), pd.read_parquet(a["desired"])
 
 
@@ -233,6 +254,7 @@ def datacompy_diff(a: dict) -> dict:
 
     if a.get("engine") == "polars":
         import polars as pl
+
         cur, des = pl.read_parquet(a["current"]), pl.read_parquet(a["desired"])
         compare = datacompy.PolarsCompare
     else:
@@ -244,14 +266,18 @@ def datacompy_diff(a: dict) -> dict:
     if a.get("engine") == "polars":
         mism = mism.to_pandas()
     cols = {c.lower(): c for c in mism.columns}
-    cells = sum(int((mism[cols[f"{c}_current".lower()]].fillna("\0") != mism[cols[f"{c}_desired".lower()]]
-                     .fillna("\0")).sum()) for c in DIFF_COLUMNS)
+    cells = sum(
+        int((mism[cols[f"{c}_current".lower()]].fillna("\0") != mism[cols[f"{c}_desired".lower()]].fillna("\0")).sum())
+        for c in DIFF_COLUMNS
+    )
     return {"timed": time.perf_counter() - t, "records": len(mism), "cells": cells}
 
 
 DIFF_SQL = " union all ".join(
-    f"select c.Id, '{col}' as field, c.\"{col}\" as before, d.\"{col}\" as after from cur c join des d using (Id) "
-    f"where c.\"{col}\" is distinct from d.\"{col}\"" for col in DIFF_COLUMNS)
+    f'select c.Id, \'{col}\' as field, c."{col}" as before, d."{col}" as after from cur c join des d using (Id) '
+    f'where c."{col}" is distinct from d."{col}"'
+    for col in DIFF_COLUMNS
+)
 
 
 def duckdb_diff(a: dict) -> dict:
@@ -269,6 +295,7 @@ def duckdb_diff(a: dict) -> dict:
 
 def api(a: dict) -> dict:
     from bench.api_cost import measure
+
     return measure(Path(a["snap"]), Path(a["out"]))
 
 
@@ -277,8 +304,10 @@ def diff_tables(a: dict) -> dict:
     import duckdb
 
     con = duckdb.connect(a["db"], read_only=True)
-    cur = ("select sf_lead_id as Id, cast(external_hard_bounced as varchar) as external_hard_bounced__c, "
-           "industry as Industry, company_description as company_description__c from stg_sfdc__lead")
+    cur = (
+        "select sf_lead_id as Id, cast(external_hard_bounced as varchar) as external_hard_bounced__c, "
+        "industry as Industry, company_description as company_description__c from stg_sfdc__lead"
+    )
     con.execute(f"copy ({cur}) to '{a['current']}' (format parquet)")
     des = f"""
         with c as (select record_id, field, after ->> '$' as after from plan_changes where object = 'Lead')
@@ -294,20 +323,37 @@ def diff_tables(a: dict) -> dict:
     return {"lead_changes": con.execute("select count(*) from plan_changes where object = 'Lead'").fetchone()[0]}
 
 
-STEPS = {"api": api, "diff_tables": diff_tables, "read_floor": read_floor, "reconcile": reconcile,
-         "reconcile_scaled": reconcile_scaled, "profile": profile, "explain": explain_step, "report": report_step,
-         "approve": approve_step, "apply_local": apply_local, "polars": polars_peer, "pandas": pandas_peer,
-         "datacompy": datacompy_diff, "duckdb_diff": duckdb_diff}
+STEPS = {
+    "api": api,
+    "diff_tables": diff_tables,
+    "read_floor": read_floor,
+    "reconcile": reconcile,
+    "reconcile_scaled": reconcile_scaled,
+    "profile": profile,
+    "explain": explain_step,
+    "report": report_step,
+    "approve": approve_step,
+    "apply_local": apply_local,
+    "polars": polars_peer,
+    "pandas": pandas_peer,
+    "datacompy": datacompy_diff,
+    "duckdb_diff": duckdb_diff,
+}
 
 
 # modules each step imports, loaded before the clock starts (interpreter start and imports are not the step)
-PRELOAD = {"read_floor": ("duckdb", "bench.generate"), "reconcile": ("reconcile.build",),
-           "reconcile_scaled": ("reconcile.build",), "profile": ("reconcile.build", "reconcile.ingest.snapshots"),
-           "polars": ("bench.peers_polars",), "pandas": ("bench.peers_pandas",),
-           "explain": ("reconcile.explain", "reconcile.plan", "reconcile.planfile"),
-           "report": ("reconcile.report.report", "reconcile.plan", "reconcile.planfile"),
-           "approve": ("reconcile.approval", "reconcile.provenance", "reconcile.planfile", "reconcile.policy"),
-           "apply_local": ("reconcile.apply.apply", "reconcile.policy", "duckdb")}
+PRELOAD = {
+    "read_floor": ("duckdb", "bench.generate"),
+    "reconcile": ("reconcile.build",),
+    "reconcile_scaled": ("reconcile.build",),
+    "profile": ("reconcile.build", "reconcile.ingest.snapshots"),
+    "polars": ("bench.peers_polars",),
+    "pandas": ("bench.peers_pandas",),
+    "explain": ("reconcile.explain", "reconcile.plan", "reconcile.planfile"),
+    "report": ("reconcile.report.report", "reconcile.plan", "reconcile.planfile"),
+    "approve": ("reconcile.approval", "reconcile.provenance", "reconcile.planfile", "reconcile.policy"),
+    "apply_local": ("reconcile.apply.apply", "reconcile.policy", "duckdb"),
+}
 
 
 def main() -> None:
@@ -320,8 +366,18 @@ def main() -> None:
     if "timed" in extra:  # steps that exclude their load phase
         seconds = extra.pop("timed")
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"step": step, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": rss_kb / 1024,
-                      "pid": os.getpid(), **extra}))
+    print(
+        json.dumps(
+            {
+                "step": step,
+                "seconds": seconds,
+                "cpu_seconds": cpu,
+                "peak_rss_mb": rss_kb / 1024,
+                "pid": os.getpid(),
+                **extra,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

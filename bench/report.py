@@ -13,18 +13,28 @@ def check(peer: Path, plan_changes: Path) -> dict:
 
     con = duckdb.connect()
     con.execute(f"create table p as select distinct {', '.join(KEY)}, status from read_parquet(?)", [str(peer)])
-    con.execute("create table r as select distinct object, record_id, field, after, status "
-                "from read_parquet(?)", [str(plan_changes)])
+    con.execute(
+        "create table r as select distinct object, record_id, field, after, status from read_parquet(?)",
+        [str(plan_changes)],
+    )
     k = ", ".join(KEY)
     only_peer = con.execute(f"select count(*) from (select {k} from p except select {k} from r)").fetchone()[0]
     only_rec = con.execute(f"select count(*) from (select {k} from r except select {k} from p)").fetchone()[0]
     n_peer, n_rec = (con.execute(f"select count(*) from {t}").fetchone()[0] for t in ("p", "r"))
     status = con.execute(f"select count(*) from p join r using ({k}) where p.status <> r.status").fetchone()[0]
-    sample = con.execute(f"(select 'peer only', {k} from p except select 'peer only', {k} from r limit 3) union all "
-                         f"(select 'reconcile only', {k} from r except select 'reconcile only', {k} from p limit 3)"
-                         ).fetchall()
-    return {"match": only_peer == 0 and only_rec == 0, "peer": n_peer, "reconcile": n_rec, "only_peer": only_peer,
-            "only_reconcile": only_rec, "status_disagreements": status, "sample": [list(x) for x in sample]}
+    sample = con.execute(
+        f"(select 'peer only', {k} from p except select 'peer only', {k} from r limit 3) union all "
+        f"(select 'reconcile only', {k} from r except select 'reconcile only', {k} from p limit 3)"
+    ).fetchall()
+    return {
+        "match": only_peer == 0 and only_rec == 0,
+        "peer": n_peer,
+        "reconcile": n_rec,
+        "only_peer": only_peer,
+        "only_reconcile": only_rec,
+        "status_disagreements": status,
+        "sample": [list(x) for x in sample],
+    }
 
 
 def _ratio(a, b):
@@ -36,8 +46,15 @@ def derive(res: dict) -> None:
     for fmt, r in res["formats"].items():
         st = r["steps"]
         for name, s in st.items():
-            if "seconds" in s and name not in ("duckdb_diff", "datacompy", "datacompy_pl", "explain", "report",
-                                               "approve", "apply_local"):
+            if "seconds" in s and name not in (
+                "duckdb_diff",
+                "datacompy",
+                "datacompy_pl",
+                "explain",
+                "report",
+                "approve",
+                "apply_local",
+            ):
                 s["rows_per_second"] = r["input_rows"] / s["seconds"]
         sec = {k: v.get("seconds") for k, v in st.items()}
         r["ratios"] = {
@@ -57,8 +74,9 @@ def derive(res: dict) -> None:
             targets[f"reconcile peak RSS <= {limit} GB ({fmt})"] = st["reconcile"]["peak_rss_mb"] <= limit * 1024
         for step, limit in (("explain", 0.5), ("report", 3.0), ("approve", 2.0)):
             if "seconds" in st.get(step, {}):
-                targets[f"{step} <= {limit} s ({fmt}, {st['reconcile'].get('changes')} changes)"] = \
+                targets[f"{step} <= {limit} s ({fmt}, {st['reconcile'].get('changes')} changes)"] = (
                     st[step]["seconds"] <= limit
+                )
         if "per_change_us" in st.get("apply_local", {}):
             targets[f"apply local work <= 50 us per change ({fmt})"] = st["apply_local"]["per_change_us"] <= 50
         if ra["polars / reconcile"]:
@@ -82,12 +100,14 @@ def derive(res: dict) -> None:
     rec = res["formats"].get("csv", {}).get("steps", {}).get("reconcile", {})
     if api and "error" not in api and "records" in rec:
         from bench.api_cost import extrapolate
+
         scale = 1_000_000 / res["leads"]
         records = {k: round(v * scale) for k, v in rec["records"].items()}
         ready = {k: round(v * scale) for k, v in rec["ready_by_object"].items() if v}
         api["extrapolated_1m"] = extrapolate(api, records, ready)
         targets["1M-lead apply < 2% of Enterprise daily allowance"] = (
-            api["extrapolated_1m"]["apply_share_of_enterprise_base"] < 0.02)
+            api["extrapolated_1m"]["apply_share_of_enterprise_base"] < 0.02
+        )
 
 
 def _fmt_s(x):
@@ -95,9 +115,12 @@ def _fmt_s(x):
 
 
 def render(res: dict) -> str:
-    lines = [f"reconcile benchmark — {res['leads']:,} leads — {res['machine']['cpus']} CPUs, "
-             f"{res['machine']['memory_gb']} GiB — best of {res['repeat']} — {res['started']}",
-             f"load average at start: {', '.join(f'{x:.1f}' for x in res['machine']['load_average_at_start'])}", ""]
+    lines = [
+        f"reconcile benchmark — {res['leads']:,} leads — {res['machine']['cpus']} CPUs, "
+        f"{res['machine']['memory_gb']} GiB — best of {res['repeat']} — {res['started']}",
+        f"load average at start: {', '.join(f'{x:.1f}' for x in res['machine']['load_average_at_start'])}",
+        "",
+    ]
     head = f"{'format':13} {'step':14} {'wall s':>8} {'cpu s':>8} {'peak RSS MB':>11} {'rows/s':>12}  note"
     lines += [head, "-" * len(head)]
     for fmt, r in res["formats"].items():
@@ -109,9 +132,11 @@ def render(res: dict) -> str:
             note = ""
             if name in ("polars", "pandas"):
                 c = res["checks"].get(f"{name}/{fmt}", {})
-                note = ("MATCH" if c.get("match") else "MISMATCH") + \
-                    f" ({c.get('peer')} vs {c.get('reconcile')}, only peer {c.get('only_peer')}, " \
+                note = (
+                    ("MATCH" if c.get("match") else "MISMATCH")
+                    + f" ({c.get('peer')} vs {c.get('reconcile')}, only peer {c.get('only_peer')}, "
                     f"only reconcile {c.get('only_reconcile')}, status differs {c.get('status_disagreements')})"
+                )
             elif name == "reconcile":
                 note = f"{s.get('changes')} changes, {s.get('findings')} findings"
             elif name == "explain":
@@ -126,8 +151,10 @@ def render(res: dict) -> str:
                 note = f"diff only (load excluded): {s.get('cells')} cells in {s.get('records')} records"
             elif name == "read_floor":
                 note = f"{r['input_rows']:,} rows, {r['input_bytes'] / 1e6:,.0f} MB"
-            lines.append(f"{fmt:13} {name:14} {_fmt_s(s.get('seconds'))} {_fmt_s(s.get('cpu_seconds'))} "
-                         f"{s.get('peak_rss_mb', 0):11.0f} {(f'{rps:12,.0f}' if rps else '-'):>12}  {note}")
+            lines.append(
+                f"{fmt:13} {name:14} {_fmt_s(s.get('seconds'))} {_fmt_s(s.get('cpu_seconds'))} "
+                f"{s.get('peak_rss_mb', 0):11.0f} {(f'{rps:12,.0f}' if rps else '-'):>12}  {note}"
+            )
     lines.append("")
     for fmt, r in res["formats"].items():
         for k, v in r["ratios"].items():
@@ -138,12 +165,15 @@ def render(res: dict) -> str:
     sc = res.get("scale")
     if sc:
         rr = sc.get("reconcile", {})
-        lines += ["", f"scale: {sc['leads']:,} leads: reconcile {_fmt_s(rr.get('seconds'))} s, peak RSS "
-                  f"{rr.get('peak_rss_mb', 0):.0f} MB, read floor {_fmt_s(sc.get('read_floor', {}).get('seconds'))} s,"
-                  f" ratio to base {sc.get('ratio_to_base', 0):.2f}x {rr.get('error', '')}",
-                  f"       base: {res['leads']:,} leads with the same settings "
-                  f"(memory limit {sc.get('memory_limit') or 'default'}) "
-                  f"{_fmt_s(sc.get('base_reconcile', {}).get('seconds'))} s"]
+        lines += [
+            "",
+            f"scale: {sc['leads']:,} leads: reconcile {_fmt_s(rr.get('seconds'))} s, peak RSS "
+            f"{rr.get('peak_rss_mb', 0):.0f} MB, read floor {_fmt_s(sc.get('read_floor', {}).get('seconds'))} s,"
+            f" ratio to base {sc.get('ratio_to_base', 0):.2f}x {rr.get('error', '')}",
+            f"       base: {res['leads']:,} leads with the same settings "
+            f"(memory limit {sc.get('memory_limit') or 'default'}) "
+            f"{_fmt_s(sc.get('base_reconcile', {}).get('seconds'))} s",
+        ]
     profiles = res.get("profiles") or ({"csv": res["profile"]} if res.get("profile") else {})
     for key, prof in profiles.items():
         if "parts" not in prof:
@@ -156,25 +186,38 @@ def render(res: dict) -> str:
                 lines.append(f"  {v:8.2f} s {100 * v / total:5.1f}%  {k}")
     api = res.get("api")
     if api and "error" not in api:
-        lines += ["", f"API cost (sandbox org, {api['records']['Lead']:,} leads, "
-                      f"{sum(api['records'].values()):,} records; ready changes {api['ready']}):"]
-        lines.append(f"  pull REST       {api['pull_rest']['requests']:5} requests (expected "
-                     f"{api['pull_rest']['expected']}: describe + count + ⌈N/2000⌉ pages per object) {api['pull_rest']['kinds']}")
-        lines.append(f"  pull Bulk 2.0   {api['pull_bulk']['requests']:5} requests (constant per object) "
-                     f"{api['pull_bulk']['kinds']}")
-        lines.append(f"  apply           {api['apply']['requests']:5} requests (expected "
-                     f"{api['apply']['expected_collections_plus_reread']} collection calls ⌈R/200⌉ + re-read ⌈R/2000⌉, "
-                     f"+ describe) {api['apply']['kinds']} {api['apply']['outcomes']}")
-        lines.append(f"  empty apply     {api['empty_apply']['requests']:5} requests (expected re-read "
-                     f"{api['empty_apply']['expected_reread']} + describe) {api['empty_apply']['kinds']} "
-                     f"{api['empty_apply']['outcomes']}")
+        lines += [
+            "",
+            f"API cost (sandbox org, {api['records']['Lead']:,} leads, "
+            f"{sum(api['records'].values()):,} records; ready changes {api['ready']}):",
+        ]
+        lines.append(
+            f"  pull REST       {api['pull_rest']['requests']:5} requests (expected "
+            f"{api['pull_rest']['expected']}: describe + count + ⌈N/2000⌉ pages per object) {api['pull_rest']['kinds']}"
+        )
+        lines.append(
+            f"  pull Bulk 2.0   {api['pull_bulk']['requests']:5} requests (constant per object) "
+            f"{api['pull_bulk']['kinds']}"
+        )
+        lines.append(
+            f"  apply           {api['apply']['requests']:5} requests (expected "
+            f"{api['apply']['expected_collections_plus_reread']} collection calls ⌈R/200⌉ + re-read ⌈R/2000⌉, "
+            f"+ describe) {api['apply']['kinds']} {api['apply']['outcomes']}"
+        )
+        lines.append(
+            f"  empty apply     {api['empty_apply']['requests']:5} requests (expected re-read "
+            f"{api['empty_apply']['expected_reread']} + describe) {api['empty_apply']['kinds']} "
+            f"{api['empty_apply']['outcomes']}"
+        )
         x = api.get("extrapolated_1m")
         if x:
-            lines.append(f"  1M leads (extrapolated, ready {x['ready']}): pull REST {x['pull_rest']}, pull Bulk "
-                         f"{x['pull_bulk']}; apply via collections {x['apply_collections']} "
-                         f"({100 * x['apply_collections_share_of_enterprise_base']:.2f}% of 100,000/day), via Bulk above "
-                         f"the threshold {x['apply_bulk_above_threshold']} "
-                         f"({100 * x['apply_share_of_enterprise_base']:.3f}%)")
+            lines.append(
+                f"  1M leads (extrapolated, ready {x['ready']}): pull REST {x['pull_rest']}, pull Bulk "
+                f"{x['pull_bulk']}; apply via collections {x['apply_collections']} "
+                f"({100 * x['apply_collections_share_of_enterprise_base']:.2f}% of 100,000/day), via Bulk above "
+                f"the threshold {x['apply_bulk_above_threshold']} "
+                f"({100 * x['apply_share_of_enterprise_base']:.3f}%)"
+            )
     elif api:
         lines += ["", f"API cost: ERROR {api['error']}"]
     lines += ["", "targets (reported, not asserted):"]

@@ -45,8 +45,10 @@ def _resolve_fields(plan: dict, names: list[str] | None) -> list[str] | None:
     for name in names:
         hits = sorted(k for k in keys if k.lower() == name.lower() or k.split(".", 1)[1].lower() == name.lower())
         if not hits:
-            raise ApprovalError(f"Field '{name}' has no change in plan {short_id(plan['plan_id'])}. Fields in this plan: "
-                                f"{', '.join(sorted(keys)) or '(none)'}.")
+            raise ApprovalError(
+                f"Field '{name}' has no change in plan {short_id(plan['plan_id'])}. Fields in this plan: "
+                f"{', '.join(sorted(keys)) or '(none)'}."
+            )
         out.extend(hits)
     return sorted(set(out))
 
@@ -54,11 +56,13 @@ def _resolve_fields(plan: dict, names: list[str] | None) -> list[str] | None:
 def plan_gates(plan: dict, policy: Policy) -> list[dict]:
     """The plan-level gates, recomputed from the policy's thresholds and the plan's own ready changes."""
     t = policy.thresholds
-    by_field = planfile.pairs(plan, "select object || '.' || field, count(*) from changes where status = 'ready' "
-                                    "group by 1 order by 1")
+    by_field = planfile.pairs(
+        plan, "select object || '.' || field, count(*) from changes where status = 'ready' group by 1 order by 1"
+    )
     gates = blast_radius_gates({"by_field": {k: {"ready": n} for k, n in by_field}}, t)
-    per_object = planfile.pairs(plan, "select object, count(distinct record_id) from changes where status = 'ready' "
-                                      "group by 1 order by 1")
+    per_object = planfile.pairs(
+        plan, "select object, count(distinct record_id) from changes where status = 'ready' group by 1 order by 1"
+    )
     return gates + record_fraction_gates(per_object, plan.get("summary", {}).get("records", {}), t)
 
 
@@ -72,15 +76,27 @@ def _approver(policy: Policy, by: str):
     person = policy.approver(by)
     if person is None:
         names = ", ".join(a.name for a in policy.approvers) or "(none)"
-        raise ApprovalError(f"Approver '{by.strip()}' is not in the policy's [[approvers]] ('{policy.path}'): "
-                            f"{names}. Approve as one of them, or add the person (name and email) to the policy.")
+        raise ApprovalError(
+            f"Approver '{by.strip()}' is not in the policy's [[approvers]] ('{policy.path}'): "
+            f"{names}. Approve as one of them, or add the person (name and email) to the policy."
+        )
     return person
 
 
-def approve(plan_path: str | Path, by: str, fields: list[str] | None = None, override_gate: str | None = None,
-            release_fields: list[str] | None = None, release_records: list[str] | None = None,
-            release_reason: str | None = None, now: str | None = None, policy: str | Path | Policy | None = None,
-            replace: str | None = None, db: str | Path | None = None, expected_plan_id: str | None = None) -> dict:
+def approve(
+    plan_path: str | Path,
+    by: str,
+    fields: list[str] | None = None,
+    override_gate: str | None = None,
+    release_fields: list[str] | None = None,
+    release_records: list[str] | None = None,
+    release_reason: str | None = None,
+    now: str | None = None,
+    policy: str | Path | Policy | None = None,
+    replace: str | None = None,
+    db: str | Path | None = None,
+    expected_plan_id: str | None = None,
+) -> dict:
     """Record a signed approval beside the plan and return it (the approval in force, with plan_id)."""
     if not by or not by.strip():
         raise ApprovalError("An approval needs the approver's name (--by NAME).")
@@ -88,22 +104,29 @@ def approve(plan_path: str | Path, by: str, fields: list[str] | None = None, ove
     person = _approver(pol, by)
     plan = load_plan(plan_path)
     if expected_plan_id is not None and plan["plan_id"] != expected_plan_id:
-        raise ApprovalError(f"Plan '{plan_path}' changed on disk since it was reviewed (plan_id {short_id(plan['plan_id'])} "
-                            f"instead of {short_id(expected_plan_id)}). Review the plan again before approving.")
+        raise ApprovalError(
+            f"Plan '{plan_path}' changed on disk since it was reviewed (plan_id {short_id(plan['plan_id'])} "
+            f"instead of {short_id(expected_plan_id)}). Review the plan again before approving."
+        )
     from .provenance import check_file
+
     check_file(plan, plan_path, db or Path(plan_path).parent / "reconcile.duckdb")
     history = _history(plan_path, plan) if approval_path(plan_path).exists() else []
     if history and not (replace and replace.strip()):
         last = history[-1]
-        raise ApprovalError(f"Plan {short_id(plan['plan_id'])} is already approved by {last['approved_by']} at "
-                            f"{last['approved_at']}. To replace that approval say why: --replace REASON (both stay "
-                            "in the approval history).")
+        raise ApprovalError(
+            f"Plan {short_id(plan['plan_id'])} is already approved by {last['approved_by']} at "
+            f"{last['approved_at']}. To replace that approval say why: --replace REASON (both stay "
+            "in the approval history)."
+        )
     scope = _resolve_fields(plan, fields)
     gates = plan_gates(plan, pol)
     if gates and not (override_gate and override_gate.strip()):
         names = "; ".join(g["message"] for g in gates)
-        raise ApprovalError(f"Plan {short_id(plan['plan_id'])} has {len(gates)} gate(s): {names} Approve with "
-                            "--override-gate REASON to accept the blast radius.")
+        raise ApprovalError(
+            f"Plan {short_id(plan['plan_id'])} has {len(gates)} gate(s): {names} Approve with "
+            "--override-gate REASON to accept the blast radius."
+        )
     releases = []
     if release_fields or release_records:
         if not (release_reason and release_reason.strip()):
@@ -123,11 +146,20 @@ def approve(plan_path: str | Path, by: str, fields: list[str] | None = None, ove
         "approved_at": now or iso(),
         "policy": pol.fingerprint,
         "scope": {"fields": scope if scope is not None else "all"},
-        "gate_overrides": [{"gate": g["gate"], "object": g["object"], "field": g.get("field"),
-                            "reason": override_gate.strip()} for g in gates],
+        "gate_overrides": [
+            {"gate": g["gate"], "object": g["object"], "field": g.get("field"), "reason": override_gate.strip()}
+            for g in gates
+        ],
         "overwrite_releases": releases,
-        "replaces": ({"approved_by": history[-1]["approved_by"], "approved_at": history[-1]["approved_at"],
-                      "reason": replace.strip()} if history else None),
+        "replaces": (
+            {
+                "approved_by": history[-1]["approved_by"],
+                "approved_at": history[-1]["approved_at"],
+                "reason": replace.strip(),
+            }
+            if history
+            else None
+        ),
     }
     entry["signature"] = _sign(plan["plan_id"], entry, history[-1]["signature"] if history else None)
     doc = {"format": FORMAT, "plan_id": plan["plan_id"], "approvals": history + [entry]}
@@ -147,21 +179,37 @@ def _history(plan_path: str | Path, plan: dict) -> list[dict]:
         doc = json.loads(p.read_text("utf-8"))
     except ValueError as e:
         raise ApprovalError(f"Approval '{p}' is not valid JSON. Approve the plan again.") from e
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("approvals"), list) \
-            or not doc["approvals"]:
-        raise ApprovalError(f"Approval '{p}' is not a signed {FORMAT} approval (an older or hand-written file). "
-                            f"Delete it and approve the plan again with `reconcile approve`.")
+    if (
+        not isinstance(doc, dict)
+        or doc.get("format") != FORMAT
+        or not isinstance(doc.get("approvals"), list)
+        or not doc["approvals"]
+    ):
+        raise ApprovalError(
+            f"Approval '{p}' is not a signed {FORMAT} approval (an older or hand-written file). "
+            f"Delete it and approve the plan again with `reconcile approve`."
+        )
     if doc.get("plan_id") != plan["plan_id"]:
-        raise ApprovalError(f"Approval '{p}' is for plan {doc.get('plan_id')}, not {plan['plan_id']}: the plan "
-                            "changed since it was approved. Review and approve the new plan.")
+        raise ApprovalError(
+            f"Approval '{p}' is for plan {doc.get('plan_id')}, not {plan['plan_id']}: the plan "
+            "changed since it was approved. Review and approve the new plan."
+        )
     previous = None
     for i, entry in enumerate(doc["approvals"], start=1):
         if not isinstance(entry, dict) or not signing.verify(
-                "approval", {"plan_id": doc["plan_id"], "previous": previous,
-                             "approval": {k: v for k, v in entry.items() if k != "signature"}}, entry.get("signature")):
-            raise ApprovalError(f"Approval '{p}' was edited after it was written (approval {i} of "
-                                f"{len(doc['approvals'])} does not match its signature). Delete it and approve the "
-                                "plan again.")
+            "approval",
+            {
+                "plan_id": doc["plan_id"],
+                "previous": previous,
+                "approval": {k: v for k, v in entry.items() if k != "signature"},
+            },
+            entry.get("signature"),
+        ):
+            raise ApprovalError(
+                f"Approval '{p}' was edited after it was written (approval {i} of "
+                f"{len(doc['approvals'])} does not match its signature). Delete it and approve the "
+                "plan again."
+            )
         previous = entry["signature"]
     return doc["approvals"]
 
@@ -170,18 +218,24 @@ def load_approval(plan_path: str | Path, plan: dict, policy: Policy | None = Non
     """The approval in force beside the plan, checked against the plan it claims to approve and the policy."""
     p = approval_path(plan_path)
     if not p.exists():
-        raise ApprovalError(f"Plan '{plan_path}' is not approved: '{p.name}' is missing. A person approves it first "
-                            f"with `reconcile approve {plan_path} --by NAME` (or in the apply notebook).")
+        raise ApprovalError(
+            f"Plan '{plan_path}' is not approved: '{p.name}' is missing. A person approves it first "
+            f"with `reconcile approve {plan_path} --by NAME` (or in the apply notebook)."
+        )
     approval = {"plan_id": plan["plan_id"], **_history(plan_path, plan)[-1]}
     pol = policy or load_policy()
     if pol.approver(approval["approved_by"]) is None:
-        raise ApprovalError(f"Approval '{p}' names '{approval['approved_by']}', who is not in the policy's "
-                            f"[[approvers]] ('{pol.path}'). Approve again as one of them.")
+        raise ApprovalError(
+            f"Approval '{p}' names '{approval['approved_by']}', who is not in the policy's "
+            f"[[approvers]] ('{pol.path}'). Approve again as one of them."
+        )
     overridden = {_gate_key(g) for g in approval.get("gate_overrides", [])}
     missing = [g for g in plan_gates(plan, pol) if _gate_key(g) not in overridden]
     if missing:
-        raise ApprovalError(f"Approval '{p}' does not override the plan's gate(s): {missing[0]['message']} Approve "
-                            "with --override-gate REASON.")
+        raise ApprovalError(
+            f"Approval '{p}' does not override the plan's gate(s): {missing[0]['message']} Approve "
+            "with --override-gate REASON."
+        )
     return approval
 
 
@@ -206,19 +260,27 @@ def _check_releases(plan: dict, fields: list[str], records: list[str]) -> None:
     for what, named, key in (("field", fields, "object || '.' || field"), ("record", records, "record_id")):
         for name in named:  # enrichment changes are what a release is about: a ready fill may meet a live value
             candidates = planfile.rows(  # queried: a plan's changes are never loaded whole
-                plan, "changes", f"{key} = ? and (list_contains(reasons, ?) or rule = 'enrichment_fill_if_blank')",
-                [name, RELEASABLE], columns=("object", "record_id", "field", "rule", "reasons"))
+                plan,
+                "changes",
+                f"{key} = ? and (list_contains(reasons, ?) or rule = 'enrichment_fill_if_blank')",
+                [name, RELEASABLE],
+                columns=("object", "record_id", "field", "rule", "reasons"),
+            )
             if any(set(c.get("reasons") or []) <= {RELEASABLE} for c in candidates):
                 continue
             if not candidates:
                 why = f"no change of {what} {name} is an enrichment fill or an overwrite candidate ({RELEASABLE})"
             else:
                 others = sorted({r for c in candidates for r in c["reasons"] if r != RELEASABLE})
-                why = (f"its {len(candidates)} enrichment change(s) are blocked for {', '.join(others)}, "
-                       "which no approval releases")
+                why = (
+                    f"its {len(candidates)} enrichment change(s) are blocked for {', '.join(others)}, "
+                    "which no approval releases"
+                )
             raise ApprovalError(f"--release-{what} {name} releases nothing: {why}. Drop it from the approval.")
 
 
 def is_released(change: dict, approval: dict) -> bool:
     key = f"{change['object']}.{change['field']}"
-    return any(key in r["fields"] or change["record_id"] in r["records"] for r in approval.get("overwrite_releases", []))
+    return any(
+        key in r["fields"] or change["record_id"] in r["records"] for r in approval.get("overwrite_releases", [])
+    )

@@ -20,8 +20,17 @@ from .files import write_atomic
 from .policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
 from .ingest.contract import sources
 from .ingest.snapshots import Snapshot, discover, ingest
-from .sql import (MODELS, attach_scratch, connect, default_memory_limit, effective_memory_limit, load_macros, run_audits,
-                  run_model, run_models)
+from .sql import (
+    MODELS,
+    attach_scratch,
+    connect,
+    default_memory_limit,
+    effective_memory_limit,
+    load_macros,
+    run_audits,
+    run_model,
+    run_models,
+)
 
 
 @dataclass
@@ -39,14 +48,18 @@ def default_db_path(out: Path | None, snapshot_dir: Path) -> Path:
 
 def load_policy_tables(con, policy: Policy, snapshot_dir: Path) -> None:
     """The policy (and the org's describe, when the snapshot carries one) as tables the SQL joins."""
-    con.execute("create or replace table policy_fields (object varchar, field varchar, status varchar, kind varchar, "
-                "rule varchar, max_length integer)")
+    con.execute(
+        "create or replace table policy_fields (object varchar, field varchar, status varchar, kind varchar, "
+        "rule varchar, max_length integer)"
+    )
     con.execute("create or replace table policy_picklist (object varchar, field varchar, value varchar)")
     con.execute("create or replace table policy_routes (kind varchar, route varchar)")
     con.execute("create or replace table org_fields (object varchar, field varchar, updateable boolean)")
     if policy.fields:
-        con.executemany("insert into policy_fields values (?, ?, ?, ?, ?, ?)",
-                        [[f.object, f.field, f.status, f.kind, f.rule, f.max_length] for f in policy.fields])
+        con.executemany(
+            "insert into policy_fields values (?, ?, ?, ?, ?, ?)",
+            [[f.object, f.field, f.status, f.kind, f.rule, f.max_length] for f in policy.fields],
+        )
     picks = [[f.object, f.field, v] for f in policy.fields for v in f.picklist]
     if picks:
         con.executemany("insert into policy_picklist values (?, ?, ?)", picks)
@@ -63,8 +76,10 @@ def _org_fields(snapshot_dir: Path):
         try:
             doc = json.loads(path.read_text("utf-8"))
         except ValueError as e:
-            raise SnapshotError(f"Snapshot '{path.relative_to(snapshot_dir)}' is not valid JSON ({e}). "
-                                "Pull the snapshot again or delete the describe file.") from e
+            raise SnapshotError(
+                f"Snapshot '{path.relative_to(snapshot_dir)}' is not valid JSON ({e}). "
+                "Pull the snapshot again or delete the describe file."
+            ) from e
         for f in doc.get("fields", []):
             yield [doc.get("name", path.stem), f["name"], bool(f.get("updateable"))]
 
@@ -85,8 +100,9 @@ def model_params(policy: Policy, snap: Snapshot) -> dict:
     }
 
 
-def stage_snapshot(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, lenient: bool = False,
-                   progress=None) -> Snapshot:
+def stage_snapshot(
+    con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, lenient: bool = False, progress=None
+) -> Snapshot:
     """Ingest every source and build its staging table (stg_*), freeing each raw table as soon as it is staged."""
     load_macros(con, _formula_path(policy))
 
@@ -109,8 +125,14 @@ def staged(snapshot_dir: str | Path, policy: str | Path | Policy | None = None) 
     return con
 
 
-def build(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, lenient: bool = False,
-          progress=None, spill: bool = False) -> Snapshot:
+def build(
+    con: duckdb.DuckDBPyConnection,
+    snapshot_dir: Path,
+    policy: Policy,
+    lenient: bool = False,
+    progress=None,
+    spill: bool = False,
+) -> Snapshot:
     """Ingest and run every model on an open connection (no transaction handling here).
     spill (under a memory limit): intermediates go to the attached scratch database, not memory."""
     load_policy_tables(con, policy, snapshot_dir)
@@ -138,10 +160,18 @@ def _formula_path(policy: Policy) -> Path | None:
     return p
 
 
-def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str | Path | None = None,
-               policy: str | Path | Policy | None = None, lenient: bool = False, progress=None,
-               exports: bool = True, memory_limit: str | None = None, threads: int | None = None,
-               fmt: str = "parquet") -> PlanResult:
+def build_plan(
+    snapshot_dir: str | Path,
+    out: str | Path | None = None,
+    db: str | Path | None = None,
+    policy: str | Path | Policy | None = None,
+    lenient: bool = False,
+    progress=None,
+    exports: bool = True,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    fmt: str = "parquet",
+) -> PlanResult:
     """`reconcile plan`: build the plan of a snapshot directory; nothing is written when anything fails.
 
     The DuckDB file is built beside its target (`<db>.building`, committing as it goes, so memory stays bounded:
@@ -151,8 +181,9 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
     fmt "parquet" writes `reconcile.plan/2` (manifest + `<plan>.data/`), "json" one `reconcile.plan/1` file;
     without `out` the plan is only returned (/1, lists inline)."""
     if fmt not in ("parquet", "json"):
-        raise ReconcileError(f"Plan format '{fmt}' is unknown: use parquet (reconcile.plan/2) or json "
-                             "(reconcile.plan/1).")
+        raise ReconcileError(
+            f"Plan format '{fmt}' is unknown: use parquet (reconcile.plan/2) or json (reconcile.plan/1)."
+        )
     snapshot_dir = Path(snapshot_dir)
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     out_path = Path(out) if out else None
@@ -190,8 +221,10 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
                 dbfile.carry_over(old, con)
             provenance.record(con, plan)
         except duckdb.OutOfMemoryException as e:
-            raise ReconcileError("DuckDB ran out of memory while planning (nothing was written). Raise the limit "
-                                 "with --memory-limit (e.g. 8GB) or RECONCILE_MEMORY_LIMIT, or free memory.") from e
+            raise ReconcileError(
+                "DuckDB ran out of memory while planning (nothing was written). Raise the limit "
+                "with --memory-limit (e.g. 8GB) or RECONCILE_MEMORY_LIMIT, or free memory."
+            ) from e
         except duckdb.Error as e:
             raise SnapshotError(f"Snapshot '{snapshot_dir}' could not be reconciled: {str(e).splitlines()[0]}") from e
         finally:
@@ -215,8 +248,9 @@ def build_plan(snapshot_dir: str | Path, out: str | Path | None = None, db: str 
         if exports:
             con = connect(db_path)
             try:
-                written = planmod.export_changes(con, out_path, planfile.part_path(plan, "changes")
-                                                 if columnar else None)
+                written = planmod.export_changes(
+                    con, out_path, planfile.part_path(plan, "changes") if columnar else None
+                )
             finally:
                 con.close()
     return PlanResult(plan=plan, plan_path=out_path, db_path=db_path, snapshot=snap, exports=written)

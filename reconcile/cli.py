@@ -22,19 +22,27 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}  # s
 
 # Options several commands share: one spelling, one help text each.
 def policy_option(f):
-    return click.option("--policy", type=click.Path(path_type=Path),
-                        help="Policy TOML [default: the packaged policy].")(f)
+    return click.option(
+        "--policy", type=click.Path(path_type=Path), help="Policy TOML [default: the packaged policy]."
+    )(f)
 
 
 def org_option(f):
-    return click.option("--org", help="The CRM org (one integration user and policy per org): use policies/<org>.toml "
-                        "unless --policy is given, and read only SF_<ORG>_… environment variables.")(f)
+    return click.option(
+        "--org",
+        help="The CRM org (one integration user and policy per org): use policies/<org>.toml "
+        "unless --policy is given, and read only SF_<ORG>_… environment variables.",
+    )(f)
 
 
 def db_option(f):
-    return click.option("--db", type=click.Path(path_type=Path), help="The plan's DuckDB file (built by `reconcile "
-                        "plan`; holds the audit trail and who was told what) [default: reconcile.duckdb beside the "
-                        "plan].")(f)
+    return click.option(
+        "--db",
+        type=click.Path(path_type=Path),
+        help="The plan's DuckDB file (built by `reconcile "
+        "plan`; holds the audit trail and who was told what) [default: reconcile.duckdb beside the "
+        "plan].",
+    )(f)
 
 
 class Group(click.Group):
@@ -45,6 +53,7 @@ class Group(click.Group):
             return super().invoke(ctx)
         except ReconcileError as e:
             from .credentials import redact  # no credential value is ever printed, tracebacks included
+
             if ctx.obj and ctx.obj.get("debug"):
                 click.echo(redact(traceback.format_exc()), err=True, nl=False)
             click.echo(redact(f"Error: {e}"), err=True)
@@ -71,20 +80,38 @@ def app(ctx, debug):
 
 @app.command()
 @click.argument("snapshot_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
-              help="Plan file to write (the JSON manifest; its data files go to OUT's stem + .data/).")
-@click.option("--format", "fmt", type=click.Choice(["parquet", "json"]), default="parquet", show_default=True,
-              help="parquet: reconcile.plan/2 (manifest + Parquet files, any size); json: reconcile.plan/1, one "
-              "JSON file with every change inline (small plans).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Plan file to write (the JSON manifest; its data files go to OUT's stem + .data/).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "json"]),
+    default="parquet",
+    show_default=True,
+    help="parquet: reconcile.plan/2 (manifest + Parquet files, any size); json: reconcile.plan/1, one "
+    "JSON file with every change inline (small plans).",
+)
 @db_option
 @policy_option
 @click.option("--lenient", is_flag=True, help="Quarantine bad rows in the rejects table and plan from the rest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan summary as JSON instead of tables.")
-@click.option("--memory-limit", help="DuckDB memory limit such as 2GB: spills to disk beyond it, working tables go "
-              "to a scratch file (1M leads: 0.8 GB peak at 600MB) [default: RECONCILE_MEMORY_LIMIT, else 1/24 of the "
-              "available memory, 512MB to 4GB].")
-@click.option("--threads", type=click.IntRange(min=1), help="DuckDB worker threads (the plan is identical whatever "
-              "the number) [default: RECONCILE_THREADS, else one per core].")
+@click.option(
+    "--memory-limit",
+    help="DuckDB memory limit such as 2GB: spills to disk beyond it, working tables go "
+    "to a scratch file (1M leads: 0.8 GB peak at 600MB) [default: RECONCILE_MEMORY_LIMIT, else 1/24 of the "
+    "available memory, 512MB to 4GB].",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="DuckDB worker threads (the plan is identical whatever "
+    "the number) [default: RECONCILE_THREADS, else one per core].",
+)
 @org_option
 def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit, threads, org, fmt):
     """Build the writeback plan of a snapshot directory.
@@ -105,18 +132,35 @@ def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit, threads,
     from .console import plan_summary_text, progress_status
 
     with progress_status("Planning") as progress:
-        result = build_plan(snapshot_dir, out=out, db=db, policy=policy_path(policy, org), lenient=lenient,
-                            progress=progress, memory_limit=memory_limit, threads=threads, fmt=fmt)
+        result = build_plan(
+            snapshot_dir,
+            out=out,
+            db=db,
+            policy=policy_path(policy, org),
+            lenient=lenient,
+            progress=progress,
+            memory_limit=memory_limit,
+            threads=threads,
+            fmt=fmt,
+        )
     if as_json:
         click.echo(json.dumps(result.plan["summary"], indent=2))
         return
-    plan_summary_text(result.plan, extra={"Plan": out, "DuckDB": result.db_path,
-                                          "Changes for spreadsheets": ", ".join(map(str, result.exports))})
+    plan_summary_text(
+        result.plan,
+        extra={"Plan": out, "DuckDB": result.db_path, "Changes for spreadsheets": ", ".join(map(str, result.exports))},
+    )
 
 
 @app.command()
 @click.argument("record_id")
-@click.option("--plan", "plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True, help="Plan file.")
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Plan file.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def explain(record_id, plan_path, as_json):
     """Explain why RECORD_ID (Lead or CampaignMember, 15 or 18 characters) gets each change and finding.
@@ -136,9 +180,16 @@ def explain(record_id, plan_path, as_json):
 
 
 @app.command()
-@click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo"), show_default=True,
-              help="Folder for the demo snapshot, DuckDB file, plan, report and sandbox state (recreated).")
-@click.option("--leads", type=int, default=200, show_default=True, help="Demo leads, the scenario catalogue (37 leads) included.")
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=Path("demo"),
+    show_default=True,
+    help="Folder for the demo snapshot, DuckDB file, plan, report and sandbox state (recreated).",
+)
+@click.option(
+    "--leads", type=int, default=200, show_default=True, help="Demo leads, the scenario catalogue (37 leads) included."
+)
 @click.option("--no-apply", is_flag=True, help="Stop after the plan and report (nothing written to the sandbox).")
 def demo(workdir, leads, no_apply):
     """Run the whole day on demo data against a local sandbox org — no setup, no credentials.
@@ -158,8 +209,10 @@ def demo(workdir, leads, no_apply):
     r = run_demo(workdir, leads=leads, apply=not no_apply, say=lambda m: out.print(f"[dim]{m}[/dim]"))
     plan_summary_text(r.plan)
     if not no_apply:
-        out.print(f"Applied to the sandbox org: {r.apply_counts} in {r.requests} API requests; "
-                  f"re-plan after apply: {r.replan_ready} ready changes left.")
+        out.print(
+            f"Applied to the sandbox org: {r.apply_counts} in {r.requests} API requests; "
+            f"re-plan after apply: {r.replan_ready} ready changes left."
+        )
         for label, path in sorted(r.files.items()):
             out.print(f"  {label}: {path}")
     out.print(f"Plan: {r.plan_path}   DuckDB: {r.db_path}")
@@ -174,12 +227,15 @@ def demo(workdir, leads, no_apply):
 @click.option("--release-field", multiple=True, help="Release overwrite candidates of this field; repeatable.")
 @click.option("--release-record", multiple=True, help="Release overwrite candidates of this record id; repeatable.")
 @click.option("--release-reason", help="Why those existing values may be overwritten (required with --release-*).")
-@click.option("--replace", "replace", help="Replace the plan's current approval, saying why (both stay in its history).")
+@click.option(
+    "--replace", "replace", help="Replace the plan's current approval, saying why (both stay in its history)."
+)
 @db_option
 @policy_option
 @org_option
-def approve(plan_path, by, fields, override_gate, release_field, release_record, release_reason, replace, db, policy,
-            org):
+def approve(
+    plan_path, by, fields, override_gate, release_field, release_record, release_reason, replace, db, policy, org
+):
     """Approve PLAN_PATH for apply: who, when, which fields, gate overrides, overwrite releases.
 
     Writes PLAN.approval.json beside the plan, bound to its plan_id and signed with the key outside the
@@ -198,12 +254,23 @@ def approve(plan_path, by, fields, override_gate, release_field, release_record,
     """
     from .approval import approval_path, approve as run
 
-    a = run(plan_path, by, fields=list(fields) or None, override_gate=override_gate,
-            release_fields=list(release_field) or None, release_records=list(release_record) or None,
-            release_reason=release_reason, policy=policy_path(policy, org), replace=replace, db=db)
-    click.echo(f"Approved plan {short_id(a['plan_id'])} by {a['approved_by']} at {a['approved_at']} "
-               f"(fields: {a['scope']['fields'] if a['scope']['fields'] == 'all' else ', '.join(a['scope']['fields'])})"
-               f" → {approval_path(plan_path)}")
+    a = run(
+        plan_path,
+        by,
+        fields=list(fields) or None,
+        override_gate=override_gate,
+        release_fields=list(release_field) or None,
+        release_records=list(release_record) or None,
+        release_reason=release_reason,
+        policy=policy_path(policy, org),
+        replace=replace,
+        db=db,
+    )
+    click.echo(
+        f"Approved plan {short_id(a['plan_id'])} by {a['approved_by']} at {a['approved_at']} "
+        f"(fields: {a['scope']['fields'] if a['scope']['fields'] == 'all' else ', '.join(a['scope']['fields'])})"
+        f" → {approval_path(plan_path)}"
+    )
 
 
 @app.command()
@@ -244,13 +311,21 @@ def apply(plan_path, dry_run, db, policy, org):
     client = connect(org=org)
     with Progress(transient=True) as bar:
         task = bar.add_task("Applying", total=None)
-        result = apply_plan(plan_path, client=client, db=db, dry_run=dry_run, policy=policy_path(policy, org),
-                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+        result = apply_plan(
+            plan_path,
+            client=client,
+            db=db,
+            dry_run=dry_run,
+            policy=policy_path(policy, org),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     from .apply.apply import exit_status, summary_lines
 
-    click.echo(f"{'Dry run' if dry_run else 'Applied'} plan {short_id(result.plan_id)}: "
-               + (", ".join(f"{k} {v}" for k, v in result.counts.items()) or "nothing to do")
-               + f" ({result.requests} API requests)")
+    click.echo(
+        f"{'Dry run' if dry_run else 'Applied'} plan {short_id(result.plan_id)}: "
+        + (", ".join(f"{k} {v}" for k, v in result.counts.items()) or "nothing to do")
+        + f" ({result.requests} API requests)"
+    )
     for line in summary_lines(result):
         click.echo(line)
     for label, path in sorted(result.files.items()):
@@ -261,13 +336,19 @@ def apply(plan_path, dry_run, db, policy, org):
 
 
 @app.command()
-@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=Path("reconcile.duckdb"), show_default=True,
-              help="DuckDB file holding the audit table.")
+@click.option(
+    "--db",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("reconcile.duckdb"),
+    show_default=True,
+    help="DuckDB file holding the audit table.",
+)
 @click.option("--record", "record_id", help="Only this record id (18 characters).")
 @click.option("--plan", "plan_id", help="Only this plan_id (a prefix is enough).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
-@click.option("--verify", is_flag=True, help="Check the hash chain and its signed head; exit 1 naming the first "
-              "broken row.")
+@click.option(
+    "--verify", is_flag=True, help="Check the hash chain and its signed head; exit 1 naming the first broken row."
+)
 def audit(db, record_id, plan_id, as_csv, verify):
     """Show the audit trail: every attempted change with approver, before, after, result and error code.
 
@@ -306,18 +387,39 @@ def audit(db, record_id, plan_id, as_csv, verify):
 
 @app.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Snapshot directory to write.")
-@click.option("--sources", "sources", default="sfdc", show_default=True,
-              help="Comma-separated sources to pull: sfdc, smartlead, pardot, clay (or all).")
+@click.option(
+    "--sources",
+    "sources",
+    default="sfdc",
+    show_default=True,
+    help="Comma-separated sources to pull: sfdc, smartlead, pardot, clay (or all).",
+)
 @org_option
-@click.option("--bulk-threshold", type=int, default=50_000, show_default=True,
-              help="Objects with more records than this are read with Bulk API 2.0 instead of REST.")
-@click.option("--campaign", "campaigns", multiple=True, type=int,
-              help="Smartlead campaign id to pull; repeatable [default: the policy's [sources.smartlead] campaigns, "
-                   "else every campaign of the key].")
-@click.option("--clay-dir", type=click.Path(path_type=Path),
-              help="Clay drop folder [default: RECONCILE_CLAY_DIR, else the policy's [sources.clay] drop_dir].")
-@click.option("--spool", type=click.Path(path_type=Path),
-              help="Smartlead webhook spool (`smartlead-webhook serve --spool`) [default: RECONCILE_SMARTLEAD_SPOOL].")
+@click.option(
+    "--bulk-threshold",
+    type=int,
+    default=50_000,
+    show_default=True,
+    help="Objects with more records than this are read with Bulk API 2.0 instead of REST.",
+)
+@click.option(
+    "--campaign",
+    "campaigns",
+    multiple=True,
+    type=int,
+    help="Smartlead campaign id to pull; repeatable [default: the policy's [sources.smartlead] campaigns, "
+    "else every campaign of the key].",
+)
+@click.option(
+    "--clay-dir",
+    type=click.Path(path_type=Path),
+    help="Clay drop folder [default: RECONCILE_CLAY_DIR, else the policy's [sources.clay] drop_dir].",
+)
+@click.option(
+    "--spool",
+    type=click.Path(path_type=Path),
+    help="Smartlead webhook spool (`smartlead-webhook serve --spool`) [default: RECONCILE_SMARTLEAD_SPOOL].",
+)
 @policy_option
 def pull(out_dir, sources, org, bulk_threshold, campaigns, clay_dir, spool, policy):
     """Pull sources into OUT in the snapshot layout, with manifest.toml taken_at per source.
@@ -341,19 +443,29 @@ def pull(out_dir, sources, org, bulk_threshold, campaigns, clay_dir, spool, poli
 
     names = parse_sources(sources)
     with progress_status("Pulling") as progress:
-        results = pull_sources(out_dir, names, connect_sf=lambda: connect(org=org), campaigns=list(campaigns),
-                               clay_dir=clay_dir or os.environ.get("RECONCILE_CLAY_DIR") or None,
-                               spool=spool or os.environ.get("RECONCILE_SMARTLEAD_SPOOL") or None,
-                               policy=policy_path(policy, org) if {"smartlead", "clay"} & set(names) else None,
-                               progress=progress,
-                               bulk_threshold=bulk_threshold)
+        results = pull_sources(
+            out_dir,
+            names,
+            connect_sf=lambda: connect(org=org),
+            campaigns=list(campaigns),
+            clay_dir=clay_dir or os.environ.get("RECONCILE_CLAY_DIR") or None,
+            spool=spool or os.environ.get("RECONCILE_SMARTLEAD_SPOOL") or None,
+            policy=policy_path(policy, org) if {"smartlead", "clay"} & set(names) else None,
+            progress=progress,
+            bulk_threshold=bulk_threshold,
+        )
     for r in results:
         if r.system == "sfdc":  # the one-line Salesforce summary scripts already read
-            click.echo("Pulled " + ", ".join(f"{k} {v}" for k, v in r.counts.items())
-                       + f" into {out_dir}/sfdc ({r.requests} API requests)")
+            click.echo(
+                "Pulled "
+                + ", ".join(f"{k} {v}" for k, v in r.counts.items())
+                + f" into {out_dir}/sfdc ({r.requests} API requests)"
+            )
             continue
-        click.echo(f"Pulled {r.system}: {len(r.files)} files, {r.records} records, taken_at {r.taken_at} "
-                   f"({r.requests} API requests)" + "".join(f"; {n}" for n in r.notes))
+        click.echo(
+            f"Pulled {r.system}: {len(r.files)} files, {r.records} records, taken_at {r.taken_at} "
+            f"({r.requests} API requests)" + "".join(f"; {n}" for n in r.notes)
+        )
     click.echo(f"Snapshot: {out_dir} (manifest.toml: taken_at per source)")
 
 
@@ -381,14 +493,18 @@ def preflight(policy, org):
     client = connect(org=org)
     checks = run_preflight(client, load_policy(policy_path(policy, org)))
     who = client.identity or {}
-    click.echo(f"Logged in with {client.creds.flow_name} as {who.get('preferred_username')} "
-               f"({who.get('user_id')}) at {client.sf.base_url.split('/services')[0]}")
+    click.echo(
+        f"Logged in with {client.creds.flow_name} as {who.get('preferred_username')} "
+        f"({who.get('user_id')}) at {client.sf.base_url.split('/services')[0]}"
+    )
     for c in checks:
         click.echo(f"{c.label}  {c.name}: {c.detail}" + ("" if c.label == "PASS" else f"\n      fix: {c.fix}"))
     failed = [c for c in checks if not c.ok and not c.warn]
     warned = [c for c in checks if c.warn]
-    click.echo(f"{len(checks) - len(failed) - len(warned)} passed, {len(failed)} failed"
-               + (f", {len(warned)} not checked for sure (WARN)" if warned else ""))
+    click.echo(
+        f"{len(checks) - len(failed) - len(warned)} passed, {len(failed)} failed"
+        + (f", {len(warned)} not checked for sure (WARN)" if warned else "")
+    )
     if failed:
         sys.exit(1)
 
@@ -411,6 +527,7 @@ def report(plan_path, out, reports_dir):
     history, since = [], None
     if reports_dir:
         from .notebook.run import history_of, list_runs, since_last_run
+
         history = history_of(reports_dir, before=plan["created_at"])
         earlier = [b for b in list_runs(reports_dir) if b.created_at < plan["created_at"]]
         since = since_last_run(earlier[-1] if earlier else None)
@@ -447,12 +564,27 @@ def export_members(snapshot_dir, campaign_id, out, policy):
 @policy_option
 @click.option("--lenient", is_flag=True, help="Quarantine bad rows instead of stopping.")
 @org_option
-@click.option("--cell-timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
-              help="Seconds one notebook cell may run before the run is stopped.")
-@click.option("--timeout", "run_timeout", type=click.FloatRange(min=1), default=10800, show_default=True,
-              help="Seconds the whole run may take before it is stopped.")
-@click.option("--notify", "send", is_flag=True, help="Then tell each route what is new (`reconcile notify`; "
-              "state in REPORTS_DIR/notify.duckdb).")
+@click.option(
+    "--cell-timeout",
+    type=click.FloatRange(min=1),
+    default=1800,
+    show_default=True,
+    help="Seconds one notebook cell may run before the run is stopped.",
+)
+@click.option(
+    "--timeout",
+    "run_timeout",
+    type=click.FloatRange(min=1),
+    default=10800,
+    show_default=True,
+    help="Seconds the whole run may take before it is stopped.",
+)
+@click.option(
+    "--notify",
+    "send",
+    is_flag=True,
+    help="Then tell each route what is new (`reconcile notify`; state in REPORTS_DIR/notify.duckdb).",
+)
 def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_timeout, run_timeout, send):
     """The daily batch: run notebooks/daily_run.ipynb with papermill; never applies.
 
@@ -472,9 +604,17 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_ti
 
     from .console import run_summary_text
 
-    bundle = run_daily(snapshot_dir=snapshot_dir, pull=pull, run_date=run_date, reports_dir=reports_dir,
-                       policy=policy_path(policy, org), org=org, lenient=lenient, cell_timeout=cell_timeout,
-                       run_timeout=run_timeout)
+    bundle = run_daily(
+        snapshot_dir=snapshot_dir,
+        pull=pull,
+        run_date=run_date,
+        reports_dir=reports_dir,
+        policy=policy_path(policy, org),
+        org=org,
+        lenient=lenient,
+        cell_timeout=cell_timeout,
+        run_timeout=run_timeout,
+    )
     run_summary_text(bundle)
     if send:
         from .notify import notify as tell
@@ -488,8 +628,10 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_ti
 @db_option
 @policy_option
 @org_option
-@click.option("--jira-ticket", help="Sprint ticket (e.g. KLN-35) for the exceptions comment "
-              "[default: the policy's notify.sprint_ticket].")
+@click.option(
+    "--jira-ticket",
+    help="Sprint ticket (e.g. KLN-35) for the exceptions comment [default: the policy's notify.sprint_ticket].",
+)
 def notify(plan_path, dry_run, db, policy, org, jira_ticket):
     """Tell each route what is new in PLAN_PATH: e-mail, webhook, Jira (README "Who gets told what").
 
@@ -520,24 +662,51 @@ def _print_notify(result, dry_run: bool = False) -> None:
     if not result.messages:
         click.echo("Nothing new to tell.")
     for m in result.messages:
-        click.echo(redact(f"{m['status']:8} {m['route']} → {m['channel']} {m['target']}: {m['subject']}"
-                          + (f"  [{m['detail']}]" if m["status"] != "dry run" else "")))
+        click.echo(
+            redact(
+                f"{m['status']:8} {m['route']} → {m['channel']} {m['target']}: {m['subject']}"
+                + (f"  [{m['detail']}]" if m["status"] != "dry run" else "")
+            )
+        )
         if dry_run and m["channel"] == "email":
             click.echo("    " + m["payload"]["text"].replace("\n", "\n    ").rstrip())
     if result.failed:
-        raise ReconcileError(f"{len(result.failed)} of {len(result.messages)} message(s) not delivered (see above); "
-                             "they stay queued in the DuckDB file: fix the destination and rerun `reconcile notify`.")
+        raise ReconcileError(
+            f"{len(result.failed)} of {len(result.messages)} message(s) not delivered (see above); "
+            "they stay queued in the DuckDB file: fix the destination and rerun `reconcile notify`."
+        )
 
 
 @app.command()
-@click.option("--week", "week", is_flag=False, flag_value="", default="", metavar="[DATE]",
-              help="Any day of the week to review (YYYY-MM-DD) [default: this week].")
-@click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
-              help="Run bundles to read (reconcile run).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Folder for WEEK.html and WEEK.md "
-              "[default: REPORTS_DIR/weekly].")
-@click.option("--db", "dbs", type=click.Path(path_type=Path), multiple=True,
-              help="Extra DuckDB file whose audit trail counts (where apply ran); repeatable.")
+@click.option(
+    "--week",
+    "week",
+    is_flag=False,
+    flag_value="",
+    default="",
+    metavar="[DATE]",
+    help="Any day of the week to review (YYYY-MM-DD) [default: this week].",
+)
+@click.option(
+    "--reports-dir",
+    type=click.Path(path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Run bundles to read (reconcile run).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Folder for WEEK.html and WEEK.md [default: REPORTS_DIR/weekly].",
+)
+@click.option(
+    "--db",
+    "dbs",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="Extra DuckDB file whose audit trail counts (where apply ran); repeatable.",
+)
 @click.option("--notify", "send", is_flag=True, help="Send it to the CRM Admin's destinations.")
 @policy_option
 def digest(week, reports_dir, out_dir, dbs, send, policy):
@@ -567,8 +736,14 @@ def standins():
 
 @standins.command("serve")
 @click.option("--jira-flavor", type=click.Choice(["cloud", "datacenter"]), default="cloud", show_default=True)
-@click.option("--issue", "issues", multiple=True, default=["KLN-35"], show_default=True,
-              help="Jira issue that exists from the start; repeatable.")
+@click.option(
+    "--issue",
+    "issues",
+    multiple=True,
+    default=["KLN-35"],
+    show_default=True,
+    help="Jira issue that exists from the start; repeatable.",
+)
 def standins_serve(jira_flavor, issues):
     """Serve a Jira stand-in (Cloud REST v3 or Data Center REST v2), a webhook receiver (Slack, Teams, Google
     Chat) and an SMTP server until interrupted; prints one JSON line with the environment variables to export.
@@ -602,8 +777,13 @@ def smartlead_webhook():
 
 
 @smartlead_webhook.command("serve")
-@click.option("--spool", "spool_dir", type=click.Path(path_type=Path), required=True,
-              help="Folder for events-YYYY-MM-DD.jsonl and rejected/.")
+@click.option(
+    "--spool",
+    "spool_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for events-YYYY-MM-DD.jsonl and rejected/.",
+)
 @click.option("--port", type=int, default=8787, show_default=True, help="Port (0 = a free one).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface (put TLS in front of it).")
 def smartlead_webhook_serve(spool_dir, port, host):
@@ -621,9 +801,17 @@ def smartlead_webhook_serve(spool_dir, port, host):
     """
     from .sources.webhook import serve as run
 
-    run(spool_dir, port=port, host=host,
-        ready=lambda url, notes: click.echo(json.dumps({"url": f"{url}/smartlead/<secret>", "spool": str(spool_dir),
-                                                        "repaired": notes}), nl=True) or sys.stdout.flush())
+    run(
+        spool_dir,
+        port=port,
+        host=host,
+        ready=lambda url, notes: (
+            click.echo(
+                json.dumps({"url": f"{url}/smartlead/<secret>", "spool": str(spool_dir), "repaired": notes}), nl=True
+            )
+            or sys.stdout.flush()
+        ),
+    )
 
 
 @app.group()
@@ -633,17 +821,34 @@ def sandbox():
 
 @sandbox.command("serve")
 @click.option("--port", type=int, default=0, help="Port on 127.0.0.1 [default: a free one].")
-@click.option("--seed", "seed_dir", type=click.Path(path_type=Path), help="Snapshot dir whose sfdc/ files seed a fresh org "
-              "(refused when --state exists, unless --reset).")
+@click.option(
+    "--seed",
+    "seed_dir",
+    type=click.Path(path_type=Path),
+    help="Snapshot dir whose sfdc/ files seed a fresh org (refused when --state exists, unless --reset).",
+)
 @click.option("--reset", is_flag=True, help="Replace an existing --state with a fresh org (CA and JWT key are kept).")
-@click.option("--keep-formula-values", is_flag=True,
-              help="With --seed: where the snapshot's overall_hard_bounced__c / Cold_Lead_Eligible__c differ from "
-                   "what the org's formulas compute, keep answering the snapshot's value (an org whose deployed "
-                   "formula deviates from the spec; `make demo` seeds this way).")
-@click.option("--state", type=click.Path(path_type=Path), default=Path(".sandbox/org.json"), show_default=True,
-              help="State file: the org survives restarts; every field change is recorded.")
-@click.option("--token-ttl", type=float, default=7200, show_default=True,
-              help="Seconds an OAuth access token stays valid (then the API answers INVALID_SESSION_ID).")
+@click.option(
+    "--keep-formula-values",
+    is_flag=True,
+    help="With --seed: where the snapshot's overall_hard_bounced__c / Cold_Lead_Eligible__c differ from "
+    "what the org's formulas compute, keep answering the snapshot's value (an org whose deployed "
+    "formula deviates from the spec; `make demo` seeds this way).",
+)
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path),
+    default=Path(".sandbox/org.json"),
+    show_default=True,
+    help="State file: the org survives restarts; every field change is recorded.",
+)
+@click.option(
+    "--token-ttl",
+    type=float,
+    default=7200,
+    show_default=True,
+    help="Seconds an OAuth access token stays valid (then the API answers INVALID_SESSION_ID).",
+)
 def sandbox_serve(port, seed_dir, reset, keep_formula_values, state, token_ttl):
     """Serve the sandbox org until interrupted; prints one JSON line: instance_url, session ids, ca_bundle,
     and its registered OAuth app: login_url, client_id, client_secret, username, jwt_key_file. Smartlead and
@@ -661,17 +866,35 @@ def sandbox_serve(port, seed_dir, reset, keep_formula_values, state, token_ttl):
     seeder = None
     if seed_dir:
         from .seeding import seed_org
+
         seeder = lambda org: seed_org(org, seed_dir, keep_formula_values=keep_formula_values)  # noqa: E731
     from .standins.sources import start_source_standins
-    serve(port, state, seed=seeder, token_ttl=token_ttl, reset=reset,
-          companions=lambda org: start_source_standins(org, seed_dir))
+
+    serve(
+        port,
+        state,
+        seed=seeder,
+        token_ttl=token_ttl,
+        reset=reset,
+        companions=lambda org: start_source_standins(org, seed_dir),
+    )
 
 
 @sandbox.command("env")
-@click.option("--state", type=click.Path(path_type=Path), default=Path(".sandbox/org.json"), show_default=True,
-              help="State file of the serving org (as given to `sandbox serve`).")
-@click.option("--flow", type=click.Choice(["client_credentials", "jwt"]), default="client_credentials",
-              show_default=True, help="Login flow the variables are for.")
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path),
+    default=Path(".sandbox/org.json"),
+    show_default=True,
+    help="State file of the serving org (as given to `sandbox serve`).",
+)
+@click.option(
+    "--flow",
+    type=click.Choice(["client_credentials", "jwt"]),
+    default="client_credentials",
+    show_default=True,
+    help="Login flow the variables are for.",
+)
 @click.option("--wait", type=float, default=10, show_default=True, help="Seconds to wait for the org to start.")
 def sandbox_env(state, flow, wait):
     """Print shell lines that point `reconcile` at the running sandbox org (unset other ways in, export SF_…).

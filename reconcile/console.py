@@ -7,8 +7,15 @@ import sys
 import time
 
 from rich.console import Console
-from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from . import planfile
@@ -31,9 +38,16 @@ class Steps:
         self.started = self.printed = time.monotonic()
         self.bar = None
         if tty:
-            self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err,
-                                transient=True)
+            self.bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+            )
             self.task = self.bar.add_task(label, total=None)
 
     def expect(self, total: int) -> None:
@@ -68,9 +82,11 @@ def progress_status(label: str):
 def plan_summary_text(plan: dict, extra: dict | None = None) -> None:
     s = plan["summary"]
     ch = s["changes"]
-    out.print(f"[bold]Plan[/bold] {short_id(plan['plan_id'])}  "
-              f"[green]{ch['ready']} ready[/green], [yellow]{ch['blocked']} blocked[/yellow], "
-              f"{s['findings']['total']} findings, {s['rejects']['total']} rejected rows")
+    out.print(
+        f"[bold]Plan[/bold] {short_id(plan['plan_id'])}  "
+        f"[green]{ch['ready']} ready[/green], [yellow]{ch['blocked']} blocked[/yellow], "
+        f"{s['findings']['total']} findings, {s['rejects']['total']} rejected rows"
+    )
     t = Table(title="Changes by field", show_lines=False)
     for col in ("field", "ready", "blocked"):
         t.add_column(col, justify="left" if col == "field" else "right")
@@ -96,8 +112,10 @@ def plan_summary_text(plan: dict, extra: dict | None = None) -> None:
     if plan["gates"]:
         for g in plan["gates"]:
             out.print(f"[red]Gate[/red] {g['gate']}: {g['message']}")
-    out.print(f"Cold-lead pool: {s['eligibility']['eligible_now']} eligible now, "
-              f"{s['eligibility']['leaving_pool']} leave the pool once the plan applies.")
+    out.print(
+        f"Cold-lead pool: {s['eligibility']['eligible_now']} eligible now, "
+        f"{s['eligibility']['leaving_pool']} leave the pool once the plan applies."
+    )
     inputs_text(s.get("inputs") or {})
     for label, value in (extra or {}).items():
         out.print(f"{label}: {value}")
@@ -114,8 +132,14 @@ def inputs_text(inputs: dict) -> None:
     for name, src in (inputs.get("sources") or {}).items():
         mine = [f for f in files if f["file"].split("/")[0].lower() == name]
         behind = "—" if src["behind_sfdc_hours"] is None else f"{src['behind_sfdc_hours']:g} h"
-        t.add_row(name if src["present"] else f"{name} (not provided)", str(src["files"]), str(src["records"]),
-                  str(sum(f["staged"] for f in mine)), str(sum(f["rejected"] for f in mine)), behind)
+        t.add_row(
+            name if src["present"] else f"{name} (not provided)",
+            str(src["files"]),
+            str(src["records"]),
+            str(sum(f["staged"] for f in mine)),
+            str(sum(f["rejected"] for f in mine)),
+            behind,
+        )
     out.print(t)
     for w in inputs.get("warnings") or []:
         out.print(f"[yellow]Warning[/yellow] {w}")
@@ -125,14 +149,20 @@ def run_summary_text(bundle) -> None:
     """One screen for the cron log: the run's counts, gates, input warnings and where the bundle is."""
     s = bundle.summary
     ch, fi = s["changes"], s["findings"]
-    lines = [f"Daily run {bundle.run_id} · plan {short_id(bundle.plan_id)}",
-             f"Changes: {ch['ready']} ready, {ch['blocked']} blocked · findings: {fi['total']} ("
-             + ", ".join(f"{route} {n}" for route, n in fi["by_route"].items()) + ")"
-             + f" · rejected rows: {s['rejects']['total']}"]
+    lines = [
+        f"Daily run {bundle.run_id} · plan {short_id(bundle.plan_id)}",
+        f"Changes: {ch['ready']} ready, {ch['blocked']} blocked · findings: {fi['total']} ("
+        + ", ".join(f"{route} {n}" for route, n in fi["by_route"].items())
+        + ")"
+        + f" · rejected rows: {s['rejects']['total']}",
+    ]
     if s.get("gates"):
         lines.append(f"Gates: {s['gates']} plan-level gate(s) — approval must override them with a reason")
     lines += [f"Warning: {w}" for w in (s.get("inputs") or {}).get("warnings", [])]
-    lines += [f"Run bundle: {bundle.path}", f"HTML report: {bundle.report}",
-              "Nothing was written to Salesforce: approve and apply the plan (apply.ipynb or reconcile apply)."]
+    lines += [
+        f"Run bundle: {bundle.path}",
+        f"HTML report: {bundle.report}",
+        "Nothing was written to Salesforce: approve and apply the plan (apply.ipynb or reconcile apply).",
+    ]
     for line in lines:
         out.print(line, markup=False, highlight=False)

@@ -24,8 +24,12 @@ def cell(value):
 
 def uncell(value):
     """The value `cell` was given (for reading our own CSV back, e.g. to verify the audit chain)."""
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(TRIGGERS) \
-            and not NUMBER.fullmatch(value[1:]):
+    if (
+        isinstance(value, str)
+        and value.startswith("'")
+        and value[1:].startswith(TRIGGERS)
+        and not NUMBER.fullmatch(value[1:])
+    ):
         return value[1:]
     return value
 

@@ -35,9 +35,11 @@ def open_previous(db_path: Path) -> duckdb.DuckDBPyConnection | None:
     try:
         return duckdb.connect(str(db_path), read_only=True)
     except duckdb.Error as e:
-        raise ReconcileError(f"DuckDB file '{db_path}' cannot be opened ({str(e).splitlines()[0]}). If an apply or "
-                             "another plan is running, wait for it to finish and rerun; if the file is damaged, "
-                             "move it aside (its audit trail is in it) and rerun.") from e
+        raise ReconcileError(
+            f"DuckDB file '{db_path}' cannot be opened ({str(e).splitlines()[0]}). If an apply or "
+            "another plan is running, wait for it to finish and rerun; if the file is damaged, "
+            "move it aside (its audit trail is in it) and rerun."
+        ) from e
 
 
 def remove_database(path: Path) -> None:

@@ -35,7 +35,9 @@ class DemoResult:
     files: dict = field(default_factory=dict)
 
 
-def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, apply: bool = True, say=print) -> DemoResult:
+def run_demo(
+    workdir: str | Path = "demo", leads: int = 200, seed: int = 7, apply: bool = True, say=print
+) -> DemoResult:
     from .demo_data import generate_snapshot
     from .sandbox import start_sandbox
     from .seeding import seed_org
@@ -46,8 +48,10 @@ def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, appl
     today = iso()
     say(f"1/6 Generating a demo snapshot of {leads} leads (every scenario of the spec included) in {snap}")
     generate_snapshot(snap, leads=leads, seed=seed, taken_at=today)
-    say("2/6 Starting the local sandbox org on 127.0.0.1 (HTTPS, its own CA), seeding it, logging in "
-        "with OAuth 2.0 client credentials")
+    say(
+        "2/6 Starting the local sandbox org on 127.0.0.1 (HTTPS, its own CA), seeding it, logging in "
+        "with OAuth 2.0 client credentials"
+    )
     handle = start_sandbox(state_path=work / "sandbox" / "org.json")
     try:
         started = time.monotonic()
@@ -55,9 +59,11 @@ def run_demo(workdir: str | Path = "demo", leads: int = 200, seed: int = 7, appl
         say(f"    seeded the org with {leads} leads and their campaign members in {time.monotonic() - started:.1f} s")
         client = connect(env=handle.oauth_env("client_credentials"))  # the integration user, via its app
         from .pull import pull_snapshot
+
         say("3/6 Checking the integration user against seed §3.1 (preflight) through simple-salesforce")
         from .policy import load_policy
         from .preflight import run_preflight
+
         checks = run_preflight(client, load_policy())
         say(f"    preflight: {sum(c.ok for c in checks)} of {len(checks)} checks pass")
         say("    pulling Salesforce (REST), Smartlead and Pardot (their APIs) and Clay (drop folder) from the sandbox")
@@ -105,8 +111,12 @@ def _pull_all_sources(handle, snap: Path, work: Path, client) -> list:
     for f in sorted((snap / "clay").iterdir()):
         shutil.copyfile(f, drop / f"{f.stem} {clay_at}{f.suffix}")
     info, stop = start_source_standins(handle.org, snap)
-    env = {"SMARTLEAD_BASE_URL": info["smartlead_base_url"], "SMARTLEAD_API_KEY": info["smartlead_api_key"],
-           "PARDOT_BASE_URL": info["pardot_base_url"], "PARDOT_BUSINESS_UNIT_ID": info["pardot_business_unit_id"]}
+    env = {
+        "SMARTLEAD_BASE_URL": info["smartlead_base_url"],
+        "SMARTLEAD_API_KEY": info["smartlead_api_key"],
+        "PARDOT_BASE_URL": info["pardot_base_url"],
+        "PARDOT_BUSINESS_UNIT_ID": info["pardot_business_unit_id"],
+    }
     out = work / "pulled"
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy2(snap / "manifest.toml", out / "manifest.toml")
@@ -114,7 +124,9 @@ def _pull_all_sources(handle, snap: Path, work: Path, client) -> list:
         (out / "smartlead").mkdir(exist_ok=True)
         shutil.copy2(snap / "smartlead" / "events.jsonl", out / "smartlead" / "events.jsonl")
     try:
-        return [pull_sources(out, [system], connect_sf=lambda: client, env=env, clay_dir=drop,
-                             taken_at=taken[system])[0] for system in ("sfdc", "smartlead", "pardot", "clay")]
+        return [
+            pull_sources(out, [system], connect_sf=lambda: client, env=env, clay_dir=drop, taken_at=taken[system])[0]
+            for system in ("sfdc", "smartlead", "pardot", "clay")
+        ]
     finally:
         stop()

@@ -29,7 +29,7 @@ from .errors import PolicyError
 
 ROUTE_NAMES = ("CRM Admin", "IT Infra", "MARCOM Ops", "DPO")
 WEBHOOK_FORMATS = ("slack", "teams", "google_chat")
-LEGAL_KINDS = ("do_not_contact_reply",)   # always to the DPO, directly (seed §3.5)
+LEGAL_KINDS = ("do_not_contact_reply",)  # always to the DPO, directly (seed §3.5)
 DESTINATION_KEYS = ("email", "webhook_env", "webhook_format", "jira_project", "jira_ticket")
 NOTIFY_KEYS = ("escalate_after_days", "connector_kinds", "escalate_to", "sprint_ticket", "top_items", "instance_url")
 EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
@@ -49,8 +49,15 @@ class Destination:
 
     @property
     def channels(self) -> list[str]:
-        return [c for c, on in (("email", self.email), ("webhook", self.webhook_env),
-                                ("jira", self.jira_project or self.jira_ticket)) if on]
+        return [
+            c
+            for c, on in (
+                ("email", self.email),
+                ("webhook", self.webhook_env),
+                ("jira", self.jira_project or self.jira_ticket),
+            )
+            if on
+        ]
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ def parse_notify(path: str, destinations: dict, notify: dict) -> NotifySettings:
         raise PolicyError(f"{where}: top_items '{top}' is not a positive whole number; e.g. 10.")
     kinds = notify.get("connector_kinds", ["connector_error"])
     if not isinstance(kinds, list) or not all(isinstance(k, str) and k for k in kinds):
-        raise PolicyError(f"{where}: connector_kinds must be a list of finding kinds, e.g. [\"connector_error\"].")
+        raise PolicyError(f'{where}: connector_kinds must be a list of finding kinds, e.g. ["connector_error"].')
     to = notify.get("escalate_to", "IT Infra")
     if to not in ROUTE_NAMES:
         raise PolicyError(f"{where}: escalate_to '{to}' is not one of {', '.join(ROUTE_NAMES)}.")
@@ -88,8 +95,15 @@ def parse_notify(path: str, destinations: dict, notify: dict) -> NotifySettings:
     if url is not None and not str(url).startswith("https://"):
         raise PolicyError(f"{where}: instance_url '{url}' must start with https:// (your My Domain URL).")
     dests = {name: _destination(path, name, entry) for name, entry in destinations.items()}
-    return NotifySettings(destinations=dests, escalate_after_days=float(days), connector_kinds=tuple(kinds),
-                          escalate_to=to, sprint_ticket=ticket, top_items=top, instance_url=url)
+    return NotifySettings(
+        destinations=dests,
+        escalate_after_days=float(days),
+        connector_kinds=tuple(kinds),
+        escalate_to=to,
+        sprint_ticket=ticket,
+        top_items=top,
+        instance_url=url,
+    )
 
 
 def _destination(path: str, name: str, entry) -> Destination:
@@ -108,8 +122,10 @@ def _destination(path: str, name: str, entry) -> Destination:
             raise PolicyError(f"{where}: email '{e}' is not an e-mail address like 'crm.admin@example.com'.")
     hook = entry.get("webhook_env")
     if hook is not None and not ENV_NAME.match(str(hook)):
-        raise PolicyError(f"{where}: webhook_env must name an environment variable (e.g. 'RECONCILE_WEBHOOK_CRM_ADMIN'"
-                          "), never hold the URL itself: a webhook URL is a secret.")
+        raise PolicyError(
+            f"{where}: webhook_env must name an environment variable (e.g. 'RECONCILE_WEBHOOK_CRM_ADMIN'"
+            "), never hold the URL itself: a webhook URL is a secret."
+        )
     fmt = entry.get("webhook_format", "slack")
     if fmt not in WEBHOOK_FORMATS:
         raise PolicyError(f"{where}: webhook_format '{fmt}' is not one of {', '.join(WEBHOOK_FORMATS)}.")
@@ -120,11 +136,14 @@ def _destination(path: str, name: str, entry) -> Destination:
         raise PolicyError(f"{where}: jira_ticket '{ticket}' is not a Jira issue key like 'KLN-35'.")
     if project and ticket:
         raise PolicyError(f"{where}: give jira_project (a ticket per run) or jira_ticket (a comment), not both.")
-    d = Destination(route=name, email=tuple(emails), webhook_env=hook, webhook_format=fmt, jira_project=project,
-                    jira_ticket=ticket)
+    d = Destination(
+        route=name, email=tuple(emails), webhook_env=hook, webhook_format=fmt, jira_project=project, jira_ticket=ticket
+    )
     if not d.channels:
         raise PolicyError(f"{where}: no destination; give email, webhook_env or jira_project / jira_ticket.")
     if name == "DPO" and (not d.email or d.webhook_env):
-        raise PolicyError(f"{where}: legal and compliance findings go to the DPO directly: give the DPO's e-mail "
-                          "address(es) and no webhook_env (a shared channel).")
+        raise PolicyError(
+            f"{where}: legal and compliance findings go to the DPO directly: give the DPO's e-mail "
+            "address(es) and no webhook_env (a shared channel)."
+        )
     return d

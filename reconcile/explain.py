@@ -12,19 +12,27 @@ def explain(plan: dict, record_id: str) -> dict:
     """The changes and findings of one record (15- or 18-character id)."""
     rid = id18(record_id)
     if rid is None:
-        raise PlanError(f"Record id '{record_id}' is not a Salesforce id (15 or 18 letters and digits with a valid "
-                        "checksum). Copy the id from the plan or from Salesforce.")
+        raise PlanError(
+            f"Record id '{record_id}' is not a Salesforce id (15 or 18 letters and digits with a valid "
+            "checksum). Copy the id from the plan or from Salesforce."
+        )
     changes = planfile.rows(plan, "changes", "record_id = ?", [rid])
-    findings = planfile.rows(plan, "findings", "record_id = ? or len(list_filter(evidence, "
-                             "lambda e: contains(coalesce(e.value, ''), ?))) > 0", [rid, rid])
+    findings = planfile.rows(
+        plan,
+        "findings",
+        "record_id = ? or len(list_filter(evidence, lambda e: contains(coalesce(e.value, ''), ?))) > 0",
+        [rid, rid],
+    )
     return {"record_id": rid, "plan_id": plan.get("plan_id"), "changes": changes, "findings": findings}
 
 
 def render_text(result: dict) -> str:
     lines = [f"Record {result['record_id']}  (plan {result['plan_id']})"]
     if not result["changes"] and not result["findings"]:
-        lines.append("  Nothing planned and nothing found for this record: Salesforce already holds what the rules "
-                     "say, or no source mentions it.")
+        lines.append(
+            "  Nothing planned and nothing found for this record: Salesforce already holds what the rules "
+            "say, or no source mentions it."
+        )
     for c in result["changes"]:
         verdict = "READY" if c["status"] == "ready" else f"BLOCKED ({', '.join(c['reasons'])})"
         lines.append(f"\n  {c['object']}.{c['field']}: {_v(c['before'])} → {_v(c['after'])}   [{verdict}]")

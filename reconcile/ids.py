@@ -17,7 +17,7 @@ _SHAPE = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 def id_checksum(body: str) -> str:
     """The three characters Salesforce appends to a 15-character id body: bit j of character i is set when
     character j of the i-th group of five is an upper-case letter."""
-    return "".join(_ALPHABET[sum(1 << j for j, c in enumerate(body[i:i + 5]) if "A" <= c <= "Z")] for i in (0, 5, 10))
+    return "".join(_ALPHABET[sum(1 << j for j, c in enumerate(body[i : i + 5]) if "A" <= c <= "Z")] for i in (0, 5, 10))
 
 
 def id18(value: str) -> str | None:
@@ -53,14 +53,19 @@ def id18_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array:
         return fast
     trimmed = pc.utf8_trim_whitespace(values)
     length = pc.utf8_length(trimmed)
-    valid = pc.fill_null(pc.and_(pc.and_(pc.string_is_ascii(trimmed), pc.ascii_is_alnum(trimmed)),
-                                 pc.or_(pc.equal(length, 15), pc.equal(length, 18))), False)
+    valid = pc.fill_null(
+        pc.and_(
+            pc.and_(pc.string_is_ascii(trimmed), pc.ascii_is_alnum(trimmed)),
+            pc.or_(pc.equal(length, 15), pc.equal(length, 18)),
+        ),
+        False,
+    )
     n = len(trimmed)
     data_buf = trimmed.buffers()[2]
     if n == 0 or data_buf is None or data_buf.size == 0:
         return pa.nulls(n, pa.string())
     data = np.frombuffer(data_buf, dtype=np.uint8)
-    offsets = np.frombuffer(trimmed.buffers()[1], dtype=np.int32)[trimmed.offset:trimmed.offset + n + 1]
+    offsets = np.frombuffer(trimmed.buffers()[1], dtype=np.int32)[trimmed.offset : trimmed.offset + n + 1]
     idx = np.minimum(offsets[:-1, None] + np.arange(18, dtype=np.int32), data.size - 1)
     body = data[idx[:, :15]]
     is18 = np.asarray(pc.fill_null(pc.equal(length, 18), False))
@@ -83,13 +88,13 @@ def _id18_fixed(values: pa.Array) -> pa.Array | None:
     gathering: the values' bytes are one (n, 18) block. None when the chunk is not like that (the general path, which
     trims, handles it)."""
     n = len(values)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset:values.offset + n + 1]
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + n + 1]
     lengths = np.diff(offsets)
     valid = np.ones(n, dtype=bool) if values.null_count == 0 else np.asarray(values.is_valid())
     if not np.array_equal(lengths, np.where(valid, 18, 0)):
         return None
     m = int(valid.sum())
-    block = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(m, 18)
+    block = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(m, 18)
     alnum = _is_alnum(block).all(axis=1)
     if not alnum.all():  # a value with spaces (a 15-character id padded to 18 bytes) or other bytes: trim first
         return None

@@ -26,11 +26,22 @@ def export_members(snapshot_dir: str | Path, campaign_id: str, out: str | Path, 
     rows = con.execute(sql_text("exports/export_campaign_members"), {"campaign_id": cid}).fetchall()
     con.close()
     if not rows:
-        raise SnapshotError(f"Campaign '{cid}' has no members in snapshot '{snapshot_dir}'. Check the id "
-                            "(sfdc/CampaignMember.csv, CampaignId column) or pull a fresh snapshot.")
+        raise SnapshotError(
+            f"Campaign '{cid}' has no members in snapshot '{snapshot_dir}'. Check the id "
+            "(sfdc/CampaignMember.csv, CampaignId column) or pull a fresh snapshot."
+        )
     h = pol.clay_columns
-    header = [h["campaign_member_id"], h["lead_id"], h["email"], "Company", h["industry"], h["company_description"],
-              "IsConverted", "HasOptedOutOfEmail", "Hard Bounced (SFDC)"]
+    header = [
+        h["campaign_member_id"],
+        h["lead_id"],
+        h["email"],
+        "Company",
+        h["industry"],
+        h["company_description"],
+        "IsConverted",
+        "HasOptedOutOfEmail",
+        "Hard Bounced (SFDC)",
+    ]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(row(header))

@@ -45,16 +45,26 @@ def slug(route: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", route.lower()).strip("-")
 
 
-def findings_message(route: str, rows: list[dict], run_label: str, top: int, instance: str | None,
-                     csv_name: str, csv_location: str, escalation: bool = False) -> dict:
+def findings_message(
+    route: str,
+    rows: list[dict],
+    run_label: str,
+    top: int,
+    instance: str | None,
+    csv_name: str,
+    csv_location: str,
+    escalation: bool = False,
+) -> dict:
     """The message of one route: counts by kind (new / open), the top items with links, the full CSV."""
     new = [r for r in rows if r["is_new"]]
     for r in rows:
         r["link"] = sf_link(instance, r["object"], r["record_id"])
     if escalation:
         subject = f"[reconcile] Escalation to {route}: {len(rows)} connector-level finding(s) still open — {run_label}"
-        intro = (f"Connector-level findings open since the dates below were not resolved by the CRM Admin; "
-                 f"escalated to {route} (seed 3.5: CRM Admin → IT Infra).")
+        intro = (
+            f"Connector-level findings open since the dates below were not resolved by the CRM Admin; "
+            f"escalated to {route} (seed 3.5: CRM Admin → IT Infra)."
+        )
     else:
         subject = f"[reconcile] {route}: {len(new)} new finding(s), {len(rows)} open — {run_label}"
         intro = f"Findings routed to {route} by the daily reconciliation."
@@ -64,33 +74,47 @@ def findings_message(route: str, rows: list[dict], run_label: str, top: int, ins
     lines = [intro, "", "Counts (new / open):"] + [f"  {k}: {n} / {t}" for k, n, t in counts] + ["", "Top items:"]
     for r in shown:
         history = f" (first seen {r['first_seen_at']}, seen in {r['runs_seen']} run(s))" if escalation else ""
-        lines.append(f"  - {r['kind']} {r['object']} {r['record_id'] or '-'}: {r['detail']}{history}"
-                     + (f"\n    {r['link']}" if r["link"] else ""))
+        lines.append(
+            f"  - {r['kind']} {r['object']} {r['record_id'] or '-'}: {r['detail']}{history}"
+            + (f"\n    {r['link']}" if r["link"] else "")
+        )
     more = len(rows if escalation else new) - len(shown)
     if more > 0:
         lines.append(f"  … and {more} more")
     lines += ["", f"Full list ({len(rows)} open findings): {csv_location}"]
     text = "\n".join(lines) + "\n"
     attachment = {"name": csv_name, "content": to_csv(rows, CSV_COLUMNS)}
-    return {"subject": subject, "text": text, "html": _html(subject, intro, counts, shown, escalation, csv_location),
-            "attachments": [attachment], "items": shown, "counts": counts, "csv_location": csv_location}
+    return {
+        "subject": subject,
+        "text": text,
+        "html": _html(subject, intro, counts, shown, escalation, csv_location),
+        "attachments": [attachment],
+        "items": shown,
+        "counts": counts,
+        "csv_location": csv_location,
+    }
 
 
 def _html(subject, intro, counts, shown, escalation, csv_location) -> str:
     e = html.escape
     rows = "".join(
         f"<tr><td>{e(r['kind'])}</td><td>{e(r['object'])}</td><td>"
-        + (f"<a href=\"{e(r['link'])}\">{e(r['record_id'] or '')}</a>" if r["link"] else e(r["record_id"] or "-"))
+        + (f'<a href="{e(r["link"])}">{e(r["record_id"] or "")}</a>' if r["link"] else e(r["record_id"] or "-"))
         + f"</td><td>{e(r['detail'])}</td>"
-        + (f"<td>{e(r['first_seen_at'] or '')}</td><td>{r['runs_seen']}</td>" if escalation else "") + "</tr>"
-        for r in shown)
+        + (f"<td>{e(r['first_seen_at'] or '')}</td><td>{r['runs_seen']}</td>" if escalation else "")
+        + "</tr>"
+        for r in shown
+    )
     head = "<th>kind</th><th>object</th><th>record</th><th>detail</th>" + (
-        "<th>first seen</th><th>runs</th>" if escalation else "")
+        "<th>first seen</th><th>runs</th>" if escalation else ""
+    )
     count_rows = "".join(f"<tr><td>{e(k)}</td><td>{n}</td><td>{t}</td></tr>" for k, n, t in counts)
-    return (f"<html><body style=\"font-family:system-ui,sans-serif\"><h2>{e(subject)}</h2><p>{e(intro)}</p>"
-            f"<table border=\"1\" cellpadding=\"4\"><tr><th>kind</th><th>new</th><th>open</th></tr>{count_rows}</table>"
-            f"<h3>Top items</h3><table border=\"1\" cellpadding=\"4\"><tr>{head}</tr>{rows}</table>"
-            f"<p>Full list: {e(csv_location)}</p></body></html>")
+    return (
+        f'<html><body style="font-family:system-ui,sans-serif"><h2>{e(subject)}</h2><p>{e(intro)}</p>'
+        f'<table border="1" cellpadding="4"><tr><th>kind</th><th>new</th><th>open</th></tr>{count_rows}</table>'
+        f'<h3>Top items</h3><table border="1" cellpadding="4"><tr>{head}</tr>{rows}</table>'
+        f"<p>Full list: {e(csv_location)}</p></body></html>"
+    )
 
 
 def webhook_body(fmt: str, message: dict) -> dict:
@@ -107,15 +131,33 @@ def webhook_body(fmt: str, message: dict) -> dict:
             label = f"[{label}]({r['link']})"
         items.append(f"• {label}: {r['detail']}")
     counts = ", ".join(f"{k} {n}/{t}" for k, n, t in message["counts"])
-    text = "\n".join([f"*{message['subject']}*" if fmt != "teams" else message["subject"],
-                      f"New/open: {counts}", *items, f"Full list: {message['csv_location']}"])
+    text = "\n".join(
+        [
+            f"*{message['subject']}*" if fmt != "teams" else message["subject"],
+            f"New/open: {counts}",
+            *items,
+            f"Full list: {message['csv_location']}",
+        ]
+    )
     if fmt == "teams":
-        return {"type": "message", "attachments": [{
-            "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
-            "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
-                        "version": "1.4", "body": [
+        return {
+            "type": "message",
+            "attachments": [
+                {
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "contentUrl": None,
+                    "content": {
+                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "body": [
                             {"type": "TextBlock", "text": message["subject"], "weight": "Bolder", "wrap": True},
-                            {"type": "TextBlock", "text": "\n\n".join(text.split("\n")[1:]), "wrap": True}]}}]}
+                            {"type": "TextBlock", "text": "\n\n".join(text.split("\n")[1:]), "wrap": True},
+                        ],
+                    },
+                }
+            ],
+        }
     return {"text": text}
 
 
@@ -124,6 +166,7 @@ EXCEPTION_COLUMNS = ("source", "object", "record_id", "field", "error", "message
 
 def jira_payload(kind: str, title: str, items: list[dict], instance: str | None) -> dict:
     """A Jira comment (kind 'comment') or issue (kind 'issue') listing `items`: ADF (Cloud) and wiki (DC)."""
+
     def cells(it):
         return [str(it.get(c) or "") for c in EXCEPTION_COLUMNS]
 
@@ -139,16 +182,21 @@ def jira_payload(kind: str, title: str, items: list[dict], instance: str | None)
         content = [{"type": "text", "text": text or " ", **({"marks": mark} if mark else {})}]
         return {"type": node, "content": [{"type": "paragraph", "content": content}]}
 
-    table = {"type": "table", "content": [{"type": "tableRow", "content": [cell("tableHeader", c)
-                                                                              for c in EXCEPTION_COLUMNS]}]}
+    table = {
+        "type": "table",
+        "content": [{"type": "tableRow", "content": [cell("tableHeader", c) for c in EXCEPTION_COLUMNS]}],
+    }
     for it in items:
-        row = [cell("tableCell", v, link_of(it) if c == "record_id" else None)
-               for c, v in zip(EXCEPTION_COLUMNS, cells(it))]
+        row = [
+            cell("tableCell", v, link_of(it) if c == "record_id" else None)
+            for c, v in zip(EXCEPTION_COLUMNS, cells(it))
+        ]
         table["content"].append({"type": "tableRow", "content": row})
     adf = {"type": "doc", "version": 1, "content": [para(title), table]}
 
     def wiki_cell(v):
         return (v or " ").replace("|", "\\|").replace("\n", " ")
+
     wiki = [title, "", "||" + "||".join(EXCEPTION_COLUMNS) + "||"]
     for it in items:
         vals = cells(it)

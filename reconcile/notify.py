@@ -37,7 +37,7 @@ RETRY_PAUSE = 0.5
 
 @dataclass
 class NotifyResult:
-    messages: list[dict] = field(default_factory=list)   # {route, channel, target, subject, status, detail}
+    messages: list[dict] = field(default_factory=list)  # {route, channel, target, subject, status, detail}
     warnings: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
@@ -46,8 +46,14 @@ class NotifyResult:
         return [m for m in self.messages if m["status"] == "queued"]
 
 
-def notify(plan_path: str | Path, db: str | Path | None = None, policy: str | Path | None = None,
-           dry_run: bool = False, jira_ticket: str | None = None, sleep=time.sleep) -> NotifyResult:
+def notify(
+    plan_path: str | Path,
+    db: str | Path | None = None,
+    policy: str | Path | None = None,
+    dry_run: bool = False,
+    jira_ticket: str | None = None,
+    sleep=time.sleep,
+) -> NotifyResult:
     plan_path = Path(plan_path)
     plan = load_plan(plan_path, verify=False)
     settings = load_policy(policy).notify or NotifySettings()
@@ -55,8 +61,10 @@ def notify(plan_path: str | Path, db: str | Path | None = None, policy: str | Pa
     try:
         con = duckdb.connect(str(db_path))
     except duckdb.Error as e:
-        raise ReconcileError(f"DuckDB file '{db_path}' cannot be opened for the notify state "
-                             f"({str(e).splitlines()[0]}). Wait for a running plan or apply, then rerun.") from e
+        raise ReconcileError(
+            f"DuckDB file '{db_path}' cannot be opened for the notify state "
+            f"({str(e).splitlines()[0]}). Wait for a running plan or apply, then rerun."
+        ) from e
     result = NotifyResult()
     try:
         state.create_tables(con)
@@ -78,15 +86,30 @@ def _now() -> str:
 
 
 def _row(m: dict, status: str, detail: str) -> dict:
-    return {"route": m["route"], "channel": m["channel"], "target": m["target"], "subject": m["subject"],
-            "status": status, "detail": detail, "payload": m["payload"]}
+    return {
+        "route": m["route"],
+        "channel": m["channel"],
+        "target": m["target"],
+        "subject": m["subject"],
+        "status": status,
+        "detail": detail,
+        "payload": m["payload"],
+    }
 
 
 def _message(run_id: str, route: str, channel: str, target: str, subject: str, payload: dict) -> dict:
-    digest = hashlib.sha256(json.dumps([run_id, route, channel, target, payload], sort_keys=True,
-                                       ensure_ascii=False).encode()).hexdigest()[:24]
-    return {"id": digest, "run_id": run_id, "route": route, "channel": channel, "target": target,
-            "subject": subject, "payload": payload}
+    digest = hashlib.sha256(
+        json.dumps([run_id, route, channel, target, payload], sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()[:24]
+    return {
+        "id": digest,
+        "run_id": run_id,
+        "route": route,
+        "channel": channel,
+        "target": target,
+        "subject": subject,
+        "payload": payload,
+    }
 
 
 def grouped_findings(plan: dict) -> list[dict]:
@@ -100,8 +123,15 @@ def grouped_findings(plan: dict) -> list[dict]:
     return [keys[k] for k in sorted(keys)]
 
 
-def compose(con, plan: dict, plan_path: Path, settings: NotifySettings, result: NotifyResult, dry_run: bool,
-            jira_ticket: str | None) -> None:
+def compose(
+    con,
+    plan: dict,
+    plan_path: Path,
+    settings: NotifySettings,
+    result: NotifyResult,
+    dry_run: bool,
+    jira_ticket: str | None,
+) -> None:
     at = plan.get("created_at") or _now()
     run_id = plan["plan_id"].removeprefix("sha256:")[:12]
     label = f"run {at[:10]} (plan {run_id})"
@@ -114,16 +144,21 @@ def compose(con, plan: dict, plan_path: Path, settings: NotifySettings, result: 
         kind = "escalation" if escalation else "findings"
         if dest is None:
             if route == "DPO":
-                raise PolicyError(f"{len(rows)} legal/compliance finding(s) for the DPO but the policy has no "
-                                  "[destinations.\"DPO\"] with the DPO's e-mail address: add it (they go to the "
-                                  "DPO directly, never only to a shared channel) and rerun.")
-            result.warnings.append(f"Route '{route}' has {len(rows)} {kind} to tell but no [destinations.\"{route}\"] "
-                                   "in the policy: nothing sent, they are told once a destination is added.")
+                raise PolicyError(
+                    f"{len(rows)} legal/compliance finding(s) for the DPO but the policy has no "
+                    '[destinations."DPO"] with the DPO\'s e-mail address: add it (they go to the '
+                    "DPO directly, never only to a shared channel) and rerun."
+                )
+            result.warnings.append(
+                f"Route '{route}' has {len(rows)} {kind} to tell but no [destinations.\"{route}\"] "
+                "in the policy: nothing sent, they are told once a destination is added."
+            )
             return
         name = f"{stem.name}.{kind}-{messages.slug(route)}.csv"
         csv_path = stem.with_name(name)
-        msg = messages.findings_message(route, rows, label, settings.top_items, instance, name,
-                                        str(csv_path.resolve()), escalation=escalation)
+        msg = messages.findings_message(
+            route, rows, label, settings.top_items, instance, name, str(csv_path.resolve()), escalation=escalation
+        )
         if not dry_run:
             write_atomic(csv_path, msg["attachments"][0]["content"])
             result.files.append(csv_path)
@@ -133,12 +168,30 @@ def compose(con, plan: dict, plan_path: Path, settings: NotifySettings, result: 
             queue.append(_message(run_id, route, "email", ", ".join(dest.email), msg["subject"], payload))
         if dest.webhook_env:
             body = messages.webhook_body(dest.webhook_format, msg)
-            queue.append(_message(run_id, route, "webhook", f"{dest.webhook_env} ({dest.webhook_format})",
-                                  msg["subject"], {"body": body}))
+            queue.append(
+                _message(
+                    run_id,
+                    route,
+                    "webhook",
+                    f"{dest.webhook_env} ({dest.webhook_format})",
+                    msg["subject"],
+                    {"body": body},
+                )
+            )
         if dest.jira_project or dest.jira_ticket:
-            items = [{"source": r["kind"], "object": r["object"], "record_id": r["record_id"], "field": "",
-                      "error": "", "message": r["detail"], "at": r["first_seen_at"]} for r in rows
-                     if r["is_new"] or escalation]
+            items = [
+                {
+                    "source": r["kind"],
+                    "object": r["object"],
+                    "record_id": r["record_id"],
+                    "field": "",
+                    "error": "",
+                    "message": r["detail"],
+                    "at": r["first_seen_at"],
+                }
+                for r in rows
+                if r["is_new"] or escalation
+            ]
             jp = messages.jira_payload("issue" if dest.jira_project else "comment", msg["subject"], items, instance)
             queue.append(_message(run_id, route, "jira", dest.jira_project or dest.jira_ticket, msg["subject"], jp))
         for m in queue:
@@ -154,8 +207,9 @@ def compose(con, plan: dict, plan_path: Path, settings: NotifySettings, result: 
         out(route, rows, False, told)
         if told:
             state.mark_notified(con, [(r["kind"], r["object"], r["record_id"], r["fingerprint"]) for r in new], at)
-    due = state.due_for_escalation(con, settings.connector_kinds, settings.escalate_after_days, at,
-                                   settings.escalate_to)
+    due = state.due_for_escalation(
+        con, settings.connector_kinds, settings.escalate_after_days, at, settings.escalate_to
+    )
     if due:
         told = []
         out(settings.escalate_to, due, True, told)
@@ -173,9 +227,17 @@ def exception_items(plan: dict, plan_path: Path) -> list[dict]:
     if exc.is_file():
         with exc.open(encoding="utf-8", newline="") as fh:
             for r in ({k: uncell(v) for k, v in row.items()} for row in csv.DictReader(fh)):
-                items.append({"source": "apply", "object": r.get("object"), "record_id": r.get("record_id"),
-                              "field": r.get("field"), "error": r.get("error_code") or r.get("result"),
-                              "message": r.get("message"), "at": None})
+                items.append(
+                    {
+                        "source": "apply",
+                        "object": r.get("object"),
+                        "record_id": r.get("record_id"),
+                        "field": r.get("field"),
+                        "error": r.get("error_code") or r.get("result"),
+                        "message": r.get("message"),
+                        "at": None,
+                    }
+                )
     for f in plan.get("findings") or []:
         if f["kind"] != "connector_error":
             continue
@@ -184,8 +246,17 @@ def exception_items(plan: dict, plan_path: Path) -> list[dict]:
         if not MISSING_FIELD.search(message):
             continue
         fld = (f.get("detail") or "").split(": ", 1)[0] if ": " in (f.get("detail") or "") else ""
-        items.append({"source": "clay connector", "object": f.get("object"), "record_id": f.get("record_id"),
-                      "field": fld, "error": "", "message": message, "at": f.get("at")})
+        items.append(
+            {
+                "source": "clay connector",
+                "object": f.get("object"),
+                "record_id": f.get("record_id"),
+                "field": fld,
+                "error": "",
+                "message": message,
+                "at": f.get("at"),
+            }
+        )
     for it in items:
         it["key"] = hashlib.sha256(json.dumps([it[c] for c in messages.EXCEPTION_COLUMNS]).encode()).hexdigest()[:24]
     return sorted(items, key=lambda it: (it["source"], it["object"] or "", it["record_id"] or "", it["field"] or ""))
@@ -228,8 +299,9 @@ def deliver(con, result: NotifyResult, sleep=time.sleep) -> None:
         result.messages.append(_row(m, "sent" if ok else "queued", detail))
 
 
-def notify_digest(digest, db: str | Path, policy: str | Path | None = None, route: str = "CRM Admin",
-                  sleep=time.sleep) -> NotifyResult:
+def notify_digest(
+    digest, db: str | Path, policy: str | Path | None = None, route: str = "CRM Admin", sleep=time.sleep
+) -> NotifyResult:
     """Send the weekly connector review to `route`'s e-mail and webhook destinations (once per week and content)."""
     from .report.digest import digest_totals
 
@@ -237,23 +309,47 @@ def notify_digest(digest, db: str | Path, policy: str | Path | None = None, rout
     result = NotifyResult()
     dest = settings.destinations.get(route)
     if dest is None:
-        result.warnings.append(f"No [destinations.\"{route}\"] in the policy: the weekly review was written to "
-                               f"'{digest.html_path}' but sent to nobody.")
+        result.warnings.append(
+            f'No [destinations."{route}"] in the policy: the weekly review was written to '
+            f"'{digest.html_path}' but sent to nobody."
+        )
         return result
     t = digest_totals(digest)
-    subject = (f"[reconcile] Weekly connector review {digest.week}: {t['connector_errors']} connector error(s), "
-               f"{t['exceptions']} apply exception(s), {t['applied']} applied")
+    subject = (
+        f"[reconcile] Weekly connector review {digest.week}: {t['connector_errors']} connector error(s), "
+        f"{t['exceptions']} apply exception(s), {t['applied']} applied"
+    )
     text = digest.md_path.read_text("utf-8")
     html = digest.html_path.read_text("utf-8")
     queue = []
     if dest.email:
-        queue.append(_message(digest.week, route, "email", ", ".join(dest.email), subject,
-                              {"subject": subject, "text": text, "html": html, "attachments": [
-                                  {"name": digest.md_path.name, "content": text, "subtype": "markdown"}]}))
+        queue.append(
+            _message(
+                digest.week,
+                route,
+                "email",
+                ", ".join(dest.email),
+                subject,
+                {
+                    "subject": subject,
+                    "text": text,
+                    "html": html,
+                    "attachments": [{"name": digest.md_path.name, "content": text, "subtype": "markdown"}],
+                },
+            )
+        )
     if dest.webhook_env:
         msg = {"subject": subject, "items": [], "counts": [], "csv_location": str(digest.html_path.resolve())}
-        queue.append(_message(digest.week, route, "webhook", f"{dest.webhook_env} ({dest.webhook_format})", subject,
-                              {"body": messages.webhook_body(dest.webhook_format, msg)}))
+        queue.append(
+            _message(
+                digest.week,
+                route,
+                "webhook",
+                f"{dest.webhook_env} ({dest.webhook_format})",
+                subject,
+                {"body": messages.webhook_body(dest.webhook_format, msg)},
+            )
+        )
     con = duckdb.connect(str(db))
     try:
         state.create_tables(con)

@@ -59,11 +59,20 @@ def observe(con, findings: list[dict], plan_id: str, at: str) -> None:
     `findings`: [{kind, object, record_id, route, details: [..]}], one per key. Observing the same plan
     twice changes nothing.
     """
-    rows = pa.Table.from_pylist([{"kind": f["kind"], "object": f["object"], "record_id": f["record_id"] or "",
-                                  "route": f["route"], "detail": "; ".join(sorted(f["details"])),
-                                  "fingerprint": fingerprint(f["details"])} for f in findings],
-                                schema=pa.schema([(c, pa.string()) for c in
-                                                  ("kind", "object", "record_id", "route", "detail", "fingerprint")]))
+    rows = pa.Table.from_pylist(
+        [
+            {
+                "kind": f["kind"],
+                "object": f["object"],
+                "record_id": f["record_id"] or "",
+                "route": f["route"],
+                "detail": "; ".join(sorted(f["details"])),
+                "fingerprint": fingerprint(f["details"]),
+            }
+            for f in findings
+        ],
+        schema=pa.schema([(c, pa.string()) for c in ("kind", "object", "record_id", "route", "detail", "fingerprint")]),
+    )
     con.register("seen_now", rows)
     try:
         con.execute(
@@ -79,15 +88,30 @@ def observe(con, findings: list[dict], plan_id: str, at: str) -> None:
             "runs_seen = notify_findings.runs_seen + "
             "            case when notify_findings.last_plan_id = excluded.last_plan_id then 0 else 1 end, "
             "closed_at = null, last_plan_id = excluded.last_plan_id",
-            {"at": at, "plan": plan_id})
-        con.execute("update notify_findings set closed_at = cast($at as timestamptz) where closed_at is null and "
-                    "(kind, object, record_id) not in (select (kind, object, record_id) from seen_now)", {"at": at})
+            {"at": at, "plan": plan_id},
+        )
+        con.execute(
+            "update notify_findings set closed_at = cast($at as timestamptz) where closed_at is null and "
+            "(kind, object, record_id) not in (select (kind, object, record_id) from seen_now)",
+            {"at": at},
+        )
     finally:
         con.unregister("seen_now")
 
 
-FINDING_COLUMNS = ("kind", "object", "record_id", "route", "detail", "fingerprint", "first_seen_at", "last_seen_at",
-                   "runs_seen", "notified_fingerprint", "escalated_at")
+FINDING_COLUMNS = (
+    "kind",
+    "object",
+    "record_id",
+    "route",
+    "detail",
+    "fingerprint",
+    "first_seen_at",
+    "last_seen_at",
+    "runs_seen",
+    "notified_fingerprint",
+    "escalated_at",
+)
 
 
 def open_findings(con, route: str | None = None) -> list[dict]:
@@ -97,7 +121,9 @@ def open_findings(con, route: str | None = None) -> list[dict]:
         "strftime(last_seen_at, '%Y-%m-%dT%H:%M:%SZ'), runs_seen, notified_fingerprint, "
         "strftime(escalated_at, '%Y-%m-%dT%H:%M:%SZ') from notify_findings "
         "where closed_at is null and (cast($route as varchar) is null or route = $route) "
-        "order by route, kind, object, record_id", {"route": route}).fetchall()
+        "order by route, kind, object, record_id",
+        {"route": route},
+    ).fetchall()
     out = [dict(zip(FINDING_COLUMNS, r)) for r in rows]
     for r in out:
         r["is_new"] = r["notified_fingerprint"] != r["fingerprint"]
@@ -110,7 +136,8 @@ def due_for_escalation(con, kinds: tuple[str, ...], days: float, at: str, to_rou
     keep = con.execute(
         "select kind, object, record_id from notify_findings where closed_at is null and "
         "cast($at as timestamptz) - first_seen_at >= to_milliseconds(cast($ms as bigint))",
-        {"at": at, "ms": int(days * 86_400_000)}).fetchall()
+        {"at": at, "ms": int(days * 86_400_000)},
+    ).fetchall()
     keep = {tuple(k) for k in keep}
     return [r for r in rows if (r["kind"], r["object"], r["record_id"]) in keep]
 
@@ -118,14 +145,20 @@ def due_for_escalation(con, kinds: tuple[str, ...], days: float, at: str, to_rou
 def mark_notified(con, keys: list[tuple[str, str, str, str]], at: str) -> None:
     """keys: (kind, object, record_id, fingerprint) as told in a queued message."""
     for kind, obj, rid, fp in keys:
-        con.execute("update notify_findings set notified_fingerprint = ?, notified_at = cast(? as timestamptz) "
-                    "where kind = ? and object = ? and record_id = ?", [fp, at, kind, obj, rid])
+        con.execute(
+            "update notify_findings set notified_fingerprint = ?, notified_at = cast(? as timestamptz) "
+            "where kind = ? and object = ? and record_id = ?",
+            [fp, at, kind, obj, rid],
+        )
 
 
 def mark_escalated(con, keys: list[tuple[str, str, str]], at: str) -> None:
     for kind, obj, rid in keys:
-        con.execute("update notify_findings set escalated_at = cast(? as timestamptz) "
-                    "where kind = ? and object = ? and record_id = ?", [at, kind, obj, rid])
+        con.execute(
+            "update notify_findings set escalated_at = cast(? as timestamptz) "
+            "where kind = ? and object = ? and record_id = ?",
+            [at, kind, obj, rid],
+        )
 
 
 def posted_items(con, ticket: str) -> set[str]:
@@ -133,23 +166,36 @@ def posted_items(con, ticket: str) -> set[str]:
 
 
 def mark_posted(con, ticket: str, keys: list[str], outbox_id: str, at: str) -> None:
-    con.executemany("insert into notify_jira_items values (?, ?, ?, cast(? as timestamptz)) on conflict do nothing",
-                    [[ticket, k, outbox_id, at] for k in keys])
+    con.executemany(
+        "insert into notify_jira_items values (?, ?, ?, cast(? as timestamptz)) on conflict do nothing",
+        [[ticket, k, outbox_id, at] for k in keys],
+    )
 
 
 OUTBOX_COLUMNS = ("id", "run_id", "route", "channel", "target", "subject", "payload", "attempts", "last_error")
 
 
 def enqueue(con, message: dict, at: str) -> None:
-    con.execute("insert into notify_outbox (id, run_id, route, channel, target, subject, payload, created_at, attempts) "
-                "values (?, ?, ?, ?, ?, ?, ?, cast(? as timestamptz), 0) on conflict do nothing",
-                [message["id"], message["run_id"], message["route"], message["channel"], message["target"],
-                 message["subject"], json.dumps(message["payload"], ensure_ascii=False, sort_keys=True), at])
+    con.execute(
+        "insert into notify_outbox (id, run_id, route, channel, target, subject, payload, created_at, attempts) "
+        "values (?, ?, ?, ?, ?, ?, ?, cast(? as timestamptz), 0) on conflict do nothing",
+        [
+            message["id"],
+            message["run_id"],
+            message["route"],
+            message["channel"],
+            message["target"],
+            message["subject"],
+            json.dumps(message["payload"], ensure_ascii=False, sort_keys=True),
+            at,
+        ],
+    )
 
 
 def queued(con) -> list[dict]:
-    rows = con.execute(f"select {', '.join(OUTBOX_COLUMNS)} from notify_outbox where sent_at is null "
-                       "order by created_at, id").fetchall()
+    rows = con.execute(
+        f"select {', '.join(OUTBOX_COLUMNS)} from notify_outbox where sent_at is null order by created_at, id"
+    ).fetchall()
     out = [dict(zip(OUTBOX_COLUMNS, r)) for r in rows]
     for m in out:
         m["payload"] = json.loads(m["payload"])
@@ -158,8 +204,12 @@ def queued(con) -> list[dict]:
 
 def record_attempt(con, message_id: str, ok: bool, detail: str, at: str, tries: int) -> None:
     if ok:
-        con.execute("update notify_outbox set attempts = attempts + ?, sent_at = cast(? as timestamptz), "
-                    "response = ?, last_error = null where id = ?", [tries, at, detail, message_id])
+        con.execute(
+            "update notify_outbox set attempts = attempts + ?, sent_at = cast(? as timestamptz), "
+            "response = ?, last_error = null where id = ?",
+            [tries, at, detail, message_id],
+        )
     else:
-        con.execute("update notify_outbox set attempts = attempts + ?, last_error = ? where id = ?",
-                    [tries, detail, message_id])
+        con.execute(
+            "update notify_outbox set attempts = attempts + ?, last_error = ? where id = ?", [tries, detail, message_id]
+        )

@@ -46,6 +46,7 @@ class Plan(dict):
     def __missing__(self, key):
         if key in LAZY and self.get("format") == FORMAT and "files" in self and self.path is not None:
             from . import planfile
+
             value = planfile.rows(self, key)
             self[key] = value
             return value
@@ -59,13 +60,31 @@ class Plan(dict):
 
     def manifest(self) -> dict:
         return {k: v for k, v in self.items() if not (k in LAZY and self.get("format") == FORMAT)}
-CHANGE_KEYS = ("object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons",
-               "evidence", "campaign_id", "gbu")
+
+
+CHANGE_KEYS = (
+    "object",
+    "record_id",
+    "field",
+    "before",
+    "after",
+    "rule",
+    "status",
+    "reason",
+    "reasons",
+    "evidence",
+    "campaign_id",
+    "gbu",
+)
 FINDING_KEYS = ("kind", "object", "record_id", "route", "detail", "at", "evidence")
-CHANGES_QUERY = ("select object, record_id, field, before, after, rule, status, reason, reasons, evidence, "
-                 "campaign_id, gbu from plan_changes order by object, record_id, field")
-FINDINGS_QUERY = ("select kind, object, record_id, route, detail, \"at\", evidence from plan_findings "
-                  "order by kind, object, record_id nulls first, detail, evidence[1].file, evidence[1].row")
+CHANGES_QUERY = (
+    "select object, record_id, field, before, after, rule, status, reason, reasons, evidence, "
+    "campaign_id, gbu from plan_changes order by object, record_id, field"
+)
+FINDINGS_QUERY = (
+    'select kind, object, record_id, route, detail, "at", evidence from plan_findings '
+    "order by kind, object, record_id nulls first, detail, evidence[1].file, evidence[1].row"
+)
 
 
 def fetch_changes(con) -> list[dict]:
@@ -95,24 +114,34 @@ def summarize(con) -> dict:
     """Counts by object, field, rule, status, reason, campaign, GBU; findings by kind and route; rejects."""
     rb = "count(*) filter (where status = 'ready'), count(*) filter (where status = 'blocked')"
     total, ready, blocked = con.execute(f"select count(*), {rb} from plan_changes").fetchone()
-    campaigns = {cid: {"name": name, "gbu": gbu, "ready": r, "blocked": b}
-                 for cid, name, gbu, r, b in con.execute(sql_text("plan/summary_by_campaign")).fetchall()}
+    campaigns = {
+        cid: {"name": name, "gbu": gbu, "ready": r, "blocked": b}
+        for cid, name, gbu, r, b in con.execute(sql_text("plan/summary_by_campaign")).fetchall()
+    }
     by_file = dict(con.execute("select file, count(*) from rejects group by 1 order by 1").fetchall())
-    records = dict(con.execute(
-        "select 'Lead', count(*) from stg_sfdc__lead union all select 'CampaignMember', count(*) from "
-        "stg_sfdc__campaign_member union all select 'Contact', count(*) from stg_sfdc__contact union all "
-        "select 'Campaign', count(*) from stg_sfdc__campaign").fetchall())
-    now, leaving = con.execute("select count(*) filter (where eligible_now), "
-                               "count(*) filter (where eligible_now and not eligible_after) "
-                               "from plan_eligibility").fetchone()
+    records = dict(
+        con.execute(
+            "select 'Lead', count(*) from stg_sfdc__lead union all select 'CampaignMember', count(*) from "
+            "stg_sfdc__campaign_member union all select 'Contact', count(*) from stg_sfdc__contact union all "
+            "select 'Campaign', count(*) from stg_sfdc__campaign"
+        ).fetchall()
+    )
+    now, leaving = con.execute(
+        "select count(*) filter (where eligible_now), "
+        "count(*) filter (where eligible_now and not eligible_after) "
+        "from plan_eligibility"
+    ).fetchone()
     return {
         "records": records,
         "changes": {"total": total, "ready": ready, "blocked": blocked},
         "by_object": _counts(con, f"select object, {rb} from plan_changes group by 1 order by 1"),
         "by_field": _counts(con, f"select object || '.' || field, {rb} from plan_changes group by 1 order by 1"),
         "by_rule": _counts(con, f"select rule, {rb} from plan_changes group by 1 order by 1"),
-        "by_reason": dict(con.execute("select reason, count(*) from plan_changes where status = 'blocked' "
-                                      "group by 1 order by 1").fetchall()),
+        "by_reason": dict(
+            con.execute(
+                "select reason, count(*) from plan_changes where status = 'blocked' group by 1 order by 1"
+            ).fetchall()
+        ),
         "by_campaign": campaigns,
         "by_gbu": _counts(con, sql_text("plan/summary_by_gbu")),
         "findings": {
@@ -131,10 +160,17 @@ def blast_radius_gates(summary: dict, thresholds) -> list[dict]:
     for key, c in summary["by_field"].items():
         if c["ready"] > thresholds.max_ready_changes_per_field:
             obj, field = key.split(".", 1)
-            gates.append({"gate": "blast_radius_field", "object": obj, "field": field, "count": c["ready"],
-                          "limit": thresholds.max_ready_changes_per_field,
-                          "message": f"{c['ready']} ready changes on {key} exceed the policy limit of "
-                                     f"{thresholds.max_ready_changes_per_field}; approval needs --override-gate."})
+            gates.append(
+                {
+                    "gate": "blast_radius_field",
+                    "object": obj,
+                    "field": field,
+                    "count": c["ready"],
+                    "limit": thresholds.max_ready_changes_per_field,
+                    "message": f"{c['ready']} ready changes on {key} exceed the policy limit of "
+                    f"{thresholds.max_ready_changes_per_field}; approval needs --override-gate.",
+                }
+            )
     return gates
 
 
@@ -145,20 +181,29 @@ def record_fraction_gates(per_object, records: dict, thresholds) -> list[dict]:
     for obj, n in per_object:
         total = int(records.get(obj) or 0)
         if total >= thresholds.min_records_for_fraction and n / total > thresholds.max_record_fraction:
-            gates.append({"gate": "blast_radius_records", "object": obj, "field": None, "count": n,
-                          "limit": int(total * thresholds.max_record_fraction),
-                          "message": f"{n} of {total} {obj} records ({n / total:.0%}) would change, more than the "
-                                     f"policy's {thresholds.max_record_fraction:.0%}; approval needs --override-gate."})
+            gates.append(
+                {
+                    "gate": "blast_radius_records",
+                    "object": obj,
+                    "field": None,
+                    "count": n,
+                    "limit": int(total * thresholds.max_record_fraction),
+                    "message": f"{n} of {total} {obj} records ({n / total:.0%}) would change, more than the "
+                    f"policy's {thresholds.max_record_fraction:.0%}; approval needs --override-gate.",
+                }
+            )
     return gates
 
 
 # ---------------------------------------------------------------------------------------------- assembly
 
+
 def _manifest(con, snap: "Snapshot", policy: "Policy", created_at: str | None, fmt: str) -> dict:
     summary = summarize(con)
     gates = blast_radius_gates(summary, policy.thresholds)
-    per_object = con.execute("select object, count(distinct record_id) from plan_changes where status = 'ready' "
-                             "group by 1 order by 1").fetchall()
+    per_object = con.execute(
+        "select object, count(distinct record_id) from plan_changes where status = 'ready' group by 1 order by 1"
+    ).fetchall()
     gates += record_fraction_gates(per_object, summary["records"], policy.thresholds)
     summary["gates"] = len(gates)
     summary["inputs"] = snap.inputs
@@ -166,8 +211,11 @@ def _manifest(con, snap: "Snapshot", policy: "Policy", created_at: str | None, f
         "format": fmt,
         "plan_id": "",
         "created_at": created_at or iso(),
-        "snapshot": {"fingerprints": snap.fingerprints, "taken_at": dict(sorted(snap.taken_at.items())),
-                     "org_id": snap.manifest.get("org_id")},
+        "snapshot": {
+            "fingerprints": snap.fingerprints,
+            "taken_at": dict(sorted(snap.taken_at.items())),
+            "org_id": snap.manifest.get("org_id"),
+        },
         "policy": {"fingerprint": policy.fingerprint, "org": policy.org_name},
         "summary": summary,
         "gates": gates,
@@ -182,8 +230,9 @@ def assemble(con, snap: "Snapshot", policy: "Policy", created_at: str | None = N
     return plan
 
 
-def assemble_files(con, snap: "Snapshot", policy: "Policy", plan_path: Path, folder: Path,
-                   created_at: str | None = None) -> Plan:
+def assemble_files(
+    con, snap: "Snapshot", policy: "Policy", plan_path: Path, folder: Path, created_at: str | None = None
+) -> Plan:
     """The plan as `reconcile.plan/2`: its data files written by DuckDB into `folder` (moved beside plan_path
     later), their content hashes in the manifest, plan_id over the manifest. No Python object per row."""
     manifest = _manifest(con, snap, policy, created_at, FORMAT)
@@ -194,25 +243,60 @@ def assemble_files(con, snap: "Snapshot", policy: "Policy", plan_path: Path, fol
 
 def undo_plan(plan: dict, applied: list[dict], source_name: str) -> dict:
     """Before-images of what was applied, as a plan of its own (it needs approval like any other)."""
-    changes = sorted(({
-        "object": o["object"], "record_id": o["record_id"], "field": o["field"], "before": o["after"],
-        "after": o["before"], "rule": "undo", "status": "ready", "reason": None, "reasons": [],
-        "evidence": [{"source": "audit", "file": source_name, "row": None, "column": o["field"],
-                      "value": o["after"], "at": None}], "campaign_id": None, "gbu": None} for o in applied),
-        key=lambda c: (c["object"], c["record_id"], c["field"]))
+    changes = sorted(
+        (
+            {
+                "object": o["object"],
+                "record_id": o["record_id"],
+                "field": o["field"],
+                "before": o["after"],
+                "after": o["before"],
+                "rule": "undo",
+                "status": "ready",
+                "reason": None,
+                "reasons": [],
+                "evidence": [
+                    {
+                        "source": "audit",
+                        "file": source_name,
+                        "row": None,
+                        "column": o["field"],
+                        "value": o["after"],
+                        "at": None,
+                    }
+                ],
+                "campaign_id": None,
+                "gbu": None,
+            }
+            for o in applied
+        ),
+        key=lambda c: (c["object"], c["record_id"], c["field"]),
+    )
     by_field = Counter(f"{c['object']}.{c['field']}" for c in changes)
     now = iso()
     snapshot = {**plan["snapshot"], "taken_at": {**plan["snapshot"].get("taken_at", {}), "sfdc": now}}
-    undo = {"format": FORMAT_V1, "plan_id": "", "created_at": now,
-            "undoes": plan["plan_id"], "snapshot": snapshot, "policy": plan["policy"],
-            "summary": {"changes": {"total": len(changes), "ready": len(changes), "blocked": 0},
-                        "by_field": {k: {"ready": n, "blocked": 0} for k, n in sorted(by_field.items())}},
-            "gates": [], "changes": changes, "findings": [], "rejects": []}
+    undo = {
+        "format": FORMAT_V1,
+        "plan_id": "",
+        "created_at": now,
+        "undoes": plan["plan_id"],
+        "snapshot": snapshot,
+        "policy": plan["policy"],
+        "summary": {
+            "changes": {"total": len(changes), "ready": len(changes), "blocked": 0},
+            "by_field": {k: {"ready": n, "blocked": 0} for k, n in sorted(by_field.items())},
+        },
+        "gates": [],
+        "changes": changes,
+        "findings": [],
+        "rejects": [],
+    }
     undo["plan_id"] = compute_plan_id(undo)
     return undo
 
 
 # ---------------------------------------------------------------------------------------------- the file
+
 
 def compute_plan_id(plan: dict) -> str:
     """sha256 of the canonical JSON of /1: everything but plan_id and created_at; /2: the manifest likewise (its
@@ -245,14 +329,19 @@ def load_plan(path: str | Path, verify: bool = True) -> dict:
     if not isinstance(plan, dict) or plan.get("format") not in FORMATS:
         raise PlanError(f"Plan '{p}' is not a {FORMAT} (or /1) file. Rebuild it with `reconcile plan`.")
     if plan["format"] == FORMAT and any(k in plan for k in LAZY):
-        raise PlanError(f"Plan '{p}' is a JSON export of a {FORMAT} plan, not the plan itself. Approve and apply "
-                        "the manifest `reconcile plan` wrote (with its .data folder), or plan with --format json.")
+        raise PlanError(
+            f"Plan '{p}' is a JSON export of a {FORMAT} plan, not the plan itself. Approve and apply "
+            "the manifest `reconcile plan` wrote (with its .data folder), or plan with --format json."
+        )
     if verify and compute_plan_id(plan) != plan.get("plan_id"):
-        raise PlanError(f"Plan '{p}' was edited after it was built: its content no longer matches plan_id "
-                        f"'{plan.get('plan_id')}'. Rebuild the plan with `reconcile plan` and approve it again.")
+        raise PlanError(
+            f"Plan '{p}' was edited after it was built: its content no longer matches plan_id "
+            f"'{plan.get('plan_id')}'. Rebuild the plan with `reconcile plan` and approve it again."
+        )
     out = Plan(plan, p)
     if plan["format"] == FORMAT:
         from . import planfile
+
         planfile.stamp(out)
         if verify:
             planfile.verify(out)
@@ -263,6 +352,7 @@ def save_plan(plan: dict, path: str | Path, rehash: bool = True) -> dict:
     """Write a plan held in memory (e.g. after an edit) in its own format; with rehash, a new plan_id."""
     if plan.get("format") == FORMAT:
         from . import planfile
+
         return planfile.save(plan, path, rehash=rehash)
     doc = dict(plan)
     if rehash:
@@ -283,9 +373,11 @@ def to_json(plan: dict) -> str:
 def csv_safe_sql(column: str) -> str:
     """csvsafe.cell in SQL: a text cell a spreadsheet would run as a formula gets a leading `'` (numbers stay)."""
     col = f'"{column}"'
-    return (f"case when {col} is not null and regexp_matches({col}, '^[=+\\-@\\t\\r]') and not "
-            f"regexp_full_match({col}, '[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?') "
-            f"then chr(39) || {col} else {col} end as {col}")
+    return (
+        f"case when {col} is not null and regexp_matches({col}, '^[=+\\-@\\t\\r]') and not "
+        f"regexp_full_match({col}, '[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?') "
+        f"then chr(39) || {col} else {col} end as {col}"
+    )
 
 
 SPREADSHEET_ROWS = 1_048_575  # a spreadsheet's last row (1,048,576) holds the header
@@ -295,12 +387,26 @@ def export_changes(con, out_base: Path, source: Path | None = None) -> list[Path
     """The changes as Parquet and CSV beside the plan, for spreadsheet users (written by DuckDB, no Python rows).
     source: the plan's own changes file (already in plan order), else the build's plan_changes table. The CSV is
     left out when there are more changes than a spreadsheet has rows (the Parquet file holds them all)."""
-    cols = ("object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons", "campaign_id",
-            "gbu", "evidence")
+    cols = (
+        "object",
+        "record_id",
+        "field",
+        "before",
+        "after",
+        "rule",
+        "status",
+        "reason",
+        "reasons",
+        "campaign_id",
+        "gbu",
+        "evidence",
+    )
     rows = f"read_parquet('{_sql_path(source)}')" if source else "plan_changes"
-    select = ("select object, record_id, field, before ->> '$' as before, after ->> '$' as after, rule, status, "
-              "reason, array_to_string(reasons, ';') as reasons, campaign_id, gbu, to_json(evidence)::varchar as "
-              f"evidence from {rows}" + ("" if source else " order by object, record_id, field"))
+    select = (
+        "select object, record_id, field, before ->> '$' as before, after ->> '$' as after, rule, status, "
+        "reason, array_to_string(reasons, ';') as reasons, campaign_id, gbu, to_json(evidence)::varchar as "
+        f"evidence from {rows}" + ("" if source else " order by object, record_id, field")
+    )
     pq_path, csv_path = out_base.with_suffix(".changes.parquet"), out_base.with_suffix(".changes.csv")
     con.execute(f"copy ({select}) to '{_sql_path(pq_path)}' (format parquet, compression zstd)")
     n = con.execute(f"select count(*) from read_parquet('{_sql_path(pq_path)}')").fetchone()[0]
@@ -308,8 +414,10 @@ def export_changes(con, out_base: Path, source: Path | None = None) -> list[Path
         csv_path.unlink(missing_ok=True)  # an older plan's CSV must not pass for this plan's
         return [pq_path]
     safe = ", ".join(csv_safe_sql(c) for c in cols)
-    con.execute(f"copy (select {safe} from read_parquet('{_sql_path(pq_path)}')) to '{_sql_path(csv_path)}' "
-                "(format csv, header true, force_quote *)")
+    con.execute(
+        f"copy (select {safe} from read_parquet('{_sql_path(pq_path)}')) to '{_sql_path(csv_path)}' "
+        "(format csv, header true, force_quote *)"
+    )
     return [pq_path, csv_path]
 
 

@@ -34,34 +34,84 @@ from .errors import PlanError
 from .files import write_atomic
 
 PARTS = ("changes", "findings", "rejects")
-CHANGE_COLUMNS = ("object", "record_id", "field", "before", "after", "rule", "status", "reason", "reasons",
-                  "evidence", "campaign_id", "gbu")
+CHANGE_COLUMNS = (
+    "object",
+    "record_id",
+    "field",
+    "before",
+    "after",
+    "rule",
+    "status",
+    "reason",
+    "reasons",
+    "evidence",
+    "campaign_id",
+    "gbu",
+)
 FINDING_COLUMNS = ("kind", "object", "record_id", "route", "detail", "at", "evidence")
 REJECT_COLUMNS = ("file", "row", "column", "value", "expected", "message")
 # the plan's canonical order of each part (ends with the canonical line itself, so it is total)
 ORDER = {
     "changes": "object, record_id, field",
     "findings": "kind, object, record_id nulls first, detail, evidence[1].file, evidence[1].row, line",
-    "rejects": "file, \"row\", \"column\", line",
+    "rejects": 'file, "row", "column", line',
 }
 # what each part is built from in the build's DuckDB file (same columns, same types as the Parquet files)
 SOURCES = {
     "changes": "select " + ", ".join(f'"{c}"' for c in CHANGE_COLUMNS) + " from plan_changes",
     "findings": "select " + ", ".join(f'"{c}"' for c in FINDING_COLUMNS) + " from plan_findings",
-    "rejects": "select file, \"row\", col as \"column\", value, expected, message from rejects",
+    "rejects": 'select file, "row", col as "column", value, expected, message from rejects',
 }
-EVIDENCE = pa.list_(pa.struct([("source", pa.string()), ("file", pa.string()), ("row", pa.int64()),
-                               ("column", pa.string()), ("value", pa.string()), ("at", pa.string())]))
+EVIDENCE = pa.list_(
+    pa.struct(
+        [
+            ("source", pa.string()),
+            ("file", pa.string()),
+            ("row", pa.int64()),
+            ("column", pa.string()),
+            ("value", pa.string()),
+            ("at", pa.string()),
+        ]
+    )
+)
 SCHEMAS = {
-    "changes": pa.schema([("object", pa.string()), ("record_id", pa.string()), ("field", pa.string()),
-                          ("before", pa.string()), ("after", pa.string()), ("rule", pa.string()),
-                          ("status", pa.string()), ("reason", pa.string()), ("reasons", pa.list_(pa.string())),
-                          ("evidence", EVIDENCE), ("campaign_id", pa.string()), ("gbu", pa.string())]),
-    "findings": pa.schema([("kind", pa.string()), ("object", pa.string()), ("record_id", pa.string()),
-                           ("route", pa.string()), ("detail", pa.string()), ("at", pa.string()),
-                           ("evidence", EVIDENCE)]),
-    "rejects": pa.schema([("file", pa.string()), ("row", pa.int64()), ("column", pa.string()),
-                          ("value", pa.string()), ("expected", pa.string()), ("message", pa.string())]),
+    "changes": pa.schema(
+        [
+            ("object", pa.string()),
+            ("record_id", pa.string()),
+            ("field", pa.string()),
+            ("before", pa.string()),
+            ("after", pa.string()),
+            ("rule", pa.string()),
+            ("status", pa.string()),
+            ("reason", pa.string()),
+            ("reasons", pa.list_(pa.string())),
+            ("evidence", EVIDENCE),
+            ("campaign_id", pa.string()),
+            ("gbu", pa.string()),
+        ]
+    ),
+    "findings": pa.schema(
+        [
+            ("kind", pa.string()),
+            ("object", pa.string()),
+            ("record_id", pa.string()),
+            ("route", pa.string()),
+            ("detail", pa.string()),
+            ("at", pa.string()),
+            ("evidence", EVIDENCE),
+        ]
+    ),
+    "rejects": pa.schema(
+        [
+            ("file", pa.string()),
+            ("row", pa.int64()),
+            ("column", pa.string()),
+            ("value", pa.string()),
+            ("expected", pa.string()),
+            ("message", pa.string()),
+        ]
+    ),
 }
 
 
@@ -71,8 +121,7 @@ def _columns(part: str) -> tuple[str, ...]:
 
 def _line_sql(part: str) -> str:
     """One row as its canonical JSON line (before/after are JSON values, not strings)."""
-    cols = ", ".join(f'"{c}" := "{c}"::json' if c in ("before", "after") else f'"{c}" := "{c}"'
-                     for c in _columns(part))
+    cols = ", ".join(f'"{c}" := "{c}"::json' if c in ("before", "after") else f'"{c}" := "{c}"' for c in _columns(part))
     return f"to_json(struct_pack({cols}))"
 
 
@@ -82,6 +131,7 @@ def data_dir(plan_path: str | Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ canonical hashes
+
 
 def _hash_lines(con, relation: str, part: str, params=None) -> tuple[str, int]:
     """sha256 over the canonical lines of a data file (each line + '\\n'), in file order — the file was written in
@@ -95,9 +145,10 @@ def _hash_lines(con, relation: str, part: str, params=None) -> tuple[str, int]:
             continue
         width = 8 if pa.types.is_large_string(arr.type) else 4
         offsets, data = arr.buffers()[1], arr.buffers()[2]
-        first = int.from_bytes(offsets[arr.offset * width:(arr.offset + 1) * width], "little", signed=True)
-        last = int.from_bytes(offsets[(arr.offset + len(arr)) * width:(arr.offset + len(arr) + 1) * width],
-                              "little", signed=True)
+        first = int.from_bytes(offsets[arr.offset * width : (arr.offset + 1) * width], "little", signed=True)
+        last = int.from_bytes(
+            offsets[(arr.offset + len(arr)) * width : (arr.offset + len(arr) + 1) * width], "little", signed=True
+        )
         h.update(memoryview(data)[first:last])
         n += len(arr)
     return "sha256:" + h.hexdigest(), n
@@ -114,15 +165,19 @@ def write_parts(con, plan_path: Path, folder: Path | None = None, timed: list | 
         target = folder / f"{part}.parquet"
         tmp = folder / f".{part}.parquet.tmp"
         t0 = time.perf_counter()
-        con.execute(f"copy (select {', '.join(_quoted(part))} from (select {_line_sql(part)} as line, * from "
-                    f"({SOURCES[part]})) order by {ORDER[part]}) to '{_sql_path(tmp)}' "
-                    "(format parquet, compression zstd)")
+        con.execute(
+            f"copy (select {', '.join(_quoted(part))} from (select {_line_sql(part)} as line, * from "
+            f"({SOURCES[part]})) order by {ORDER[part]}) to '{_sql_path(tmp)}' "
+            "(format parquet, compression zstd)"
+        )
         tmp.replace(target)
         t1 = time.perf_counter()
         digest, rows = _hash_lines(con, f"read_parquet('{_sql_path(target)}')", part)
         if timed is not None:
-            timed += [(f"write: plan {part} (Parquet, DuckDB)", t1 - t0),
-                      (f"assemble: {part} content hash (canonical rows + sha256)", time.perf_counter() - t1)]
+            timed += [
+                (f"write: plan {part} (Parquet, DuckDB)", t1 - t0),
+                (f"assemble: {part} content hash (canonical rows + sha256)", time.perf_counter() - t1),
+            ]
         files[part] = {"file": f"{part}.parquet", "rows": rows, "sha256": digest, "bytes_sha256": _file_hash(target)}
     return files
 
@@ -171,27 +226,36 @@ def verify(plan, full: bool = False) -> None:
             entry = plan["files"].get(part) if isinstance(plan.get("files"), dict) else None
             path = part_path(plan, part) if entry else None
             if path is None or not path.exists():
-                raise PlanError(f"Plan '{plan.path}' is missing its {part} file "
-                                f"'{data_dir(plan.path).name}/{(entry or {}).get('file', part + '.parquet')}'. "
-                                "Keep the plan's .data folder beside it, or rebuild it with `reconcile plan`.")
+                raise PlanError(
+                    f"Plan '{plan.path}' is missing its {part} file "
+                    f"'{data_dir(plan.path).name}/{(entry or {}).get('file', part + '.parquet')}'. "
+                    "Keep the plan's .data folder beside it, or rebuild it with `reconcile plan`."
+                )
             ok = _file_hash(path) == entry.get("bytes_sha256")
             if ok and full:
                 try:
-                    ok = _hash_lines(con, "read_parquet(?)", part, [str(path)]) == (entry.get("sha256"),
-                                                                                 entry.get("rows"))
+                    ok = _hash_lines(con, "read_parquet(?)", part, [str(path)]) == (
+                        entry.get("sha256"),
+                        entry.get("rows"),
+                    )
                 except duckdb.Error as e:
-                    raise PlanError(f"Plan '{plan.path}': '{path.parent.name}/{path.name}' cannot be read "
-                                    f"({str(e).splitlines()[0]}). Rebuild the plan with `reconcile plan`.") from e
+                    raise PlanError(
+                        f"Plan '{plan.path}': '{path.parent.name}/{path.name}' cannot be read "
+                        f"({str(e).splitlines()[0]}). Rebuild the plan with `reconcile plan`."
+                    ) from e
             if not ok:
-                raise PlanError(f"Plan '{plan.path}' was edited after it was built: '{path.parent.name}/{path.name}' "
-                                f"no longer matches the manifest (plan_id '{plan.get('plan_id')}'). Rebuild the plan "
-                                "with `reconcile plan` and approve it again.")
+                raise PlanError(
+                    f"Plan '{plan.path}' was edited after it was built: '{path.parent.name}/{path.name}' "
+                    f"no longer matches the manifest (plan_id '{plan.get('plan_id')}'). Rebuild the plan "
+                    "with `reconcile plan` and approve it again."
+                )
     finally:
         if con is not None:
             con.close()
 
 
 # ------------------------------------------------------------------------------------------ querying a plan
+
 
 def connect(plan) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with views `changes`, `findings`, `rejects` over the plan (cached on the plan)."""
@@ -239,20 +303,31 @@ def _check_unchanged(plan) -> None:
     if plan._stamp is None:
         plan._stamp = now
     elif now != plan._stamp:
-        raise PlanError(f"Plan '{plan.path}' was replaced on disk since it was opened (its .data files changed). "
-                        "Load the plan again.")
+        raise PlanError(
+            f"Plan '{plan.path}' was replaced on disk since it was opened (its .data files changed). "
+            "Load the plan again."
+        )
 
 
 def _arrow(part: str, rows: list[dict]) -> pa.Table:
     """A /1 plan's list (or a list to be saved) as an Arrow table of the part's schema."""
+
     def cell(row, c):
         v = row.get(c)
         if part == "changes" and c in ("before", "after"):
             return None if v is None else json.dumps(v, ensure_ascii=False, separators=(",", ":"))
         if c == "evidence":
-            return [{**e, "value": e.get("value") if e.get("value") is None or isinstance(e.get("value"), str)
-                     else json.dumps(e.get("value"))} for e in (v or [])]
+            return [
+                {
+                    **e,
+                    "value": e.get("value")
+                    if e.get("value") is None or isinstance(e.get("value"), str)
+                    else json.dumps(e.get("value")),
+                }
+                for e in (v or [])
+            ]
         return v
+
     cols = _columns(part)
     return pa.Table.from_pylist([{c: cell(r, c) for c in cols} for r in rows], schema=SCHEMAS[part])
 
@@ -261,18 +336,30 @@ def order_of(part: str) -> str:
     return ORDER[part].replace(", line", "")
 
 
-def rows(plan, part: str, where: str = "true", params=None, columns: tuple[str, ...] | None = None,
-         limit: int | None = None, qualify: str | None = None) -> list[dict]:
+def rows(
+    plan,
+    part: str,
+    where: str = "true",
+    params=None,
+    columns: tuple[str, ...] | None = None,
+    limit: int | None = None,
+    qualify: str | None = None,
+) -> list[dict]:
     """Rows of one part as plan dicts (before/after decoded), in the plan's canonical order."""
     cols = columns or _columns(part)
     if qualify and part == "changes":  # pick the keys on narrow columns first: a window over whole rows (with
         # their evidence) costs several times more at a million changes
-        where = (f"({where}) and (object, record_id, field) in (select object, record_id, field from changes "
-                 f"where {where} qualify {qualify})")
+        where = (
+            f"({where}) and (object, record_id, field) in (select object, record_id, field from changes "
+            f"where {where} qualify {qualify})"
+        )
         qualify, params = None, [*(params or []), *(params or [])]
-    sql = (f"select {', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)} from {part} where {where} "
-           + (f"qualify {qualify} " if qualify else "") + f"order by {order_of(part)}"
-           + (f" limit {int(limit)}" if limit is not None else ""))
+    sql = (
+        f"select {', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)} from {part} where {where} "
+        + (f"qualify {qualify} " if qualify else "")
+        + f"order by {order_of(part)}"
+        + (f" limit {int(limit)}" if limit is not None else "")
+    )
     out = []
     for r in connect(plan).execute(sql, params or []).fetchall():
         d = dict(zip(cols, r))
@@ -293,6 +380,7 @@ def pairs(plan, sql: str, params=None) -> list[tuple]:
 
 # ------------------------------------------------------------------------------------------ writing from lists
 
+
 def save(plan: dict, plan_path: str | Path, rehash: bool = True) -> dict:
     """Write a plan held as lists (or a loaded /2 plan after an edit) as /2: data files + manifest; returns the
     manifest. With rehash, plan_id is recomputed over the new content (a hand edit is then only caught by
@@ -309,8 +397,11 @@ def save(plan: dict, plan_path: str | Path, rehash: bool = True) -> dict:
                 arrow = arrow.rename_columns(["file", "row", "col", "value", "expected", "message"])
             con.register(f"_{part}", arrow)
             cast = ", ".join(f'"{c}"::json as "{c}"' for c in ("before", "after"))
-            con.execute(f"create table {part} as select * replace ({cast}) from _{part}" if table == "changes"
-                        else f"create table {part} as select * from _{part}")
+            con.execute(
+                f"create table {part} as select * replace ({cast}) from _{part}"
+                if table == "changes"
+                else f"create table {part} as select * from _{part}"
+            )
         files = write_parts(con, path)
     finally:
         con.close()

@@ -26,8 +26,15 @@ WRITABLE_OBJECTS = ("Lead", "CampaignMember")
 # case-insensitively): a reply category, another reply category, and Clay's Email Validation verdict.
 SOURCE_VALUE_KEYS = ("sender_originated_bounce", "do_not_contact", "email_invalid")
 BLOCKED_REASONS = (
-    "not_in_allowlist", "read_only", "object_not_writable", "org_field_not_updateable", "pending_legal",
-    "converted_lead", "invalid_picklist_value", "too_long", "overwrite_not_approved",
+    "not_in_allowlist",
+    "read_only",
+    "object_not_writable",
+    "org_field_not_updateable",
+    "pending_legal",
+    "converted_lead",
+    "invalid_picklist_value",
+    "too_long",
+    "overwrite_not_approved",
 )
 
 
@@ -64,16 +71,20 @@ class Thresholds:
 @dataclass(frozen=True)
 class SourcePolicy:
     """Whether a source must be in the snapshot and how far behind Salesforce's taken_at it may be (hours)."""
+
     required: bool = False
     max_age_hours: float | None = None
-    on_problem: str = "warn"   # missing (optional) or stale: "warn" (banner + plan output) or "error" (no plan)
+    on_problem: str = "warn"  # missing (optional) or stale: "warn" (banner + plan output) or "error" (no plan)
     campaigns: tuple[int, ...] = ()  # [sources.smartlead] only: campaign ids `pull` takes (empty: every campaign)
-    drop_dir: str = ""               # [sources.clay] only: the Clay drop folder (relative to the policy file)
+    drop_dir: str = ""  # [sources.clay] only: the Clay drop folder (relative to the policy file)
 
 
-SOURCE_DEFAULTS = {"sfdc": SourcePolicy(required=True, on_problem="error"),
-                   "clay": SourcePolicy(max_age_hours=24), "smartlead": SourcePolicy(max_age_hours=24),
-                   "pardot": SourcePolicy(max_age_hours=24)}
+SOURCE_DEFAULTS = {
+    "sfdc": SourcePolicy(required=True, on_problem="error"),
+    "clay": SourcePolicy(max_age_hours=24),
+    "smartlead": SourcePolicy(max_age_hours=24),
+    "pardot": SourcePolicy(max_age_hours=24),
+}
 
 
 @dataclass(frozen=True)
@@ -118,8 +129,10 @@ def policy_path(path: str | Path | None = None, org: str | None = None) -> Path 
     folder = Path(os.environ.get("RECONCILE_POLICY_DIR", "policies"))
     candidate = folder / f"{org.lower()}.toml"
     if not candidate.exists():
-        raise PolicyError(f"No policy for org '{org}': '{candidate}' does not exist. Copy the packaged default "
-                          f"('{default_policy_path()}') there and edit it, or pass --policy FILE.")
+        raise PolicyError(
+            f"No policy for org '{org}': '{candidate}' does not exist. Copy the packaged default "
+            f"('{default_policy_path()}') there and edit it, or pass --policy FILE."
+        )
     return candidate
 
 
@@ -142,23 +155,33 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
     seen = set()
     for f in fields:
         if f.key in seen:
-            raise PolicyError(f"Policy file '{path}': field '{f.key}' is listed twice. Keep one [[fields]] entry per field.")
+            raise PolicyError(
+                f"Policy file '{path}': field '{f.key}' is listed twice. Keep one [[fields]] entry per field."
+            )
         seen.add(f.key)
     clay = dict(_default_clay_columns())
     clay.update(doc.get("clay", {}).get("columns", {}))
     unknown = sorted(set(clay) - set(CLAY_KEYS))
     if unknown:
-        raise PolicyError(f"Policy file '{path}': unknown Clay column key '{unknown[0]}' in [clay.columns]. "
-                          f"Known keys: {', '.join(CLAY_KEYS)}.")
+        raise PolicyError(
+            f"Policy file '{path}': unknown Clay column key '{unknown[0]}' in [clay.columns]. "
+            f"Known keys: {', '.join(CLAY_KEYS)}."
+        )
     values = {**_default_section("source_values"), **doc.get("source_values", {})}
-    unknown = sorted(k for k, v in values.items() if k not in SOURCE_VALUE_KEYS or not isinstance(v, str) or not v.strip())
+    unknown = sorted(
+        k for k, v in values.items() if k not in SOURCE_VALUE_KEYS or not isinstance(v, str) or not v.strip()
+    )
     if unknown:
-        raise PolicyError(f"Policy file '{path}': [source_values] entry '{unknown[0]}' is not one of "
-                          f"{', '.join(SOURCE_VALUE_KEYS)} with a non-blank text value.")
+        raise PolicyError(
+            f"Policy file '{path}': [source_values] entry '{unknown[0]}' is not one of "
+            f"{', '.join(SOURCE_VALUE_KEYS)} with a non-blank text value."
+        )
     routes = dict(doc.get("routes", {}))
     for kind, route in routes.items():
         if route not in ROUTES:
-            raise PolicyError(f"Policy file '{path}': route '{route}' for finding '{kind}' is not one of {', '.join(ROUTES)}.")
+            raise PolicyError(
+                f"Policy file '{path}': route '{route}' for finding '{kind}' is not one of {', '.join(ROUTES)}."
+            )
     org = doc.get("org", {})
     try:
         thresholds = Thresholds(**doc.get("thresholds", {}))
@@ -166,13 +189,23 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
         raise PolicyError(f"Policy file '{path}': bad [thresholds] entry ({e}).") from e
     from .destinations import parse_notify  # who gets told what: [destinations."<route>"] and [notify]
 
-    return Policy(path=path, fingerprint=fingerprint, org_name=str(org.get("name", "default")),
-                  role=str(org.get("role", "")), gbus=tuple(org.get("gbus", [])), fields=fields,
-                  bypass_permission=str(org.get("bypass_permission", "Bypass_Validation_Rules")),
-                  clay_columns=clay, source_values=values, routes=routes, thresholds=thresholds, formulas=dict(doc.get("formulas", {})),
-                  sources=_parse_sources(path, doc.get("sources", {})),
-                  approvers=_parse_approvers(path, doc.get("approvers", [])),
-                  notify=parse_notify(path, doc.get("destinations", {}), doc.get("notify", {})))
+    return Policy(
+        path=path,
+        fingerprint=fingerprint,
+        org_name=str(org.get("name", "default")),
+        role=str(org.get("role", "")),
+        gbus=tuple(org.get("gbus", [])),
+        fields=fields,
+        bypass_permission=str(org.get("bypass_permission", "Bypass_Validation_Rules")),
+        clay_columns=clay,
+        source_values=values,
+        routes=routes,
+        thresholds=thresholds,
+        formulas=dict(doc.get("formulas", {})),
+        sources=_parse_sources(path, doc.get("sources", {})),
+        approvers=_parse_approvers(path, doc.get("approvers", [])),
+        notify=parse_notify(path, doc.get("destinations", {}), doc.get("notify", {})),
+    )
 
 
 def _parse_sources(path: str, doc: dict) -> dict[str, SourcePolicy]:
@@ -186,21 +219,26 @@ def _parse_sources(path: str, doc: dict) -> dict[str, SourcePolicy]:
             if key in entry and name != owner:
                 raise PolicyError(f"{where}: '{key}' belongs under [sources.{owner}].")
         campaigns = entry.get("campaigns", [])
-        if not isinstance(campaigns, list) or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0
-                                                      for c in campaigns):
-            raise PolicyError(f"{where}: campaigns = {campaigns!r} is not a list of Smartlead campaign ids "
-                              "(numbers, e.g. campaigns = [9181, 9204]).")
+        if not isinstance(campaigns, list) or not all(
+            isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in campaigns
+        ):
+            raise PolicyError(
+                f"{where}: campaigns = {campaigns!r} is not a list of Smartlead campaign ids "
+                "(numbers, e.g. campaigns = [9181, 9204])."
+            )
         if not isinstance(entry.get("drop_dir", ""), str):
             raise PolicyError(f"{where}: drop_dir must be a folder path in quotes.")
         drop = str(Path(entry["drop_dir"]).expanduser()) if entry.get("drop_dir") else ""
         if drop and not Path(drop).is_absolute():
-            drop = str(Path(path).parent / drop)   # relative to the policy file, like [formulas]
+            drop = str(Path(path).parent / drop)  # relative to the policy file, like [formulas]
         try:
             merged = {**SOURCE_DEFAULTS[name].__dict__, **entry, "campaigns": tuple(campaigns), "drop_dir": drop}
             sp = SourcePolicy(**merged)
         except TypeError as e:
-            raise PolicyError(f"{where}: bad entry ({e}); keys are required, max_age_hours, on_problem "
-                              "(+ campaigns for smartlead, drop_dir for clay).") from e
+            raise PolicyError(
+                f"{where}: bad entry ({e}); keys are required, max_age_hours, on_problem "
+                "(+ campaigns for smartlead, drop_dir for clay)."
+            ) from e
         if sp.on_problem not in ("warn", "error"):
             raise PolicyError(f"{where}: on_problem '{sp.on_problem}' is not 'warn' or 'error'.")
         if name == "sfdc" and not sp.required:
@@ -214,8 +252,9 @@ def _parse_approvers(path: str, entries: list) -> tuple[Approver, ...]:
     for i, a in enumerate(entries, start=1):
         name, email = " ".join(str(a.get("name", "")).split()), str(a.get("email", "")).strip()
         if not name or "@" not in email:
-            raise PolicyError(f"Policy file '{path}' [[approvers]] entry {i}: every approver needs a name and an "
-                              "email address.")
+            raise PolicyError(
+                f"Policy file '{path}' [[approvers]] entry {i}: every approver needs a name and an email address."
+            )
         if name.casefold() in seen:
             raise PolicyError(f"Policy file '{path}': approver '{name}' is listed twice. Keep one entry per person.")
         seen.add(name.casefold())
@@ -235,8 +274,15 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
     if f["kind"] == "formula" and f["status"] != "read_only":
         raise PolicyError(f"{where}: '{f['object']}.{f['field']}' is a formula, so its status must be 'read_only'.")
     # `direction` (e.g. "Clay → SFDC") documents the data flow for people reading the policy; no code reads it
-    return FieldPolicy(object=f["object"], field=f["field"], status=f["status"], kind=f["kind"], rule=f.get("rule"),
-                       max_length=f.get("max_length"), picklist=tuple(f.get("picklist", ())))
+    return FieldPolicy(
+        object=f["object"],
+        field=f["field"],
+        status=f["status"],
+        kind=f["kind"],
+        rule=f.get("rule"),
+        max_length=f.get("max_length"),
+        picklist=tuple(f.get("picklist", ())),
+    )
 
 
 def _default_clay_columns() -> dict[str, str]:

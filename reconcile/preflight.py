@@ -8,10 +8,21 @@ from .ids import id18
 from .policy import Policy
 from .salesforce import soql
 
-SYSTEM_FIELDS = {"Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp", "CreatedById",
-                 "LastModifiedById"}
-ADMIN_PERMISSIONS = ("PermissionsModifyAllData", "PermissionsViewAllData", "PermissionsManageUsers",
-                     "PermissionsCustomizeApplication")
+SYSTEM_FIELDS = {
+    "Id",
+    "IsDeleted",
+    "CreatedDate",
+    "LastModifiedDate",
+    "SystemModstamp",
+    "CreatedById",
+    "LastModifiedById",
+}
+ADMIN_PERMISSIONS = (
+    "PermissionsModifyAllData",
+    "PermissionsViewAllData",
+    "PermissionsManageUsers",
+    "PermissionsCustomizeApplication",
+)
 
 
 @dataclass
@@ -30,20 +41,38 @@ class Check:
 def run_preflight(client, policy: Policy) -> list[Check]:
     info = client.userinfo()
     uid = id18(info.get("user_id", ""))
-    user = client.query_all(soql("SELECT Id, Username, ProfileId, Profile.Name, UserRoleId, UserRole.Name, "
-                                 "UserRole.DeveloperName FROM User WHERE Id = {}", uid))[0]
-    profile = client.query_all(soql("SELECT Id, Name, PermissionsApiEnabled, PermissionsApiUserOnly, "
-                                    "PermissionsModifyAllData, PermissionsViewAllData FROM Profile WHERE Id = {}",
-                                    user["ProfileId"]))[0]
-    assignments = client.query_all(soql("SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = {}",
-                                        uid))
+    user = client.query_all(
+        soql(
+            "SELECT Id, Username, ProfileId, Profile.Name, UserRoleId, UserRole.Name, "
+            "UserRole.DeveloperName FROM User WHERE Id = {}",
+            uid,
+        )
+    )[0]
+    profile = client.query_all(
+        soql(
+            "SELECT Id, Name, PermissionsApiEnabled, PermissionsApiUserOnly, "
+            "PermissionsModifyAllData, PermissionsViewAllData FROM Profile WHERE Id = {}",
+            user["ProfileId"],
+        )
+    )[0]
+    assignments = client.query_all(
+        soql("SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = {}", uid)
+    )
     ps_ids = [a["PermissionSetId"] for a in assignments]
-    sets = client.query_all(soql(f"SELECT Id, Name, {', '.join(ADMIN_PERMISSIONS)} FROM PermissionSet WHERE Id IN {{}}",
-                                 ps_ids)) if ps_ids else []
+    sets = (
+        client.query_all(
+            soql(f"SELECT Id, Name, {', '.join(ADMIN_PERMISSIONS)} FROM PermissionSet WHERE Id IN {{}}", ps_ids)
+        )
+        if ps_ids
+        else []
+    )
     checks = [
-        Check("API-only profile", bool(profile.get("PermissionsApiUserOnly")),
-              f"profile '{profile.get('Name')}' API only = {profile.get('PermissionsApiUserOnly')}",
-              "Give the integration user an API Only profile (no UI access), seed §3.1."),
+        Check(
+            "API-only profile",
+            bool(profile.get("PermissionsApiUserOnly")),
+            f"profile '{profile.get('Name')}' API only = {profile.get('PermissionsApiUserOnly')}",
+            "Give the integration user an API Only profile (no UI access), seed §3.1.",
+        ),
         _admin_check(profile, sets),
         *_object_checks(client),
         *_field_checks(client, policy),
@@ -58,21 +87,35 @@ def run_preflight(client, policy: Policy) -> list[Check]:
 def _admin_check(profile: dict, sets: list[dict]) -> Check:
     broad = [f"profile:{p}" for p in ADMIN_PERMISSIONS if profile.get(p)]
     broad += [f"{s['Name']}:{p}" for s in sets for p in ADMIN_PERMISSIONS if s.get(p)]
-    return Check("no admin-wide permissions", not broad,
-                 "none" if not broad else "granted: " + ", ".join(broad),
-                 "Remove ModifyAllData/ViewAllData/ManageUsers/CustomizeApplication; least privilege only.")
+    return Check(
+        "no admin-wide permissions",
+        not broad,
+        "none" if not broad else "granted: " + ", ".join(broad),
+        "Remove ModifyAllData/ViewAllData/ManageUsers/CustomizeApplication; least privilege only.",
+    )
 
 
 def _object_checks(client) -> list[Check]:
     out = []
     contact = client.describe("Contact")
-    out.append(Check("read on Contacts, no edit", bool(contact.get("queryable")) and not contact.get("updateable"),
-                     f"Contact queryable={contact.get('queryable')} updateable={contact.get('updateable')}",
-                     "Grant Read (not Edit) on Contact in the dedicated permission set."))
+    out.append(
+        Check(
+            "read on Contacts, no edit",
+            bool(contact.get("queryable")) and not contact.get("updateable"),
+            f"Contact queryable={contact.get('queryable')} updateable={contact.get('updateable')}",
+            "Grant Read (not Edit) on Contact in the dedicated permission set.",
+        )
+    )
     for obj in ("Lead", "CampaignMember"):
         d = client.describe(obj)
-        out.append(Check(f"edit on {obj}", bool(d.get("updateable")), f"{obj} updateable={d.get('updateable')}",
-                         f"Grant Edit on {obj} in the dedicated permission set."))
+        out.append(
+            Check(
+                f"edit on {obj}",
+                bool(d.get("updateable")),
+                f"{obj} updateable={d.get('updateable')}",
+                f"Grant Edit on {obj} in the dedicated permission set.",
+            )
+        )
     return out
 
 
@@ -81,23 +124,47 @@ def _field_checks(client, policy: Policy) -> list[Check]:
     for obj in ("Lead", "CampaignMember"):
         fields = {f["name"]: f for f in client.describe(obj).get("fields", [])}
         allowed = {f.field for f in policy.fields if f.object == obj and f.status != "read_only"}
-        extra = sorted(n for n, f in fields.items() if f.get("updateable") and n not in allowed
-                       and n not in SYSTEM_FIELDS)
-        out.append(Check(f"{obj} edit limited to the allowlist", not extra,
-                         "editable outside the allowlist: " + ", ".join(extra) if extra else "only allowlisted fields",
-                         "Remove field-level Edit on these fields from the integration user's permission sets."))
+        extra = sorted(
+            n for n, f in fields.items() if f.get("updateable") and n not in allowed and n not in SYSTEM_FIELDS
+        )
+        out.append(
+            Check(
+                f"{obj} edit limited to the allowlist",
+                not extra,
+                "editable outside the allowlist: " + ", ".join(extra) if extra else "only allowlisted fields",
+                "Remove field-level Edit on these fields from the integration user's permission sets.",
+            )
+        )
         for fp in (f for f in policy.fields if f.object == obj):
             f = fields.get(fp.field)
             if f is None:
-                out.append(Check(f"org field {obj}.{fp.field}", False, "not visible to the integration user",
-                                 "Create the field or grant Read on it (field-level security)."))
+                out.append(
+                    Check(
+                        f"org field {obj}.{fp.field}",
+                        False,
+                        "not visible to the integration user",
+                        "Create the field or grant Read on it (field-level security).",
+                    )
+                )
             elif fp.status != "read_only" and (f.get("calculated") or not f.get("updateable")):
                 what = "a formula" if f.get("calculated") else "not updateable"
-                out.append(Check(f"org field {obj}.{fp.field}", False, f"policy says {fp.status}, org says {what}",
-                                 "Fix the org's field (or the policy) so they agree before applying."))
+                out.append(
+                    Check(
+                        f"org field {obj}.{fp.field}",
+                        False,
+                        f"policy says {fp.status}, org says {what}",
+                        "Fix the org's field (or the policy) so they agree before applying.",
+                    )
+                )
             elif fp.status == "read_only" and f.get("updateable"):
-                out.append(Check(f"org field {obj}.{fp.field}", False, "policy says read_only, org lets the user edit it",
-                                 "Remove Edit on this field; the workbench never writes it."))
+                out.append(
+                    Check(
+                        f"org field {obj}.{fp.field}",
+                        False,
+                        "policy says read_only, org lets the user edit it",
+                        "Remove Edit on this field; the workbench never writes it.",
+                    )
+                )
     return out
 
 
@@ -105,45 +172,76 @@ def _bypass_check(client, ps_ids: list[str], name: str) -> Check:
     perm = client.query_all(soql("SELECT Id FROM CustomPermission WHERE DeveloperName = {}", name))
     granted = []
     if perm and ps_ids:
-        granted = client.query_all(soql("SELECT Id FROM SetupEntityAccess WHERE SetupEntityId = {} AND ParentId IN {}",
-                                        perm[0]["Id"], ps_ids))
+        granted = client.query_all(
+            soql("SELECT Id FROM SetupEntityAccess WHERE SetupEntityId = {} AND ParentId IN {}", perm[0]["Id"], ps_ids)
+        )
     detail = "granted" if granted else ("missing" if perm else f"the org has no custom permission {name}")
-    return Check("validation bypass", bool(granted), f"{name}: {detail}",
-                 f"Grant the {name} custom permission (enriched leads may lack required fields), or name the org's "
-                 "own bypass permission in the policy's [org] bypass_permission.")
+    return Check(
+        "validation bypass",
+        bool(granted),
+        f"{name}: {detail}",
+        f"Grant the {name} custom permission (enriched leads may lack required fields), or name the org's "
+        "own bypass permission in the policy's [org] bypass_permission.",
+    )
 
 
 def _dedicated_check(client, uid: str, ps_ids: list[str]) -> Check:
     """Seed §3.1: a dedicated permission set ("do not use existing sets") — whatever grants Edit on Lead or
     CampaignMember to the integration user is assigned to integration (API-only) users only."""
-    writing = client.query_all(soql(
-        "SELECT ParentId, Parent.Name, Parent.IsOwnedByProfile FROM ObjectPermissions WHERE PermissionsEdit = true "
-        "AND SobjectType IN ('Lead', 'CampaignMember') AND ParentId IN {}", ps_ids)) if ps_ids else []
+    writing = (
+        client.query_all(
+            soql(
+                "SELECT ParentId, Parent.Name, Parent.IsOwnedByProfile FROM ObjectPermissions WHERE PermissionsEdit = true "
+                "AND SobjectType IN ('Lead', 'CampaignMember') AND ParentId IN {}",
+                ps_ids,
+            )
+        )
+        if ps_ids
+        else []
+    )
     sets = {r["ParentId"]: (r.get("Parent") or {}).get("Name") or r["ParentId"] for r in writing}
-    others = client.query_all(soql(
-        "SELECT AssigneeId, PermissionSetId FROM PermissionSetAssignment WHERE PermissionSetId IN {} "
-        "AND AssigneeId != {}", list(sets), uid)) if sets else []
+    others = (
+        client.query_all(
+            soql(
+                "SELECT AssigneeId, PermissionSetId FROM PermissionSetAssignment WHERE PermissionSetId IN {} "
+                "AND AssigneeId != {}",
+                list(sets),
+                uid,
+            )
+        )
+        if sets
+        else []
+    )
     people = {}
     if others:
         ids = sorted({o["AssigneeId"] for o in others})
-        users = client.query_all(soql("SELECT Id, Username, Profile.PermissionsApiUserOnly FROM User WHERE Id IN {}",
-                                      ids))
+        users = client.query_all(
+            soql("SELECT Id, Username, Profile.PermissionsApiUserOnly FROM User WHERE Id IN {}", ids)
+        )
         people = {u["Id"]: u["Username"] for u in users if not (u.get("Profile") or {}).get("PermissionsApiUserOnly")}
-    shared = sorted({f"{sets[o['PermissionSetId']]} → {people[o['AssigneeId']]}" for o in others
-                     if o["AssigneeId"] in people})
+    shared = sorted(
+        {f"{sets[o['PermissionSetId']]} → {people[o['AssigneeId']]}" for o in others if o["AssigneeId"] in people}
+    )
     names = ", ".join(sorted(set(sets.values()))) or "none"
-    return Check("dedicated permission set", not shared,
-                 f"edit granted by {names}" + (f"; also assigned to people: {', '.join(shared)}" if shared else ""),
-                 "Grant the writes through a permission set of the integration user's own (seed §3.1: do not use "
-                 "existing sets); unassign it from these users.")
+    return Check(
+        "dedicated permission set",
+        not shared,
+        f"edit granted by {names}" + (f"; also assigned to people: {', '.join(shared)}" if shared else ""),
+        "Grant the writes through a permission set of the integration user's own (seed §3.1: do not use "
+        "existing sets); unassign it from these users.",
+    )
 
 
 def _role_check(user: dict, policy: Policy) -> Check:
     role = user.get("UserRole") or {}
     names = {role.get("Name"), role.get("DeveloperName")}
     ok = not policy.role or policy.role in names
-    return Check(f"role {policy.role or '(any)'}", ok, f"role = {role.get('Name') or '(none)'}",
-                 f"Assign the {policy.role} role (seed §3.1: required for the iCare access scope).")
+    return Check(
+        f"role {policy.role or '(any)'}",
+        ok,
+        f"role = {role.get('Name') or '(none)'}",
+        f"Assign the {policy.role} role (seed §3.1: required for the iCare access scope).",
+    )
 
 
 def _gbu_checks(client, policy: Policy) -> list[Check]:
@@ -152,17 +250,33 @@ def _gbu_checks(client, policy: Policy) -> list[Check]:
     listed = list(policy.gbus)
     gbus = listed or _org_gbus(client)
     if not gbus:
-        return [Check("GBU visibility", True, "not checked: the policy lists no GBUs and the org defines no GBU__c "
-                      "picklist values", "List every GBU in the policy's [org] gbus (seed §3.1).", warn=True)]
+        return [
+            Check(
+                "GBU visibility",
+                True,
+                "not checked: the policy lists no GBUs and the org defines no GBU__c picklist values",
+                "List every GBU in the policy's [org] gbus (seed §3.1).",
+                warn=True,
+            )
+        ]
     out = []
     for gbu in gbus:
-        seen = client.query_all(soql("SELECT Id FROM Lead WHERE GBU__c = {} LIMIT 1", gbu)) or \
-            client.query_all(soql("SELECT Id FROM Campaign WHERE GBU__c = {} LIMIT 1", gbu))
+        seen = client.query_all(soql("SELECT Id FROM Lead WHERE GBU__c = {} LIMIT 1", gbu)) or client.query_all(
+            soql("SELECT Id FROM Campaign WHERE GBU__c = {} LIMIT 1", gbu)
+        )
         where = "policy" if listed else "org's GBU__c picklist"
-        out.append(Check(f"GBU {gbu} visible", bool(seen) or not listed, f"visible (from the {where})" if seen else
-                         f"no Lead or Campaign of this GBU is visible (from the {where})",
-                         "Give the integration user access to every GBU (seed §3.1, multi-GBU campaigns); list the "
-                         "GBUs in the policy's [org] gbus to make this a hard check.", warn=not seen and not listed))
+        out.append(
+            Check(
+                f"GBU {gbu} visible",
+                bool(seen) or not listed,
+                f"visible (from the {where})"
+                if seen
+                else f"no Lead or Campaign of this GBU is visible (from the {where})",
+                "Give the integration user access to every GBU (seed §3.1, multi-GBU campaigns); list the "
+                "GBUs in the policy's [org] gbus to make this a hard check.",
+                warn=not seen and not listed,
+            )
+        )
     return out
 
 

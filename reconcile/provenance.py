@@ -29,8 +29,10 @@ def changes_hash(plan: dict) -> str:
 
 
 def create_table(con) -> None:
-    con.execute("create table if not exists plans (plan_id varchar, changes_hash varchar, source varchar, "
-                "recorded_at varchar, signature varchar)")
+    con.execute(
+        "create table if not exists plans (plan_id varchar, changes_hash varchar, source varchar, "
+        "recorded_at varchar, signature varchar)"
+    )
 
 
 def _body(plan_id: str, digest: str, source: str) -> dict:
@@ -41,12 +43,15 @@ def record(con, plan: dict, source: str = "plan") -> None:
     """Remember that this plan was built here (idempotent)."""
     create_table(con)
     digest = changes_hash(plan)
-    if con.execute("select count(*) from plans where plan_id = ? and changes_hash = ? and source = ?",
-                   [plan["plan_id"], digest, source]).fetchone()[0]:
+    if con.execute(
+        "select count(*) from plans where plan_id = ? and changes_hash = ? and source = ?",
+        [plan["plan_id"], digest, source],
+    ).fetchone()[0]:
         return
-    con.execute("insert into plans values (?, ?, ?, ?, ?)",
-                [plan["plan_id"], digest, source, iso(),
-                 signing.sign("plan", _body(plan["plan_id"], digest, source))])
+    con.execute(
+        "insert into plans values (?, ?, ?, ?, ?)",
+        [plan["plan_id"], digest, source, iso(), signing.sign("plan", _body(plan["plan_id"], digest, source))],
+    )
 
 
 def carry_over(old, con) -> int:
@@ -61,16 +66,21 @@ def carry_over(old, con) -> int:
 def check(con, plan: dict, plan_path: str | Path, db_path: str | Path) -> str:
     """The source of a plan recorded in `con`; PlanError when it was not built by `reconcile plan` here."""
     has_table = con.execute("select count(*) from duckdb_tables() where table_name = 'plans'").fetchone()[0]
-    rows = con.execute("select changes_hash, source, signature from plans where plan_id = ?",
-                       [plan["plan_id"]]).fetchall() if has_table else []
+    rows = (
+        con.execute("select changes_hash, source, signature from plans where plan_id = ?", [plan["plan_id"]]).fetchall()
+        if has_table
+        else []
+    )
     digest = changes_hash(plan)
     for recorded, source, signature in rows:
         if recorded == digest and signing.verify("plan", _body(plan["plan_id"], digest, source), signature):
             return source
-    raise PlanError(f"Plan '{plan_path}' (plan_id {short_id(plan['plan_id'])}) was not built by `reconcile plan` into "
-                    f"'{db_path}': no signed record of this plan_id and change set there. A hand-edited plan is "
-                    "refused even with a recomputed plan_id. Build it with `reconcile plan` (its DuckDB file beside "
-                    "it, or pass --db) and approve that plan.")
+    raise PlanError(
+        f"Plan '{plan_path}' (plan_id {short_id(plan['plan_id'])}) was not built by `reconcile plan` into "
+        f"'{db_path}': no signed record of this plan_id and change set there. A hand-edited plan is "
+        "refused even with a recomputed plan_id. Build it with `reconcile plan` (its DuckDB file beside "
+        "it, or pass --db) and approve that plan."
+    )
 
 
 def check_file(plan: dict, plan_path: str | Path, db_path: str | Path) -> str:
@@ -79,14 +89,18 @@ def check_file(plan: dict, plan_path: str | Path, db_path: str | Path) -> str:
 
     db = Path(db_path)
     if not db.exists():
-        raise PlanError(f"Plan '{plan_path}' has no DuckDB file '{db}' beside it, so it cannot be checked against "
-                        "the build it came from. Keep the plan with the reconcile.duckdb `reconcile plan` wrote "
-                        "(or pass --db).")
+        raise PlanError(
+            f"Plan '{plan_path}' has no DuckDB file '{db}' beside it, so it cannot be checked against "
+            "the build it came from. Keep the plan with the reconcile.duckdb `reconcile plan` wrote "
+            "(or pass --db)."
+        )
     try:
         con = duckdb.connect(str(db), read_only=True)
     except duckdb.Error as e:
-        raise PlanError(f"DuckDB file '{db}' cannot be opened ({str(e).splitlines()[0]}). Wait for a running plan "
-                        "or apply to finish and rerun.") from e
+        raise PlanError(
+            f"DuckDB file '{db}' cannot be opened ({str(e).splitlines()[0]}). Wait for a running plan "
+            "or apply to finish and rerun."
+        ) from e
     try:
         return check(con, plan, plan_path, db)
     finally:

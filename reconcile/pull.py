@@ -22,8 +22,9 @@ FIELDS = salesforce_fields()  # contract.py: the Salesforce sources' headers are
 BULK_THRESHOLD = 50_000
 
 
-def pull_snapshot(out_dir: str | Path, client, bulk_threshold: int = BULK_THRESHOLD, progress=None,
-                  taken_at: str | None = None) -> dict[str, int]:
+def pull_snapshot(
+    out_dir: str | Path, client, bulk_threshold: int = BULK_THRESHOLD, progress=None, taken_at: str | None = None
+) -> dict[str, int]:
     """Write sfdc/<Object>.csv for every object; returns rows per object."""
     out = Path(out_dir)
     counts = {}
@@ -32,13 +33,29 @@ def pull_snapshot(out_dir: str | Path, client, bulk_threshold: int = BULK_THRESH
         describe = client.describe(obj)
         names = {f["name"] for f in describe.get("fields", [])}
         fields = [f for f in wanted if f in names]
-        write_atomic(out / "sfdc" / "describe" / f"{obj}.json", json.dumps(
-            {"name": obj, "fields": [{"name": f["name"], "type": f.get("type"), "updateable": f.get("updateable"),
-                                      "calculated": f.get("calculated")} for f in describe.get("fields", [])]},
-            indent=1) + "\n")
+        write_atomic(
+            out / "sfdc" / "describe" / f"{obj}.json",
+            json.dumps(
+                {
+                    "name": obj,
+                    "fields": [
+                        {
+                            "name": f["name"],
+                            "type": f.get("type"),
+                            "updateable": f.get("updateable"),
+                            "calculated": f.get("calculated"),
+                        }
+                        for f in describe.get("fields", [])
+                    ],
+                },
+                indent=1,
+            )
+            + "\n",
+        )
         soql = f"SELECT {', '.join(fields)} FROM {obj}"
-        text, n = (_bulk_csv(client, obj, soql) if client.count(obj) > bulk_threshold
-                   else _rest_csv(client, soql, fields))
+        text, n = (
+            _bulk_csv(client, obj, soql) if client.count(obj) > bulk_threshold else _rest_csv(client, soql, fields)
+        )
         write_atomic(out / "sfdc" / f"{obj}.csv", text)
         counts[obj] = n
         if progress:

@@ -25,12 +25,22 @@ from simple_salesforce.exceptions import SalesforceError as SFError
 from simple_salesforce.format import format_soql
 from simple_salesforce.login import SalesforceLogin, token_login
 
-from .credentials import (HELP, LEGACY_WARNING, Credentials, http_session, is_unsent, read_credentials,
-                          read_private_key, redact, register_secret, transport_problem)
+from .credentials import (
+    HELP,
+    LEGACY_WARNING,
+    Credentials,
+    http_session,
+    is_unsent,
+    read_credentials,
+    read_private_key,
+    redact,
+    register_secret,
+    transport_problem,
+)
 from .errors import ApplyStopped, SalesforceError
 
-RETRIEVE_CHUNK = 2000     # POST composite/sobjects/{object}: up to 2,000 ids per call
-COLLECTION_CHUNK = 200    # PATCH composite/sobjects: up to 200 records per call
+RETRIEVE_CHUNK = 2000  # POST composite/sobjects/{object}: up to 2,000 ids per call
+COLLECTION_CHUNK = 200  # PATCH composite/sobjects: up to 200 records per call
 OAUTH_FLOWS = ("client_credentials", "jwt")
 
 
@@ -47,21 +57,36 @@ def connect(org: str | None = None, env=None, warn=None) -> "Client":
 def login(creds: Credentials, session: requests.Session) -> Salesforce:
     """A simple-salesforce connection for `creds`; SalesforceError (one line, no secret) if it fails."""
     if creds.flow == "session":
-        return Salesforce(instance_url=creds.instance_url, session_id=creds.get("SESSION_ID"), session=session,
-                          version=creds.api_version)
+        return Salesforce(
+            instance_url=creds.instance_url,
+            session_id=creds.get("SESSION_ID"),
+            session=session,
+            version=creds.api_version,
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # token_login's multi-line hint; our message names the fix
             if creds.flow == "password":
                 token, instance = SalesforceLogin(
-                    username=creds.get("USERNAME"), password=creds.get("PASSWORD"),
-                    security_token=creds.get("SECURITY_TOKEN") or "", sf_version=creds.api_version, session=session,
+                    username=creds.get("USERNAME"),
+                    password=creds.get("PASSWORD"),
+                    security_token=creds.get("SECURITY_TOKEN") or "",
+                    sf_version=creds.api_version,
+                    session=session,
                     domain=creds.get("DOMAIN") or "login",
-                    scratch_url=creds.login_url if creds.get("LOGIN_URL") else None)
+                    scratch_url=creds.login_url if creds.get("LOGIN_URL") else None,
+                )
             else:
                 data, headers = _token_request(creds)
-                token, instance = token_login(f"{creds.login_url}/services/oauth2/token", data,
-                                              creds.host, creds.get("CLIENT_ID"), headers, None, session)
+                token, instance = token_login(
+                    f"{creds.login_url}/services/oauth2/token",
+                    data,
+                    creds.host,
+                    creds.get("CLIENT_ID"),
+                    headers,
+                    None,
+                    session,
+                )
     except SalesforceAuthenticationFailed as e:
         # the library's exception carries the endpoint's whole answer, which may echo the credentials sent:
         # keep it for --debug only as a redacted copy (safe in a notebook's traceback too)
@@ -85,14 +110,20 @@ def _token_request(creds: Credentials) -> tuple[dict, dict | None]:
         register_secret(basic)  # an error page that echoes the request headers must not leak it either
         return {"grant_type": "client_credentials"}, {"Authorization": f"Basic {basic}"}
     key = read_private_key(creds.get("PRIVATE_KEY_FILE"), creds.var("PRIVATE_KEY_FILE"))
-    claims = {"iss": creds.get("CLIENT_ID"), "sub": creds.get("USERNAME"), "aud": creds.login_url,
-              "exp": int((datetime.now(timezone.utc) + timedelta(minutes=3)).timestamp())}
+    claims = {
+        "iss": creds.get("CLIENT_ID"),
+        "sub": creds.get("USERNAME"),
+        "aud": creds.login_url,
+        "exp": int((datetime.now(timezone.utc) + timedelta(minutes=3)).timestamp()),
+    }
     try:
         assertion = jwt.encode(claims, key, algorithm="RS256")
     except (ValueError, TypeError, jwt.PyJWTError) as e:
-        raise SalesforceError(f"{creds.var('PRIVATE_KEY_FILE')} holds no usable RSA private key "
-                              f"({type(e).__name__}). Point it at the key of the certificate uploaded to the app "
-                              f"({HELP}).") from None
+        raise SalesforceError(
+            f"{creds.var('PRIVATE_KEY_FILE')} holds no usable RSA private key "
+            f"({type(e).__name__}). Point it at the key of the certificate uploaded to the app "
+            f"({HELP})."
+        ) from None
     register_secret(assertion)
     return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}, None
 
@@ -102,17 +133,24 @@ def _login_refused(creds: Credentials, code, description) -> str:
     what = f"{code}: {text}" if text else str(code)
     v = creds.var
     if creds.flow == "client_credentials":
-        fix = (f"use your My Domain URL (https://acme.my.salesforce.com) as {v('LOGIN_URL')}"
-               if "domain" in text else
-               "set the app's client credentials Run As user" if "user" in text else
-               f"check {v('CLIENT_ID')} and {v('CLIENT_SECRET')} (the app's consumer key and secret) and "
-               f"{v('LOGIN_URL')}")
+        fix = (
+            f"use your My Domain URL (https://acme.my.salesforce.com) as {v('LOGIN_URL')}"
+            if "domain" in text
+            else "set the app's client credentials Run As user"
+            if "user" in text
+            else f"check {v('CLIENT_ID')} and {v('CLIENT_SECRET')} (the app's consumer key and secret) and "
+            f"{v('LOGIN_URL')}"
+        )
     elif creds.flow == "jwt":
-        fix = (f"check that {v('PRIVATE_KEY_FILE')} matches the certificate uploaded to the app, that "
-               f"{v('USERNAME')} is pre-authorized for it, {v('CLIENT_ID')} is its consumer key and {v('LOGIN_URL')} "
-               "the URL it logs in at")
+        fix = (
+            f"check that {v('PRIVATE_KEY_FILE')} matches the certificate uploaded to the app, that "
+            f"{v('USERNAME')} is pre-authorized for it, {v('CLIENT_ID')} is its consumer key and {v('LOGIN_URL')} "
+            "the URL it logs in at"
+        )
     else:
-        fix = f"check {v('USERNAME')}, {v('PASSWORD')} and {v('SECURITY_TOKEN')}, or better switch to client credentials"
+        fix = (
+            f"check {v('USERNAME')}, {v('PASSWORD')} and {v('SECURITY_TOKEN')}, or better switch to client credentials"
+        )
     return f"Salesforce refused the {creds.flow_name} login at '{creds.host}' ({what}): {fix} ({HELP})."
 
 
@@ -138,8 +176,10 @@ def error_code(e: BaseException | None) -> str | None:
 
 
 REAUTH, STOP, RETRY, FAIL = "reauth", "stop", "retry", "fail"
-REQUEST_LIMIT = ("Salesforce API request limit reached (REQUEST_LIMIT_EXCEEDED). Nothing was lost: rerun the same "
-                 "command after the limit resets to resume.")
+REQUEST_LIMIT = (
+    "Salesforce API request limit reached (REQUEST_LIMIT_EXCEEDED). Nothing was lost: rerun the same "
+    "command after the limit resets to resume."
+)
 
 
 def classify(e: SFError) -> str:
@@ -173,15 +213,15 @@ class Client:
 
     sf: Salesforce
     creds: Credentials | None = None
-    relogin: object = None          # () -> Salesforce for client credentials / JWT; None for a pasted session
+    relogin: object = None  # () -> Salesforce for client credentials / JWT; None for a pasted session
     requests_made: int = 0
     retries: int = 0
     reauths: int = 0
     answered: int = 0
     backoff: float = 0.5
-    max_attempts: int = 5           # 5xx and lost connections
-    timeout_attempts: int = 2       # a request that timed out is sent once more (when that is safe)
-    bulk_wait: float = 1.0          # seconds between Bulk API 2.0 job polls
+    max_attempts: int = 5  # 5xx and lost connections
+    timeout_attempts: int = 2  # a request that timed out is sent once more (when that is safe)
+    bulk_wait: float = 1.0  # seconds between Bulk API 2.0 job polls
     api_usage: dict = field(default_factory=dict)
     identity: dict | None = None
 
@@ -243,25 +283,35 @@ class Client:
         except SalesforceError as e:
             if not self.answered:
                 raise
-            raise ApplyStopped(f"The Salesforce session expired and logging in again failed: {e} Nothing was lost: "
-                               "rerun the same command to resume once the login works.") from None
+            raise ApplyStopped(
+                f"The Salesforce session expired and logging in again failed: {e} Nothing was lost: "
+                "rerun the same command to resume once the login works."
+            ) from None
         self.reauths += 1
         return True
 
     def _session_ended(self) -> SalesforceError:
         var = self.creds.var("SESSION_ID") if self.creds else "SF_SESSION_ID"
         if not self.answered and self.flow == "session":
-            return SalesforceError(f"Salesforce rejected the session id (INVALID_SESSION_ID) at the start: {var} is "
-                                   "wrong or has expired. Set a current one, or better use client credentials "
-                                   f"({HELP}).")
+            return SalesforceError(
+                f"Salesforce rejected the session id (INVALID_SESSION_ID) at the start: {var} is "
+                "wrong or has expired. Set a current one, or better use client credentials "
+                f"({HELP})."
+            )
         if not self.answered:
-            return SalesforceError("Salesforce rejected the access token it had just issued (INVALID_SESSION_ID): "
-                                   f"give the app the 'api' OAuth scope ({HELP}).")
+            return SalesforceError(
+                "Salesforce rejected the access token it had just issued (INVALID_SESSION_ID): "
+                f"give the app the 'api' OAuth scope ({HELP})."
+            )
         if self.flow == "session":
-            return ApplyStopped("Salesforce session expired during the run (INVALID_SESSION_ID). Nothing was lost: "
-                                f"refresh the session ({var}) and rerun the same command to resume.")
-        return ApplyStopped("Salesforce session expired again right after logging in again (INVALID_SESSION_ID). "
-                            "Nothing was lost: rerun the same command to resume.")
+            return ApplyStopped(
+                "Salesforce session expired during the run (INVALID_SESSION_ID). Nothing was lost: "
+                f"refresh the session ({var}) and rerun the same command to resume."
+            )
+        return ApplyStopped(
+            "Salesforce session expired again right after logging in again (INVALID_SESSION_ID). "
+            "Nothing was lost: rerun the same command to resume."
+        )
 
     def _may_retry(self, e: requests.RequestException, safe: bool, attempt: int) -> bool:
         if isinstance(e, requests.exceptions.SSLError) or "cannot be found (DNS)" in self._problem(e):
@@ -280,9 +330,11 @@ class Client:
     def _transport_error(self, e: requests.RequestException, safe: bool) -> SalesforceError:
         problem = self._problem(e)
         if not safe and not is_unsent(e) and isinstance(e, (requests.Timeout, requests.ConnectionError)):
-            return ApplyStopped(f"Salesforce did not answer a write: {problem}. The write may or may not have "
-                                "been applied; nothing was lost: rerun the same command to resume (apply re-reads "
-                                "every record first).")
+            return ApplyStopped(
+                f"Salesforce did not answer a write: {problem}. The write may or may not have "
+                "been applied; nothing was lost: rerun the same command to resume (apply re-reads "
+                "every record first)."
+            )
         return SalesforceError(f"Salesforce cannot be reached: {problem}.")
 
     # ---- reads
@@ -296,16 +348,21 @@ class Client:
 
     def bulk_query(self, sobject: str, soql: str) -> list[str]:
         """Bulk API 2.0 query: CSV pages (each with its header). Read-only, so safe to run again."""
-        return self._bulk(lambda: list(getattr(self.sf.bulk2, sobject).query(soql, max_records=50000,
-                                                                              wait=self.bulk_wait)), safe=True)
+        return self._bulk(
+            lambda: list(getattr(self.sf.bulk2, sobject).query(soql, max_records=50000, wait=self.bulk_wait)), safe=True
+        )
 
     def retrieve(self, sobject: str, ids: list[str], fields: list[str]) -> list[dict]:
         """Current values of `fields` for `ids` (POST composite/sobjects/{object}, 2,000 ids a call)."""
         out = []
         for i in range(0, len(ids), RETRIEVE_CHUNK):
-            chunk = ids[i:i + RETRIEVE_CHUNK]
-            rows = self._call("restful", f"composite/sobjects/{sobject}", method="POST",
-                              json={"ids": chunk, "fields": ["Id", *fields]})
+            chunk = ids[i : i + RETRIEVE_CHUNK]
+            rows = self._call(
+                "restful",
+                f"composite/sobjects/{sobject}",
+                method="POST",
+                json={"ids": chunk, "fields": ["Id", *fields]},
+            )
             out.extend({k: v for k, v in r.items() if k != "attributes"} for r in rows if r)
         return out
 
@@ -326,17 +383,20 @@ class Client:
     # ---- writes
     def update_collection(self, records: list[dict]) -> list[dict]:
         """PATCH composite/sobjects, allOrNone false; ≤ 200 records (each with attributes.type and id)."""
-        return self._call("restful", "composite/sobjects", method="PATCH", safe=False,
-                          json={"allOrNone": False, "records": records})
+        return self._call(
+            "restful", "composite/sobjects", method="PATCH", safe=False, json={"allOrNone": False, "records": records}
+        )
 
     def bulk_update(self, sobject: str, records: list[dict]) -> tuple[str, str]:
         """Bulk API 2.0 update job; returns (successful CSV, failed CSV)."""
+
         def run():
             handler = getattr(self.sf.bulk2, sobject)
             jobs = handler.update(records=records, wait=self.bulk_wait)
             ok = [handler.get_successful_records(job["job_id"]) for job in jobs]
             failed = [handler.get_failed_records(job["job_id"]) for job in jobs]
             return "".join(ok), "".join(failed)
+
         # resubmitting a job of the same values is harmless, but a lost answer leaves its outcome unknown
         return self._bulk(run, safe=False)
 

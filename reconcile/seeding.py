@@ -27,8 +27,10 @@ def seed_select(sobject: str) -> str:
     return f"select {', '.join(out)} from stg_{SALESFORCE_OBJECTS[sobject].name}"
 
 
-_FORMULAS = ("select sf_lead_id as Id, overall_hard_bounced as overall_hard_bounced__c, "
-             "cold_lead_eligible as Cold_Lead_Eligible__c from stg_sfdc__lead")
+_FORMULAS = (
+    "select sf_lead_id as Id, overall_hard_bounced as overall_hard_bounced__c, "
+    "cold_lead_eligible as Cold_Lead_Eligible__c from stg_sfdc__lead"
+)
 
 
 def salesforce_records(snapshot_dir: str | Path) -> dict[str, list[dict]]:

@@ -46,8 +46,10 @@ def _truthy(value: str | None, default: bool) -> bool:
 def send_email(payload: dict, recipients: list[str]) -> str:
     host = _env("RECONCILE_SMTP_HOST")
     if not host:
-        raise DeliveryError("E-mail not configured: set RECONCILE_SMTP_HOST (and RECONCILE_SMTP_PORT, "
-                            "RECONCILE_SMTP_USER, RECONCILE_SMTP_PASSWORD) — README 'Who gets told what'.")
+        raise DeliveryError(
+            "E-mail not configured: set RECONCILE_SMTP_HOST (and RECONCILE_SMTP_PORT, "
+            "RECONCILE_SMTP_USER, RECONCILE_SMTP_PASSWORD) — README 'Who gets told what'."
+        )
     port = int(_env("RECONCILE_SMTP_PORT") or 587)
     user, password = _env("RECONCILE_SMTP_USER"), _env("RECONCILE_SMTP_PASSWORD", secret=True)
     sender = _env("RECONCILE_SMTP_FROM") or user or f"reconcile@{host}"
@@ -57,8 +59,9 @@ def send_email(payload: dict, recipients: list[str]) -> str:
     if payload.get("html"):
         msg.add_alternative(payload["html"], subtype="html")
     for att in payload.get("attachments", []):
-        msg.add_attachment(att["content"].encode("utf-8"), maintype="text", subtype=att.get("subtype", "csv"),
-                           filename=att["name"])
+        msg.add_attachment(
+            att["content"].encode("utf-8"), maintype="text", subtype=att.get("subtype", "csv"), filename=att["name"]
+        )
     try:
         with smtplib.SMTP(host, port, timeout=30) as smtp:
             if _truthy(_env("RECONCILE_SMTP_STARTTLS"), default=True):
@@ -67,8 +70,12 @@ def send_email(payload: dict, recipients: list[str]) -> str:
                 smtp.login(user, password)
             refused = smtp.send_message(msg)
     except (OSError, smtplib.SMTPException) as e:
-        raise DeliveryError(redact(f"SMTP server '{host}:{port}' did not take the message ({type(e).__name__}: "
-                                   f"{str(e)[:200]}). Check RECONCILE_SMTP_*.")) from None
+        raise DeliveryError(
+            redact(
+                f"SMTP server '{host}:{port}' did not take the message ({type(e).__name__}: "
+                f"{str(e)[:200]}). Check RECONCILE_SMTP_*."
+            )
+        ) from None
     if refused:
         raise DeliveryError(f"SMTP server '{host}:{port}' refused {', '.join(sorted(refused))}.")
     return f"accepted by {host}:{port} for {len(recipients)} recipient(s)"
@@ -90,14 +97,21 @@ def send_webhook(payload: dict, env_name: str) -> str:
 def jira_settings() -> dict:
     """{'url', 'api': 3 (Cloud) or 2 (Data Center), 'auth' or 'headers'}; DeliveryError names what is missing."""
     url = _env("RECONCILE_JIRA_URL")
-    email, token, pat = (_env("RECONCILE_JIRA_EMAIL"), _env("RECONCILE_JIRA_API_TOKEN", secret=True),
-                         _env("RECONCILE_JIRA_PAT", secret=True))
+    email, token, pat = (
+        _env("RECONCILE_JIRA_EMAIL"),
+        _env("RECONCILE_JIRA_API_TOKEN", secret=True),
+        _env("RECONCILE_JIRA_PAT", secret=True),
+    )
     if not url:
-        raise DeliveryError("Jira not configured: set RECONCILE_JIRA_URL and RECONCILE_JIRA_EMAIL + "
-                            "RECONCILE_JIRA_API_TOKEN (Jira Cloud) or RECONCILE_JIRA_PAT (Data Center).")
+        raise DeliveryError(
+            "Jira not configured: set RECONCILE_JIRA_URL and RECONCILE_JIRA_EMAIL + "
+            "RECONCILE_JIRA_API_TOKEN (Jira Cloud) or RECONCILE_JIRA_PAT (Data Center)."
+        )
     if pat and (email or token):
-        raise DeliveryError("Jira: set RECONCILE_JIRA_PAT (Data Center) or RECONCILE_JIRA_EMAIL + "
-                            "RECONCILE_JIRA_API_TOKEN (Cloud), not both.")
+        raise DeliveryError(
+            "Jira: set RECONCILE_JIRA_PAT (Data Center) or RECONCILE_JIRA_EMAIL + "
+            "RECONCILE_JIRA_API_TOKEN (Cloud), not both."
+        )
     if pat:
         return {"url": url.rstrip("/"), "api": 2, "headers": {"Authorization": f"Bearer {pat}"}, "auth": None}
     if not (email and token):
@@ -114,17 +128,35 @@ def send_jira(payload: dict, target: str) -> str:
         path, doc = f"/rest/api/{s['api']}/issue/{target}/comment", {"body": body}
     else:
         path = f"/rest/api/{s['api']}/issue"
-        doc = {"fields": {"project": {"key": target}, "summary": payload["summary"],
-                          "issuetype": {"name": payload.get("issuetype", "Task")}, "description": body}}
+        doc = {
+            "fields": {
+                "project": {"key": target},
+                "summary": payload["summary"],
+                "issuetype": {"name": payload.get("issuetype", "Task")},
+                "description": body,
+            }
+        }
     try:
-        r = requests.post(s["url"] + path, json=doc, auth=s["auth"], timeout=TIMEOUT,
-                          headers={**s["headers"], "Accept": "application/json"})
+        r = requests.post(
+            s["url"] + path,
+            json=doc,
+            auth=s["auth"],
+            timeout=TIMEOUT,
+            headers={**s["headers"], "Accept": "application/json"},
+        )
     except requests.RequestException as e:
         raise DeliveryError(f"Jira at $RECONCILE_JIRA_URL could not be reached ({type(e).__name__}).") from None
     if r.status_code != 201:
-        raise DeliveryError(redact(f"Jira answered {r.status_code} to POST {path}: {_jira_error(r)}"
-                                   + (" Check RECONCILE_JIRA_EMAIL / RECONCILE_JIRA_API_TOKEN or RECONCILE_JIRA_PAT."
-                                      if r.status_code in (401, 403) else "")))
+        raise DeliveryError(
+            redact(
+                f"Jira answered {r.status_code} to POST {path}: {_jira_error(r)}"
+                + (
+                    " Check RECONCILE_JIRA_EMAIL / RECONCILE_JIRA_API_TOKEN or RECONCILE_JIRA_PAT."
+                    if r.status_code in (401, 403)
+                    else ""
+                )
+            )
+        )
     answer = r.json()
     return f"{answer.get('key') or 'comment ' + str(answer.get('id'))}"
 

@@ -60,14 +60,19 @@ def signing_key() -> bytes:
         mode = path.stat().st_mode
         text = path.read_text("utf-8").strip()
     except OSError as e:
-        raise SigningKeyError(f"Signing key '{path}' cannot be read ({e.strerror}). Fix its permissions or set "
-                              f"{KEY_ENV}.") from e
+        raise SigningKeyError(
+            f"Signing key '{path}' cannot be read ({e.strerror}). Fix its permissions or set {KEY_ENV}."
+        ) from e
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise SigningKeyError(f"Signing key '{path}' can be read by other users (mode {stat.S_IMODE(mode):o}). "
-                              f"Run `chmod 600 {path}` and rerun.")
+        raise SigningKeyError(
+            f"Signing key '{path}' can be read by other users (mode {stat.S_IMODE(mode):o}). "
+            f"Run `chmod 600 {path}` and rerun."
+        )
     if len(text) < 32:
-        raise SigningKeyError(f"Signing key '{path}' is too short. Delete it (a new one is created; earlier "
-                              "approvals must then be given again) or set " + KEY_ENV + ".")
+        raise SigningKeyError(
+            f"Signing key '{path}' is too short. Delete it (a new one is created; earlier "
+            "approvals must then be given again) or set " + KEY_ENV + "."
+        )
     return text.encode("utf-8")
 
 

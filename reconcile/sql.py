@@ -96,8 +96,9 @@ def sql_text(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text("utf-8")
 
 
-def connect(path: str | Path | None = None, memory_limit: str | None = None,
-            threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | Path | None = None, memory_limit: str | None = None, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection in UTC (file-backed when a path is given).
 
     memory_limit (e.g. "2GB"; default: the RECONCILE_MEMORY_LIMIT environment variable, else DuckDB's own
@@ -170,8 +171,9 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
     from .ids import id18_arrow
 
     try:
-        con.create_function("sf_id18", id18_arrow, [VARCHAR], VARCHAR, type="arrow", null_handling="special",
-                            side_effects=False)
+        con.create_function(
+            "sf_id18", id18_arrow, [VARCHAR], VARCHAR, type="arrow", null_handling="special", side_effects=False
+        )
     except duckdb.CatalogException:
         pass  # a second connection to the same database file shares the first one's registration
 
@@ -239,8 +241,10 @@ def run_audits(con: duckdb.DuckDBPyConnection, params: dict | None = None, names
         stem = name.rsplit("/", 1)[-1]
         what = sql.splitlines()[0].removeprefix("-- Audit:").strip().rstrip(".")
         shown = "; ".join(", ".join(f"{c}={v!r}" for c, v in zip(columns, row)) for row in rows)
-        raise AuditError(f"Audit '{stem}' failed ({what}): {total} offending row(s), first: {shown}. No plan was "
-                         "written: this is a bug in the SQL models; report it with the snapshot.")
+        raise AuditError(
+            f"Audit '{stem}' failed ({what}): {total} offending row(s), first: {shown}. No plan was "
+            "written: this is a bug in the SQL models; report it with the snapshot."
+        )
 
 
 def run_models(con: duckdb.DuckDBPyConnection, params: dict, progress=None, names=MODELS, spill: bool = False) -> None:

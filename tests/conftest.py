@@ -23,9 +23,13 @@ HANDMADE = Path(__file__).resolve().parent / "fixtures" / "handmade"
 
 # ------------------------------------------------------------------------------------------ options
 
+
 def pytest_addoption(parser):
-    parser.addoption("--update-golden", action="store_true",
-                     help="Rewrite tests/golden/* from this run (then review the diff like code).")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="Rewrite tests/golden/* from this run (then review the diff like code).",
+    )
 
 
 @pytest.fixture
@@ -76,8 +80,12 @@ CLAY_HEADER = [c.header for c in contract.CLAY_COLUMNS]
 SMARTLEAD_HEADER = [c.header for c in contract.SMARTLEAD_LEADS.columns]
 PARDOT_HEADER = [c.header for c in contract.PARDOT_PROSPECTS.columns]
 
-DEFAULT_TAKEN_AT = {"sfdc": "2026-11-27T06:00:00Z", "clay": "2026-11-27T05:00:00Z",
-                    "smartlead": "2026-11-27T05:30:00Z", "pardot": "2026-11-27T05:45:00Z"}
+DEFAULT_TAKEN_AT = {
+    "sfdc": "2026-11-27T06:00:00Z",
+    "clay": "2026-11-27T05:00:00Z",
+    "smartlead": "2026-11-27T05:30:00Z",
+    "pardot": "2026-11-27T05:45:00Z",
+}
 
 
 def csv_text(header: list[str], rows: list[dict] = (), delimiter: str = ",", quote_all: bool = False) -> str:
@@ -88,8 +96,9 @@ def csv_text(header: list[str], rows: list[dict] = (), delimiter: str = ",", quo
     unknown = {k for r in rows for k in r} - set(header)
     assert not unknown, f"columns not in header: {unknown}"
     buf = io.StringIO()
-    w = csv.writer(buf, delimiter=delimiter, lineterminator="\n",
-                   quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL)
+    w = csv.writer(
+        buf, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
+    )
     w.writerow(header)
     for r in rows:
         w.writerow(["" if r.get(h) is None else _cell(r[h]) for h in header])
@@ -106,18 +115,33 @@ def _cell(v) -> str:
 
 def lead(n, email: str | None = None, **fields) -> dict:
     """A consistent Lead row (not bounced, eligible, not converted); override any column by its header name."""
-    row = {"Id": lead_id(n), "Email": email if email is not None else f"lead{n}@example.com", "Company": f"Co {n}",
-           "external_hard_bounced__c": False, "overall_hard_bounced__c": False,
-           "pi__pardot_hard_bounced__c": False, "Cold_Lead_Eligible__c": True, "HasOptedOutOfEmail": False,
-           "IsConverted": False, "Status": "Open", "SystemModstamp": "2026-11-26T09:41:02Z"}
+    row = {
+        "Id": lead_id(n),
+        "Email": email if email is not None else f"lead{n}@example.com",
+        "Company": f"Co {n}",
+        "external_hard_bounced__c": False,
+        "overall_hard_bounced__c": False,
+        "pi__pardot_hard_bounced__c": False,
+        "Cold_Lead_Eligible__c": True,
+        "HasOptedOutOfEmail": False,
+        "IsConverted": False,
+        "Status": "Open",
+        "SystemModstamp": "2026-11-26T09:41:02Z",
+    }
     row.update(fields)
     return row
 
 
 def member(n, lead_n, campaign_n=1, **fields) -> dict:
     """A CampaignMember row of lead `lead_n` in campaign `campaign_n` (no reply yet)."""
-    row = {"Id": member_id(n), "CampaignId": campaign_id(campaign_n), "LeadId": lead_id(lead_n), "Status": "Sent",
-           "Has_Replied__c": False, "SystemModstamp": "2026-11-26T09:41:02Z"}
+    row = {
+        "Id": member_id(n),
+        "CampaignId": campaign_id(campaign_n),
+        "LeadId": lead_id(lead_n),
+        "Status": "Sent",
+        "Has_Replied__c": False,
+        "SystemModstamp": "2026-11-26T09:41:02Z",
+    }
     row.update(fields)
     return row
 
@@ -133,12 +157,15 @@ def manifest(taken_at: dict | None = None) -> str:
 
 def default_files() -> dict[str, str]:
     """The smallest valid snapshot: the three required Salesforce files, header only, and a manifest."""
-    return {"sfdc/Lead.csv": csv_text(LEAD_HEADER), "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER),
-            "sfdc/Contact.csv": csv_text(CONTACT_HEADER), "manifest.toml": manifest()}
+    return {
+        "sfdc/Lead.csv": csv_text(LEAD_HEADER),
+        "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER),
+        "sfdc/Contact.csv": csv_text(CONTACT_HEADER),
+        "manifest.toml": manifest(),
+    }
 
 
-def write_snapshot(root: Path, files: dict[str, str | bytes | None], defaults: bool = True,
-                   name: str = "snap") -> Path:
+def write_snapshot(root: Path, files: dict[str, str | bytes | None], defaults: bool = True, name: str = "snap") -> Path:
     """Write the snapshot directory `root/name` (replaced if it exists) and return it.
 
     `files` maps a relative path to its content (str → UTF-8, bytes as they are, None → leave the file out).
@@ -184,8 +211,10 @@ def loaded(plan: dict) -> dict:
 
 # ------------------------------------------------------------------------------------------ policies
 
-def policy_with(tmp: Path, statuses: dict[str, str] | None = None, replace: dict[str, str] | None = None,
-                drop: tuple[str, ...] = ()) -> Path:
+
+def policy_with(
+    tmp: Path, statuses: dict[str, str] | None = None, replace: dict[str, str] | None = None, drop: tuple[str, ...] = ()
+) -> Path:
     """tmp/policy.toml: a copy of the default policy with field statuses changed ({"Industry": "active"}),
     text replaced, or whole [[fields]] entries dropped (by field name)."""
     from reconcile.policy import default_policy_path
@@ -214,6 +243,7 @@ def policy_with(tmp: Path, statuses: dict[str, str] | None = None, replace: dict
 
 # ------------------------------------------------------------------------------------------ plan queries
 
+
 def changes(plan: dict, field: str | None = None) -> list[dict]:
     return [c for c in plan["changes"] if field is None or c["field"] == field]
 
@@ -223,6 +253,7 @@ def findings(plan: dict, kind: str | None = None) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------ fixtures
+
 
 @pytest.fixture
 def snapshot(tmp_path):
@@ -251,6 +282,7 @@ def run_cli():
 
 # ------------------------------------------------------------------------------------------ signing key
 
+
 @pytest.fixture(scope="session", autouse=True)
 def signing_key_dir(tmp_path_factory):
     """Hermetic signing key: approvals, plan records and audit heads are signed with a key created on first use
@@ -270,6 +302,7 @@ def signing_key_dir(tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------------------ sandbox org
+
 
 @pytest.fixture(scope="module")
 def _sandbox_started():

@@ -23,8 +23,23 @@ from pathlib import Path
 import pytest
 from simple_salesforce import Salesforce
 
-from conftest import (CLAY_HEADER, HANDMADE, LEAD_HEADER, MEMBER_HEADER, campaign_id, client_for, csv_text, lead,
-                      lead_id, member, member_id, policy_with, sandbox_env, seed, write_snapshot)
+from conftest import (
+    CLAY_HEADER,
+    HANDMADE,
+    LEAD_HEADER,
+    MEMBER_HEADER,
+    campaign_id,
+    client_for,
+    csv_text,
+    lead,
+    lead_id,
+    member,
+    member_id,
+    policy_with,
+    sandbox_env,
+    seed,
+    write_snapshot,
+)
 from reconcile.apply import audit
 from reconcile.apply.apply import apply_plan
 from reconcile.approval import approve
@@ -35,7 +50,7 @@ from reconcile.planfile import copy_plan
 from reconcile.salesforce import COLLECTION_CHUNK
 
 REPO = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 11, 27, 7, tzinfo=timezone.utc)   # one hour after the hand-made snapshot's sfdc taken_at
+NOW = datetime(2026, 11, 27, 7, tzinfo=timezone.utc)  # one hour after the hand-made snapshot's sfdc taken_at
 
 # hand-made snapshot records (tests/fixtures/handmade)
 CM_B, CM_C = "00v5g00000XyZaBAAV", "00v5g00000XyZaCAAV"
@@ -45,6 +60,7 @@ REQUIRED_MISSING = ("REQUIRED_FIELD_MISSING", "Required fields are missing: [Las
 
 
 # ------------------------------------------------------------------------------------------ sandbox org
+
 
 @pytest.fixture
 def org(sandbox_org):
@@ -60,12 +76,14 @@ def client(h, record: list | None = None):
         def recording(records):
             record.append(copy.deepcopy(records))
             return original(records)
+
         c.update_collection = recording
     return c
 
 
 def admin_sf(h) -> Salesforce:
     import requests
+
     s = requests.Session()
     s.verify, s.trust_env = h.ca_bundle, False
     return Salesforce(instance_url=h.instance_url, session_id=h.admin_session_id, session=s)
@@ -82,12 +100,13 @@ def history(h, user: str | None = None) -> list[tuple[str, str]]:
 
 
 def requests_of(h, method: str | None = None, contains: str = "", start: int = 0) -> list[dict]:
-    return [r for r in h.org.request_log[start:]
-            if (method is None or r["method"] == method) and contains in r["path"]]
+    return [r for r in h.org.request_log[start:] if (method is None or r["method"] == method) and contains in r["path"]]
 
 
 def collection_patches(h, start: int = 0) -> list[dict]:
-    return [r for r in requests_of(h, "PATCH", "/composite/sobjects", start) if r["path"].endswith("/composite/sobjects")]
+    return [
+        r for r in requests_of(h, "PATCH", "/composite/sobjects", start) if r["path"].endswith("/composite/sobjects")
+    ]
 
 
 def do_apply(h, plan_path, record: list | None = None, **kw):
@@ -118,6 +137,7 @@ def assert_each_change_once(h, changes: list[dict]) -> None:
 
 
 # ------------------------------------------------------------------------------------------ plans
+
 
 @pytest.fixture(scope="module")
 def plans(tmp_path_factory):
@@ -171,12 +191,19 @@ def many_leads(root: Path, n_leads: int, n_members: int = 0, enrich: bool = Fals
         if enrich and i % 3 == 0:
             row["Industry"] = "banking"
         clay.append(row)
-    clay += [{"CampaignMemberId": member_id(i), "LeadId": lead_id(i), "Email": f"lead{i}@example.com",
-              "Replied": "yes"} for i in range(1, n_members + 1)]
-    snap = write_snapshot(root, {"sfdc/Lead.csv": csv_text(LEAD_HEADER, leads),
-                                 "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, members),
-                                 "sfdc/Campaign.csv": f"Id,Name\n{campaign_id(1)},Campaign 1\n",
-                                 "clay/table.csv": csv_text(CLAY_HEADER, clay)})
+    clay += [
+        {"CampaignMemberId": member_id(i), "LeadId": lead_id(i), "Email": f"lead{i}@example.com", "Replied": "yes"}
+        for i in range(1, n_members + 1)
+    ]
+    snap = write_snapshot(
+        root,
+        {
+            "sfdc/Lead.csv": csv_text(LEAD_HEADER, leads),
+            "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, members),
+            "sfdc/Campaign.csv": f"Id,Name\n{campaign_id(1)},Campaign 1\n",
+            "clay/table.csv": csv_text(CLAY_HEADER, clay),
+        },
+    )
     replace = {"max_record_fraction = 0.25": "max_record_fraction = 1.0"}
     if bulk_threshold is not None:
         replace["bulk_threshold = 2000"] = f"bulk_threshold = {bulk_threshold}"
@@ -209,6 +236,7 @@ def ready(plan_path) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------ transient faults
 
+
 def test_row_locks_are_retried_until_every_change_lands_once(org, plans, tmp_path):
     plan_path, pol = prepared(org, plans, tmp_path, "leads30")
     org.org.set_faults(lock_fraction=0.3, lock_failures=2)
@@ -229,6 +257,7 @@ def test_http_503_is_retried_and_the_batch_applied(org, plans, tmp_path):
         if not collection_patches(org):
             org.org.set_faults(http_503_next=2)
         return original(records)
+
     c.update_collection = first_patch_meets_503s
     res = apply_plan(plan_path, client=c, policy=pol, now=NOW)
     assert res.counts == {"applied": 30}
@@ -244,18 +273,20 @@ def test_a_batch_that_keeps_failing_with_503_is_split_and_still_applied(org, pla
 
     def persistent_503(records):
         if not collection_patches(org):
-            org.org.set_faults(http_503_next=c.max_attempts)   # the whole first attempt budget fails
+            org.org.set_faults(http_503_next=c.max_attempts)  # the whole first attempt budget fails
         return original(records)
+
     c.update_collection = persistent_503
     res = apply_plan(plan_path, client=c, policy=pol, now=NOW)
     assert res.counts == {"applied": 30}
     patches = requests_of(org, "PATCH")
-    assert [r["status"] for r in patches[:c.max_attempts]] == [503] * c.max_attempts
-    assert [r["status"] for r in patches[c.max_attempts:]] == [200, 200]   # two halves
+    assert [r["status"] for r in patches[: c.max_attempts]] == [503] * c.max_attempts
+    assert [r["status"] for r in patches[c.max_attempts :]] == [200, 200]  # two halves
     assert_each_change_once(org, ready(plan_path))
 
 
 # ------------------------------------------------------------------------------------------ clean stops, resumable
+
 
 def test_session_expiry_stops_cleanly_and_a_rerun_with_a_new_session_resumes(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
@@ -267,14 +298,16 @@ def test_session_expiry_stops_cleanly_and_a_rerun_with_a_new_session_resumes(org
     assert org.org.get("Lead", LEAD_E)["external_hard_bounced__c"] is False
     rows = audit_rows(plan_path)
     lead_rows = [r for r in rows if r["object"] == "Lead"]
-    assert {r["result"] for r in lead_rows} == {"pending"}                 # announced, never answered
+    assert {r["result"] for r in lead_rows} == {"pending"}  # announced, never answered
     assert Counter(r["result"] for r in rows if r["object"] == "CampaignMember") == {"pending": 3, "applied": 3}
 
     org.org.renew_session()
-    res = do_apply(org, plan_path)     # a new client with the new session
+    res = do_apply(org, plan_path)  # a new client with the new session
     assert res.counts == {"already_applied": 3, "applied": 2}
-    assert {(o["record_id"], o["result"]) for o in res.outcomes if o["object"] == "Lead"} == \
-        {(LEAD_E, "applied"), (LEAD_F, "applied")}
+    assert {(o["record_id"], o["result"]) for o in res.outcomes if o["object"] == "Lead"} == {
+        (LEAD_E, "applied"),
+        (LEAD_F, "applied"),
+    }
     assert_each_change_once(org, ready(plan_path))
     rows = audit_rows(plan_path)
     for c in ready(plan_path):
@@ -304,13 +337,16 @@ def test_after_a_resumed_run_a_reapply_reports_already_applied(org, plans, tmp_p
 
 def test_request_limit_stops_cleanly_and_resumes_after_the_limit_resets(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
-    org.org.daily_limit = 5            # describe ×2, re-read ×2, PATCH CampaignMember; the Lead PATCH is refused
+    org.org.daily_limit = 5  # describe ×2, re-read ×2, PATCH CampaignMember; the Lead PATCH is refused
     with pytest.raises(ApplyStopped, match="REQUEST_LIMIT_EXCEEDED"):
         do_apply(org, plan_path)
     assert requests_of(org, "PATCH")[-1]["status"] == 403
-    assert history(org) == [(CM_B, "Has_Replied__c"), (CM_B, "ReplyClassification__c"),
-                            (CM_C, "ReplyClassification__c")]
-    org.org.reset_counters()           # the 24 h window rolls over
+    assert history(org) == [
+        (CM_B, "Has_Replied__c"),
+        (CM_B, "ReplyClassification__c"),
+        (CM_C, "ReplyClassification__c"),
+    ]
+    org.org.reset_counters()  # the 24 h window rolls over
     res = do_apply(org, plan_path)
     assert res.counts == {"already_applied": 3, "applied": 2}
     assert_each_change_once(org, ready(plan_path))
@@ -325,18 +361,23 @@ def test_killed_after_sending_before_recording_resumes_without_double_writes(org
     def dies_after_first_patch(records):
         original(records)  # sent and answered; the process dies before recording the outcome
         raise KeyboardInterrupt("killed")
+
     c.update_collection = dies_after_first_patch
     with pytest.raises(KeyboardInterrupt):
         apply_plan(plan_path, client=c, now=NOW)
-    assert history(org) == [(CM_B, "Has_Replied__c"), (CM_B, "ReplyClassification__c"),
-                            (CM_C, "ReplyClassification__c")]
+    assert history(org) == [
+        (CM_B, "Has_Replied__c"),
+        (CM_B, "ReplyClassification__c"),
+        (CM_C, "ReplyClassification__c"),
+    ]
     assert {r["result"] for r in audit_rows(plan_path)} == {"pending"}
     res = do_apply(org, plan_path)
     assert res.counts == {"applied": 5}
-    assert {o["message"] for o in res.outcomes if o["object"] == "CampaignMember"} == \
-        {"confirmed after an interrupted run"}
+    assert {o["message"] for o in res.outcomes if o["object"] == "CampaignMember"} == {
+        "confirmed after an interrupted run"
+    }
     assert_each_change_once(org, ready(plan_path))
-    assert len(collection_patches(org)) == 2   # the CampaignMember batch was not sent again
+    assert len(collection_patches(org)) == 2  # the CampaignMember batch was not sent again
 
 
 KILL_SCRIPT = """
@@ -352,17 +393,21 @@ print("finished")
 
 def test_apply_process_killed_mid_run_resumes_without_double_writes(org, plans, tmp_path):
     """A real `kill -9` of an apply process after its first batch reached Salesforce."""
-    plan_path, pol = prepared(org, plans, tmp_path, "leads205")   # two collection batches: 200 + 5
+    plan_path, pol = prepared(org, plans, tmp_path, "leads205")  # two collection batches: 200 + 5
     script = tmp_path / "apply_child.py"
     script.write_text(KILL_SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(script), json.dumps(sandbox_env(org)), str(plan_path), str(pol)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), json.dumps(sandbox_env(org)), str(plan_path), str(pol)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while not requests_of(org, "POST", "/composite/sobjects/Lead"):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
             time.sleep(0.005)
-        org.org.set_faults(latency_ms=400)   # slow the writes down so the kill lands between the two batches
+        org.org.set_faults(latency_ms=400)  # slow the writes down so the kill lands between the two batches
         while not [r for r in collection_patches(org) if r["status"] == 200]:
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
             time.sleep(0.002)
@@ -372,12 +417,12 @@ def test_apply_process_killed_mid_run_resumes_without_double_writes(org, plans, 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    time.sleep(0.6)   # let a request the child may still have had in flight finish on the server side
+    time.sleep(0.6)  # let a request the child may still have had in flight finish on the server side
     org.org.set_faults(latency_ms=0)
     written_before = len(history(org))
     assert 200 <= written_before < 205, written_before
     rows = audit_rows(plan_path)
-    assert rows and {r["result"] for r in rows} == {"pending"}     # killed before any outcome row
+    assert rows and {r["result"] for r in rows} == {"pending"}  # killed before any outcome row
 
     res = do_apply(org, plan_path, policy=pol)
     assert res.counts == {"applied": 205}
@@ -389,6 +434,7 @@ def test_apply_process_killed_mid_run_resumes_without_double_writes(org, plans, 
 
 
 # ------------------------------------------------------------------------------------------ per-record errors
+
 
 def test_missing_required_field_fails_that_record_only_and_is_exported(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
@@ -404,8 +450,9 @@ def test_missing_required_field_fails_that_record_only_and_is_exported(org, plan
     assert org.org.get("Lead", LEAD_F)["external_hard_bounced__c"] is False
 
     exc = read_csv(res.files["exceptions_csv"])
-    assert [(r["record_id"], r["field"], r["result"], r["error_code"]) for r in exc] == \
-        [(LEAD_F, "external_hard_bounced__c", "failed", "REQUIRED_FIELD_MISSING")]
+    assert [(r["record_id"], r["field"], r["result"], r["error_code"]) for r in exc] == [
+        (LEAD_F, "external_hard_bounced__c", "failed", "REQUIRED_FIELD_MISSING")
+    ]
     md = res.files["exceptions_md"].read_text("utf-8")
     table = [line for line in md.splitlines() if line.startswith("|")]
     assert table[0] == "| object | record_id | field | result | error_code | message |"
@@ -416,15 +463,19 @@ def test_missing_required_field_fails_that_record_only_and_is_exported(org, plan
     assert "LastName" in cells[5]
     assert load_plan(plan_path)["plan_id"] in md
     audit_failed = [r for r in audit_rows(plan_path) if r["result"] == "failed"]
-    assert [(r["record_id"], r["error_code"], r["approver"]) for r in audit_failed] == \
-        [(LEAD_F, "REQUIRED_FIELD_MISSING", "Ana Admin")]
+    assert [(r["record_id"], r["error_code"], r["approver"]) for r in audit_failed] == [
+        (LEAD_F, "REQUIRED_FIELD_MISSING", "Ana Admin")
+    ]
 
 
 def test_exceptions_markdown_table_survives_pipes_and_newlines_in_messages(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
-    org.org.set_faults(fail_records={CM_C: ("REQUIRED_FIELD_MISSING", "Required fields are missing: [Status|Type]\n"
-                                                                      "see the layout", ["Status"]),
-                                     LEAD_E: REQUIRED_MISSING})
+    org.org.set_faults(
+        fail_records={
+            CM_C: ("REQUIRED_FIELD_MISSING", "Required fields are missing: [Status|Type]\nsee the layout", ["Status"]),
+            LEAD_E: REQUIRED_MISSING,
+        }
+    )
     res = do_apply(org, plan_path)
     assert res.counts == {"applied": 3, "failed": 2}
     table = [line for line in res.files["exceptions_md"].read_text("utf-8").splitlines() if line.startswith("|")]
@@ -441,8 +492,9 @@ def test_exceptions_markdown_table_survives_pipes_and_newlines_in_messages(org, 
 
 # ------------------------------------------------------------------------------------------ Bulk API 2.0
 
+
 def test_large_plans_go_through_bulk_api_and_results_join_back_by_id(org, plans, tmp_path):
-    plan_path, pol = prepared(org, plans, tmp_path, "bulk")   # 54 leads > bulk_threshold 50
+    plan_path, pol = prepared(org, plans, tmp_path, "bulk")  # 54 leads > bulk_threshold 50
     changes = ready(plan_path)
     assert {c["field"] for c in changes} == {"external_hard_bounced__c", "company_description__c", "Industry"}
     res = do_apply(org, plan_path, policy=pol)
@@ -457,8 +509,9 @@ def test_large_plans_go_through_bulk_api_and_results_join_back_by_id(org, plans,
         assert rec["company_description__c"] == (f'Co {i}, makes "things"' if i % 2 == 0 else None), i
         assert rec["Industry"] == ("Banking" if i % 3 == 0 else None), i
     assert_each_change_once(org, changes)
-    assert {(o["record_id"], o["field"]) for o in res.outcomes if o["result"] == "applied"} == \
-        {(c["record_id"], c["field"]) for c in changes}
+    assert {(o["record_id"], o["field"]) for o in res.outcomes if o["result"] == "applied"} == {
+        (c["record_id"], c["field"]) for c in changes
+    }
 
 
 def test_bulk_failures_and_locks_join_back_to_the_right_records(org, plans, tmp_path):
@@ -500,19 +553,21 @@ def test_http_503_on_the_bulk_path_is_retried(org, plans, tmp_path):
     def job_meets_a_503(*args, **kw):
         org.org.set_faults(http_503_next=1)
         return original(*args, **kw)
+
     c.bulk_update = job_meets_a_503
     res = apply_plan(plan_path, client=c, policy=pol, now=NOW)
     assert set(res.counts) == {"applied"}
     assert_each_change_once(org, ready(plan_path))
-    assert [r["status"] for r in org.org.request_log].count(503) == 1   # the org did answer 503 once …
-    assert c.retries == 1                                                # … and the client retried it
+    assert [r["status"] for r in org.org.request_log].count(503) == 1  # the org did answer 503 once …
+    assert c.retries == 1  # … and the client retried it
 
 
 # ------------------------------------------------------------------------------------------ API cost
 
+
 def test_api_cost_is_one_collection_call_per_200_records_per_object(org, plans, tmp_path):
     sent: list = []
-    plan_path, pol = prepared(org, plans, tmp_path, "cost")   # 201 leads (1–3 fields each), 30 members
+    plan_path, pol = prepared(org, plans, tmp_path, "cost")  # 201 leads (1–3 fields each), 30 members
     changes = ready(plan_path)
     res = do_apply(org, plan_path, policy=pol, record=sent)
     assert res.counts == {"applied": len(changes)}
@@ -536,6 +591,7 @@ def test_api_cost_is_one_collection_call_per_200_records_per_object(org, plans, 
 
 # ------------------------------------------------------------------------------------------ undo plan
 
+
 def test_undo_plan_swaps_before_and_after_and_restores_the_org(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     targets = [("CampaignMember", CM_B), ("CampaignMember", CM_C), ("Lead", LEAD_E), ("Lead", LEAD_F)]
@@ -543,7 +599,7 @@ def test_undo_plan_swaps_before_and_after_and_restores_the_org(org, plans, tmp_p
     res = do_apply(org, plan_path)
     undo_path = res.files["undo"]
     assert undo_path.exists()
-    undo = load_plan(undo_path)            # verifies plan_id against the content
+    undo = load_plan(undo_path)  # verifies plan_id against the content
     plan = load_plan(plan_path)
     assert undo["undoes"] == plan["plan_id"] and undo["plan_id"] != plan["plan_id"]
     applied = {(o["object"], o["record_id"], o["field"]): (o["before"], o["after"]) for o in res.outcomes}
@@ -551,7 +607,7 @@ def test_undo_plan_swaps_before_and_after_and_restores_the_org(org, plans, tmp_p
     assert all(c["status"] == "ready" for c in undo["changes"])
 
     with pytest.raises(ApprovalError, match="is not approved"):
-        do_apply(org, undo_path, now=None)        # the undo plan needs its own approval
+        do_apply(org, undo_path, now=None)  # the undo plan needs its own approval
     approve(undo_path, by="Ana Admin")
     res2 = do_apply(org, undo_path, now=None)
     assert res2.counts == {"applied": 5}
@@ -570,8 +626,11 @@ def test_undo_plan_through_bulk_api_restores_blank_values(org, plans, tmp_path):
     assert set(res2.counts) == {"applied"}
     for i in range(1, 55):
         rec = org.org.get("Lead", lead_id(i))
-        assert (rec["company_description__c"], rec["Industry"], rec["external_hard_bounced__c"]) == \
-            (None, None, False), i
+        assert (rec["company_description__c"], rec["Industry"], rec["external_hard_bounced__c"]) == (
+            None,
+            None,
+            False,
+        ), i
 
 
 def test_undo_plan_after_a_resumed_run_covers_every_applied_change(org, plans, tmp_path):
@@ -582,11 +641,13 @@ def test_undo_plan_after_a_resumed_run_covers_every_applied_change(org, plans, t
     org.org.renew_session()
     do_apply(org, plan_path)
     undo = load_plan(plan_path.with_name("plan.undo.json"))
-    assert {(c["record_id"], c["field"]) for c in undo["changes"]} == \
-        {(c["record_id"], c["field"]) for c in ready(plan_path)}
+    assert {(c["record_id"], c["field"]) for c in undo["changes"]} == {
+        (c["record_id"], c["field"]) for c in ready(plan_path)
+    }
 
 
 # ------------------------------------------------------------------------------------------ snapshot age
+
 
 def test_stale_snapshot_is_refused_before_anything_is_read(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
@@ -596,6 +657,7 @@ def test_stale_snapshot_is_refused_before_anything_is_read(org, plans, tmp_path)
 
 
 # ------------------------------------------------------------------------------------------ the DuckDB file
+
 
 def test_a_new_plan_into_the_same_database_keeps_the_audit_trail(org, plans, tmp_path):
     """`reconcile plan` rebuilds the DuckDB file beside it and moves it over the old one: the audit trail of
@@ -612,21 +674,25 @@ def test_a_new_plan_into_the_same_database_keeps_the_audit_trail(org, plans, tmp
         build_plan(bad, out=plan_path.parent / "bad.json", db=db, exports=False)
     assert audit_rows(plan_path) == before
     assert sorted(p.name for p in plan_path.parent.iterdir() if p.name.startswith("reconcile.duckdb")) == [
-        "reconcile.duckdb"]
+        "reconcile.duckdb"
+    ]
     # the next apply appends after the carried rows
     approve(plan_path.parent / "again.json", by="Ana Admin")
     do_apply(org, plan_path.parent / "again.json")
     after = audit_rows(plan_path)
-    assert after[:len(before)] == before
-    assert len(after) > len(before) and min(r["seq"] for r in after[len(before):]) > max(r["seq"] for r in before)
+    assert after[: len(before)] == before
+    assert len(after) > len(before) and min(r["seq"] for r in after[len(before) :]) > max(r["seq"] for r in before)
 
 
 def _hold(db: Path, read_only: bool):
     """Another process holding the DuckDB file (a notebook, or an apply writing its audit)."""
-    code = ("import sys, time, duckdb; c = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == '1'); "
-            "print('held', flush=True); time.sleep(60)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(db), "1" if read_only else "0"],
-                            stdout=subprocess.PIPE, text=True)
+    code = (
+        "import sys, time, duckdb; c = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == '1'); "
+        "print('held', flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(db), "1" if read_only else "0"], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "held"
     return proc
 

@@ -13,8 +13,11 @@ LEAD_F = "00Q5g00000AbCdFEAV"
 def setup(tmp_path, sandbox_org):
     h = sandbox_org
     seed(h, HANDMADE)
-    policy = policy_with(tmp_path, {"company_description__c": "active", "Industry": "active"},
-                         replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"})
+    policy = policy_with(
+        tmp_path,
+        {"company_description__c": "active", "Industry": "active"},
+        replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"},
+    )
     plan_path = tmp_path / "plan.json"
     build_plan(HANDMADE, out=plan_path, policy=policy)
     panel = ApplyPanel(plan_path, client_factory=lambda: client_for(h), policy=policy)

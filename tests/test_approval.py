@@ -20,18 +20,48 @@ from reconcile.approval import approval_path, approve
 from reconcile.errors import ApprovalError, PlanError
 from reconcile.plan import load_plan, save_plan
 from reconcile.planfile import copy_plan
-from test_apply import (CM_B, CM_C, CONTACT_BOB, LEAD_E, LEAD_F, LEAD_G, LEAD_H, MAKERS, admin_sf,
-                        assert_each_change_once, audit_rows, do_apply, history, outcome, policy_with, prepared,
-                        read_csv, ready, requests_of, seed)
+from test_apply import (
+    CM_B,
+    CM_C,
+    CONTACT_BOB,
+    LEAD_E,
+    LEAD_F,
+    LEAD_G,
+    LEAD_H,
+    MAKERS,
+    admin_sf,
+    assert_each_change_once,
+    audit_rows,
+    do_apply,
+    history,
+    outcome,
+    policy_with,
+    prepared,
+    read_csv,
+    ready,
+    requests_of,
+    seed,
+)
 from test_apply import org, plans  # noqa: F401  (fixtures)
 
-FIELD_VALUES = (("CampaignMember", CM_B), ("CampaignMember", CM_C), ("Lead", LEAD_E), ("Lead", LEAD_F),
-                ("Lead", LEAD_G), ("Lead", LEAD_H), ("Contact", CONTACT_BOB))
+FIELD_VALUES = (
+    ("CampaignMember", CM_B),
+    ("CampaignMember", CM_C),
+    ("Lead", LEAD_E),
+    ("Lead", LEAD_F),
+    ("Lead", LEAD_G),
+    ("Lead", LEAD_H),
+    ("Contact", CONTACT_BOB),
+)
 
-MAKERS.update({
-    "gated": lambda d: (MAKERS["handmade"](d)[0],
-                        policy_with(d, replace={"max_ready_changes_per_field = 5000": "max_ready_changes_per_field = 0"})),
-})
+MAKERS.update(
+    {
+        "gated": lambda d: (
+            MAKERS["handmade"](d)[0],
+            policy_with(d, replace={"max_ready_changes_per_field = 5000": "max_ready_changes_per_field = 0"}),
+        ),
+    }
+)
 
 
 def org_state(h) -> dict:
@@ -68,21 +98,37 @@ def made_ready(change: dict, **kw) -> dict:
 
 
 def new_change(obj, rid, field, before, after, reasons=()) -> dict:
-    return {"object": obj, "record_id": rid, "field": field, "before": before, "after": after, "rule": "hand_edit",
-            "status": "blocked" if reasons else "ready", "reason": reasons[0] if reasons else None,
-            "reasons": list(reasons), "evidence": [], "campaign_id": None, "gbu": None}
+    return {
+        "object": obj,
+        "record_id": rid,
+        "field": field,
+        "before": before,
+        "after": after,
+        "rule": "hand_edit",
+        "status": "blocked" if reasons else "ready",
+        "reason": reasons[0] if reasons else None,
+        "reasons": list(reasons),
+        "evidence": [],
+        "campaign_id": None,
+        "gbu": None,
+    }
 
 
 def add_changes(plan: dict, *changes) -> None:
     plan["changes"] = sorted(plan["changes"] + list(changes), key=lambda c: (c["object"], c["record_id"], c["field"]))
 
 
-HANDMADE_READY = {(CM_B, "Has_Replied__c"): True, (CM_B, "ReplyClassification__c"): "Interested",
-                  (CM_C, "ReplyClassification__c"): "Not Interested", (LEAD_E, "external_hard_bounced__c"): True,
-                  (LEAD_F, "external_hard_bounced__c"): True}
+HANDMADE_READY = {
+    (CM_B, "Has_Replied__c"): True,
+    (CM_B, "ReplyClassification__c"): "Interested",
+    (CM_C, "ReplyClassification__c"): "Not Interested",
+    (LEAD_E, "external_hard_bounced__c"): True,
+    (LEAD_F, "external_hard_bounced__c"): True,
+}
 
 
 # ------------------------------------------------------------------------------------------ happy path
+
 
 def test_happy_path_writes_only_approved_allowlisted_fields(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
@@ -108,13 +154,16 @@ def test_happy_path_writes_only_approved_allowlisted_fields(org, plans, tmp_path
     assert Counter(r["result"] for r in rows) == {"pending": 5, "applied": 5}
     assert {(r["plan_id"], r["approver"]) for r in rows} == {(plan_id, "Ana Admin")}
     seq = {(r["record_id"], r["field"], r["result"]): r["seq"] for r in rows}
-    assert all(seq[(rid, f, "pending")] < seq[(rid, f, "applied")] for rid, f in HANDMADE_READY)   # write-ahead
-    assert json.loads(next(r for r in rows if r["field"] == "ReplyClassification__c" and r["record_id"] == CM_C)
-                      ["before"]) == "Interested"
+    assert all(seq[(rid, f, "pending")] < seq[(rid, f, "applied")] for rid, f in HANDMADE_READY)  # write-ahead
+    assert (
+        json.loads(next(r for r in rows if r["field"] == "ReplyClassification__c" and r["record_id"] == CM_C)["before"])
+        == "Interested"
+    )
     # exports
     results = read_csv(res.files["results"])
-    assert {(r["record_id"], r["field"], r["result"]) for r in results} == \
-        {(rid, f, "applied") for rid, f in HANDMADE_READY}
+    assert {(r["record_id"], r["field"], r["result"]) for r in results} == {
+        (rid, f, "applied") for rid, f in HANDMADE_READY
+    }
     assert read_csv(res.files["exceptions_csv"]) == []
     assert len(read_csv(res.files["audit"])) == 10
 
@@ -132,8 +181,9 @@ def test_unapproved_plan_is_refused_naming_the_file_and_the_fix(org, plans, tmp_
 
 def test_plan_edited_after_approval_is_refused(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
-    edit_plan(plan_path, lambda p: change_of(p, CM_C, "ReplyClassification__c").update(after="Wrong Person"),
-              rehash=False)
+    edit_plan(
+        plan_path, lambda p: change_of(p, CM_C, "ReplyClassification__c").update(after="Wrong Person"), rehash=False
+    )
     with pytest.raises(PlanError, match="edited after it was built") as e:
         do_apply(org, plan_path)
     assert str(plan_path) in str(e.value)
@@ -150,8 +200,8 @@ def test_plan_edited_and_rehashed_after_approval_is_refused(org, plans, tmp_path
 
 def test_approval_of_another_plan_is_refused(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
-    other = plans.copy(tmp_path / "other", "enrich")      # a different plan (other policy) …
-    shutil.copy(approval_path(plan_path), approval_path(other))   # … with the first plan's approval beside it
+    other = plans.copy(tmp_path / "other", "enrich")  # a different plan (other policy) …
+    shutil.copy(approval_path(plan_path), approval_path(other))  # … with the first plan's approval beside it
     with pytest.raises(ApprovalError) as e:
         do_apply(org, other)
     assert load_plan(plan_path)["plan_id"] in str(e.value) and load_plan(other)["plan_id"] in str(e.value)
@@ -176,13 +226,17 @@ def test_approval_needs_a_name():
 
 # ------------------------------------------------------------------------------------------ gates
 
+
 def test_plan_gates_need_an_explicit_override_with_a_reason(org, plans, tmp_path):
     plan_path = plans.copy(tmp_path, "gated")
     pol = plans.policy("gated")
     seed(org, plans.snapshot("gated"))
     plan = load_plan(plan_path)
-    assert {g["field"] for g in plan["gates"]} == {"Has_Replied__c", "ReplyClassification__c",
-                                                   "external_hard_bounced__c"}
+    assert {g["field"] for g in plan["gates"]} == {
+        "Has_Replied__c",
+        "ReplyClassification__c",
+        "external_hard_bounced__c",
+    }
     for reason in (None, "   "):
         with pytest.raises(ApprovalError, match="--override-gate"):
             approve(plan_path, by="Ana Admin", override_gate=reason, policy=pol)
@@ -195,9 +249,15 @@ def test_plan_gates_need_an_explicit_override_with_a_reason(org, plans, tmp_path
     assert not approval_path(plan_path).exists()
     copy_plan(plans.build("gated", MAKERS["gated"])[0], plan_path)
     # an approval written by hand without the overrides (the old sha256 "signature" recomputed) is refused
-    forged = {"format": "reconcile.approval/1", "plan_id": plan["plan_id"], "approved_by": "Ana Admin",
-              "approved_at": "2026-11-27T06:30:00Z", "scope": {"fields": "all"}, "gate_overrides": [],
-              "overwrite_releases": []}
+    forged = {
+        "format": "reconcile.approval/1",
+        "plan_id": plan["plan_id"],
+        "approved_by": "Ana Admin",
+        "approved_at": "2026-11-27T06:30:00Z",
+        "scope": {"fields": "all"},
+        "gate_overrides": [],
+        "overwrite_releases": [],
+    }
     forged["signature"] = "sha256:" + hashlib.sha256(json.dumps(forged, sort_keys=True).encode()).hexdigest()
     approval_path(plan_path).write_text(json.dumps(forged))
     with pytest.raises(ApprovalError, match="not a signed"):
@@ -209,8 +269,13 @@ def test_plan_gates_need_an_explicit_override_with_a_reason(org, plans, tmp_path
         do_apply(org, plan_path, policy=pol)
     assert not org.org.field_history
 
-    approval = approve(plan_path, by="Ana Admin", override_gate="campaign clean-up agreed with MARCOM", policy=pol,
-                       replace="the first approval missed the gates")
+    approval = approve(
+        plan_path,
+        by="Ana Admin",
+        override_gate="campaign clean-up agreed with MARCOM",
+        policy=pol,
+        replace="the first approval missed the gates",
+    )
     assert len(approval["gate_overrides"]) == 3
     assert {o["reason"] for o in approval["gate_overrides"]} == {"campaign clean-up agreed with MARCOM"}
     res = do_apply(org, plan_path, policy=pol)
@@ -220,21 +285,28 @@ def test_plan_gates_need_an_explicit_override_with_a_reason(org, plans, tmp_path
 
 # ------------------------------------------------------------------------------------------ scope
 
+
 def test_scope_fields_applies_only_those_fields(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade", fields=["external_hard_bounced__c"])
     sent: list = []
     res = do_apply(org, plan_path, record=sent)
     assert res.counts == {"applied": 2}
-    assert {(o["record_id"], o["field"]) for o in res.outcomes} == \
-        {(LEAD_E, "external_hard_bounced__c"), (LEAD_F, "external_hard_bounced__c")}
+    assert {(o["record_id"], o["field"]) for o in res.outcomes} == {
+        (LEAD_E, "external_hard_bounced__c"),
+        (LEAD_F, "external_hard_bounced__c"),
+    }
     assert sorted(history(org)) == [(LEAD_E, "external_hard_bounced__c"), (LEAD_F, "external_hard_bounced__c")]
     assert org.org.get("CampaignMember", CM_B)["Has_Replied__c"] is False
     assert org.org.get("CampaignMember", CM_C)["ReplyClassification__c"] == "Interested"
     assert len(sent) == 1 and not requests_of(org, contains="/composite/sobjects/CampaignMember")
 
     # the rest of the plan can be approved later, under a new approval
-    approve(plan_path, by="Ana Admin", fields=["CampaignMember.Has_Replied__c", "replyclassification__c"],
-            replace="the replies are checked now")
+    approve(
+        plan_path,
+        by="Ana Admin",
+        fields=["CampaignMember.Has_Replied__c", "replyclassification__c"],
+        replace="the replies are checked now",
+    )
     res2 = do_apply(org, plan_path)
     assert Counter(o["result"] for o in res2.outcomes) == {"applied": 3}
     assert_each_change_once(org, ready(plan_path))
@@ -248,6 +320,7 @@ def test_scope_naming_a_field_without_changes_is_refused(org, plans, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ overwrite releases
+
 
 def test_overwrite_candidates_stay_blocked_unless_named(org, plans, tmp_path):
     plan_path, pol = prepared(org, plans, tmp_path, "enrich")
@@ -263,8 +336,14 @@ def test_overwrite_candidates_stay_blocked_unless_named(org, plans, tmp_path):
 
 
 def test_overwrite_release_by_field_applies_only_pure_overwrite_candidates(org, plans, tmp_path):
-    plan_path, pol = prepared(org, plans, tmp_path, "enrich", release_fields=["company_description__c", "Industry"],
-                              release_reason="Clay descriptions are better; MARCOM ticket 42")
+    plan_path, pol = prepared(
+        org,
+        plans,
+        tmp_path,
+        "enrich",
+        release_fields=["company_description__c", "Industry"],
+        release_reason="Clay descriptions are better; MARCOM ticket 42",
+    )
     res = do_apply(org, plan_path, policy=pol)
     o = outcome(res, LEAD_F, "company_description__c")
     assert o["result"] == "applied"
@@ -296,34 +375,46 @@ def test_overwrite_release_needs_a_reason(org, plans, tmp_path):
 def test_release_never_frees_pending_legal_changes(org, plans, tmp_path):
     """Default policy: the enrichment fields wait for Legal — naming them in a release changes nothing."""
     plan_path = plans.copy(tmp_path, "handmade")
-    for kw in ({"release_fields": ["company_description__c", "Industry"]}, {"release_records": [LEAD_E, LEAD_F, LEAD_H]}):
+    for kw in (
+        {"release_fields": ["company_description__c", "Industry"]},
+        {"release_records": [LEAD_E, LEAD_F, LEAD_H]},
+    ):
         with pytest.raises(ApprovalError, match="releases nothing: .*(pending_legal|no change of record)"):
             approve(plan_path, by="Ana Admin", release_reason="try to sneak past Legal", **kw)
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     before = org_state(org)
     res = do_apply(org, plan_path)
     assert res.counts == {"applied": 5}
-    assert {o["field"] for o in res.outcomes} == {"Has_Replied__c", "ReplyClassification__c",
-                                                  "external_hard_bounced__c"}
+    assert {o["field"] for o in res.outcomes} == {
+        "Has_Replied__c",
+        "ReplyClassification__c",
+        "external_hard_bounced__c",
+    }
     after = org_state(org)
     for rid in (LEAD_E, LEAD_F, LEAD_H):
         for f in ("Industry", "company_description__c"):
             assert after[rid][f] == before[rid][f]
-    assert after[LEAD_H]["external_hard_bounced__c"] is False     # converted lead: blocked, not releasable
+    assert after[LEAD_H]["external_hard_bounced__c"] is False  # converted lead: blocked, not releasable
 
 
-@pytest.mark.parametrize("field,before,after,expected", [
-    ("overall_hard_bounced__c", True, False, "read_only"),
-    ("Status", "Open", "Qualified", "not_in_allowlist"),
-])
-def test_release_never_frees_read_only_or_unlisted_fields_even_in_an_edited_plan(org, plans, tmp_path, field, before,
-                                                                                 after, expected):
+@pytest.mark.parametrize(
+    "field,before,after,expected",
+    [
+        ("overall_hard_bounced__c", True, False, "read_only"),
+        ("Status", "Open", "Qualified", "not_in_allowlist"),
+    ],
+)
+def test_release_never_frees_read_only_or_unlisted_fields_even_in_an_edited_plan(
+    org, plans, tmp_path, field, before, after, expected
+):
     """A hand-edited plan labels a formula / unlisted field a mere overwrite candidate; apply still refuses it."""
     plan_path = plans.copy(tmp_path, "handmade")
     seed(org, plans.snapshot("handmade"))
     # lead G has no other change, so its formula value cannot move because of another write
-    edit_plan(plan_path, lambda p: add_changes(p, new_change("Lead", LEAD_G, field, before, after,
-                                                             ["overwrite_not_approved"])))
+    edit_plan(
+        plan_path,
+        lambda p: add_changes(p, new_change("Lead", LEAD_G, field, before, after, ["overwrite_not_approved"])),
+    )
     built(plan_path)
     approve(plan_path, by="Ana Admin", release_fields=[field], release_records=[LEAD_G], release_reason="edited plan")
     res = do_apply(org, plan_path)
@@ -334,6 +425,7 @@ def test_release_never_frees_read_only_or_unlisted_fields_even_in_an_edited_plan
 
 
 # ------------------------------------------------------------------------------------------ allowlist at apply time
+
 
 def _pending_legal(p):
     made_ready(change_of(p, LEAD_E, "Industry"))
@@ -359,15 +451,20 @@ def _checkbox_text(p):
     made_ready(change_of(p, LEAD_E, "external_hard_bounced__c"), after="yes")
 
 
-@pytest.mark.parametrize("edit,target,expected,also", [
-    (_pending_legal, ("Lead", LEAD_E, "Industry"), "pending_legal", ()),
-    (_formula, ("Lead", LEAD_G, "overall_hard_bounced__c"), "read_only", ()),
-    (_contact, ("Contact", CONTACT_BOB, "Email"), "not_in_allowlist", ("object_not_writable",)),
-    (_unlisted, ("Lead", LEAD_E, "Status"), "not_in_allowlist", ()),
-    (_bad_picklist, ("CampaignMember", CM_C, "ReplyClassification__c"), "invalid_picklist_value", ()),
-], ids=["pending_legal", "formula", "contact", "not_in_policy", "picklist"])
-def test_apply_rechecks_the_allowlist_of_an_edited_and_reapproved_plan(org, plans, tmp_path, edit, target, expected,
-                                                                      also):
+@pytest.mark.parametrize(
+    "edit,target,expected,also",
+    [
+        (_pending_legal, ("Lead", LEAD_E, "Industry"), "pending_legal", ()),
+        (_formula, ("Lead", LEAD_G, "overall_hard_bounced__c"), "read_only", ()),
+        (_contact, ("Contact", CONTACT_BOB, "Email"), "not_in_allowlist", ("object_not_writable",)),
+        (_unlisted, ("Lead", LEAD_E, "Status"), "not_in_allowlist", ()),
+        (_bad_picklist, ("CampaignMember", CM_C, "ReplyClassification__c"), "invalid_picklist_value", ()),
+    ],
+    ids=["pending_legal", "formula", "contact", "not_in_policy", "picklist"],
+)
+def test_apply_rechecks_the_allowlist_of_an_edited_and_reapproved_plan(
+    org, plans, tmp_path, edit, target, expected, also
+):
     plan_path = plans.copy(tmp_path, "handmade")
     seed(org, plans.snapshot("handmade"))
     edit_plan(plan_path, edit)
@@ -386,12 +483,14 @@ def test_apply_rechecks_the_allowlist_of_an_edited_and_reapproved_plan(org, plan
     assert (rid, field) not in {(r["id"], k) for batch in sent for r in batch for k in r}
     # the rest of the plan is applied as usual
     others = [c for c in ready(plan_path) if (c["record_id"], c["field"]) != (rid, field)]
-    assert {(x["record_id"], x["field"]) for x in res.outcomes if x["result"] == "applied"} == \
-        {(c["record_id"], c["field"]) for c in others}
+    assert {(x["record_id"], x["field"]) for x in res.outcomes if x["result"] == "applied"} == {
+        (c["record_id"], c["field"]) for c in others
+    }
     # the refusal is audited and exported
     refused = [r for r in audit_rows(plan_path) if r["result"] == "refused"]
-    assert [(r["record_id"], r["field"], r["error_code"], r["approver"]) for r in refused] == \
-        [(rid, field, expected, "Demo Admin")]
+    assert [(r["record_id"], r["field"], r["error_code"], r["approver"]) for r in refused] == [
+        (rid, field, expected, "Demo Admin")
+    ]
     assert [(r["record_id"], r["result"]) for r in read_csv(res.files["exceptions_csv"])] == [(rid, "refused")]
 
 
@@ -407,8 +506,14 @@ def test_apply_refuses_a_checkbox_change_to_a_non_boolean(org, plans, tmp_path):
 
 
 def test_contact_field_listed_active_in_the_policy_is_still_not_writable(org, plans, tmp_path):
-    pol = policy_with(tmp_path / "pol", replace={"# Clay column names": (
-        '[[fields]]\nobject = "Contact"\nfield = "Email"\nstatus = "active"\nkind = "text"\n\n# Clay column names')})
+    pol = policy_with(
+        tmp_path / "pol",
+        replace={
+            "# Clay column names": (
+                '[[fields]]\nobject = "Contact"\nfield = "Email"\nstatus = "active"\nkind = "text"\n\n# Clay column names'
+            )
+        },
+    )
     plan_path = plans.copy(tmp_path, "handmade")
     seed(org, plans.snapshot("handmade"))
     edit_plan(plan_path, _contact)
@@ -422,8 +527,14 @@ def test_contact_field_listed_active_in_the_policy_is_still_not_writable(org, pl
 
 def test_field_the_org_does_not_let_the_integration_user_edit_is_refused(org, plans, tmp_path):
     """The policy calls Lead.Status writable, the org's describe says the integration user cannot update it."""
-    pol = policy_with(tmp_path / "pol", replace={"# Clay column names": (
-        '[[fields]]\nobject = "Lead"\nfield = "Status"\nstatus = "active"\nkind = "text"\n\n# Clay column names')})
+    pol = policy_with(
+        tmp_path / "pol",
+        replace={
+            "# Clay column names": (
+                '[[fields]]\nobject = "Lead"\nfield = "Status"\nstatus = "active"\nkind = "text"\n\n# Clay column names'
+            )
+        },
+    )
     plan_path = plans.copy(tmp_path, "handmade")
     seed(org, plans.snapshot("handmade"))
     edit_plan(plan_path, _unlisted)
@@ -437,11 +548,12 @@ def test_field_the_org_does_not_let_the_integration_user_edit_is_refused(org, pl
 
 # ------------------------------------------------------------------------------------------ drift
 
+
 def test_drifted_values_are_not_written_and_equal_ones_are_already_applied(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     admin = admin_sf(org)
-    admin.CampaignMember.update(CM_C, {"ReplyClassification__c": "Wrong Person"})   # someone changed it since
-    admin.Lead.update(LEAD_E, {"external_hard_bounced__c": True})                   # someone already did it
+    admin.CampaignMember.update(CM_C, {"ReplyClassification__c": "Wrong Person"})  # someone changed it since
+    admin.Lead.update(LEAD_E, {"external_hard_bounced__c": True})  # someone already did it
     admin_rows = len(org.org.field_history)
     res = do_apply(org, plan_path)
     drift = outcome(res, CM_C, "ReplyClassification__c")
@@ -449,14 +561,18 @@ def test_drifted_values_are_not_written_and_equal_ones_are_already_applied(org, 
     assert outcome(res, LEAD_E, "external_hard_bounced__c")["result"] == "already_applied"
     assert res.counts == {"already_applied": 1, "applied": 3, "drifted": 1}
     assert org.org.get("CampaignMember", CM_C)["ReplyClassification__c"] == "Wrong Person"
-    assert sorted(history(org)) == sorted([(CM_B, "Has_Replied__c"), (CM_B, "ReplyClassification__c"),
-                                           (LEAD_F, "external_hard_bounced__c")])
+    assert sorted(history(org)) == sorted(
+        [(CM_B, "Has_Replied__c"), (CM_B, "ReplyClassification__c"), (LEAD_F, "external_hard_bounced__c")]
+    )
     assert len(org.org.field_history) == admin_rows + 3
     rows = {(r["record_id"], r["field"], r["result"]) for r in audit_rows(plan_path)}
     assert (CM_C, "ReplyClassification__c", "drifted") in rows
     assert (LEAD_E, "external_hard_bounced__c", "already_applied") in rows
-    assert not [r for r in rows if r[:2] in {(CM_C, "ReplyClassification__c"), (LEAD_E, "external_hard_bounced__c")}
-                and r[2] == "pending"]
+    assert not [
+        r
+        for r in rows
+        if r[:2] in {(CM_C, "ReplyClassification__c"), (LEAD_E, "external_hard_bounced__c")} and r[2] == "pending"
+    ]
 
 
 def test_drift_seeded_in_the_org_before_apply(org, plans, tmp_path):
@@ -474,6 +590,7 @@ def test_drift_seeded_in_the_org_before_apply(org, plans, tmp_path):
 
 # ------------------------------------------------------------------------------------------ re-apply
 
+
 def test_reapplying_an_applied_plan_writes_nothing(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     first = do_apply(org, plan_path)
@@ -484,9 +601,12 @@ def test_reapplying_an_applied_plan_writes_nothing(org, plans, tmp_path):
     assert second.counts == {"already_applied": 5}
     log = org.org.request_log[start:]
     assert not [r for r in log if r["method"] in ("PATCH", "PUT", "DELETE")]
-    assert {(r["method"], r["path"].rsplit("/", 1)[-1]) for r in log} <= \
-        {("GET", "describe"), ("POST", "Lead"), ("POST", "CampaignMember")}
-    assert requests_of(org, "POST", "/composite/sobjects/Lead", start)        # it did re-read
+    assert {(r["method"], r["path"].rsplit("/", 1)[-1]) for r in log} <= {
+        ("GET", "describe"),
+        ("POST", "Lead"),
+        ("POST", "CampaignMember"),
+    }
+    assert requests_of(org, "POST", "/composite/sobjects/Lead", start)  # it did re-read
     assert org.org.field_history == history_after_first
     second_rows = [r for r in audit_rows(plan_path) if r["run_id"] == second.run_id]
     assert Counter(r["result"] for r in second_rows) == {"already_applied": 5}

@@ -20,7 +20,7 @@ from reconcile.sql import AUDITS, SQL_DIR, connect, run_audits
 TAMPER = {
     "assert_one_change_per_record_field": "insert into plan_changes select * from plan_changes limit 1",
     "assert_after_differs_from_before": "update plan_changes set after = before "
-                                        "where record_id = (select min(record_id) from plan_changes)",
+    "where record_id = (select min(record_id) from plan_changes)",
     "assert_ready_only_on_active_fields": "update policy_fields set status = 'pending_legal' where status = 'active'",
     "assert_reason_is_first_reason": "update plan_changes set reason = null where status = 'blocked'",
     "assert_reasons_are_known": "update plan_changes set reasons = list_append(reasons, 'made_up_reason')",
@@ -68,16 +68,28 @@ def test_a_broken_invariant_fails_its_audit(db, audit):
 
 # audit → (model, text in it, replacement): a model gone wrong in the way the audit guards against
 BROKEN_MODEL = {
-    "assert_one_change_per_record_field": ("plan/plan_changes", "\nfrom sorted",
-                                           "\nfrom sorted cross join (values (1), (2)) as twice(n)"),
+    "assert_one_change_per_record_field": (
+        "plan/plan_changes",
+        "\nfrom sorted",
+        "\nfrom sorted cross join (values (1), (2)) as twice(n)",
+    ),
     "assert_after_differs_from_before": ("plan/plan_changes", "    after,\n", "    before as after,\n"),
-    "assert_ready_only_on_active_fields": ("plan/plan_changes", "case when len(reasons) = 0 then 'ready'",
-                                           "case when true then 'ready'"),
+    "assert_ready_only_on_active_fields": (
+        "plan/plan_changes",
+        "case when len(reasons) = 0 then 'ready'",
+        "case when true then 'ready'",
+    ),
     "assert_reason_is_first_reason": ("plan/plan_changes", "reasons[1] as reason", "reasons[2] as reason"),
-    "assert_reasons_are_known": ("plan/plan_changes", "|| c.rule_reasons as found",
-                                 "|| c.rule_reasons || ['made_up_reason'] as found"),
-    "assert_every_finding_routed": ("plan/plan_findings", "coalesce(r.route, $default_route)",
-                                    "nullif($default_route, $default_route)"),
+    "assert_reasons_are_known": (
+        "plan/plan_changes",
+        "|| c.rule_reasons as found",
+        "|| c.rule_reasons || ['made_up_reason'] as found",
+    ),
+    "assert_every_finding_routed": (
+        "plan/plan_findings",
+        "coalesce(r.route, $default_route)",
+        "nullif($default_route, $default_route)",
+    ),
 }
 
 
@@ -106,7 +118,10 @@ def test_a_failing_audit_stops_the_plan_with_one_error_line(tmp_path, run_cli, m
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert re.fullmatch(rf"Error: Audit '{audit}' failed \(.+\): \d+ offending row\(s\), first: .+\. No plan was "
-                        r"written: this is a bug in the SQL models; report it with the snapshot\.", lines[0]), lines[0]
+    assert re.fullmatch(
+        rf"Error: Audit '{audit}' failed \(.+\): \d+ offending row\(s\), first: .+\. No plan was "
+        r"written: this is a bug in the SQL models; report it with the snapshot\.",
+        lines[0],
+    ), lines[0]
     assert not out.exists()
     assert not out.parent.exists() or not list(out.parent.glob("plan.*"))

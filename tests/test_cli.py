@@ -40,8 +40,11 @@ def test_every_command_help_gives_an_example_to_copy(name):
 def test_argument_errors_come_before_credential_errors(tmp_path, monkeypatch):
     for var in [v for v in __import__("os").environ if v.startswith("SF_")]:
         monkeypatch.delenv(var)
-    for args in (["apply", str(tmp_path / "MISSING.json")], ["approve", str(tmp_path / "MISSING.json"), "--by", "x"],
-                 ["audit", "--db", str(tmp_path / "typo.duckdb")]):
+    for args in (
+        ["apply", str(tmp_path / "MISSING.json")],
+        ["approve", str(tmp_path / "MISSING.json"), "--by", "x"],
+        ["audit", "--db", str(tmp_path / "typo.duckdb")],
+    ):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2, result.output
         assert "does not exist" in result.output and "SF_" not in result.output
@@ -91,8 +94,9 @@ def test_report_command_renders_trends_from_earlier_run_bundles(tmp_path):
     fixtures = Path(__file__).parent / "fixtures" / "handmade"
     reports = tmp_path / "reports"
     first = run_daily(snapshot_dir=fixtures, reports_dir=reports, run_date="2026-11-26")
-    result = CliRunner().invoke(app, ["report", str(first.plan_path), "--out", str(tmp_path / "r.html"),
-                                      "--reports-dir", str(reports)])
+    result = CliRunner().invoke(
+        app, ["report", str(first.plan_path), "--out", str(tmp_path / "r.html"), "--reports-dir", str(reports)]
+    )
     assert result.exit_code == 0, result.output
     html = (tmp_path / "r.html").read_text("utf-8")
     assert "Trends" in html and first.plan_id[:12] in html

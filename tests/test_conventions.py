@@ -38,9 +38,13 @@ def test_pull_reads_exactly_the_salesforce_sources_columns():
 
 # ------------------------------------------------------------------------------------------ SQL conventions
 
+
 def _sql_models_on_disk() -> list[str]:
-    return sorted(p.relative_to(SQL_DIR).with_suffix("").as_posix() for p in SQL_DIR.rglob("*.sql")
-                  if p.relative_to(SQL_DIR).parts[0] not in ("macros", "formulas"))
+    return sorted(
+        p.relative_to(SQL_DIR).with_suffix("").as_posix()
+        for p in SQL_DIR.rglob("*.sql")
+        if p.relative_to(SQL_DIR).parts[0] not in ("macros", "formulas")
+    )
 
 
 # one id-column naming scheme (review (b) 1): Salesforce ids sf_<entity>_id, source-system ids <source>_<entity>_id;
@@ -50,8 +54,11 @@ ID_COLUMN = re.compile(r"(sf|smartlead|pardot|clay)_[a-z_]+_id|record_id")
 
 def test_every_staged_id_column_follows_the_naming_scheme():
     staged = {c.stg for src in contract.sources({}) for c in src.columns if c.stg and c.stg.endswith("_id")}
-    aliased = {name for path in (SQL_DIR / "staging").glob("*.sql")
-               for name in re.findall(r"\bas (\w+_id)\b", path.read_text())}
+    aliased = {
+        name
+        for path in (SQL_DIR / "staging").glob("*.sql")
+        for name in re.findall(r"\bas (\w+_id)\b", path.read_text())
+    }
     assert aliased, "no id column found in sql/staging"
     assert sorted(n for n in staged | aliased if not ID_COLUMN.fullmatch(n)) == []
 
@@ -72,7 +79,7 @@ def test_every_sql_file_is_registered_in_models():
 def test_every_sql_file_starts_with_a_comment_header(model):
     lines = (SQL_DIR / f"{model}.sql").read_text("utf-8").splitlines()
     assert lines[0].startswith("-- "), f"{model}.sql must start with a '-- ' header (purpose, grain, parameters)"
-    header = " ".join(ln for ln in lines[:next(i for i, ln in enumerate(lines) if not ln.startswith("--"))])
+    header = " ".join(ln for ln in lines[: next(i for i, ln in enumerate(lines) if not ln.startswith("--"))])
     assert "grain" in header.lower(), f"{model}.sql header names its grain"
     assert "parameters" in header.lower(), f"{model}.sql header names its parameters (or 'none')"
 
@@ -82,7 +89,8 @@ def test_every_finding_kind_has_its_file_named_after_it():
     from reconcile.report.report_text import KINDS
 
     assert sorted(FINDING_KINDS) == sorted(KINDS) == sorted(load_policy().routes), (
-        "a finding kind needs sql/findings/find_<kind>.sql, report wording (report_text.KINDS) and a default route")
+        "a finding kind needs sql/findings/find_<kind>.sql, report wording (report_text.KINDS) and a default route"
+    )
     plan_findings = (SQL_DIR / "plan" / "plan_findings.sql").read_text("utf-8")
     for kind in FINDING_KINDS:
         sql = (SQL_DIR / "findings" / f"find_{kind}.sql").read_text("utf-8")
@@ -101,6 +109,7 @@ def test_every_bound_parameter_is_named_in_the_header(model):
 
 
 # ------------------------------------------------------------------------------------------ committed notebooks
+
 
 @pytest.mark.parametrize("name", sorted(PARAMETERS))
 def test_parameters_are_typed_and_documented(name):

@@ -13,14 +13,25 @@ import pytest
 from reconcile.demo_data import generate_snapshot, sf_id18
 
 LAYOUT = [
-    "manifest.toml", "sfdc/Lead.csv", "sfdc/CampaignMember.csv", "sfdc/Contact.csv", "sfdc/Campaign.csv",
-    "clay/enrichment.csv", "clay/replies.csv", "clay/errors.csv", "pardot/prospects.csv", "smartlead/events.jsonl",
+    "manifest.toml",
+    "sfdc/Lead.csv",
+    "sfdc/CampaignMember.csv",
+    "sfdc/Contact.csv",
+    "sfdc/Campaign.csv",
+    "clay/enrichment.csv",
+    "clay/replies.csv",
+    "clay/errors.csv",
+    "pardot/prospects.csv",
+    "smartlead/events.jsonl",
 ]
 
 
 def digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def read_csv(path: Path) -> pl.DataFrame:
@@ -49,8 +60,9 @@ def test_another_seed_changes_the_filler_but_not_the_scenario_ids(snapshot, tmp_
     root, info = snapshot
     other = generate_snapshot(tmp_path / "other", leads=300, seed=8)
     assert digest(tmp_path / "other") != digest(root)
-    assert {k: v["records"] for k, v in other["scenarios"].items()} == \
-        {k: v["records"] for k, v in info["scenarios"].items()}
+    assert {k: v["records"] for k, v in other["scenarios"].items()} == {
+        k: v["records"] for k, v in info["scenarios"].items()
+    }
 
 
 def test_every_file_of_the_layout_exists_and_parses(snapshot):
@@ -61,14 +73,18 @@ def test_every_file_of_the_layout_exists_and_parses(snapshot):
     assert len(smartlead) == 20
     for path in [root / rel for rel in LAYOUT if rel.endswith(".csv")] + smartlead:
         assert read_csv(path).height == info["files"][str(path.relative_to(root))] > 0
-    events = duckdb.sql("select event_type from read_json($p, format = 'newline_delimited')",
-                        params={"p": str(root / "smartlead/events.jsonl")}).pl()
-    assert {"EMAIL_BOUNCE", "EMAIL_BOUNCED", "EMAIL_REPLY", "EMAIL_REPLIED", "LEAD_CATEGORY_UPDATED"} <= \
-        set(events["event_type"])
+    events = duckdb.sql(
+        "select event_type from read_json($p, format = 'newline_delimited')",
+        params={"p": str(root / "smartlead/events.jsonl")},
+    ).pl()
+    assert {"EMAIL_BOUNCE", "EMAIL_BOUNCED", "EMAIL_REPLY", "EMAIL_REPLIED", "LEAD_CATEGORY_UPDATED"} <= set(
+        events["event_type"]
+    )
 
 
 def test_manifest_names_the_org_and_each_source_time(snapshot):
     import tomllib
+
     manifest = tomllib.loads((snapshot[0] / "manifest.toml").read_text())
     assert manifest["org_id"].startswith("00D") and sf_id18(manifest["org_id"]) == manifest["org_id"]
     assert set(manifest["taken_at"]) == {"sfdc", "clay", "smartlead", "pardot"}
@@ -79,8 +95,12 @@ def test_salesforce_ids_carry_valid_checksums_and_prefixes(snapshot):
     root, _ = snapshot
     leads = read_csv(root / "sfdc/Lead.csv")["ID"].to_list()
     members = read_csv(root / "sfdc/CampaignMember.csv")
-    for ids, prefix in ((leads, "00Q"), (members["Id"].to_list(), "00v"), (members["CampaignId"].to_list(), "701"),
-                        (read_csv(root / "sfdc/Contact.csv")["Id"].to_list(), "003")):
+    for ids, prefix in (
+        (leads, "00Q"),
+        (members["Id"].to_list(), "00v"),
+        (members["CampaignId"].to_list(), "701"),
+        (read_csv(root / "sfdc/Contact.csv")["Id"].to_list(), "003"),
+    ):
         assert all(len(i) == 18 and i.startswith(prefix) and sf_id18(i) == i for i in ids)
     assert len(set(leads)) == len(leads)
     assert any(c.isupper() for i in leads for c in i[3:15]) and any(c.islower() for i in leads for c in i[3:15])
@@ -156,5 +176,7 @@ def test_fewer_leads_than_scenarios_still_writes_every_scenario(tmp_path):
     assert info["filler_leads"] == 0 and info["files"]["sfdc/Lead.csv"] == info["scenario_leads"]
     ids = set(read_csv(root / "sfdc/Lead.csv")["ID"]) | set(read_csv(root / "sfdc/CampaignMember.csv")["Id"])
     assert len(info["scenarios"]) >= 35
-    assert {name: sorted(set(s["records"]) - ids) for name, s in info["scenarios"].items() if set(s["records"]) - ids} == {}
+    assert {
+        name: sorted(set(s["records"]) - ids) for name, s in info["scenarios"].items() if set(s["records"]) - ids
+    } == {}
     json.dumps(info)  # the info dict is plain JSON

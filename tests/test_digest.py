@@ -17,21 +17,39 @@ def bundle(root: Path, day: str, errors: list[tuple], findings: list[dict], audi
     b = root / f"{day}-{day[-2:]}abcdef"
     b.mkdir(parents=True)
     created = f"{day}T06:10:00Z"
-    (b / "summary.json").write_text(json.dumps({"plan_id": "sha256:" + day, "created_at": created, "run_date": day,
-                                                "summary": {}}))
-    (b / "plan.json").write_text(json.dumps({"format": "reconcile.plan/1", "plan_id": "sha256:" + day,
-                                             "created_at": created, "findings": findings, "changes": []}))
+    (b / "summary.json").write_text(
+        json.dumps({"plan_id": "sha256:" + day, "created_at": created, "run_date": day, "summary": {}})
+    )
+    (b / "plan.json").write_text(
+        json.dumps(
+            {
+                "format": "reconcile.plan/1",
+                "plan_id": "sha256:" + day,
+                "created_at": created,
+                "findings": findings,
+                "changes": [],
+            }
+        )
+    )
     con = duckdb.connect(str(b / "reconcile.duckdb"))
-    con.execute("create table stg_clay__errors (file varchar, row bigint, error_at timestamptz, object varchar, "
-                "record_id varchar, field varchar, message varchar)")
+    con.execute(
+        "create table stg_clay__errors (file varchar, row bigint, error_at timestamptz, object varchar, "
+        "record_id varchar, field varchar, message varchar)"
+    )
     for at, obj, rid, fld, msg in errors:
-        con.execute("insert into stg_clay__errors values ('clay/errors.csv', 1, ?, ?, ?, ?, ?)", [at, obj, rid, fld, msg])
-    con.execute("create table audit (seq bigint, run_id varchar, plan_id varchar, approver varchar, object varchar, "
-                "record_id varchar, field varchar, before varchar, after varchar, result varchar, "
-                "error_code varchar, message varchar, \"at\" timestamptz)")
+        con.execute(
+            "insert into stg_clay__errors values ('clay/errors.csv', 1, ?, ?, ?, ?, ?)", [at, obj, rid, fld, msg]
+        )
+    con.execute(
+        "create table audit (seq bigint, run_id varchar, plan_id varchar, approver varchar, object varchar, "
+        "record_id varchar, field varchar, before varchar, after varchar, result varchar, "
+        'error_code varchar, message varchar, "at" timestamptz)'
+    )
     for i, (approver, rid, fld, result, code, at) in enumerate(audit, start=1):
-        con.execute("insert into audit values (?, 'r', 'p', ?, 'Lead', ?, ?, 'null', 'true', ?, ?, null, ?)",
-                    [i, approver, rid, fld, result, code, at])
+        con.execute(
+            "insert into audit values (?, 'r', 'p', ?, 'Lead', ?, ?, 'null', 'true', ?, ?, null, ?)",
+            [i, approver, rid, fld, result, code, at],
+        )
     con.close()
     return b
 
@@ -43,17 +61,31 @@ def week_of_bundles(root: Path) -> None:
     before = [finding("pardot_sync_gap", 1, "CRM Admin"), finding("conflicting_enrichment", 2, "MARCOM Ops")]
     bundle(root, "2026-11-20", [("2026-11-20T01:00:00Z", "Lead", lead_id(1), "Company", MISSING)], before)
     # Monday: the export repeats Friday's error (outside the week) and logs two new ones; one finding closes
-    bundle(root, "2026-11-23", [("2026-11-20T01:00:00Z", "Lead", lead_id(1), "Company", MISSING),
-                                ("2026-11-23T02:00:00Z", "Lead", lead_id(5), "Company", MISSING),
-                                ("2026-11-23T03:00:00Z", "CampaignMember", lead_id(6), "Status", "bad value")],
-           before[:1] + [finding("connector_error", 5, "CRM Admin")],
-           audit=[("Ana Admin", lead_id(1), "Industry", "applied", None, "2026-11-23T09:00:00Z"),
-                  ("Ana Admin", lead_id(2), "Industry", "applied", None, "2026-11-23T09:00:00Z"),
-                  ("Ana Admin", lead_id(3), "Industry", "failed", "REQUIRED_FIELD_MISSING", "2026-11-23T09:00:00Z")])
+    bundle(
+        root,
+        "2026-11-23",
+        [
+            ("2026-11-20T01:00:00Z", "Lead", lead_id(1), "Company", MISSING),
+            ("2026-11-23T02:00:00Z", "Lead", lead_id(5), "Company", MISSING),
+            ("2026-11-23T03:00:00Z", "CampaignMember", lead_id(6), "Status", "bad value"),
+        ],
+        before[:1] + [finding("connector_error", 5, "CRM Admin")],
+        audit=[
+            ("Ana Admin", lead_id(1), "Industry", "applied", None, "2026-11-23T09:00:00Z"),
+            ("Ana Admin", lead_id(2), "Industry", "applied", None, "2026-11-23T09:00:00Z"),
+            ("Ana Admin", lead_id(3), "Industry", "failed", "REQUIRED_FIELD_MISSING", "2026-11-23T09:00:00Z"),
+        ],
+    )
     # Wednesday: the same errors again (counted once) plus one more of the same message
-    bundle(root, "2026-11-25", [("2026-11-23T02:00:00Z", "Lead", lead_id(5), "Company", MISSING),
-                                ("2026-11-25T02:00:00Z", "Lead", lead_id(7), "Company", MISSING)],
-           [finding("connector_error", 5, "CRM Admin"), finding("connector_error", 7, "CRM Admin")])
+    bundle(
+        root,
+        "2026-11-25",
+        [
+            ("2026-11-23T02:00:00Z", "Lead", lead_id(5), "Company", MISSING),
+            ("2026-11-25T02:00:00Z", "Lead", lead_id(7), "Company", MISSING),
+        ],
+        [finding("connector_error", 5, "CRM Admin"), finding("connector_error", 7, "CRM Admin")],
+    )
     bundle(root, "2026-11-30", [("2026-11-30T02:00:00Z", "Lead", lead_id(9), "Company", MISSING)], [])
 
 
@@ -63,20 +95,26 @@ def test_weekly_review_counts_errors_once_with_first_and_last_seen(tmp_path, run
     assert r.exit_code == 0, r.stderr
     md = (tmp_path / "reports" / "weekly" / "2026-W48.md").read_text()
     assert "# Weekly connector review — 2026-W48 (2026-11-23 to 2026-11-29)" in md
-    assert ("| Lead | Company | Required fields are missing: [Company] | 2 | 2 | 2026-11-23T02:00:00Z | "
-            "2026-11-25T02:00:00Z |") in md
+    assert (
+        "| Lead | Company | Required fields are missing: [Company] | 2 | 2 | 2026-11-23T02:00:00Z | "
+        "2026-11-25T02:00:00Z |"
+    ) in md
     assert "| CampaignMember | Status | bad value | 1 | 1 |" in md
     assert f"| 2026-11-23T09:00:00Z | Lead | {lead_id(3)} | Industry | failed | REQUIRED_FIELD_MISSING |" in md
     assert "| Ana Admin | Lead.Industry | 2 |" in md
-    assert "| conflicting_enrichment | 0 | 1 | 0 |" in md            # closed on Monday against the Friday baseline
+    assert "| conflicting_enrichment | 0 | 1 | 0 |" in md  # closed on Monday against the Friday baseline
     assert "| connector_error | 2 | 0 | 2 |" in md
     html = (tmp_path / "reports" / "weekly" / "2026-W48.html").read_text()
-    assert "--ink: #1f2937" in html and "Required fields are missing: [Company]" in html   # the report's look
+    assert "--ink: #1f2937" in html and "Required fields are missing: [Company]" in html  # the report's look
 
 
 def test_weekly_review_escapes_data_in_html(tmp_path, run_cli):
-    bundle(tmp_path / "reports", "2026-11-23", [("2026-11-23T02:00:00Z", "Lead", lead_id(5), "Company",
-                                                 "<script>alert(1)</script>")], [])
+    bundle(
+        tmp_path / "reports",
+        "2026-11-23",
+        [("2026-11-23T02:00:00Z", "Lead", lead_id(5), "Company", "<script>alert(1)</script>")],
+        [],
+    )
     run_cli("digest", "--week", "2026-11-23", "--reports-dir", tmp_path / "reports")
     html = (tmp_path / "reports" / "weekly" / "2026-W48.html").read_text()
     assert "<script>alert" not in html and "&lt;script&gt;" in html
@@ -91,13 +129,22 @@ def test_weekly_review_is_sent_to_the_crm_admin_once(tmp_path, run_cli, monkeypa
         pol = notify_policy(tmp_path).read_text().replace('webhook_env = "RECONCILE_TEST_HOOK"\n', "")
         (tmp_path / "p.toml").write_text(pol)
         for _ in range(2):
-            r = run_cli("digest", "--week", "2026-11-25", "--reports-dir", tmp_path / "reports", "--notify",
-                        "--policy", tmp_path / "p.toml")
+            r = run_cli(
+                "digest",
+                "--week",
+                "2026-11-25",
+                "--reports-dir",
+                tmp_path / "reports",
+                "--notify",
+                "--policy",
+                tmp_path / "p.toml",
+            )
             assert r.exit_code == 0, r.stderr
         [mail] = smtp.messages
         assert mail["To"] == "crm.admin@example.com"
-        assert mail["Subject"] == ("[reconcile] Weekly connector review 2026-W48: 3 connector error(s), "
-                                   "1 apply exception(s), 2 applied")
+        assert mail["Subject"] == (
+            "[reconcile] Weekly connector review 2026-W48: 3 connector error(s), 1 apply exception(s), 2 applied"
+        )
 
 
 def test_bad_week_date_is_one_error_line(tmp_path, run_cli):

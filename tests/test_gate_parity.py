@@ -29,33 +29,129 @@ CASES = [
     # why, object, field, after, before, status, org_updateable, converted, reasons
     ("a blank enrichment field filled, field active", "Lead", "Industry", "Banking", None, "active", None, False, []),
     ("pending Legal", "Lead", "Industry", "Banking", None, None, None, False, ["pending_legal"]),
-    ("value outside the picklist", "Lead", "Industry", "Bankingg", None, "active", None, False,
-     ["invalid_picklist_value"]),
+    (
+        "value outside the picklist",
+        "Lead",
+        "Industry",
+        "Bankingg",
+        None,
+        "active",
+        None,
+        False,
+        ["invalid_picklist_value"],
+    ),
     ("too long for the field", "Lead", "company_description__c", LONG, None, "active", None, False, ["too_long"]),
-    ("an existing value would be overwritten", "Lead", "company_description__c", "Acme", "Other", "active", None,
-     False, ["overwrite_not_approved"]),
-    ("blank-looking existing value is blank", "Lead", "company_description__c", "Acme", "  ", "active", None, False,
-     []),
-    ("everything at once, in the closed order", "Lead", "Industry", "Bankingg" + LONG, "Retail", None, False, True,
-     ["org_field_not_updateable", "pending_legal", "converted_lead", "invalid_picklist_value", "too_long",
-      "overwrite_not_approved"]),
-    ("org says not updateable", "Lead", "external_hard_bounced__c", True, False, None, False, False,
-     ["org_field_not_updateable"]),
+    (
+        "an existing value would be overwritten",
+        "Lead",
+        "company_description__c",
+        "Acme",
+        "Other",
+        "active",
+        None,
+        False,
+        ["overwrite_not_approved"],
+    ),
+    (
+        "blank-looking existing value is blank",
+        "Lead",
+        "company_description__c",
+        "Acme",
+        "  ",
+        "active",
+        None,
+        False,
+        [],
+    ),
+    (
+        "everything at once, in the closed order",
+        "Lead",
+        "Industry",
+        "Bankingg" + LONG,
+        "Retail",
+        None,
+        False,
+        True,
+        [
+            "org_field_not_updateable",
+            "pending_legal",
+            "converted_lead",
+            "invalid_picklist_value",
+            "too_long",
+            "overwrite_not_approved",
+        ],
+    ),
+    (
+        "org says not updateable",
+        "Lead",
+        "external_hard_bounced__c",
+        True,
+        False,
+        None,
+        False,
+        False,
+        ["org_field_not_updateable"],
+    ),
     ("org says updateable", "Lead", "external_hard_bounced__c", True, False, None, True, False, []),
     ("converted lead", "Lead", "external_hard_bounced__c", True, False, None, None, True, ["converted_lead"]),
     ("read-only formula field", "Lead", "overall_hard_bounced__c", True, False, None, None, False, ["read_only"]),
     ("field outside the allowlist", "Lead", "Title", "CEO", None, None, None, False, ["not_in_allowlist"]),
-    ("object the integration only reads", "Contact", "Title", "CEO", None, None, None, False,
-     ["not_in_allowlist", "object_not_writable"]),
-    ("a checkbox holds true or false only (the two-value picklist)", "CampaignMember", "Has_Replied__c", "yes",
-     False, None, None, False, ["invalid_picklist_value"]),
+    (
+        "object the integration only reads",
+        "Contact",
+        "Title",
+        "CEO",
+        None,
+        None,
+        None,
+        False,
+        ["not_in_allowlist", "object_not_writable"],
+    ),
+    (
+        "a checkbox holds true or false only (the two-value picklist)",
+        "CampaignMember",
+        "Has_Replied__c",
+        "yes",
+        False,
+        None,
+        None,
+        False,
+        ["invalid_picklist_value"],
+    ),
     ("a checkbox true", "CampaignMember", "Has_Replied__c", True, False, None, None, False, []),
-    ("picklist value in its canonical spelling", "CampaignMember", "ReplyClassification__c", "Interested", None,
-     None, None, False, []),
-    ("picklist value outside the picklist", "CampaignMember", "ReplyClassification__c", "Maybe", None, None,
-     None, False, ["invalid_picklist_value"]),
-    ("pending Legal picklist with a bad value", "CampaignMember", "ReplyClassification__c", "Maybe", None,
-     "pending_legal", False, False, ["org_field_not_updateable", "pending_legal", "invalid_picklist_value"]),
+    (
+        "picklist value in its canonical spelling",
+        "CampaignMember",
+        "ReplyClassification__c",
+        "Interested",
+        None,
+        None,
+        None,
+        False,
+        [],
+    ),
+    (
+        "picklist value outside the picklist",
+        "CampaignMember",
+        "ReplyClassification__c",
+        "Maybe",
+        None,
+        None,
+        None,
+        False,
+        ["invalid_picklist_value"],
+    ),
+    (
+        "pending Legal picklist with a bad value",
+        "CampaignMember",
+        "ReplyClassification__c",
+        "Maybe",
+        None,
+        "pending_legal",
+        False,
+        False,
+        ["org_field_not_updateable", "pending_legal", "invalid_picklist_value"],
+    ),
 ]
 ENRICHMENT = ("Industry", "company_description__c")
 
@@ -73,34 +169,55 @@ def plan_gate(tmp_path, case) -> list[str]:
         load_policy_tables(con, policy, tmp_path)
         if updateable is not None:
             con.execute("insert into org_fields values (?, ?, ?)", [obj, field, updateable])
-        con.execute("create table stg_sfdc__lead as select ?::varchar as sf_lead_id, 'sfdc/Lead.csv' as file, "
-                    "1::bigint as row, ?::boolean as is_converted, 'EMEA' as gbu, ?::varchar as company_description, "
-                    "?::varchar as industry",
-                    [LEAD, converted, before if field == "company_description__c" else None,
-                     before if field == "Industry" else None])
-        con.execute("create table stg_sfdc__campaign_member as select ?::varchar as sf_campaign_member_id, "
-                    "'sfdc/CampaignMember.csv' as file, 1::bigint as row, '701000000000001AAA' as sf_campaign_id, "
-                    "?::varchar as sf_lead_id", [MEMBER, LEAD])
+        con.execute(
+            "create table stg_sfdc__lead as select ?::varchar as sf_lead_id, 'sfdc/Lead.csv' as file, "
+            "1::bigint as row, ?::boolean as is_converted, 'EMEA' as gbu, ?::varchar as company_description, "
+            "?::varchar as industry",
+            [
+                LEAD,
+                converted,
+                before if field == "company_description__c" else None,
+                before if field == "Industry" else None,
+            ],
+        )
+        con.execute(
+            "create table stg_sfdc__campaign_member as select ?::varchar as sf_campaign_member_id, "
+            "'sfdc/CampaignMember.csv' as file, 1::bigint as row, '701000000000001AAA' as sf_campaign_id, "
+            "?::varchar as sf_lead_id",
+            [MEMBER, LEAD],
+        )
         con.execute("create table stg_sfdc__campaign as select '701000000000001AAA' as sf_campaign_id, 'EMEA' as gbu")
-        shape = ("select ''::varchar as object, ''::varchar as record_id, ''::varchar as field, ''::varchar as rule, "
-                 "'null'::json as before, 'null'::json as after, []::varchar[] as rule_reasons, "
-                 "[evidence('clay', 'clay/table.csv', 1, 'c', 'v', null)] as evidence limit 0")
-        for rule in ("rule_hard_bounce_union", "rule_reply_set_once", "rule_reply_classification_latest",
-                     "rule_enrichment_fill_if_blank"):
+        shape = (
+            "select ''::varchar as object, ''::varchar as record_id, ''::varchar as field, ''::varchar as rule, "
+            "'null'::json as before, 'null'::json as after, []::varchar[] as rule_reasons, "
+            "[evidence('clay', 'clay/table.csv', 1, 'c', 'v', null)] as evidence limit 0"
+        )
+        for rule in (
+            "rule_hard_bounce_union",
+            "rule_reply_set_once",
+            "rule_reply_classification_latest",
+            "rule_enrichment_fill_if_blank",
+        ):
             con.execute(f"create table {rule} as {shape}")
         record = LEAD if obj == "Lead" else MEMBER
         if field in ENRICHMENT:  # the rule SQL decides the candidate and its own reason from the current value
             con.execute("drop table rule_enrichment_fill_if_blank")
-            con.execute("create table int_enrichment_values as select ?::varchar as sf_lead_id, ?::varchar as field, "
-                        "1 as n_values, ?::varchar as value, ?::varchar as norm",
-                        [LEAD, field, after, after.lower() if field == "Industry" else after])
-            con.execute("create table int_enrichment_rows as select sf_lead_id, field, value, norm, "
-                        "'clay/table.csv' as file, 1::bigint as row, 'Clay header' as col from int_enrichment_values")
+            con.execute(
+                "create table int_enrichment_values as select ?::varchar as sf_lead_id, ?::varchar as field, "
+                "1 as n_values, ?::varchar as value, ?::varchar as norm",
+                [LEAD, field, after, after.lower() if field == "Industry" else after],
+            )
+            con.execute(
+                "create table int_enrichment_rows as select sf_lead_id, field, value, norm, "
+                "'clay/table.csv' as file, 1::bigint as row, 'Clay header' as col from int_enrichment_values"
+            )
             run_model(con, "rules/rule_enrichment_fill_if_blank", {})
         else:
-            con.execute("insert into rule_hard_bounce_union select ?, ?, ?, 'test', ?::json, ?::json, [], "
-                        "[evidence('clay', 'clay/table.csv', 1, 'c', 'v', null)]",
-                        [obj, record, field, json.dumps(before), json.dumps(after)])
+            con.execute(
+                "insert into rule_hard_bounce_union select ?, ?, ?, 'test', ?::json, ?::json, [], "
+                "[evidence('clay', 'clay/table.csv', 1, 'c', 'v', null)]",
+                [obj, record, field, json.dumps(before), json.dumps(after)],
+            )
         run_model(con, "plan/plan_record_context")
         run_model(con, "plan/plan_changes", model_params(policy, Snapshot(root=tmp_path)))
         rows = con.execute("select reasons, reason from plan_changes").fetchall()
@@ -115,8 +232,13 @@ def plan_gate(tmp_path, case) -> list[str]:
 def apply_gate(tmp_path, case) -> list[str]:
     _, obj, field, after, before, status, updateable, converted, _ = case
     policy = _policy(tmp_path, field, status)
-    change = {"object": obj, "record_id": LEAD if obj == "Lead" else MEMBER, "field": field, "before": before,
-              "after": after}
+    change = {
+        "object": obj,
+        "record_id": LEAD if obj == "Lead" else MEMBER,
+        "field": field,
+        "before": before,
+        "after": after,
+    }
     org = {} if updateable is None else {(obj, field.lower()): updateable}
     reasons = policy_violations(change, policy, org, converted=converted)
     # the rule's own reason: at apply time the live fill-if-blank invariant (the record's current value = before)

@@ -27,8 +27,11 @@ def test_demo_plan_matches_the_golden_plan(tmp_path, memory_limit, update_golden
     out = tmp_path / "out"
     plan = build_plan(snap, out=out / "plan.json", exports=False, memory_limit=memory_limit).plan
     assert sorted(p.name for p in out.iterdir()) == ["plan.data", "plan.json", "reconcile.duckdb"]
-    assert sorted(p.name for p in (out / "plan.data").iterdir()) == ["changes.parquet", "findings.parquet",
-                                                                     "rejects.parquet"]
+    assert sorted(p.name for p in (out / "plan.data").iterdir()) == [
+        "changes.parquet",
+        "findings.parquet",
+        "rejects.parquet",
+    ]
     con = duckdb.connect(str(out / "reconcile.duckdb"), read_only=True)
     try:
         tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}

@@ -19,8 +19,15 @@ from reconcile.sql import run_model
 L1, L2, L3 = lead_id(1), lead_id(2), lead_id(3)
 M1, M2, M3 = member_id(1), member_id(2), member_id(3)
 C1, C2 = campaign_id(1), campaign_id(2)
-STAGING = ("stg_sfdc__lead", "stg_sfdc__contact", "stg_sfdc__campaign_member", "stg_clay__rows",
-           "stg_smartlead__leads", "stg_smartlead__events", "stg_pardot__prospects")
+STAGING = (
+    "stg_sfdc__lead",
+    "stg_sfdc__contact",
+    "stg_sfdc__campaign_member",
+    "stg_clay__rows",
+    "stg_smartlead__leads",
+    "stg_smartlead__events",
+    "stg_pardot__prospects",
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,54 +76,83 @@ def pardot(row, **cols):
 # ------------------------------------------------------------------------------------------ int_source_rows_matched
 
 SOURCE_ROWS = [
-    {"why": "a row carrying an existing Lead id matches by id, named by the policy's Clay header",
-     "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")], "stg_clay__rows": [clay(1, sf_lead_id=L1)]},
-     "expect": [("clay", 1, L1, "by_id", "LeadId", None)]},
-    {"why": "an unknown Lead id is not found, even when the email would match a Lead (the id wins)",
-     "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")],
-               "stg_clay__rows": [clay(1, sf_lead_id=L2, email_norm="a@x.test", email_raw="a@x.test")]},
-     "expect": [("clay", 1, None, "id_not_found", "LeadId", None)]},
-    {"why": "without an id, an email of exactly one Lead matches by email",
-     "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")],
-               "stg_smartlead__leads": [smartlead(1, email_norm="a@x.test", email_raw="A@x.test ")]},
-     "expect": [("smartlead", 1, L1, "by_email", "custom_fields.sfdc_lead_id", None)]},
-    {"why": "an email two Leads share is ambiguous, with both candidates sorted",
-     "given": {"stg_sfdc__lead": [lead(L2, "s@x.test"), lead(L1, "s@x.test")],
-               "stg_pardot__prospects": [pardot(1, email_norm="s@x.test")]},
-     "expect": [("pardot", 1, None, "ambiguous", "salesforceLeadId", [L1, L2])]},
-    {"why": "an email only a Contact has is a contact, not unmatched",
-     "given": {"stg_sfdc__contact": [{"sf_contact_id": contact_id(1), "email_norm": "c@x.test"}],
-               "stg_clay__rows": [clay(1, email_norm="c@x.test")]},
-     "expect": [("clay", 1, None, "contact", "LeadId", None)]},
-    {"why": "a Pardot prospect synced to a Contact (and no Lead) is a contact whatever its email",
-     "given": {"stg_pardot__prospects": [pardot(1, email_norm="nobody@x.test", sf_contact_id=contact_id(1))]},
-     "expect": [("pardot", 1, None, "contact", "salesforceLeadId", None)]},
-    {"why": "no id and an email of nobody is unmatched",
-     "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")], "stg_smartlead__events": [event(1, email_norm="z@x.test")]},
-     "expect": [("smartlead", 1, None, "unmatched", "custom_fields.sfdc_lead_id", None)]},
-    {"why": "nothing in the sources: nothing out",
-     "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")]},
-     "expect": []},
+    {
+        "why": "a row carrying an existing Lead id matches by id, named by the policy's Clay header",
+        "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")], "stg_clay__rows": [clay(1, sf_lead_id=L1)]},
+        "expect": [("clay", 1, L1, "by_id", "LeadId", None)],
+    },
+    {
+        "why": "an unknown Lead id is not found, even when the email would match a Lead (the id wins)",
+        "given": {
+            "stg_sfdc__lead": [lead(L1, "a@x.test")],
+            "stg_clay__rows": [clay(1, sf_lead_id=L2, email_norm="a@x.test", email_raw="a@x.test")],
+        },
+        "expect": [("clay", 1, None, "id_not_found", "LeadId", None)],
+    },
+    {
+        "why": "without an id, an email of exactly one Lead matches by email",
+        "given": {
+            "stg_sfdc__lead": [lead(L1, "a@x.test")],
+            "stg_smartlead__leads": [smartlead(1, email_norm="a@x.test", email_raw="A@x.test ")],
+        },
+        "expect": [("smartlead", 1, L1, "by_email", "custom_fields.sfdc_lead_id", None)],
+    },
+    {
+        "why": "an email two Leads share is ambiguous, with both candidates sorted",
+        "given": {
+            "stg_sfdc__lead": [lead(L2, "s@x.test"), lead(L1, "s@x.test")],
+            "stg_pardot__prospects": [pardot(1, email_norm="s@x.test")],
+        },
+        "expect": [("pardot", 1, None, "ambiguous", "salesforceLeadId", [L1, L2])],
+    },
+    {
+        "why": "an email only a Contact has is a contact, not unmatched",
+        "given": {
+            "stg_sfdc__contact": [{"sf_contact_id": contact_id(1), "email_norm": "c@x.test"}],
+            "stg_clay__rows": [clay(1, email_norm="c@x.test")],
+        },
+        "expect": [("clay", 1, None, "contact", "LeadId", None)],
+    },
+    {
+        "why": "a Pardot prospect synced to a Contact (and no Lead) is a contact whatever its email",
+        "given": {"stg_pardot__prospects": [pardot(1, email_norm="nobody@x.test", sf_contact_id=contact_id(1))]},
+        "expect": [("pardot", 1, None, "contact", "salesforceLeadId", None)],
+    },
+    {
+        "why": "no id and an email of nobody is unmatched",
+        "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")], "stg_smartlead__events": [event(1, email_norm="z@x.test")]},
+        "expect": [("smartlead", 1, None, "unmatched", "custom_fields.sfdc_lead_id", None)],
+    },
+    {"why": "nothing in the sources: nothing out", "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")]}, "expect": []},
 ]
 
 
 @pytest.mark.parametrize("case", SOURCE_ROWS, ids=[c["why"] for c in SOURCE_ROWS])
 def test_int_source_rows_matched(con, case):
     run(con, case["given"], ["int_source_rows_matched"])
-    assert rows(con, "select source, row, sf_lead_id, match, id_column, candidates from int_source_rows_matched") \
+    assert (
+        rows(con, "select source, row, sf_lead_id, match, id_column, candidates from int_source_rows_matched")
         == case["expect"]
+    )
 
 
 def test_int_source_rows_matched_keeps_the_email_a_row_carried():
     """Events have no raw email (stg_smartlead__events): their email_norm stands in, named 'email'."""
     c = staged(HANDMADE)
     try:
-        run(c, {"stg_sfdc__lead": [lead(L1, "a@x.test")],
+        run(
+            c,
+            {
+                "stg_sfdc__lead": [lead(L1, "a@x.test")],
                 "stg_smartlead__events": [event(1, email_norm="a@x.test")],
-                "stg_smartlead__leads": [smartlead(2, email_norm="a@x.test", email_raw=" A@x.test")]},
-            ["int_source_rows_matched"])
+                "stg_smartlead__leads": [smartlead(2, email_norm="a@x.test", email_raw=" A@x.test")],
+            },
+            ["int_source_rows_matched"],
+        )
         assert rows(c, "select row, email_raw, email_column from int_source_rows_matched") == [
-            (1, "a@x.test", "email"), (2, " A@x.test", "email")]
+            (1, "a@x.test", "email"),
+            (2, " A@x.test", "email"),
+        ]
     finally:
         c.close()
 
@@ -124,71 +160,122 @@ def test_int_source_rows_matched_keeps_the_email_a_row_carried():
 # ------------------------------------------------------------------------------------------ int_smartlead_member_rows
 
 MEMBER_ROWS = [
-    {"why": "a leads-export row reaches the member Clay ties to its (Smartlead campaign, email)",
-     "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")],
-               "stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1}],
-               "stg_clay__rows": [clay(1, sf_campaign_member_id=M1, smartlead_campaign_id="77", email_norm="a@x.test")],
-               "stg_smartlead__leads": [smartlead(1, email_norm="a@x.test", smartlead_lead_map_id="m1")]},
-     "expect": [(1, "77", "m1", M1)]},
-    {"why": "else through its Lead and custom_fields.sfdc_campaign_id, when they name one member",
-     "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")],
-               "stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1},
-                                             {"sf_campaign_member_id": M2, "sf_lead_id": L1, "sf_campaign_id": C2}],
-               "stg_smartlead__leads": [smartlead(1, sf_lead_id=L1, sf_campaign_id=C2)]},
-     "expect": [(1, "77", None, M2)]},
-    {"why": "a Lead in its campaign twice names no member",
-     "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")],
-               "stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1},
-                                             {"sf_campaign_member_id": M2, "sf_lead_id": L1, "sf_campaign_id": C1}],
-               "stg_smartlead__leads": [smartlead(1, sf_lead_id=L1, sf_campaign_id=C1)]},
-     "expect": []},
-    {"why": "a Clay pair that names two members does not count",
-     "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")],
-               "stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1},
-                                             {"sf_campaign_member_id": M2, "sf_lead_id": L1, "sf_campaign_id": C2}],
-               "stg_clay__rows": [clay(1, sf_campaign_member_id=M1, smartlead_campaign_id="77", email_norm="a@x.test"),
-                                  clay(2, sf_campaign_member_id=M2, smartlead_campaign_id="77", email_norm="a@x.test")],
-               "stg_smartlead__leads": [smartlead(1, email_norm="a@x.test")]},
-     "expect": []},
-    {"why": "a row whose Lead is unknown reaches nobody",
-     "given": {"stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1}],
-               "stg_smartlead__leads": [smartlead(1, sf_lead_id=L3, sf_campaign_id=C1)]},
-     "expect": []},
+    {
+        "why": "a leads-export row reaches the member Clay ties to its (Smartlead campaign, email)",
+        "given": {
+            "stg_sfdc__lead": [lead(L1, "a@x.test")],
+            "stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1}],
+            "stg_clay__rows": [clay(1, sf_campaign_member_id=M1, smartlead_campaign_id="77", email_norm="a@x.test")],
+            "stg_smartlead__leads": [smartlead(1, email_norm="a@x.test", smartlead_lead_map_id="m1")],
+        },
+        "expect": [(1, "77", "m1", M1)],
+    },
+    {
+        "why": "else through its Lead and custom_fields.sfdc_campaign_id, when they name one member",
+        "given": {
+            "stg_sfdc__lead": [lead(L1, "a@x.test")],
+            "stg_sfdc__campaign_member": [
+                {"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1},
+                {"sf_campaign_member_id": M2, "sf_lead_id": L1, "sf_campaign_id": C2},
+            ],
+            "stg_smartlead__leads": [smartlead(1, sf_lead_id=L1, sf_campaign_id=C2)],
+        },
+        "expect": [(1, "77", None, M2)],
+    },
+    {
+        "why": "a Lead in its campaign twice names no member",
+        "given": {
+            "stg_sfdc__lead": [lead(L1, "a@x.test")],
+            "stg_sfdc__campaign_member": [
+                {"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1},
+                {"sf_campaign_member_id": M2, "sf_lead_id": L1, "sf_campaign_id": C1},
+            ],
+            "stg_smartlead__leads": [smartlead(1, sf_lead_id=L1, sf_campaign_id=C1)],
+        },
+        "expect": [],
+    },
+    {
+        "why": "a Clay pair that names two members does not count",
+        "given": {
+            "stg_sfdc__lead": [lead(L1, "a@x.test")],
+            "stg_sfdc__campaign_member": [
+                {"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1},
+                {"sf_campaign_member_id": M2, "sf_lead_id": L1, "sf_campaign_id": C2},
+            ],
+            "stg_clay__rows": [
+                clay(1, sf_campaign_member_id=M1, smartlead_campaign_id="77", email_norm="a@x.test"),
+                clay(2, sf_campaign_member_id=M2, smartlead_campaign_id="77", email_norm="a@x.test"),
+            ],
+            "stg_smartlead__leads": [smartlead(1, email_norm="a@x.test")],
+        },
+        "expect": [],
+    },
+    {
+        "why": "a row whose Lead is unknown reaches nobody",
+        "given": {
+            "stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1}],
+            "stg_smartlead__leads": [smartlead(1, sf_lead_id=L3, sf_campaign_id=C1)],
+        },
+        "expect": [],
+    },
 ]
 
 
 @pytest.mark.parametrize("case", MEMBER_ROWS, ids=[c["why"] for c in MEMBER_ROWS])
 def test_int_smartlead_member_rows(con, case):
     run(con, case["given"], ["int_source_rows_matched", "int_clay_member_pairs", "int_smartlead_member_rows"])
-    assert rows(con, "select row, smartlead_campaign_id, smartlead_lead_map_id, sf_campaign_member_id "
-                     "from int_smartlead_member_rows") == case["expect"]
+    assert (
+        rows(
+            con,
+            "select row, smartlead_campaign_id, smartlead_lead_map_id, sf_campaign_member_id "
+            "from int_smartlead_member_rows",
+        )
+        == case["expect"]
+    )
 
 
 # ------------------------------------------------------------------------------------------ int_campaign_member_links
 
 MEMBER_LINKS = [
-    {"why": "a Clay row names its member; an unknown member is kept, not found",
-     "given": {"stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1}],
-               "stg_clay__rows": [clay(1, sf_campaign_member_id=M1), clay(2, sf_campaign_member_id=M3), clay(3)]},
-     "expect": [("clay", 1, M1, True), ("clay", 2, M3, False)]},
-    {"why": "a webhook event reaches a member through the Clay pair",
-     "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")],
-               "stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1}],
-               "stg_clay__rows": [clay(1, sf_campaign_member_id=M1, smartlead_campaign_id="77", email_norm="a@x.test")],
-               "stg_smartlead__events": [event(1, email_norm="a@x.test")]},
-     "expect": [("clay", 1, M1, True), ("smartlead", 1, M1, True)]},
-    {"why": "else through the leads export's map id; an event reaching nobody is left out",
-     "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")],
-               "stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1}],
-               "stg_smartlead__leads": [smartlead(5, sf_lead_id=L1, sf_campaign_id=C1, smartlead_lead_map_id="m1")],
-               "stg_smartlead__events": [event(1, smartlead_lead_map_id="m1"), event(2, smartlead_lead_map_id="m9")]},
-     "expect": [("smartlead", 1, M1, True), ("smartlead", 5, M1, True)]},
+    {
+        "why": "a Clay row names its member; an unknown member is kept, not found",
+        "given": {
+            "stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1}],
+            "stg_clay__rows": [clay(1, sf_campaign_member_id=M1), clay(2, sf_campaign_member_id=M3), clay(3)],
+        },
+        "expect": [("clay", 1, M1, True), ("clay", 2, M3, False)],
+    },
+    {
+        "why": "a webhook event reaches a member through the Clay pair",
+        "given": {
+            "stg_sfdc__lead": [lead(L1, "a@x.test")],
+            "stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1}],
+            "stg_clay__rows": [clay(1, sf_campaign_member_id=M1, smartlead_campaign_id="77", email_norm="a@x.test")],
+            "stg_smartlead__events": [event(1, email_norm="a@x.test")],
+        },
+        "expect": [("clay", 1, M1, True), ("smartlead", 1, M1, True)],
+    },
+    {
+        "why": "else through the leads export's map id; an event reaching nobody is left out",
+        "given": {
+            "stg_sfdc__lead": [lead(L1, "a@x.test")],
+            "stg_sfdc__campaign_member": [{"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1}],
+            "stg_smartlead__leads": [smartlead(5, sf_lead_id=L1, sf_campaign_id=C1, smartlead_lead_map_id="m1")],
+            "stg_smartlead__events": [event(1, smartlead_lead_map_id="m1"), event(2, smartlead_lead_map_id="m9")],
+        },
+        "expect": [("smartlead", 1, M1, True), ("smartlead", 5, M1, True)],
+    },
 ]
 
 
 @pytest.mark.parametrize("case", MEMBER_LINKS, ids=[c["why"] for c in MEMBER_LINKS])
 def test_int_campaign_member_links(con, case):
-    run(con, case["given"], ["int_source_rows_matched", "int_clay_member_pairs", "int_smartlead_member_rows",
-                             "int_campaign_member_links"])
-    assert rows(con, "select source, row, sf_campaign_member_id, cm_found "
-                     "from int_campaign_member_links") == case["expect"]
+    run(
+        con,
+        case["given"],
+        ["int_source_rows_matched", "int_clay_member_pairs", "int_smartlead_member_rows", "int_campaign_member_links"],
+    )
+    assert (
+        rows(con, "select source, row, sf_campaign_member_id, cm_found from int_campaign_member_links")
+        == case["expect"]
+    )

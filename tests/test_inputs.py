@@ -9,16 +9,30 @@ import re
 
 import duckdb
 import pytest
-from conftest import (CLAY_HEADER, LEAD_HEADER, MEMBER_HEADER, PARDOT_HEADER, csv_text, lead, lead_id, manifest,
-                      member, member_id, plan_in, policy_with, write_snapshot)
+from conftest import (
+    CLAY_HEADER,
+    LEAD_HEADER,
+    MEMBER_HEADER,
+    PARDOT_HEADER,
+    csv_text,
+    lead,
+    lead_id,
+    manifest,
+    member,
+    member_id,
+    plan_in,
+    policy_with,
+    write_snapshot,
+)
 
 from reconcile.errors import SnapshotError
 from reconcile.report.report import render_report
 
 L1, L2 = lead_id(1), lead_id(2)
 LEADS = csv_text(LEAD_HEADER, [lead(1), lead(2)])
-BOUNCED_IN_PARDOT = csv_text(PARDOT_HEADER, [{"id": "p1", "email": "lead1@example.com", "salesforceLeadId": L1,
-                                              "isEmailHardBounced": "true"}])
+BOUNCED_IN_PARDOT = csv_text(
+    PARDOT_HEADER, [{"id": "p1", "email": "lead1@example.com", "salesforceLeadId": L1, "isEmailHardBounced": "true"}]
+)
 
 
 def inputs(plan: dict) -> dict:
@@ -27,28 +41,47 @@ def inputs(plan: dict) -> dict:
 
 # ------------------------------------------------------------------------------------------ file names
 
+
 def test_natural_export_names_feed_their_source(tmp_path):
-    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": None, "sfdc/leads_2026-11-27.csv": LEADS,
-                                     "pardot/Prospects export 2026-11-27.csv": BOUNCED_IN_PARDOT,
-                                     "smartlead/events-2026-11-26.jsonl": '{"event_type":"EMAIL_REPLY"}\n',
-                                     "smartlead/events-2026-11-27.jsonl": '{"event_type":"EMAIL_REPLY"}\n'})
+    snap = write_snapshot(
+        tmp_path,
+        {
+            "sfdc/Lead.csv": None,
+            "sfdc/leads_2026-11-27.csv": LEADS,
+            "pardot/Prospects export 2026-11-27.csv": BOUNCED_IN_PARDOT,
+            "smartlead/events-2026-11-26.jsonl": '{"event_type":"EMAIL_REPLY"}\n',
+            "smartlead/events-2026-11-27.jsonl": '{"event_type":"EMAIL_REPLY"}\n',
+        },
+    )
     plan = plan_in(snap)
     read = {f["file"]: f["source"] for f in inputs(plan)["files"]}
     assert read["sfdc/leads_2026-11-27.csv"] == "sfdc__lead"
     assert read["pardot/Prospects export 2026-11-27.csv"] == "pardot__prospects"
     assert read["smartlead/events-2026-11-26.jsonl"] == read["smartlead/events-2026-11-27.jsonl"] == "smartlead__events"
     assert [(f["kind"], f["record_id"]) for f in plan["findings"] if f["kind"] == "pardot_sync_gap"] == [
-        ("pardot_sync_gap", L1)]
+        ("pardot_sync_gap", L1)
+    ]
 
 
 def test_every_other_file_is_listed_as_ignored_with_its_reason(tmp_path):
-    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "notes.txt": "hello", "archive/Lead.csv": LEADS,
-                                     "sfdc/old/Lead.csv": LEADS, "clay/table.xlsx": b"PK",
-                                     "smartlead/.DS_Store": b"\0", "smartlead/campaign-12.xlsx": b"PK"})
+    snap = write_snapshot(
+        tmp_path,
+        {
+            "sfdc/Lead.csv": LEADS,
+            "notes.txt": "hello",
+            "archive/Lead.csv": LEADS,
+            "sfdc/old/Lead.csv": LEADS,
+            "clay/table.xlsx": b"PK",
+            "smartlead/.DS_Store": b"\0",
+            "smartlead/campaign-12.xlsx": b"PK",
+        },
+    )
     plan = plan_in(snap)
     assert inputs(plan)["ignored"] == [
-        {"file": "archive/Lead.csv",
-         "reason": "folder 'archive/' is not a source folder (sfdc/, clay/, smartlead/, pardot/)"},
+        {
+            "file": "archive/Lead.csv",
+            "reason": "folder 'archive/' is not a source folder (sfdc/, clay/, smartlead/, pardot/)",
+        },
         {"file": "clay/table.xlsx", "reason": "not a .csv, .parquet or .jsonl file"},
         {"file": "notes.txt", "reason": "not in a source folder (sfdc/, clay/, smartlead/, pardot/)"},
         {"file": "sfdc/old/Lead.csv", "reason": "in a subfolder: a source reads only the files directly in sfdc/"},
@@ -63,19 +96,34 @@ def test_every_other_file_is_listed_as_ignored_with_its_reason(tmp_path):
         con.close()
 
 
-@pytest.mark.parametrize("rel, error", [
-    ("sfdc/LeadHistory.csv", "Snapshot 'sfdc/LeadHistory.csv' matches no source: the name is none of Lead, "
-                             "CampaignMember, Contact, Campaign (e.g. sfdc/Lead.csv). Rename it (see README: File "
-                             "names) or move it out of the snapshot folder."),
-    ("pardot/visitors.csv", "Snapshot 'pardot/visitors.csv' matches no source: the name does not contain 'prospects' "
-                            "(e.g. pardot/prospects.csv). Rename it (see README: File names) or move it out of the "
-                            "snapshot folder."),
-    ("smartlead/leads-9181.csv", "Snapshot 'smartlead/leads-9181.csv' matches no source: the name is neither "
-                                 "campaign-<id>.* (a leads export) nor events*.jsonl (webhooks). Rename it (see README: "
-                                 "File names) or move it out of the snapshot folder."),
-    ("smartlead/events.csv", "Snapshot 'smartlead/events.csv' is .csv, but smartlead/events.jsonl must be .jsonl. "
-                             "Export it in that format."),
-])
+@pytest.mark.parametrize(
+    "rel, error",
+    [
+        (
+            "sfdc/LeadHistory.csv",
+            "Snapshot 'sfdc/LeadHistory.csv' matches no source: the name is none of Lead, "
+            "CampaignMember, Contact, Campaign (e.g. sfdc/Lead.csv). Rename it (see README: File "
+            "names) or move it out of the snapshot folder.",
+        ),
+        (
+            "pardot/visitors.csv",
+            "Snapshot 'pardot/visitors.csv' matches no source: the name does not contain 'prospects' "
+            "(e.g. pardot/prospects.csv). Rename it (see README: File names) or move it out of the "
+            "snapshot folder.",
+        ),
+        (
+            "smartlead/leads-9181.csv",
+            "Snapshot 'smartlead/leads-9181.csv' matches no source: the name is neither "
+            "campaign-<id>.* (a leads export) nor events*.jsonl (webhooks). Rename it (see README: "
+            "File names) or move it out of the snapshot folder.",
+        ),
+        (
+            "smartlead/events.csv",
+            "Snapshot 'smartlead/events.csv' is .csv, but smartlead/events.jsonl must be .jsonl. "
+            "Export it in that format.",
+        ),
+    ],
+)
 def test_a_data_file_that_matches_no_source_is_an_error(tmp_path, run_cli, rel, error):
     snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, rel: "id\n"})
     result = run_cli("plan", snap, "--out", tmp_path / "out" / "plan.json", "--lenient")
@@ -84,22 +132,28 @@ def test_a_data_file_that_matches_no_source_is_an_error(tmp_path, run_cli, rel, 
 
 
 def test_two_candidates_for_one_source_are_an_error_naming_both(tmp_path):
-    snap = write_snapshot(tmp_path, {"pardot/prospects.csv": BOUNCED_IN_PARDOT,
-                                     "pardot/prospects_2026-11-27.csv": BOUNCED_IN_PARDOT})
-    with pytest.raises(SnapshotError, match=r"has 2 files for pardot/prospects\.\* \(pardot/prospects\.csv, "
-                                            r"pardot/prospects_2026-11-27\.csv\)\. Keep one of them\."):
+    snap = write_snapshot(
+        tmp_path, {"pardot/prospects.csv": BOUNCED_IN_PARDOT, "pardot/prospects_2026-11-27.csv": BOUNCED_IN_PARDOT}
+    )
+    with pytest.raises(
+        SnapshotError,
+        match=r"has 2 files for pardot/prospects\.\* \(pardot/prospects\.csv, "
+        r"pardot/prospects_2026-11-27\.csv\)\. Keep one of them\.",
+    ):
         plan_in(snap)
 
 
 def test_a_smartlead_export_takes_its_campaign_id_from_the_digits_of_its_name(tmp_path):
-    clay = csv_text(CLAY_HEADER, [{"LeadId": L1, "Email": "lead1@example.com", "Smartlead Campaign ID": "77",
-                                   "CampaignMemberId": None}])
+    clay = csv_text(
+        CLAY_HEADER,
+        [{"LeadId": L1, "Email": "lead1@example.com", "Smartlead Campaign ID": "77", "CampaignMemberId": None}],
+    )
     sl = csv_text(["id", "email", "category"], [{"id": "5", "email": "lead1@example.com", "category": "Interested"}])
-    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "clay/t.csv": clay,
-                                     "smartlead/Campaign_77 leads.csv": sl})
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "clay/t.csv": clay, "smartlead/Campaign_77 leads.csv": sl})
     plan = plan_in(snap)
-    assert {f["file"]: f["source"] for f in inputs(plan)["files"]}["smartlead/Campaign_77 leads.csv"] == \
-        "smartlead__leads"
+    assert {f["file"]: f["source"] for f in inputs(plan)["files"]}[
+        "smartlead/Campaign_77 leads.csv"
+    ] == "smartlead__leads"
     con = duckdb.connect(str(snap.parent / "out" / "reconcile.duckdb"), read_only=True)
     try:
         assert con.execute("select distinct smartlead_campaign_id from stg_smartlead__leads").fetchall() == [("77",)]
@@ -109,24 +163,35 @@ def test_a_smartlead_export_takes_its_campaign_id_from_the_digits_of_its_name(tm
 
 # ------------------------------------------------------------------------------------------ sources and freshness
 
+
 def test_sources_present_and_behind_salesforce_are_in_the_plan(tmp_path):
     snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "pardot/prospects.csv": BOUNCED_IN_PARDOT})
     src = inputs(plan_in(snap))["sources"]
-    assert src["sfdc"] | {"files": None} == {"present": True, "required": True, "files": None, "records": 2,
-                                             "taken_at": "2026-11-27T06:00:00Z", "behind_sfdc_hours": 0.0,
-                                             "max_age_hours": None, "status": "ok"}
+    assert src["sfdc"] | {"files": None} == {
+        "present": True,
+        "required": True,
+        "files": None,
+        "records": 2,
+        "taken_at": "2026-11-27T06:00:00Z",
+        "behind_sfdc_hours": 0.0,
+        "max_age_hours": None,
+        "status": "ok",
+    }
     assert (src["pardot"]["status"], src["pardot"]["behind_sfdc_hours"], src["pardot"]["records"]) == ("ok", 0.25, 1)
     assert (src["clay"]["present"], src["clay"]["status"]) == (False, "missing")
 
 
 def test_missing_sources_are_warnings_never_an_all_clear(tmp_path):
-    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS,
-                                     "clay/t.csv": csv_text(CLAY_HEADER, [{"LeadId": L1, "Hard Bounced": "true"}])})
+    snap = write_snapshot(
+        tmp_path,
+        {"sfdc/Lead.csv": LEADS, "clay/t.csv": csv_text(CLAY_HEADER, [{"LeadId": L1, "Hard Bounced": "true"}])},
+    )
     plan = plan_in(snap)
     assert inputs(plan)["warnings"] == [
         "Smartlead not provided — Smartlead bounces, replies and reply categories not checked",
         "Pardot not provided — Pardot hard bounces (pardot_sync_gap) not checked",
-        "Clay error log not provided (clay/errors.csv) — connector errors not checked"]
+        "Clay error log not provided (clay/errors.csv) — connector errors not checked",
+    ]
     html = render_report(plan, tmp_path / "report.html").read_text("utf-8")
     assert 'id="input-warnings"' in html
     assert "Smartlead not provided" in html and "connector errors not checked" in html
@@ -134,29 +199,55 @@ def test_missing_sources_are_warnings_never_an_all_clear(tmp_path):
 
 
 def test_a_required_source_that_is_missing_stops_the_plan(tmp_path):
-    policy = policy_with(tmp_path / "pol", replace={"[sources.pardot]\nrequired = false":
-                                                    "[sources.pardot]\nrequired = true"})
+    policy = policy_with(
+        tmp_path / "pol", replace={"[sources.pardot]\nrequired = false": "[sources.pardot]\nrequired = true"}
+    )
     snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS})
-    with pytest.raises(SnapshotError, match=re.escape("Pardot not provided — Pardot hard bounces (pardot_sync_gap) not "
-                                                      "checked. Add the export (README: Sources and freshness) or "
-                                                      "relax [sources.pardot] in the policy.")):
+    with pytest.raises(
+        SnapshotError,
+        match=re.escape(
+            "Pardot not provided — Pardot hard bounces (pardot_sync_gap) not "
+            "checked. Add the export (README: Sources and freshness) or "
+            "relax [sources.pardot] in the policy."
+        ),
+    ):
         plan_in(snap, policy=policy)
     assert not (snap.parent / "out" / "plan.json").exists()
 
 
 @pytest.mark.parametrize("on_problem", ["warn", "error"])
 def test_a_source_taken_long_before_salesforce_is_stale(tmp_path, on_problem):
-    policy = policy_with(tmp_path / "pol", replace={'max_age_hours = 24\non_problem = "warn"\n[sources.pardot]':
-                                                    f'max_age_hours = 2\non_problem = "{on_problem}"\n[sources.pardot]'})
-    taken = {"sfdc": "2026-11-27T06:00:00Z", "clay": "2026-11-27T05:00:00Z", "smartlead": "2026-11-26T06:00:00Z",
-             "pardot": "2026-11-27T05:45:00Z"}
-    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "manifest.toml": manifest(taken),
-                                     "smartlead/events.jsonl": '{"event_type":"EMAIL_REPLY"}\n'})
-    stale = ("Smartlead was taken 24 h before Salesforce (taken_at 2026-11-26T06:00:00Z), more than the policy's "
-             "2 h — its evidence may be out of date")
+    policy = policy_with(
+        tmp_path / "pol",
+        replace={
+            'max_age_hours = 24\non_problem = "warn"\n[sources.pardot]': f'max_age_hours = 2\non_problem = "{on_problem}"\n[sources.pardot]'
+        },
+    )
+    taken = {
+        "sfdc": "2026-11-27T06:00:00Z",
+        "clay": "2026-11-27T05:00:00Z",
+        "smartlead": "2026-11-26T06:00:00Z",
+        "pardot": "2026-11-27T05:45:00Z",
+    }
+    snap = write_snapshot(
+        tmp_path,
+        {
+            "sfdc/Lead.csv": LEADS,
+            "manifest.toml": manifest(taken),
+            "smartlead/events.jsonl": '{"event_type":"EMAIL_REPLY"}\n',
+        },
+    )
+    stale = (
+        "Smartlead was taken 24 h before Salesforce (taken_at 2026-11-26T06:00:00Z), more than the policy's "
+        "2 h — its evidence may be out of date"
+    )
     if on_problem == "error":
-        with pytest.raises(SnapshotError, match=re.escape(stale + ". Export Smartlead again, or raise "
-                                                          "[sources.smartlead] max_age_hours in the policy.")):
+        with pytest.raises(
+            SnapshotError,
+            match=re.escape(
+                stale + ". Export Smartlead again, or raise [sources.smartlead] max_age_hours in the policy."
+            ),
+        ):
             plan_in(snap, policy=policy)
     else:
         plan = plan_in(snap, policy=policy)
@@ -171,14 +262,18 @@ LONG = "Long text " * 150_000  # 1.5 MB in one cell: past Python csv's 128 KB fi
 
 @pytest.mark.parametrize("lenient", [False, True])
 def test_a_cell_over_one_megabyte_is_read_in_both_modes(tmp_path, lenient):
-    clay = csv_text(CLAY_HEADER, [{"LeadId": L1, "Company Description": LONG}, {"LeadId": L2, "Hard Bounced": "yes"}]
-                    + [{"LeadId": L2, "Hard Bounced": "maybe" if lenient else "yes"}])
+    clay = csv_text(
+        CLAY_HEADER,
+        [{"LeadId": L1, "Company Description": LONG}, {"LeadId": L2, "Hard Bounced": "yes"}]
+        + [{"LeadId": L2, "Hard Bounced": "maybe" if lenient else "yes"}],
+    )
     snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "clay/t.csv": clay})
     plan = plan_in(snap, lenient=lenient)
     (desc,) = [c for c in plan["changes"] if c["field"] == "company_description__c"]
     assert len(desc["after"]) == len(LONG.strip())
     assert [(c["record_id"], c["field"]) for c in plan["changes"] if c["field"] == "external_hard_bounced__c"] == [
-        (L2, "external_hard_bounced__c")]
+        (L2, "external_hard_bounced__c")
+    ]
     clay_file = next(f for f in inputs(plan)["files"] if f["file"] == "clay/t.csv")
     assert (clay_file["records"], clay_file["staged"], clay_file["rejected"]) == ((3, 2, 1) if lenient else (3, 3, 0))
 
@@ -207,28 +302,50 @@ def test_a_valid_line_nested_100000_deep_is_kept_in_lenient_mode(tmp_path):
     assert [(r["file"], r["row"]) for r in plan["rejects"]] == [("smartlead/events.jsonl", 2)]
     assert [(c["record_id"], c["field"]) for c in plan["changes"]] == [(L2, "external_hard_bounced__c")]
     assert json.dumps(inputs(plan)["files"][-1]) == json.dumps(
-        {"file": "smartlead/events.jsonl", "source": "smartlead__events", "records": 2, "staged": 1, "rejected": 1})
+        {"file": "smartlead/events.jsonl", "source": "smartlead__events", "records": 2, "staged": 1, "rejected": 1}
+    )
 
 
 # ------------------------------------------------------------------------------------------ Clay headers renamed
+
 
 def test_every_clay_evidence_column_is_the_header_the_policy_names(tmp_path):
     """A policy that renames every Clay header: the provenance names the renamed headers, never the defaults."""
     renamed = {h: f"Clay {h}" for h in CLAY_HEADER}
     policy = policy_with(tmp_path / "pol", replace={f'= "{h}"\n': f'= "{renamed[h]}"\n' for h in CLAY_HEADER})
-    rows = [{"LeadId": lead_id(99)},                                   # a Lead that is not in the snapshot
-            {"CampaignMemberId": member_id(99)},                       # a CampaignMember that is not either
-            {"Email": "nobody@example.com"},                           # matches no Lead
-            {"LeadId": L1, "Hard Bounced": "yes", "Email Validation": "invalid"},
-            {"LeadId": L2, "Company Description": "Makes anvils", "Industry": "Banking"},
-            {"CampaignMemberId": member_id(1), "Replied": "yes", "Reply Category": "Interested",
-             "Reply At": "2026-11-26T09:00:00Z"}]
+    rows = [
+        {"LeadId": lead_id(99)},  # a Lead that is not in the snapshot
+        {"CampaignMemberId": member_id(99)},  # a CampaignMember that is not either
+        {"Email": "nobody@example.com"},  # matches no Lead
+        {"LeadId": L1, "Hard Bounced": "yes", "Email Validation": "invalid"},
+        {"LeadId": L2, "Company Description": "Makes anvils", "Industry": "Banking"},
+        {
+            "CampaignMemberId": member_id(1),
+            "Replied": "yes",
+            "Reply Category": "Interested",
+            "Reply At": "2026-11-26T09:00:00Z",
+        },
+    ]
     clay = csv_text([renamed[h] for h in CLAY_HEADER], [{renamed[k]: v for k, v in r.items()} for r in rows])
-    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "clay/t.csv": clay,
-                                     "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, [member(1, 1)])})
+    snap = write_snapshot(
+        tmp_path,
+        {
+            "sfdc/Lead.csv": LEADS,
+            "clay/t.csv": clay,
+            "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, [member(1, 1)]),
+        },
+    )
     plan = plan_in(snap, policy=policy)
-    used = {e["column"] for item in plan["changes"] + plan["findings"] for e in item["evidence"]
-            if e["source"] == "clay"}
+    used = {
+        e["column"] for item in plan["changes"] + plan["findings"] for e in item["evidence"] if e["source"] == "clay"
+    }
     assert used <= set(renamed.values()), used - set(renamed.values())
-    assert {"Clay LeadId", "Clay CampaignMemberId", "Clay Email", "Clay Hard Bounced", "Clay Company Description",
-            "Clay Replied", "Clay Reply Category"} <= used
+    assert {
+        "Clay LeadId",
+        "Clay CampaignMemberId",
+        "Clay Email",
+        "Clay Hard Bounced",
+        "Clay Company Description",
+        "Clay Replied",
+        "Clay Reply Category",
+    } <= used

@@ -25,12 +25,20 @@ from reconcile.plan import load_plan
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium not installed (apt-get install -y "
-                                                                  "chromium)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium not installed (apt-get install -y chromium)"),
+]
 
 
 def free_port() -> int:
@@ -69,13 +77,31 @@ def lab(tmp_path_factory):
     for name in ("explore", "apply"):
         with_parameters(name, work, plan_path=plan)
     port, token = free_port(), secrets.token_hex(16)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SF_")}, **org.oauth_env("client_credentials"),
-           "JUPYTER_RUNTIME_DIR": str(work / "runtime"), "JUPYTER_DATA_DIR": str(work / "data")}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SF_")},
+        **org.oauth_env("client_credentials"),
+        "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
+        "JUPYTER_DATA_DIR": str(work / "data"),
+    }
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--ServerApp.port_retries=0",
-         "--allow-root", f"--LabApp.user_settings_dir={work / 'settings'}", f"--LabApp.workspaces_dir={work / 'ws'}"],
-        env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=(work / "lab.log").open("w"))
+        [
+            str(Path(sys.executable).parent / "jupyter"),
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={work}",
+            "--ServerApp.port_retries=0",
+            "--allow-root",
+            f"--LabApp.user_settings_dir={work / 'settings'}",
+            f"--LabApp.workspaces_dir={work / 'ws'}",
+        ],
+        env=env,
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "lab.log").open("w"),
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -138,8 +164,9 @@ def test_explore_in_jupyterlab_filters_change_the_tables(browser, lab):
     changes = before.split("Findings (")[0]
     assert "external_hard_bounced__c" in changes and "Has_Replied__c" in changes
     field.select_option(label="CampaignMember.Has_Replied__c")
-    page.wait_for_function("el => !el.innerText.split('Findings (')[0].includes('external_hard_bounced__c')",
-                           arg=tables.element_handle())
+    page.wait_for_function(
+        "el => !el.innerText.split('Findings (')[0].includes('external_hard_bounced__c')", arg=tables.element_handle()
+    )
     after = tables.inner_text().split("Findings (")[0]
     assert "Has_Replied__c" in after and "ReplyClassification__c" not in after
     ARTIFACTS.mkdir(exist_ok=True)
@@ -154,8 +181,10 @@ def test_explore_in_jupyterlab_filters_change_the_tables(browser, lab):
         confirm.click()
     except Exception:
         pass
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='unknown'], "
-                           ".jp-Notebook-ExecutionIndicator[data-status='dead']", state="attached")
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='unknown'], .jp-Notebook-ExecutionIndicator[data-status='dead']",
+        state="attached",
+    )
     page.close()
 
 
@@ -182,15 +211,19 @@ def test_apply_in_jupyterlab_needs_a_name_and_a_group_then_writes_to_the_org(bro
     button.click()
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not all(
-            org.org.get("CampaignMember", rid)["Has_Replied__c"] for rid in before):
+        org.org.get("CampaignMember", rid)["Has_Replied__c"] for rid in before
+    ):
         time.sleep(0.5)
     if not all(org.org.get("CampaignMember", rid)["Has_Replied__c"] for rid in before):
         page.screenshot(path=str(ARTIFACTS / "jupyterlab-apply-failed.png"), full_page=True)
         pytest.fail("Apply did not write the ticked group; see tests/artifacts/jupyterlab-apply-failed.png")
     page.wait_for_selector("text=applied")
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-apply-done.png"), full_page=True)
-    others = [c for c in plan["changes"] if c["field"] != "Has_Replied__c" and c["object"] == "CampaignMember"
-              and c["status"] == "ready"]
+    others = [
+        c
+        for c in plan["changes"]
+        if c["field"] != "Has_Replied__c" and c["object"] == "CampaignMember" and c["status"] == "ready"
+    ]
     for c in others:  # an unticked group is never written
         assert org.org.get("CampaignMember", c["record_id"])[c["field"]] == c["before"]
     page.close()

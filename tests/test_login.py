@@ -27,6 +27,7 @@ from reconcile.plan import load_plan
 from reconcile.salesforce import connect
 from reconcile.sandbox import start_sandbox
 from reconcile.seeding import seed_org
+
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
@@ -34,6 +35,7 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 def no_sf_variables(monkeypatch):
     """Only what a test sets: no SF_… variable of the machine running the tests leaks in."""
     import os
+
     for name in [n for n in os.environ if n.startswith("SF_")]:
         monkeypatch.delenv(name)
 
@@ -84,6 +86,7 @@ def ready_changes(plan: Path) -> list[tuple[str, str]]:
 
 # ------------------------------------------------------------------------------------------ each flow end to end
 
+
 @pytest.mark.parametrize("flow", ["client_credentials", "jwt", "session"])
 def test_each_flow_pulls_plans_approves_and_applies(org, tmp_path, flow):
     env = flow_env(org, flow)
@@ -92,7 +95,7 @@ def test_each_flow_pulls_plans_approves_and_applies(org, tmp_path, flow):
     assert r.exit_code == 0, r.stderr
     assert ready_changes(plan) and integration_writes(org) == ready_changes(plan)
     tokens = [x for x in org.org.request_log if x["path"] == "/services/oauth2/token"]
-    assert len(tokens) == (0 if flow == "session" else 2)   # one login per command (pull, apply), no more
+    assert len(tokens) == (0 if flow == "session" else 2)  # one login per command (pull, apply), no more
     assert "Warning" not in r.stderr
 
 
@@ -102,23 +105,25 @@ def test_preflight_prints_the_flow_and_the_user_it_resolved_to(org, flow):
     assert r.exit_code == 0, r.stdout + r.stderr
     name = {"client_credentials": "OAuth 2.0 client credentials", "jwt": "OAuth 2.0 JWT bearer"}[flow]
     user = org.org.user("integration")
-    assert r.stdout.splitlines()[0] == (f"Logged in with {name} as {user.username} ({user.user_id}) at "
-                                        f"{org.instance_url}")
+    assert r.stdout.splitlines()[0] == (
+        f"Logged in with {name} as {user.username} ({user.user_id}) at {org.instance_url}"
+    )
 
 
 # ------------------------------------------------------------------------------------------ expiry during a run
+
 
 @pytest.mark.parametrize("flow", ["client_credentials", "jwt"])
 def test_token_expiring_mid_apply_logs_in_again_once_and_finishes(org, tmp_path, flow):
     env = flow_env(org, flow)
     plan = pulled_plan(org, env, tmp_path)
     start = len(org.org.request_log)
-    org.org.set_faults(expire_after_calls=5)   # describe ×2, re-read ×2, first PATCH; the next request gets 401
+    org.org.set_faults(expire_after_calls=5)  # describe ×2, re-read ×2, first PATCH; the next request gets 401
     r = cli(env, "apply", plan)
     assert r.exit_code == 0, r.stderr
     log = [(x["method"], x["path"], x["status"]) for x in org.org.request_log[start:]]
     assert [x for x in log if x[2] == 401] == [("PATCH", "/services/data/v59.0/composite/sobjects", 401)]
-    after_401 = log[log.index(("PATCH", "/services/data/v59.0/composite/sobjects", 401)) + 1:]
+    after_401 = log[log.index(("PATCH", "/services/data/v59.0/composite/sobjects", 401)) + 1 :]
     assert after_401[0] == ("POST", "/services/oauth2/token", 200)
     assert after_401[1] == ("PATCH", "/services/data/v59.0/composite/sobjects", 200)
     assert integration_writes(org) == ready_changes(plan)
@@ -126,7 +131,7 @@ def test_token_expiring_mid_apply_logs_in_again_once_and_finishes(org, tmp_path,
 
 @pytest.mark.parametrize("flow", ["client_credentials", "jwt"])
 def test_token_expiring_mid_pull_logs_in_again_and_pulls_everything(org, tmp_path, flow):
-    org.org.set_faults(expire_after_calls=3)   # Lead describe, count, query; then Contact's describe gets 401
+    org.org.set_faults(expire_after_calls=3)  # Lead describe, count, query; then Contact's describe gets 401
     r = cli(flow_env(org, flow), "pull", "--out", tmp_path / "snap")
     assert r.exit_code == 0, r.stderr
     assert "Pulled Lead 4, CampaignMember 2, Contact 1, Campaign 1" in r.stdout
@@ -157,36 +162,44 @@ def test_a_bogus_session_at_the_start_is_a_credentials_error_not_a_resumable_sto
     env = {**flow_env(org, "session"), "SF_SESSION_ID": "00D000000000001!bogus"}
     r = cli(env, "preflight")
     assert r.exit_code == 1
-    assert r.stderr == ("Error: Salesforce rejected the session id (INVALID_SESSION_ID) at the start: SF_SESSION_ID "
-                        "is wrong or has expired. Set a current one, or better use client credentials (see README "
-                        "'Connecting to your org').\n")
+    assert r.stderr == (
+        "Error: Salesforce rejected the session id (INVALID_SESSION_ID) at the start: SF_SESSION_ID "
+        "is wrong or has expired. Set a current one, or better use client credentials (see README "
+        "'Connecting to your org').\n"
+    )
 
 
 # ------------------------------------------------------------------------------------------ refused logins
 
+
 def test_wrong_client_secret_is_one_error_line(org):
     r = cli({**org.oauth_env(), "SF_CLIENT_SECRET": "not-the-secret"}, "pull", "--out", "never")
     assert r.exit_code == 1
-    assert r.stderr == (f"Error: Salesforce refused the OAuth 2.0 client credentials login at '127.0.0.1:{org.port}' "
-                        "(invalid_client: invalid client credentials): check SF_CLIENT_ID and SF_CLIENT_SECRET (the "
-                        "app's consumer key and secret) and SF_LOGIN_URL (see README 'Connecting to your org').\n")
+    assert r.stderr == (
+        f"Error: Salesforce refused the OAuth 2.0 client credentials login at '127.0.0.1:{org.port}' "
+        "(invalid_client: invalid client credentials): check SF_CLIENT_ID and SF_CLIENT_SECRET (the "
+        "app's consumer key and secret) and SF_LOGIN_URL (see README 'Connecting to your org').\n"
+    )
     assert not Path("never").exists()
 
 
 def other_key(tmp_path: Path) -> Path:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     path = tmp_path / "other.pem"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return path
 
 
 def test_jwt_signed_with_another_key_is_refused(org, tmp_path):
     r = cli({**org.oauth_env("jwt"), "SF_PRIVATE_KEY_FILE": str(other_key(tmp_path))}, "preflight")
     assert r.exit_code == 1
-    assert r.stderr.startswith("Error: Salesforce refused the OAuth 2.0 JWT bearer login at "
-                               f"'127.0.0.1:{org.port}' (invalid_grant: invalid assertion): check that "
-                               "SF_PRIVATE_KEY_FILE matches the certificate uploaded to the app")
+    assert r.stderr.startswith(
+        "Error: Salesforce refused the OAuth 2.0 JWT bearer login at "
+        f"'127.0.0.1:{org.port}' (invalid_grant: invalid assertion): check that "
+        "SF_PRIVATE_KEY_FILE matches the certificate uploaded to the app"
+    )
 
 
 def assertion(h, key_file, **claims) -> str:
@@ -194,33 +207,44 @@ def assertion(h, key_file, **claims) -> str:
     return jwt.encode(body, Path(key_file).read_text(), algorithm="RS256")
 
 
-@pytest.mark.parametrize("claims, description", [
-    ({"exp": int(time.time()) - 10}, "expired authorization code"),
-    ({"aud": "https://login.salesforce.com"}, "audience is invalid"),
-    ({"sub": "admin@sandbox.reconcile.example"}, "user hasn't approved this consumer"),
-])
+@pytest.mark.parametrize(
+    "claims, description",
+    [
+        ({"exp": int(time.time()) - 10}, "expired authorization code"),
+        ({"aud": "https://login.salesforce.com"}, "audience is invalid"),
+        ({"sub": "admin@sandbox.reconcile.example"}, "user hasn't approved this consumer"),
+    ],
+)
 def test_token_endpoint_refuses_bad_assertions_like_salesforce(org, claims, description):
-    r = tls_session(org).post(f"{org.login_url}/services/oauth2/token",
-                              data={"grant_type": JWT_GRANT, "assertion": assertion(org, org.jwt_key_file, **claims)})
+    r = tls_session(org).post(
+        f"{org.login_url}/services/oauth2/token",
+        data={"grant_type": JWT_GRANT, "assertion": assertion(org, org.jwt_key_file, **claims)},
+    )
     assert (r.status_code, r.json()) == (400, {"error": "invalid_grant", "error_description": description})
     assert r.headers["Content-Type"] == "application/json;charset=UTF-8"
 
 
 def test_token_endpoint_refuses_unknown_clients_and_grants(org):
     s, url = tls_session(org), f"{org.login_url}/services/oauth2/token"
-    assert s.post(url, data={"grant_type": "client_credentials", "client_id": "3MVGnope", "client_secret": "x"}
-                  ).json() == {"error": "invalid_client_id", "error_description": "client identifier invalid"}
+    assert s.post(
+        url, data={"grant_type": "client_credentials", "client_id": "3MVGnope", "client_secret": "x"}
+    ).json() == {"error": "invalid_client_id", "error_description": "client identifier invalid"}
     assert s.post(url, data={"grant_type": "password"}).json()["error"] == "unsupported_grant_type"
-    forged = jwt.encode({"iss": org.client_id, "sub": org.username, "aud": org.login_url, "exp": 9999999999},
-                        "a shared secret is not the app's certificate", algorithm="HS256")
+    forged = jwt.encode(
+        {"iss": org.client_id, "sub": org.username, "aud": org.login_url, "exp": 9999999999},
+        "a shared secret is not the app's certificate",
+        algorithm="HS256",
+    )
     assert s.post(url, data={"grant_type": JWT_GRANT, "assertion": forged}).json()["error"] == "invalid_grant"
 
 
 def test_any_oauth_client_gets_a_salesforce_shaped_token_with_plain_requests(org):
     """Form-encoded body with client_id/client_secret, as in Salesforce's client credentials docs."""
     s = tls_session(org)
-    r = s.post(f"{org.login_url}/services/oauth2/token", data={
-        "grant_type": "client_credentials", "client_id": org.client_id, "client_secret": org.client_secret})
+    r = s.post(
+        f"{org.login_url}/services/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": org.client_id, "client_secret": org.client_secret},
+    )
     assert r.status_code == 200 and r.headers["Cache-Control"].startswith("no-cache")
     body = r.json()
     assert sorted(body) == ["access_token", "id", "instance_url", "issued_at", "scope", "signature", "token_type"]
@@ -230,63 +254,96 @@ def test_any_oauth_client_gets_a_salesforce_shaped_token_with_plain_requests(org
     import base64
     import hashlib
     import hmac
+
     expected = hmac.new(org.client_secret.encode(), (body["id"] + body["issued_at"]).encode(), hashlib.sha256)
     assert body["signature"] == base64.b64encode(expected.digest()).decode()
     auth = {"Authorization": f"Bearer {body['access_token']}"}
     info = s.get(f"{body['instance_url']}/services/oauth2/userinfo", headers=auth).json()
     assert info["preferred_username"] == user.username and info["user_id"] == user.user_id
-    leads = s.get(f"{body['instance_url']}/services/data/v59.0/query", params={"q": "SELECT Id FROM Lead"},
-                  headers=auth).json()
+    leads = s.get(
+        f"{body['instance_url']}/services/data/v59.0/query", params={"q": "SELECT Id FROM Lead"}, headers=auth
+    ).json()
     assert leads["totalSize"] == 4
 
 
 # ------------------------------------------------------------------------------------------ which variables
 
-@pytest.mark.parametrize("extra, message", [
-    ({"SF_ICARE_INSTANCE_URL": "https://icare.my.salesforce.com"},
-     "Error: Incomplete Salesforce credentials for session id for org 'ICARE': SF_ICARE_SESSION_ID not set. Set "
-     "SF_ICARE_SESSION_ID (see README 'Connecting to your org').\n"),
-    ({"SF_ICARE_LOGIN_URL": "https://icare.my.salesforce.com", "SF_ICARE_CLIENT_SECRET": "s"},
-     "Error: Incomplete Salesforce credentials for OAuth 2.0 client credentials for org 'ICARE': SF_ICARE_CLIENT_ID "
-     "not set. Set SF_ICARE_CLIENT_ID (see README 'Connecting to your org').\n"),
-    ({}, "Error: No Salesforce credentials in the environment for org 'ICARE' (the default org's SF_… variables are "
-         "never used for --org ICARE). Set SF_ICARE_LOGIN_URL, SF_ICARE_CLIENT_ID and SF_ICARE_CLIENT_SECRET (client "
-         "credentials), or SF_ICARE_LOGIN_URL, SF_ICARE_CLIENT_ID, SF_ICARE_USERNAME and SF_ICARE_PRIVATE_KEY_FILE "
-         "(JWT), or SF_ICARE_INSTANCE_URL and SF_ICARE_SESSION_ID (see README 'Connecting to your org').\n"),
-])
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            {"SF_ICARE_INSTANCE_URL": "https://icare.my.salesforce.com"},
+            "Error: Incomplete Salesforce credentials for session id for org 'ICARE': SF_ICARE_SESSION_ID not set. Set "
+            "SF_ICARE_SESSION_ID (see README 'Connecting to your org').\n",
+        ),
+        (
+            {"SF_ICARE_LOGIN_URL": "https://icare.my.salesforce.com", "SF_ICARE_CLIENT_SECRET": "s"},
+            "Error: Incomplete Salesforce credentials for OAuth 2.0 client credentials for org 'ICARE': SF_ICARE_CLIENT_ID "
+            "not set. Set SF_ICARE_CLIENT_ID (see README 'Connecting to your org').\n",
+        ),
+        (
+            {},
+            "Error: No Salesforce credentials in the environment for org 'ICARE' (the default org's SF_… variables are "
+            "never used for --org ICARE). Set SF_ICARE_LOGIN_URL, SF_ICARE_CLIENT_ID and SF_ICARE_CLIENT_SECRET (client "
+            "credentials), or SF_ICARE_LOGIN_URL, SF_ICARE_CLIENT_ID, SF_ICARE_USERNAME and SF_ICARE_PRIVATE_KEY_FILE "
+            "(JWT), or SF_ICARE_INSTANCE_URL and SF_ICARE_SESSION_ID (see README 'Connecting to your org').\n",
+        ),
+    ],
+)
 def test_a_partial_org_set_never_falls_back_to_the_default_org(org, tmp_path, extra, message):
     env = {**flow_env(org, "session"), **org.oauth_env(), **extra}
     del env["SF_SESSION_ID"]  # the default org: complete client credentials
     start = len(org.org.request_log)
     r = cli(env, "pull", "--org", "ICARE", "--out", tmp_path / "s")
     assert (r.exit_code, r.stderr) == (1, message)
-    assert org.org.request_log[start:] == []     # nothing was sent anywhere
+    assert org.org.request_log[start:] == []  # nothing was sent anywhere
 
 
 def test_a_complete_org_set_is_used_alone(org, tmp_path):
-    env = {**org.oauth_env("jwt", prefix="SF_ICARE_"), "SF_CLIENT_SECRET": "default-org-secret",
-           "SF_SESSION_ID": "default-org-session"}
+    env = {
+        **org.oauth_env("jwt", prefix="SF_ICARE_"),
+        "SF_CLIENT_SECRET": "default-org-secret",
+        "SF_SESSION_ID": "default-org-session",
+    }
     r = cli(env, "preflight", "--org", "ICARE", "--policy", "reconcile/default_policy.toml")
     assert r.stdout.startswith("Logged in with OAuth 2.0 JWT bearer as clay.integration@")
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"SF_CLIENT_SECRET": "s", "SF_SESSION_ID": "x", "SF_INSTANCE_URL": "https://a.my.salesforce.com"},
-     "Error: Ambiguous Salesforce credentials: OAuth 2.0 client credentials (SF_CLIENT_SECRET) and session id "
-     "(SF_SESSION_ID) are both set. Unset all but one way in (see README 'Connecting to your org').\n"),
-    ({"SF_LOGIN_URL": "https://a.my.salesforce.com", "SF_CLIENT_ID": "c", "SF_CLIENT_SECRET": "s",
-      "SF_USERNAME": "u@x.test"},
-     "Error: Ambiguous Salesforce credentials: OAuth 2.0 client credentials is set up, but SF_USERNAME belong to "
-     "another way in. Unset SF_USERNAME (see README 'Connecting to your org').\n"),
-    ({"SF_LOGIN_URL": "https://a.my.salesforce.com", "SF_CLIENT_ID": "c", "SF_USERNAME": "u@x.test"},
-     "Error: Incomplete Salesforce credentials for OAuth 2.0 JWT bearer: SF_PRIVATE_KEY_FILE not set. Set "
-     "SF_PRIVATE_KEY_FILE (see README 'Connecting to your org').\n"),
-    ({"SF_LOGIN_URL": "acme.my.salesforce.com", "SF_CLIENT_ID": "c", "SF_CLIENT_SECRET": "s"},
-     "Error: SF_LOGIN_URL 'acme.my.salesforce.com' is not an https:// host URL such as "
-     "https://acme.my.salesforce.com (no path). Fix SF_LOGIN_URL (see README 'Connecting to your org').\n"),
-    ({"SF_INSTANCE_URL": "https://a.my.salesforce.com", "SF_SESSION_ID": "x", "SF_READ_TIMEOUT": "soon"},
-     "Error: SF_READ_TIMEOUT 'soon' is not a number of seconds between 0 and 3600 (default 120).\n"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        (
+            {"SF_CLIENT_SECRET": "s", "SF_SESSION_ID": "x", "SF_INSTANCE_URL": "https://a.my.salesforce.com"},
+            "Error: Ambiguous Salesforce credentials: OAuth 2.0 client credentials (SF_CLIENT_SECRET) and session id "
+            "(SF_SESSION_ID) are both set. Unset all but one way in (see README 'Connecting to your org').\n",
+        ),
+        (
+            {
+                "SF_LOGIN_URL": "https://a.my.salesforce.com",
+                "SF_CLIENT_ID": "c",
+                "SF_CLIENT_SECRET": "s",
+                "SF_USERNAME": "u@x.test",
+            },
+            "Error: Ambiguous Salesforce credentials: OAuth 2.0 client credentials is set up, but SF_USERNAME belong to "
+            "another way in. Unset SF_USERNAME (see README 'Connecting to your org').\n",
+        ),
+        (
+            {"SF_LOGIN_URL": "https://a.my.salesforce.com", "SF_CLIENT_ID": "c", "SF_USERNAME": "u@x.test"},
+            "Error: Incomplete Salesforce credentials for OAuth 2.0 JWT bearer: SF_PRIVATE_KEY_FILE not set. Set "
+            "SF_PRIVATE_KEY_FILE (see README 'Connecting to your org').\n",
+        ),
+        (
+            {"SF_LOGIN_URL": "acme.my.salesforce.com", "SF_CLIENT_ID": "c", "SF_CLIENT_SECRET": "s"},
+            "Error: SF_LOGIN_URL 'acme.my.salesforce.com' is not an https:// host URL such as "
+            "https://acme.my.salesforce.com (no path). Fix SF_LOGIN_URL (see README 'Connecting to your org').\n",
+        ),
+        (
+            {"SF_INSTANCE_URL": "https://a.my.salesforce.com", "SF_SESSION_ID": "x", "SF_READ_TIMEOUT": "soon"},
+            "Error: SF_READ_TIMEOUT 'soon' is not a number of seconds between 0 and 3600 (default 120).\n",
+        ),
+    ],
+)
 def test_ambiguous_incomplete_or_malformed_sets_name_what_to_fix(env, message):
     r = cli(env, "preflight")
     assert (r.exit_code, r.stderr) == (1, message)
@@ -294,9 +351,12 @@ def test_ambiguous_incomplete_or_malformed_sets_name_what_to_fix(env, message):
 
 def test_a_missing_ca_file_is_one_error_line(org):
     r = cli({**org.oauth_env(), "SF_CA_BUNDLE": "/nowhere/ca.pem"}, "preflight")
-    assert (r.exit_code, r.stderr) == (1, "Error: SF_CA_BUNDLE file '/nowhere/ca.pem' does not exist. Point "
-                                          "SF_CA_BUNDLE at the PEM file of the CA to trust (the sandbox org prints "
-                                          "its ca_bundle), or unset it to trust the system CAs.\n")
+    assert (r.exit_code, r.stderr) == (
+        1,
+        "Error: SF_CA_BUNDLE file '/nowhere/ca.pem' does not exist. Point "
+        "SF_CA_BUNDLE at the PEM file of the CA to trust (the sandbox org prints "
+        "its ca_bundle), or unset it to trust the system CAs.\n",
+    )
 
 
 def test_an_untrusted_certificate_names_the_host_and_sf_ca_bundle(org, tmp_path):
@@ -304,20 +364,25 @@ def test_an_untrusted_certificate_names_the_host_and_sf_ca_bundle(org, tmp_path)
     trustme.CA().cert_pem.write_to_path(str(other))
     r = cli({**org.oauth_env(), "SF_CA_BUNDLE": str(other)}, "preflight")
     assert r.exit_code == 1
-    assert r.stderr.startswith(f"Error: Salesforce login failed: TLS to '127.0.0.1:{org.port}' failed (certificate "
-                               "not trusted: ")
+    assert r.stderr.startswith(
+        f"Error: Salesforce login failed: TLS to '127.0.0.1:{org.port}' failed (certificate not trusted: "
+    )
     assert "set SF_CA_BUNDLE to the CA that signed its certificate" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_an_unknown_host_is_one_dns_error_line():
     env = {"SF_LOGIN_URL": "https://no-such-org.invalid", "SF_CLIENT_ID": "c", "SF_CLIENT_SECRET": "s"}
     r = cli(env, "preflight")
-    assert (r.exit_code, r.stderr) == (1, "Error: Salesforce login failed: the host 'no-such-org.invalid' cannot be "
-                                          "found (DNS). Check SF_LOGIN_URL (e.g. your My Domain URL "
-                                          "https://acme.my.salesforce.com) and the network.\n")
+    assert (r.exit_code, r.stderr) == (
+        1,
+        "Error: Salesforce login failed: the host 'no-such-org.invalid' cannot be "
+        "found (DNS). Check SF_LOGIN_URL (e.g. your My Domain URL "
+        "https://acme.my.salesforce.com) and the network.\n",
+    )
 
 
 # ------------------------------------------------------------------------------------------ no hangs
+
 
 @pytest.fixture
 def silent_port():
@@ -344,12 +409,19 @@ def test_a_server_that_never_answers_times_out_with_one_error_line(org, silent_p
 
 @pytest.mark.timeout(60)
 def test_a_silent_tls_handshake_is_reported_as_the_connect_timeout(silent_port):
-    env = {"SF_INSTANCE_URL": f"https://127.0.0.1:{silent_port}", "SF_SESSION_ID": "00D000000000001!silent",
-           "SF_CONNECT_TIMEOUT": "0.4", "SF_READ_TIMEOUT": "30"}
+    env = {
+        "SF_INSTANCE_URL": f"https://127.0.0.1:{silent_port}",
+        "SF_SESSION_ID": "00D000000000001!silent",
+        "SF_CONNECT_TIMEOUT": "0.4",
+        "SF_READ_TIMEOUT": "30",
+    }
     r = cli(env, "preflight")
-    assert (r.exit_code, r.stderr) == (1, f"Error: Salesforce cannot be reached: '127.0.0.1:{silent_port}' accepted "
-                                          "the connection but did not complete the TLS handshake within 0.4 s (connect "
-                                          "timeout). Check the host and proxy, or raise SF_CONNECT_TIMEOUT.\n")
+    assert (r.exit_code, r.stderr) == (
+        1,
+        f"Error: Salesforce cannot be reached: '127.0.0.1:{silent_port}' accepted "
+        "the connection but did not complete the TLS handshake within 0.4 s (connect "
+        "timeout). Check the host and proxy, or raise SF_CONNECT_TIMEOUT.\n",
+    )
 
 
 @pytest.mark.timeout(60)
@@ -364,6 +436,7 @@ def test_a_slow_org_is_retried_once_then_reported(org):
 
 
 # ------------------------------------------------------------------------------------------ no secret printed
+
 
 @pytest.fixture
 def echo_login(tmp_path):
@@ -398,58 +471,106 @@ def echo_login(tmp_path):
 def test_debug_traceback_of_an_echoing_legacy_login_shows_no_password_or_token(echo_login):
     url, ca = echo_login
     password, token = "p&ss<w0rd>+%42", "TOKEN5ecret"
-    env = {"SF_USERNAME": "ops@acme.test", "SF_PASSWORD": password, "SF_SECURITY_TOKEN": token,
-           "SF_LOGIN_URL": url, "SF_CA_BUNDLE": ca}
+    env = {
+        "SF_USERNAME": "ops@acme.test",
+        "SF_PASSWORD": password,
+        "SF_SECURITY_TOKEN": token,
+        "SF_LOGIN_URL": url,
+        "SF_CA_BUNDLE": ca,
+    }
     r = cli(env, "--debug", "preflight")
     assert r.exit_code == 1
-    assert "Traceback" in r.stderr and "***" in r.stderr          # the echo was there, and redacted
+    assert "Traceback" in r.stderr and "***" in r.stderr  # the echo was there, and redacted
     for secret in (password, "p&amp;ss&lt;w0rd&gt;+%42", token, "p%26ss%3Cw0rd%3E%2B%2542"):
         assert secret not in r.stderr + r.stdout
-    assert r.stderr.startswith("Warning: SF_USERNAME/SF_PASSWORD log in with the SOAP API login(), which Salesforce "
-                               "removed from API 65.0 and retires for all versions in Summer '27")
+    assert r.stderr.startswith(
+        "Warning: SF_USERNAME/SF_PASSWORD log in with the SOAP API login(), which Salesforce "
+        "removed from API 65.0 and retires for all versions in Summer '27"
+    )
 
 
 def test_debug_traceback_of_an_echoing_token_endpoint_shows_no_client_secret(echo_login):
     url, ca = echo_login
-    env = {"SF_LOGIN_URL": url, "SF_CLIENT_ID": "3MVGclientid", "SF_CLIENT_SECRET": "C0NSUMER5ECRET", "SF_CA_BUNDLE": ca}
+    env = {
+        "SF_LOGIN_URL": url,
+        "SF_CLIENT_ID": "3MVGclientid",
+        "SF_CLIENT_SECRET": "C0NSUMER5ECRET",
+        "SF_CA_BUNDLE": ca,
+    }
     r = cli(env, "--debug", "pull", "--out", "never")
     assert r.exit_code == 1 and "Traceback" in r.stderr
     import base64
+
     basic = base64.b64encode(b"3MVGclientid:C0NSUMER5ECRET").decode()
     for secret in ("C0NSUMER5ECRET", basic, "3MVGclientid"):
         assert secret not in r.stderr + r.stdout
-    assert r.stderr.splitlines()[-1].startswith("Error: Salesforce refused the OAuth 2.0 client credentials login at "
-                                                f"'{url[8:]}' (500: <html><body><h1>Bad request</h1><pre>")
+    assert r.stderr.splitlines()[-1].startswith(
+        "Error: Salesforce refused the OAuth 2.0 client credentials login at "
+        f"'{url[8:]}' (500: <html><body><h1>Bad request</h1><pre>"
+    )
 
 
 def test_sandbox_serve_prints_what_each_flow_needs(tmp_path):
     import subprocess
     import sys
-    proc = subprocess.Popen([sys.executable, "-m", "reconcile.cli", "sandbox", "serve", "--state",
-                             str(tmp_path / "org.json"), "--seed", str(HANDMADE)], stdout=subprocess.PIPE, text=True)
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reconcile.cli",
+            "sandbox",
+            "serve",
+            "--state",
+            str(tmp_path / "org.json"),
+            "--seed",
+            str(HANDMADE),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         info = json.loads(proc.stdout.readline())
         assert {"login_url", "client_id", "client_secret", "username", "jwt_key_file"} <= set(info)
-        for env in ({"SF_LOGIN_URL": info["login_url"], "SF_CLIENT_ID": info["client_id"],
-                     "SF_CLIENT_SECRET": info["client_secret"], "SF_CA_BUNDLE": info["ca_bundle"]},
-                    {"SF_LOGIN_URL": info["login_url"], "SF_CLIENT_ID": info["client_id"],
-                     "SF_USERNAME": info["username"], "SF_PRIVATE_KEY_FILE": info["jwt_key_file"],
-                     "SF_CA_BUNDLE": info["ca_bundle"]}):
+        for env in (
+            {
+                "SF_LOGIN_URL": info["login_url"],
+                "SF_CLIENT_ID": info["client_id"],
+                "SF_CLIENT_SECRET": info["client_secret"],
+                "SF_CA_BUNDLE": info["ca_bundle"],
+            },
+            {
+                "SF_LOGIN_URL": info["login_url"],
+                "SF_CLIENT_ID": info["client_id"],
+                "SF_USERNAME": info["username"],
+                "SF_PRIVATE_KEY_FILE": info["jwt_key_file"],
+                "SF_CA_BUNDLE": info["ca_bundle"],
+            },
+        ):
             assert len(connect(env=env).query_all("SELECT Id FROM Lead")) == 4
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-@pytest.mark.parametrize("status, code, kind", [
-    (401, "INVALID_SESSION_ID", "reauth"), (401, None, "reauth"), (400, "INVALID_SESSION_ID", "reauth"),
-    (403, "REQUEST_LIMIT_EXCEEDED", "stop"), (503, None, "retry"), (500, "UNKNOWN_EXCEPTION", "retry"),
-    (400, "MALFORMED_QUERY", "fail"), (404, "NOT_FOUND", "fail"),
-])
+@pytest.mark.parametrize(
+    "status, code, kind",
+    [
+        (401, "INVALID_SESSION_ID", "reauth"),
+        (401, None, "reauth"),
+        (400, "INVALID_SESSION_ID", "reauth"),
+        (403, "REQUEST_LIMIT_EXCEEDED", "stop"),
+        (503, None, "retry"),
+        (500, "UNKNOWN_EXCEPTION", "retry"),
+        (400, "MALFORMED_QUERY", "fail"),
+        (404, "NOT_FOUND", "fail"),
+    ],
+)
 def test_one_classifier_says_what_each_salesforce_error_answer_means(status, code, kind):
     from simple_salesforce.exceptions import SalesforceError as SFError
 
     from reconcile.salesforce import classify, error_code
+
     content = [{"errorCode": code, "message": "m"}] if code else "plain text"
     e = SFError("https://x/services/data", status, "x", content)
     assert classify(e) == kind
@@ -458,5 +579,8 @@ def test_one_classifier_says_what_each_salesforce_error_answer_means(status, cod
 
 def test_soql_literals_are_quoted_in_one_place():
     from reconcile.salesforce import soql
-    assert soql("SELECT Id FROM Lead WHERE GBU__c = {} AND Id IN {}", "O'Neil\\", ["a", "b"]) == \
-        "SELECT Id FROM Lead WHERE GBU__c = 'O\\'Neil\\\\' AND Id IN ('a','b')"
+
+    assert (
+        soql("SELECT Id FROM Lead WHERE GBU__c = {} AND Id IN {}", "O'Neil\\", ["a", "b"])
+        == "SELECT Id FROM Lead WHERE GBU__c = 'O\\'Neil\\\\' AND Id IN ('a','b')"
+    )

@@ -9,8 +9,12 @@ from test_apply import NOW, assert_each_change_once, audit_rows, org, plans, pre
 
 
 @pytest.mark.parametrize("calls_before_expiry", [3, 5, 6], ids=["at-upload", "after-commit-at-poll", "at-results"])
-def test_token_expiry_during_a_bulk_job_logs_in_again_and_finishes_in_one_run(org, plans, tmp_path,  # noqa: F811
-                                                                              calls_before_expiry):
+def test_token_expiry_during_a_bulk_job_logs_in_again_and_finishes_in_one_run(
+    org,
+    plans,
+    tmp_path,  # noqa: F811
+    calls_before_expiry,
+):
     plan_path, pol = prepared(org, plans, tmp_path, "bulk")
     client = connect(env=org.oauth_env())
     client.backoff, client.bulk_wait = 0.01, 0.05

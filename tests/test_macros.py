@@ -54,12 +54,18 @@ CASES = [
 @pytest.mark.parametrize("raw, trimmed, clean, email", CASES)
 def test_text_macros(con, raw, trimmed, clean, email):
     assert con.execute("select trim_space(?), clean_text(?), norm_email(?)", [raw] * 3).fetchone() == (
-        trimmed, clean, email)
+        trimmed,
+        clean,
+        email,
+    )
 
 
 @settings(max_examples=300, deadline=None, database=None)
-@given(st.lists(st.one_of(st.none(), st.text(alphabet=SPACES + "aZ@.:mailtoMAILTOΩé", max_size=12)),
-                min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.one_of(st.none(), st.text(alphabet=SPACES + "aZ@.:mailtoMAILTOΩé", max_size=12)), min_size=1, max_size=40
+    )
+)
 def test_text_macros_agree_with_python(con, values):
     """Vectorised over a column, the way the models call them (not one constant at a time)."""
     con.execute("create or replace temp table v (i integer, raw varchar)")
@@ -68,16 +74,27 @@ def test_text_macros_agree_with_python(con, values):
     assert got == [(trim_oracle(v), trim_oracle(v) or None, email_oracle(v)) for v in values]
 
 
-VALID_18 = st.builds(lambda body, lower: id18(body)[:15] + (id18(body)[15:].lower() if lower else id18(body)[15:]),
-                     st.text(alphabet="abcXYZ0189", min_size=15, max_size=15), st.booleans())
+VALID_18 = st.builds(
+    lambda body, lower: id18(body)[:15] + (id18(body)[15:].lower() if lower else id18(body)[15:]),
+    st.text(alphabet="abcXYZ0189", min_size=15, max_size=15),
+    st.booleans(),
+)
 
 
 @settings(max_examples=200, deadline=None, database=None)
-@given(st.lists(st.one_of(st.none(), st.text(alphabet="aAzZ09 \t", min_size=0, max_size=20),
-                          st.text(alphabet="abcXYZ0189", min_size=15, max_size=15),
-                          st.text(alphabet="abcXYZ0189", min_size=18, max_size=18),
-                          VALID_18),
-                min_size=1, max_size=60))
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(alphabet="aAzZ09 \t", min_size=0, max_size=20),
+            st.text(alphabet="abcXYZ0189", min_size=15, max_size=15),
+            st.text(alphabet="abcXYZ0189", min_size=18, max_size=18),
+            VALID_18,
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
 def test_sf_id18_agrees_with_python(con, values):
     con.execute("create or replace temp table v (i integer, raw varchar)")
     con.executemany("insert into v values (?, ?)", list(enumerate(values)))
@@ -86,13 +103,27 @@ def test_sf_id18_agrees_with_python(con, values):
 
 
 # a valid id with one non-upper body character replaced by a non-alphanumeric one: the checksum still matches
-DAMAGED_18 = st.builds(lambda v, i, ch: v[:i] + ch + v[i + 1:] if not v[i].isupper() else v, VALID_18,
-                       st.integers(0, 14), st.sampled_from("-_ ."))
+DAMAGED_18 = st.builds(
+    lambda v, i, ch: v[:i] + ch + v[i + 1 :] if not v[i].isupper() else v,
+    VALID_18,
+    st.integers(0, 14),
+    st.sampled_from("-_ ."),
+)
 
 
 @settings(max_examples=200, deadline=None, database=None)
-@given(st.lists(st.one_of(VALID_18, DAMAGED_18, st.none(), st.text(alphabet="abXY09-é ", min_size=17, max_size=18)
-                          .filter(lambda s: len(s.encode()) == 18)), min_size=1, max_size=60))
+@given(
+    st.lists(
+        st.one_of(
+            VALID_18,
+            DAMAGED_18,
+            st.none(),
+            st.text(alphabet="abXY09-é ", min_size=17, max_size=18).filter(lambda s: len(s.encode()) == 18),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
 def test_sf_id18_fixed_width_chunks(con, values):
     """Chunks of 18-byte values (and NULLs) take the gather-free path: same answers."""
     con.execute("create or replace temp table v (i integer, raw varchar)")
@@ -107,23 +138,37 @@ def test_sf_id18_trims_an_18_byte_value_holding_a_15_character_id(con):
     con.execute("create or replace temp table v (i integer, raw varchar)")
     con.executemany("insert into v values (?, ?)", list(enumerate(values)))
     got = [r[0] for r in con.execute("select sf_id18(raw) from v order by i").fetchall()]
-    assert got == [id18(v) if v is not None else None for v in values] == ["000000000000000AAA", id18("00Q5g00000AbCdE"),
-                                                                           None]
+    assert (
+        got
+        == [id18(v) if v is not None else None for v in values]
+        == ["000000000000000AAA", id18("00Q5g00000AbCdE"), None]
+    )
 
 
 def test_evidence_is_one_struct_shape_whatever_the_argument_types(con):
-    got = con.execute("select evidence('sfdc', 'sfdc/Lead.csv', 7, 'Cold_Lead_Eligible__c', true, null) as e, "
-                      "typeof(e)").fetchone()
-    assert got == ({"source": "sfdc", "file": "sfdc/Lead.csv", "row": 7, "column": "Cold_Lead_Eligible__c",
-                    "value": "true", "at": None},
-                   'STRUCT("source" VARCHAR, file VARCHAR, "row" BIGINT, "column" VARCHAR, "value" VARCHAR, '
-                   '"at" VARCHAR)')
+    got = con.execute(
+        "select evidence('sfdc', 'sfdc/Lead.csv', 7, 'Cold_Lead_Eligible__c', true, null) as e, typeof(e)"
+    ).fetchone()
+    assert got == (
+        {
+            "source": "sfdc",
+            "file": "sfdc/Lead.csv",
+            "row": 7,
+            "column": "Cold_Lead_Eligible__c",
+            "value": "true",
+            "at": None,
+        },
+        'STRUCT("source" VARCHAR, file VARCHAR, "row" BIGINT, "column" VARCHAR, "value" VARCHAR, "at" VARCHAR)',
+    )
 
 
-@pytest.mark.parametrize("candidates, expected", [
-    ("[null, 'read_only', case when false then 'too_long' end, 'pending_legal']", ["read_only", "pending_legal"]),
-    ("[case when false then 'too_long' end]", []),
-    ("cast([] as varchar[])", []),
-])
+@pytest.mark.parametrize(
+    "candidates, expected",
+    [
+        ("[null, 'read_only', case when false then 'too_long' end, 'pending_legal']", ["read_only", "pending_legal"]),
+        ("[case when false then 'too_long' end]", []),
+        ("cast([] as varchar[])", []),
+    ],
+)
 def test_reasons_keeps_the_reasons_that_apply_in_order(con, candidates, expected):
     assert con.execute(f"select reasons({candidates})").fetchone()[0] == expected

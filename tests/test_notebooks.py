@@ -30,8 +30,21 @@ NOTEBOOKS = REPO / "notebooks"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 SECRET = "00Dsecret!SESSION-do-not-leak"
-SECTIONS = ("headline-counts", "changes", "by-field", "by-rule", "by-campaign", "by-gbu", "blocked", "hard-bounce",
-            "findings", "rejects", "connector-errors", "trends", "samples")
+SECTIONS = (
+    "headline-counts",
+    "changes",
+    "by-field",
+    "by-rule",
+    "by-campaign",
+    "by-gbu",
+    "blocked",
+    "hard-bounce",
+    "findings",
+    "rejects",
+    "connector-errors",
+    "trends",
+    "samples",
+)
 SYSTEM_FIELDS = {"SystemModstamp", "LastModifiedDate", "LastModifiedById"}
 
 
@@ -41,19 +54,27 @@ def now_utc() -> str:
 
 def execute(name: str, out_dir: Path, **parameters) -> nbformat.NotebookNode:
     out = out_dir / f"{name}.out.ipynb"
-    pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=parameters, kernel_name="python3",
-                        progress_bar=False, cwd=str(out_dir))
+    pm.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(out),
+        parameters=parameters,
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(out_dir),
+    )
     return nbformat.read(out, as_version=4)
 
 
 def outputs(nb, mime: str) -> list[str]:
-    return [str(o["data"][mime]) for c in nb.cells if c.cell_type == "code" for o in c.outputs
-            if mime in o.get("data", {})]
+    return [
+        str(o["data"][mime]) for c in nb.cells if c.cell_type == "code" for o in c.outputs if mime in o.get("data", {})
+    ]
 
 
 def stream_text(nb) -> str:
-    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                   if o.output_type == "stream")
+    return "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"
+    )
 
 
 def widget_models(nb, model_name: str) -> list[dict]:
@@ -70,6 +91,7 @@ def sha256(path: Path) -> str:
 
 
 # ------------------------------------------------------------------------------------------ module fixtures
+
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
@@ -129,20 +151,30 @@ def test_papermill_kernel_is_this_virtualenv(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import sys; print(sys.executable)")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "which.ipynb")
-    out = pm.execute_notebook(str(tmp_path / "which.ipynb"), str(tmp_path / "which.out.ipynb"),
-                              kernel_name="python3", progress_bar=False)
+    out = pm.execute_notebook(
+        str(tmp_path / "which.ipynb"), str(tmp_path / "which.out.ipynb"), kernel_name="python3", progress_bar=False
+    )
     assert Path(out.cells[0].outputs[0]["text"].strip()) == Path(sys.executable)
 
 
 # ------------------------------------------------------------------------------------------ daily run
+
 
 def test_daily_run_writes_a_bundle_named_after_date_and_plan(runs):
     reports, first, second = runs
     for bundle, date in ((first, "2026-11-26"), (second, "2026-11-27")):
         assert re.fullmatch(rf"{date}-[0-9a-f]{{8}}", bundle.run_id)
         assert bundle.run_id.endswith(bundle.plan_id.removeprefix("sha256:")[:8])
-        for path in (bundle.notebook, bundle.report, bundle.plan_path, bundle.changes_csv, bundle.changes_parquet,
-                     bundle.fingerprints, bundle.history, bundle.db_path):
+        for path in (
+            bundle.notebook,
+            bundle.report,
+            bundle.plan_path,
+            bundle.changes_csv,
+            bundle.changes_parquet,
+            bundle.fingerprints,
+            bundle.history,
+            bundle.db_path,
+        ):
             assert path.is_file(), path
     assert [b.run_id for b in list_runs(reports)] == [first.run_id, second.run_id]
     assert not [p for p in reports.iterdir() if p.name.startswith(".running")]
@@ -160,8 +192,11 @@ def test_executed_notebook_carries_parameters_and_no_errors(runs):
 def test_fingerprints_are_the_input_files_sha256(runs):
     _, first, _ = runs
     doc = json.loads(first.fingerprints.read_text("utf-8"))
-    files = {p.relative_to(HANDMADE).as_posix(): sha256(p) for p in HANDMADE.rglob("*") if p.is_file()
-             and p.name != "manifest.toml"}
+    files = {
+        p.relative_to(HANDMADE).as_posix(): sha256(p)
+        for p in HANDMADE.rglob("*")
+        if p.is_file() and p.name != "manifest.toml"
+    }
     assert {k: v for k, v in doc["files"].items() if k in files} == files
     assert set(files) <= set(doc["files"]) and doc["policy"].startswith("sha256:")
 
@@ -191,7 +226,9 @@ def test_history_holds_earlier_runs_oldest_first(runs):
 
 def test_no_bundle_file_carries_the_session_id(runs):
     reports, _, _ = runs
-    leaks = [p for p in reports.rglob("*") if p.is_file() and p.suffix != ".duckdb" and SECRET.encode() in p.read_bytes()]
+    leaks = [
+        p for p in reports.rglob("*") if p.is_file() and p.suffix != ".duckdb" and SECRET.encode() in p.read_bytes()
+    ]
     assert leaks == []
 
 
@@ -200,7 +237,9 @@ def test_pull_reads_salesforce_into_the_bundle_and_keeps_the_other_sources(sandb
     bundle = run_daily(snapshot_dir=demo_snapshot, pull=True, run_date="2026-11-27", reports_dir=tmp_path / "reports")
     snap = bundle.path / "snapshot"
     assert (snap / "sfdc" / "Lead.csv").is_file() and (snap / "sfdc" / "describe" / "Lead.json").is_file()
-    assert sorted(p.name for p in (snap / "clay").iterdir()) == sorted(p.name for p in (demo_snapshot / "clay").iterdir())
+    assert sorted(p.name for p in (snap / "clay").iterdir()) == sorted(
+        p.name for p in (demo_snapshot / "clay").iterdir()
+    )
     assert bundle.summary["records"]["Lead"] == len(before["Lead"])
     assert org_state(sandbox) == before  # the daily run never writes
     assert sandbox.session_id not in bundle.notebook.read_text("utf-8")
@@ -237,8 +276,9 @@ def test_reconcile_run_prints_one_screen_for_the_cron_log(work, demo_snapshot, r
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"Daily run {bundle.run_id} · plan sha256:")
     ch = bundle.summary["changes"]
-    assert lines[1].startswith(f"Changes: {ch['ready']} ready, {ch['blocked']} blocked · findings: "
-                               f"{bundle.summary['findings']['total']} (")
+    assert lines[1].startswith(
+        f"Changes: {ch['ready']} ready, {ch['blocked']} blocked · findings: {bundle.summary['findings']['total']} ("
+    )
     assert f"Run bundle: {bundle.path}" in lines and f"HTML report: {bundle.report}" in lines
     assert len(lines) < 25 and "Kernel is running" not in result.stdout + result.stderr
 
@@ -261,12 +301,17 @@ def test_the_kernels_noise_goes_to_the_bundle_and_the_notebook_shows_the_real_pa
     err = capfd.readouterr().err
     assert "Kernel is running over TCP" not in err
     assert "Kernel is running over TCP" in (bundle.path / "kernel.log").read_text("utf-8")
-    shown = "".join(o.get("data", {}).get("text/plain", "") for c in nbformat.read(bundle.notebook, 4).cells
-                    if c.cell_type == "code" for o in c.get("outputs", []))
+    shown = "".join(
+        o.get("data", {}).get("text/plain", "")
+        for c in nbformat.read(bundle.notebook, 4).cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
     assert bundle.path.name in shown and ".running" not in shown
 
 
 # ------------------------------------------------------------------------------------------ report, explore
+
 
 def test_report_notebook_runs_offline_with_its_defaults(tmp_path):
     nb = execute("report", tmp_path)  # no runs in tmp_path/reports: a demo run is built offline
@@ -276,8 +321,14 @@ def test_report_notebook_runs_offline_with_its_defaults(tmp_path):
 
 def test_report_notebook_renders_the_report_inline(runs, tmp_path):
     reports, first, second = runs
-    nb = execute("report", tmp_path, plan_path=str(second.plan_path), reports_dir=str(reports),
-                 out_path=str(tmp_path / "marcom.html"), title="MARCOM Ops daily")
+    nb = execute(
+        "report",
+        tmp_path,
+        plan_path=str(second.plan_path),
+        reports_dir=str(reports),
+        out_path=str(tmp_path / "marcom.html"),
+        title="MARCOM Ops daily",
+    )
     page = (tmp_path / "marcom.html").read_text("utf-8")
     assert "MARCOM Ops daily" in page and tile(page, "ready") == f"{second.summary['changes']['ready']:,}"
     frames = [html.unescape(h) for h in outputs(nb, "text/html") if "<iframe srcdoc=" in h]
@@ -307,6 +358,7 @@ def test_explore_notebook_shows_headlines_filters_and_an_explanation(runs, tmp_p
 
 # ------------------------------------------------------------------------------------------ apply
 
+
 def test_apply_notebook_shows_the_panel_and_writes_nothing(sandbox, fresh_plan, tmp_path):
     before = org_state(sandbox)
     nb = execute("apply", tmp_path, plan_path=str(fresh_plan))
@@ -314,7 +366,9 @@ def test_apply_notebook_shows_the_panel_and_writes_nothing(sandbox, fresh_plan, 
     assert not approval_path(fresh_plan).exists()
     con = duckdb.connect(str(fresh_plan.parent / "reconcile.duckdb"), read_only=True)
     try:
-        assert con.execute("select count(*) from information_schema.tables where table_name = 'audit'").fetchone()[0] == 0
+        assert (
+            con.execute("select count(*) from information_schema.tables where table_name = 'audit'").fetchone()[0] == 0
+        )
     finally:
         con.close()
     buttons = [b for b in widget_models(nb, "ButtonModel") if b["description"] == "Apply"]
@@ -341,8 +395,11 @@ def test_apply_panel_writes_exactly_the_ticked_field(sandbox, fresh_plan):
 
     panel.click_apply()
 
-    ready = {("CampaignMember", c["record_id"], "Has_Replied__c") for c in panel.plan["changes"]
-             if f"{c['object']}.{c['field']}" == key and c["status"] == "ready"}
+    ready = {
+        ("CampaignMember", c["record_id"], "Has_Replied__c")
+        for c in panel.plan["changes"]
+        if f"{c['object']}.{c['field']}" == key and c["status"] == "ready"
+    }
     assert ready and panel.error is None
     assert changed_fields(before, org_state(sandbox)) == ready
     assert panel.result.counts == {"applied": len(ready)}
@@ -360,7 +417,7 @@ def test_apply_panel_needs_a_gate_reason_when_the_plan_has_gates(sandbox, demo_s
     policy = policy_with(tmp_path, replace={"max_ready_changes_per_field = 5000": "max_ready_changes_per_field = 2"})
     plan_path = build_plan(demo_snapshot, out=tmp_path / "plan.json", policy=policy).plan_path
     before = org_state(sandbox)
-    panel = ApplyPanel(plan_path, client_factory=connect, policy=policy)   # gates come from the policy
+    panel = ApplyPanel(plan_path, client_factory=connect, policy=policy)  # gates come from the policy
     assert panel.has_gates and panel.gate_reason in panel.children
     panel.name.value = "Ana Admin"
     panel.field_boxes["CampaignMember.Has_Replied__c"].value = True
@@ -375,6 +432,7 @@ def test_apply_panel_needs_a_gate_reason_when_the_plan_has_gates(sandbox, demo_s
 
 # ------------------------------------------------------------------------------------------ browser
 
+
 @pytest.mark.browser
 def test_daily_report_opens_in_chromium_without_errors(runs):
     if not CHROMIUM.exists():
@@ -386,8 +444,15 @@ def test_daily_report_opens_in_chromium_without_errors(runs):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync"])
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)

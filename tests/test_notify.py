@@ -24,14 +24,33 @@ INSTANCE = "https://acme.my.salesforce.com"
 
 def finding(kind, n, route, detail="detail", obj="Lead", evidence=None):
     rid = lead_id(n) if obj == "Lead" else member_id(n)
-    return {"kind": kind, "object": obj, "record_id": rid, "route": route, "detail": detail, "at": None,
-            "evidence": evidence or []}
+    return {
+        "kind": kind,
+        "object": obj,
+        "record_id": rid,
+        "route": route,
+        "detail": detail,
+        "at": None,
+        "evidence": evidence or [],
+    }
 
 
 def write_plan(path: Path, findings: list[dict], created_at="2026-11-27T06:10:00Z", plan_id="sha256:" + "ab" * 32):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"format": "reconcile.plan/1", "plan_id": plan_id, "created_at": created_at,
-                                "summary": {}, "changes": [], "findings": findings, "gates": []}), "utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "format": "reconcile.plan/1",
+                "plan_id": plan_id,
+                "created_at": created_at,
+                "summary": {},
+                "changes": [],
+                "findings": findings,
+                "gates": [],
+            }
+        ),
+        "utf-8",
+    )
     return path
 
 
@@ -39,9 +58,22 @@ DEFAULT_FINDINGS = [
     finding("pardot_sync_gap", 1, "CRM Admin", "Pardot prospect hard-bounced, SFDC not"),
     finding("conflicting_enrichment", 2, "MARCOM Ops", "two Clay values"),
     finding("do_not_contact_reply", 3, "DPO", "reply classified Do Not Contact", obj="CampaignMember"),
-    finding("connector_error", 4, "CRM Admin", "Company: REQUIRED_FIELD_MISSING",
-            evidence=[{"source": "clay", "file": "clay/errors.csv", "row": 1, "column": "message",
-                       "value": "REQUIRED_FIELD_MISSING: Required fields are missing: [Company]", "at": None}]),
+    finding(
+        "connector_error",
+        4,
+        "CRM Admin",
+        "Company: REQUIRED_FIELD_MISSING",
+        evidence=[
+            {
+                "source": "clay",
+                "file": "clay/errors.csv",
+                "row": 1,
+                "column": "message",
+                "value": "REQUIRED_FIELD_MISSING: Required fields are missing: [Company]",
+                "at": None,
+            }
+        ],
+    ),
 ]
 
 
@@ -121,7 +153,7 @@ def test_each_route_gets_one_email_with_counts_links_and_its_findings_csv(tmp_pa
     csv_text = csv_text.decode() if isinstance(csv_text, bytes) else csv_text
     assert lead_id(1) in csv_text and lead_id(4) in csv_text and lead_id(2) not in csv_text
     assert (tmp_path / "plan.findings-crm-admin.csv").is_file()
-    assert "IT Infra" not in " ".join(m["route"] for m in result.messages)   # nothing new for IT Infra
+    assert "IT Infra" not in " ".join(m["route"] for m in result.messages)  # nothing new for IT Infra
 
 
 def test_legal_findings_go_to_the_dpo_directly_even_when_routes_say_otherwise(tmp_path, wired):
@@ -138,8 +170,9 @@ def test_dpo_findings_without_a_dpo_address_are_an_error_not_a_shared_channel(tm
     plan = write_plan(tmp_path / "plan.json", [finding("do_not_contact_reply", 3, "DPO", "DNC")])
     r = run_cli("notify", plan, "--policy", pol)
     assert r.exit_code == 1
-    assert r.stderr.startswith("Error: 1 legal/compliance finding(s) for the DPO but the policy has no "
-                               "[destinations.\"DPO\"]")
+    assert r.stderr.startswith(
+        'Error: 1 legal/compliance finding(s) for the DPO but the policy has no [destinations."DPO"]'
+    )
 
 
 def test_run_twice_sends_once_and_a_changed_finding_is_sent_again(tmp_path, wired):
@@ -167,14 +200,21 @@ def test_webhook_shapes_slack_teams_google_chat(tmp_path, monkeypatch, hooks):
         pol = pol.replace('email = ["crm.admin@example.com"]\n', "", 1)
         (tmp_path / fmt / "p.toml").write_text(pol)
         plan = write_plan(tmp_path / fmt / "plan.json", DEFAULT_FINDINGS[:1])
-        result = notify(plan, policy=tmp_path / fmt / "p.toml", db=tmp_path / fmt / "db.duckdb",
-                        jira_ticket=None, sleep=lambda s: None)
+        result = notify(
+            plan,
+            policy=tmp_path / fmt / "p.toml",
+            db=tmp_path / fmt / "db.duckdb",
+            jira_ticket=None,
+            sleep=lambda s: None,
+        )
         sent = [m for m in result.messages if m["channel"] == "webhook"]
         assert [m["status"] for m in sent] == ["sent"]
     shapes = {r["format"]: r["json"] for r in hooks.received}
     assert "pardot_sync_gap" in shapes["slack"]["text"] and f"<{INSTANCE}/lightning/r/Lead/" in shapes["slack"]["text"]
     card = shapes["teams"]["attachments"][0]
-    assert card["contentType"] == "application/vnd.microsoft.card.adaptive" and card["content"]["type"] == "AdaptiveCard"
+    assert (
+        card["contentType"] == "application/vnd.microsoft.card.adaptive" and card["content"]["type"] == "AdaptiveCard"
+    )
     assert "pardot_sync_gap" in shapes["google_chat"]["text"]
 
 
@@ -187,7 +227,7 @@ def test_connector_finding_open_past_the_threshold_is_escalated_to_it_infra_once
         write_plan(plan, DEFAULT_FINDINGS, created_at=f"{day}T06:10:00Z", plan_id="sha256:" + pid * 32)
         notify(plan, policy=pol, sleep=lambda s: None)
     infra = [m for m in smtp.messages if m["To"] == "it.infra@example.com"]
-    assert len(infra) == 1                                   # day 3 (2026-11-30), not again on day 4
+    assert len(infra) == 1  # day 3 (2026-11-30), not again on day 4
     text = infra[0].get_body(("plain",)).get_content()
     assert "Escalation to IT Infra: 1 connector-level finding(s)" in infra[0]["Subject"]
     assert "first seen 2026-11-27T06:10:00Z, seen in 3 run(s)" in text and lead_id(4) in text
@@ -199,7 +239,8 @@ def test_sprint_ticket_gets_one_adf_comment_with_apply_exceptions_and_missing_fi
     plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
     (tmp_path / "plan.exceptions.csv").write_text(
         "object,record_id,field,before,after,result,error_code,message\n"
-        f"Lead,{lead_id(7)},Industry,null,\"\"\"Banking\"\"\",failed,REQUIRED_FIELD_MISSING,Required fields are missing\n")
+        f'Lead,{lead_id(7)},Industry,null,"""Banking""",failed,REQUIRED_FIELD_MISSING,Required fields are missing\n'
+    )
     notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
     [comment] = jira.comments["KLN-35"]
     assert comment["body"]["type"] == "doc"
@@ -232,8 +273,11 @@ def test_jira_data_center_gets_a_v2_wiki_comment_with_a_personal_access_token(tm
 
 def test_a_route_configured_with_a_jira_project_gets_a_ticket_per_run(tmp_path, wired):
     smtp, hooks, jira = wired
-    pol = notify_policy(tmp_path).read_text().replace('[destinations."MARCOM Ops"]\n',
-                                                      '[destinations."MARCOM Ops"]\njira_project = "KLN"\n')
+    pol = (
+        notify_policy(tmp_path)
+        .read_text()
+        .replace('[destinations."MARCOM Ops"]\n', '[destinations."MARCOM Ops"]\njira_project = "KLN"\n')
+    )
     (tmp_path / "p.toml").write_text(pol)
     plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
     notify(plan, policy=tmp_path / "p.toml", sleep=lambda s: None)
@@ -245,7 +289,7 @@ def test_a_route_configured_with_a_jira_project_gets_a_ticket_per_run(tmp_path, 
 def test_smtp_down_is_reported_retried_once_and_sent_by_the_next_run(tmp_path, monkeypatch, hooks, jira, run_cli):
     smtp = SmtpStandin(user="reconcile", password=SMTP_PASSWORD)
     env = smtp.env()
-    smtp.stop()                                              # nothing listens on that port now
+    smtp.stop()  # nothing listens on that port now
     for k, v in {**env, **jira.env(), "RECONCILE_TEST_HOOK": hooks.url_for("slack")}.items():
         monkeypatch.setenv(k, v)
     pol = notify_policy(tmp_path)
@@ -256,7 +300,7 @@ def test_smtp_down_is_reported_retried_once_and_sent_by_the_next_run(tmp_path, m
     con = duckdb.connect(str(tmp_path / "reconcile.duckdb"))
     attempts = con.execute("select attempts from notify_outbox where channel = 'email'").fetchall()
     con.close()
-    assert attempts == [(2,), (2,), (2,)]                    # tried, retried once
+    assert attempts == [(2,), (2,), (2,)]  # tried, retried once
     with SmtpStandin(user="reconcile", password=SMTP_PASSWORD, port=int(env["RECONCILE_SMTP_PORT"])) as back:
         r = run_cli("notify", plan, "--policy", pol)
         assert r.exit_code == 0, r.stderr
@@ -270,8 +314,9 @@ def test_jira_401_is_reported_and_the_comment_stays_queued(tmp_path, wired, monk
     result = notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
     [failed] = result.failed
     assert failed["channel"] == "jira"
-    assert failed["detail"].startswith("Jira answered 401 to POST /rest/api/3/issue/KLN-35/comment: You are not "
-                                       "authenticated.")
+    assert failed["detail"].startswith(
+        "Jira answered 401 to POST /rest/api/3/issue/KLN-35/comment: You are not authenticated."
+    )
     assert "wrong-token-123456" not in failed["detail"]
     monkeypatch.setenv("RECONCILE_JIRA_API_TOKEN", jira.token)
     later = notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
@@ -287,8 +332,12 @@ def test_webhook_500_is_retried_once(tmp_path, wired):
     assert [m["status"] for m in result.messages if m["channel"] == "webhook"] == ["sent"]
     assert len(hooks.received) == 1
     hooks.fail_next(500, times=2)
-    write_plan(plan, DEFAULT_FINDINGS + [finding("eligibility_mismatch", 9, "CRM Admin", "x")],
-               created_at="2026-11-28T06:10:00Z", plan_id="sha256:" + "cd" * 32)
+    write_plan(
+        plan,
+        DEFAULT_FINDINGS + [finding("eligibility_mismatch", 9, "CRM Admin", "x")],
+        created_at="2026-11-28T06:10:00Z",
+        plan_id="sha256:" + "cd" * 32,
+    )
     result = notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
     [failed] = result.failed
     assert failed["channel"] == "webhook" and "answered 500" in failed["detail"]
@@ -332,20 +381,27 @@ def test_no_secret_lands_in_any_message_file_or_output(tmp_path, wired, run_cli,
 def test_findings_csv_neutralises_formula_injection():
     from reconcile.messages import to_csv
 
-    out = to_csv([{"a": "=HYPERLINK(\"x\")", "b": "-3", "c": 5, "d": "@SUM(A1)", "e": "\tx", "f": "+1-2"}],
-                 ("a", "b", "c", "d", "e", "f"))
-    assert out.splitlines()[1] == "\"'=HYPERLINK(\"\"x\"\")\",-3,5,'@SUM(A1),'\tx,'+1-2"
+    out = to_csv(
+        [{"a": '=HYPERLINK("x")', "b": "-3", "c": 5, "d": "@SUM(A1)", "e": "\tx", "f": "+1-2"}],
+        ("a", "b", "c", "d", "e", "f"),
+    )
+    assert out.splitlines()[1] == '"\'=HYPERLINK(""x"")",-3,5,\'@SUM(A1),\'\tx,\'+1-2'
 
 
-@pytest.mark.parametrize("extra, message", [
-    ('[destinations."DPO"]\nwebhook_env = "HOOK"\n', 'legal and compliance findings go to the DPO directly'),
-    ('[destinations."Legal"]\nemail = ["a@example.com"]\n', "'Legal' is not a route"),
-    ('[destinations."CRM Admin"]\nwebhook_env = "https://hooks.slack.com/services/T/B/x"\n',
-     "webhook_env must name an environment variable"),
-    ('[destinations."CRM Admin"]\nemail = ["not-an-address"]\n', "email 'not-an-address' is not an e-mail address"),
-    ('[notify]\nescalate_after_days = 0\n', "escalate_after_days '0' is not a positive number"),
-    ('[notify]\nsprint_ticket = "kln 35"\n', "sprint_ticket 'kln 35' is not a Jira issue key"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ('[destinations."DPO"]\nwebhook_env = "HOOK"\n', "legal and compliance findings go to the DPO directly"),
+        ('[destinations."Legal"]\nemail = ["a@example.com"]\n', "'Legal' is not a route"),
+        (
+            '[destinations."CRM Admin"]\nwebhook_env = "https://hooks.slack.com/services/T/B/x"\n',
+            "webhook_env must name an environment variable",
+        ),
+        ('[destinations."CRM Admin"]\nemail = ["not-an-address"]\n', "email 'not-an-address' is not an e-mail address"),
+        ("[notify]\nescalate_after_days = 0\n", "escalate_after_days '0' is not a positive number"),
+        ('[notify]\nsprint_ticket = "kln 35"\n', "sprint_ticket 'kln 35' is not a Jira issue key"),
+    ],
+)
 def test_bad_destinations_are_one_error_line(tmp_path, run_cli, extra, message):
     pol = policy_with(tmp_path)
     pol.write_text(pol.read_text() + "\n" + extra)
@@ -365,24 +421,36 @@ def test_default_policy_routes_mapping_still_loads():
 def test_jira_standin_answers_plain_requests_like_jira(jira):
     auth = (jira.email, jira.token)
     base = jira.url + "/rest/api/3"
-    r = requests.post(base + "/issue", auth=auth, json={"fields": {"project": {"key": "KLN"}, "summary": "x",
-                                                                   "issuetype": {"name": "Task"}}})
-    assert r.status_code == 201 and r.json()["key"] == "KLN-36" and r.json()["self"].endswith("/issue/" + r.json()["id"])
+    r = requests.post(
+        base + "/issue",
+        auth=auth,
+        json={"fields": {"project": {"key": "KLN"}, "summary": "x", "issuetype": {"name": "Task"}}},
+    )
+    assert (
+        r.status_code == 201 and r.json()["key"] == "KLN-36" and r.json()["self"].endswith("/issue/" + r.json()["id"])
+    )
     r = requests.post(base + "/issue", auth=auth, json={"fields": {}})
     assert r.status_code == 400 and r.json()["errors"]["summary"] == "You must specify a summary of the issue."
-    r = requests.post(base + "/issue/NOPE-1/comment", auth=auth, json={"body": {"type": "doc", "version": 1,
-                                                                                 "content": []}})
+    r = requests.post(
+        base + "/issue/NOPE-1/comment", auth=auth, json={"body": {"type": "doc", "version": 1, "content": []}}
+    )
     assert r.status_code == 404
-    assert r.json() == {"errorMessages": ["Issue does not exist or you do not have permission to see it."],
-                        "errors": {}}
+    assert r.json() == {
+        "errorMessages": ["Issue does not exist or you do not have permission to see it."],
+        "errors": {},
+    }
     r = requests.get(base + "/issue/KLN-35/comment", auth=auth)
     assert r.status_code == 200 and r.json()["total"] == 0
     assert requests.get(base + "/myself").status_code == 401
     with JiraStandin(flavor="datacenter") as dc:
-        assert requests.get(dc.url + "/rest/api/3/myself", headers={"Authorization": f"Bearer {dc.token}"}
-                            ).status_code == 404
-        assert requests.get(dc.url + "/rest/api/2/myself", headers={"Authorization": f"Bearer {dc.token}"}
-                            ).status_code == 200
+        assert (
+            requests.get(dc.url + "/rest/api/3/myself", headers={"Authorization": f"Bearer {dc.token}"}).status_code
+            == 404
+        )
+        assert (
+            requests.get(dc.url + "/rest/api/2/myself", headers={"Authorization": f"Bearer {dc.token}"}).status_code
+            == 200
+        )
 
 
 def test_webhook_standin_answers_like_slack(hooks):

@@ -46,15 +46,19 @@ def plan(built):
 
 # ------------------------------------------------------------------------------------------ shape (SPEC §6)
 
+
 def test_top_level_keys_and_format(manifest, plan):
     assert list(manifest)[:3] == ["format", "plan_id", "created_at"]
     assert set(manifest) == {"format", "plan_id", "created_at", "snapshot", "policy", "summary", "gates", "files"}
     assert manifest["format"] == "reconcile.plan/2"
     assert SHA.fullmatch(plan["plan_id"])
-    assert {part: {k: v for k, v in entry.items() if "sha256" not in k} for part, entry in manifest["files"].items()} == {
+    assert {
+        part: {k: v for k, v in entry.items() if "sha256" not in k} for part, entry in manifest["files"].items()
+    } == {
         "changes": {"file": "changes.parquet", "rows": len(plan["changes"])},
         "findings": {"file": "findings.parquet", "rows": len(plan["findings"])},
-        "rejects": {"file": "rejects.parquet", "rows": 0}}
+        "rejects": {"file": "rejects.parquet", "rows": 0},
+    }
     assert all(SHA.fullmatch(e["sha256"]) and SHA.fullmatch(e["bytes_sha256"]) for e in manifest["files"].values())
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", plan["created_at"])
     assert SHA.fullmatch(plan["policy"]["fingerprint"])
@@ -62,12 +66,17 @@ def test_top_level_keys_and_format(manifest, plan):
 
 
 def test_snapshot_block_fingerprints_every_file_and_taken_at_from_the_manifest(plan):
-    files = sorted(p.relative_to(HANDMADE).as_posix() for p in HANDMADE.rglob("*")
-                   if p.is_file() and p.name != "manifest.toml")
+    files = sorted(
+        p.relative_to(HANDMADE).as_posix() for p in HANDMADE.rglob("*") if p.is_file() and p.name != "manifest.toml"
+    )
     assert list(plan["snapshot"]["fingerprints"]) == files
     assert all(SHA.fullmatch(v) for v in plan["snapshot"]["fingerprints"].values())
-    assert plan["snapshot"]["taken_at"] == {"clay": "2026-11-27T05:00:00Z", "pardot": "2026-11-27T05:45:00Z",
-                                            "sfdc": "2026-11-27T06:00:00Z", "smartlead": "2026-11-27T05:30:00Z"}
+    assert plan["snapshot"]["taken_at"] == {
+        "clay": "2026-11-27T05:00:00Z",
+        "pardot": "2026-11-27T05:45:00Z",
+        "sfdc": "2026-11-27T06:00:00Z",
+        "smartlead": "2026-11-27T05:30:00Z",
+    }
 
 
 def test_changes_are_sorted_real_and_carry_provenance(plan):
@@ -116,8 +125,20 @@ def test_summary_counts_agree_with_the_lists(plan):
 
 def test_data_files_hold_the_rows_in_plan_order(built, plan):
     table = pq.read_table(built.plan_path.with_name("plan.data") / "changes.parquet")
-    assert table.column_names == ["object", "record_id", "field", "before", "after", "rule", "status", "reason",
-                                  "reasons", "evidence", "campaign_id", "gbu"]
+    assert table.column_names == [
+        "object",
+        "record_id",
+        "field",
+        "before",
+        "after",
+        "rule",
+        "status",
+        "reason",
+        "reasons",
+        "evidence",
+        "campaign_id",
+        "gbu",
+    ]
     assert table.column("record_id").to_pylist() == [c["record_id"] for c in plan["changes"]]
     findings = pq.read_table(built.plan_path.with_name("plan.data") / "findings.parquet")
     assert findings.column("kind").to_pylist() == [f["kind"] for f in plan["findings"]]
@@ -132,8 +153,9 @@ def test_json_export_and_json_format_are_one_change_per_line(tmp_path, plan):
     doc = json.loads(v1.plan_path.read_text("utf-8"))
     assert doc["format"] == "reconcile.plan/1" and not (tmp_path / "v1" / "plan.data").exists()
     assert doc["changes"] == plan["changes"] and doc["findings"] == plan["findings"]
-    assert len([ln for ln in v1.plan_path.read_text("utf-8").splitlines() if ln.startswith('{"object":')]) == \
-        len(plan["changes"])
+    assert len([ln for ln in v1.plan_path.read_text("utf-8").splitlines() if ln.startswith('{"object":')]) == len(
+        plan["changes"]
+    )
 
 
 def test_a_json_export_of_a_v2_plan_is_not_taken_for_the_plan(tmp_path, plan):
@@ -144,6 +166,7 @@ def test_a_json_export_of_a_v2_plan_is_not_taken_for_the_plan(tmp_path, plan):
 
 
 # ------------------------------------------------------------------------------------------ determinism
+
 
 def _without_created_at(text: str) -> str:
     return re.sub(r'\n"created_at":"[^"]*",\n', "\n", text)
@@ -172,8 +195,9 @@ def test_plan_id_is_the_hash_of_the_manifest_without_created_at(manifest):
 
 
 def test_v1_plan_id_is_the_hash_of_the_content_without_created_at(tmp_path):
-    v1 = json.loads(build_plan(HANDMADE, out=tmp_path / "plan.json", exports=False, fmt="json")
-                    .plan_path.read_text("utf-8"))
+    v1 = json.loads(
+        build_plan(HANDMADE, out=tmp_path / "plan.json", exports=False, fmt="json").plan_path.read_text("utf-8")
+    )
     assert planmod.compute_plan_id(v1) == v1["plan_id"]
     assert planmod.compute_plan_id({**v1, "created_at": "1999-01-01T00:00:00Z"}) == v1["plan_id"]
     assert planmod.compute_plan_id({**v1, "changes": v1["changes"][1:]}) != v1["plan_id"]
@@ -194,17 +218,31 @@ def test_blast_radius_gate_when_ready_changes_exceed_the_policy_limit(tmp_path):
 
     policy = policy_with(tmp_path, replace={"max_ready_changes_per_field = 5000": "max_ready_changes_per_field = 1"})
     gated = build_plan(HANDMADE, out=tmp_path / "out" / "plan.json", policy=policy, exports=False).plan
-    assert gated["gates"] == [{
-        "gate": "blast_radius_field", "object": "CampaignMember", "field": "ReplyClassification__c", "count": 2,
-        "limit": 1, "message": "2 ready changes on CampaignMember.ReplyClassification__c exceed the policy limit of 1; "
-                               "approval needs --override-gate."}, {
-        "gate": "blast_radius_field", "object": "Lead", "field": "external_hard_bounced__c", "count": 2, "limit": 1,
-        "message": "2 ready changes on Lead.external_hard_bounced__c exceed the policy limit of 1; approval needs "
-                   "--override-gate."}]
+    assert gated["gates"] == [
+        {
+            "gate": "blast_radius_field",
+            "object": "CampaignMember",
+            "field": "ReplyClassification__c",
+            "count": 2,
+            "limit": 1,
+            "message": "2 ready changes on CampaignMember.ReplyClassification__c exceed the policy limit of 1; "
+            "approval needs --override-gate.",
+        },
+        {
+            "gate": "blast_radius_field",
+            "object": "Lead",
+            "field": "external_hard_bounced__c",
+            "count": 2,
+            "limit": 1,
+            "message": "2 ready changes on Lead.external_hard_bounced__c exceed the policy limit of 1; approval needs "
+            "--override-gate.",
+        },
+    ]
     assert gated["summary"]["gates"] == 2
 
 
 # ------------------------------------------------------------------------------------------ load_plan
+
 
 def test_load_plan_accepts_the_plan_it_wrote(built, manifest):
     assert planmod.load_plan(built.plan_path) == manifest
@@ -219,9 +257,11 @@ def test_load_plan_refuses_an_edited_data_file(tmp_path, built, plan):
     pq.write_table(table.set_column(table.column_names.index("status"), "status", pa.array(status)), data)
     with pytest.raises(PlanError) as e:
         planmod.load_plan(path)
-    assert str(e.value) == (f"Plan '{path}' was edited after it was built: 'edited.data/changes.parquet' no longer "
-                            f"matches the manifest (plan_id '{plan['plan_id']}'). Rebuild the plan with "
-                            "`reconcile plan` and approve it again.")
+    assert str(e.value) == (
+        f"Plan '{path}' was edited after it was built: 'edited.data/changes.parquet' no longer "
+        f"matches the manifest (plan_id '{plan['plan_id']}'). Rebuild the plan with "
+        "`reconcile plan` and approve it again."
+    )
 
 
 def test_load_plan_refuses_an_edited_manifest_and_an_edited_v1_plan(tmp_path, built, plan):
@@ -231,28 +271,33 @@ def test_load_plan_refuses_an_edited_manifest_and_an_edited_v1_plan(tmp_path, bu
     doc = json.loads(path.read_text("utf-8"))
     doc["gates"] = [{"gate": "removed"}]
     path.write_text(planmod.dumps(doc), "utf-8")
-    message = (f"Plan '{path}' was edited after it was built: its content no longer matches plan_id "
-               f"'{plan['plan_id']}'. Rebuild the plan with `reconcile plan` and approve it again.")
+    message = (
+        f"Plan '{path}' was edited after it was built: its content no longer matches plan_id "
+        f"'{plan['plan_id']}'. Rebuild the plan with `reconcile plan` and approve it again."
+    )
     with pytest.raises(PlanError) as e:
         planmod.load_plan(path)
     assert str(e.value) == message
     edited = loaded(planmod.load_plan(copy_plan(built.plan_path, tmp_path / "v2.json")))
     blocked = next(c for c in edited["changes"] if c["status"] == "blocked")
     blocked["status"], blocked["reason"], blocked["reasons"] = "ready", None, []
-    planmod.save_plan(edited, tmp_path / "v2.json", rehash=False)   # rows rewritten, manifest hashes follow them
+    planmod.save_plan(edited, tmp_path / "v2.json", rehash=False)  # rows rewritten, manifest hashes follow them
     with pytest.raises(PlanError) as e:
         planmod.load_plan(tmp_path / "v2.json")
     assert "was edited after it was built: its content no longer matches plan_id" in str(e.value)
-    v1 = json.loads(build_plan(HANDMADE, out=tmp_path / "v1" / "plan.json", exports=False, fmt="json")
-                    .plan_path.read_text("utf-8"))
+    v1 = json.loads(
+        build_plan(HANDMADE, out=tmp_path / "v1" / "plan.json", exports=False, fmt="json").plan_path.read_text("utf-8")
+    )
     blocked = next(c for c in v1["changes"] if c["status"] == "blocked")
     blocked["status"], blocked["reason"], blocked["reasons"] = "ready", None, []
     v1_path = tmp_path / "v1.json"
     v1_path.write_text(planmod.dumps(v1), "utf-8")
     with pytest.raises(PlanError) as e:
         planmod.load_plan(v1_path)
-    assert str(e.value) == (f"Plan '{v1_path}' was edited after it was built: its content no longer matches plan_id "
-                            f"'{v1['plan_id']}'. Rebuild the plan with `reconcile plan` and approve it again.")
+    assert str(e.value) == (
+        f"Plan '{v1_path}' was edited after it was built: its content no longer matches plan_id "
+        f"'{v1['plan_id']}'. Rebuild the plan with `reconcile plan` and approve it again."
+    )
 
 
 def test_full_verification_recomputes_the_canonical_rows(tmp_path, built):
@@ -265,7 +310,7 @@ def test_full_verification_recomputes_the_canonical_rows(tmp_path, built):
     status = table.column("status").to_pylist()
     status[status.index("blocked")] = "ready"
     pq.write_table(table.set_column(table.column_names.index("status"), "status", pa.array(status)), data)
-    doc = json.loads(path.read_text("utf-8"))   # the file's bytes hash and plan_id recomputed, its content hash not
+    doc = json.loads(path.read_text("utf-8"))  # the file's bytes hash and plan_id recomputed, its content hash not
     doc["files"]["changes"]["bytes_sha256"] = planfile._file_hash(data)
     doc["plan_id"] = planmod.compute_plan_id(doc)
     path.write_text(planmod.dumps(doc), "utf-8")
@@ -279,8 +324,10 @@ def test_load_plan_refuses_a_plan_without_its_data_files(tmp_path, built):
     shutil.copy(built.plan_path, path)
     with pytest.raises(PlanError) as e:
         planmod.load_plan(path)
-    assert str(e.value) == (f"Plan '{path}' is missing its changes file 'alone.data/changes.parquet'. Keep the "
-                            "plan's .data folder beside it, or rebuild it with `reconcile plan`.")
+    assert str(e.value) == (
+        f"Plan '{path}' is missing its changes file 'alone.data/changes.parquet'. Keep the "
+        "plan's .data folder beside it, or rebuild it with `reconcile plan`."
+    )
 
 
 def test_load_plan_accepts_only_a_created_at_edit(tmp_path, built):
@@ -297,11 +344,20 @@ def test_a_plan_object_refuses_data_files_replaced_under_it(tmp_path):
         first["changes"]
 
 
-@pytest.mark.parametrize("content, message", [
-    ("not json", "Plan '{p}' is not valid JSON (Expecting value: line 1 column 1 (char 0)). Rebuild it with "
-                 "`reconcile plan`."),
-    ('{"format": "other/1"}', "Plan '{p}' is not a reconcile.plan/2 (or /1) file. Rebuild it with `reconcile plan`."),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            "not json",
+            "Plan '{p}' is not valid JSON (Expecting value: line 1 column 1 (char 0)). Rebuild it with "
+            "`reconcile plan`.",
+        ),
+        (
+            '{"format": "other/1"}',
+            "Plan '{p}' is not a reconcile.plan/2 (or /1) file. Rebuild it with `reconcile plan`.",
+        ),
+    ],
+)
 def test_load_plan_refuses_what_is_not_a_plan(tmp_path, content, message):
     path = tmp_path / "plan.json"
     path.write_text(content, "utf-8")
@@ -312,6 +368,7 @@ def test_load_plan_refuses_what_is_not_a_plan(tmp_path, content, message):
 
 # ------------------------------------------------------------------------------------------ exports
 
+
 def test_csv_and_parquet_exports_hold_every_change(built, plan):
     by_suffix = {p.name.split(".", 1)[1]: p for p in built.exports}
     assert set(by_suffix) == {"changes.csv", "changes.parquet"}
@@ -321,7 +378,8 @@ def test_csv_and_parquet_exports_hold_every_change(built, plan):
     table = pq.read_table(by_suffix["changes.parquet"])
     assert len(rows) == table.num_rows == len(plan["changes"])
     assert [(r["object"], r["record_id"], r["field"], r["status"]) for r in rows] == [
-        (c["object"], c["record_id"], c["field"], c["status"]) for c in plan["changes"]]
+        (c["object"], c["record_id"], c["field"], c["status"]) for c in plan["changes"]
+    ]
     assert table.column("record_id").to_pylist() == [c["record_id"] for c in plan["changes"]]
 
 
@@ -336,10 +394,13 @@ def test_no_csv_export_beyond_a_spreadsheets_rows(tmp_path, monkeypatch, plan):
 
 # ------------------------------------------------------------------------------------------ explain
 
+
 def test_explain_prints_changes_findings_and_source_rows(built, plan, run_cli):
     result = run_cli("explain", "00Q5g00000AbCdE", "--plan", built.plan_path)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == f"""Record 00Q5g00000AbCdEEAV  (plan {plan['plan_id']})
+    assert (
+        result.stdout
+        == f"""Record 00Q5g00000AbCdEEAV  (plan {plan["plan_id"]})
 
   Lead.Industry: (blank) → 'Banking'   [BLOCKED (pending_legal)]
     rule: enrichment_fill_if_blank
@@ -361,6 +422,7 @@ def test_explain_prints_changes_findings_and_source_rows(built, plan, run_cli):
 synced the bounce. Check the Pardot connector sync queue.
     evidence: pardot pardot/prospects.csv row 1 isEmailHardBounced = 'true' at 2026-11-20T09:35:01Z
 """
+    )
 
 
 def test_explain_json_matches_the_plan(built, plan, run_cli):
@@ -382,7 +444,7 @@ def test_explain_and_report_query_the_plan_without_loading_its_rows(tmp_path, bu
     assert explain(lazy, rid)["changes"] == [c for c in plan["changes"] if c["record_id"] == rid]
     render_report(lazy, tmp_path / "lazy.html")
     assert not {"changes", "findings", "rejects"} & set(lazy), "explain/report read whole lists"
-    render_report(json.loads(planmod.to_json(plan)), tmp_path / "lists.html")   # the same plan as lists
+    render_report(json.loads(planmod.to_json(plan)), tmp_path / "lists.html")  # the same plan as lists
     assert (tmp_path / "lazy.html").read_text("utf-8") == (tmp_path / "lists.html").read_text("utf-8")
 
 
@@ -400,18 +462,25 @@ def test_approve_queries_the_plan_without_loading_its_rows(tmp_path, monkeypatch
         raise AssertionError(f"plan[{key!r}] loaded a whole part of the plan")
 
     monkeypatch.setattr(planmod.Plan, "__missing__", refuse)
-    entry = approve(res.plan_path, by="Ana Admin", release_fields=["company_description__c"], release_reason="checked",
-                    policy=pol)
+    entry = approve(
+        res.plan_path, by="Ana Admin", release_fields=["company_description__c"], release_reason="checked", policy=pol
+    )
     plan = planmod.load_plan(res.plan_path)
     changes = approved_changes(plan, load_approval(res.plan_path, plan, load_policy(pol)))
     monkeypatch.undo()
-    assert entry["overwrite_releases"] == [{"fields": ["Lead.company_description__c"], "records": [],
-                                            "reason": "checked"}]
-    expected = [c for c in everything["changes"] if c["status"] == "ready"
-                or (c["reasons"] == ["overwrite_not_approved"] and c["field"] == "company_description__c")]
+    assert entry["overwrite_releases"] == [
+        {"fields": ["Lead.company_description__c"], "records": [], "reason": "checked"}
+    ]
+    expected = [
+        c
+        for c in everything["changes"]
+        if c["status"] == "ready"
+        or (c["reasons"] == ["overwrite_not_approved"] and c["field"] == "company_description__c")
+    ]
     assert len(expected) > sum(c["status"] == "ready" for c in everything["changes"]), "one change is released"
     assert [(c["record_id"], c["field"], c["after"]) for c in changes] == [
-        (c["record_id"], c["field"], c["after"]) for c in expected]
+        (c["record_id"], c["field"], c["after"]) for c in expected
+    ]
 
 
 def test_a_v1_plan_is_still_read_explained_and_gated(tmp_path, plan):
@@ -431,11 +500,14 @@ def test_a_v1_plan_is_still_read_explained_and_gated(tmp_path, plan):
 def test_explain_refuses_a_malformed_id(built, run_cli):
     result = run_cli("explain", "00Q5g00000AbCd", "--plan", built.plan_path)
     assert result.exit_code == 1
-    assert result.stderr == ("Error: Record id '00Q5g00000AbCd' is not a Salesforce id (15 or 18 letters and digits "
-                             "with a valid checksum). Copy the id from the plan or from Salesforce.\n")
+    assert result.stderr == (
+        "Error: Record id '00Q5g00000AbCd' is not a Salesforce id (15 or 18 letters and digits "
+        "with a valid checksum). Copy the id from the plan or from Salesforce.\n"
+    )
 
 
 # ------------------------------------------------------------------------------------------ finding tables, summary
+
 
 def test_each_finding_table_holds_only_its_own_kind(built):
     import duckdb

@@ -15,8 +15,21 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conftest import (CLAY_HEADER, DEFAULT_TAKEN_AT, LEAD_HEADER, MEMBER_HEADER, SMARTLEAD_HEADER, csv_text,
-                      jsonl_text, lead, lead_id, member, member_id, policy_with, write_snapshot)
+from conftest import (
+    CLAY_HEADER,
+    DEFAULT_TAKEN_AT,
+    LEAD_HEADER,
+    MEMBER_HEADER,
+    SMARTLEAD_HEADER,
+    csv_text,
+    jsonl_text,
+    lead,
+    lead_id,
+    member,
+    member_id,
+    policy_with,
+    write_snapshot,
+)
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -28,8 +41,12 @@ from reconcile.sql import connect
 
 # no shrinking: every example plans a whole snapshot (~1 s), and shrinking one failure can take many minutes;
 # the failing example is printed as it was generated (worlds are small by construction).
-SETTINGS = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow],
-                phases=[Phase.explicit, Phase.reuse, Phase.generate])
+SETTINGS = dict(
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 _ACTIVE_POLICY = None
 
 
@@ -44,10 +61,23 @@ def active_policy():
 
 # ------------------------------------------------------------------------------------------ random snapshots
 
-TIMES = ["2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z", "2026-11-21T09:00:00Z", "2026-11-22T08:30:00+02:00",
-         "2026-11-23T00:00:00Z", "2026-11-24T17:45:00Z"]
-CATEGORIES = ["Interested", "not interested", "MEETING REQUEST", " Out Of Office ", "Maybe later",
-              "Sender Originated Bounce", "do not contact"]
+TIMES = [
+    "2026-11-20T10:00:00Z",
+    "2026-11-20T11:00:00Z",
+    "2026-11-21T09:00:00Z",
+    "2026-11-22T08:30:00+02:00",
+    "2026-11-23T00:00:00Z",
+    "2026-11-24T17:45:00Z",
+]
+CATEGORIES = [
+    "Interested",
+    "not interested",
+    "MEETING REQUEST",
+    " Out Of Office ",
+    "Maybe later",
+    "Sender Originated Bounce",
+    "do not contact",
+]
 DESCRIPTIONS = ["Acme", " Acme ", "acme", "Globex", "x" * 256]
 INDUSTRIES = ["banking", "Banking", "RETAIL", "Fintech", " Food & Beverage "]
 
@@ -57,8 +87,8 @@ class World:
     leads: list[dict]
     members: list[dict]
     clay: list[dict] = field(default_factory=list)
-    exports: list[dict] = field(default_factory=list)     # smartlead/campaign-77.csv
-    events: list[dict] = field(default_factory=list)      # smartlead/events.jsonl
+    exports: list[dict] = field(default_factory=list)  # smartlead/campaign-77.csv
+    events: list[dict] = field(default_factory=list)  # smartlead/events.jsonl
 
     def files(self, order: random.Random | None = None) -> dict[str, str]:
         def rows(xs):
@@ -66,10 +96,13 @@ class World:
             if order:
                 order.shuffle(xs)
             return xs
-        files = {"sfdc/Lead.csv": csv_text(LEAD_HEADER, rows(self.leads)),
-                 "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, rows(self.members)),
-                 "clay/table.csv": csv_text(CLAY_HEADER, rows(self.clay)),
-                 "smartlead/campaign-77.csv": csv_text(SMARTLEAD_HEADER, rows(self.exports))}
+
+        files = {
+            "sfdc/Lead.csv": csv_text(LEAD_HEADER, rows(self.leads)),
+            "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, rows(self.members)),
+            "clay/table.csv": csv_text(CLAY_HEADER, rows(self.clay)),
+            "smartlead/campaign-77.csv": csv_text(SMARTLEAD_HEADER, rows(self.exports)),
+        }
         if self.events:
             files["smartlead/events.jsonl"] = jsonl_text(rows(self.events))
         return files
@@ -85,12 +118,23 @@ def worlds(draw) -> World:
     n = draw(st.integers(1, 3))
     leads, members = [], []
     for i in range(1, n + 1):
-        leads.append(lead(i, external_hard_bounced__c=draw(st.booleans()),
-                          IsConverted=draw(st.sampled_from([False, False, True])),
-                          company_description__c=draw(st.sampled_from([None, "   ", "Acme", "Old text"])),
-                          Industry=draw(st.sampled_from([None, None, "Banking", "Retail"]))))
-        members.append(member(i, i, Has_Replied__c=draw(st.booleans()),
-                              ReplyClassification__c=draw(st.sampled_from([None, "Interested", "Not Interested"]))))
+        leads.append(
+            lead(
+                i,
+                external_hard_bounced__c=draw(st.booleans()),
+                IsConverted=draw(st.sampled_from([False, False, True])),
+                company_description__c=draw(st.sampled_from([None, "   ", "Acme", "Old text"])),
+                Industry=draw(st.sampled_from([None, None, "Banking", "Retail"])),
+            )
+        )
+        members.append(
+            member(
+                i,
+                i,
+                Has_Replied__c=draw(st.booleans()),
+                ReplyClassification__c=draw(st.sampled_from([None, "Interested", "Not Interested"])),
+            )
+        )
     w = World(leads, members)
     # each event time is used once and at most one Clay category per member is untimed (taken at the Clay
     # export's taken_at), so no two events of one source tie: see test_two_untimed_clay_categories_… below
@@ -106,33 +150,44 @@ def worlds(draw) -> World:
             if i in untimed:
                 category = None
             untimed.add(i)
-        w.clay.append({
-            "CampaignMemberId": member_id(i) if named else None,
-            "LeadId": {"id18": lead_id(i), "id15": lead_id(i, 15)}.get(by),
-            "Email": email_variant(i, draw(st.integers(0, 2))),
-            "Smartlead Campaign ID": "77",
-            "Hard Bounced": draw(st.sampled_from(["", "true", "false", "yes", "no", "1"])),
-            "Replied": draw(st.sampled_from(["", "true", "no"])),
-            "Company Description": draw(st.sampled_from([None, "", *DESCRIPTIONS])),
-            "Industry": draw(st.sampled_from([None, *INDUSTRIES])),
-            "Reply Category": category,
-            "Reply At": reply_at,
-        })
+        w.clay.append(
+            {
+                "CampaignMemberId": member_id(i) if named else None,
+                "LeadId": {"id18": lead_id(i), "id15": lead_id(i, 15)}.get(by),
+                "Email": email_variant(i, draw(st.integers(0, 2))),
+                "Smartlead Campaign ID": "77",
+                "Hard Bounced": draw(st.sampled_from(["", "true", "false", "yes", "no", "1"])),
+                "Replied": draw(st.sampled_from(["", "true", "no"])),
+                "Company Description": draw(st.sampled_from([None, "", *DESCRIPTIONS])),
+                "Industry": draw(st.sampled_from([None, *INDUSTRIES])),
+                "Reply Category": category,
+                "Reply At": reply_at,
+            }
+        )
     for _ in range(draw(st.integers(0, 2))):
         i = draw(st.integers(1, n))
         if any(e["email"].strip().lower() == f"lead{i}@example.com" for e in w.exports):
             continue
-        w.exports.append({"id": str(1000 + i), "email": email_variant(i, draw(st.integers(0, 2))),
-                          "reply_count": draw(st.sampled_from(["0", "1", "2"])),
-                          "category": draw(st.sampled_from([None, *CATEGORIES]))})
+        w.exports.append(
+            {
+                "id": str(1000 + i),
+                "email": email_variant(i, draw(st.integers(0, 2))),
+                "reply_count": draw(st.sampled_from(["0", "1", "2"])),
+                "category": draw(st.sampled_from([None, *CATEGORIES])),
+            }
+        )
     for _ in range(draw(st.integers(0, 3))):
         at = next(times, None)
         if at is None:
             break
         i = draw(st.integers(1, n))
         kind = draw(st.sampled_from(["EMAIL_BOUNCE", "EMAIL_REPLY", "LEAD_CATEGORY_UPDATED"]))
-        event = {"event_type": kind, "event_timestamp": at, "campaign_id": 77,
-                 "to_email": email_variant(i, draw(st.integers(0, 2)))}
+        event = {
+            "event_type": kind,
+            "event_timestamp": at,
+            "campaign_id": 77,
+            "to_email": email_variant(i, draw(st.integers(0, 2))),
+        }
         if kind == "LEAD_CATEGORY_UPDATED":
             event["lead_category"] = {"new_name": draw(st.sampled_from(CATEGORIES))}
         w.events.append(event)
@@ -154,6 +209,7 @@ def plan_world(files: dict[str, str], policy=None) -> tuple[dict, str]:
 
 # ------------------------------------------------------------------------------------------ the oracle
 
+
 def clean(v):
     return None if v is None or v.strip() == "" else v.strip()
 
@@ -164,6 +220,7 @@ def truthy(v) -> bool:
 
 def ts(v):
     from datetime import datetime
+
     return datetime.fromisoformat(v.replace("Z", "+00:00"))
 
 
@@ -179,6 +236,7 @@ def oracle(w: World, policy) -> set[tuple]:
     def lead_of(row_lead_id, email):
         if row_lead_id:
             from reconcile.ids import id18
+
             return id18(row_lead_id) if id18(row_lead_id) in leads else None
         return lead_of_email.get((email or "").strip().lower())
 
@@ -200,16 +258,23 @@ def oracle(w: World, policy) -> set[tuple]:
             reasons.append("read_only")
         if status[fld] == "pending_legal":
             reasons.append("pending_legal")
-        if obj == "Lead" and truthy(rec["IsConverted"] if isinstance(rec["IsConverted"], str)
-                                    else str(rec["IsConverted"])):
+        if obj == "Lead" and truthy(
+            rec["IsConverted"] if isinstance(rec["IsConverted"], str) else str(rec["IsConverted"])
+        ):
             reasons.append("converted_lead")
         reasons += list(rule_reasons)
         out.add((obj, rid, fld, before, after, "blocked" if reasons else "ready", tuple(reasons)))
 
     # hard_bounce_union
-    sob = {sl_lead(r["email"]) for r in w.exports if (r["category"] or "").strip().lower() == "sender originated bounce"}
-    sob |= {sl_lead(e["to_email"]) for e in w.events if e["event_type"] == "LEAD_CATEGORY_UPDATED"
-            and e["lead_category"]["new_name"].strip().lower() == "sender originated bounce"}
+    sob = {
+        sl_lead(r["email"]) for r in w.exports if (r["category"] or "").strip().lower() == "sender originated bounce"
+    }
+    sob |= {
+        sl_lead(e["to_email"])
+        for e in w.events
+        if e["event_type"] == "LEAD_CATEGORY_UPDATED"
+        and e["lead_category"]["new_name"].strip().lower() == "sender originated bounce"
+    }
     bounced = {r["_lead"] for r in clay if truthy(r["Hard Bounced"])}
     bounced |= {sl_lead(e["to_email"]) for e in w.events if e["event_type"] == "EMAIL_BOUNCE"} - sob
     for lid in bounced - {None}:
@@ -235,8 +300,9 @@ def oracle(w: World, policy) -> set[tuple]:
             after = picklist[fld].get(value.lower(), value) if fld == "Industry" else value
             current = rec[fld]
             blank = clean(current) is None
-            same = (not blank) and (current.strip().lower() == after.lower() if fld == "Industry"
-                                    else current.strip() == after)
+            same = (not blank) and (
+                current.strip().lower() == after.lower() if fld == "Industry" else current.strip() == after
+            )
             if same:
                 continue
             reasons = []
@@ -255,8 +321,9 @@ def oracle(w: World, policy) -> set[tuple]:
     for r in clay:
         if r["CampaignMemberId"] and clean(r["Reply Category"]):
             at = ts(r["Reply At"]) if r["Reply At"] else clay_taken
-            events.setdefault(r["CampaignMemberId"], []).append((at, 0, "clay/table.csv", r["_row"],
-                                                                 clean(r["Reply Category"])))
+            events.setdefault(r["CampaignMemberId"], []).append(
+                (at, 0, "clay/table.csv", r["_row"], clean(r["Reply Category"]))
+            )
     for n, r in enumerate(w.exports, 1):
         mid = sl_member(r["email"])
         if mid and clean(r["category"]):
@@ -264,8 +331,9 @@ def oracle(w: World, policy) -> set[tuple]:
     for n, e in enumerate(w.events, 1):
         mid = sl_member(e["to_email"])
         if mid and e["event_type"] == "LEAD_CATEGORY_UPDATED":
-            events.setdefault(mid, []).append((ts(e["event_timestamp"]), 1, "smartlead/events.jsonl", n,
-                                               clean(e["lead_category"]["new_name"])))
+            events.setdefault(mid, []).append(
+                (ts(e["event_timestamp"]), 1, "smartlead/events.jsonl", n, clean(e["lead_category"]["new_name"]))
+            )
     for mid, evs in events.items():
         latest = sorted(evs, key=lambda x: (-x[0].timestamp(), x[1], x[4].lower(), x[4], x[2], x[3]))[0][4]
         after = picklist["ReplyClassification__c"].get(latest.lower(), latest)
@@ -278,11 +346,14 @@ def oracle(w: World, policy) -> set[tuple]:
 
 
 def as_tuples(plan: dict) -> set[tuple]:
-    return {(c["object"], c["record_id"], c["field"], c["before"], c["after"], c["status"], tuple(c["reasons"]))
-            for c in plan["changes"]}
+    return {
+        (c["object"], c["record_id"], c["field"], c["before"], c["after"], c["status"], tuple(c["reasons"]))
+        for c in plan["changes"]
+    }
 
 
 # ------------------------------------------------------------------------------------------ properties
+
 
 @settings(max_examples=12, **SETTINGS)
 @given(worlds())
@@ -305,9 +376,13 @@ def test_row_order_changes_nothing(w, rnd):
     shuffled, _ = plan_world(shuffled_files)
     # where each shuffled row came from: replay the same shuffles on row indexes
     order, back = random.Random(seed), {}
-    for rel, n in (("sfdc/Lead.csv", len(w.leads)), ("sfdc/CampaignMember.csv", len(w.members)),
-                   ("clay/table.csv", len(w.clay)), ("smartlead/campaign-77.csv", len(w.exports)),
-                   ("smartlead/events.jsonl", len(w.events))):
+    for rel, n in (
+        ("sfdc/Lead.csv", len(w.leads)),
+        ("sfdc/CampaignMember.csv", len(w.members)),
+        ("clay/table.csv", len(w.clay)),
+        ("smartlead/campaign-77.csv", len(w.exports)),
+        ("smartlead/events.jsonl", len(w.events)),
+    ):
         if rel == "smartlead/events.jsonl" and not n:
             continue
         idx = list(range(1, n + 1))
@@ -316,8 +391,11 @@ def test_row_order_changes_nothing(w, rnd):
 
     def canonical(plan, mapping):
         def ev(items):
-            return sorted((e["source"], e["file"], mapping.get((e["file"], e["row"]), e["row"]), e["column"],
-                           e["value"], e["at"]) for e in items)
+            return sorted(
+                (e["source"], e["file"], mapping.get((e["file"], e["row"]), e["row"]), e["column"], e["value"], e["at"])
+                for e in items
+            )
+
         changes = [{**c, "evidence": ev(c["evidence"])} for c in plan["changes"]]
         findings = sorted(repr({**f, "evidence": ev(f["evidence"])}) for f in plan["findings"])
         rest = {k: v for k, v in plan.items() if k not in ("changes", "findings", "snapshot", "plan_id", "created_at")}
@@ -355,16 +433,22 @@ def test_applying_the_ready_changes_then_replanning_gives_no_ready_change(w):
     replan, _ = plan_world(applied.files())
     assert [c for c in replan["changes"] if c["status"] == "ready"] == []
     assert {(c["record_id"], c["field"]) for c in replan["changes"]} <= {
-        (c["record_id"], c["field"]) for c in plan["changes"] if c["status"] == "blocked"}
+        (c["record_id"], c["field"]) for c in plan["changes"] if c["status"] == "blocked"
+    }
 
 
 def test_two_untimed_clay_categories_do_not_depend_on_row_order():
     """Two Clay rows for one member with different categories and no `Reply At` both count at the Clay export's
     taken_at. Which one wins must not depend on the order of the rows in the file (int_classification_latest
     orders same-time events by category)."""
-    w = World([lead(1)], [member(1, 1, Has_Replied__c=True)], clay=[
-        {"CampaignMemberId": member_id(1), "Email": "lead1@example.com", "Reply Category": "Interested"},
-        {"CampaignMemberId": member_id(1), "Email": "lead1@example.com", "Reply Category": "Not Interested"}])
+    w = World(
+        [lead(1)],
+        [member(1, 1, Has_Replied__c=True)],
+        clay=[
+            {"CampaignMemberId": member_id(1), "Email": "lead1@example.com", "Reply Category": "Interested"},
+            {"CampaignMemberId": member_id(1), "Email": "lead1@example.com", "Reply Category": "Not Interested"},
+        ],
+    )
     forward = plan_world(w.files())[0]["changes"]
     backward = plan_world({**w.files(), "clay/table.csv": csv_text(CLAY_HEADER, w.clay[::-1])})[0]["changes"]
     assert [(c["field"], c["after"]) for c in forward] == [(c["field"], c["after"]) for c in backward]

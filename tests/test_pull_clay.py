@@ -28,13 +28,16 @@ def drop(tmp_path, files: dict[str, str], mtimes: dict[str, datetime] | None = N
     return d
 
 
-@pytest.mark.parametrize("name, table, at, origin", [
-    ("Enrichment 2026-11-27T05-50-00.csv", "enrichment", "2026-11-27T05:50:00+00:00", "name"),
-    ("enrichment_2026-11-26.csv", "enrichment", "2026-11-26T00:00:00+00:00", "name"),
-    ("Enrichment-export-1795758600000.csv", "enrichment", "2026-11-27T05:50:00+00:00", "name"),
-    ("Replies - Default View - 1795758600.csv", "replies", "2026-11-27T05:50:00+00:00", "name"),
-    ("errors.csv", "errors", None, "mtime"),
-])
+@pytest.mark.parametrize(
+    "name, table, at, origin",
+    [
+        ("Enrichment 2026-11-27T05-50-00.csv", "enrichment", "2026-11-27T05:50:00+00:00", "name"),
+        ("enrichment_2026-11-26.csv", "enrichment", "2026-11-26T00:00:00+00:00", "name"),
+        ("Enrichment-export-1795758600000.csv", "enrichment", "2026-11-27T05:50:00+00:00", "name"),
+        ("Replies - Default View - 1795758600.csv", "replies", "2026-11-27T05:50:00+00:00", "name"),
+        ("errors.csv", "errors", None, "mtime"),
+    ],
+)
 def test_table_and_export_time_come_from_the_name(tmp_path, name, table, at, origin):
     path = tmp_path / name
     path.write_text(HEADER)
@@ -45,9 +48,15 @@ def test_table_and_export_time_come_from_the_name(tmp_path, name, table, at, ori
 
 
 def test_newest_export_per_table_is_taken_and_the_oldest_sets_taken_at(tmp_path):
-    d = drop(tmp_path, {"Enrichment 2026-11-26T05-00-00.csv": "old\n", "Enrichment 2026-11-27T05-00-00.csv": ",,a@x.io,new\n",
-                        "replies.csv": ",,b@x.io,\n,,c@x.io,\n"},
-             mtimes={"replies.csv": datetime(2026, 11, 27, 4, 30, tzinfo=timezone.utc)})
+    d = drop(
+        tmp_path,
+        {
+            "Enrichment 2026-11-26T05-00-00.csv": "old\n",
+            "Enrichment 2026-11-27T05-00-00.csv": ",,a@x.io,new\n",
+            "replies.csv": ",,b@x.io,\n,,c@x.io,\n",
+        },
+        mtimes={"replies.csv": datetime(2026, 11, 27, 4, 30, tzinfo=timezone.utc)},
+    )
     r = pull_clay(tmp_path / "snap", clay_dir=d, now=NOW)
     assert r.files == ["clay/enrichment.csv", "clay/replies.csv"] and r.records == 3
     assert (tmp_path / "snap" / "clay" / "enrichment.csv").read_text().endswith(",,a@x.io,new\n")
@@ -58,10 +67,17 @@ def test_stale_table_is_flagged_by_default_and_refused_when_the_policy_says_erro
     d = drop(tmp_path, {"enrichment_2026-11-25.csv": ",,a@x.io,x\n", "replies 2026-11-27T05-00-00.csv": ""})
     r = pull_clay(tmp_path / "snap", clay_dir=d, now=NOW)
     assert [n for n in r.notes if n.startswith("STALE")] == [
-        "STALE: 'enrichment_2026-11-25.csv' was exported 54.0 h ago (max_age_hours 24)"]
+        "STALE: 'enrichment_2026-11-25.csv' was exported 54.0 h ago (max_age_hours 24)"
+    ]
     assert r.taken_at == "2026-11-25T00:00:00Z"
-    strict = policy_with(tmp_path / "pol", replace={'[sources.clay]\nrequired = false\nmax_age_hours = 24\non_problem = "warn"':
-                                                    '[sources.clay]\nrequired = false\nmax_age_hours = 24\non_problem = "error"'})
+    strict = policy_with(
+        tmp_path / "pol",
+        replace={
+            '[sources.clay]\nrequired = false\nmax_age_hours = 24\non_problem = "warn"': (
+                '[sources.clay]\nrequired = false\nmax_age_hours = 24\non_problem = "error"'
+            )
+        },
+    )
     with pytest.raises(PullError, match=r"'enrichment_2026-11-25.csv' was exported 54.0 h ago.*Export the table"):
         pull_clay(tmp_path / "snap2", clay_dir=d, policy=strict, now=NOW)
     assert not (tmp_path / "snap2").exists()
@@ -77,11 +93,15 @@ def test_cli_pulls_clay_into_the_manifest(tmp_path):
     assert manifest["pulled"]["clay"]["tables"] == {"enrichment": "2026-11-27T05:00:00Z"}
 
 
-@pytest.mark.parametrize("args, expected", [
-    ([], "Error: No Clay drop folder: give --clay-dir DIR or set RECONCILE_CLAY_DIR"),
-    (["--clay-dir", "nowhere"], "Error: Clay drop folder 'nowhere' does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ([], "Error: No Clay drop folder: give --clay-dir DIR or set RECONCILE_CLAY_DIR"),
+        (["--clay-dir", "nowhere"], "Error: Clay drop folder 'nowhere' does not exist"),
+    ],
+)
 def test_missing_drop_folder_is_one_error_line(tmp_path, args, expected):
-    r = CliRunner().invoke(app, ["pull", "--out", str(tmp_path / "s"), "--sources", "clay", *args],
-                           env={"RECONCILE_CLAY_DIR": ""})
+    r = CliRunner().invoke(
+        app, ["pull", "--out", str(tmp_path / "s"), "--sources", "clay", *args], env={"RECONCILE_CLAY_DIR": ""}
+    )
     assert r.exit_code == 1 and r.stderr.startswith(expected) and r.stderr.count("\n") == 1, r.stderr

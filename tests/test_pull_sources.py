@@ -55,8 +55,9 @@ def smartlead(snapshot):
 
 @pytest.fixture()
 def pardot(snapshot, org):
-    with PardotStandin(prospects_from_snapshot(snapshot), token_ok=lambda t: org.org.user_for_session(t) is not None,
-                       cap=9) as pd:   # a small cap, so the 100,000-per-token restart is exercised
+    with PardotStandin(
+        prospects_from_snapshot(snapshot), token_ok=lambda t: org.org.user_for_session(t) is not None, cap=9
+    ) as pd:  # a small cap, so the 100,000-per-token restart is exercised
         yield pd
 
 
@@ -68,10 +69,14 @@ def _evidence(e: dict) -> tuple:
 
 
 def comparable(plan: dict) -> tuple[list, list]:
-    changes = sorted(repr(({k: v for k, v in c.items() if k != "evidence"}, sorted(map(repr, map(_evidence, c["evidence"])))))
-                     for c in plan["changes"])
-    findings = sorted(repr(({k: v for k, v in f.items() if k != "evidence"}, sorted(map(repr, map(_evidence, f["evidence"])))))
-                      for f in plan["findings"])
+    changes = sorted(
+        repr(({k: v for k, v in c.items() if k != "evidence"}, sorted(map(repr, map(_evidence, c["evidence"])))))
+        for c in plan["changes"]
+    )
+    findings = sorted(
+        repr(({k: v for k, v in f.items() if k != "evidence"}, sorted(map(repr, map(_evidence, f["evidence"])))))
+        for f in plan["findings"]
+    )
     return changes, findings
 
 
@@ -81,11 +86,11 @@ def test_pulled_smartlead_and_pardot_files_plan_like_the_exports(snapshot, org, 
     shutil.copytree(snapshot, pulled, ignore=shutil.ignore_patterns("campaign-*", "prospects*"))
     taken = tomllib.loads((snapshot / "manifest.toml").read_text())["taken_at"]
     env = {**smartlead.env(), **pardot.env()}
-    for system in ("smartlead", "pardot"):   # each at its original taken_at: categories count at Smartlead's
-        pull_sources(pulled, [system], connect_sf=lambda: connect(env=org.oauth_env()), env=env,
-                     taken_at=taken[system])
-    assert sorted(p.name for p in (pulled / "smartlead").glob("campaign-*")) == \
-        sorted(p.name for p in (snapshot / "smartlead").glob("campaign-*"))
+    for system in ("smartlead", "pardot"):  # each at its original taken_at: categories count at Smartlead's
+        pull_sources(pulled, [system], connect_sf=lambda: connect(env=org.oauth_env()), env=env, taken_at=taken[system])
+    assert sorted(p.name for p in (pulled / "smartlead").glob("campaign-*")) == sorted(
+        p.name for p in (snapshot / "smartlead").glob("campaign-*")
+    )
     again = build_plan(pulled, out=tmp_path / "again" / "plan.json", exports=False).plan
     assert original["changes"] and original["findings"]
     assert comparable(again) == comparable(original)
@@ -106,11 +111,12 @@ def test_pardot_cap_restarts_by_id_without_loss_or_repeat(snapshot, org, pardot,
 
 
 def test_smartlead_burst_gets_429_and_the_pull_never_exceeds_the_limit(snapshot, smartlead, tmp_path):
-    answers = [requests.get(f"{smartlead.base_url}/campaigns", params={"api_key": smartlead.api_key})
-               for _ in range(14)]
+    answers = [
+        requests.get(f"{smartlead.base_url}/campaigns", params={"api_key": smartlead.api_key}) for _ in range(14)
+    ]
     burst = [r.status_code for r in answers]
     assert burst.count(429) >= 4 and burst[0] == 200
-    refused = answers[burst.index(429)]   # https://api.smartlead.ai/guides/rate-limits
+    refused = answers[burst.index(429)]  # https://api.smartlead.ai/guides/rate-limits
     assert refused.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
     assert refused.json()["error"]["retry_after"] == int(refused.headers["Retry-After"]) >= 1
     assert answers[0].headers["X-RateLimit-Limit"] == "10" and answers[0].headers["X-RateLimit-Remaining"] == "9"
@@ -140,10 +146,10 @@ def test_rate_limiter_holds_any_window_to_the_limit():
     for _ in range(35):
         limiter.wait()
         sent.append(clock[0])
-        clock[0] += 0.001   # the response arrives 1 ms later
+        clock[0] += 0.001  # the response arrives 1 ms later
         limiter.finished()
     assert all(sent[i + 10] - sent[i] >= 2.0 for i in range(len(sent) - 10))
-    assert sent[-1] < 7.0   # and it does not wait much longer than it must
+    assert sent[-1] < 7.0  # and it does not wait much longer than it must
 
 
 def cli(env: dict, *args):
@@ -164,10 +170,16 @@ def test_cli_pulls_all_sources_and_keeps_the_key_out_of_everything(snapshot, org
     assert build_plan(tmp_path / "snap", out=tmp_path / "plan.json", exports=False).plan["changes"] is not None
 
 
-@pytest.mark.parametrize("change, expected", [
-    ({"SMARTLEAD_API_KEY": ""}, "Error: SMARTLEAD_API_KEY is not set: export the key from Smartlead"),
-    ({"SMARTLEAD_API_KEY": "wrong-key-123"}, "Error: Smartlead refused SMARTLEAD_API_KEY (HTTP 401: Invalid API Key)"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"SMARTLEAD_API_KEY": ""}, "Error: SMARTLEAD_API_KEY is not set: export the key from Smartlead"),
+        (
+            {"SMARTLEAD_API_KEY": "wrong-key-123"},
+            "Error: Smartlead refused SMARTLEAD_API_KEY (HTTP 401: Invalid API Key)",
+        ),
+    ],
+)
 def test_missing_or_invalid_smartlead_key_is_one_error_line(smartlead, tmp_path, change, expected):
     r = cli({**smartlead.env(), **change}, "pull", "--out", tmp_path, "--sources", "smartlead")
     assert r.exit_code == 1
@@ -181,12 +193,17 @@ def test_smartlead_plan_without_api_is_a_403_error(snapshot, tmp_path):
             pull_smartlead(tmp_path, env=sl.env())
 
 
-@pytest.mark.parametrize("change, expected", [
-    ({"PARDOT_BUSINESS_UNIT_ID": ""}, "Error: PARDOT_BUSINESS_UNIT_ID is not set"),
-    ({"PARDOT_BUSINESS_UNIT_ID": "12345"}, "Error: PARDOT_BUSINESS_UNIT_ID '12345' is not a business unit id"),
-    ({"PARDOT_BUSINESS_UNIT_ID": "0UvDm000000OtherKAC"[:18]},
-     "Error: Account Engagement refused the request (HTTP 401, code 181: Invalid Business Unit ID"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"PARDOT_BUSINESS_UNIT_ID": ""}, "Error: PARDOT_BUSINESS_UNIT_ID is not set"),
+        ({"PARDOT_BUSINESS_UNIT_ID": "12345"}, "Error: PARDOT_BUSINESS_UNIT_ID '12345' is not a business unit id"),
+        (
+            {"PARDOT_BUSINESS_UNIT_ID": "0UvDm000000OtherKAC"[:18]},
+            "Error: Account Engagement refused the request (HTTP 401, code 181: Invalid Business Unit ID",
+        ),
+    ],
+)
 def test_missing_or_wrong_pardot_settings_are_one_error_line(org, pardot, tmp_path, change, expected):
     r = cli({**org.oauth_env(), **pardot.env(), **change}, "pull", "--out", tmp_path, "--sources", "pardot")
     assert r.exit_code == 1
@@ -195,6 +212,7 @@ def test_missing_or_wrong_pardot_settings_are_one_error_line(org, pardot, tmp_pa
 
 def test_pardot_refuses_a_token_that_is_not_a_live_salesforce_session(pardot, tmp_path):
     from reconcile.sources.pardot import pull_pardot
+
     with pytest.raises(PullError, match="HTTP 401, code 184: access_token is invalid"):
         pull_pardot(tmp_path, "00Dxx!not-a-session", env=pardot.env())
 
@@ -210,8 +228,13 @@ def test_pardot_pull_logs_in_again_when_the_token_expires_mid_pull(snapshot, org
             for t in revoked:
                 del org.org.tokens[t]
 
-    r = pull_sources(tmp_path, ["pardot"], connect_sf=lambda: connect(env=org.oauth_env()), env=pardot.env(),
-                     progress=revoke_after_first_page)[0]
+    r = pull_sources(
+        tmp_path,
+        ["pardot"],
+        connect_sf=lambda: connect(env=org.oauth_env()),
+        env=pardot.env(),
+        progress=revoke_after_first_page,
+    )[0]
     assert revoked
     ids = [int(line.split(",")[0]) for line in (tmp_path / "pardot" / "prospects.csv").read_text().splitlines()[1:]]
     assert ids == sorted(int(p["id"]) for p in prospects_from_snapshot(snapshot))
@@ -219,10 +242,12 @@ def test_pardot_pull_logs_in_again_when_the_token_expires_mid_pull(snapshot, org
 
 
 def test_a_pasted_session_that_expires_mid_pardot_pull_is_one_error(snapshot, org, pardot, tmp_path):
-    sf = connect(env={"SF_INSTANCE_URL": org.instance_url, "SF_SESSION_ID": org.session_id,
-                      "SF_CA_BUNDLE": org.ca_bundle})
+    sf = connect(
+        env={"SF_INSTANCE_URL": org.instance_url, "SF_SESSION_ID": org.session_id, "SF_CA_BUNDLE": org.ca_bundle}
+    )
     assert sf.renew_session() is None
     from reconcile.sources.pardot import pull_pardot
+
     with pytest.raises(PullError, match="HTTP 401, code 184: access_token is invalid"):
         pull_pardot(tmp_path, "00Dxx!expired", env=pardot.env(), renew=sf.renew_session)
 
@@ -234,28 +259,39 @@ def test_the_policy_names_the_smartlead_campaigns_and_the_clay_drop_folder(snaps
     (tmp_path / "clay-drop").mkdir()
     for f in (snapshot / "clay").iterdir():
         shutil.copyfile(f, tmp_path / "clay-drop" / f"{f.stem} 2026-11-27T05-00-00{f.suffix}")
-    policy = policy_with(tmp_path, replace={   # drop_dir is relative to the policy file
-        '[sources.smartlead]\n': f'[sources.smartlead]\ncampaigns = [{ids[0]}, {ids[1]}]\n',
-        '[sources.clay]\n': '[sources.clay]\ndrop_dir = "clay-drop"\n'})
+    policy = policy_with(
+        tmp_path,
+        replace={  # drop_dir is relative to the policy file
+            "[sources.smartlead]\n": f"[sources.smartlead]\ncampaigns = [{ids[0]}, {ids[1]}]\n",
+            "[sources.clay]\n": '[sources.clay]\ndrop_dir = "clay-drop"\n',
+        },
+    )
     env = {**smartlead.env(), "RECONCILE_CLAY_DIR": ""}
     r = cli(env, "pull", "--out", tmp_path / "snap", "--sources", "smartlead,clay", "--policy", policy)
     assert r.exit_code == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "snap" / "smartlead").glob("campaign-*.csv")) == [
-        f"campaign-{ids[0]}.csv", f"campaign-{ids[1]}.csv"]
+        f"campaign-{ids[0]}.csv",
+        f"campaign-{ids[1]}.csv",
+    ]
     assert not any(path.rstrip("/").endswith("/campaigns") for _, path, _ in smartlead.log)  # the policy named them
     assert sorted(p.name for p in (tmp_path / "snap" / "clay").iterdir()) == sorted(
-        f.name for f in (snapshot / "clay").iterdir())
-    r = cli(env, "pull", "--out", tmp_path / "snap2", "--sources", "smartlead", "--policy", policy,
-            "--campaign", ids[2])   # the command line wins over the policy
+        f.name for f in (snapshot / "clay").iterdir()
+    )
+    r = cli(
+        env, "pull", "--out", tmp_path / "snap2", "--sources", "smartlead", "--policy", policy, "--campaign", ids[2]
+    )  # the command line wins over the policy
     assert r.exit_code == 0, r.stderr
     assert [p.name for p in (tmp_path / "snap2" / "smartlead").glob("campaign-*.csv")] == [f"campaign-{ids[2]}.csv"]
 
 
-@pytest.mark.parametrize("entry, expected", [
-    ('[sources.pardot]\ncampaigns = [1]\n', "'campaigns' belongs under [sources.smartlead]"),
-    ('[sources.smartlead]\ncampaigns = ["9181"]\n', "is not a list of Smartlead campaign ids"),
-    ('[sources.smartlead]\ndrop_dir = "x"\n', "'drop_dir' belongs under [sources.clay]"),
-])
+@pytest.mark.parametrize(
+    "entry, expected",
+    [
+        ("[sources.pardot]\ncampaigns = [1]\n", "'campaigns' belongs under [sources.smartlead]"),
+        ('[sources.smartlead]\ncampaigns = ["9181"]\n', "is not a list of Smartlead campaign ids"),
+        ('[sources.smartlead]\ndrop_dir = "x"\n', "'drop_dir' belongs under [sources.clay]"),
+    ],
+)
 def test_misplaced_or_mistyped_pull_settings_are_one_policy_error(tmp_path, entry, expected):
     from reconcile.errors import PolicyError
     from reconcile.policy import default_policy_path, load_policy

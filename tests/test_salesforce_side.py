@@ -34,7 +34,7 @@ def test_preflight_passes_for_the_least_privilege_integration_user(org):
 def test_preflight_names_each_problem_of_an_overprivileged_user(tmp_path, org):
     policy = tmp_path / "policy.toml"
     text = load_policy().path and Path(load_policy().path).read_text("utf-8")
-    policy.write_text(text.replace('gbus = []', 'gbus = ["Novecare", "Aroma Performance"]'), "utf-8")
+    policy.write_text(text.replace("gbus = []", 'gbus = ["Novecare", "Aroma Performance"]'), "utf-8")
     checks = {c.name: c for c in run_preflight(client_for(org, "overprivileged"), load_policy(policy))}
     failed = sorted(n for n, c in checks.items() if not c.ok)
     assert "API-only profile" in failed
@@ -48,8 +48,12 @@ def test_preflight_names_each_problem_of_an_overprivileged_user(tmp_path, org):
 
 
 def test_preflight_cli_exits_1_and_prints_fixes(org):
-    env = {**os.environ, "SF_INSTANCE_URL": org.instance_url, "SF_SESSION_ID": org.overprivileged_session_id,
-           "SF_CA_BUNDLE": org.ca_bundle}
+    env = {
+        **os.environ,
+        "SF_INSTANCE_URL": org.instance_url,
+        "SF_SESSION_ID": org.overprivileged_session_id,
+        "SF_CA_BUNDLE": org.ca_bundle,
+    }
     r = subprocess.run([sys.executable, "-m", "reconcile.cli", "preflight"], env=env, capture_output=True, text=True)
     assert r.returncode == 1
     assert "FAIL  API-only profile" in r.stdout and "fix:" in r.stdout
@@ -62,27 +66,49 @@ def test_pull_round_trip_rest_and_bulk_agree_and_plan_the_same(tmp_path, org):
     for target, threshold in ((rest, 10**9), (bulk, 0)):
         counts = pull_snapshot(target, client, bulk_threshold=threshold, taken_at="2026-11-27T06:00:00Z")
         assert counts == {"Lead": 4, "CampaignMember": 2, "Contact": 1, "Campaign": 1}
-    assert sorted((rest / "sfdc" / "Lead.csv").read_text().splitlines()) == \
-        sorted((bulk / "sfdc" / "Lead.csv").read_text().splitlines())
+    assert sorted((rest / "sfdc" / "Lead.csv").read_text().splitlines()) == sorted(
+        (bulk / "sfdc" / "Lead.csv").read_text().splitlines()
+    )
     assert json.loads((rest / "sfdc" / "describe" / "Lead.json").read_text())["name"] == "Lead"
     for sub in ("clay", "smartlead", "pardot"):
         shutil.copytree(HANDMADE / sub, rest / sub)
     pulled = build_plan(rest, out=tmp_path / "p1.json").plan
     original = build_plan(HANDMADE, out=tmp_path / "p2.json").plan
-    key = lambda p: sorted((c["object"], c["record_id"], c["field"], json.dumps(c["after"]), c["status"])  # noqa: E731
-                           for c in p["changes"])
+
+    def key(p):
+        return sorted(
+            (c["object"], c["record_id"], c["field"], json.dumps(c["after"]), c["status"]) for c in p["changes"]
+        )
+
     assert key(pulled) == key(original)
 
 
 def test_sandbox_serve_prints_one_json_line_and_serves(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "reconcile.cli", "sandbox", "serve", "--state",
-                             str(tmp_path / "org.json"), "--seed", str(HANDMADE)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reconcile.cli",
+            "sandbox",
+            "serve",
+            "--state",
+            str(tmp_path / "org.json"),
+            "--seed",
+            str(HANDMADE),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         info = json.loads(proc.stdout.readline())
         assert set(info) >= {"instance_url", "session_id", "admin_session_id", "ca_bundle"}
-        client = connect(env={"SF_INSTANCE_URL": info["instance_url"], "SF_SESSION_ID": info["session_id"],
-                              "SF_CA_BUNDLE": info["ca_bundle"]})
+        client = connect(
+            env={
+                "SF_INSTANCE_URL": info["instance_url"],
+                "SF_SESSION_ID": info["session_id"],
+                "SF_CA_BUNDLE": info["ca_bundle"],
+            }
+        )
         assert len(client.query_all("SELECT Id FROM Lead")) == 4
     finally:
         proc.terminate()
@@ -94,15 +120,26 @@ def test_demo_runs_the_whole_day_and_leaves_nothing_ready(tmp_path):
 
     r = run_demo(tmp_path / "demo", leads=40, say=lambda m: None)
     kinds = set(r.plan["summary"]["findings"]["by_kind"])
-    assert {"bounce_hop_lost", "sender_originated_bounce", "overall_formula_mismatch", "pardot_sync_gap",
-            "deliverability_review", "conflicting_enrichment", "classification_without_reply",
-            "do_not_contact_reply", "eligibility_mismatch", "ambiguous_match", "unmatched_source_row",
-            "connector_error"} <= kinds
+    assert {
+        "bounce_hop_lost",
+        "sender_originated_bounce",
+        "overall_formula_mismatch",
+        "pardot_sync_gap",
+        "deliverability_review",
+        "conflicting_enrichment",
+        "classification_without_reply",
+        "do_not_contact_reply",
+        "eligibility_mismatch",
+        "ambiguous_match",
+        "unmatched_source_row",
+        "connector_error",
+    } <= kinds
     assert r.apply_counts.get("applied") == r.plan["summary"]["changes"]["ready"]
     assert r.replan_ready == 0
     sources = r.plan["summary"]["inputs"]["sources"]  # all four pulled: three over their APIs, Clay's drop folder
     assert {s: sources[s]["api_requests"] > 0 for s in ("sfdc", "smartlead", "pardot")} == dict.fromkeys(
-        ("sfdc", "smartlead", "pardot"), True)
+        ("sfdc", "smartlead", "pardot"), True
+    )
     assert sources["clay"]["present"] and sources["clay"]["api_requests"] == 0
     assert r.report_path.exists()
 
@@ -110,8 +147,9 @@ def test_demo_runs_the_whole_day_and_leaves_nothing_ready(tmp_path):
 def test_preflight_checks_the_orgs_gbus_when_the_policy_lists_none_and_the_dedicated_permission_set(org):
     checks = {c.name: c for c in run_preflight(client_for(org), load_policy())}
     gbus = {n: c for n, c in checks.items() if n.startswith("GBU ")}
-    assert set(gbus) == {f"GBU {g} visible" for g in ("Specialty Polymers", "Composite Materials", "Novecare",
-                                                       "Aroma Performance")}
+    assert set(gbus) == {
+        f"GBU {g} visible" for g in ("Specialty Polymers", "Composite Materials", "Novecare", "Aroma Performance")
+    }
     assert all("GBU__c picklist" in c.detail for c in gbus.values())
     assert {c.label for c in gbus.values()} <= {"PASS", "WARN"} and "PASS" in {c.label for c in gbus.values()}
     dedicated = checks["dedicated permission set"]
@@ -123,8 +161,10 @@ def test_preflight_names_people_who_share_the_integrations_permission_set(org):
     """Assign the integration user's writing permission set to the (human) admin too: FAIL naming the admin."""
     sf = client_for(org)
     uid = sf.userinfo()["user_id"]
-    mine = [a["PermissionSetId"] for a in
-            sf.query_all(f"SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = '{uid}'")]
+    mine = [
+        a["PermissionSetId"]
+        for a in sf.query_all(f"SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = '{uid}'")
+    ]
     admin = org.org.user("admin")
     before = set(org.org.records("PermissionSetAssignment"))
     org.org.insert("PermissionSetAssignment", [{"AssigneeId": admin.user_id, "PermissionSetId": p} for p in mine])
@@ -143,15 +183,21 @@ def test_an_org_seeded_with_its_snapshots_formula_values_answers_them_and_keeps_
     from reconcile.build import staged
 
     con = staged(HANDMADE)
-    held = {r[0]: (r[1], r[2]) for r in con.execute(
-        "select sf_lead_id, overall_hard_bounced, cold_lead_eligible from stg_sfdc__lead").fetchall()}
+    held = {
+        r[0]: (r[1], r[2])
+        for r in con.execute(
+            "select sf_lead_id, overall_hard_bounced, cold_lead_eligible from stg_sfdc__lead"
+        ).fetchall()
+    }
     con.close()
     soql = "SELECT Id, overall_hard_bounced__c, Cold_Lead_Eligible__c FROM Lead"
     plain = start_sandbox()
     try:
         seed_org(plain.org, HANDMADE)
-        computed = {r["Id"]: (r["overall_hard_bounced__c"], r["Cold_Lead_Eligible__c"])
-                    for r in client_for(plain).query_all(soql)}
+        computed = {
+            r["Id"]: (r["overall_hard_bounced__c"], r["Cold_Lead_Eligible__c"])
+            for r in client_for(plain).query_all(soql)
+        }
     finally:
         plain.stop()
     deviating = {i for i in held if held[i] != computed[i]}
@@ -166,13 +212,17 @@ def test_an_org_seeded_with_its_snapshots_formula_values_answers_them_and_keeps_
         answered = {r["Id"]: (r["overall_hard_bounced__c"], r["Cold_Lead_Eligible__c"]) for r in sf.query_all(soql)}
         assert answered == held
         one = sorted(deviating)[0]
-        assert (sf.sf.Lead.get(one)["overall_hard_bounced__c"], sf.sf.Lead.get(one)["Cold_Lead_Eligible__c"]) == held[one]
+        assert (sf.sf.Lead.get(one)["overall_hard_bounced__c"], sf.sf.Lead.get(one)["Cold_Lead_Eligible__c"]) == held[
+            one
+        ]
     finally:
         h.stop()
     again = start_sandbox(state_path=state)
     try:
-        answered = {r["Id"]: (r["overall_hard_bounced__c"], r["Cold_Lead_Eligible__c"])
-                    for r in client_for(again).query_all(soql)}
+        answered = {
+            r["Id"]: (r["overall_hard_bounced__c"], r["Cold_Lead_Eligible__c"])
+            for r in client_for(again).query_all(soql)
+        }
         assert answered == held
     finally:
         again.stop()

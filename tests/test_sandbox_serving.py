@@ -23,8 +23,12 @@ def cli(*args):
 
 def serve(*args):
     """`reconcile sandbox serve …` in a subprocess; returns it once its JSON line is out (or it exited)."""
-    proc = subprocess.Popen([sys.executable, "-m", "reconcile.cli", "sandbox", "serve", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconcile.cli", "sandbox", "serve", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     proc.info = json.loads(proc.stdout.readline() or "null")
     return proc
 
@@ -49,9 +53,11 @@ def test_seed_on_an_existing_state_is_refused_with_the_fix(tmp_path):
     start_sandbox(state_path=state).stop()
     proc = serve("--state", state, "--seed", HANDMADE)
     assert proc.info is None and proc.wait(timeout=15) == 1
-    assert proc.stderr.read().strip() == (f"Error: Sandbox state '{state}' already exists, so --seed would be "
-                                          "ignored. Add --reset to replace it with a fresh org seeded from the "
-                                          "snapshot, or drop --seed to keep it.")
+    assert proc.stderr.read().strip() == (
+        f"Error: Sandbox state '{state}' already exists, so --seed would be "
+        "ignored. Add --reset to replace it with a fresh org seeded from the "
+        "snapshot, or drop --seed to keep it."
+    )
 
 
 def test_reset_reseeds_an_existing_state_and_env_points_at_it(tmp_path):
@@ -64,20 +70,31 @@ def test_reset_reseeds_an_existing_state_and_env_points_at_it(tmp_path):
         admin_token = first.info["admin_session_id"]
     finally:
         stop(first)
-    handle = start_sandbox(state_path=state)      # change the saved org, so a reseed is visible
-    requests.delete(f"{handle.instance_url}/services/data/v59.0/sobjects/Lead/{lead}", verify=handle.ca_bundle,
-                    headers={"Authorization": f"Bearer {admin_token}"}).raise_for_status()
+    handle = start_sandbox(state_path=state)  # change the saved org, so a reseed is visible
+    requests.delete(
+        f"{handle.instance_url}/services/data/v59.0/sobjects/Lead/{lead}",
+        verify=handle.ca_bundle,
+        headers={"Authorization": f"Bearer {admin_token}"},
+    ).raise_for_status()
     handle.stop()
     second = serve("--state", state, "--seed", HANDMADE, "--reset")
     try:
         result = cli("sandbox", "env", "--state", state)
         assert result.exit_code == 0
         env = exported(result.output)
-        assert set(env) == {"SF_LOGIN_URL", "SF_CLIENT_ID", "SF_CLIENT_SECRET", "SF_CA_BUNDLE", "SMARTLEAD_BASE_URL",
-                            "SMARTLEAD_API_KEY", "PARDOT_BASE_URL", "PARDOT_BUSINESS_UNIT_ID"}
-        assert env["SF_CA_BUNDLE"] == first.info["ca_bundle"]            # the CA survives a reset
+        assert set(env) == {
+            "SF_LOGIN_URL",
+            "SF_CLIENT_ID",
+            "SF_CLIENT_SECRET",
+            "SF_CA_BUNDLE",
+            "SMARTLEAD_BASE_URL",
+            "SMARTLEAD_API_KEY",
+            "PARDOT_BASE_URL",
+            "PARDOT_BUSINESS_UNIT_ID",
+        }
+        assert env["SF_CA_BUNDLE"] == first.info["ca_bundle"]  # the CA survives a reset
         assert result.output.splitlines()[0].startswith("unset SF_USERNAME SF_PRIVATE_KEY_FILE ")
-        assert len(connect(env=env).query_all("SELECT Id FROM Lead")) == 4   # the deleted lead is back
+        assert len(connect(env=env).query_all("SELECT Id FROM Lead")) == 4  # the deleted lead is back
         jwt = exported(cli("sandbox", "env", "--state", state, "--flow", "jwt").output)
         assert "SF_CLIENT_SECRET" not in jwt and os.path.exists(jwt["SF_PRIVATE_KEY_FILE"])
         assert len(connect(env=jwt).query_all("SELECT Id FROM Lead")) == 4
@@ -91,26 +108,34 @@ def test_env_without_a_serving_org_says_how_to_start_one(tmp_path, args):
     state = tmp_path / "org.json"
     result = cli("sandbox", "env", "--state", state, "--wait", "0", *args)
     assert result.exit_code == 1
-    assert result.output.strip() == (f"Error: No sandbox org is serving from state '{state}' (no live "
-                                     f"'org.serving.json' beside it). Start one first: reconcile sandbox serve "
-                                     f"--state {state} &")
+    assert result.output.strip() == (
+        f"Error: No sandbox org is serving from state '{state}' (no live "
+        f"'org.serving.json' beside it). Start one first: reconcile sandbox serve "
+        f"--state {state} &"
+    )
 
 
 def test_sandbox_serves_smartlead_and_pardot_seeded_from_the_snapshot(tmp_path):
     from reconcile.demo_data import generate_snapshot
+
     snap = tmp_path / "snap"
     generate_snapshot(snap, leads=40, seed=3, taken_at="2026-11-27T06:00:00Z")
     state = tmp_path / "org.json"
     served = serve("--state", state, "--seed", snap)
     try:
-        assert {"smartlead_base_url", "smartlead_api_key", "pardot_base_url", "pardot_business_unit_id"} <= set(served.info)
+        assert {"smartlead_base_url", "smartlead_api_key", "pardot_base_url", "pardot_business_unit_id"} <= set(
+            served.info
+        )
         env = exported(cli("sandbox", "env", "--state", state).output)
-        result = CliRunner().invoke(app, ["pull", "--out", str(tmp_path / "out"), "--sources", "smartlead,pardot"],
-                                    env=env)
+        result = CliRunner().invoke(
+            app, ["pull", "--out", str(tmp_path / "out"), "--sources", "smartlead,pardot"], env=env
+        )
         assert result.exit_code == 0, result.stderr
     finally:
         stop(served)
-    assert sorted(p.name for p in (tmp_path / "out" / "smartlead").iterdir()) == \
-        sorted(p.name for p in (snap / "smartlead").glob("campaign-*"))
-    assert len((tmp_path / "out" / "pardot" / "prospects.csv").read_text().splitlines()) == \
-        len((snap / "pardot" / "prospects.csv").read_text("utf-8-sig").splitlines())
+    assert sorted(p.name for p in (tmp_path / "out" / "smartlead").iterdir()) == sorted(
+        p.name for p in (snap / "smartlead").glob("campaign-*")
+    )
+    assert len((tmp_path / "out" / "pardot" / "prospects.csv").read_text().splitlines()) == len(
+        (snap / "pardot" / "prospects.csv").read_text("utf-8-sig").splitlines()
+    )

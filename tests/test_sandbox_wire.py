@@ -16,8 +16,17 @@ from reconcile.sandbox.ids import make_id
 from reconcile.sandbox.schema import LEAD_STATUSES
 
 V = "/services/data/v59.0"
-STANDARD_FIELDS = {"Id", "Name", "OwnerId", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
-                   "SystemModstamp", "IsDeleted"}
+STANDARD_FIELDS = {
+    "Id",
+    "Name",
+    "OwnerId",
+    "CreatedDate",
+    "CreatedById",
+    "LastModifiedDate",
+    "LastModifiedById",
+    "SystemModstamp",
+    "IsDeleted",
+}
 LEADS = [make_id("00Q", 800000 + n) for n in range(7)]
 CAMPAIGN, MEMBER = make_id("701", 800100), make_id("00v", 800101)
 
@@ -26,11 +35,29 @@ CAMPAIGN, MEMBER = make_id("701", 800100), make_id("00v", 800101)
 def org():
     handle = start_sandbox()
     emails = ["a_b@x.test", "aab@x.test", "aZb@x.test", "b@x.test", None, "Ab@x.test", "c@x.test"]
-    statuses = ["Closed - Converted", "Open - Not Contacted", "Working - Contacted", "Nurturing", "Unqualified",
-                "Closed - Not Converted", "Open - Not Contacted"]
-    handle.org.insert("Lead", [{"Id": i, "Email": e, "Status": s, "FirstName": "Ada" if n == 0 else None,
-                                "LastName": f"L{n}", "Company": "Wire"}
-                               for n, (i, e, s) in enumerate(zip(LEADS, emails, statuses))])
+    statuses = [
+        "Closed - Converted",
+        "Open - Not Contacted",
+        "Working - Contacted",
+        "Nurturing",
+        "Unqualified",
+        "Closed - Not Converted",
+        "Open - Not Contacted",
+    ]
+    handle.org.insert(
+        "Lead",
+        [
+            {
+                "Id": i,
+                "Email": e,
+                "Status": s,
+                "FirstName": "Ada" if n == 0 else None,
+                "LastName": f"L{n}",
+                "Company": "Wire",
+            }
+            for n, (i, e, s) in enumerate(zip(LEADS, emails, statuses))
+        ],
+    )
     handle.org.insert("Campaign", [{"Id": CAMPAIGN, "Name": "Spring"}])
     handle.org.insert("CampaignMember", [{"Id": MEMBER, "CampaignId": CAMPAIGN, "LeadId": LEADS[0]}])
     yield handle
@@ -40,8 +67,12 @@ def org():
 def http(handle, token=None, **headers) -> httpx.Client:
     """A plain httpx client (not simple-salesforce) with the org's CA and a bearer token."""
     headers.setdefault("Authorization", f"Bearer {token or handle.session_id}")
-    return httpx.Client(base_url=handle.instance_url, verify=ssl.create_default_context(cafile=handle.ca_bundle),
-                        trust_env=False, headers=headers)
+    return httpx.Client(
+        base_url=handle.instance_url,
+        verify=ssl.create_default_context(cafile=handle.ca_bundle),
+        trust_env=False,
+        headers=headers,
+    )
 
 
 def soql(client, text, resource="query"):
@@ -55,6 +86,7 @@ def error_of(response) -> str:
 
 
 # ---- HTTP/1.1 transport ---------------------------------------------------------------------------------
+
 
 def _upload_job(client) -> str:
     job = client.post(f"{V}/jobs/ingest", json={"object": "Lead", "operation": "update"})
@@ -76,7 +108,7 @@ def test_chunked_bulk_upload_is_read_whole_and_the_connection_stays_usable(org):
     assert "content-length" not in upload.request.headers
     assert upload.status_code == 201
     assert admin.patch(f"{V}/jobs/ingest/{job}", json={"state": "UploadComplete"}).status_code == 200
-    info = admin.get(f"{V}/jobs/ingest/{job}").json()   # same keep-alive connection, not corrupted
+    info = admin.get(f"{V}/jobs/ingest/{job}").json()  # same keep-alive connection, not corrupted
     assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("JobComplete", 3, 0)
     assert [org.org.get("Lead", i)["Company"] for i in LEADS[:4]] == ["Streamed"] * 3 + ["Wire"]
 
@@ -105,19 +137,27 @@ def test_expect_100_continue_then_chunked_body_then_keep_alive_on_a_bare_socket(
     job = _upload_job(http(org, org.admin_session_id))
     body = f"Id,Company\n{LEADS[0]},Raw\n".encode()
     with _tls_socket(org) as sock:
-        sock.sendall((f"PUT {V}/jobs/ingest/{job}/batches HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                      f"Authorization: Bearer {org.admin_session_id}\r\nContent-Type: text/csv\r\n"
-                      "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"PUT {V}/jobs/ingest/{job}/batches HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {org.admin_session_id}\r\nContent-Type: text/csv\r\n"
+                "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+            ).encode()
+        )
         interim = sock.recv(65536)
-        assert interim.startswith(b"HTTP/1.1 100 ")          # the server asks for the body before answering
+        assert interim.startswith(b"HTTP/1.1 100 ")  # the server asks for the body before answering
         half = len(body) // 2
         for part in (body[:half], body[half:]):
             sock.sendall(f"{len(part):x}\r\n".encode() + part + b"\r\n")
         sock.sendall(b"0\r\n\r\n")
         status, headers, _, leftover = _read_response(sock)
         assert status.startswith("HTTP/1.1 201") and leftover == b""
-        sock.sendall((f"GET {V}/jobs/ingest/{job} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                      f"Authorization: Bearer {org.admin_session_id}\r\nConnection: close\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"GET {V}/jobs/ingest/{job} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {org.admin_session_id}\r\nConnection: close\r\n\r\n"
+            ).encode()
+        )
         status, headers, payload, _ = _read_response(sock)
         assert status.startswith("HTTP/1.1 200") and headers["connection"] == "close"
         assert b'"state" : "Open"' in payload or b'"state":"Open"' in payload
@@ -127,21 +167,27 @@ def test_expect_100_continue_then_chunked_body_then_keep_alive_on_a_bare_socket(
 def test_compressed_request_bodies_are_decompressed(org, encoding, compress):
     # "Compression Headers": https://developer.salesforce.com/docs/platform/api-rest/guide/intro-rest-compression.html
     admin = http(org, org.admin_session_id)
-    answer = admin.patch(f"{V}/sobjects/Lead/{LEADS[1]}", content=compress(b'{"Company": "Packed"}'),
-                         headers={"Content-Type": "application/json", "Content-Encoding": encoding})
+    answer = admin.patch(
+        f"{V}/sobjects/Lead/{LEADS[1]}",
+        content=compress(b'{"Company": "Packed"}'),
+        headers={"Content-Type": "application/json", "Content-Encoding": encoding},
+    )
     assert answer.status_code == 204 and answer.content == b""
     assert org.org.get("Lead", LEADS[1])["Company"] == "Packed"
 
 
 def test_unknown_content_encoding_is_refused(org):
-    answer = http(org, org.admin_session_id).patch(f"{V}/sobjects/Lead/{LEADS[1]}", content=b"xx",
-                                                   headers={"Content-Encoding": "br"})
+    answer = http(org, org.admin_session_id).patch(
+        f"{V}/sobjects/Lead/{LEADS[1]}", content=b"xx", headers={"Content-Encoding": "br"}
+    )
     assert answer.status_code == 415 and error_of(answer) == "UNSUPPORTED_MEDIA_TYPE"
     assert org.org.get("Lead", LEADS[1])["Company"] == "Wire"
 
 
-@pytest.mark.parametrize("accept, coding", [("gzip", "gzip"), ("gzip, deflate", "gzip"), ("deflate", "deflate"),
-                                            ("identity", None), ("gzip;q=0", None)])
+@pytest.mark.parametrize(
+    "accept, coding",
+    [("gzip", "gzip"), ("gzip, deflate", "gzip"), ("deflate", "deflate"), ("identity", None), ("gzip;q=0", None)],
+)
 def test_responses_are_compressed_only_when_accepted_with_a_matching_content_length(org, accept, coding):
     with http(org, **{"Accept-Encoding": accept}) as client:
         with client.stream("GET", f"{V}/sobjects/Lead/describe") as answer:
@@ -153,13 +199,18 @@ def test_responses_are_compressed_only_when_accepted_with_a_matching_content_len
 
 
 def test_no_content_answers_carry_no_body_or_length(org):
-    answer = requests.patch(f"{org.instance_url}{V}/sobjects/Lead/{LEADS[1]}", json={"Company": "X"},
-                            headers={"Authorization": f"Bearer {org.admin_session_id}"}, verify=org.ca_bundle)
+    answer = requests.patch(
+        f"{org.instance_url}{V}/sobjects/Lead/{LEADS[1]}",
+        json={"Company": "X"},
+        headers={"Authorization": f"Bearer {org.admin_session_id}"},
+        verify=org.ca_bundle,
+    )
     assert answer.status_code == 204 and answer.content == b""
     assert "content-length" not in answer.headers and "content-type" not in answer.headers
 
 
 # ---- discovery ------------------------------------------------------------------------------------------
+
 
 def test_resources_by_version_list_what_the_org_serves_and_the_identity_url(org):
     # "Resources by Version": https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_discoveryresource.htm
@@ -168,7 +219,10 @@ def test_resources_by_version_list_what_the_org_serves_and_the_identity_url(org)
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/json;charset=UTF-8"
     body = answer.json()
     assert {"sobjects", "query", "queryAll", "limits", "composite", "jobs", "identity"} <= set(body)
-    assert body["sobjects"] == f"{V}/sobjects" and client.get(body["query"], params={"q": "SELECT Id FROM Lead"}).is_success
+    assert (
+        body["sobjects"] == f"{V}/sobjects"
+        and client.get(body["query"], params={"q": "SELECT Id FROM Lead"}).is_success
+    )
     who = client.get(body["identity"])
     assert who.status_code == 200
     assert (who.json()["user_id"], who.json()["username"]) == (org.org.user("integration").user_id, org.username)
@@ -184,6 +238,7 @@ def test_resources_need_a_session_and_an_existing_version(org):
 
 # ---- SOQL -----------------------------------------------------------------------------------------------
 
+
 def test_count_is_capped_by_limit(org):
     client = http(org)
     assert soql(client, "SELECT COUNT() FROM Lead").json() == {"totalSize": 7, "done": True, "records": []}
@@ -197,9 +252,16 @@ def test_count_of_a_field_counts_non_null_values(org):
     assert body["records"][0]["attributes"] == {"type": "AggregateResult"}
 
 
-@pytest.mark.parametrize("text", ["SELECT COUNT() FROM Lead ORDER BY Email", "SELECT COUNT(Id) FROM Lead LIMIT 5",
-                                  "SELECT COUNT(Id) FROM Lead ORDER BY Email", "SELECT COUNT(), Id FROM Lead",
-                                  "SELECT Email, COUNT(Id) FROM Lead"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT COUNT() FROM Lead ORDER BY Email",
+        "SELECT COUNT(Id) FROM Lead LIMIT 5",
+        "SELECT COUNT(Id) FROM Lead ORDER BY Email",
+        "SELECT COUNT(), Id FROM Lead",
+        "SELECT Email, COUNT(Id) FROM Lead",
+    ],
+)
 def test_aggregates_without_group_by_reject_what_salesforce_rejects(org, text):
     answer = soql(http(org), text)
     assert answer.status_code == 400 and error_of(answer) == "MALFORMED_QUERY"
@@ -210,7 +272,7 @@ def test_picklists_sort_by_their_defined_order(org):
     rows = soql(http(org), "SELECT Status FROM Lead ORDER BY Status, Id").json()["records"]
     statuses = [r["Status"] for r in rows]
     assert statuses == sorted(statuses, key=LEAD_STATUSES.index)
-    assert statuses[0] == "Open - Not Contacted" and statuses != sorted(statuses)   # not alphabetical
+    assert statuses[0] == "Open - Not Contacted" and statuses != sorted(statuses)  # not alphabetical
     desc = [r["Status"] for r in soql(http(org), "SELECT Status FROM Lead ORDER BY Status DESC").json()["records"]]
     assert desc == sorted(statuses, key=LEAD_STATUSES.index, reverse=True)
 
@@ -218,13 +280,21 @@ def test_picklists_sort_by_their_defined_order(org):
 def test_text_sorts_by_upper_case_collation_nulls_first(org):
     # English locales: "SOQL uses the UTF-8 values of the uppercase character" (SOQL "ORDER BY")
     rows = soql(http(org), "SELECT Email FROM Lead ORDER BY Email").json()["records"]
-    assert [r["Email"] for r in rows] == [None, "aab@x.test", "Ab@x.test", "aZb@x.test", "a_b@x.test", "b@x.test",
-                                          "c@x.test"]
+    assert [r["Email"] for r in rows] == [
+        None,
+        "aab@x.test",
+        "Ab@x.test",
+        "aZb@x.test",
+        "a_b@x.test",
+        "b@x.test",
+        "c@x.test",
+    ]
     rows = soql(http(org), "SELECT Email FROM Lead ORDER BY Email DESC NULLS LAST").json()["records"]
     assert [r["Email"] for r in rows][:2] == ["c@x.test", "b@x.test"] and rows[-1]["Email"] is None
 
 
 # ---- describe -------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("who", ["session_id", "admin_session_id", "overprivileged_session_id"])
 def test_describe_global_entries_carry_every_documented_flag(org, who):
@@ -234,7 +304,7 @@ def test_describe_global_entries_carry_every_documented_flag(org, who):
     lead = next(e for e in entries if e["name"] == "Lead")
     full = client.get(f"{V}/sobjects/Lead/describe").json()
     assert {k: lead[k] for k in GLOBAL_KEYS} == {k: full[k] for k in GLOBAL_KEYS}
-    assert lead["deletable"] is (who != "session_id")       # only Modify All Data deletes, by default
+    assert lead["deletable"] is (who != "session_id")  # only Modify All Data deletes, by default
     assert all(isinstance(lead[k], bool) for k in ("retrieveable", "searchable", "layoutable", "deletable"))
 
 
@@ -254,10 +324,11 @@ def test_standard_fields_are_described_queried_and_retrieved_for_every_user(org,
     retrieved = client.get(f"{V}/sobjects/Lead/{LEADS[1]}").json()
     assert STANDARD_FIELDS <= set(retrieved) and retrieved["Name"] == "L1"
     member = {f["name"] for f in client.get(f"{V}/sobjects/CampaignMember/describe").json()["fields"]}
-    assert STANDARD_FIELDS - {"Name", "OwnerId"} <= member          # CampaignMember has no owner
+    assert STANDARD_FIELDS - {"Name", "OwnerId"} <= member  # CampaignMember has no owner
 
 
 # ---- delete, IsDeleted, queryAll ------------------------------------------------------------------------
+
 
 def test_admin_deletes_a_record_which_only_query_all_still_returns(org):
     admin = http(org, org.admin_session_id)
@@ -271,7 +342,7 @@ def test_admin_deletes_a_record_which_only_query_all_still_returns(org):
     deleted = soql(admin, "SELECT Id, IsDeleted FROM Lead WHERE IsDeleted = true", "queryAll").json()["records"]
     assert [(r["Id"], r["IsDeleted"]) for r in deleted] == [(LEADS[0], True)]
     members = soql(admin, "SELECT Id, IsDeleted FROM CampaignMember", "queryAll").json()["records"]
-    assert [(r["Id"], r["IsDeleted"]) for r in members] == [(MEMBER, True)]       # cascadeDelete
+    assert [(r["Id"], r["IsDeleted"]) for r in members] == [(MEMBER, True)]  # cascadeDelete
     assert soql(admin, "SELECT COUNT() FROM CampaignMember").json()["totalSize"] == 0
 
 
@@ -295,9 +366,12 @@ def test_collection_delete_answers_one_result_per_id_in_order(org):
     assert answer.status_code == 200
     assert answer.json() == [
         {"id": LEADS[1], "success": True, "errors": []},
-        {"success": False, "errors": [{"statusCode": "MALFORMED_ID", "message": "malformed id 00Qnotanid",
-                                       "fields": []}]},
-        {"id": LEADS[2], "success": True, "errors": []}]
+        {
+            "success": False,
+            "errors": [{"statusCode": "MALFORMED_ID", "message": "malformed id 00Qnotanid", "fields": []}],
+        },
+        {"id": LEADS[2], "success": True, "errors": []},
+    ]
     assert soql(admin, "SELECT COUNT() FROM Lead WHERE IsDeleted = true", "queryAll").json()["totalSize"] == 2
 
 

@@ -38,7 +38,9 @@ def plan_bytes(snap: Path, work: Path, **kw) -> tuple[dict, bytes]:
     """The plan (rows loaded) and its bytes: the manifest, then every data file (reconcile.plan/2)."""
     res = build_plan(snap, out=work / "plan.json", db=work / "reconcile.duckdb", exports=False, **kw)
     load_plan(work / "plan.json")  # the data files hold what the manifest's hashes (and so plan_id) bind
-    data = b"".join((work / "plan.data" / f"{part}.parquet").read_bytes() for part in ("changes", "findings", "rejects"))
+    data = b"".join(
+        (work / "plan.data" / f"{part}.parquet").read_bytes() for part in ("changes", "findings", "rejects")
+    )
     return loaded(res.plan), (work / "plan.json").read_bytes() + b"\0" + data  # NUL: never in the JSON
 
 
@@ -50,6 +52,7 @@ def without_created_at(raw: bytes) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------ an independent reader
+
 
 class Files:
     """The snapshot's files as Python reads them (csv module / json / pyarrow), records numbered from 1."""
@@ -98,8 +101,19 @@ def _missing(column):
     raise KeyError(column)
 
 
-BOOLS = {"true": "true", "1": "true", "yes": "true", "y": "true", "t": "true", "": "false", "false": "false",
-         "0": "false", "no": "false", "n": "false", "f": "false"}
+BOOLS = {
+    "true": "true",
+    "1": "true",
+    "yes": "true",
+    "y": "true",
+    "t": "true",
+    "": "false",
+    "false": "false",
+    "0": "false",
+    "no": "false",
+    "n": "false",
+    "f": "false",
+}
 
 
 def normal(value):
@@ -138,6 +152,7 @@ def check_evidence(plan: dict, files: Files) -> dict[str, int]:
 
 # ------------------------------------------------------------------------------------------ the tests
 
+
 def test_same_plan_with_1_and_4_threads_and_every_evidence_row_is_the_files_own_record(big):
     snap = big / "csv"
     one, one_bytes = plan_bytes(snap, big / "t1", threads=1)
@@ -159,9 +174,15 @@ def test_parquet_gives_the_csv_plan_row_for_row(big):
 
     def rows(plan):  # what each change and finding is, and the rows behind it (a quoted "" cell in CSV is an
         # empty string where Parquet holds a null, so values are compared by check_evidence instead)
-        return sorted((i["object"], i.get("record_id") or "", i.get("field") or i.get("kind"),
-                       tuple((e["file"].replace(".parquet", ".csv"), e["row"]) for e in i["evidence"]))
-                      for i in plan["changes"] + plan["findings"])
+        return sorted(
+            (
+                i["object"],
+                i.get("record_id") or "",
+                i.get("field") or i.get("kind"),
+                tuple((e["file"].replace(".parquet", ".csv"), e["row"]) for e in i["evidence"]),
+            )
+            for i in plan["changes"] + plan["findings"]
+        )
 
     assert rows(csv_plan) == rows(pq_plan)
     check_evidence(pq_plan, Files(big / "parquet"))
@@ -200,12 +221,13 @@ def test_a_bad_value_deep_in_a_file_is_reported_at_its_row_strict_and_lenient(bi
 
 # ------------------------------------------------------------------------------------------ memory without flags
 
-@pytest.mark.parametrize("available_kb, limit", [(24_000_000, "976MB"), (4_000_000, "512MB"),
-                                                 (200_000_000, "4096MB")])
+
+@pytest.mark.parametrize("available_kb, limit", [(24_000_000, "976MB"), (4_000_000, "512MB"), (200_000_000, "4096MB")])
 def test_default_memory_limit_is_a_bounded_share_of_available_memory(tmp_path, available_kb, limit):
     meminfo = tmp_path / "meminfo"
-    meminfo.write_text(f"MemTotal:       {available_kb * 2} kB\nMemFree:        1 kB\n"
-                       f"MemAvailable:   {available_kb} kB\n", "ascii")
+    meminfo.write_text(
+        f"MemTotal:       {available_kb * 2} kB\nMemFree:        1 kB\nMemAvailable:   {available_kb} kB\n", "ascii"
+    )
     assert default_memory_limit(meminfo) == limit
 
 

@@ -28,8 +28,13 @@ RECONCILE = str(Path(sys.executable).with_name("reconcile"))
 class Server:
     def __init__(self, spool: Path, secret: str = SECRET):
         env = {**os.environ, "RECONCILE_SMARTLEAD_WEBHOOK_SECRET": secret}
-        self.proc = subprocess.Popen([RECONCILE, "smartlead-webhook", "serve", "--spool", str(spool), "--port", "0"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        self.proc = subprocess.Popen(
+            [RECONCILE, "smartlead-webhook", "serve", "--spool", str(spool), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
         line = self.proc.stdout.readline()
         assert line, self.proc.stderr.read()
         self.info = json.loads(line)
@@ -41,8 +46,15 @@ class Server:
 
 
 def event(n: int, kind: str = "EMAIL_REPLY") -> dict:
-    return {"event_type": kind, "event_timestamp": "2026-11-27T01:00:00.000Z", "sl_lead_email": f"lead{n}@x.io",
-            "to_email": f"lead{n}@x.io", "campaign_id": 9181, "stats_id": f"s-{n}", "reply_message": {"text": "y" * 300}}
+    return {
+        "event_type": kind,
+        "event_timestamp": "2026-11-27T01:00:00.000Z",
+        "sl_lead_email": f"lead{n}@x.io",
+        "to_email": f"lead{n}@x.io",
+        "campaign_id": 9181,
+        "stats_id": f"s-{n}",
+        "reply_message": {"text": "y" * 300},
+    }
 
 
 def spooled(spool: Path) -> list[dict]:
@@ -90,14 +102,14 @@ def test_kill_9_mid_burst_loses_no_acknowledged_event_and_leaves_no_torn_line(tm
         t.join()
     assert len(acked) > 20
     raw = b"".join(p.read_bytes() for p in sorted(spool.glob("events-*.jsonl")))
-    complete = raw[:raw.rfind(b"\n") + 1]
+    complete = raw[: raw.rfind(b"\n") + 1]
     ids = [json.loads(line)["stats_id"] for line in complete.splitlines()]
     assert acked <= set(ids) and len(ids) == len(set(ids))
     out = SourcePull("smartlead")
-    copy_events(spool, tmp_path / "snap", out)   # the reader takes complete lines only
+    copy_events(spool, tmp_path / "snap", out)  # the reader takes complete lines only
     lines = (tmp_path / "snap" / "smartlead" / "events.jsonl").read_text().splitlines()
     assert {json.loads(line)["stats_id"] for line in lines} == set(ids)
-    again = Server(spool)   # a restart repairs any torn tail, so later appends stay whole
+    again = Server(spool)  # a restart repairs any torn tail, so later appends stay whole
     try:
         assert requests.post(again.url, json=event(7)).status_code == 200
     finally:
@@ -111,7 +123,7 @@ def test_a_torn_last_line_is_skipped_by_the_reader_and_moved_to_rejected_at_star
     Spool(spool).accept(event(1))
     day = next(spool.glob("events-*.jsonl"))
     with day.open("ab") as fh:
-        fh.write(b'{"event_type":"EMAIL_REPLY","sl_lead_em')   # what a crash between write and fsync can leave
+        fh.write(b'{"event_type":"EMAIL_REPLY","sl_lead_em')  # what a crash between write and fsync can leave
     out = SourcePull("smartlead")
     copy_events(spool, tmp_path / "snap", out)
     assert len((tmp_path / "snap" / "smartlead" / "events.jsonl").read_text().splitlines()) == 1
@@ -126,13 +138,16 @@ def test_a_torn_last_line_is_skipped_by_the_reader_and_moved_to_rejected_at_star
     assert day.read_bytes().endswith(b"\n") and len(spooled(spool)) == 1
 
 
-@pytest.mark.parametrize("body, reason", [
-    ("not json", "body is not JSON"),
-    ("[1, 2]", "payload is not a JSON object"),
-    ('{"event_type": "EMAIL_TELEPORTED"}', "event_type 'EMAIL_TELEPORTED' is not a Smartlead event type"),
-    ('{"event_type": "EMAIL_BOUNCE", "event_timestamp": "2026-11-27T01:00:00Z"}', "no lead email"),
-    ('{"event_type": "EMAIL_REPLY", "to_email": "a@x.io"}', "no event time"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ("not json", "body is not JSON"),
+        ("[1, 2]", "payload is not a JSON object"),
+        ('{"event_type": "EMAIL_TELEPORTED"}', "event_type 'EMAIL_TELEPORTED' is not a Smartlead event type"),
+        ('{"event_type": "EMAIL_BOUNCE", "event_timestamp": "2026-11-27T01:00:00Z"}', "no lead email"),
+        ('{"event_type": "EMAIL_REPLY", "to_email": "a@x.io"}', "no event time"),
+    ],
+)
 def test_bad_payload_gets_400_and_is_kept_with_the_reason(server, tmp_path, body, reason):
     r = requests.post(server.url, data=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["error"].startswith(reason)
@@ -143,23 +158,39 @@ def test_bad_payload_gets_400_and_is_kept_with_the_reason(server, tmp_path, body
 
 def test_secret_in_path_or_header_and_old_and_new_names(server, tmp_path):
     base = server.url.rsplit("/", 1)[0]
-    assert requests.post(base, json=event(1, "EMAIL_BOUNCED"),
-                         headers={"X-Reconcile-Webhook-Secret": SECRET}).status_code == 200
+    assert (
+        requests.post(base, json=event(1, "EMAIL_BOUNCED"), headers={"X-Reconcile-Webhook-Secret": SECRET}).status_code
+        == 200
+    )
     assert requests.post(base, json=event(2)).status_code == 403
     assert requests.post(base + "/wrong-secret-value", json=event(3)).status_code == 403
-    category = {"event_type": "LEAD_CATEGORY_UPDATED", "lead_category": {"new_name": "Interested"},
-                "lead_data": {"email": "c@x.io"}, "event_timestamp": "2026-11-27T02:00:00Z"}
+    category = {
+        "event_type": "LEAD_CATEGORY_UPDATED",
+        "lead_category": {"new_name": "Interested"},
+        "lead_data": {"email": "c@x.io"},
+        "event_timestamp": "2026-11-27T02:00:00Z",
+    }
     assert requests.post(server.url, json=category).status_code == 200
-    assert requests.post(server.url, json={"event": "EMAIL_REPLIED", "timestamp": "2026-11-27T03:00:00Z",
-                                           "lead": {"email": "d@x.io"}}).status_code == 200
+    assert (
+        requests.post(
+            server.url,
+            json={"event": "EMAIL_REPLIED", "timestamp": "2026-11-27T03:00:00Z", "lead": {"email": "d@x.io"}},
+        ).status_code
+        == 200
+    )
     assert len(spooled(tmp_path / "spool")) == 3
     assert len(next((tmp_path / "spool" / "rejected").glob("*.jsonl")).read_text().splitlines()) == 2
 
 
 def test_missing_secret_is_one_error_line(tmp_path):
     env = {**os.environ, "RECONCILE_SMARTLEAD_WEBHOOK_SECRET": ""}
-    r = subprocess.run([RECONCILE, "smartlead-webhook", "serve", "--spool", str(tmp_path), "--port", "0"],
-                       capture_output=True, text=True, env=env, timeout=60)
+    r = subprocess.run(
+        [RECONCILE, "smartlead-webhook", "serve", "--spool", str(tmp_path), "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert r.returncode == 1
     assert r.stderr.startswith("Error: RECONCILE_SMARTLEAD_WEBHOOK_SECRET is not set:") and r.stderr.count("\n") == 1
 
@@ -189,4 +220,4 @@ def test_pull_copies_only_the_days_since_the_last_pull(tmp_path):
     (spool / "events-2026-11-28.jsonl").write_text(json.dumps(event(4)) + "\n")
     copy_events(spool, tmp_path / "s2", SourcePull("smartlead"))
     got = [json.loads(x)["stats_id"] for x in (tmp_path / "s2" / "smartlead" / "events.jsonl").read_text().splitlines()]
-    assert got == ["s-3", "s-4"]   # the last pull's day again (it may have grown), then the new day
+    assert got == ["s-3", "s-4"]  # the last pull's day again (it may have grown), then the new day

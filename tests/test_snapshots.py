@@ -12,8 +12,19 @@ import re
 
 import duckdb
 import pytest
-from conftest import (CLAY_HEADER, LEAD_HEADER, MEMBER_HEADER, csv_text, lead, lead_id, loaded, member, member_id,
-                      plan_in, write_snapshot)
+from conftest import (
+    CLAY_HEADER,
+    LEAD_HEADER,
+    MEMBER_HEADER,
+    csv_text,
+    lead,
+    lead_id,
+    loaded,
+    member,
+    member_id,
+    plan_in,
+    write_snapshot,
+)
 
 from reconcile.plan import load_plan
 
@@ -43,86 +54,138 @@ def latin1_lead() -> tuple[bytes, int]:
 # ------------------------------------------------------------------------------------------ strict: exact errors
 
 BAD_INPUT = [
-    {"why": "missing required column",
-     "files": {"sfdc/Lead.csv": csv_text([h for h in LEAD_HEADER if h != "IsConverted"],
-                                         [{k: v for k, v in lead(1).items() if k != "IsConverted"}])},
-     "error": "Snapshot 'sfdc/Lead.csv' has no column 'IsConverted' (found: Id, Email, Company, Industry, "
-              "company_description__c, external_hard_bounced__c, overall_hard_bounced__c, pi__pardot_hard_bounced__c, "
-              "Cold_Lead_Eligible__c, HasOptedOutOfEmail, Status, SystemModstamp). Add the column to the export "
-              "(header names are case-insensitive)."},
-    {"why": "unparseable boolean",
-     "files": {"sfdc/Lead.csv": leads_csv([lead(1, IsConverted="maybe"), lead(2)])},
-     "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'IsConverted' value 'maybe' is not {BOOL_EXPECTED}. {HINT}"},
-    {"why": "unparseable timestamp",
-     "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2, SystemModstamp="yesterday")])},
-     "error": f"Snapshot 'sfdc/Lead.csv' row 2: column 'SystemModstamp' value 'yesterday' is not {TS_EXPECTED}. {HINT}"},
-    {"why": "id of the wrong length",
-     "files": {"sfdc/Lead.csv": leads_csv([lead(1, Id="00Q5g00000AbCd"), lead(2)])},
-     "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'Id' value '00Q5g00000AbCd' is not {ID_EXPECTED}. {HINT}"},
-    {"why": "18-character id with a bad checksum",
-     "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2, Id=L2[:15] + "ZZZ")])},
-     "error": f"Snapshot 'sfdc/Lead.csv' row 2: column 'Id' value '{L2[:15]}ZZZ' is not {ID_EXPECTED}. {HINT}"},
-    {"why": "malformed id in a Clay file names the Clay header",
-     "files": {"sfdc/Lead.csv": leads_csv(GOOD),
-               "clay/table.csv": csv_text(CLAY_HEADER, [{"LeadId": L1}, {"LeadId": "00Q-not-an-id"}])},
-     "error": f"Snapshot 'clay/table.csv' row 2: column 'LeadId' value '00Q-not-an-id' is not {ID_EXPECTED}. {HINT}"},
-    {"why": "duplicate Id in sfdc/Lead (15 and 18 characters are the same record)",
-     "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2), lead(1, Id=L1[:15])])},
-     "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'Id' value '{L1}' appears more than once; expected a unique Id "
-              f"(each Salesforce record once per file). {HINT} (1 more problem in this snapshot.)"},
-    {"why": "duplicate Id in sfdc/CampaignMember",
-     "files": {"sfdc/Lead.csv": leads_csv(GOOD),
-               "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, [member(1, 1), member(1, 2)])},
-     "error": f"Snapshot 'sfdc/CampaignMember.csv' row 1: column 'Id' value '{member_id(1)}' appears more than once; "
-              f"expected a unique Id (each Salesforce record once per file). {HINT} (1 more problem in this snapshot.)"},
-    {"why": "empty (0-byte) file",
-     "files": {"sfdc/Contact.csv": b""},
-     "error": "Snapshot 'sfdc/Contact.csv' is empty. Export it again (a file with only a header row is fine for a "
-              "source with no rows)."},
-    {"why": "file holding only a BOM and a newline is empty",
-     "files": {"sfdc/CampaignMember.csv": b"\xef\xbb\xbf\r\n"},
-     "error": "Snapshot 'sfdc/CampaignMember.csv' is empty. Export it again (a file with only a header row is fine "
-              "for a source with no rows)."},
-    {"why": "truncated JSONL line",
-     "files": {"sfdc/Lead.csv": leads_csv(GOOD),
-               "smartlead/events.jsonl": '{"event_type":"EMAIL_BOUNCE","to_email":"lead1@example.com"}\n'
-                                         '{"event_type":"EMAIL_BOU'},
-     "error": "Snapshot 'smartlead/events.jsonl' row 2: value '{\"event_type\":\"EMAIL_BOU' is not a complete JSON "
-              "object (is the file truncated?). Each line must hold one JSON object. Export the file again. " + HINT},
-    {"why": "non-UTF-8 (latin-1) file",
-     "files": {"sfdc/Lead.csv": latin1_lead()[0]},
-     "error": f"Snapshot 'sfdc/Lead.csv' is not UTF-8 (byte 0xE9 at offset {latin1_lead()[1]}, line 2). Save or "
-              "export it again as UTF-8 (Excel: 'CSV UTF-8')."},
-    {"why": "UTF-16 file",
-     "files": {"sfdc/Lead.csv": leads_csv(GOOD).encode("utf-16")},
-     "error": "Snapshot 'sfdc/Lead.csv' is UTF-16. Save or export it again as UTF-8 (Excel: 'CSV UTF-8')."},
-    {"why": "file cut in the middle of a UTF-8 character",
-     "files": {"sfdc/Lead.csv": (leads_csv(GOOD) + "x,\u00e9").encode("utf-8")[:-1]},
-     "error": "Snapshot 'sfdc/Lead.csv': the file ends in the middle of a UTF-8 character (truncated?). Export it "
-              "again."},
-    {"why": "missing sfdc/Lead file",
-     "files": {"sfdc/Lead.csv": None},
-     "error": "Snapshot '{snap}' has no sfdc/Lead.{csv,parquet,jsonl} file. Export it (SPEC §2 / README: Snapshot "
-              "contract) and rerun."},
-    {"why": "a header naming the Id column twice (both positions named)",
-     "files": {"sfdc/Lead.csv": csv_text(LEAD_HEADER + ["ID"], [lead(1)])},
-     "error": "Snapshot 'sfdc/Lead.csv' header names the column 'Id' 2 times: 'Id' (column 1) and 'ID' (column 14). "
-              "Keep one of them in the export (reconcile will not guess which is right)."},
-    {"why": "a broken JSONL line nested 100,000 levels deep (no RecursionError)",
-     "files": {"sfdc/Lead.csv": leads_csv(GOOD),
-               "smartlead/events.jsonl": '{"event_type":"EMAIL_REPLY"}\n{"x":' + "[" * 100_000 + "\n"},
-     "error": "Snapshot 'smartlead/events.jsonl' row 2: value '{\"x\":" + "[" * 75 + "' is not a complete JSON "
-              "object (is the file truncated?). Each line must hold one JSON object. Export the file again. " + HINT},
-    {"why": "a manifest taken_at in the future",
-     "files": {"manifest.toml": '[taken_at]\nsfdc = "2099-01-01T00:00:00Z"\n'},
-     "error": "Snapshot 'manifest.toml': taken_at.sfdc value '2099-01-01T00:00:00Z' is in the future (now {now}): "
-              "the data's age could never be checked. Correct taken_at in manifest.toml (UTC, e.g. "
-              "2026-11-27T06:00:00Z)."},
-    {"why": "manifest taken_at that is not a timestamp",
-     "files": {"manifest.toml": '[taken_at]\nclay = "last tuesday"\n',
-               "clay/table.csv": csv_text(CLAY_HEADER, [{"LeadId": L1}])},
-     "error": "Snapshot 'manifest.toml': taken_at.clay value 'last tuesday' is not an ISO 8601 timestamp such as "
-              "2026-11-27T06:00:00Z."},
+    {
+        "why": "missing required column",
+        "files": {
+            "sfdc/Lead.csv": csv_text(
+                [h for h in LEAD_HEADER if h != "IsConverted"],
+                [{k: v for k, v in lead(1).items() if k != "IsConverted"}],
+            )
+        },
+        "error": "Snapshot 'sfdc/Lead.csv' has no column 'IsConverted' (found: Id, Email, Company, Industry, "
+        "company_description__c, external_hard_bounced__c, overall_hard_bounced__c, pi__pardot_hard_bounced__c, "
+        "Cold_Lead_Eligible__c, HasOptedOutOfEmail, Status, SystemModstamp). Add the column to the export "
+        "(header names are case-insensitive).",
+    },
+    {
+        "why": "unparseable boolean",
+        "files": {"sfdc/Lead.csv": leads_csv([lead(1, IsConverted="maybe"), lead(2)])},
+        "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'IsConverted' value 'maybe' is not {BOOL_EXPECTED}. {HINT}",
+    },
+    {
+        "why": "unparseable timestamp",
+        "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2, SystemModstamp="yesterday")])},
+        "error": f"Snapshot 'sfdc/Lead.csv' row 2: column 'SystemModstamp' value 'yesterday' is not {TS_EXPECTED}. {HINT}",
+    },
+    {
+        "why": "id of the wrong length",
+        "files": {"sfdc/Lead.csv": leads_csv([lead(1, Id="00Q5g00000AbCd"), lead(2)])},
+        "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'Id' value '00Q5g00000AbCd' is not {ID_EXPECTED}. {HINT}",
+    },
+    {
+        "why": "18-character id with a bad checksum",
+        "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2, Id=L2[:15] + "ZZZ")])},
+        "error": f"Snapshot 'sfdc/Lead.csv' row 2: column 'Id' value '{L2[:15]}ZZZ' is not {ID_EXPECTED}. {HINT}",
+    },
+    {
+        "why": "malformed id in a Clay file names the Clay header",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "clay/table.csv": csv_text(CLAY_HEADER, [{"LeadId": L1}, {"LeadId": "00Q-not-an-id"}]),
+        },
+        "error": f"Snapshot 'clay/table.csv' row 2: column 'LeadId' value '00Q-not-an-id' is not {ID_EXPECTED}. {HINT}",
+    },
+    {
+        "why": "duplicate Id in sfdc/Lead (15 and 18 characters are the same record)",
+        "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2), lead(1, Id=L1[:15])])},
+        "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'Id' value '{L1}' appears more than once; expected a unique Id "
+        f"(each Salesforce record once per file). {HINT} (1 more problem in this snapshot.)",
+    },
+    {
+        "why": "duplicate Id in sfdc/CampaignMember",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, [member(1, 1), member(1, 2)]),
+        },
+        "error": f"Snapshot 'sfdc/CampaignMember.csv' row 1: column 'Id' value '{member_id(1)}' appears more than once; "
+        f"expected a unique Id (each Salesforce record once per file). {HINT} (1 more problem in this snapshot.)",
+    },
+    {
+        "why": "empty (0-byte) file",
+        "files": {"sfdc/Contact.csv": b""},
+        "error": "Snapshot 'sfdc/Contact.csv' is empty. Export it again (a file with only a header row is fine for a "
+        "source with no rows).",
+    },
+    {
+        "why": "file holding only a BOM and a newline is empty",
+        "files": {"sfdc/CampaignMember.csv": b"\xef\xbb\xbf\r\n"},
+        "error": "Snapshot 'sfdc/CampaignMember.csv' is empty. Export it again (a file with only a header row is fine "
+        "for a source with no rows).",
+    },
+    {
+        "why": "truncated JSONL line",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "smartlead/events.jsonl": '{"event_type":"EMAIL_BOUNCE","to_email":"lead1@example.com"}\n'
+            '{"event_type":"EMAIL_BOU',
+        },
+        "error": "Snapshot 'smartlead/events.jsonl' row 2: value '{\"event_type\":\"EMAIL_BOU' is not a complete JSON "
+        "object (is the file truncated?). Each line must hold one JSON object. Export the file again. " + HINT,
+    },
+    {
+        "why": "non-UTF-8 (latin-1) file",
+        "files": {"sfdc/Lead.csv": latin1_lead()[0]},
+        "error": f"Snapshot 'sfdc/Lead.csv' is not UTF-8 (byte 0xE9 at offset {latin1_lead()[1]}, line 2). Save or "
+        "export it again as UTF-8 (Excel: 'CSV UTF-8').",
+    },
+    {
+        "why": "UTF-16 file",
+        "files": {"sfdc/Lead.csv": leads_csv(GOOD).encode("utf-16")},
+        "error": "Snapshot 'sfdc/Lead.csv' is UTF-16. Save or export it again as UTF-8 (Excel: 'CSV UTF-8').",
+    },
+    {
+        "why": "file cut in the middle of a UTF-8 character",
+        "files": {"sfdc/Lead.csv": (leads_csv(GOOD) + "x,\u00e9").encode("utf-8")[:-1]},
+        "error": "Snapshot 'sfdc/Lead.csv': the file ends in the middle of a UTF-8 character (truncated?). Export it "
+        "again.",
+    },
+    {
+        "why": "missing sfdc/Lead file",
+        "files": {"sfdc/Lead.csv": None},
+        "error": "Snapshot '{snap}' has no sfdc/Lead.{csv,parquet,jsonl} file. Export it (SPEC §2 / README: Snapshot "
+        "contract) and rerun.",
+    },
+    {
+        "why": "a header naming the Id column twice (both positions named)",
+        "files": {"sfdc/Lead.csv": csv_text(LEAD_HEADER + ["ID"], [lead(1)])},
+        "error": "Snapshot 'sfdc/Lead.csv' header names the column 'Id' 2 times: 'Id' (column 1) and 'ID' (column 14). "
+        "Keep one of them in the export (reconcile will not guess which is right).",
+    },
+    {
+        "why": "a broken JSONL line nested 100,000 levels deep (no RecursionError)",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "smartlead/events.jsonl": '{"event_type":"EMAIL_REPLY"}\n{"x":' + "[" * 100_000 + "\n",
+        },
+        "error": "Snapshot 'smartlead/events.jsonl' row 2: value '{\"x\":" + "[" * 75 + "' is not a complete JSON "
+        "object (is the file truncated?). Each line must hold one JSON object. Export the file again. " + HINT,
+    },
+    {
+        "why": "a manifest taken_at in the future",
+        "files": {"manifest.toml": '[taken_at]\nsfdc = "2099-01-01T00:00:00Z"\n'},
+        "error": "Snapshot 'manifest.toml': taken_at.sfdc value '2099-01-01T00:00:00Z' is in the future (now {now}): "
+        "the data's age could never be checked. Correct taken_at in manifest.toml (UTC, e.g. "
+        "2026-11-27T06:00:00Z).",
+    },
+    {
+        "why": "manifest taken_at that is not a timestamp",
+        "files": {
+            "manifest.toml": '[taken_at]\nclay = "last tuesday"\n',
+            "clay/table.csv": csv_text(CLAY_HEADER, [{"LeadId": L1}]),
+        },
+        "error": "Snapshot 'manifest.toml': taken_at.clay value 'last tuesday' is not an ISO 8601 timestamp such as "
+        "2026-11-27T06:00:00Z.",
+    },
 ]
 
 
@@ -144,8 +207,10 @@ def test_bad_input_fails_with_exact_error_and_writes_no_plan(tmp_path, run_cli, 
 def test_missing_snapshot_directory(tmp_path, run_cli):
     result, out = plan_cli(run_cli, tmp_path / "nope")
     assert result.exit_code == 1
-    assert result.stderr == (f"Error: Snapshot directory '{tmp_path / 'nope'}' does not exist. Pass the folder that "
-                             "holds sfdc/, clay/, smartlead/ and pardot/ (see README: Snapshot contract).\n")
+    assert result.stderr == (
+        f"Error: Snapshot directory '{tmp_path / 'nope'}' does not exist. Pass the folder that "
+        "holds sfdc/, clay/, smartlead/ and pardot/ (see README: Snapshot contract).\n"
+    )
     assert not out.exists()
 
 
@@ -182,40 +247,67 @@ def test_truncated_csv_fails_and_writes_no_plan(tmp_path, run_cli):
 
 # ------------------------------------------------------------------------------------------ --lenient
 
+
 def reject(file, row, column, value, expected):
-    return {"file": file, "row": row, "column": column, "value": value, "expected": expected,
-            "message": f"column '{column}' value '{value}' is not {expected}"}
+    return {
+        "file": file,
+        "row": row,
+        "column": column,
+        "value": value,
+        "expected": expected,
+        "message": f"column '{column}' value '{value}' is not {expected}",
+    }
 
 
 def bounce_both(leads_text):
     """Lead file under test + Clay bounce evidence for leads 1 and 2 (lead 1's row is the bad one)."""
-    return {"sfdc/Lead.csv": leads_text,
-            "clay/table.csv": csv_text(CLAY_HEADER, [{"LeadId": L1, "Hard Bounced": "yes"},
-                                                     {"LeadId": L2, "Hard Bounced": "yes"}])}
+    return {
+        "sfdc/Lead.csv": leads_text,
+        "clay/table.csv": csv_text(
+            CLAY_HEADER, [{"LeadId": L1, "Hard Bounced": "yes"}, {"LeadId": L2, "Hard Bounced": "yes"}]
+        ),
+    }
 
 
 LENIENT = [
-    {"why": "unparseable boolean",
-     "files": bounce_both(leads_csv([lead(1, IsConverted="maybe"), lead(2)])),
-     "rejects": [reject("sfdc/Lead.csv", 1, "IsConverted", "maybe", BOOL_EXPECTED)]},
-    {"why": "unparseable timestamp",
-     "files": bounce_both(leads_csv([lead(1, SystemModstamp="27/11/2026"), lead(2)])),
-     "rejects": [reject("sfdc/Lead.csv", 1, "SystemModstamp", "27/11/2026", TS_EXPECTED)]},
-    {"why": "id of the wrong length",
-     "files": bounce_both(leads_csv([lead(1, Id=L1[:14]), lead(2)])),
-     "rejects": [reject("sfdc/Lead.csv", 1, "Id", L1[:14], ID_EXPECTED)]},
-    {"why": "bad checksum",
-     "files": bounce_both(leads_csv([lead(1, Id=L1[:15] + "XYZ"), lead(2)])),
-     "rejects": [reject("sfdc/Lead.csv", 1, "Id", L1[:15] + "XYZ", ID_EXPECTED)]},
-    {"why": "duplicate Id: every copy is quarantined",
-     "files": bounce_both(leads_csv([lead(1), lead(2), lead(1, Id=L1[:15])])),
-     "rejects": [reject("sfdc/Lead.csv", 1, "Id", L1, "a unique Id (each Salesforce record once per file)"),
-                 reject("sfdc/Lead.csv", 3, "Id", L1[:15], "a unique Id (each Salesforce record once per file)")]},
-    {"why": "bad value in a source file: the source row is quarantined",
-     "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2)]),
-               "clay/table.csv": csv_text(CLAY_HEADER, [{"LeadId": L1, "Hard Bounced": "ja"},
-                                                        {"LeadId": L2, "Hard Bounced": "yes"}])},
-     "rejects": [reject("clay/table.csv", 1, "Hard Bounced", "ja", BOOL_EXPECTED)]},
+    {
+        "why": "unparseable boolean",
+        "files": bounce_both(leads_csv([lead(1, IsConverted="maybe"), lead(2)])),
+        "rejects": [reject("sfdc/Lead.csv", 1, "IsConverted", "maybe", BOOL_EXPECTED)],
+    },
+    {
+        "why": "unparseable timestamp",
+        "files": bounce_both(leads_csv([lead(1, SystemModstamp="27/11/2026"), lead(2)])),
+        "rejects": [reject("sfdc/Lead.csv", 1, "SystemModstamp", "27/11/2026", TS_EXPECTED)],
+    },
+    {
+        "why": "id of the wrong length",
+        "files": bounce_both(leads_csv([lead(1, Id=L1[:14]), lead(2)])),
+        "rejects": [reject("sfdc/Lead.csv", 1, "Id", L1[:14], ID_EXPECTED)],
+    },
+    {
+        "why": "bad checksum",
+        "files": bounce_both(leads_csv([lead(1, Id=L1[:15] + "XYZ"), lead(2)])),
+        "rejects": [reject("sfdc/Lead.csv", 1, "Id", L1[:15] + "XYZ", ID_EXPECTED)],
+    },
+    {
+        "why": "duplicate Id: every copy is quarantined",
+        "files": bounce_both(leads_csv([lead(1), lead(2), lead(1, Id=L1[:15])])),
+        "rejects": [
+            reject("sfdc/Lead.csv", 1, "Id", L1, "a unique Id (each Salesforce record once per file)"),
+            reject("sfdc/Lead.csv", 3, "Id", L1[:15], "a unique Id (each Salesforce record once per file)"),
+        ],
+    },
+    {
+        "why": "bad value in a source file: the source row is quarantined",
+        "files": {
+            "sfdc/Lead.csv": leads_csv([lead(1), lead(2)]),
+            "clay/table.csv": csv_text(
+                CLAY_HEADER, [{"LeadId": L1, "Hard Bounced": "ja"}, {"LeadId": L2, "Hard Bounced": "yes"}]
+            ),
+        },
+        "rejects": [reject("clay/table.csv", 1, "Hard Bounced", "ja", BOOL_EXPECTED)],
+    },
 ]
 
 
@@ -233,7 +325,8 @@ def test_lenient_quarantines_bad_rows_and_plans_the_rest(tmp_path, run_cli, case
     assert json.loads(result.stdout)["rejects"] == plan["summary"]["rejects"]
     # lead 2 is planned from the good rows; lead 1's bad row is not planned but not silently lost either
     assert [(c["record_id"], c["field"], c["status"]) for c in plan["changes"]] == [
-        (L2, "external_hard_bounced__c", "ready")]
+        (L2, "external_hard_bounced__c", "ready")
+    ]
 
 
 def test_lenient_reports_a_lead_row_it_quarantined_when_a_source_names_it(tmp_path):
@@ -247,8 +340,10 @@ def test_lenient_still_refuses_a_file_it_cannot_read(tmp_path, run_cli):
     """A missing column or a wrong encoding is not a bad row: the whole file is unusable."""
     snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": leads_csv(GOOD).encode("utf-16")})
     result, out = plan_cli(run_cli, snap, "--lenient")
-    assert (result.exit_code, result.stderr) == (1, "Error: Snapshot 'sfdc/Lead.csv' is UTF-16. Save or export it "
-                                                    "again as UTF-8 (Excel: 'CSV UTF-8').\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: Snapshot 'sfdc/Lead.csv' is UTF-16. Save or export it again as UTF-8 (Excel: 'CSV UTF-8').\n",
+    )
     assert not out.exists()
 
 
@@ -263,7 +358,8 @@ def test_lenient_plans_the_rest_around_a_ragged_csv_row(tmp_path):
     snap = write_snapshot(tmp_path, bounce_both(TOO_FEW))
     plan = plan_in(snap, lenient=True)
     assert {(r["file"], r["row"], r["value"]) for r in plan["rejects"]} == {
-        ("sfdc/Lead.csv", 3, f"{L3},x@example.com,Co")}
+        ("sfdc/Lead.csv", 3, f"{L3},x@example.com,Co")
+    }
     assert plan["summary"]["records"]["Lead"] == 2
     assert [(c["record_id"], c["status"]) for c in plan["changes"]] == [(L1, "ready"), (L2, "ready")]
 
@@ -280,7 +376,10 @@ def test_lenient_keeps_the_rows_after_a_ragged_row_and_their_numbers(tmp_path):
     con = duckdb.connect(str(tmp_path / "out" / "reconcile.duckdb"), read_only=True)
     try:
         assert con.execute("select sf_lead_id, row from stg_sfdc__lead order by row").fetchall() == [
-            (L1, 1), (L2, 3), (L3, 4)]
+            (L1, 1),
+            (L2, 3),
+            (L3, 4),
+        ]
     finally:
         con.close()
 
@@ -305,8 +404,7 @@ def test_lenient_quarantines_an_unterminated_quote(tmp_path, run_cli):
 
 
 def test_lenient_quarantines_a_truncated_jsonl_line(tmp_path, run_cli):
-    events = ('{"event_type":"EMAIL_BOUNCE","to_email":"lead2@example.com"}\n'
-              '{"event_type":"EMAIL_BOU')
+    events = '{"event_type":"EMAIL_BOUNCE","to_email":"lead2@example.com"}\n{"event_type":"EMAIL_BOU'
     snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": leads_csv(GOOD), "smartlead/events.jsonl": events})
     result, out = plan_cli(run_cli, snap, "--lenient")
     assert result.exit_code == 0, result.stderr
@@ -317,19 +415,36 @@ def test_lenient_quarantines_a_truncated_jsonl_line(tmp_path, run_cli):
 
 # ------------------------------------------------------------------------------------------ format variety
 
-FORMAT_LEADS = [lead(1), lead(2, email="Lead2@Example.com", Industry="Retail", company_description__c="Has one",
-                             IsConverted=True),
-                lead(3, external_hard_bounced__c=True, overall_hard_bounced__c=True, Cold_Lead_Eligible__c=False)]
+FORMAT_LEADS = [
+    lead(1),
+    lead(2, email="Lead2@Example.com", Industry="Retail", company_description__c="Has one", IsConverted=True),
+    lead(3, external_hard_bounced__c=True, overall_hard_bounced__c=True, Cold_Lead_Eligible__c=False),
+]
 FORMAT_MEMBERS = [member(1, 1), member(2, 2, Has_Replied__c=True, ReplyClassification__c="Interested")]
 FORMAT_CLAY = [
-    {"CampaignMemberId": member_id(1), "LeadId": L1, "Email": "lead1@example.com", "Hard Bounced": "yes",
-     "Replied": "true", "Reply Category": "meeting request", "Reply At": "2026-11-20T10:00:00Z", "Industry": "banking",
-     "Company Description": "Acme; the \"anvil\" people"},
-    {"Email": "lead2@example.com", "Industry": "Banking", "Company Description": "New one", "Email Validation": "invalid"},
+    {
+        "CampaignMemberId": member_id(1),
+        "LeadId": L1,
+        "Email": "lead1@example.com",
+        "Hard Bounced": "yes",
+        "Replied": "true",
+        "Reply Category": "meeting request",
+        "Reply At": "2026-11-20T10:00:00Z",
+        "Industry": "banking",
+        "Company Description": 'Acme; the "anvil" people',
+    },
+    {
+        "Email": "lead2@example.com",
+        "Industry": "Banking",
+        "Company Description": "New one",
+        "Email Validation": "invalid",
+    },
 ]
-FORMAT_BASE = {"sfdc/Lead.csv": csv_text(LEAD_HEADER, FORMAT_LEADS),
-               "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, FORMAT_MEMBERS),
-               "clay/table.csv": csv_text(CLAY_HEADER, FORMAT_CLAY)}
+FORMAT_BASE = {
+    "sfdc/Lead.csv": csv_text(LEAD_HEADER, FORMAT_LEADS),
+    "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, FORMAT_MEMBERS),
+    "clay/table.csv": csv_text(CLAY_HEADER, FORMAT_CLAY),
+}
 
 
 def _caps(text: str) -> str:
@@ -374,15 +489,23 @@ FORMATS = {
 
 def comparable(plan: dict) -> dict:
     """The plan without what a file format may change: file names (and fingerprints) in evidence."""
+
     def ev(items):
         return [{k: v for k, v in e.items() if k != "file"} for e in items]
+
     def stem(files):
         return [{**f, "file": f["file"].rsplit(".", 1)[0]} for f in files]
-    summary = {**plan["summary"], "inputs": {**plan["summary"]["inputs"],
-                                             "files": stem(plan["summary"]["inputs"]["files"])}}
-    return {"changes": [{**c, "evidence": ev(c["evidence"])} for c in plan["changes"]],
-            "findings": [{**f, "evidence": ev(f["evidence"])} for f in plan["findings"]],
-            "summary": summary, "rejects": plan["rejects"]}
+
+    summary = {
+        **plan["summary"],
+        "inputs": {**plan["summary"]["inputs"], "files": stem(plan["summary"]["inputs"]["files"])},
+    }
+    return {
+        "changes": [{**c, "evidence": ev(c["evidence"])} for c in plan["changes"]],
+        "findings": [{**f, "evidence": ev(f["evidence"])} for f in plan["findings"]],
+        "summary": summary,
+        "rejects": plan["rejects"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -416,19 +539,32 @@ def test_typed_parquet_and_json_values_read_like_text(tmp_path):
                                  timestamptz '2026-11-26 09:41:02+00' as SystemModstamp)
                     to '{path}' (format parquet)""")
     con.close()
-    snap = write_snapshot(tmp_path, {"sfdc/Lead.parquet": path.read_bytes(),
-                                     "clay/t.jsonl": json.dumps({"LeadId": L1, "Hard Bounced": True}) + "\n"})
+    snap = write_snapshot(
+        tmp_path,
+        {
+            "sfdc/Lead.parquet": path.read_bytes(),
+            "clay/t.jsonl": json.dumps({"LeadId": L1, "Hard Bounced": True}) + "\n",
+        },
+    )
     plan = plan_in(snap)
     assert (plan["rejects"], plan["findings"]) == ([], [])
-    assert [(c["record_id"], c["before"], c["after"], [e["value"] for e in c["evidence"]]) for c in plan["changes"]] == [
-        (L1, False, True, ["false", "true"])]
+    assert [
+        (c["record_id"], c["before"], c["after"], [e["value"] for e in c["evidence"]]) for c in plan["changes"]
+    ] == [(L1, False, True, ["false", "true"])]
 
 
 def test_fingerprints_name_every_file_read(tmp_path):
-    files = {"sfdc/Lead.parquet": _parquet(tmp_path, "sfdc/Lead.csv", FORMAT_BASE["sfdc/Lead.csv"]),
-             "sfdc/Lead.csv": None, "clay/a.csv": FORMAT_BASE["clay/table.csv"], "clay/b.jsonl": "{\"Email\": null}\n"}
+    files = {
+        "sfdc/Lead.parquet": _parquet(tmp_path, "sfdc/Lead.csv", FORMAT_BASE["sfdc/Lead.csv"]),
+        "sfdc/Lead.csv": None,
+        "clay/a.csv": FORMAT_BASE["clay/table.csv"],
+        "clay/b.jsonl": '{"Email": null}\n',
+    }
     plan = plan_in(write_snapshot(tmp_path, files))
     fps = plan["snapshot"]["fingerprints"]
-    assert list(fps) == sorted(fps) == ["clay/a.csv", "clay/b.jsonl", "sfdc/CampaignMember.csv", "sfdc/Contact.csv",
-                                        "sfdc/Lead.parquet"]
+    assert (
+        list(fps)
+        == sorted(fps)
+        == ["clay/a.csv", "clay/b.jsonl", "sfdc/CampaignMember.csv", "sfdc/Contact.csv", "sfdc/Lead.parquet"]
+    )
     assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", v) for v in fps.values())

@@ -1,4 +1,5 @@
 """An approved plan → Salesforce: apply, the invariants it re-checks, writeback and the audit trail."""
+
 from importlib import import_module
 
 # Re-exported lazily: importing one module of this package (e.g. reconcile.apply.audit) does not load the others.

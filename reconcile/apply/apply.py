@@ -55,23 +55,30 @@ def summary_lines(result: ApplyResult) -> list[str]:
     lines = []
     drifted = [o for o in result.outcomes if o["result"] in ("drifted", "changed_since_apply")]
     if drifted:
-        lines.append(f"{len(drifted)} change(s) not written because Salesforce changed (drifted or changed since "
-                     "apply):")
-        lines += [f"  {o['result']}: {o['object']} {o['record_id']} {o['field']}: now {o['current']!r}, plan "
-                  f"{o['before']!r} → {o['after']!r}" for o in drifted[:50]]
+        lines.append(
+            f"{len(drifted)} change(s) not written because Salesforce changed (drifted or changed since apply):"
+        )
+        lines += [
+            f"  {o['result']}: {o['object']} {o['record_id']} {o['field']}: now {o['current']!r}, plan "
+            f"{o['before']!r} → {o['after']!r}"
+            for o in drifted[:50]
+        ]
         if len(drifted) > 50:
             lines.append(f"  … and {len(drifted) - 50} more in {result.files.get('results', 'the results file')}")
     bad = Counter(o["result"] for o in result.outcomes if o["result"] in NOT_WRITTEN)
     if bad:
         codes = Counter(o["error_code"] or "?" for o in result.outcomes if o["result"] in NOT_WRITTEN)
-        lines.append(f"Not applied: {', '.join(f'{k} {v}' for k, v in sorted(bad.items()))} (by reason: "
-                     f"{', '.join(f'{k} {v}' for k, v in sorted(codes.items()))}); see "
-                     f"{result.files.get('exceptions_csv', 'the exceptions file')}. Exit status 1.")
+        lines.append(
+            f"Not applied: {', '.join(f'{k} {v}' for k, v in sorted(bad.items()))} (by reason: "
+            f"{', '.join(f'{k} {v}' for k, v in sorted(codes.items()))}); see "
+            f"{result.files.get('exceptions_csv', 'the exceptions file')}. Exit status 1."
+        )
     return lines
 
 
-def policy_violations(change: dict, policy: Policy, org_updateable: dict[tuple[str, str], bool],
-                      converted: bool = False) -> list[str]:
+def policy_violations(
+    change: dict, policy: Policy, org_updateable: dict[tuple[str, str], bool], converted: bool = False
+) -> list[str]:
     """Apply-time gate, independent of the plan's own status (an edited plan is caught here): the checks of the plan
     gate (sql/plan/plan_changes.sql; tests/test_gate_parity.py holds them equal), reasons in BLOCKED_REASONS order.
 
@@ -135,25 +142,39 @@ def check_snapshot_age(plan: dict, policy: Policy, now: datetime | None = None) 
     age = (now or utc_now()) - parse_utc(taken)
     limit = policy.thresholds.max_snapshot_age_hours
     if age.total_seconds() > limit * 3600:
-        raise ApplyError(f"The plan's Salesforce snapshot was taken at {taken}, {age.total_seconds() / 3600:.0f} h ago, "
-                         f"older than the policy's max_snapshot_age_hours = {limit}. Pull a fresh snapshot, plan and "
-                         "approve again.")
+        raise ApplyError(
+            f"The plan's Salesforce snapshot was taken at {taken}, {age.total_seconds() / 3600:.0f} h ago, "
+            f"older than the policy's max_snapshot_age_hours = {limit}. Pull a fresh snapshot, plan and "
+            "approve again."
+        )
 
 
-def apply_plan(plan_path: str | Path, client=None, db: str | Path | None = None, dry_run: bool = False,
-               policy: str | Path | Policy | None = None, progress=None, now: datetime | None = None,
-               expected_plan_id: str | None = None) -> ApplyResult:
+def apply_plan(
+    plan_path: str | Path,
+    client=None,
+    db: str | Path | None = None,
+    dry_run: bool = False,
+    policy: str | Path | Policy | None = None,
+    progress=None,
+    now: datetime | None = None,
+    expected_plan_id: str | None = None,
+) -> ApplyResult:
     plan_path = Path(plan_path)
     plan = load_plan(plan_path)
     if expected_plan_id is not None and plan["plan_id"] != expected_plan_id:
-        raise ApplyError(f"Plan '{plan_path}' changed on disk since it was reviewed (plan_id {short_id(plan['plan_id'])} "
-                         f"instead of {short_id(expected_plan_id)}). Nothing was written; review the plan again.")
+        raise ApplyError(
+            f"Plan '{plan_path}' changed on disk since it was reviewed (plan_id {short_id(plan['plan_id'])} "
+            f"instead of {short_id(expected_plan_id)}). Nothing was written; review the plan again."
+        )
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     db_path = Path(db) if db else plan_path.parent / "reconcile.duckdb"
     approval = None if dry_run and not approval_path(plan_path).exists() else load_approval(plan_path, plan, pol)
     check_snapshot_age(plan, pol, now)
-    changes = approved_changes(plan, approval) if approval else planfile.rows(plan, "changes", "status = 'ready'",
-                                                                             columns=APPLY_COLUMNS)
+    changes = (
+        approved_changes(plan, approval)
+        if approval
+        else planfile.rows(plan, "changes", "status = 'ready'", columns=APPLY_COLUMNS)
+    )
     approver = approval["approved_by"] if approval else "(dry run, not approved)"
     result = ApplyResult(run_id=uuid.uuid4().hex[:12], plan_id=plan["plan_id"])
     con, source = _open_checked(plan, plan_path, db_path, read_only=dry_run)
@@ -165,6 +186,7 @@ def apply_plan(plan_path: str | Path, client=None, db: str | Path | None = None,
             con = None
         if client is None:
             from ..salesforce import connect
+
             client = connect()
         requests_before = getattr(client, "requests_made", 0)
         try:
@@ -173,12 +195,14 @@ def apply_plan(plan_path: str | Path, client=None, db: str | Path | None = None,
             for c in changes:
                 reasons = policy_violations(c, pol, org)
                 if reasons:
-                    result.outcomes.append(_outcome(c, "refused", reasons[0],
-                                                    "refused at apply time: " + ", ".join(reasons)))
+                    result.outcomes.append(
+                        _outcome(c, "refused", reasons[0], "refused at apply time: " + ", ".join(reasons))
+                    )
                 else:
                     allowed.append(c)
-            to_write = _classify_against_current(client, allowed, result, pol, approval, active, applied_before,
-                                                 undo=source == "undo")
+            to_write = _classify_against_current(
+                client, allowed, result, pol, approval, active, applied_before, undo=source == "undo"
+            )
             if con is not None:
                 for o in result.outcomes:
                     if o["result"] == "already_applied" and (o["object"], o["record_id"], o["field"]) in resumed:
@@ -203,6 +227,7 @@ def _open_checked(plan: dict, plan_path: Path, db_path: Path, read_only: bool):
     if read_only:
         source = provenance.check_file(plan, plan_path, db_path)
         import duckdb
+
         con = duckdb.connect(str(db_path), read_only=True)
         if not con.execute("select count(*) from duckdb_tables() where table_name = 'audit'").fetchone()[0]:
             con.close()
@@ -223,12 +248,29 @@ def _open_checked(plan: dict, plan_path: Path, db_path: Path, read_only: bool):
 
 
 def _outcome(c: dict, result: str, code: str | None = None, message: str | None = None, current=None) -> dict:
-    return {"object": c["object"], "record_id": c["record_id"], "field": c["field"], "before": c["before"],
-            "after": c["after"], "result": result, "error_code": code, "message": message, "current": current}
+    return {
+        "object": c["object"],
+        "record_id": c["record_id"],
+        "field": c["field"],
+        "before": c["before"],
+        "after": c["after"],
+        "result": result,
+        "error_code": code,
+        "message": message,
+        "current": current,
+    }
 
 
-def _classify_against_current(client, changes: list[dict], result: ApplyResult, pol: Policy, approval: dict | None,
-                              active: dict, applied_before: set, undo: bool = False) -> list[dict]:
+def _classify_against_current(
+    client,
+    changes: list[dict],
+    result: ApplyResult,
+    pol: Policy,
+    approval: dict | None,
+    active: dict,
+    applied_before: set,
+    undo: bool = False,
+) -> list[dict]:
     """Re-read every targeted record, then per change, in order: applied earlier by this plan → already_applied /
     changed_since_apply (never written again); equal to after → already_applied; breaks an invariant of its
     field's rule against the live value → refused; differs from before → drifted; else it is written.
@@ -251,18 +293,29 @@ def _classify_against_current(client, changes: list[dict], result: ApplyResult, 
                 if _same(now, c["after"]):
                     result.outcomes.append(_outcome(c, "already_applied", None, "applied by an earlier run", now))
                 else:
-                    result.outcomes.append(_outcome(c, "changed_since_apply", "approval_used",
-                                                    "applied by an earlier run and changed since; this approval "
-                                                    "does not write it again", now))
+                    result.outcomes.append(
+                        _outcome(
+                            c,
+                            "changed_since_apply",
+                            "approval_used",
+                            "applied by an earlier run and changed since; this approval does not write it again",
+                            now,
+                        )
+                    )
             elif obj == "Lead" and row.get("IsConverted"):
                 result.outcomes.append(_outcome(c, "refused", "converted_lead", "the lead was converted"))
             elif _same(now, c["after"]):
                 result.outcomes.append(_outcome(c, "already_applied", current=now))
-            elif broken := live_violation(c, None if undo else pol.field_policy(obj, c["field"]), now,
-                                          approval is not None and is_released(c, approval),
-                                          active.get((obj, c["field"].lower()))):
-                result.outcomes.append(_outcome(c, "refused", broken, f"refused at apply time: {broken} "
-                                                f"(current value {now!r})", now))
+            elif broken := live_violation(
+                c,
+                None if undo else pol.field_policy(obj, c["field"]),
+                now,
+                approval is not None and is_released(c, approval),
+                active.get((obj, c["field"].lower())),
+            ):
+                result.outcomes.append(
+                    _outcome(c, "refused", broken, f"refused at apply time: {broken} (current value {now!r})", now)
+                )
             elif not _same(now, c["before"]):
                 result.outcomes.append(_outcome(c, "drifted", None, "value changed since the snapshot", current=now))
             else:
@@ -270,8 +323,9 @@ def _classify_against_current(client, changes: list[dict], result: ApplyResult, 
     return to_write
 
 
-def _write(client, con, result: ApplyResult, plan: dict, approver: str, to_write: list[dict], pol: Policy,
-           progress) -> None:
+def _write(
+    client, con, result: ApplyResult, plan: dict, approver: str, to_write: list[dict], pol: Policy, progress
+) -> None:
     by_object: dict[str, dict[str, dict]] = defaultdict(lambda: defaultdict(dict))
     for c in to_write:
         by_object[c["object"]][c["record_id"]][c["field"]] = c["after"]
@@ -280,11 +334,18 @@ def _write(client, con, result: ApplyResult, plan: dict, approver: str, to_write
         changes_of[(c["object"], c["record_id"])].append(c)
     done = 0
     for obj, updates in sorted(by_object.items()):
+
         def announce(ids, obj=obj):
-            audit.record(con, result.run_id, plan["plan_id"], approver,
-                         [_outcome(c, "pending") for r in ids for c in changes_of[(obj, r)]])
+            audit.record(
+                con,
+                result.run_id,
+                plan["plan_id"],
+                approver,
+                [_outcome(c, "pending") for r in ids for c in changes_of[(obj, r)]],
+            )
+
         if len(updates) > pol.thresholds.bulk_threshold:  # one Bulk API job carries every record at once, so every
-            announce(sorted(updates))                     # record is 'pending' in the audit before the job is sent
+            announce(sorted(updates))  # record is 'pending' in the audit before the job is sent
         try:
             answers = send(client, obj, updates, pol.thresholds.bulk_threshold, on_batch=announce)
         except ApplyStopped as e:
@@ -304,14 +365,21 @@ def _write(client, con, result: ApplyResult, plan: dict, approver: str, to_write
 def _exports(con, plan_path: Path, plan: dict, result: ApplyResult, approver: str) -> dict[str, Path]:
     stem = plan_path.with_suffix("")
     rows = [{**o, "run_id": result.run_id, "plan_id": result.plan_id, "approver": approver} for o in result.outcomes]
-    files = {"results": Path(f"{stem}.results.csv"), "exceptions_csv": Path(f"{stem}.exceptions.csv"),
-             "exceptions_md": Path(f"{stem}.exceptions.md"), "audit": Path(f"{stem}.audit.csv")}
+    files = {
+        "results": Path(f"{stem}.results.csv"),
+        "exceptions_csv": Path(f"{stem}.exceptions.csv"),
+        "exceptions_md": Path(f"{stem}.exceptions.md"),
+        "audit": Path(f"{stem}.audit.csv"),
+    }
     cols = ("object", "record_id", "field", "before", "after", "result", "error_code", "message")
     write_atomic(files["results"], audit.to_csv(rows, cols))
     failed = [r for r in rows if r["result"] in ("failed", "refused")]
     write_atomic(files["exceptions_csv"], audit.to_csv(failed, cols))
-    write_atomic(files["exceptions_md"], f"Apply exceptions for plan {plan['plan_id']} (run {result.run_id})\n\n"
-                 + audit.to_markdown(failed, ("object", "record_id", "field", "result", "error_code", "message")))
+    write_atomic(
+        files["exceptions_md"],
+        f"Apply exceptions for plan {plan['plan_id']} (run {result.run_id})\n\n"
+        + audit.to_markdown(failed, ("object", "record_id", "field", "result", "error_code", "message")),
+    )
     trail = audit.trail_of_plan(con, plan["plan_id"])
     write_atomic(files["audit"], audit.to_csv(trail))
     # every change applied by any run of this plan (a resumed run must not lose the first run's before-images)
@@ -320,7 +388,7 @@ def _exports(con, plan_path: Path, plan: dict, result: ApplyResult, approver: st
     if applied:
         files["undo"] = Path(f"{stem}.undo.json")
         undo = undo_plan(plan, applied, plan_path.name)
-        if not _same_undo(files["undo"], undo):   # an unchanged undo plan keeps its plan_id (and its approval)
+        if not _same_undo(files["undo"], undo):  # an unchanged undo plan keeps its plan_id (and its approval)
             provenance.record(con, undo, source="undo")
             write_atomic(files["undo"], dumps(undo))
     return files

@@ -29,10 +29,37 @@ from ..errors import ReconcileError
 from ..files import sha256_json
 from ..sql import connect
 
-COLUMNS = ("seq", "run_id", "plan_id", "approver", "object", "record_id", "field", "before", "after", "result",
-           "error_code", "message", "at", "prev_hash", "row_hash")
-HASHED = ("run_id", "plan_id", "approver", "object", "record_id", "field", "before", "after", "result", "error_code",
-          "message", "at")
+COLUMNS = (
+    "seq",
+    "run_id",
+    "plan_id",
+    "approver",
+    "object",
+    "record_id",
+    "field",
+    "before",
+    "after",
+    "result",
+    "error_code",
+    "message",
+    "at",
+    "prev_hash",
+    "row_hash",
+)
+HASHED = (
+    "run_id",
+    "plan_id",
+    "approver",
+    "object",
+    "record_id",
+    "field",
+    "before",
+    "after",
+    "result",
+    "error_code",
+    "message",
+    "at",
+)
 MARKDOWN_SPECIAL = re.compile(r"[\\`*{}\[\]()#+!|~]|(?<![A-Za-z0-9_])_|_(?![A-Za-z0-9_])")
 GENESIS = "sha256:" + "0" * 64
 
@@ -45,13 +72,16 @@ def open_audit(db_path: str | Path):
     try:
         con = connect(db_path)
     except duckdb.IOException as e:  # another process holds the file (a plan building, an apply running)
-        raise ReconcileError(f"DuckDB file '{db_path}' is in use by another process ({str(e).splitlines()[0]}). "
-                             "Wait for the running plan or apply to finish, or close the notebook that opened it "
-                             "for writing, and rerun.") from e
+        raise ReconcileError(
+            f"DuckDB file '{db_path}' is in use by another process ({str(e).splitlines()[0]}). "
+            "Wait for the running plan or apply to finish, or close the notebook that opened it "
+            "for writing, and rerun."
+        ) from e
     pre_chain = _pre_chain(con)
     create_table(con)
-    columns = {r[0] for r in con.execute("select column_name from duckdb_columns() where table_name = 'audit'")
-               .fetchall()}
+    columns = {
+        r[0] for r in con.execute("select column_name from duckdb_columns() where table_name = 'audit'").fetchall()
+    }
     if "row_hash" not in columns:  # a file written before the chain existed
         con.execute("alter table audit add column prev_hash varchar")
         con.execute("alter table audit add column row_hash varchar")
@@ -69,10 +99,12 @@ def _pre_chain(con) -> bool:
 
 def create_table(con, start: int = 1) -> None:
     con.execute(f"create sequence if not exists audit_seq start with {int(start)}")
-    con.execute("create table if not exists audit (seq bigint default nextval('audit_seq'), run_id varchar, "
-                "plan_id varchar, approver varchar, object varchar, record_id varchar, field varchar, before varchar, "
-                "after varchar, result varchar, error_code varchar, message varchar, \"at\" timestamptz, "
-                "prev_hash varchar, row_hash varchar)")
+    con.execute(
+        "create table if not exists audit (seq bigint default nextval('audit_seq'), run_id varchar, "
+        "plan_id varchar, approver varchar, object varchar, record_id varchar, field varchar, before varchar, "
+        'after varchar, result varchar, error_code varchar, message varchar, "at" timestamptz, '
+        "prev_hash varchar, row_hash varchar)"
+    )
     con.execute("create table if not exists audit_head (seq bigint, row_hash varchar, signature varchar)")
 
 
@@ -98,7 +130,7 @@ def carry_over(old, con) -> int:
         return 0
     have = {r[0] for r in old.execute("select column_name from duckdb_columns() where table_name = 'audit'").fetchall()}
     columns = ", ".join(f'"{c}"' for c in COLUMNS)
-    select = ", ".join(f'"{c}"' if c in have else f"null as \"{c}\"" for c in COLUMNS)
+    select = ", ".join(f'"{c}"' if c in have else f'null as "{c}"' for c in COLUMNS)
     start = old.execute("select coalesce(max(seq), 0) + 1 from audit").fetchone()[0]
     rows = old.cursor().sql(f"select {select} from audit order by seq").to_arrow_table()
     create_table(con, start)
@@ -110,8 +142,10 @@ def carry_over(old, con) -> int:
     if _pre_chain(old):
         _chain_legacy(con)
     elif old.execute("select count(*) from duckdb_tables() where table_name = 'audit_head'").fetchone()[0]:
-        con.executemany("insert into audit_head values (?, ?, ?)",
-                        old.execute("select seq, row_hash, signature from audit_head").fetchall())
+        con.executemany(
+            "insert into audit_head values (?, ?, ?)",
+            old.execute("select seq, row_hash, signature from audit_head").fetchall(),
+        )
     return rows.num_rows
 
 
@@ -139,20 +173,33 @@ def record(con, run_id: str, plan_id: str, approver: str, rows: list[dict]) -> N
     seqs = sorted(v for (v,) in con.execute("select nextval('audit_seq') from range(?)", [len(rows)]).fetchall())
     items = []
     for seq, r in zip(seqs, rows):
-        item = {"seq": seq, "run_id": run_id, "plan_id": plan_id, "approver": approver, "object": r["object"],
-                "record_id": r["record_id"], "field": r["field"], "before": json.dumps(r.get("before")),
-                "after": json.dumps(r.get("after")), "result": r["result"], "error_code": r.get("error_code"),
-                "message": r.get("message"), "at": at}
+        item = {
+            "seq": seq,
+            "run_id": run_id,
+            "plan_id": plan_id,
+            "approver": approver,
+            "object": r["object"],
+            "record_id": r["record_id"],
+            "field": r["field"],
+            "before": json.dumps(r.get("before")),
+            "after": json.dumps(r.get("after")),
+            "result": r["result"],
+            "error_code": r.get("error_code"),
+            "message": r.get("message"),
+            "at": at,
+        }
         item["prev_hash"], item["row_hash"] = prev, row_hash(prev, item)
         prev = item["row_hash"]
         items.append(item)
     con.register("audit_batch", pa.Table.from_pylist(items))
     try:
         con.execute("begin transaction")
-        con.execute("insert into audit (seq, run_id, plan_id, approver, object, record_id, field, before, after, "
-                    "result, error_code, message, \"at\", prev_hash, row_hash) select seq, run_id, plan_id, approver, "
-                    "object, record_id, field, before, after, result, error_code, message, "
-                    "cast(\"at\" as timestamptz), prev_hash, row_hash from audit_batch")
+        con.execute(
+            "insert into audit (seq, run_id, plan_id, approver, object, record_id, field, before, after, "
+            'result, error_code, message, "at", prev_hash, row_hash) select seq, run_id, plan_id, approver, '
+            "object, record_id, field, before, after, result, error_code, message, "
+            'cast("at" as timestamptz), prev_hash, row_hash from audit_batch'
+        )
         _set_head(con)
         con.execute("commit")
     except BaseException:
@@ -167,14 +214,16 @@ def pending_without_outcome(con, plan_id: str) -> set[tuple[str, str, str]]:
     rows = con.execute(
         "select object, record_id, field from audit where plan_id = ? group by all "
         "having arg_max(result, seq) = 'pending'",
-        [plan_id]).fetchall()
+        [plan_id],
+    ).fetchall()
     return {tuple(r) for r in rows}
 
 
 def applied_changes(con, plan_id: str) -> set[tuple[str, str, str]]:
     """Changes an earlier run of this plan recorded as applied: its approval never writes them again."""
-    rows = con.execute("select distinct object, record_id, field from audit where plan_id = ? and result = 'applied'",
-                       [plan_id]).fetchall()
+    rows = con.execute(
+        "select distinct object, record_id, field from audit where plan_id = ? and result = 'applied'", [plan_id]
+    ).fetchall()
     return {tuple(r) for r in rows}
 
 
@@ -186,8 +235,10 @@ def verify_rows(rows: list[dict], from_csv: bool = False) -> str | None:
         if from_csv:
             r = {k: uncell(v) for k, v in r.items()}
         if r.get("prev_hash") != prev:
-            return (f"audit row seq {r['seq']} does not follow the row before it (a row was deleted, inserted or "
-                    "reordered before it)")
+            return (
+                f"audit row seq {r['seq']} does not follow the row before it (a row was deleted, inserted or "
+                "reordered before it)"
+            )
         if r.get("row_hash") != row_hash(prev, r):
             return f"audit row seq {r['seq']} was changed after it was written (its content does not match its hash)"
         prev = r["row_hash"]
@@ -207,17 +258,21 @@ def verify(con) -> str | None:
     if len(head) != 1 or not signing.verify("audit-head", {"seq": head[0][0], "row_hash": head[0][1]}, head[0][2]):
         return "the audit's signed head is missing or was edited (audit_head)"
     if (head[0][0], head[0][1]) != (last["seq"], last["row_hash"]):
-        return (f"the audit ends at row seq {last['seq']}, but its signed head names row seq {head[0][0]} (rows were "
-                "deleted from the end, or the chain was rewritten)")
+        return (
+            f"the audit ends at row seq {last['seq']}, but its signed head names row seq {head[0][0]} (rows were "
+            "deleted from the end, or the chain was rewritten)"
+        )
     return None
 
 
 def require_intact(con, db_path, applying: bool = True) -> None:
     broken = verify(con)
     if broken:
-        raise AuditTampered(f"Audit trail in '{db_path}' is broken: {broken}. "
-                            + ("Nothing was written to Salesforce. " if applying else "")
-                            + "Find out who changed the audit table, restore the file from a backup, and rerun.")
+        raise AuditTampered(
+            f"Audit trail in '{db_path}' is broken: {broken}. "
+            + ("Nothing was written to Salesforce. " if applying else "")
+            + "Find out who changed the audit table, restore the file from a backup, and rerun."
+        )
 
 
 def verify_file(db_path: str | Path) -> int:
@@ -225,10 +280,12 @@ def verify_file(db_path: str | Path) -> int:
     if not Path(db_path).exists():
         raise ReconcileError(f"DuckDB file '{db_path}' does not exist. Pass the file holding the audit (--db).")
     try:
-        con = duckdb.connect(str(db_path), read_only=True)   # verify as it is: no migration, no repair
+        con = duckdb.connect(str(db_path), read_only=True)  # verify as it is: no migration, no repair
     except duckdb.Error as e:
-        raise ReconcileError(f"DuckDB file '{db_path}' cannot be opened ({str(e).splitlines()[0]}). Wait for a running "
-                             "plan or apply to finish and rerun.") from e
+        raise ReconcileError(
+            f"DuckDB file '{db_path}' cannot be opened ({str(e).splitlines()[0]}). Wait for a running "
+            "plan or apply to finish and rerun."
+        ) from e
     try:
         tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
         if "audit" not in tables:
@@ -236,9 +293,11 @@ def verify_file(db_path: str | Path) -> int:
         if "audit_head" not in tables:
             con.close()
             con = duckdb.connect(":memory:")
-            raise AuditTampered(f"Audit trail in '{db_path}' is broken: the audit's signed head is missing "
-                                "(audit_head). Find out who changed the audit table, restore the file from a backup, "
-                                "and rerun.")
+            raise AuditTampered(
+                f"Audit trail in '{db_path}' is broken: the audit's signed head is missing "
+                "(audit_head). Find out who changed the audit table, restore the file from a backup, "
+                "and rerun."
+            )
         require_intact(con, db_path, applying=False)
         return con.execute("select count(*) from audit").fetchone()[0]
     finally:
@@ -248,9 +307,11 @@ def verify_file(db_path: str | Path) -> int:
 def query(db_path: str | Path, record_id: str | None = None, plan_id: str | None = None) -> list[dict]:
     con = open_audit(db_path)
     try:
-        return _select(con, "(cast(? as varchar) is null or record_id = ?) and "
-                            "(cast(? as varchar) is null or plan_id like ? || '%')",
-                       [record_id, record_id, plan_id, plan_id])
+        return _select(
+            con,
+            "(cast(? as varchar) is null or record_id = ?) and (cast(? as varchar) is null or plan_id like ? || '%')",
+            [record_id, record_id, plan_id, plan_id],
+        )
     finally:
         con.close()
 
@@ -260,7 +321,9 @@ def _select(con, where: str, params: list) -> list[dict]:
     rows = con.execute(
         "select seq, run_id, plan_id, approver, object, record_id, field, before, after, result, error_code, "
         f"message, strftime(\"at\", '%Y-%m-%dT%H:%M:%S.%gZ'), prev_hash, row_hash from audit where {where} "
-        "order by seq", params).fetchall()
+        "order by seq",
+        params,
+    ).fetchall()
     return [dict(zip(COLUMNS, r)) for r in rows]
 
 
@@ -274,10 +337,12 @@ def to_csv(rows: list[dict], columns=COLUMNS) -> str:
 
 def to_markdown(rows: list[dict], columns: tuple[str, ...]) -> str:
     """A table ready to paste into the sprint's Jira ticket (seed §3.5)."""
+
     def cell(v):
         text = html.escape(str("" if v is None else v), quote=False)
         text = MARKDOWN_SPECIAL.sub(r"\\\g<0>", text)
         return " ".join(text.split())  # newlines, tabs and CRs would end the row
+
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"

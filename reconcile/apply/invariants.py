@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from ..policy import FieldPolicy
 
-SET_ONCE_TRUE = {"hard_bounce_union": "hard_bounce_only_false_to_true",
-                 "reply_set_once": "replied_only_false_to_true"}
+SET_ONCE_TRUE = {"hard_bounce_union": "hard_bounce_only_false_to_true", "reply_set_once": "replied_only_false_to_true"}
 FILL_IF_BLANK = "enrichment_fill_if_blank"
 
 
@@ -23,8 +22,9 @@ def _blank(v) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
-def live_violation(change: dict, fp: FieldPolicy | None, current, released: bool,
-                   active_values: frozenset[str] | None = None) -> str | None:
+def live_violation(
+    change: dict, fp: FieldPolicy | None, current, released: bool, active_values: frozenset[str] | None = None
+) -> str | None:
     """The name of the invariant this change breaks given the record's current value, or None."""
     after = change["after"]
     if active_values is not None and after is not None and after not in active_values:

@@ -18,8 +18,16 @@ from ..salesforce import COLLECTION_CHUNK, error_code
 TRANSIENT = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"}
 
 
-def send(client, sobject: str, updates: dict[str, dict], bulk_threshold: int, on_batch=None,
-         lock_rounds: int = 4, backoff: float = 0.2, sleep=time.sleep) -> dict[str, tuple[bool, str | None, str | None]]:
+def send(
+    client,
+    sobject: str,
+    updates: dict[str, dict],
+    bulk_threshold: int,
+    on_batch=None,
+    lock_rounds: int = 4,
+    backoff: float = 0.2,
+    sleep=time.sleep,
+) -> dict[str, tuple[bool, str | None, str | None]]:
     """Write {record_id: {field: value}}; returns {record_id: (ok, error_code, message)}."""
     results: dict[str, tuple[bool, str | None, str | None]] = {}
     ids = sorted(updates)
@@ -27,7 +35,7 @@ def send(client, sobject: str, updates: dict[str, dict], bulk_threshold: int, on
         results.update(_bulk(client, sobject, ids, updates))
     else:
         for i in range(0, len(ids), COLLECTION_CHUNK):
-            chunk = ids[i:i + COLLECTION_CHUNK]
+            chunk = ids[i : i + COLLECTION_CHUNK]
             if on_batch:
                 on_batch(chunk)
             results.update(_collection(client, sobject, chunk, updates))
@@ -35,9 +43,9 @@ def send(client, sobject: str, updates: dict[str, dict], bulk_threshold: int, on
         retry = sorted(r for r, (ok, code, _) in results.items() if not ok and code in TRANSIENT)
         if not retry:
             break
-        sleep(backoff * 2 ** round_)
+        sleep(backoff * 2**round_)
         for i in range(0, len(retry), COLLECTION_CHUNK):
-            results.update(_collection(client, sobject, retry[i:i + COLLECTION_CHUNK], updates))
+            results.update(_collection(client, sobject, retry[i : i + COLLECTION_CHUNK], updates))
     return results
 
 
@@ -52,8 +60,10 @@ def _collection(client, sobject: str, ids: list[str], updates: dict) -> dict:
     except SalesforceError as e:
         if len(ids) > 1:
             mid = len(ids) // 2
-            return {**_collection(client, sobject, ids[:mid], updates),
-                    **_collection(client, sobject, ids[mid:], updates)}
+            return {
+                **_collection(client, sobject, ids[:mid], updates),
+                **_collection(client, sobject, ids[mid:], updates),
+            }
         return {ids[0]: (False, error_code(e.__cause__) or "REQUEST_FAILED", str(e))}
     out = {}
     for rid, item in zip(ids, answer):

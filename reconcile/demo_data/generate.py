@@ -21,13 +21,24 @@ from .writers import SnapshotWriter
 from ..clock import ISO_FORMAT
 
 # How long before the Salesforce snapshot each other source was pulled.
-SOURCE_LAG = {"sfdc": timedelta(0), "clay": timedelta(minutes=10), "smartlead": timedelta(hours=3),
-              "pardot": timedelta(hours=1)}
+SOURCE_LAG = {
+    "sfdc": timedelta(0),
+    "clay": timedelta(minutes=10),
+    "smartlead": timedelta(hours=3),
+    "pardot": timedelta(hours=1),
+}
 ORG_ID = sf_id18("00D5g000004DeMo")
 
 
-def generate_snapshot(out_dir: Path, leads: int = 200, seed: int = 7, taken_at: str = "2026-11-27T06:00:00Z",
-                      quirks: bool = True, formats: str = "csv", profile: str = "quiet") -> dict:
+def generate_snapshot(
+    out_dir: Path,
+    leads: int = 200,
+    seed: int = 7,
+    taken_at: str = "2026-11-27T06:00:00Z",
+    quirks: bool = True,
+    formats: str = "csv",
+    profile: str = "quiet",
+) -> dict:
     """Write a demo snapshot directory (SPEC §2) and return its counts and scenario catalogue.
 
     `leads` is the number of Lead rows (scenario leads included; at least the scenario leads are written).
@@ -56,14 +67,21 @@ def _generate(out_dir, leads: int, seed: int, taken_at: str, quirks: bool, forma
     _write_smartlead(writer, pop, r, rows, source_taken["smartlead"])
     contact_of_lead = _contact_of_lead(pop)
     writer.table("pardot/prospects", _with(src.pardot_frame(pop, r, contact_of_lead), rows["pardot"]), bom=True)
-    writer.manifest(ORG_ID, f"Synthetic demo snapshot from reconcile.demo_data (seed {seed}, {leads} leads, "
-                    f"quirks {'on' if quirks else 'off'}). No real customer data.",
-                    {k: _iso(v) for k, v in source_taken.items()})
+    writer.manifest(
+        ORG_ID,
+        f"Synthetic demo snapshot from reconcile.demo_data (seed {seed}, {leads} leads, "
+        f"quirks {'on' if quirks else 'off'}). No real customer data.",
+        {k: _iso(v) for k, v in source_taken.items()},
+    )
     return {
-        "out_dir": str(out_dir), "files": dict(sorted(writer.files.items())),
-        "leads": pop.n + scenario_leads, "filler_leads": pop.n, "scenario_leads": scenario_leads,
-        "scenarios": {s.name: {"covers": s.covers, "records": s.records, "expect": s.expect}
-                      for s in builder.catalogue},
+        "out_dir": str(out_dir),
+        "files": dict(sorted(writer.files.items())),
+        "leads": pop.n + scenario_leads,
+        "filler_leads": pop.n,
+        "scenario_leads": scenario_leads,
+        "scenarios": {
+            s.name: {"covers": s.covers, "records": s.records, "expect": s.expect} for s in builder.catalogue
+        },
     }
 
 
@@ -71,8 +89,11 @@ def _with(frame: pl.DataFrame, extra: list[dict]) -> pl.DataFrame:
     """The filler frame with the scenario rows appended (all columns text)."""
     if not extra:
         return frame
-    scenario = pl.DataFrame([{c: row.get(c) for c in frame.columns} for row in extra],
-                            schema={c: pl.String for c in frame.columns}, orient="row")
+    scenario = pl.DataFrame(
+        [{c: row.get(c) for c in frame.columns} for row in extra],
+        schema={c: pl.String for c in frame.columns},
+        orient="row",
+    )
     return pl.concat([frame, scenario])
 
 
@@ -96,9 +117,10 @@ def _write_smartlead(writer: SnapshotWriter, pop, r: Renderer, rows: dict, smart
         frame = _with(src.smartlead_frame(pop, r, k, smartlead_us), extra)
         if frame.height:
             writer.table(f"smartlead/campaign-{pop.campaign_sl_ids[k]}", frame, quote_all=True)
-    scenario = pl.DataFrame({"ts_us": [t for t, _ in rows["events"]],
-                             "line": [json.dumps(p) for _, p in rows["events"]]},
-                            schema={"ts_us": pl.Int64, "line": pl.String})
+    scenario = pl.DataFrame(
+        {"ts_us": [t for t, _ in rows["events"]], "line": [json.dumps(p) for _, p in rows["events"]]},
+        schema={"ts_us": pl.Int64, "line": pl.String},
+    )
     events = pl.concat([ev.filler_events(pop, r), scenario]).sort(["ts_us", "line"])
     writer.lines("smartlead/events.jsonl", events["line"])
 

@@ -58,10 +58,18 @@ RATES = {
 # Clay holds, replies and classifications were never synced — well over 60 % of leads get a change).
 PROFILES = {
     "quiet": {},
-    "backfill": {"sfdc_description_blank": 0.8, "sfdc_description_whitespace": 0.02,
-                 "sfdc_description_different": 0.03, "sfdc_industry_blank": 0.8, "sfdc_industry_different": 0.03,
-                 "replied": 0.2, "reply_not_synced": 0.6, "class_not_synced": 0.4, "bounce_already_synced": 0.3,
-                 "clay_row": 0.75},
+    "backfill": {
+        "sfdc_description_blank": 0.8,
+        "sfdc_description_whitespace": 0.02,
+        "sfdc_description_different": 0.03,
+        "sfdc_industry_blank": 0.8,
+        "sfdc_industry_different": 0.03,
+        "replied": 0.2,
+        "reply_not_synced": 0.6,
+        "class_not_synced": 0.4,
+        "bounce_already_synced": 0.3,
+        "clay_row": 0.75,
+    },
 }
 
 
@@ -110,10 +118,16 @@ def draw_population(n: int, seed: int, taken_us: int) -> Population:
     _draw_lead_states(rng, lead, cm, n)
     campaign_ids, sl_ids = campaign_catalogue()
     return Population(
-        n=n, rng=rng, taken_us=taken_us, lead=lead, cm=cm,
-        lead_ids=id_series(LEAD, "5g", n, salt=1), lead_emails=lead_emails(lead, n),
+        n=n,
+        rng=rng,
+        taken_us=taken_us,
+        lead=lead,
+        cm=cm,
+        lead_ids=id_series(LEAD, "5g", n, salt=1),
+        lead_emails=lead_emails(lead, n),
         cm_ids=id_series(CAMPAIGN_MEMBER, "5g", len(cm["lead"]), salt=4),
-        campaign_ids=campaign_ids, campaign_sl_ids=sl_ids,
+        campaign_ids=campaign_ids,
+        campaign_sl_ids=sl_ids,
     )
 
 
@@ -122,10 +136,18 @@ def _draw_leads(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         return rng.integers(0, len(words), size=n)
 
     lead = {
-        "first": pick(vocab.FIRST_NAMES), "last": pick(vocab.LAST_NAMES), "stem": pick(vocab.COMPANY_STEMS),
-        "kind": pick(vocab.COMPANY_KINDS), "legal": pick(vocab.LEGAL_FORMS), "tld": pick(vocab.TLDS),
-        "city": pick(vocab.CITIES), "product": pick(vocab.PRODUCTS), "market": pick(vocab.MARKETS),
-        "industry": pick(vocab.INDUSTRIES), "gbu": pick(vocab.GBUS), "status": pick(vocab.LEAD_STATUSES),
+        "first": pick(vocab.FIRST_NAMES),
+        "last": pick(vocab.LAST_NAMES),
+        "stem": pick(vocab.COMPANY_STEMS),
+        "kind": pick(vocab.COMPANY_KINDS),
+        "legal": pick(vocab.LEGAL_FORMS),
+        "tld": pick(vocab.TLDS),
+        "city": pick(vocab.CITIES),
+        "product": pick(vocab.PRODUCTS),
+        "market": pick(vocab.MARKETS),
+        "industry": pick(vocab.INDUSTRIES),
+        "gbu": pick(vocab.GBUS),
+        "status": pick(vocab.LEAD_STATUSES),
         "job": pick(vocab.JOB_TITLES),
     }
     for name in ("opted_out", "converted", "recipient_bounce", "pardot_bounce", "prospect"):
@@ -146,8 +168,11 @@ def _draw_members(rng: np.random.Generator, lead: dict, n: int, taken_us: int) -
     replied = (rng.random(m) < RATES["replied"]) & ~bounce_member
     clay = rng.random(m) < np.where(bounce_member, 0.95, RATES["clay_row"])
     cm = {
-        "lead": members, "campaign": np.concatenate([first_campaign, second_campaign]),
-        "clay": clay, "replied": replied, "bounce": bounce_member,
+        "lead": members,
+        "campaign": np.concatenate([first_campaign, second_campaign]),
+        "clay": clay,
+        "replied": replied,
+        "bounce": bounce_member,
         "events": (rng.random(m) < RATES["events"]) | bounce_member,
         "category": weighted_choice(rng, vocab.FILLER_CATEGORIES, m),
         "reply_us": taken_us - rng.integers(4 * HOUR, 45 * DAY, size=m),
@@ -163,8 +188,9 @@ def _draw_members(rng: np.random.Generator, lead: dict, n: int, taken_us: int) -
     drift = rng.random(m) < RATES["class_not_synced"]
     other = (cm["category"] + rng.integers(1, len(vocab.FILLER_CATEGORIES), size=m)) % len(vocab.FILLER_CATEGORIES)
     # -1 = blank; a drifted classification is either blank or another category
-    cm["sfdc_class"] = np.where(replied & ~drift, cm["category"],
-                                np.where(replied & drift & (rng.random(m) < 0.5), other, -1))
+    cm["sfdc_class"] = np.where(
+        replied & ~drift, cm["category"], np.where(replied & drift & (rng.random(m) < 0.5), other, -1)
+    )
     cm["ids_in_custom_fields"] = ~(clay & (rng.random(m) < RATES["custom_fields_without_ids"]))
     return cm
 
@@ -178,8 +204,9 @@ def _draw_lead_states(rng: np.random.Generator, lead: dict, cm: dict, n: int) ->
     np.logical_or.at(has_clay, cm["lead"][cm["clay"]], True)
     lead["has_clay"] = has_clay
     bounce = lead["recipient_bounce"]
-    lead["external"] = np.where(bounce, rng.random(n) < RATES["bounce_already_synced"],
-                                rng.random(n) < RATES["external_without_evidence"])
+    lead["external"] = np.where(
+        bounce, rng.random(n) < RATES["bounce_already_synced"], rng.random(n) < RATES["external_without_evidence"]
+    )
     lead["pi"] = lead["pardot_bounce"] & (rng.random(n) >= RATES["pardot_sync_gap"])
     overall = lead["pi"] | lead["external"]
     lead["overall"] = overall ^ (rng.random(n) < RATES["overall_mismatch"])
@@ -194,8 +221,11 @@ def _draw_lead_states(rng: np.random.Generator, lead: dict, cm: dict, n: int) ->
     state = np.select([u < blank, u < space, u < differ], [1, 2, 3], 0)
     lead["description_state"] = np.where(lead["description_found"], state, np.where(u < 0.4, 1, 3))
     v = rng.random(n)
-    industry_state = np.select([v < RATES["sfdc_industry_blank"],
-                                v < RATES["sfdc_industry_blank"] + RATES["sfdc_industry_different"]], [1, 3], 0)
+    industry_state = np.select(
+        [v < RATES["sfdc_industry_blank"], v < RATES["sfdc_industry_blank"] + RATES["sfdc_industry_different"]],
+        [1, 3],
+        0,
+    )
     lead["industry_state"] = np.where(lead["description_found"], industry_state, np.where(v < 0.2, 1, 0))
     lead["industry_lowercase"] = rng.random(n) < 0.5
     invalid = np.where(bounce, rng.random(n) < 0.7, rng.random(n) < RATES["invalid_without_bounce"])
@@ -218,47 +248,92 @@ def words(values: list[str], index: np.ndarray) -> pl.Series:
 
 def lead_emails(lead: dict, n: int) -> pl.Series:
     """Unique filler emails: the running number makes them unique, so filler never matches ambiguously."""
-    frame = pl.DataFrame({
-        "f": words(vocab.FIRST_NAMES, lead["first"]), "l": words(vocab.LAST_NAMES, lead["last"]),
-        "n": np.arange(n, dtype=np.int64) + 1000, "d": domains(lead),
-    })
-    return frame.select(pl.concat_str([
-        pl.col("f").str.to_lowercase(), pl.lit("."), pl.col("l").str.to_lowercase().str.replace_all(" ", ""),
-        pl.col("n").cast(pl.String), pl.lit("@"), pl.col("d"),
-    ]).alias("email")).to_series()
+    frame = pl.DataFrame(
+        {
+            "f": words(vocab.FIRST_NAMES, lead["first"]),
+            "l": words(vocab.LAST_NAMES, lead["last"]),
+            "n": np.arange(n, dtype=np.int64) + 1000,
+            "d": domains(lead),
+        }
+    )
+    return frame.select(
+        pl.concat_str(
+            [
+                pl.col("f").str.to_lowercase(),
+                pl.lit("."),
+                pl.col("l").str.to_lowercase().str.replace_all(" ", ""),
+                pl.col("n").cast(pl.String),
+                pl.lit("@"),
+                pl.col("d"),
+            ]
+        ).alias("email")
+    ).to_series()
 
 
 def domains(lead: dict) -> pl.Series:
-    frame = pl.DataFrame({"s": words(vocab.COMPANY_STEMS, lead["stem"]),
-                          "k": words(vocab.COMPANY_KINDS, lead["kind"]), "t": words(vocab.TLDS, lead["tld"])})
-    return frame.select(pl.concat_str([pl.col("s"), pl.lit("-"), pl.col("k"), pl.col("t")])
-                        .str.to_lowercase().alias("d")).to_series()
+    frame = pl.DataFrame(
+        {
+            "s": words(vocab.COMPANY_STEMS, lead["stem"]),
+            "k": words(vocab.COMPANY_KINDS, lead["kind"]),
+            "t": words(vocab.TLDS, lead["tld"]),
+        }
+    )
+    return frame.select(
+        pl.concat_str([pl.col("s"), pl.lit("-"), pl.col("k"), pl.col("t")]).str.to_lowercase().alias("d")
+    ).to_series()
 
 
 def companies(lead: dict) -> pl.Series:
-    frame = pl.DataFrame({"s": words(vocab.COMPANY_STEMS, lead["stem"]),
-                          "k": words(vocab.COMPANY_KINDS, lead["kind"]),
-                          "g": words(vocab.LEGAL_FORMS, lead["legal"])})
-    return frame.select(pl.concat_str([pl.col("s"), pl.col("k"), pl.col("g")], separator=" ")
-                        .alias("c")).to_series()
+    frame = pl.DataFrame(
+        {
+            "s": words(vocab.COMPANY_STEMS, lead["stem"]),
+            "k": words(vocab.COMPANY_KINDS, lead["kind"]),
+            "g": words(vocab.LEGAL_FORMS, lead["legal"]),
+        }
+    )
+    return frame.select(pl.concat_str([pl.col("s"), pl.col("k"), pl.col("g")], separator=" ").alias("c")).to_series()
 
 
 def clay_descriptions(lead: dict) -> pl.Series:
     """The enrichment text Clay found for each lead's company (≤ 255 characters)."""
-    frame = pl.DataFrame({"c": companies(lead), "p": words(vocab.PRODUCTS, lead["product"]),
-                          "m": words(vocab.MARKETS, lead["market"]), "t": words(vocab.CITIES, lead["city"])})
-    return frame.select(pl.concat_str([
-        pl.col("c"), pl.lit(" develops "), pl.col("p"), pl.lit(" for the "), pl.col("m"),
-        pl.lit(" market from its headquarters in "), pl.col("t"), pl.lit("."),
-    ]).alias("d")).to_series()
+    frame = pl.DataFrame(
+        {
+            "c": companies(lead),
+            "p": words(vocab.PRODUCTS, lead["product"]),
+            "m": words(vocab.MARKETS, lead["market"]),
+            "t": words(vocab.CITIES, lead["city"]),
+        }
+    )
+    return frame.select(
+        pl.concat_str(
+            [
+                pl.col("c"),
+                pl.lit(" develops "),
+                pl.col("p"),
+                pl.lit(" for the "),
+                pl.col("m"),
+                pl.lit(" market from its headquarters in "),
+                pl.col("t"),
+                pl.lit("."),
+            ]
+        ).alias("d")
+    ).to_series()
 
 
 def sfdc_own_descriptions(lead: dict) -> pl.Series:
     """A description someone typed into Salesforce (differs from Clay's)."""
     frame = pl.DataFrame({"k": words(vocab.COMPANY_KINDS, lead["kind"]), "t": words(vocab.CITIES, lead["city"])})
-    return frame.select(pl.concat_str([pl.lit("Supplier of "), pl.col("k").str.to_lowercase(),
-                                       pl.lit(" based in "), pl.col("t"), pl.lit(". Met at K-Show.")])
-                        .alias("d")).to_series()
+    return frame.select(
+        pl.concat_str(
+            [
+                pl.lit("Supplier of "),
+                pl.col("k").str.to_lowercase(),
+                pl.lit(" based in "),
+                pl.col("t"),
+                pl.lit(". Met at K-Show."),
+            ]
+        ).alias("d")
+    ).to_series()
 
 
 def contact_ids(count: int) -> pl.Series:

@@ -59,8 +59,9 @@ class Renderer:
         for index, style in enumerate(styles):
             fmt, shift = _STRFTIME[style]
             text = pl.from_epoch(pl.col("t") + shift, time_unit="us").dt.strftime(fmt)
-            expr = (pl.when(pl.col("k") == index).then(text) if expr is None
-                    else expr.when(pl.col("k") == index).then(text))
+            expr = (
+                pl.when(pl.col("k") == index).then(text) if expr is None else expr.when(pl.col("k") == index).then(text)
+            )
         return frame.select(expr.otherwise(None).alias("ts")).to_series()
 
     def emails(self, emails: pl.Series, mixed_case: float, trailing_space: float) -> pl.Series:

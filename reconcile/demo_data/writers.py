@@ -15,8 +15,16 @@ class SnapshotWriter:
         self.out_dir, self.formats, self.quirks = out_dir, formats, quirks
         self.files: dict[str, int] = {}
 
-    def table(self, stem: str, frame: pl.DataFrame, *, bom: bool = False, separator: str = ",",
-              quote_all: bool = False, upper_headers: bool = False) -> None:
+    def table(
+        self,
+        stem: str,
+        frame: pl.DataFrame,
+        *,
+        bom: bool = False,
+        separator: str = ",",
+        quote_all: bool = False,
+        upper_headers: bool = False,
+    ) -> None:
         """`stem` is the path without extension (e.g. 'sfdc/Lead'); the quirk options apply to CSV only."""
         suffix = ".parquet" if self.formats == "parquet" else ".csv"
         rel = stem + suffix
@@ -28,9 +36,13 @@ class SnapshotWriter:
             quirky = self.quirks
             if quirky and upper_headers:
                 frame = frame.rename({c: c.upper() for c in frame.columns})
-            frame.write_csv(path, include_bom=quirky and bom, separator=separator if quirky else ",",
-                            quote_style="always" if (quote_all and (quirky or stem.startswith("smartlead/")))
-                            else "necessary", null_value="")
+            frame.write_csv(
+                path,
+                include_bom=quirky and bom,
+                separator=separator if quirky else ",",
+                quote_style="always" if (quote_all and (quirky or stem.startswith("smartlead/"))) else "necessary",
+                null_value="",
+            )
         self.files[rel] = frame.height
 
     def lines(self, rel: str, lines: pl.Series) -> None:

@@ -1,4 +1,5 @@
 """Snapshot files → raw DuckDB tables: the contract, the reads and checks, damaged files, coverage."""
+
 from importlib import import_module
 
 # Re-exported lazily: importing one module of this package (e.g. reconcile.ingest.contract) does not load the others.

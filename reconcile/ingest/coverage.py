@@ -36,9 +36,16 @@ def assess(snap: Snapshot, policy: Policy) -> dict:
     for system in SYSTEMS:
         rule = policy.sources[system]
         files = [f for f in snap.files if f.system == system]
-        entry = {"present": bool(files), "required": rule.required, "files": len(files),
-                 "records": sum(f.records for f in files), "taken_at": snap.taken_at.get(system),
-                 "behind_sfdc_hours": None, "max_age_hours": rule.max_age_hours, "status": "ok"}
+        entry = {
+            "present": bool(files),
+            "required": rule.required,
+            "files": len(files),
+            "records": sum(f.records for f in files),
+            "taken_at": snap.taken_at.get(system),
+            "behind_sfdc_hours": None,
+            "max_age_hours": rule.max_age_hours,
+            "status": "ok",
+        }
         pulled = snap.manifest.get("pulled", {}).get(system)  # `reconcile pull` records its API requests
         if isinstance(pulled, dict) and "api_requests" in pulled:
             entry["api_requests"] = pulled["api_requests"]
@@ -46,8 +53,9 @@ def assess(snap: Snapshot, policy: Policy) -> dict:
             entry["status"] = "missing"
             text = f"{LABEL[system]} not provided — {UNCHECKED[system]}"
             if rule.required or rule.on_problem == "error":
-                errors.append(f"{text}. Add the export (README: Sources and freshness) or relax [sources.{system}] "
-                              "in the policy.")
+                errors.append(
+                    f"{text}. Add the export (README: Sources and freshness) or relax [sources.{system}] in the policy."
+                )
             else:
                 warnings.append(text)
         else:
@@ -55,11 +63,15 @@ def assess(snap: Snapshot, policy: Policy) -> dict:
             entry["behind_sfdc_hours"] = behind
             if rule.max_age_hours is not None and behind > rule.max_age_hours:
                 entry["status"] = "stale"
-                text = (f"{LABEL[system]} was taken {behind:g} h before Salesforce (taken_at {entry['taken_at']}), "
-                        f"more than the policy's {rule.max_age_hours:g} h — its evidence may be out of date")
+                text = (
+                    f"{LABEL[system]} was taken {behind:g} h before Salesforce (taken_at {entry['taken_at']}), "
+                    f"more than the policy's {rule.max_age_hours:g} h — its evidence may be out of date"
+                )
                 if rule.on_problem == "error":
-                    errors.append(f"{text}. Export {LABEL[system]} again, or raise [sources.{system}] max_age_hours "
-                                  "in the policy.")
+                    errors.append(
+                        f"{text}. Export {LABEL[system]} again, or raise [sources.{system}] max_age_hours "
+                        "in the policy."
+                    )
                 else:
                     warnings.append(text)
         sources[system] = entry
@@ -69,8 +81,10 @@ def assess(snap: Snapshot, policy: Policy) -> dict:
         raise SnapshotError(f"Snapshot '{snap.root}': {errors[0]}")
     return {
         "sources": sources,
-        "files": [{"file": f.path, "source": f.source, "records": f.records, "staged": f.staged,
-                   "rejected": f.rejected} for f in sorted(snap.files, key=lambda f: f.path)],
+        "files": [
+            {"file": f.path, "source": f.source, "records": f.records, "staged": f.staged, "rejected": f.rejected}
+            for f in sorted(snap.files, key=lambda f: f.path)
+        ],
         "ignored": [{"file": rel, "reason": why} for rel, why in sorted(snap.ignored)],
         "warnings": warnings + [f"'{rel}' ignored: {why}" for rel, why in sorted(snap.ignored)],
     }

@@ -36,6 +36,7 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 # ---------------------------------------------------------------------------------------------- the whole file
 
+
 def sha256_of(path: Path) -> str:
     """The file's fingerprint (hashlib releases the GIL, so this runs beside DuckDB's reading)."""
     h = hashlib.sha256()
@@ -54,8 +55,10 @@ def inspect_head(path: Path, rel: str) -> str | None:
         head = fh.read(65536)
     text = path.suffix.lower() in (".csv", ".jsonl")
     if not head or (text and not head.strip(b"\xef\xbb\xbf \r\n\t")):
-        raise SnapshotError(f"Snapshot '{rel}' is empty. Export it again (a file with only a header row is fine "
-                            "for a source with no rows).")
+        raise SnapshotError(
+            f"Snapshot '{rel}' is empty. Export it again (a file with only a header row is fine "
+            "for a source with no rows)."
+        )
     if text and head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _encoding_error(path, rel, head, 0)
     return _sniff_delimiter(head) if path.suffix.lower() == ".csv" else None
@@ -78,8 +81,9 @@ def encoding_problem(path: Path, rel: str) -> SnapshotError | None:
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return SnapshotError(f"Snapshot '{rel}': the file ends in the middle of a UTF-8 character (truncated?). "
-                             "Export it again.")
+        return SnapshotError(
+            f"Snapshot '{rel}': the file ends in the middle of a UTF-8 character (truncated?). Export it again."
+        )
     return None
 
 
@@ -112,8 +116,10 @@ def _sniff_delimiter(head: bytes) -> str:
 
 # ---------------------------------------------------------------------------------------------- the scans
 
-def scan_csv(path: Path, delim: str, first_only: bool = False
-             ) -> tuple[list[str], list[tuple[int, list[str]]], list[tuple[int, str | None, str]]]:
+
+def scan_csv(
+    path: Path, delim: str, first_only: bool = False
+) -> tuple[list[str], list[tuple[int, list[str]]], list[tuple[int, str | None, str]]]:
     """(header, [(row, record)], [(row, value, message)]): the well-formed records and the damaged ones, rows
     counted as data records from 1 (blank lines skipped). An unclosed quote ends the scan (value None).
     first_only: stop at the first damaged record, keeping no good ones (strict mode wants only the error)."""
@@ -137,8 +143,9 @@ def scan_csv(path: Path, delim: str, first_only: bool = False
                 continue
             row += 1
             if len(record) != len(header):
-                bad.append((row, delim.join(record), f"expected {len(header)} columns like the header, found "
-                                                      f"{len(record)}"))
+                bad.append(
+                    (row, delim.join(record), f"expected {len(header)} columns like the header, found {len(record)}")
+                )
             elif not first_only:
                 good.append((row, record))
     return header, good, bad
@@ -154,8 +161,14 @@ def scan_jsonl(path: Path, first_only: bool = False) -> tuple[list[tuple[int, di
                 continue
             size = len(line.encode("utf-8")) if first_only else 0
             if size > MAX_JSON_OBJECT:
-                bad.append((row, line.strip()[:200], f"the JSON object is {size >> 20} MB, more than the "
-                                                     f"{MAX_JSON_OBJECT >> 20} MB a JSON record may hold"))
+                bad.append(
+                    (
+                        row,
+                        line.strip()[:200],
+                        f"the JSON object is {size >> 20} MB, more than the "
+                        f"{MAX_JSON_OBJECT >> 20} MB a JSON record may hold",
+                    )
+                )
             elif (value := parse_object(line)) is None:
                 bad.append((row, line.strip()[:200], NOT_AN_OBJECT))
             elif not first_only:
@@ -196,6 +209,7 @@ def parse_object(line: str) -> dict | DeepObject | None:
 
 # ---------------------------------------------------------------------------------------------- strict: the error
 
+
 def csv_problem(path: Path, rel: str, delim: str | None) -> SnapshotError | None:
     """The first damaged CSV record as the error that names it (None when every record is well formed)."""
     _, _, bad = scan_csv(path, delim or ",", first_only=True)
@@ -203,10 +217,14 @@ def csv_problem(path: Path, rel: str, delim: str | None) -> SnapshotError | None
         return None
     row, value, message = bad[0]
     if value is None:
-        return SnapshotError(f"Snapshot '{rel}' row {row}: a quoted value is not closed before the end of the file "
-                             f"(is the file truncated?). Export it again. {LENIENT_HINT}")
-    return SnapshotError(f"Snapshot '{rel}' row {row}: {message} (value '{value[:80] if delim else ''}'). Is the file "
-                         f"truncated or a quote not closed? {LENIENT_HINT}")
+        return SnapshotError(
+            f"Snapshot '{rel}' row {row}: a quoted value is not closed before the end of the file "
+            f"(is the file truncated?). Export it again. {LENIENT_HINT}"
+        )
+    return SnapshotError(
+        f"Snapshot '{rel}' row {row}: {message} (value '{value[:80] if delim else ''}'). Is the file "
+        f"truncated or a quote not closed? {LENIENT_HINT}"
+    )
 
 
 def json_error(path: Path, rel: str) -> SnapshotError:
@@ -216,9 +234,11 @@ def json_error(path: Path, rel: str) -> SnapshotError:
         return SnapshotError(f"Snapshot '{rel}' cannot be parsed as JSON Lines. Export the file again.")
     row, value, message = bad[0]
     if message == NOT_AN_OBJECT:
-        return SnapshotError(f"Snapshot '{rel}' row {row}: value '{value[:80]}' is not a complete JSON object (is the "
-                             f"file truncated?). Each line must hold one JSON object. Export the file again. "
-                             f"{LENIENT_HINT}")
+        return SnapshotError(
+            f"Snapshot '{rel}' row {row}: value '{value[:80]}' is not a complete JSON object (is the "
+            f"file truncated?). Each line must hold one JSON object. Export the file again. "
+            f"{LENIENT_HINT}"
+        )
     return SnapshotError(f"Snapshot '{rel}' row {row}: {message}. Trim it in the export. {LENIENT_HINT}")
 
 
@@ -236,6 +256,7 @@ def structure_error(rel: str, e: duckdb.Error) -> SnapshotError:
 
 # ---------------------------------------------------------------------------------------------- lenient: the load
 
+
 def json_text(value) -> str | None:
     """A JSON value as DuckDB's `->>` renders it: strings bare, everything else as JSON text."""
     if value is None or isinstance(value, str):
@@ -251,18 +272,23 @@ def insert_rows(con, table: str, rows: list[dict], columns: list[str], casts: di
     """Insert Python rows (all text) into a raw table through one Arrow batch."""
     if not rows:
         return
-    batch = pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.int64() if c == "_row" else pa.string())
-                                                          for c in columns]))
+    batch = pa.Table.from_pylist(
+        rows, schema=pa.schema([(c, pa.int64() if c == "_row" else pa.string()) for c in columns])
+    )
     con.register("salvaged_rows", batch)
     try:
         select = ", ".join(f'cast("{c}" as {casts[c]})' if casts and c in casts else f'"{c}"' for c in columns)
-        con.execute(f"insert into {table} ({', '.join(chr(34) + c + chr(34) for c in columns)}) "
-                    f"select {select} from salvaged_rows")
+        con.execute(
+            f"insert into {table} ({', '.join(chr(34) + c + chr(34) for c in columns)}) "
+            f"select {select} from salvaged_rows"
+        )
     finally:
         con.unregister("salvaged_rows")
 
 
 def reject(con, rel: str, bad: list[tuple]) -> None:
     if bad:
-        con.executemany("insert into rejects values (?, ?, '', ?, ?, ?)",
-                        [[rel, row, value, EXPECTED, message] for row, value, message in bad])
+        con.executemany(
+            "insert into rejects values (?, ?, '', ?, ?, ?)",
+            [[rel, row, value, EXPECTED, message] for row, value, message in bad],
+        )

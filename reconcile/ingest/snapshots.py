@@ -32,14 +32,14 @@ from .damaged import LENIENT_HINT
 
 @dataclass
 class LoadedFile:
-    path: str            # relative to the snapshot directory, with forward slashes
+    path: str  # relative to the snapshot directory, with forward slashes
     source: str
     system: str
     sha256: str
-    records: int = 0     # data records in the file (read well-formed + quarantined as damaged)
+    records: int = 0  # data records in the file (read well-formed + quarantined as damaged)
     taken_at: str | None = None
-    staged: int = 0      # records planned from
-    rejected: int = 0    # records quarantined in `rejects` (lenient); records = staged + rejected, always
+    staged: int = 0  # records planned from
+    rejected: int = 0  # records quarantined in `rejects` (lenient); records = staged + rejected, always
 
 
 @dataclass
@@ -63,10 +63,11 @@ def qi(name: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- discovery
 
+
 @dataclass
 class Discovery:
-    found: dict[str, list[Path]]               # source name → its files
-    ignored: list[tuple[str, str]]             # (relative path, why it was not read)
+    found: dict[str, list[Path]]  # source name → its files
+    ignored: list[tuple[str, str]]  # (relative path, why it was not read)
 
 
 def discover(root: Path, srcs: list[Source]) -> Discovery:
@@ -78,8 +79,10 @@ def discover(root: Path, srcs: list[Source]) -> Discovery:
     specific source is not a generic Clay table. A data file in a source folder that matches no source, and two
     files for a single-file source, are errors naming the files."""
     if not root.is_dir():
-        raise SnapshotError(f"Snapshot directory '{root}' does not exist. Pass the folder that holds sfdc/, clay/, "
-                            "smartlead/ and pardot/ (see README: Snapshot contract).")
+        raise SnapshotError(
+            f"Snapshot directory '{root}' does not exist. Pass the folder that holds sfdc/, clay/, "
+            "smartlead/ and pardot/ (see README: Snapshot contract)."
+        )
     found: dict[str, list[Path]] = {s.name: [] for s in srcs}
     ignored: list[tuple[str, str]] = []
     ordered = sorted(srcs, key=lambda s: s.name == "clay__rows")  # Clay tables take any clay/ file: match them last
@@ -90,30 +93,41 @@ def discover(root: Path, srcs: list[Source]) -> Discovery:
             stem_path = rel.lower().rsplit(".", 1)[0]
             source = next((s for s in ordered if s.system == rel.split("/")[0].lower() and s.matches(stem_path)), None)
             if source is None:
-                raise SnapshotError(f"Snapshot '{rel}' matches no source: {_no_source_named(rel)}. Rename it (see "
-                                    "README: File names) or move it out of the snapshot folder.")
+                raise SnapshotError(
+                    f"Snapshot '{rel}' matches no source: {_no_source_named(rel)}. Rename it (see "
+                    "README: File names) or move it out of the snapshot folder."
+                )
             if p.suffix.lower() not in source.formats:
-                raise SnapshotError(f"Snapshot '{rel}' is {p.suffix.lower()}, but {source.globs[0]} must be "
-                                    f"{' or '.join(source.formats)}. Export it in that format.")
+                raise SnapshotError(
+                    f"Snapshot '{rel}' is {p.suffix.lower()}, but {source.globs[0]} must be "
+                    f"{' or '.join(source.formats)}. Export it in that format."
+                )
             found[source.name].append(p)
         elif why:
             ignored.append((rel, why))
     for s in srcs:
         if s.required and not found[s.name]:
-            raise SnapshotError(f"Snapshot '{root}' has no {s.globs[0].replace('*', '{csv,parquet,jsonl}')} file. "
-                                f"Export it (SPEC §2 / README: Snapshot contract) and rerun.")
+            raise SnapshotError(
+                f"Snapshot '{root}' has no {s.globs[0].replace('*', '{csv,parquet,jsonl}')} file. "
+                f"Export it (SPEC §2 / README: Snapshot contract) and rerun."
+            )
         if not s.multi_file and len(found[s.name]) > 1:
             names = ", ".join(p.relative_to(root).as_posix() for p in found[s.name])
-            raise SnapshotError(f"Snapshot '{root}' has {len(found[s.name])} files for {s.globs[0]} ({names}). "
-                                "Keep one of them.")
+            raise SnapshotError(
+                f"Snapshot '{root}' has {len(found[s.name])} files for {s.globs[0]} ({names}). Keep one of them."
+            )
     return Discovery(found, ignored)
 
 
 def _not_a_source_file(rel: str, path: Path) -> str | None:
     """Why a file cannot be a source file, '' for files read elsewhere (manifest, describe), None when it may be."""
     parts = rel.split("/")
-    if rel == "manifest.toml" or (len(parts) == 3 and parts[0].lower() == "sfdc"
-                                  and parts[1].lower() == "describe" and path.suffix.lower() == ".json"):
+    if rel == "manifest.toml" or (
+        len(parts) == 3
+        and parts[0].lower() == "sfdc"
+        and parts[1].lower() == "describe"
+        and path.suffix.lower() == ".json"
+    ):
         return ""
     if any(part.startswith((".", "~$")) for part in parts):
         return "a hidden or temporary file"
@@ -129,10 +143,11 @@ def _not_a_source_file(rel: str, path: Path) -> str | None:
 
 
 def _no_source_named(rel: str) -> str:
-    return {"sfdc": "the name is none of Lead, CampaignMember, Contact, Campaign (e.g. sfdc/Lead.csv)",
-            "smartlead": "the name is neither campaign-<id>.* (a leads export) nor events*.jsonl (webhooks)",
-            "pardot": "the name does not contain 'prospects' (e.g. pardot/prospects.csv)"}.get(
-        rel.split("/")[0].lower(), "the name matches no source")
+    return {
+        "sfdc": "the name is none of Lead, CampaignMember, Contact, Campaign (e.g. sfdc/Lead.csv)",
+        "smartlead": "the name is neither campaign-<id>.* (a leads export) nor events*.jsonl (webhooks)",
+        "pardot": "the name does not contain 'prospects' (e.g. pardot/prospects.csv)",
+    }.get(rel.split("/")[0].lower(), "the name matches no source")
 
 
 def read_manifest(root: Path) -> dict:
@@ -155,41 +170,53 @@ def taken_at_for(manifest: dict, system: str, path: Path) -> str:
         try:
             dt = parse_utc(value)
         except ValueError as e:
-            raise SnapshotError(f"Snapshot 'manifest.toml': taken_at.{system} value '{value}' is not an ISO 8601 "
-                                "timestamp such as 2026-11-27T06:00:00Z.") from e
+            raise SnapshotError(
+                f"Snapshot 'manifest.toml': taken_at.{system} value '{value}' is not an ISO 8601 "
+                "timestamp such as 2026-11-27T06:00:00Z."
+            ) from e
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
         where = f"Snapshot 'manifest.toml': taken_at.{system} value '{value}'"
         fix = "Correct taken_at in manifest.toml (UTC, e.g. 2026-11-27T06:00:00Z)."
     else:
         dt = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
-        where = f"Snapshot '{path.parent.name}/{path.name}': the file's modification time ({dt:%Y-%m-%dT%H:%M:%SZ}, " \
-                f"used because manifest.toml gives no taken_at.{system})"
+        where = (
+            f"Snapshot '{path.parent.name}/{path.name}': the file's modification time ({dt:%Y-%m-%dT%H:%M:%SZ}, "
+            f"used because manifest.toml gives no taken_at.{system})"
+        )
         fix = f"Set taken_at.{system} in manifest.toml, or fix the clock of the machine that wrote the file."
     now = datetime.now(timezone.utc)
     if dt > now + CLOCK_SKEW:
-        raise SnapshotError(f"{where} is in the future (now {now:%Y-%m-%dT%H:%M:%SZ}): the data's age could never be "
-                            f"checked. {fix}")
+        raise SnapshotError(
+            f"{where} is in the future (now {now:%Y-%m-%dT%H:%M:%SZ}): the data's age could never be checked. {fix}"
+        )
     return iso(dt)
 
 
 # ---------------------------------------------------------------------------------------------- loading
 
+
 def create_ingest_tables(con: duckdb.DuckDBPyConnection) -> None:
     """The `rejects` and `snapshot_files` tables (raw tables are made per file by load_file, see combine_files)."""
-    con.execute("create or replace table rejects (file varchar, row bigint, col varchar, value varchar, "
-                "expected varchar, message varchar)")
-    con.execute("create or replace table snapshot_files (file varchar, source varchar, system varchar, "
-                "sha256 varchar, rows bigint, taken_at varchar, staged bigint, rejected bigint)")
+    con.execute(
+        "create or replace table rejects (file varchar, row bigint, col varchar, value varchar, "
+        "expected varchar, message varchar)"
+    )
+    con.execute(
+        "create or replace table snapshot_files (file varchar, source varchar, system varchar, "
+        "sha256 varchar, rows bigint, taken_at varchar, staged bigint, rejected bigint)"
+    )
     con.execute("create or replace table snapshot_ignored (file varchar, reason varchar)")
 
 
 def raw_schema(s: Source) -> list[tuple[str, str]]:
     """(column, type) of a source's raw table: file + row, the text as read, the parsed typed values."""
-    return ([("_file", "varchar"), ("_row", "bigint"), ("_campaign", "varchar")]
-            + [(c.name, "varchar") for c in s.columns]
-            + [(c.parsed, PARSERS[c.type].sql_type) for c in s.columns if c.parsed]
-            + ([("payload", "json")] if s.keep_payload else []))
+    return (
+        [("_file", "varchar"), ("_row", "bigint"), ("_campaign", "varchar")]
+        + [(c.name, "varchar") for c in s.columns]
+        + [(c.parsed, PARSERS[c.type].sql_type) for c in s.columns if c.parsed]
+        + ([("payload", "json")] if s.keep_payload else [])
+    )
 
 
 def file_table(s: Source, index: int) -> str:
@@ -207,11 +234,13 @@ def combine_files(con, s: Source, tables: list[str], lenient: bool = False) -> N
     elif len(tables) == 1:
         con.execute(f"alter table {tables[0]} rename to {s.table}")
     elif not lenient:
-        con.execute(f"create or replace temp view {s.table} as "
-                    + " union all ".join(f"select * from {t}" for t in tables))
+        con.execute(
+            f"create or replace temp view {s.table} as " + " union all ".join(f"select * from {t}" for t in tables)
+        )
     else:
-        con.execute(f"create or replace temp table {s.table} as "
-                    + " union all ".join(f"select * from {t}" for t in tables))
+        con.execute(
+            f"create or replace temp table {s.table} as " + " union all ".join(f"select * from {t}" for t in tables)
+        )
         for t in tables:
             con.execute(f"drop table {t}")
 
@@ -226,8 +255,9 @@ def drop_raw(con, s: Source, tables: list[str], lenient: bool = False) -> None:
         con.execute(f"drop table {s.table}")
 
 
-def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, delim: str | None,
-              lenient: bool, table: str) -> int:
+def load_file(
+    con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, delim: str | None, lenient: bool, table: str
+) -> int:
     """Read one file into its own temporary `table` (raw_schema); returns the number of data records in the file
     (rows read, plus the damaged records lenient mode quarantined).
 
@@ -237,17 +267,25 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
     salvageable = lenient and suffix in (".csv", ".jsonl")
     if s.keep_payload:
         try:
-            read_in_file_order(con, table, "select cast(? as varchar) as _file, cast(null as bigint) as _row, "
-                               "cast(null as varchar) as _campaign, json as payload "
-                               "from read_json_objects(?, format='newline_delimited', maximum_object_size=?)",
-                               [rel, str(path), damaged.MAX_JSON_OBJECT])
+            read_in_file_order(
+                con,
+                table,
+                "select cast(? as varchar) as _file, cast(null as bigint) as _row, "
+                "cast(null as varchar) as _campaign, json as payload "
+                "from read_json_objects(?, format='newline_delimited', maximum_object_size=?)",
+                [rel, str(path), damaged.MAX_JSON_OBJECT],
+            )
         except duckdb.Error as e:
             _refused(path, rel, delim, e, salvageable)
             _create_empty(con, s, table)
             good, bad = damaged.scan_jsonl(path)
-            damaged.insert_rows(con, table, [{"_file": rel, "_row": r, "payload": damaged.payload_text(v)}
-                                             for r, v in good],
-                                ["_file", "_row", "payload"], casts={"payload": "json"})
+            damaged.insert_rows(
+                con,
+                table,
+                [{"_file": rel, "_row": r, "payload": damaged.payload_text(v)} for r, v in good],
+                ["_file", "_row", "payload"],
+                casts={"payload": "json"},
+            )
             damaged.reject(con, rel, bad)
             return len(good) + len(bad)
         return number_rows(con, table)
@@ -260,8 +298,10 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
         headers = sorted({k for _, v in damaged.scan_jsonl(path)[0] for k in v})
     mapping = _map_columns(s, headers, rel)
     campaign = _campaign_from_name(path) if s.name == "smartlead__leads" else None
-    exprs, expr_params = ["cast(? as varchar) as _file", "cast(null as bigint) as _row",
-                          "cast(? as varchar) as _campaign"], [rel, campaign]
+    exprs, expr_params = (
+        ["cast(? as varchar) as _file", "cast(null as bigint) as _row", "cast(? as varchar) as _campaign"],
+        [rel, campaign],
+    )
     for c in s.columns:
         if c.name not in mapping:
             exprs.append(f"cast(null as varchar) as {qi(c.name)}")
@@ -270,8 +310,9 @@ def load_file(con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, d
             expr_params.append(mapping[c.name])
         else:
             exprs.append(f"cast({qi(mapping[c.name])} as varchar) as {qi(c.name)}")
-    parsed = "".join(f", cast({parse_expr(c)} as {PARSERS[c.type].sql_type}) as {qi(c.parsed)}"
-                     for c in s.columns if c.parsed)
+    parsed = "".join(
+        f", cast({parse_expr(c)} as {PARSERS[c.type].sql_type}) as {qi(c.parsed)}" for c in s.columns if c.parsed
+    )
     select = f"select *{parsed} from (select {', '.join(exprs)} from {scan})"
     try:
         read_in_file_order(con, table, select, [*expr_params, *params])
@@ -319,9 +360,11 @@ def read_in_file_order(con, table: str, select: str, params: list) -> None:
     node = plan[0]
     while node["children"]:
         if node["name"] not in ORDER_KEEPING or len(node["children"]) != 1:
-            raise ReconcileError(f"Internal error: reading into {table} would not keep the file's row order (the "
-                                 f"query plan has {node['name']}), so row numbers could be wrong. Please report this "
-                                 "with the snapshot's headers.")
+            raise ReconcileError(
+                f"Internal error: reading into {table} would not keep the file's row order (the "
+                f"query plan has {node['name']}), so row numbers could be wrong. Please report this "
+                "with the snapshot's headers."
+            )
         node = node["children"][0]
     con.execute(f"create or replace temp table {table} as {select}", params)
 
@@ -340,21 +383,34 @@ def _parse_salvaged(con, s: Source, table: str) -> None:
         con.execute(f"update {table} set {sets}")
 
 
-def _salvage(con, s: Source, table: str, path: Path, rel: str, delim: str | None, mapping: dict,
-             campaign: str | None) -> int:
+def _salvage(
+    con, s: Source, table: str, path: Path, rel: str, delim: str | None, mapping: dict, campaign: str | None
+) -> int:
     """Lenient mode after DuckDB refused the file: load the well-formed records, quarantine the rest."""
     columns = ["_file", "_row", "_campaign"] + [c.name for c in s.columns]
     if path.suffix.lower() == ".jsonl":
         good, bad = damaged.scan_jsonl(path)
-        rows = [{"_file": rel, "_row": r, "_campaign": campaign,
-                 **{c.name: damaged.json_text(v.get(mapping[c.name])) for c in s.columns if c.name in mapping}}
-                for r, v in good]
+        rows = [
+            {
+                "_file": rel,
+                "_row": r,
+                "_campaign": campaign,
+                **{c.name: damaged.json_text(v.get(mapping[c.name])) for c in s.columns if c.name in mapping},
+            }
+            for r, v in good
+        ]
     else:
         header, records, bad = damaged.scan_csv(path, delim or ",")
         index = {h: i for i, h in enumerate(header)}
-        rows = [{"_file": rel, "_row": r, "_campaign": campaign,
-                 **{c.name: (rec[index[mapping[c.name]]] or None) for c in s.columns if c.name in mapping}}
-                for r, rec in records]
+        rows = [
+            {
+                "_file": rel,
+                "_row": r,
+                "_campaign": campaign,
+                **{c.name: (rec[index[mapping[c.name]]] or None) for c in s.columns if c.name in mapping},
+            }
+            for r, rec in records
+        ]
     damaged.insert_rows(con, table, rows, columns)
     _parse_salvaged(con, s, table)
     damaged.reject(con, rel, bad)
@@ -368,13 +424,17 @@ def _scan(path: Path, delim: str | None) -> tuple[str, list]:
     if suffix == ".csv":
         # buffer_size: DuckDB's default is 16 × max_line_size (4 GB), capped at the file's size — one buffer of the
         # whole file (a 2.9 GB Lead.csv at 10M leads could not be allocated under the default memory limit)
-        opts = ("delim=?, header=true, all_varchar=true, quote='\"', escape='\"', auto_detect=true, max_line_size=?, "
-                "buffer_size=?")
+        opts = (
+            "delim=?, header=true, all_varchar=true, quote='\"', escape='\"', auto_detect=true, max_line_size=?, "
+            "buffer_size=?"
+        )
         return f"read_csv(?, {opts})", [str(path), delim, damaged.MAX_RECORD, damaged.MAX_RECORD]
     if suffix == ".parquet":
         return "read_parquet(?)", [str(path)]
-    return ("read_json_objects(?, format='newline_delimited', maximum_object_size=?)",
-            [str(path), damaged.MAX_JSON_OBJECT])
+    return (
+        "read_json_objects(?, format='newline_delimited', maximum_object_size=?)",
+        [str(path), damaged.MAX_JSON_OBJECT],
+    )
 
 
 def _headers(con, scan: str, params: list, path: Path) -> list[str]:
@@ -398,18 +458,24 @@ def _map_columns(s: Source, headers: list[str], rel: str) -> dict[str, str]:
         positions = [i for i, h in enumerate(headers, start=1) if h.strip().lower() in names]
         if len(positions) > 1:
             found = " and ".join(f"'{headers[i - 1]}' (column {i})" for i in positions)
-            raise SnapshotError(f"Snapshot '{rel}' header names the column '{c.header}' {len(positions)} times: "
-                                f"{found}. Keep one of them in the export (reconcile will not guess which is right).")
+            raise SnapshotError(
+                f"Snapshot '{rel}' header names the column '{c.header}' {len(positions)} times: "
+                f"{found}. Keep one of them in the export (reconcile will not guess which is right)."
+            )
         hit = next((by_lower[h.lower()] for h in c.headers() if h.lower() in by_lower), None)
         if hit is not None:
             mapping[c.name] = hit
         elif c.required:
-            raise SnapshotError(f"Snapshot '{rel}' has no column '{c.header}' (found: {', '.join(headers)}). "
-                                f"Add the column to the export (header names are case-insensitive).")
+            raise SnapshotError(
+                f"Snapshot '{rel}' has no column '{c.header}' (found: {', '.join(headers)}). "
+                f"Add the column to the export (header names are case-insensitive)."
+            )
     if s.name == "clay__rows" and not any(k in mapping for k in CLAY_IDENTITY):
         names = ", ".join(f"'{c.header}'" for c in s.columns if c.name in CLAY_IDENTITY)
-        raise SnapshotError(f"Snapshot '{rel}' has none of the Clay identity columns {names}. Add one, or map "
-                            "your header names in the policy's [clay.columns].")
+        raise SnapshotError(
+            f"Snapshot '{rel}' has none of the Clay identity columns {names}. Add one, or map "
+            "your header names in the policy's [clay.columns]."
+        )
     return mapping
 
 
@@ -420,6 +486,7 @@ def _campaign_from_name(path: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- checks
+
 
 def is_bad(c: Column) -> str:
     """SQL that is true when a raw value is neither blank nor of its column's type (macros in sql/macros)."""
@@ -441,23 +508,29 @@ def check_values(con, s: Source) -> None:
             for c in typed:
                 con.execute(
                     f"insert into rejects select _file, _row, ?, {qi(c.name)}, ?, null from {s.table} "
-                    f"where {is_bad(c)}", [c.header, TYPES[c.type]])
+                    f"where {is_bad(c)}",
+                    [c.header, TYPES[c.type]],
+                )
     if s.key:
         col = next(c for c in s.columns if c.name == s.key)
         key, parsed = qi(col.name), qi(col.parsed)
-        duplicated = con.execute(f"select count(*) from (select {parsed} as k from {s.table} "
-                                 f"where k is not null group by k having count(*) > 1)").fetchone()[0]
+        duplicated = con.execute(
+            f"select count(*) from (select {parsed} as k from {s.table} "
+            f"where k is not null group by k having count(*) > 1)"
+        ).fetchone()[0]
         if duplicated:
             con.execute(
                 f"insert into rejects select _file, _row, ?, {key}, ?, null from ("
                 f"  select _file, _row, {key}, count(*) over (partition by {parsed}) as n from {s.table}"
                 f"  where {parsed} is not null) where n > 1",
-                ["Id", "a unique Id (each Salesforce record once per file)"])
+                ["Id", "a unique Id (each Salesforce record once per file)"],
+            )
 
 
 def raise_first_reject(con) -> None:
-    rows = con.execute("select file, row, col, value, expected, message from rejects "
-                       "order by file, row, col").fetchall()
+    rows = con.execute(
+        "select file, row, col, value, expected, message from rejects order by file, row, col"
+    ).fetchall()
     if not rows:
         return
     file, row, col, value, expected, message = rows[0]
@@ -465,7 +538,9 @@ def raise_first_reject(con) -> None:
     if message:
         text = f"Snapshot '{file}' line {row + 1}: {message}."
     elif expected.startswith("a unique Id"):
-        text = f"Snapshot '{file}' row {row}: column '{col}' value '{value}' appears more than once; expected {expected}."
+        text = (
+            f"Snapshot '{file}' row {row}: column '{col}' value '{value}' appears more than once; expected {expected}."
+        )
     else:
         text = f"Snapshot '{file}' row {row}: column '{col}' value '{value}' is not {expected}."
     raise SnapshotError(f"{text} {LENIENT_HINT}{more}")
@@ -482,19 +557,24 @@ def account(con, s: Source, files: list[LoadedFile], lenient: bool) -> None:
     records (a record can be lost no other way than by a bug, so this stops the plan instead of hiding one).
     Strict mode stages every record it read (a rejected one stops the plan after the last file is checked)."""
     staged = dict(con.execute(f"select _file, count(*) from {s.table} group by _file").fetchall())
-    rejected = dict(con.execute("select file, count(distinct row) from rejects group by file").fetchall()
-                    if lenient else [])
+    rejected = dict(
+        con.execute("select file, count(distinct row) from rejects group by file").fetchall() if lenient else []
+    )
     for f in files:
         f.staged, f.rejected = staged.get(f.path, 0), rejected.get(f.path, 0)
         if f.staged + f.rejected != f.records:
-            raise ReconcileError(f"Internal error: '{f.path}' holds {f.records} records but {f.staged} were staged "
-                                 f"and {f.rejected} rejected. Nothing was written; please report this.")
+            raise ReconcileError(
+                f"Internal error: '{f.path}' holds {f.records} records but {f.staged} were staged "
+                f"and {f.rejected} rejected. Nothing was written; please report this."
+            )
 
 
 # ---------------------------------------------------------------------------------------------- entry point
 
-def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False, progress=None,
-           on_source=None) -> Snapshot:
+
+def ingest(
+    con, root: Path, clay_columns: dict[str, str], lenient: bool = False, progress=None, on_source=None
+) -> Snapshot:
     """Load a snapshot directory into raw tables. Strict: raises SnapshotError on the first bad value.
 
     `on_source(source, snapshot)` runs after each source is loaded and checked (lenient: quarantined), so the
@@ -532,13 +612,16 @@ def ingest(con, root: Path, clay_columns: dict[str, str], lenient: bool = False,
                 drop_raw(con, s, tables, lenient)
         for lf, digest in zip(snap.files, digests):
             lf.sha256 = digest.result()
-    con.executemany("insert into snapshot_files values (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [[f.path, f.source, f.system, f.sha256, f.records, f.taken_at, f.staged, f.rejected]
-                     for f in snap.files])
+    con.executemany(
+        "insert into snapshot_files values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [[f.path, f.source, f.system, f.sha256, f.records, f.taken_at, f.staged, f.rejected] for f in snap.files],
+    )
     if snap.ignored:
         con.executemany("insert into snapshot_ignored values (?, ?)", [list(i) for i in snap.ignored])
     if not lenient:
         raise_first_reject(con)
-    con.execute("update rejects set message = coalesce(message, 'column ''' || col || ''' value ''' || "
-                "coalesce(value, '') || ''' is not ' || expected)")
+    con.execute(
+        "update rejects set message = coalesce(message, 'column ''' || col || ''' value ''' || "
+        "coalesce(value, '') || ''' is not ' || expected)"
+    )
     return snap

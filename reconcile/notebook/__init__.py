@@ -1,4 +1,5 @@
 """The notebook side: the daily papermill run, the analyst notebooks' helpers and the apply panel."""
+
 from importlib import import_module
 
 # Re-exported lazily: importing one module of this package (e.g. reconcile.notebook.run) does not load the others.

@@ -33,11 +33,11 @@ where ($kind is null or t.kind = $kind) and ($route is null or t.route = $route)
 order by t.kind, t.object, t.record_id nulls first, t.detail limit $limit"""
 HEADLINES = {
     "Changes by field": "select object || '.' || field as field, count(*) filter (where status = 'ready') as ready, "
-                        "count(*) filter (where status = 'blocked') as blocked from plan_changes group by 1 order by 1",
+    "count(*) filter (where status = 'blocked') as blocked from plan_changes group by 1 order by 1",
     "Blocked changes by reason": "select reason, count(*) as changes from plan_changes where status = 'blocked' "
-                                 "group by 1 order by 2 desc, 1",
+    "group by 1 order by 2 desc, 1",
     "Findings by kind and route": "select kind, route, count(*) as findings from plan_findings group by 1, 2 "
-                                  "order by 3 desc, 1, 2",
+    "order by 3 desc, 1, 2",
     "Rejected input rows by file": "select file, count(*) as rows from rejects group by 1 order by 1",
 }
 
@@ -53,7 +53,9 @@ def locate(plan_path: str = "", db_path: str = "", reports_dir: str = "reports")
         runs = list_runs(reports_dir)
         if not runs:
             close_all()  # a second Run All rebuilds the demo database: this kernel's read-only connection must go
-        plan_path = runs[-1].plan_path if runs else plan_bundle(work_dir=str(Path(reports_dir) / ".notebook-demo")).plan_path
+        plan_path = (
+            runs[-1].plan_path if runs else plan_bundle(work_dir=str(Path(reports_dir) / ".notebook-demo")).plan_path
+        )
     plan = Path(plan_path)
     return plan, Path(db_path) if db_path else plan.parent / "reconcile.duckdb"
 
@@ -84,14 +86,16 @@ def headline(con) -> dict[str, pl.DataFrame]:
 
 def filter_changes(con, rule=None, field=None, campaign=None, gbu=None, status=None, limit: int = 200) -> pl.DataFrame:
     """Planned changes matching every given filter (field as `Object.Field`), at most `limit` rows."""
-    return _frame(con, CHANGES_SQL, {"rule": rule, "field": field, "campaign": campaign, "gbu": gbu,
-                                     "status": status, "limit": limit})
+    return _frame(
+        con,
+        CHANGES_SQL,
+        {"rule": rule, "field": field, "campaign": campaign, "gbu": gbu, "status": status, "limit": limit},
+    )
 
 
 def filter_findings(con, kind=None, route=None, campaign=None, gbu=None, limit: int = 200) -> pl.DataFrame:
     """Findings matching every given filter, at most `limit` rows."""
-    return _frame(con, FINDINGS_SQL, {"kind": kind, "route": route, "campaign": campaign, "gbu": gbu,
-                                      "limit": limit})
+    return _frame(con, FINDINGS_SQL, {"kind": kind, "route": route, "campaign": campaign, "gbu": gbu, "limit": limit})
 
 
 def _frame(con, sql: str, params: dict | None = None) -> pl.DataFrame:
@@ -100,17 +104,22 @@ def _frame(con, sql: str, params: dict | None = None) -> pl.DataFrame:
 
 def options(con) -> dict[str, list[tuple[str, str | None]]]:
     """Dropdown choices (label, value) for each filter, '(all)' first."""
+
     def column(sql):
         return [("(all)", ALL)] + [(str(v), v) for (v,) in con.execute(sql).fetchall()]
-    campaigns = con.execute("select sf_campaign_id, coalesce(name, sf_campaign_id) from stg_sfdc__campaign "
-                            "order by 2, 1").fetchall()
+
+    campaigns = con.execute(
+        "select sf_campaign_id, coalesce(name, sf_campaign_id) from stg_sfdc__campaign order by 2, 1"
+    ).fetchall()
     return {
         "rule": column("select distinct rule from plan_changes where rule is not null order by 1"),
         "field": column("select distinct object || '.' || field from plan_changes order by 1"),
         "kind": column("select distinct kind from plan_findings order by 1"),
         "campaign": [("(all)", ALL)] + [(name, cid) for cid, name in campaigns],
-        "gbu": column("select gbu from (select gbu from stg_sfdc__lead union select gbu from stg_sfdc__campaign) "
-                      "where gbu is not null order by 1"),
+        "gbu": column(
+            "select gbu from (select gbu from stg_sfdc__lead union select gbu from stg_sfdc__campaign) "
+            "where gbu is not null order by 1"
+        ),
     }
 
 
@@ -121,19 +130,29 @@ def widgets_for(con) -> dict:
 
     labels = {"rule": "Rule", "field": "Field", "kind": "Finding kind", "campaign": "Campaign", "gbu": "GBU"}
     style = {"description_width": "100px"}
-    return {key: w.Dropdown(options=[(label, "" if value is ALL else value) for label, value in opts], value="",
-                            description=labels[key], style=style, layout=w.Layout(width="520px"))
-            for key, opts in options(con).items()}
+    return {
+        key: w.Dropdown(
+            options=[(label, "" if value is ALL else value) for label, value in opts],
+            value="",
+            description=labels[key],
+            style=style,
+            layout=w.Layout(width="520px"),
+        )
+        for key, opts in options(con).items()
+    }
 
 
 def filtered_html(con, limit: int = 50, **filters) -> str:
     """The changes and findings matching the filters ("" or None = all) as titled HTML tables."""
     f = {k: (v or None) for k, v in filters.items()}
-    changes = filter_changes(con, rule=f.get("rule"), field=f.get("field"), campaign=f.get("campaign"),
-                             gbu=f.get("gbu"), limit=limit)
+    changes = filter_changes(
+        con, rule=f.get("rule"), field=f.get("field"), campaign=f.get("campaign"), gbu=f.get("gbu"), limit=limit
+    )
     findings = filter_findings(con, kind=f.get("kind"), campaign=f.get("campaign"), gbu=f.get("gbu"), limit=limit)
-    return show({f"Changes ({_shown(changes, limit)})": changes,
-                 f"Findings ({_shown(findings, limit)})": findings}, max_rows=limit).data
+    return show(
+        {f"Changes ({_shown(changes, limit)})": changes, f"Findings ({_shown(findings, limit)})": findings},
+        max_rows=limit,
+    ).data
 
 
 def _shown(frame: pl.DataFrame, limit: int) -> str:
@@ -167,14 +186,16 @@ def summary_tables(plan: dict) -> dict[str, pl.DataFrame]:
     }
     if plan.get("gates"):
         tables["Gates (approval must override with a reason)"] = pl.DataFrame(
-            [{k: g.get(k) for k in ("gate", "object", "field", "count", "limit", "message")} for g in plan["gates"]])
+            [{k: g.get(k) for k in ("gate", "object", "field", "count", "limit", "message")} for g in plan["gates"]]
+        )
     return tables
 
 
 def _pairs(counts: dict | None, key: str, value: str) -> pl.DataFrame:
     items = list((counts or {}).items())
-    return pl.DataFrame({key: [k for k, _ in items], value: [v for _, v in items]},
-                        schema={key: pl.String, value: pl.Int64})
+    return pl.DataFrame(
+        {key: [k for k, _ in items], value: [v for _, v in items]}, schema={key: pl.String, value: pl.Int64}
+    )
 
 
 def show(tables: dict[str, pl.DataFrame], max_rows: int = 50):
@@ -208,15 +229,18 @@ def report_frame(report_path: str | Path, height: int = 900):
     from IPython.display import HTML
 
     doc = Path(report_path).read_text("utf-8")
-    return HTML(f'<iframe srcdoc="{html.escape(doc, quote=True)}" style="width:100%;height:{int(height)}px;'
-                f'border:1px solid #ccc"></iframe>')
+    return HTML(
+        f'<iframe srcdoc="{html.escape(doc, quote=True)}" style="width:100%;height:{int(height)}px;'
+        f'border:1px solid #ccc"></iframe>'
+    )
 
 
 def field_samples(plan: dict, per_field: int = 5) -> pl.DataFrame:
     """The first `per_field` changes of each object.field, for review before approval."""
     first = f"row_number() over (partition by object, field order by record_id) <= {int(per_field)}"
-    rows = planfile.rows(plan, "changes", qualify=first,
-                         columns=("object", "field", "record_id", "before", "after", "status", "reason"))
+    rows = planfile.rows(
+        plan, "changes", qualify=first, columns=("object", "field", "record_id", "before", "after", "status", "reason")
+    )
     if not rows:
         return pl.DataFrame()
     frame = pl.DataFrame(rows, schema={k: pl.String for k in rows[0]}, strict=False)

@@ -65,8 +65,13 @@ class RunBundle:
         if not meta.is_file():
             return None
         doc = json.loads(meta.read_text("utf-8"))
-        return cls(run_id=path.name, path=path, summary=doc.get("summary") or {},
-                   created_at=doc.get("created_at") or "", plan_id=doc.get("plan_id") or "")
+        return cls(
+            run_id=path.name,
+            path=path,
+            summary=doc.get("summary") or {},
+            created_at=doc.get("created_at") or "",
+            plan_id=doc.get("plan_id") or "",
+        )
 
 
 def list_runs(reports_dir: str | Path = "reports") -> list[RunBundle]:
@@ -83,13 +88,20 @@ def history_of(reports_dir: str | Path, exclude: str | Path | None = None, befor
     `exclude`: a run folder to leave out (the current one); `before`: only runs created up to this time.
     """
     skip = Path(exclude).resolve() if exclude else None
-    return [{"run_id": b.run_id, "created_at": b.created_at, "summary": b.summary}
-            for b in list_runs(reports_dir)
-            if b.path.resolve() != skip and (before is None or b.created_at <= before)]
+    return [
+        {"run_id": b.run_id, "created_at": b.created_at, "summary": b.summary}
+        for b in list_runs(reports_dir)
+        if b.path.resolve() != skip and (before is None or b.created_at <= before)
+    ]
 
 
-def prepare_snapshot(snapshot_dir: str | Path | None, work_dir: Path, pull: bool = False,
-                     org: str | None = None, policy: str | None = None) -> Path:
+def prepare_snapshot(
+    snapshot_dir: str | Path | None,
+    work_dir: Path,
+    pull: bool = False,
+    org: str | None = None,
+    policy: str | None = None,
+) -> Path:
     """The snapshot to plan from: pulled from Salesforce, given, or (neither) a generated demo snapshot."""
     if pull:
         from ..sources.pull_all import parse_sources, pull_sources  # imported only when pulling
@@ -104,8 +116,13 @@ def prepare_snapshot(snapshot_dir: str | Path | None, work_dir: Path, pull: bool
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, target / name)
         sources = parse_sources(os.environ.get("RECONCILE_PULL_SOURCES") or "sfdc")  # README: Daily unattended run
-        pull_sources(target, sources, connect_sf=lambda: connect(org=org or None),
-                     spool=os.environ.get("RECONCILE_SMARTLEAD_SPOOL") or None, policy=policy)
+        pull_sources(
+            target,
+            sources,
+            connect_sf=lambda: connect(org=org or None),
+            spool=os.environ.get("RECONCILE_SMARTLEAD_SPOOL") or None,
+            policy=policy,
+        )
         return target
     if snapshot_dir:
         return Path(snapshot_dir)
@@ -116,8 +133,15 @@ def prepare_snapshot(snapshot_dir: str | Path | None, work_dir: Path, pull: bool
     return target
 
 
-def plan_bundle(snapshot_dir: str = "", pull: bool = False, run_date: str = "", work_dir: str = "reports/notebook-run",
-                policy_path: str = "", lenient: bool = False, org: str = "") -> RunBundle:
+def plan_bundle(
+    snapshot_dir: str = "",
+    pull: bool = False,
+    run_date: str = "",
+    work_dir: str = "reports/notebook-run",
+    policy_path: str = "",
+    lenient: bool = False,
+    org: str = "",
+) -> RunBundle:
     """In the daily notebook's kernel (run_daily drives the notebook): snapshot → plan → fingerprints, summary,
     history → report.html in work_dir.
 
@@ -129,25 +153,44 @@ def plan_bundle(snapshot_dir: str = "", pull: bool = False, run_date: str = "", 
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     snap = prepare_snapshot(snapshot_dir, work, pull=pull, org=org, policy=policy_path or None)
-    plan = build_plan(snap, out=work / "plan.json", db=work / "reconcile.duckdb", policy=policy_path or None,
-                      lenient=lenient).plan  # also writes plan.changes.csv / .parquet
-    _write_json(work / "fingerprints.json", {"snapshot_dir": str(snap), "files": plan["snapshot"]["fingerprints"],
-                                             "policy": plan["policy"]["fingerprint"]})
+    plan = build_plan(
+        snap, out=work / "plan.json", db=work / "reconcile.duckdb", policy=policy_path or None, lenient=lenient
+    ).plan  # also writes plan.changes.csv / .parquet
+    _write_json(
+        work / "fingerprints.json",
+        {"snapshot_dir": str(snap), "files": plan["snapshot"]["fingerprints"], "policy": plan["policy"]["fingerprint"]},
+    )
     history = history_of(work.parent, exclude=work, before=plan["created_at"])
-    earlier = [b for b in list_runs(work.parent) if b.path.resolve() != work.resolve()
-               and b.created_at <= plan["created_at"]]
+    earlier = [
+        b for b in list_runs(work.parent) if b.path.resolve() != work.resolve() and b.created_at <= plan["created_at"]
+    ]
     since = since_last_run(earlier[-1] if earlier else None)
     _write_json(work / "history.json", history)
-    _write_json(work / "summary.json", {"plan_id": plan["plan_id"], "created_at": plan["created_at"],
-                                        "run_date": run_date or plan["created_at"][:10], "summary": plan["summary"]})
+    _write_json(
+        work / "summary.json",
+        {
+            "plan_id": plan["plan_id"],
+            "created_at": plan["created_at"],
+            "run_date": run_date or plan["created_at"][:10],
+            "summary": plan["summary"],
+        },
+    )
     title = f"Reconciliation report — {run_date or plan['created_at'][:10]}"
     from ..report.digest import week_of
+
     pol = load_policy(policy_path or None)
     instance = pol.notify.instance_url if pol.notify else None
     exports = write_findings_exports(plan, work, instance)
-    render_report(plan, work / "report.html", history=history, title=title,
-                  weekly_review=f"../weekly/{week_of(run_date or plan['created_at'][:10])[0]}.html", since=since,
-                  instance_url=instance, findings_exports=exports)
+    render_report(
+        plan,
+        work / "report.html",
+        history=history,
+        title=title,
+        weekly_review=f"../weekly/{week_of(run_date or plan['created_at'][:10])[0]}.html",
+        since=since,
+        instance_url=instance,
+        findings_exports=exports,
+    )
     return RunBundle.from_dir(_finish(work, run_date or plan["created_at"][:10], plan["plan_id"]))
 
 
@@ -171,9 +214,17 @@ def write_findings_exports(plan: dict, folder: Path, instance_url: str | None = 
         w = writer(buf, FINDINGS_COLUMNS)
         w.writeheader()
         for f in rows:
-            w.writerow({**f, "route": route, "link": sf_link(instance, f.get("object") or "", f.get("record_id")),
-                        "evidence": "; ".join(f"{e['file']}:{e['row']} {e.get('column') or ''}={e.get('value')}"
-                                              for e in f.get("evidence") or [])})
+            w.writerow(
+                {
+                    **f,
+                    "route": route,
+                    "link": sf_link(instance, f.get("object") or "", f.get("record_id")),
+                    "evidence": "; ".join(
+                        f"{e['file']}:{e['row']} {e.get('column') or ''}={e.get('value')}"
+                        for e in f.get("evidence") or []
+                    ),
+                }
+            )
         write_atomic(folder / names[route], buf.getvalue())
     return names
 
@@ -186,16 +237,23 @@ def since_last_run(previous: RunBundle | None) -> dict | None:
         return {"first": True}
     from ..approval import approval_path
 
-    out = {"run_id": previous.run_id, "plan_id": previous.plan_id, "created_at": previous.created_at,
-           "ready": (previous.summary.get("changes") or {}).get("ready", 0), "approvals": [], "outcomes": {}}
+    out = {
+        "run_id": previous.run_id,
+        "plan_id": previous.plan_id,
+        "created_at": previous.created_at,
+        "ready": (previous.summary.get("changes") or {}).get("ready", 0),
+        "approvals": [],
+        "outcomes": {},
+    }
     approval = approval_path(previous.plan_path)
     if approval.is_file():
         try:
             entries = json.loads(approval.read_text("utf-8")).get("approvals") or []
         except (ValueError, AttributeError):
             entries = []
-        out["approvals"] = [{"by": e.get("approved_by"), "at": e.get("approved_at")} for e in entries
-                            if isinstance(e, dict)]
+        out["approvals"] = [
+            {"by": e.get("approved_by"), "at": e.get("approved_at")} for e in entries if isinstance(e, dict)
+        ]
     results = previous.plan_path.with_name(previous.plan_path.stem + ".results.csv")
     if results.is_file():
         with results.open(encoding="utf-8", newline="") as fh:
@@ -215,14 +273,21 @@ def _finish(work: Path, run_date: str, plan_id: str) -> Path:
     return final
 
 
-CELL_TIMEOUT = 1800     # seconds one notebook cell may run (reconcile run --cell-timeout)
+CELL_TIMEOUT = 1800  # seconds one notebook cell may run (reconcile run --cell-timeout)
 RUN_TIMEOUT = 3 * 3600  # seconds the whole run may take (reconcile run --timeout)
 
 
-def run_daily(snapshot_dir: str | Path | None = None, pull: bool = False, run_date: str | None = None,
-              reports_dir: str | Path = "reports", policy: str | Path | None = None, org: str | None = None,
-              lenient: bool = False, cell_timeout: float = CELL_TIMEOUT,
-              run_timeout: float | None = RUN_TIMEOUT) -> RunBundle:
+def run_daily(
+    snapshot_dir: str | Path | None = None,
+    pull: bool = False,
+    run_date: str | None = None,
+    reports_dir: str | Path = "reports",
+    policy: str | Path | None = None,
+    org: str | None = None,
+    lenient: bool = False,
+    cell_timeout: float = CELL_TIMEOUT,
+    run_timeout: float | None = RUN_TIMEOUT,
+) -> RunBundle:
     """Execute the daily notebook with papermill into reports_dir/<run_date>-<short plan id>/; never applies.
 
     The kernel's own log (Jupyter's warnings) goes to the bundle's kernel.log, not to the caller's stderr. A cell
@@ -237,19 +302,34 @@ def run_daily(snapshot_dir: str | Path | None = None, pull: bool = False, run_da
     work = root / f".running-{run_date}-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
     executed = root / f"{work.name}.ipynb"  # outside the folder: the kernel renames the folder when it is done
-    params = {"snapshot_dir": str(Path(snapshot_dir).resolve()) if snapshot_dir else "", "pull": bool(pull),
-              "run_date": run_date, "work_dir": str(work), "policy_path": str(Path(policy).resolve()) if policy else "",
-              "lenient": bool(lenient), "org": org or ""}
+    params = {
+        "snapshot_dir": str(Path(snapshot_dir).resolve()) if snapshot_dir else "",
+        "pull": bool(pull),
+        "run_date": run_date,
+        "work_dir": str(work),
+        "policy_path": str(Path(policy).resolve()) if policy else "",
+        "lenient": bool(lenient),
+        "org": org or "",
+    }
     try:
         with _kernel_log(work / "kernel.log"), _deadline(run_timeout):
-            pm.execute_notebook(str(DAILY_NOTEBOOK), str(executed), parameters=params, kernel_name="python3",
-                                progress_bar=False, cwd=str(work),
-                                execution_timeout=max(1, round(cell_timeout)))
+            pm.execute_notebook(
+                str(DAILY_NOTEBOOK),
+                str(executed),
+                parameters=params,
+                kernel_name="python3",
+                progress_bar=False,
+                cwd=str(work),
+                execution_timeout=max(1, round(cell_timeout)),
+            )
     except (pm.PapermillExecutionError, RunTimeout, TimeoutError, RuntimeError) as e:
         raise _fail(root, run_date, work, executed, e, cell_timeout, run_timeout) from e
     final = _moved(work)  # kernel.log moved with its folder
     executed.rename(final / "daily_run.ipynb")
-    from ..report.digest import build_digest  # the week's connector review, which the report links to, includes this run
+    from ..report.digest import (
+        build_digest,
+    )  # the week's connector review, which the report links to, includes this run
+
     build_digest(run_date, reports_dir=root)
     return RunBundle.from_dir(final)
 
@@ -302,8 +382,9 @@ def _moved(work: Path) -> Path:
     return final
 
 
-def _fail(root: Path, run_date: str, work: Path, executed: Path, e: Exception, cell_timeout: float,
-          run_timeout: float | None) -> ReconcileError:
+def _fail(
+    root: Path, run_date: str, work: Path, executed: Path, e: Exception, cell_timeout: float, run_timeout: float | None
+) -> ReconcileError:
     """Move what the failed run left into <run_date>-failed/, write FAILURE.md, and say what happened."""
     here = _moved(work)
     failed = _unique(root / f"{run_date}-failed")
@@ -312,8 +393,11 @@ def _fail(root: Path, run_date: str, work: Path, executed: Path, e: Exception, c
         executed.rename(failed / "daily_run.ipynb")
     (failed / "summary.json").unlink(missing_ok=True)  # a failed run is never listed as a finished one
     if isinstance(e, (RunTimeout, TimeoutError)):
-        limit = (f"the whole run took longer than {run_timeout:g} s" if isinstance(e, RunTimeout)
-                 else f"a cell ran longer than {cell_timeout:g} s")
+        limit = (
+            f"the whole run took longer than {run_timeout:g} s"
+            if isinstance(e, RunTimeout)
+            else f"a cell ran longer than {cell_timeout:g} s"
+        )
         what = f"The run was stopped: {limit} (reconcile run --timeout / --cell-timeout)"
         where, tail = "the cell that was running (marked in the notebook)", ""
     elif hasattr(e, "exec_count"):
@@ -326,9 +410,13 @@ def _fail(root: Path, run_date: str, work: Path, executed: Path, e: Exception, c
         f"# Daily run {run_date} failed\n\n- **What:** {what}\n- **Where:** {where} of "
         f"`daily_run.ipynb` in this folder\n- **What to do:** read the marked cell in `daily_run.ipynb` (and "
         f"`kernel.log`); fix the input or setting it names, then rerun `reconcile run`. Nothing was written to "
-        f"Salesforce: the daily run never applies.\n\n## Last lines of the traceback\n\n```\n{tail}\n```\n", "utf-8")
-    return ReconcileError(f"Daily run failed in {where} ({what}). The executed notebook, with the failing cell "
-                          f"marked, is '{failed / 'daily_run.ipynb'}'; see '{failed / 'FAILURE.md'}'.")
+        f"Salesforce: the daily run never applies.\n\n## Last lines of the traceback\n\n```\n{tail}\n```\n",
+        "utf-8",
+    )
+    return ReconcileError(
+        f"Daily run failed in {where} ({what}). The executed notebook, with the failing cell "
+        f"marked, is '{failed / 'daily_run.ipynb'}'; see '{failed / 'FAILURE.md'}'."
+    )
 
 
 def _plain(line: str) -> str:

@@ -1,4 +1,5 @@
 """What people read: the daily HTML report, its wording and charts, and the weekly connector digest."""
+
 from importlib import import_module
 
 # Re-exported lazily: importing one module of this package (e.g. reconcile.report.charts) does not load the others.

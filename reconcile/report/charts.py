@@ -77,9 +77,7 @@ def hbar_chart(
                     f'fill="{colour}"><title>{escape(label)}: {_fmt(value)} {escape(name)}</title></rect>'
                 )
             x += w
-        out.append(
-            f'<text class="val" x="{x + 6:.1f}" y="{y + bar_h - 5}">{_fmt(sum(values))}</text>'
-        )
+        out.append(f'<text class="val" x="{x + 6:.1f}" y="{y + bar_h - 5}">{_fmt(sum(values))}</text>')
     out.append("</svg>")
     return Markup("".join(out))
 
@@ -134,8 +132,7 @@ def line_chart(
     for i, label in enumerate(labels):
         if i % every == 0 or i == n - 1:
             out.append(
-                f'<text class="axis" x="{px(i):.1f}" y="{height - 10}" text-anchor="middle">'
-                f"{escape(label)}</text>"
+                f'<text class="axis" x="{px(i):.1f}" y="{height - 10}" text-anchor="middle">{escape(label)}</text>'
             )
     for name, colour, values in series:
         points = " ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in enumerate(values))

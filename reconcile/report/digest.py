@@ -35,7 +35,7 @@ class Digest:
     connector_errors: list[dict]
     exceptions: list[dict]
     applied: list[dict]
-    findings: list[dict]          # {kind, opened, closed, open_at_end}
+    findings: list[dict]  # {kind, opened, closed, open_at_end}
     html_path: Path | None = None
     md_path: Path | None = None
 
@@ -63,15 +63,26 @@ def _read(db: Path, sql: str) -> list[tuple]:
         con.close()
 
 
-def build_digest(day: str | None = None, reports_dir: str | Path = "reports", out_dir: str | Path | None = None,
-                 audit_dbs: tuple[Path, ...] = ()) -> Digest:
+def build_digest(
+    day: str | None = None,
+    reports_dir: str | Path = "reports",
+    out_dir: str | Path | None = None,
+    audit_dbs: tuple[Path, ...] = (),
+) -> Digest:
     week, start, end = week_of(day)
     runs = list_runs(reports_dir)
     in_week = [b for b in runs if start.isoformat() <= _run_date(b) <= end.isoformat()]
     before = [b for b in runs if _run_date(b) < start.isoformat()]
-    d = Digest(week=week, start=start.isoformat(), end=end.isoformat(), runs=[b.run_id for b in in_week],
-               connector_errors=_connector_errors(in_week, start, end),
-               exceptions=[], applied=[], findings=_findings(before[-1:] + in_week, bool(before)))
+    d = Digest(
+        week=week,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        runs=[b.run_id for b in in_week],
+        connector_errors=_connector_errors(in_week, start, end),
+        exceptions=[],
+        applied=[],
+        findings=_findings(before[-1:] + in_week, bool(before)),
+    )
     d.exceptions, d.applied = _audit([b.db_path for b in in_week] + list(audit_dbs), start, end)
     out = Path(out_dir) if out_dir else Path(reports_dir) / "weekly"
     d.md_path, d.html_path = out / f"{week}.md", out / f"{week}.html"
@@ -89,15 +100,26 @@ def _connector_errors(bundles, start: date, end: date) -> list[dict]:
     seen = set()
     groups: dict[tuple, dict] = {}
     for b in bundles:
-        rows = _read(b.db_path, "select object, record_id, field, message, strftime(error_at, '%Y-%m-%dT%H:%M:%SZ') "
-                                "from stg_clay__errors")
+        rows = _read(
+            b.db_path,
+            "select object, record_id, field, message, strftime(error_at, '%Y-%m-%dT%H:%M:%SZ') from stg_clay__errors",
+        )
         for obj, rid, fld, msg, at in rows:
             if (obj, rid, fld, msg, at) in seen or (at and not start.isoformat() <= at[:10] <= end.isoformat()):
                 continue
             seen.add((obj, rid, fld, msg, at))
-            g = groups.setdefault((obj or "", fld or "", msg or ""), {"object": obj or "", "field": fld or "",
-                                                                       "message": msg or "", "count": 0,
-                                                                       "records": set(), "first": at, "last": at})
+            g = groups.setdefault(
+                (obj or "", fld or "", msg or ""),
+                {
+                    "object": obj or "",
+                    "field": fld or "",
+                    "message": msg or "",
+                    "count": 0,
+                    "records": set(),
+                    "first": at,
+                    "last": at,
+                },
+            )
             g["count"] += 1
             g["records"].add(rid)
             g["first"] = min(x for x in (g["first"], at) if x) if (g["first"] or at) else None
@@ -109,14 +131,33 @@ def _connector_errors(bundles, start: date, end: date) -> list[dict]:
 def _audit(dbs: list[Path], start: date, end: date) -> tuple[list[dict], list[dict]]:
     rows, seen = [], set()
     for db in dbs:
-        for r in _read(db, "select plan_id, approver, object, record_id, field, result, error_code, message, "
-                           "strftime(\"at\", '%Y-%m-%dT%H:%M:%SZ') from audit order by seq"):
+        for r in _read(
+            db,
+            "select plan_id, approver, object, record_id, field, result, error_code, message, "
+            "strftime(\"at\", '%Y-%m-%dT%H:%M:%SZ') from audit order by seq",
+        ):
             key = tuple(r)
             if key in seen or not r[8] or not start.isoformat() <= r[8][:10] <= end.isoformat():
                 continue
             seen.add(key)
-            rows.append(dict(zip(("plan_id", "approver", "object", "record_id", "field", "result", "error_code",
-                                  "message", "at"), r)))
+            rows.append(
+                dict(
+                    zip(
+                        (
+                            "plan_id",
+                            "approver",
+                            "object",
+                            "record_id",
+                            "field",
+                            "result",
+                            "error_code",
+                            "message",
+                            "at",
+                        ),
+                        r,
+                    )
+                )
+            )
     exceptions = [r for r in rows if r["result"] in ("failed", "refused")]
     applied = Counter((r["approver"] or "", f"{r['object']}.{r['field']}") for r in rows if r["result"] == "applied")
     return exceptions, [{"approver": a, "field": f, "count": n} for (a, f), n in sorted(applied.items())]
@@ -127,8 +168,10 @@ def _findings(bundles, has_baseline: bool) -> list[dict]:
     prev = None
     last: set = set()
     for b in bundles:
-        keys = {(f["kind"], f.get("object"), f.get("record_id")) for f in load_plan(b.plan_path, verify=False)
-                .get("findings") or []}
+        keys = {
+            (f["kind"], f.get("object"), f.get("record_id"))
+            for f in load_plan(b.plan_path, verify=False).get("findings") or []
+        }
         if prev is not None or not has_baseline:
             for k in keys - (prev or set()):
                 opened[k[0]] += 1
@@ -143,27 +186,61 @@ def _findings(bundles, has_baseline: bool) -> list[dict]:
 def _md_table(header: list[str], rows: list[list]) -> list[str]:
     def cell(v):
         return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-        "| " + " | ".join(cell(v) for v in r) + " |" for r in rows] + [""]
+
+    return (
+        ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        + ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+        + [""]
+    )
 
 
 def to_markdown(d: Digest) -> str:
-    lines = [f"# Weekly connector review — {d.week} ({d.start} to {d.end})", "",
-             f"Runs: {len(d.runs)} ({', '.join(d.runs) or 'none'})", "", "## Connector errors", ""]
-    lines += _md_table(["object", "field", "message", "count", "records", "first seen", "last seen"],
-                       [[g["object"], g["field"], g["message"], g["count"], g["records"], g["first"], g["last"]]
-                        for g in d.connector_errors]) if d.connector_errors else ["None logged this week.", ""]
+    lines = [
+        f"# Weekly connector review — {d.week} ({d.start} to {d.end})",
+        "",
+        f"Runs: {len(d.runs)} ({', '.join(d.runs) or 'none'})",
+        "",
+        "## Connector errors",
+        "",
+    ]
+    lines += (
+        _md_table(
+            ["object", "field", "message", "count", "records", "first seen", "last seen"],
+            [
+                [g["object"], g["field"], g["message"], g["count"], g["records"], g["first"], g["last"]]
+                for g in d.connector_errors
+            ],
+        )
+        if d.connector_errors
+        else ["None logged this week.", ""]
+    )
     lines += ["## Apply exceptions", ""]
-    lines += _md_table(["at", "object", "record", "field", "result", "error", "message"],
-                       [[e["at"], e["object"], e["record_id"], e["field"], e["result"], e["error_code"], e["message"]]
-                        for e in d.exceptions]) if d.exceptions else ["None.", ""]
+    lines += (
+        _md_table(
+            ["at", "object", "record", "field", "result", "error", "message"],
+            [
+                [e["at"], e["object"], e["record_id"], e["field"], e["result"], e["error_code"], e["message"]]
+                for e in d.exceptions
+            ],
+        )
+        if d.exceptions
+        else ["None.", ""]
+    )
     lines += ["## Applied", ""]
-    lines += _md_table(["approved by", "field", "records"], [[a["approver"], a["field"], a["count"]]
-                                                             for a in d.applied]) if d.applied else ["Nothing.", ""]
+    lines += (
+        _md_table(["approved by", "field", "records"], [[a["approver"], a["field"], a["count"]] for a in d.applied])
+        if d.applied
+        else ["Nothing.", ""]
+    )
     lines += ["## Findings opened / closed", ""]
-    lines += _md_table(["kind", "opened", "closed", "open at end of week"],
-                       [[f["kind"], f["opened"], f["closed"], f["open_at_end"]] for f in d.findings]) \
-        if d.findings else ["None.", ""]
+    lines += (
+        _md_table(
+            ["kind", "opened", "closed", "open at end of week"],
+            [[f["kind"], f["opened"], f["closed"], f["open_at_end"]] for f in d.findings],
+        )
+        if d.findings
+        else ["None.", ""]
+    )
     return "\n".join(lines)
 
 
@@ -178,5 +255,9 @@ def digest_totals(d: Digest) -> dict:
     by_obj = defaultdict(int)
     for g in d.connector_errors:
         by_obj[g["object"]] += g["count"]
-    return {"connector_errors": sum(g["count"] for g in d.connector_errors), "by_object": dict(by_obj),
-            "exceptions": len(d.exceptions), "applied": sum(a["count"] for a in d.applied)}
+    return {
+        "connector_errors": sum(g["count"] for g in d.connector_errors),
+        "by_object": dict(by_obj),
+        "exceptions": len(d.exceptions),
+        "applied": sum(a["count"] for a in d.applied),
+    }

@@ -35,8 +35,13 @@ HARD_BOUNCE_KINDS = ("overall_formula_mismatch", "pardot_sync_gap", "bounce_hop_
 
 
 def render_report(
-    plan: dict, out_path: Path, history: list[dict] | None = None, title: str | None = None,
-    weekly_review: str | None = None, instance_url: str | None = None, since: dict | None = None,
+    plan: dict,
+    out_path: Path,
+    history: list[dict] | None = None,
+    title: str | None = None,
+    weekly_review: str | None = None,
+    instance_url: str | None = None,
+    since: dict | None = None,
     findings_exports: dict[str, str] | None = None,
 ) -> Path:
     """Render `plan` (and earlier runs in `history`, oldest first) to one self-contained HTML file.
@@ -49,9 +54,14 @@ def render_report(
 
     out_path = Path(out_path)
     instance = configured_instance(instance_url)
-    context = {**build_context(plan, history, title), "weekly_review": weekly_review, "since": since,
-               "exports": findings_exports or {},
-               "sf_instance": instance.rstrip("/") if instance else None, "sf_objects": SF_OBJECTS}
+    context = {
+        **build_context(plan, history, title),
+        "weekly_review": weekly_review,
+        "since": since,
+        "exports": findings_exports or {},
+        "sf_instance": instance.rstrip("/") if instance else None,
+        "sf_objects": SF_OBJECTS,
+    }
     html = _environment().get_template("report.html.j2").render(**context)
     write_atomic(out_path, html)
     return out_path
@@ -90,8 +100,9 @@ def build_context(plan: dict, history: list[dict] | None = None, title: str | No
         "bounce": _hard_bounce(data, summary),
         "routes": findings_by_route(data["findings"], summary, data.get("route_counts")),
         "rejects": _rejects(data, summary),
-        "connector": connector_errors({"snapshot": plan.get("snapshot"), "created_at": plan.get("created_at"),
-                                       "findings": data["findings"]}),
+        "connector": connector_errors(
+            {"snapshot": plan.get("snapshot"), "created_at": plan.get("created_at"), "findings": data["findings"]}
+        ),
         "inputs": inputs(summary),
         "trends": _trends(runs),
         "field_samples": change_samples(data["changes"], data.get("field_totals")),
@@ -103,29 +114,50 @@ def plan_rows(plan: dict) -> dict[str, Any]:
     """The rows the report shows. A /2 plan is queried (capped samples + exact counts), never loaded whole;
     a plan held as lists (/1, or rows already loaded) is used as it is."""
     if not (isinstance(plan, Plan) and plan.get("format") == FORMAT and not any(k in plan for k in LAZY)):
-        return {"changes": plan.get("changes") or [], "findings": plan.get("findings") or [],
-                "rejects": plan.get("rejects") or []}
+        return {
+            "changes": plan.get("changes") or [],
+            "findings": plan.get("findings") or [],
+            "rejects": plan.get("rejects") or [],
+        }
     per_field = max(SAMPLE_PER_FIELD, SAMPLE_BOUNCE)
     by_kind = max(SAMPLE_PER_KIND, SAMPLE_BOUNCE)
     forder = planfile.order_of("findings")
-    changes = planfile.rows(plan, "changes", qualify=(
-        f"row_number() over (partition by object, field order by record_id) <= {per_field} or (rule = "
-        f"'hard_bounce_union' and row_number() over (partition by rule order by object, record_id, field) <= "
-        f"{SAMPLE_BOUNCE})"))
-    findings = planfile.rows(plan, "findings", qualify=(
-        f"kind = 'connector_error' or row_number() over (partition by kind, route order by {forder}) <= {by_kind} "
-        f"or row_number() over (partition by kind order by {forder}) <= {by_kind}"))
+    changes = planfile.rows(
+        plan,
+        "changes",
+        qualify=(
+            f"row_number() over (partition by object, field order by record_id) <= {per_field} or (rule = "
+            f"'hard_bounce_union' and row_number() over (partition by rule order by object, record_id, field) <= "
+            f"{SAMPLE_BOUNCE})"
+        ),
+    )
+    findings = planfile.rows(
+        plan,
+        "findings",
+        qualify=(
+            f"kind = 'connector_error' or row_number() over (partition by kind, route order by {forder}) <= {by_kind} "
+            f"or row_number() over (partition by kind order by {forder}) <= {by_kind}"
+        ),
+    )
     routes: dict[str, Counter] = defaultdict(Counter)
     for route, kind, n in planfile.pairs(plan, "select route, kind, count(*) from findings group by all"):
         routes[route or "(unrouted)"][kind or "(unknown)"] = n
-    totals = {k: int(v.get("ready", 0)) + int(v.get("blocked", 0))
-              for k, v in ((plan.get("summary") or {}).get("by_field") or {}).items()}
-    return {"changes": changes, "findings": findings, "route_counts": routes, "field_totals": totals,
-            "bounce_changes": planfile.scalar(plan, "select count(*) from changes where rule = 'hard_bounce_union'"),
-            "bounce_findings": planfile.scalar(plan, "select count(*) from findings where list_contains(?, kind)",
-                                               [list(HARD_BOUNCE_KINDS)]),
-            "rejects": planfile.rows(plan, "rejects", limit=SAMPLE_REJECTS),
-            "rejects_total": planfile.scalar(plan, "select count(*) from rejects")}
+    totals = {
+        k: int(v.get("ready", 0)) + int(v.get("blocked", 0))
+        for k, v in ((plan.get("summary") or {}).get("by_field") or {}).items()
+    }
+    return {
+        "changes": changes,
+        "findings": findings,
+        "route_counts": routes,
+        "field_totals": totals,
+        "bounce_changes": planfile.scalar(plan, "select count(*) from changes where rule = 'hard_bounce_union'"),
+        "bounce_findings": planfile.scalar(
+            plan, "select count(*) from findings where list_contains(?, kind)", [list(HARD_BOUNCE_KINDS)]
+        ),
+        "rejects": planfile.rows(plan, "rejects", limit=SAMPLE_REJECTS),
+        "rejects_total": planfile.scalar(plan, "select count(*) from rejects"),
+    }
 
 
 def _meta(plan: dict) -> dict[str, Any]:
@@ -152,18 +184,38 @@ def _tiles(summary: dict, runs: list[dict]) -> list[dict[str, Any]]:
     spec = [
         ("ready", "Ready to write", changes.get("ready", 0), charts.BLUE, lambda s: _get(s, "changes", "ready")),
         ("blocked", "Blocked", changes.get("blocked", 0), charts.ORANGE, lambda s: _get(s, "changes", "blocked")),
-        ("findings", "Findings", _get(summary, "findings", "total"), charts.PURPLE,
-         lambda s: _get(s, "findings", "total")),
-        ("rejects", "Rejected input rows", _get(summary, "rejects", "total"), charts.VERMILLION,
-         lambda s: _get(s, "rejects", "total")),
-        ("leaving", "Leads leaving the cold pool", _get(summary, "eligibility", "leaving_pool"), charts.GREEN,
-         lambda s: _get(s, "eligibility", "leaving_pool")),
+        (
+            "findings",
+            "Findings",
+            _get(summary, "findings", "total"),
+            charts.PURPLE,
+            lambda s: _get(s, "findings", "total"),
+        ),
+        (
+            "rejects",
+            "Rejected input rows",
+            _get(summary, "rejects", "total"),
+            charts.VERMILLION,
+            lambda s: _get(s, "rejects", "total"),
+        ),
+        (
+            "leaving",
+            "Leads leaving the cold pool",
+            _get(summary, "eligibility", "leaving_pool"),
+            charts.GREEN,
+            lambda s: _get(s, "eligibility", "leaving_pool"),
+        ),
     ]
     earlier = [r for r in runs if not r.get("is_current")]
     return [
-        {"id": key, "label": label, "value": value, "colour": colour,
-         "delta": value - pick(earlier[-1]["summary"]) if earlier else None,
-         "spark": charts.sparkline([pick(r["summary"]) for r in runs[-TREND_RUNS:]], colour)}
+        {
+            "id": key,
+            "label": label,
+            "value": value,
+            "colour": colour,
+            "delta": value - pick(earlier[-1]["summary"]) if earlier else None,
+            "spark": charts.sparkline([pick(r["summary"]) for r in runs[-TREND_RUNS:]], colour),
+        }
         for key, label, value, colour, pick in spec
     ]
 
@@ -172,15 +224,19 @@ def glance(summary: dict) -> list[str]:
     """The day in two or three plain sentences, for the top of the report."""
     ready, blocked = _get(summary, "changes", "ready"), _get(summary, "changes", "blocked")
     legal = int((summary.get("by_reason") or {}).get("pending_legal") or 0)
-    lines = [f"{ready:,} change{'s' if ready != 1 else ''} ready to write after approval, {blocked:,} blocked"
-             + (f" ({legal:,} waiting for Legal)." if legal else ".")]
+    lines = [
+        f"{ready:,} change{'s' if ready != 1 else ''} ready to write after approval, {blocked:,} blocked"
+        + (f" ({legal:,} waiting for Legal)." if legal else ".")
+    ]
     routes = [(r, n) for r, n in ((summary.get("findings") or {}).get("by_route") or {}).items() if n]
     if routes:
         lines.append("Findings to act on: " + ", ".join(f"{r} {n:,}" for r, n in routes) + ".")
     gates = int(summary.get("gates") or 0)
     if gates:
-        lines.append(f"{gates} plan-level gate{'s' if gates != 1 else ''} need{'' if gates != 1 else 's'} "
-                     "an explicit override before apply.")
+        lines.append(
+            f"{gates} plan-level gate{'s' if gates != 1 else ''} need{'' if gates != 1 else 's'} "
+            "an explicit override before apply."
+        )
     return lines
 
 
@@ -207,16 +263,30 @@ def _breakdowns(summary: dict) -> list[dict[str, Any]]:
     for key, heading, counts, notes in sections:
         ranked = _ranked(counts)
         rows = [
-            {"key": k, "label": v.get("label", k), "ready": v.get("ready", 0), "blocked": v.get("blocked", 0),
-             "gbu": v.get("gbu"), "note": (notes or {}).get(k)}
+            {
+                "key": k,
+                "label": v.get("label", k),
+                "ready": v.get("ready", 0),
+                "blocked": v.get("blocked", 0),
+                "gbu": v.get("gbu"),
+                "note": (notes or {}).get(k),
+            }
             for k, v in ranked
         ]
         chart = charts.hbar_chart(
             [(r["label"], (r["ready"], r["blocked"])) for r in rows[:CHART_ROWS]],
             aria_label=f"changes {heading.lower()}",
         )
-        out.append({"id": key, "heading": heading, "rows": rows[:50], "more": max(0, len(rows) - 50),
-                    "chart": chart, "chart_more": max(0, len(rows) - CHART_ROWS)})
+        out.append(
+            {
+                "id": key,
+                "heading": heading,
+                "rows": rows[:50],
+                "more": max(0, len(rows) - 50),
+                "chart": chart,
+                "chart_more": max(0, len(rows) - CHART_ROWS),
+            }
+        )
     return out
 
 
@@ -229,8 +299,9 @@ def blocked_sentences(by_reason: dict[str, int]) -> list[dict[str, Any]]:
         if not n:
             continue
         one, many, action = REASONS.get(reason, ("{n} change blocked", "{n} changes blocked", ""))
-        out.append({"reason": reason, "count": n, "text": (one if n == 1 else many).format(n=f"{n:,}"),
-                    "action": action})
+        out.append(
+            {"reason": reason, "count": n, "text": (one if n == 1 else many).format(n=f"{n:,}"), "action": action}
+        )
     return out
 
 
@@ -251,8 +322,9 @@ def _hard_bounce(data: dict, summary: dict) -> dict[str, Any]:
     }
 
 
-def findings_by_route(findings: list[dict], summary: dict,
-                      route_counts: dict[str, Counter] | None = None) -> list[dict[str, Any]]:
+def findings_by_route(
+    findings: list[dict], summary: dict, route_counts: dict[str, Counter] | None = None
+) -> list[dict[str, Any]]:
     """Routes in escalation order, each with counts per kind and a capped sample per kind (counts from
     `route_counts` when the findings are only a sample)."""
     samples: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
@@ -268,13 +340,25 @@ def findings_by_route(findings: list[dict], summary: dict,
     out = []
     for route in names:
         kinds = [
-            {"kind": k, "count": n, "note": KINDS.get(k, ""), "sample": samples[route][k],
-             "more": n - len(samples[route][k])}
+            {
+                "kind": k,
+                "count": n,
+                "note": KINDS.get(k, ""),
+                "sample": samples[route][k],
+                "more": n - len(samples[route][k]),
+            }
             for k, n in sorted(counts[route].items(), key=lambda kv: (-kv[1], kv[0]))
         ]
         total = int(by_route.get(route, sum(counts[route].values())) or 0)
-        out.append({"route": route, "about": ROUTES.get(route, ""), "total": total, "kinds": kinds,
-                    "slug": route.lower().replace(" ", "-")})
+        out.append(
+            {
+                "route": route,
+                "about": ROUTES.get(route, ""),
+                "total": total,
+                "kinds": kinds,
+                "slug": route.lower().replace(" ", "-"),
+            }
+        )
     return out
 
 
@@ -311,10 +395,14 @@ def inputs(summary: dict) -> dict[str, Any]:
     """What the plan was built from: warnings for the banner (missing, stale or ignored inputs), the sources and
     every file read with its records. Plans from before summary.inputs existed show nothing here."""
     block = summary.get("inputs") or {}
-    return {"known": bool(block), "warnings": block.get("warnings") or [],
-            "sources": sorted((block.get("sources") or {}).items(), key=lambda kv: _source_rank(kv[0])),
-            "files": block.get("files") or [], "ignored": block.get("ignored") or [],
-            "error_log": any(f.get("source") == "clay__errors" for f in block.get("files") or [])}
+    return {
+        "known": bool(block),
+        "warnings": block.get("warnings") or [],
+        "sources": sorted((block.get("sources") or {}).items(), key=lambda kv: _source_rank(kv[0])),
+        "files": block.get("files") or [],
+        "ignored": block.get("ignored") or [],
+        "error_log": any(f.get("source") == "clay__errors" for f in block.get("files") or []),
+    }
 
 
 def connector_errors(plan: dict) -> dict[str, Any]:
@@ -331,8 +419,9 @@ def connector_errors(plan: dict) -> dict[str, Any]:
             outside += 1
             continue
         msg = _error_message(f)
-        g = groups.setdefault(msg, {"message": msg, "count": 0, "objects": set(), "first": at, "last": at,
-                                    "records": []})
+        g = groups.setdefault(
+            msg, {"message": msg, "count": 0, "objects": set(), "first": at, "last": at, "records": []}
+        )
         g["count"] += 1
         g["objects"].add(f.get("object") or "")
         g["first"], g["last"] = min(g["first"], at), max(g["last"], at)
@@ -342,8 +431,13 @@ def connector_errors(plan: dict) -> dict[str, Any]:
     for g in rows:
         g["objects"] = ", ".join(sorted(o for o in g["objects"] if o))
         g["first"], g["last"] = _iso(g["first"]), _iso(g["last"])
-    return {"groups": rows, "total": sum(g["count"] for g in rows), "outside": outside,
-            "start": _iso(ref - CONNECTOR_WINDOW) if ref else "", "end": _iso(ref) if ref else ""}
+    return {
+        "groups": rows,
+        "total": sum(g["count"] for g in rows),
+        "outside": outside,
+        "start": _iso(ref - CONNECTOR_WINDOW) if ref else "",
+        "end": _iso(ref) if ref else "",
+    }
 
 
 def _iso(at: datetime) -> str:
@@ -361,8 +455,12 @@ def format_time(value: Any) -> str:
 
 def collect_runs(plan: dict, history: list[dict]) -> list[dict]:
     """Earlier runs plus this one, deduplicated by run id (this plan's id wins), oldest first."""
-    current = {"run_id": plan.get("plan_id") or "current", "created_at": plan.get("created_at") or "",
-               "summary": plan.get("summary") or {}, "is_current": True}
+    current = {
+        "run_id": plan.get("plan_id") or "current",
+        "created_at": plan.get("created_at") or "",
+        "summary": plan.get("summary") or {},
+        "is_current": True,
+    }
     by_id: dict[str, dict] = {}
     for run in [*history, current]:
         by_id[str(run.get("run_id") or run.get("plan_id") or "")] = {**run, "is_current": run is current}
@@ -374,21 +472,30 @@ def _trends(runs: list[dict]) -> dict[str, Any]:
     recent = runs[-TREND_RUNS:]
     days = [str(r.get("created_at") or "")[:10] for r in recent]
     labels = days if len(set(days)) == len(days) else [str(r.get("created_at") or "")[5:16] for r in recent]
-    chart = charts.line_chart(
-        labels,
-        [("ready", charts.BLUE, [_get(r["summary"], "changes", "ready") for r in recent]),
-         ("blocked", charts.ORANGE, [_get(r["summary"], "changes", "blocked") for r in recent]),
-         ("findings", charts.PURPLE, [_get(r["summary"], "findings", "total") for r in recent])],
-        aria_label="ready, blocked and findings per run",
-    ) if len(recent) > 1 else None
+    chart = (
+        charts.line_chart(
+            labels,
+            [
+                ("ready", charts.BLUE, [_get(r["summary"], "changes", "ready") for r in recent]),
+                ("blocked", charts.ORANGE, [_get(r["summary"], "changes", "blocked") for r in recent]),
+                ("findings", charts.PURPLE, [_get(r["summary"], "findings", "total") for r in recent]),
+            ],
+            aria_label="ready, blocked and findings per run",
+        )
+        if len(recent) > 1
+        else None
+    )
     table_runs = recent[-TREND_TABLE_RUNS:]
     fields = sorted({f for r in table_runs for f in (r["summary"].get("by_field") or {})})
-    table = [
-        {"field": f, "cells": [(r["summary"].get("by_field") or {}).get(f) for r in table_runs]} for f in fields
-    ]
+    table = [{"field": f, "cells": [(r["summary"].get("by_field") or {}).get(f) for r in table_runs]} for f in fields]
     current = [i for i, r in enumerate(table_runs) if r.get("is_current")]
-    return {"count": len(runs), "chart": chart, "labels": labels[-TREND_TABLE_RUNS:], "fields": table,
-            "current": current[0] if current else -1}
+    return {
+        "count": len(runs),
+        "chart": chart,
+        "labels": labels[-TREND_TABLE_RUNS:],
+        "fields": table,
+        "current": current[0] if current else -1,
+    }
 
 
 def change_samples(changes: list[dict], totals: dict[str, int] | None = None) -> list[dict[str, Any]]:

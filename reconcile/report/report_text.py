@@ -32,24 +32,49 @@ RULES = {
 
 # (singular, plural, who acts) per blocked reason, keyed in policy.BLOCKED_REASONS order (a test holds them equal).
 REASONS = {
-    "not_in_allowlist": ("{n} change targets a field outside the integration allowlist",
-                         "{n} changes target fields outside the integration allowlist", "never written"),
-    "read_only": ("{n} change targets a read-only (formula) field",
-                  "{n} changes target read-only (formula) fields", "never written"),
-    "object_not_writable": ("{n} change targets an object the integration may only read",
-                            "{n} changes target objects the integration may only read", "never written"),
-    "org_field_not_updateable": ("{n} change targets a field the integration user cannot update in the org",
-                                 "{n} changes target fields the integration user cannot update in the org",
-                                 "CRM Admin: check field-level security"),
-    "pending_legal": ("{n} enrichment value waits for Legal", "{n} enrichment values wait for Legal",
-                      "released when Legal approves the field"),
-    "converted_lead": ("{n} change is for a converted lead, which Salesforce no longer updates",
-                       "{n} changes are for converted leads, which Salesforce no longer updates", "never written"),
-    "invalid_picklist_value": ("{n} value is not in the field's picklist", "{n} values are not in the field's picklist",
-                               "MARCOM Ops: fix the value in Clay or extend the picklist"),
-    "too_long": ("{n} value is longer than the field allows", "{n} values are longer than the field allows",
-                 "MARCOM Ops: shorten the value in Clay"),
-    "overwrite_not_approved": ("{n} existing value would be overwritten — needs explicit approval",
-                               "{n} existing values would be overwritten — needs explicit approval",
-                               "CRM Admin: approve by field or record, with a reason"),
+    "not_in_allowlist": (
+        "{n} change targets a field outside the integration allowlist",
+        "{n} changes target fields outside the integration allowlist",
+        "never written",
+    ),
+    "read_only": (
+        "{n} change targets a read-only (formula) field",
+        "{n} changes target read-only (formula) fields",
+        "never written",
+    ),
+    "object_not_writable": (
+        "{n} change targets an object the integration may only read",
+        "{n} changes target objects the integration may only read",
+        "never written",
+    ),
+    "org_field_not_updateable": (
+        "{n} change targets a field the integration user cannot update in the org",
+        "{n} changes target fields the integration user cannot update in the org",
+        "CRM Admin: check field-level security",
+    ),
+    "pending_legal": (
+        "{n} enrichment value waits for Legal",
+        "{n} enrichment values wait for Legal",
+        "released when Legal approves the field",
+    ),
+    "converted_lead": (
+        "{n} change is for a converted lead, which Salesforce no longer updates",
+        "{n} changes are for converted leads, which Salesforce no longer updates",
+        "never written",
+    ),
+    "invalid_picklist_value": (
+        "{n} value is not in the field's picklist",
+        "{n} values are not in the field's picklist",
+        "MARCOM Ops: fix the value in Clay or extend the picklist",
+    ),
+    "too_long": (
+        "{n} value is longer than the field allows",
+        "{n} values are longer than the field allows",
+        "MARCOM Ops: shorten the value in Clay",
+    ),
+    "overwrite_not_approved": (
+        "{n} existing value would be overwritten — needs explicit approval",
+        "{n} existing values would be overwritten — needs explicit approval",
+        "CRM Admin: approve by field or record, with a reason",
+    ),
 }

@@ -49,8 +49,11 @@ class SandboxHandle:
 
     def oauth_env(self, flow: str = "client_credentials", prefix: str = "SF_") -> dict:
         """Environment variables for `reconcile` to log in with `flow` (client_credentials or jwt)."""
-        env = {f"{prefix}LOGIN_URL": self.login_url, f"{prefix}CLIENT_ID": self.client_id,
-               f"{prefix}CA_BUNDLE": self.ca_bundle}
+        env = {
+            f"{prefix}LOGIN_URL": self.login_url,
+            f"{prefix}CLIENT_ID": self.client_id,
+            f"{prefix}CA_BUNDLE": self.ca_bundle,
+        }
         if flow == "jwt":
             env.update({f"{prefix}USERNAME": self.username, f"{prefix}PRIVATE_KEY_FILE": self.jwt_key_file})
         else:
@@ -96,8 +99,14 @@ class SandboxHandle:
         self.stop()
 
 
-def start_sandbox(state_path=None, port: int = 0, faults: dict | None = None, daily_limit: int = 15000,
-                  users: dict | None = None, token_ttl: float = 7200) -> SandboxHandle:
+def start_sandbox(
+    state_path=None,
+    port: int = 0,
+    faults: dict | None = None,
+    daily_limit: int = 15000,
+    users: dict | None = None,
+    token_ttl: float = 7200,
+) -> SandboxHandle:
     """Start the org on 127.0.0.1:`port` (0 = free port); returns once it is serving.
 
     `state_path`: JSON file loaded at start if it exists and saved atomically after every change

@@ -19,11 +19,31 @@ from .state import now_sf
 from .web import CSV_TYPE, ApiError, Request, Response, json_response, not_found
 from .writes import update_records
 
-_INGEST_KEYS = ("id", "operation", "object", "createdById", "createdDate", "systemModstamp", "state",
-                "errorMessage", "concurrencyMode", "contentType", "apiVersion", "jobType", "contentUrl",
-                "lineEnding", "columnDelimiter")
-_COUNT_KEYS = ("numberRecordsProcessed", "numberRecordsFailed", "retries", "totalProcessingTime",
-               "apiActiveProcessingTime", "apexProcessingTime")
+_INGEST_KEYS = (
+    "id",
+    "operation",
+    "object",
+    "createdById",
+    "createdDate",
+    "systemModstamp",
+    "state",
+    "errorMessage",
+    "concurrencyMode",
+    "contentType",
+    "apiVersion",
+    "jobType",
+    "contentUrl",
+    "lineEnding",
+    "columnDelimiter",
+)
+_COUNT_KEYS = (
+    "numberRecordsProcessed",
+    "numberRecordsFailed",
+    "retries",
+    "totalProcessingTime",
+    "apiActiveProcessingTime",
+    "apexProcessingTime",
+)
 
 
 def _job_id(org) -> str:
@@ -34,10 +54,19 @@ def _job_id(org) -> str:
 
 def _new_info(req: Request, job_id: str, body: dict, obj_name: str) -> dict:
     stamp = now_sf()
-    return {"id": job_id, "operation": body.get("operation"), "object": obj_name,
-            "createdById": req.user.user_id, "createdDate": stamp, "systemModstamp": stamp,
-            "concurrencyMode": "Parallel", "contentType": "CSV", "apiVersion": float(req.version),
-            "lineEnding": body.get("lineEnding", "LF"), "columnDelimiter": body.get("columnDelimiter", "COMMA")}
+    return {
+        "id": job_id,
+        "operation": body.get("operation"),
+        "object": obj_name,
+        "createdById": req.user.user_id,
+        "createdDate": stamp,
+        "systemModstamp": stamp,
+        "concurrencyMode": "Parallel",
+        "contentType": "CSV",
+        "apiVersion": float(req.version),
+        "lineEnding": body.get("lineEnding", "LF"),
+        "columnDelimiter": body.get("columnDelimiter", "COMMA"),
+    }
 
 
 def _job(req: Request, kind: str) -> dict:
@@ -63,11 +92,15 @@ def list_jobs(req: Request) -> Response:
 
 # ---- ingest ------------------------------------------------------------------------------------------------
 
+
 def create_ingest(req: Request) -> Response:
     body = req.json() or {}
     if body.get("operation") != "update":
-        raise ApiError(400, "INVALIDJOB", f"Operation '{body.get('operation')}' is not supported by the "
-                                          "sandbox org; only 'update' is.")
+        raise ApiError(
+            400,
+            "INVALIDJOB",
+            f"Operation '{body.get('operation')}' is not supported by the sandbox org; only 'update' is.",
+        )
     obj = find_object(body.get("object") or "")
     if obj is None or obj.setup or not can_read_object(req.user, obj.name):
         raise ApiError(400, "INVALIDJOB", f"Unable to find object: {body.get('object')}")
@@ -75,8 +108,16 @@ def create_ingest(req: Request) -> Response:
     info = _new_info(req, job_id, body, obj.name)
     info.update({"state": "Open", "contentUrl": f"services/data/v{req.version}/jobs/ingest/{job_id}/batches"})
     with req.org.lock:
-        req.org.jobs[job_id] = {"kind": "ingest", "info": info, "user": req.user.key, "csv": None,
-                                "header": "", "success": [], "failed": [], "unprocessed": []}
+        req.org.jobs[job_id] = {
+            "kind": "ingest",
+            "info": info,
+            "user": req.user.key,
+            "csv": None,
+            "header": "",
+            "success": [],
+            "failed": [],
+            "unprocessed": [],
+        }
     return json_response(_info_view(req.org.jobs[job_id], False))
 
 
@@ -126,7 +167,7 @@ def _process(req: Request, job: dict) -> None:
     id_at = [n.lower() for n in names].index("id")
     items = []
     for row in rows:
-        cells = (row + [""] * len(header))[:len(header)]
+        cells = (row + [""] * len(header))[: len(header)]
         values = {n: (None if c == "#N/A" else c) for n, c in zip(names, cells) if c != "" and n != "Id"}
         items.append((info["object"], cells[id_at], values))
     results = update_records(req.org, req.user, items, via="bulk")
@@ -136,8 +177,9 @@ def _process(req: Request, job: dict) -> None:
         else:
             fields = f"{','.join(err.fields)} --" if err.fields else "--"
             job["failed"].append([rid, f"{err.code}:{err.message}:{fields}"] + row)
-    info.update({"state": "JobComplete", "numberRecordsProcessed": len(rows),
-                 "numberRecordsFailed": len(job["failed"])})
+    info.update(
+        {"state": "JobComplete", "numberRecordsProcessed": len(rows), "numberRecordsFailed": len(job["failed"])}
+    )
 
 
 def _resolve_header(req: Request, sobject: str, header: list) -> tuple:
@@ -183,6 +225,7 @@ def _csv(text: str, headers: dict | None = None) -> Response:
 
 # ---- query -------------------------------------------------------------------------------------------------
 
+
 def create_query(req: Request) -> Response:
     body = req.json() or {}
     operation = body.get("operation", "query")
@@ -201,8 +244,15 @@ def create_query(req: Request) -> Response:
     job = {"kind": "query", "info": info, "user": req.user.key, "runner": runner, "result": result}
     req.org.jobs[job_id] = job
     reply = _info_view(job, False)
-    info.update({"state": "JobComplete", "jobType": "V2Query", "numberRecordsProcessed": len(result.rows),
-                 "retries": 0, "totalProcessingTime": 0})
+    info.update(
+        {
+            "state": "JobComplete",
+            "jobType": "V2Query",
+            "numberRecordsProcessed": len(result.rows),
+            "retries": 0,
+            "totalProcessingTime": 0,
+        }
+    )
     return json_response(reply)
 
 
@@ -216,7 +266,7 @@ def query_results(req: Request) -> Response:
     runner, result = job["runner"], job["result"]
     size = max(int(req.params.get("maxRecords") or 50000), 1)
     offset = _unlocate(req.params.get("locator"))
-    rows = result.rows[offset:offset + size]
+    rows = result.rows[offset : offset + size]
     with req.org.lock:
         cells = [[_cell(runner.value(row, col)) for col in result.columns] for row in rows]
     text = _quoted([[c.label for c in result.columns]]) + _quoted(cells)

@@ -8,10 +8,10 @@ LOCK_MESSAGE = "unable to obtain exclusive access to this record or 1 records: {
 
 @dataclass
 class Faults:
-    lock_fraction: float = 0.0      # share of record ids (chosen by hash) that fail to lock at first
-    lock_failures: int = 1          # how many write attempts of such a record fail before it succeeds
-    http_503_every: int = 0         # every Nth request answers 503 (0 = off)
-    http_503_next: int = 0          # the next K requests answer 503
+    lock_fraction: float = 0.0  # share of record ids (chosen by hash) that fail to lock at first
+    lock_failures: int = 1  # how many write attempts of such a record fail before it succeeds
+    http_503_every: int = 0  # every Nth request answers 503 (0 = off)
+    http_503_next: int = 0  # the next K requests answer 503
     expire_after_calls: int | None = None  # after K more requests the integration session is invalid
     latency_ms: int = 0
     fail_records: dict = field(default_factory=dict)  # record id -> (statusCode, message, fields)
@@ -66,4 +66,4 @@ class Faults:
 
 def _hash_fraction(record_id: str) -> float:
     digest = hashlib.sha256(record_id.encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2 ** 64
+    return int.from_bytes(digest[:8], "big") / 2**64

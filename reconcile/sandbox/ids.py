@@ -14,7 +14,7 @@ def checksum(id15: str) -> str:
     suffix = ""
     for chunk in range(3):
         bits = 0
-        for pos, char in enumerate(id15[chunk * 5:chunk * 5 + 5]):
+        for pos, char in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
             if "A" <= char <= "Z":
                 bits |= 1 << pos
         suffix += _CHECKSUM_ALPHABET[bits]

@@ -41,9 +41,14 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 def new_app(run_as: str, cert_pem: str) -> dict:
     """The registered app: consumer key and secret, client-credentials Run As user, JWT certificate."""
-    return {"name": "Reconcile_Integration", "client_id": "3MVG9" + secrets.token_urlsafe(60).replace("-", "x"),
-            "client_secret": secrets.token_hex(32).upper(), "run_as": run_as, "pre_authorized": [run_as],
-            "certificate": cert_pem}
+    return {
+        "name": "Reconcile_Integration",
+        "client_id": "3MVG9" + secrets.token_urlsafe(60).replace("-", "x"),
+        "client_secret": secrets.token_hex(32).upper(),
+        "run_as": run_as,
+        "pre_authorized": [run_as],
+        "certificate": cert_pem,
+    }
 
 
 def load_jwt_key(directory: Path, stem: str) -> tuple[str, str]:
@@ -54,12 +59,20 @@ def load_jwt_key(directory: Path, stem: str) -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "reconcile sandbox integration")])
     now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
     directory.mkdir(parents=True, exist_ok=True)
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     key_path.chmod(0o600)
     cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
     cert_path.write_text(cert_pem, "ascii")
@@ -74,8 +87,12 @@ class OAuthError(Exception):
 
 def _json(value: dict, status: int = 200) -> Response:
     # token answers are compact JSON and must not be cached (RFC 6749 §5.1)
-    return Response(status, json.dumps(value, separators=(",", ":")).encode(), "application/json;charset=UTF-8",
-                    {"Cache-Control": "no-cache,must-revalidate,max-age=0,no-store,private", "Pragma": "no-cache"})
+    return Response(
+        status,
+        json.dumps(value, separators=(",", ":")).encode(),
+        "application/json;charset=UTF-8",
+        {"Cache-Control": "no-cache,must-revalidate,max-age=0,no-store,private", "Pragma": "no-cache"},
+    )
 
 
 def token(req: Request) -> Response:
@@ -95,10 +112,20 @@ def token(req: Request) -> Response:
     identity = f"{req.org.login_url}/id/{ORG_ID}/{user.user_id}"
     issued_at = str(int(time.time() * 1000))
     # signature: Base64 HMAC-SHA256 of id + issued_at, keyed with the consumer secret (Salesforce's token docs)
-    signature = base64.b64encode(hmac.new(app["client_secret"].encode(), (identity + issued_at).encode(),
-                                          hashlib.sha256).digest()).decode()
-    return _json({"access_token": access_token, "signature": signature, "scope": "api",
-                  "instance_url": req.org.login_url, "id": identity, "token_type": "Bearer", "issued_at": issued_at})
+    signature = base64.b64encode(
+        hmac.new(app["client_secret"].encode(), (identity + issued_at).encode(), hashlib.sha256).digest()
+    ).decode()
+    return _json(
+        {
+            "access_token": access_token,
+            "signature": signature,
+            "scope": "api",
+            "instance_url": req.org.login_url,
+            "id": identity,
+            "token_type": "Bearer",
+            "issued_at": issued_at,
+        }
+    )
 
 
 def _client_credentials(req: Request, form: dict):
@@ -132,8 +159,12 @@ def _jwt_bearer(org, assertion: str):
     app = _app(org, claims.get("iss"))
     certificate = x509.load_pem_x509_certificate(app["certificate"].encode())
     try:  # exp is checked below: simple-salesforce sends it as a string, which Salesforce accepts
-        jwt.decode(assertion, certificate.public_key(), algorithms=["RS256"],
-                   options={"verify_exp": False, "verify_aud": False, "verify_iat": False, "verify_nbf": False})
+        jwt.decode(
+            assertion,
+            certificate.public_key(),
+            algorithms=["RS256"],
+            options={"verify_exp": False, "verify_aud": False, "verify_iat": False, "verify_nbf": False},
+        )
     except jwt.PyJWTError:
         raise OAuthError("invalid_grant", "invalid assertion") from None
     audiences = claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]

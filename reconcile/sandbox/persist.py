@@ -14,8 +14,10 @@ def load(path: Path) -> dict | None:
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("format") != FORMAT:
-        raise ValueError(f"Sandbox state '{path}' has format {data.get('format')!r}, expected {FORMAT!r}; "
-                         "delete it to start a fresh org.")
+        raise ValueError(
+            f"Sandbox state '{path}' has format {data.get('format')!r}, expected {FORMAT!r}; "
+            "delete it to start a fresh org."
+        )
     return data
 
 

@@ -8,31 +8,38 @@ from .schema import SCHEMA, find_object
 from .security import UserSpec, can_read_field, can_read_object, sees_gbu
 from .soql import Count, Path, Query, SoqlError, parse
 
-_NO_COLUMN = ("No such column '{name}' on entity '{obj}'. If you are attempting to use a custom field, be sure "
-              "to append the '__c' after the custom field name. Please reference your WSDL or the describe "
-              "call for the appropriate names.")
-_NO_RELATION = ("Didn't understand relationship '{name}' in field path. If you are attempting to use a custom "
-                "relationship, be sure to append the '__r' after the custom relationship name. Please "
-                "reference your WSDL or the describe call for the appropriate names.")
-_NO_TYPE = ("sObject type '{name}' is not supported. If you are attempting to use a custom object, be sure to "
-            "append the '__c' after the entity name. Please reference your WSDL or the describe call for the "
-            "appropriate names.")
+_NO_COLUMN = (
+    "No such column '{name}' on entity '{obj}'. If you are attempting to use a custom field, be sure "
+    "to append the '__c' after the custom field name. Please reference your WSDL or the describe "
+    "call for the appropriate names."
+)
+_NO_RELATION = (
+    "Didn't understand relationship '{name}' in field path. If you are attempting to use a custom "
+    "relationship, be sure to append the '__r' after the custom relationship name. Please "
+    "reference your WSDL or the describe call for the appropriate names."
+)
+_NO_TYPE = (
+    "sObject type '{name}' is not supported. If you are attempting to use a custom object, be sure to "
+    "append the '__c' after the entity name. Please reference your WSDL or the describe call for the "
+    "appropriate names."
+)
 
 
 @dataclass
 class Column:
     """A resolved field path: relationship hops [(FieldDef, target object)] then the leaf field."""
-    label: str          # canonical dotted name, e.g. "Profile.Name"
+
+    label: str  # canonical dotted name, e.g. "Profile.Name"
     hops: list
-    leaf: object        # FieldDef
+    leaf: object  # FieldDef
     leaf_object: str
 
 
 @dataclass
 class Result:
     sobject: str
-    columns: list       # [Column]
-    rows: list          # stored rows (dicts) in result order
+    columns: list  # [Column]
+    rows: list  # stored rows (dicts) in result order
     count_only: bool = False
     aggregate: bool = False
     total: int = 0
@@ -57,9 +64,10 @@ class Runner:
         rows = [r for r in self.visible_rows(obj.name) if test is None or test(r)]
         for path, desc, nulls_first in reversed(q.order):
             col = self.column(q, obj.name, path)
-            rows.sort(key=lambda r, c=col, nf=nulls_first, d=desc: _sort_key(c.leaf, self.value(r, c), nf != d),
-                      reverse=desc)
-        rows = rows[q.offset:][:q.limit] if q.limit is not None else rows[q.offset:]
+            rows.sort(
+                key=lambda r, c=col, nf=nulls_first, d=desc: _sort_key(c.leaf, self.value(r, c), nf != d), reverse=desc
+            )
+        rows = rows[q.offset :][: q.limit] if q.limit is not None else rows[q.offset :]
         if counts and counts[0].field is None:
             # COUNT(): the size is the number of rows the query would return, so LIMIT caps it
             # (SOQL "COUNT() and COUNT(fieldName)": "You can use COUNT() with a LIMIT clause",
@@ -67,8 +75,9 @@ class Runner:
             return Result(obj.name, [], [], count_only=True, total=len(rows))
         if counts:  # COUNT(field) counts the rows where the field is not null
             col = self.column(q, obj.name, counts[0].field)
-            return Result(obj.name, [], [], aggregate=True,
-                          total=sum(1 for r in rows if self.value(r, col) is not None))
+            return Result(
+                obj.name, [], [], aggregate=True, total=sum(1 for r in rows if self.value(r, col) is not None)
+            )
         return Result(obj.name, columns, rows, total=len(rows))
 
     # ---- resolution -----------------------------------------------------------------------------------
@@ -83,16 +92,20 @@ class Runner:
         hops, current, labels = [], SCHEMA[sobject], []
         for rel in path.parts[:-1]:
             fdef = current.relationship(rel)
-            if fdef is None or not can_read_field(self.user, current.name, fdef.name) \
-                    or not can_read_object(self.user, fdef.reference_to):
+            if (
+                fdef is None
+                or not can_read_field(self.user, current.name, fdef.name)
+                or not can_read_object(self.user, fdef.reference_to)
+            ):
                 raise SoqlError("INVALID_FIELD", _NO_RELATION.format(name=rel), q.text, path.pos)
             hops.append((fdef, fdef.reference_to))
             labels.append(fdef.relationship)
             current = SCHEMA[fdef.reference_to]
         leaf = current.field(path.parts[-1])
         if leaf is None or not can_read_field(self.user, current.name, leaf.name):
-            raise SoqlError("INVALID_FIELD", _NO_COLUMN.format(name=".".join(path.parts), obj=sobject),
-                            q.text, path.pos)
+            raise SoqlError(
+                "INVALID_FIELD", _NO_COLUMN.format(name=".".join(path.parts), obj=sobject), q.text, path.pos
+            )
         return Column(".".join(labels + [leaf.name]), hops, leaf, current.name)
 
     def visible_rows(self, sobject: str):
@@ -146,8 +159,7 @@ class Runner:
             return self._compare(col, node[2], norm(node[3]))
         if kind == "like":
             regex = _like_regex(node[3])
-            return lambda r: (self.value(r, col) is not None
-                              and bool(regex.match(str(self.value(r, col))))) != node[2]
+            return lambda r: (self.value(r, col) is not None and bool(regex.match(str(self.value(r, col))))) != node[2]
         return self._membership(q, col, node[2], node[3], norm)
 
     def _compare(self, col: Column, op: str, want):
@@ -163,6 +175,7 @@ class Runner:
                 return {"<": have < want, "<=": have <= want, ">": have > want, ">=": have >= want}[op]
             except TypeError:
                 return False
+
         return test
 
     def _membership(self, q: Query, col: Column, negate: bool, values, norm):
@@ -170,8 +183,9 @@ class Runner:
             sub = Runner(self.org, self.user, self.include_deleted)
             result = sub.execute(values)
             if len(result.columns) != 1:
-                raise SoqlError("MALFORMED_QUERY", "semi-join sub-selects must select exactly one field",
-                                q.text, values.sobject_pos)
+                raise SoqlError(
+                    "MALFORMED_QUERY", "semi-join sub-selects must select exactly one field", q.text, values.sobject_pos
+                )
             wanted = {norm(sub.value(r, result.columns[0])) for r in result.rows}
         else:
             wanted = {norm(v) for v in values}
@@ -201,20 +215,25 @@ def _check_aggregate(q: Query, counts: list, columns: list) -> None:
         return
     if counts[0].field is None:
         if len(q.fields) > 1:
-            raise SoqlError("MALFORMED_QUERY", "COUNT() must be the only element in the SELECT list",
-                            q.text, counts[0].pos)
+            raise SoqlError(
+                "MALFORMED_QUERY", "COUNT() must be the only element in the SELECT list", q.text, counts[0].pos
+            )
         if q.order:
             raise SoqlError("MALFORMED_QUERY", "COUNT() and ORDER BY may not be used together", q.text, q.order_pos)
         return
     if columns:
-        raise SoqlError("MALFORMED_QUERY", f"Field must be grouped or aggregated: {columns[0].label}",
-                        q.text, q.fields[0].pos)
+        raise SoqlError(
+            "MALFORMED_QUERY", f"Field must be grouped or aggregated: {columns[0].label}", q.text, q.fields[0].pos
+        )
     if q.order:
-        raise SoqlError("MALFORMED_QUERY", "Ordered field must be grouped or aggregated: "
-                        f"{'.'.join(q.order[0][0].parts)}", q.text, q.order_pos)
+        raise SoqlError(
+            "MALFORMED_QUERY",
+            f"Ordered field must be grouped or aggregated: {'.'.join(q.order[0][0].parts)}",
+            q.text,
+            q.order_pos,
+        )
     if q.limit is not None:
-        raise SoqlError("MALFORMED_QUERY", "An aggregate query without GROUP BY cannot use LIMIT",
-                        q.text, q.limit_pos)
+        raise SoqlError("MALFORMED_QUERY", "An aggregate query without GROUP BY cannot use LIMIT", q.text, q.limit_pos)
 
 
 def _sort_key(fdef, value, nulls_low: bool):

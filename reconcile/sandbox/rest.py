@@ -13,9 +13,18 @@ from .soql import Path, Query, SoqlError
 from .web import ApiError, Request, Response, json_response, not_found
 from .writes import delete_records, update_records
 
-VERSIONS = (("Winter '23", "56.0"), ("Spring '23", "57.0"), ("Summer '23", "58.0"), ("Winter '24", "59.0"),
-            ("Spring '24", "60.0"), ("Summer '24", "61.0"), ("Winter '25", "62.0"), ("Spring '25", "63.0"),
-            ("Summer '25", "64.0"), ("Winter '26", "65.0"))
+VERSIONS = (
+    ("Winter '23", "56.0"),
+    ("Spring '23", "57.0"),
+    ("Summer '23", "58.0"),
+    ("Winter '24", "59.0"),
+    ("Spring '24", "60.0"),
+    ("Summer '24", "61.0"),
+    ("Winter '25", "62.0"),
+    ("Spring '25", "63.0"),
+    ("Summer '25", "64.0"),
+    ("Winter '26", "65.0"),
+)
 LATEST = max(float(v) for _, v in VERSIONS)
 ORG_ID = "00D8d0000000SbxEAE"
 MAX_CURSORS = 100
@@ -49,23 +58,41 @@ def identity(req: Request) -> Response:
     if req.match[0] != ORG_ID or req.match[1] not in (user.user_id, user.user_id[:15]):
         return Response(403, b"Bad_Id", "text/plain;charset=UTF-8")
     base = f"{req.org.login_url or 'https://login.salesforce.com'}/services/data/v{{version}}"
-    return json_response({"id": identity_url(req), "asserted_user": True, "user_id": user.user_id,
-                          "organization_id": ORG_ID, "username": user.username,
-                          "nick_name": user.username.split("@")[0], "display_name": user.name,
-                          "email": user.username, "active": True, "user_type": "STANDARD", "language": "en_US",
-                          "locale": "en_US", "utcOffset": 0,
-                          "urls": {"rest": base + "/", "sobjects": base + "/sobjects/", "query": base + "/query/",
-                                   "limits": base + "/limits/"}})
+    return json_response(
+        {
+            "id": identity_url(req),
+            "asserted_user": True,
+            "user_id": user.user_id,
+            "organization_id": ORG_ID,
+            "username": user.username,
+            "nick_name": user.username.split("@")[0],
+            "display_name": user.name,
+            "email": user.username,
+            "active": True,
+            "user_type": "STANDARD",
+            "language": "en_US",
+            "locale": "en_US",
+            "utcOffset": 0,
+            "urls": {
+                "rest": base + "/",
+                "sobjects": base + "/sobjects/",
+                "query": base + "/query/",
+                "limits": base + "/limits/",
+            },
+        }
+    )
 
 
 def limits(req: Request) -> Response:
     org = req.org
-    return json_response({
-        "DailyApiRequests": {"Max": org.daily_limit, "Remaining": max(org.daily_limit - org.api_used, 0)},
-        "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
-        "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
-        "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
-    })
+    return json_response(
+        {
+            "DailyApiRequests": {"Max": org.daily_limit, "Remaining": max(org.daily_limit - org.api_used, 0)},
+            "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
+            "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
+            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
+        }
+    )
 
 
 def userinfo(req: Request) -> Response:
@@ -74,15 +101,27 @@ def userinfo(req: Request) -> Response:
     of the documented fields, for the session's or access token's user."""
     user = req.user
     login_url = req.org.login_url or "https://login.salesforce.com"
-    return json_response({"sub": f"{login_url}/id/{ORG_ID}/{user.user_id}",
-                          "user_id": user.user_id, "organization_id": ORG_ID,
-                          "preferred_username": user.username, "nickname": user.username.split("@")[0],
-                          "name": user.name, "email": user.username, "email_verified": True,
-                          "active": True, "user_type": "STANDARD", "language": "en_US", "locale": "en_US",
-                          "utcOffset": 0})
+    return json_response(
+        {
+            "sub": f"{login_url}/id/{ORG_ID}/{user.user_id}",
+            "user_id": user.user_id,
+            "organization_id": ORG_ID,
+            "preferred_username": user.username,
+            "nickname": user.username.split("@")[0],
+            "name": user.name,
+            "email": user.username,
+            "email_verified": True,
+            "active": True,
+            "user_type": "STANDARD",
+            "language": "en_US",
+            "locale": "en_US",
+            "utcOffset": 0,
+        }
+    )
 
 
 # ---- query ------------------------------------------------------------------------------------------------
+
 
 def query(req: Request) -> Response:
     text = req.params.get("q")
@@ -118,7 +157,7 @@ def query_more(req: Request) -> Response:
 def _page(req: Request, locator: str, offset: int) -> Response:
     runner, result, size = req.org.cursors[locator]
     size = _batch_size(req.headers.get("sforce-query-options", ""), size)  # the cursor keeps its size
-    rows = result.rows[offset:offset + size]
+    rows = result.rows[offset : offset + size]
     with req.org.lock:
         records = [render_row(runner, result.sobject, result.columns, row, req.version) for row in rows]
     body = {"totalSize": len(result.rows), "done": offset + size >= len(result.rows)}
@@ -157,6 +196,7 @@ def _attributes(sobject: str, record_id: str, version: str) -> dict:
 
 
 # ---- sobjects --------------------------------------------------------------------------------------------
+
 
 def _object(req: Request, name: str):
     obj = find_object(name)
@@ -235,14 +275,16 @@ def _retrieve(req: Request, obj, record_ids: list, names: list | None) -> list:
 
 # ---- sObject Collections ---------------------------------------------------------------------------------
 
+
 def collection_update(req: Request) -> Response:
     body = req.json()
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-        raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be {\"allOrNone\": …, \"records\": […]}.")
+        raise ApiError(400, "JSON_PARSER_ERROR", 'The request body must be {"allOrNone": …, "records": […]}.')
     records = body["records"]
     if len(records) > 200:
-        raise ApiError(400, "EXCEEDED_ID_LIMIT",
-                       "record limit reached. cannot submit more than 200 records into this call")
+        raise ApiError(
+            400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call"
+        )
     items = [((r.get("attributes") or {}).get("type"), r.get("id") or r.get("Id"), r) for r in records]
     results = update_records(req.org, req.user, items, via="composite", all_or_none=bool(body.get("allOrNone")))
     return json_response([_item(rid, error) for (_, rid, _), error in zip(items, results)])
@@ -255,8 +297,9 @@ def collection_delete(req: Request) -> Response:
     if not record_ids:
         raise ApiError(400, "MALFORMED_QUERY", "The 'ids' parameter is required.")
     if len(record_ids) > 200:
-        raise ApiError(400, "EXCEEDED_ID_LIMIT",
-                       "record limit reached. cannot submit more than 200 records into this call")
+        raise ApiError(
+            400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call"
+        )
     all_or_none = req.params.get("allOrNone", "false").lower() == "true"
     results = delete_records(req.org, req.user, record_ids, via="composite", all_or_none=all_or_none)
     return json_response([_item(rid, error) for rid, error in zip(record_ids, results)])

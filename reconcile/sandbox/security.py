@@ -41,12 +41,12 @@ class UserSpec:
     api_only: bool = False
     modify_all: bool = False
     view_all: bool = False
-    objects: dict = field(default_factory=dict)      # sobject -> "read" | "edit" (ignored with modify_all)
-    field_read: dict | None = None                   # sobject -> [fields]; None = every field readable
-    field_edit: dict | None = None                   # sobject -> [fields]; None = every updateable field
+    objects: dict = field(default_factory=dict)  # sobject -> "read" | "edit" (ignored with modify_all)
+    field_read: dict | None = None  # sobject -> [fields]; None = every field readable
+    field_edit: dict | None = None  # sobject -> [fields]; None = every updateable field
     bypass_validation: bool = False
-    visible_gbus: list | None = None                 # None = all GBUs
-    permission_set: str | None = None                # dedicated permission set holding the grants
+    visible_gbus: list | None = None  # None = all GBUs
+    permission_set: str | None = None  # dedicated permission set holding the grants
     session_id: str = ""
     user_id: str = ""
 
@@ -64,19 +64,44 @@ def default_users() -> list:
     hidden = {"Lead": ["Phone"]}
     readable = {o: [f for f in SCHEMA[o].fields if f not in hidden.get(o, [])] for o in BUSINESS_OBJECTS}
     return [
-        UserSpec("integration", f"clay.integration@{ORG_DOMAIN}", "Clay Integration", "API Only Integration",
-                 role="SBS", api_only=True, objects=business_read, field_read=readable,
-                 field_edit=copy.deepcopy(WRITEBACK_FIELDS), bypass_validation=True,
-                 permission_set="Clay_Integration_Writeback"),
-        UserSpec("admin", f"admin@{ORG_DOMAIN}", "Sandbox Admin", "System Administrator", role="CEO",
-                 modify_all=True, view_all=True),
-        UserSpec("overprivileged", f"clay.legacy@{ORG_DOMAIN}", "Clay Legacy Integration",
-                 "Integration Power User", role="Marketing", modify_all=True, view_all=True,
-                 objects={"Lead": "edit", "CampaignMember": "edit", "Contact": "edit", "Campaign": "read"},
-                 field_edit={"Lead": WRITEBACK_FIELDS["Lead"] + ["Email", "Status", "Company"],
-                             "CampaignMember": WRITEBACK_FIELDS["CampaignMember"] + ["Status"],
-                             "Contact": ["Email", "FirstName", "LastName", "HasOptedOutOfEmail"]},
-                 visible_gbus=list(GBUS[:-1])),
+        UserSpec(
+            "integration",
+            f"clay.integration@{ORG_DOMAIN}",
+            "Clay Integration",
+            "API Only Integration",
+            role="SBS",
+            api_only=True,
+            objects=business_read,
+            field_read=readable,
+            field_edit=copy.deepcopy(WRITEBACK_FIELDS),
+            bypass_validation=True,
+            permission_set="Clay_Integration_Writeback",
+        ),
+        UserSpec(
+            "admin",
+            f"admin@{ORG_DOMAIN}",
+            "Sandbox Admin",
+            "System Administrator",
+            role="CEO",
+            modify_all=True,
+            view_all=True,
+        ),
+        UserSpec(
+            "overprivileged",
+            f"clay.legacy@{ORG_DOMAIN}",
+            "Clay Legacy Integration",
+            "Integration Power User",
+            role="Marketing",
+            modify_all=True,
+            view_all=True,
+            objects={"Lead": "edit", "CampaignMember": "edit", "Contact": "edit", "Campaign": "read"},
+            field_edit={
+                "Lead": WRITEBACK_FIELDS["Lead"] + ["Email", "Status", "Company"],
+                "CampaignMember": WRITEBACK_FIELDS["CampaignMember"] + ["Status"],
+                "Contact": ["Email", "FirstName", "LastName", "HasOptedOutOfEmail"],
+            },
+            visible_gbus=list(GBUS[:-1]),
+        ),
     ]
 
 
@@ -84,8 +109,9 @@ def build_users(overrides: dict | None, next_id) -> list:
     """Default users with `overrides` ({key: {field: value}}) applied; new keys start from 'integration'."""
     users = {u.key: u for u in default_users()}
     for key, changes in (overrides or {}).items():
-        base = users.get(key) or UserSpec(**{**users["integration"].to_dict(), "key": key,
-                                              "username": f"{key}@{ORG_DOMAIN}", "name": key})
+        base = users.get(key) or UserSpec(
+            **{**users["integration"].to_dict(), "key": key, "username": f"{key}@{ORG_DOMAIN}", "name": key}
+        )
         users[key] = UserSpec(**{**base.to_dict(), **changes})
     for user in users.values():
         user.user_id = user.user_id or next_id("User")
@@ -98,6 +124,7 @@ def new_session_id() -> str:
 
 
 # ---- access checks ---------------------------------------------------------------------------------
+
 
 def can_read_object(user: UserSpec, sobject: str) -> bool:
     obj = SCHEMA[sobject]

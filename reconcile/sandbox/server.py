@@ -32,8 +32,7 @@ ROUTES = [  # (methods, pattern, handler, mutating)
     ("PATCH", _V + r"/jobs/ingest/(\w+)/?", bulk.set_ingest_state, True),
     ("GET", _V + r"/jobs/(?:ingest|query)/(\w+)/?", bulk.get_job, False),
     ("DELETE", _V + r"/jobs/(?:ingest|query)/(\w+)/?", bulk.delete_job, True),
-    ("GET", _V + r"/jobs/ingest/(\w+)/(successfulResults|failedResults|unprocessedRecords)/?",
-     bulk.results, False),
+    ("GET", _V + r"/jobs/ingest/(\w+)/(successfulResults|failedResults|unprocessedRecords)/?", bulk.results, False),
     ("POST", _V + r"/jobs/query/?", bulk.create_query, False),
     ("GET", _V + r"/jobs/query/(\w+)/results/?", bulk.query_results, False),
 ]
@@ -51,8 +50,11 @@ def route(method: str, path: str):
                 return handler, match.groups(), mutating
             allowed += methods
     if allowed:
-        raise ApiError(405, "METHOD_NOT_ALLOWED",
-                       f"HTTP Method '{method}' not allowed. Allowed are {','.join(sorted(set(allowed)))}")
+        raise ApiError(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"HTTP Method '{method}' not allowed. Allowed are {','.join(sorted(set(allowed)))}",
+        )
     raise not_found()
 
 
@@ -75,8 +77,11 @@ def dispatch(org: Org, req: Request) -> Response:
         if faults.session_expires_now():
             org.expire_session("integration")
         if faults.next_request_is_503():
-            return ApiError(503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable, try again later.",
-                            ).response()
+            return ApiError(
+                503,
+                "SERVER_UNAVAILABLE",
+                "Server is temporarily unavailable, try again later.",
+            ).response()
         token = req.headers.get("authorization", "").removeprefix("Bearer ").strip()
         req.user = org.user_for_session(token)
         if req.user is None:
@@ -84,8 +89,7 @@ def dispatch(org: Org, req: Request) -> Response:
         if not req.user.api_enabled:
             return ApiError(403, "API_CURRENTLY_DISABLED", "API is disabled for this User").response()
         if org.api_used >= org.daily_limit:
-            return _with_usage(org, ApiError(403, "REQUEST_LIMIT_EXCEEDED",
-                                             "TotalRequests Limit exceeded.").response())
+            return _with_usage(org, ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.").response())
         org.api_used += 1
     req.org, req.version = org, (groups[0] if groups and "/services/data/v" in req.path else "59.0")
     req.match = groups[1:] if req.path.startswith("/services/data/v") else groups

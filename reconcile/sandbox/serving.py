@@ -17,11 +17,25 @@ from pathlib import Path
 from ..errors import SandboxError
 
 # Every variable of every way in (credentials.py); `env` unsets those of the other ways, since a mix is an error.
-LOGIN_VARIABLES = ("SF_LOGIN_URL", "SF_CLIENT_ID", "SF_CLIENT_SECRET", "SF_USERNAME", "SF_PRIVATE_KEY_FILE",
-                   "SF_INSTANCE_URL", "SF_SESSION_ID", "SF_PASSWORD", "SF_SECURITY_TOKEN", "SF_DOMAIN")
+LOGIN_VARIABLES = (
+    "SF_LOGIN_URL",
+    "SF_CLIENT_ID",
+    "SF_CLIENT_SECRET",
+    "SF_USERNAME",
+    "SF_PRIVATE_KEY_FILE",
+    "SF_INSTANCE_URL",
+    "SF_SESSION_ID",
+    "SF_PASSWORD",
+    "SF_SECURITY_TOKEN",
+    "SF_DOMAIN",
+)
 FLOWS = ("client_credentials", "jwt")
-SOURCE_VARIABLES = {"smartlead_base_url": "SMARTLEAD_BASE_URL", "smartlead_api_key": "SMARTLEAD_API_KEY",
-                    "pardot_base_url": "PARDOT_BASE_URL", "pardot_business_unit_id": "PARDOT_BUSINESS_UNIT_ID"}
+SOURCE_VARIABLES = {
+    "smartlead_base_url": "SMARTLEAD_BASE_URL",
+    "smartlead_api_key": "SMARTLEAD_API_KEY",
+    "pardot_base_url": "PARDOT_BASE_URL",
+    "pardot_business_unit_id": "PARDOT_BUSINESS_UNIT_ID",
+}
 
 
 def serving_file(state_path) -> Path:
@@ -38,12 +52,15 @@ def prepare_state(state_path, seeding: bool, reset: bool) -> None:
     if state.exists() and reset:
         state.unlink()
     elif state.exists() and seeding:
-        raise SandboxError(f"Sandbox state '{state}' already exists, so --seed would be ignored. Add --reset to "
-                           "replace it with a fresh org seeded from the snapshot, or drop --seed to keep it.")
+        raise SandboxError(
+            f"Sandbox state '{state}' already exists, so --seed would be ignored. Add --reset to "
+            "replace it with a fresh org seeded from the snapshot, or drop --seed to keep it."
+        )
 
 
-def serve(port: int = 0, state_path=None, seed=None, token_ttl: float = 7200, reset: bool = False,
-          companions=None) -> None:
+def serve(
+    port: int = 0, state_path=None, seed=None, token_ttl: float = 7200, reset: bool = False, companions=None
+) -> None:
     """Run the org until SIGINT/SIGTERM; prints one JSON line: instance_url, sessions, ca_bundle and the OAuth
     app (login_url, client_id, client_secret, username, jwt_key_file).
 
@@ -60,11 +77,18 @@ def serve(port: int = 0, state_path=None, seed=None, token_ttl: float = 7200, re
             seed(handle.org)
         if companions is not None:  # the Smartlead and Pardot stand-ins (reconcile/standins/sources.py)
             extra, stop_companions = companions(handle.org)
-        info = {"instance_url": handle.instance_url, "session_id": handle.session_id,
-                "admin_session_id": handle.admin_session_id, "ca_bundle": handle.ca_bundle,
-                "login_url": handle.login_url, "client_id": handle.client_id,
-                "client_secret": handle.client_secret, "username": handle.username,
-                "jwt_key_file": handle.jwt_key_file, **extra}
+        info = {
+            "instance_url": handle.instance_url,
+            "session_id": handle.session_id,
+            "admin_session_id": handle.admin_session_id,
+            "ca_bundle": handle.ca_bundle,
+            "login_url": handle.login_url,
+            "client_id": handle.client_id,
+            "client_secret": handle.client_secret,
+            "username": handle.username,
+            "jwt_key_file": handle.jwt_key_file,
+            **extra,
+        }
         if state_path is not None:
             _write_private(serving_file(state_path), json.dumps({**info, "pid": os.getpid()}))
         print(json.dumps(info), flush=True)
@@ -94,8 +118,7 @@ def env_lines(state_path, flow: str = "client_credentials", wait: float = 10) ->
     if flow not in FLOWS:
         raise SandboxError(f"Unknown login flow '{flow}'; use one of: {', '.join(FLOWS)}.")
     info = _serving_info(state_path, wait)
-    values = {"SF_LOGIN_URL": info["login_url"], "SF_CLIENT_ID": info["client_id"],
-              "SF_CA_BUNDLE": info["ca_bundle"]}
+    values = {"SF_LOGIN_URL": info["login_url"], "SF_CLIENT_ID": info["client_id"], "SF_CA_BUNDLE": info["ca_bundle"]}
     if flow == "jwt":
         values.update({"SF_USERNAME": info["username"], "SF_PRIVATE_KEY_FILE": info["jwt_key_file"]})
     else:
@@ -117,8 +140,10 @@ def _serving_info(state_path, wait: float) -> dict:
         if time.monotonic() >= deadline:
             break
         time.sleep(0.1)
-    raise SandboxError(f"No sandbox org is serving from state '{state_path}' (no live '{path.name}' beside it). "
-                       f"Start one first: reconcile sandbox serve --state {state_path} &")
+    raise SandboxError(
+        f"No sandbox org is serving from state '{state_path}' (no live '{path.name}' beside it). "
+        f"Start one first: reconcile sandbox serve --state {state_path} &"
+    )
 
 
 def _read_json(path: Path) -> dict | None:

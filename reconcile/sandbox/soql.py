@@ -13,7 +13,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-_TOKEN_RE = re.compile(r"""
+_TOKEN_RE = re.compile(
+    r"""
   (?P<ws>\s+)
 | (?P<str>'(?:[^'\\]|\\.)*')
 | (?P<dt>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))?(?![\w.]))
@@ -21,10 +22,33 @@ _TOKEN_RE = re.compile(r"""
 | (?P<op>!=|<>|<=|>=|=|<|>)
 | (?P<punct>[(),])
 | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
-""", re.X)
+""",
+    re.X,
+)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
-KEYWORDS = {"select", "from", "where", "and", "or", "not", "in", "like", "order", "by", "asc", "desc",
-            "nulls", "first", "last", "limit", "offset", "true", "false", "null", "count"}
+KEYWORDS = {
+    "select",
+    "from",
+    "where",
+    "and",
+    "or",
+    "not",
+    "in",
+    "like",
+    "order",
+    "by",
+    "asc",
+    "desc",
+    "nulls",
+    "first",
+    "last",
+    "limit",
+    "offset",
+    "true",
+    "false",
+    "null",
+    "count",
+}
 
 
 class SoqlError(Exception):
@@ -61,11 +85,11 @@ class Query:
     sobject_pos: int
     fields: list
     where: object = None
-    order: list = field(default_factory=list)   # [(Path, descending, nulls_first)]
+    order: list = field(default_factory=list)  # [(Path, descending, nulls_first)]
     limit: int | None = None
     offset: int = 0
     text: str = ""
-    order_pos: int = 0      # where ORDER BY / LIMIT start, for error carets
+    order_pos: int = 0  # where ORDER BY / LIMIT start, for error carets
     limit_pos: int = 0
 
 
@@ -140,8 +164,12 @@ class _Parser:
     def fail(self, detail: str | None = None):
         tok = self.peek()
         shown = tok.text or "<EOF>"
-        raise SoqlError("MALFORMED_QUERY", detail and f"unexpected token: '{shown}' ({detail})"
-                        or f"unexpected token: '{shown}'", self.text, tok.pos)
+        raise SoqlError(
+            "MALFORMED_QUERY",
+            detail and f"unexpected token: '{shown}' ({detail})" or f"unexpected token: '{shown}'",
+            self.text,
+            tok.pos,
+        )
 
     # -- grammar
     def query(self, nested: bool = False) -> Query:

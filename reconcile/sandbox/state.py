@@ -21,13 +21,19 @@ def now_sf() -> str:
 class Org:
     """All state of one sandbox org. Every public method is thread-safe (one re-entrant lock)."""
 
-    def __init__(self, state_path=None, daily_limit: int = 15000, users: dict | None = None,
-                 faults: dict | None = None, token_ttl: float = 7200):
+    def __init__(
+        self,
+        state_path=None,
+        daily_limit: int = 15000,
+        users: dict | None = None,
+        faults: dict | None = None,
+        token_ttl: float = 7200,
+    ):
         self.lock = threading.RLock()
-        self.token_ttl = token_ttl      # seconds an OAuth access token stays valid (Salesforce default: 2 h)
-        self.login_url = ""             # set by the server once it listens
-        self.app: dict | None = None    # the registered External Client App (oauth.new_app)
-        self.tokens: dict = {}          # access token -> {"user": key, "expires": epoch seconds}
+        self.token_ttl = token_ttl  # seconds an OAuth access token stays valid (Salesforce default: 2 h)
+        self.login_url = ""  # set by the server once it listens
+        self.app: dict | None = None  # the registered External Client App (oauth.new_app)
+        self.tokens: dict = {}  # access token -> {"user": key, "expires": epoch seconds}
         self.state_path = Path(state_path) if state_path else None
         self.daily_limit = daily_limit
         self.faults = Faults()
@@ -70,11 +76,20 @@ class Org:
         if not self.state_path:
             return
         with self.lock:
-            persist.save(self.state_path, {
-                "id_seq": self.id_seq, "api_used": self.api_used, "records": self.data,
-                "users": [u.to_dict() for u in self.users], "field_history": self.field_history,
-                "app": self.app, "tokens": self.tokens, "formula_values": self.faults.formula_values,
-                "jobs": {k: v for k, v in self.jobs.items() if v.get("kind") == "ingest"}})
+            persist.save(
+                self.state_path,
+                {
+                    "id_seq": self.id_seq,
+                    "api_used": self.api_used,
+                    "records": self.data,
+                    "users": [u.to_dict() for u in self.users],
+                    "field_history": self.field_history,
+                    "app": self.app,
+                    "tokens": self.tokens,
+                    "formula_values": self.faults.formula_values,
+                    "jobs": {k: v for k, v in self.jobs.items() if v.get("kind") == "ingest"},
+                },
+            )
 
     def next_id(self, sobject: str) -> str:
         with self.lock:
@@ -164,8 +179,10 @@ class Org:
             row[fdef.name] = value
         row["Id"] = ids.to18(row["Id"]) if row.get("Id") else self.next_id(obj.name)
         if not ids.is_valid(row["Id"], obj.prefix):
-            raise ValueError(f"Cannot insert {obj.name}: Id '{row['Id']}' is not a {obj.name} id "
-                             f"(18 characters starting '{obj.prefix}').")
+            raise ValueError(
+                f"Cannot insert {obj.name}: Id '{row['Id']}' is not a {obj.name} id "
+                f"(18 characters starting '{obj.prefix}')."
+            )
         return row
 
     def records(self, sobject: str) -> dict:
@@ -176,9 +193,11 @@ class Org:
     def contact_emails(self) -> set:
         with self.lock:
             if self._contact_emails is None:
-                self._contact_emails = {(c.get("Email") or "").strip().lower()
-                                        for c in self.data["Contact"].values()
-                                        if c.get("Email") and not c.get("IsDeleted")}
+                self._contact_emails = {
+                    (c.get("Email") or "").strip().lower()
+                    for c in self.data["Contact"].values()
+                    if c.get("Email") and not c.get("IsDeleted")
+                }
             return self._contact_emails
 
     def formulas(self, sobject: str, row: dict) -> dict:

@@ -30,8 +30,8 @@ from .state import Org
 from .web import ApiError, Request, Response
 
 log = logging.getLogger("reconcile.sandbox")
-KEEP_ALIVE_SECONDS = 120       # idle keep-alive connections are closed after this
-WORKERS = 32                   # requests handled at once (injected latency sleeps outside the org lock)
+KEEP_ALIVE_SECONDS = 120  # idle keep-alive connections are closed after this
+WORKERS = 32  # requests handled at once (injected latency sleeps outside the org lock)
 NO_BODY = (204, 304)
 
 
@@ -48,10 +48,10 @@ class SandboxApp:
         body = await _read_body(receive)
         headers = _headers(scope)
         path = scope["path"]
-        params = {k: v[0] for k, v in parse_qs(scope["query_string"].decode("latin-1"),
-                                                  keep_blank_values=True).items()}
+        params = {k: v[0] for k, v in parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True).items()}
         response = await asyncio.get_running_loop().run_in_executor(
-            self.workers, self._handle, scope["method"], path, params, headers, body)
+            self.workers, self._handle, scope["method"], path, params, headers, body
+        )
         await _send(send, response, headers.get("accept-encoding", ""))
 
     def _handle(self, method: str, path: str, params: dict, headers: dict, body: bytes) -> Response:
@@ -63,8 +63,11 @@ class SandboxApp:
             response = err.response()
         except Exception:  # noqa: BLE001 - answered like Salesforce's unhandled-error 500, and logged
             log.error("sandbox org: unexpected error on %s %s\n%s", method, path, traceback.format_exc())
-            response = ApiError(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this "
-                                "ErrorId if you contact support: sandbox-0.").response()
+            response = ApiError(
+                500,
+                "UNKNOWN_EXCEPTION",
+                "An unexpected error occurred. Please include this ErrorId if you contact support: sandbox-0.",
+            ).response()
         self.org.log_request(method, path, req.user.username if req.user else None, response.status)
         return response
 
@@ -102,8 +105,9 @@ def decode_body(body: bytes, encoding: str) -> bytes:
             return zlib.decompress(body)
     except (OSError, EOFError, zlib.error) as err:
         raise ApiError(400, "JSON_PARSER_ERROR", f"Request body is not valid {encoding} data: {err}") from err
-    raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", f"Content-Encoding '{encoding}' is not supported; "
-                                                  "use gzip or deflate.")
+    raise ApiError(
+        415, "UNSUPPORTED_MEDIA_TYPE", f"Content-Encoding '{encoding}' is not supported; use gzip or deflate."
+    )
 
 
 def _accepts(accept_encoding: str) -> str | None:
@@ -160,18 +164,29 @@ class SandboxServer:
         self.server_address = self._socket.getsockname()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        config = uvicorn.Config(SandboxApp(org), http="h11", ws="none", lifespan="off", loop="asyncio",
-                                log_config=None, log_level="warning", access_log=False, server_header=False,
-                                timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=5,
-                                ssl_context_factory=lambda _config, _default: context)
+        config = uvicorn.Config(
+            SandboxApp(org),
+            http="h11",
+            ws="none",
+            lifespan="off",
+            loop="asyncio",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            timeout_graceful_shutdown=5,
+            ssl_context_factory=lambda _config, _default: context,
+        )
         self._app = config.app
         self._uvicorn = _Uvicorn(config)
         self._thread: threading.Thread | None = None
 
     def start(self) -> threading.Thread:
         """Serve in a daemon thread; returns once the socket accepts connections."""
-        self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self._socket]},
-                                        name="sandbox-org", daemon=True)
+        self._thread = threading.Thread(
+            target=self._uvicorn.run, kwargs={"sockets": [self._socket]}, name="sandbox-org", daemon=True
+        )
         self._thread.start()
         while not self._uvicorn.started:
             if not self._thread.is_alive():
@@ -201,4 +216,3 @@ def load_ca(directory: Path, stem: str) -> tuple:
         key.chmod(0o600)
         ca.cert_pem.write_to_path(str(cert))
     return ca, str(cert)
-

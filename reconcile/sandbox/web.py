@@ -12,14 +12,14 @@ CSV_TYPE = "text/csv"
 @dataclass
 class Request:
     method: str
-    path: str                  # URL path without the query string
-    params: dict               # query-string parameters (first value of each)
-    headers: dict              # lower-cased header names
+    path: str  # URL path without the query string
+    params: dict  # query-string parameters (first value of each)
+    headers: dict  # lower-cased header names
     body: bytes
     org: object = None
-    user: object = None        # UserSpec once authenticated
+    user: object = None  # UserSpec once authenticated
     version: str = "59.0"
-    match: tuple = ()          # regex groups of the route
+    match: tuple = ()  # regex groups of the route
 
     def json(self):
         try:

@@ -16,8 +16,7 @@ from .state import Org, now_sf
 
 TRUE_WORDS = {"true", "1", "yes", "y", "on"}
 FALSE_WORDS = {"false", "0", "no", "n", "off"}
-ROLLED_BACK = ("Record rolled back because not all records were valid and the request was using "
-               "AllOrNone header")
+ROLLED_BACK = "Record rolled back because not all records were valid and the request was using AllOrNone header"
 VALIDATION_MESSAGE = "Company must not be blank (validation rule Lead_Company_Required)."
 
 
@@ -25,7 +24,7 @@ VALIDATION_MESSAGE = "Company must not be blank (validation rule Lead_Company_Re
 class WriteError(Exception):
     code: str
     message: str
-    fields: list | None = None      # None: the REST body carries no "fields" key
+    fields: list | None = None  # None: the REST body carries no "fields" key
     status: int = 400
 
     def item(self) -> dict:
@@ -68,8 +67,12 @@ def check_update(org: Org, user: UserSpec, sobject: str, record_id, values: dict
     if row.get("IsDeleted"):
         raise WriteError("ENTITY_IS_DELETED", "entity is deleted", [], 404)
     if not can_edit_object(user, obj.name):
-        raise WriteError("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id", [],
-                         org.faults.insufficient_access_status)
+        raise WriteError(
+            "INSUFFICIENT_ACCESS_OR_READONLY",
+            "insufficient access rights on object id",
+            [],
+            org.faults.insufficient_access_status,
+        )
     changes = _field_changes(user, obj, values)
     if obj.name == "Lead" and row.get("IsConverted"):
         raise WriteError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
@@ -97,30 +100,37 @@ def _field_changes(user: UserSpec, obj, values: dict) -> dict:
             readonly.append(fdef.name)
         changes[fdef.name] = value
     if readonly:
-        raise WriteError("INVALID_FIELD_FOR_INSERT_UPDATE",
-                         f"Unable to create/update fields: {', '.join(readonly)}. Please check the security "
-                         "settings of this field and verify that it is read/write for your profile or "
-                         "permission set.", readonly)
+        raise WriteError(
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            f"Unable to create/update fields: {', '.join(readonly)}. Please check the security "
+            "settings of this field and verify that it is read/write for your profile or "
+            "permission set.",
+            readonly,
+        )
     return changes
 
 
 def _checked_value(fdef, value):
     if value is None:
         if not fdef.nillable:
-            raise WriteError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{fdef.name}]",
-                             [fdef.name])
+            raise WriteError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{fdef.name}]", [fdef.name])
         return None
     if fdef.type == "boolean":
         return _boolean(fdef, value)
     if not isinstance(value, str):
-        raise WriteError("INVALID_TYPE_ON_FIELD_IN_RECORD",
-                         f"{fdef.label}: value not of required type: {value}", [fdef.name])
+        raise WriteError(
+            "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{fdef.label}: value not of required type: {value}", [fdef.name]
+        )
     if fdef.restricted and value not in fdef.picklist:
-        raise WriteError("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                         f"{fdef.label}: bad value for restricted picklist field: {value}", [fdef.name])
+        raise WriteError(
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            f"{fdef.label}: bad value for restricted picklist field: {value}",
+            [fdef.name],
+        )
     if fdef.length and len(value) > fdef.length:
-        raise WriteError("STRING_TOO_LONG",
-                         f"{fdef.label}: data value too large: {value} (max length={fdef.length})", [fdef.name])
+        raise WriteError(
+            "STRING_TOO_LONG", f"{fdef.label}: data value too large: {value} (max length={fdef.length})", [fdef.name]
+        )
     return value
 
 
@@ -129,8 +139,9 @@ def _boolean(fdef, value):
         return value
     if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
         return value.strip().lower() in TRUE_WORDS
-    raise WriteError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{fdef.label}: value not of required type: {value}",
-                     [fdef.name])
+    raise WriteError(
+        "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{fdef.label}: value not of required type: {value}", [fdef.name]
+    )
 
 
 def commit(org: Org, user: UserSpec, sobject: str, row: dict, changes: dict, via: str) -> None:
@@ -141,13 +152,22 @@ def commit(org: Org, user: UserSpec, sobject: str, row: dict, changes: dict, via
         if old == new:
             continue
         row[name] = new
-        org.field_history.append({"seq": len(org.field_history) + 1, "at": stamp, "sobject": sobject,
-                                  "id": row["Id"], "field": name, "old": old, "new": new,
-                                  "user": user.username, "via": via})
+        org.field_history.append(
+            {
+                "seq": len(org.field_history) + 1,
+                "at": stamp,
+                "sobject": sobject,
+                "id": row["Id"],
+                "field": name,
+                "old": old,
+                "new": new,
+                "user": user.username,
+                "via": via,
+            }
+        )
     row.update({"LastModifiedDate": stamp, "SystemModstamp": stamp, "LastModifiedById": user.user_id})
     if sobject == "Contact":
         org.contact_changed()
-
 
 
 def delete_records(org: Org, user: UserSpec, record_ids: list, via: str, all_or_none: bool = False) -> list:
@@ -188,8 +208,12 @@ def _check_delete(org: Org, user: UserSpec, record_id: str) -> tuple:
     if row.get("IsDeleted"):
         raise WriteError("ENTITY_IS_DELETED", "entity is deleted", [], 404)
     if not (can_edit_object(user, obj.name) and user.modify_all):
-        raise WriteError("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id", [],
-                         org.faults.insufficient_access_status)
+        raise WriteError(
+            "INSUFFICIENT_ACCESS_OR_READONLY",
+            "insufficient access rights on object id",
+            [],
+            org.faults.insufficient_access_status,
+        )
     return obj.name, row
 
 

@@ -28,8 +28,10 @@ from ..clock import iso
 FORMATS = (".csv", ".parquet", ".jsonl")
 _SEP = r"[-_ .]*"
 STAMPS = [  # (regex at the end of the stem, parser)
-    (re.compile(_SEP + r"(\d{4}-\d{2}-\d{2})[T_ ](\d{2})[-:.h]?(\d{2})[-:.m]?(\d{2})?Z?$", re.I),
-     lambda m: datetime.fromisoformat(f"{m[1]}T{m[2]}:{m[3]}:{m[4] or '00'}+00:00")),
+    (
+        re.compile(_SEP + r"(\d{4}-\d{2}-\d{2})[T_ ](\d{2})[-:.h]?(\d{2})[-:.m]?(\d{2})?Z?$", re.I),
+        lambda m: datetime.fromisoformat(f"{m[1]}T{m[2]}:{m[3]}:{m[4] or '00'}+00:00"),
+    ),
     (re.compile(_SEP + r"(\d{4}-\d{2}-\d{2})$"), lambda m: datetime.fromisoformat(m[1] + "T00:00:00+00:00")),
     (re.compile(_SEP + r"(\d{13})$"), lambda m: datetime.fromtimestamp(int(m[1]) / 1000, timezone.utc)),
     (re.compile(_SEP + r"(\d{10})$"), lambda m: datetime.fromtimestamp(int(m[1]), timezone.utc)),
@@ -45,7 +47,7 @@ def table_and_time(path: Path) -> tuple[str, datetime, str]:
         m = pattern.search(stem)
         if m:
             try:
-                exported, origin, stem = parse(m), "name", stem[:m.start()]
+                exported, origin, stem = parse(m), "name", stem[: m.start()]
             except ValueError:
                 continue
             break
@@ -66,20 +68,26 @@ def newest_exports(drop: Path) -> dict[str, tuple[Path, datetime, str]]:
     return best
 
 
-def pull_clay(out_dir: str | Path, clay_dir=None, env=None, policy=None, progress=None, now: datetime | None = None
-              ) -> SourcePull:
+def pull_clay(
+    out_dir: str | Path, clay_dir=None, env=None, policy=None, progress=None, now: datetime | None = None
+) -> SourcePull:
     env = os.environ if env is None else env
     drop = Path(clay_dir or env.get("RECONCILE_CLAY_DIR") or "")
     if not str(clay_dir or env.get("RECONCILE_CLAY_DIR") or ""):
-        raise PullError("No Clay drop folder: give --clay-dir DIR or set RECONCILE_CLAY_DIR to the folder Clay's "
-                        "exports land in, or leave clay out of --sources.")
+        raise PullError(
+            "No Clay drop folder: give --clay-dir DIR or set RECONCILE_CLAY_DIR to the folder Clay's "
+            "exports land in, or leave clay out of --sources."
+        )
     if not drop.is_dir():
         raise PullError(f"Clay drop folder '{drop}' does not exist: check --clay-dir / RECONCILE_CLAY_DIR.")
     best = newest_exports(drop)
     if not best:
-        raise PullError(f"Clay drop folder '{drop}' holds no export (.csv, .parquet or .jsonl): export the Clay "
-                        "tables into it first.")
+        raise PullError(
+            f"Clay drop folder '{drop}' holds no export (.csv, .parquet or .jsonl): export the Clay "
+            "tables into it first."
+        )
     from ..policy import load_policy
+
     rule = load_policy(policy).sources["clay"]
     now = now or datetime.now(timezone.utc)
     result = SourcePull("clay")
@@ -90,13 +98,15 @@ def pull_clay(out_dir: str | Path, clay_dir=None, env=None, policy=None, progres
             stale.append(f"'{path.name}' was exported {age_h:.1f} h ago (max_age_hours {rule.max_age_hours:g})")
         result.notes.append(f"{path.name} → clay/{table}{path.suffix.lower()} (exported {_iso(at)}, from the {origin})")
     if stale and rule.on_problem == "error":
-        raise PullError(f"Clay drop folder '{drop}': {'; '.join(stale)}. Export the table from Clay again, or "
-                        "relax [sources.clay] max_age_hours / on_problem in the policy.")
+        raise PullError(
+            f"Clay drop folder '{drop}': {'; '.join(stale)}. Export the table from Clay again, or "
+            "relax [sources.clay] max_age_hours / on_problem in the policy."
+        )
     result.notes += [f"STALE: {s}" for s in stale]
     out = Path(out_dir) / "clay"
     for old in out.glob("*") if out.is_dir() else ():
         if old.is_file() and old.suffix.lower() in FORMATS:
-            old.unlink()   # the snapshot holds this pull's tables only
+            old.unlink()  # the snapshot holds this pull's tables only
     out.mkdir(parents=True, exist_ok=True)
     for table, (path, _, _) in sorted(best.items()):
         target = out / f"{table}{path.suffix.lower()}"
@@ -118,6 +128,7 @@ def _records(path: Path) -> int:
     if path.suffix.lower() != ".csv" and path.suffix.lower() != ".jsonl":
         return 0
     import csv
+
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
         n = sum(1 for _ in (csv.reader(fh) if path.suffix.lower() == ".csv" else fh))
     return max(0, n - (path.suffix.lower() == ".csv"))

@@ -43,8 +43,15 @@ class RateLimiter:
 class ApiClient:
     """GETs against one API with a limiter (optional), backoff on 429 and 5xx, and a request count."""
 
-    def __init__(self, name: str, base_url: str, session: requests.Session | None = None,
-                 limiter: RateLimiter | None = None, timeout=(10, 120), sleep=time.sleep):
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        session: requests.Session | None = None,
+        limiter: RateLimiter | None = None,
+        timeout=(10, 120),
+        sleep=time.sleep,
+    ):
         self.name, self.base_url = name, base_url.rstrip("/")
         self.session = session or requests.Session()
         self.limiter, self.timeout, self.sleep = limiter, timeout, sleep
@@ -59,8 +66,10 @@ class ApiClient:
             try:
                 r = self.session.get(self.base_url + path, params=params, headers=headers, timeout=self.timeout)
             except requests.RequestException as e:
-                raise PullError(f"Cannot reach {self.name} at '{self.base_url}' ({type(e).__name__}): check the "
-                                f"{self.name} base URL variable and the network.") from None
+                raise PullError(
+                    f"Cannot reach {self.name} at '{self.base_url}' ({type(e).__name__}): check the "
+                    f"{self.name} base URL variable and the network."
+                ) from None
             finally:
                 self.requests += 1
                 if self.limiter:
@@ -70,12 +79,16 @@ class ApiClient:
                 if attempt < RETRIES:
                     self.sleep(_retry_after(r, attempt))
                     continue
-                raise PullError(f"{self.name} answered HTTP {r.status_code} {RETRIES} times in a row for "
-                                f"'{path}': {'rate limit' if r.status_code == 429 else 'server error'}; rerun "
-                                "later (nothing was written for this source).")
+                raise PullError(
+                    f"{self.name} answered HTTP {r.status_code} {RETRIES} times in a row for "
+                    f"'{path}': {'rate limit' if r.status_code == 429 else 'server error'}; rerun "
+                    "later (nothing was written for this source)."
+                )
             if r.status_code >= 400:
-                raise PullError((refused(r) if refused else None)
-                                or f"{self.name} refused '{path}' with HTTP {r.status_code}: {_body(r)}")
+                raise PullError(
+                    (refused(r) if refused else None)
+                    or f"{self.name} refused '{path}' with HTTP {r.status_code}: {_body(r)}"
+                )
             return r
         raise AssertionError("unreachable")
 
@@ -91,7 +104,7 @@ def _body(r: requests.Response) -> str:
     try:
         doc = r.json()
         if isinstance(doc, dict):
-            error = doc.get("error")   # Smartlead's 429: {"error": {"code": …, "message": …}}
+            error = doc.get("error")  # Smartlead's 429: {"error": {"code": …, "message": …}}
             if isinstance(error, dict):
                 return str(error.get("message") or error.get("code") or error)[:300]
             return str(doc.get("message") or error or doc)[:300]

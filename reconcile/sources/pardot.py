@@ -25,8 +25,16 @@ from .smartlead import SourcePull, now_utc
 
 DEFAULT_BASE_URL = "https://pi.pardot.com"
 PATH = "/api/v5/objects/prospects"
-COLUMNS = ("id", "email", "salesforceId", "salesforceLeadId", "salesforceContactId", "isEmailHardBounced",
-           "emailBouncedAt", "updatedAt")
+COLUMNS = (
+    "id",
+    "email",
+    "salesforceId",
+    "salesforceLeadId",
+    "salesforceContactId",
+    "isEmailHardBounced",
+    "emailBouncedAt",
+    "updatedAt",
+)
 PAGE = 1000
 
 
@@ -34,12 +42,16 @@ def pardot_settings(env=None) -> tuple[str, str]:
     env = os.environ if env is None else env
     bu = (env.get("PARDOT_BUSINESS_UNIT_ID") or "").strip()
     if not bu:
-        raise PullError("PARDOT_BUSINESS_UNIT_ID is not set: export the Account Engagement business unit id "
-                        "(Setup → Account Engagement Account Setup, '0Uv…', 18 characters) to pull Pardot, or leave "
-                        "pardot out of --sources.")
+        raise PullError(
+            "PARDOT_BUSINESS_UNIT_ID is not set: export the Account Engagement business unit id "
+            "(Setup → Account Engagement Account Setup, '0Uv…', 18 characters) to pull Pardot, or leave "
+            "pardot out of --sources."
+        )
     if not (bu.startswith("0Uv") and len(bu) == 18):
-        raise PullError(f"PARDOT_BUSINESS_UNIT_ID '{bu}' is not a business unit id: it starts with '0Uv' and has 18 "
-                        "characters (Setup → Account Engagement Account Setup).")
+        raise PullError(
+            f"PARDOT_BUSINESS_UNIT_ID '{bu}' is not a business unit id: it starts with '0Uv' and has 18 "
+            "characters (Setup → Account Engagement Account Setup)."
+        )
     return (env.get("PARDOT_BASE_URL") or DEFAULT_BASE_URL).strip(), bu
 
 
@@ -50,14 +62,24 @@ def _refused(r) -> str | None:
     except (ValueError, AttributeError):
         code, msg = None, r.text[:200].strip()
     if r.status_code in (401, 403):
-        return (f"Account Engagement refused the request (HTTP {r.status_code}, code {code}: {msg}): the Salesforce "
-                "integration user needs Account Engagement access and an app with the pardot_api scope; check "
-                "PARDOT_BUSINESS_UNIT_ID and PARDOT_BASE_URL (https://pi.demo.pardot.com for demo orgs).")
+        return (
+            f"Account Engagement refused the request (HTTP {r.status_code}, code {code}: {msg}): the Salesforce "
+            "integration user needs Account Engagement access and an app with the pardot_api scope; check "
+            "PARDOT_BUSINESS_UNIT_ID and PARDOT_BASE_URL (https://pi.demo.pardot.com for demo orgs)."
+        )
     return f"Account Engagement refused the prospect query (HTTP {r.status_code}, code {code}: {msg})."
 
 
-def pull_pardot(out_dir: str | Path, token: str, env=None, progress=None, taken_at: str | None = None,
-                page: int = PAGE, session=None, renew=None) -> SourcePull:
+def pull_pardot(
+    out_dir: str | Path,
+    token: str,
+    env=None,
+    progress=None,
+    taken_at: str | None = None,
+    page: int = PAGE,
+    session=None,
+    renew=None,
+) -> SourcePull:
     """Write OUT/pardot/prospects.csv (replacing other prospect files there) from the v5 prospect query.
 
     `renew()` returns a fresh Salesforce access token (client credentials / JWT log in again) or None (a pasted
@@ -80,8 +102,10 @@ def pull_pardot(out_dir: str | Path, token: str, env=None, progress=None, taken_
             break
         last = rows[-1].get("id")
         if not isinstance(last, int):
-            raise PullError(f"Account Engagement returned prospect id '{last}', not a number: cannot continue past "
-                            "the 100,000-records-per-query cap.")
+            raise PullError(
+                f"Account Engagement returned prospect id '{last}', not a number: cannot continue past "
+                "the 100,000-records-per-query cap."
+            )
         after = last
         result.notes.append(f"100,000-record cap reached; continued after id {after}")
     out = Path(out_dir) / "pardot"
@@ -149,8 +173,10 @@ def _sequence(client, params, headers, fields, rows, progress) -> tuple[int, boo
             doc = r.json()
             values = doc["values"]
         except (ValueError, KeyError, TypeError):
-            raise PullError("Account Engagement's answer is not a v5 query result ({\"values\": …}): check "
-                            "PARDOT_BASE_URL (https://pi.pardot.com, or https://pi.demo.pardot.com).") from None
+            raise PullError(
+                'Account Engagement\'s answer is not a v5 query result ({"values": …}): check '
+                "PARDOT_BASE_URL (https://pi.pardot.com, or https://pi.demo.pardot.com)."
+            ) from None
         rows.extend(values)
         got += len(values)
         if progress:

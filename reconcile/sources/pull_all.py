@@ -26,31 +26,46 @@ def parse_sources(text: str) -> list[str]:
         return list(ALL)
     bad = [n for n in names if n not in ALL]
     if bad or not names:
-        raise PullError(f"--sources '{text}': unknown source '{bad[0] if bad else ''}'; name one or more of "
-                        f"{', '.join(ALL)} separated by commas (or 'all').")
+        raise PullError(
+            f"--sources '{text}': unknown source '{bad[0] if bad else ''}'; name one or more of "
+            f"{', '.join(ALL)} separated by commas (or 'all')."
+        )
     return [s for s in ALL if s in names]
 
 
-def pull_sources(out_dir: str | Path, sources, connect_sf=None, env=None, campaigns=None, clay_dir=None,
-                 spool=None, policy=None, progress=None, taken_at: str | None = None, bulk_threshold=None
-                 ) -> list[SourcePull]:
+def pull_sources(
+    out_dir: str | Path,
+    sources,
+    connect_sf=None,
+    env=None,
+    campaigns=None,
+    clay_dir=None,
+    spool=None,
+    policy=None,
+    progress=None,
+    taken_at: str | None = None,
+    bulk_threshold=None,
+) -> list[SourcePull]:
     """Pull every named source into OUT; returns one SourcePull per source, in order.
 
     `connect_sf()` returns a logged-in salesforce.Client (needed for sfdc and for pardot's token)."""
-    out = Path(out_dir)   # created by the first file written: a refused login leaves nothing behind
+    out = Path(out_dir)  # created by the first file written: a refused login leaves nothing behind
     campaigns, clay_dir = _defaults(policy, env, campaigns, clay_dir)
     results: list[SourcePull] = []
     sf = None
     for system in sources:
         if system in ("sfdc", "pardot") and sf is None:
             if connect_sf is None:
-                raise PullError(f"Pulling {system} needs a Salesforce login: set the SF_* variables (README "
-                                "'Connecting to your org').")
+                raise PullError(
+                    f"Pulling {system} needs a Salesforce login: set the SF_* variables (README "
+                    "'Connecting to your org')."
+                )
             sf = connect_sf()
         if progress:
             progress(f"{system}: pulling")
-        results.append(_pull_one(system, out, sf, env, campaigns, clay_dir, spool, policy, progress, taken_at,
-                                 bulk_threshold))
+        results.append(
+            _pull_one(system, out, sf, env, campaigns, clay_dir, spool, policy, progress, taken_at, bulk_threshold)
+        )
         _stamp(out / "manifest.toml", results[-1])
     return results
 
@@ -62,38 +77,63 @@ def _defaults(policy, env, campaigns, clay_dir):
 
     rules = load_policy(policy).sources
     env = os.environ if env is None else env
-    return (list(campaigns or ()) or list(rules["smartlead"].campaigns) or None,
-            clay_dir or env.get("RECONCILE_CLAY_DIR") or rules["clay"].drop_dir or None)
+    return (
+        list(campaigns or ()) or list(rules["smartlead"].campaigns) or None,
+        clay_dir or env.get("RECONCILE_CLAY_DIR") or rules["clay"].drop_dir or None,
+    )
 
 
 def _pull_one(system, out, sf, env, campaigns, clay_dir, spool, policy, progress, taken_at, bulk_threshold):
     if system == "sfdc":
         from ..pull import BULK_THRESHOLD, pull_snapshot
+
         before, taken = sf.requests_made, taken_at or now_utc()
-        counts = pull_snapshot(out, sf, bulk_threshold=bulk_threshold or BULK_THRESHOLD, progress=progress,
-                               taken_at=taken)
-        return SourcePull("sfdc", files=[f"sfdc/{o}.csv" for o in counts], records=sum(counts.values()),
-                          requests=sf.requests_made - before, taken_at=taken, counts=counts)
+        counts = pull_snapshot(
+            out, sf, bulk_threshold=bulk_threshold or BULK_THRESHOLD, progress=progress, taken_at=taken
+        )
+        return SourcePull(
+            "sfdc",
+            files=[f"sfdc/{o}.csv" for o in counts],
+            records=sum(counts.values()),
+            requests=sf.requests_made - before,
+            taken_at=taken,
+            counts=counts,
+        )
     if system == "smartlead":
         from .smartlead import pull_smartlead
+
         result = pull_smartlead(out, env=env, campaigns=campaigns, progress=progress, taken_at=taken_at)
         if spool:
             from .webhook import copy_events
+
             copy_events(spool, out, result, progress=progress)
         return result
     if system == "pardot":
         from .pardot import pull_pardot
-        return pull_pardot(out, sf.sf.session_id, env=env, progress=progress, taken_at=taken_at,
-                           session=sf.sf.session, renew=sf.renew_session)
+
+        return pull_pardot(
+            out,
+            sf.sf.session_id,
+            env=env,
+            progress=progress,
+            taken_at=taken_at,
+            session=sf.sf.session,
+            renew=sf.renew_session,
+        )
     from .clay_drop import pull_clay
+
     return pull_clay(out, clay_dir=clay_dir, env=env, policy=policy, progress=progress)
 
 
 def _stamp(path: Path, pulled: SourcePull) -> None:
     doc = tomllib.loads(path.read_text("utf-8")) if path.exists() else {"notes": "pulled by reconcile pull"}
     doc.setdefault("taken_at", {})[pulled.system] = pulled.taken_at
-    doc.setdefault("pulled", {})[pulled.system] = {"files": len(pulled.files), "records": pulled.records,
-                                                   "api_requests": pulled.requests, **pulled.detail}
+    doc.setdefault("pulled", {})[pulled.system] = {
+        "files": len(pulled.files),
+        "records": pulled.records,
+        "api_requests": pulled.requests,
+        **pulled.detail,
+    }
     write_atomic(path, dump_toml(doc))
 
 

@@ -31,14 +31,15 @@ EXPORT_NAME = re.compile(r"campaign[-_ ]?\d+([-_ .(].*)?\.(csv|parquet|jsonl)$",
 @dataclass
 class SourcePull:
     """What one source's pull wrote: files (snapshot-relative), records, API requests, taken_at, notes."""
+
     system: str
     files: list[str] = field(default_factory=list)
     records: int = 0
     requests: int = 0
     taken_at: str = ""
     notes: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)   # records per object (Salesforce)
-    detail: dict = field(default_factory=dict)             # more for manifest.toml [pulled.<source>]
+    counts: dict[str, int] = field(default_factory=dict)  # records per object (Salesforce)
+    detail: dict = field(default_factory=dict)  # more for manifest.toml [pulled.<source>]
 
 
 def now_utc() -> str:
@@ -49,23 +50,28 @@ def smartlead_client(env=None, sleep=None) -> ApiClient:
     env = os.environ if env is None else env
     key = (env.get("SMARTLEAD_API_KEY") or "").strip()
     if not key:
-        raise PullError("SMARTLEAD_API_KEY is not set: export the key from Smartlead (Settings → Activate API) "
-                        "into the environment to pull Smartlead, or leave smartlead out of --sources.")
+        raise PullError(
+            "SMARTLEAD_API_KEY is not set: export the key from Smartlead (Settings → Activate API) "
+            "into the environment to pull Smartlead, or leave smartlead out of --sources."
+        )
     register_secret(key)
     base = (env.get("SMARTLEAD_BASE_URL") or DEFAULT_BASE_URL).strip()
-    client = ApiClient("Smartlead", base, limiter=RateLimiter(LIMIT, WINDOW_S),
-                       **({"sleep": sleep} if sleep else {}))
+    client = ApiClient("Smartlead", base, limiter=RateLimiter(LIMIT, WINDOW_S), **({"sleep": sleep} if sleep else {}))
     client.api_key = key
     return client
 
 
 def _refused(r) -> str | None:
     if r.status_code == 401:
-        return (f"Smartlead refused SMARTLEAD_API_KEY (HTTP 401: {message_of(r)}): copy the key again from "
-                "Smartlead → Settings → Activate API.")
+        return (
+            f"Smartlead refused SMARTLEAD_API_KEY (HTTP 401: {message_of(r)}): copy the key again from "
+            "Smartlead → Settings → Activate API."
+        )
     if r.status_code == 403:
-        return (f"Smartlead refused the API for this key (HTTP 403: {message_of(r)}): the workspace's plan must "
-                "include API access (the Basic plan does not).")
+        return (
+            f"Smartlead refused the API for this key (HTTP 403: {message_of(r)}): the workspace's plan must "
+            "include API access (the Basic plan does not)."
+        )
     return None
 
 
@@ -75,28 +81,35 @@ def list_campaigns(client: ApiClient) -> list[int]:
         doc = r.json()
         return sorted(int(c["id"]) for c in (doc if isinstance(doc, list) else doc.get("data", [])))
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise PullError("Smartlead's campaign list is not a JSON list of campaigns with an 'id': check "
-                        "SMARTLEAD_BASE_URL (it must end in /api/v1).") from None
+        raise PullError(
+            "Smartlead's campaign list is not a JSON list of campaigns with an 'id': check "
+            "SMARTLEAD_BASE_URL (it must end in /api/v1)."
+        ) from None
 
 
 def download_export(client: ApiClient, campaign_id: int) -> bytes:
     def refused(r):
         if r.status_code == 404:
-            return (f"Smartlead has no campaign '{campaign_id}' (HTTP 404: {message_of(r)}): check --campaign or "
-                    "the policy's campaign list.")
+            return (
+                f"Smartlead has no campaign '{campaign_id}' (HTTP 404: {message_of(r)}): check --campaign or "
+                "the policy's campaign list."
+            )
         return _refused(r)
 
     r = client.get(f"/campaigns/{campaign_id}/leads-export", params={"api_key": client.api_key}, refused=refused)
     body = r.content
     header = next(csv.reader(io.StringIO(body.decode("utf-8-sig", "replace").split("\n", 1)[0])), [])
     if not {"id", "email"} <= {h.strip().lower() for h in header}:
-        raise PullError(f"Smartlead's leads export of campaign '{campaign_id}' is not the leads-export CSV (its "
-                        f"first line has no 'id' and 'email' columns): check SMARTLEAD_BASE_URL.")
+        raise PullError(
+            f"Smartlead's leads export of campaign '{campaign_id}' is not the leads-export CSV (its "
+            f"first line has no 'id' and 'email' columns): check SMARTLEAD_BASE_URL."
+        )
     return body
 
 
-def pull_smartlead(out_dir: str | Path, env=None, campaigns=None, progress=None, taken_at: str | None = None,
-                   sleep=None) -> SourcePull:
+def pull_smartlead(
+    out_dir: str | Path, env=None, campaigns=None, progress=None, taken_at: str | None = None, sleep=None
+) -> SourcePull:
     """Write OUT/smartlead/campaign-<id>.csv for every campaign (or `campaigns`), replacing earlier exports."""
     out = Path(out_dir) / "smartlead"
     client = smartlead_client(env, sleep=sleep)
@@ -109,7 +122,7 @@ def pull_smartlead(out_dir: str | Path, env=None, campaigns=None, progress=None,
             progress(f"Smartlead: campaign {cid} ({n} of {len(ids)})")
     for old in out.glob("*") if out.is_dir() else ():
         if EXPORT_NAME.match(old.name):
-            old.unlink()   # a snapshot holds what this pull saw, not yesterday's campaigns too
+            old.unlink()  # a snapshot holds what this pull saw, not yesterday's campaigns too
     for cid, body in exports.items():
         write_atomic(out / f"campaign-{cid}.csv", body)
         result.files.append(f"smartlead/campaign-{cid}.csv")

@@ -31,8 +31,17 @@ from ..errors import PullError
 EVENTS = {"EMAIL_BOUNCE", "EMAIL_BOUNCED", "EMAIL_REPLY", "EMAIL_REPLIED", "LEAD_CATEGORY_UPDATED"}
 # Smartlead's other event types (§1.8, both doc generations): spooled as they come (the plan ignores them), so a
 # webhook subscribed to more events than reconcile reads is not answered 400 and disabled by Smartlead.
-OTHER_EVENTS = {"EMAIL_SENT", "FIRST_EMAIL_SENT", "EMAIL_OPEN", "EMAIL_OPENED", "EMAIL_LINK_CLICK", "EMAIL_CLICKED",
-                "LEAD_UNSUBSCRIBED", "EMAIL_UNSUBSCRIBED", "MANUAL_STEP_REACHED"}
+OTHER_EVENTS = {
+    "EMAIL_SENT",
+    "FIRST_EMAIL_SENT",
+    "EMAIL_OPEN",
+    "EMAIL_OPENED",
+    "EMAIL_LINK_CLICK",
+    "EMAIL_CLICKED",
+    "LEAD_UNSUBSCRIBED",
+    "EMAIL_UNSUBSCRIBED",
+    "MANUAL_STEP_REACHED",
+}
 SECRET_VAR = "RECONCILE_SMARTLEAD_WEBHOOK_SECRET"
 HEADER = b"x-reconcile-webhook-secret"
 MAX_BODY = 8 * 1024 * 1024
@@ -59,7 +68,7 @@ class Spool:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 written = os.write(fd, line)
-                while written < len(line):   # a short write: finish the line before anyone else appends
+                while written < len(line):  # a short write: finish the line before anyone else appends
                     written += os.write(fd, line[written:])
                 os.fsync(fd)
             finally:
@@ -75,9 +84,14 @@ class Spool:
         self.append(self.root / f"events-{_now():%Y-%m-%d}.jsonl", payload)
 
     def reject(self, reason: str, body: bytes) -> None:
-        self.append(self.root / "rejected" / f"rejected-{_now():%Y-%m-%d}.jsonl",
-                    {"received_at": _now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "reason": reason,
-                     "body": body.decode("utf-8", "replace")})
+        self.append(
+            self.root / "rejected" / f"rejected-{_now():%Y-%m-%d}.jsonl",
+            {
+                "received_at": _now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "reason": reason,
+                "body": body.decode("utf-8", "replace"),
+            },
+        )
 
     def repair(self) -> list[str]:
         """Move a torn (unacknowledged) last line of each day file to rejected/ and truncate it; returns notes."""
@@ -105,8 +119,16 @@ def problem(doc) -> str | None:
         return f"event_type '{kind}' is not a Smartlead event type (reconcile reads {', '.join(sorted(EVENTS))})"
     lead = doc.get("lead") if isinstance(doc.get("lead"), dict) else {}
     data = doc.get("lead_data") if isinstance(doc.get("lead_data"), dict) else {}
-    if not any(isinstance(v, str) and "@" in v for v in (doc.get("sl_lead_email"), doc.get("to_email"),
-                                                         doc.get("lead_email"), data.get("email"), lead.get("email"))):
+    if not any(
+        isinstance(v, str) and "@" in v
+        for v in (
+            doc.get("sl_lead_email"),
+            doc.get("to_email"),
+            doc.get("lead_email"),
+            data.get("email"),
+            lead.get("email"),
+        )
+    ):
         return "no lead email (sl_lead_email, to_email, lead_email, lead_data.email)"
     if not any(doc.get(k) for k in ("event_timestamp", "time_replied", "time_sent", "timestamp", "created_at")):
         return "no event time (event_timestamp, time_replied, time_sent)"
@@ -154,8 +176,13 @@ class WebhookApp:
 
 async def _answer(send, status: int, doc: dict) -> None:
     body = json.dumps(doc).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -163,10 +190,13 @@ def webhook_secret(env=None) -> str:
     env = os.environ if env is None else env
     secret = (env.get(SECRET_VAR) or "").strip()
     if len(secret) < 16:
-        raise PullError(f"{SECRET_VAR} is {'not set' if not secret else 'shorter than 16 characters'}: set it to a "
-                        "long random value (e.g. `openssl rand -hex 24`) and use it in the webhook URL you give "
-                        "Smartlead (…/smartlead/<secret>).")
+        raise PullError(
+            f"{SECRET_VAR} is {'not set' if not secret else 'shorter than 16 characters'}: set it to a "
+            "long random value (e.g. `openssl rand -hex 24`) and use it in the webhook URL you give "
+            "Smartlead (…/smartlead/<secret>)."
+        )
     from ..credentials import register_secret
+
     register_secret(secret)
     return secret
 
@@ -210,6 +240,7 @@ def copy_events(spool_dir, out_dir, result, progress=None) -> None:
         torn += bool(tail)
         lines += [line for line in complete.split(b"\n") if line.strip()]
     from ..files import write_atomic
+
     target = Path(out_dir) / "smartlead" / "events.jsonl"
     for old in target.parent.glob("events*.jsonl"):
         old.unlink()
@@ -218,7 +249,9 @@ def copy_events(spool_dir, out_dir, result, progress=None) -> None:
         result.files.append("smartlead/events.jsonl")
     if days:
         marker.write_text(days[-1][0] + "\n")
-    result.notes.append(f"{len(lines)} webhook events from {len(days)} spooled day(s)"
-                        + (f"; {torn} unacknowledged partial line(s) skipped" if torn else ""))
+    result.notes.append(
+        f"{len(lines)} webhook events from {len(days)} spooled day(s)"
+        + (f"; {torn} unacknowledged partial line(s) skipped" if torn else "")
+    )
     if progress:
         progress(f"Smartlead: {len(lines)} webhook events")

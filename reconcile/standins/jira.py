@@ -44,9 +44,16 @@ class JiraState:
             self.add_issue(key, f"Sprint ticket {key}")
 
     def add_issue(self, key: str, summary: str, description=None) -> dict:
-        issue = {"id": str(next(self.ids)), "key": key, "fields": {"summary": summary, "description": description,
-                                                                   "project": {"key": key.split("-")[0]},
-                                                                   "issuetype": {"name": "Task"}}}
+        issue = {
+            "id": str(next(self.ids)),
+            "key": key,
+            "fields": {
+                "summary": summary,
+                "description": description,
+                "project": {"key": key.split("-")[0]},
+                "issuetype": {"name": "Task"},
+            },
+        }
         self.issues[key] = issue
         self.comments[key] = []
         return issue
@@ -70,13 +77,18 @@ class Base(tornado.web.RequestHandler):
     def prepare(self):
         st = self.state
         with st.lock:
-            st.requests.append({"method": self.request.method, "path": self.request.path,
-                                "authorization": bool(self.request.headers.get("Authorization"))})
+            st.requests.append(
+                {
+                    "method": self.request.method,
+                    "path": self.request.path,
+                    "authorization": bool(self.request.headers.get("Authorization")),
+                }
+            )
             fault = st.faults.pop(0) if st.faults else None
         if fault:
             return self.error(fault, [f"Injected fault: HTTP {fault}."])
         version = self.path_kwargs.get("version")
-        if st.flavor == "datacenter" and version == "3":   # Jira Data Center has no REST v3
+        if st.flavor == "datacenter" and version == "3":  # Jira Data Center has no REST v3
             self.set_status(404)
             return self.finish("Not Found")
         if not self._authorized():
@@ -106,8 +118,12 @@ class Base(tornado.web.RequestHandler):
 
 
 def _is_adf(body) -> bool:
-    return (isinstance(body, dict) and body.get("type") == "doc" and body.get("version") == 1
-            and isinstance(body.get("content"), list))
+    return (
+        isinstance(body, dict)
+        and body.get("type") == "doc"
+        and body.get("version") == 1
+        and isinstance(body.get("content"), list)
+    )
 
 
 class CommentHandler(Base):
@@ -125,15 +141,25 @@ class CommentHandler(Base):
             return
         body = doc.get("body") if isinstance(doc, dict) else None
         if version == "3" and not _is_adf(body):
-            return self.error(400, [], {"comment": "Operation value must be an Atlassian Document (see the "
-                                                   "Atlassian Document Format)"})
+            return self.error(
+                400,
+                [],
+                {"comment": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"},
+            )
         if version == "2" and (not isinstance(body, str) or not body.strip()):
             return self.error(400, [], {"comment": "Comment body can not be empty!"})
         with st.lock:
             cid = str(next(st.ids))
             author = {"emailAddress": st.email, "displayName": "Reconcile integration", "active": True}
-            comment = {"self": f"{self.base()}/issue/{st.issues[key]['id']}/comment/{cid}", "id": cid,
-                       "author": author, "updateAuthor": author, "body": body, "created": _now(), "updated": _now()}
+            comment = {
+                "self": f"{self.base()}/issue/{st.issues[key]['id']}/comment/{cid}",
+                "id": cid,
+                "author": author,
+                "updateAuthor": author,
+                "body": body,
+                "created": _now(),
+                "updated": _now(),
+            }
             st.comments[key].append(comment)
         self.set_status(201)
         self.finish(comment)
@@ -167,8 +193,9 @@ class IssueHandler(Base):
             errors["project"] = "valid project is required"
         if not fields.get("summary"):
             errors["summary"] = "You must specify a summary of the issue."
-        if not isinstance(fields.get("issuetype"), dict) or not (fields["issuetype"].get("name")
-                                                                  or fields["issuetype"].get("id")):
+        if not isinstance(fields.get("issuetype"), dict) or not (
+            fields["issuetype"].get("name") or fields["issuetype"].get("id")
+        ):
             errors["issuetype"] = "valid issue type is required"
         desc = fields.get("description")
         if desc is not None and version == "3" and not _is_adf(desc):
@@ -188,31 +215,50 @@ class IssueHandler(Base):
         if issue is None:
             return self.error(404, [NOT_FOUND])
         comments = self.state.comments[issue["key"]]
-        self.finish({**issue, "self": f"{self.base()}/issue/{issue['id']}",
-                     "fields": {**issue["fields"], "comment": {"comments": comments, "total": len(comments)}}})
+        self.finish(
+            {
+                **issue,
+                "self": f"{self.base()}/issue/{issue['id']}",
+                "fields": {**issue["fields"], "comment": {"comments": comments, "total": len(comments)}},
+            }
+        )
 
 
 class MyselfHandler(Base):
     # "Get current user": GET /rest/api/{2,3}/myself — how a client checks its credentials
     def get(self, version):
         st = self.state
-        self.finish({"accountId" if st.flavor == "cloud" else "name": "reconcile-integration",
-                     "emailAddress": st.email, "displayName": "Reconcile integration", "active": True})
+        self.finish(
+            {
+                "accountId" if st.flavor == "cloud" else "name": "reconcile-integration",
+                "emailAddress": st.email,
+                "displayName": "Reconcile integration",
+                "active": True,
+            }
+        )
 
 
 class JiraStandin(Served):
-    def __init__(self, flavor: str = "cloud", issues: list[str] = ("KLN-35",), port: int = 0,
-                 email: str = "reconcile@example.com", token: str | None = None):
+    def __init__(
+        self,
+        flavor: str = "cloud",
+        issues: list[str] = ("KLN-35",),
+        port: int = 0,
+        email: str = "reconcile@example.com",
+        token: str | None = None,
+    ):
         if flavor not in ("cloud", "datacenter"):
             raise ValueError("flavor is 'cloud' or 'datacenter'")
         self.state = JiraState(flavor, list(issues), email, token or secrets.token_urlsafe(24))
         kw = {"state": self.state}
-        app = tornado.web.Application([
-            (r"/rest/api/(?P<version>[23])/issue/(?P<key>[^/]+)/comment", CommentHandler, kw),
-            (r"/rest/api/(?P<version>[23])/issue", IssueHandler, kw),
-            (r"/rest/api/(?P<version>[23])/issue/(?P<key>[^/]+)", IssueHandler, kw),
-            (r"/rest/api/(?P<version>[23])/myself", MyselfHandler, kw),
-        ])
+        app = tornado.web.Application(
+            [
+                (r"/rest/api/(?P<version>[23])/issue/(?P<key>[^/]+)/comment", CommentHandler, kw),
+                (r"/rest/api/(?P<version>[23])/issue", IssueHandler, kw),
+                (r"/rest/api/(?P<version>[23])/issue/(?P<key>[^/]+)", IssueHandler, kw),
+                (r"/rest/api/(?P<version>[23])/myself", MyselfHandler, kw),
+            ]
+        )
         super().__init__(app, port)
 
     flavor = property(lambda self: self.state.flavor)
@@ -230,5 +276,8 @@ class JiraStandin(Served):
         """The RECONCILE_JIRA_* variables that reach this stand-in."""
         if self.flavor == "datacenter":
             return {"RECONCILE_JIRA_URL": self.url, "RECONCILE_JIRA_PAT": self.token}
-        return {"RECONCILE_JIRA_URL": self.url, "RECONCILE_JIRA_EMAIL": self.email,
-                "RECONCILE_JIRA_API_TOKEN": self.token}
+        return {
+            "RECONCILE_JIRA_URL": self.url,
+            "RECONCILE_JIRA_EMAIL": self.email,
+            "RECONCILE_JIRA_API_TOKEN": self.token,
+        }

@@ -32,15 +32,34 @@ import tornado.web
 from .http import Served
 
 CAP = 100_000
-FIELDS = ("id", "email", "firstName", "lastName", "company", "salesforceId", "salesforceLeadId",
-          "salesforceContactId", "isEmailHardBounced", "emailBouncedAt", "emailBouncedReason", "optedOut",
-          "isDoNotEmail", "createdAt", "updatedAt")
+FIELDS = (
+    "id",
+    "email",
+    "firstName",
+    "lastName",
+    "company",
+    "salesforceId",
+    "salesforceLeadId",
+    "salesforceContactId",
+    "isEmailHardBounced",
+    "emailBouncedAt",
+    "emailBouncedReason",
+    "optedOut",
+    "isDoNotEmail",
+    "createdAt",
+    "updatedAt",
+)
 BOOLEAN = {"isEmailHardBounced", "optedOut", "isDoNotEmail"}
 # v3/v4 headers a prospects file may carry (contract.py aliases) → v5 names
-ALIASES = {"crm_lead_fid": "salesforceLeadId", "crm_contact_fid": "salesforceContactId",
-           "salesforce_fid": "salesforceId", "is_email_hard_bounced": "isEmailHardBounced",
-           "email_hard_bounced": "isEmailHardBounced", "email_bounced_at": "emailBouncedAt",
-           "updated_at": "updatedAt"}
+ALIASES = {
+    "crm_lead_fid": "salesforceLeadId",
+    "crm_contact_fid": "salesforceContactId",
+    "salesforce_fid": "salesforceId",
+    "is_email_hard_bounced": "isEmailHardBounced",
+    "email_hard_bounced": "isEmailHardBounced",
+    "email_bounced_at": "emailBouncedAt",
+    "updated_at": "updatedAt",
+}
 ERR_TOKEN = (184, "access_token is invalid, unknown, or malformed: Inactive token")
 ERR_BUSINESS_UNIT = (181, "Invalid Business Unit ID. Check the Pardot-Business-Unit-Id header.")
 ERR_PARAMETER = (66, "Invalid value specified for parameter")
@@ -52,7 +71,9 @@ def _v5_value(name: str, text: str):
         return False if name in BOOLEAN else None
     if name in BOOLEAN:
         low = text.strip().lower()
-        return True if low in ("true", "1", "yes", "y", "t") else False if low in ("false", "0", "no", "n", "f") else text
+        return (
+            True if low in ("true", "1", "yes", "y", "t") else False if low in ("false", "0", "no", "n", "f") else text
+        )
     if name == "id":
         return int(text) if text.strip().isdigit() else text
     return text
@@ -141,26 +162,40 @@ class Prospects(tornado.web.RequestHandler):
     def _page(self, seq: dict, fields: list[str]) -> None:
         st = self.state
         take = min(seq["limit"], st.cap - seq["served"])
-        page = seq["rows"][seq["pos"]:seq["pos"] + take]
+        page = seq["rows"][seq["pos"] : seq["pos"] + take]
         seq["pos"] += len(page)
         seq["served"] += len(page)
         next_token = None
         if seq["pos"] < len(seq["rows"]):
             if seq["served"] >= st.cap:  # the cap: no further token, a warning header says why
-                self.set_header("Pardot-Warning", "203;Maximum records per query reached. Use an id filter "
-                                "(idGreaterThan) ordered by id to continue.")
+                self.set_header(
+                    "Pardot-Warning",
+                    "203;Maximum records per query reached. Use an id filter "
+                    "(idGreaterThan) ordered by id to continue.",
+                )
             else:
                 next_token = secrets.token_urlsafe(24)
                 with st.lock:
                     st.tokens[next_token] = seq
         url = f"{self.request.protocol}://{self.request.host}{self.request.path}"
-        self.finish({"values": [{f: p.get(f) for f in fields} for p in page], "nextPageToken": next_token,
-                     "nextPageUrl": f"{url}?nextPageToken={next_token}" if next_token else None})
+        self.finish(
+            {
+                "values": [{f: p.get(f) for f in fields} for p in page],
+                "nextPageToken": next_token,
+                "nextPageUrl": f"{url}?nextPageToken={next_token}" if next_token else None,
+            }
+        )
 
 
 class PardotStandin(Served):
-    def __init__(self, prospects: list[dict] | None = None, business_unit_id: str = "0UvDm000000GmkeKAC",
-                 token_ok=None, port: int = 0, cap: int = CAP):
+    def __init__(
+        self,
+        prospects: list[dict] | None = None,
+        business_unit_id: str = "0UvDm000000GmkeKAC",
+        token_ok=None,
+        port: int = 0,
+        cap: int = CAP,
+    ):
         self.business_unit_id = business_unit_id
         self.state = PardotState(list(prospects or []), business_unit_id, token_ok or (lambda t: False), cap)
         app = tornado.web.Application([(r"/api/v5/objects/prospects/?", Prospects, {"state": self.state})])

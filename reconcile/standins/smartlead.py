@@ -42,7 +42,7 @@ class SmartleadState:
         self.campaigns, self.api_key, self.limit, self.window = campaigns, api_key, limit, window
         self.api_plan = api_plan
         self.lock = threading.Lock()
-        self.recent: dict[str, deque] = {}   # key → arrival times of the requests it was allowed
+        self.recent: dict[str, deque] = {}  # key → arrival times of the requests it was allowed
         self.log: list[tuple[float, str, int]] = []
 
     def admit(self, key: str) -> tuple[float, int, float]:
@@ -78,8 +78,17 @@ class Api(tornado.web.RequestHandler):
         if wait:
             seconds = max(1, math.ceil(wait))
             self.set_header("Retry-After", str(seconds))
-            return self._finish_logged(arrived, 429, {"error": {"code": "RATE_LIMIT_EXCEEDED", "retry_after": seconds,
-                                                                "message": TOO_MANY.format(s=seconds)}})
+            return self._finish_logged(
+                arrived,
+                429,
+                {
+                    "error": {
+                        "code": "RATE_LIMIT_EXCEEDED",
+                        "retry_after": seconds,
+                        "message": TOO_MANY.format(s=seconds),
+                    }
+                },
+            )
         self._arrived = arrived
 
     def _finish_logged(self, arrived: float, status: int, body):
@@ -89,8 +98,8 @@ class Api(tornado.web.RequestHandler):
         self.finish(body)
 
     def finish(self, chunk=None):
-        if getattr(self, "_arrived", None) is not None:   # logged before the answer leaves: a client that got it
-            with self.state.lock:                         # finds it in the log
+        if getattr(self, "_arrived", None) is not None:  # logged before the answer leaves: a client that got it
+            with self.state.lock:  # finds it in the log
                 self.state.log.append((self._arrived, self.request.path, self.get_status()))
             self._arrived = None
         return super().finish(chunk)
@@ -115,19 +124,34 @@ class LeadsExport(Api):
 
 
 def _campaign(cid: int) -> dict:
-    return {"id": cid, "user_id": 1001, "created_at": "2026-01-05T09:00:00.000Z",
-            "updated_at": "2026-11-20T09:00:00.000Z", "status": "ACTIVE", "name": f"Campaign {cid}",
-            "track_settings": ["DONT_EMAIL_OPEN", "DONT_LINK_CLICK"], "scheduler_cron_value": None,
-            "min_time_btwn_emails": 10, "max_leads_per_day": 100, "stop_lead_settings": "REPLY_TO_AN_EMAIL",
-            "unsubscribe_text": "", "client_id": None, "enable_ai_esp_matching": False,
-            "send_as_plain_text": False, "follow_up_percentage": 100, "parent_campaign_id": None}
+    return {
+        "id": cid,
+        "user_id": 1001,
+        "created_at": "2026-01-05T09:00:00.000Z",
+        "updated_at": "2026-11-20T09:00:00.000Z",
+        "status": "ACTIVE",
+        "name": f"Campaign {cid}",
+        "track_settings": ["DONT_EMAIL_OPEN", "DONT_LINK_CLICK"],
+        "scheduler_cron_value": None,
+        "min_time_btwn_emails": 10,
+        "max_leads_per_day": 100,
+        "stop_lead_settings": "REPLY_TO_AN_EMAIL",
+        "unsubscribe_text": "",
+        "client_id": None,
+        "enable_ai_esp_matching": False,
+        "send_as_plain_text": False,
+        "follow_up_percentage": 100,
+        "parent_campaign_id": None,
+    }
 
 
 def _log_without_query(handler) -> None:
     """Tornado's access log line without the query string: the api_key is in it."""
     import logging
-    logging.getLogger("tornado.access").info("%d %s %s", handler.get_status(), handler.request.method,
-                                             handler.request.path)
+
+    logging.getLogger("tornado.access").info(
+        "%d %s %s", handler.get_status(), handler.request.method, handler.request.path
+    )
 
 
 CAMPAIGN_FILE = re.compile(r"campaign[-_ ]?(\d+)", re.IGNORECASE)
@@ -144,14 +168,24 @@ def campaigns_from_snapshot(snapshot_dir: str | Path) -> dict[int, bytes]:
 
 
 class SmartleadStandin(Served):
-    def __init__(self, campaigns: dict[int, bytes] | None = None, api_key: str | None = None, port: int = 0,
-                 limit: int = WINDOW_REQUESTS, window: float = WINDOW_S, api_plan: bool = True):
+    def __init__(
+        self,
+        campaigns: dict[int, bytes] | None = None,
+        api_key: str | None = None,
+        port: int = 0,
+        limit: int = WINDOW_REQUESTS,
+        window: float = WINDOW_S,
+        api_plan: bool = True,
+    ):
         self.api_key = api_key or secrets.token_hex(16)
         self.state = SmartleadState(dict(campaigns or {}), self.api_key, limit, window, api_plan)
-        app = tornado.web.Application([
-            (r"/api/v1/campaigns/?", Campaigns, {"state": self.state}),
-            (r"/api/v1/campaigns/(\d+)/leads-export/?", LeadsExport, {"state": self.state}),
-        ], log_function=_log_without_query)
+        app = tornado.web.Application(
+            [
+                (r"/api/v1/campaigns/?", Campaigns, {"state": self.state}),
+                (r"/api/v1/campaigns/(\d+)/leads-export/?", LeadsExport, {"state": self.state}),
+            ],
+            log_function=_log_without_query,
+        )
         super().__init__(app, port)
         self.base_url = f"{self.url}/api/v1"
 

@@ -1,7 +1,7 @@
 """A local SMTP server (aiosmtpd) that keeps what it receives; optional AUTH LOGIN/PLAIN with one user.
 
-    with SmtpStandin(user="reconcile", password="…") as smtp:     # smtp.port; smtp.messages: email.message objects
-        ...
+with SmtpStandin(user="reconcile", password="…") as smtp:     # smtp.port; smtp.messages: email.message objects
+    ...
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):
         self.envelopes.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos)})
-        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
-                                                      policy=email.policy.default))
+        self.messages.append(
+            email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        )
         return "250 Message accepted for delivery"
 
 
@@ -48,16 +49,23 @@ class SmtpStandin:
         self.controller.start()
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
-        ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == self.user
-              and secrets.compare_digest(auth_data.password.decode(), self.password or ""))
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == self.user
+            and secrets.compare_digest(auth_data.password.decode(), self.password or "")
+        )
         return AuthResult(success=ok)
 
     messages = property(lambda self: self.handler.messages)
     envelopes = property(lambda self: self.handler.envelopes)
 
     def env(self) -> dict[str, str]:
-        out = {"RECONCILE_SMTP_HOST": "127.0.0.1", "RECONCILE_SMTP_PORT": str(self.port),
-               "RECONCILE_SMTP_STARTTLS": "false", "RECONCILE_SMTP_FROM": "reconcile@example.com"}
+        out = {
+            "RECONCILE_SMTP_HOST": "127.0.0.1",
+            "RECONCILE_SMTP_PORT": str(self.port),
+            "RECONCILE_SMTP_STARTTLS": "false",
+            "RECONCILE_SMTP_FROM": "reconcile@example.com",
+        }
         if self.user:
             out.update({"RECONCILE_SMTP_USER": self.user, "RECONCILE_SMTP_PASSWORD": self.password})
         return out

@@ -14,14 +14,20 @@ BUSINESS_UNIT_ID = "0UvDm000000GmkeKAC"
 
 def start_source_standins(org, seed_dir: str | Path | None):
     """(info for the serving JSON line, stop callable)."""
+
     def token_ok(token: str) -> bool:
         with org.lock:
             return org.user_for_session(token) is not None
 
     seed = Path(seed_dir) if seed_dir else None
     sl = SmartleadStandin(campaigns_from_snapshot(seed) if seed else {})
-    pd = PardotStandin(prospects_from_snapshot(seed) if seed else [], business_unit_id=BUSINESS_UNIT_ID,
-                       token_ok=token_ok)
-    info = {"smartlead_base_url": sl.base_url, "smartlead_api_key": sl.api_key, "pardot_base_url": pd.url,
-            "pardot_business_unit_id": pd.business_unit_id}
+    pd = PardotStandin(
+        prospects_from_snapshot(seed) if seed else [], business_unit_id=BUSINESS_UNIT_ID, token_ok=token_ok
+    )
+    info = {
+        "smartlead_base_url": sl.base_url,
+        "smartlead_api_key": sl.api_key,
+        "pardot_base_url": pd.url,
+        "pardot_business_unit_id": pd.business_unit_id,
+    }
     return info, lambda: (sl.stop(), pd.stop())

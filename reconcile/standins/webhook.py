@@ -1,9 +1,9 @@
 """An incoming-webhook receiver answering like Slack, Microsoft Teams (Workflows) and Google Chat.
 
-    with WebhookStandin() as hooks:
-        hooks.url_for("slack")          # http://127.0.0.1:PORT/slack/T000/B000/<secret>
-        hooks.received                  # [{"format", "path", "json"}]
-        hooks.fail_next(500)
+with WebhookStandin() as hooks:
+    hooks.url_for("slack")          # http://127.0.0.1:PORT/slack/T000/B000/<secret>
+    hooks.received                  # [{"format", "path", "json"}]
+    hooks.fail_next(500)
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Hook(tornado.web.RequestHandler):
     def post(self, secret):
         st = self.standin
         if not secrets.compare_digest(secret, st.secret):
-            return self._refuse(404, "no_service")   # Slack: unknown or revoked webhook URL
+            return self._refuse(404, "no_service")  # Slack: unknown or revoked webhook URL
         with st.lock:
             fault = st.faults.pop(0) if st.faults else None
         if fault:
@@ -42,10 +42,18 @@ class Hook(tornado.web.RequestHandler):
             self.set_header("Content-Type", "text/plain")
             return self.finish(text)
         if self.fmt == "google_chat":
-            return self.finish({"error": {"code": status, "message": text, "status": "INVALID_ARGUMENT"
-                                          if status == 400 else "UNAVAILABLE"}})
-        return self.finish({"error": {"code": "TriggerInputSchemaMismatch" if status == 400 else "ServiceError",
-                                      "message": text}})
+            return self.finish(
+                {
+                    "error": {
+                        "code": status,
+                        "message": text,
+                        "status": "INVALID_ARGUMENT" if status == 400 else "UNAVAILABLE",
+                    }
+                }
+            )
+        return self.finish(
+            {"error": {"code": "TriggerInputSchemaMismatch" if status == 400 else "ServiceError", "message": text}}
+        )
 
     def _keep(self, doc):
         with self.standin.lock:
@@ -67,9 +75,17 @@ class Hook(tornado.web.RequestHandler):
     #   https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/add-incoming-webhook
     def _teams(self, doc):
         atts = doc.get("attachments") if isinstance(doc, dict) else None
-        ok = isinstance(atts, list) and atts and all(
-            isinstance(a, dict) and a.get("contentType") == "application/vnd.microsoft.card.adaptive"
-            and isinstance(a.get("content"), dict) and a["content"].get("type") == "AdaptiveCard" for a in atts)
+        ok = (
+            isinstance(atts, list)
+            and atts
+            and all(
+                isinstance(a, dict)
+                and a.get("contentType") == "application/vnd.microsoft.card.adaptive"
+                and isinstance(a.get("content"), dict)
+                and a["content"].get("type") == "AdaptiveCard"
+                for a in atts
+            )
+        )
         if not ok:
             return self._refuse(400, "The input body for trigger 'manual' of type 'Request' did not match its schema.")
         self._keep(doc)
@@ -84,9 +100,14 @@ class Hook(tornado.web.RequestHandler):
             return self._refuse(400, "Message cannot be empty. Discarded message has no text or cards.")
         self._keep(doc)
         n = len(self.standin.received)
-        self.finish({"name": f"spaces/AAAA/messages/m{n}", "text": doc.get("text", ""),
-                     "createTime": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
-                     "space": {"name": "spaces/AAAA"}})
+        self.finish(
+            {
+                "name": f"spaces/AAAA/messages/m{n}",
+                "text": doc.get("text", ""),
+                "createTime": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+                "space": {"name": "spaces/AAAA"},
+            }
+        )
 
 
 class WebhookStandin(Served):
@@ -97,8 +118,9 @@ class WebhookStandin(Served):
         self.received: list[dict] = []
         self.faults: list[int] = []
         self.lock = threading.Lock()
-        app = tornado.web.Application([(prefix + r"([^/]+)", Hook, {"standin": self, "fmt": fmt})
-                                       for fmt, prefix in self.PATHS.items()])
+        app = tornado.web.Application(
+            [(prefix + r"([^/]+)", Hook, {"standin": self, "fmt": fmt}) for fmt, prefix in self.PATHS.items()]
+        )
         super().__init__(app, port)
 
     def url_for(self, fmt: str) -> str:
