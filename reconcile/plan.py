@@ -62,21 +62,7 @@ class Plan(dict):
         return {k: v for k, v in self.items() if not (k in LAZY and self.get("format") == FORMAT)}
 
 
-CHANGE_KEYS = (
-    "object",
-    "record_id",
-    "field",
-    "before",
-    "after",
-    "rule",
-    "status",
-    "reason",
-    "reasons",
-    "evidence",
-    "campaign_id",
-    "gbu",
-)
-FINDING_KEYS = ("kind", "object", "record_id", "route", "detail", "at", "evidence")
+CHANGE_KEYS, FINDING_KEYS = planfile.CHANGE_COLUMNS, planfile.FINDING_COLUMNS  # one column order, planfile's
 CHANGES_QUERY = (
     "select object, record_id, field, before, after, rule, status, reason, reasons, evidence, "
     "campaign_id, gbu from plan_changes order by object, record_id, field"
@@ -387,20 +373,7 @@ def export_changes(con, out_base: Path, source: Path | None = None) -> list[Path
     """The changes as Parquet and CSV beside the plan, for spreadsheet users (written by DuckDB, no Python rows).
     source: the plan's own changes file (already in plan order), else the build's plan_changes table. The CSV is
     left out when there are more changes than a spreadsheet has rows (the Parquet file holds them all)."""
-    cols = (
-        "object",
-        "record_id",
-        "field",
-        "before",
-        "after",
-        "rule",
-        "status",
-        "reason",
-        "reasons",
-        "campaign_id",
-        "gbu",
-        "evidence",
-    )
+    cols = tuple(c for c in CHANGE_KEYS if c != "evidence") + ("evidence",)  # the widest column rightmost
     rows = f"read_parquet('{_sql_path(source)}')" if source else "plan_changes"
     select = (
         "select object, record_id, field, before ->> '$' as before, after ->> '$' as after, rule, status, "

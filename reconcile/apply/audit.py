@@ -46,20 +46,7 @@ COLUMNS = (
     "prev_hash",
     "row_hash",
 )
-HASHED = (
-    "run_id",
-    "plan_id",
-    "approver",
-    "object",
-    "record_id",
-    "field",
-    "before",
-    "after",
-    "result",
-    "error_code",
-    "message",
-    "at",
-)
+HASHED = COLUMNS[1:-2]  # what a row's hash covers: every column but seq and the chain's own two hashes
 MARKDOWN_SPECIAL = re.compile(r"[\\`*{}\[\]()#+!|~]|(?<![A-Za-z0-9_])_|_(?![A-Za-z0-9_])")
 GENESIS = "sha256:" + "0" * 64
 

@@ -31,20 +31,7 @@ from ..plan import load_plan
 from ..policy import load_policy, policy_path
 
 AUDIT_ROWS_SHOWN = 200
-AUDIT_COLUMNS = (
-    "seq",
-    "run_id",
-    "approver",
-    "object",
-    "record_id",
-    "field",
-    "before",
-    "after",
-    "result",
-    "error_code",
-    "message",
-    "at",
-)
+AUDIT_COLUMNS = tuple(c for c in audit.COLUMNS if c not in ("plan_id", "prev_hash", "row_hash"))  # as shown
 
 
 class ApplyPanel(w.VBox):
