@@ -50,15 +50,15 @@ def load_policy_tables(con, policy: Policy, snapshot_dir: Path) -> None:
     """The policy (and the org's describe, when the snapshot carries one) as tables the SQL joins."""
     con.execute(
         "create or replace table policy_fields (object varchar, field varchar, status varchar, kind varchar, "
-        "rule varchar, max_length integer)"
+        "max_length integer)"
     )
     con.execute("create or replace table policy_picklist (object varchar, field varchar, value varchar)")
     con.execute("create or replace table policy_routes (kind varchar, route varchar)")
     con.execute("create or replace table org_fields (object varchar, field varchar, updateable boolean)")
     if policy.fields:
         con.executemany(
-            "insert into policy_fields values (?, ?, ?, ?, ?, ?)",
-            [[f.object, f.field, f.status, f.kind, f.rule, f.max_length] for f in policy.fields],
+            "insert into policy_fields values (?, ?, ?, ?, ?)",
+            [[f.object, f.field, f.status, f.kind, f.max_length] for f in policy.fields],
         )
     picks = [[f.object, f.field, v] for f in policy.fields for v in f.picklist]
     if picks:

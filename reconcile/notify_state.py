@@ -16,6 +16,8 @@ import json
 
 import pyarrow as pa
 
+from .clock import ISO_FORMAT
+
 TABLES = ("notify_findings", "notify_outbox", "notify_jira_items")
 DDL = (
     "create table if not exists notify_findings (kind varchar, object varchar, record_id varchar, route varchar, "
@@ -117,12 +119,11 @@ FINDING_COLUMNS = (
 def open_findings(con, route: str | None = None) -> list[dict]:
     """Open findings (of one route), sorted; `is_new` says whether this version was never notified."""
     rows = con.execute(
-        "select kind, object, record_id, route, detail, fingerprint, strftime(first_seen_at, '%Y-%m-%dT%H:%M:%SZ'), "
-        "strftime(last_seen_at, '%Y-%m-%dT%H:%M:%SZ'), runs_seen, notified_fingerprint, "
-        "strftime(escalated_at, '%Y-%m-%dT%H:%M:%SZ') from notify_findings "
+        "select kind, object, record_id, route, detail, fingerprint, strftime(first_seen_at, $iso), "
+        "strftime(last_seen_at, $iso), runs_seen, notified_fingerprint, strftime(escalated_at, $iso) from notify_findings "
         "where closed_at is null and (cast($route as varchar) is null or route = $route) "
         "order by route, kind, object, record_id",
-        {"route": route},
+        {"route": route, "iso": ISO_FORMAT},
     ).fetchall()
     out = [dict(zip(FINDING_COLUMNS, r)) for r in rows]
     for r in out:

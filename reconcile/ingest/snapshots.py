@@ -181,15 +181,13 @@ def taken_at_for(manifest: dict, system: str, path: Path) -> str:
     else:
         dt = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
         where = (
-            f"Snapshot '{path.parent.name}/{path.name}': the file's modification time ({dt:%Y-%m-%dT%H:%M:%SZ}, "
+            f"Snapshot '{path.parent.name}/{path.name}': the file's modification time ({iso(dt)}, "
             f"used because manifest.toml gives no taken_at.{system})"
         )
         fix = f"Set taken_at.{system} in manifest.toml, or fix the clock of the machine that wrote the file."
     now = datetime.now(timezone.utc)
     if dt > now + CLOCK_SKEW:
-        raise SnapshotError(
-            f"{where} is in the future (now {now:%Y-%m-%dT%H:%M:%SZ}): the data's age could never be checked. {fix}"
-        )
+        raise SnapshotError(f"{where} is in the future (now {iso(now)}): the data's age could never be checked. {fix}")
     return iso(dt)
 
 
@@ -535,7 +533,8 @@ def raise_first_reject(con) -> None:
         return
     file, row, col, value, expected, message = rows[0]
     more = f" ({len(rows) - 1} more problem{'s' if len(rows) > 2 else ''} in this snapshot.)" if len(rows) > 1 else ""
-    if message:
+    if message:  # a record the reader could not split into columns has no column to name: say its line in the
+        # file as an editor shows it (the header is line 1, so record row N is line N + 1)
         text = f"Snapshot '{file}' line {row + 1}: {message}."
     elif expected.startswith("a unique Id"):
         text = (

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..clock import ISO_FORMAT
 from ..errors import ReconcileError
 from ..files import write_atomic
 from ..plan import load_plan
@@ -51,12 +52,13 @@ def week_of(day: str | None) -> tuple[str, date, date]:
 
 
 def _read(db: Path, sql: str) -> list[tuple]:
+    """Rows of `sql` ($iso: the workbench's UTC text form, clock.ISO_FORMAT), [] when the file or table is absent."""
     try:
         con = duckdb.connect(str(db), read_only=True)
     except duckdb.Error:
         return []
     try:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, {"iso": ISO_FORMAT} if "$iso" in sql else None).fetchall()
     except duckdb.CatalogException:
         return []
     finally:
@@ -102,7 +104,7 @@ def _connector_errors(bundles, start: date, end: date) -> list[dict]:
     for b in bundles:
         rows = _read(
             b.db_path,
-            "select object, record_id, field, message, strftime(error_at, '%Y-%m-%dT%H:%M:%SZ') from stg_clay__errors",
+            "select object, record_id, field, message, strftime(error_at, $iso) from stg_clay__errors",
         )
         for obj, rid, fld, msg, at in rows:
             if (obj, rid, fld, msg, at) in seen or (at and not start.isoformat() <= at[:10] <= end.isoformat()):
@@ -134,7 +136,7 @@ def _audit(dbs: list[Path], start: date, end: date) -> tuple[list[dict], list[di
         for r in _read(
             db,
             "select plan_id, approver, object, record_id, field, result, error_code, message, "
-            "strftime(\"at\", '%Y-%m-%dT%H:%M:%SZ') from audit order by seq",
+            'strftime("at", $iso) from audit order by seq',
         ):
             key = tuple(r)
             if key in seen or not r[8] or not start.isoformat() <= r[8][:10] <= end.isoformat():
