@@ -133,6 +133,7 @@ class _Headers:
 
     def __init__(self, token: str, bu: str, renew=None):
         self.token, self.bu, self.renew, self.renewals = token, bu, renew, 0
+        self._message = ""  # the refusal text of the last 401 code 184, said if the token cannot be renewed
 
     def get(self, client, params):
         try:
