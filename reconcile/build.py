@@ -26,6 +26,7 @@ from .sql import (
     connect,
     default_memory_limit,
     effective_memory_limit,
+    input_size,
     load_macros,
     run_audits,
     run_model,
@@ -192,11 +193,13 @@ def build_plan(
     work, scratch = dbfile.building_paths(db_path)
     columnar = out_path is not None and fmt == "parquet"
     parts = planfile.data_dir(out_path).with_name(planfile.data_dir(out_path).name + ".building") if columnar else None
-    memory_limit = effective_memory_limit(memory_limit) or default_memory_limit()  # a share of the machine
+    found = discover(snapshot_dir, sources(pol.clay_columns)).found
+    files = [p for paths in found.values() for p in paths]
+    # a share of the machine, more for a large snapshot (sql.default_memory_limit)
+    memory_limit = effective_memory_limit(memory_limit) or default_memory_limit(input_bytes=input_size(files))
     spill = True  # under a limit, intermediates go to the scratch file (not memory)
     if progress is not None and hasattr(progress, "expect"):  # files + models + writing the plan
-        found = discover(snapshot_dir, sources(pol.clay_columns)).found
-        progress.expect(sum(map(len, found.values())) + len(_modelled()) + 1)
+        progress.expect(len(files) + len(_modelled()) + 1)
     old = dbfile.open_previous(db_path)
     try:
         dbfile.remove_database(work)

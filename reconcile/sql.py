@@ -130,14 +130,23 @@ def effective_memory_limit(memory_limit: str | None = None) -> str | None:
 
 
 # The planning default when neither --memory-limit nor RECONCILE_MEMORY_LIMIT is set: a share of the memory the
-# machine has available now, within bounds. DuckDB spills beyond it (to `<db>.tmp` beside the database file) and
-# the build's intermediates go to its scratch file, so a plan of any size completes without a flag.
+# machine has available now, within bounds, raised for a large snapshot. DuckDB spills beyond it (to `<db>.tmp`
+# beside the database file) and the build's intermediates go to its scratch file, so a plan of any size completes
+# without a flag. The share alone (~976 MB on a 24 GiB machine) is what a 1M-lead snapshot needs (peak RSS 1.1 GB);
+# at 10M leads it made DuckDB spill nearly every join (910 s, 16.9× the 1M plan), so a snapshot larger than the
+# share gets INPUT_MEMORY_FACTOR of its size (CSV/JSONL bytes; Parquet counted at PARQUET_EXPANSION × its bytes,
+# the CSV/Parquet size ratio of the benchmark's snapshot), never more than DEFAULT_MEMORY_CAP of what is available.
 DEFAULT_MEMORY_SHARE = 1 / 24
 DEFAULT_MEMORY_MIN_MB, DEFAULT_MEMORY_MAX_MB = 512, 4096
+INPUT_MEMORY_FACTOR = 0.4
+PARQUET_EXPANSION = 5
+DEFAULT_MEMORY_CAP = 1 / 3
 
 
-def default_memory_limit(meminfo: str | Path = "/proc/meminfo") -> str:
-    """1/24 of the available memory (MemAvailable; else of physical memory), between 512 MB and 4 GB."""
+def default_memory_limit(meminfo: str | Path = "/proc/meminfo", input_bytes: int = 0) -> str:
+    """1/24 of the available memory (MemAvailable; else of physical memory), between 512 MB and 4 GB — or, for a
+    snapshot of `input_bytes` (see input_size) whose INPUT_MEMORY_FACTOR share is larger, that, up to a third of
+    the available memory."""
     available = None
     try:
         with open(meminfo, encoding="ascii") as fh:
@@ -152,8 +161,14 @@ def default_memory_limit(meminfo: str | Path = "/proc/meminfo") -> str:
             available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         except (ValueError, OSError, AttributeError):
             available = 16 * 2**30
-    mb = int(available * DEFAULT_MEMORY_SHARE / 2**20)
-    return f"{min(max(mb, DEFAULT_MEMORY_MIN_MB), DEFAULT_MEMORY_MAX_MB)}MB"
+    share = min(max(int(available * DEFAULT_MEMORY_SHARE / 2**20), DEFAULT_MEMORY_MIN_MB), DEFAULT_MEMORY_MAX_MB)
+    scaled = int(min(input_bytes * INPUT_MEMORY_FACTOR, available * DEFAULT_MEMORY_CAP) / 2**20)
+    return f"{max(share, scaled)}MB"
+
+
+def input_size(paths) -> int:
+    """A snapshot's bytes as default_memory_limit weighs them: CSV and JSONL as they are, Parquet × PARQUET_EXPANSION."""
+    return sum(p.stat().st_size * (PARQUET_EXPANSION if p.suffix.lower() == ".parquet" else 1) for p in paths)
 
 
 def _checked_size(text: str) -> str:

@@ -21,7 +21,7 @@ from reconcile.build import build_plan
 from reconcile.demo_data import generate_snapshot
 from reconcile.errors import SnapshotError
 from reconcile.plan import load_plan
-from reconcile.sql import default_memory_limit
+from reconcile.sql import default_memory_limit, input_size
 
 LEADS = 100_000
 DEEP_ROW = 75_000
@@ -231,6 +231,29 @@ def test_default_memory_limit_is_a_bounded_share_of_available_memory(tmp_path, a
     assert default_memory_limit(meminfo) == limit
 
 
+@pytest.mark.parametrize(
+    "input_bytes, limit",
+    [
+        (1_476_000_000, "976MB"),  # the 1M-lead CSV snapshot: 0.4 × its size is below the machine's share
+        (14_400_000_000, "5493MB"),  # 10M leads: 0.4 × 14.4 GB
+        (100_000_000_000, "7812MB"),  # never more than a third of the available memory
+    ],
+)
+def test_default_memory_limit_grows_with_a_large_snapshot_up_to_a_third_of_available_memory(
+    tmp_path, input_bytes, limit
+):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       48000000 kB\nMemAvailable:   24000000 kB\n", "ascii")
+    assert default_memory_limit(meminfo, input_bytes=input_bytes) == limit
+
+
+def test_input_size_weighs_parquet_as_the_csv_it_replaces(tmp_path):
+    (tmp_path / "Lead.csv").write_bytes(b"x" * 1000)
+    (tmp_path / "Lead.parquet").write_bytes(b"x" * 1000)
+    assert input_size([tmp_path / "Lead.csv"]) == 1000
+    assert input_size([tmp_path / "Lead.parquet"]) == 5000
+
+
 def test_a_plan_without_a_limit_runs_under_the_default_one_and_an_explicit_limit_overrides_it(tmp_path, monkeypatch):
     from reconcile import build, sql
 
@@ -238,7 +261,7 @@ def test_a_plan_without_a_limit_runs_under_the_default_one_and_an_explicit_limit
     real = sql.connect
     monkeypatch.delenv("RECONCILE_MEMORY_LIMIT", raising=False)
     monkeypatch.setattr(build, "connect", lambda *a, **kw: seen.append(kw.get("memory_limit")) or real(*a, **kw))
-    monkeypatch.setattr(build, "default_memory_limit", lambda: "777MB")  # the machine's share varies by the minute
+    monkeypatch.setattr(build, "default_memory_limit", lambda **kw: "777MB")  # the machine's share varies by the minute
     generate_snapshot(tmp_path / "snap", leads=60)
     build_plan(tmp_path / "snap", out=tmp_path / "a" / "plan.json", exports=False)
     build_plan(tmp_path / "snap", out=tmp_path / "b" / "plan.json", exports=False, memory_limit="300MB")
