@@ -8,10 +8,10 @@ create or replace macro is_blank(raw) as raw is null or trim(raw) = '' or lower(
 
 -- (a simple CASE, not `in (...)`: DuckDB plans a constant IN list as a join, and a join in the read would lose the
 -- file's row order that row numbers are taken from — see reconcile/ingest/snapshots.py read_in_file_order)
--- Exports write 'true' / 'false': those are matched as they are, without lower(trim()) (6 Lead columns at 1M leads:
--- 0.41 → 0.11 CPU s); any other spelling goes through the full match.
+-- Exports write 'true' / 'false' (some tools upper-case): those are matched as they are, without lower(trim()) (6 Lead
+-- columns at 1M leads: 0.41 → 0.11 CPU s); any other spelling goes through the full match.
 create or replace macro sf_bool(raw) as
-    case raw when 'true' then true when 'false' then false else
+    case raw when 'true' then true when 'false' then false when 'TRUE' then true when 'FALSE' then false else
         case lower(trim(raw))
             when 'true' then true when '1' then true when 'yes' then true when 'y' then true when 't' then true
             when 'false' then false when '0' then false when 'no' then false when 'n' then false when 'f' then false
