@@ -132,6 +132,28 @@ def test_sf_id18_fixed_width_chunks(con, values):
     assert got == [id18(v) if v is not None else None for v in values]
 
 
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    st.lists(
+        st.one_of(
+            VALID_18,
+            VALID_18.map(lambda v: v[:15]),
+            VALID_18.map(lambda v: v[:15] + v[15:].lower()),
+            VALID_18.map(lambda v: v[:15] + v[15:][::-1]),  # a wrong checksum, mostly
+            st.none(),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_sf_id18_mixed_15_and_18_character_chunks(con, values):
+    """Chunks mixing 15- and 18-character values (Clay's LeadId) take the no-trim path too: same answers."""
+    con.execute("create or replace temp table v (i integer, raw varchar)")
+    con.executemany("insert into v values (?, ?)", list(enumerate(values)))
+    got = [r[0] for r in con.execute("select sf_id18(raw) from v order by i").fetchall()]
+    assert got == [id18(v) if v is not None else None for v in values]
+
+
 def test_sf_id18_trims_an_18_byte_value_holding_a_15_character_id(con):
     """Found by hypothesis in CI: '000000000000000   ' took the fixed-width path, which did not trim."""
     values = ["000000000000000   ", " 00Q5g00000AbCdE  ", None]

@@ -8,17 +8,23 @@ create or replace macro is_blank(raw) as raw is null or trim(raw) = '' or lower(
 
 -- (a simple CASE, not `in (...)`: DuckDB plans a constant IN list as a join, and a join in the read would lose the
 -- file's row order that row numbers are taken from — see reconcile/ingest/snapshots.py read_in_file_order)
+-- Exports write 'true' / 'false' (some tools upper-case): those are matched as they are, without lower(trim()) (6 Lead
+-- columns at 1M leads: 0.41 → 0.11 CPU s); any other spelling goes through the full match.
 create or replace macro sf_bool(raw) as
-    case lower(trim(raw))
-        when 'true' then true when '1' then true when 'yes' then true when 'y' then true when 't' then true
-        when 'false' then false when '0' then false when 'no' then false when 'n' then false when 'f' then false
+    case raw when 'true' then true when 'false' then false when 'TRUE' then true when 'FALSE' then false else
+        case lower(trim(raw))
+            when 'true' then true when '1' then true when 'yes' then true when 'y' then true when 't' then true
+            when 'false' then false when '0' then false when 'no' then false when 'n' then false when 'f' then false
+        end
     end;
 
 -- timestamps with an offset are converted to UTC; without one they are taken as UTC (documented). A blank value
 -- (is_blank) is NULL without testing for it: try_cast gives NULL for '', spaces and 'null' (the test cost 3×).
-create or replace macro sf_ts(raw) as try_cast(trim(raw) as timestamptz);
+-- The value is cast as it is first (DuckDB's cast skips surrounding whitespace itself), trimmed only when that gives
+-- NULL: trim() on every value cost more than the cast (1M SystemModstamps: 0.135 → 0.060 CPU s).
+create or replace macro sf_ts(raw) as coalesce(try_cast(raw as timestamptz), try_cast(trim(raw) as timestamptz));
 
-create or replace macro sf_int(raw) as try_cast(trim(raw) as bigint);
+create or replace macro sf_int(raw) as coalesce(try_cast(raw as bigint), try_cast(trim(raw) as bigint));
 
 -- a typed value is malformed when it is not blank but its parsed value (sf_id18 / sf_bool / sf_ts / sf_int,
 -- computed once in the read, see reconcile/ingest/contract.py PARSERS) is NULL
