@@ -104,7 +104,7 @@ def app(ctx, debug):
     "--memory-limit",
     help="DuckDB memory limit such as 2GB: spills to disk beyond it, working tables go "
     "to a scratch file (1M leads: 0.8 GB peak at 600MB) [default: RECONCILE_MEMORY_LIMIT, else 1/24 of the "
-    "available memory, 512MB to 4GB; for a larger snapshot 0.4 x its size, up to a third of the available memory].",
+    "available memory, 1GB to 4GB; for a larger snapshot 0.4 x its size, up to a third of the available memory].",
 )
 @click.option(
     "--threads",

@@ -145,14 +145,14 @@ def effective_memory_limit(memory_limit: str | None = None) -> str | None:
 # share gets INPUT_MEMORY_FACTOR of its size (CSV/JSONL bytes; Parquet counted at PARQUET_EXPANSION × its bytes,
 # the CSV/Parquet size ratio of the benchmark's snapshot), never more than DEFAULT_MEMORY_CAP of what is available.
 DEFAULT_MEMORY_SHARE = 1 / 24
-DEFAULT_MEMORY_MIN_MB, DEFAULT_MEMORY_MAX_MB = 512, 4096
+DEFAULT_MEMORY_MIN_MB, DEFAULT_MEMORY_MAX_MB = 1024, 4096  # below ~500 MB a 1M-lead backfill ran out of memory
 INPUT_MEMORY_FACTOR = 0.4
 PARQUET_EXPANSION = 5
 DEFAULT_MEMORY_CAP = 1 / 3
 
 
 def default_memory_limit(meminfo: str | Path = "/proc/meminfo", input_bytes: int = 0) -> str:
-    """1/24 of the available memory (MemAvailable; else of physical memory), between 512 MB and 4 GB — or, for a
+    """1/24 of the available memory (MemAvailable; else of physical memory), between 1 GB and 4 GB — or, for a
     snapshot of `input_bytes` (see input_size) whose INPUT_MEMORY_FACTOR share is larger, that, up to a third of
     the available memory."""
     available = None

@@ -222,7 +222,10 @@ def test_a_bad_value_deep_in_a_file_is_reported_at_its_row_strict_and_lenient(bi
 # ------------------------------------------------------------------------------------------ memory without flags
 
 
-@pytest.mark.parametrize("available_kb, limit", [(24_000_000, "976MB"), (4_000_000, "512MB"), (200_000_000, "4096MB")])
+@pytest.mark.parametrize(
+    "available_kb, limit",
+    [(24_000_000, "1024MB"), (4_000_000, "1024MB"), (48_000_000, "1953MB"), (200_000_000, "4096MB")],
+)
 def test_default_memory_limit_is_a_bounded_share_of_available_memory(tmp_path, available_kb, limit):
     meminfo = tmp_path / "meminfo"
     meminfo.write_text(
@@ -234,7 +237,7 @@ def test_default_memory_limit_is_a_bounded_share_of_available_memory(tmp_path, a
 @pytest.mark.parametrize(
     "input_bytes, limit",
     [
-        (1_476_000_000, "976MB"),  # the 1M-lead CSV snapshot: 0.4 × its size is below the machine's share
+        (1_476_000_000, "1024MB"),  # the 1M-lead CSV snapshot: 0.4 × its size is below the machine's share
         (14_400_000_000, "5493MB"),  # 10M leads: 0.4 × 14.4 GB
         (100_000_000_000, "7812MB"),  # never more than a third of the available memory
     ],
