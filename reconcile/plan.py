@@ -100,10 +100,12 @@ def summarize(con) -> dict:
     """Counts by object, field, rule, status, reason, campaign, GBU; findings by kind and route; rejects."""
     rb = "count(*) filter (where status = 'ready'), count(*) filter (where status = 'blocked')"
     total, ready, blocked = con.execute(f"select count(*), {rb} from plan_changes").fetchone()
-    campaigns = {
-        cid: {"name": name, "gbu": gbu, "ready": r, "blocked": b}
-        for cid, name, gbu, r, b in con.execute(sql_text("plan/summary_by_campaign")).fetchall()
-    }
+    campaigns, gbus = {}, {}
+    for dimension, key, name, gbu, r, b in con.execute(sql_text("plan/summary_by_campaign_and_gbu")).fetchall():
+        if dimension == "campaign":
+            campaigns[key] = {"name": name, "gbu": gbu, "ready": r, "blocked": b}
+        else:
+            gbus[key] = {"ready": r, "blocked": b}
     by_file = dict(con.execute("select file, count(*) from rejects group by 1 order by 1").fetchall())
     records = dict(
         con.execute(
@@ -129,7 +131,7 @@ def summarize(con) -> dict:
             ).fetchall()
         ),
         "by_campaign": campaigns,
-        "by_gbu": _counts(con, sql_text("plan/summary_by_gbu")),
+        "by_gbu": gbus,
         "findings": {
             "total": con.execute("select count(*) from plan_findings").fetchone()[0],
             "by_kind": dict(con.execute("select kind, count(*) from plan_findings group by 1 order by 1").fetchall()),

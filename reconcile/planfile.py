@@ -119,10 +119,17 @@ def _columns(part: str) -> tuple[str, ...]:
     return {"changes": CHANGE_COLUMNS, "findings": FINDING_COLUMNS, "rejects": REJECT_COLUMNS}[part]
 
 
-def _line_sql(part: str) -> str:
-    """One row as its canonical JSON line (before/after are JSON values, not strings)."""
-    cols = ", ".join(f'"{c}" := "{c}"::json' if c in ("before", "after") else f'"{c}" := "{c}"' for c in _columns(part))
-    return f"to_json(struct_pack({cols}))"
+def _line_sql(part: str, newline: bool = False) -> str:
+    """One row as its canonical JSON line: the row's to_json as a struct (before/after are JSON values, not
+    strings), with newline its '\\n'. Written as each column's to_json between the struct's literal keys, which
+    is the same bytes (test_plan_format checks it on edge values; the 1M plans' hashes are unchanged) for less:
+    backfill 1M, hashing 1.58M changes, 4.3 -> 3.7 CPU s."""
+    pieces = []
+    for i, c in enumerate(_columns(part)):
+        value = f'"{c}"::json' if part == "changes" and c in ("before", "after") else f'"{c}"'
+        pieces += [f"'{'{' if i == 0 else ','}\"{c}\":'", f"coalesce(to_json({value})::varchar, 'null')"]
+    pieces.append("'}'" + (" || chr(10)" if newline else ""))
+    return f"concat({', '.join(pieces)})"
 
 
 def data_dir(plan_path: str | Path) -> Path:
@@ -136,7 +143,7 @@ def data_dir(plan_path: str | Path) -> Path:
 def _hash_lines(con, relation: str, part: str, params=None) -> tuple[str, int]:
     """sha256 over the canonical lines of a data file (each line + '\\n'), in file order — the file was written in
     the plan's order, and DuckDB reads a Parquet file in order — hashed from Arrow buffers in batches."""
-    sql = f"select {_line_sql(part)} || chr(10) from {relation}"
+    sql = f"select {_line_sql(part, newline=True)} from {relation}"
     h, n = hashlib.sha256(), 0
     reader = con.sql(sql, params=params or None).to_arrow_reader(200_000)
     for batch in reader:

@@ -93,7 +93,7 @@ AUDIT_SAMPLE_ROWS = 3
 VIEWS = ("plan/plan_record_context",)
 
 # Queries that are not materialised as tables (read by their module with sql_text, values bound).
-QUERIES = ("exports/export_campaign_members", "plan/summary_by_campaign", "plan/summary_by_gbu")
+QUERIES = ("exports/export_campaign_members", "plan/summary_by_campaign_and_gbu")
 
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 

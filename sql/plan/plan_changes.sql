@@ -1,18 +1,14 @@
 -- Every rule's candidate change, gated by the policy and the org (the same gate as apply.policy_violations):
 -- status ready/blocked with all blocked reasons sorted by $blocked_reasons (policy.BLOCKED_REASONS, SPEC §4's
 -- closed order; the first is `reason`). Adds the SFDC row as provenance, and the record's own campaign and GBU
--- (plan_record_context: a Lead has no campaign and its own GBU; a CampaignMember its campaign's).
+-- (plan_record_context: a Lead has no campaign and its own GBU; a CampaignMember its campaign's), both from the
+-- record's own row of plan_record_context (one join).
 -- Grain: one row per (object, record, field) change. Parameters: $writable_objects, $blocked_reasons.
 with candidates as (
     select * from rule_hard_bounce_union
     union all by name select * from rule_enrichment_fill_if_blank
     union all by name select * from rule_reply_set_once
     union all by name select * from rule_reply_classification_latest
-),
-records as (
-    select 'Lead' as object, sf_lead_id as record_id, file, row, is_converted from stg_sfdc__lead
-    union all
-    select 'CampaignMember', sf_campaign_member_id, file, row, false from stg_sfdc__campaign_member
 ),
 picklists as (
     select object, lower(field) as field, list(value) as allowed from policy_picklist group by all
@@ -29,15 +25,14 @@ gated as (
             case when not list_contains($writable_objects, c.object) then 'object_not_writable' end,
             case when o.updateable = false then 'org_field_not_updateable' end,
             case when f.status = 'pending_legal' then 'pending_legal' end,
-            case when r.is_converted then 'converted_lead' end,
+            case when x.is_converted then 'converted_lead' end,
             case when not list_contains(p.allowed, c.after ->> '$') then 'invalid_picklist_value' end,
             case when f.kind = 'checkbox' and coalesce(json_type(c.after), 'NULL') <> 'BOOLEAN'
                  then 'invalid_picklist_value' end,
             case when json_type(c.after) = 'VARCHAR' and length(c.after ->> '$') > f.max_length then 'too_long' end
         ]) || c.rule_reasons as found,
-        evidence('sfdc', r.file, r.row, c.field, c.before ->> '$', null) as sfdc_ev
+        evidence('sfdc', x.file, x.row, c.field, c.before ->> '$', null) as sfdc_ev
     from candidates as c
-    left join records as r on r.object = c.object and r.record_id = c.record_id
     left join plan_record_context as x on x.object = c.object and x.record_id = c.record_id and x.is_own
     left join policy_fields as f on f.object = c.object and lower(f.field) = lower(c.field)
     left join org_fields as o on o.object = c.object and lower(o.field) = lower(c.field)
