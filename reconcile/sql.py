@@ -235,12 +235,33 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
     if name.startswith(STAGING):
         con.execute(f"set force_compression = '{STAGING_COMPRESSION}'")
     try:
-        con.execute(f"create or replace {target} as {sql}", bound)
+        create_with_retry(con, f"create or replace {target} as {sql}", bound)
     finally:
         if working and spill:
             con.execute("reset disabled_compression_methods")
         if name.startswith(STAGING):
             con.execute("reset force_compression")
+
+
+def create_with_retry(con: duckdb.DuckDBPyConnection, statement: str, bound: dict) -> None:
+    """Run one model's CREATE; when DuckDB runs out of memory, run it once more on one thread, then give up.
+
+    DuckDB's first advice for that error is fewer threads (https://duckdb.org/docs/current/guides/performance/
+    how_to_tune_workloads): each thread pins its own blocks of every hash table it builds. Under the limit a large
+    snapshot gets (default_memory_limit) a 10M-lead plan completed in one run and ran out of memory in a model in
+    the next ("failed to pin block", 5.2 GiB used); a failed CREATE leaves nothing behind, so the retry starts clean.
+    """
+    try:
+        con.execute(statement, bound)
+    except duckdb.OutOfMemoryException:
+        threads = con.execute("select current_setting('threads')").fetchone()[0]
+        if int(threads) <= 1:
+            raise
+        con.execute("set threads = 1")
+        try:
+            con.execute(statement, bound)
+        finally:
+            con.execute(f"set threads = {int(threads)}")
 
 
 def _bound(name: str, sql: str, params: dict | None) -> dict:

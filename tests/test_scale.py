@@ -13,6 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 from conftest import loaded
@@ -271,3 +272,44 @@ def test_a_plan_without_a_limit_runs_under_the_default_one_and_an_explicit_limit
     monkeypatch.setenv("RECONCILE_MEMORY_LIMIT", "400MB")
     build_plan(tmp_path / "snap", out=tmp_path / "c" / "plan.json", exports=False)
     assert seen == ["777MB", "300MB", "400MB"]
+
+
+class _OutOfMemoryOnCreate:
+    """A real DuckDB connection whose first `failures` CREATE statements run out of memory (fault injection: a real
+    out-of-memory needs a 10M-lead snapshot); records the thread count each CREATE ran with."""
+
+    def __init__(self, con, failures: int):
+        self.con, self.failures, self.creates = con, failures, []
+
+    def execute(self, statement, params=None):
+        if statement.startswith("create"):
+            self.creates.append(self.con.execute("select current_setting('threads')").fetchone()[0])
+            if self.failures:
+                self.failures -= 1
+                raise duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block of size 256.0 KiB")
+        return self.con.execute(statement, params)
+
+
+@pytest.mark.parametrize("failures, created", [(0, True), (1, True), (2, False)])
+def test_a_model_that_runs_out_of_memory_is_run_once_more_on_one_thread(failures, created):
+    from reconcile.sql import connect, create_with_retry
+
+    con = connect(threads=2)
+    fake = _OutOfMemoryOnCreate(con, failures)
+    if created:
+        create_with_retry(fake, "create table t as select range as i from range($n)", {"n": 5})
+        assert con.execute("select count(*) from t").fetchone()[0] == 5
+    else:
+        with pytest.raises(duckdb.OutOfMemoryException):
+            create_with_retry(fake, "create table t as select range as i from range($n)", {"n": 5})
+    assert fake.creates == [2, 1][: failures + 1]  # first with the connection's threads, the retry on one
+    assert con.execute("select current_setting('threads')").fetchone()[0] == 2  # restored either way
+
+
+def test_a_model_on_one_thread_that_runs_out_of_memory_is_not_retried():
+    from reconcile.sql import connect, create_with_retry
+
+    fake = _OutOfMemoryOnCreate(connect(threads=1), 1)
+    with pytest.raises(duckdb.OutOfMemoryException):
+        create_with_retry(fake, "create table t as select 1", {})
+    assert fake.creates == [1]
