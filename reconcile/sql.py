@@ -140,7 +140,7 @@ def effective_memory_limit(memory_limit: str | None = None) -> str | None:
 # The planning default when neither --memory-limit nor RECONCILE_MEMORY_LIMIT is set: a share of the memory the
 # machine has available now, within bounds, raised for a large snapshot. DuckDB spills beyond it (to `<db>.tmp`
 # beside the database file) and the build's intermediates go to its scratch file, so a plan of any size completes
-# without a flag. The share alone (~976 MB on a 24 GiB machine) is what a 1M-lead snapshot needs (peak RSS 1.1 GB);
+# without a flag. The share alone (1 GB on a 24 GiB machine) is what a 1M-lead snapshot needs (peak RSS 1.2 GB);
 # at 10M leads it made DuckDB spill nearly every join (910 s, 16.9× the 1M plan), so a snapshot larger than the
 # share gets INPUT_MEMORY_FACTOR of its size (CSV/JSONL bytes; Parquet counted at PARQUET_EXPANSION × its bytes,
 # the CSV/Parquet size ratio of the benchmark's snapshot), never more than DEFAULT_MEMORY_CAP of what is available.
