@@ -81,6 +81,14 @@ VALID_18 = st.builds(
 )
 
 
+def assert_sf_id18_agrees_with_python(con, values):
+    """sf_id18 (the Arrow UDF) over a column of `values` answers what the scalar id18 answers for each."""
+    con.execute("create or replace temp table v (i integer, raw varchar)")
+    con.executemany("insert into v values (?, ?)", list(enumerate(values)))
+    got = [r[0] for r in con.execute("select sf_id18(raw) from v order by i").fetchall()]
+    assert got == [id18(v) if v is not None else None for v in values]
+
+
 @settings(max_examples=200, deadline=None, database=None)
 @given(
     st.lists(
@@ -96,10 +104,7 @@ VALID_18 = st.builds(
     )
 )
 def test_sf_id18_agrees_with_python(con, values):
-    con.execute("create or replace temp table v (i integer, raw varchar)")
-    con.executemany("insert into v values (?, ?)", list(enumerate(values)))
-    got = [r[0] for r in con.execute("select sf_id18(raw) from v order by i").fetchall()]
-    assert got == [id18(v) if v is not None else None for v in values]
+    assert_sf_id18_agrees_with_python(con, values)
 
 
 # a valid id with one non-upper body character replaced by a non-alphanumeric one: the checksum still matches
@@ -126,10 +131,7 @@ DAMAGED_18 = st.builds(
 )
 def test_sf_id18_fixed_width_chunks(con, values):
     """Chunks of 18-byte values (and NULLs) take the gather-free path: same answers."""
-    con.execute("create or replace temp table v (i integer, raw varchar)")
-    con.executemany("insert into v values (?, ?)", list(enumerate(values)))
-    got = [r[0] for r in con.execute("select sf_id18(raw) from v order by i").fetchall()]
-    assert got == [id18(v) if v is not None else None for v in values]
+    assert_sf_id18_agrees_with_python(con, values)
 
 
 @settings(max_examples=200, deadline=None, database=None)
@@ -148,10 +150,7 @@ def test_sf_id18_fixed_width_chunks(con, values):
 )
 def test_sf_id18_mixed_15_and_18_character_chunks(con, values):
     """Chunks mixing 15- and 18-character values (Clay's LeadId) take the no-trim path too: same answers."""
-    con.execute("create or replace temp table v (i integer, raw varchar)")
-    con.executemany("insert into v values (?, ?)", list(enumerate(values)))
-    got = [r[0] for r in con.execute("select sf_id18(raw) from v order by i").fetchall()]
-    assert got == [id18(v) if v is not None else None for v in values]
+    assert_sf_id18_agrees_with_python(con, values)
 
 
 def test_sf_id18_trims_an_18_byte_value_holding_a_15_character_id(con):
