@@ -26,6 +26,7 @@ from conftest import (
 )
 
 from reconcile.errors import SnapshotError
+from reconcile.ingest import damaged
 from reconcile.report.report import render_report
 
 L1, L2 = lead_id(1), lead_id(2)
@@ -276,6 +277,19 @@ def test_a_cell_over_one_megabyte_is_read_in_both_modes(tmp_path, lenient):
     ]
     clay_file = next(f for f in inputs(plan)["files"] if f["file"] == "clay/t.csv")
     assert (clay_file["records"], clay_file["staged"], clay_file["rejected"]) == ((3, 2, 1) if lenient else (3, 3, 0))
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_a_record_longer_than_the_read_buffer_is_read_again_with_room_for_it(tmp_path, monkeypatch, lenient):
+    """CSV files are read in READ_BUFFER-sized buffers (parallel reads); a longer record makes DuckDB stop with
+    'Maximum line size exceeded', and the file is read once more allowing MAX_RECORD: no row is lost or rejected."""
+    monkeypatch.setattr(damaged, "READ_BUFFER", 1 << 20)  # the 1.5 MB cell is longer than this buffer
+    rows = [lead(n) for n in range(1, 51)]
+    rows[20]["company_description__c"] = LONG
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": csv_text(LEAD_HEADER, rows)})
+    plan = plan_in(snap, lenient=lenient)
+    lead_file = next(f for f in inputs(plan)["files"] if f["file"] == "sfdc/Lead.csv")
+    assert (lead_file["records"], lead_file["staged"], lead_file["rejected"]) == (50, 50, 0)
 
 
 def test_lenient_keeps_every_good_row_after_a_long_cell_in_a_damaged_file(tmp_path):

@@ -313,7 +313,12 @@ def load_file(
     )
     select = f"select *{parsed} from (select {', '.join(exprs)} from {scan})"
     try:
-        read_in_file_order(con, table, select, [*expr_params, *params])
+        try:
+            read_in_file_order(con, table, select, [*expr_params, *params])
+        except duckdb.InvalidInputException as e:
+            if suffix != ".csv" or "Maximum line size" not in str(e):
+                raise
+            read_in_file_order(con, table, select, [*expr_params, *_scan(path, delim, damaged.MAX_RECORD)[1]])
     except duckdb.Error as e:
         _refused(path, rel, delim, e, salvageable)
         _create_empty(con, s, table)
@@ -415,18 +420,21 @@ def _salvage(
     return len(rows) + len(bad)
 
 
-def _scan(path: Path, delim: str | None) -> tuple[str, list]:
+def _scan(path: Path, delim: str | None, record: int | None = None) -> tuple[str, list]:
     """The strict read of one file, in both modes (DuckDB's own ignore_errors may drop a good row beside a broken
-    one and shifts the row numbers of every row after it; lenient mode salvages a refused file instead)."""
+    one and shifts the row numbers of every row after it; lenient mode salvages a refused file instead). A CSV
+    record may be up to `record` bytes long (default damaged.READ_BUFFER)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        # buffer_size: DuckDB's default is 16 × max_line_size (4 GB), capped at the file's size — one buffer of the
-        # whole file (a 2.9 GB Lead.csv at 10M leads could not be allocated under the default memory limit)
+        # buffer_size: DuckDB's default is 16 × max_line_size, capped at the file's size — one buffer of the whole
+        # file, read by one thread (a 2.9 GB Lead.csv at 10M leads could not be allocated under the default memory
+        # limit); buffers of max_line_size are shared out among the threads
         opts = (
             "delim=?, header=true, all_varchar=true, quote='\"', escape='\"', auto_detect=true, max_line_size=?, "
             "buffer_size=?"
         )
-        return f"read_csv(?, {opts})", [str(path), delim, damaged.MAX_RECORD, damaged.MAX_RECORD]
+        size = record or damaged.READ_BUFFER
+        return f"read_csv(?, {opts})", [str(path), delim, size, size]
     if suffix == ".parquet":
         return "read_parquet(?)", [str(path)]
     return (
