@@ -136,3 +136,13 @@ def _id18_fixed(values: pa.Array) -> pa.Array | None:
     out_offsets = np.concatenate([[0], 18 * np.cumsum(valid, dtype=np.int32)]).astype(np.int32).tobytes()
     validity = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little").tobytes())
     return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(out_offsets), pa.py_buffer(out)])
+
+
+def id18_corrections(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """For values taken as they are (18 bytes each, see sf_id18_read in sql/macros/values.sql): the positions where
+    id18 answers something else — a wrong checksum, a lower-case one, a padded 15-character id — and its answer
+    there (NULL when the value is no id)."""
+    fixed = id18_arrow(values)
+    differs = np.asarray(pc.fill_null(pc.not_equal(fixed, values), True))
+    positions = np.flatnonzero(differs)
+    return positions, fixed.take(pa.array(positions))

@@ -8,6 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconcile.ids import id18
+from reconcile.ingest import snapshots
+from reconcile.ingest.contract import sources
 from reconcile.sql import connect, load_macros
 
 SPACES = " \t\n\r\u00a0\u200b\ufeff"
@@ -164,6 +166,39 @@ def test_sf_id18_trims_an_18_byte_value_holding_a_15_character_id(con):
         == [id18(v) if v is not None else None for v in values]
         == ["000000000000000AAA", id18("00Q5g00000AbCdE"), None]
     )
+
+
+LEAD = next(s for s in sources({}) if s.name == "sfdc__lead")  # one id column: Id
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    st.lists(
+        st.one_of(
+            VALID_18,
+            DAMAGED_18,
+            VALID_18.map(lambda v: v[:15]),
+            VALID_18.map(lambda v: v[:15] + v[15:][::-1]),  # a wrong checksum, mostly
+            VALID_18.map(lambda v: v[:15] + "   "),  # 18 bytes: a padded 15-character id
+            st.text(alphabet="abXY09-é ", min_size=17, max_size=18).filter(lambda s: len(s.encode()) == 18),
+            st.none(),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(1, 7),
+)
+def test_ids_parsed_in_the_read_and_verified_in_bulk_agree_with_python(con, values, batch):
+    """The read takes 18-byte ids as they are (sf_id18_read) and verify_ids corrects, in bulk and in batches of any
+    size, those id18 answers differently for: the parsed column is id18 of every value."""
+    con.execute("create or replace temp table v (i integer, id varchar)")
+    con.executemany("insert into v values (?, ?)", list(enumerate(values)))
+    con.execute("create or replace temp table t as select i, id, sf_id18_read(id) as id__id18 from v order by i")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(snapshots, "ID_BATCH", batch)
+        snapshots.verify_ids(con, LEAD, "t")
+    got = [r[0] for r in con.execute("select id__id18 from t order by i").fetchall()]
+    assert got == [id18(v) if v is not None else None for v in values]
 
 
 def test_evidence_is_one_struct_shape_whatever_the_argument_types(con):
