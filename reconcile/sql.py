@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 import duckdb
@@ -250,6 +251,7 @@ def create_with_retry(con: duckdb.DuckDBPyConnection, statement: str, bound: dic
     how_to_tune_workloads): each thread pins its own blocks of every hash table it builds. Under the limit a large
     snapshot gets (default_memory_limit) a 10M-lead plan completed in one run and ran out of memory in a model in
     the next ("failed to pin block", 5.2 GiB used); a failed CREATE leaves nothing behind, so the retry starts clean.
+    The retry is said on stderr, so a run shows whether it needed it.
     """
     try:
         con.execute(statement, bound)
@@ -258,6 +260,8 @@ def create_with_retry(con: duckdb.DuckDBPyConnection, statement: str, bound: dic
         if int(threads) <= 1:
             raise
         con.execute("set threads = 1")
+        target = re.sub(r"^create (or replace )?", "", statement).split(" as ", 1)[0]
+        print(f"note: {target} ran out of memory on {threads} threads; running it again on one.", file=sys.stderr)
         try:
             con.execute(statement, bound)
         finally:

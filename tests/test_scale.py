@@ -291,7 +291,7 @@ class _OutOfMemoryOnCreate:
 
 
 @pytest.mark.parametrize("failures, created", [(0, True), (1, True), (2, False)])
-def test_a_model_that_runs_out_of_memory_is_run_once_more_on_one_thread(failures, created):
+def test_a_model_that_runs_out_of_memory_is_run_once_more_on_one_thread(failures, created, capsys):
     from reconcile.sql import connect, create_with_retry
 
     con = connect(threads=2)
@@ -304,6 +304,8 @@ def test_a_model_that_runs_out_of_memory_is_run_once_more_on_one_thread(failures
             create_with_retry(fake, "create table t as select range as i from range($n)", {"n": 5})
     assert fake.creates == [2, 1][: failures + 1]  # first with the connection's threads, the retry on one
     assert con.execute("select current_setting('threads')").fetchone()[0] == 2  # restored either way
+    said = "note: table t ran out of memory on 2 threads; running it again on one.\n"
+    assert capsys.readouterr().err == (said if failures else "")  # a run can tell that it needed the retry
 
 
 def test_a_model_on_one_thread_that_runs_out_of_memory_is_not_retried():
