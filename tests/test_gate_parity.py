@@ -204,7 +204,7 @@ def plan_gate(tmp_path, case) -> list[str]:
             con.execute("drop table rule_enrichment_fill_if_blank")
             con.execute(
                 "create table int_enrichment_values as select ?::varchar as sf_lead_id, ?::varchar as field, "
-                "1 as n_values, ?::varchar as value, ?::varchar as norm",
+                "1 as n_values, ?::varchar as value, ?::varchar as norm, 1::bigint as n_rows",
                 [LEAD, field, after, after.lower() if field == "Industry" else after],
             )
             con.execute(
