@@ -31,6 +31,7 @@ from .sql import (
     run_audits,
     run_model,
     run_models,
+    spills,
 )
 
 
@@ -196,8 +197,13 @@ def build_plan(
     found = discover(snapshot_dir, sources(pol.clay_columns)).found
     files = [p for paths in found.values() for p in paths]
     # a share of the machine, more for a large snapshot (sql.default_memory_limit)
-    memory_limit = effective_memory_limit(memory_limit) or default_memory_limit(input_bytes=input_size(files))
-    spill = True  # under a limit, intermediates go to the scratch file (not memory)
+    input_bytes = input_size(files)
+    memory_limit = effective_memory_limit(memory_limit) or default_memory_limit(input_bytes=input_bytes)
+    try:
+        spill = spills(memory_limit, input_bytes)  # intermediates to the scratch file, else temporary tables
+    except ValueError as e:
+        msg = str(e)
+        raise ReconcileError(f"{msg[:1].upper()}{msg[1:]}: use e.g. --memory-limit 2GB.") from e
     if progress is not None and hasattr(progress, "expect"):  # files + models + writing the plan
         progress.expect(len(files) + len(_modelled()) + 1)
     old = dbfile.open_previous(db_path)

@@ -102,8 +102,8 @@ def app(ctx, debug):
 @click.option("--json", "as_json", is_flag=True, help="Print the plan summary as JSON instead of tables.")
 @click.option(
     "--memory-limit",
-    help="DuckDB memory limit such as 2GB: spills to disk beyond it, working tables go "
-    "to a scratch file (1M leads: 0.8 GB peak at 600MB) [default: RECONCILE_MEMORY_LIMIT, else 1/24 of the "
+    help="DuckDB memory limit such as 2GB: spills to disk beyond it, working tables go to a scratch file "
+    "when they would be larger than it (1M leads: 0.8 GB peak at 600MB) [default: RECONCILE_MEMORY_LIMIT, else 1/24 of the "
     "available memory, 1GB to 4GB; for a larger snapshot 0.4 x its size, up to a third of the available memory].",
 )
 @click.option(

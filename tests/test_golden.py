@@ -19,13 +19,23 @@ from reconcile.plan import to_json
 GOLDEN = Path(__file__).parent / "golden" / "demo_plan.json"
 
 
-@pytest.mark.parametrize("memory_limit", [None, "256MB"])
-def test_demo_plan_matches_the_golden_plan(tmp_path, memory_limit, update_golden):
-    """Also under a memory limit, where intermediates go to a scratch database file instead of memory."""
+@pytest.mark.parametrize("memory_limit, spill", [(None, False), ("256MB", True)])
+def test_demo_plan_matches_the_golden_plan(tmp_path, memory_limit, spill, update_golden, monkeypatch):
+    """Also with the intermediates in the scratch database file (chosen for a snapshot whose intermediates would be
+    several times the memory limit: made so here) instead of temporary tables."""
+    from reconcile import build, sql
+
+    attached = []
+    monkeypatch.setattr(
+        build, "attach_scratch", lambda con, path: attached.append(path) or sql.attach_scratch(con, path)
+    )
+    if spill:
+        monkeypatch.setattr(sql, "INTERMEDIATE_FACTOR", 10**6)
     snap = tmp_path / "snapshot"
     generate_snapshot(snap, leads=60, seed=7, taken_at="2026-11-27T06:00:00Z")
     out = tmp_path / "out"
     plan = build_plan(snap, out=out / "plan.json", exports=False, memory_limit=memory_limit).plan
+    assert bool(attached) is spill
     assert sorted(p.name for p in out.iterdir()) == ["plan.data", "plan.json", "reconcile.duckdb"]
     assert sorted(p.name for p in (out / "plan.data").iterdir()) == [
         "changes.parquet",

@@ -20,7 +20,7 @@ from conftest import loaded
 
 from reconcile.build import build_plan
 from reconcile.demo_data import generate_snapshot
-from reconcile.errors import SnapshotError
+from reconcile.errors import ReconcileError, SnapshotError
 from reconcile.plan import load_plan
 from reconcile.sql import default_memory_limit, input_size
 
@@ -272,6 +272,30 @@ def test_a_plan_without_a_limit_runs_under_the_default_one_and_an_explicit_limit
     monkeypatch.setenv("RECONCILE_MEMORY_LIMIT", "400MB")
     build_plan(tmp_path / "snap", out=tmp_path / "c" / "plan.json", exports=False)
     assert seen == ["777MB", "300MB", "400MB"]
+
+
+@pytest.mark.parametrize(
+    "limit, input_bytes, spill",
+    [
+        ("1024MB", 1_476_000_000, False),  # 1M leads under the default limit: temporary tables
+        ("5632MB", 14_760_000_000, True),  # 10M leads under theirs: the scratch file
+        ("1GiB", 2 * 2**30 + 2, True),
+        ("1GiB", 2 * 2**30, False),
+        ("1.5 GB", 3_000_000_000, False),
+    ],
+)
+def test_intermediates_go_to_the_scratch_file_only_when_they_would_be_larger_than_the_limit(limit, input_bytes, spill):
+    from reconcile.sql import spills
+
+    assert spills(limit, input_bytes) is spill
+
+
+def test_a_memory_limit_that_is_not_a_size_is_refused_before_anything_is_built(tmp_path):
+    generate_snapshot(tmp_path / "snap", leads=20)
+    with pytest.raises(ReconcileError) as e:
+        build_plan(tmp_path / "snap", out=tmp_path / "out" / "plan.json", memory_limit="lots")
+    assert str(e.value) == "Memory limit 'lots' is not a size such as 2GB or 512MB: use e.g. --memory-limit 2GB."
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 class _OutOfMemoryOnCreate:
