@@ -189,16 +189,17 @@ def test_parquet_gives_the_csv_plan_row_for_row(big):
     check_evidence(pq_plan, Files(big / "parquet"))
 
 
-def _with_bad_value_deep_in_lead(big) -> Path:
-    snap = big / "bad"
+def _with_bad_value_deep_in_lead(big, name="bad", row=DEEP_ROW, column="systemmodstamp", bad=lambda v: "last tuesday"):
+    """A copy of the 100k-lead CSV snapshot whose Lead.csv holds bad(value) in `column` of data row `row`."""
+    snap = big / name
     if not snap.exists():
         shutil.copytree(big / "csv", snap)
         path = snap / "sfdc" / "Lead.csv"
         text = path.read_text("utf-8-sig")
         delim = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t|").delimiter
         records = list(csv.reader(text.splitlines(keepends=True), delimiter=delim))
-        col = [h.lower() for h in records[0]].index("systemmodstamp")
-        records[DEEP_ROW][col] = "last tuesday"
+        col = [h.lower() for h in records[0]].index(column)
+        records[row][col] = bad(records[row][col])
         with path.open("w", encoding="utf-8", newline="") as fh:
             csv.writer(fh, delimiter=delim, lineterminator="\n").writerows(records)
     return snap
@@ -218,6 +219,26 @@ def test_a_bad_value_deep_in_a_file_is_reported_at_its_row_strict_and_lenient(bi
     for f in files.values():  # every record of every file (several MB each) is staged or rejected
         assert f["records"] == f["staged"] + f["rejected"], f
     assert sum(f["records"] for f in files.values()) > 400_000
+
+
+def test_an_id_with_a_bad_checksum_deep_in_a_file_is_found_by_the_bulk_id_check_strict_and_lenient(big):
+    """The read takes 18-character ids as they are and checks them in bulk afterwards (snapshots.verify_ids): a wrong
+    checksum 90,000 rows into Lead.csv is still reported at its row, and lenient mode quarantines only that row."""
+    row = 90_000
+    snap = _with_bad_value_deep_in_lead(
+        big, "bad_id", row, "id", lambda v: v[:15] + ("ZZZ" if v[15:] != "ZZZ" else "YYY")
+    )
+    bad = next(csv.reader([(snap / "sfdc" / "Lead.csv").read_text("utf-8-sig").splitlines()[row]]))[0]
+    with pytest.raises(SnapshotError) as e:
+        build_plan(snap, out=big / "bis" / "plan.json", exports=False, threads=4)
+    assert f"'sfdc/Lead.csv' row {row}: column 'Id' value '{bad}' is not a Salesforce id" in str(e.value)
+
+    plan, _ = plan_bytes(snap, big / "bil", lenient=True, threads=4)
+    assert [(r["file"], r["row"], r["column"], r["value"]) for r in plan["rejects"]] == [
+        ("sfdc/Lead.csv", row, "Id", bad)
+    ]
+    lead = {f["file"]: f for f in plan["summary"]["inputs"]["files"]}["sfdc/Lead.csv"]
+    assert (lead["records"], lead["staged"], lead["rejected"]) == (LEADS, LEADS - 1, 1)
 
 
 # ------------------------------------------------------------------------------------------ memory without flags
