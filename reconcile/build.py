@@ -25,6 +25,7 @@ from .sql import (
     attach_scratch,
     connect,
     default_memory_limit,
+    defer_checkpoints,
     effective_memory_limit,
     input_size,
     load_macros,
@@ -216,6 +217,7 @@ def build_plan(
             msg = str(e)
             raise ReconcileError(f"{msg[:1].upper()}{msg[1:]}: use e.g. --memory-limit 2GB or --threads 4.") from e
         try:
+            defer_checkpoints(con)
             if spill:
                 attach_scratch(con, scratch)
             snap = build(con, snapshot_dir, pol, lenient=lenient, progress=progress, spill=spill)

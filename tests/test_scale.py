@@ -319,6 +319,23 @@ def test_a_memory_limit_that_is_not_a_size_is_refused_before_anything_is_built(t
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_build_plan_checkpoints_only_when_it_closes(tmp_path, monkeypatch):
+    """The build's connection defers DuckDB's automatic checkpoints (sql.defer_checkpoints: each one vacuumed a raw
+    table staging was about to drop); read on the real connection while the build runs its audits."""
+    from reconcile import build, sql
+
+    seen = []
+
+    def audits(con, params):
+        seen.append(con.execute("select current_setting('checkpoint_threshold')").fetchone()[0])
+        sql.run_audits(con, params)
+
+    monkeypatch.setattr(build, "run_audits", audits)
+    generate_snapshot(tmp_path / "snap", leads=20)
+    build_plan(tmp_path / "snap", out=tmp_path / "out" / "plan.json", exports=False)
+    assert seen == ["931.3 GiB"]  # sql.BUILD_CHECKPOINT_THRESHOLD (1TB) as DuckDB shows it; its default is 16.0 MiB
+
+
 class _OutOfMemoryOnCreate:
     """A real DuckDB connection whose first `failures` CREATE statements run out of memory (fault injection: a real
     out-of-memory needs a 10M-lead snapshot); records the thread count each CREATE ran with."""
