@@ -108,6 +108,7 @@ def profile(a: dict) -> dict:
     out.mkdir(parents=True)
     pol = load_policy(None)
     con = rsql.connect(out / "profile.duckdb")  # autocommit, as build_plan builds its file
+    rsql.defer_checkpoints(con)  # as build_plan does
     parts: list[tuple[str, float]] = []
     rsql.load_macros(con, rb._formula_path(pol))
     marks = [("start", time.perf_counter())]
