@@ -108,13 +108,13 @@ def profile(a: dict) -> dict:
     out.mkdir(parents=True)
     pol = load_policy(None)
     con = rsql.connect(out / "profile.duckdb")  # autocommit, as build_plan builds its file
-    rsql.defer_checkpoints(con)  # as build_plan does
     parts: list[tuple[str, float]] = []
     rsql.load_macros(con, rb._formula_path(pol))
     marks = [("start", time.perf_counter())]
-    snap = snapshots.ingest(
-        con, Path(a["snap"]), pol.clay_columns, progress=lambda m: marks.append((m, time.perf_counter()))
-    )
+    with rsql.checkpoints_deferred(con):  # as build_plan ingests
+        snap = snapshots.ingest(
+            con, Path(a["snap"]), pol.clay_columns, progress=lambda m: marks.append((m, time.perf_counter()))
+        )
     marks.append(("end", time.perf_counter()))
     for (m, t0), (_, t1) in zip(marks[1:-1], marks[2:]):
         parts.append((f"ingest: {m.removeprefix('reading ')}", t1 - t0))

@@ -25,7 +25,7 @@ from .sql import (
     attach_scratch,
     connect,
     default_memory_limit,
-    defer_checkpoints,
+    checkpoints_deferred,
     effective_memory_limit,
     input_size,
     load_macros,
@@ -139,7 +139,8 @@ def build(
     """Ingest and run every model on an open connection (no transaction handling here).
     spill (under a memory limit): intermediates go to the attached scratch database, not memory."""
     load_policy_tables(con, policy, snapshot_dir)
-    snap = stage_snapshot(con, snapshot_dir, policy, lenient=lenient, progress=progress)
+    with checkpoints_deferred(con):  # the raw tables live only until staged
+        snap = stage_snapshot(con, snapshot_dir, policy, lenient=lenient, progress=progress)
     snap.inputs = coverage.assess(snap, policy)
     params = model_params(policy, snap)
     run_models(con, params, progress=progress, names=_modelled(), spill=spill)
@@ -217,7 +218,6 @@ def build_plan(
             msg = str(e)
             raise ReconcileError(f"{msg[:1].upper()}{msg[1:]}: use e.g. --memory-limit 2GB or --threads 4.") from e
         try:
-            defer_checkpoints(con)
             if spill:
                 attach_scratch(con, scratch)
             snap = build(con, snapshot_dir, pol, lenient=lenient, progress=progress, spill=spill)

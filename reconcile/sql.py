@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import re
 import sys
 from pathlib import Path
@@ -186,7 +187,7 @@ def input_size(paths) -> int:
 # scratch file once they are several times the limit. Intermediates take about half the snapshot's bytes (~650 MB at
 # 1M leads).
 INTERMEDIATE_FACTOR = 0.5
-BUILD_CHECKPOINT_THRESHOLD = "1TB"  # defer_checkpoints: never reached, so the build checkpoints when it closes
+BUILD_CHECKPOINT_THRESHOLD = "1TB"  # checkpoints_deferred: a WAL size never reached while ingesting
 _UNITS = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
@@ -323,15 +324,20 @@ def run_models(con: duckdb.DuckDBPyConnection, params: dict, progress=None, name
         run_model(con, name, params, spill=spill)
 
 
-def defer_checkpoints(con: duckdb.DuckDBPyConnection) -> None:
-    """A build checkpoints once, when its connection closes, not whenever its write-ahead log passes DuckDB's 16 MB
-    threshold. An automatic checkpoint also vacuums the temporary database: a file's raw table, read by parallel
-    threads into partly filled row groups, was merged and recompressed in full right before staging dropped it —
-    1.5-2.2 s for each of Lead.csv and the two Clay files on the 1M backfill, seen in DuckDB's Checkpoint log as
-    `vacuum` of `temp.main.raw_…`. The build's file is thrown away if anything fails (dbfile), so a checkpoint
-    before the end protects nothing. 1M leads, alternating runs: quiet 33.9 / 32.7 → 31.0 / 30.8 s, backfill
-    62.1 / 63.5 → 58.2 / 56.3 s; peak RSS (1.25-1.28 GB) and the final file's size unchanged."""
+@contextmanager
+def checkpoints_deferred(con: duckdb.DuckDBPyConnection):
+    """Ingest and staging without DuckDB's automatic checkpoints (the WAL threshold raised for the block, then reset).
+    An automatic checkpoint also vacuums the temporary database: a file's raw table, read by parallel threads into
+    partly filled row groups, was merged and recompressed in full right before staging dropped it — 1.5-2.2 s for
+    each of Lead.csv and the two Clay files on the 1M backfill (DuckDB's Checkpoint log: `vacuum` of
+    `temp.main.raw_…`; the UPDATE itself 0.03 s). The build's file is discarded if anything fails, so a checkpoint
+    there protects nothing. Only this block: deferred for a whole 10M build, the models that follow ran slower
+    (537 s in one run, a model out of memory on two threads) than with their checkpoints."""
     con.execute(f"set checkpoint_threshold = '{BUILD_CHECKPOINT_THRESHOLD}'")
+    try:
+        yield
+    finally:
+        con.execute("reset checkpoint_threshold")
 
 
 def attach_scratch(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:

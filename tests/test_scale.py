@@ -319,21 +319,30 @@ def test_a_memory_limit_that_is_not_a_size_is_refused_before_anything_is_built(t
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_build_plan_checkpoints_only_when_it_closes(tmp_path, monkeypatch):
-    """The build's connection defers DuckDB's automatic checkpoints (sql.defer_checkpoints: each one vacuumed a raw
-    table staging was about to drop); read on the real connection while the build runs its audits."""
+def test_build_plan_defers_checkpoints_while_it_ingests_only(tmp_path, monkeypatch):
+    """Ingest and staging run without DuckDB's automatic checkpoints (sql.checkpoints_deferred: each one vacuumed a
+    raw table staging was about to drop); the models after them with DuckDB's default. Read on the real connection."""
     from reconcile import build, sql
 
-    seen = []
+    seen = {}
 
-    def audits(con, params):
-        seen.append(con.execute("select current_setting('checkpoint_threshold')").fetchone()[0])
-        sql.run_audits(con, params)
+    def setting(con):
+        return con.execute("select current_setting('checkpoint_threshold')").fetchone()[0]
 
-    monkeypatch.setattr(build, "run_audits", audits)
+    run_model = sql.run_model
+
+    def model(con, name, params=None, spill=False):
+        seen.setdefault(name.split("/")[0], set()).add(setting(con))
+        run_model(con, name, params, spill=spill)
+
+    monkeypatch.setattr(build, "run_model", model)
+    monkeypatch.setattr(sql, "run_model", model)
     generate_snapshot(tmp_path / "snap", leads=20)
     build_plan(tmp_path / "snap", out=tmp_path / "out" / "plan.json", exports=False)
-    assert seen == ["931.3 GiB"]  # sql.BUILD_CHECKPOINT_THRESHOLD (1TB) as DuckDB shows it; its default is 16.0 MiB
+    # sql.BUILD_CHECKPOINT_THRESHOLD (1TB) as DuckDB shows it; DuckDB's default is 16.0 MiB
+    assert seen.pop("staging") == {"931.3 GiB"}
+    assert seen.keys() >= {"intermediate", "rules", "findings", "plan"}
+    assert set().union(*seen.values()) == {"16.0 MiB"}
 
 
 class _OutOfMemoryOnCreate:
