@@ -502,6 +502,23 @@ ENRICHMENT = [
         ],
     },
     {
+        "why": "Industry outside the picklist in several spellings: the first in byte order is written (blocked)",
+        "given": {
+            "policy": ACTIVE,
+            "leads": [lead(1), lead(2)],
+            "clay": [
+                {"LeadId": L1, "Industry": "fintech"},
+                {"Email": "lead1@example.com", "Industry": "Fintech"},
+                {"LeadId": L2, "Industry": "Fintech"},
+                {"Email": "lead2@example.com", "Industry": "FinTech"},
+            ],
+        },
+        "expect": [
+            change(IND, L1, after="Fintech", status="blocked", reasons=["invalid_picklist_value"]),
+            change(IND, L2, after="FinTech", status="blocked", reasons=["invalid_picklist_value"]),
+        ],
+    },
+    {
         "why": "Industry over a different existing value: canonical spelling, blocked overwrite_not_approved",
         "given": {
             "policy": ACTIVE,
