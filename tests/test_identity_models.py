@@ -77,12 +77,13 @@ def pardot(row, **cols):
 
 SOURCE_ROWS = [
     {
-        "why": "a row carrying an existing Lead id matches by id, named by the policy's Clay header",
+        "why": "a row carrying an existing Lead id matches by id (details kept only for rows reaching no Lead)",
         "given": {"stg_sfdc__lead": [lead(L1, "a@x.test")], "stg_clay__rows": [clay(1, sf_lead_id=L1)]},
-        "expect": [("clay", 1, L1, "by_id", "LeadId", None)],
+        "expect": [("clay", 1, L1, "by_id", None, None)],
     },
     {
-        "why": "an unknown Lead id is not found, even when the email would match a Lead (the id wins)",
+        "why": "an unknown Lead id is not found, even when the email would match a Lead (the id wins), named by the "
+        "policy's Clay header",
         "given": {
             "stg_sfdc__lead": [lead(L1, "a@x.test")],
             "stg_clay__rows": [clay(1, sf_lead_id=L2, email_norm="a@x.test", email_raw="a@x.test")],
@@ -95,7 +96,7 @@ SOURCE_ROWS = [
             "stg_sfdc__lead": [lead(L1, "a@x.test")],
             "stg_smartlead__leads": [smartlead(1, email_norm="a@x.test", email_raw="A@x.test ")],
         },
-        "expect": [("smartlead", 1, L1, "by_email", "custom_fields.sfdc_lead_id", None)],
+        "expect": [("smartlead", 1, L1, "by_email", None, None)],
     },
     {
         "why": "an email two Leads share is ambiguous, with both candidates sorted",
@@ -137,13 +138,14 @@ def test_int_source_rows_matched(con, case):
 
 
 def test_int_source_rows_matched_keeps_the_email_a_row_carried():
-    """Events have no raw email (stg_smartlead__events): their email_norm stands in, named 'email'."""
+    """Events have no raw email (stg_smartlead__events): their email_norm stands in, named 'email'. (Kept for the
+    rows that reach no Lead, which the findings name.)"""
     c = staged(HANDMADE)
     try:
         run(
             c,
             {
-                "stg_sfdc__lead": [lead(L1, "a@x.test")],
+                "stg_sfdc__lead": [lead(L1, "z@x.test")],
                 "stg_smartlead__events": [event(1, email_norm="a@x.test")],
                 "stg_smartlead__leads": [smartlead(2, email_norm="a@x.test", email_raw=" A@x.test")],
             },

@@ -3,6 +3,9 @@
 -- Parameters: $clay_header_lead_id, $clay_header_email (the Clay headers, for provenance).
 -- Two branches: rows that carry an id only look the id up; only the others probe the email indexes
 -- (at 10M leads, probing every row against four hash tables was the slowest step of the build).
+-- A row's identity details (emails, the id it gave, the columns they came from, candidates) are kept only when it
+-- reached no Lead: only the findings on such rows read them (unmatched_source_row, ambiguous_match), and the rows
+-- that matched are most of 4M at 1M leads (1.0 CPU s less for this table, read narrower by every join on it).
 with source_rows as not materialized (
     select 'clay' as source, file, row, sf_lead_id as given_id, $clay_header_lead_id as id_column, email_norm, email_raw,
            $clay_header_email as email_column
@@ -36,7 +39,12 @@ pardot_contacts as (
     select file, row from stg_pardot__prospects where sf_contact_id is not null and sf_lead_id is null
 )
 select
-    r.source, r.file, r.row, r.email_norm, r.email_raw, r.given_id, r.id_column, r.email_column,
+    r.source, r.file, r.row,
+    case when l.sf_lead_id is null then r.email_norm end as email_norm,
+    case when l.sf_lead_id is null then r.email_raw end as email_raw,
+    case when l.sf_lead_id is null then r.given_id end as given_id,
+    case when l.sf_lead_id is null then r.id_column end as id_column,
+    case when l.sf_lead_id is null then r.email_column end as email_column,
     l.sf_lead_id,
     case when l.sf_lead_id is not null then 'by_id' else 'id_not_found' end as match,
     cast(null as varchar[]) as candidates
@@ -45,7 +53,12 @@ left join stg_sfdc__lead as l on l.sf_lead_id = r.given_id
 where r.given_id is not null
 union all
 select
-    r.source, r.file, r.row, r.email_norm, r.email_raw, r.given_id, r.id_column, r.email_column,
+    r.source, r.file, r.row,
+    case when coalesce(e.n, 0) <> 1 then r.email_norm end as email_norm,
+    case when coalesce(e.n, 0) <> 1 then r.email_raw end as email_raw,
+    case when coalesce(e.n, 0) <> 1 then r.given_id end as given_id,
+    case when coalesce(e.n, 0) <> 1 then r.id_column end as id_column,
+    case when coalesce(e.n, 0) <> 1 then r.email_column end as email_column,
     case when e.n = 1 then e.sf_lead_id end as sf_lead_id,
     case when e.n = 1 then 'by_email'
          when e.n > 1 then 'ambiguous'
