@@ -110,20 +110,37 @@ def profile(a: dict) -> dict:
     con = rsql.connect(out / "profile.duckdb")  # autocommit, as build_plan builds its file
     parts: list[tuple[str, float]] = []
     rsql.load_macros(con, rb._formula_path(pol))
+    rb.load_policy_tables(con, pol, Path(a["snap"]))
     marks = [("start", time.perf_counter())]
-    with rsql.checkpoints_deferred(con):  # as build_plan ingests
+    timed_models = []
+
+    def timed_model(m: str) -> None:
+        t = time.perf_counter()
+        rsql.run_model(con, m, params)
+        timed_models.append((f"model: {m}", time.perf_counter() - t))
+
+    # as build_plan ingests and stages: without automatic checkpoints, the raw tables dropped once staged
+    with rsql.checkpoints_deferred(con):
         snap = snapshots.ingest(
             con, Path(a["snap"]), pol.clay_columns, progress=lambda m: marks.append((m, time.perf_counter()))
         )
-    marks.append(("end", time.perf_counter()))
+        marks.append(("end", time.perf_counter()))
+        params = rb.model_params(pol, snap)
+        for m in rsql.MODELS:
+            if m.startswith(rsql.STAGING):
+                timed_model(m)
+        for kind, name in con.execute(
+            "select 'view', view_name from duckdb_views() where temporary and view_name like 'raw\\_%' escape '\\' "
+            "union all select 'table', table_name from duckdb_tables() where temporary and table_name like "
+            "'raw\\_%' escape '\\' order by 1 desc"
+        ).fetchall():
+            con.execute(f'drop {kind} "{name}"')
     for (m, t0), (_, t1) in zip(marks[1:-1], marks[2:]):
         parts.append((f"ingest: {m.removeprefix('reading ')}", t1 - t0))
-    rb.load_policy_tables(con, pol, Path(a["snap"]))
-    params = rb.model_params(pol, snap)
     for m in rsql.MODELS:
-        t = time.perf_counter()
-        rsql.run_model(con, m, params)
-        parts.append((f"model: {m}", time.perf_counter() - t))
+        if not m.startswith(rsql.STAGING):
+            timed_model(m)
+    parts += timed_models
     t = time.perf_counter()
     summary = planmod.summarize(con)
     parts.append(("assemble: summary + gates", time.perf_counter() - t))
