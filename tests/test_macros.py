@@ -3,6 +3,8 @@ tests before a Unicode trim, ids parsed once in the read) must give exactly what
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 from reconcile.ids import id18
 from reconcile.ingest import snapshots
 from reconcile.ingest.contract import sources
-from reconcile.sql import connect, load_macros
+from reconcile.sql import connect, load_macros, run_model
 
 SPACES = " \t\n\r\u00a0\u200b\ufeff"
 
@@ -203,6 +205,67 @@ def test_ids_parsed_in_the_read_and_verified_in_bulk_agree_with_python(con, valu
         snapshots.verify_ids(con, LEAD, "t")
     got = [r[0] for r in con.execute("select id__id18 from t order by i").fetchall()]
     assert got == [id18(v) if v is not None else None for v in values]
+
+
+SMARTLEAD_LEADS = next(s for s in sources({}) if s.name == "smartlead__leads")
+SMARTLEAD_EVENTS = next(s for s in sources({}) if s.name == "smartlead__events")
+ANY_ID = st.one_of(
+    VALID_18,
+    DAMAGED_18,
+    VALID_18.map(lambda v: v[:15]),
+    VALID_18.map(lambda v: v[:15] + v[15:][::-1]),
+    VALID_18.map(lambda v: v[:15] + "   "),
+    ODD_18_BYTES,
+    st.none(),
+)
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(st.lists(st.tuples(ANY_ID, ANY_ID), min_size=1, max_size=40))
+def test_smartlead_staging_ids_taken_from_json_agree_with_python(con, pairs):
+    """stg_smartlead__leads / __events parse the Salesforce ids Smartlead's custom fields hold: every staged id is id18
+    of the value the JSON held (valid, damaged, 15-character, wrong or lower-case checksum, odd bytes, none)."""
+
+    def create(source, rows):  # the raw table as the read makes it (raw_schema), with the columns staging reads
+        cols = ", ".join(f"{snapshots.qi(n)} {t}" for n, t in snapshots.raw_schema(source))
+        con.execute(f"create or replace temp table {source.table} ({cols})")
+        names = ", ".join(snapshots.qi(k) for k in rows[0])
+        con.executemany(
+            f"insert into {source.table} ({names}) values ({', '.join('?' for _ in rows[0])})",
+            [list(r.values()) for r in rows],
+        )
+
+    create(
+        SMARTLEAD_LEADS,
+        [
+            {
+                "_file": "smartlead/campaign-1.csv",
+                "_row": i + 1,
+                "_campaign": "1",
+                "custom_fields": json.dumps({"sfdc_lead_id": lead, "sfdc_campaign_id": campaign}),
+            }
+            for i, (lead, campaign) in enumerate(pairs)
+        ],
+    )
+    create(
+        SMARTLEAD_EVENTS,
+        [
+            {
+                "_file": "smartlead/events.jsonl",
+                "_row": i + 1,
+                "payload": json.dumps({"event_type": "EMAIL_REPLY", "custom_fields": {"sfdc_lead_id": lead}}),
+            }
+            for i, (lead, _) in enumerate(pairs)
+        ],
+    )
+    params = {"smartlead_taken_at": "2026-11-27T06:00:00Z"}
+    run_model(con, "staging/stg_smartlead__leads", params)
+    run_model(con, "staging/stg_smartlead__events", params)
+    expect = [(id18(lead), id18(campaign)) for lead, campaign in pairs]
+    assert con.execute("select sf_lead_id, sf_campaign_id from stg_smartlead__leads order by row").fetchall() == expect
+    assert con.execute("select sf_lead_id from stg_smartlead__events order by row").fetchall() == [
+        (lead,) for lead, _ in expect
+    ]
 
 
 def test_evidence_is_one_struct_shape_whatever_the_argument_types(con):
