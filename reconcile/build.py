@@ -23,9 +23,9 @@ from .ingest.snapshots import Snapshot, discover, ingest
 from .sql import (
     MODELS,
     attach_scratch,
+    checkpoints_deferred,
     connect,
     default_memory_limit,
-    checkpoints_deferred,
     effective_memory_limit,
     input_size,
     load_macros,

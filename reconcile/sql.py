@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
