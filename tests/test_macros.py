@@ -177,23 +177,21 @@ def test_sf_id18_trims_an_18_byte_value_holding_a_15_character_id(con):
 LEAD = next(s for s in sources({}) if s.name == "sfdc__lead")  # one id column: Id
 
 
-@settings(max_examples=200, deadline=None, database=None)
-@given(
-    st.lists(
-        st.one_of(
-            VALID_18,
-            DAMAGED_18,
-            VALID_18.map(lambda v: v[:15]),
-            VALID_18.map(lambda v: v[:15] + v[15:][::-1]),  # a wrong checksum, mostly
-            VALID_18.map(lambda v: v[:15] + "   "),  # 18 bytes: a padded 15-character id
-            ODD_18_BYTES,
-            st.none(),
-        ),
-        min_size=1,
-        max_size=60,
-    ),
-    st.integers(1, 7),
+# any value an id column may hold: an id, a damaged one, 15 characters, a wrong checksum (mostly), a padded
+# 15-character id (18 bytes), 18 odd bytes, none
+ANY_ID = st.one_of(
+    VALID_18,
+    DAMAGED_18,
+    VALID_18.map(lambda v: v[:15]),
+    VALID_18.map(lambda v: v[:15] + v[15:][::-1]),
+    VALID_18.map(lambda v: v[:15] + "   "),
+    ODD_18_BYTES,
+    st.none(),
 )
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.lists(ANY_ID, min_size=1, max_size=60), st.integers(1, 7))
 def test_ids_parsed_in_the_read_and_verified_in_bulk_agree_with_python(con, values, batch):
     """The read takes 18-byte ids as they are (sf_id18_read) and verify_ids corrects, in bulk and in batches of any
     size, those id18 answers differently for: the parsed column is id18 of every value."""
@@ -209,15 +207,6 @@ def test_ids_parsed_in_the_read_and_verified_in_bulk_agree_with_python(con, valu
 
 SMARTLEAD_LEADS = next(s for s in sources({}) if s.name == "smartlead__leads")
 SMARTLEAD_EVENTS = next(s for s in sources({}) if s.name == "smartlead__events")
-ANY_ID = st.one_of(
-    VALID_18,
-    DAMAGED_18,
-    VALID_18.map(lambda v: v[:15]),
-    VALID_18.map(lambda v: v[:15] + v[15:][::-1]),
-    VALID_18.map(lambda v: v[:15] + "   "),
-    ODD_18_BYTES,
-    st.none(),
-)
 
 
 @settings(max_examples=100, deadline=None, database=None)
