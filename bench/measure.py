@@ -101,13 +101,20 @@ def profile(a: dict) -> dict:
     from reconcile import planfile
     from reconcile.ingest import snapshots
     from reconcile import sql as rsql
+    from reconcile.ingest.contract import sources
     from reconcile.policy import load_policy
 
     out = Path(a["out"])
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     pol = load_policy(None)
-    con = rsql.connect(out / "profile.duckdb")  # autocommit, as build_plan builds its file
+    # autocommit under the build's own memory limit (and scratch file when it would spill), as build_plan builds
+    files = [f for fs in snapshots.discover(Path(a["snap"]), sources(pol.clay_columns)).found.values() for f in fs]
+    limit = rsql.effective_memory_limit() or rsql.default_memory_limit(input_bytes=rsql.input_size(files))
+    spill = rsql.spills(limit, rsql.input_size(files))
+    con = rsql.connect(out / "profile.duckdb", memory_limit=limit)
+    if spill:
+        rsql.attach_scratch(con, out / "profile.scratch.duckdb")
     parts: list[tuple[str, float]] = []
     rsql.load_macros(con, rb._formula_path(pol))
     rb.load_policy_tables(con, pol, Path(a["snap"]))
@@ -116,7 +123,7 @@ def profile(a: dict) -> dict:
 
     def timed_model(m: str) -> None:
         t = time.perf_counter()
-        rsql.run_model(con, m, params)
+        rsql.run_model(con, m, params, spill=spill)
         timed_models.append((f"model: {m}", time.perf_counter() - t))
 
     # as build_plan ingests and stages: without automatic checkpoints, the raw tables dropped once staged
