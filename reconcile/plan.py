@@ -1,11 +1,12 @@
 """The writeback plan: assembly from the plan tables (and of undo plans), canonical hash, files.
 
 `reconcile.plan/2` (the default; planfile.py): a JSON manifest beside Parquet files of changes, findings and
-rejects, each bound by the hash of its canonical rows. `reconcile.plan/1` (`reconcile plan --format json`, and
-every plan written before /2): one JSON file with the lists inline. Both are read.
+rejects, each written in the plan's canonical order and bound by the sha256 of its bytes. `reconcile.plan/1`
+(`reconcile plan --format json`, and every plan written before /2): one JSON file with the lists inline. Both are
+read.
 
 plan_id is the sha256 of the canonical JSON (sorted keys, compact) of everything but plan_id and created_at (for
-/2: of the manifest, which holds the data files' content hashes), so the same inputs give the same plan_id, and
+/2: of the manifest, which holds the data files' hashes), so the same inputs give the same plan_id, and
 any edit after approval is detected.
 """
 
@@ -222,7 +223,7 @@ def assemble_files(
     con, snap: "Snapshot", policy: "Policy", plan_path: Path, folder: Path, created_at: str | None = None
 ) -> Plan:
     """The plan as `reconcile.plan/2`: its data files written by DuckDB into `folder` (moved beside plan_path
-    later), their content hashes in the manifest, plan_id over the manifest. No Python object per row."""
+    later), their hashes in the manifest, plan_id over the manifest. No Python object per row."""
     manifest = _manifest(con, snap, policy, created_at, FORMAT)
     manifest["files"] = planfile.write_parts(con, plan_path, folder)
     manifest["plan_id"] = compute_plan_id(manifest)

@@ -6,12 +6,16 @@
     plan.data/rejects.parquet      one row per rejected input row
 
 The data folder is always `<plan stem>.data/` beside the manifest (move or copy both: copy_plan). Each entry
-of the manifest's `files` names its file in that folder, its row count, `bytes_sha256` (the file's bytes: DuckDB
-writes the same bytes at any thread count; load_plan checks it) and `sha256`: the hash of the file's canonical
-rows — every row as one compact JSON line (DuckDB's `to_json` of the row, `before`/`after` as JSON values), in
-the plan's canonical order — independent of Parquet's encoding; it is the build record's change-set hash.
-plan_id is the sha256 of the canonical manifest without plan_id and created_at (plan.compute_plan_id), which
-holds those hashes: it binds every row of every file, and no Python object is built per change to compute it.
+of the manifest's `files` names its file in that folder, its row count and `sha256`, the sha256 of the file's
+bytes: DuckDB writes the rows sorted in the plan's canonical order, and the same rows give the same bytes at any
+thread count (with the same DuckDB), so the hash of the bytes is the hash of the canonical content; load_plan
+checks it, and the changes file's is the build record's change-set hash (provenance.py). plan_id is the sha256 of
+the canonical manifest without plan_id and created_at (plan.compute_plan_id), which holds those hashes: it binds
+every row of every file, and no Python object is built per change to compute it.
+
+Plans written before this layout also carry `bytes_sha256` (the bytes) beside a `sha256` that hashed each row's
+JSON line again — 2.1 s of a 1.58M-change plan for a second hash of the same file. They are read as they are:
+their bytes are checked against `bytes_sha256`, and their `sha256` stays their recorded change-set hash.
 
 Readers never load a whole /2 plan into Python: `connect(plan)` gives a DuckDB connection with the views
 `changes`, `findings`, `rejects` (over the Parquet files; for a /1 plan, over its lists), and the functions
@@ -50,7 +54,7 @@ CHANGE_COLUMNS = (
 )
 FINDING_COLUMNS = ("kind", "object", "record_id", "route", "detail", "at", "evidence")
 REJECT_COLUMNS = ("file", "row", "column", "value", "expected", "message")
-# the plan's canonical order of each part (ends with the canonical line itself, so it is total)
+# the plan's canonical order of each part (a part whose key can tie ends with the row's JSON line, so it is total)
 ORDER = {
     "changes": "object, record_id, field",
     "findings": "kind, object, record_id nulls first, detail, evidence[1].file, evidence[1].row, line",
@@ -119,17 +123,21 @@ def _columns(part: str) -> tuple[str, ...]:
     return {"changes": CHANGE_COLUMNS, "findings": FINDING_COLUMNS, "rejects": REJECT_COLUMNS}[part]
 
 
-def _line_sql(part: str, newline: bool = False) -> str:
-    """One row as its canonical JSON line: the row's to_json as a struct (before/after are JSON values, not
-    strings), with newline its '\\n'. Written as each column's to_json between the struct's literal keys, which
-    is the same bytes (test_plan_format checks it on edge values; the 1M plans' hashes are unchanged) for less:
-    backfill 1M, hashing 1.58M changes, 4.3 -> 3.7 CPU s."""
+def _line_sql(part: str) -> str:
+    """One row as one compact JSON line, the last key of its order (ORDER): the row's to_json as a struct
+    (before/after are JSON values, not strings), written as each column's to_json between the struct's literal
+    keys, which is the same bytes (test_plan_format checks it on edge values) for less CPU."""
     pieces = []
     for i, c in enumerate(_columns(part)):
         value = f'"{c}"::json' if part == "changes" and c in ("before", "after") else f'"{c}"'
         pieces += [f"'{'{' if i == 0 else ','}\"{c}\":'", f"coalesce(to_json({value})::varchar, 'null')"]
-    pieces.append("'}'" + (" || chr(10)" if newline else ""))
+    pieces.append("'}'")
     return f"concat({', '.join(pieces)})"
+
+
+def _tied(part: str) -> bool:
+    """Whether the part's order ends with its rows' JSON line (its other keys can tie)."""
+    return ORDER[part].endswith(", line")
 
 
 def data_dir(plan_path: str | Path) -> Path:
@@ -137,32 +145,11 @@ def data_dir(plan_path: str | Path) -> Path:
     return p.with_name(p.stem + ".data")
 
 
-# ------------------------------------------------------------------------------------------ canonical hashes
-
-
-def _hash_lines(con, relation: str, part: str, params=None) -> tuple[str, int]:
-    """sha256 over the canonical lines of a data file (each line + '\\n'), in file order — the file was written in
-    the plan's order, and DuckDB reads a Parquet file in order — hashed from Arrow buffers in batches."""
-    sql = f"select {_line_sql(part, newline=True)} from {relation}"
-    h, n = hashlib.sha256(), 0
-    reader = con.sql(sql, params=params or None).to_arrow_reader(200_000)
-    for batch in reader:
-        arr = batch.column(0)
-        if len(arr) == 0:
-            continue
-        width = 8 if pa.types.is_large_string(arr.type) else 4
-        offsets, data = arr.buffers()[1], arr.buffers()[2]
-        first = int.from_bytes(offsets[arr.offset * width : (arr.offset + 1) * width], "little", signed=True)
-        last = int.from_bytes(
-            offsets[(arr.offset + len(arr)) * width : (arr.offset + len(arr) + 1) * width], "little", signed=True
-        )
-        h.update(memoryview(data)[first:last])
-        n += len(arr)
-    return "sha256:" + h.hexdigest(), n
+# ------------------------------------------------------------------------------------------ writing the files
 
 
 def write_parts(con, plan_path: Path, folder: Path | None = None, timed: list | None = None) -> dict:
-    """The plan tables of a build → Parquet files in canonical order, with their content hashes (`files`).
+    """The plan tables of a build → Parquet files in canonical order, with their row counts and hashes (`files`).
     Written into `folder` (default: the plan's data folder); the manifest names them in the data folder.
     `timed` (the benchmark's profile) receives (what, seconds) per file written and hashed."""
     folder = folder or data_dir(plan_path)
@@ -171,21 +158,20 @@ def write_parts(con, plan_path: Path, folder: Path | None = None, timed: list | 
     for part in PARTS:
         target = folder / f"{part}.parquet"
         tmp = folder / f".{part}.parquet.tmp"
+        rows = f"(select {_line_sql(part)} as line, * from ({SOURCES[part]}))" if _tied(part) else f"({SOURCES[part]})"
         t0 = time.perf_counter()
-        con.execute(
-            f"copy (select {', '.join(_quoted(part))} from (select {_line_sql(part)} as line, * from "
-            f"({SOURCES[part]})) order by {ORDER[part]}) to '{_sql_path(tmp)}' "
+        (written,) = con.execute(
+            f"copy (select {', '.join(_quoted(part))} from {rows} order by {ORDER[part]}) to '{_sql_path(tmp)}' "
             "(format parquet, compression zstd)"
-        )
+        ).fetchone()
         tmp.replace(target)
         t1 = time.perf_counter()
-        digest, rows = _hash_lines(con, f"read_parquet('{_sql_path(target)}')", part)
+        files[part] = {"file": f"{part}.parquet", "rows": int(written), "sha256": _file_hash(target)}
         if timed is not None:
             timed += [
                 (f"write: plan {part} (Parquet, DuckDB)", t1 - t0),
-                (f"assemble: {part} content hash (canonical rows + sha256)", time.perf_counter() - t1),
+                (f"assemble: {part} hash (sha256 of the file)", time.perf_counter() - t1),
             ]
-        files[part] = {"file": f"{part}.parquet", "rows": rows, "sha256": digest, "bytes_sha256": _file_hash(target)}
     return files
 
 
@@ -223,42 +209,24 @@ def part_path(plan: dict, part: str) -> Path:
     return data_dir(plan.path) / Path(str(entry.get("file") or f"{part}.parquet")).name
 
 
-def verify(plan, full: bool = False) -> None:
+def verify(plan) -> None:
     """Refuse a /2 plan whose data files are not the ones its manifest (and so plan_id) binds: the sha256 of each
-    file's bytes (DuckDB writes the same bytes at any thread count). full: also recompute the hash of every
-    file's canonical rows (what the change-set hash of the build record is)."""
-    con = duckdb.connect() if full else None
-    try:
-        for part in PARTS:
-            entry = plan["files"].get(part) if isinstance(plan.get("files"), dict) else None
-            path = part_path(plan, part) if entry else None
-            if path is None or not path.exists():
-                raise PlanError(
-                    f"Plan '{plan.path}' is missing its {part} file "
-                    f"'{data_dir(plan.path).name}/{(entry or {}).get('file', part + '.parquet')}'. "
-                    "Keep the plan's .data folder beside it, or rebuild it with `reconcile plan`."
-                )
-            ok = _file_hash(path) == entry.get("bytes_sha256")
-            if ok and full:
-                try:
-                    ok = _hash_lines(con, "read_parquet(?)", part, [str(path)]) == (
-                        entry.get("sha256"),
-                        entry.get("rows"),
-                    )
-                except duckdb.Error as e:
-                    raise PlanError(
-                        f"Plan '{plan.path}': '{path.parent.name}/{path.name}' cannot be read "
-                        f"({str(e).splitlines()[0]}). Rebuild the plan with `reconcile plan`."
-                    ) from e
-            if not ok:
-                raise PlanError(
-                    f"Plan '{plan.path}' was edited after it was built: '{path.parent.name}/{path.name}' "
-                    f"no longer matches the manifest (plan_id '{plan.get('plan_id')}'). Rebuild the plan "
-                    "with `reconcile plan` and approve it again."
-                )
-    finally:
-        if con is not None:
-            con.close()
+    file's bytes (`bytes_sha256` in a manifest of the earlier layout, see above)."""
+    for part in PARTS:
+        entry = plan["files"].get(part) if isinstance(plan.get("files"), dict) else None
+        path = part_path(plan, part) if entry else None
+        if path is None or not path.exists():
+            raise PlanError(
+                f"Plan '{plan.path}' is missing its {part} file "
+                f"'{data_dir(plan.path).name}/{(entry or {}).get('file', part + '.parquet')}'. "
+                "Keep the plan's .data folder beside it, or rebuild it with `reconcile plan`."
+            )
+        if _file_hash(path) != entry.get("bytes_sha256", entry.get("sha256")):
+            raise PlanError(
+                f"Plan '{plan.path}' was edited after it was built: '{path.parent.name}/{path.name}' "
+                f"no longer matches the manifest (plan_id '{plan.get('plan_id')}'). Rebuild the plan "
+                "with `reconcile plan` and approve it again."
+            )
 
 
 # ------------------------------------------------------------------------------------------ querying a plan

@@ -20,8 +20,9 @@ COLUMNS = ("plan_id", "changes_hash", "source", "recorded_at", "signature")
 
 
 def changes_hash(plan: dict) -> str:
-    """/2: the content hash of the changes file (its canonical rows, planfile.py), verified by load_plan.
-    /1: the sha256 of the canonical JSON of the changes list."""
+    """/2: the changes file's `sha256` in the manifest (the hash of its bytes, verified by load_plan; for a plan of
+    the earlier layout, the hash of its rows it was recorded with, planfile.py). /1: the sha256 of the canonical
+    JSON of the changes list."""
     files = plan.get("files")
     if plan.get("format") == "reconcile.plan/2" and isinstance(files, dict):
         return files["changes"]["sha256"]

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import shutil
@@ -47,7 +48,7 @@ def plan(built):
 # ------------------------------------------------------------------------------------------ shape (SPEC §6)
 
 
-def test_top_level_keys_and_format(manifest, plan):
+def test_top_level_keys_and_format(manifest, plan, built):
     assert list(manifest)[:3] == ["format", "plan_id", "created_at"]
     assert set(manifest) == {"format", "plan_id", "created_at", "snapshot", "policy", "summary", "gates", "files"}
     assert manifest["format"] == "reconcile.plan/2"
@@ -59,7 +60,9 @@ def test_top_level_keys_and_format(manifest, plan):
         "findings": {"file": "findings.parquet", "rows": len(plan["findings"])},
         "rejects": {"file": "rejects.parquet", "rows": 0},
     }
-    assert all(SHA.fullmatch(e["sha256"]) and SHA.fullmatch(e["bytes_sha256"]) for e in manifest["files"].values())
+    for part, entry in manifest["files"].items():  # each file bound by the sha256 of its bytes
+        data = built.plan_path.with_name("plan.data") / entry["file"]
+        assert entry["sha256"] == "sha256:" + hashlib.sha256(data.read_bytes()).hexdigest(), part
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", plan["created_at"])
     assert SHA.fullmatch(plan["policy"]["fingerprint"])
     assert plan["gates"] == []
@@ -300,23 +303,27 @@ def test_load_plan_refuses_an_edited_manifest_and_an_edited_v1_plan(tmp_path, bu
     )
 
 
-def test_full_verification_recomputes_the_canonical_rows(tmp_path, built):
-    from reconcile import planfile
+def test_a_plan_of_the_earlier_layout_is_checked_against_its_bytes_sha256(tmp_path, built):
+    """Manifests written before the bytes became the only hash carry `bytes_sha256` (the bytes) beside a `sha256` of
+    the rows' JSON lines: still read, their bytes checked against bytes_sha256, their sha256 their change-set hash."""
+    from reconcile import provenance
 
-    planfile.verify(planmod.load_plan(built.plan_path), full=True)
-    path = copy_plan(built.plan_path, tmp_path / "forged.json")
-    data = path.with_name("forged.data") / "changes.parquet"
+    path = copy_plan(built.plan_path, tmp_path / "old.json")
+    doc = json.loads(path.read_text("utf-8"))
+    for entry in doc["files"].values():
+        entry["bytes_sha256"], entry["sha256"] = entry["sha256"], "sha256:" + "ab" * 32  # the rows' hash, as recorded
+    doc["plan_id"] = planmod.compute_plan_id(doc)
+    path.write_text(planmod.dumps(doc), "utf-8")
+    old = planmod.load_plan(path)
+    assert provenance.changes_hash(old) == "sha256:" + "ab" * 32
+    assert len(old["changes"]) == doc["files"]["changes"]["rows"]
+    data = path.with_name("old.data") / "changes.parquet"
     table = pq.read_table(data)
     status = table.column("status").to_pylist()
     status[status.index("blocked")] = "ready"
     pq.write_table(table.set_column(table.column_names.index("status"), "status", pa.array(status)), data)
-    doc = json.loads(path.read_text("utf-8"))  # the file's bytes hash and plan_id recomputed, its content hash not
-    doc["files"]["changes"]["bytes_sha256"] = planfile._file_hash(data)
-    doc["plan_id"] = planmod.compute_plan_id(doc)
-    path.write_text(planmod.dumps(doc), "utf-8")
-    forged = planmod.load_plan(path)  # consistent on its face (provenance refuses its plan_id at approve/apply)
-    with pytest.raises(PlanError, match="'forged.data/changes.parquet' no longer matches the manifest"):
-        planfile.verify(forged, full=True)
+    with pytest.raises(PlanError, match="'old.data/changes.parquet' no longer matches the manifest"):
+        planmod.load_plan(path)
 
 
 def test_load_plan_refuses_a_plan_without_its_data_files(tmp_path, built):
@@ -542,8 +549,8 @@ def test_summary_campaign_and_gbu_counts_equal_the_notebook_filters(built, plan)
 
 
 def test_canonical_line_is_the_rows_struct_as_json():
-    """planfile._line_sql writes each column's to_json between the keys (cheaper at a million changes): it must be
-    byte for byte the row's to_json as a struct, the canonical line that plan_id has always been computed over."""
+    """planfile._line_sql writes each column's to_json between the keys (cheaper than a struct's to_json): it must be
+    byte for byte the row's to_json as a struct, the last key of the findings' and rejects' canonical order."""
     import duckdb
 
     from reconcile import planfile
