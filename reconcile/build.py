@@ -143,7 +143,7 @@ def build(
         snap = stage_snapshot(con, snapshot_dir, policy, lenient=lenient, progress=progress)
     snap.inputs = coverage.assess(snap, policy)
     params = model_params(policy, snap)
-    run_models(con, params, progress=progress, names=_modelled(), spill=spill)
+    run_models(con, params, progress=progress, names=_modelled(), spill=spill, free=True)
     run_audits(con, params)  # the plan's invariants, checked before anything is written (AuditError: no plan)
     return snap
 

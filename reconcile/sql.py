@@ -14,7 +14,12 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 MACROS = ("macros/values.sql",)
 
-# Every model, in dependency order. A conventions test checks each .sql file appears here exactly once.
+# Every model, in the order a build runs them: each after the models it reads (a conventions test checks it, and that
+# each .sql file appears here exactly once). Within that, each finding and rule runs as soon as its intermediates
+# exist, so that build() can drop every intermediate right after its last reader (run_models(free=True)): the
+# largest (int_source_rows_matched, int_campaign_member_links, 4.5M and 3.8M rows at 1M leads) are gone before the
+# enrichment rule runs. Holding all of them until the plan kept ~1.5 GB of temporary tables, 1 GB of it evicted to
+# disk under the 1 GB limit, while the rules and the plan ran.
 MODELS = (
     "staging/stg_sfdc__lead",
     "staging/stg_sfdc__campaign_member",
@@ -29,29 +34,29 @@ MODELS = (
     "intermediate/int_clay_member_pairs",
     "intermediate/int_smartlead_member_rows",
     "intermediate/int_campaign_member_links",
-    "intermediate/int_sender_bounces",
-    "intermediate/int_bounce_evidence",
     "intermediate/int_reply_evidence",
     "intermediate/int_classification_events",
+    "findings/find_unmatched_source_row",
+    "findings/find_ambiguous_match",
+    "findings/find_pardot_sync_gap",
+    "intermediate/int_sender_bounces",
+    "intermediate/int_bounce_evidence",
+    "intermediate/int_enrichment_rows",
+    "findings/find_deliverability_review",
+    "findings/find_sender_originated_bounce",
+    "findings/find_bounce_hop_lost",
+    "rules/rule_hard_bounce_union",
+    "intermediate/int_enrichment_values",
+    "findings/find_conflicting_enrichment",
+    "rules/rule_enrichment_fill_if_blank",
     "intermediate/int_classification_latest",
     "intermediate/int_reply_outcome",
-    "intermediate/int_enrichment_rows",
-    "intermediate/int_enrichment_values",
-    "rules/rule_hard_bounce_union",
-    "rules/rule_enrichment_fill_if_blank",
     "rules/rule_reply_set_once",
     "rules/rule_reply_classification_latest",
-    "findings/find_bounce_hop_lost",
-    "findings/find_sender_originated_bounce",
-    "findings/find_overall_formula_mismatch",
-    "findings/find_pardot_sync_gap",
-    "findings/find_deliverability_review",
-    "findings/find_conflicting_enrichment",
     "findings/find_classification_without_reply",
     "findings/find_do_not_contact_reply",
+    "findings/find_overall_formula_mismatch",
     "findings/find_eligibility_mismatch",
-    "findings/find_ambiguous_match",
-    "findings/find_unmatched_source_row",
     "findings/find_connector_error",
     "plan/plan_record_context",
     "plan/plan_changes",
@@ -317,11 +322,42 @@ def run_audits(con: duckdb.DuckDBPyConnection, params: dict | None = None, names
         )
 
 
-def run_models(con: duckdb.DuckDBPyConnection, params: dict, progress=None, names=MODELS, spill: bool = False) -> None:
+def run_models(
+    con: duckdb.DuckDBPyConnection,
+    params: dict,
+    progress=None,
+    names=MODELS,
+    spill: bool = False,
+    free: bool = False,
+) -> None:
+    """Run models in order. free: drop each intermediate right after the last of `names` that reads it (see
+    last_readers), so the memory it holds goes to the models after it."""
+    done_with = last_readers(names) if free else {}
     for name in names:
         if progress:
             progress(name.rsplit("/", 1)[-1])
         run_model(con, name, params, spill=spill)
+        for dead in done_with.get(name, ()):
+            con.execute(f'drop table if exists {SCRATCH if spill else "temp.main"}."{dead.rsplit("/", 1)[-1]}"')
+
+
+def last_readers(names=MODELS) -> dict[str, list[str]]:
+    """{model: the intermediates it is the last reader of}, over `names` in order. Readers are the models and audits
+    whose SQL names the table (comments left out); an intermediate an audit reads, or that no model in `names`
+    reads, is never listed (an audit runs after every model)."""
+
+    def body(name: str) -> str:
+        return "\n".join(ln for ln in sql_text(name).splitlines() if not ln.lstrip().startswith("--"))
+
+    readers_of = (*names, *AUDITS)
+    bodies = {n: body(n) for n in readers_of}
+    out: dict[str, list[str]] = {}
+    for inter in (n for n in names if n.startswith(TEMPORARY)):
+        reads = re.compile(rf"\b{re.escape(inter.rsplit('/', 1)[-1])}\b")
+        readers = [n for n in readers_of if n != inter and reads.search(bodies[n])]
+        if readers and readers[-1] in names:
+            out.setdefault(readers[-1], []).append(inter)
+    return out
 
 
 @contextmanager

@@ -70,6 +70,29 @@ def test_every_registered_model_exists_once():
     assert len(stems) == len(set(stems)), "two models would materialise the same table"
 
 
+def test_models_are_listed_after_every_model_they_read():
+    """MODELS is the run order (intermediates are dropped after their last reader: sql.last_readers): a model may
+    only read the tables of models listed before it."""
+    stems = [m.rsplit("/", 1)[1] for m in MODELS]
+    for k, model in enumerate(MODELS):
+        lines = (SQL_DIR / f"{model}.sql").read_text("utf-8").splitlines()
+        body = "\n".join(ln for ln in lines if not ln.lstrip().startswith("--"))
+        later = [s for s in stems[k + 1 :] if re.search(rf"\b{s}\b", body)]
+        assert later == [], f"{model} reads {later}, listed after it"
+
+
+def test_last_readers_names_each_intermediate_once_at_its_last_reader():
+    from reconcile.sql import last_readers
+
+    rows, values = "intermediate/int_enrichment_rows", "intermediate/int_enrichment_values"
+    rule, finding = "rules/rule_enrichment_fill_if_blank", "findings/find_conflicting_enrichment"
+    assert last_readers([rows, values, finding, rule]) == {rule: [rows, values]}
+    assert last_readers([rows, values, rule, finding]) == {finding: [rows, values]}
+    assert last_readers([rows, values]) == {values: [rows]}  # values is read by nothing in the list: kept
+    listed = [i for dead in last_readers().values() for i in dead]
+    assert sorted(listed) == sorted(m for m in MODELS if m.startswith("intermediate/"))
+
+
 def test_every_sql_file_is_registered_in_models():
     assert sorted(set(_sql_models_on_disk()) - set(MODELS) - set(QUERIES) - set(AUDITS)) == []
     assert not set(MODELS) & set(QUERIES)

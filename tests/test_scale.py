@@ -345,6 +345,42 @@ def test_build_plan_defers_checkpoints_while_it_ingests_only(tmp_path, monkeypat
     assert set().union(*seen.values()) == {"16.0 MiB"}
 
 
+@pytest.mark.parametrize("spill", [False, True])
+def test_build_plan_drops_each_intermediate_after_its_last_reader(tmp_path, monkeypatch, spill):
+    """The intermediates (temporary tables, or the scratch file's when the build spills) held ~1.5 GB at 1M leads,
+    most of it evicted to disk, while the rules ran: each is dropped once the last model reading it has run. Read
+    on the real connection as each model starts: what exists is exactly what a model still to run reads."""
+    from reconcile import build, sql
+
+    order = [m for m in sql.MODELS if not m.startswith(sql.STAGING)]
+
+    def reads(m):  # the intermediates a model's SQL names (comments left out)
+        body = "\n".join(ln for ln in sql.sql_text(m).splitlines() if not ln.lstrip().startswith("--"))
+        return {i for i in order if i.startswith(sql.TEMPORARY) and i != m and i.rsplit("/", 1)[1] in body}
+
+    seen = []
+    run_model = sql.run_model
+
+    def model(con, name, params=None, spill=False):
+        live = con.execute(
+            "select table_name from duckdb_tables() where table_name like 'int\\_%' escape '\\'"
+        ).fetchall()
+        seen.append((name, {t for (t,) in live}))
+        run_model(con, name, params, spill=spill)
+
+    monkeypatch.setattr(build, "run_model", model)
+    monkeypatch.setattr(sql, "run_model", model)
+    if spill:
+        monkeypatch.setattr(sql, "INTERMEDIATE_FACTOR", 10**6)
+    generate_snapshot(tmp_path / "snap", leads=20)
+    build_plan(tmp_path / "snap", out=tmp_path / "out" / "plan.json", exports=False)
+    for k, (name, live) in enumerate(seen[-len(order) :]):
+        assert name == order[k]
+        still_read = {i.rsplit("/", 1)[1] for m in order[k:] for i in reads(m) if i in order[:k]}
+        assert live == still_read, name
+    assert seen[-1][1] == set()
+
+
 class _OutOfMemoryOnCreate:
     """A real DuckDB connection whose first `failures` CREATE statements run out of memory (fault injection: a real
     out-of-memory needs a 10M-lead snapshot); records the thread count each CREATE ran with."""
