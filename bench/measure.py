@@ -144,14 +144,20 @@ def profile(a: dict) -> dict:
             con.execute(f'drop {kind} "{name}"')
     for (m, t0), (_, t1) in zip(marks[1:-1], marks[2:]):
         parts.append((f"ingest: {m.removeprefix('reading ')}", t1 - t0))
-    for m in rsql.MODELS:
-        if not m.startswith(rsql.STAGING):
-            timed_model(m)
+    # as build() runs them (each intermediate dropped after its last reader): a model's time runs from its start to
+    # the next one's (its drops included)
+    modelled = [m for m in rsql.MODELS if not m.startswith(rsql.STAGING)]
+    starts = []
+    rsql.run_models(
+        con, params, progress=lambda _: starts.append(time.perf_counter()), names=modelled, spill=spill, free=True
+    )
+    starts.append(time.perf_counter())
+    timed_models += [(f"model: {m}", t1 - t0) for m, t0, t1 in zip(modelled, starts, starts[1:])]
     parts += timed_models
     t = time.perf_counter()
     summary = planmod.summarize(con)
     parts.append(("assemble: summary + gates", time.perf_counter() - t))
-    planfile.write_parts(con, out / "plan.json", timed=parts)  # Parquet per part, then its canonical hash
+    planfile.write_parts(con, out / "plan.json", timed=parts)  # Parquet per part, then the sha256 of its bytes
     t = time.perf_counter()
     manifest = {"format": planmod.FORMAT, "summary": summary}
     planmod.compute_plan_id(manifest)
