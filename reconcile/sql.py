@@ -343,8 +343,8 @@ def run_models(
 
 def last_readers(names=MODELS) -> dict[str, list[str]]:
     """{model: the intermediates it is the last reader of}, over `names` in order. Readers are the models and audits
-    whose SQL names the table (comments left out); an intermediate an audit reads, or that no model in `names`
-    reads, is never listed (an audit runs after every model)."""
+    whose SQL names the table (comments left out); an intermediate an audit or a view (VIEWS: read where it is
+    queried) reads, or that no model in `names` reads, is never listed (an audit runs after every model)."""
 
     def body(name: str) -> str:
         return "\n".join(ln for ln in sql_text(name).splitlines() if not ln.lstrip().startswith("--"))
@@ -355,7 +355,7 @@ def last_readers(names=MODELS) -> dict[str, list[str]]:
     for inter in (n for n in names if n.startswith(TEMPORARY)):
         reads = re.compile(rf"\b{re.escape(inter.rsplit('/', 1)[-1])}\b")
         readers = [n for n in readers_of if n != inter and reads.search(bodies[n])]
-        if readers and readers[-1] in names:
+        if readers and readers[-1] in names and not set(readers) & set(VIEWS):
             out.setdefault(readers[-1], []).append(inter)
     return out
 

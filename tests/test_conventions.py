@@ -93,6 +93,17 @@ def test_last_readers_names_each_intermediate_once_at_its_last_reader():
     assert sorted(listed) == sorted(m for m in MODELS if m.startswith("intermediate/"))
 
 
+def test_last_readers_keeps_an_intermediate_a_view_reads(monkeypatch):
+    from reconcile import sql
+
+    rows, values = "intermediate/int_enrichment_rows", "intermediate/int_enrichment_values"
+    rule = "rules/rule_enrichment_fill_if_blank"
+    monkeypatch.setattr(sql, "VIEWS", (rule,))  # a view is read where it is queried, after any drop
+    assert sql.last_readers([rows, values, rule]) == {}
+    monkeypatch.setattr(sql, "VIEWS", ())
+    assert sql.last_readers([rows, values, rule]) == {rule: [rows, values]}
+
+
 def test_every_sql_file_is_registered_in_models():
     assert sorted(set(_sql_models_on_disk()) - set(MODELS) - set(QUERIES) - set(AUDITS)) == []
     assert not set(MODELS) & set(QUERIES)
