@@ -358,14 +358,15 @@ def test_build_plan_drops_each_intermediate_after_its_last_reader(tmp_path, monk
         body = "\n".join(ln for ln in sql.sql_text(m).splitlines() if not ln.lstrip().startswith("--"))
         return {i for i in order if i.startswith(sql.TEMPORARY) and i != m and i.rsplit("/", 1)[1] in body}
 
-    seen = []
+    seen, where = [], set()
     run_model = sql.run_model
 
     def model(con, name, params=None, spill=False):
         live = con.execute(
-            "select table_name from duckdb_tables() where table_name like 'int\\_%' escape '\\'"
+            "select database_name, table_name from duckdb_tables() where table_name like 'int\\_%' escape '\\'"
         ).fetchall()
-        seen.append((name, {t for (t,) in live}))
+        seen.append((name, {t for (_, t) in live}))
+        where.update(d for (d, _) in live)
         run_model(con, name, params, spill=spill)
 
     monkeypatch.setattr(build, "run_model", model)
@@ -379,6 +380,7 @@ def test_build_plan_drops_each_intermediate_after_its_last_reader(tmp_path, monk
         still_read = {i.rsplit("/", 1)[1] for m in order[k:] for i in reads(m) if i in order[:k]}
         assert live == still_read, name
     assert seen[-1][1] == set()
+    assert where == {"scratch" if spill else "temp"}
 
 
 class _OutOfMemoryOnCreate:
