@@ -101,7 +101,6 @@ def profile(a: dict) -> dict:
     from reconcile import planfile
     from reconcile.ingest import snapshots
     from reconcile import sql as rsql
-    from reconcile.ingest.contract import sources
     from reconcile.policy import load_policy
 
     out = Path(a["out"])
@@ -109,9 +108,7 @@ def profile(a: dict) -> dict:
     out.mkdir(parents=True)
     pol = load_policy(None)
     # autocommit under the build's own memory limit (and scratch file when it would spill), as build_plan builds
-    files = [f for fs in snapshots.discover(Path(a["snap"]), sources(pol.clay_columns)).found.values() for f in fs]
-    limit = rsql.effective_memory_limit() or rsql.default_memory_limit(input_bytes=rsql.input_size(files))
-    spill = rsql.spills(limit, rsql.input_size(files))
+    limit, spill = rb.memory_settings(rb.snapshot_files(Path(a["snap"]), pol))
     con = rsql.connect(out / "profile.duckdb", memory_limit=limit)
     if spill:
         rsql.attach_scratch(con, out / "profile.scratch.duckdb")

@@ -164,6 +164,20 @@ def _formula_path(policy: Policy) -> Path | None:
     return p
 
 
+def snapshot_files(snapshot_dir: Path, policy: Policy) -> list[Path]:
+    """Every source file of a snapshot directory the policy's sources read."""
+    return [p for paths in discover(snapshot_dir, sources(policy.clay_columns)).found.values() for p in paths]
+
+
+def memory_settings(files: list[Path], memory_limit: str | None = None) -> tuple[str, bool]:
+    """The build's DuckDB memory limit — the given one, else RECONCILE_MEMORY_LIMIT, else a share of the machine,
+    more for a large snapshot (sql.default_memory_limit) — and whether its intermediates go to the scratch file
+    (sql.spills) rather than temporary tables. ValueError: a limit that is not a size."""
+    input_bytes = input_size(files)
+    limit = effective_memory_limit(memory_limit) or default_memory_limit(input_bytes=input_bytes)
+    return limit, spills(limit, input_bytes)
+
+
 def build_plan(
     snapshot_dir: str | Path,
     out: str | Path | None = None,
@@ -196,13 +210,9 @@ def build_plan(
     work, scratch = dbfile.building_paths(db_path)
     columnar = out_path is not None and fmt == "parquet"
     parts = planfile.data_dir(out_path).with_name(planfile.data_dir(out_path).name + ".building") if columnar else None
-    found = discover(snapshot_dir, sources(pol.clay_columns)).found
-    files = [p for paths in found.values() for p in paths]
-    # a share of the machine, more for a large snapshot (sql.default_memory_limit)
-    input_bytes = input_size(files)
-    memory_limit = effective_memory_limit(memory_limit) or default_memory_limit(input_bytes=input_bytes)
+    files = snapshot_files(snapshot_dir, pol)
     try:
-        spill = spills(memory_limit, input_bytes)  # intermediates to the scratch file, else temporary tables
+        memory_limit, spill = memory_settings(files, memory_limit)
     except ValueError as e:
         msg = str(e)
         raise ReconcileError(f"{msg[:1].upper()}{msg[1:]}: use e.g. --memory-limit 2GB.") from e

@@ -291,10 +291,14 @@ def create_with_retry(con: duckdb.DuckDBPyConnection, statement: str, bound: dic
             con.execute(f"set threads = {int(threads)}")
 
 
+def code_of(sql: str) -> str:
+    """A SQL text without its comment lines (a header names parameters and tables it does not use)."""
+    return "\n".join(ln for ln in sql.splitlines() if not ln.lstrip().startswith("--"))
+
+
 def _bound(name: str, sql: str, params: dict | None) -> dict:
     """The parameters a SQL file's body uses (its header comment names them too, but binds nothing), from params."""
-    body = "\n".join(ln for ln in sql.splitlines() if not ln.lstrip().startswith("--"))
-    wanted = dict.fromkeys(_PARAM.findall(body))
+    wanted = dict.fromkeys(_PARAM.findall(code_of(sql)))
     missing = [k for k in wanted if k not in (params or {})]
     if missing:
         raise KeyError(f"SQL file {name!r} needs parameter(s) {', '.join(missing)}")
@@ -345,12 +349,8 @@ def last_readers(names=MODELS) -> dict[str, list[str]]:
     """{model: the intermediates it is the last reader of}, over `names` in order. Readers are the models and audits
     whose SQL names the table (comments left out); an intermediate an audit or a view (VIEWS: read where it is
     queried) reads, or that no model in `names` reads, is never listed (an audit runs after every model)."""
-
-    def body(name: str) -> str:
-        return "\n".join(ln for ln in sql_text(name).splitlines() if not ln.lstrip().startswith("--"))
-
     readers_of = (*names, *AUDITS)
-    bodies = {n: body(n) for n in readers_of}
+    bodies = {n: code_of(sql_text(n)) for n in readers_of}
     out: dict[str, list[str]] = {}
     for inter in (n for n in names if n.startswith(TEMPORARY)):
         reads = re.compile(rf"\b{re.escape(inter.rsplit('/', 1)[-1])}\b")

@@ -14,7 +14,7 @@ from conftest import REPO
 from reconcile.ingest import contract
 from reconcile import pull
 from reconcile.policy import default_policy_path, load_policy
-from reconcile.sql import AUDITS, FINDING_KINDS, MODELS, QUERIES, SQL_DIR
+from reconcile.sql import AUDITS, FINDING_KINDS, MODELS, QUERIES, SQL_DIR, code_of
 
 NOTEBOOKS = REPO / "notebooks"
 PARAMETERS = {
@@ -75,8 +75,7 @@ def test_models_are_listed_after_every_model_they_read():
     only read the tables of models listed before it."""
     stems = [m.rsplit("/", 1)[1] for m in MODELS]
     for k, model in enumerate(MODELS):
-        lines = (SQL_DIR / f"{model}.sql").read_text("utf-8").splitlines()
-        body = "\n".join(ln for ln in lines if not ln.lstrip().startswith("--"))
+        body = code_of((SQL_DIR / f"{model}.sql").read_text("utf-8"))
         later = [s for s in stems[k + 1 :] if re.search(rf"\b{s}\b", body)]
         assert later == [], f"{model} reads {later}, listed after it"
 

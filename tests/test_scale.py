@@ -355,7 +355,7 @@ def test_build_plan_drops_each_intermediate_after_its_last_reader(tmp_path, monk
     order = [m for m in sql.MODELS if not m.startswith(sql.STAGING)]
 
     def reads(m):  # the intermediates a model's SQL names (comments left out)
-        body = "\n".join(ln for ln in sql.sql_text(m).splitlines() if not ln.lstrip().startswith("--"))
+        body = sql.code_of(sql.sql_text(m))
         return {i for i in order if i.startswith(sql.TEMPORARY) and i != m and i.rsplit("/", 1)[1] in body}
 
     seen, where = [], set()
