@@ -146,3 +146,25 @@ def id18_corrections(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     differs = np.asarray(pc.fill_null(pc.not_equal(fixed, values), True))
     positions = np.flatnonzero(differs)
     return positions, fixed.take(pa.array(positions))
+
+
+ID_BATCH = 1 << 20  # ids checked per Arrow batch by correct_ids (bounded memory at any size)
+
+
+def correct_ids(con, table: str, taken: str, parsed: str | None = None) -> None:
+    """Check, in bulk, the 18-byte ids a query took as they are (sf_id18_read) into column `taken` of `table`: the
+    values are streamed out as Arrow batches, checked by id18_arrow, and the rare ones it answers differently for are
+    corrected in `parsed` (default: `taken` itself; a bad checksum becomes NULL). Columns are quoted identifiers.
+    The Arrow function runs under Python's lock: called on every value in the query it held DuckDB to one thread."""
+    reader = con.sql(f"select rowid, {taken} from {table} where strlen({taken}) = 18")
+    fixes = []
+    for batch in reader.to_arrow_reader(ID_BATCH):
+        positions, fixed = id18_corrections(batch.column(1))
+        if len(positions):
+            fixes.append(pa.table({"rid": batch.column(0).take(pa.array(positions)), "v": fixed}))
+    if fixes:
+        con.register("id_fixes", pa.concat_tables(fixes))
+        try:
+            con.execute(f"update {table} set {parsed or taken} = f.v from id_fixes as f where {table}.rowid = f.rid")
+        finally:
+            con.unregister("id_fixes")

@@ -95,6 +95,11 @@ AUDITS = (
 )
 AUDIT_SAMPLE_ROWS = 3
 
+# Id columns a model takes with sf_id18_read (an 18-byte value as it is, see sql/macros/values.sql), checked in bulk
+# right after the model (ids.correct_ids), as ingest checks the ids of the read. Smartlead's custom_fields ids through
+# the Arrow function sf_id18 (3M values at 1M leads): ~1 s of the model, held to one thread by Python's lock.
+CHECKED_IDS = {"staging/stg_smartlead__leads": ("sf_lead_id", "sf_campaign_id")}
+
 # Models created as views, not tables (computed where they are read; no parameters).
 VIEWS = ("plan/plan_record_context",)
 
@@ -260,6 +265,11 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
         con.execute(f"set force_compression = '{STAGING_COMPRESSION}'")
     try:
         create_with_retry(con, f"create or replace {target} as {sql}", bound)
+        if name in CHECKED_IDS:
+            from .ids import correct_ids
+
+            for column in CHECKED_IDS[name]:
+                correct_ids(con, target.rsplit(" ", 1)[1], f'"{column}"')
     finally:
         if working and spill:
             con.execute("reset disabled_compression_methods")

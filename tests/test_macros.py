@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconcile import ids
 from reconcile.ids import id18
 from reconcile.ingest import snapshots
 from reconcile.ingest.contract import sources
@@ -199,7 +200,7 @@ def test_ids_parsed_in_the_read_and_verified_in_bulk_agree_with_python(con, valu
     con.executemany("insert into v values (?, ?)", list(enumerate(values)))
     con.execute("create or replace temp table t as select i, id, sf_id18_read(id) as id__id18 from v order by i")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(snapshots, "ID_BATCH", batch)
+        mp.setattr(ids, "ID_BATCH", batch)
         snapshots.verify_ids(con, LEAD, "t")
     got = [r[0] for r in con.execute("select id__id18 from t order by i").fetchall()]
     assert got == [id18(v) if v is not None else None for v in values]

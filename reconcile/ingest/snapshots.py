@@ -22,13 +22,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from . import damaged
 from ..clock import iso, parse_utc
 from .contract import CLAY_IDENTITY, PARSERS, SYSTEMS, TYPES, Column, Source, sources
 from ..errors import ReconcileError, SnapshotError
-from ..ids import id18_corrections
+from ..ids import correct_ids
 from .damaged import LENIENT_HINT
 
 
@@ -375,28 +374,13 @@ def read_in_file_order(con, table: str, select: str, params: list) -> None:
     con.execute(f"create or replace temp table {table} as {select}", params)
 
 
-ID_BATCH = 1 << 20  # ids checked per Arrow batch by verify_ids (bounded memory at any size)
-
-
 def verify_ids(con, s: Source, table: str) -> None:
-    """Check, in bulk, the 18-byte ids the read took as they are (sf_id18_read): each id column's values are streamed
-    out as Arrow batches, checked by ids.id18_arrow, and the rare ones it answers differently for are corrected in
-    the parsed column (a bad checksum becomes NULL, so check_values reports it as it did when the read checked)."""
+    """Check, in bulk, the 18-byte ids the read took as they are (sf_id18_read; ids.correct_ids): the rare ones
+    id18 answers differently for are corrected in the parsed column (a bad checksum becomes NULL, so check_values
+    reports it as it did when the read checked)."""
     for c in s.columns:
-        if c.type != "id":
-            continue
-        reader = con.sql(f"select rowid, {qi(c.name)} from {table} where strlen({qi(c.name)}) = 18")
-        fixes = []
-        for batch in reader.to_arrow_reader(ID_BATCH):
-            positions, fixed = id18_corrections(batch.column(1))
-            if len(positions):
-                fixes.append(pa.table({"rid": batch.column(0).take(pa.array(positions)), "v": fixed}))
-        if fixes:
-            con.register("id_fixes", pa.concat_tables(fixes))
-            try:
-                con.execute(f"update {table} set {qi(c.parsed)} = f.v from id_fixes as f where {table}.rowid = f.rid")
-            finally:
-                con.unregister("id_fixes")
+        if c.type == "id":
+            correct_ids(con, table, qi(c.name), qi(c.parsed))
 
 
 def number_rows(con, table: str) -> int:

@@ -17,8 +17,8 @@ select
     norm_email(email) as email_norm,
     coalesce(reply_count__int, 0) as reply_count,
     reply_count as reply_count_raw,
-    sf_id18(cf[1]) as sf_lead_id,
-    sf_id18(cf[2]) as sf_campaign_id,
+    sf_id18_read(cf[1]) as sf_lead_id,  -- checked in bulk after the model (reconcile.sql CHECKED_IDS)
+    sf_id18_read(cf[2]) as sf_campaign_id,
     cast($smartlead_taken_at as timestamptz) as taken_at
 from leads
 -- sorted: rows arrive per file (one pipeline per file of the union) and DuckDB's checkpoint after the CREATE rewrote
