@@ -33,7 +33,7 @@ class Parser(NamedTuple):
 
 
 PARSERS = {
-    "id": Parser("id18", "sf_id18_read", "varchar"),  # + snapshots.verify_ids, which checks 18-byte ids in bulk
+    "id": Parser("id18", "sf_id18_read", "varchar"),  # + snapshots.verify_ids (18-byte ids checked in bulk)
     "bool": Parser("bool", "sf_bool", "boolean"),
     "timestamp": Parser("ts", "sf_ts", "timestamptz"),
     "int": Parser("int", "sf_int", "bigint"),
