@@ -178,6 +178,9 @@ def memory_settings(files: list[Path], memory_limit: str | None = None) -> tuple
     return limit, spills(limit, input_bytes)
 
 
+DISK_FULL = "No space left on device"  # strerror(ENOSPC), as DuckDB's IO errors quote it
+
+
 def build_plan(
     snapshot_dir: str | Path,
     out: str | Path | None = None,
@@ -247,6 +250,12 @@ def build_plan(
                 "with --memory-limit (e.g. 8GB) or RECONCILE_MEMORY_LIMIT, or free memory."
             ) from e
         except duckdb.Error as e:
+            if DISK_FULL in str(e):  # not the snapshot's fault: say where the space ran out and how to get more
+                raise ReconcileError(
+                    f"The disk ran out of space while planning (nothing was written): {str(e).splitlines()[0]} "
+                    f"Free space on the disk of '{db_path.parent}', or build on a larger disk with --db (DuckDB "
+                    "writes its file, its temporary files and, for a large snapshot, a scratch file beside it)."
+                ) from e
             raise SnapshotError(f"Snapshot '{snapshot_dir}' could not be reconciled: {str(e).splitlines()[0]}") from e
         finally:
             con.close()

@@ -46,7 +46,8 @@ def db_option(f):
 
 
 class Group(click.Group):
-    """Turns every ReconcileError into `Error: …` and its exit code; --debug keeps the traceback."""
+    """Turns every ReconcileError (and a file the OS refuses) into `Error: …` and its exit code; --debug keeps the
+    traceback."""
 
     def invoke(self, ctx):
         try:
@@ -58,6 +59,16 @@ class Group(click.Group):
                 click.echo(redact(traceback.format_exc()), err=True, nl=False)
             click.echo(redact(f"Error: {e}"), err=True)
             sys.exit(e.exit_code)
+        except BrokenPipeError:  # the reader of stdout went away (`| head`): Python's own handling
+            raise
+        except OSError as e:  # a file the command reads or writes was refused: which, why and the fix, no traceback
+            from .credentials import redact
+            from .errors import os_error_message
+
+            if ctx.obj and ctx.obj.get("debug"):
+                click.echo(redact(traceback.format_exc()), err=True, nl=False)
+            click.echo(redact(f"Error: {os_error_message(e)}"), err=True)
+            sys.exit(ReconcileError.exit_code)
 
 
 @click.group(cls=Group, context_settings=CONTEXT)

@@ -1,5 +1,7 @@
 """One error hierarchy. Every message says what failed, names the thing in quotes, why, and the fix."""
 
+import errno
+
 
 class ReconcileError(Exception):
     """Base of every error the CLI turns into `Error: …` and exit status 1."""
@@ -47,3 +49,24 @@ class SandboxError(ReconcileError):
 
 class PullError(ReconcileError):
     """A source (Smartlead, Pardot, the Clay drop folder, the webhook spool) could not be pulled as asked."""
+
+
+_OS_FIXES = {
+    errno.ENOSPC: "Free space on that disk, or choose a path on another disk.",
+    errno.EDQUOT: "Free space within your disk quota, or choose a path on another disk.",
+    errno.EACCES: "Check the permissions of the file and its folder, or choose another path.",
+    errno.EPERM: "Check the permissions of the file and its folder, or choose another path.",
+    errno.EROFS: "The disk is read-only: choose a path on a writable disk.",
+    errno.ENOENT: "Check the path: it does not exist.",
+    errno.ENOTDIR: "A part of the path is a file, not a folder: choose another path.",
+    errno.EEXIST: "A file is where a folder is needed: choose another path, or move the file.",
+    errno.EISDIR: "The path is a folder: give a file name.",
+}
+
+
+def os_error_message(e: OSError) -> str:
+    """What the CLI says when the operating system refuses a file: the path, the reason and the fix."""
+    where = f" '{e.filename}'" if e.filename else ""
+    also = f" (to '{e.filename2}')" if getattr(e, "filename2", None) else ""
+    fix = _OS_FIXES.get(e.errno, "Check the path and try again.")
+    return f"Could not use{where}{also}: {e.strerror or e}. {fix}"

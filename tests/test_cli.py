@@ -68,6 +68,46 @@ def test_unknown_snapshot_dir_is_an_error_line_and_exit_1(tmp_path):
     assert not (tmp_path / "p.json").exists()
 
 
+def test_a_path_the_os_refuses_is_an_error_line_not_a_traceback(tmp_path):
+    """An OSError from a file a command writes (here: a folder in the path is a file) → `Error:` naming the path,
+    the reason and the fix, exit 1."""
+    fixtures = Path(__file__).parent / "fixtures" / "handmade"
+    runner = CliRunner()
+    assert runner.invoke(app, ["plan", str(fixtures), "--out", str(tmp_path / "p.json")]).exit_code == 0
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    result = runner.invoke(app, ["report", str(tmp_path / "p.json"), "--out", str(blocker / "r.html")])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"Error: Could not use '{blocker}"), result.output
+    assert "File exists. A file is where a folder is needed: choose another path" in result.output
+    assert "Traceback" not in result.output and blocker.read_text() == "a file, not a folder"
+
+
+def test_a_full_disk_while_planning_says_so_and_leaves_nothing(tmp_path, monkeypatch):
+    """DuckDB's ENOSPC while the plan's files are written → not blamed on the snapshot: the error says the disk is
+    full, where, and --db; no plan, no DuckDB file and no half-written data folder are left (fault injection: the
+    plan write fails after writing part of a file, as a full disk does)."""
+    import duckdb
+
+    from reconcile import planfile
+
+    real = planfile.write_parts
+
+    def full_disk(con, plan_path, folder=None, timed=None):
+        real(con, plan_path, folder, timed)  # the files are written, then the disk is full
+        raise duckdb.IOException('IO Error: Could not write file "x.parquet": No space left on device')
+
+    monkeypatch.setattr(planfile, "write_parts", full_disk)
+    fixtures = Path(__file__).parent / "fixtures" / "handmade"
+    out = tmp_path / "day"
+    result = CliRunner().invoke(app, ["plan", str(fixtures), "--out", str(out / "p.json")])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: The disk ran out of space while planning (nothing was written)")
+    assert f"Free space on the disk of '{out}'" in result.output and "--db" in result.output
+    assert "Snapshot" not in result.output.split(":", 1)[1][:40]
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
 def test_explain_rejects_a_malformed_id(tmp_path):
     fixtures = Path(__file__).parent / "fixtures" / "handmade"
     runner = CliRunner()
