@@ -292,6 +292,33 @@ def test_a_record_longer_than_the_read_buffer_is_read_again_with_room_for_it(tmp
     assert (lead_file["records"], lead_file["staged"], lead_file["rejected"]) == (50, 50, 0)
 
 
+def test_a_small_file_is_read_in_small_buffers_and_a_long_record_still_fits(tmp_path):
+    """A file smaller than READ_SPLIT × READ_BUFFER is read in buffers of 1/READ_SPLIT of its size, at least
+    MIN_READ_BUFFER (parallel reads of small files): a record longer than that buffer is read again with room for
+    it, whole — its value staged as the file holds it."""
+    cell = "y" * (damaged.MIN_READ_BUFFER + (512 << 10))  # longer than the small file's first buffer
+    rows = [lead(n) for n in range(1, 31)]
+    rows[7]["company_description__c"] = cell
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": csv_text(LEAD_HEADER, rows)})
+    size = (snap / "sfdc" / "Lead.csv").stat().st_size
+    assert damaged.read_buffer(size) < len(cell) < damaged.READ_BUFFER
+    out = tmp_path / "out"
+    plan_in(snap, out)
+    con = duckdb.connect(str(out / "reconcile.duckdb"), read_only=True)
+    try:
+        got = con.execute("select row, length(company_description) from stg_sfdc__lead order by row").fetchall()
+    finally:
+        con.close()
+    assert [r for r, _ in got] == list(range(1, 31)) and got[7] == (8, len(cell))
+
+
+def test_read_buffer_splits_small_files_and_caps_large_ones():
+    mb = 1 << 20
+    assert damaged.read_buffer(30 * mb) == -(-30 * mb // damaged.READ_SPLIT)  # a Smartlead export: 8 buffers
+    assert damaged.read_buffer(10_000) == damaged.MIN_READ_BUFFER
+    assert damaged.read_buffer(3 << 30) == damaged.READ_BUFFER
+
+
 def test_lenient_keeps_every_good_row_after_a_long_cell_in_a_damaged_file(tmp_path):
     """A ragged row makes DuckDB refuse the file; the salvage pass must not take the long cell for an unclosed
     quote and swallow the rows after it."""

@@ -435,7 +435,7 @@ def _salvage(
 def _scan(path: Path, delim: str | None, record: int | None = None) -> tuple[str, list]:
     """The strict read of one file, in both modes (DuckDB's own ignore_errors may drop a good row beside a broken
     one and shifts the row numbers of every row after it; lenient mode salvages a refused file instead). A CSV
-    record may be up to `record` bytes long (default damaged.READ_BUFFER)."""
+    record may be up to `record` bytes long (default damaged.read_buffer of the file's size)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         # buffer_size: DuckDB's default is 16 × max_line_size, capped at the file's size — one buffer of the whole
@@ -445,7 +445,7 @@ def _scan(path: Path, delim: str | None, record: int | None = None) -> tuple[str
             "delim=?, header=true, all_varchar=true, quote='\"', escape='\"', auto_detect=true, max_line_size=?, "
             "buffer_size=?"
         )
-        size = record or damaged.READ_BUFFER
+        size = record or damaged.read_buffer(path.stat().st_size)
         return f"read_csv(?, {opts})", [str(path), delim, size, size]
     if suffix == ".parquet":
         return "read_parquet(?)", [str(path)]
