@@ -86,7 +86,7 @@ def test_a_path_the_os_refuses_is_an_error_line_not_a_traceback(tmp_path):
 def test_a_full_disk_while_planning_says_so_and_leaves_nothing(tmp_path, monkeypatch):
     """DuckDB's ENOSPC while the plan's files are written → not blamed on the snapshot: the error says the disk is
     full, where, and --db; no plan, no DuckDB file and no half-written data folder are left (fault injection: the
-    plan write fails after writing part of a file, as a full disk does)."""
+    disk fills once the data files are in the build's folder, before the manifest)."""
     import duckdb
 
     from reconcile import planfile

@@ -28,8 +28,9 @@ create or replace macro sf_int(raw) as coalesce(try_cast(raw as bigint), try_cas
 
 -- sf_id18 in the read (contract.PARSERS) and in models listed in reconcile.sql CHECKED_IDS: an 18-byte value —
 -- almost every id of an export — is taken as it is and checked afterwards, in bulk, by reconcile.ids.correct_ids,
--- which corrects the few that are not valid 18-character ids. The Arrow function runs under Python's lock, so a read that called it on every value ran on one
--- thread (CampaignMember's 1.5M LeadIds: 0.42 → 0.12 s for the read, + ~0.1 s for the bulk check).
+-- which corrects the few that are not valid 18-character ids. The Arrow function runs under Python's lock, so a
+-- read that called it on every value ran on one thread (CampaignMember's 1.5M LeadIds: 0.42 → 0.12 s for the read,
+-- + ~0.1 s for the bulk check).
 create or replace macro sf_id18_read(raw) as case when strlen(raw) = 18 then raw else sf_id18(raw) end;
 
 -- a typed value is malformed when it is not blank but its parsed value (sf_id18 / sf_bool / sf_ts / sf_int,
