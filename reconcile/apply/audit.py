@@ -49,6 +49,7 @@ COLUMNS = (
 HASHED = COLUMNS[1:-2]  # what a row's hash covers: every column but seq and the chain's own two hashes
 MARKDOWN_SPECIAL = re.compile(r"[\\`*{}\[\]()#+!|~]|(?<![A-Za-z0-9_])_|_(?![A-Za-z0-9_])")
 GENESIS = "sha256:" + "0" * 64
+LOCK_HELD = "Could not set lock on file"  # DuckDB's IO error when another process holds the file
 
 
 class AuditTampered(ReconcileError):
@@ -58,11 +59,17 @@ class AuditTampered(ReconcileError):
 def open_audit(db_path: str | Path):
     try:
         con = connect(db_path)
-    except duckdb.IOException as e:  # another process holds the file (a plan building, an apply running)
-        raise ReconcileError(
-            f"DuckDB file '{db_path}' is in use by another process ({str(e).splitlines()[0]}). "
-            "Wait for the running plan or apply to finish, or close the notebook that opened it "
-            "for writing, and rerun."
+    except duckdb.IOException as e:
+        first = str(e).splitlines()[0]
+        if LOCK_HELD in first:  # another process holds the file (a plan building, an apply running)
+            raise ReconcileError(
+                f"DuckDB file '{db_path}' is in use by another process ({first}). "
+                "Wait for the running plan or apply to finish, or close the notebook that opened it "
+                "for writing, and rerun."
+            ) from e
+        raise ReconcileError(  # not a DuckDB file, or a damaged one: waiting would not help
+            f"DuckDB file '{db_path}' cannot be opened ({first}). Name the reconcile.duckdb that `reconcile "
+            "plan` wrote (--db); if this one is damaged, move it aside (its audit trail is in it) and plan again."
         ) from e
     pre_chain = _pre_chain(con)
     create_table(con)
