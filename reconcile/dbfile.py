@@ -13,7 +13,7 @@ import duckdb
 
 from .apply import audit
 from . import notify_state, provenance
-from .errors import ReconcileError
+from .errors import unopened_db
 
 
 def building_paths(db_path: Path) -> tuple[Path, Path]:
@@ -35,11 +35,7 @@ def open_previous(db_path: Path) -> duckdb.DuckDBPyConnection | None:
     try:
         return duckdb.connect(str(db_path), read_only=True)
     except duckdb.Error as e:
-        raise ReconcileError(
-            f"DuckDB file '{db_path}' cannot be opened ({str(e).splitlines()[0]}). If an apply or "
-            "another plan is running, wait for it to finish and rerun; if the file is damaged, "
-            "move it aside (its audit trail is in it) and rerun."
-        ) from e
+        raise unopened_db(db_path, e) from e
 
 
 def remove_database(path: Path) -> None:

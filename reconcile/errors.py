@@ -70,3 +70,22 @@ def os_error_message(e: OSError) -> str:
     also = f" (to '{e.filename2}')" if getattr(e, "filename2", None) else ""
     fix = _OS_FIXES.get(e.errno, "Check the path and try again.")
     return f"Could not use{where}{also}: {e.strerror or e}. {fix}"
+
+
+DUCKDB_LOCK_HELD = "Could not set lock on file"  # DuckDB's IO error when another process holds the file
+
+
+def unopened_db(path, e: Exception, cls: type[ReconcileError] = ReconcileError) -> ReconcileError:
+    """A DuckDB file that would not open, said one way by every command: held by another process (wait), or not a
+    DuckDB database / damaged (waiting would not help: name the plan's file, or move this one aside)."""
+    first = str(e).splitlines()[0]
+    if DUCKDB_LOCK_HELD in first:
+        return cls(
+            f"DuckDB file '{path}' cannot be opened as it is in use by another process ({first}). If an apply or "
+            "another plan is running, wait for it to finish (or close the notebook that opened it for writing) "
+            "and rerun."
+        )
+    return cls(
+        f"DuckDB file '{path}' cannot be opened ({first}). Name the reconcile.duckdb that `reconcile plan` wrote "
+        "(--db); if this one is damaged, move it aside (its audit trail is in it) and plan again."
+    )

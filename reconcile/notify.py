@@ -25,7 +25,7 @@ import duckdb
 from . import messages, notify_state as state, senders
 from .csvsafe import uncell
 from .destinations import LEGAL_KINDS, ROUTE_NAMES, NotifySettings
-from .errors import PolicyError, ReconcileError
+from .errors import PolicyError, unopened_db
 from .files import write_atomic
 from .plan import load_plan
 from .policy import load_policy
@@ -60,11 +60,8 @@ def notify(
     db_path = Path(db) if db else plan_path.with_name("reconcile.duckdb")
     try:
         con = duckdb.connect(str(db_path))
-    except duckdb.Error as e:
-        raise ReconcileError(
-            f"DuckDB file '{db_path}' cannot be opened for the notify state "
-            f"({str(e).splitlines()[0]}). Wait for a running plan or apply, then rerun."
-        ) from e
+    except duckdb.Error as e:  # it holds the notify state (who was told what)
+        raise unopened_db(db_path, e) from e
     result = NotifyResult()
     try:
         state.create_tables(con)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import signing
-from .errors import PlanError
+from .errors import PlanError, unopened_db
 from .files import sha256_json, short_id
 from .clock import iso
 
@@ -98,10 +98,7 @@ def check_file(plan: dict, plan_path: str | Path, db_path: str | Path) -> str:
     try:
         con = duckdb.connect(str(db), read_only=True)
     except duckdb.Error as e:
-        raise PlanError(
-            f"DuckDB file '{db}' cannot be opened ({str(e).splitlines()[0]}). Wait for a running plan "
-            "or apply to finish and rerun."
-        ) from e
+        raise unopened_db(db, e, PlanError) from e
     try:
         return check(con, plan, plan_path, db)
     finally:

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from .. import signing
 from ..csvsafe import uncell, writer
-from ..errors import ReconcileError
+from ..errors import ReconcileError, unopened_db
 from ..files import sha256_json
 from ..sql import connect
 
@@ -49,7 +49,6 @@ COLUMNS = (
 HASHED = COLUMNS[1:-2]  # what a row's hash covers: every column but seq and the chain's own two hashes
 MARKDOWN_SPECIAL = re.compile(r"[\\`*{}\[\]()#+!|~]|(?<![A-Za-z0-9_])_|_(?![A-Za-z0-9_])")
 GENESIS = "sha256:" + "0" * 64
-LOCK_HELD = "Could not set lock on file"  # DuckDB's IO error when another process holds the file
 
 
 class AuditTampered(ReconcileError):
@@ -59,18 +58,8 @@ class AuditTampered(ReconcileError):
 def open_audit(db_path: str | Path):
     try:
         con = connect(db_path)
-    except duckdb.IOException as e:
-        first = str(e).splitlines()[0]
-        if LOCK_HELD in first:  # another process holds the file (a plan building, an apply running)
-            raise ReconcileError(
-                f"DuckDB file '{db_path}' is in use by another process ({first}). "
-                "Wait for the running plan or apply to finish, or close the notebook that opened it "
-                "for writing, and rerun."
-            ) from e
-        raise ReconcileError(  # not a DuckDB file, or a damaged one: waiting would not help
-            f"DuckDB file '{db_path}' cannot be opened ({first}). Name the reconcile.duckdb that `reconcile "
-            "plan` wrote (--db); if this one is damaged, move it aside (its audit trail is in it) and plan again."
-        ) from e
+    except duckdb.IOException as e:  # held by another process (a plan building, an apply running), or no database
+        raise unopened_db(db_path, e) from e
     pre_chain = _pre_chain(con)
     create_table(con)
     columns = {
@@ -276,10 +265,7 @@ def verify_file(db_path: str | Path) -> int:
     try:
         con = duckdb.connect(str(db_path), read_only=True)  # verify as it is: no migration, no repair
     except duckdb.Error as e:
-        raise ReconcileError(
-            f"DuckDB file '{db_path}' cannot be opened ({str(e).splitlines()[0]}). Wait for a running "
-            "plan or apply to finish and rerun."
-        ) from e
+        raise unopened_db(db_path, e) from e
     try:
         tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
         if "audit" not in tables:
