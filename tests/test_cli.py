@@ -113,11 +113,13 @@ def test_audit_of_a_file_that_is_not_a_duckdb_database_says_so(tmp_path):
     opened, why, and which file to name."""
     bad = tmp_path / "reconcile.duckdb"
     bad.write_text("not a database")
-    result = CliRunner().invoke(app, ["audit", "--db", str(bad)])
-    assert result.exit_code == 1, result.output
-    assert result.output.startswith(f"Error: DuckDB file '{bad}' cannot be opened (IO Error: The file")
-    assert "not a valid DuckDB database file" in result.output and "Name the reconcile.duckdb" in result.output
-    assert "in use by another process" not in result.output and bad.read_text() == "not a database"
+    for args in (["audit", "--db", str(bad)], ["audit", "--db", str(bad), "--verify"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith(f"Error: DuckDB file '{bad}' cannot be opened (IO Error: The file")
+        assert "not a valid DuckDB database file" in result.output and "Name the reconcile.duckdb" in result.output
+        assert "in use by another process" not in result.output and "wait for" not in result.output.lower()
+    assert bad.read_text() == "not a database"
 
 
 def test_explain_rejects_a_malformed_id(tmp_path):
