@@ -15,7 +15,7 @@ from .ingest import coverage
 from . import dbfile, planfile, provenance
 from . import plan as planmod
 from .clock import iso
-from .errors import ReconcileError, SnapshotError
+from .errors import DUCKDB_DISK_FULL, ReconcileError, SnapshotError
 from .files import write_atomic
 from .policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
 from .ingest.contract import sources
@@ -178,9 +178,6 @@ def memory_settings(files: list[Path], memory_limit: str | None = None) -> tuple
     return limit, spills(limit, input_bytes)
 
 
-DISK_FULL = "No space left on device"  # strerror(ENOSPC), as DuckDB's IO errors quote it
-
-
 def build_plan(
     snapshot_dir: str | Path,
     out: str | Path | None = None,
@@ -250,7 +247,7 @@ def build_plan(
                 "with --memory-limit (e.g. 8GB) or RECONCILE_MEMORY_LIMIT, or free memory."
             ) from e
         except duckdb.Error as e:
-            if DISK_FULL in str(e):  # not the snapshot's fault: say where the space ran out and how to get more
+            if DUCKDB_DISK_FULL in str(e):  # not the snapshot's fault: say where the space ran out and how to get more
                 raise ReconcileError(
                     f"The disk ran out of space while planning (nothing was written): {str(e).splitlines()[0]} "
                     f"Free space on the disk of '{db_path.parent}', or build on a larger disk with --db (DuckDB "

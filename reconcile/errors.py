@@ -72,7 +72,9 @@ def os_error_message(e: OSError) -> str:
     return f"Could not use{where}{also}: {e.strerror or e}. {fix}"
 
 
-DUCKDB_LOCK_HELD = "Could not set lock on file"  # DuckDB's IO error when another process holds the file
+# the DuckDB error texts reconcile recognises
+DUCKDB_LOCK_HELD = "Could not set lock on file"  # another process holds the file
+DUCKDB_DISK_FULL = "No space left on device"  # strerror(ENOSPC), as DuckDB's IO errors quote it
 
 
 def unopened_db(path, e: Exception, cls: type[ReconcileError] = ReconcileError) -> ReconcileError:

@@ -254,10 +254,8 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
             raise KeyError(f"model {name!r} is a view: views take no parameters")
         con.execute(f'create or replace view "{stem}" as {sql}')
         return
-    if not working:
-        target = f'table "{stem}"'
-    else:
-        target = f'table {SCRATCH}."{stem}"' if spill else f'temp table "{stem}"'
+    table = f'{SCRATCH}."{stem}"' if working and spill else f'"{stem}"'
+    target = f"temp table {table}" if working and not spill else f"table {table}"
     if working and spill:
         # scratch tables live for one build: DuckDB's string compression (dict_fsst) would cost more than it saves
         con.execute(f"set disabled_compression_methods = '{SCRATCH_UNCOMPRESSED}'")
@@ -269,7 +267,7 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
             from .ids import correct_ids
 
             for column in CHECKED_IDS[name]:
-                correct_ids(con, target.rsplit(" ", 1)[1], f'"{column}"')
+                correct_ids(con, table, f'"{column}"')
     finally:
         if working and spill:
             con.execute("reset disabled_compression_methods")
