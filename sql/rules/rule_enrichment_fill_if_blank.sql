@@ -2,12 +2,14 @@
 -- An existing, different value is an overwrite candidate (blocked overwrite_not_approved); Industry is matched
 -- case-insensitively to the picklist and written in its canonical spelling (a value outside the picklist, or
 -- longer than the policy's max_length, is blocked by the gate in plan_changes). Several Clay values for one lead
--- → no change (finding conflicting_enrichment). Grain: one row per (Lead, field) to change.
+-- → no change (finding conflicting_enrichment). Evidence: the SFDC row of `before` (as every rule's starts), then
+-- the Clay rows. Grain: one row per (Lead, field) to change.
 -- Parameters: none (the picklist comes from a policy table).
 with current_values as (
-    select sf_lead_id, 'company_description__c' as field, company_description as current_value from stg_sfdc__lead
+    select sf_lead_id, file, row, 'company_description__c' as field, company_description as current_value
+    from stg_sfdc__lead
     union all
-    select sf_lead_id, 'Industry', industry from stg_sfdc__lead
+    select sf_lead_id, file, row, 'Industry', industry from stg_sfdc__lead
 ),
 picklist as (
     select field, value as canonical, lower(trim(value)) as norm from policy_picklist where object = 'Lead'
@@ -16,6 +18,8 @@ candidates as (
     select
         v.sf_lead_id,
         v.field,
+        cur.file,
+        cur.row,
         cur.current_value,
         case when v.field = 'Industry' then coalesce(p.canonical, v.value) else v.value end as after_value,
         v.n_rows
@@ -28,6 +32,8 @@ changes as (
     select
         sf_lead_id,
         field,
+        file,
+        row,
         n_rows,
         to_json(current_value) as before,
         to_json(after_value) as after,
@@ -54,7 +60,10 @@ select
     c.before,
     c.after,
     c.rule_reasons,
-    [evidence('clay', r.file, r.row, r.col, r.value, null)] as evidence
+    [
+        evidence('sfdc', c.file, c.row, c.field, c.before ->> '$', null),
+        evidence('clay', r.file, r.row, r.col, r.value, null)
+    ] as evidence
 from changes as c
 join int_enrichment_rows as r on r.sf_lead_id = c.sf_lead_id and r.field = c.field
 where c.n_rows = 1
@@ -67,7 +76,10 @@ select
     c.before,
     c.after,
     c.rule_reasons,
-    -- x is the lambda's parameter, which sqlfluff takes for a table (RF01)
-    list_transform(e.rows, lambda x: evidence('clay', x.file, x.row, e.col, x.value, null))  -- noqa: RF01
+    list_prepend(
+        evidence('sfdc', c.file, c.row, c.field, c.before ->> '$', null),
+        -- x is the lambda's parameter, which sqlfluff takes for a table (RF01)
+        list_transform(e.rows, lambda x: evidence('clay', x.file, x.row, e.col, x.value, null))  -- noqa: RF01
+    )
 from changes as c
 join gathered as e on e.sf_lead_id = c.sf_lead_id and e.field = c.field

@@ -1,5 +1,6 @@
 -- Rule hard_bounce_union (Lead.external_hard_bounced__c): current OR any hard-bounce evidence. Never true → false,
--- and Pardot's own flag is never touched (union, seed §3.3). Grain: one row per Lead to change. Parameters: none.
+-- and Pardot's own flag is never touched (union, seed §3.3). Evidence: the SFDC row of `before` (as every rule's
+-- starts), then every bounce. Grain: one row per Lead to change. Parameters: none.
 select
     'Lead' as object,
     l.sf_lead_id as record_id,
@@ -8,8 +9,11 @@ select
     to_json(l.external_hard_bounced) as before,
     to_json(true) as after,
     cast([] as varchar[]) as rule_reasons,
-    list_sort(list(b.ev)) as evidence
+    list_prepend(
+        evidence('sfdc', l.file, l.row, 'external_hard_bounced__c', to_json(l.external_hard_bounced) ->> '$', null),
+        list_sort(list(b.ev))
+    ) as evidence
 from stg_sfdc__lead as l
 join int_bounce_evidence as b on b.sf_lead_id = l.sf_lead_id
 where not l.external_hard_bounced
-group by l.sf_lead_id, l.external_hard_bounced
+group by l.sf_lead_id, l.external_hard_bounced, l.file, l.row

@@ -1,6 +1,7 @@
 -- Rule reply_classification_latest (CampaignMember.ReplyClassification__c): the category of the latest event by
 -- time across Clay and Smartlead; ties → Clay; blanks never clear; written in the picklist's canonical spelling
--- (a category outside the picklist is blocked by the gate in plan_changes). The evidence is the winning event.
+-- (a category outside the picklist is blocked by the gate in plan_changes). Evidence: the SFDC row of `before` (as
+-- every rule's starts), then the winning event.
 -- Grain: one row per CampaignMember to change. Parameters: none.
 with picklist as (
     select value as canonical, lower(trim(value)) as norm
@@ -9,6 +10,8 @@ with picklist as (
 candidates as (
     select
         m.sf_campaign_member_id,
+        m.file,
+        m.row,
         m.reply_classification as current_value,
         coalesce(p.canonical, l.category) as after_value,
         l.ev
@@ -24,6 +27,6 @@ select
     to_json(current_value) as before,
     to_json(after_value) as after,
     cast([] as varchar[]) as rule_reasons,
-    [ev] as evidence
+    [evidence('sfdc', file, row, 'ReplyClassification__c', to_json(current_value) ->> '$', null), ev] as evidence
 from candidates
 where current_value is null or lower(trim(current_value)) <> lower(after_value)

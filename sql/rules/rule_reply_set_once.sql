@@ -1,5 +1,6 @@
 -- Rule reply_set_once (CampaignMember.Has_Replied__c): current OR reply evidence. Never true → false (first
--- response only, seed §3.3). Grain: one row per CampaignMember to change. Parameters: none.
+-- response only, seed §3.3). Evidence: the SFDC row of `before` (as every rule's starts), then every reply.
+-- Grain: one row per CampaignMember to change. Parameters: none.
 select
     'CampaignMember' as object,
     m.sf_campaign_member_id as record_id,
@@ -8,8 +9,11 @@ select
     to_json(m.has_replied) as before,
     to_json(true) as after,
     cast([] as varchar[]) as rule_reasons,
-    list_sort(list(r.ev)) as evidence
+    list_prepend(
+        evidence('sfdc', m.file, m.row, 'Has_Replied__c', to_json(m.has_replied) ->> '$', null),
+        list_sort(list(r.ev))
+    ) as evidence
 from stg_sfdc__campaign_member as m
 join int_reply_evidence as r on r.sf_campaign_member_id = m.sf_campaign_member_id
 where not m.has_replied
-group by m.sf_campaign_member_id, m.has_replied
+group by m.sf_campaign_member_id, m.has_replied, m.file, m.row
