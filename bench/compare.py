@@ -21,7 +21,9 @@ REPO = Path(__file__).resolve().parent.parent
 PLAN = (
     "import sys, time, resource\nfrom reconcile.build import build_plan\nt = time.perf_counter()\n"
     "r = build_plan(sys.argv[1], out=sys.argv[2] + '/plan.json', exports=True)\n"
-    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, r.plan['plan_id'])"
+    "hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM:')]  # ru_maxrss survives fork+exec\n"
+    "rss = int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "print(time.perf_counter() - t, rss // 1024, r.plan['plan_id'])"
 )
 
 

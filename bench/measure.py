@@ -1,7 +1,7 @@
 """Each measured step runs here, in a fresh interpreter: `python -m bench.measure STEP ARGS_JSON`.
 
 The child times the step itself (wall clock and CPU, imports excluded) and reports its own peak RSS
-(`getrusage(RUSAGE_SELF).ru_maxrss`), so every figure belongs to one step. The parent (`run_step`) starts the
+(`peak_rss_kb`: VmHWM, which exec resets), so every figure belongs to one step. The parent (`run_step`) starts the
 child, keeps the best of `repeat` runs (by wall time) and returns the child's JSON.
 """
 
@@ -384,6 +384,20 @@ PRELOAD = {
 }
 
 
+def peak_rss_kb() -> int:
+    """This process's own peak RSS: VmHWM of /proc/self/status (Linux). Not getrusage's ru_maxrss, which Linux keeps
+    across fork and exec: a step started by a parent that had grown (the bench generating a 10M snapshot in-process)
+    reported the parent's 8.4 GB as its own (10M plan and its 1M base, to the byte). Elsewhere: ru_maxrss."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def main() -> None:
     step, args = sys.argv[1], json.loads(sys.argv[2])
     for module in PRELOAD.get(step, ()):
@@ -393,7 +407,7 @@ def main() -> None:
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     if "timed" in extra:  # steps that exclude their load phase
         seconds = extra.pop("timed")
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_kb = peak_rss_kb()
     print(
         json.dumps(
             {
