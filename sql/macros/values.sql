@@ -62,6 +62,11 @@ create or replace macro evidence(source, file, "row", col, value, "at") as
     struct_pack(source := cast(source as varchar), file := cast(file as varchar), "row" := cast("row" as bigint),
                 "column" := cast(col as varchar), value := cast(value as varchar), "at" := cast("at" as varchar));
 
+-- sfdc_evidence: the first evidence of every change, the Salesforce row its `before` (JSON) was read from; each rule
+-- builds its list with it (prepending it to every list afterwards copied them all)
+create or replace macro sfdc_evidence(file, "row", field, before) as
+    evidence('sfdc', file, "row", field, before ->> '$', null);
+
 -- reasons: the blocked reasons that apply, from a list of `case when <condition> then '<reason>' end` (NULLs dropped)
 create or replace macro reasons(candidates) as list_filter(candidates, lambda r: r is not null);
 

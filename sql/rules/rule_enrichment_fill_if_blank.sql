@@ -2,7 +2,7 @@
 -- An existing, different value is an overwrite candidate (blocked overwrite_not_approved); Industry is matched
 -- case-insensitively to the picklist and written in its canonical spelling (a value outside the picklist, or
 -- longer than the policy's max_length, is blocked by the gate in plan_changes). Several Clay values for one lead
--- → no change (finding conflicting_enrichment). Evidence: the SFDC row of `before` (as every rule's starts), then
+-- → no change (finding conflicting_enrichment). Evidence: sfdc_evidence first (as in every rule), then
 -- the Clay rows. Grain: one row per (Lead, field) to change.
 -- Parameters: none (the picklist comes from a policy table).
 with current_values as (
@@ -61,7 +61,7 @@ select
     c.after,
     c.rule_reasons,
     [
-        evidence('sfdc', c.file, c.row, c.field, c.before ->> '$', null),
+        sfdc_evidence(c.file, c.row, c.field, c.before),
         evidence('clay', r.file, r.row, r.col, r.value, null)
     ] as evidence
 from changes as c
@@ -77,7 +77,7 @@ select
     c.after,
     c.rule_reasons,
     list_prepend(
-        evidence('sfdc', c.file, c.row, c.field, c.before ->> '$', null),
+        sfdc_evidence(c.file, c.row, c.field, c.before),
         -- x is the lambda's parameter, which sqlfluff takes for a table (RF01)
         list_transform(e.rows, lambda x: evidence('clay', x.file, x.row, e.col, x.value, null))  -- noqa: RF01
     )

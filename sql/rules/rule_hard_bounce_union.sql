@@ -1,6 +1,6 @@
 -- Rule hard_bounce_union (Lead.external_hard_bounced__c): current OR any hard-bounce evidence. Never true → false,
--- and Pardot's own flag is never touched (union, seed §3.3). Evidence: the SFDC row of `before` (as every rule's
--- starts), then every bounce. Grain: one row per Lead to change. Parameters: none.
+-- and Pardot's own flag is never touched (union, seed §3.3). Evidence: sfdc_evidence first (as in every
+-- rule), then every bounce. Grain: one row per Lead to change. Parameters: none.
 select
     'Lead' as object,
     l.sf_lead_id as record_id,
@@ -10,7 +10,7 @@ select
     to_json(true) as after,
     cast([] as varchar[]) as rule_reasons,
     list_prepend(
-        evidence('sfdc', l.file, l.row, 'external_hard_bounced__c', to_json(l.external_hard_bounced) ->> '$', null),
+        sfdc_evidence(l.file, l.row, 'external_hard_bounced__c', to_json(l.external_hard_bounced)),
         list_sort(list(b.ev))
     ) as evidence
 from stg_sfdc__lead as l

@@ -1,7 +1,7 @@
 -- Rule reply_classification_latest (CampaignMember.ReplyClassification__c): the category of the latest event by
 -- time across Clay and Smartlead; ties → Clay; blanks never clear; written in the picklist's canonical spelling
--- (a category outside the picklist is blocked by the gate in plan_changes). Evidence: the SFDC row of `before` (as
--- every rule's starts), then the winning event.
+-- (a category outside the picklist is blocked by the gate in plan_changes). Evidence: sfdc_evidence first (as in every
+-- rule), then the winning event.
 -- Grain: one row per CampaignMember to change. Parameters: none.
 with picklist as (
     select value as canonical, lower(trim(value)) as norm
@@ -27,6 +27,6 @@ select
     to_json(current_value) as before,
     to_json(after_value) as after,
     cast([] as varchar[]) as rule_reasons,
-    [evidence('sfdc', file, row, 'ReplyClassification__c', to_json(current_value) ->> '$', null), ev] as evidence
+    [sfdc_evidence(file, row, 'ReplyClassification__c', to_json(current_value)), ev] as evidence
 from candidates
 where current_value is null or lower(trim(current_value)) <> lower(after_value)

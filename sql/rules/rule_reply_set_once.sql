@@ -1,5 +1,5 @@
 -- Rule reply_set_once (CampaignMember.Has_Replied__c): current OR reply evidence. Never true → false (first
--- response only, seed §3.3). Evidence: the SFDC row of `before` (as every rule's starts), then every reply.
+-- response only, seed §3.3). Evidence: sfdc_evidence first (as in every rule), then every reply.
 -- Grain: one row per CampaignMember to change. Parameters: none.
 select
     'CampaignMember' as object,
@@ -10,7 +10,7 @@ select
     to_json(true) as after,
     cast([] as varchar[]) as rule_reasons,
     list_prepend(
-        evidence('sfdc', m.file, m.row, 'Has_Replied__c', to_json(m.has_replied) ->> '$', null),
+        sfdc_evidence(m.file, m.row, 'Has_Replied__c', to_json(m.has_replied)),
         list_sort(list(r.ev))
     ) as evidence
 from stg_sfdc__campaign_member as m
