@@ -285,3 +285,106 @@ def test_evidence_is_one_struct_shape_whatever_the_argument_types(con):
 )
 def test_reasons_keeps_the_reasons_that_apply_in_order(con, candidates, expected):
     assert con.execute(f"select reasons({candidates})").fetchone()[0] == expected
+
+
+# Smartlead webhook field names, new and old (source_schemas §1.8), in the precedence stg_smartlead__events gives them:
+# (output column, [JSON paths, first present wins]). A path is a tuple of keys.
+EVENT_FIELDS = {
+    "email_norm": [("sl_lead_email",), ("lead_email",), ("lead_data", "email"), ("lead", "email"), ("to_email",)],
+    "smartlead_campaign_id": [("campaign_id",), ("campaign", "id")],
+    "smartlead_lead_map_id": [("sl_email_lead_map_id",), ("email_lead_map_id",)],
+    "event_at": [("event_timestamp",), ("timestamp",), ("time_replied",), ("time_sent",), ("created_at",)],
+    "new_category": [("lead_category", "new_name"), ("category",)],
+    "sf_lead_id": [("lead_data", "custom_fields", "sfdc_lead_id"), ("custom_fields", "sfdc_lead_id")],
+}
+EVENT_TYPES = ["EMAIL_BOUNCE", "email_bounced", "EMAIL_REPLY", "Email_Replied", "LEAD_CATEGORY_UPDATED", "EMAIL_OPEN"]
+LEAF = st.one_of(
+    st.none(),
+    st.integers(-5, 10**12),
+    st.sampled_from(["", "  ", " Ann@X.io ", "Interested", "9181", "2026-11-27T03:00:00Z", "2026-11-27 05:00+02:00"]),
+    VALID_18,
+    VALID_18.map(lambda v: v[:15]),
+)
+
+
+def _nest(path: tuple, value) -> dict:
+    return {path[0]: value} if len(path) == 1 else {path[0]: _nest(path[1:], value)}
+
+
+def _merge(a: dict, b: dict) -> dict:  # b into a; a non-object already at a key stays (the payload is one JSON object)
+    for k, v in b.items():
+        if isinstance(v, dict) and isinstance(a.get(k), dict):
+            _merge(a[k], v)
+        else:
+            a.setdefault(k, v)
+    return a
+
+
+@st.composite
+def smartlead_payloads(draw):
+    """A webhook payload: an event name under event_type or event, then any of the field paths with a leaf value,
+    and sometimes a parent key holding a non-object (lead_data as text, lead_category as a plain string)."""
+    p = {draw(st.sampled_from(["event_type", "event"])): draw(st.sampled_from(EVENT_TYPES))}
+    paths = [path for paths in EVENT_FIELDS.values() for path in paths]
+    for path in draw(st.lists(st.sampled_from(paths), max_size=8)):
+        _merge(p, _nest(path, draw(LEAF)))
+    for key in draw(st.lists(st.sampled_from(["lead_data", "lead", "campaign", "lead_category"]), max_size=2)):
+        p.setdefault(key, draw(st.one_of(st.none(), st.sampled_from(["Meeting Request", "7", ""]))))
+    return p
+
+
+def _text_at(payload: dict, path: tuple):
+    """What DuckDB's `->>` gives for a path: the text of a string or number, NULL for a missing key or JSON null."""
+    v = payload
+    for k in path:
+        if not isinstance(v, dict) or k not in v:
+            return None
+        v = v[k]
+    return None if v is None else str(v)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(st.lists(smartlead_payloads(), min_size=1, max_size=30))
+def test_smartlead_event_fields_take_the_first_name_present(con, payloads):
+    """stg_smartlead__events reads every field of a payload in one parse: each column is still the first of its old
+    and new names that the payload holds (a missing key, a JSON null or a parent that is not an object skips it), a
+    plain-string lead_category counts as the category, and only bounce, reply and category events are staged."""
+    cols = ", ".join(f"{snapshots.qi(n)} {t}" for n, t in snapshots.raw_schema(SMARTLEAD_EVENTS))
+    con.execute(f"create or replace temp table {SMARTLEAD_EVENTS.table} ({cols})")
+    con.executemany(
+        f"insert into {SMARTLEAD_EVENTS.table} (_file, _row, payload) values ('smartlead/events.jsonl', ?, ?)",
+        [(i + 1, json.dumps(p)) for i, p in enumerate(payloads)],
+    )
+    run_model(con, "staging/stg_smartlead__events", {})
+    got = con.execute(
+        "select row, event_type, kind, email_norm, smartlead_campaign_id, smartlead_lead_map_id, event_at, "
+        "new_category, sf_lead_id from stg_smartlead__events order by row"
+    ).fetchall()
+    expect = []
+    for i, p in enumerate(payloads):
+        t = (_text_at(p, ("event_type",)) or _text_at(p, ("event",)) or "").upper()
+        if t not in ("EMAIL_BOUNCE", "EMAIL_BOUNCED", "EMAIL_REPLY", "EMAIL_REPLIED", "LEAD_CATEGORY_UPDATED"):
+            continue
+        first = {
+            col: next((v for v in map(lambda q: _text_at(p, q), paths) if v is not None), None)
+            for col, paths in EVENT_FIELDS.items()
+        }
+        if first["new_category"] is None and isinstance(p.get("lead_category"), str):
+            first["new_category"] = p["lead_category"]
+        kind = "bounce" if "BOUNCE" in t else "reply" if "REPL" in t else "category"
+        clean = lambda v: trim_oracle(v) or None  # noqa: E731 — clean_text
+        (event_at,) = con.execute("select sf_ts(?)", [first["event_at"]]).fetchone()
+        expect.append(
+            (
+                i + 1,
+                t,
+                kind,
+                email_oracle(first["email_norm"]),
+                clean(first["smartlead_campaign_id"]),
+                clean(first["smartlead_lead_map_id"]),
+                event_at,
+                clean(first["new_category"]),
+                id18(first["sf_lead_id"]) if first["sf_lead_id"] is not None else None,
+            )
+        )
+    assert got == expect

@@ -1,8 +1,24 @@
 -- Smartlead webhook payloads (events.jsonl); old and new field names both accepted (source_schemas §1.8).
 -- Grain: one row per bounce, reply or category event. Parameters: none.
+-- A kept event's fields are read in one json_extract_string over every path (v[1]..v[18], in the order of the
+-- coalesces below): each `p ->> key` parsed the whole payload again (20 parses per event; 1M leads: 1.5 → 0.7 s).
 with events as (
     select _file as file, _row as row, payload as p, upper(coalesce(payload ->> 'event_type', payload ->> 'event')) as t
     from raw_smartlead__events
+),
+kept as (
+    select
+        file, row, t,
+        json_extract_string(p, [
+            '$.sl_lead_email', '$.lead_email', '$.lead_data.email', '$.lead.email', '$.to_email',
+            '$.campaign_id', '$.campaign.id', '$.sl_email_lead_map_id', '$.email_lead_map_id',
+            '$.event_timestamp', '$.timestamp', '$.time_replied', '$.time_sent', '$.created_at',
+            '$.lead_category.new_name', '$.category', '$.lead_data.custom_fields.sfdc_lead_id',
+            '$.custom_fields.sfdc_lead_id'
+        ]) as v,
+        json_extract(p, '$.lead_category') as lead_category
+    from events
+    where t in ('EMAIL_BOUNCE', 'EMAIL_BOUNCED', 'EMAIL_REPLY', 'EMAIL_REPLIED', 'LEAD_CATEGORY_UPDATED')
 )
 select
     file,
@@ -11,18 +27,13 @@ select
     case when t in ('EMAIL_BOUNCE', 'EMAIL_BOUNCED') then 'bounce'
          when t in ('EMAIL_REPLY', 'EMAIL_REPLIED') then 'reply'
          else 'category' end as kind,
-    norm_email(coalesce(p ->> 'sl_lead_email', p ->> 'lead_email', p -> 'lead_data' ->> 'email',
-                        p -> 'lead' ->> 'email', p ->> 'to_email')) as email_norm,
-    clean_text(coalesce(p ->> 'campaign_id', p -> 'campaign' ->> 'id')) as smartlead_campaign_id,
-    clean_text(coalesce(p ->> 'sl_email_lead_map_id', p ->> 'email_lead_map_id')) as smartlead_lead_map_id,
-    sf_ts(coalesce(p ->> 'event_timestamp', p ->> 'timestamp', p ->> 'time_replied', p ->> 'time_sent',
-                   p ->> 'created_at')) as event_at,
-    clean_text(coalesce(p -> 'lead_category' ->> 'new_name', p ->> 'category',
-                        case when json_type(p -> 'lead_category') = 'VARCHAR' then p ->> 'lead_category' end))
+    norm_email(coalesce(v[1], v[2], v[3], v[4], v[5])) as email_norm,
+    clean_text(coalesce(v[6], v[7])) as smartlead_campaign_id,
+    clean_text(coalesce(v[8], v[9])) as smartlead_lead_map_id,
+    sf_ts(coalesce(v[10], v[11], v[12], v[13], v[14])) as event_at,
+    clean_text(coalesce(v[15], v[16], case when json_type(lead_category) = 'VARCHAR' then lead_category ->> '$' end))
         as new_category,
-    sf_id18(coalesce(p -> 'lead_data' -> 'custom_fields' ->> 'sfdc_lead_id', p -> 'custom_fields' ->> 'sfdc_lead_id'))
-        as sf_lead_id
-from events
-where t in ('EMAIL_BOUNCE', 'EMAIL_BOUNCED', 'EMAIL_REPLY', 'EMAIL_REPLIED', 'LEAD_CATEGORY_UPDATED')
+    sf_id18(coalesce(v[17], v[18])) as sf_lead_id
+from kept
 -- sorted (the file's order): the filter leaves partly filled row groups, which the checkpoint after the CREATE rewrote
 order by file, row
