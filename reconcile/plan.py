@@ -370,11 +370,6 @@ def csv_safe_sql(column: str) -> str:
 
 
 SPREADSHEET_ROWS = 1_048_575  # a spreadsheet's last row (1,048,576) holds the header
-# Row groups of the spreadsheet Parquet, not DuckDB's 122,880 rows: the export copies the plan's file in its order, and
-# under the build's memory limit DuckDB's writer held finished rows of JSON evidence text back until their turn came
-# (backfill 1M, 1.58M changes, 1 GB, alternating x4: 7.9-8.5 -> 6.9-7.3 s, the same 56 MB). The plan's own sorted
-# files gain nothing from it (and their bytes are what plan_id binds).
-EXPORT_ROW_GROUP = 30_720
 
 
 def export_changes(con, out_base: Path, source: Path | None = None) -> list[Path]:
@@ -389,9 +384,7 @@ def export_changes(con, out_base: Path, source: Path | None = None) -> list[Path
         f"evidence from {rows}" + ("" if source else " order by object, record_id, field")
     )
     pq_path, csv_path = out_base.with_suffix(".changes.parquet"), out_base.with_suffix(".changes.csv")
-    con.execute(
-        f"copy ({select}) to '{_sql_path(pq_path)}' (format parquet, compression zstd, row_group_size {EXPORT_ROW_GROUP})"
-    )
+    con.execute(f"copy ({select}) to '{_sql_path(pq_path)}' (format parquet, compression zstd)")
     n = con.execute(f"select count(*) from read_parquet('{_sql_path(pq_path)}')").fetchone()[0]
     if n > SPREADSHEET_ROWS:
         csv_path.unlink(missing_ok=True)  # an older plan's CSV must not pass for this plan's
