@@ -30,6 +30,10 @@ def trim_oracle(value):
     return None if value is None else value.strip(SPACES)
 
 
+def clean_oracle(value):  # clean_text: trimmed, '' → NULL
+    return trim_oracle(value) or None
+
+
 def email_oracle(value):
     if value is None:
         return None
@@ -76,7 +80,7 @@ def test_text_macros_agree_with_python(con, values):
     con.execute("create or replace temp table v (i integer, raw varchar)")
     con.executemany("insert into v values (?, ?)", list(enumerate(values)))
     got = con.execute("select trim_space(raw), clean_text(raw), norm_email(raw) from v order by i").fetchall()
-    assert got == [(trim_oracle(v), trim_oracle(v) or None, email_oracle(v)) for v in values]
+    assert got == [(trim_oracle(v), clean_oracle(v), email_oracle(v)) for v in values]
 
 
 VALID_18 = st.builds(
@@ -366,13 +370,12 @@ def test_smartlead_event_fields_take_the_first_name_present(con, payloads):
         if t not in ("EMAIL_BOUNCE", "EMAIL_BOUNCED", "EMAIL_REPLY", "EMAIL_REPLIED", "LEAD_CATEGORY_UPDATED"):
             continue
         first = {
-            col: next((v for v in map(lambda q: _text_at(p, q), paths) if v is not None), None)
+            col: next((v for path in paths if (v := _text_at(p, path)) is not None), None)
             for col, paths in EVENT_FIELDS.items()
         }
         if first["new_category"] is None and isinstance(p.get("lead_category"), str):
             first["new_category"] = p["lead_category"]
         kind = "bounce" if "BOUNCE" in t else "reply" if "REPL" in t else "category"
-        clean = lambda v: trim_oracle(v) or None  # noqa: E731 — clean_text
         (event_at,) = con.execute("select sf_ts(?)", [first["event_at"]]).fetchone()
         expect.append(
             (
@@ -380,10 +383,10 @@ def test_smartlead_event_fields_take_the_first_name_present(con, payloads):
                 t,
                 kind,
                 email_oracle(first["email_norm"]),
-                clean(first["smartlead_campaign_id"]),
-                clean(first["smartlead_lead_map_id"]),
+                clean_oracle(first["smartlead_campaign_id"]),
+                clean_oracle(first["smartlead_lead_map_id"]),
                 event_at,
-                clean(first["new_category"]),
+                clean_oracle(first["new_category"]),
                 id18(first["sf_lead_id"]) if first["sf_lead_id"] is not None else None,
             )
         )
