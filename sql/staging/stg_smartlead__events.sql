@@ -10,11 +10,12 @@ kept as (
     select
         file, row, t,
         json_extract_string(p, [
-            '$.sl_lead_email', '$.lead_email', '$.lead_data.email', '$.lead.email', '$.to_email',
-            '$.campaign_id', '$.campaign.id', '$.sl_email_lead_map_id', '$.email_lead_map_id',
-            '$.event_timestamp', '$.timestamp', '$.time_replied', '$.time_sent', '$.created_at',
-            '$.lead_category.new_name', '$.category', '$.lead_data.custom_fields.sfdc_lead_id',
-            '$.custom_fields.sfdc_lead_id'
+            '$.sl_lead_email', '$.lead_email', '$.lead_data.email', '$.lead.email', '$.to_email',  -- v[1..5]: email
+            '$.campaign_id', '$.campaign.id',  -- v[6..7]: campaign
+            '$.sl_email_lead_map_id', '$.email_lead_map_id',  -- v[8..9]: lead map id
+            '$.event_timestamp', '$.timestamp', '$.time_replied', '$.time_sent', '$.created_at',  -- v[10..14]: time
+            '$.lead_category.new_name', '$.category',  -- v[15..16]: category
+            '$.lead_data.custom_fields.sfdc_lead_id', '$.custom_fields.sfdc_lead_id'  -- v[17..18]: Lead id
         ]) as v,
         json_extract(p, '$.lead_category') as lead_category
     from events
