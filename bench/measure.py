@@ -160,8 +160,12 @@ def profile(a: dict) -> dict:
     planmod.compute_plan_id(manifest)
     write_atomic(out / "plan.json", planmod.dumps(manifest))
     parts.append(("write: plan manifest + plan_id", time.perf_counter() - t))
+    # as build_plan exports: after the build's connection is closed, on one of its own (no limit given: DuckDB's)
+    con.close()
     t = time.perf_counter()
+    con = rsql.connect(out / "profile.duckdb")
     planmod.export_changes(con, out / "plan.json", out / "plan.data" / "changes.parquet")
+    con.close()
     parts.append(("write: changes Parquet + CSV", time.perf_counter() - t))
     return {"parts": [[k, round(v, 4)] for k, v in parts]}
 
