@@ -279,27 +279,9 @@ def test_input_size_weighs_parquet_as_the_csv_it_replaces(tmp_path):
     assert input_size([tmp_path / "Lead.parquet"]) == 5000
 
 
-def test_a_plan_without_a_limit_runs_under_the_default_one_and_an_explicit_limit_overrides_it(tmp_path, monkeypatch):
-    from reconcile import build, sql
-
-    seen = []
-    real = sql.connect
-    monkeypatch.delenv("RECONCILE_MEMORY_LIMIT", raising=False)
-    monkeypatch.setattr(
-        build, "connect", lambda *a, **kw: seen.append((kw.get("memory_limit"), kw.get("threads"))) or real(*a, **kw)
-    )
-    monkeypatch.setattr(build, "default_memory_limit", lambda **kw: "777MB")  # the machine's share varies by the minute
-    generate_snapshot(tmp_path / "snap", leads=60)
-    build_plan(tmp_path / "snap", out=tmp_path / "a" / "plan.json", exports=False)
-    build_plan(tmp_path / "snap", out=tmp_path / "b" / "plan.json", exports=False, memory_limit="300MB")
-    monkeypatch.setenv("RECONCILE_MEMORY_LIMIT", "400MB")
-    build_plan(tmp_path / "snap", out=tmp_path / "c" / "plan.json", exports=False)
-    assert seen == [("777MB", None), ("300MB", None), ("400MB", None)]
-
-
-def test_the_spreadsheet_export_keeps_a_given_limit_and_thread_count(tmp_path, monkeypatch):
-    """The export after the build (PLAN.changes.parquet/.csv) opens its own connection: --memory-limit and --threads
-    bound it as they bound the build; without a limit it runs under DuckDB's own default (see build_plan)."""
+def _connections_seen(monkeypatch) -> list:
+    """(memory_limit, threads) of every connection build_plan opens, under a default limit of 777MB (the machine's
+    share varies by the minute) and no RECONCILE_MEMORY_LIMIT."""
     from reconcile import build, sql
 
     seen = []
@@ -309,18 +291,29 @@ def test_the_spreadsheet_export_keeps_a_given_limit_and_thread_count(tmp_path, m
         build, "connect", lambda *a, **kw: seen.append((kw.get("memory_limit"), kw.get("threads"))) or real(*a, **kw)
     )
     monkeypatch.setattr(build, "default_memory_limit", lambda **kw: "777MB")
+    return seen
+
+
+def test_a_plan_without_a_limit_runs_under_the_default_one_and_an_explicit_limit_overrides_it(tmp_path, monkeypatch):
+    seen = _connections_seen(monkeypatch)
+    generate_snapshot(tmp_path / "snap", leads=60)
+    build_plan(tmp_path / "snap", out=tmp_path / "a" / "plan.json", exports=False)
+    build_plan(tmp_path / "snap", out=tmp_path / "b" / "plan.json", exports=False, memory_limit="300MB")
+    monkeypatch.setenv("RECONCILE_MEMORY_LIMIT", "400MB")
+    build_plan(tmp_path / "snap", out=tmp_path / "c" / "plan.json", exports=False)
+    assert [limit for limit, _ in seen] == ["777MB", "300MB", "400MB"]
+
+
+def test_the_spreadsheet_export_keeps_a_given_limit_and_thread_count(tmp_path, monkeypatch):
+    """The export after the build (PLAN.changes.parquet/.csv) opens its own connection: --memory-limit and --threads
+    bound it as they bound the build; without a limit it runs under DuckDB's own default (see build_plan)."""
+    seen = _connections_seen(monkeypatch)
     generate_snapshot(tmp_path / "snap", leads=60)
     given = build_plan(tmp_path / "snap", out=tmp_path / "a" / "plan.json", memory_limit="300MB", threads=1)
     default = build_plan(tmp_path / "snap", out=tmp_path / "b" / "plan.json")
-    assert seen == [("300MB", 1), ("300MB", 1), ("777MB", None), (None, None)]
-    assert (
-        [p.name for p in given.exports]
-        == [p.name for p in default.exports]
-        == [
-            "plan.changes.parquet",
-            "plan.changes.csv",
-        ]
-    )
+    assert seen == [("300MB", 1), ("300MB", 1), ("777MB", None), (None, None)]  # build, export; build, export
+    names = ["plan.changes.parquet", "plan.changes.csv"]
+    assert [p.name for p in given.exports] == [p.name for p in default.exports] == names
 
 
 @pytest.mark.parametrize(
