@@ -211,9 +211,8 @@ def build_plan(
     columnar = out_path is not None and fmt == "parquet"
     parts = planfile.data_dir(out_path).with_name(planfile.data_dir(out_path).name + ".building") if columnar else None
     files = snapshot_files(snapshot_dir, pol)
-    given_limit = memory_limit
     try:
-        memory_limit, spill = memory_settings(files, memory_limit)
+        build_limit, spill = memory_settings(files, memory_limit)
     except ValueError as e:
         msg = str(e)
         raise ReconcileError(f"{msg[:1].upper()}{msg[1:]}: use e.g. --memory-limit 2GB.") from e
@@ -224,7 +223,7 @@ def build_plan(
         dbfile.remove_database(work)
         dbfile.remove_database(scratch)
         try:
-            con = connect(work, memory_limit=memory_limit, threads=threads)
+            con = connect(work, memory_limit=build_limit, threads=threads)
         except ValueError as e:
             msg = str(e)
             raise ReconcileError(f"{msg[:1].upper()}{msg[1:]}: use e.g. --memory-limit 2GB or --threads 4.") from e
@@ -274,10 +273,9 @@ def build_plan(
             planfile.stamp(plan)
         write_atomic(out_path, planmod.dumps(plan.manifest() if columnar else plan))
         if exports:
-            # the user's --memory-limit / --threads bound the export too; without a limit it runs under DuckDB's own
-            # default, not the build's: its ordered COPY of the plan's sorted changes file streams (backfill 1M: peak
-            # ~1.0 GB, under the build's own), and DuckDB's batch-copy budget under 1 GB held it to 7.6 s, not 4.5 s
-            con = connect(db_path, memory_limit=given_limit, threads=threads)
+            # a given limit and thread count bound the export too; without a limit it runs under DuckDB's default, not
+            # the build's: its ordered COPY streams (peak under the build's), and a 1 GB budget slows it (bench/README)
+            con = connect(db_path, memory_limit=memory_limit, threads=threads)
             try:
                 written = planmod.export_changes(
                     con, out_path, planfile.part_path(plan, "changes") if columnar else None
