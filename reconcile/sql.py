@@ -106,11 +106,19 @@ VIEWS = ("plan/plan_record_context",)
 # Queries that are not materialised as tables (read by their module with sql_text, values bound).
 QUERIES = ("exports/export_campaign_members", "plan/summary_by_campaign_and_gbu")
 
+# Checks of values a source's staging model types itself (ids and times inside JSON: Smartlead custom_fields and
+# webhook payloads), run right after that model (snapshots.check_staged): each returns its bad values as `rejects`
+# rows, which stop a strict plan and are quarantined by a lenient one, like the read's own checks.
+STAGED_CHECKS = {
+    "smartlead__leads": "checks/check_smartlead__leads",
+    "smartlead__events": "checks/check_smartlead__events",
+}
+
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 
 def sql_text(name: str) -> str:
-    if name not in MODELS and name not in QUERIES and name not in AUDITS:
+    if name not in MODELS and name not in QUERIES and name not in AUDITS and name not in STAGED_CHECKS.values():
         raise KeyError(f"unknown SQL file {name!r}: register it in reconcile.sql")
     return (SQL_DIR / f"{name}.sql").read_text("utf-8")
 

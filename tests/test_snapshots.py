@@ -16,7 +16,9 @@ from conftest import (
     CLAY_HEADER,
     LEAD_HEADER,
     MEMBER_HEADER,
+    SMARTLEAD_HEADER,
     csv_text,
+    jsonl_text,
     lead,
     lead_id,
     loaded,
@@ -186,6 +188,67 @@ BAD_INPUT = [
         "error": "Snapshot 'manifest.toml': taken_at.clay value 'last tuesday' is not an ISO 8601 timestamp such as "
         "2026-11-27T06:00:00Z.",
     },
+    {
+        "why": "a Smartlead custom_fields Lead id with a bad checksum (not re-matched by email)",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "smartlead/campaign-9181.csv": csv_text(
+                SMARTLEAD_HEADER,
+                [
+                    {
+                        "id": "1",
+                        "email": "lead2@example.com",
+                        "custom_fields": json.dumps({"sfdc_lead_id": L1[:15] + "XYZ"}),
+                    }
+                ],
+            ),
+        },
+        "error": f"Snapshot 'smartlead/campaign-9181.csv' row 1: column 'custom_fields.sfdc_lead_id' value "
+        f"'{L1[:15]}XYZ' is not {ID_EXPECTED}. {HINT}",
+    },
+    {
+        "why": "a webhook event time that is not a timestamp",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "smartlead/events.jsonl": jsonl_text(
+                [{"event_type": "EMAIL_BOUNCE", "event_timestamp": "28/03/2025 09:35", "to_email": "lead1@example.com"}]
+            ),
+        },
+        "error": f"Snapshot 'smartlead/events.jsonl' row 1: column 'event_timestamp' value '28/03/2025 09:35' is not "
+        f"{TS_EXPECTED}. {HINT}",
+    },
+    {
+        "why": "a webhook category event without a time (old field name time_sent named when it is the one given)",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "smartlead/events.jsonl": jsonl_text(
+                [
+                    {"event": "LEAD_CATEGORY_UPDATED", "time_sent": "2025-03-28T09:35:01Z", "to_email": "x@y.z"},
+                    {"event_type": "LEAD_CATEGORY_UPDATED", "lead_category": {"new_name": "Interested"}},
+                    {"event": "EMAIL_REPLIED", "time_sent": "yesterday", "to_email": "x@y.z"},
+                ]
+            ),
+        },
+        "error": f"Snapshot 'smartlead/events.jsonl' row 2: column 'event_timestamp' is missing; expected "
+        f"{TS_EXPECTED}. {HINT} (1 more problem in this snapshot.)",
+    },
+    {
+        "why": "a webhook event's custom_fields Campaign id that is not an id",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "smartlead/events.jsonl": jsonl_text(
+                [
+                    {
+                        "event_type": "EMAIL_REPLY",
+                        "event_timestamp": "2025-03-28T09:35:01Z",
+                        "lead_data": {"email": "lead1@example.com", "custom_fields": {"sfdc_campaign_id": "701"}},
+                    }
+                ]
+            ),
+        },
+        "error": f"Snapshot 'smartlead/events.jsonl' row 1: column 'custom_fields.sfdc_campaign_id' value '701' is not "
+        f"{ID_EXPECTED}. {HINT}",
+    },
 ]
 
 
@@ -308,6 +371,25 @@ LENIENT = [
         },
         "rejects": [reject("clay/table.csv", 1, "Hard Bounced", "ja", BOOL_EXPECTED)],
     },
+    {
+        "why": "a bad id inside Smartlead custom_fields: the leads-export row is quarantined, not matched by email",
+        "files": {
+            "sfdc/Lead.csv": leads_csv([lead(1), lead(2)]),
+            "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, [member(1, 1), member(2, 2)]),
+            "clay/table.csv": csv_text(CLAY_HEADER, [{"LeadId": L2, "Hard Bounced": "yes"}]),
+            "smartlead/events.jsonl": jsonl_text(
+                [
+                    {
+                        "event_type": "EMAIL_BOUNCE",
+                        "event_timestamp": "2025-03-28T09:35:01Z",
+                        "to_email": "lead1@example.com",
+                        "custom_fields": {"sfdc_lead_id": L1[:15] + "XYZ"},
+                    }
+                ]
+            ),
+        },
+        "rejects": [reject("smartlead/events.jsonl", 1, "custom_fields.sfdc_lead_id", L1[:15] + "XYZ", ID_EXPECTED)],
+    },
 ]
 
 
@@ -380,6 +462,38 @@ def test_lenient_keeps_the_rows_after_a_ragged_row_and_their_numbers(tmp_path):
             (L2, 3),
             (L3, 4),
         ]
+    finally:
+        con.close()
+
+
+def test_lenient_counts_an_event_its_staging_check_quarantined_as_rejected_not_staged(tmp_path):
+    """Webhook values are typed by staging (sql/checks): a quarantined event leaves the staging table and moves from
+    staged to rejected in the file's count (records = staged + rejected); its bounce is not used, the good one is."""
+    events = [
+        {"event_type": "EMAIL_BOUNCE", "event_timestamp": "garbage", "to_email": "lead1@example.com"},
+        {"event_type": "EMAIL_BOUNCE", "event_timestamp": "2025-03-28T09:35:01Z", "to_email": "lead2@example.com"},
+        {"event_type": "EMAIL_SENT", "event_timestamp": "2025-03-28T09:35:01Z", "to_email": "lead1@example.com"},
+    ]
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": leads_csv(GOOD), "smartlead/events.jsonl": jsonl_text(events)})
+    plan = plan_in(snap, lenient=True)
+    assert [(r["file"], r["row"], r["column"], r["value"]) for r in plan["rejects"]] == [
+        ("smartlead/events.jsonl", 1, "event_timestamp", "garbage")
+    ]
+    files = {f["file"]: f for f in plan["summary"]["inputs"]["files"]}
+    assert files["smartlead/events.jsonl"] == {
+        "file": "smartlead/events.jsonl",
+        "source": "smartlead__events",
+        "records": 3,
+        "staged": 2,
+        "rejected": 1,
+    }
+    assert [(c["record_id"], c["field"]) for c in plan["changes"]] == [(L2, "external_hard_bounced__c")]
+    con = duckdb.connect(str(tmp_path / "out" / "reconcile.duckdb"), read_only=True)
+    try:
+        assert con.execute("select row from stg_smartlead__events").fetchall() == [(2,)]
+        assert con.execute(
+            "select staged, rejected from snapshot_files where file = 'smartlead/events.jsonl'"
+        ).fetchall() == [(2, 1)]
     finally:
         con.close()
 

@@ -545,6 +545,35 @@ def check_values(con, s: Source) -> None:
             )
 
 
+def check_staged(con, s: Source, files: list[LoadedFile], lenient: bool) -> None:
+    """The bad values a source's staging model typed itself (sql.STAGED_CHECKS: ids and times inside JSON) go to
+    `rejects` like the read's own (a strict plan stops at the first, raise_first_reject); lenient mode removes
+    their rows from the staging table and counts them rejected instead of staged (records = staged + rejected)."""
+    from ..sql import STAGED_CHECKS, sql_text
+
+    name = STAGED_CHECKS.get(s.name)
+    if name is None:
+        return
+    query = sql_text(name)
+    bound = {
+        k: v for k, v in (("expected_id", TYPES["id"]), ("expected_timestamp", TYPES["timestamp"])) if f"${k}" in query
+    }
+    found = con.execute(f"insert into rejects select file, row, col, value, expected, null from ({query})", bound)
+    if not found.fetchone()[0] or not lenient:
+        return
+    table = f"stg_{s.name}"  # rows rejected by the read were quarantined before staging: only this check's match
+    removed = dict(
+        con.execute(
+            f"select file, count(*) from {table} as t semi join rejects as r on r.file = t.file and r.row = t.row "
+            "group by file"
+        ).fetchall()
+    )
+    con.execute(f"delete from {table} as t using rejects as r where r.file = t.file and r.row = t.row")
+    for f in files:
+        n = removed.get(f.path, 0)
+        f.staged, f.rejected = f.staged - n, f.rejected + n
+
+
 def raise_first_reject(con) -> None:
     rows = con.execute(
         "select file, row, col, value, expected, message from rejects order by file, row, col"
@@ -556,6 +585,8 @@ def raise_first_reject(con) -> None:
     if message:  # a record the reader could not split into columns has no column to name: say its line in the
         # file as an editor shows it (the header is line 1, so record row N is line N + 1)
         text = f"Snapshot '{file}' line {row + 1}: {message}."
+    elif not value:  # a value a staged check requires (a category event's time, sql/checks)
+        text = f"Snapshot '{file}' row {row}: column '{col}' is missing; expected {expected}."
     elif expected.startswith("a unique Id"):
         text = (
             f"Snapshot '{file}' row {row}: column '{col}' value '{value}' appears more than once; expected {expected}."

@@ -1,6 +1,8 @@
 -- Smartlead webhook payloads (events.jsonl); old and new field names both accepted (source_schemas §1.8).
 -- Grain: one row per bounce, reply or category event. Parameters: none.
--- A kept event's fields are read in one json_extract_string over every path (v[1]..v[18], in the order of the
+-- The time and the Salesforce ids are typed only here: their text is kept beside them (*_given; event_at_key names
+-- the key the time came from) and sql/checks/check_smartlead__events.sql rejects the ones that do not parse.
+-- A kept event's fields are read in one json_extract_string over every path (v[1]..v[20], in the order of the
 -- coalesces below): each `p ->> key` parsed the whole payload again (20 parses per event; 1M leads: 1.5 → 0.7 s).
 with events as (
     select _file as file, _row as row, payload as p, upper(coalesce(payload ->> 'event_type', payload ->> 'event')) as t
@@ -15,7 +17,8 @@ kept as (
             '$.sl_email_lead_map_id', '$.email_lead_map_id',  -- v[8..9]: lead map id
             '$.event_timestamp', '$.timestamp', '$.time_replied', '$.time_sent', '$.created_at',  -- v[10..14]: time
             '$.lead_category.new_name', '$.category',  -- v[15..16]: category
-            '$.lead_data.custom_fields.sfdc_lead_id', '$.custom_fields.sfdc_lead_id'  -- v[17..18]: Lead id
+            '$.lead_data.custom_fields.sfdc_lead_id', '$.custom_fields.sfdc_lead_id',  -- v[17..18]: Lead id
+            '$.lead_data.custom_fields.sfdc_campaign_id', '$.custom_fields.sfdc_campaign_id'  -- v[19..20]: Campaign id
         ]) as v,
         json_extract(p, '$.lead_category') as lead_category
     from events
@@ -32,9 +35,16 @@ select
     clean_text(coalesce(v[6], v[7])) as smartlead_campaign_id,
     clean_text(coalesce(v[8], v[9])) as smartlead_lead_map_id,
     sf_ts(coalesce(v[10], v[11], v[12], v[13], v[14])) as event_at,
+    coalesce(v[10], v[11], v[12], v[13], v[14]) as event_at_given,
+    case when v[10] is not null then 'event_timestamp' when v[11] is not null then 'timestamp'
+         when v[12] is not null then 'time_replied' when v[13] is not null then 'time_sent'
+         when v[14] is not null then 'created_at' else 'event_timestamp' end as event_at_key,
     clean_text(coalesce(v[15], v[16], case when json_type(lead_category) = 'VARCHAR' then lead_category ->> '$' end))
         as new_category,
-    sf_id18(coalesce(v[17], v[18])) as sf_lead_id
+    sf_id18(coalesce(v[17], v[18])) as sf_lead_id,
+    sf_id18(coalesce(v[19], v[20])) as sf_campaign_id,
+    coalesce(v[17], v[18]) as sf_lead_id_given,
+    coalesce(v[19], v[20]) as sf_campaign_id_given
 from kept
 -- sorted (the file's order): the filter leaves partly filled row groups, which the checkpoint after the CREATE rewrote
 order by file, row
