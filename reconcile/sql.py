@@ -32,6 +32,7 @@ MODELS = (
     "staging/stg_pardot__prospects",
     "intermediate/int_source_rows_matched",
     "intermediate/int_clay_member_pairs",
+    "intermediate/int_member_by_lead_campaign",
     "intermediate/int_smartlead_member_rows",
     "intermediate/int_campaign_member_links",
     "intermediate/int_reply_evidence",

@@ -225,7 +225,13 @@ MEMBER_ROWS = [
 
 @pytest.mark.parametrize("case", MEMBER_ROWS, ids=[c["why"] for c in MEMBER_ROWS])
 def test_int_smartlead_member_rows(con, case):
-    run(con, case["given"], ["int_source_rows_matched", "int_clay_member_pairs", "int_smartlead_member_rows"])
+    models = [
+        "int_source_rows_matched",
+        "int_clay_member_pairs",
+        "int_member_by_lead_campaign",
+        "int_smartlead_member_rows",
+    ]
+    run(con, case["given"], models)
     assert (
         rows(
             con,
@@ -267,6 +273,22 @@ MEMBER_LINKS = [
         },
         "expect": [("smartlead", 1, M1, True), ("smartlead", 5, M1, True)],
     },
+    {
+        "why": "else through its Lead and custom_fields.sfdc_campaign_id, when they name one member (SPEC §3)",
+        "given": {
+            "stg_sfdc__lead": [lead(L1, "a@x.test")],
+            "stg_sfdc__campaign_member": [
+                {"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1},
+                {"sf_campaign_member_id": M2, "sf_lead_id": L1, "sf_campaign_id": C2},
+            ],
+            "stg_smartlead__events": [
+                event(1, sf_lead_id=L1, sf_campaign_id=C2),
+                event(2, email_norm="a@x.test", sf_campaign_id=C1),
+                event(3, sf_lead_id=L3, sf_campaign_id=C1),
+            ],
+        },
+        "expect": [("smartlead", 1, M2, True), ("smartlead", 2, M1, True)],
+    },
 ]
 
 
@@ -275,7 +297,13 @@ def test_int_campaign_member_links(con, case):
     run(
         con,
         case["given"],
-        ["int_source_rows_matched", "int_clay_member_pairs", "int_smartlead_member_rows", "int_campaign_member_links"],
+        [
+            "int_source_rows_matched",
+            "int_clay_member_pairs",
+            "int_member_by_lead_campaign",
+            "int_smartlead_member_rows",
+            "int_campaign_member_links",
+        ],
     )
     assert (
         rows(con, "select source, row, sf_campaign_member_id, cm_found from int_campaign_member_links")

@@ -1,6 +1,7 @@
 -- Identity (SPEC §3): Clay rows reach a CampaignMember by CampaignMemberId; Smartlead leads-export rows as
 -- int_smartlead_member_rows says; webhook events through the Clay pair (Smartlead Campaign ID, email), else
--- through the leads-export map id. Grain: one row per source row that names a CampaignMember. Parameters: none.
+-- through the leads-export map id, else through (their Lead, custom_fields.sfdc_campaign_id) naming one member
+-- (int_member_by_lead_campaign). Grain: one row per source row that names a CampaignMember. Parameters: none.
 with by_map_id as (
     select smartlead_campaign_id, smartlead_lead_map_id, min(sf_campaign_member_id) as sf_campaign_member_id
     from int_smartlead_member_rows
@@ -15,10 +16,14 @@ union all
 select 'smartlead', file, row, sf_campaign_member_id, true
 from int_smartlead_member_rows
 union all
-select 'smartlead', e.file, e.row, coalesce(p.sf_campaign_member_id, mp.sf_campaign_member_id), true
+select
+    'smartlead', e.file, e.row,
+    coalesce(p.sf_campaign_member_id, mp.sf_campaign_member_id, b.sf_campaign_member_id), true
 from stg_smartlead__events as e
 left join int_clay_member_pairs as p
     on p.smartlead_campaign_id = e.smartlead_campaign_id and p.email_norm = e.email_norm
 left join by_map_id as mp
     on mp.smartlead_campaign_id = e.smartlead_campaign_id and mp.smartlead_lead_map_id = e.smartlead_lead_map_id
-where coalesce(p.sf_campaign_member_id, mp.sf_campaign_member_id) is not null
+left join int_source_rows_matched as i on i.file = e.file and i.row = e.row and e.sf_campaign_id is not null
+left join int_member_by_lead_campaign as b on b.sf_lead_id = i.sf_lead_id and b.sf_campaign_id = e.sf_campaign_id
+where coalesce(p.sf_campaign_member_id, mp.sf_campaign_member_id, b.sf_campaign_member_id) is not null

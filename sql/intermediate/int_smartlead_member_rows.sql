@@ -1,18 +1,11 @@
 -- Identity (SPEC §3): Smartlead leads-export rows that reach a CampaignMember — through the Clay pair
--- (Smartlead Campaign ID, email), else through (their Lead, custom_fields.sfdc_campaign_id) naming one member.
+-- (Smartlead Campaign ID, email), else through (their Lead, custom_fields.sfdc_campaign_id) naming one member
+-- (int_member_by_lead_campaign).
 -- Grain: one row per leads-export row with a CampaignMember. Parameters: none.
 -- leads_with_lead is materialised: with its (file, row) join in the same pipeline as the two member lookups, three
 -- hash tables had to fit at once — at 10M leads that ran out of memory under a 6 GB limit (and spilled for 138 s
 -- under 960 MB); in two steps it completes under either.
-with member_by_lead_campaign as (
-    select sf_lead_id, sf_campaign_id, min(sf_campaign_member_id) as sf_campaign_member_id
-    from stg_sfdc__campaign_member
-    where sf_lead_id is not null
-    group by sf_lead_id, sf_campaign_id
-    having count(*) = 1
-),
-
-leads_with_lead as materialized (
+with leads_with_lead as materialized (
     select
         s.file, s.row, s.smartlead_campaign_id, s.smartlead_lead_map_id, s.email_norm, s.sf_campaign_id,
         i.sf_lead_id
@@ -27,5 +20,5 @@ select
 from leads_with_lead as s
 left join int_clay_member_pairs as p
     on s.smartlead_campaign_id = p.smartlead_campaign_id and s.email_norm = p.email_norm
-left join member_by_lead_campaign as b on s.sf_lead_id = b.sf_lead_id and s.sf_campaign_id = b.sf_campaign_id
+left join int_member_by_lead_campaign as b on s.sf_lead_id = b.sf_lead_id and s.sf_campaign_id = b.sf_campaign_id
 where coalesce(p.sf_campaign_member_id, b.sf_campaign_member_id) is not null
