@@ -115,9 +115,9 @@ SOURCE_ROWS = [
         "expect": [("clay", 1, None, "contact", "LeadId", None)],
     },
     {
-        "why": "a Pardot prospect synced to a Contact (and no Lead) is a contact whatever its email",
+        "why": "a Pardot prospect synced to a Contact (and no Lead) is a Contact's prospect whatever its email",
         "given": {"stg_pardot__prospects": [pardot(1, email_norm="nobody@x.test", sf_contact_id=contact_id(1))]},
-        "expect": [("pardot", 1, None, "contact", "salesforceLeadId", None)],
+        "expect": [("pardot", 1, None, "contact_prospect", "salesforceLeadId", None)],
     },
     {
         "why": "no id and an email of nobody is unmatched",

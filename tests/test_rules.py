@@ -1100,6 +1100,31 @@ IDENTITY = [
         ],
     },
     {
+        "why": "an email only a Contact has matches no Lead: unmatched_source_row, no change (SPEC §3)",
+        "given": {
+            "leads": [lead(1)],
+            "contacts": [{"Id": contact_id(1), "Email": "contact@example.com"}],
+            "clay": [{"Email": "Contact@example.com", "Hard Bounced": "true"}],
+        },
+        "expect": [
+            finding(
+                "unmatched_source_row",
+                None,
+                route="MARCOM Ops",
+                evidence_rows=[("clay", "clay/table.csv", 1, "Contact@example.com")],
+            )
+        ],
+    },
+    {
+        "why": "a Pardot prospect Pardot links to a Contact and no Lead is a Contact's: neither matched nor reported",
+        "given": {
+            "leads": [lead(1)],
+            "contacts": [{"Id": contact_id(1), "Email": "contact@example.com"}],
+            "pardot": [{"id": "51", "salesforceContactId": contact_id(1), "isEmailHardBounced": "true"}],
+        },
+        "expect": [],
+    },
+    {
         "why": "a LeadId not in the snapshot: unmatched_source_row naming it, the email is not used",
         "given": {"leads": [lead(1)], "clay": [{"LeadId": L2, "Email": "lead1@example.com", "Hard Bounced": "true"}]},
         "expect": [finding("unmatched_source_row", L2, evidence_rows=[("clay", "clay/table.csv", 1, L2)])],

@@ -1,6 +1,6 @@
 -- Finding unmatched_source_row: a source row reaching no Lead (its Lead id not in the snapshot, or its email
--- matching none), a Clay CampaignMember id not in the snapshot, or Smartlead reply evidence reaching no
--- CampaignMember. Nothing is dropped silently. Grain: one row per source row.
+-- matching none — a Contact's email included), a Clay CampaignMember id not in the snapshot, or Smartlead reply
+-- evidence reaching no CampaignMember. Nothing is dropped silently. Grain: one row per source row.
 -- Parameters: $clay_header_campaign_member_id (the Clay header, for provenance).
 select
     'unmatched_source_row' as kind,
@@ -8,13 +8,15 @@ select
     case when match = 'id_not_found' then given_id end as record_id,
     case match
         when 'id_not_found' then source || ' row names Lead ' || given_id || ', which is not in the Lead snapshot.'
+        when 'contact' then source || ' row matches no Lead: email ' || email_norm
+            || ' is a Contact''s (Contacts are read-only context: its values are not used).'
         else source || ' row matches no Lead (email ' || coalesce(email_norm, 'missing') || ').'
     end as detail,
     cast(null as varchar) as at,
     [evidence(source, file, row, case when given_id is not null then id_column else email_column end,
               coalesce(given_id, email_raw), null)] as evidence
 from int_source_rows_matched
-where match in ('unmatched', 'id_not_found')
+where match in ('unmatched', 'id_not_found', 'contact')
 union all
 select
     'unmatched_source_row', 'CampaignMember', k.sf_campaign_member_id,

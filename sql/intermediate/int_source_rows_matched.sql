@@ -1,5 +1,8 @@
 -- Identity (SPEC §3): every Clay, Smartlead and Pardot row resolved to one Lead — by the Lead Id it carries,
 -- else by normalised email matching exactly one Lead. Grain: one row per source row.
+-- A row reaching no Lead is 'id_not_found', 'ambiguous', 'unmatched', 'contact' (its email is a Contact's: still no
+-- Lead, find_unmatched_source_row says so) or 'contact_prospect' (a Pardot prospect Pardot itself links to a Contact
+-- and to no Lead: a Contact's prospect, which reconcile neither matches nor writes).
 -- Parameters: $clay_header_lead_id, $clay_header_email (the Clay headers, for provenance).
 -- Two branches: rows that carry an id only look the id up; only the others probe the email indexes
 -- (at 10M leads, probing every row against four hash tables was the slowest step of the build).
@@ -62,7 +65,8 @@ select
     case when e.n = 1 then e.sf_lead_id end as sf_lead_id,
     case when e.n = 1 then 'by_email'
          when e.n > 1 then 'ambiguous'
-         when pc.file is not null or c.email_norm is not null then 'contact'
+         when pc.file is not null then 'contact_prospect'
+         when c.email_norm is not null then 'contact'
          else 'unmatched' end as match,
     se.candidates
 from source_rows as r
