@@ -1116,6 +1116,23 @@ IDENTITY = [
         ],
     },
     {
+        "why": "a Clay row with only its CampaignMemberId: its member's reply is used, the finding says the Lead is not",
+        "given": {
+            "leads": [lead(1)],
+            "members": [member(1, 1)],
+            "clay": [{"CampaignMemberId": M1, "Replied": "yes"}],
+        },
+        "expect": [
+            change(HR, M1, after=True),
+            finding(
+                "unmatched_source_row",
+                None,
+                detail=f"clay row matches no Lead (email missing). It reaches CampaignMember {M1}: only its "
+                "CampaignMember values are used.",
+            ),
+        ],
+    },
+    {
         "why": "a Pardot prospect Pardot links to a Contact and no Lead is a Contact's: neither matched nor reported",
         "given": {
             "leads": [lead(1)],

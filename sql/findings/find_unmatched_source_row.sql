@@ -1,22 +1,27 @@
 -- Finding unmatched_source_row: a source row reaching no Lead (its Lead id not in the snapshot, or its email
 -- matching none — a Contact's email included), a Clay CampaignMember id not in the snapshot, or Smartlead reply
 -- evidence reaching no CampaignMember. Nothing is dropped silently. Grain: one row per source row.
+-- A row that reaches no Lead but does reach a CampaignMember (a Clay row with only its CampaignMemberId, an event
+-- through its map id) says so: its CampaignMember values are used, its Lead values are not.
 -- Parameters: $clay_header_campaign_member_id (the Clay header, for provenance).
 select
     'unmatched_source_row' as kind,
     'Lead' as object,
-    case when match = 'id_not_found' then given_id end as record_id,
-    case match
-        when 'id_not_found' then source || ' row names Lead ' || given_id || ', which is not in the Lead snapshot.'
-        when 'contact' then source || ' row matches no Lead: email ' || email_norm
+    case when i.match = 'id_not_found' then i.given_id end as record_id,
+    case i.match
+        when 'id_not_found'
+            then i.source || ' row names Lead ' || i.given_id || ', which is not in the Lead snapshot.'
+        when 'contact' then i.source || ' row matches no Lead: email ' || i.email_norm
             || ' is a Contact''s (Contacts are read-only context: its values are not used).'
-        else source || ' row matches no Lead (email ' || coalesce(email_norm, 'missing') || ').'
-    end as detail,
+        else i.source || ' row matches no Lead (email ' || coalesce(i.email_norm, 'missing') || ').'
+    end || coalesce(' It reaches CampaignMember ' || k.sf_campaign_member_id
+        || ': only its CampaignMember values are used.', '') as detail,
     cast(null as varchar) as at,
-    [evidence(source, file, row, case when given_id is not null then id_column else email_column end,
-              coalesce(given_id, email_raw), null)] as evidence
-from int_source_rows_matched
-where match in ('unmatched', 'id_not_found', 'contact')
+    [evidence(i.source, i.file, i.row, case when i.given_id is not null then i.id_column else i.email_column end,
+              coalesce(i.given_id, i.email_raw), null)] as evidence
+from int_source_rows_matched as i
+left join int_campaign_member_links as k on k.file = i.file and k.row = i.row and k.cm_found
+where i.match in ('unmatched', 'id_not_found', 'contact')
 union all
 select
     'unmatched_source_row', 'CampaignMember', k.sf_campaign_member_id,
