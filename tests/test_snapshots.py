@@ -527,6 +527,36 @@ def test_lenient_quarantines_a_truncated_jsonl_line(tmp_path, run_cli):
     assert [(c["record_id"], c["field"]) for c in plan["changes"]] == [(L2, "external_hard_bounced__c")]
 
 
+def test_a_jsonl_line_that_is_json_but_not_an_object_is_named_as_such(tmp_path, run_cli):
+    """Strict names the line and says what it is; lenient quarantines it with a JSON expectation, not a CSV one."""
+    events = '{"event_type":"EMAIL_BOUNCE","to_email":"lead2@example.com"}\n[1, 2]\n'
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": leads_csv(GOOD), "smartlead/events.jsonl": events})
+    result, _ = plan_cli(run_cli, snap)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: Snapshot 'smartlead/events.jsonl' row 2: value '[1, 2]' is a JSON value, but not an object. Each line "
+        f"must hold one JSON object. {HINT}\n"
+    )
+    result, out = plan_cli(run_cli, snap, "--lenient")
+    assert result.exit_code == 0, result.stderr
+    assert [(r["row"], r["value"], r["expected"], r["message"]) for r in loaded(load_plan(out))["rejects"]] == [
+        (2, "[1, 2]", "one JSON object on the line", "a JSON value, but not an object")
+    ]
+
+
+def test_a_damaged_parquet_file_is_refused_without_csv_advice_in_both_modes(tmp_path, run_cli):
+    data = _parquet(tmp_path, "sfdc/Lead.csv", leads_csv(GOOD))
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": None, "sfdc/Lead.parquet": data[:300]})
+    for extra in ((), ("--lenient",)):
+        result, out = plan_cli(run_cli, snap, *extra)
+        assert result.exit_code == 1
+        assert result.stderr.startswith("Error: Snapshot 'sfdc/Lead.parquet' cannot be read as Parquet: ")
+        assert result.stderr.endswith(
+            ". Is the file truncated or not Parquet? Export it again (--lenient cannot keep part of a Parquet file).\n"
+        )
+        assert "quoting" not in result.stderr and not out.exists()
+
+
 # ------------------------------------------------------------------------------------------ format variety
 
 FORMAT_LEADS = [

@@ -24,6 +24,8 @@ from ..errors import SnapshotError
 
 LENIENT_HINT = "Fix the value in the export, or rerun with --lenient to quarantine bad rows and plan from the rest."
 EXPECTED = "a well-formed row (complete quoting, as many columns as the header)"
+EXPECTED_JSON = "one JSON object on the line"
+NOT_OBJECT_VALUE = "a JSON value, but not an object"
 UNCLOSED = "a quoted value is not closed before the end of the file (truncated?)"
 NOT_AN_OBJECT = "not a complete JSON object (truncated?)"
 
@@ -185,7 +187,7 @@ def scan_jsonl(path: Path, first_only: bool = False) -> tuple[list[tuple[int, di
                     )
                 )
             elif (value := parse_object(line)) is None:
-                bad.append((row, line.strip()[:200], NOT_AN_OBJECT))
+                bad.append((row, line.strip()[:200], NOT_OBJECT_VALUE if _is_json(line) else NOT_AN_OBJECT))
             elif not first_only:
                 good.append((row, value))
             if first_only and bad:
@@ -222,6 +224,11 @@ def parse_object(line: str) -> dict | DeepObject | None:
     return value if isinstance(value, dict) else None
 
 
+def _is_json(line: str) -> bool:
+    """Whether a line that is not a JSON object is JSON at all (an array, a string…): asked of bad lines only."""
+    return bool(duckdb.execute("select json_valid(?)", [line]).fetchone()[0])
+
+
 # ---------------------------------------------------------------------------------------------- strict: the error
 
 
@@ -254,6 +261,11 @@ def json_error(path: Path, rel: str) -> SnapshotError:
             f"file truncated?). Each line must hold one JSON object. Export the file again. "
             f"{LENIENT_HINT}"
         )
+    if message == NOT_OBJECT_VALUE:
+        return SnapshotError(
+            f"Snapshot '{rel}' row {row}: value '{value[:80]}' is {NOT_OBJECT_VALUE}. Each line must hold one JSON "
+            f"object. {LENIENT_HINT}"
+        )
     return SnapshotError(f"Snapshot '{rel}' row {row}: {message}. Trim it in the export. {LENIENT_HINT}")
 
 
@@ -262,6 +274,11 @@ def structure_error(rel: str, e: duckdb.Error) -> SnapshotError:
     line = re.search(r"[Ll]ine:? (\d+)", msg)
     where = f" line {line.group(1)}" if line else ""
     first = msg.strip().splitlines()[0][:300]
+    if rel.lower().endswith(".parquet"):  # a Parquet file is read whole or not at all: --lenient cannot help
+        return SnapshotError(
+            f"Snapshot '{rel}' cannot be read as Parquet: {first}. Is the file truncated or not Parquet? Export it "
+            "again (--lenient cannot keep part of a Parquet file)."
+        )
     if "newline_delimited" in msg or "JSON" in msg:
         fix = "Each line must be one complete JSON object (is the file truncated?)."
     else:
@@ -302,8 +319,9 @@ def insert_rows(con, table: str, rows: list[dict], columns: list[str], casts: di
 
 
 def reject(con, rel: str, bad: list[tuple]) -> None:
+    is_json = rel.lower().endswith(".jsonl")
     if bad:
         con.executemany(
             "insert into rejects values (?, ?, '', ?, ?, ?)",
-            [[rel, row, value, EXPECTED, message] for row, value, message in bad],
+            [[rel, row, value, EXPECTED_JSON if is_json else EXPECTED, message] for row, value, message in bad],
         )

@@ -519,6 +519,12 @@ def check_values(con, s: Source) -> None:
     One scan finds whether anything is wrong at all (the usual answer is no); only then is each column's
     check run to name the values.
     """
+    if s.keep_payload:  # DuckDB reads any JSON value per line; a line must be one object (a `[1, 2]` line is not)
+        con.execute(
+            f"insert into rejects select _file, _row, '', left(payload::varchar, 200), ?, ? from {s.table} "
+            "where json_type(payload) <> 'OBJECT'",
+            [damaged.EXPECTED_JSON, damaged.NOT_OBJECT_VALUE],
+        )
     typed = [c for c in s.columns if c.type != "text"]
     if typed:
         any_bad = " or ".join(is_bad(c) for c in typed)
@@ -582,7 +588,9 @@ def raise_first_reject(con) -> None:
         return
     file, row, col, value, expected, message = rows[0]
     more = f" ({len(rows) - 1} more problem{'s' if len(rows) > 2 else ''} in this snapshot.)" if len(rows) > 1 else ""
-    if message:  # a record the reader could not split into columns has no column to name: say its line in the
+    if message and file.lower().endswith(".jsonl"):  # a line that is not one JSON object (row = its line)
+        text = f"Snapshot '{file}' row {row}: value '{value[:80]}' is {message}. Each line must hold one JSON object."
+    elif message:  # a record the reader could not split into columns has no column to name: say its line in the
         # file as an editor shows it (the header is line 1, so record row N is line N + 1)
         text = f"Snapshot '{file}' line {row + 1}: {message}."
     elif not value:  # a value a staged check requires (a category event's time, sql/checks)
