@@ -742,7 +742,13 @@ def digest(week, reports_dir, out_dir, dbs, send, policy):
 
 @app.group()
 def standins():
-    """Local stand-ins for Jira, incoming webhooks and SMTP on 127.0.0.1 (try `notify` offline; tests)."""
+    """Local stand-ins for Jira, incoming webhooks and SMTP on 127.0.0.1 (try `notify` offline; tests).
+
+    \b
+    Example:
+      reconcile standins serve &          # prints the variables to export, then:
+      reconcile notify plan.json --policy my-policy.toml
+    """
 
 
 @standins.command("serve")
@@ -784,7 +790,13 @@ def standins_serve(jira_flavor, issues):
 
 @app.group("smartlead-webhook")
 def smartlead_webhook():
-    """Receive Smartlead webhooks into a durable spool that `reconcile pull --sources smartlead` reads."""
+    """Receive Smartlead webhooks into a durable spool that `reconcile pull --sources smartlead` reads.
+
+    \b
+    Example:
+      reconcile smartlead-webhook serve --spool /srv/smartlead-spool --port 8787 &
+      reconcile pull --sources smartlead --spool /srv/smartlead-spool --out snapshots/today
+    """
 
 
 @smartlead_webhook.command("serve")
@@ -827,7 +839,14 @@ def smartlead_webhook_serve(spool_dir, port, host):
 
 @app.group()
 def sandbox():
-    """The local Salesforce-compatible org on 127.0.0.1 (tests, demo, trying things safely)."""
+    """The local Salesforce-compatible org on 127.0.0.1 (tests, demo, trying things safely).
+
+    \b
+    Example:
+      reconcile sandbox serve --seed demo/snapshot --reset > sandbox.log &
+      eval "$(reconcile sandbox env --wait 60)"     # SF_LOGIN_URL, SF_CLIENT_ID, … for every command
+      reconcile preflight
+    """
 
 
 @sandbox.command("serve")

@@ -21,6 +21,7 @@ def _commands(group, prefix=""):
 
 
 COMMANDS = list(_commands(app))
+GROUPS = sorted(name for name, cmd in app.commands.items() if hasattr(cmd, "commands"))
 
 
 @pytest.mark.parametrize("name", [n for n, _ in COMMANDS])
@@ -30,9 +31,10 @@ def test_every_command_has_help(name):
     assert len(result.output.splitlines()) > 5
 
 
-@pytest.mark.parametrize("name", [n for n, _ in COMMANDS])
+@pytest.mark.parametrize("name", [n for n, _ in COMMANDS] + GROUPS)
 def test_every_command_help_gives_an_example_to_copy(name):
-    """An indented `reconcile <name> …` line (or the cron line of `run`) in the --help text."""
+    """An indented `reconcile <name> …` line (or the cron line of `run`) in the --help text; a group's shows one of
+    its commands."""
     out = CliRunner().invoke(app, [*name.split(), "--help"]).output
     assert re.search(rf"^\s+(\S+ )*(\.venv/bin/)?reconcile {re.escape(name)}\b", out, re.MULTILINE), out
 

@@ -275,6 +275,10 @@ def test_missing_snapshot_directory(tmp_path, run_cli):
         "holds sfdc/, clay/, smartlead/ and pardot/ (see README: Snapshot contract).\n"
     )
     assert not out.exists()
+    (tmp_path / "Lead.csv").write_text("Id\n")  # a file given for the folder: said as such
+    result, _ = plan_cli(run_cli, tmp_path / "Lead.csv")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: Snapshot directory '{tmp_path / 'Lead.csv'}' is a file, not a directory.")
 
 
 # Truncated CSVs: SPEC §2 wants the file, row and what was expected; the product passes DuckDB's sniffer

@@ -80,8 +80,9 @@ def discover(root: Path, srcs: list[Source]) -> Discovery:
     specific source is not a generic Clay table. A data file in a source folder that matches no source, and two
     files for a single-file source, are errors naming the files."""
     if not root.is_dir():
+        what = "is a file, not a directory" if root.exists() else "does not exist"
         raise SnapshotError(
-            f"Snapshot directory '{root}' does not exist. Pass the folder that holds sfdc/, clay/, "
+            f"Snapshot directory '{root}' {what}. Pass the folder that holds sfdc/, clay/, "
             "smartlead/ and pardot/ (see README: Snapshot contract)."
         )
     found: dict[str, list[Path]] = {s.name: [] for s in srcs}
