@@ -76,6 +76,13 @@ def check(con, plan: dict, plan_path: str | Path, db_path: str | Path) -> str:
     for recorded, source, signature in rows:
         if recorded == digest and signing.verify("plan", _body(plan["plan_id"], digest, source), signature):
             return source
+    if any(recorded == digest for recorded, _, _ in rows):  # this plan's record, signed with another key
+        raise PlanError(
+            f"Plan '{plan_path}' (plan_id {short_id(plan['plan_id'])}) is recorded in '{db_path}', but its record "
+            f"does not verify with this machine's signing key: it was built with another one (or the record was "
+            f"edited). Approve and apply with the key `reconcile plan` used ({signing.KEY_ENV}, or approval.key in "
+            "the config folder: README, Signed approvals), or build the plan again here."
+        )
     raise PlanError(
         f"Plan '{plan_path}' (plan_id {short_id(plan['plan_id'])}) was not built by `reconcile plan` into "
         f"'{db_path}': no signed record of this plan_id and change set there. A hand-edited plan is "

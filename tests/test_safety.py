@@ -204,8 +204,21 @@ def test_a_row_added_to_the_plans_table_by_hand_does_not_make_a_plan_genuine(org
         [plan["plan_id"], provenance.changes_hash(plan), "hmac-sha256:" + "0" * 64],
     )
     con.close()
-    with pytest.raises(PlanError, match="no signed record"):
+    with pytest.raises(PlanError, match="does not verify with this machine's signing key"):
         approve(plan_path, by="Ana Admin")
+
+
+def test_a_plan_built_with_another_signing_key_is_refused_naming_the_key(plans, tmp_path, monkeypatch):
+    """Not 'hand-edited': the record is there, signed with the key of the machine that built it."""
+    monkeypatch.setenv("RECONCILE_APPROVAL_KEY", "a" * 64)
+    plan_path = tmp_path / "plan.json"
+    build_plan(plans.snapshot("handmade"), out=plan_path, exports=False)
+    monkeypatch.setenv("RECONCILE_APPROVAL_KEY", "b" * 64)
+    with pytest.raises(PlanError, match="it was built with another one") as e:
+        approve(plan_path, by="Ana Admin")
+    assert "RECONCILE_APPROVAL_KEY" in str(e.value) and "hand-edited" not in str(e.value)
+    monkeypatch.setenv("RECONCILE_APPROVAL_KEY", "a" * 64)
+    approve(plan_path, by="Ana Admin")  # the key it was built with
 
 
 def test_the_plans_record_survives_a_replan_into_the_same_database(org, plans, tmp_path):
