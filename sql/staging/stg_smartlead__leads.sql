@@ -1,8 +1,9 @@
 -- Smartlead leads-export rows, one file per campaign (campaign id from the file name campaign-<id>).
 -- Grain: one row per lead per Smartlead campaign. Parameters: $smartlead_taken_at (export time).
 -- <column>__id18 / __bool / __ts / __int: the value parsed once, in the read (sf_id18 / sf_bool / sf_ts / sf_int).
--- The Salesforce ids inside custom_fields are typed only here: their text is kept beside them (*_given) and
--- sql/checks/check_smartlead__leads.sql rejects the ones that are not ids (SPEC §2: an invalid id is bad input).
+-- The Salesforce ids inside custom_fields are typed only here: sql/checks/check_smartlead__leads.sql rejects the
+-- ones that are not ids, reading their text from the raw rows (kept here, two more columns in this sort ran out of
+-- memory at 10M leads under the default limit).
 with leads as (
     select *, json_extract_string(custom_fields, ['$.sfdc_lead_id', '$.sfdc_campaign_id']) as cf
     from raw_smartlead__leads
@@ -21,8 +22,6 @@ select
     reply_count as reply_count_raw,
     sf_id18_read(cf[1]) as sf_lead_id,  -- checked in bulk after the model (reconcile.sql CHECKED_IDS)
     sf_id18_read(cf[2]) as sf_campaign_id,
-    cf[1] as sf_lead_id_given,
-    cf[2] as sf_campaign_id_given,
     cast($smartlead_taken_at as timestamptz) as taken_at
 from leads
 -- sorted: rows arrive per file (one pipeline per file of the union) and DuckDB's checkpoint after the CREATE rewrote
