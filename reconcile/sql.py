@@ -313,6 +313,15 @@ def code_of(sql: str) -> str:
     return "\n".join(ln for ln in sql.splitlines() if not ln.lstrip().startswith("--"))
 
 
+def staged_check(source: str, params: dict) -> tuple[str, dict] | None:
+    """A source's staged check (STAGED_CHECKS) and the parameters it binds from params; None when it has none."""
+    name = STAGED_CHECKS.get(source)
+    if name is None:
+        return None
+    sql = sql_text(name)
+    return sql, _bound(name, sql, params)
+
+
 def _bound(name: str, sql: str, params: dict | None) -> dict:
     """The parameters a SQL file's body uses (its header comment names them too, but binds nothing), from params."""
     wanted = dict.fromkeys(_PARAM.findall(code_of(sql)))

@@ -556,15 +556,12 @@ def check_staged(con, s: Source, files: list[LoadedFile], lenient: bool) -> None
     """The bad values a source's staging model typed itself (sql.STAGED_CHECKS: ids and times inside JSON) go to
     `rejects` like the read's own (a strict plan stops at the first, raise_first_reject); lenient mode removes
     their rows from the staging table and counts them rejected instead of staged (records = staged + rejected)."""
-    from ..sql import STAGED_CHECKS, sql_text
+    from ..sql import staged_check
 
-    name = STAGED_CHECKS.get(s.name)
-    if name is None:
+    check = staged_check(s.name, {"expected_id": TYPES["id"], "expected_timestamp": TYPES["timestamp"]})
+    if check is None:
         return
-    query = sql_text(name)
-    bound = {
-        k: v for k, v in (("expected_id", TYPES["id"]), ("expected_timestamp", TYPES["timestamp"])) if f"${k}" in query
-    }
+    query, bound = check
     found = con.execute(f"insert into rejects select file, row, col, value, expected, null from ({query})", bound)
     if not found.fetchone()[0] or not lenient:
         return

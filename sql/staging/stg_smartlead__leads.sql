@@ -2,8 +2,8 @@
 -- Grain: one row per lead per Smartlead campaign. Parameters: $smartlead_taken_at (export time).
 -- <column>__id18 / __bool / __ts / __int: the value parsed once, in the read (sf_id18 / sf_bool / sf_ts / sf_int).
 -- The Salesforce ids inside custom_fields are typed only here: sql/checks/check_smartlead__leads.sql rejects the
--- ones that are not ids, reading their text from the raw rows (kept here, two more columns in this sort ran out of
--- memory at 10M leads under the default limit).
+-- ones that are not ids, reading their text back from the raw rows (not kept here: two more columns in this sort ran
+-- out of memory at 10M leads under the default limit).
 with leads as (
     select *, json_extract_string(custom_fields, ['$.sfdc_lead_id', '$.sfdc_campaign_id']) as cf
     from raw_smartlead__leads
