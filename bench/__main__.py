@@ -50,16 +50,29 @@ def middle_record(plan: Path) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench")
-    ap.add_argument("--leads", type=int, default=1_000_000)
-    ap.add_argument("--formats", default="csv,parquet")
+    ap = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Measure reconcile on generated snapshots: each step in a fresh process (wall, CPU, peak RSS),\n"
+        "ratios to the read floor, the Polars and pandas peers checked against the plan, MET/MISSED against\n"
+        "the targets. Nothing is asserted; bench/README.md explains every row.",
+        epilog="examples:\n"
+        "  python -m bench --leads 100000 --skip-pandas        a smaller run\n"
+        "  python -m bench --scale-check                       make bench, plus 10M leads against 1M\n"
+        "  python -m bench.compare --base COMMIT               this tree against another commit\n"
+        "  python -m bench.generate OUT LEADS csv              only generate (or find) a snapshot",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--leads", type=int, default=1_000_000, help="Salesforce Leads in the snapshot (default: 1000000)")
+    ap.add_argument("--formats", default="csv,parquet", help="input formats of the quiet day (default: csv,parquet)")
     ap.add_argument(
         "--scenarios",
         default="quiet,backfill",
         help="day profiles: quiet (every format) and backfill (CSV: >= 60%% of leads with a change)",
     )
-    ap.add_argument("--out", default="bench/out")
-    ap.add_argument("--skip-api", action="store_true")
+    ap.add_argument(
+        "--out", default="bench/out", help="snapshots (cached), plans and results.json (default: bench/out)"
+    )
+    ap.add_argument("--skip-api", action="store_true", help="leave out the API cost against the sandbox org")
     ap.add_argument("--skip-pandas", action="store_true", help="leave out the (slow) pandas peer")
     ap.add_argument(
         "--scale-check",

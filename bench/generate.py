@@ -44,6 +44,22 @@ def input_rows(info: dict) -> int:
     return sum(n for f, n in info["files"].items() if f != "manifest.toml")
 
 
-if __name__ == "__main__":  # python -m bench.generate OUT LEADS FMT
-    d, i = ensure_snapshot(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.generate",
+        description="Generate (or find cached) one benchmark snapshot, as `python -m bench` does before measuring.",
+        epilog="example: python -m bench.generate bench/out 100000 csv --scenario backfill",
+    )
+    ap.add_argument("out", type=Path, help="the bench output folder (snapshots go under OUT/data/)")
+    ap.add_argument("leads", type=int, help="number of Salesforce Leads")
+    ap.add_argument("format", choices=["csv", "parquet"])
+    ap.add_argument("--scenario", choices=["quiet", "backfill"], default="quiet", help="day profile (default: quiet)")
+    a = ap.parse_args(argv)
+    d, i = ensure_snapshot(a.out, a.leads, a.format, a.scenario)
     print(d, i["leads"], i["seconds"], i["bytes"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
