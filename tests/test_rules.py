@@ -81,7 +81,7 @@ def observed(plan: dict, scope: dict) -> dict[tuple, dict]:
         if scope["changes"] == "all" or name in scope["changes"]:
             key = ("change", name, c["record_id"])
             assert key not in out, f"two changes for {key}"
-            out[key] = {**c, "evidence_rows": [(e["source"], e["file"], e["row"], e["value"]) for e in c["evidence"]]}
+            out[key] = {**c, **_evidence_of(c)}
     for f in plan["findings"]:
         if f["kind"] in scope["findings"]:
             key = ("finding", f["kind"], f["record_id"])
@@ -89,8 +89,16 @@ def observed(plan: dict, scope: dict) -> dict[tuple, dict]:
             while key in out:  # several findings of one kind for one record (e.g. source rows)
                 key = ("finding", f["kind"], f["record_id"], n)
                 n += 1
-            out[key] = {**f, "evidence_rows": [(e["source"], e["file"], e["row"], e["value"]) for e in f["evidence"]]}
+            out[key] = {**f, **_evidence_of(f)}
     return out
+
+
+def _evidence_of(item: dict) -> dict:
+    """evidence_rows: (source, file, row, value) per evidence row; evidence_columns: the column each names."""
+    return {
+        "evidence_rows": [(e["source"], e["file"], e["row"], e["value"]) for e in item["evidence"]],
+        "evidence_columns": [e["column"] for e in item["evidence"]],
+    }
 
 
 def expected(expect: list[dict]) -> dict[tuple, dict]:
@@ -970,7 +978,14 @@ READ_ONLY = [
                 )
             },
         },
-        "expect": [finding("pardot_sync_gap", L1, evidence_rows=[("pardot", "pardot/prospects.csv", 1, "1")])],
+        "expect": [
+            finding(
+                "pardot_sync_gap",
+                L1,
+                evidence_rows=[("pardot", "pardot/prospects.csv", 1, "1")],
+                evidence_columns=["is_email_hard_bounced"],  # the column as the file names it
+            )
+        ],
     },
     {
         "why": "Pardot hard-bounced and SFDC's Pardot flag already true: no finding",
@@ -1145,6 +1160,35 @@ IDENTITY = [
         "why": "a LeadId not in the snapshot: unmatched_source_row naming it, the email is not used",
         "given": {"leads": [lead(1)], "clay": [{"LeadId": L2, "Email": "lead1@example.com", "Hard Bounced": "true"}]},
         "expect": [finding("unmatched_source_row", L2, evidence_rows=[("clay", "clay/table.csv", 1, L2)])],
+    },
+    {
+        "why": "a Pardot v4 crm_lead_fid not in the snapshot: unmatched_source_row names the column as the file does",
+        "given": {
+            "leads": [lead(1)],
+            "files": {
+                "pardot/prospects.csv": csv_text(
+                    ["id", "Email", "crm_lead_fid", "is_email_hard_bounced"],
+                    [
+                        {"id": "51", "Email": "a@b.com", "crm_lead_fid": L2, "is_email_hard_bounced": "0"},
+                        {"id": "52", "Email": "nobody@b.com", "is_email_hard_bounced": "0"},
+                    ],
+                )
+            },
+        },
+        "expect": [
+            finding(
+                "unmatched_source_row",
+                L2,
+                evidence_rows=[("pardot", "pardot/prospects.csv", 1, L2)],
+                evidence_columns=["crm_lead_fid"],
+            ),
+            finding(
+                "unmatched_source_row",
+                None,
+                evidence_rows=[("pardot", "pardot/prospects.csv", 2, "nobody@b.com")],
+                evidence_columns=["Email"],
+            ),
+        ],
     },
     {
         "why": "the LeadId wins over an email naming another lead",

@@ -104,6 +104,29 @@ BAD_INPUT = [
         f"(each Salesforce record once per file). {HINT} (1 more problem in this snapshot.)",
     },
     {
+        "why": "a bad value in a Pardot v4 column names the column as the file does",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "pardot/prospects.csv": csv_text(
+                ["id", "email", "crm_lead_fid", "is_email_hard_bounced"],
+                [{"id": "51", "email": "a@b.com", "crm_lead_fid": L1, "is_email_hard_bounced": "maybe"}],
+            ),
+        },
+        "error": f"Snapshot 'pardot/prospects.csv' row 1: column 'is_email_hard_bounced' value 'maybe' is not "
+        f"{BOOL_EXPECTED}. {HINT}",
+    },
+    {
+        "why": "duplicate ID in an ALL-CAPS Data Loader export names its header ID",
+        "files": {
+            "sfdc/Lead.csv": csv_text(
+                [h.upper() for h in LEAD_HEADER],
+                [{k.upper(): v for k, v in r.items()} for r in (lead(1), lead(2), lead(1, Id=L1[:15]))],
+            )
+        },
+        "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'ID' value '{L1}' appears more than once; expected a unique Id "
+        f"(each Salesforce record once per file). {HINT} (1 more problem in this snapshot.)",
+    },
+    {
         "why": "duplicate Id in sfdc/CampaignMember",
         "files": {
             "sfdc/Lead.csv": leads_csv(GOOD),

@@ -207,6 +207,11 @@ def create_ingest_tables(con: duckdb.DuckDBPyConnection) -> None:
         "sha256 varchar, rows bigint, taken_at varchar, staged bigint, rejected bigint)"
     )
     con.execute("create or replace table snapshot_ignored (file varchar, reason varchar)")
+    # the header each contract column has in each file (an alias such as Pardot v4's is_email_hard_bounced, or another
+    # case): rejects and the evidence of Pardot rows name the column as the file does
+    con.execute(
+        "create or replace table snapshot_headers (file varchar, source varchar, column_name varchar, header varchar)"
+    )
 
 
 def raw_schema(s: Source) -> list[tuple[str, str]]:
@@ -297,6 +302,10 @@ def load_file(
         _refused(path, rel, delim, e, salvageable)
         headers = sorted({k for _, v in damaged.scan_jsonl(path)[0] for k in v})
     mapping = _map_columns(s, headers, rel)
+    if mapping:
+        con.executemany(
+            "insert into snapshot_headers values (?, ?, ?, ?)", [[rel, s.name, n, h] for n, h in mapping.items()]
+        )
     campaign = _campaign_from_name(path) if s.name == "smartlead__leads" else None
     exprs, expr_params = (
         ["cast(? as varchar) as _file", "cast(null as bigint) as _row", "cast(? as varchar) as _campaign"],
@@ -550,6 +559,19 @@ def check_values(con, s: Source) -> None:
                 f"  where {parsed} is not null) where n > 1",
                 ["Id", "a unique Id (each Salesforce record once per file)"],
             )
+    name_as_in_file(con, s)
+
+
+def name_as_in_file(con, s: Source) -> None:
+    """Rejects of a source name each column as its file does (snapshot_headers), not by the contract's name: a Pardot
+    v4 file's bad value is in `is_email_hard_bounced`, which is the column its user will look for."""
+    if not s.columns or not con.execute("select count(*) from rejects").fetchone()[0]:
+        return
+    con.executemany(
+        "update rejects set col = h.header from snapshot_headers as h "
+        "where h.file = rejects.file and h.source = ? and h.column_name = ? and rejects.col = ?",
+        [[s.name, c.name, c.header] for c in s.columns],
+    )
 
 
 def check_staged(con, s: Source, files: list[LoadedFile], lenient: bool) -> None:

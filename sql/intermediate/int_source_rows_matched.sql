@@ -3,13 +3,23 @@
 -- A row reaching no Lead is 'id_not_found', 'ambiguous', 'unmatched', 'contact' (its email is a Contact's: still no
 -- Lead, find_unmatched_source_row says so) or 'contact_prospect' (a Pardot prospect Pardot itself links to a Contact
 -- and to no Lead: a Contact's prospect, which reconcile neither matches nor writes).
--- Parameters: $clay_header_lead_id, $clay_header_email (the Clay headers, for provenance).
+-- Parameters: $clay_header_lead_id, $clay_header_email (the Clay headers, for provenance; Pardot's come from
+-- snapshot_headers, as its file names them).
 -- Two branches: rows that carry an id only look the id up; only the others probe the email indexes
 -- (at 10M leads, probing every row against four hash tables was the slowest step of the build).
 -- A row's identity details (emails, the id it gave, the columns they came from, candidates) are kept only when it
 -- reached no Lead: only the findings on such rows read them (unmatched_source_row, ambiguous_match), and the rows
 -- that matched are most of 4M at 1M leads (1.0 CPU s less for this table, read narrower by every join on it).
-with source_rows as not materialized (
+with pardot_headers as (  -- the id and email columns as the Pardot file names them (v3/v4: crm_lead_fid)
+    select
+        file,
+        any_value(header) filter (where column_name = 'sf_lead_id') as id_header,
+        any_value(header) filter (where column_name = 'email') as email_header
+    from snapshot_headers
+    where source = 'pardot__prospects'
+    group by file
+),
+source_rows as not materialized (
     select 'clay' as source, file, row, sf_lead_id as given_id, $clay_header_lead_id as id_column, email_norm, email_raw,
            $clay_header_email as email_column
     from stg_clay__rows
@@ -20,8 +30,10 @@ with source_rows as not materialized (
     select 'smartlead', file, row, sf_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_norm, 'email'
     from stg_smartlead__events
     union all
-    select 'pardot', file, row, sf_lead_id, 'salesforceLeadId', email_norm, email_raw, 'email'
-    from stg_pardot__prospects
+    select 'pardot', p.file, p.row, p.sf_lead_id, coalesce(h.id_header, 'salesforceLeadId'), p.email_norm, p.email_raw,
+           coalesce(h.email_header, 'email')
+    from stg_pardot__prospects as p
+    left join pardot_headers as h on h.file = p.file
 ),
 leads_by_email as (
     select email_norm, count(*) as n, min(sf_lead_id) as sf_lead_id
