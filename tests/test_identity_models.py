@@ -66,7 +66,8 @@ def smartlead(row, **cols):
 
 
 def event(row, **cols):
-    return {"file": "smartlead/events.jsonl", "row": row, "smartlead_campaign_id": "77", **cols}
+    keys = {"email_key": "lead_email", "sf_lead_id_key": "custom_fields.sfdc_lead_id"}  # as staging names them
+    return {"file": "smartlead/events.jsonl", "row": row, "smartlead_campaign_id": "77", **keys, **cols}
 
 
 def pardot(row, **cols):
@@ -138,8 +139,8 @@ def test_int_source_rows_matched(con, case):
 
 
 def test_int_source_rows_matched_keeps_the_email_a_row_carried():
-    """Events have no raw email (stg_smartlead__events): their email_norm stands in, named 'email'. (Kept for the
-    rows that reach no Lead, which the findings name.)"""
+    """Events have no raw email (stg_smartlead__events): their email_norm stands in, named by the payload's key
+    (email_key: lead_email, to_email, …). (Kept for the rows that reach no Lead, which the findings name.)"""
     c = staged(HANDMADE)
     try:
         run(
@@ -152,7 +153,7 @@ def test_int_source_rows_matched_keeps_the_email_a_row_carried():
             ["int_source_rows_matched"],
         )
         assert rows(c, "select row, email_raw, email_column from int_source_rows_matched") == [
-            (1, "a@x.test", "email"),
+            (1, "a@x.test", "lead_email"),
             (2, " A@x.test", "email"),
         ]
     finally:

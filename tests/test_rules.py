@@ -226,7 +226,11 @@ HARD_BOUNCE = [
                 {"event": "EMAIL_BOUNCED", "sl_lead_email": "Lead1@example.com", "timestamp": T0, "campaign_id": "77"}
             ],
         },
-        "expect": [change(HB, L1, after=True, status="ready"), finding("bounce_hop_lost", L1)],
+        "expect": [
+            # the evidence names the payload's own key (event, not event_type)
+            change(HB, L1, after=True, status="ready", evidence_columns=["external_hard_bounced__c", "event"]),
+            finding("bounce_hop_lost", L1),
+        ],
     },
     {
         "why": "bounce in both Clay and Smartlead: the hop worked, no bounce_hop_lost",
@@ -727,7 +731,28 @@ CLASSIFICATION = [
                     ("sfdc", "sfdc/CampaignMember.csv", 1, None),
                     ("smartlead", "smartlead/events.jsonl", 1, "Not Interested"),
                 ],
+                evidence_columns=["ReplyClassification__c", "lead_category.new_name"],
             )
+        ],
+    },
+    {
+        "why": "an old payload's category (deprecated field) is evidence named category",
+        "given": {
+            "leads": [lead(1)],
+            "members": [REPLIED],
+            "events": [
+                {
+                    "event_type": "LEAD_CATEGORY_UPDATED",
+                    "event_timestamp": T1,
+                    "campaign_id": "77",
+                    "lead_email": "lead1@example.com",
+                    "category": "Out Of Office",
+                }
+            ],
+            "clay": [clay_member()],
+        },
+        "expect": [
+            change(RC, M1, after="Out Of Office", evidence_columns=["ReplyClassification__c", "category"]),
         ],
     },
     {

@@ -12,7 +12,7 @@ union all
 select
     i.sf_lead_id,
     'smartlead',
-    evidence('smartlead', e.file, e.row, 'event_type', e.event_type, iso_ts(e.event_at))
+    evidence('smartlead', e.file, e.row, e.event_type_key, e.event_type, iso_ts(e.event_at))
 from stg_smartlead__events as e
 join int_source_rows_matched as i on i.file = e.file and i.row = e.row
 left join int_sender_bounces as sb

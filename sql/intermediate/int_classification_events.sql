@@ -16,7 +16,7 @@ where c.reply_category is not null
 union all
 select
     k.sf_campaign_member_id, e.new_category, e.event_at, 1, e.file, e.row,
-    evidence('smartlead', e.file, e.row, 'lead_category.new_name', e.new_category, iso_ts(e.event_at))
+    evidence('smartlead', e.file, e.row, e.new_category_key, e.new_category, iso_ts(e.event_at))
 from stg_smartlead__events as e
 join int_campaign_member_links as k on k.file = e.file and k.row = e.row
 where e.kind = 'category' and e.new_category is not null and e.event_at is not null

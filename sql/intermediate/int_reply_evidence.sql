@@ -9,7 +9,7 @@ where c.replied
 union all
 select
     k.sf_campaign_member_id,
-    evidence('smartlead', e.file, e.row, 'event_type', e.event_type, iso_ts(e.event_at))
+    evidence('smartlead', e.file, e.row, e.event_type_key, e.event_type, iso_ts(e.event_at))
 from stg_smartlead__events as e
 join int_campaign_member_links as k on k.file = e.file and k.row = e.row
 where e.kind = 'reply'

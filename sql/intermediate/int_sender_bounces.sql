@@ -8,7 +8,7 @@ join int_source_rows_matched as i on i.file = s.file and i.row = s.row
 where lower(s.category) = lower($value_sender_originated_bounce) and i.sf_lead_id is not null
 union all
 select i.sf_lead_id, e.smartlead_campaign_id,
-       evidence('smartlead', e.file, e.row, 'lead_category.new_name', e.new_category, iso_ts(e.event_at))
+       evidence('smartlead', e.file, e.row, e.new_category_key, e.new_category, iso_ts(e.event_at))
 from stg_smartlead__events as e
 join int_source_rows_matched as i on i.file = e.file and i.row = e.row
 where e.kind = 'category' and lower(e.new_category) = lower($value_sender_originated_bounce)

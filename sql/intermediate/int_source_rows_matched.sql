@@ -27,7 +27,7 @@ source_rows as not materialized (
     select 'smartlead', file, row, sf_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_raw, 'email'
     from stg_smartlead__leads
     union all
-    select 'smartlead', file, row, sf_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_norm, 'email'
+    select 'smartlead', file, row, sf_lead_id, sf_lead_id_key, email_norm, email_norm, email_key
     from stg_smartlead__events
     union all
     select 'pardot', p.file, p.row, p.sf_lead_id, coalesce(h.id_header, 'salesforceLeadId'), p.email_norm, p.email_raw,
