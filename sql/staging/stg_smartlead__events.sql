@@ -3,7 +3,7 @@
 -- The time and the Salesforce ids are typed only here: their text is kept beside them (*_given; event_at_key names
 -- the key the time came from) and sql/checks/check_smartlead__events.sql rejects the ones that do not parse.
 -- *_key: the key each value came from (old or new name), so evidence names the field the payload has.
--- A kept event's fields are read in one json_extract_string over every path (v[1]..v[20], in the order of the
+-- A kept event's fields are read in one json_extract_string over every path (v[1]..v[21], in the order of the
 -- coalesces below): each `p ->> key` parsed the whole payload again (20 parses per event; 1M leads: 1.5 → 0.7 s).
 with events as (
     select _file as file, _row as row, payload as p, upper(coalesce(payload ->> 'event_type', payload ->> 'event')) as t
@@ -19,10 +19,10 @@ kept as (
             '$.event_timestamp', '$.timestamp', '$.time_replied', '$.time_sent', '$.created_at',  -- v[10..14]: time
             '$.lead_category.new_name', '$.category',  -- v[15..16]: category
             '$.lead_data.custom_fields.sfdc_lead_id', '$.custom_fields.sfdc_lead_id',  -- v[17..18]: Lead id
-            '$.lead_data.custom_fields.sfdc_campaign_id', '$.custom_fields.sfdc_campaign_id'  -- v[19..20]: Campaign id
+            '$.lead_data.custom_fields.sfdc_campaign_id', '$.custom_fields.sfdc_campaign_id',  -- v[19..20]: Campaign id
+            '$.event_type'  -- v[21]: present (else the old name `event` gave the type)
         ]) as v,
-        json_extract(p, '$.lead_category') as lead_category,
-        (p ->> 'event_type') is not null as has_event_type
+        json_extract(p, '$.lead_category') as lead_category
     from events
     where t in ('EMAIL_BOUNCE', 'EMAIL_BOUNCED', 'EMAIL_REPLY', 'EMAIL_REPLIED', 'LEAD_CATEGORY_UPDATED')
 )
@@ -30,7 +30,7 @@ select
     file,
     row,
     t as event_type,
-    case when has_event_type then 'event_type' else 'event' end as event_type_key,
+    case when v[21] is not null then 'event_type' else 'event' end as event_type_key,
     case when t in ('EMAIL_BOUNCE', 'EMAIL_BOUNCED') then 'bounce'
          when t in ('EMAIL_REPLY', 'EMAIL_REPLIED') then 'reply'
          else 'category' end as kind,
