@@ -1211,7 +1211,7 @@ IDENTITY = [
                 "unmatched_source_row",
                 None,
                 evidence_rows=[("pardot", "pardot/prospects.csv", 2, "nobody@b.com")],
-                evidence_columns=["Email"],
+                evidence_columns=["email"],  # a header in another case keeps the contract's spelling
             ),
         ],
     },

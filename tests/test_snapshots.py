@@ -116,14 +116,14 @@ BAD_INPUT = [
         f"{BOOL_EXPECTED}. {HINT}",
     },
     {
-        "why": "duplicate ID in an ALL-CAPS Data Loader export names its header ID",
+        "why": "duplicate ID in an ALL-CAPS Data Loader export: headers match case-insensitively, the column is Id",
         "files": {
             "sfdc/Lead.csv": csv_text(
                 [h.upper() for h in LEAD_HEADER],
                 [{k.upper(): v for k, v in r.items()} for r in (lead(1), lead(2), lead(1, Id=L1[:15]))],
             )
         },
-        "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'ID' value '{L1}' appears more than once; expected a unique Id "
+        "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'Id' value '{L1}' appears more than once; expected a unique Id "
         f"(each Salesforce record once per file). {HINT} (1 more problem in this snapshot.)",
     },
     {

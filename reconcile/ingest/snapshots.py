@@ -207,8 +207,9 @@ def create_ingest_tables(con: duckdb.DuckDBPyConnection) -> None:
         "sha256 varchar, rows bigint, taken_at varchar, staged bigint, rejected bigint)"
     )
     con.execute("create or replace table snapshot_ignored (file varchar, reason varchar)")
-    # the header each contract column has in each file (an alias such as Pardot v4's is_email_hard_bounced, or another
-    # case): rejects and the evidence of Pardot rows name the column as the file does
+    # the name each contract column has in each file: its alias (Pardot v4's is_email_hard_bounced for
+    # isEmailHardBounced), else the contract's own spelling (headers match case-insensitively: an ALL-CAPS `ID` is `Id`).
+    # Rejects and the evidence of Pardot rows name the column by it.
     con.execute(
         "create or replace table snapshot_headers (file varchar, source varchar, column_name varchar, header varchar)"
     )
@@ -303,8 +304,10 @@ def load_file(
         headers = sorted({k for _, v in damaged.scan_jsonl(path)[0] for k in v})
     mapping = _map_columns(s, headers, rel)
     if mapping:
+        spelled = {c.name: c.header for c in s.columns}
         con.executemany(
-            "insert into snapshot_headers values (?, ?, ?, ?)", [[rel, s.name, n, h] for n, h in mapping.items()]
+            "insert into snapshot_headers values (?, ?, ?, ?)",
+            [[rel, s.name, n, spelled[n] if h.lower() == spelled[n].lower() else h] for n, h in mapping.items()],
         )
     campaign = _campaign_from_name(path) if s.name == "smartlead__leads" else None
     exprs, expr_params = (
@@ -563,8 +566,8 @@ def check_values(con, s: Source) -> None:
 
 
 def name_as_in_file(con, s: Source) -> None:
-    """Rejects of a source name each column as its file does (snapshot_headers), not by the contract's name: a Pardot
-    v4 file's bad value is in `is_email_hard_bounced`, which is the column its user will look for."""
+    """Rejects of a source name a column by the alias its file uses (snapshot_headers), not by the contract's name: a
+    Pardot v4 file's bad value is in `is_email_hard_bounced`, which is the column its user will look for."""
     if not s.columns or not con.execute("select count(*) from rejects").fetchone()[0]:
         return
     con.executemany(
