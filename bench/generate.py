@@ -39,8 +39,8 @@ def warm_page_cache(snap: Path) -> dict:
     """Read every input file of `snap` once, untimed, so the steps measured next all find it in the page cache.
 
     Without it the first step after other work paid the disk: on 2026-12-03, after the 10M snapshot had been read, the
-    1M CSV read floor took 25.8 s (14.2 CPU s; 7.5 s warm) and reconcile, run right after it on a warm cache, came out
-    at 1.31x the floor — a ratio flattered by the floor's wait, not earned."""
+    1M CSV read floor took 25.8 s (14.2 CPU s; 8.9 s warm in the next run) and reconcile, run after it on a warm
+    cache, came out at 1.31x the floor — a ratio flattered by the floor's wait, not earned."""
     t, n = time.perf_counter(), 0
     for path in input_files(snap):
         with open(path, "rb", buffering=0) as fh:
