@@ -104,9 +104,15 @@ def model_params(policy: Policy, snap: Snapshot) -> dict:
 
 
 def stage_snapshot(
-    con: duckdb.DuckDBPyConnection, snapshot_dir: Path, policy: Policy, lenient: bool = False, progress=None
+    con: duckdb.DuckDBPyConnection,
+    snapshot_dir: Path,
+    policy: Policy,
+    lenient: bool = False,
+    progress=None,
+    release: bool = False,
 ) -> Snapshot:
-    """Ingest every source and build its staging table (stg_*), freeing each raw table as soon as it is staged."""
+    """Ingest every source and build its staging table (stg_*), freeing each raw table as soon as it is staged
+    (release: and the source's files from the page cache, see ingest)."""
     load_macros(con, _formula_path(policy))
 
     def stage(source, snap):
@@ -114,7 +120,9 @@ def stage_snapshot(
         run_model(con, f"staging/stg_{source.name}", model_params(policy, snap))
         check_staged(con, source, [f for f in snap.files if f.source == source.name], lenient)
 
-    return ingest(con, snapshot_dir, policy.clay_columns, lenient=lenient, progress=progress, on_source=stage)
+    return ingest(
+        con, snapshot_dir, policy.clay_columns, lenient=lenient, progress=progress, on_source=stage, release=release
+    )
 
 
 def staged(snapshot_dir: str | Path, policy: str | Path | Policy | None = None) -> duckdb.DuckDBPyConnection:
@@ -138,10 +146,12 @@ def build(
     spill: bool = False,
 ) -> Snapshot:
     """Ingest and run every model on an open connection (no transaction handling here).
-    spill (under a memory limit): intermediates go to the attached scratch database, not memory."""
+    spill (under a memory limit): intermediates go to the attached scratch database, not memory, and each source's
+    files leave the page cache once staged — a snapshot that large would otherwise keep the memory the build's own
+    files need (the DuckDB file and the scratch file are written, then read back)."""
     load_policy_tables(con, policy, snapshot_dir)
     with checkpoints_deferred(con):  # the raw tables live only until staged
-        snap = stage_snapshot(con, snapshot_dir, policy, lenient=lenient, progress=progress)
+        snap = stage_snapshot(con, snapshot_dir, policy, lenient=lenient, progress=progress, release=spill)
     snap.inputs = coverage.assess(snap, policy)
     params = model_params(policy, snap)
     run_models(con, params, progress=progress, names=_modelled(), spill=spill, free=True)

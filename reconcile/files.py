@@ -1,5 +1,5 @@
-"""Small shared file and format helpers: atomic writes, value text for CSV/SOQL/explain output, canonical JSON
-and its hash."""
+"""Small shared file and format helpers: atomic writes, releasing a read file's cached pages, value text for
+CSV/SOQL/explain output, canonical JSON and its hash."""
 
 from __future__ import annotations
 
@@ -22,6 +22,19 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def release_cached_pages(path: Path) -> None:
+    """Tell the kernel a file's cached pages will not be read again (posix_fadvise POSIX_FADV_DONTNEED), so the
+    memory they hold goes to the files a build writes and reads back. Advice only: nothing changes in the file,
+    and a later read simply reads it from disk. A no-op where the system has no posix_fadvise (macOS, Windows)."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
 
 
 def as_text(value, blank: str = "") -> str:

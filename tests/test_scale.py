@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -402,6 +404,44 @@ def test_build_plan_drops_each_intermediate_after_its_last_reader(tmp_path, monk
         assert live == still_read, name
     assert seen[-1][1] == set()
     assert where == {"scratch" if spill else "temp"}
+
+
+def _resident_bytes(paths) -> list[int]:
+    """How much of each file is in the page cache (util-linux fincore)."""
+    out = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--raw", "--output", "RES", *map(str, paths)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [int(n) for n in out.split()]
+
+
+@pytest.mark.skipif(shutil.which("fincore") is None, reason="needs util-linux fincore to see the page cache")
+@pytest.mark.parametrize("spill", [False, True])
+def test_a_build_too_large_for_memory_releases_each_input_file_from_the_page_cache(tmp_path, monkeypatch, spill):
+    """A snapshot whose intermediates go to the scratch file (10M leads: 14.8 GB of input) leaves its files in the
+    page cache no longer than until each source is staged, so the cache holds what the build reads back (its DuckDB
+    and scratch files), not input it has done with; a build that fits memory leaves the cache alone."""
+    from reconcile import sql
+    from reconcile.build import snapshot_files
+    from reconcile.policy import load_policy
+
+    if spill:
+        monkeypatch.setattr(sql, "INTERMEDIATE_FACTOR", 10**6)
+    generate_snapshot(tmp_path / "snap", leads=200)
+    files = snapshot_files(tmp_path / "snap", load_policy())
+    for path in files:  # written back and read: every page cached and clean (dirty pages are not released)
+        with path.open("rb") as fh:
+            os.fsync(fh.fileno())
+            fh.read()
+    assert len(files) >= 8 and all(_resident_bytes(files))
+    build_plan(tmp_path / "snap", out=tmp_path / "out" / "plan.json", exports=False)
+    resident = dict(zip((p.relative_to(tmp_path / "snap").as_posix() for p in files), _resident_bytes(files)))
+    if spill:
+        assert resident == dict.fromkeys(resident, 0)
+    else:
+        assert all(resident.values()), resident
 
 
 class _OutOfMemoryOnCreate:

@@ -27,6 +27,7 @@ from . import damaged
 from ..clock import iso, parse_utc
 from .contract import CLAY_IDENTITY, PARSERS, SYSTEMS, TYPES, Column, Source, sources
 from ..errors import ReconcileError, SnapshotError
+from ..files import release_cached_pages
 from ..ids import correct_ids
 from .damaged import LENIENT_HINT
 
@@ -654,13 +655,22 @@ def account(con, s: Source, files: list[LoadedFile], lenient: bool) -> None:
 
 
 def ingest(
-    con, root: Path, clay_columns: dict[str, str], lenient: bool = False, progress=None, on_source=None
+    con,
+    root: Path,
+    clay_columns: dict[str, str],
+    lenient: bool = False,
+    progress=None,
+    on_source=None,
+    release: bool = False,
 ) -> Snapshot:
     """Load a snapshot directory into raw tables. Strict: raises SnapshotError on the first bad value.
 
     `on_source(source, snapshot)` runs after each source is loaded and checked (lenient: quarantined), so the
     caller can stage it; its raw tables are dropped right after (bounded peak memory). Without on_source the raw
     tables stay (tests, profiling).
+
+    release: once a source is done (read, fingerprinted, staged), its files' pages are released from the page cache
+    (files.release_cached_pages), for a snapshot too large to share the machine's memory with the build's own files.
     """
     srcs = sources(clay_columns)
     manifest = read_manifest(root)
@@ -671,13 +681,14 @@ def ingest(
     digests = []
     with ThreadPoolExecutor(max_workers=1) as hashing:
         for s in srcs:
-            tables = []
+            tables, hashed = [], []
             for i, path in enumerate(found[s.name]):
                 rel = path.relative_to(root).as_posix()
                 if progress:
                     progress(f"reading {rel}")
                 delim = damaged.inspect_head(path, rel)
                 digests.append(hashing.submit(damaged.sha256_of, path))
+                hashed.append((path, digests[-1]))
                 tables.append(file_table(s, i))
                 records = load_file(con, s, path, rel, delim, lenient, tables[-1])
                 lf = LoadedFile(rel, s.name, s.system, "", records, taken_at_for(manifest, s.system, path))
@@ -691,6 +702,10 @@ def ingest(
             if on_source:
                 on_source(s, snap)
                 drop_raw(con, s, tables, lenient)
+            if release:
+                for path, digest in hashed:
+                    digest.result()  # its fingerprint has read it too
+                    release_cached_pages(path)
         for lf, digest in zip(snap.files, digests):
             lf.sha256 = digest.result()
     con.executemany(
