@@ -27,12 +27,18 @@ def write_atomic(path: Path, text: str | bytes) -> None:
 def release_cached_pages(path: Path) -> None:
     """Tell the kernel a file's cached pages will not be read again (posix_fadvise POSIX_FADV_DONTNEED), so the
     memory they hold goes to the files a build writes and reads back. Advice only: nothing changes in the file,
-    and a later read simply reads it from disk. A no-op where the system has no posix_fadvise (macOS, Windows)."""
+    and a later read simply reads it from disk. A no-op where the system has no posix_fadvise (macOS, Windows), and
+    when the file cannot be opened any more: advice that cannot be given must not fail the build that gives it."""
     if not hasattr(os, "posix_fadvise"):
         return
-    fd = os.open(path, os.O_RDONLY)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
     try:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass
     finally:
         os.close(fd)
 

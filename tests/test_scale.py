@@ -444,6 +444,19 @@ def test_a_build_too_large_for_memory_releases_each_input_file_from_the_page_cac
         assert all(resident.values()), resident
 
 
+def test_releasing_a_file_from_the_page_cache_is_advice_that_never_fails_the_build(tmp_path):
+    """A file gone or not a regular file (removed under a running build, a directory) is not an error; the file's
+    content is untouched."""
+    from reconcile.files import release_cached_pages
+
+    kept = tmp_path / "kept.csv"
+    kept.write_text("Id\n00Q000000000001AAA\n", encoding="utf-8")
+    release_cached_pages(kept)
+    release_cached_pages(tmp_path / "gone.csv")
+    release_cached_pages(tmp_path)
+    assert kept.read_text(encoding="utf-8") == "Id\n00Q000000000001AAA\n"
+
+
 class _OutOfMemoryOnCreate:
     """A real DuckDB connection whose first `failures` CREATE statements run out of memory (fault injection: a real
     out-of-memory needs a 10M-lead snapshot); records the thread count each CREATE ran with."""
