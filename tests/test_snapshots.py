@@ -101,7 +101,8 @@ BAD_INPUT = [
         "why": "duplicate Id in sfdc/Lead (15 and 18 characters are the same record)",
         "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2), lead(1, Id=L1[:15])])},
         "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'Id' value '{L1}' appears more than once; expected a unique Id "
-        f"(each Salesforce record once per file). {HINT} (1 more problem in this snapshot.)",
+        f"(each Salesforce record once per file; rows 1 and 3 hold the same record). {HINT} (1 more problem in this "
+        "snapshot.)",
     },
     {
         "why": "a bad value in a Pardot v4 column names the column as the file does",
@@ -124,7 +125,8 @@ BAD_INPUT = [
             )
         },
         "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'Id' value '{L1}' appears more than once; expected a unique Id "
-        f"(each Salesforce record once per file). {HINT} (1 more problem in this snapshot.)",
+        f"(each Salesforce record once per file; rows 1 and 3 hold the same record). {HINT} (1 more problem in this "
+        "snapshot.)",
     },
     {
         "why": "duplicate Id in sfdc/CampaignMember",
@@ -133,7 +135,23 @@ BAD_INPUT = [
             "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, [member(1, 1), member(1, 2)]),
         },
         "error": f"Snapshot 'sfdc/CampaignMember.csv' row 1: column 'Id' value '{member_id(1)}' appears more than once; "
-        f"expected a unique Id (each Salesforce record once per file). {HINT} (1 more problem in this snapshot.)",
+        f"expected a unique Id (each Salesforce record once per file; rows 1 and 2 hold the same record). {HINT} (1 more "
+        "problem in this snapshot.)",
+    },
+    {
+        "why": "a Lead without its Id (it would leave the snapshot and make its source rows look unmatched)",
+        "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2, Id=""), lead(3)])},
+        "error": f"Snapshot 'sfdc/Lead.csv' row 2: column 'Id' is missing; expected the record's Salesforce Id (every row "
+        f"of a Salesforce export has one). {HINT}",
+    },
+    {
+        "why": "a CampaignMember whose Id is only spaces",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, [member(1, 1), member(2, 2, Id="  ")]),
+        },
+        "error": "Snapshot 'sfdc/CampaignMember.csv' row 2: column 'Id' is missing; expected the record's Salesforce Id "
+        f"(every row of a Salesforce export has one). {HINT}",
     },
     {
         "why": "empty (0-byte) file",
@@ -345,7 +363,11 @@ def reject(file, row, column, value, expected):
         "column": column,
         "value": value,
         "expected": expected,
-        "message": f"column '{column}' value '{value}' is not {expected}",
+        "message": f"column '{column}' is missing; expected {expected}"
+        if not value
+        else f"column '{column}' value '{value}' appears more than once; expected {expected}"
+        if expected.startswith("a unique Id")
+        else f"column '{column}' value '{value}' is not {expected}",
     }
 
 
@@ -384,8 +406,38 @@ LENIENT = [
         "why": "duplicate Id: every copy is quarantined",
         "files": bounce_both(leads_csv([lead(1), lead(2), lead(1, Id=L1[:15])])),
         "rejects": [
-            reject("sfdc/Lead.csv", 1, "Id", L1, "a unique Id (each Salesforce record once per file)"),
-            reject("sfdc/Lead.csv", 3, "Id", L1[:15], "a unique Id (each Salesforce record once per file)"),
+            reject(
+                "sfdc/Lead.csv",
+                r,
+                "Id",
+                v,
+                "a unique Id (each Salesforce record once per file; rows 1 and 3 hold the same record)",
+            )
+            for r, v in ((1, L1), (3, L1[:15]))
+        ],
+    },
+    {
+        "why": "an Id in seven rows: each names five of them and how many more",
+        "files": bounce_both(leads_csv([lead(2)] + [lead(1)] * 7)),
+        "rejects": [
+            reject(
+                "sfdc/Lead.csv",
+                r,
+                "Id",
+                L1,
+                "a unique Id (each Salesforce record once per file; rows 2, 3, 4, 5, 6 "
+                "and 2 more hold the same record)",
+            )
+            for r in range(2, 9)
+        ],
+    },
+    {
+        "why": "a Lead without its Id: quarantined, not silently left out",
+        "files": bounce_both(leads_csv([lead(1, Id=""), lead(2)])),
+        "rejects": [
+            reject(
+                "sfdc/Lead.csv", 1, "Id", "", "the record's Salesforce Id (every row of a Salesforce export has one)"
+            )
         ],
     },
     {

@@ -364,6 +364,8 @@ def parse_expr(c: Column) -> str:
     return f"{PARSERS[c.type].macro}({qi(c.name)})"
 
 
+UNIQUE_ID = "a unique Id"  # how a duplicate key's reject begins its `expected` (its error and message say so)
+
 # Physical operators that keep their input's row order (DuckDB "Order Preservation": a single-table FROM, SELECT,
 # WHERE; https://duckdb.org/docs/stable/sql/dialect/order_preservation). A join, aggregate or sort does not.
 ORDER_KEEPING = frozenset({"PROJECTION", "FILTER"})
@@ -552,16 +554,27 @@ def check_values(con, s: Source) -> None:
     if s.key:
         col = next(c for c in s.columns if c.name == s.key)
         key, parsed = qi(col.name), qi(col.parsed)
+        # a record without its Id cannot be matched, diffed or written: it would silently leave the snapshot (and
+        # every source row naming it would look unmatched), so a blank Id is bad input like a malformed one
+        con.execute(
+            f"insert into rejects select _file, _row, ?, '', ?, null from {s.table} "
+            f"where {key} is null or trim({key}) = ''",
+            [col.header, "the record's Salesforce Id (every row of a Salesforce export has one)"],
+        )
         duplicated = con.execute(
             f"select count(*) from (select {parsed} as k from {s.table} "
             f"where k is not null group by k having count(*) > 1)"
         ).fetchone()[0]
-        if duplicated:
+        if duplicated:  # every row of a duplicated Id is rejected (reconcile will not guess which is right), each
+            # naming the rows that hold the same record (15- or 18-character): up to 5, then how many more
             con.execute(
-                f"insert into rejects select _file, _row, ?, {key}, ?, null from ("
-                f"  select _file, _row, {key}, count(*) over (partition by {parsed}) as n from {s.table}"
-                f"  where {parsed} is not null) where n > 1",
-                ["Id", "a unique Id (each Salesforce record once per file)"],
+                f"insert into rejects select _file, _row, ?, {key}, ? || case when n = 2 then rows[1] || ' and ' || "
+                "rows[2] else array_to_string(rows[1:5], ', ') || case when n > 5 then ' and ' || (n - 5) || ' more' "
+                "else '' end end || ' hold the same record)', null from ("
+                f"  select _file, _row, {key}, count(*) over w as n, "
+                f"  list(_row::varchar order by _row) over w as rows from {s.table} where {parsed} is not null "
+                f"  window w as (partition by {parsed})) where n > 1",
+                [col.header, f"{UNIQUE_ID} (each Salesforce record once per file; rows "],
             )
     name_as_in_file(con, s)
 
@@ -619,7 +632,7 @@ def raise_first_reject(con) -> None:
         text = f"Snapshot '{file}' line {row + 1}: {message}."
     elif not value:  # a value a staged check requires (a category event's time, sql/checks)
         text = f"Snapshot '{file}' row {row}: column '{col}' is missing; expected {expected}."
-    elif expected.startswith("a unique Id"):
+    elif expected.startswith(UNIQUE_ID):
         text = (
             f"Snapshot '{file}' row {row}: column '{col}' value '{value}' appears more than once; expected {expected}."
         )
@@ -716,8 +729,11 @@ def ingest(
         con.executemany("insert into snapshot_ignored values (?, ?)", [list(i) for i in snap.ignored])
     if not lenient:
         raise_first_reject(con)
-    con.execute(
-        "update rejects set message = coalesce(message, 'column ''' || col || ''' value ''' || "
-        "coalesce(value, '') || ''' is not ' || expected)"
+    con.execute(  # the words of raise_first_reject's error, without the file and row the reject names itself
+        "update rejects set message = coalesce(message, 'column ''' || col || ''' ' || case "
+        "when coalesce(value, '') = '' then 'is missing; expected ' "
+        "when starts_with(expected, ?) then 'value ''' || value || ''' appears more than once; expected ' "
+        "else 'value ''' || value || ''' is not ' end || expected)",
+        [UNIQUE_ID],
     )
     return snap
