@@ -541,6 +541,30 @@ def test_apply_exits_0_and_lists_drifted_changes(org, plans, tmp_path):
     assert CM_B in {h[0] for h in history(org)}
 
 
+def test_a_fill_whose_blank_field_was_filled_since_the_snapshot_is_drifted_not_refused(org, plans, tmp_path):
+    """SPEC §7: a value that changed since the snapshot is `drifted`. Lead E's Industry was blank when planned (a
+    plain fill); a person filled it before apply. Nothing of it is written, and it is drift (exit 0, listed), not a
+    broken invariant (refused, exit 1), which says a plan asked for an overwrite."""
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    pol = policy_with(
+        folder,
+        statuses={"company_description__c": "active", "Industry": "active"},
+        replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"},
+    )
+    plan_path = plans.copy(tmp_path, "enrich")
+    seed(org, plans.snapshot("enrich"))
+    c = next(c for c in load_plan(plan_path)["changes"] if (c["record_id"], c["field"]) == (LEAD_E, "Industry"))
+    assert (c["before"], c["after"], c["status"]) == (None, "Banking", "ready")
+    approve(plan_path, by="Ana Admin", policy=pol)
+    admin_sf(org).Lead.update(LEAD_E, {"Industry": "Retail"})
+    r = cli("apply", plan_path, "--policy", pol, env=sandbox_env(org))
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert f"drifted: Lead {LEAD_E} Industry" in r.stdout and "refused" not in r.stdout
+    assert org.org.get("Lead", LEAD_E)["Industry"] == "Retail"
+    assert (LEAD_E, "Industry") not in history(org)
+
+
 def test_a_dry_run_checks_the_same_things_and_writes_nothing(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     res = do_apply(org, plan_path, dry_run=True)

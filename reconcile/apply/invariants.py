@@ -5,7 +5,8 @@ The rule of a field comes from the policy (its `rule`), not from the change: a p
   hard_bounce_only_false_to_true    hard-bounce fields (rule hard_bounce_union) only go false → true
   replied_only_false_to_true        Has_Replied__c (rule reply_set_once) only goes false → true
   enrichment_fill_if_blank          enrichment (rule enrichment_fill_if_blank) only fills a blank field, unless
-                                    the signed approval releases that field or record with a reason
+                                    the signed approval releases that field or record with a reason (a fill
+                                    whose blank field was filled since the snapshot is drifted, not refused)
   inactive_picklist_value           a picklist value the org's describe does not list as active
   (the allowlist itself: apply.policy_violations)
 """
@@ -34,5 +35,7 @@ def live_violation(
     if fp.rule in SET_ONCE_TRUE and (after is not True or current is True):
         return SET_ONCE_TRUE[fp.rule]
     if fp.rule == FILL_IF_BLANK and not _blank(current) and not released:
-        return FILL_IF_BLANK
+        # a fill planned against a blank field that someone filled since the snapshot is drift (SPEC §7: apply
+        # writes neither); only a plan that asks to overwrite a value it saw breaks the invariant
+        return FILL_IF_BLANK if not _blank(change.get("before")) else None
     return None
