@@ -186,7 +186,7 @@ def explain(record_id, plan_path, as_json):
     from .explain import explain as run, render_text
     from .plan import load_plan
 
-    result = run(load_plan(plan_path, verify=False), record_id)
+    result = run(load_plan(plan_path), record_id)
     click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else render_text(result))
 
 
@@ -534,7 +534,7 @@ def report(plan_path, out, reports_dir):
     from .plan import load_plan
     from .report.report import render_report
 
-    plan = load_plan(plan_path, verify=False)
+    plan = load_plan(plan_path)
     history, since = [], None
     if reports_dir:
         from .notebook.run import history_of, list_runs, since_last_run

@@ -133,6 +133,39 @@ def test_explain_rejects_a_malformed_id(tmp_path):
     assert "Error: Record id '00Q12' is not a Salesforce id" in result.output
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "json"])
+def test_explain_and_report_refuse_a_plan_edited_after_it_was_built(tmp_path, fmt):
+    """What they show is what plan_id binds (SPEC §6: one verifiable unit): an edited value is never shown under the
+    plan's id — the same check as approve and apply."""
+    import duckdb
+
+    fixtures = Path(__file__).parent / "fixtures" / "handmade"
+    runner = CliRunner()
+    plan = tmp_path / "p.json"
+    assert runner.invoke(app, ["plan", str(fixtures), "--out", str(plan), "--format", fmt]).exit_code == 0
+    record, field = "00Q5g00000AbCdFEAV", "external_hard_bounced__c"  # a ready hard bounce false → true
+    if fmt == "json":
+        doc = json.loads(plan.read_text("utf-8"))
+        c = next(c for c in doc["changes"] if (c["record_id"], c["field"]) == (record, field))
+        c["after"] = False
+        plan.write_text(json.dumps(doc), "utf-8")
+    else:
+        data = tmp_path / "p.data" / "changes.parquet"
+        edited = tmp_path / "edited.parquet"
+        flip = f"record_id = '{record}' and field = '{field}' and after = 'true'"
+        assert duckdb.sql(f"select count(*) from '{data}' where {flip}").fetchall() == [(1,)]
+        duckdb.sql(
+            f"copy (select * replace (case when {flip} then 'false' else after end as after) "
+            f"from '{data}' order by object, record_id, field) to '{edited}' (format parquet, compression zstd)"
+        )
+        edited.replace(data)
+    for args in (["explain", record, "--plan", str(plan)], ["report", str(plan), "--out", str(tmp_path / "r.html")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith(f"Error: Plan '{plan}' was edited after it was built"), result.output
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_explain_names_rule_and_source_rows(tmp_path):
     fixtures = Path(__file__).parent / "fixtures" / "handmade"
     runner = CliRunner()
