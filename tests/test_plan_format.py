@@ -206,6 +206,19 @@ def test_v1_plan_id_is_the_hash_of_the_content_without_created_at(tmp_path):
     assert planmod.compute_plan_id({**v1, "changes": v1["changes"][1:]}) != v1["plan_id"]
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "json"])
+def test_plan_id_follows_the_readme_recipe_on_a_plan_with_non_ascii_text(tmp_path, fmt):
+    """README "Plan format": the recipe a reader outside reconcile would write, on the file as written (/1 and the /2
+    manifest), including details with `→` / `—` that an ASCII-escaping dump would hash differently."""
+    doc = json.loads(build_plan(HANDMADE, out=tmp_path / "plan.json", exports=False, fmt=fmt).plan_path.read_bytes())
+    body = {k: v for k, v in doc.items() if k not in ("plan_id", "created_at")}
+    assert not json.dumps(body, ensure_ascii=False).isascii()  # the plan has non-ASCII text to get wrong
+    readme = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+    assert doc["plan_id"] == "sha256:" + readme.hexdigest()
+    escaped = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+    assert doc["plan_id"] != "sha256:" + escaped.hexdigest()
+
+
 def test_a_different_input_gives_a_different_plan_id(tmp_path, plan):
     copy = tmp_path / "snapshot"
     shutil.copytree(HANDMADE, copy)
