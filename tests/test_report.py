@@ -112,7 +112,7 @@ def test_hard_bounce_section_carries_the_runbook(html):
 def test_rejected_rows_list_file_row_column_value_and_expectation(html):
     section = html[html.index('id="rejects"') : html.index('id="connector-errors"')]
     assert "clay/enrichment.csv" in section and "Hard Bounced" in section and "maybe" in section
-    assert "a boolean (true/false/1/0/yes/no or empty)" in section
+    assert "a boolean (true/false/1/0/yes/no/y/n/t/f or empty)" in section
 
 
 def test_connector_errors_of_the_week_are_grouped_by_message(html):

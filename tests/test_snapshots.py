@@ -34,7 +34,7 @@ HINT = "Fix the value in the export, or rerun with --lenient to quarantine bad r
 L1, L2, L3 = lead_id(1), lead_id(2), lead_id(3)
 GOOD = [lead(1), lead(2)]
 ID_EXPECTED = "a Salesforce id (15 or 18 letters and digits with a valid checksum)"
-BOOL_EXPECTED = "a boolean (true/false/1/0/yes/no or empty)"
+BOOL_EXPECTED = "a boolean (true/false/1/0/yes/no/y/n/t/f or empty)"
 TS_EXPECTED = "an ISO 8601 timestamp such as 2025-03-28T09:35:01Z"
 
 

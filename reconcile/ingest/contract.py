@@ -13,7 +13,7 @@ from typing import NamedTuple
 # value types checked at ingest; the checks themselves live in sql/macros/values.sql
 TYPES = {
     "id": "a Salesforce id (15 or 18 letters and digits with a valid checksum)",
-    "bool": "a boolean (true/false/1/0/yes/no or empty)",
+    "bool": "a boolean (true/false/1/0/yes/no/y/n/t/f or empty)",
     "timestamp": "an ISO 8601 timestamp such as 2025-03-28T09:35:01Z",
     "int": "a whole number",
     "json": "a JSON document",
