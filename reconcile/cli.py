@@ -551,7 +551,8 @@ def report(plan_path, out, reports_dir):
 @click.option("--campaign", "campaign_id", required=True, help="Salesforce Campaign id (15 or 18 characters).")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="CSV file for Clay to import.")
 @policy_option
-def export_members(snapshot_dir, campaign_id, out, policy):
+@org_option
+def export_members(snapshot_dir, campaign_id, out, policy, org):
     """Write the pre-campaign Campaign Member export (SFDC → Clay, seed §3.4) for one campaign.
 
     Columns: CampaignMemberId, LeadId, Email (named as in the policy's [clay.columns]), Company, Industry,
@@ -563,7 +564,7 @@ def export_members(snapshot_dir, campaign_id, out, policy):
     """
     from .members import export_members as run
 
-    n = run(snapshot_dir, campaign_id, out, policy=policy)
+    n = run(snapshot_dir, campaign_id, out, policy=policy_path(policy, org))
     click.echo(f"Wrote {n} Campaign Members to {out}")
 
 

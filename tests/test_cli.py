@@ -227,3 +227,23 @@ def test_snapshot_file_names_match_case_insensitively_and_one_file_per_salesforc
     twice = runner.invoke(app, ["plan", str(snap), "--out", str(tmp_path / "p2.json")])
     assert twice.exit_code == 1
     assert "has 2 files for sfdc/Lead.* (SFDC/Lead.csv, SFDC/lead.CSV). Keep one of them." in twice.output
+
+
+def test_export_members_names_the_org_whose_policy_maps_the_clay_columns(tmp_path, monkeypatch):
+    """SPEC §8: every command can name the org it works on — the members export takes its Clay header names from
+    that org's policy ([clay.columns]), as `plan --org` reads them."""
+    from conftest import policy_with
+
+    folder = tmp_path / "policies"
+    policy_with(folder, replace={'lead_id = "LeadId"': 'lead_id = "SFDC Lead"'}).rename(folder / "emea.toml")
+    monkeypatch.setenv("RECONCILE_POLICY_DIR", str(folder))
+    fixtures = Path(__file__).parent / "fixtures" / "handmade"
+    out = tmp_path / "members.csv"
+    args = ["export-members", str(fixtures), "--campaign", "7015g000000MNOCAA4", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--org", "EMEA"])
+    assert result.exit_code == 0, result.output
+    assert "SFDC Lead" in out.read_text("utf-8").splitlines()[0].split(",")
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert "LeadId" in out.read_text("utf-8").splitlines()[0].split(",")
+    result = CliRunner().invoke(app, [*args, "--org", "APAC"])
+    assert result.exit_code == 1 and "No policy for org 'APAC'" in result.output
