@@ -1,11 +1,10 @@
 """Snapshot directory → DuckDB (file-backed) → SQL models → plan file: the policy as tables, staging per source,
-the models, then the plan (plan.assemble*). All or nothing: the DuckDB file is built beside its target and swapped
-in only when everything succeeded (dbfile.py)."""
+the models, then the plan (plan.assemble*). All or nothing: the DuckDB file, the plan and its exports are written
+beside their targets and moved into place only when everything succeeded (build_plan, dbfile.py)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from . import dbfile, planfile, provenance
 from . import plan as planmod
 from .clock import iso
 from .errors import DUCKDB_DISK_FULL, ReconcileError, SnapshotError
-from .files import write_atomic
+from .files import move_into_place, refuse_folder, remove_path
 from .policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
 from .ingest.contract import sources
 from .ingest.snapshots import Snapshot, check_staged, discover, ingest
@@ -203,9 +202,12 @@ def build_plan(
 ) -> PlanResult:
     """`reconcile plan`: build the plan of a snapshot directory; nothing is written when anything fails.
 
-    The DuckDB file is built beside its target (`<db>.building`, committing as it goes, so memory stays bounded:
-    a dropped table's memory is only freed by a commit) and moved over the target at the end, with the target's
-    audit trail carried over. The target stays open read-only meanwhile: no apply can write to it unseen.
+    Every output — the DuckDB file, the plan's data folder, the plan file, the spreadsheet exports — is written
+    beside its target under a temporary name (`<name>.building`), and all are moved into place only once all are
+    written (see the order below); a failure before leaves every old output exactly as it was. The DuckDB file is
+    built committing as it goes, so memory stays bounded (a dropped table's memory is only freed by a commit), with
+    the target's audit trail carried over. The target stays open read-only meanwhile: no apply can write to it
+    unseen.
 
     fmt "parquet" writes `reconcile.plan/2` (manifest + `<plan>.data/`), "json" one `reconcile.plan/1` file;
     without `out` the plan is only returned (/1, lists inline)."""
@@ -217,10 +219,18 @@ def build_plan(
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     out_path = Path(out) if out else None
     db_path = Path(db) if db else default_db_path(out_path, snapshot_dir)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    work, scratch = dbfile.building_paths(db_path)
     columnar = out_path is not None and fmt == "parquet"
-    parts = planfile.data_dir(out_path).with_name(planfile.data_dir(out_path).name + ".building") if columnar else None
+    exported = planmod.export_paths(out_path) if out_path is not None and exports else ()
+    for target in (db_path, *exported, *([out_path] if out_path else [])):
+        refuse_folder(target)  # before anything is built
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    if out_path:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+    work, scratch = dbfile.building_paths(db_path)
+    parts = _building(planfile.data_dir(out_path)) if columnar else None
+    manifest = _building(out_path) if out_path else None
+    staged_exports = tuple(_building(p) for p in exported)
+    temporaries = [p for p in (parts, manifest, *staged_exports) if p is not None]
     files = snapshot_files(snapshot_dir, pol)
     try:
         build_limit, spill = memory_settings(files, memory_limit)
@@ -233,6 +243,8 @@ def build_plan(
     try:
         dbfile.remove_database(work)
         dbfile.remove_database(scratch)
+        for path in temporaries:
+            remove_path(path)
         try:
             con = connect(work, memory_limit=build_limit, threads=threads)
         except ValueError as e:
@@ -245,7 +257,6 @@ def build_plan(
             if progress:
                 progress("writing plan")
             if columnar:
-                shutil.rmtree(parts, ignore_errors=True)
                 plan = planmod.assemble_files(con, snap, pol, out_path, parts)
             else:
                 plan = planmod.assemble(con, snap, pol)
@@ -253,10 +264,7 @@ def build_plan(
                 dbfile.carry_over(old, con)
             provenance.record(con, plan)
         except duckdb.OutOfMemoryException as e:
-            raise ReconcileError(
-                "DuckDB ran out of memory while planning (nothing was written). Raise the limit "
-                "with --memory-limit (e.g. 8GB) or RECONCILE_MEMORY_LIMIT, or free memory."
-            ) from e
+            raise _out_of_memory() from e
         except duckdb.Error as e:
             if DUCKDB_DISK_FULL in str(e):  # not the snapshot's fault: say where the space ran out and how to get more
                 raise ReconcileError(
@@ -267,30 +275,83 @@ def build_plan(
             raise SnapshotError(f"Snapshot '{snapshot_dir}' could not be reconciled: {str(e).splitlines()[0]}") from e
         finally:
             con.close()
-        dbfile.replace_database(work, db_path)
-    except BaseException:
-        dbfile.remove_database(work)
-        if parts is not None:
-            shutil.rmtree(parts, ignore_errors=True)
-        raise
+        moves, made = dbfile.moves(work, db_path), []
+        if out_path:
+            manifest.write_bytes(planmod.dumps(plan.manifest() if columnar else plan).encode("utf-8"))
+        if exported:
+            source = parts / planfile.part_path(plan, "changes").name if columnar else None
+            made = _export(work, out_path, source, staged_exports, memory_limit, threads)
+            # no CSV written (too many changes for a spreadsheet): an older plan's must not pass for this one's
+            moves += [(tmp if tmp in made else None, final) for tmp, final in zip(staged_exports, exported)]
+        # Every output is written: they move into place in this order, each with one rename over its target
+        # (files.move_into_place: if one fails, those made are undone). A crash between two moves leaves nothing
+        # that applies the wrong rows: the DuckDB file first — it holds the old file's audit trail and plan records
+        # plus this plan's, so the plan still in place stays valid against it (and the old file is held open until
+        # the last move, so no apply writes to it once its trail is copied); then the exports and the data folder,
+        # while the old manifest is in place (between the two, an old plan with new exports; after the data folder,
+        # load_plan refuses the old manifest: its data files no longer match its plan_id); the manifest last, the
+        # commit point, naming this plan's data only once the data, its record and its exports are in place.
+        if columnar:
+            moves.append((parts, planfile.data_dir(out_path)))
+        if out_path:
+            moves.append((manifest, out_path))
+        move_into_place(moves)
     finally:
+        for path in temporaries:  # none is left after the moves (a failure leaves them all)
+            _discard(path)
+        dbfile.remove_database(work)
         dbfile.remove_database(scratch)
         if old is not None:
             old.close()
-    written: list[Path] = []
-    if out_path:
-        if columnar:
-            planfile.install(parts, planfile.data_dir(out_path))
-            planfile.stamp(plan)
-        write_atomic(out_path, planmod.dumps(plan.manifest() if columnar else plan))
-        if exports:
-            # a given limit and thread count bound the export too; without a limit it runs under DuckDB's default, not
-            # the build's: its ordered COPY streams (peak under the build's), and a 1 GB budget slows it (bench/README)
-            con = connect(db_path, memory_limit=memory_limit, threads=threads)
-            try:
-                written = planmod.export_changes(
-                    con, out_path, planfile.part_path(plan, "changes") if columnar else None
-                )
-            finally:
-                con.close()
-    return PlanResult(plan=plan, plan_path=out_path, db_path=db_path, snapshot=snap, exports=written)
+    if columnar:
+        planfile.stamp(plan)
+    return PlanResult(
+        plan=plan,
+        plan_path=out_path,
+        db_path=db_path,
+        snapshot=snap,
+        exports=[final for tmp, final in zip(staged_exports, exported) if tmp in made],
+    )
+
+
+def _building(path: Path) -> Path:
+    """An output's temporary name beside it, while the plan is built."""
+    return path.with_name(path.name + ".building")
+
+
+def _discard(path: Path) -> None:
+    try:
+        remove_path(path)
+    except OSError:
+        pass  # a leftover temporary is removed by the next plan
+
+
+def _out_of_memory() -> ReconcileError:
+    return ReconcileError(
+        "DuckDB ran out of memory while planning (nothing was written). Raise the limit "
+        "with --memory-limit (e.g. 8GB) or RECONCILE_MEMORY_LIMIT, or free memory."
+    )
+
+
+def _export(work: Path, out_path: Path, source: Path | None, into, memory_limit, threads) -> list[Path]:
+    """The spreadsheet exports of the built plan, written to `into` (planmod.export_changes)."""
+    # a given limit and thread count bound the export too; without a limit it runs under DuckDB's default, not
+    # the build's: its ordered COPY streams (peak under the build's), and a 1 GB budget slows it (bench/README)
+    con = connect(work, memory_limit=memory_limit, threads=threads)
+    try:
+        return planmod.export_changes(con, out_path, source, into=into)
+    except duckdb.OutOfMemoryException as e:
+        raise _out_of_memory() from e
+    except duckdb.Error as e:
+        first = str(e).splitlines()[0]
+        fix = (
+            f"Free space on the disk of '{out_path.parent}', or write the plan to a larger disk with --out."
+            if DUCKDB_DISK_FULL in str(e)
+            else f"Check the folder '{out_path.parent}', or write the plan elsewhere with --out."
+        )
+        raise ReconcileError(
+            f"The changes for spreadsheets could not be written beside '{out_path}' (nothing was written): "
+            f"{first} {fix}"
+        ) from e
+    finally:
+        con.close()

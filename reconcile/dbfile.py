@@ -5,7 +5,6 @@ what outlives a plan — the audit trail, plan provenance, who was told what —
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -45,18 +44,8 @@ def remove_database(path: Path) -> None:
     shutil.rmtree(path.with_name(path.name + ".tmp"), ignore_errors=True)
 
 
-def replace_database(work: Path, db_path: Path) -> None:
-    """Move the built file over the target. A write-ahead log left beside the target belongs to the old file: it
-    is moved aside first (and back if the move fails), never replayed onto the new one."""
-    wal = db_path.with_name(db_path.name + ".wal")
-    aside = db_path.with_name(db_path.name + ".wal.replaced")
-    had_wal = wal.exists()
-    if had_wal:
-        os.replace(wal, aside)
-    try:
-        os.replace(work, db_path)
-    except BaseException:
-        if had_wal:
-            os.replace(aside, wal)
-        raise
-    aside.unlink(missing_ok=True)
+def moves(work: Path, db_path: Path) -> list[tuple[Path | None, Path]]:
+    """The built file's move over the target (files.move_into_place). A write-ahead log left beside the target
+    belongs to the old file: it is removed first (kept until every move is made, and restored with the old file if
+    one fails), never replayed onto the new one."""
+    return [(None, db_path.with_name(db_path.name + ".wal")), (work, db_path)]

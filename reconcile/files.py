@@ -1,11 +1,13 @@
-"""Small shared file and format helpers: atomic writes, releasing a read file's cached pages, value text for
-CSV/SOQL/explain output, canonical JSON and its hash."""
+"""Small shared file and format helpers: atomic writes (one file, or several moved into place together), releasing
+a read file's cached pages, value text for CSV/SOQL/explain output, canonical JSON and its hash."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -22,6 +24,77 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file, a link or a folder with its content, if there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def refuse_folder(path: Path) -> None:
+    """An output path that is a folder, refused before anything is written (IsADirectoryError, said as every OS
+    error on a path is: errors.os_error_message)."""
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+
+
+def move_into_place(moves: list[tuple[Path | None, Path]]) -> None:
+    """Move each written temporary (a file or a folder) over its target, in the order given; None removes the
+    target. All or nothing: until the last move is made, each target replaced is kept under a second name beside
+    it (`.<name>.replaced`: a hard link to a file, so the file itself is never missing; a folder is renamed
+    aside), and when a move fails those already made are undone — every target as it was, the temporaries left
+    for the caller to remove — and the OSError names the target. Then the kept targets are removed."""
+    done: list[list] = []  # [temporary, target, kept, moved]
+    try:
+        for new, target in moves:
+            try:
+                done.append([new, target, _keep(target, folder=new is not None and new.is_dir()), False])
+                if new is not None:
+                    os.replace(new, target)
+                elif os.path.lexists(target):
+                    remove_path(target)
+                done[-1][3] = True
+            except OSError as e:
+                raise OSError(e.errno, e.strerror, str(target)) from e
+    except BaseException:
+        for new, target, kept, moved in reversed(done):
+            try:
+                if moved and new is not None and (kept is None or kept.is_dir()):
+                    os.replace(target, new)  # back to its temporary name (a folder cannot be replaced by another)
+                if kept is not None:
+                    os.replace(kept, target)
+            except OSError:
+                pass  # undo the others still; the kept copy stays beside the target
+        raise
+    for _, _, kept, _ in done:
+        if kept is not None:
+            try:
+                remove_path(kept)
+            except OSError:
+                pass  # a copy left over is removed by the next move over the same target
+
+
+def _keep(target: Path, folder: bool) -> Path | None:
+    """The target's second name while it is replaced by a folder (`folder`) or a file or removed (None when there
+    is no target). A folder is only ever replaced by a folder (IsADirectoryError: never someone's folder removed)."""
+    if not os.path.lexists(target):
+        return None
+    is_dir = target.is_dir() and not target.is_symlink()
+    if is_dir and not folder:
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
+    kept = target.with_name(f".{target.name}.replaced")
+    remove_path(kept)  # an earlier run's, stopped after its move: the target is there, so this is no one's only copy
+    if is_dir:
+        os.replace(target, kept)
+        return kept
+    try:
+        os.link(target, kept, follow_symlinks=False)
+    except OSError:  # a file system without hard links: renamed aside instead
+        os.replace(target, kept)
+    return kept
 
 
 def release_cached_pages(path: Path) -> None:

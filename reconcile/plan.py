@@ -372,10 +372,19 @@ def csv_safe_sql(column: str) -> str:
 SPREADSHEET_ROWS = 1_048_575  # a spreadsheet's last row (1,048,576) holds the header
 
 
-def export_changes(con, out_base: Path, source: Path | None = None) -> list[Path]:
+def export_paths(out_base: Path) -> tuple[Path, Path]:
+    """The spreadsheet exports of a plan: `PLAN.changes.parquet`, `PLAN.changes.csv`."""
+    return out_base.with_suffix(".changes.parquet"), out_base.with_suffix(".changes.csv")
+
+
+def export_changes(
+    con, out_base: Path, source: Path | None = None, into: tuple[Path, Path] | None = None
+) -> list[Path]:
     """The changes as Parquet and CSV beside the plan, for spreadsheet users (written by DuckDB, no Python rows).
     source: the plan's own changes file (already in plan order), else the build's plan_changes table. The CSV is
-    left out when there are more changes than a spreadsheet has rows (the Parquet file holds them all)."""
+    left out when there are more changes than a spreadsheet has rows (the Parquet file holds them all).
+    into: the (Parquet, CSV) paths to write instead, temporaries the caller moves into place (and then removes an
+    older plan's CSV itself when none is written)."""
     cols = tuple(c for c in CHANGE_KEYS if c != "evidence") + ("evidence",)  # the widest column rightmost
     rows = f"read_parquet('{_sql_path(source)}')" if source else "plan_changes"
     select = (
@@ -383,11 +392,12 @@ def export_changes(con, out_base: Path, source: Path | None = None) -> list[Path
         "reason, array_to_string(reasons, ';') as reasons, campaign_id, gbu, to_json(evidence)::varchar as "
         f"evidence from {rows}" + ("" if source else " order by object, record_id, field")
     )
-    pq_path, csv_path = out_base.with_suffix(".changes.parquet"), out_base.with_suffix(".changes.csv")
+    pq_path, csv_path = into or export_paths(out_base)
     con.execute(f"copy ({select}) to '{_sql_path(pq_path)}' (format parquet, compression zstd)")
     n = con.execute(f"select count(*) from read_parquet('{_sql_path(pq_path)}')").fetchone()[0]
     if n > SPREADSHEET_ROWS:
-        csv_path.unlink(missing_ok=True)  # an older plan's CSV must not pass for this plan's
+        if into is None:
+            csv_path.unlink(missing_ok=True)  # an older plan's CSV must not pass for this plan's
         return [pq_path]
     safe = ", ".join(csv_safe_sql(c) for c in cols)
     con.execute(

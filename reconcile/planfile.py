@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -181,16 +180,6 @@ def _file_hash(path: Path) -> str:
         while chunk := fh.read(1 << 22):
             h.update(chunk)
     return "sha256:" + h.hexdigest()
-
-
-def install(folder: Path, target: Path) -> None:
-    """Move freshly written data files over the plan's data folder (the old one is removed first)."""
-    aside = target.with_name(target.name + ".old")
-    shutil.rmtree(aside, ignore_errors=True)
-    if target.exists():
-        os.replace(target, aside)
-    os.replace(folder, target)
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _quoted(part: str) -> list[str]:

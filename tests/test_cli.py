@@ -110,6 +110,77 @@ def test_a_full_disk_while_planning_says_so_and_leaves_nothing(tmp_path, monkeyp
     assert sorted(p.name for p in out.iterdir()) == []
 
 
+def _files(folder: Path) -> dict:
+    """Every path under folder with its bytes (None for a folder)."""
+    return {p.relative_to(folder).as_posix(): None if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))}
+
+
+# each output a plan writes, made a folder (so it cannot be written) before the plan starts, or while it is built (the
+# new outputs are then written beside their targets and moving one of them into place fails)
+@pytest.mark.parametrize("when", ["before", "during"])
+@pytest.mark.parametrize("output", ["day.json", "day.changes.parquet", "day.changes.csv", "reconcile.duckdb"])
+def test_a_failed_plan_leaves_every_old_output_exactly_as_it_was(tmp_path, monkeypatch, run_cli, output, when):
+    """One output that cannot be written → `Error:` naming it, exit 1, and the plan, its data folder, the DuckDB
+    file and the exports of the previous (approved) plan byte-identical, no temporary left beside them; the old
+    plan can still be approved and checked against its DuckDB file. Once the path is free again, a plan succeeds
+    and leaves nothing but its outputs."""
+    import shutil
+
+    from reconcile import approval, planfile, provenance
+    from reconcile.plan import load_plan
+
+    fixtures = Path(__file__).parent / "fixtures" / "handmade"
+    earlier = tmp_path / "earlier"
+    shutil.copytree(fixtures, earlier)
+    events = earlier / "smartlead" / "events.jsonl"  # without the first event (a bounce): other changes
+    events.write_text("".join(events.read_text("utf-8").splitlines(keepends=True)[1:]), "utf-8")
+    day = tmp_path / "M"
+    plan_path = day / "day.json"
+    assert run_cli("plan", earlier, "--out", plan_path).exit_code == 0
+    assert run_cli("approve", plan_path, "--by", "Ana Admin").exit_code == 0
+    blocked = day / output
+
+    def block():
+        blocked.unlink()
+        (blocked / "inside").mkdir(parents=True)
+
+    if when == "before":
+        block()
+    else:
+        real = planfile.write_parts
+
+        def write_then_block(*args, **kw):
+            files = real(*args, **kw)
+            block()
+            return files
+
+        monkeypatch.setattr(planfile, "write_parts", write_then_block)
+    old = {**_files(day), output: None, f"{output}/inside": None}
+    result = run_cli("plan", fixtures, "--out", plan_path)
+    assert result.exit_code == 1, result.output
+    assert (
+        result.output == f"Error: Could not use '{blocked}': Is a directory. The path is a folder: give a file name.\n"
+    )
+    assert _files(day) == old
+    if output != "day.json":
+        plan = load_plan(plan_path)  # its data files are the ones its manifest binds
+        approval.load_approval(plan_path, plan)
+        if output != "reconcile.duckdb":
+            provenance.check_file(plan, plan_path, day / "reconcile.duckdb")
+    monkeypatch.undo()
+    shutil.rmtree(blocked)
+    assert run_cli("plan", fixtures, "--out", plan_path).exit_code == 0
+    assert sorted(p.name for p in day.iterdir()) == [
+        "day.approval.json",
+        "day.changes.csv",
+        "day.changes.parquet",
+        "day.data",
+        "day.json",
+        "reconcile.duckdb",
+    ]
+    assert sorted(p.name for p in (day / "day.data").iterdir()) == sorted(f"{p}.parquet" for p in planfile.PARTS)
+
+
 def test_audit_of_a_file_that_is_not_a_duckdb_database_says_so(tmp_path):
     """Not 'in use by another process' (that is a held lock, and waiting would not help here): the file cannot be
     opened, why, and which file to name."""
