@@ -223,6 +223,10 @@ def build_plan(
     exported = planmod.export_paths(out_path) if out_path is not None and exports else ()
     for target in (db_path, *exported, *([out_path] if out_path else [])):
         refuse_folder(target)  # before anything is built
+    if out_path and db_path.resolve() in {p.resolve() for p in (out_path, planfile.data_dir(out_path), *exported)}:
+        raise ReconcileError(
+            f"The DuckDB file '{db_path}' would overwrite an output of the plan '{out_path}': give --db another name."
+        )
     db_path.parent.mkdir(parents=True, exist_ok=True)
     if out_path:
         out_path.parent.mkdir(parents=True, exist_ok=True)

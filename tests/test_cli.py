@@ -181,6 +181,18 @@ def test_a_failed_plan_leaves_every_old_output_exactly_as_it_was(tmp_path, monke
     assert sorted(p.name for p in (day / "day.data").iterdir()) == sorted(f"{p}.parquet" for p in planfile.PARTS)
 
 
+def test_a_db_file_named_as_an_output_of_the_plan_is_refused_before_anything_is_built(tmp_path, run_cli):
+    fixtures = Path(__file__).parent / "fixtures" / "handmade"
+    for name in ("p.json", "p.data", "p.changes.csv", "p.changes.parquet"):
+        result = run_cli("plan", fixtures, "--out", tmp_path / "p.json", "--db", tmp_path / name)
+        assert result.exit_code == 1, result.output
+        assert result.output == (
+            f"Error: The DuckDB file '{tmp_path / name}' would overwrite an output of the plan "
+            f"'{tmp_path / 'p.json'}': give --db another name.\n"
+        )
+        assert list(tmp_path.iterdir()) == []
+
+
 def test_audit_of_a_file_that_is_not_a_duckdb_database_says_so(tmp_path):
     """Not 'in use by another process' (that is a held lock, and waiting would not help here): the file cannot be
     opened, why, and which file to name."""
