@@ -3,11 +3,12 @@
     from reconcile.notify import notify
     result = notify("plans/2026-11-27.json")            # state in reconcile.duckdb beside the plan
 
-One message per route and run with what is new (a finding already told for the same record and kind is not
-told again until it changes), legal/compliance findings to the DPO directly, connector-level findings still open
-after `escalate_after_days` escalated to IT Infra with their history, the run's apply exceptions and the
-connector's missing-field errors as one comment on the sprint ticket. Every message goes through the outbox in
-the DuckDB file: one that cannot be delivered is retried once, reported, and sent by the next run.
+One message per route and run with what is new (a finding already told for the same record — or source row,
+when it has no record — and kind is not told again until it changes), legal/compliance findings to the DPO
+directly, connector-level findings still open after `escalate_after_days` escalated to IT Infra with their
+history, the run's apply exceptions and the connector's missing-field errors as one comment on the sprint ticket.
+Every message goes through the outbox in the DuckDB file: one that cannot be delivered is retried once, reported,
+and sent by the next run.
 """
 
 from __future__ import annotations
@@ -110,12 +111,23 @@ def _message(run_id: str, route: str, channel: str, target: str, subject: str, p
 
 
 def grouped_findings(plan: dict) -> list[dict]:
-    """The plan's findings, one per (kind, object, record_id); legal kinds always routed to the DPO."""
+    """The plan's findings, one per (kind, object, subject) (notify_state.subject: the record, or the source row
+    when there is no record); legal kinds always routed to the DPO."""
     keys: dict[tuple, dict] = {}
     for f in plan.get("findings") or []:
         route = "DPO" if f["kind"] in LEGAL_KINDS else (f.get("route") or "CRM Admin")
-        k = (f["kind"], f.get("object") or "", f.get("record_id") or "")
-        keys.setdefault(k, {"kind": k[0], "object": k[1], "record_id": k[2], "route": route, "details": []})
+        k = (f["kind"], f.get("object") or "", state.subject(f))
+        keys.setdefault(
+            k,
+            {
+                "kind": k[0],
+                "object": k[1],
+                "subject": k[2],
+                "record_id": f.get("record_id") or "",
+                "route": route,
+                "details": [],
+            },
+        )
         keys[k]["details"].append(f.get("detail") or "")
     return [keys[k] for k in sorted(keys)]
 
@@ -203,7 +215,7 @@ def compose(
         told: list = []
         out(route, rows, False, told)
         if told:
-            state.mark_notified(con, [(r["kind"], r["object"], r["record_id"], r["fingerprint"]) for r in new], at)
+            state.mark_notified(con, [(r["kind"], r["object"], r["subject"], r["fingerprint"]) for r in new], at)
     due = state.due_for_escalation(
         con, settings.connector_kinds, settings.escalate_after_days, at, settings.escalate_to
     )
@@ -211,7 +223,7 @@ def compose(
         told = []
         out(settings.escalate_to, due, True, told)
         if told:
-            state.mark_escalated(con, [(r["kind"], r["object"], r["record_id"]) for r in due], at)
+            state.mark_escalated(con, [(r["kind"], r["object"], r["subject"]) for r in due], at)
     ticket = jira_ticket or settings.sprint_ticket
     if ticket:
         _sprint_ticket(con, plan, plan_path, ticket, run_id, label, instance, at)

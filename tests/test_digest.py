@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 from conftest import lead_id
-from test_notify import finding, notify_policy
+from test_notify import finding, notify_policy, rowless_day
 
 from reconcile.standins.smtp import SmtpStandin
 
@@ -106,6 +106,21 @@ def test_weekly_review_counts_errors_once_with_first_and_last_seen(tmp_path, run
     assert "| connector_error | 2 | 0 | 2 |" in md
     html = (tmp_path / "reports" / "weekly" / "2026-W48.html").read_text()
     assert "--ink: #1f2937" in html and "Required fields are missing: [Company]" in html  # the report's look
+
+
+def test_weekly_review_counts_findings_on_unmatched_source_rows_one_per_row(tmp_path, run_cli):
+    reports = tmp_path / "reports"
+    bundle(reports, "2026-11-20", [], [])
+    bundle(reports, "2026-11-23", [], rowless_day())  # 3 unmatched rows, 2 ambiguous ones
+    # Wednesday: the same rows moved down by the export, the smartlead one gone, one new unmatched row
+    new_row = ("unmatched_source_row", "clay/replies.csv", 160, "new@nowhere.de", "clay row matches no Lead.")
+    wednesday = [f for f in rowless_day(2, (new_row,)) if not f["evidence"][0]["file"].startswith("smartlead/")]
+    bundle(reports, "2026-11-25", [], wednesday)
+    r = run_cli("digest", "--week", "2026-11-25", "--reports-dir", reports)
+    assert r.exit_code == 0, r.stderr
+    md = (reports / "weekly" / "2026-W48.md").read_text()
+    assert "| unmatched_source_row | 4 | 1 | 3 |" in md
+    assert "| ambiguous_match | 2 | 0 | 2 |" in md
 
 
 def test_weekly_review_escapes_data_in_html(tmp_path, run_cli):

@@ -193,6 +193,111 @@ def test_run_twice_sends_once_and_a_changed_finding_is_sent_again(tmp_path, wire
     assert "1 new finding(s), 1 open" in smtp.messages[-1]["Subject"]
 
 
+def row_finding(kind, file, row, value, detail, column="email", route="MARCOM Ops"):
+    """A finding on a source row that reaches no record (record_id NULL), as find_unmatched_source_row writes it."""
+    ev = {"source": file.split("/")[0], "file": file, "row": row, "column": column, "value": value, "at": None}
+    return {
+        "kind": kind,
+        "object": "Lead",
+        "record_id": None,
+        "route": route,
+        "detail": detail,
+        "at": None,
+        "evidence": [ev],
+    }
+
+
+def rowless_day(shift: int = 0, extra: tuple = ()) -> list[dict]:
+    """The demo's record-less MARCOM Ops findings; `shift` moves every row down (the export gained rows above)."""
+    twin = "Email sam.twin@polaris-plastics.com matches 2 Leads; nothing is changed for this row."
+    rows = [
+        ("unmatched_source_row", "clay/replies.csv", 155, "ghost@nowhere-gmbh.de", "clay row matches no Lead."),
+        ("unmatched_source_row", "pardot/prospects.csv", 4, "walk.in@fair.com", "pardot row matches no Lead."),
+        ("unmatched_source_row", "smartlead/campaign-9526.csv", 15, "stranger@unknown.com", "smartlead row ..."),
+        ("ambiguous_match", "clay/replies.csv", 154, "sam.twin@polaris-plastics.com ", twin),
+        ("ambiguous_match", "pardot/prospects.csv", 3, "SAM.TWIN@polaris-plastics.com", twin),
+        *extra,
+    ]
+    return [row_finding(kind, file, row + shift, value, detail) for kind, file, row, value, detail in rows]
+
+
+def test_findings_on_unmatched_source_rows_count_one_per_row_and_stay_open_the_next_day(tmp_path, wired):
+    smtp, hooks, jira = wired
+    pol = notify_policy(tmp_path)
+    plan = write_plan(tmp_path / "plan.json", rowless_day())
+    notify(plan, policy=pol, sleep=lambda s: None)
+    [mail] = [m for m in smtp.messages if m["To"] == "marcom@example.com, ops@example.com"]
+    text = mail.get_body(("plain",)).get_content()
+    assert "MARCOM Ops: 5 new finding(s), 5 open" in mail["Subject"]
+    assert "unmatched_source_row: 3 / 3" in text and "ambiguous_match: 2 / 2" in text
+    twins = [line for line in text.splitlines() if line.startswith("  - ambiguous_match")]
+    assert len(twins) == 2 and all(t.count("matches 2 Leads") == 1 for t in twins)  # never two rows in one item
+
+    # the next day: the same rows, moved down by the export, and one new unmatched row
+    new_row = ("unmatched_source_row", "clay/replies.csv", 160, "new@nowhere.de", "clay row matches no Lead.")
+    write_plan(plan, rowless_day(2, (new_row,)), created_at="2026-11-28T06:10:00Z", plan_id="sha256:" + "cd" * 32)
+    notify(plan, policy=pol, sleep=lambda s: None)
+    assert len(smtp.messages) == 2
+    text = smtp.messages[-1].get_body(("plain",)).get_content()
+    assert "MARCOM Ops: 1 new finding(s), 6 open" in smtp.messages[-1]["Subject"]
+    assert "unmatched_source_row: 1 / 4" in text and "ambiguous_match: 0 / 2" in text and "new@nowhere.de" not in text
+    con = duckdb.connect(str(tmp_path / "reconcile.duckdb"))
+    runs = con.execute("select runs_seen, count(*) from notify_findings group by all order by all").fetchall()
+    con.close()
+    assert runs == [(1, 1), (2, 5)]
+
+
+OLD_FINDINGS_DDL = (
+    "create table notify_findings (kind varchar, object varchar, record_id varchar, route varchar, "
+    "detail varchar, fingerprint varchar, first_seen_at timestamptz, last_seen_at timestamptz, "
+    "closed_at timestamptz, runs_seen integer, last_plan_id varchar, notified_fingerprint varchar, "
+    "notified_at timestamptz, escalated_at timestamptz, primary key (kind, object, record_id))"
+)
+
+
+def old_state(db: Path) -> None:
+    """A state file written before findings had a subject: one record finding already told, one record-less."""
+    from reconcile.notify_state import fingerprint
+
+    con = duckdb.connect(str(db))
+    con.execute(OLD_FINDINGS_DDL)
+    told = fingerprint(["two Clay values"])
+    con.execute(
+        "insert into notify_findings values ('conflicting_enrichment', 'Lead', ?, 'MARCOM Ops', 'two Clay values', "
+        "?, '2026-11-26T06:10:00Z', '2026-11-26T06:10:00Z', null, 1, 'sha256:00', ?, '2026-11-26T06:10:00Z', null)",
+        [lead_id(2), told, told],
+    )
+    con.execute(
+        "insert into notify_findings values ('unmatched_source_row', 'Lead', '', 'MARCOM Ops', 'a; b', 'x', "
+        "'2026-11-26T06:10:00Z', '2026-11-26T06:10:00Z', null, 1, 'sha256:00', 'x', '2026-11-26T06:10:00Z', null)"
+    )
+    con.close()
+
+
+def test_state_file_from_before_finding_subjects_is_migrated_in_place(tmp_path, wired):
+    smtp, hooks, jira = wired
+    old_state(tmp_path / "reconcile.duckdb")
+    plan = write_plan(tmp_path / "plan.json", [DEFAULT_FINDINGS[1], *rowless_day()[:2]])
+    notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None)
+    [mail] = smtp.messages
+    text = mail.get_body(("plain",)).get_content()
+    assert "MARCOM Ops: 2 new finding(s), 3 open" in mail["Subject"]  # the record finding was told already
+    assert "conflicting_enrichment: 0 / 1" in text and "unmatched_source_row: 2 / 2" in text
+
+
+def test_state_from_before_finding_subjects_is_carried_over_by_a_replan(tmp_path):
+    from reconcile import notify_state
+
+    old_state(tmp_path / "old.duckdb")
+    old, new, newer = (duckdb.connect(str(tmp_path / f"{n}.duckdb")) for n in ("old", "new", "newer"))
+    notify_state.carry_over(old, new)
+    notify_state.carry_over(new, newer)  # and a file of this version into the next plan's
+    query = "select kind, record_id, subject, runs_seen from notify_findings order by kind"
+    rows = [new.execute(query).fetchall(), newer.execute(query).fetchall()]
+    old.close(), new.close(), newer.close()
+    assert rows == [[("conflicting_enrichment", lead_id(2), lead_id(2), 1), ("unmatched_source_row", "", "", 1)]] * 2
+
+
 def test_webhook_shapes_slack_teams_google_chat(tmp_path, monkeypatch, hooks):
     for fmt in ("slack", "teams", "google_chat"):
         monkeypatch.setenv("RECONCILE_TEST_HOOK", hooks.url_for(fmt))

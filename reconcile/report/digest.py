@@ -21,6 +21,7 @@ import duckdb
 from ..clock import ISO_FORMAT
 from ..errors import ReconcileError
 from ..files import write_atomic
+from ..notify_state import subject
 from ..plan import load_plan
 from ..notebook.run import list_runs
 
@@ -171,7 +172,7 @@ def _findings(bundles, has_baseline: bool) -> list[dict]:
     last: set = set()
     for b in bundles:
         keys = {
-            (f["kind"], f.get("object"), f.get("record_id"))
+            (f["kind"], f.get("object") or "", subject(f))  # as notify counts them: one per record or source row
             for f in load_plan(b.plan_path, verify=False).get("findings") or []
         }
         if prev is not None or not has_baseline:
