@@ -396,13 +396,25 @@ def audit(db, record_id, plan_id, as_csv, verify):
     out.print(t)
 
 
+def _source_names(ctx, param, value):
+    """--sources as a list of source names; an unknown name is a usage error (exit 2) listing the accepted ones."""
+    from .errors import PullError
+    from .sources.pull_all import parse_sources
+
+    try:
+        return parse_sources(value, origin="")  # click names the option
+    except PullError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 @app.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Snapshot directory to write.")
 @click.option(
     "--sources",
-    "sources",
+    "names",
     default="sfdc",
     show_default=True,
+    callback=_source_names,
     help="Comma-separated sources to pull: sfdc, smartlead, pardot, clay (or all).",
 )
 @org_option
@@ -432,7 +444,7 @@ def audit(db, record_id, plan_id, as_csv, verify):
     help="Smartlead webhook spool (`smartlead-webhook serve --spool`) [default: RECONCILE_SMARTLEAD_SPOOL].",
 )
 @policy_option
-def pull(out_dir, sources, org, bulk_threshold, campaigns, clay_dir, spool, policy):
+def pull(out_dir, names, org, bulk_threshold, campaigns, clay_dir, spool, policy):
     """Pull sources into OUT in the snapshot layout, with manifest.toml taken_at per source.
 
     sfdc: Lead, CampaignMember, Contact, Campaign (+ describe) from Salesforce (SF_* variables).
@@ -450,9 +462,8 @@ def pull(out_dir, sources, org, bulk_threshold, campaigns, clay_dir, spool, poli
 
     from .console import progress_status
     from .salesforce import connect
-    from .sources.pull_all import parse_sources, pull_sources
+    from .sources.pull_all import pull_sources
 
-    names = parse_sources(sources)
     with progress_status("Pulling") as progress:
         results = pull_sources(
             out_dir,

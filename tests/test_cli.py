@@ -53,6 +53,14 @@ def test_argument_errors_come_before_credential_errors(tmp_path, monkeypatch):
     assert not (tmp_path / "typo.duckdb").exists()
 
 
+@pytest.mark.parametrize("value", ["bogus", "sfdc,bogus", ""])
+def test_an_unknown_pull_source_is_a_usage_error(tmp_path, value):
+    result = CliRunner().invoke(app, ["pull", "--out", str(tmp_path / "s"), "--sources", value])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--sources'" in result.output and "sfdc, smartlead, pardot, clay" in result.output
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.mark.parametrize("name", [n for n, _ in COMMANDS])
 def test_every_command_is_documented_in_readme(name):
     assert re.search(rf"`reconcile {re.escape(name)}\b", README), f"README lacks `reconcile {name}`"

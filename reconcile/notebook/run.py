@@ -115,7 +115,8 @@ def prepare_snapshot(
             elif src.is_file():
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, target / name)
-        sources = parse_sources(os.environ.get("RECONCILE_PULL_SOURCES") or "sfdc")  # README: Daily unattended run
+        # README: Daily unattended run
+        sources = parse_sources(os.environ.get("RECONCILE_PULL_SOURCES") or "sfdc", "RECONCILE_PULL_SOURCES")
         pull_sources(
             target,
             sources,

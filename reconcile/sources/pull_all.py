@@ -20,15 +20,16 @@ from .smartlead import SourcePull, now_utc
 ALL = ("sfdc", "smartlead", "pardot", "clay")
 
 
-def parse_sources(text: str) -> list[str]:
+def parse_sources(text: str, origin: str = "--sources") -> list[str]:
+    """The source names of `text` ('all' or comma-separated); `origin` names where the text came from."""
     names = [s.strip().lower() for s in (text or "").split(",") if s.strip()]
     if names == ["all"]:
         return list(ALL)
     bad = [n for n in names if n not in ALL]
     if bad or not names:
         raise PullError(
-            f"--sources '{text}': unknown source '{bad[0] if bad else ''}'; name one or more of "
-            f"{', '.join(ALL)} separated by commas (or 'all')."
+            f"{origin + ' ' if origin else ''}'{text}': unknown source '{bad[0] if bad else ''}'; name one or more "
+            f"of {', '.join(ALL)} separated by commas (or 'all')."
         )
     return [s for s in ALL if s in names]
 
