@@ -170,6 +170,66 @@ def test_cli_pulls_all_sources_and_keeps_the_key_out_of_everything(snapshot, org
     assert build_plan(tmp_path / "snap", out=tmp_path / "plan.json", exports=False).plan["changes"] is not None
 
 
+def requests_seen(org, smartlead, pardot) -> tuple[int, int, int]:
+    """How many requests the sandbox org, the Smartlead and the Pardot stand-ins have answered so far."""
+    return len(org.org.request_log), len(smartlead.log), pardot.state.requests
+
+
+def error_line(r) -> str:
+    """The one `Error:` line of a failed command (stderr also carries the progress lines of a non-terminal)."""
+    [line] = [x for x in r.stderr.splitlines() if "Error" in x]
+    return line
+
+
+def files_of(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"RECONCILE_CLAY_DIR": ""}, "Error: No Clay drop folder: give --clay-dir DIR or set RECONCILE_CLAY_DIR"),
+        ({"RECONCILE_CLAY_DIR": "nowhere"}, "Error: Clay drop folder 'nowhere' does not exist"),
+        ({"SMARTLEAD_API_KEY": ""}, "Error: SMARTLEAD_API_KEY is not set"),
+        ({"PARDOT_BUSINESS_UNIT_ID": ""}, "Error: PARDOT_BUSINESS_UNIT_ID is not set"),
+        ({"SF_CLIENT_SECRET": ""}, "Error: Incomplete Salesforce credentials"),
+    ],
+)
+def test_all_sources_check_every_setting_before_any_request_and_write_nothing(
+    snapshot, org, smartlead, pardot, tmp_path, change, expected
+):
+    (tmp_path / "clay-drop").mkdir()
+    shutil.copyfile(snapshot / "clay" / "enrichment.csv", tmp_path / "clay-drop" / "enrichment 2099-01-01.csv")
+    env = {**org.oauth_env(), **smartlead.env(), **pardot.env(), "RECONCILE_CLAY_DIR": str(tmp_path / "clay-drop")}
+    before = requests_seen(org, smartlead, pardot)
+    r = cli({**env, **change}, "pull", "--out", tmp_path / "out" / "snap", "--sources", "all")
+    assert r.exit_code == 1 and error_line(r).startswith(expected), r.stderr
+    assert requests_seen(org, smartlead, pardot) == before  # nothing was pulled
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clay-drop"]
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new target", "existing target"])
+def test_a_source_failing_mid_pull_leaves_the_target_as_it_was(snapshot, org, smartlead, pardot, tmp_path, existing):
+    target, spool = tmp_path / "snap", tmp_path / "spool"
+    spool.mkdir()
+    (spool / "events-2026-11-26.jsonl").write_text((snapshot / "smartlead" / "events.jsonl").read_text())
+    if existing:
+        shutil.copytree(snapshot, target)
+    before = files_of(target) if existing else None
+    wrong_unit = {"PARDOT_BUSINESS_UNIT_ID": "0UvDm000000OtherKAC"[:18]}  # well-formed; Pardot refuses it
+    env = {**org.oauth_env(), **smartlead.env(), **pardot.env(), **wrong_unit}
+    seen = requests_seen(org, smartlead, pardot)
+    r = cli(env, "pull", "--out", target, "--sources", "sfdc,smartlead,pardot", "--spool", spool)
+    assert r.exit_code == 1 and error_line(r).startswith(
+        "Error: Account Engagement refused the request (HTTP 401, code 181"
+    )
+    after = requests_seen(org, smartlead, pardot)
+    assert all(a > b for a, b in zip(after, seen))  # sfdc and smartlead were pulled, pardot was asked
+    assert (files_of(target) if target.exists() else None) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["spool"] + ["snap"] * existing)  # no staging left
+    assert sorted(p.name for p in spool.iterdir()) == ["events-2026-11-26.jsonl"]  # the spooled day is not marked
+
+
 @pytest.mark.parametrize(
     "change, expected",
     [

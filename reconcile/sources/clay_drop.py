@@ -68,9 +68,9 @@ def newest_exports(drop: Path) -> dict[str, tuple[Path, datetime, str]]:
     return best
 
 
-def pull_clay(
-    out_dir: str | Path, clay_dir=None, env=None, policy=None, progress=None, now: datetime | None = None
-) -> SourcePull:
+def check_drop(clay_dir=None, env=None, policy=None, now: datetime | None = None) -> tuple[Path, dict, list[str]]:
+    """The drop folder, its newest export per table and what is stale in it; PullError when it cannot be pulled
+    (no folder, no export, a stale table the policy refuses). `reconcile pull` asks before it pulls anything."""
     env = os.environ if env is None else env
     drop = Path(clay_dir or env.get("RECONCILE_CLAY_DIR") or "")
     if not str(clay_dir or env.get("RECONCILE_CLAY_DIR") or ""):
@@ -90,18 +90,26 @@ def pull_clay(
 
     rule = load_policy(policy).sources["clay"]
     now = now or datetime.now(timezone.utc)
-    result = SourcePull("clay")
     stale = []
-    for table, (path, at, origin) in sorted(best.items()):
+    for path, at, _ in (best[t] for t in sorted(best)):
         age_h = (now - at) / timedelta(hours=1)
         if rule.max_age_hours is not None and age_h > rule.max_age_hours:
             stale.append(f"'{path.name}' was exported {age_h:.1f} h ago (max_age_hours {rule.max_age_hours:g})")
-        result.notes.append(f"{path.name} → clay/{table}{path.suffix.lower()} (exported {_iso(at)}, from the {origin})")
     if stale and rule.on_problem == "error":
         raise PullError(
             f"Clay drop folder '{drop}': {'; '.join(stale)}. Export the table from Clay again, or "
             "relax [sources.clay] max_age_hours / on_problem in the policy."
         )
+    return drop, best, stale
+
+
+def pull_clay(
+    out_dir: str | Path, clay_dir=None, env=None, policy=None, progress=None, now: datetime | None = None
+) -> SourcePull:
+    drop, best, stale = check_drop(clay_dir, env, policy, now)
+    result = SourcePull("clay")
+    for table, (path, at, origin) in sorted(best.items()):
+        result.notes.append(f"{path.name} → clay/{table}{path.suffix.lower()} (exported {_iso(at)}, from the {origin})")
     result.notes += [f"STALE: {s}" for s in stale]
     out = Path(out_dir) / "clay"
     for old in out.glob("*") if out.is_dir() else ():

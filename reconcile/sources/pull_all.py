@@ -1,16 +1,23 @@
 """`reconcile pull --sources sfdc,smartlead,pardot,clay`: one complete snapshot, manifest.toml taken_at per source.
 
-Each source is pulled in turn (Salesforce first: its login also gives Account Engagement its OAuth token); a source
-that fails stops the pull with its `Error:` line, and what was already written stays (rerun to complete it).
-manifest.toml gets `[taken_at] <source> = …` and `[pulled.<source>] files, records, api_requests` for every source
-pulled, keeping what else it says; the plan's summary.inputs.sources shows api_requests from there.
+Every requested source's settings are checked first (the Clay drop folder and its exports, SMARTLEAD_API_KEY and the
+webhook spool, PARDOT_BUSINESS_UNIT_ID, then the Salesforce login), so a missing one costs no request. Then each
+source is pulled in turn (Salesforce first: its login also gives Account Engagement its OAuth token) into a hidden
+sibling of OUT (holding OUT's files, hard-linked, when OUT exists), which takes OUT's place only once every source is
+pulled: a source that fails stops the pull with its `Error:` line and leaves OUT as it was (and the webhook spool's
+last-pulled day unmoved). manifest.toml gets `[taken_at] <source> = …` and `[pulled.<source>] files, records,
+api_requests` for every source pulled, keeping what else it says; the plan's summary.inputs.sources shows
+api_requests from there.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+import shutil
 import tomllib
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import PullError
@@ -50,25 +57,100 @@ def pull_sources(
     """Pull every named source into OUT; returns one SourcePull per source, in order.
 
     `connect_sf()` returns a logged-in salesforce.Client (needed for sfdc and for pardot's token)."""
-    out = Path(out_dir)  # created by the first file written: a refused login leaves nothing behind
+    out = Path(out_dir)
     campaigns, clay_dir = _defaults(policy, env, campaigns, clay_dir)
-    results: list[SourcePull] = []
+    check_settings(sources, env, clay_dir, spool, policy)
     sf = None
-    for system in sources:
-        if system in ("sfdc", "pardot") and sf is None:
-            if connect_sf is None:
-                raise PullError(
-                    f"Pulling {system} needs a Salesforce login: set the SF_* variables (README "
-                    "'Connecting to your org')."
-                )
-            sf = connect_sf()
-        if progress:
-            progress(f"{system}: pulling")
-        results.append(
-            _pull_one(system, out, sf, env, campaigns, clay_dir, spool, policy, progress, taken_at, bulk_threshold)
-        )
-        _stamp(out / "manifest.toml", results[-1])
+    needs_sf = [s for s in sources if s in ("sfdc", "pardot")]
+    if needs_sf:
+        if connect_sf is None:
+            raise PullError(
+                f"Pulling {needs_sf[0]} needs a Salesforce login: set the SF_* variables (README "
+                "'Connecting to your org')."
+            )
+        sf = connect_sf()
+    results: list[SourcePull] = []
+    spooled_day = None
+    with _staged(out) as stage:
+        for system in sources:
+            if progress:
+                progress(f"{system}: pulling")
+            results.append(
+                _pull_one(system, stage, sf, env, campaigns, clay_dir, policy, progress, taken_at, bulk_threshold)
+            )
+            if system == "smartlead" and spool:
+                from .webhook import copy_events
+
+                spooled_day = copy_events(spool, stage, results[-1], progress=progress, mark=False)
+            _stamp(stage / "manifest.toml", results[-1])
+    if spool and spooled_day:
+        from .webhook import mark_pulled
+
+        mark_pulled(spool, spooled_day)  # only now: the snapshot holds those days
     return results
+
+
+def check_settings(sources, env=None, clay_dir=None, spool=None, policy=None) -> None:
+    """Every requested source's settings, before anything is pulled: PullError naming each one missing or wrong."""
+    from .clay_drop import check_drop
+    from .pardot import pardot_settings
+    from .smartlead import smartlead_client
+    from .webhook import check_spool
+
+    env = os.environ if env is None else env
+    checks = {
+        "smartlead": lambda: (smartlead_client(env), spool and check_spool(spool)),
+        "pardot": lambda: pardot_settings(env),
+        "clay": lambda: check_drop(clay_dir, env, policy),
+    }
+    problems = []
+    for system in sources:
+        try:
+            checks.get(system, lambda: None)()
+        except PullError as e:
+            problems.append(str(e))
+    if problems:
+        raise PullError(" ".join(problems))
+
+
+@contextmanager
+def _staged(out: Path):
+    """A hidden sibling folder to pull into (with OUT's files when OUT exists), put in OUT's place when the block
+    ends without an error and removed when it fails, with any parent folder it had to create."""
+    out = out.resolve() if out.is_symlink() else out  # a link to the snapshot folder stays a link
+    made = []
+    parent = out.parent
+    while not parent.exists():
+        made.append(parent)
+        parent = parent.parent
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = out.with_name(f".{out.name}.pulling-{secrets.token_hex(4)}")
+    stage.mkdir()
+    try:
+        if out.is_dir():
+            # hard links, not copies (a snapshot can be gigabytes): every source replaces a file (write_atomic, or
+            # unlink then copy), never writes into one, so OUT's files are never changed through a link
+            shutil.copytree(out, stage, copy_function=_link_or_copy, dirs_exist_ok=True)
+        yield stage
+        if out.exists():
+            replaced = stage.with_name(stage.name + ".replaced")
+            os.rename(out, replaced)
+            os.rename(stage, out)
+            shutil.rmtree(replaced, ignore_errors=True)
+        else:
+            os.rename(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        for folder in made:  # the deepest first
+            folder.rmdir()
+        raise
+
+
+def _link_or_copy(src, dst) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # a file system without hard links
+        shutil.copy2(src, dst)
 
 
 def _defaults(policy, env, campaigns, clay_dir):
@@ -84,7 +166,7 @@ def _defaults(policy, env, campaigns, clay_dir):
     )
 
 
-def _pull_one(system, out, sf, env, campaigns, clay_dir, spool, policy, progress, taken_at, bulk_threshold):
+def _pull_one(system, out, sf, env, campaigns, clay_dir, policy, progress, taken_at, bulk_threshold):
     if system == "sfdc":
         from ..pull import BULK_THRESHOLD, pull_snapshot
 
@@ -103,12 +185,7 @@ def _pull_one(system, out, sf, env, campaigns, clay_dir, spool, policy, progress
     if system == "smartlead":
         from .smartlead import pull_smartlead
 
-        result = pull_smartlead(out, env=env, campaigns=campaigns, progress=progress, taken_at=taken_at)
-        if spool:
-            from .webhook import copy_events
-
-            copy_events(spool, out, result, progress=progress)
-        return result
+        return pull_smartlead(out, env=env, campaigns=campaigns, progress=progress, taken_at=taken_at)
     if system == "pardot":
         from .pardot import pull_pardot
 

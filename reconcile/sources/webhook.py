@@ -223,13 +223,25 @@ def serve(spool_dir, port: int = 8787, host: str = "127.0.0.1", env=None, ready=
     asyncio.run(run())
 
 
-def copy_events(spool_dir, out_dir, result, progress=None) -> None:
-    """Copy the spooled days since the last pull into OUT/smartlead/events.jsonl (complete lines only).
-
-    The day of the last pull is copied again (it may have grown since): events are idempotent evidence."""
+def check_spool(spool_dir) -> Path:
     spool = Path(spool_dir)
     if not spool.is_dir():
         raise PullError(f"Smartlead webhook spool '{spool}' does not exist: check --spool / RECONCILE_SMARTLEAD_SPOOL.")
+    return spool
+
+
+def mark_pulled(spool_dir, day: str | None) -> None:
+    """Remember the last spooled day a snapshot holds: the next pull copies from that day on."""
+    if day:
+        (Path(spool_dir) / MARKER).write_text(day + "\n")
+
+
+def copy_events(spool_dir, out_dir, result, progress=None, mark: bool = True) -> str | None:
+    """Copy the spooled days since the last pull into OUT/smartlead/events.jsonl (complete lines only); returns
+    the last day copied, which `mark` records in the spool (`reconcile pull` marks it once the snapshot is whole).
+
+    The day of the last pull is copied again (it may have grown since): events are idempotent evidence."""
+    spool = check_spool(spool_dir)
     marker = spool / MARKER
     since = marker.read_text().strip() if marker.exists() else ""
     days = sorted((m[1], p) for p in spool.glob("events-*.jsonl") if (m := DAY_FILE.search(p.name)) and m[1] >= since)
@@ -247,11 +259,13 @@ def copy_events(spool_dir, out_dir, result, progress=None) -> None:
     if lines:
         write_atomic(target, b"\n".join(lines) + b"\n")
         result.files.append("smartlead/events.jsonl")
-    if days:
-        marker.write_text(days[-1][0] + "\n")
+    last = days[-1][0] if days else None
+    if mark:
+        mark_pulled(spool, last)
     result.notes.append(
         f"{len(lines)} webhook events from {len(days)} spooled day(s)"
         + (f"; {torn} unacknowledged partial line(s) skipped" if torn else "")
     )
     if progress:
         progress(f"Smartlead: {len(lines)} webhook events")
+    return last
