@@ -732,7 +732,8 @@ def _print_notify(result, dry_run: bool = False) -> None:
 )
 @click.option("--notify", "send", is_flag=True, help="Send it to the CRM Admin's destinations.")
 @policy_option
-def digest(week, reports_dir, out_dir, dbs, send, policy):
+@org_option
+def digest(week, reports_dir, out_dir, dbs, send, policy, org):
     """The CRM Admin's weekly connector review (seed 3.5) from the week's run bundles and audit trail.
 
     Connector errors by object / field / message with counts and first / last seen, apply exceptions, what
@@ -749,7 +750,7 @@ def digest(week, reports_dir, out_dir, dbs, send, policy):
     if send:
         from .notify import notify_digest
 
-        _print_notify(notify_digest(d, db=Path(reports_dir) / "notify.duckdb", policy=policy))
+        _print_notify(notify_digest(d, db=Path(reports_dir) / "notify.duckdb", policy=policy_path(policy, org)))
 
 
 @app.group()

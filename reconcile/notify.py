@@ -56,7 +56,7 @@ def notify(
     sleep=time.sleep,
 ) -> NotifyResult:
     plan_path = Path(plan_path)
-    plan = load_plan(plan_path, verify=False)
+    plan = load_plan(plan_path)  # what it tells people is what plan_id binds
     settings = load_policy(policy).notify or NotifySettings()
     db_path = Path(db) if db else plan_path.with_name("reconcile.duckdb")
     try:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pytest
 from conftest import lead_id
 from test_notify import finding, notify_policy, rowless_day
 
@@ -135,8 +136,11 @@ def test_weekly_review_escapes_data_in_html(tmp_path, run_cli):
     assert "<script>alert" not in html and "&lt;script&gt;" in html
 
 
-def test_weekly_review_is_sent_to_the_crm_admin_once(tmp_path, run_cli, monkeypatch):
+@pytest.mark.parametrize("named_by", ["--policy", "--org"])
+def test_weekly_review_is_sent_to_the_crm_admin_once(tmp_path, run_cli, monkeypatch, named_by):
+    """The CRM Admin of the policy named by file or by org (policies/<org>.toml, SPEC §8)."""
     week_of_bundles(tmp_path / "reports")
+    monkeypatch.setenv("RECONCILE_POLICY_DIR", str(tmp_path))
     with SmtpStandin() as smtp:
         for k, v in smtp.env().items():
             monkeypatch.setenv(k, v)
@@ -151,8 +155,8 @@ def test_weekly_review_is_sent_to_the_crm_admin_once(tmp_path, run_cli, monkeypa
                 "--reports-dir",
                 tmp_path / "reports",
                 "--notify",
-                "--policy",
-                tmp_path / "p.toml",
+                named_by,
+                tmp_path / "p.toml" if named_by == "--policy" else "P",
             )
             assert r.exit_code == 0, r.stderr
         [mail] = smtp.messages

@@ -13,6 +13,7 @@ import pytest
 import requests
 from conftest import lead_id, member_id, policy_with
 
+from reconcile.plan import compute_plan_id
 from reconcile.notify import notify
 from reconcile.standins.jira import JiraStandin
 from reconcile.standins.smtp import SmtpStandin
@@ -36,21 +37,18 @@ def finding(kind, n, route, detail="detail", obj="Lead", evidence=None):
 
 
 def write_plan(path: Path, findings: list[dict], created_at="2026-11-27T06:10:00Z", plan_id="sha256:" + "ab" * 32):
+    """A /1 plan of these findings whose plan_id binds its content (notify verifies it, as load_plan does); `plan_id`
+    only tells two plans of the same findings apart (it is kept in the summary, so their plan_ids differ)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(
-            {
-                "format": "reconcile.plan/1",
-                "plan_id": plan_id,
-                "created_at": created_at,
-                "summary": {},
-                "changes": [],
-                "findings": findings,
-                "gates": [],
-            }
-        ),
-        "utf-8",
-    )
+    doc = {
+        "format": "reconcile.plan/1",
+        "created_at": created_at,
+        "summary": {"test_plan": plan_id},
+        "changes": [],
+        "findings": findings,
+        "gates": [],
+    }
+    path.write_text(json.dumps({**doc, "plan_id": compute_plan_id(doc)}), "utf-8")
     return path
 
 
@@ -154,6 +152,18 @@ def test_each_route_gets_one_email_with_counts_links_and_its_findings_csv(tmp_pa
     assert lead_id(1) in csv_text and lead_id(4) in csv_text and lead_id(2) not in csv_text
     assert (tmp_path / "plan.findings-crm-admin.csv").is_file()
     assert "IT Infra" not in " ".join(m["route"] for m in result.messages)  # nothing new for IT Infra
+
+
+def test_a_plan_edited_after_it_was_built_is_refused_and_nobody_is_told(tmp_path, wired, run_cli):
+    smtp, hooks, jira = wired
+    plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
+    doc = json.loads(plan.read_text("utf-8"))
+    doc["findings"][0]["detail"] = "a detail nobody planned"
+    plan.write_text(json.dumps(doc), "utf-8")
+    r = run_cli("notify", plan, "--policy", notify_policy(tmp_path))
+    assert r.exit_code == 1
+    assert r.stderr.startswith(f"Error: Plan '{plan}' was edited after it was built")
+    assert not smtp.messages and hooks.received == [] and not (tmp_path / "plan.findings-crm-admin.csv").exists()
 
 
 def test_legal_findings_go_to_the_dpo_directly_even_when_routes_say_otherwise(tmp_path, wired):
