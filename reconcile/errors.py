@@ -1,6 +1,7 @@
 """One error hierarchy. Every message says what failed, names the thing in quotes, why, and the fix."""
 
 import errno
+import json
 
 
 class ReconcileError(Exception):
@@ -70,6 +71,14 @@ def os_error_message(e: OSError) -> str:
     also = f" (to '{e.filename2}')" if getattr(e, "filename2", None) else ""
     fix = _OS_FIXES.get(e.errno, "Check the path and try again.")
     return f"Could not use{where}{also}: {e.strerror or e}. {fix}"
+
+
+def toml_value(value) -> str:
+    """A value as a TOML file spells it ("lots", 7, true), for an error that quotes a bad key = value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 # the DuckDB error texts reconcile recognises

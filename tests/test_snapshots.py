@@ -230,6 +230,51 @@ BAD_INPUT = [
         "2026-11-27T06:00:00Z.",
     },
     {
+        "why": "manifest taken_at that is empty (no silent fall-back to the file's modification time)",
+        "files": {"manifest.toml": '[taken_at]\nsfdc = ""\n'},
+        "error": "Snapshot 'manifest.toml': taken_at.sfdc value '' is not an ISO 8601 timestamp such as "
+        "2026-11-27T06:00:00Z.",
+    },
+    {
+        "why": "manifest taken_at as one value instead of the [taken_at] table",
+        "files": {"manifest.toml": 'taken_at = "2026-12-03T09:00:00Z"\n'},
+        "error": "Snapshot 'manifest.toml': taken_at = \"2026-12-03T09:00:00Z\" is one value, but taken_at holds one "
+        "timestamp per source. Write [taken_at] on a line of its own, then one line per source below it: "
+        'sfdc = "2026-12-03T09:00:00Z" (and clay, smartlead, pardot).',
+    },
+    {
+        "why": "manifest [sfdc] taken_at (a source table instead of [taken_at] sfdc)",
+        "files": {"manifest.toml": '[sfdc]\ntaken_at = "2026-11-27T06:00:00Z"\n'},
+        "error": "Snapshot 'manifest.toml': [sfdc] is not a manifest key; manifest.toml holds org_id, notes, "
+        "[taken_at] and [pulled]. A source's taken_at goes under [taken_at] (e.g. [taken_at] then "
+        'sfdc = "2026-11-27T06:00:00Z"): move or remove [sfdc].',
+    },
+    {
+        "why": "manifest top-level key that is not a manifest key",
+        "files": {"manifest.toml": 'org = "00D000000000001"\n[taken_at]\nsfdc = "2026-11-27T06:00:00Z"\n'},
+        "error": "Snapshot 'manifest.toml': org = \"00D000000000001\" is not a manifest key; manifest.toml holds "
+        "org_id, notes, [taken_at] and [pulled]. A source's taken_at goes under [taken_at] (e.g. [taken_at] then "
+        'sfdc = "2026-11-27T06:00:00Z"): move or remove org.',
+    },
+    {
+        "why": "manifest [taken_at] source name with a typo",
+        "files": {"manifest.toml": '[taken_at]\nsfcd = "2026-11-27T06:00:00Z"\n'},
+        "error": "Snapshot 'manifest.toml': [taken_at] sfcd = \"2026-11-27T06:00:00Z\": 'sfcd' is not a source; use "
+        "one of sfdc, clay, smartlead, pardot. Fix the name in manifest.toml.",
+    },
+    {
+        "why": "manifest [pulled] source name with a typo",
+        "files": {"manifest.toml": '[taken_at]\nsfdc = "2026-11-27T06:00:00Z"\n[pulled.sfcd]\napi_requests = 3\n'},
+        "error": "Snapshot 'manifest.toml': [pulled.sfcd]: 'sfcd' is not a source; use one of sfdc, clay, "
+        "smartlead, pardot. Fix the name in manifest.toml.",
+    },
+    {
+        "why": "manifest org_id that is not text",
+        "files": {"manifest.toml": 'org_id = 7\n[taken_at]\nsfdc = "2026-11-27T06:00:00Z"\n'},
+        "error": "Snapshot 'manifest.toml': org_id = 7: expected text in quotes (e.g. org_id = \"00D5g000004XyZ1EAK\"). "
+        "Fix it in manifest.toml.",
+    },
+    {
         "why": "a Smartlead custom_fields Lead id with a bad checksum (not re-matched by email)",
         "files": {
             "sfdc/Lead.csv": leads_csv(GOOD),
@@ -306,6 +351,40 @@ def test_bad_input_fails_with_exact_error_and_writes_no_plan(tmp_path, run_cli, 
     assert result.stdout == ""
     assert not out.exists()
     assert not list(out.parent.glob("plan.changes.*"))
+
+
+def _writer_manifest(snap):
+    from reconcile.demo_data.writers import SnapshotWriter  # what `reconcile demo` and bench/generate.py write
+
+    SnapshotWriter(snap, "csv", False).manifest("00D000000000001", "demo", {"sfdc": T_SFDC, "clay": T_CLAY})
+
+
+def _pull_manifest(snap):
+    from reconcile.pull import _stamp_manifest
+    from reconcile.sources.pull_all import _stamp
+    from reconcile.sources.smartlead import SourcePull
+
+    _stamp_manifest(snap / "manifest.toml", T_SFDC)  # `reconcile pull` (Salesforce), then the other sources
+    _stamp(snap / "manifest.toml", SourcePull("sfdc", ["sfdc/Lead.csv"], 2, 5, T_SFDC))
+    _stamp(snap / "manifest.toml", SourcePull("clay", ["clay/t.csv"], 1, 0, T_CLAY, detail={"tables": ["t.csv"]}))
+
+
+T_SFDC, T_CLAY = "2026-11-27T06:00:00Z", "2026-11-27T05:00:00Z"
+GOOD_MANIFESTS = {
+    "demo and bench generators": _writer_manifest,
+    "reconcile pull": _pull_manifest,
+    "by hand, TOML datetimes unquoted": lambda snap: (snap / "manifest.toml").write_text(
+        f'org_id = "00D000000000001"\nnotes = "by hand"\n\n[taken_at]\nsfdc = {T_SFDC}\nclay = 2026-11-27T06:00:00+01:00\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("write", GOOD_MANIFESTS.values(), ids=GOOD_MANIFESTS)
+def test_every_documented_manifest_loads(tmp_path, write):
+    snap = write_snapshot(tmp_path, {"manifest.toml": None, "clay/t.csv": csv_text(CLAY_HEADER, [{"LeadId": L1}])})
+    write(snap)
+    plan = plan_in(snap)
+    assert plan["snapshot"]["taken_at"] == {"clay": T_CLAY, "sfdc": T_SFDC}
 
 
 def test_missing_snapshot_directory(tmp_path, run_cli):

@@ -26,7 +26,7 @@ import duckdb
 from . import damaged
 from ..clock import iso, parse_utc
 from .contract import CLAY_IDENTITY, PARSERS, SYSTEMS, TYPES, Column, Source, sources
-from ..errors import ReconcileError, SnapshotError
+from ..errors import ReconcileError, SnapshotError, toml_value
 from ..files import release_cached_pages
 from ..ids import correct_ids
 from .damaged import LENIENT_HINT
@@ -153,34 +153,96 @@ def _no_source_named(rel: str) -> str:
     }.get(rel.split("/")[0].lower(), "the name matches no source")
 
 
+MANIFEST_TEXT = {"org_id": "00D5g000004XyZ1EAK", "notes": "exported by hand on Monday"}  # manifest.toml's text keys
+MANIFEST_KEYS = (*MANIFEST_TEXT, "taken_at", "pulled")  # SPEC §2; [pulled.<source>] is what `reconcile pull` adds
+TAKEN_AT_EXAMPLE = "2026-11-27T06:00:00Z"
+
+
 def read_manifest(root: Path) -> dict:
     path = root / "manifest.toml"
     if not path.exists():
         return {}
     try:
-        return tomllib.loads(path.read_text("utf-8"))
+        doc = tomllib.loads(path.read_text("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise SnapshotError(f"Snapshot 'manifest.toml' is not valid TOML: {e}. Fix it or delete it.") from e
+    check_manifest(doc)
+    return doc
+
+
+def check_manifest(doc: dict) -> None:
+    """Every key of manifest.toml is one it may hold, with a value of its kind: a misspelt or misplaced taken_at
+    is an error, never a silent fall-back to the files' modification times (plan_id and freshness would drift)."""
+    where = "Snapshot 'manifest.toml'"
+    for key, value in doc.items():
+        if key not in MANIFEST_KEYS:
+            name = f"[{key}]" if isinstance(value, dict) else key
+            shown = name if isinstance(value, dict) else f"{key} = {toml_value(value)}"
+            raise SnapshotError(
+                f"{where}: {shown} is not a manifest key; manifest.toml holds org_id, notes, [taken_at] and "
+                f"[pulled]. A source's taken_at goes under [taken_at] (e.g. [taken_at] then "
+                f'sfdc = "{TAKEN_AT_EXAMPLE}"): move or remove {name}.'
+            )
+        if key in MANIFEST_TEXT and not isinstance(value, str):
+            raise SnapshotError(
+                f"{where}: {key} = {toml_value(value)}: expected text in quotes (e.g. {key} = "
+                f'"{MANIFEST_TEXT[key]}"). Fix it in manifest.toml.'
+            )
+    taken = doc.get("taken_at", {})
+    if not isinstance(taken, dict):
+        sample = toml_value(taken) if isinstance(taken, str) else f'"{TAKEN_AT_EXAMPLE}"'
+        raise SnapshotError(
+            f"{where}: taken_at = {toml_value(taken)} is one value, but taken_at holds one timestamp per source. "
+            f"Write [taken_at] on a line of its own, then one line per source below it: sfdc = {sample} (and "
+            f"{', '.join(SYSTEMS[1:])})."
+        )
+    for system, value in taken.items():
+        _not_a_system(system, f"[taken_at] {system} = {toml_value(value)}")
+        manifest_time(system, value)
+    pulled = doc.get("pulled", {})
+    if not isinstance(pulled, dict) or not all(isinstance(v, dict) for v in pulled.values()):
+        raise SnapshotError(
+            f"{where}: pulled = {toml_value(pulled)} is not what `reconcile pull` writes ([pulled.<source>] tables "
+            "of files, records, api_requests). Remove it from manifest.toml."
+        )
+    for system in pulled:
+        _not_a_system(system, f"[pulled.{system}]")
+
+
+def _not_a_system(name: str, shown: str) -> None:
+    if name not in SYSTEMS:
+        raise SnapshotError(
+            f"Snapshot 'manifest.toml': {shown}: '{name}' is not a source; use one of {', '.join(SYSTEMS)}. Fix the "
+            "name in manifest.toml."
+        )
+
+
+def manifest_time(system: str, value) -> datetime:
+    """A manifest taken_at (an ISO 8601 text, or a TOML date-time written without quotes) as a datetime."""
+    try:
+        if isinstance(value, (bool, int, float, list, dict)) or not str(value).strip():
+            raise ValueError(value)
+        return parse_utc(value)
+    except ValueError as e:
+        raise SnapshotError(
+            f"Snapshot 'manifest.toml': taken_at.{system} value '{value}' is not an ISO 8601 "
+            f"timestamp such as {TAKEN_AT_EXAMPLE}."
+        ) from e
 
 
 CLOCK_SKEW = timedelta(minutes=5)  # a taken_at this far ahead of our clock is clock skew; beyond it, an error
 
 
 def taken_at_for(manifest: dict, system: str, path: Path) -> str:
-    """A source's taken_at from the manifest, else the file's modification time (documented fallback)."""
+    """A source's taken_at from the manifest (checked by check_manifest), else the file's modification time
+    (documented fallback)."""
     value = manifest.get("taken_at", {}).get(system)
-    if value:
-        try:
-            dt = parse_utc(value)
-        except ValueError as e:
-            raise SnapshotError(
-                f"Snapshot 'manifest.toml': taken_at.{system} value '{value}' is not an ISO 8601 "
-                "timestamp such as 2026-11-27T06:00:00Z."
-            ) from e
+    if value is not None:
+        dt = manifest_time(system, value)
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
         where = f"Snapshot 'manifest.toml': taken_at.{system} value '{value}'"
-        fix = "Correct taken_at in manifest.toml (UTC, e.g. 2026-11-27T06:00:00Z)."
+        fix = f"Correct taken_at in manifest.toml (UTC, e.g. {TAKEN_AT_EXAMPLE})."
     else:
         dt = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
         where = (
