@@ -77,7 +77,12 @@ def toml_value(value) -> str:
     """A value as a TOML file spells it ("lots", 7, true), for an error that quotes a bad key = value."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)
+    if isinstance(value, list):
+        text = "[" + ", ".join(toml_value(v) for v in value) + "]"
+    elif isinstance(value, dict):
+        text = "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    else:
+        text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 

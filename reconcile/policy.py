@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .ingest.contract import CLAY_COLUMNS, CLAY_KEYS
-from .errors import PolicyError
+from .errors import PolicyError, toml_value
 
 if TYPE_CHECKING:
     from .destinations import NotifySettings
@@ -87,6 +87,58 @@ SOURCE_DEFAULTS = {
 }
 
 
+def _whole(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)  # TOML true/false are Python bools, and bools are ints
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+# What a policy key may hold: a check and the words of the error when it fails. KEY_TYPES gives every key of each
+# table of the policy its kind; _check applies it (a key not listed is misspelt or misplaced: also an error).
+COUNT = (lambda v: _whole(v) and v >= 0, "a whole number, 0 or more")
+POSITIVE = (lambda v: _whole(v) and v > 0, "a whole number greater than 0")
+FRACTION = (lambda v: _number(v) and 0 <= v <= 1, "a number between 0 and 1")
+HOURS = (lambda v: _number(v) and v > 0, "a number of hours greater than 0")
+BOOLEAN = (lambda v: isinstance(v, bool), "true or false (without quotes)")
+TEXT = (lambda v: isinstance(v, str), "text in quotes")
+TEXTS = (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of text values in quotes")
+CAMPAIGN_IDS = (
+    lambda v: isinstance(v, list) and all(_whole(c) and c > 0 for c in v),
+    "a list of Smartlead campaign ids (numbers, e.g. campaigns = [9181, 9204])",
+)
+ON_PROBLEM = (lambda v: v in ("warn", "error"), '"warn" or "error"')
+KEY_TYPES = {
+    "thresholds": {
+        "max_ready_changes_per_field": COUNT,  # 0: every ready change is gated
+        "max_record_fraction": FRACTION,
+        "min_records_for_fraction": COUNT,
+        "max_snapshot_age_hours": HOURS,
+        "bulk_threshold": COUNT,  # 0: every record goes through Bulk API 2.0
+    },
+    "sources": {
+        "required": BOOLEAN,
+        "max_age_hours": HOURS,
+        "on_problem": ON_PROBLEM,
+        "campaigns": CAMPAIGN_IDS,
+        "drop_dir": TEXT,
+    },
+    "fields": {
+        "object": TEXT,
+        "field": TEXT,
+        "status": TEXT,
+        "kind": TEXT,
+        "rule": TEXT,
+        "max_length": POSITIVE,
+        "picklist": TEXTS,
+        "direction": TEXT,  # documents the data flow for people reading the policy; no code reads it
+    },
+    "org": {"name": TEXT, "role": TEXT, "gbus": TEXTS, "bypass_permission": TEXT},
+    "approvers": {"name": TEXT, "email": TEXT},
+}
+
+
 @dataclass(frozen=True)
 class Policy:
     path: str
@@ -151,7 +203,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
 
 
 def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
-    fields = tuple(_parse_field(path, i, f) for i, f in enumerate(doc.get("fields", []), start=1))
+    fields = tuple(_parse_field(path, i, f) for i, f in enumerate(_entries(path, doc, "fields"), start=1))
     seen = set()
     for f in fields:
         if f.key in seen:
@@ -182,11 +234,8 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
             raise PolicyError(
                 f"Policy file '{path}': route '{route}' for finding '{kind}' is not one of {', '.join(ROUTES)}."
             )
-    org = doc.get("org", {})
-    try:
-        thresholds = Thresholds(**doc.get("thresholds", {}))
-    except TypeError as e:
-        raise PolicyError(f"Policy file '{path}': bad [thresholds] entry ({e}).") from e
+    org = _check(path, "[org]", "org", _table(path, doc, "org"))
+    thresholds = Thresholds(**_check(path, "[thresholds]", "thresholds", _table(path, doc, "thresholds")))
     from .destinations import parse_notify  # who gets told what: [destinations."<route>"] and [notify]
 
     return Policy(
@@ -202,10 +251,46 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
         routes=routes,
         thresholds=thresholds,
         formulas=dict(doc.get("formulas", {})),
-        sources=_parse_sources(path, doc.get("sources", {})),
-        approvers=_parse_approvers(path, doc.get("approvers", [])),
+        sources=_parse_sources(path, _table(path, doc, "sources")),
+        approvers=_parse_approvers(path, _entries(path, doc, "approvers")),
         notify=parse_notify(path, doc.get("destinations", {}), doc.get("notify", {})),
     )
+
+
+def _check(path: str, where: str, kind: str, entry: dict) -> dict:
+    """`entry` (one table of the policy, at `where`) holds only keys KEY_TYPES[kind] lists, each of its type."""
+    types = KEY_TYPES[kind]
+    for key, value in entry.items():
+        shown = f"Policy file '{path}' {where} {key} = {toml_value(value)}"
+        if key not in types:
+            label = f"[[{kind}]]" if kind in ("fields", "approvers") else where
+            raise PolicyError(
+                f"{shown}: not a key of {label}; use one of {', '.join(types)}. Fix the name in the policy file."
+            )
+        ok, expected = types[key]
+        if not ok(value):
+            raise PolicyError(f"{shown}: expected {expected}. Fix the value in the policy file.")
+    return entry
+
+
+def _table(path: str, doc: dict, name: str, label: str = "") -> dict:
+    value, label = doc.get(name, {}), label or name
+    if not isinstance(value, dict):
+        raise PolicyError(
+            f"Policy file '{path}': {label} = {toml_value(value)}: expected a [{label}] table (a [{label}] line "
+            "with key = value lines below it). Fix it in the policy file."
+        )
+    return value
+
+
+def _entries(path: str, doc: dict, name: str) -> list:
+    value = doc.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+        raise PolicyError(
+            f"Policy file '{path}': {name} = {toml_value(value)}: expected [[{name}]] entries (a [[{name}]] line "
+            "before each entry's key = value lines). Fix it in the policy file."
+        )
+    return value
 
 
 def _parse_sources(path: str, doc: dict) -> dict[str, SourcePolicy]:
@@ -214,33 +299,17 @@ def _parse_sources(path: str, doc: dict) -> dict[str, SourcePolicy]:
         where = f"Policy file '{path}' [sources.{name}]"
         if name not in SOURCE_DEFAULTS:
             raise PolicyError(f"{where}: '{name}' is not a source; use one of {', '.join(SOURCE_DEFAULTS)}.")
+        entry = _check(path, f"[sources.{name}]", "sources", _table(path, doc, name, f"sources.{name}"))
         only = {"campaigns": "smartlead", "drop_dir": "clay"}
         for key, owner in only.items():
             if key in entry and name != owner:
                 raise PolicyError(f"{where}: '{key}' belongs under [sources.{owner}].")
         campaigns = entry.get("campaigns", [])
-        if not isinstance(campaigns, list) or not all(
-            isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in campaigns
-        ):
-            raise PolicyError(
-                f"{where}: campaigns = {campaigns!r} is not a list of Smartlead campaign ids "
-                "(numbers, e.g. campaigns = [9181, 9204])."
-            )
-        if not isinstance(entry.get("drop_dir", ""), str):
-            raise PolicyError(f"{where}: drop_dir must be a folder path in quotes.")
         drop = str(Path(entry["drop_dir"]).expanduser()) if entry.get("drop_dir") else ""
         if drop and not Path(drop).is_absolute():
             drop = str(Path(path).parent / drop)  # relative to the policy file, like [formulas]
-        try:
-            merged = {**SOURCE_DEFAULTS[name].__dict__, **entry, "campaigns": tuple(campaigns), "drop_dir": drop}
-            sp = SourcePolicy(**merged)
-        except TypeError as e:
-            raise PolicyError(
-                f"{where}: bad entry ({e}); keys are required, max_age_hours, on_problem "
-                "(+ campaigns for smartlead, drop_dir for clay)."
-            ) from e
-        if sp.on_problem not in ("warn", "error"):
-            raise PolicyError(f"{where}: on_problem '{sp.on_problem}' is not 'warn' or 'error'.")
+        merged = {**SOURCE_DEFAULTS[name].__dict__, **entry, "campaigns": tuple(campaigns), "drop_dir": drop}
+        sp = SourcePolicy(**merged)
         if name == "sfdc" and not sp.required:
             raise PolicyError(f"{where}: Salesforce is always required (it is what the plan reconciles against).")
         out[name] = sp
@@ -250,6 +319,7 @@ def _parse_sources(path: str, doc: dict) -> dict[str, SourcePolicy]:
 def _parse_approvers(path: str, entries: list) -> tuple[Approver, ...]:
     out, seen = [], set()
     for i, a in enumerate(entries, start=1):
+        _check(path, f"[[approvers]] entry {i}", "approvers", a)
         name, email = " ".join(str(a.get("name", "")).split()), str(a.get("email", "")).strip()
         if not name or "@" not in email:
             raise PolicyError(
@@ -263,6 +333,10 @@ def _parse_approvers(path: str, entries: list) -> tuple[Approver, ...]:
 
 
 def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
+    named = (
+        f" ({f['object']}.{f['field']})" if isinstance(f.get("object"), str) and isinstance(f.get("field"), str) else ""
+    )
+    _check(path, f"[[fields]] entry {index}{named}", "fields", f)
     where = f"Policy file '{path}' [[fields]] entry {index}"
     for key in ("object", "field", "status", "kind"):
         if not f.get(key):
@@ -273,7 +347,6 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
         raise PolicyError(f"{where}: kind '{f['kind']}' is not one of {', '.join(KINDS)}.")
     if f["kind"] == "formula" and f["status"] != "read_only":
         raise PolicyError(f"{where}: '{f['object']}.{f['field']}' is a formula, so its status must be 'read_only'.")
-    # `direction` (e.g. "Clay → SFDC") documents the data flow for people reading the policy; no code reads it
     return FieldPolicy(
         object=f["object"],
         field=f["field"],

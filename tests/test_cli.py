@@ -303,6 +303,111 @@ def test_org_selects_its_policy_file(tmp_path, monkeypatch):
     assert "pending_legal" not in plan["summary"]["by_reason"]
 
 
+CLAY_SOURCE = "[sources.clay]\nrequired = false\nmax_age_hours = 24\n"
+VALUE_FIX, NAME_FIX = "Fix the value in the policy file.", "Fix the name in the policy file."
+COUNT, HOURS = "expected a whole number, 0 or more", "expected a number of hours greater than 0"
+FRACTION, LENGTH = "expected a number between 0 and 1", "expected a whole number greater than 0"
+TEXTS, INDUSTRY = "expected a list of text values in quotes", "[[fields]] entry 6 (Lead.Industry)"
+BAD_POLICY_VALUES = [  # (the default policy's text, what replaces it, the error after "Policy file '<path>' ")
+    (
+        "max_record_fraction = 0.25",
+        'max_record_fraction = "lots"',
+        f'[thresholds] max_record_fraction = "lots": {FRACTION}',
+    ),
+    ("max_record_fraction = 0.25", "max_record_fraction = 7", f"[thresholds] max_record_fraction = 7: {FRACTION}"),
+    (
+        "max_ready_changes_per_field = 5000",
+        'max_ready_changes_per_field = "x"',
+        f'[thresholds] max_ready_changes_per_field = "x": {COUNT}',
+    ),
+    (
+        "max_ready_changes_per_field = 5000",
+        "max_ready_changes_per_field = 2.5",
+        f"[thresholds] max_ready_changes_per_field = 2.5: {COUNT}",
+    ),
+    (
+        "min_records_for_fraction = 50",
+        'min_records_for_fraction = "fifty"',
+        f'[thresholds] min_records_for_fraction = "fifty": {COUNT}',
+    ),
+    ("bulk_threshold = 2000", "bulk_threshold = -5", f"[thresholds] bulk_threshold = -5: {COUNT}"),
+    ("max_snapshot_age_hours = 48", "max_snapshot_age_hours = 0", f"[thresholds] max_snapshot_age_hours = 0: {HOURS}"),
+    (
+        "max_snapshot_age_hours = 48",
+        "max_snapshot_age_hours = true",
+        f"[thresholds] max_snapshot_age_hours = true: {HOURS}",
+    ),
+    (CLAY_SOURCE, CLAY_SOURCE.replace("24", '"a day"'), f'[sources.clay] max_age_hours = "a day": {HOURS}'),
+    (
+        CLAY_SOURCE,
+        CLAY_SOURCE.replace("false", '"no"'),
+        '[sources.clay] required = "no": expected true or false (without quotes)',
+    ),
+    (
+        'on_problem = "warn"',
+        'on_problem = "ignore"',
+        '[sources.clay] on_problem = "ignore": expected "warn" or "error"',
+    ),
+    ("max_length = 40", 'max_length = "long"', f'{INDUSTRY} max_length = "long": {LENGTH}'),
+    ("max_length = 40", "max_length = 0", f"{INDUSTRY} max_length = 0: {LENGTH}"),
+    (
+        'rule = "reply_set_once"',
+        'rule = "reply_set_once"\npicklist = ["Yes", 2]',
+        f'[[fields]] entry 1 (CampaignMember.Has_Replied__c) picklist = ["Yes", 2]: {TEXTS}',
+    ),
+    ("gbus = []", 'gbus = "EMEA"', f'[org] gbus = "EMEA": {TEXTS}'),
+    ('email = "ana.admin@example.com"', "email = 7", "[[approvers]] entry 2 email = 7: expected text in quotes"),
+]
+UNKNOWN_POLICY_KEYS = [
+    (
+        "bulk_threshold = 2000",
+        "bulk_treshold = 2000",
+        "[thresholds] bulk_treshold = 2000: not a key of [thresholds]; "
+        "use one of max_ready_changes_per_field, max_record_fraction, min_records_for_fraction, max_snapshot_age_hours, "
+        "bulk_threshold",
+    ),
+    (
+        "max_length = 40",
+        "max_lenght = 40",
+        f"{INDUSTRY} max_lenght = 40: not a key of [[fields]]; use one of object, "
+        "field, status, kind, rule, max_length, picklist, direction",
+    ),
+    (
+        CLAY_SOURCE,
+        CLAY_SOURCE + "max_age = 2\n",
+        "[sources.clay] max_age = 2: not a key of [sources.clay]; use one "
+        "of required, max_age_hours, on_problem, campaigns, drop_dir",
+    ),
+]
+CASES = [(*c, VALUE_FIX) for c in BAD_POLICY_VALUES] + [(*c, NAME_FIX) for c in UNKNOWN_POLICY_KEYS]
+
+
+@pytest.mark.parametrize("old, new, error, fix", CASES, ids=[c[2].split(": ")[0] for c in CASES])
+def test_a_mistyped_out_of_range_or_unknown_policy_key_is_one_error_line(tmp_path, run_cli, old, new, error, fix):
+    """Through `reconcile plan`: exit 1, one Error: line naming the file, the key and the value, nothing written
+    (before, a traceback from a comparison, an error blaming the snapshot, or silently accepted)."""
+    from conftest import policy_with
+
+    fixtures = Path(__file__).parent / "fixtures" / "handmade"
+    pol = policy_with(tmp_path / "pol", replace={old: new})
+    out = tmp_path / "out" / "plan.json"
+    result = run_cli("plan", fixtures, "--out", out, "--policy", pol)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"Error: Policy file '{pol}' {error}. {fix}\n"
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_packaged_policy_loads_and_the_type_table_covers_every_threshold():
+    import dataclasses
+
+    from reconcile.policy import KEY_TYPES, Thresholds, load_policy
+
+    assert list(KEY_TYPES["thresholds"]) == [f.name for f in dataclasses.fields(Thresholds)]
+    pol = load_policy()
+    assert pol.thresholds == Thresholds() and pol.sources["sfdc"].required is True
+
+
 def test_snapshot_file_names_match_case_insensitively_and_one_file_per_salesforce_object(tmp_path):
     import shutil
 

@@ -348,7 +348,10 @@ def test_the_policy_names_the_smartlead_campaigns_and_the_clay_drop_folder(snaps
     "entry, expected",
     [
         ("[sources.pardot]\ncampaigns = [1]\n", "'campaigns' belongs under [sources.smartlead]"),
-        ('[sources.smartlead]\ncampaigns = ["9181"]\n', "is not a list of Smartlead campaign ids"),
+        (
+            '[sources.smartlead]\ncampaigns = ["9181"]\n',
+            'campaigns = ["9181"]: expected a list of Smartlead campaign ids',
+        ),
         ('[sources.smartlead]\ndrop_dir = "x"\n', "'drop_dir' belongs under [sources.clay]"),
     ],
 )
