@@ -870,3 +870,14 @@ def test_fingerprints_name_every_file_read(tmp_path):
         == ["clay/a.csv", "clay/b.jsonl", "sfdc/CampaignMember.csv", "sfdc/Contact.csv", "sfdc/Lead.parquet"]
     )
     assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", v) for v in fps.values())
+
+
+def test_reading_a_damaged_jsonl_line_leaves_duckdbs_default_connection_usable():
+    """The JSON checks of bad and too-deep lines run on a connection of their own: DuckDB's module-wide default
+    connection (an analyst's `duckdb.sql` in the same notebook) is left without an unfinished result."""
+    from reconcile.ingest import damaged
+
+    deep = '{"a": ' + "[" * 5000 + "]" * 5000 + ', "b": "x"}'
+    assert damaged.parse_object(deep).get("b") == "x"
+    assert damaged._is_json("[1, 2]") and not damaged._is_json("{broken")
+    assert duckdb.sql("select 42 as answer").fetchall() == [(42,)]

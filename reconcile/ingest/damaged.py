@@ -203,7 +203,7 @@ class DeepObject:
         self.text = text
 
     def _one(self, sql: str, *params):
-        return duckdb.execute(sql, [self.text, *params]).fetchone()[0]
+        return _ask(sql, [self.text, *params])
 
     def __iter__(self):
         return iter(self._one("select json_keys(?)") or [])
@@ -219,14 +219,22 @@ def parse_object(line: str) -> dict | DeepObject | None:
     except ValueError:
         return None
     except RecursionError:
-        ok = duckdb.execute("select json_valid(?) and json_type(?) = 'OBJECT'", [line, line]).fetchone()[0]
+        ok = _ask("select json_valid(?) and json_type(?) = 'OBJECT'", [line, line])
         return DeepObject(line) if ok else None
     return value if isinstance(value, dict) else None
 
 
 def _is_json(line: str) -> bool:
     """Whether a line that is not a JSON object is JSON at all (an array, a string…): asked of bad lines only."""
-    return bool(duckdb.execute("select json_valid(?)", [line]).fetchone()[0])
+    return bool(_ask("select json_valid(?)", [line]))
+
+
+def _ask(sql: str, params: list):
+    """One value from DuckDB on a connection of its own (asked of bad or deeply nested lines only): never DuckDB's
+    module-wide default connection, whose unfinished result would break the next `duckdb.sql` of whoever imports
+    reconcile (a notebook, a test)."""
+    with duckdb.connect() as con:
+        return con.execute(sql, params).fetchall()[0][0]
 
 
 # ---------------------------------------------------------------------------------------------- strict: the error
