@@ -18,6 +18,12 @@ from .csvsafe import cell as safe_cell  # formula injection neutralised (shared 
 SF_OBJECTS = {"Lead", "CampaignMember", "Contact", "Campaign"}
 
 
+def about(row: dict) -> str:
+    """What a finding row is about, for people: its record id, else the source row it names (notify_state.subject:
+    "clay/replies.csv Email=ghost@x.de"), so two record-less findings of one kind never read the same."""
+    return row.get("record_id") or row.get("subject") or "-"
+
+
 def sf_link(instance_url: str | None, obj: str, record_id: str | None) -> str | None:
     """Lightning record URL `{instance}/lightning/r/{Object}/{Id}/view` (None without an instance or id)."""
     if not instance_url or not record_id or obj not in SF_OBJECTS:
@@ -75,7 +81,7 @@ def findings_message(
     for r in shown:
         history = f" (first seen {r['first_seen_at']}, seen in {r['runs_seen']} run(s))" if escalation else ""
         lines.append(
-            f"  - {r['kind']} {r['object']} {r['record_id'] or '-'}: {r['detail']}{history}"
+            f"  - {r['kind']} {r['object']} {about(r)}: {r['detail']}{history}"
             + (f"\n    {r['link']}" if r["link"] else "")
         )
     more = len(rows if escalation else new) - len(shown)
@@ -99,7 +105,7 @@ def _html(subject, intro, counts, shown, escalation, csv_location) -> str:
     e = html.escape
     rows = "".join(
         f"<tr><td>{e(r['kind'])}</td><td>{e(r['object'])}</td><td>"
-        + (f'<a href="{e(r["link"])}">{e(r["record_id"] or "")}</a>' if r["link"] else e(r["record_id"] or "-"))
+        + (f'<a href="{e(r["link"])}">{e(r["record_id"] or "")}</a>' if r["link"] else e(about(r)))
         + f"</td><td>{e(r['detail'])}</td>"
         + (f"<td>{e(r['first_seen_at'] or '')}</td><td>{r['runs_seen']}</td>" if escalation else "")
         + "</tr>"
@@ -122,7 +128,7 @@ def webhook_body(fmt: str, message: dict) -> dict:
     Adaptive Card in a message envelope."""
     items = []
     for r in message["items"]:
-        label = f"{r['kind']} {r['object']} {r['record_id'] or '-'}"
+        label = f"{r['kind']} {r['object']} {about(r)}"
         if fmt == "slack" and r["link"]:
             label = f"<{r['link']}|{label}>"
         elif fmt == "google_chat" and r["link"]:

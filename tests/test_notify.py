@@ -242,6 +242,10 @@ def test_findings_on_unmatched_source_rows_count_one_per_row_and_stay_open_the_n
     assert "unmatched_source_row: 3 / 3" in text and "ambiguous_match: 2 / 2" in text
     twins = [line for line in text.splitlines() if line.startswith("  - ambiguous_match")]
     assert len(twins) == 2 and all(t.count("matches 2 Leads") == 1 for t in twins)  # never two rows in one item
+    assert {t.split(": ")[0] for t in twins} == {  # each names its own source row: they never read the same
+        "  - ambiguous_match Lead clay/replies.csv email=sam.twin@polaris-plastics.com ",
+        "  - ambiguous_match Lead pardot/prospects.csv email=SAM.TWIN@polaris-plastics.com",
+    }
 
     # the next day: the same rows, moved down by the export, and one new unmatched row
     new_row = ("unmatched_source_row", "clay/replies.csv", 160, "new@nowhere.de", "clay row matches no Lead.")
@@ -250,7 +254,9 @@ def test_findings_on_unmatched_source_rows_count_one_per_row_and_stay_open_the_n
     assert len(smtp.messages) == 2
     text = smtp.messages[-1].get_body(("plain",)).get_content()
     assert "MARCOM Ops: 1 new finding(s), 6 open" in smtp.messages[-1]["Subject"]
-    assert "unmatched_source_row: 1 / 4" in text and "ambiguous_match: 0 / 2" in text and "new@nowhere.de" not in text
+    assert "unmatched_source_row: 1 / 4" in text and "ambiguous_match: 0 / 2" in text
+    assert "clay/replies.csv email=new@nowhere.de: clay row matches no Lead." in text  # the new row, by its value
+    assert "ghost@nowhere-gmbh.de" not in text  # yesterday's rows, moved down, are not new
     con = duckdb.connect(str(tmp_path / "reconcile.duckdb"))
     runs = con.execute("select runs_seen, count(*) from notify_findings group by all order by all").fetchall()
     con.close()
