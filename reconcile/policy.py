@@ -229,7 +229,14 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
             f"{', '.join(SOURCE_VALUE_KEYS)} with a non-blank text value."
         )
     routes = dict(doc.get("routes", {}))
+    from .sql import FINDING_KINDS  # sql/findings/find_<kind>.sql
+
     for kind, route in routes.items():
+        if kind not in FINDING_KINDS:  # a misspelt kind would leave the real one unrouted
+            raise PolicyError(
+                f"Policy file '{path}' [routes] {kind} = {toml_value(route)}: not a finding kind; use one of "
+                f"{', '.join(sorted(FINDING_KINDS))}. Fix the name in the policy file."
+            )
         if route not in ROUTES:
             raise PolicyError(
                 f"Policy file '{path}': route '{route}' for finding '{kind}' is not one of {', '.join(ROUTES)}."

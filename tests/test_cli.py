@@ -378,6 +378,14 @@ UNKNOWN_POLICY_KEYS = [
         "[sources.clay] max_age = 2: not a key of [sources.clay]; use one "
         "of required, max_age_hours, on_problem, campaigns, drop_dir",
     ),
+    (
+        'pardot_sync_gap = "CRM Admin"',
+        'pardot_sync_gab = "CRM Admin"',
+        '[routes] pardot_sync_gab = "CRM Admin": not a finding kind; use one of ambiguous_match, bounce_hop_lost, '
+        "classification_without_reply, conflicting_enrichment, connector_error, deliverability_review, "
+        "do_not_contact_reply, eligibility_mismatch, overall_formula_mismatch, pardot_sync_gap, "
+        "sender_originated_bounce, unmatched_source_row",
+    ),
 ]
 CASES = [(*c, VALUE_FIX) for c in BAD_POLICY_VALUES] + [(*c, NAME_FIX) for c in UNKNOWN_POLICY_KEYS]
 
