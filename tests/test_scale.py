@@ -243,6 +243,46 @@ def test_an_id_with_a_bad_checksum_deep_in_a_file_is_found_by_the_bulk_id_check_
     assert (lead["records"], lead["staged"], lead["rejected"]) == (LEADS, LEADS - 1, 1)
 
 
+def test_a_blank_and_a_repeated_id_deep_in_a_file_are_reported_at_their_rows_strict_and_lenient(big):
+    """At 100k leads: a Lead without its Id 70,000 rows in, and row 20's Id again at row 95,000. Strict names the
+    first problem's row (and, for the repeat, both rows); lenient quarantines all three rows and accounts for them."""
+    blank_row, first, again = 70_000, 20, 95_000
+    snap = big / "blank_dup"
+    if not snap.exists():
+        shutil.copytree(big / "csv", snap)
+        path = snap / "sfdc" / "Lead.csv"
+        text = path.read_text("utf-8-sig")
+        delim = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t|").delimiter
+        records = list(csv.reader(text.splitlines(keepends=True), delimiter=delim))
+        col = [h.lower() for h in records[0]].index("id")
+        records[blank_row][col] = ""
+        records[again][col] = records[first][col]
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh, delimiter=delim, lineterminator="\n").writerows(records)
+    header = next(csv.reader([(snap / "sfdc" / "Lead.csv").read_text("utf-8-sig").splitlines()[0]]))
+    dup = next(csv.reader([(snap / "sfdc" / "Lead.csv").read_text("utf-8-sig").splitlines()[first]]))[
+        [h.lower() for h in header].index("id")
+    ]
+    with pytest.raises(SnapshotError) as e:
+        build_plan(snap, out=big / "bds" / "plan.json", exports=False, threads=4)
+    assert str(e.value).startswith(
+        f"Snapshot 'sfdc/Lead.csv' row {first}: column 'Id' value '{dup}' appears more than once; expected a unique Id "
+        f"(each Salesforce record once per file; rows {first} and {again} hold the same record)."
+    ), str(e.value)
+    assert str(e.value).endswith("(2 more problems in this snapshot.)")
+
+    plan, _ = plan_bytes(snap, big / "bdl", lenient=True, threads=4)
+    assert [(r["file"], r["row"], r["column"], r["value"]) for r in plan["rejects"]] == [
+        ("sfdc/Lead.csv", first, "Id", dup),
+        ("sfdc/Lead.csv", blank_row, "Id", ""),
+        ("sfdc/Lead.csv", again, "Id", dup),
+    ]
+    files = {f["file"]: f for f in plan["summary"]["inputs"]["files"]}
+    assert (files["sfdc/Lead.csv"]["staged"], files["sfdc/Lead.csv"]["rejected"]) == (LEADS - 3, 3)
+    for f in files.values():
+        assert f["records"] == f["staged"] + f["rejected"], f
+
+
 # ------------------------------------------------------------------------------------------ memory without flags
 
 
