@@ -451,3 +451,14 @@ def test_export_members_names_the_org_whose_policy_maps_the_clay_columns(tmp_pat
     assert "LeadId" in out.read_text("utf-8").splitlines()[0].split(",")
     result = CliRunner().invoke(app, [*args, "--org", "APAC"])
     assert result.exit_code == 1 and "No policy for org 'APAC'" in result.output
+
+
+def test_python_dash_m_reconcile_is_the_cli():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "reconcile", "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Usage: reconcile ") and "plan" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "reconcile", "nope"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "No such command 'nope'" in r.stderr
