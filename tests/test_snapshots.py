@@ -250,11 +250,11 @@ BAD_INPUT = [
         'sfdc = "2026-11-27T06:00:00Z"): move or remove [sfdc].',
     },
     {
-        "why": "manifest top-level key that is not a manifest key",
-        "files": {"manifest.toml": 'org = "00D000000000001"\n[taken_at]\nsfdc = "2026-11-27T06:00:00Z"\n'},
-        "error": "Snapshot 'manifest.toml': org = \"00D000000000001\" is not a manifest key; manifest.toml holds "
-        "org_id, notes, [taken_at] and [pulled]. A source's taken_at goes under [taken_at] (e.g. [taken_at] then "
-        'sfdc = "2026-11-27T06:00:00Z"): move or remove org.',
+        "why": "manifest taken_at of a source as a top-level key",
+        "files": {"manifest.toml": 'sfdc_taken_at = "2026-11-27T06:00:00Z"\n'},
+        "error": "Snapshot 'manifest.toml': sfdc_taken_at = \"2026-11-27T06:00:00Z\" is not a manifest key; manifest.toml "
+        "holds org_id, notes, [taken_at] and [pulled]. A source's taken_at goes under [taken_at] (e.g. [taken_at] then "
+        'sfdc = "2026-11-27T06:00:00Z"): move or remove sfdc_taken_at.',
     },
     {
         "why": "manifest [taken_at] source name with a typo",
@@ -375,6 +375,9 @@ GOOD_MANIFESTS = {
     "reconcile pull": _pull_manifest,
     "by hand, TOML datetimes unquoted": lambda snap: (snap / "manifest.toml").write_text(
         f'org_id = "00D000000000001"\nnotes = "by hand"\n\n[taken_at]\nsfdc = {T_SFDC}\nclay = 2026-11-27T06:00:00+01:00\n'
+    ),
+    "with a person's own key (kept, not read)": lambda snap: (snap / "manifest.toml").write_text(
+        f'exported_by = "Ana"\n[taken_at]\nsfdc = "{T_SFDC}"\nclay = "{T_CLAY}"\n'
     ),
 }
 

@@ -171,11 +171,14 @@ def read_manifest(root: Path) -> dict:
 
 
 def check_manifest(doc: dict) -> None:
-    """Every key of manifest.toml is one it may hold, with a value of its kind: a misspelt or misplaced taken_at
-    is an error, never a silent fall-back to the files' modification times (plan_id and freshness would drift)."""
+    """The keys manifest.toml holds, each with a value of its kind: a misspelt or misplaced taken_at is an error,
+    never a silent fall-back to the files' modification times (plan_id and freshness would drift)."""
     where = "Snapshot 'manifest.toml'"
     for key, value in doc.items():
-        if key not in MANIFEST_KEYS:
+        # a table, or a key named after a source or taken_at, is a taken_at in the wrong place; any other text a
+        # person adds (exported_by = "Ana") is theirs: kept in the file, not read
+        misplaced = isinstance(value, dict) or key.lower() in SYSTEMS or "taken" in key.lower()
+        if key not in MANIFEST_KEYS and misplaced:
             name = f"[{key}]" if isinstance(value, dict) else key
             shown = name if isinstance(value, dict) else f"{key} = {toml_value(value)}"
             raise SnapshotError(
