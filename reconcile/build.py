@@ -15,7 +15,7 @@ from . import dbfile, planfile, provenance
 from . import plan as planmod
 from .clock import iso
 from .errors import DUCKDB_DISK_FULL, ReconcileError, SnapshotError
-from .files import move_into_place, refuse_folder, remove_path
+from .files import folders_for, move_into_place, refuse_folder, remove_path
 from .policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
 from .ingest.contract import sources
 from .ingest.snapshots import Snapshot, check_staged, discover, ingest
@@ -227,95 +227,97 @@ def build_plan(
         raise ReconcileError(
             f"The DuckDB file '{db_path}' would overwrite an output of the plan '{out_path}': give --db another name."
         )
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    if out_path:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-    work, scratch = dbfile.building_paths(db_path)
-    parts = _building(planfile.data_dir(out_path)) if columnar else None
-    manifest = _building(out_path) if out_path else None
-    staged_exports = tuple(_building(p) for p in exported)
-    temporaries = [p for p in (parts, manifest, *staged_exports) if p is not None]
-    files = snapshot_files(snapshot_dir, pol)
-    try:
-        build_limit, spill = memory_settings(files, memory_limit)
-    except ValueError as e:
-        msg = str(e)
-        raise ReconcileError(f"{msg[:1].upper()}{msg[1:]}: use e.g. --memory-limit 2GB.") from e
-    if progress is not None and hasattr(progress, "expect"):  # files + models + writing the plan
-        progress.expect(len(files) + len(_modelled()) + 1)
-    old = dbfile.open_previous(db_path)
-    try:
-        dbfile.remove_database(work)
-        dbfile.remove_database(scratch)
-        for path in temporaries:
-            remove_path(path)
+    with folders_for(db_path.parent, *([out_path.parent] if out_path else [])):  # removed again if the plan fails
+        work, scratch = dbfile.building_paths(db_path)
+        parts = _building(planfile.data_dir(out_path)) if columnar else None
+        manifest = _building(out_path) if out_path else None
+        staged_exports = tuple(_building(p) for p in exported)
+        temporaries = [p for p in (parts, manifest, *staged_exports) if p is not None]
+        files = snapshot_files(snapshot_dir, pol)
         try:
-            con = connect(work, memory_limit=build_limit, threads=threads)
+            build_limit, spill = memory_settings(files, memory_limit)
         except ValueError as e:
             msg = str(e)
-            raise ReconcileError(f"{msg[:1].upper()}{msg[1:]}: use e.g. --memory-limit 2GB or --threads 4.") from e
+            raise ReconcileError(f"{msg[:1].upper()}{msg[1:]}: use e.g. --memory-limit 2GB.") from e
+        if progress is not None and hasattr(progress, "expect"):  # files + models + writing the plan
+            progress.expect(len(files) + len(_modelled()) + 1)
+        old = dbfile.open_previous(db_path)
         try:
-            if spill:
-                attach_scratch(con, scratch)
-            snap = build(con, snapshot_dir, pol, lenient=lenient, progress=progress, spill=spill)
-            if progress:
-                progress("writing plan")
-            if columnar:
-                plan = planmod.assemble_files(con, snap, pol, out_path, parts)
-            else:
-                plan = planmod.assemble(con, snap, pol)
-            if old is not None:
-                dbfile.carry_over(old, con)
-            provenance.record(con, plan)
-        except duckdb.OutOfMemoryException as e:
-            raise _out_of_memory() from e
-        except duckdb.Error as e:
-            if DUCKDB_DISK_FULL in str(e):  # not the snapshot's fault: say where the space ran out and how to get more
-                raise ReconcileError(
-                    f"The disk ran out of space while planning (nothing was written): {str(e).splitlines()[0]} "
-                    f"Free space on the disk of '{db_path.parent}', or build on a larger disk with --db (DuckDB "
-                    "writes its file, its temporary files and, for a large snapshot, a scratch file beside it)."
+            dbfile.remove_database(work)
+            dbfile.remove_database(scratch)
+            for path in temporaries:
+                remove_path(path)
+            try:
+                con = connect(work, memory_limit=build_limit, threads=threads)
+            except ValueError as e:
+                msg = str(e)
+                raise ReconcileError(f"{msg[:1].upper()}{msg[1:]}: use e.g. --memory-limit 2GB or --threads 4.") from e
+            try:
+                if spill:
+                    attach_scratch(con, scratch)
+                snap = build(con, snapshot_dir, pol, lenient=lenient, progress=progress, spill=spill)
+                if progress:
+                    progress("writing plan")
+                if columnar:
+                    plan = planmod.assemble_files(con, snap, pol, out_path, parts)
+                else:
+                    plan = planmod.assemble(con, snap, pol)
+                if old is not None:
+                    dbfile.carry_over(old, con)
+                provenance.record(con, plan)
+            except duckdb.OutOfMemoryException as e:
+                raise _out_of_memory() from e
+            except duckdb.Error as e:
+                if DUCKDB_DISK_FULL in str(
+                    e
+                ):  # not the snapshot's fault: say where the space ran out and how to get more
+                    raise ReconcileError(
+                        f"The disk ran out of space while planning (nothing was written): {str(e).splitlines()[0]} "
+                        f"Free space on the disk of '{db_path.parent}', or build on a larger disk with --db (DuckDB "
+                        "writes its file, its temporary files and, for a large snapshot, a scratch file beside it)."
+                    ) from e
+                raise SnapshotError(
+                    f"Snapshot '{snapshot_dir}' could not be reconciled: {str(e).splitlines()[0]}"
                 ) from e
-            raise SnapshotError(f"Snapshot '{snapshot_dir}' could not be reconciled: {str(e).splitlines()[0]}") from e
+            finally:
+                con.close()
+            moves, made = dbfile.moves(work, db_path), []
+            if out_path:
+                manifest.write_bytes(planmod.dumps(plan.manifest() if columnar else plan).encode("utf-8"))
+            if exported:
+                source = parts / planfile.part_path(plan, "changes").name if columnar else None
+                made = _export(work, out_path, source, staged_exports, memory_limit, threads)
+                # no CSV written (too many changes for a spreadsheet): an older plan's must not pass for this one's
+                moves += [(tmp if tmp in made else None, final) for tmp, final in zip(staged_exports, exported)]
+            # Every output is written: they move into place in this order, each with one rename over its target
+            # (files.move_into_place: if one fails, those made are undone). A crash between two moves leaves nothing
+            # that applies the wrong rows: the DuckDB file first — it holds the old file's audit trail and plan records
+            # plus this plan's, so the plan still in place stays valid against it (and the old file is held open until
+            # the last move, so no apply writes to it once its trail is copied); then the exports and the data folder,
+            # while the old manifest is in place (between the two, an old plan with new exports; after the data folder,
+            # load_plan refuses the old manifest: its data files no longer match its plan_id); the manifest last, the
+            # commit point, naming this plan's data only once the data, its record and its exports are in place.
+            if columnar:
+                moves.append((parts, planfile.data_dir(out_path)))
+            if out_path:
+                moves.append((manifest, out_path))
+            move_into_place(moves)
         finally:
-            con.close()
-        moves, made = dbfile.moves(work, db_path), []
-        if out_path:
-            manifest.write_bytes(planmod.dumps(plan.manifest() if columnar else plan).encode("utf-8"))
-        if exported:
-            source = parts / planfile.part_path(plan, "changes").name if columnar else None
-            made = _export(work, out_path, source, staged_exports, memory_limit, threads)
-            # no CSV written (too many changes for a spreadsheet): an older plan's must not pass for this one's
-            moves += [(tmp if tmp in made else None, final) for tmp, final in zip(staged_exports, exported)]
-        # Every output is written: they move into place in this order, each with one rename over its target
-        # (files.move_into_place: if one fails, those made are undone). A crash between two moves leaves nothing
-        # that applies the wrong rows: the DuckDB file first — it holds the old file's audit trail and plan records
-        # plus this plan's, so the plan still in place stays valid against it (and the old file is held open until
-        # the last move, so no apply writes to it once its trail is copied); then the exports and the data folder,
-        # while the old manifest is in place (between the two, an old plan with new exports; after the data folder,
-        # load_plan refuses the old manifest: its data files no longer match its plan_id); the manifest last, the
-        # commit point, naming this plan's data only once the data, its record and its exports are in place.
+            for path in temporaries:  # none is left after the moves (a failure leaves them all)
+                _discard(path)
+            dbfile.remove_database(work)
+            dbfile.remove_database(scratch)
+            if old is not None:
+                old.close()
         if columnar:
-            moves.append((parts, planfile.data_dir(out_path)))
-        if out_path:
-            moves.append((manifest, out_path))
-        move_into_place(moves)
-    finally:
-        for path in temporaries:  # none is left after the moves (a failure leaves them all)
-            _discard(path)
-        dbfile.remove_database(work)
-        dbfile.remove_database(scratch)
-        if old is not None:
-            old.close()
-    if columnar:
-        planfile.stamp(plan)
-    return PlanResult(
-        plan=plan,
-        plan_path=out_path,
-        db_path=db_path,
-        snapshot=snap,
-        exports=[final for tmp, final in zip(staged_exports, exported) if tmp in made],
-    )
+            planfile.stamp(plan)
+        return PlanResult(
+            plan=plan,
+            plan_path=out_path,
+            db_path=db_path,
+            snapshot=snap,
+            exports=[final for tmp, final in zip(staged_exports, exported) if tmp in made],
+        )
 
 
 def _building(path: Path) -> Path:

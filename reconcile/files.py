@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -32,6 +33,30 @@ def remove_path(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
+
+
+@contextmanager
+def folders_for(*folders: Path):
+    """Create the folders (and their missing parents) an output goes to; if the block fails, remove the ones it
+    created (deepest first, only while empty), so a refused command leaves no trace behind."""
+    made: list[Path] = []
+    for folder in folders:
+        missing = []
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for f in reversed(missing):
+            f.mkdir(exist_ok=True)
+            made.append(f)
+    try:
+        yield
+    except BaseException:
+        for f in reversed(made):
+            try:
+                f.rmdir()
+            except OSError:
+                pass  # not empty (or gone): what is in it is not ours to remove
+        raise
 
 
 def refuse_folder(path: Path) -> None:
