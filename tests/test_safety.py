@@ -476,17 +476,21 @@ def test_the_panel_refuses_a_plan_swapped_on_disk_after_review(org, plans, tmp_p
     assert not approval_path(plan_path).exists() and not org.org.field_history
 
 
+def legal_cleared_policy(folder):
+    """folder/policy.toml: the default policy with Legal's enrichment fields active and any snapshot age accepted."""
+    return policy_with(
+        folder,
+        statuses={"company_description__c": "active", "Industry": "active"},
+        replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"},
+    )
+
+
 def test_the_panel_shows_where_it_writes_and_uses_the_org_policy(org, plans, tmp_path, monkeypatch):
     from reconcile.notebook.apply_ui import ApplyPanel
     from reconcile.salesforce import connect
 
     folder = tmp_path / "policies"
-    folder.mkdir()
-    pol = policy_with(
-        folder,
-        statuses={"company_description__c": "active", "Industry": "active"},
-        replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"},
-    )
+    pol = legal_cleared_policy(folder)
     pol.rename(folder / "emea.toml")
     monkeypatch.setenv("RECONCILE_POLICY_DIR", str(folder))
     plan_path = plans.copy(tmp_path, "enrich")
@@ -546,12 +550,7 @@ def test_a_fill_whose_blank_field_was_filled_since_the_snapshot_is_drifted_not_r
     plain fill); a person filled it before apply. Nothing of it is written, and it is drift (exit 0, listed), not a
     broken invariant (refused, exit 1), which says a plan asked for an overwrite."""
     folder = tmp_path / "policies"
-    folder.mkdir()
-    pol = policy_with(
-        folder,
-        statuses={"company_description__c": "active", "Industry": "active"},
-        replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"},
-    )
+    pol = legal_cleared_policy(folder)
     plan_path = plans.copy(tmp_path, "enrich")
     seed(org, plans.snapshot("enrich"))
     c = next(c for c in load_plan(plan_path)["changes"] if (c["record_id"], c["field"]) == (LEAD_E, "Industry"))

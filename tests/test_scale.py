@@ -191,8 +191,9 @@ def test_parquet_gives_the_csv_plan_row_for_row(big):
     check_evidence(pq_plan, Files(big / "parquet"))
 
 
-def _with_bad_value_deep_in_lead(big, name="bad", row=DEEP_ROW, column="systemmodstamp", bad=lambda v: "last tuesday"):
-    """A copy of the 100k-lead CSV snapshot whose Lead.csv holds bad(value) in `column` of data row `row`."""
+def _with_lead_edited(big, name, edit):
+    """A copy of the 100k-lead CSV snapshot whose Lead.csv records (header first) `edit(records, column_index)`
+    changed; column_index("id") is a column's position by its lower-cased header."""
     snap = big / name
     if not snap.exists():
         shutil.copytree(big / "csv", snap)
@@ -200,11 +201,19 @@ def _with_bad_value_deep_in_lead(big, name="bad", row=DEEP_ROW, column="systemmo
         text = path.read_text("utf-8-sig")
         delim = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t|").delimiter
         records = list(csv.reader(text.splitlines(keepends=True), delimiter=delim))
-        col = [h.lower() for h in records[0]].index(column)
-        records[row][col] = bad(records[row][col])
+        edit(records, [h.lower() for h in records[0]].index)
         with path.open("w", encoding="utf-8", newline="") as fh:
             csv.writer(fh, delimiter=delim, lineterminator="\n").writerows(records)
     return snap
+
+
+def _with_bad_value_deep_in_lead(big, name="bad", row=DEEP_ROW, column="systemmodstamp", bad=lambda v: "last tuesday"):
+    """A copy of the 100k-lead CSV snapshot whose Lead.csv holds bad(value) in `column` of data row `row`."""
+
+    def edit(records, col):
+        records[row][col(column)] = bad(records[row][col(column)])
+
+    return _with_lead_edited(big, name, edit)
 
 
 def test_a_bad_value_deep_in_a_file_is_reported_at_its_row_strict_and_lenient(big):
@@ -247,18 +256,12 @@ def test_a_blank_and_a_repeated_id_deep_in_a_file_are_reported_at_their_rows_str
     """At 100k leads: a Lead without its Id 70,000 rows in, and row 20's Id again at row 95,000. Strict names the
     first problem's row (and, for the repeat, both rows); lenient quarantines all three rows and accounts for them."""
     blank_row, first, again = 70_000, 20, 95_000
-    snap = big / "blank_dup"
-    if not snap.exists():
-        shutil.copytree(big / "csv", snap)
-        path = snap / "sfdc" / "Lead.csv"
-        text = path.read_text("utf-8-sig")
-        delim = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t|").delimiter
-        records = list(csv.reader(text.splitlines(keepends=True), delimiter=delim))
-        col = [h.lower() for h in records[0]].index("id")
-        records[blank_row][col] = ""
-        records[again][col] = records[first][col]
-        with path.open("w", encoding="utf-8", newline="") as fh:
-            csv.writer(fh, delimiter=delim, lineterminator="\n").writerows(records)
+
+    def edit(records, col):
+        records[blank_row][col("id")] = ""
+        records[again][col("id")] = records[first][col("id")]
+
+    snap = _with_lead_edited(big, "blank_dup", edit)
     header = next(csv.reader([(snap / "sfdc" / "Lead.csv").read_text("utf-8-sig").splitlines()[0]]))
     dup = next(csv.reader([(snap / "sfdc" / "Lead.csv").read_text("utf-8-sig").splitlines()[first]]))[
         [h.lower() for h in header].index("id")
