@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import PullError
-from ..files import write_atomic
+from ..files import folders_for, write_atomic
 from .smartlead import SourcePull, now_utc
 
 ALL = ("sfdc", "smartlead", "pardot", "clay")
@@ -116,34 +116,27 @@ def check_settings(sources, env=None, clay_dir=None, spool=None, policy=None) ->
 @contextmanager
 def _staged(out: Path):
     """A hidden sibling folder to pull into (with OUT's files when OUT exists), put in OUT's place when the block
-    ends without an error and removed when it fails, with any parent folder it had to create."""
+    ends without an error and removed when it fails, with any parent folder it had to create (files.folders_for)."""
     out = out.resolve() if out.is_symlink() else out  # a link to the snapshot folder stays a link
-    made = []
-    parent = out.parent
-    while not parent.exists():
-        made.append(parent)
-        parent = parent.parent
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = out.with_name(f".{out.name}.pulling-{secrets.token_hex(4)}")
-    stage.mkdir()
-    try:
-        if out.is_dir():
-            # hard links, not copies (a snapshot can be gigabytes): every source replaces a file (write_atomic, or
-            # unlink then copy), never writes into one, so OUT's files are never changed through a link
-            shutil.copytree(out, stage, copy_function=_link_or_copy, dirs_exist_ok=True)
-        yield stage
-        if out.exists():
-            replaced = stage.with_name(stage.name + ".replaced")
-            os.rename(out, replaced)
-            os.rename(stage, out)
-            shutil.rmtree(replaced, ignore_errors=True)
-        else:
-            os.rename(stage, out)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        for folder in made:  # the deepest first
-            folder.rmdir()
-        raise
+    with folders_for(out.parent):
+        stage = out.with_name(f".{out.name}.pulling-{secrets.token_hex(4)}")
+        stage.mkdir()
+        try:
+            if out.is_dir():
+                # hard links, not copies (a snapshot can be gigabytes): every source replaces a file (write_atomic,
+                # or unlink then copy), never writes into one, so OUT's files are never changed through a link
+                shutil.copytree(out, stage, copy_function=_link_or_copy, dirs_exist_ok=True)
+            yield stage
+            if out.exists():
+                replaced = stage.with_name(stage.name + ".replaced")
+                os.rename(out, replaced)
+                os.rename(stage, out)
+                shutil.rmtree(replaced, ignore_errors=True)
+            else:
+                os.rename(stage, out)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
 
 
 def _link_or_copy(src, dst) -> None:
