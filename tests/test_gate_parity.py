@@ -64,6 +64,17 @@ CASES = [
         [],
     ),
     (
+        "an existing value of tabs, no-break and zero-width spaces is blank",
+        "Lead",
+        "company_description__c",
+        "Acme",
+        "\t\u00a0\u200b\ufeff\r\n",
+        "active",
+        None,
+        False,
+        [],
+    ),
+    (
         "everything at once, in the closed order",
         "Lead",
         "Industry",

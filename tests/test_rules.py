@@ -366,6 +366,26 @@ ENRICHMENT = [
         ],
     },
     {
+        "why": "an SFDC value of tabs, line breaks or no-break spaces is blank; surrounding ones are not a difference",
+        "given": {
+            "policy": ACTIVE,
+            "leads": [
+                lead(1, company_description__c="\t"),
+                lead(2, company_description__c="\u00a0\r\n"),
+                lead(3, company_description__c="Acme\t", Industry="\tBanking\n"),
+            ],
+            "clay": [
+                {"LeadId": L1, "Company Description": "Acme"},
+                {"LeadId": L2, "Company Description": "Acme"},
+                {"LeadId": L3, "Company Description": "Acme", "Industry": "banking"},
+            ],
+        },
+        "expect": [
+            change(CD, L1, before="\t", after="Acme", status="ready", reasons=[]),
+            change(CD, L2, before="\u00a0\r\n", after="Acme", status="ready", reasons=[]),
+        ],
+    },
+    {
         "why": "an existing different value is never overwritten: blocked overwrite_not_approved",
         "given": {
             "policy": ACTIVE,
@@ -864,6 +884,18 @@ CLASSIFICATION = [
             ],
         },
         "expect": [change(RC, M1, after="Meeting Request", status="ready")],
+    },
+    {
+        "why": "SFDC's classification with a surrounding tab is the same; one of only a tab is no classification",
+        "given": {
+            "leads": [lead(1), lead(2)],
+            "members": [
+                member(1, 1, Has_Replied__c=True, ReplyClassification__c="Interested\t"),
+                member(2, 2, ReplyClassification__c="\t"),
+            ],
+            "clay": [clay_member(**{"Reply Category": "interested", "Reply At": T0})],
+        },
+        "expect": [],
     },
     {
         "why": "a category not in the picklist: blocked invalid_picklist_value",

@@ -19,8 +19,12 @@ SET_ONCE_TRUE = {"hard_bounce_union": "hard_bounce_only_false_to_true", "reply_s
 FILL_IF_BLANK = "enrichment_fill_if_blank"
 
 
+# the characters the plan's clean_text strips (sql/macros/values.sql trim_space): str.strip() keeps zero-width spaces
+_SPACE = " \t\n\r\u00a0\u200b\ufeff"
+
+
 def _blank(v) -> bool:
-    return v is None or (isinstance(v, str) and not v.strip())
+    return v is None or (isinstance(v, str) and not v.strip(_SPACE))
 
 
 def live_violation(

@@ -9,4 +9,4 @@ select
     cast(null as varchar) as at,
     evidence
 from int_reply_outcome
-where lower(trim(classification)) = lower($value_do_not_contact)
+where lower(classification) = lower($value_do_not_contact)

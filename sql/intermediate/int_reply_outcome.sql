@@ -3,7 +3,7 @@
 -- Grain: one row per classified CampaignMember. Parameters: none.
 select
     m.sf_campaign_member_id,
-    coalesce(l.category, m.reply_classification) as classification,
+    coalesce(l.category, clean_text(m.reply_classification)) as classification,
     m.has_replied
     or exists (select 1 from int_reply_evidence as r where r.sf_campaign_member_id = m.sf_campaign_member_id)
         as replied,
@@ -12,4 +12,4 @@ select
     end as evidence
 from stg_sfdc__campaign_member as m
 left join int_classification_latest as l on l.sf_campaign_member_id = m.sf_campaign_member_id
-where coalesce(l.category, trim(m.reply_classification), '') <> ''
+where coalesce(l.category, clean_text(m.reply_classification)) is not null

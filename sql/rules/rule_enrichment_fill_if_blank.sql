@@ -21,6 +21,7 @@ candidates as (
         cur.file,
         cur.row,
         cur.current_value,
+        clean_text(cur.current_value) as current_clean,  -- NULL when blank: spaces, tabs, line breaks, no-break spaces
         case when v.field = 'Industry' then coalesce(p.canonical, v.value) else v.value end as after_value,
         v.n_rows
     from int_enrichment_values as v
@@ -37,11 +38,11 @@ changes as (
         n_rows,
         to_json(current_value) as before,
         to_json(after_value) as after,
-        reasons([case when trim(coalesce(current_value, '')) <> '' then 'overwrite_not_approved' end]) as rule_reasons
+        reasons([case when current_clean is not null then 'overwrite_not_approved' end]) as rule_reasons
     from candidates
-    where trim(coalesce(current_value, '')) = ''
-       or (field = 'Industry' and lower(trim(current_value)) <> lower(after_value))
-       or (field <> 'Industry' and trim(current_value) <> after_value)
+    where current_clean is null
+       or (field = 'Industry' and lower(current_clean) <> lower(after_value))
+       or (field <> 'Industry' and current_clean <> after_value)
 ),
 gathered as (  -- several Clay rows: narrow structs aggregated, widened below (6-field structs cost ~2 CPU s more)
     select r.sf_lead_id, r.field, any_value(r.col) as col,

@@ -29,4 +29,4 @@ select
     cast([] as varchar[]) as rule_reasons,
     [sfdc_evidence(file, row, 'ReplyClassification__c', to_json(current_value)), ev] as evidence
 from candidates
-where current_value is null or lower(trim(current_value)) <> lower(after_value)
+where clean_text(current_value) is null or lower(clean_text(current_value)) <> lower(after_value)
