@@ -117,8 +117,19 @@ SOURCE_ROWS = [
     },
     {
         "why": "a Pardot prospect synced to a Contact (and no Lead) is a Contact's prospect whatever its email",
-        "given": {"stg_pardot__prospects": [pardot(1, email_norm="nobody@x.test", sf_contact_id=contact_id(1))]},
-        "expect": [("pardot", 1, None, "contact_prospect", "salesforceLeadId", None)],
+        "given": {
+            "stg_sfdc__lead": [lead(L1, "a@x.test"), lead(L2, "s@x.test"), lead(L3, "s@x.test")],
+            "stg_pardot__prospects": [
+                pardot(1, email_norm="nobody@x.test", sf_contact_id=contact_id(1)),
+                pardot(2, email_norm="a@x.test", sf_contact_id=contact_id(2)),  # one Lead's email
+                pardot(3, email_norm="s@x.test", sf_contact_id=contact_id(3)),  # two Leads' email
+            ],
+        },
+        "expect": [
+            ("pardot", 1, None, "contact_prospect", "salesforceLeadId", None),
+            ("pardot", 2, None, "contact_prospect", "salesforceLeadId", None),
+            ("pardot", 3, None, "contact_prospect", "salesforceLeadId", None),
+        ],
     },
     {
         "why": "no id and an email of nobody is unmatched",

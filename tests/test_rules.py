@@ -1053,6 +1053,22 @@ READ_ONLY = [
         "expect": [],
     },
     {
+        "why": "a Contact's Pardot prospect with a Lead's email is not matched to that Lead (no pardot_sync_gap)",
+        "given": {
+            "leads": [lead(1, Cold_Lead_Eligible__c=False)],  # not eligible: a Contact shares the email
+            "contacts": [{"Id": contact_id(1), "Email": "lead1@example.com"}],
+            "pardot": [
+                {
+                    "id": "51",
+                    "email": "Lead1@example.com",
+                    "salesforceContactId": contact_id(1),
+                    "isEmailHardBounced": "true",
+                }
+            ],
+        },
+        "expect": [],
+    },
+    {
         "why": "eligibility_mismatch: Contact sharing the email (any case), opted out, clean but ineligible",
         "given": {
             "leads": [

@@ -82,8 +82,9 @@ select
          else 'unmatched' end as match,
     se.candidates
 from source_rows as r
-left join leads_by_email as e on e.email_norm = r.email_norm
-left join shared_emails as se on se.email_norm = r.email_norm
-left join contact_emails as c on c.email_norm = r.email_norm
+-- a Contact's prospect is never matched to a Lead by its email (a Lead with the same email has a prospect of its own)
 left join pardot_contacts as pc on pc.file = r.file and pc.row = r.row
+left join leads_by_email as e on e.email_norm = r.email_norm and pc.file is null
+left join shared_emails as se on se.email_norm = r.email_norm and pc.file is null
+left join contact_emails as c on c.email_norm = r.email_norm
 where r.given_id is null
