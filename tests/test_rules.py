@@ -1281,6 +1281,42 @@ IDENTITY = [
         "expect": [finding("unmatched_source_row", M2)],
     },
     {
+        "why": "a Clay reply signal without a CampaignMemberId reaches no member: reported, not dropped",
+        "given": {
+            "leads": [lead(1), lead(2)],
+            "members": [member(1, 1), member(2, 2)],
+            "clay": [
+                {"LeadId": L1, "Replied": "yes", "Reply Category": "Interested", "Smartlead Campaign ID": "77"},
+                {"Email": "lead2@example.com", "Reply Category": "Do Not Contact", "Reply At": T0},
+                {"LeadId": L2, "Replied": "no", "Hard Bounced": "no"},  # no reply signal: nothing to report
+                {"Email": "nobody@example.com", "Replied": "yes"},  # reaches no Lead either: reported once, as such
+            ],
+        },
+        "expect": [
+            finding(
+                "unmatched_source_row",
+                None,
+                object="CampaignMember",
+                route="MARCOM Ops",
+                detail="Clay row names no CampaignMemberId; its reply signal cannot be used.",
+                evidence_rows=[("clay", "clay/table.csv", 1, "yes")],
+                evidence_columns=["Replied"],
+            ),
+            finding(
+                "unmatched_source_row",
+                None,
+                evidence_rows=[("clay", "clay/table.csv", 2, "Do Not Contact")],
+                evidence_columns=["Reply Category"],
+            ),
+            finding(
+                "unmatched_source_row",
+                None,
+                object="Lead",
+                evidence_rows=[("clay", "clay/table.csv", 4, "nobody@example.com")],
+            ),
+        ],
+    },
+    {
         "why": "a Smartlead reply reaching no CampaignMember is reported, not dropped",
         "given": {"leads": [lead(1)], "members": [member(1, 1)], "events": [reply_event("lead1@example.com")]},
         "expect": [

@@ -1,9 +1,11 @@
 -- Finding unmatched_source_row: a source row reaching no Lead (its Lead id not in the snapshot, or its email
--- matching none — a Contact's email included), a Clay CampaignMember id not in the snapshot, or Smartlead reply
--- evidence reaching no CampaignMember. Nothing is dropped silently. Grain: one row per source row.
+-- matching none — a Contact's email included), a Clay CampaignMember id not in the snapshot, a Clay reply signal
+-- (Replied, Reply Category) on a row that reaches its Lead but names no CampaignMemberId, or Smartlead reply evidence
+-- of a Lead reaching no CampaignMember. Nothing is dropped silently. Grain: one row per source row.
 -- A row that reaches no Lead but does reach a CampaignMember (a Clay row with only its CampaignMemberId, an event
 -- through its map id) says so: its CampaignMember values are used, its Lead values are not.
--- Parameters: $clay_header_campaign_member_id (the Clay header, for provenance).
+-- Parameters: $clay_header_campaign_member_id, $clay_header_replied, $clay_header_reply_category (the Clay headers,
+-- for provenance).
 select
     'unmatched_source_row' as kind,
     'Lead' as object,
@@ -30,6 +32,21 @@ select
     [evidence('clay', k.file, k.row, $clay_header_campaign_member_id, k.sf_campaign_member_id, null)]
 from int_campaign_member_links as k
 where not k.cm_found
+union all
+select
+    'unmatched_source_row', 'CampaignMember', cast(null as varchar),
+    'Clay row names no CampaignMemberId; its reply signal cannot be used.',
+    cast(null as varchar),
+    [
+        evidence(
+            'clay', c.file, c.row, case when c.replied then $clay_header_replied else $clay_header_reply_category end,
+            case when c.replied then c.replied_raw else c.reply_category end, null
+        )
+    ]
+from stg_clay__rows as c
+-- a row reaching no Lead either is reported once, above
+join int_source_rows_matched as i on i.file = c.file and i.row = c.row and i.sf_lead_id is not null
+where c.sf_campaign_member_id is null and (c.replied or c.reply_category is not null)
 union all
 select
     'unmatched_source_row', 'CampaignMember', cast(null as varchar),
