@@ -1114,6 +1114,28 @@ READ_ONLY = [
         "expect": [finding("pardot_sync_gap", L1)],
     },
     {
+        "why": "no bounce anywhere: SFDC's Pardot or overall flag counts, a Sender Originated Bounce does not",
+        "given": {
+            "leads": [
+                lead(1, pi__pardot_hard_bounced__c=True, **BOUNCED),
+                lead(2, overall_hard_bounced__c=True, Cold_Lead_Eligible__c=False),
+                lead(3),
+            ],
+            "clay": [
+                {"LeadId": L1, "Email Validation": "invalid"},
+                {"LeadId": L2, "Email Validation": "invalid"},
+                {"LeadId": L3, "Email Validation": "invalid"},
+            ],
+            "smartlead": {"77": [{"id": "1", "email": "lead3@example.com", "category": "Sender Originated Bounce"}]},
+            "events": [bounce("lead3@example.com", campaign="77")],
+        },
+        "expect": [
+            finding("overall_formula_mismatch", L2),
+            finding("eligibility_mismatch", L2),  # expected from Pardot OR external (both false), not overall
+            finding("deliverability_review", L3),
+        ],
+    },
+    {
         "why": "Clay says invalid and SFDC already holds a bounce: no deliverability_review",
         "given": {
             "leads": [lead(1, external_hard_bounced__c=True, **BOUNCED)],
@@ -1186,6 +1208,15 @@ IDENTITY = [
                 evidence_rows=[("clay", "clay/table.csv", 1, "nobody@example.com")],
             )
         ],
+    },
+    {
+        "why": "an email of one Lead and a Contact matches the Lead",
+        "given": {
+            "leads": [lead(1, Cold_Lead_Eligible__c=False)],
+            "contacts": [{"Id": contact_id(1), "Email": "lead1@example.com"}],
+            "clay": [{"Email": "LEAD1@example.com", "Hard Bounced": "true"}],
+        },
+        "expect": [change(HB, L1, after=True, status="ready")],
     },
     {
         "why": "an email only a Contact has matches no Lead: unmatched_source_row, no change (SPEC §3)",
