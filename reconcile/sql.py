@@ -37,6 +37,7 @@ MODELS = (
     "intermediate/int_campaign_member_links",
     "intermediate/int_reply_evidence",
     "intermediate/int_classification_events",
+    "intermediate/int_unlinked_do_not_contact",
     "findings/find_unmatched_source_row",
     "findings/find_ambiguous_match",
     "findings/find_pardot_sync_gap",

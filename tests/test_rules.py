@@ -959,6 +959,29 @@ CLASSIFICATION = [
             ),
         ],
     },
+    {
+        "why": "Do Not Contact in a row of a Lead that reaches no CampaignMember still reaches the DPO, on the Lead",
+        "given": {
+            "leads": [lead(1), lead(2)],
+            "members": [member(1, 1)],
+            "clay": [{"LeadId": L2, "Reply Category": "Do Not Contact", "Reply At": T0}],
+            "events": [category_event("lead1@example.com", "do not contact", T0)],
+            "smartlead": {"78": [{"id": "1", "email": "lead1@example.com", "category": "Do Not Contact"}]},
+        },
+        "expect": [
+            finding(
+                "do_not_contact_reply",
+                L1,
+                object="Lead",
+                route="DPO",
+                evidence_rows=[
+                    ("smartlead", "smartlead/campaign-78.csv", 1, "Do Not Contact"),
+                    ("smartlead", "smartlead/events.jsonl", 1, "do not contact"),
+                ],
+            ),
+            finding("do_not_contact_reply", L2, evidence_rows=[("clay", "clay/table.csv", 1, "Do Not Contact")]),
+        ],
+    },
 ]
 
 
