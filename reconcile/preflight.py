@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import SalesforceError
 from .ids import id18
 from .policy import Policy
-from .salesforce import soql
+from .salesforce import error_code, soql
 
 SYSTEM_FIELDS = {
     "Id",
@@ -66,6 +67,7 @@ def run_preflight(client, policy: Policy) -> list[Check]:
         if ps_ids
         else []
     )
+    describes = {obj: _describe(client, obj) for obj in ("Contact", "Lead", "CampaignMember", "Campaign")}
     checks = [
         Check(
             "API-only profile",
@@ -74,12 +76,12 @@ def run_preflight(client, policy: Policy) -> list[Check]:
             "Give the integration user an API Only profile (no UI access), seed §3.1.",
         ),
         _admin_check(profile, sets),
-        *_object_checks(client),
-        *_field_checks(client, policy),
+        *_object_checks(describes),
+        *_field_checks(describes, policy),
         _bypass_check(client, ps_ids, policy.bypass_permission),
         _dedicated_check(client, uid, ps_ids),
         _role_check(user, policy),
-        *_gbu_checks(client, policy),
+        *_gbu_checks(client, describes, policy),
     ]
     return checks
 
@@ -95,19 +97,54 @@ def _admin_check(profile: dict, sets: list[dict]) -> Check:
     )
 
 
-def _object_checks(client) -> list[Check]:
+def _describe(client, sobject: str) -> dict | None:
+    """The object's describe, or None when the user may not see the object (Salesforce answers NOT_FOUND)."""
+    try:
+        return client.describe(sobject)
+    except SalesforceError as e:
+        if error_code(e.__cause__) == "NOT_FOUND":
+            return None
+        raise
+
+
+def _invisible(sobject: str) -> str:
+    return f"{sobject} is not visible to the integration user (its describe answers NOT_FOUND)"
+
+
+def _object_checks(describes: dict) -> list[Check]:
     out = []
-    contact = client.describe("Contact")
-    out.append(
-        Check(
-            "read on Contacts, no edit",
-            bool(contact.get("queryable")) and not contact.get("updateable"),
-            f"Contact queryable={contact.get('queryable')} updateable={contact.get('updateable')}",
-            "Grant Read (not Edit) on Contact in the dedicated permission set.",
+    contact = describes["Contact"]
+    if contact is None:
+        contact = {}
+        out.append(
+            Check(
+                "read on Contacts, no edit",
+                False,
+                _invisible("Contact"),
+                "Grant Read (not Edit) on Contact in the dedicated permission set.",
+            )
         )
-    )
+    else:
+        out.append(
+            Check(
+                "read on Contacts, no edit",
+                bool(contact.get("queryable")) and not contact.get("updateable"),
+                f"Contact queryable={contact.get('queryable')} updateable={contact.get('updateable')}",
+                "Grant Read (not Edit) on Contact in the dedicated permission set.",
+            )
+        )
     for obj in ("Lead", "CampaignMember"):
-        d = client.describe(obj)
+        d = describes[obj]
+        if d is None:
+            out.append(
+                Check(
+                    f"edit on {obj}",
+                    False,
+                    _invisible(obj),
+                    f"Grant Read and Edit on {obj} in the dedicated permission set.",
+                )
+            )
+            continue
         out.append(
             Check(
                 f"edit on {obj}",
@@ -119,10 +156,20 @@ def _object_checks(client) -> list[Check]:
     return out
 
 
-def _field_checks(client, policy: Policy) -> list[Check]:
+def _field_checks(describes: dict, policy: Policy) -> list[Check]:
     out = []
     for obj in ("Lead", "CampaignMember"):
-        fields = {f["name"]: f for f in client.describe(obj).get("fields", [])}
+        if describes[obj] is None:  # its fields cannot be checked: one failure, the object check says why
+            out.append(
+                Check(
+                    f"{obj} edit limited to the allowlist",
+                    False,
+                    _invisible(obj),
+                    f"Grant Read and Edit on {obj} (Edit on the allowlisted fields only), then run preflight again.",
+                )
+            )
+            continue
+        fields = {f["name"]: f for f in describes[obj].get("fields", [])}
         allowed = {f.field for f in policy.fields if f.object == obj and f.status != "read_only"}
         extra = sorted(
             n for n, f in fields.items() if f.get("updateable") and n not in allowed and n not in SYSTEM_FIELDS
@@ -244,11 +291,11 @@ def _role_check(user: dict, policy: Policy) -> Check:
     )
 
 
-def _gbu_checks(client, policy: Policy) -> list[Check]:
+def _gbu_checks(client, describes: dict, policy: Policy) -> list[Check]:
     """Every GBU the policy lists must be visible. With none listed, the GBUs the org defines (the GBU__c
     picklists of Lead and Campaign) are checked, as warnings: a GBU without visible records may also have none."""
     listed = list(policy.gbus)
-    gbus = listed or _org_gbus(client)
+    gbus = listed or _org_gbus(describes)
     if not gbus:
         return [
             Check(
@@ -261,8 +308,10 @@ def _gbu_checks(client, policy: Policy) -> list[Check]:
         ]
     out = []
     for gbu in gbus:
-        seen = client.query_all(soql("SELECT Id FROM Lead WHERE GBU__c = {} LIMIT 1", gbu)) or client.query_all(
-            soql("SELECT Id FROM Campaign WHERE GBU__c = {} LIMIT 1", gbu)
+        seen = any(  # an object the user cannot see shows no GBU (its own check fails)
+            describes[obj] is not None
+            and client.query_all(soql(f"SELECT Id FROM {obj} WHERE GBU__c = {{}} LIMIT 1", gbu))
+            for obj in ("Lead", "Campaign")
         )
         where = "policy" if listed else "org's GBU__c picklist"
         out.append(
@@ -280,10 +329,10 @@ def _gbu_checks(client, policy: Policy) -> list[Check]:
     return out
 
 
-def _org_gbus(client) -> list[str]:
+def _org_gbus(describes: dict) -> list[str]:
     values = []
     for obj in ("Lead", "Campaign"):
-        for f in client.describe(obj).get("fields", []):
+        for f in (describes[obj] or {}).get("fields", []):
             if f.get("name") == "GBU__c":
                 values += [p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)]
     return sorted(set(values))

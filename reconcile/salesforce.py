@@ -182,6 +182,13 @@ REQUEST_LIMIT = (
 )
 
 
+# What to do about an error answer that no retry or re-login can mend: said after Salesforce's own words.
+FIXES = {
+    "API_CURRENTLY_DISABLED": "The integration user needs the 'API Enabled' permission (its profile or permission "
+    "set, seed §3.1); an API-only user is useless without it",
+}
+
+
 def classify(e: SFError) -> str:
     """What an error answer means for the call that got it (the one classification of Salesforce errors):
     REAUTH — 401 / INVALID_SESSION_ID: log in again once (client credentials, JWT), else end the session cleanly;
@@ -256,7 +263,8 @@ class Client:
                 if kind == RETRY and attempt < self.max_attempts:
                     self._pause(attempt)
                     continue
-                raise SalesforceError(f"Salesforce refused {what}: {_short(e)}.") from e
+                fix = FIXES.get(error_code(e))
+                raise SalesforceError(f"Salesforce refused {what}: {_short(e)}." + (f" {fix}." if fix else "")) from e
             except requests.RequestException as e:
                 if self._may_retry(e, safe, attempt):
                     self._pause(attempt)

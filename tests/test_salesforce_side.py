@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANDMADE, client_for, seed
+from conftest import HANDMADE, client_for, sandbox_env, seed
 
 from reconcile.build import build_plan
 from reconcile.policy import load_policy
@@ -226,3 +226,40 @@ def test_an_org_seeded_with_its_snapshots_formula_values_answers_them_and_keeps_
         assert answered == held
     finally:
         again.stop()
+
+
+@pytest.fixture(scope="module")
+def misconfigured():
+    """A sandbox org whose extra users each lack one thing of seed §3.1: read on an object, or the API itself."""
+    from reconcile.sandbox.security import default_users
+
+    objects = next(u for u in default_users() if u.key == "integration").objects
+    users = {f"no_{o.lower()}": {"objects": {k: v for k, v in objects.items() if k != o}} for o in objects}
+    h = start_sandbox(users={**users, "no_api": {"api_enabled": False}})
+    seed(h, HANDMADE)
+    yield h
+    h.stop()
+
+
+@pytest.mark.parametrize(
+    "obj, check",
+    [("Contact", "read on Contacts, no edit"), ("Lead", "edit on Lead"), ("CampaignMember", "edit on CampaignMember")],
+)
+def test_preflight_fails_the_check_of_an_object_the_user_cannot_see_instead_of_stopping(misconfigured, obj, check):
+    """Salesforce answers NOT_FOUND to the describe of an object the user may not read: that is the check failing,
+    with its fix, and every other check still runs."""
+    checks = {c.name: c for c in run_preflight(client_for(misconfigured, f"no_{obj.lower()}"), load_policy())}
+    assert not checks[check].ok and f"{obj} is not visible" in checks[check].detail, checks[check]
+    assert "Read" in checks[check].fix and obj in checks[check].fix
+    assert checks["validation bypass"].ok and checks["role SBS"].ok
+    if obj != "Contact":
+        assert not checks[f"{obj} edit limited to the allowlist"].ok
+
+
+def test_preflight_of_a_user_without_api_access_names_the_permission_to_grant(misconfigured, run_cli, monkeypatch):
+    for k, v in sandbox_env(misconfigured, "no_api").items():
+        monkeypatch.setenv(k, v)
+    r = run_cli("preflight")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "API_CURRENTLY_DISABLED" in r.stderr and "'API Enabled'" in r.stderr, r.stderr
