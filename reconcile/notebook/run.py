@@ -278,6 +278,19 @@ CELL_TIMEOUT = 1800  # seconds one notebook cell may run (reconcile run --cell-t
 RUN_TIMEOUT = 3 * 3600  # seconds the whole run may take (reconcile run --timeout)
 
 
+def _checked_run_date(day: str) -> str:
+    """The run date as given when it is a calendar date written YYYY-MM-DD (it names the bundle folder)."""
+    from datetime import date
+
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            date.fromisoformat(day)
+            return day
+    except ValueError:
+        pass
+    raise ReconcileError(f"Run date '{day}' is not a date like 2026-11-27. Pass --date YYYY-MM-DD.")
+
+
 def run_daily(
     snapshot_dir: str | Path | None = None,
     pull: bool = False,
@@ -298,7 +311,7 @@ def run_daily(
     """
     import papermill as pm
 
-    run_date = run_date or _utc_now()[:10]
+    run_date = _checked_run_date(run_date) if run_date else _utc_now()[:10]
     root = Path(reports_dir).resolve()
     work = root / f".running-{run_date}-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
