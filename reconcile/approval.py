@@ -128,6 +128,11 @@ def approve(
             "--override-gate REASON to accept the blast radius."
         )
     releases = []
+    if release_reason and release_reason.strip() and not (release_fields or release_records):
+        raise ApprovalError(
+            "--release-reason releases nothing without --release-field or --release-record: name the fields or "
+            "records whose existing values may be overwritten, or drop the reason."
+        )
     if release_fields or release_records:
         if not (release_reason and release_reason.strip()):
             raise ApprovalError("Releasing overwrite candidates needs a reason (--release-reason TEXT).")

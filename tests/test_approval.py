@@ -372,6 +372,15 @@ def test_overwrite_release_needs_a_reason(org, plans, tmp_path):
         approve(plan_path, by="Ana Admin", release_records=["nope"], release_reason="x")
 
 
+def test_a_release_reason_without_a_field_or_record_to_release_is_refused(plans, tmp_path):
+    """A reason that names nothing to release would leave the overwrite candidates blocked while the approver
+    believes them released."""
+    plan_path = plans.copy(tmp_path, "enrich")
+    with pytest.raises(ApprovalError, match="--release-reason releases nothing without --release-field or"):
+        approve(plan_path, by="Ana Admin", release_reason="Clay descriptions are better")
+    assert not approval_path(plan_path).exists()
+
+
 def test_release_never_frees_pending_legal_changes(org, plans, tmp_path):
     """Default policy: the enrichment fields wait for Legal — naming them in a release changes nothing."""
     plan_path = plans.copy(tmp_path, "handmade")
