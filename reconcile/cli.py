@@ -354,8 +354,8 @@ def apply(plan_path, dry_run, db, policy, org):
     show_default=True,
     help="DuckDB file holding the audit table.",
 )
-@click.option("--record", "record_id", help="Only this record id (18 characters).")
-@click.option("--plan", "plan_id", help="Only this plan_id (a prefix is enough).")
+@click.option("--record", "record_id", help="Only this record id (15 or 18 characters).")
+@click.option("--plan", "plan_id", help="Only this plan_id (a prefix is enough, with or without sha256:).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
 @click.option(
     "--verify", is_flag=True, help="Check the hash chain and its signed head; exit 1 naming the first broken row."
@@ -381,18 +381,30 @@ def audit(db, record_id, plan_id, as_csv, verify):
         n = verify_file(db)
         click.echo(f"Audit trail in {db}: {n} rows, hash chain and signed head intact.")
         return
-    if record_id:
-        record_id = id18(record_id) or record_id  # 15-character ids are looked up by their 18-character form
+    if record_id:  # 15-character ids are looked up by their 18-character form; a typo is said, not 0 rows
+        from .errors import PlanError
+
+        if id18(record_id) is None:
+            raise PlanError(
+                f"Record id '{record_id}' is not a Salesforce id (15 or 18 letters and digits with a valid "
+                "checksum). Copy the id from the plan, the audit CSV or Salesforce."
+            )
+        record_id = id18(record_id)
+    if plan_id and not ("sha256:".startswith(plan_id) or plan_id.startswith("sha256:")):
+        plan_id = "sha256:" + plan_id  # a prefix of the hex digits, as the short ids print it after 'sha256:'
     rows = query(db, record_id=record_id, plan_id=plan_id)
     if as_csv:
         click.echo(to_csv(rows), nl=False)
         return
-    t = Table(title=f"Audit trail ({len(rows)} rows)")
-    cols = [c for c in COLUMNS if c not in ("plan_id", "run_id", "prev_hash", "row_hash")]
+    plans = sorted({r["plan_id"] for r in rows})  # one plan: named in the title; several: a column
+    of = f" of plan {plans[0]}" if len(plans) == 1 else ""
+    t = Table(title=f"Audit trail ({len(rows)} rows){of}")
+    hidden = ("run_id", "prev_hash", "row_hash") + (("plan_id",) if len(plans) <= 1 else ())  # the CSV has all
+    cols = [c for c in COLUMNS if c not in hidden]
     for c in cols:
-        t.add_column(c, no_wrap=c in ("record_id", "field", "result", "at"), overflow="fold")
+        t.add_column(c, no_wrap=c in ("plan_id", "record_id", "field", "result", "at"), overflow="fold")
     for r in rows:
-        t.add_row(*[str("" if r[c] is None else r[c]) for c in cols])
+        t.add_row(*[short_id(r[c]) if c == "plan_id" else str("" if r[c] is None else r[c]) for c in cols])
     out.print(t)
 
 

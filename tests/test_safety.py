@@ -370,6 +370,29 @@ def test_audit_verify_names_the_first_broken_row_and_apply_refuses_it(org, plans
     assert len(org.org.request_log) == start
 
 
+def test_the_audit_table_names_the_plan_of_each_row_and_takes_the_ids_explain_takes(org, plans, tmp_path):
+    """SPEC §7: an audit row is plan_id, approver, record, field, before, after, result, error code, time — the
+    table shows each (one plan: in the title; several: a column); --record takes a 15-character id and refuses one
+    that is no Salesforce id; --plan takes the hex digits the short ids print."""
+    from reconcile.files import short_id
+
+    plan_path, _ = prepared(org, plans, tmp_path, "handmade")
+    undo = do_apply(org, plan_path).files["undo"]
+    approve(undo, by="Ana Admin")
+    do_apply(org, undo, now=None)
+    db = plan_path.parent / "reconcile.duckdb"
+    plan_id, undo_id = load_plan(plan_path)["plan_id"], load_plan(undo)["plan_id"]
+    r = cli("audit", "--db", db, "--record", LEAD_E[:15], "--plan", plan_id)
+    assert r.exit_code == 0 and f"Audit trail (2 rows) of plan {plan_id}" in r.stdout, r.stdout
+    both = cli("audit", "--db", db, "--record", LEAD_E).stdout
+    assert both.splitlines()[0].strip() == "Audit trail (4 rows)" and "plan_id" in both, both
+    assert both.count(short_id(plan_id)) == 2 and both.count(short_id(undo_id)) == 2, both
+    assert cli("audit", "--db", db, "--plan", undo_id[7:19], "--csv").stdout.count(undo_id) == 10
+    bad = cli("audit", "--db", db, "--record", "00Q12")
+    assert bad.exit_code == 1 and bad.stdout == ""
+    assert bad.stderr.startswith("Error: Record id '00Q12' is not a Salesforce id") and bad.stderr.count("\n") == 1
+
+
 def test_the_chain_survives_a_replan_and_the_csv_export(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     do_apply(org, plan_path)
