@@ -546,7 +546,11 @@ def preflight(policy, org):
 @app.command()
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="HTML file to write.")
-@click.option("--reports-dir", type=click.Path(path_type=Path), help="Earlier run bundles, for trends.")
+@click.option(
+    "--reports-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Earlier run bundles (`reconcile run`'s REPORTS_DIR), for trends.",
+)
 def report(plan_path, out, reports_dir):
     """Render the self-contained HTML report (MARCOM Ops) of a plan; opens offline.
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import HANDMADE
 from reconcile.cli import app
 
 README = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
@@ -280,6 +281,14 @@ def test_report_command_renders_trends_from_earlier_run_bundles(tmp_path):
     assert result.exit_code == 0, result.output
     html = (tmp_path / "r.html").read_text("utf-8")
     assert "Trends" in html and first.plan_id[:12] in html
+
+
+def test_report_with_a_reports_dir_that_does_not_exist_is_a_usage_error(tmp_path, run_cli):
+    """A mistyped --reports-dir would otherwise render a report without its trends and say nothing."""
+    assert run_cli("plan", HANDMADE, "--out", tmp_path / "p.json").exit_code == 0
+    r = run_cli("report", tmp_path / "p.json", "--out", tmp_path / "r.html", "--reports-dir", tmp_path / "reprots")
+    assert r.exit_code == 2 and "'--reports-dir'" in r.stderr and "reprots" in r.stderr and "does not exist" in r.stderr
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_org_selects_its_policy_file(tmp_path, monkeypatch):
