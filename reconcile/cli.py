@@ -45,9 +45,37 @@ def db_option(f):
     )(f)
 
 
+EXIT_CODES = "Exit codes: 0 success · 1 error, refused or failed check · 2 usage error"
+STOPPED = " · 3 stopped cleanly (session expired, API limit, no answer to a write): rerun the same command to resume"
+RESUMABLE = {"apply", "pull", "preflight", "run", "demo"}  # their Salesforce calls can stop cleanly (ApplyStopped)
+
+
+def _exit_codes(ctx, formatter, resumable: bool) -> None:
+    """The README's exit codes at the end of a command's --help."""
+    formatter.write_paragraph()
+    with formatter.indentation():
+        formatter.write_text(EXIT_CODES + (STOPPED if resumable else "") + ".")
+
+
+class Command(click.Command):
+    """Every command's --help ends with its exit codes."""
+
+    def format_epilog(self, ctx, formatter):
+        super().format_epilog(ctx, formatter)
+        _exit_codes(ctx, formatter, self.name in RESUMABLE)
+
+
 class Group(click.Group):
     """Turns every ReconcileError (and a file the OS refuses) into `Error: …` and its exit code; --debug keeps the
-    traceback."""
+    traceback. Its commands are `Command`s (exit codes in --help); the top level's --help lists every code."""
+
+    command_class = Command
+    group_class = type  # sub-groups (sandbox, standins, smartlead-webhook) are Groups too
+
+    def format_epilog(self, ctx, formatter):
+        super().format_epilog(ctx, formatter)
+        if ctx.parent is None:
+            _exit_codes(ctx, formatter, True)
 
     def invoke(self, ctx):
         try:

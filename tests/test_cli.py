@@ -40,6 +40,26 @@ def test_every_command_help_gives_an_example_to_copy(name):
     assert re.search(rf"^\s+(\S+ )*(\.venv/bin/)?reconcile {re.escape(name)}\b", out, re.MULTILINE), out
 
 
+RESUMABLE = {
+    "apply",
+    "pull",
+    "preflight",
+    "run",
+    "demo",
+}  # they talk to Salesforce: a session or API limit may stop them
+
+
+@pytest.mark.parametrize("name", [n for n, _ in COMMANDS] + [""])
+def test_every_command_help_states_its_exit_codes(name):
+    """README's exit codes, where a person looks first: 0, 1, 2, and 3 (rerun to resume) for the commands whose
+    Salesforce calls can stop cleanly."""
+    out = " ".join(CliRunner().invoke(app, [*name.split(), "--help"]).output.split())
+    assert "Exit codes: 0 success · 1 error, refused or failed check · 2 usage error" in out, out
+    assert ("3 stopped cleanly" in out and "rerun the same command to resume" in out) == (
+        name in RESUMABLE or name == ""
+    ), out
+
+
 def test_argument_errors_come_before_credential_errors(tmp_path, monkeypatch):
     for var in [v for v in __import__("os").environ if v.startswith("SF_")]:
         monkeypatch.delenv(var)
