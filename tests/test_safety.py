@@ -600,6 +600,20 @@ def test_a_dry_run_checks_the_same_things_and_writes_nothing(org, plans, tmp_pat
         do_apply(org, plan_path, dry_run=True)
 
 
+def test_a_dry_run_lists_what_it_would_refuse_instead_of_naming_a_file_it_does_not_write(org, plans, tmp_path):
+    plan_path, _ = prepared(org, plans, tmp_path, "handmade")
+    strict = policy_with(
+        tmp_path / "strict",
+        statuses={"Has_Replied__c": "pending_legal"},
+        replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"},
+    )
+    r = cli("apply", plan_path, "--dry-run", "--policy", strict, env=sandbox_env(org))
+    assert r.exit_code == 1, r.stdout + r.stderr
+    assert "Not applied: refused 1 (by reason: pending_legal 1). Exit status 1." in r.stdout, r.stdout
+    assert f"  refused: CampaignMember {CM_B} Has_Replied__c: pending_legal" in r.stdout, r.stdout
+    assert "exceptions" not in r.stdout and not list(plan_path.parent.glob("*.exceptions.*"))
+
+
 def test_an_audit_written_before_the_chain_is_chained_once_when_carried_over(tmp_path):
     """A DuckDB file from before issue 10 (audit rows without hashes, no plans table) is chained on first use."""
     old = tmp_path / "old.duckdb"

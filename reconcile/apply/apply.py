@@ -65,14 +65,24 @@ def summary_lines(result: ApplyResult) -> list[str]:
         ]
         if len(drifted) > 50:
             lines.append(f"  … and {len(drifted) - 50} more in {result.files.get('results', 'the results file')}")
-    bad = Counter(o["result"] for o in result.outcomes if o["result"] in NOT_WRITTEN)
-    if bad:
-        codes = Counter(o["error_code"] or "?" for o in result.outcomes if o["result"] in NOT_WRITTEN)
+    not_written = [o for o in result.outcomes if o["result"] in NOT_WRITTEN]
+    if not_written:
+        bad = Counter(o["result"] for o in not_written)
+        codes = Counter(o["error_code"] or "?" for o in not_written)
+        exceptions = result.files.get("exceptions_csv")  # a dry run writes no file: it lists them here instead
         lines.append(
             f"Not applied: {', '.join(f'{k} {v}' for k, v in sorted(bad.items()))} (by reason: "
-            f"{', '.join(f'{k} {v}' for k, v in sorted(codes.items()))}); see "
-            f"{result.files.get('exceptions_csv', 'the exceptions file')}. Exit status 1."
+            f"{', '.join(f'{k} {v}' for k, v in sorted(codes.items()))})"
+            + (f"; see {exceptions}" if exceptions else "")
+            + ". Exit status 1."
         )
+        if not exceptions:
+            lines += [
+                f"  {o['result']}: {o['object']} {o['record_id']} {o['field']}: {o['error_code'] or '?'}"
+                for o in not_written[:50]
+            ]
+            if len(not_written) > 50:
+                lines.append(f"  … and {len(not_written) - 50} more (the apply itself exports them all)")
     return lines
 
 
