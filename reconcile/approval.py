@@ -145,6 +145,7 @@ def approve(
         fields = _resolve_fields(plan, release_fields) or []
         _check_releases(plan, fields, records)
         releases.append({"fields": fields, "records": sorted(records), "reason": release_reason.strip()})
+    _check_scope(plan, scope, releases)
     entry = {
         "approved_by": person.name,
         "approver_email": person.email,
@@ -257,6 +258,43 @@ def approved_changes(plan: dict, approval: dict) -> list[dict]:
         if c["status"] == "ready" or is_released(c, approval):
             out.append(c)
     return out
+
+
+def _check_scope(plan: dict, scope: list[str] | None, releases: list[dict]) -> None:
+    """Every field of a scope must approve at least one change: a ready one, or an overwrite candidate this approval
+    releases (by field or record); else the approval is refused saying why, as for a release."""
+    fields = sorted({f for r in releases for f in r["fields"]})
+    records = sorted({x for r in releases for x in r["records"]})
+    for key in scope or []:
+        writable = planfile.scalar(
+            plan,
+            "select count(*) from changes where object || '.' || field = ? and (status = 'ready' or "
+            "(reasons = [?] and (list_contains(?, object || '.' || field) or list_contains(?, record_id))))",
+            [key, RELEASABLE, fields, records],
+        )
+        if writable:
+            continue
+        reasons = [
+            r
+            for (r,) in planfile.pairs(
+                plan,
+                "select distinct unnest(reasons) as r from changes where object || '.' || field = ? order by r",
+                [key],
+            )
+        ]
+        pure = planfile.scalar(
+            plan, "select count(*) from changes where object || '.' || field = ? and reasons = [?]", [key, RELEASABLE]
+        )
+        hint = (
+            f"; its {pure} overwrite candidate(s) are approved only with --release-field or --release-record naming "
+            "them"
+            if pure
+            else ", which no approval releases"
+        )
+        raise ApprovalError(
+            f"--fields {key} approves nothing: none of its changes is ready (blocked for {', '.join(reasons)}){hint}. "
+            "Drop it from the scope."
+        )
 
 
 def _check_releases(plan: dict, fields: list[str], records: list[str]) -> None:

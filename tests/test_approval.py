@@ -319,6 +319,14 @@ def test_scope_naming_a_field_without_changes_is_refused(org, plans, tmp_path):
     assert "Lead.external_hard_bounced__c" in str(e.value)
 
 
+def test_scope_naming_a_field_with_only_blocked_changes_is_refused(plans, tmp_path):
+    """Approving Industry while Legal has not signed off would approve nothing, silently."""
+    plan_path = plans.copy(tmp_path, "handmade")
+    with pytest.raises(ApprovalError, match=r"--fields Lead.Industry approves nothing: .*blocked for .*pending_legal"):
+        approve(plan_path, by="Ana Admin", fields=["Industry", "Has_Replied__c"])
+    assert not approval_path(plan_path).exists()
+
+
 # ------------------------------------------------------------------------------------------ overwrite releases
 
 
