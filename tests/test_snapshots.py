@@ -293,6 +293,21 @@ BAD_INPUT = [
         f"'{L1[:15]}XYZ' is not {ID_EXPECTED}. {HINT}",
     },
     {
+        "why": "a Smartlead custom_fields cell that is not JSON (named, not a DuckDB error from staging)",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "smartlead/campaign-9181.csv": csv_text(
+                SMARTLEAD_HEADER,
+                [
+                    {"id": "1", "email": "lead1@example.com", "custom_fields": '{"sfdc_lead_id": "00Q'},
+                    {"id": "2", "email": "lead2@example.com", "custom_fields": "{}"},
+                ],
+            ),
+        },
+        "error": "Snapshot 'smartlead/campaign-9181.csv' row 1: column 'custom_fields' value '{\"sfdc_lead_id\": \"00Q' "
+        f"is not a JSON document. {HINT}",
+    },
+    {
         "why": "a webhook event time that is not a timestamp",
         "files": {
             "sfdc/Lead.csv": leads_csv(GOOD),

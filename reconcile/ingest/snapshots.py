@@ -682,6 +682,10 @@ def check_staged(con, s: Source, files: list[LoadedFile], lenient: bool) -> None
         f.staged, f.rejected = f.staged - n, f.rejected + n
 
 
+def _rejects(con) -> int:
+    return con.execute("select count(*) from rejects").fetchone()[0]
+
+
 def raise_first_reject(con) -> None:
     rows = con.execute(
         "select file, row, col, value, expected, message from rejects order by file, row, col"
@@ -773,12 +777,16 @@ def ingest(
                 snap.files.append(lf)
                 snap.taken_at.setdefault(s.system, lf.taken_at)
             combine_files(con, s, tables, lenient)
+            rejected_before = _rejects(con)
             check_values(con, s)
             if lenient:
                 quarantine(con, [s])
             account(con, s, [f for f in snap.files if f.source == s.name], lenient)
             if on_source:
-                on_source(s, snap)
+                # strict mode stages only a source without bad values: the plan stops at raise_first_reject anyway,
+                # and staging would parse them (a custom_fields cell that is not JSON failed in DuckDB, unnamed)
+                if lenient or _rejects(con) == rejected_before:
+                    on_source(s, snap)
                 drop_raw(con, s, tables, lenient)
             if release:
                 for path, digest in hashed:
