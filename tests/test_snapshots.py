@@ -308,6 +308,12 @@ BAD_INPUT = [
         f"is not a JSON document. {HINT}",
     },
     {
+        "why": "empty (0-byte) JSONL file: no header row to keep, so the fix is to leave it out",
+        "files": {"sfdc/Lead.csv": leads_csv(GOOD), "smartlead/events-2026-11-27.jsonl": b""},
+        "error": "Snapshot 'smartlead/events-2026-11-27.jsonl' is empty. Export it again, or leave the file out when the "
+        "source has no records (a JSON Lines file has no header row).",
+    },
+    {
         "why": "a webhook event time that is not a timestamp",
         "files": {
             "sfdc/Lead.csv": leads_csv(GOOD),

@@ -72,10 +72,11 @@ def inspect_head(path: Path, rel: str) -> str | None:
         head = fh.read(65536)
     text = path.suffix.lower() in (".csv", ".jsonl")
     if not head or (text and not head.strip(b"\xef\xbb\xbf \r\n\t")):
-        raise SnapshotError(
-            f"Snapshot '{rel}' is empty. Export it again (a file with only a header row is fine "
-            "for a source with no rows)."
-        )
+        if path.suffix.lower() == ".jsonl":  # no header row: a JSONL file of no records is an empty file
+            fix = "Export it again, or leave the file out when the source has no records (a JSON Lines file has no header row)."
+        else:
+            fix = "Export it again (a file with only a header row is fine for a source with no rows)."
+        raise SnapshotError(f"Snapshot '{rel}' is empty. {fix}")
     if text and head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _encoding_error(path, rel, head, 0)
     return _sniff_delimiter(head) if path.suffix.lower() == ".csv" else None
