@@ -17,6 +17,7 @@ from conftest import (
     LEAD_HEADER,
     MEMBER_HEADER,
     SMARTLEAD_HEADER,
+    campaign_id,
     csv_text,
     jsonl_text,
     lead,
@@ -876,6 +877,60 @@ def test_typed_parquet_and_json_values_read_like_text(tmp_path):
     assert [
         (c["record_id"], c["before"], c["after"], [e["value"] for e in c["evidence"]]) for c in plan["changes"]
     ] == [(L1, False, True, ["false", "true"])]
+
+
+SMARTLEAD_ROWS = [  # the leads-export as Smartlead's API gives it: numbers, booleans, custom_fields an object
+    {
+        "id": 2995276770,
+        "campaign_lead_map_id": 2433664091,
+        "status": "COMPLETED",
+        "category": "Interested",
+        "is_interested": True,
+        "email": "Lead1@Example.com",
+        "custom_fields": {"job_title": "CFO", "sfdc_lead_id": L1[:15], "sfdc_campaign_id": campaign_id(1)},
+        "reply_count": 1,
+    },
+    {
+        "id": 2995276771,
+        "campaign_lead_map_id": 2433664092,
+        "status": "BLOCKED",
+        "category": None,
+        "is_interested": False,
+        "email": "lead2@example.com",
+        "custom_fields": {"job_title": None, "sfdc_lead_id": None, "sfdc_campaign_id": campaign_id(1, 15)},
+        "reply_count": 0,
+    },
+]
+
+
+def _smartlead_csv() -> str:
+    header = list(SMARTLEAD_ROWS[0])
+    return csv_text(header, [{k: v for k, v in r.items() if v is not None} for r in SMARTLEAD_ROWS], quote_all=True)
+
+
+def _smartlead_parquet(tmp_path) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "campaign.parquet"
+    pq.write_table(pa.Table.from_pylist(SMARTLEAD_ROWS), path)  # custom_fields: a STRUCT column, reply_count INT64
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_a_natively_typed_smartlead_export_plans_as_its_csv(tmp_path, fmt):
+    """custom_fields as a Parquet STRUCT or a JSON object (not JSON text in a cell), whole numbers and booleans typed:
+    the same lead is matched by its custom_fields id and gets the same changes as from the CSV export."""
+    base = {
+        "sfdc/Lead.csv": leads_csv([lead(1, email="someone.else@example.com"), lead(2)]),
+        "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, [member(1, 1), member(2, 2)]),
+    }
+    typed = _smartlead_parquet(tmp_path) if fmt == "parquet" else jsonl_text(SMARTLEAD_ROWS)
+    csv_plan = plan_in(write_snapshot(tmp_path / "csv", {**base, "smartlead/campaign-9181.csv": _smartlead_csv()}))
+    plan = plan_in(write_snapshot(tmp_path / fmt, {**base, f"smartlead/campaign-9181.{fmt}": typed}))
+    assert plan["rejects"] == csv_plan["rejects"] == []
+    assert comparable(plan)["changes"] == comparable(csv_plan)["changes"] != []
+    assert comparable(plan)["findings"] == comparable(csv_plan)["findings"]
 
 
 def test_fingerprints_name_every_file_read(tmp_path):

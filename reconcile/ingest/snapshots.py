@@ -380,6 +380,7 @@ def load_file(
         ["cast(? as varchar) as _file", "cast(null as bigint) as _row", "cast(? as varchar) as _campaign"],
         [rel, campaign],
     )
+    types = _parquet_types(con, scan, params) if suffix == ".parquet" else {}
     for c in s.columns:
         if c.name not in mapping:
             exprs.append(f"cast(null as varchar) as {qi(c.name)}")
@@ -387,7 +388,7 @@ def load_file(
             exprs.append(f"cast(json ->> ? as varchar) as {qi(c.name)}")
             expr_params.append(mapping[c.name])
         else:
-            exprs.append(f"cast({qi(mapping[c.name])} as varchar) as {qi(c.name)}")
+            exprs.append(f"{_as_text(qi(mapping[c.name]), types.get(mapping[c.name]))} as {qi(c.name)}")
     parsed = "".join(
         f", cast({parse_expr(c)} as {PARSERS[c.type].sql_type}) as {qi(c.parsed)}" for c in s.columns if c.parsed
     )
@@ -545,6 +546,21 @@ def _headers(con, scan: str, params: list, path: Path) -> list[str]:
         rows = con.execute(f"select distinct unnest(json_keys(json)) from {scan}", params).fetchall()
         return sorted(r[0] for r in rows)
     return [d[0] for d in con.execute(f"describe select * from {scan}", params).fetchall()]
+
+
+def _parquet_types(con, scan: str, params: list) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute(f"describe select * from {scan}", params).fetchall()}
+
+
+NESTED = re.compile(r"^(STRUCT|MAP|UNION)\(|\]$")  # DuckDB's names of nested types: STRUCT(…), MAP(…), VARCHAR[], …
+
+
+def _as_text(column: str, type_: str | None) -> str:
+    """A file's column as the text a CSV cell holds: a nested Parquet value (custom_fields as a STRUCT) is its JSON
+    text, any other value its text."""
+    if type_ is not None and NESTED.search(type_):
+        return f"cast(to_json({column}) as varchar)"
+    return f"cast({column} as varchar)"
 
 
 def _map_columns(s: Source, headers: list[str], rel: str) -> dict[str, str]:
