@@ -709,6 +709,22 @@ def test_lenient_quarantines_a_truncated_jsonl_line(tmp_path, run_cli):
     assert [(c["record_id"], c["field"]) for c in plan["changes"]] == [(L2, "external_hard_bounced__c")]
 
 
+def test_lenient_reads_an_empty_string_of_a_damaged_jsonl_file_as_blank(tmp_path):
+    """The well-formed lines of a JSONL file DuckDB refused are loaded by reconcile itself: "" is blank there too."""
+    lines = [json.dumps({**lead(1, Industry="", company_description__c=""), "Id": L1}), '{"Id": "00Q']
+    snap = write_snapshot(
+        tmp_path,
+        {
+            "sfdc/Lead.csv": None,
+            "sfdc/Lead.jsonl": "\n".join(lines) + "\n",
+            "clay/t.csv": csv_text(CLAY_HEADER, [{"LeadId": L1, "Industry": "Banking"}]),
+        },
+    )
+    plan = plan_in(snap, lenient=True)
+    assert [(r["file"], r["row"]) for r in plan["rejects"]] == [("sfdc/Lead.jsonl", 2)]
+    assert [(c["field"], c["before"], c["evidence"][0]["value"]) for c in plan["changes"]] == [("Industry", None, None)]
+
+
 def test_a_jsonl_line_that_is_json_but_not_an_object_is_named_as_such(tmp_path, run_cli):
     """Strict names the line and says what it is; lenient quarantines it with a JSON expectation, not a CSV one."""
     events = '{"event_type":"EMAIL_BOUNCE","to_email":"lead2@example.com"}\n[1, 2]\n'
@@ -791,8 +807,18 @@ def _parquet(tmp_path, rel: str, text: str) -> bytes:
     return dst.read_bytes()
 
 
-def _jsonl(text: str) -> str:
-    return "".join(json.dumps({k: (v if v != "" else None) for k, v in r.items()}) + "\n" for r in _rows(text))
+def _jsonl(text: str, blank=None) -> str:
+    return "".join(json.dumps({k: (v if v != "" else blank) for k, v in r.items()}) + "\n" for r in _rows(text))
+
+
+def _parquet_of_text(tmp_path, text: str) -> bytes:
+    """Parquet whose every column is text, an empty cell an empty string (not NULL) as a tool writing strings makes it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "text.parquet"
+    pq.write_table(pa.Table.from_pylist(_rows(text)), path)
+    return path.read_bytes()
 
 
 def _semicolon(text: str) -> str:
@@ -810,6 +836,12 @@ FORMATS = {
     "BOM + ALL-CAPS + semicolon": lambda tmp, rel, t: {rel: "\ufeff" + _caps(_semicolon(t))},
     "Parquet": lambda tmp, rel, t: {rel: None, rel.replace(".csv", ".parquet"): _parquet(tmp, rel, t)},
     "JSONL": lambda tmp, rel, t: {rel: None, rel.replace(".csv", ".jsonl"): _jsonl(t)},
+    # an empty string is a blank value, as an empty CSV cell (quoted or not) is: `before` null, not ""
+    "Parquet, empty strings": lambda tmp, rel, t: {
+        rel: None,
+        rel.replace(".csv", ".parquet"): _parquet_of_text(tmp, t),
+    },
+    "JSONL, empty strings": lambda tmp, rel, t: {rel: None, rel.replace(".csv", ".jsonl"): _jsonl(t, blank="")},
 }
 
 
@@ -849,7 +881,7 @@ def test_every_format_gives_the_same_plan(tmp_path, csv_plan, fmt):
         files.update(FORMATS[fmt](tmp_path, rel, text))
     plan = plan_in(write_snapshot(tmp_path, files), tmp_path / "out")
     assert comparable(plan) == comparable(csv_plan)
-    suffix = {"Parquet": ".parquet", "JSONL": ".jsonl"}.get(fmt, ".csv")
+    suffix = next((s for f, s in (("Parquet", ".parquet"), ("JSONL", ".jsonl")) if fmt.startswith(f)), ".csv")
     assert {e["file"].rsplit(".", 1)[1] for c in plan["changes"] for e in c["evidence"]} == {suffix.lstrip(".")}
 
 

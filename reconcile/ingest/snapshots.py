@@ -384,8 +384,8 @@ def load_file(
     for c in s.columns:
         if c.name not in mapping:
             exprs.append(f"cast(null as varchar) as {qi(c.name)}")
-        elif is_json:
-            exprs.append(f"cast(json ->> ? as varchar) as {qi(c.name)}")
+        elif is_json:  # an empty string is a blank value, as an empty CSV cell (quoted or not) reads as NULL
+            exprs.append(f"nullif(cast(json ->> ? as varchar), '') as {qi(c.name)}")
             expr_params.append(mapping[c.name])
         else:
             exprs.append(f"{_as_text(qi(mapping[c.name]), types.get(mapping[c.name]))} as {qi(c.name)}")
@@ -492,7 +492,7 @@ def _salvage(
                 "_file": rel,
                 "_row": r,
                 "_campaign": campaign,
-                **{c.name: damaged.json_text(v.get(mapping[c.name])) for c in s.columns if c.name in mapping},
+                **{c.name: damaged.json_text(v.get(mapping[c.name])) or None for c in s.columns if c.name in mapping},
             }
             for r, v in good
         ]
@@ -556,9 +556,13 @@ NESTED = re.compile(r"^(STRUCT|MAP|UNION)\(|\]$")  # DuckDB's names of nested ty
 
 
 def _as_text(column: str, type_: str | None) -> str:
-    """A file's column as the text a CSV cell holds: a nested Parquet value (custom_fields as a STRUCT) is its JSON
-    text, any other value its text."""
-    if type_ is not None and NESTED.search(type_):
+    """A file's column as the text a CSV cell holds: a Parquet text column's empty string is blank (NULL, as an empty
+    CSV cell reads), a nested value (custom_fields as a STRUCT) is its JSON text, any other typed value its text."""
+    if type_ is None:  # CSV: read as text, an empty cell already NULL
+        return f"cast({column} as varchar)"
+    if type_ == "VARCHAR":
+        return f"nullif({column}, '')"
+    if NESTED.search(type_):
         return f"cast(to_json({column}) as varchar)"
     return f"cast({column} as varchar)"
 
