@@ -821,6 +821,12 @@ def _parquet_of_text(tmp_path, text: str) -> bytes:
     return path.read_bytes()
 
 
+def _spaced(text: str) -> str:
+    """A header typed by hand: a space after every comma (`Id, Email, Company`); the rows as exported."""
+    head, rest = text.split("\n", 1)
+    return head.replace(",", ", ") + "\n" + rest
+
+
 def _semicolon(text: str) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
@@ -834,6 +840,7 @@ FORMATS = {
     "semicolon, CRLF": lambda tmp, rel, t: {rel: _semicolon(t)},
     "ALL-CAPS headers": lambda tmp, rel, t: {rel: _caps(t)},
     "BOM + ALL-CAPS + semicolon": lambda tmp, rel, t: {rel: "\ufeff" + _caps(_semicolon(t))},
+    "a space after each comma of the header": lambda tmp, rel, t: {rel: _spaced(t)},
     "Parquet": lambda tmp, rel, t: {rel: None, rel.replace(".csv", ".parquet"): _parquet(tmp, rel, t)},
     "JSONL": lambda tmp, rel, t: {rel: None, rel.replace(".csv", ".jsonl"): _jsonl(t)},
     # an empty string is a blank value, as an empty CSV cell (quoted or not) is: `before` null, not ""

@@ -373,8 +373,12 @@ def load_file(
         spelled = {c.name: c.header for c in s.columns}
         con.executemany(
             "insert into snapshot_headers values (?, ?, ?, ?)",
-            [[rel, s.name, n, spelled[n] if h.lower() == spelled[n].lower() else h] for n, h in mapping.items()],
+            [
+                [rel, s.name, n, spelled[n] if h.strip().lower() == spelled[n].lower() else h.strip()]
+                for n, h in mapping.items()
+            ],
         )
+    named = _read_names(con, scan, params, headers) if suffix == ".csv" else {}
     campaign = _campaign_from_name(path) if s.name == "smartlead__leads" else None
     exprs, expr_params = (
         ["cast(? as varchar) as _file", "cast(null as bigint) as _row", "cast(? as varchar) as _campaign"],
@@ -388,7 +392,8 @@ def load_file(
             exprs.append(f"nullif(cast(json ->> ? as varchar), '') as {qi(c.name)}")
             expr_params.append(mapping[c.name])
         else:
-            exprs.append(f"{_as_text(qi(mapping[c.name]), types.get(mapping[c.name]))} as {qi(c.name)}")
+            column = named.get(mapping[c.name], mapping[c.name])
+            exprs.append(f"{_as_text(qi(column), types.get(column))} as {qi(c.name)}")
     parsed = "".join(
         f", cast({parse_expr(c)} as {PARSERS[c.type].sql_type}) as {qi(c.parsed)}" for c in s.columns if c.parsed
     )
@@ -546,6 +551,18 @@ def _headers(con, scan: str, params: list, path: Path) -> list[str]:
         rows = con.execute(f"select distinct unnest(json_keys(json)) from {scan}", params).fetchall()
         return sorted(r[0] for r in rows)
     return [d[0] for d in con.execute(f"describe select * from {scan}", params).fetchall()]
+
+
+def _read_names(con, scan: str, params: list, headers: list[str]) -> dict[str, str]:
+    """The name DuckDB's CSV read gives each header that has surrounding whitespace (it trims ` Email` to `Email`;
+    hand-typed files put a space after each comma): positional, from the read's own columns. {} when none has."""
+    if all(h == h.strip() for h in headers):
+        return {}
+    try:
+        names = [d[0] for d in con.execute(f"describe select * from {scan}", params).fetchall()]
+    except duckdb.Error:  # a damaged file: the read fails too, and says why
+        return {}
+    return dict(zip(headers, names)) if len(names) == len(headers) else {}
 
 
 def _parquet_types(con, scan: str, params: list) -> dict[str, str]:
