@@ -1672,7 +1672,7 @@ def test_null_and_empty_string_are_both_blank_in_jsonl(tmp_path):
     )
     assert [(c["record_id"], c["field"], c["before"], c["after"]) for c in p["changes"]] == [
         (L1, "company_description__c", None, "A"),
-        (L2, "company_description__c", "", "B"),
+        (L2, "company_description__c", None, "B"),  # "" is blank, as an empty CSV cell: the same before as from CSV
     ]
 
 
