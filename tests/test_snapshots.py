@@ -309,6 +309,18 @@ BAD_INPUT = [
         f"is not a JSON document. {HINT}",
     },
     {
+        "why": "a Smartlead reply_count that is not a whole number (DuckDB's cast rounds 2.5 to 3 and reads 0x10, 1e3)",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "smartlead/campaign-9181.csv": csv_text(
+                SMARTLEAD_HEADER,
+                [{"id": "1", "email": "lead1@example.com", "reply_count": v} for v in ("2.5", "0x10", "1e3", "2.0")],
+            ),
+        },
+        "error": "Snapshot 'smartlead/campaign-9181.csv' row 1: column 'reply_count' value '2.5' is not a whole number. "
+        f"{HINT} (2 more problems in this snapshot.)",
+    },
+    {
         "why": "empty (0-byte) JSONL file: no header row to keep, so the fix is to leave it out",
         "files": {"sfdc/Lead.csv": leads_csv(GOOD), "smartlead/events-2026-11-27.jsonl": b""},
         "error": "Snapshot 'smartlead/events-2026-11-27.jsonl' is empty. Export it again, or leave the file out when the "

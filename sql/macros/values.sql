@@ -24,8 +24,6 @@ create or replace macro sf_bool(raw) as
 -- NULL: trim() on every value cost more than the cast (1M SystemModstamps: 0.135 → 0.060 CPU s).
 create or replace macro sf_ts(raw) as coalesce(try_cast(raw as timestamptz), try_cast(trim(raw) as timestamptz));
 
-create or replace macro sf_int(raw) as coalesce(try_cast(raw as bigint), try_cast(trim(raw) as bigint));
-
 -- sf_id18 in the read (contract.PARSERS) and in models listed in reconcile.sql CHECKED_IDS: an 18-byte value —
 -- almost every id of an export — is taken as it is and checked afterwards, in bulk, by reconcile.ids.correct_ids,
 -- which corrects the few that are not valid 18-character ids. The Arrow function runs under Python's lock, so a
@@ -55,6 +53,13 @@ create or replace macro norm_email(raw) as
     nullif(lower(case when contains(raw, ':') then unmailto(trim_space(raw)) else trim_space(raw) end), '');
 
 create or replace macro clean_text(raw) as nullif(trim_space(raw), '');
+
+-- a whole number, written as one (a Parquet DOUBLE column's 2.0 too), surrounding spaces allowed: DuckDB's cast alone
+-- rounds 2.5 to 3 and reads 0x10, 1e3 and 1_000, which are bad values here (only reply_count is an int column).
+-- Regular expressions, not trim_space: its IN list in the read's plan is a join, which would not keep the row order.
+create or replace macro sf_int(raw) as
+    case when regexp_full_match(raw, '[\s\x{A0}\x{200B}\x{FEFF}]*[+-]?[0-9]+(\.0*)?[\s\x{A0}\x{200B}\x{FEFF}]*')
+        then try_cast(regexp_extract(raw, '[+-]?[0-9]+') as bigint) end;
 
 -- evidence: where a value came from — source system, snapshot file, row, column (header) and value, and the time
 -- the source gives it (NULL when it has none). Every evidence list in the plan holds these, in this shape.
