@@ -365,3 +365,85 @@ def test_misplaced_or_mistyped_pull_settings_are_one_policy_error(tmp_path, entr
     policy.write_text(text.replace(section + "\n", entry, 1), "utf-8")
     with pytest.raises(PolicyError, match=expected.replace("[", r"\[").replace("]", r"\]")):
         load_policy(policy)
+
+
+# A plain `requests` client against the Pardot stand-in, as Account Engagement API v5 documents the prospect query
+# (https://developer.salesforce.com/docs/marketing/pardot/guide/prospect-v5.html, …/version5overview.html).
+PROSPECTS = [
+    {"id": 3, "email": "c@x.io", "createdAt": "2026-01-03T00:00:00-05:00", "updatedAt": "2026-11-02T00:00:00+00:00"},
+    {"id": 1, "email": "a@x.io", "createdAt": "2026-01-01T00:00:00-05:00", "updatedAt": "2026-11-03T00:00:00+00:00"},
+    {"id": 2, "email": "b@x.io", "createdAt": "2026-01-02T00:00:00-05:00", "updatedAt": "2026-11-01T00:00:00+00:00"},
+    {"id": 4, "email": "d@x.io", "createdAt": "2026-01-04T00:00:00-05:00", "updatedAt": ""},
+]
+
+
+@pytest.fixture()
+def v5():
+    with PardotStandin(PROSPECTS, token_ok=lambda t: t == "tok") as pd:
+        headers = {"Authorization": "Bearer tok", "Pardot-Business-Unit-Id": pd.business_unit_id}
+        yield lambda url=None, **params: requests.get(
+            url or pd.url + "/api/v5/objects/prospects", params=params, headers=headers
+        )
+
+
+def test_pardot_nextpageurl_is_followed_as_given(v5):
+    """nextPageUrl is the next page's URL: a client that requests it verbatim gets the next page, with the fields
+    of the first request (the token carries the query)."""
+    r, got = v5(fields="id,email", limit=1), []
+    while True:
+        assert r.status_code == 200, r.text
+        got += r.json()["values"]
+        if not r.json()["nextPageUrl"]:
+            break
+        r = v5(r.json()["nextPageUrl"])
+    assert got == [{"id": i, "email": e} for i, e in ((1, "a@x.io"), (2, "b@x.io"), (3, "c@x.io"), (4, "d@x.io"))]
+
+
+@pytest.mark.parametrize(
+    "params, ids",
+    [
+        ({"orderBy": "updatedAt"}, [2, 3, 1, 4]),  # a prospect without the value comes last
+        ({"orderBy": "updatedAt DESC"}, [1, 3, 2, 4]),
+        ({"orderBy": "createdAt desc"}, [4, 3, 2, 1]),
+        ({"orderBy": "id DESC"}, [4, 3, 2, 1]),
+        ({"updatedAtAfter": "2026-11-01T00:00:00+00:00"}, [1, 3]),
+        ({"updatedAtAfterOrEqualTo": "2026-11-01T00:00:00Z"}, [1, 2, 3]),
+        ({"updatedAtBefore": "2026-11-02T00:00:00+00:00"}, [2]),
+        ({"createdAtBeforeOrEqualTo": "2026-01-02T05:00:00+00:00"}, [1, 2]),
+        ({"idGreaterThanOrEqualTo": 2, "idLessThan": 4}, [2, 3]),
+        ({"deleted": "true"}, []),
+        ({"deleted": "all"}, [1, 2, 3, 4]),
+    ],
+)
+def test_pardot_query_orders_and_filters_as_v5_documents(v5, params, ids):
+    r = v5(fields="id", **params)
+    assert r.status_code == 200, r.text
+    assert [p["id"] for p in r.json()["values"]] == ids
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"updatedAfter": "2026-11-01"}, "updatedAfter"),  # a v3/v4 name is not silently ignored
+        ({"updatedAtAfter": "yesterday"}, "updatedAtAfter"),
+        ({"orderBy": "email"}, "orderBy"),
+        ({"deleted": "maybe"}, "deleted"),
+    ],
+)
+def test_pardot_query_refuses_a_parameter_it_does_not_know_with_the_v5_error_shape(v5, params, message):
+    r = v5(fields="id", **params)
+    assert r.status_code == 400 and r.json()["code"] == 66 and message in r.json()["message"], r.text
+
+
+def test_pardot_query_knows_the_documented_prospect_fields(v5):
+    r = v5(fields="id,jobTitle,score,grade,salesforceAccountId,lastActivityAt,isDeleted")
+    assert r.status_code == 200, r.text
+    assert r.json()["values"][0] == {
+        "id": 1,
+        "jobTitle": None,
+        "score": None,
+        "grade": None,
+        "salesforceAccountId": None,
+        "lastActivityAt": None,
+        "isDeleted": False,
+    }

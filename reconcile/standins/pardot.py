@@ -6,8 +6,9 @@ error bodies.
         ...
 
 Shapes (reference/source_schemas.md §2):
-  GET /api/v5/objects/prospects?fields=…&limit=…&orderBy=…&idGreaterThan=…   or   ?nextPageToken=…&fields=…
+  GET /api/v5/objects/prospects?fields=…&limit=…&orderBy=…&<filters>   or   <nextPageUrl> (= ?nextPageToken=…[&fields=…])
       → {"values": [{field: value}], "nextPageToken": str|null, "nextPageUrl": str|null}
+      filters: id/createdAt/updatedAt comparisons (idGreaterThan, updatedAtAfterOrEqualTo, …) and deleted
       https://developer.salesforce.com/docs/marketing/pardot/guide/prospect-v5.html (S31)
       https://developer.salesforce.com/docs/marketing/pardot/guide/version5overview.html (S32): `fields` required,
       `limit` 1..1000 (default 200), with a token only `fields` may be sent, 100,000 records per token sequence
@@ -25,6 +26,7 @@ import csv
 import io
 import secrets
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import tornado.web
@@ -32,24 +34,40 @@ import tornado.web
 from .http import Served
 
 CAP = 100_000
+# The prospect fields of https://developer.salesforce.com/docs/marketing/pardot/guide/prospect-v5.html that
+# reference/source_schemas.md §2.2 lists; a field the seed file lacks is answered null (false for a boolean).
 FIELDS = (
     "id",
     "email",
     "firstName",
     "lastName",
     "company",
+    "jobTitle",
+    "industry",
+    "country",
+    "website",
     "salesforceId",
     "salesforceLeadId",
     "salesforceContactId",
+    "salesforceAccountId",
+    "salesforceOwnerId",
+    "salesforceLastSync",
+    "salesforceUrl",
     "isEmailHardBounced",
     "emailBouncedAt",
     "emailBouncedReason",
-    "optedOut",
     "isDoNotEmail",
+    "optedOut",
+    "score",
+    "grade",
     "createdAt",
     "updatedAt",
+    "lastActivityAt",
+    "isDeleted",
+    "campaignId",
+    "salesforceCampaignId",
 )
-BOOLEAN = {"isEmailHardBounced", "optedOut", "isDoNotEmail"}
+BOOLEAN = {"isEmailHardBounced", "optedOut", "isDoNotEmail", "isDeleted"}
 # v3/v4 headers a prospects file may carry (contract.py aliases) → v5 names
 ALIASES = {
     "crm_lead_fid": "salesforceLeadId",
@@ -63,6 +81,26 @@ ALIASES = {
 ERR_TOKEN = (184, "access_token is invalid, unknown, or malformed: Inactive token")
 ERR_BUSINESS_UNIT = (181, "Invalid Business Unit ID. Check the Pardot-Business-Unit-Id header.")
 ERR_PARAMETER = (66, "Invalid value specified for parameter")
+# The query's sort and filter parameters (prospect-v5.html, "Query"): orderBy one of these, ASC (default) or DESC;
+# <field>After / AfterOrEqualTo / Before / BeforeOrEqualTo for the dates, id<GreaterThan|LessThan>[OrEqualTo] for id,
+# deleted = true / false (default) / all. Any other parameter is refused (⚠ inferred: a filter silently ignored
+# would hand a client the wrong records).
+SORTABLE = ("id", "createdAt", "updatedAt")
+PAGING = {"fields", "limit", "orderBy", "deleted", "nextPageToken"}
+COMPARE = {
+    "After": lambda a, b: a > b,
+    "AfterOrEqualTo": lambda a, b: a >= b,
+    "Before": lambda a, b: a < b,
+    "BeforeOrEqualTo": lambda a, b: a <= b,
+    "GreaterThan": lambda a, b: a > b,
+    "GreaterThanOrEqualTo": lambda a, b: a >= b,
+    "LessThan": lambda a, b: a < b,
+    "LessThanOrEqualTo": lambda a, b: a <= b,
+}
+FILTERS = {
+    **{f"{f}{op}": (f, COMPARE[op]) for f in ("createdAt", "updatedAt") for op in list(COMPARE)[:4]},
+    **{f"id{op}": ("id", COMPARE[op]) for op in list(COMPARE)[4:]},
+}
 
 
 def _v5_value(name: str, text: str):
@@ -77,6 +115,19 @@ def _v5_value(name: str, text: str):
     if name == "id":
         return int(text) if text.strip().isdigit() else text
     return text
+
+
+def _comparable(field: str, value):
+    """An id as an integer, a createdAt/updatedAt as an aware datetime; None when the value is not one."""
+    if value is None or str(value).strip() == "":
+        return None
+    if field == "id":
+        return value if isinstance(value, int) else int(value) if str(value).strip().isdigit() else None
+    try:
+        at = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo else None
 
 
 def prospects_from_snapshot(snapshot_dir: str | Path) -> list[dict]:
@@ -121,13 +172,13 @@ class Prospects(tornado.web.RequestHandler):
             return self.error(401, ERR_TOKEN)
         if self.request.headers.get("Pardot-Business-Unit-Id", "") != st.business_unit_id:
             return self.error(401, ERR_BUSINESS_UNIT)
+        page_token = self.get_query_argument("nextPageToken", "")
         fields = [f for f in self.get_query_argument("fields", "").split(",") if f]
-        if not fields:
+        if not fields and not page_token:
             return self.error(400, (ERR_PARAMETER[0], f"{ERR_PARAMETER[1]}: fields. The fields parameter is required."))
         unknown = [f for f in fields if f not in FIELDS]
         if unknown:
             return self.error(400, (ERR_PARAMETER[0], f"{ERR_PARAMETER[1]}: fields. Unknown field: {unknown[0]}"))
-        page_token = self.get_query_argument("nextPageToken", "")
         if page_token:
             if set(self.request.query_arguments) - {"nextPageToken", "fields"}:
                 return self.error(400, (ERR_PARAMETER[0], "Only the fields parameter may be given with nextPageToken."))
@@ -135,29 +186,51 @@ class Prospects(tornado.web.RequestHandler):
                 seq = st.tokens.pop(page_token, None)
             if seq is None:
                 return self.error(400, (ERR_PARAMETER[0], f"{ERR_PARAMETER[1]}: nextPageToken."))
+            # the token carries the query: nextPageUrl is followed as given, with the first request's fields
+            # (version5overview.html, "Pagination"); fields sent with the token replace them
+            seq["fields"] = fields or seq["fields"]
         else:
-            seq = self._new_sequence()
+            seq = self._new_sequence(fields)
             if seq is None:
                 return
-        self._page(seq, fields)
+        self._page(seq, seq["fields"])
 
-    def _new_sequence(self) -> dict | None:
+    def _refuse(self, name: str, why: str) -> None:
+        self.error(400, (ERR_PARAMETER[0], f"{ERR_PARAMETER[1]}: {name}. {why}"))
+
+    def _new_sequence(self, fields: list[str]) -> dict | None:
+        args = {k: self.get_query_argument(k) for k in self.request.query_arguments}
+        unknown = sorted(set(args) - PAGING - set(FILTERS))
+        if unknown:
+            return self._refuse(unknown[0], "Not a parameter of the prospect query.")
         try:
-            limit = int(self.get_query_argument("limit", "200"))
-            after = self.get_query_argument("idGreaterThan", None)
-            after = int(after) if after is not None else None
+            limit = int(args.get("limit", "200"))
         except ValueError:
-            self.error(400, (ERR_PARAMETER[0], f"{ERR_PARAMETER[1]}: limit or idGreaterThan."))
-            return None
+            limit = 0
         if not 1 <= limit <= 1000:
-            self.error(400, (ERR_PARAMETER[0], f"{ERR_PARAMETER[1]}: limit. It must be 1 to 1000."))
-            return None
-        order = self.get_query_argument("orderBy", "id ASC").strip().lower()
-        if order not in ("id", "id asc"):
-            self.error(400, (ERR_PARAMETER[0], f"{ERR_PARAMETER[1]}: orderBy (this stand-in orders by id)."))
-            return None
-        rows = [p for p in self.state.prospects if after is None or (isinstance(p.get("id"), int) and p["id"] > after)]
-        return {"rows": rows, "pos": 0, "limit": limit, "served": 0}
+            return self._refuse("limit", "It must be 1 to 1000.")
+        field, _, direction = args.get("orderBy", "id").strip().partition(" ")
+        field = next((f for f in SORTABLE if f.lower() == field.lower()), None)
+        if field is None or direction.strip().upper() not in ("", "ASC", "DESC"):
+            return self._refuse("orderBy", f"Sort by {', '.join(SORTABLE)}, optionally followed by ASC or DESC.")
+        deleted = args.get("deleted", "false").lower()
+        if deleted not in ("true", "false", "all"):
+            return self._refuse("deleted", "It must be true, false or all.")
+        rows = [p for p in self.state.prospects if deleted == "all" or bool(p.get("isDeleted")) == (deleted == "true")]
+        for name, (target, test) in FILTERS.items():
+            if name not in args:
+                continue
+            bound = _comparable(target, args[name])
+            if bound is None:
+                what = "an integer" if target == "id" else "a date-time with its offset (YYYY-MM-DDTHH:MM:SS±HH:MM)"
+                return self._refuse(name, f"It must be {what}.")
+            rows = [p for p in rows if (v := _comparable(target, p.get(target))) is not None and test(v, bound)]
+        keyed = [(_comparable(field, p.get(field)), p) for p in rows]
+        present = sorted((k for k in keyed if k[0] is not None), key=lambda k: (k[0], _comparable("id", k[1]["id"])))
+        if direction.strip().upper() == "DESC":
+            present.reverse()
+        rows = [p for _, p in present] + [p for k, p in keyed if k is None]  # no value to sort by: last
+        return {"rows": rows, "pos": 0, "limit": limit, "served": 0, "fields": fields}
 
     def _page(self, seq: dict, fields: list[str]) -> None:
         st = self.state
@@ -180,7 +253,7 @@ class Prospects(tornado.web.RequestHandler):
         url = f"{self.request.protocol}://{self.request.host}{self.request.path}"
         self.finish(
             {
-                "values": [{f: p.get(f) for f in fields} for p in page],
+                "values": [{f: p.get(f, False if f in BOOLEAN else None) for f in fields} for p in page],
                 "nextPageToken": next_token,
                 "nextPageUrl": f"{url}?nextPageToken={next_token}" if next_token else None,
             }
