@@ -870,10 +870,11 @@ def smartlead_webhook_serve(spool_dir, port, host):
     """Serve POST /smartlead/<secret> until interrupted; prints one JSON line with the URL.
 
     Accepts EMAIL_BOUNCE/EMAIL_BOUNCED, EMAIL_REPLY/EMAIL_REPLIED and LEAD_CATEGORY_UPDATED (old and new
-    names), appends each to SPOOL/events-YYYY-MM-DD.jsonl and fsyncs it before answering 200. Bad payloads
-    get 400 and are kept in SPOOL/rejected/ with the reason. The secret comes from
-    RECONCILE_SMARTLEAD_WEBHOOK_SECRET: put it in the URL given to Smartlead (…/smartlead/<secret>) or send
-    it as the X-Reconcile-Webhook-Secret header.
+    names; Smartlead's other event types are spooled too, and the plan ignores them), appends each to
+    SPOOL/events-YYYY-MM-DD.jsonl and fsyncs it before answering 200. Bad payloads get 400 and are kept in
+    SPOOL/rejected/ with the reason. The secret comes from RECONCILE_SMARTLEAD_WEBHOOK_SECRET: put it in the
+    URL given to Smartlead (…/smartlead/<secret>), send it as the X-Reconcile-Webhook-Secret header, or set
+    the variable to the webhook's Smartlead secret_key (then POST /smartlead verifies by it).
 
     \b
     Example:

@@ -221,3 +221,30 @@ def test_pull_copies_only_the_days_since_the_last_pull(tmp_path):
     copy_events(spool, tmp_path / "s2", SourcePull("smartlead"))
     got = [json.loads(x)["stats_id"] for x in (tmp_path / "s2" / "smartlead" / "events.jsonl").read_text().splitlines()]
     assert got == ["s-3", "s-4"]  # the last pull's day again (it may have grown), then the new day
+
+
+def test_smartleads_own_secret_key_in_the_payload_is_the_shared_secret_and_is_not_kept(server, tmp_path):
+    """Smartlead signs each payload with the webhook's `secret_key` (reference/source_schemas.md §1.8,
+    help.smartlead.ai Webhook Guide): POST /smartlead with it verifies; the secret is never written to the spool."""
+    base = server.url.rsplit("/", 1)[0]
+    assert requests.post(base, json={**event(1, "EMAIL_BOUNCE"), "secret_key": SECRET}).status_code == 200
+    assert requests.post(base, json={**event(2), "secret_key": "f" * 36}).status_code == 403
+    assert requests.post(server.url, json={**event(3), "secret_key": SECRET}).status_code == 200
+    bad = {"event_type": "EMAIL_REPLY", "to_email": "a@x.io", "secret_key": SECRET}  # no time: 400, kept
+    assert requests.post(base, json=bad).status_code == 400
+    assert [e["stats_id"] for e in spooled(tmp_path / "spool")] == ["s-1", "s-3"]
+    assert SECRET not in "".join(p.read_text() for p in (tmp_path / "spool").rglob("*.jsonl"))
+
+
+def test_a_redelivered_event_is_one_event_in_the_snapshot(server, tmp_path):
+    """Smartlead may deliver an event again (a retry after a lost answer): the spool keeps every delivery, the
+    snapshot's events.jsonl holds each event once (the same payload, or the same event_type, stats_id and time)."""
+    retried = {**event(1, "EMAIL_BOUNCE"), "event_timestamp": "2026-11-27T01:00:00.000Z"}
+    for doc in (retried, event(2), retried, {**retried, "event_timestamp": "2026-11-27T01:00:00Z"}, event(3)):
+        assert requests.post(server.url, json=doc).status_code == 200
+    assert len(spooled(tmp_path / "spool")) == 5
+    out = SourcePull("smartlead")
+    copy_events(tmp_path / "spool", tmp_path / "snap", out)
+    lines = [json.loads(x) for x in (tmp_path / "snap" / "smartlead" / "events.jsonl").read_text().splitlines()]
+    assert [e["stats_id"] for e in lines] == ["s-1", "s-2", "s-3"]
+    assert "2 repeated deliveries left out" in out.notes[0]

@@ -2,7 +2,8 @@
 
     reconcile smartlead-webhook serve --spool /srv/spool [--port 8787]
     Smartlead webhook URL:  https://<your host>/smartlead/<RECONCILE_SMARTLEAD_WEBHOOK_SECRET>
-                            (or POST /smartlead with header X-Reconcile-Webhook-Secret: <secret>)
+                            (or POST /smartlead with header X-Reconcile-Webhook-Secret: <secret>, or with
+                            Smartlead's own payload field secret_key = the secret; secret_key is never spooled)
 
 Read by the plan: EMAIL_BOUNCE / EMAIL_BOUNCED, EMAIL_REPLY / EMAIL_REPLIED, LEAD_CATEGORY_UPDATED (old and new
 names and field sets, reference/source_schemas.md §1.8) — these need a lead email and a time; Smartlead's other event
@@ -12,7 +13,8 @@ SPOOL/events-YYYY-MM-DD.jsonl (UTC day of receipt), written with one write(2) on
 A crash mid-write can leave only an unacknowledged partial last line: the reader skips it and the server, when it
 starts, moves it to SPOOL/rejected/ (reason "torn write") and truncates it, so later lines stay whole.
 A bad payload (not JSON, not an object, another event type, no lead email or time) gets 400 and is kept with the
-reason in SPOOL/rejected/rejected-YYYY-MM-DD.jsonl; a wrong secret gets 403 and is kept there too.
+reason in SPOOL/rejected/rejected-YYYY-MM-DD.jsonl; a wrong secret gets 403 and is kept there too. The spool keeps
+every delivery; `copy_events` writes each event once (delivery_key: Smartlead may deliver an event again).
 """
 
 from __future__ import annotations
@@ -157,18 +159,27 @@ class WebhookApp:
         path = scope["path"].rstrip("/")
         if scope["method"] != "POST" or not (path == "/smartlead" or path.startswith("/smartlead/")):
             return await _answer(send, 404, {"error": "POST /smartlead/<secret>"})
-        given = path.removeprefix("/smartlead").lstrip("/") or dict(scope["headers"]).get(HEADER, b"").decode()
-        if not secrets.compare_digest(given.encode(), self.secret.encode()):
-            await asyncio.to_thread(self.spool.reject, "wrong or missing webhook secret", body)
-            return await _answer(send, 403, {"error": "wrong or missing webhook secret"})
         try:
             doc = json.loads(body)
         except ValueError:
             doc = body
+        # the secret: in the URL, in a proxy's header, or Smartlead's own `secret_key` in the payload (Webhook Guide,
+        # https://help.smartlead.ai/Webhook-Guide-Updated-4d0ae6b2fa6a4db1b4c1ead824a86866: "secret_key")
+        signed = doc.get("secret_key") if isinstance(doc, dict) else None
+        given = (
+            path.removeprefix("/smartlead").lstrip("/")
+            or dict(scope["headers"]).get(HEADER, b"").decode()
+            or (signed if isinstance(signed, str) else "")
+        )
+        kept = body.replace(self.secret.encode(), b"***")  # what rejected/ keeps never holds the secret
+        if not secrets.compare_digest(given.encode(), self.secret.encode()):
+            await asyncio.to_thread(self.spool.reject, "wrong or missing webhook secret", kept)
+            return await _answer(send, 403, {"error": "wrong or missing webhook secret"})
         reason = "body is not JSON" if doc is body else problem(doc)
         if reason:
-            await asyncio.to_thread(self.spool.reject, reason, body)
+            await asyncio.to_thread(self.spool.reject, reason, kept)
             return await _answer(send, 400, {"error": reason})
+        doc.pop("secret_key", None)  # Smartlead's shared secret is not evidence: never spooled or snapshotted
         await asyncio.to_thread(self.spool.accept, doc)
         self.accepted += 1
         await _answer(send, 200, {"ok": True})
@@ -236,6 +247,27 @@ def mark_pulled(spool_dir, day: str | None) -> None:
         (Path(spool_dir) / MARKER).write_text(day + "\n")
 
 
+def delivery_key(line: bytes):
+    """What makes two spooled lines one event: (event_type, stats_id, event_timestamp as an instant) where the
+    payload has all three (reference/source_schemas.md §1.10 item 12: Smartlead may deliver an event again), else the
+    payload itself (keys sorted). A line that is not a JSON object is its own key."""
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(doc, dict):
+        return line
+    kind, stats, at = doc.get("event_type") or doc.get("event"), doc.get("stats_id"), doc.get("event_timestamp")
+    if kind and stats and isinstance(at, str):
+        try:
+            instant = datetime.fromisoformat(at.strip().replace("Z", "+00:00"))
+            at = instant.astimezone(timezone.utc).isoformat() if instant.tzinfo else at
+        except ValueError:
+            pass
+        return ("event", str(kind).upper(), str(stats), at)
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False)
+
+
 def copy_events(spool_dir, out_dir, result, progress=None, mark: bool = True) -> str | None:
     """Copy the spooled days since the last pull into OUT/smartlead/events.jsonl (complete lines only); returns
     the last day copied, which `mark` records in the spool (`reconcile pull` marks it once the snapshot is whole).
@@ -245,12 +277,20 @@ def copy_events(spool_dir, out_dir, result, progress=None, mark: bool = True) ->
     marker = spool / MARKER
     since = marker.read_text().strip() if marker.exists() else ""
     days = sorted((m[1], p) for p in spool.glob("events-*.jsonl") if (m := DAY_FILE.search(p.name)) and m[1] >= since)
-    lines, torn = [], 0
+    lines, torn, seen, repeated = [], 0, set(), 0
     for _, path in days:
         data = path.read_bytes()
         complete, _, tail = data.rpartition(b"\n")
         torn += bool(tail)
-        lines += [line for line in complete.split(b"\n") if line.strip()]
+        for line in complete.split(b"\n"):
+            if not line.strip():
+                continue
+            key = delivery_key(line)
+            if key in seen:
+                repeated += 1
+                continue
+            seen.add(key)
+            lines.append(line)
     from ..files import write_atomic
 
     target = Path(out_dir) / "smartlead" / "events.jsonl"
@@ -264,6 +304,7 @@ def copy_events(spool_dir, out_dir, result, progress=None, mark: bool = True) ->
         mark_pulled(spool, last)
     result.notes.append(
         f"{len(lines)} webhook events from {len(days)} spooled day(s)"
+        + (f"; {repeated} repeated deliveries left out" if repeated else "")
         + (f"; {torn} unacknowledged partial line(s) skipped" if torn else "")
     )
     if progress:
