@@ -9,6 +9,9 @@ name, order and spellings. Smartlead's leads export is passed through byte for b
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import shutil
 import time
 import tomllib
@@ -446,4 +449,32 @@ def test_pardot_query_knows_the_documented_prospect_fields(v5):
         "salesforceAccountId": None,
         "lastActivityAt": None,
         "isDeleted": False,
+    }
+
+
+def test_smartlead_campaign_leads_page_by_offset_and_limit_as_documented(snapshot, smartlead):
+    """GET /campaigns/{id}/leads (https://api.smartlead.ai/api-reference/campaigns/get-leads): the leads export's
+    rows as JSON, {total_leads (a string), offset, limit, data: [{campaign_lead_map_id, status, lead: {…}}]}."""
+    cid, body = max(campaigns_from_snapshot(snapshot).items(), key=lambda kv: kv[1].count(b"\n"))
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    url, got, offset = f"{smartlead.base_url}/campaigns/{cid}/leads", [], 0
+    while True:
+        r = requests.get(url, params={"api_key": smartlead.api_key, "offset": offset, "limit": 2})
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        assert (doc["total_leads"], doc["offset"], doc["limit"]) == (str(len(rows)), offset, 2)
+        got += doc["data"]
+        offset += 2
+        if offset >= int(doc["total_leads"]):
+            break
+    assert len(rows) > 2 and len(got) == len(rows)
+    for row, item in zip(rows, got):
+        assert item["campaign_lead_map_id"] == int(row["campaign_lead_map_id"]) and item["status"] == row["status"]
+        assert item["lead"]["id"] == int(row["id"]) and item["lead"]["email"] == row["email"]
+        assert item["lead"]["custom_fields"] == json.loads(row["custom_fields"] or "{}")
+        assert item["lead"]["is_unsubscribed"] is (row["is_unsubscribed"] == "true")
+    assert requests.get(url, params={"api_key": smartlead.api_key, "limit": 101}).status_code == 400
+    assert requests.get(url, params={"api_key": "wrong"}).status_code == 401
+    assert requests.get(f"{smartlead.base_url}/campaigns/1/leads", params={"api_key": smartlead.api_key}).json() == {
+        "message": "Campaign not found"
     }

@@ -1,5 +1,5 @@
-"""A Smartlead-shaped stand-in: the two API v1 endpoints `reconcile pull` uses, with Smartlead's key check and rate
-limit, seeded from a snapshot's smartlead/campaign-<id>.csv files (served back byte for byte as the leads export).
+"""A Smartlead-shaped stand-in: the API v1 endpoints `reconcile pull` uses and the JSON campaign leads, with Smartlead's
+key check and rate limit, seeded from a snapshot's smartlead/campaign-<id>.csv files (served back byte for byte as the leads export).
 
     with SmartleadStandin(campaigns={9181: csv_bytes}) as sl:     # sl.url (…/api/v1), sl.api_key
         ...                                                       # sl.log: [(arrival time, path, status)]
@@ -8,6 +8,7 @@ Shapes (reference/source_schemas.md §1):
   GET /api/v1/campaigns?api_key=…                     a bare JSON list of campaign objects
       https://api.smartlead.ai/api-reference/campaigns/list (S1, fields S13/S14)
   GET /api/v1/campaigns/{id}/leads-export?api_key=…   text/csv, every value double-quoted (S10, S11, S16)
+  GET /api/v1/campaigns/{id}/leads?api_key=…&offset=&limit=   the same leads as JSON, paged (S3)
 Auth is the `api_key` query parameter on every request, no header (S1). Rate limit: 10 requests per 2 seconds per
 key (S1, https://helpcenter.smartlead.ai/en/articles/125-full-api-documentation); over it → HTTP 429 with the body
 and headers of https://api.smartlead.ai/guides/rate-limits: {"error": {"code": "RATE_LIMIT_EXCEEDED", "message":
@@ -18,6 +19,8 @@ clients must not depend on them.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import re
@@ -123,6 +126,93 @@ class LeadsExport(Api):
         self.finish(body)
 
 
+class Leads(Api):
+    # GET /campaigns/{id}/leads?offset=&limit= (1..100, default 100): the campaign's leads as JSON, envelope
+    # {total_leads (a string), offset, limit, data} — https://api.smartlead.ai/api-reference/campaigns/get-leads (S3);
+    # the rows are the leads export's, typed as §1.3 shows them. The 400 body for a bad offset/limit is ⚠ inferred.
+    def get(self, campaign_id):
+        body = self.state.campaigns.get(int(campaign_id))
+        if body is None:
+            self.set_status(404)
+            return self.finish({"message": "Campaign not found"})
+        try:
+            offset, limit = int(self.get_query_argument("offset", "0")), int(self.get_query_argument("limit", "100"))
+        except ValueError:
+            offset, limit = -1, 0
+        if offset < 0 or not 1 <= limit <= 100:
+            self.set_status(400)
+            return self.finish({"message": "offset must be 0 or more and limit 1 to 100"})
+        rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+        self.finish(
+            {
+                "total_leads": str(len(rows)),
+                "offset": offset,
+                "limit": limit,
+                "data": [_lead_item(r) for r in rows[offset : offset + limit]],
+            }
+        )
+
+
+def _lead_item(row: dict) -> dict:
+    """One leads-export row in the shape of GET /campaigns/{id}/leads (reference/source_schemas.md §1.3)."""
+
+    def number(name):
+        text = (row.get(name) or "").strip()
+        return int(text) if text.isdigit() else None
+
+    def blob(name):
+        try:
+            return json.loads(row.get(name) or "null")
+        except ValueError:
+            return row.get(name)
+
+    text = {k: (row.get(k) or None) for k in LEAD_TEXT}
+    return {
+        "campaign_lead_map_id": number("campaign_lead_map_id"),
+        "lead_category_id": CATEGORY_IDS.get((row.get("category") or "").strip().lower()),
+        "status": row.get("status"),
+        "created_at": row.get("created_at") or None,
+        "lead": {
+            "id": number("id"),
+            **text,
+            "custom_fields": blob("custom_fields") or {},
+            "is_unsubscribed": (row.get("is_unsubscribed") or "").strip().lower() == "true",
+            "unsubscribed_client_id_map": blob("unsubscribed_client_id_map"),
+        },
+    }
+
+
+LEAD_TEXT = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone_number",
+    "company_name",
+    "website",
+    "location",
+    "linkedin_profile",
+    "company_url",
+)
+# Smartlead's standard categories (reference/source_schemas.md §1.7); a custom category's id is per workspace: null
+CATEGORY_IDS = {
+    name.lower(): n
+    for n, name in enumerate(
+        (
+            "Interested",
+            "Meeting Request",
+            "Not Interested",
+            "Do Not Contact",
+            "Information Request",
+            "Out Of Office",
+            "Wrong Person",
+            "Uncategorizable by AI",
+            "Sender Originated Bounce",
+        ),
+        1,
+    )
+}
+
+
 def _campaign(cid: int) -> dict:
     return {
         "id": cid,
@@ -183,6 +273,7 @@ class SmartleadStandin(Served):
             [
                 (r"/api/v1/campaigns/?", Campaigns, {"state": self.state}),
                 (r"/api/v1/campaigns/(\d+)/leads-export/?", LeadsExport, {"state": self.state}),
+                (r"/api/v1/campaigns/(\d+)/leads/?", Leads, {"state": self.state}),
             ],
             log_function=_log_without_query,
         )
