@@ -10,9 +10,12 @@ name, order and spellings. Smartlead's leads export is passed through byte for b
 from __future__ import annotations
 
 import csv
+import http.server
 import io
 import json
 import shutil
+import socket
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -27,7 +30,7 @@ from reconcile.demo_data import generate_snapshot
 from reconcile.errors import PullError
 from reconcile.salesforce import connect
 from reconcile.sandbox import start_sandbox
-from reconcile.sources.http import RateLimiter
+from reconcile.sources.http import RETRIES, ApiClient, RateLimiter
 from reconcile.sources.pull_all import pull_sources
 from reconcile.sources.smartlead import pull_smartlead
 from reconcile.standins.pardot import PardotStandin, prospects_from_snapshot
@@ -153,6 +156,53 @@ def test_rate_limiter_holds_any_window_to_the_limit():
         limiter.finished()
     assert all(sent[i + 10] - sent[i] >= 2.0 for i in range(len(sent) - 10))
     assert sent[-1] < 7.0  # and it does not wait much longer than it must
+
+
+class _DropsFirst(http.server.BaseHTTPRequestHandler):
+    """Closes the first `drops` connections without an answer (a reset mid-pull), then answers 200."""
+
+    drops = 2
+    seen = 0
+
+    def do_GET(self):
+        type(self).seen += 1
+        if type(self).seen <= type(self).drops:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("drops, answered", [(2, True), (RETRIES, False)])
+def test_a_dropped_connection_is_retried_like_a_server_error(drops, answered):
+    """A GET is idempotent: a connection reset (or a timeout) mid-pull is retried with backoff, as a 5xx is, and only
+    RETRIES failures in a row stop the pull, with one line naming the API."""
+    handler = type("Handler", (_DropsFirst,), {"drops": drops, "seen": 0})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    waits = []
+    client = ApiClient("Smartlead", f"http://127.0.0.1:{server.server_port}", sleep=waits.append)
+    try:
+        if answered:
+            assert client.get("/campaigns").json() == {"ok": True}
+        else:
+            with pytest.raises(
+                PullError, match=rf"Cannot reach Smartlead at .* \(ConnectionError, {RETRIES} attempts\): "
+            ):
+                client.get("/campaigns")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert handler.seen == (drops + 1 if answered else RETRIES) == client.requests
+    assert len(waits) == (drops if answered else RETRIES - 1) and waits == sorted(waits)
 
 
 def cli(env: dict, *args):

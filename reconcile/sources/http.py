@@ -1,4 +1,5 @@
-"""What the API pulls share: a sliding-window rate limiter, a GET that backs off on 429 / 5xx, request counting.
+"""What the API pulls share: a sliding-window rate limiter, a GET that backs off on 429 / 5xx and on a dropped
+connection or timeout, request counting.
 
 Error messages never carry a URL: Smartlead puts its api_key in the query string (the CLI redacts registered
 secrets too, but a message without the URL cannot leak it in the first place).
@@ -15,6 +16,8 @@ import requests
 from ..errors import PullError
 
 RETRIES = 5
+# failures of the connection, not answers: retried with backoff (a certificate error is not: it will not pass)
+TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 class RateLimiter:
@@ -65,6 +68,15 @@ class ApiClient:
                 self.limiter.wait()
             try:
                 r = self.session.get(self.base_url + path, params=params, headers=headers, timeout=self.timeout)
+            except TRANSIENT as e:  # a GET is idempotent: a reset or timeout is retried like a 5xx
+                if attempt < RETRIES and not isinstance(e, requests.exceptions.SSLError):
+                    self.sleep(_backoff(attempt))
+                    continue
+                raise PullError(
+                    f"Cannot reach {self.name} at '{self.base_url}' ({type(e).__name__}, {attempt} attempts): check "
+                    f"the {self.name} base URL variable and the network, then rerun (nothing was written for this "
+                    "source)."
+                ) from None
             except requests.RequestException as e:
                 raise PullError(
                     f"Cannot reach {self.name} at '{self.base_url}' ({type(e).__name__}): check the "
@@ -97,7 +109,11 @@ def _retry_after(r: requests.Response, attempt: int) -> float:
     try:
         return min(60.0, max(0.1, float(r.headers.get("Retry-After", ""))))
     except ValueError:
-        return min(30.0, 0.5 * 2 ** (attempt - 1))
+        return _backoff(attempt)
+
+
+def _backoff(attempt: int) -> float:
+    return min(30.0, 0.5 * 2 ** (attempt - 1))
 
 
 def _body(r: requests.Response) -> str:
