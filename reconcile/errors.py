@@ -9,6 +9,12 @@ class ReconcileError(Exception):
 
     exit_code = 1
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython (a notebook cell, papermill) shows this instead of the call stack: the one line the CLI prints."""
+        from .credentials import redact
+
+        return [redact(f"{type(self).__name__}: {self}")]
+
 
 class SnapshotError(ReconcileError):
     """A snapshot file is missing, unreadable or holds a bad value."""

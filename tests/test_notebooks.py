@@ -499,3 +499,43 @@ def test_each_route_gets_all_its_findings_as_a_csv_linked_from_the_report(runs):
         assert all(r["evidence"] for r in rows)
         assert f'href="{name}"' in report
     assert 'id="since-last-run"' in report and first.run_id in report and "was not approved" in report
+
+
+# ------------------------------------------------------------------------------------------ bad parameters
+
+
+@pytest.mark.parametrize(
+    "params, error",
+    [
+        ({"snapshot_dir": "no-such-snapshot"}, "SnapshotError: Snapshot directory 'no-such-snapshot' does not exist."),
+        (
+            {"snapshot_dir": str(HANDMADE), "run_date": "27/11/2026"},
+            "ReconcileError: Run date '27/11/2026' is not a date like 2026-11-27. Pass -p run_date YYYY-MM-DD.",
+        ),
+    ],
+    ids=["snapshot_dir", "run_date"],
+)
+def test_a_bad_papermill_parameter_is_one_error_line_and_leaves_no_finished_run(tmp_path, params, error):
+    """`papermill notebooks/daily_run.ipynb out.ipynb -p …` as README shows: the cell's error is the one line the
+    CLI would print (papermill echoes it), not a call stack through reconcile; nothing looks like a finished run."""
+    with pytest.raises(pm.PapermillExecutionError) as caught:
+        execute("daily_run", tmp_path, **params)
+    (line,) = caught.value.traceback
+    assert line.startswith(error)
+    assert list_runs(tmp_path / "reports") == []
+    assert not (tmp_path / "reports" / "notebook-run" / "plan.json").exists()
+
+
+def test_a_run_folder_failing_after_its_plan_is_not_listed_as_a_finished_run(tmp_path, monkeypatch):
+    """A direct papermill run writes into work_dir itself: summary.json, which makes a folder a finished run, comes last."""
+    from reconcile.notebook.run import plan_bundle
+    from reconcile.report import report
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "render_report", broken)
+    with pytest.raises(OSError):
+        plan_bundle(str(HANDMADE), work_dir=str(tmp_path / "reports" / "notebook-run"))
+    assert (tmp_path / "reports" / "notebook-run" / "plan.json").is_file()
+    assert list_runs(tmp_path / "reports") == []

@@ -151,8 +151,11 @@ def plan_bundle(
     from ..build import build_plan
     from ..report.report import render_report
 
+    if run_date:
+        _checked_run_date(run_date, hint="-p run_date YYYY-MM-DD")
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
+    (work / "summary.json").unlink(missing_ok=True)  # written last: until then the folder is no finished run
     snap = prepare_snapshot(snapshot_dir, work, pull=pull, org=org, policy=policy_path or None)
     plan = build_plan(
         snap, out=work / "plan.json", db=work / "reconcile.duckdb", policy=policy_path or None, lenient=lenient
@@ -167,15 +170,6 @@ def plan_bundle(
     ]
     since = since_last_run(earlier[-1] if earlier else None)
     _write_json(work / "history.json", history)
-    _write_json(
-        work / "summary.json",
-        {
-            "plan_id": plan["plan_id"],
-            "created_at": plan["created_at"],
-            "run_date": run_date or plan["created_at"][:10],
-            "summary": plan["summary"],
-        },
-    )
     title = f"Reconciliation report — {run_date or plan['created_at'][:10]}"
     from ..report.digest import week_of
 
@@ -191,6 +185,15 @@ def plan_bundle(
         since=since,
         instance_url=instance,
         findings_exports=exports,
+    )
+    _write_json(
+        work / "summary.json",
+        {
+            "plan_id": plan["plan_id"],
+            "created_at": plan["created_at"],
+            "run_date": run_date or plan["created_at"][:10],
+            "summary": plan["summary"],
+        },
     )
     return RunBundle.from_dir(_finish(work, run_date or plan["created_at"][:10], plan["plan_id"]))
 
@@ -278,7 +281,7 @@ CELL_TIMEOUT = 1800  # seconds one notebook cell may run (reconcile run --cell-t
 RUN_TIMEOUT = 3 * 3600  # seconds the whole run may take (reconcile run --timeout)
 
 
-def _checked_run_date(day: str) -> str:
+def _checked_run_date(day: str, hint: str = "--date YYYY-MM-DD") -> str:
     """The run date as given when it is a calendar date written YYYY-MM-DD (it names the bundle folder)."""
     from datetime import date
 
@@ -288,7 +291,7 @@ def _checked_run_date(day: str) -> str:
             return day
     except ValueError:
         pass
-    raise ReconcileError(f"Run date '{day}' is not a date like 2026-11-27. Pass --date YYYY-MM-DD.")
+    raise ReconcileError(f"Run date '{day}' is not a date like 2026-11-27. Pass {hint}.")
 
 
 def run_daily(
