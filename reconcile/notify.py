@@ -285,7 +285,7 @@ def _sprint_ticket(con, plan, plan_path, ticket, run_id, label, instance, at) ->
 def send_one(m: dict) -> str:
     p = m["payload"]
     if m["channel"] == "email":
-        return senders.send_email(p, [a.strip() for a in m["target"].split(",")])
+        return senders.send_email(p, [a.strip() for a in m["target"].split(",")], message_key=m["id"])
     if m["channel"] == "webhook":
         return senders.send_webhook(p, m["target"].split(" ", 1)[0])
     return senders.send_jira(p, m["target"])

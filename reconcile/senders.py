@@ -17,6 +17,7 @@ import os
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 
 import requests
 
@@ -43,7 +44,9 @@ def _truthy(value: str | None, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def send_email(payload: dict, recipients: list[str]) -> str:
+def send_email(payload: dict, recipients: list[str], message_key: str | None = None) -> str:
+    """An RFC 5322 message (Date, Message-ID — `<reconcile.KEY@domain>` for an outbox message, the same on every try,
+    so a copy delivered twice is one message to a mail client — UTF-8 parts, the CSV attachments as charset=utf-8)."""
     host = _env("RECONCILE_SMTP_HOST")
     if not host:
         raise DeliveryError(
@@ -55,12 +58,19 @@ def send_email(payload: dict, recipients: list[str]) -> str:
     sender = _env("RECONCILE_SMTP_FROM") or user or f"reconcile@{host}"
     msg = EmailMessage()
     msg["Subject"], msg["From"], msg["To"] = payload["subject"], sender, ", ".join(recipients)
+    domain = sender.rpartition("@")[2].strip(" >") or "reconcile.invalid"
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = f"<reconcile.{message_key}@{domain}>" if message_key else make_msgid("reconcile", domain)
     msg.set_content(payload["text"])
     if payload.get("html"):
         msg.add_alternative(payload["html"], subtype="html")
     for att in payload.get("attachments", []):
         msg.add_attachment(
-            att["content"].encode("utf-8"), maintype="text", subtype=att.get("subtype", "csv"), filename=att["name"]
+            att["content"].encode("utf-8"),
+            maintype="text",
+            subtype=att.get("subtype", "csv"),
+            filename=att["name"],
+            params={"charset": "utf-8"},
         )
     try:
         with smtplib.SMTP(host, port, timeout=30) as smtp:

@@ -154,6 +154,24 @@ def test_each_route_gets_one_email_with_counts_links_and_its_findings_csv(tmp_pa
     assert "IT Infra" not in " ".join(m["route"] for m in result.messages)  # nothing new for IT Infra
 
 
+def test_an_email_is_a_well_formed_utf8_message_a_plain_python_reader_decodes(tmp_path, wired):
+    """RFC 5322 wants Date (and a Message-ID, which relays otherwise invent or mark as spam); the findings CSV is UTF-8
+    text, so its part says charset=utf-8 — without it Python's email (and mail clients) read the bytes as ASCII."""
+    from email.utils import parsedate_to_datetime
+
+    smtp, _, _ = wired
+    detail = "Company 'Müller & Söhne GmbH' ✓ fehlt"
+    plan = write_plan(tmp_path / "plan.json", [finding("conflicting_enrichment", 2, "MARCOM Ops", detail)])
+    assert not notify(plan, policy=notify_policy(tmp_path), sleep=lambda s: None).failed
+    (mail,) = smtp.messages
+    assert mail["MIME-Version"] == "1.0" and parsedate_to_datetime(mail["Date"]).tzinfo is not None
+    assert mail["Message-ID"].startswith("<") and mail["Message-ID"].endswith(">")
+    assert detail in mail.get_body(("plain",)).get_content()
+    (attachment,) = mail.iter_attachments()
+    assert attachment.get_content_type() == "text/csv" and attachment.get_content_charset() == "utf-8"
+    assert detail in attachment.get_content()
+
+
 def test_a_plan_edited_after_it_was_built_is_refused_and_nobody_is_told(tmp_path, wired, run_cli):
     smtp, hooks, jira = wired
     plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)
