@@ -592,6 +592,25 @@ def test_jira_standin_answers_plain_requests_like_jira(jira):
         )
 
 
+def test_jira_standin_takes_an_issue_id_wherever_jira_takes_issue_id_or_key(jira):
+    """Jira's paths are /issue/{issueIdOrKey}: the `self` link a create returns (by id) is followed, and comments go
+    to an issue by id as by key."""
+    auth = (jira.email, jira.token)
+    created = requests.post(
+        jira.url + "/rest/api/3/issue",
+        auth=auth,
+        json={"fields": {"project": {"key": "KLN"}, "summary": "x", "issuetype": {"name": "Task"}}},
+    ).json()
+    r = requests.get(created["self"], auth=auth)
+    assert r.status_code == 200 and r.json()["key"] == created["key"]
+    adf = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "é"}]}]}
+    r = requests.post(f"{jira.url}/rest/api/3/issue/{created['id']}/comment", auth=auth, json={"body": adf})
+    assert r.status_code == 201
+    assert [c["body"] for c in jira.comments[created["key"]]] == [adf]
+    r = requests.get(f"{jira.url}/rest/api/3/issue/{created['id']}/comment", auth=auth)
+    assert r.status_code == 200 and r.json()["total"] == 1
+
+
 def test_webhook_standin_answers_like_slack(hooks):
     r = requests.post(hooks.url_for("slack"), json={"text": "hi"})
     assert (r.status_code, r.headers["Content-Type"], r.text) == (200, "text/plain", "ok")

@@ -58,6 +58,12 @@ class JiraState:
         self.comments[key] = []
         return issue
 
+    def key_of(self, issue_id_or_key: str) -> str | None:
+        """The key of the issue a path's {issueIdOrKey} names (Jira takes the numeric id or the key), else None."""
+        if issue_id_or_key in self.issues:
+            return issue_id_or_key
+        return next((k for k, issue in self.issues.items() if issue["id"] == issue_id_or_key), None)
+
     def next_key(self, project: str) -> str:
         n = max([int(KEY.match(k).group(2)) for k in self.issues if k.startswith(project + "-")] or [0])
         return f"{project}-{n + 1}"
@@ -134,7 +140,8 @@ class CommentHandler(Base):
     #   https://developer.atlassian.com/server/jira/platform/jira-rest-api-example-add-comment-8946422/
     def post(self, version, key):
         st = self.state
-        if key not in st.issues:
+        key = st.key_of(key)
+        if key is None:
             return self.error(404, [NOT_FOUND])
         doc = self.body_json()
         if doc is None:
@@ -166,7 +173,8 @@ class CommentHandler(Base):
 
     # "Get comments": GET …/issue/{issueIdOrKey}/comment → a page of comments
     def get(self, version, key):
-        if key not in self.state.issues:
+        key = self.state.key_of(key)
+        if key is None:
             return self.error(404, [NOT_FOUND])
         comments = self.state.comments[key]
         self.finish({"startAt": 0, "maxResults": 5000, "total": len(comments), "comments": comments})
@@ -211,7 +219,7 @@ class IssueHandler(Base):
 
     # "Get issue": GET …/issue/{issueIdOrKey}
     def get(self, version, key=None):
-        issue = self.state.issues.get(key or "")
+        issue = self.state.issues.get(self.state.key_of(key or "") or "")
         if issue is None:
             return self.error(404, [NOT_FOUND])
         comments = self.state.comments[issue["key"]]
