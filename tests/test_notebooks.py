@@ -504,22 +504,33 @@ def test_each_route_gets_all_its_findings_as_a_csv_linked_from_the_report(runs):
 # ------------------------------------------------------------------------------------------ bad parameters
 
 
+NO_PLAN = "PlanError: Plan 'no-such/plan.json' cannot be read (No such file or directory)."
+
+
 @pytest.mark.parametrize(
-    "params, error",
+    "notebook, params, error",
     [
-        ({"snapshot_dir": "no-such-snapshot"}, "SnapshotError: Snapshot directory 'no-such-snapshot' does not exist."),
         (
+            "daily_run",
+            {"snapshot_dir": "no-such-snapshot"},
+            "SnapshotError: Snapshot directory 'no-such-snapshot' does not exist.",
+        ),
+        (
+            "daily_run",
             {"snapshot_dir": str(HANDMADE), "run_date": "27/11/2026"},
             "ReconcileError: Run date '27/11/2026' is not a date like 2026-11-27. Pass -p run_date YYYY-MM-DD.",
         ),
+        ("explore", {"plan_path": "no-such/plan.json"}, NO_PLAN),
+        ("report", {"plan_path": "no-such/plan.json"}, NO_PLAN),
+        ("apply", {"plan_path": "no-such/plan.json"}, NO_PLAN),
     ],
-    ids=["snapshot_dir", "run_date"],
+    ids=["snapshot_dir", "run_date", "explore-plan", "report-plan", "apply-plan"],
 )
-def test_a_bad_papermill_parameter_is_one_error_line_and_leaves_no_finished_run(tmp_path, params, error):
-    """`papermill notebooks/daily_run.ipynb out.ipynb -p …` as README shows: the cell's error is the one line the
-    CLI would print (papermill echoes it), not a call stack through reconcile; nothing looks like a finished run."""
+def test_a_bad_papermill_parameter_is_one_error_line_and_leaves_no_finished_run(tmp_path, notebook, params, error):
+    """`papermill notebooks/X.ipynb out.ipynb -p …` as README shows: the cell's error is the one line the CLI would
+    print (papermill echoes it), not a call stack through reconcile or DuckDB; nothing looks like a finished run."""
     with pytest.raises(pm.PapermillExecutionError) as caught:
-        execute("daily_run", tmp_path, **params)
+        execute(notebook, tmp_path, **params)
     (line,) = caught.value.traceback
     assert line.startswith(error)
     assert list_runs(tmp_path / "reports") == []
@@ -539,3 +550,14 @@ def test_a_run_folder_failing_after_its_plan_is_not_listed_as_a_finished_run(tmp
         plan_bundle(str(HANDMADE), work_dir=str(tmp_path / "reports" / "notebook-run"))
     assert (tmp_path / "reports" / "notebook-run" / "plan.json").is_file()
     assert list_runs(tmp_path / "reports") == []
+
+
+def test_explore_names_a_missing_duckdb_file_and_the_parameter_to_fix(tmp_path):
+    from reconcile.notebook.explore import open_db
+
+    with pytest.raises(ReconcileError) as caught:
+        open_db(tmp_path / "no-such.duckdb")
+    assert caught.value._render_traceback_() == [
+        f"ReconcileError: DuckDB file '{tmp_path / 'no-such.duckdb'}' does not exist. Pass db_path the "
+        "reconcile.duckdb of the plan's run (empty: the one beside the plan)."
+    ]

@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from .. import planfile
+from ..errors import ReconcileError
 
 ALL = None  # the dropdowns' "(all)" value
 
@@ -66,6 +67,11 @@ _OPEN: dict[str, duckdb.DuckDBPyConnection] = {}  # connections open_db made in 
 def open_db(db_path: str | Path) -> duckdb.DuckDBPyConnection:
     """The DuckDB file build_plan wrote, opened read-only (the analyst cannot change the plan tables). Opening a file
     again closes this process's earlier connection to it, so notebooks can be Run All more than once."""
+    if not Path(db_path).is_file():
+        raise ReconcileError(
+            f"DuckDB file '{db_path}' does not exist. Pass db_path the reconcile.duckdb of the plan's run "
+            "(empty: the one beside the plan)."
+        )
     key = str(Path(db_path).resolve())
     if (old := _OPEN.pop(key, None)) is not None:
         old.close()
