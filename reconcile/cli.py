@@ -7,6 +7,7 @@ Exit codes: 0 success · 1 error (bad input, refused plan, failed check) · 2 us
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import traceback
 from pathlib import Path
@@ -803,7 +804,8 @@ def standins():
 
     \b
     Example:
-      reconcile standins serve &          # prints the variables to export, then:
+      reconcile standins serve > standins.env &   # the export lines of the variables, then:
+      sleep 1 && . ./standins.env
       reconcile notify plan.json --policy my-policy.toml
     """
 
@@ -820,11 +822,12 @@ def standins():
 )
 def standins_serve(jira_flavor, issues):
     """Serve a Jira stand-in (Cloud REST v3 or Data Center REST v2), a webhook receiver (Slack, Teams, Google
-    Chat) and an SMTP server until interrupted; prints one JSON line with the environment variables to export.
+    Chat) and an SMTP server until interrupted; prints the `export` lines of the variables that reach them.
 
     \b
     Example:
-      reconcile standins serve &          # then export the printed variables and:
+      reconcile standins serve > standins.env &
+      sleep 1 && . ./standins.env         # RECONCILE_JIRA_*, RECONCILE_SMTP_*, RECONCILE_WEBHOOK_*
       reconcile notify plan.json --policy my-policy.toml
     """
     import time
@@ -835,7 +838,8 @@ def standins_serve(jira_flavor, issues):
 
     jira, hooks, smtp = JiraStandin(flavor=jira_flavor, issues=list(issues)), WebhookStandin(), SmtpStandin()
     env = {**jira.env(), **smtp.env(), **{f"RECONCILE_WEBHOOK_{f.upper()}": hooks.url_for(f) for f in hooks.PATHS}}
-    click.echo(json.dumps({"env": env}))
+    click.echo(f"# reconcile stand-ins on 127.0.0.1 (Jira {jira_flavor}, webhooks, SMTP) until interrupted; source me")
+    click.echo("\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items()))
     try:
         while True:
             time.sleep(3600)

@@ -6,6 +6,7 @@ Real parts only: an aiosmtpd SMTP server, the tornado webhook receiver and Jira 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import duckdb
@@ -618,3 +619,32 @@ def test_webhook_standin_answers_like_slack(hooks):
     assert (r.status_code, r.text) == (400, "no_text")
     r = requests.post(hooks.url_for("slack") + "x", json={"text": "hi"})
     assert (r.status_code, r.text) == (404, "no_service")
+
+
+def test_standins_serve_prints_export_lines_a_shell_sources_and_a_plain_client_reaches(tmp_path):
+    """`reconcile standins serve > standins.env &` then `. ./standins.env` (README): shell lines, not JSON to convert."""
+    import os
+    import smtplib
+    import subprocess
+    import sys
+
+    env_file = tmp_path / "standins.env"
+    with env_file.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "reconcile", "standins", "serve"], stdout=out, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while "RECONCILE_SMTP_PORT" not in env_file.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        shown = subprocess.run(
+            ["bash", "-c", f". {env_file} && env"], capture_output=True, text=True, check=True, env={}
+        ).stdout
+        seen = dict(line.split("=", 1) for line in shown.splitlines() if line.startswith("RECONCILE_"))
+        assert {"RECONCILE_JIRA_URL", "RECONCILE_SMTP_HOST", "RECONCILE_WEBHOOK_SLACK"} <= seen.keys()
+        with smtplib.SMTP(seen["RECONCILE_SMTP_HOST"], int(seen["RECONCILE_SMTP_PORT"]), timeout=10) as smtp:
+            assert smtp.noop()[0] == 250
+        r = requests.post(seen["RECONCILE_WEBHOOK_SLACK"], json={"text": "hello"}, timeout=10)
+        assert (r.status_code, r.text) == (200, "ok")
+        assert os.environ.get("RECONCILE_JIRA_URL") != seen["RECONCILE_JIRA_URL"]  # came from the file, not from us
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
