@@ -943,7 +943,8 @@ def sandbox():
 )
 def sandbox_serve(port, seed_dir, reset, keep_formula_values, state, token_ttl):
     """Serve the sandbox org until interrupted; prints one JSON line: instance_url, session ids, ca_bundle,
-    and its registered OAuth app: login_url, client_id, client_secret, username, jwt_key_file. Smartlead and
+    its registered OAuth app: login_url, client_id, client_secret, username, jwt_key_file, and the integration
+    user's password and security_token (legacy SOAP login). Smartlead and
     Pardot stand-ins (seeded from --seed's smartlead/ and pardot/ files) serve beside it: smartlead_base_url,
     smartlead_api_key, pardot_base_url, pardot_business_unit_id (`sandbox env` exports them too).
 
@@ -982,10 +983,11 @@ def sandbox_serve(port, seed_dir, reset, keep_formula_values, state, token_ttl):
 )
 @click.option(
     "--flow",
-    type=click.Choice(["client_credentials", "jwt"]),
+    type=click.Choice(["client_credentials", "jwt", "password", "session"]),
     default="client_credentials",
     show_default=True,
-    help="Login flow the variables are for.",
+    help="Login flow the variables are for (password: the legacy SOAP login; session: the integration user's "
+    "session id, no login).",
 )
 @click.option("--wait", type=float, default=10, show_default=True, help="Seconds to wait for the org to start.")
 def sandbox_env(state, flow, wait):

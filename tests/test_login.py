@@ -87,23 +87,28 @@ def ready_changes(plan: Path) -> list[tuple[str, str]]:
 # ------------------------------------------------------------------------------------------ each flow end to end
 
 
-@pytest.mark.parametrize("flow", ["client_credentials", "jwt", "session"])
+@pytest.mark.parametrize("flow", ["client_credentials", "jwt", "session", "password"])
 def test_each_flow_pulls_plans_approves_and_applies(org, tmp_path, flow):
     env = flow_env(org, flow)
     plan = pulled_plan(org, env, tmp_path)
     r = cli(env, "apply", plan)
     assert r.exit_code == 0, r.stderr
     assert ready_changes(plan) and integration_writes(org) == ready_changes(plan)
-    tokens = [x for x in org.org.request_log if x["path"] == "/services/oauth2/token"]
-    assert len(tokens) == (0 if flow == "session" else 2)  # one login per command (pull, apply), no more
-    assert "Warning" not in r.stderr
+    login = {"session": None, "password": "/services/Soap/u/59.0"}.get(flow, "/services/oauth2/token")
+    logins = [x for x in org.org.request_log if x["path"] == login]
+    assert len(logins) == (0 if flow == "session" else 2)  # one login per command (pull, apply), no more
+    assert ("Warning" in r.stderr) == (flow == "password")  # the legacy login warns
 
 
-@pytest.mark.parametrize("flow", ["client_credentials", "jwt"])
+@pytest.mark.parametrize("flow", ["client_credentials", "jwt", "password"])
 def test_preflight_prints_the_flow_and_the_user_it_resolved_to(org, flow):
     r = cli(flow_env(org, flow), "preflight")
     assert r.exit_code == 0, r.stdout + r.stderr
-    name = {"client_credentials": "OAuth 2.0 client credentials", "jwt": "OAuth 2.0 JWT bearer"}[flow]
+    name = {
+        "client_credentials": "OAuth 2.0 client credentials",
+        "jwt": "OAuth 2.0 JWT bearer",
+        "password": "username/password (SOAP login, deprecated)",
+    }[flow]
     user = org.org.user("integration")
     assert r.stdout.splitlines()[0] == (
         f"Logged in with {name} as {user.username} ({user.user_id}) at {org.instance_url}"
@@ -181,6 +186,83 @@ def test_wrong_client_secret_is_one_error_line(org):
         "app's consumer key and secret) and SF_LOGIN_URL (see README 'Connecting to your org').\n"
     )
     assert not Path("never").exists()
+
+
+def test_wrong_password_is_one_error_line_after_the_legacy_warning(org):
+    r = cli({**org.oauth_env("password"), "SF_PASSWORD": "not-the-password"}, "preflight")
+    assert r.exit_code == 1
+    warning, error = r.stderr.splitlines()
+    assert warning.startswith("Warning: SF_USERNAME/SF_PASSWORD log in with the SOAP API login()")
+    assert error == (
+        "Error: Salesforce refused the username/password (SOAP login, deprecated) login at "
+        f"'127.0.0.1:{org.port}' (INVALID_LOGIN: Invalid username, password, security token; or user locked "
+        "out.): check SF_USERNAME, SF_PASSWORD and SF_SECURITY_TOKEN, or better switch to client credentials "
+        "(see README 'Connecting to your org')."
+    )
+    assert "not-the-password" not in r.stdout + r.stderr
+
+
+def soap_login(h, username: str, password: str, version: str = "59.0") -> requests.Response:
+    """The partner-WSDL login() envelope any SOAP client sends (SOAP API Developer Guide, login())."""
+    from xml.sax.saxutils import escape
+
+    envelope = (
+        '<?xml version="1.0" encoding="utf-8" ?><env:Envelope xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:env="http://schemas.xmlsoap.org/soap/envelope/">'
+        f'<env:Body><n1:login xmlns:n1="urn:partner.soap.sforce.com"><n1:username>{escape(username)}</n1:username>'
+        f"<n1:password>{escape(password)}</n1:password></n1:login></env:Body></env:Envelope>"
+    )
+    return tls_session(h).post(
+        f"{h.login_url}/services/Soap/u/{version}",
+        data=envelope.encode(),
+        headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"},
+    )
+
+
+def soap_values(r: requests.Response) -> dict:
+    import xml.etree.ElementTree as ET
+
+    return {el.tag.rpartition("}")[2]: (el.text or "") for el in ET.fromstring(r.content).iter()}
+
+
+def test_legacy_soap_login_answers_a_plain_soap_client_like_salesforce(org):
+    user = org.org.user("integration")
+    r = soap_login(org, user.username, user.password + user.security_token)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/xml;charset=UTF-8"
+    result = soap_values(r)
+    assert result["serverUrl"] == f"{org.instance_url}/services/Soap/u/59.0/00D8d0000000SbxEAE"
+    assert result["metadataServerUrl"] == f"{org.instance_url}/services/Soap/m/59.0/00D8d0000000SbxEAE"
+    assert (result["userId"], result["userName"], result["passwordExpired"]) == (user.user_id, user.username, "false")
+    leads = tls_session(org).get(
+        f"{org.instance_url}/services/data/v59.0/query",
+        params={"q": "SELECT Id FROM Lead"},
+        headers={"Authorization": f"Bearer {result['sessionId']}"},
+    )
+    assert leads.json()["totalSize"] == 4
+
+
+@pytest.mark.parametrize(
+    "login, code",
+    [
+        (lambda u: (u.username, u.password + "x" + u.security_token), "INVALID_LOGIN"),
+        (lambda u: (u.username, u.password), "INVALID_LOGIN"),  # 127.0.0.1 is no trusted IP: the token is needed
+        (lambda u: ("nobody@sandbox.reconcile.example", u.password + u.security_token), "INVALID_LOGIN"),
+    ],
+)
+def test_legacy_soap_login_refusals_are_login_faults(org, login, code):
+    r = soap_login(org, *login(org.org.user("integration")))
+    assert r.status_code == 500 and r.headers["Content-Type"] == "text/xml;charset=UTF-8"
+    fault = soap_values(r)
+    assert fault["faultcode"] == f"sf:{code}" and fault["exceptionCode"] == code
+    assert fault["exceptionMessage"] == "Invalid username, password, security token; or user locked out."
+    assert fault["faultstring"] == f"{code}: {fault['exceptionMessage']}"
+
+
+def test_legacy_soap_login_is_not_available_from_api_65(org):
+    user = org.org.user("integration")
+    r = soap_login(org, user.username, user.password + user.security_token, version="65.0")
+    assert r.status_code == 500
+    assert soap_values(r)["exceptionCode"] == "UNSUPPORTED_API_VERSION"
 
 
 def other_key(tmp_path: Path) -> Path:
@@ -531,7 +613,15 @@ def test_sandbox_serve_prints_what_each_flow_needs(tmp_path):
     )
     try:
         info = json.loads(proc.stdout.readline())
-        assert {"login_url", "client_id", "client_secret", "username", "jwt_key_file"} <= set(info)
+        assert {
+            "login_url",
+            "client_id",
+            "client_secret",
+            "username",
+            "jwt_key_file",
+            "password",
+            "security_token",
+        } <= set(info)
         for env in (
             {
                 "SF_LOGIN_URL": info["login_url"],
@@ -544,6 +634,13 @@ def test_sandbox_serve_prints_what_each_flow_needs(tmp_path):
                 "SF_CLIENT_ID": info["client_id"],
                 "SF_USERNAME": info["username"],
                 "SF_PRIVATE_KEY_FILE": info["jwt_key_file"],
+                "SF_CA_BUNDLE": info["ca_bundle"],
+            },
+            {
+                "SF_LOGIN_URL": info["login_url"],
+                "SF_USERNAME": info["username"],
+                "SF_PASSWORD": info["password"],
+                "SF_SECURITY_TOKEN": info["security_token"],
                 "SF_CA_BUNDLE": info["ca_bundle"],
             },
         ):

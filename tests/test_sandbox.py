@@ -576,6 +576,8 @@ def test_module_entry_point_prints_connection_line(tmp_path):
             "client_secret",
             "username",
             "jwt_key_file",
+            "password",
+            "security_token",
         }
         session = requests.Session()
         session.verify, session.trust_env = info["ca_bundle"], False

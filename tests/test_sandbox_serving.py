@@ -98,6 +98,12 @@ def test_reset_reseeds_an_existing_state_and_env_points_at_it(tmp_path):
         jwt = exported(cli("sandbox", "env", "--state", state, "--flow", "jwt").output)
         assert "SF_CLIENT_SECRET" not in jwt and os.path.exists(jwt["SF_PRIVATE_KEY_FILE"])
         assert len(connect(env=jwt).query_all("SELECT Id FROM Lead")) == 4
+        legacy = exported(cli("sandbox", "env", "--state", state, "--flow", "password").output)
+        assert {"SF_USERNAME", "SF_PASSWORD", "SF_SECURITY_TOKEN"} <= set(legacy) and "SF_CLIENT_ID" not in legacy
+        assert len(connect(env=legacy, warn=lambda _: None).query_all("SELECT Id FROM Lead")) == 4
+        pasted = exported(cli("sandbox", "env", "--state", state, "--flow", "session").output)
+        assert pasted["SF_INSTANCE_URL"] == second.info["instance_url"] and "SF_LOGIN_URL" not in pasted
+        assert len(connect(env=pasted).query_all("SELECT Id FROM Lead")) == 4
     finally:
         stop(second)
     assert not (tmp_path / "org.serving.json").exists()

@@ -7,6 +7,7 @@
 
 OAuth: `h.login_url`, `h.client_id`, `h.client_secret` (client credentials, Run As the integration user),
 `h.username` + `h.jwt_key_file` (JWT bearer with the key of the app's certificate); see sandbox/oauth.py.
+Legacy SOAP login(): `h.username` + `h.password` + `h.security_token` (sandbox/soap.py).
 Users (seed §3.1): `h.session_id` is the least-privilege integration user, `h.admin_session_id` the
 System Administrator, `h.overprivileged_session_id` an integration user that breaks the seed's rules.
 Modules: server (HTTPS, routing), rest, bulk, query/soql, describe, writes (the update pipeline),
@@ -47,8 +48,26 @@ class SandboxHandle:
         """The integration user: the app's Run As user and the JWT subject."""
         return self.org.user(self.org.app["run_as"]).username
 
+    @property
+    def password(self) -> str:
+        """The integration user's password for the legacy SOAP login (followed by `security_token`)."""
+        return self.org.user(self.org.app["run_as"]).password
+
+    @property
+    def security_token(self) -> str:
+        return self.org.user(self.org.app["run_as"]).security_token
+
     def oauth_env(self, flow: str = "client_credentials", prefix: str = "SF_") -> dict:
-        """Environment variables for `reconcile` to log in with `flow` (client_credentials or jwt)."""
+        """Environment variables for `reconcile` to log in with `flow` (client_credentials, jwt, or password:
+        the legacy SOAP login)."""
+        if flow == "password":
+            return {
+                f"{prefix}LOGIN_URL": self.login_url,
+                f"{prefix}USERNAME": self.username,
+                f"{prefix}PASSWORD": self.password,
+                f"{prefix}SECURITY_TOKEN": self.security_token,
+                f"{prefix}CA_BUNDLE": self.ca_bundle,
+            }
         env = {
             f"{prefix}LOGIN_URL": self.login_url,
             f"{prefix}CLIENT_ID": self.client_id,

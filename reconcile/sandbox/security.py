@@ -18,6 +18,7 @@ GBU visibility (a sharing concept in a real org) is exposed as the multi-select 
 
 import copy
 import secrets
+import string
 from dataclasses import asdict, dataclass, field
 
 from .schema import BUSINESS_OBJECTS, GBUS, SCHEMA
@@ -49,6 +50,8 @@ class UserSpec:
     permission_set: str | None = None  # dedicated permission set holding the grants
     session_id: str = ""
     user_id: str = ""
+    password: str = ""  # SOAP login(): password + security_token (soap.py); generated when empty
+    security_token: str = ""
 
     @classmethod
     def from_dict(cls, data: dict) -> "UserSpec":
@@ -116,7 +119,15 @@ def build_users(overrides: dict | None, next_id) -> list:
     for user in users.values():
         user.user_id = user.user_id or next_id("User")
         user.session_id = user.session_id or new_session_id()
+        give_password(user)
     return list(users.values())
+
+
+def give_password(user: UserSpec) -> None:
+    """A password and a security token (25 letters and digits, as Salesforce sends by email) if it has none."""
+    alphabet = string.ascii_letters + string.digits
+    user.password = user.password or "Sbx-" + secrets.token_urlsafe(12)
+    user.security_token = user.security_token or "".join(secrets.choice(alphabet) for _ in range(25))
 
 
 def new_session_id() -> str:

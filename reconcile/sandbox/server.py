@@ -3,7 +3,7 @@
 import re
 import time
 
-from . import bulk, oauth, rest
+from . import bulk, oauth, rest, soap
 from .state import Org
 from .web import ApiError, Request, Response, not_found
 
@@ -11,6 +11,7 @@ _V = r"/services/data/v(\d+\.\d)"
 ROUTES = [  # (methods, pattern, handler, mutating)
     ("GET", r"/services/data/?", rest.versions, False),
     ("POST", r"/services/oauth2/token/?", oauth.token, False),
+    ("POST", r"/services/Soap/u/(\d+\.\d)/?", soap.login, False),
     ("GET POST", r"/services/oauth2/userinfo/?", rest.userinfo, False),
     ("GET", _V + r"/?", rest.resources, False),
     ("GET", r"/id/(00D\w+)/(005\w+)/?", rest.identity, False),
@@ -37,7 +38,7 @@ ROUTES = [  # (methods, pattern, handler, mutating)
     ("GET", _V + r"/jobs/query/(\w+)/results/?", bulk.query_results, False),
 ]
 _COMPILED = [(m.split(), re.compile(p + "$", re.IGNORECASE), h, w) for m, p, h, w in ROUTES]
-UNAUTHENTICATED = (rest.versions, oauth.token)
+UNAUTHENTICATED = (rest.versions, oauth.token, soap.login)
 
 
 def route(method: str, path: str):
@@ -70,7 +71,7 @@ def dispatch(org: Org, req: Request) -> Response:
     except ApiError as err:
         return err.response()
     if handler in UNAUTHENTICATED:
-        req.org = org
+        req.org, req.match = org, groups
         with org.lock:
             return handler(req)
     with org.lock:

@@ -29,7 +29,7 @@ LOGIN_VARIABLES = (
     "SF_SECURITY_TOKEN",
     "SF_DOMAIN",
 )
-FLOWS = ("client_credentials", "jwt")
+FLOWS = ("client_credentials", "jwt", "password", "session")
 SOURCE_VARIABLES = {
     "smartlead_base_url": "SMARTLEAD_BASE_URL",
     "smartlead_api_key": "SMARTLEAD_API_KEY",
@@ -61,8 +61,9 @@ def prepare_state(state_path, seeding: bool, reset: bool) -> None:
 def serve(
     port: int = 0, state_path=None, seed=None, token_ttl: float = 7200, reset: bool = False, companions=None
 ) -> None:
-    """Run the org until SIGINT/SIGTERM; prints one JSON line: instance_url, sessions, ca_bundle and the OAuth
-    app (login_url, client_id, client_secret, username, jwt_key_file).
+    """Run the org until SIGINT/SIGTERM; prints one JSON line: instance_url, sessions, ca_bundle, the OAuth
+    app (login_url, client_id, client_secret, username, jwt_key_file) and the integration user's password and
+    security_token (legacy SOAP login).
 
     `seed`: optional callable(org) run on the fresh org. Refused (SandboxError) when the state file already
     exists, unless `reset` replaces that state first.
@@ -87,6 +88,8 @@ def serve(
             "client_secret": handle.client_secret,
             "username": handle.username,
             "jwt_key_file": handle.jwt_key_file,
+            "password": handle.password,
+            "security_token": handle.security_token,
             **extra,
         }
         if state_path is not None:
@@ -118,11 +121,29 @@ def env_lines(state_path, flow: str = "client_credentials", wait: float = 10) ->
     if flow not in FLOWS:
         raise SandboxError(f"Unknown login flow '{flow}'; use one of: {', '.join(FLOWS)}.")
     info = _serving_info(state_path, wait)
-    values = {"SF_LOGIN_URL": info["login_url"], "SF_CLIENT_ID": info["client_id"], "SF_CA_BUNDLE": info["ca_bundle"]}
-    if flow == "jwt":
-        values.update({"SF_USERNAME": info["username"], "SF_PRIVATE_KEY_FILE": info["jwt_key_file"]})
+    if flow == "session":  # the integration user's session id: no login request at all
+        values = {"SF_INSTANCE_URL": info["instance_url"], "SF_SESSION_ID": info["session_id"]}
+    elif flow == "password":
+        values = {
+            "SF_LOGIN_URL": info["login_url"],
+            "SF_USERNAME": info["username"],
+            "SF_PASSWORD": info["password"],
+            "SF_SECURITY_TOKEN": info["security_token"],
+        }
+    elif flow == "jwt":
+        values = {
+            "SF_LOGIN_URL": info["login_url"],
+            "SF_CLIENT_ID": info["client_id"],
+            "SF_USERNAME": info["username"],
+            "SF_PRIVATE_KEY_FILE": info["jwt_key_file"],
+        }
     else:
-        values["SF_CLIENT_SECRET"] = info["client_secret"]
+        values = {
+            "SF_LOGIN_URL": info["login_url"],
+            "SF_CLIENT_ID": info["client_id"],
+            "SF_CLIENT_SECRET": info["client_secret"],
+        }
+    values["SF_CA_BUNDLE"] = info["ca_bundle"]
     for key, var in SOURCE_VARIABLES.items():  # the Smartlead and Pardot stand-ins beside the org
         if info.get(key):
             values[var] = info[key]

@@ -8,7 +8,7 @@ from pathlib import Path
 from . import ids, persist
 from .faults import Faults
 from .schema import SCHEMA, compute_formulas
-from .security import UserSpec, build_users, new_session_id
+from .security import UserSpec, build_users, give_password, new_session_id
 from .setup_rows import setup_rows
 
 
@@ -67,6 +67,8 @@ class Org:
         self.jobs = saved.get("jobs", {})
         self.data = {name: saved["records"].get(name, {}) for name in SCHEMA}
         self.users = [UserSpec.from_dict(u) for u in saved["users"]]
+        for user in self.users:  # a state saved before users had passwords
+            give_password(user)
         self.app = saved.get("app")
         self.tokens = saved.get("tokens", {})
         self.faults.formula_values = saved.get("formula_values", {})  # part of the org's setup, unlike other faults
