@@ -42,6 +42,7 @@ from .errors import ApplyStopped, SalesforceError
 RETRIEVE_CHUNK = 2000  # POST composite/sobjects/{object}: up to 2,000 ids per call
 COLLECTION_CHUNK = 200  # PATCH composite/sobjects: up to 200 records per call
 OAUTH_FLOWS = ("client_credentials", "jwt")
+RENEWABLE_FLOWS = OAUTH_FLOWS + ("password",)  # the credentials can log in again; a pasted session cannot
 
 
 def connect(org: str | None = None, env=None, warn=None) -> "Client":
@@ -50,7 +51,7 @@ def connect(org: str | None = None, env=None, warn=None) -> "Client":
     session = http_session(creds)
     if creds.flow == "password":
         (warn or (lambda m: print(m, file=sys.stderr)))(LEGACY_WARNING)
-    relogin = (lambda: login(creds, session)) if creds.flow in OAUTH_FLOWS else None
+    relogin = (lambda: login(creds, session)) if creds.flow in RENEWABLE_FLOWS else None
     return Client(login(creds, session), creds=creds, relogin=relogin)
 
 
@@ -220,7 +221,7 @@ class Client:
 
     sf: Salesforce
     creds: Credentials | None = None
-    relogin: object = None  # () -> Salesforce for client credentials / JWT; None for a pasted session
+    relogin: object = None  # () -> Salesforce for client credentials / JWT / password; None for a pasted session
     requests_made: int = 0
     retries: int = 0
     reauths: int = 0

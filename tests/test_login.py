@@ -118,7 +118,7 @@ def test_preflight_prints_the_flow_and_the_user_it_resolved_to(org, flow):
 # ------------------------------------------------------------------------------------------ expiry during a run
 
 
-@pytest.mark.parametrize("flow", ["client_credentials", "jwt"])
+@pytest.mark.parametrize("flow", ["client_credentials", "jwt", "password"])
 def test_token_expiring_mid_apply_logs_in_again_once_and_finishes(org, tmp_path, flow):
     env = flow_env(org, flow)
     plan = pulled_plan(org, env, tmp_path)
@@ -129,18 +129,20 @@ def test_token_expiring_mid_apply_logs_in_again_once_and_finishes(org, tmp_path,
     log = [(x["method"], x["path"], x["status"]) for x in org.org.request_log[start:]]
     assert [x for x in log if x[2] == 401] == [("PATCH", "/services/data/v59.0/composite/sobjects", 401)]
     after_401 = log[log.index(("PATCH", "/services/data/v59.0/composite/sobjects", 401)) + 1 :]
-    assert after_401[0] == ("POST", "/services/oauth2/token", 200)
+    login = "/services/Soap/u/59.0" if flow == "password" else "/services/oauth2/token"
+    assert after_401[0] == ("POST", login, 200)
     assert after_401[1] == ("PATCH", "/services/data/v59.0/composite/sobjects", 200)
     assert integration_writes(org) == ready_changes(plan)
 
 
-@pytest.mark.parametrize("flow", ["client_credentials", "jwt"])
+@pytest.mark.parametrize("flow", ["client_credentials", "jwt", "password"])
 def test_token_expiring_mid_pull_logs_in_again_and_pulls_everything(org, tmp_path, flow):
     org.org.set_faults(expire_after_calls=3)  # Lead describe, count, query; then Contact's describe gets 401
     r = cli(flow_env(org, flow), "pull", "--out", tmp_path / "snap")
     assert r.exit_code == 0, r.stderr
     assert "Pulled Lead 4, CampaignMember 2, Contact 1, Campaign 1" in r.stdout
-    assert [x["status"] for x in org.org.request_log if x["path"] == "/services/oauth2/token"] == [200, 200]
+    login = "/services/Soap/u/59.0" if flow == "password" else "/services/oauth2/token"
+    assert [x["status"] for x in org.org.request_log if x["path"] == login] == [200, 200]
     assert [x["status"] for x in org.org.request_log].count(401) == 1
 
 
