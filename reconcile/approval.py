@@ -13,6 +13,7 @@ records it names, with a reason. Legal, read-only and allowlist blocks can never
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from . import planfile, signing
@@ -111,7 +112,8 @@ def approve(
     from .provenance import check_file
 
     check_file(plan, plan_path, db or Path(plan_path).parent / "reconcile.duckdb")
-    history = _history(plan_path, plan) if approval_path(plan_path).exists() else []
+    previous_plan = _other_plans_approval(plan_path, plan)  # set aside once this approval is written
+    history = _history(plan_path, plan) if approval_path(plan_path).exists() and not previous_plan else []
     if history and not (replace and replace.strip()):
         last = history[-1]
         raise ApprovalError(
@@ -169,8 +171,32 @@ def approve(
     }
     entry["signature"] = _sign(plan["plan_id"], entry, history[-1]["signature"] if history else None)
     doc = {"format": FORMAT, "plan_id": plan["plan_id"], "approvals": history + [entry]}
+    set_aside = _set_aside(approval_path(plan_path), previous_plan) if previous_plan else None
     write_atomic(approval_path(plan_path), json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    return {"plan_id": plan["plan_id"], **entry}
+    return {"plan_id": plan["plan_id"], **entry, "set_aside": set_aside}
+
+
+def _other_plans_approval(plan_path: str | Path, plan: dict) -> str | None:
+    """The plan_id of the approval beside PLAN when it approves another plan: a plan rebuilt at the same path leaves
+    the previous plan's approval there. Approving the new plan sets that file aside (_set_aside); apply still
+    refuses a plan whose approval file is for another plan."""
+    try:
+        other = json.loads(approval_path(plan_path).read_text("utf-8")).get("plan_id")
+    except (OSError, ValueError, AttributeError):
+        return None  # none, or unreadable: _history names the problem
+    return other if isinstance(other, str) and other != plan["plan_id"] else None
+
+
+def _set_aside(p: Path, plan_id: str) -> Path:
+    """Move an approval of another plan to PLAN.approval.<that plan's id, 12 hex>.json (kept, never read again)."""
+    short = re.sub(r"[^0-9a-f]", "", plan_id.removeprefix("sha256:").lower())[:12] or "other"
+    stem, n = f"{p.with_suffix('').name}.{short}", 1
+    target = p.with_name(stem + ".json")
+    while target.exists():
+        n += 1
+        target = p.with_name(f"{stem}-{n}.json")
+    p.rename(target)
+    return target
 
 
 def _sign(plan_id: str, entry: dict, previous: str | None) -> str:

@@ -311,6 +311,8 @@ def approve(
         f"(fields: {a['scope']['fields'] if a['scope']['fields'] == 'all' else ', '.join(a['scope']['fields'])})"
         f" → {approval_path(plan_path)}"
     )
+    if a["set_aside"]:
+        click.echo(f"The approval of the plan built before it at this path was kept as {a['set_aside']}.")
 
 
 @app.command()

@@ -208,6 +208,26 @@ def test_approval_of_another_plan_is_refused(org, plans, tmp_path):
     assert not org.org.field_history
 
 
+def test_approving_a_plan_rebuilt_at_the_same_path_sets_the_previous_approval_aside(org, plans, tmp_path):
+    """plan → approve → plan again to the same plan.json (new inputs) → approve: the new plan is approved (it was
+    refused with 'approve the new plan', which is what the person was doing); the previous plan's approval is kept
+    beside it under that plan's id and never counts for the new plan."""
+    plan_path, _ = prepared(org, plans, tmp_path, "handmade")
+    first = json.loads(approval_path(plan_path).read_text())
+    rebuilt = plans.copy(tmp_path, "enrich")  # the same path, another plan
+    assert rebuilt == plan_path and load_plan(plan_path)["plan_id"] != first["plan_id"]
+    with pytest.raises(ApprovalError, match="changed since it was approved"):  # apply still refuses the old approval
+        do_apply(org, plan_path)
+    a = approve(plan_path, by="Ana Admin", policy=plans.policy("enrich"))
+    assert a["plan_id"] == load_plan(plan_path)["plan_id"]
+    kept = plan_path.with_name(f"plan.approval.{first['plan_id'].removeprefix('sha256:')[:12]}.json")
+    assert json.loads(kept.read_text()) == first and a["set_aside"] == kept
+    doc = json.loads(approval_path(plan_path).read_text())
+    assert doc["plan_id"] == a["plan_id"] and len(doc["approvals"]) == 1 and doc["approvals"][0]["replaces"] is None
+    with pytest.raises(ApprovalError, match="already approved"):  # the same plan again still needs --replace
+        approve(plan_path, by="Ana Admin", policy=plans.policy("enrich"))
+
+
 def test_edited_approval_is_refused(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade", fields=["Has_Replied__c"])
     p = approval_path(plan_path)
