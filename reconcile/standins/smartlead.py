@@ -32,6 +32,7 @@ from pathlib import Path
 
 import tornado.web
 
+from ..demo_data.vocab import REPLY_CATEGORIES
 from .http import Served
 
 WINDOW_S, WINDOW_REQUESTS = 2.0, 10
@@ -193,24 +194,9 @@ LEAD_TEXT = (
     "linkedin_profile",
     "company_url",
 )
-# Smartlead's standard categories (reference/source_schemas.md §1.7); a custom category's id is per workspace: null
-CATEGORY_IDS = {
-    name.lower(): n
-    for n, name in enumerate(
-        (
-            "Interested",
-            "Meeting Request",
-            "Not Interested",
-            "Do Not Contact",
-            "Information Request",
-            "Out Of Office",
-            "Wrong Person",
-            "Uncategorizable by AI",
-            "Sender Originated Bounce",
-        ),
-        1,
-    )
-}
+# Smartlead's standard categories, ids 1..9 (reference/source_schemas.md §1.7); a custom category's id is per
+# workspace: null
+CATEGORY_IDS = {name.lower(): n for n, name in enumerate(REPLY_CATEGORIES, 1)}
 
 
 def _campaign(cid: int) -> dict:
