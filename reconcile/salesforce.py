@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import requests
 from simple_salesforce import Salesforce
+from simple_salesforce.bulk2 import JobState, LineEnding, Operation, ResultsType, _convert_dict_to_csv, _split_csv
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from simple_salesforce.exceptions import SalesforceError as SFError
 from simple_salesforce.format import format_soql
@@ -397,17 +398,44 @@ class Client:
         )
 
     def bulk_update(self, sobject: str, records: list[dict]) -> tuple[str, str]:
-        """Bulk API 2.0 update job; returns (successful CSV, failed CSV)."""
+        """Bulk API 2.0 update job(s) (one per ~100 MB of CSV); returns (successful CSV, failed CSV).
 
-        def run():
-            handler = getattr(self.sf.bulk2, sobject)
-            jobs = handler.update(records=records, wait=self.bulk_wait)
-            ok = [handler.get_successful_records(job["job_id"]) for job in jobs]
-            failed = [handler.get_failed_records(job["job_id"]) for job in jobs]
-            return "".join(ok), "".join(failed)
+        Driven step by step rather than through `bulk2.<object>.update`, whose one call retried as a whole would
+        send a committed job again when a later read failed: creating, uploading and closing a job is one unit
+        (nothing is written before Salesforce answers the close), so it is what is resent; once closed the job
+        writes, and only the reads after it (poll, results) are retried — never the job."""
+        ok, failed = [], []
+        for _count, data in _split_csv(records=_convert_dict_to_csv(records), line_ending=LineEnding.LF):
+            job_id = self._bulk(lambda data=data: self._submit_update(sobject, data), safe=False)
+            self._wait_for_ingest(sobject, job_id)
+            for kind, out in ((ResultsType.successful, ok), (ResultsType.failed, failed)):
+                out.append(self._bulk(lambda kind=kind: self._bulk2(sobject).get_ingest_results(job_id, kind), True))
+        return "".join(ok), "".join(failed)
 
-        # resubmitting a job of the same values is harmless, but a lost answer leaves its outcome unknown
-        return self._bulk(run, safe=False)
+    def _bulk2(self, sobject: str):
+        return getattr(self.sf.bulk2, sobject)._client  # the current session's (it changes after a re-login)
+
+    def _submit_update(self, sobject: str, data: str) -> str:
+        bulk = self._bulk2(sobject)
+        job_id = bulk.create_job(Operation.update)["id"]
+        bulk.upload_job_data(job_id, data)
+        bulk.close_job(job_id)
+        return job_id
+
+    def _wait_for_ingest(self, sobject: str, job_id: str) -> None:
+        """Poll the closed job until it is JobComplete; a Failed or Aborted job wrote nothing: SalesforceError."""
+        delay = self.bulk_wait
+        while True:
+            time.sleep(delay)
+            info = self._bulk(lambda: self._bulk2(sobject).get_job(job_id, False), safe=True)
+            if info["state"] == JobState.job_complete:
+                return
+            if info["state"] in (JobState.failed, JobState.aborted):
+                raise SalesforceError(
+                    f"Salesforce refused the bulk job {job_id} ({info['state']}): "
+                    f"{redact(str(info.get('errorMessage') or '?'))[:200]}."
+                )
+            delay = min(delay * 2, 2.0)
 
     def _bulk(self, run, safe: bool):
         """Bulk API 2.0 work: simple-salesforce never re-authenticates it, so a 401 logs in again here too."""

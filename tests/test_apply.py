@@ -562,6 +562,49 @@ def test_http_503_on_the_bulk_path_is_retried(org, plans, tmp_path):
     assert c.retries == 1  # … and the client retried it
 
 
+def ingest_jobs_run(h) -> int:
+    """Bulk API 2.0 ingest jobs the org processed (closed with UploadComplete): each writes all its records."""
+    return sum(1 for j in h.org.jobs.values() if j["kind"] == "ingest" and j["info"]["state"] == "JobComplete")
+
+
+@pytest.mark.parametrize(
+    "request_503",
+    [r"^GET .*/jobs/ingest/[^/]+$", r"^GET .*/successfulResults$", r"^GET .*/failedResults$"],
+    ids=["poll", "successful-results", "failed-results"],
+)
+def test_a_503_after_the_bulk_job_committed_retries_that_read_not_the_job(org, plans, tmp_path, request_503):
+    """The job has written every record once it is UploadComplete: a 503 on a later read must not send it again."""
+    plan_path, pol = prepared(org, plans, tmp_path, "bulk")
+    org.org.set_faults(http_503_paths={request_503: 2})
+    c = client(org)
+    res = apply_plan(plan_path, client=c, policy=pol, now=NOW)
+    assert set(res.counts) == {"applied"}
+    assert [r["status"] for r in org.org.request_log].count(503) == 2 and c.retries == 2
+    assert ingest_jobs_run(org) == 1 and len(requests_of(org, "POST", "/jobs/ingest")) == 1
+    assert_each_change_once(org, ready(plan_path))
+
+
+@pytest.mark.parametrize(
+    "requests_allowed", [4, 5, 6, 7], ids=["before-close", "at-poll", "at-results", "at-failed-results"]
+)
+def test_request_limit_during_a_bulk_job_stops_and_resumes_without_a_second_job(org, plans, tmp_path, requests_allowed):
+    """describe, re-read, create job, upload CSV, UploadComplete (commits), poll, results: the limit hits each stage."""
+    plan_path, pol = prepared(org, plans, tmp_path, "bulk")
+    org.org.daily_limit = requests_allowed
+    with pytest.raises(ApplyStopped, match="REQUEST_LIMIT_EXCEEDED"):
+        do_apply(org, plan_path, policy=pol)
+    assert {r["result"] for r in audit_rows(plan_path)} == {"pending"}
+    committed = requests_allowed >= 5
+    org.org.daily_limit = 15000
+    org.org.reset_counters()  # the 24 h window rolls over
+    res = do_apply(org, plan_path, policy=pol)
+    assert set(res.counts) == {"applied"}
+    assert ingest_jobs_run(org) == 1
+    confirmed = Counter(o["message"] for o in res.outcomes)["confirmed after an interrupted run"]
+    assert confirmed == (len(res.outcomes) if committed else 0)
+    assert_each_change_once(org, ready(plan_path))
+
+
 # ------------------------------------------------------------------------------------------ API cost
 
 

@@ -5,7 +5,16 @@ import pytest
 
 from reconcile.apply.apply import apply_plan
 from reconcile.salesforce import connect
-from test_apply import NOW, assert_each_change_once, audit_rows, org, plans, prepared, ready  # noqa: F401
+from test_apply import (  # noqa: F401
+    NOW,
+    assert_each_change_once,
+    audit_rows,
+    ingest_jobs_run,
+    org,
+    plans,
+    prepared,
+    ready,
+)
 
 
 @pytest.mark.parametrize("calls_before_expiry", [3, 5, 6], ids=["at-upload", "after-commit-at-poll", "at-results"])
@@ -22,5 +31,6 @@ def test_token_expiry_during_a_bulk_job_logs_in_again_and_finishes_in_one_run(
     res = apply_plan(plan_path, client=client, policy=pol, now=NOW)
     assert set(res.counts) == {"applied"} and client.reauths == 1
     assert_each_change_once(org, ready(plan_path))
+    assert ingest_jobs_run(org) == 1  # a job the org had already run is not sent again after the re-login
     assert [r["status"] for r in org.org.request_log if r["path"] == "/services/oauth2/token"] == [200, 200]
     assert {r["result"] for r in audit_rows(plan_path)} == {"pending", "applied"}

@@ -1,6 +1,7 @@
 """Injectable faults: row locks, 503s, session expiry, latency, permanent per-record errors, deviating formulas."""
 
 import hashlib
+import re
 from dataclasses import dataclass, field, fields
 
 LOCK_MESSAGE = "unable to obtain exclusive access to this record or 1 records: {id}"
@@ -12,6 +13,8 @@ class Faults:
     lock_failures: int = 1  # how many write attempts of such a record fail before it succeeds
     http_503_every: int = 0  # every Nth request answers 503 (0 = off)
     http_503_next: int = 0  # the next K requests answer 503
+    # regex -> K: the next K requests whose "METHOD path" it matches answer 503 ({"GET .*/successfulResults$": 1})
+    http_503_paths: dict = field(default_factory=dict)
     expire_after_calls: int | None = None  # after K more requests the integration session is invalid
     latency_ms: int = 0
     fail_records: dict = field(default_factory=dict)  # record id -> (statusCode, message, fields)
@@ -33,9 +36,13 @@ class Faults:
         if "lock_fraction" in changes or "lock_failures" in changes:
             self._lock_attempts.clear()
 
-    def next_request_is_503(self) -> bool:
-        """Count one request; True if it must be answered with 503 SERVER_UNAVAILABLE."""
+    def next_request_is_503(self, request: str = "") -> bool:
+        """Count one request ("METHOD path"); True if it must be answered with 503 SERVER_UNAVAILABLE."""
         self._requests += 1
+        for pattern, left in self.http_503_paths.items():
+            if left > 0 and re.search(pattern, request):
+                self.http_503_paths[pattern] = left - 1
+                return True
         if self.http_503_next > 0:
             self.http_503_next -= 1
             return True

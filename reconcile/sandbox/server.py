@@ -77,7 +77,7 @@ def dispatch(org: Org, req: Request) -> Response:
     with org.lock:
         if faults.session_expires_now():
             org.expire_session("integration")
-        if faults.next_request_is_503():
+        if faults.next_request_is_503(f"{req.method} {req.path}"):
             return ApiError(
                 503,
                 "SERVER_UNAVAILABLE",
