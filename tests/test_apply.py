@@ -11,6 +11,7 @@ import copy
 import csv
 import json
 import math
+import os
 import shutil
 import signal
 import subprocess
@@ -431,6 +432,117 @@ def test_apply_process_killed_mid_run_resumes_without_double_writes(org, plans, 
     con = audit.open_audit(plan_path.parent / "reconcile.duckdb")
     assert not audit.pending_without_outcome(con, load_plan(plan_path)["plan_id"])
     con.close()
+
+
+PAUSE_SCRIPT = """
+import sys, time
+from datetime import datetime, timezone
+import reconcile.apply.apply as apply_module
+from reconcile.cli import app
+from reconcile.salesforce import Client
+
+NOW = datetime(2026, 11, 27, 7, tzinfo=timezone.utc)
+apply_module.utc_now = lambda: NOW
+where, plan, policy = sys.argv[1:4]
+
+
+def pause():
+    print("paused", flush=True)
+    time.sleep(600)
+
+
+update_collection, submit, wait = Client.update_collection, Client._submit_update, Client._wait_for_ingest
+
+
+def patch_collection(self, records):
+    if where == "before-call":
+        pause()
+    answer = update_collection(self, records)
+    if where == "after-call":
+        pause()
+    return answer
+
+
+def submit_update(self, sobject, data):
+    if where == "bulk-uploaded":  # the job is created and its CSV uploaded, but it is never closed
+        bulk = self._bulk2(sobject)
+        job_id = bulk.create_job("update")["id"]
+        bulk.upload_job_data(job_id, data)
+        pause()
+    return submit(self, sobject, data)
+
+
+def wait_for_ingest(self, sobject, job_id):
+    if where == "bulk-closed":  # UploadComplete was answered: the org runs the job; no poll, no results read
+        pause()
+    return wait(self, sobject, job_id)
+
+
+Client.update_collection, Client._submit_update, Client._wait_for_ingest = patch_collection, submit_update, wait_for_ingest
+app(["apply", plan, "--policy", policy] if policy else ["apply", plan])
+"""
+
+
+@pytest.mark.parametrize(
+    "key, where, confirmed",
+    [
+        ("handmade", "before-call", 0),  # the pending rows are written, the PATCH never sent
+        ("handmade", "after-call", 3),  # the CampaignMember PATCH answered, its outcome rows never written
+        ("bulk", "bulk-uploaded", 0),  # a Bulk API 2.0 job open with its data: it never runs
+        ("bulk", "bulk-closed", -1),  # a job the org ran (every record), its results never read
+    ],
+)
+def test_a_real_apply_killed_at_each_moment_resumes_with_one_write_and_a_whole_trail(
+    org, plans, tmp_path, run_cli, key, where, confirmed
+):
+    plan_path, pol = prepared(org, plans, tmp_path, key)
+    changes = ready(plan_path)
+    script = tmp_path / "apply_paused.py"
+    script.write_text(PAUSE_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), where, str(plan_path), str(pol or "")],
+        cwd=tmp_path,
+        env={**os.environ, **sandbox_env(org)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "paused", proc.stderr.read() if proc.poll() is not None else line
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    killed = audit_rows(plan_path)
+    assert killed and {r["result"] for r in killed} == {"pending"}
+
+    res = do_apply(org, plan_path, policy=pol)
+    assert res.counts == {"applied": len(changes)}
+    n_confirmed = Counter(o["message"] for o in res.outcomes)["confirmed after an interrupted run"]
+    assert n_confirmed == (len(changes) if confirmed < 0 else confirmed)
+    # one write per change: the field history, and the write requests themselves (a same-value rewrite leaves none)
+    assert_each_change_once(org, changes)
+    if key == "bulk":
+        assert ingest_jobs_run(org) == 1 and not collection_patches(org)
+    else:
+        assert len([r for r in collection_patches(org) if r["status"] == 200]) == 2
+    # no lost or duplicated audit rows: the killed run's pending rows kept, one applied row per change
+    rows = audit_rows(plan_path)
+    assert rows[: len(killed)] == killed
+    per_change = Counter((r["record_id"], r["field"]) for r in rows if r["result"] == "applied")
+    assert per_change == Counter((c["record_id"], c["field"]) for c in changes)
+    verified = run_cli("audit", "--db", plan_path.parent / "reconcile.duckdb", "--verify")
+    assert verified.exit_code == 0, verified.output
+    results = read_csv(res.files["results"])
+    assert sorted((r["record_id"], r["field"], r["result"]) for r in results) == sorted(
+        (c["record_id"], c["field"], "applied") for c in changes
+    )
+    assert read_csv(res.files["exceptions_csv"]) == []
+    undo = load_plan(res.files["undo"])
+    assert {(c["record_id"], c["field"]) for c in undo["changes"]} == {(c["record_id"], c["field"]) for c in changes}
 
 
 # ------------------------------------------------------------------------------------------ per-record errors
