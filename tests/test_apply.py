@@ -643,6 +643,29 @@ def test_bulk_failures_and_locks_join_back_to_the_right_records(org, plans, tmp_
     assert {r["record_id"] for r in exc} == bad
 
 
+def test_bulk_record_errors_are_exported_with_salesforces_message_as_collections_give_it(org, plans, tmp_path):
+    """failedResults' sf__Error is 'CODE:message:fields --' (Bulk API 2.0 docs): the exception is the message alone."""
+    plan_path, pol = prepared(org, plans, tmp_path, "bulk")
+    faults = {
+        lead_id(7): REQUIRED_MISSING,
+        lead_id(8): ("FIELD_CUSTOM_VALIDATION_EXCEPTION", "Description: no quotes, please", []),
+        lead_id(9): (
+            "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+            "Industry and size: pick both",
+            ["Industry", "NumberOfEmployees"],
+        ),
+    }
+    org.org.set_faults(fail_records=faults)
+    res = do_apply(org, plan_path, policy=pol)
+    failed = {(o["record_id"], o["error_code"], o["message"]) for o in res.outcomes if o["result"] == "failed"}
+    assert {(r, code, message) for r, (code, message, _) in faults.items()} == failed
+    exported = {(r["record_id"], r["error_code"], r["message"]) for r in read_csv(res.files["exceptions_csv"])}
+    assert exported == failed
+    md = res.files["exceptions_md"].read_text("utf-8")
+    assert "REQUIRED_FIELD_MISSING" in md and " --" not in md and ":LastName" not in md
+    assert {o["result"] for o in res.outcomes if o["record_id"] not in faults} == {"applied"}
+
+
 @pytest.mark.parametrize("calls_before_expiry", [3, 5, 6], ids=["at-upload", "after-commit-at-poll", "at-results"])
 def test_session_expiry_during_a_bulk_job_resumes_without_double_writes(org, plans, tmp_path, calls_before_expiry):
     """describe, re-read, create job, upload CSV, UploadComplete (commits), poll, results: expire at each stage."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 
 from ..errors import SalesforceError
@@ -16,6 +17,9 @@ from ..files import as_text
 from ..salesforce import COLLECTION_CHUNK, error_code
 
 TRANSIENT = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"}
+# sf__Error of a Bulk API 2.0 failed result is "STATUSCODE:message:fields --" ("…:--" when no field applies); the
+# message is what sObject Collections answer, so the field list and the "--" are cut off
+BULK_ERROR_FIELDS = re.compile(r":[\w.,]*\s*--\s*$")
 
 
 def send(
@@ -88,5 +92,5 @@ def _bulk(client, sobject: str, ids: list[str], updates: dict) -> dict:
     for row in csv.DictReader(io.StringIO(failed_csv)):
         rid = row.get("Id") or row.get("sf__Id")
         code, _, message = (row.get("sf__Error") or "").partition(":")
-        out[rid] = (False, code or "BULK_ERROR", message.rstrip(":- ") or None)
+        out[rid] = (False, code or "BULK_ERROR", BULK_ERROR_FIELDS.sub("", message).strip() or None)
     return out
