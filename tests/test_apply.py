@@ -811,6 +811,55 @@ def test_undo_plan_through_bulk_api_restores_blank_values(org, plans, tmp_path):
         ), i
 
 
+def test_undo_of_a_partly_failed_apply_holds_only_what_was_written_and_skips_what_a_person_changed(
+    org, plans, tmp_path
+):
+    plan_path, _ = prepared(org, plans, tmp_path, "handmade")
+    original = {rid: org.org.get(obj, rid) for obj, rid in [("CampaignMember", CM_B), ("Lead", LEAD_E)]}
+    org.org.set_faults(fail_records={LEAD_F: REQUIRED_MISSING})
+    res = do_apply(org, plan_path)
+    assert res.counts == {"applied": 4, "failed": 1}
+    undo_path = res.files["undo"]
+    undo = load_plan(undo_path)
+    assert {(c["record_id"], c["field"]) for c in undo["changes"]} == {
+        (o["record_id"], o["field"]) for o in res.outcomes if o["result"] == "applied"
+    }
+    admin_sf(org).CampaignMember.update(CM_C, {"ReplyClassification__c": "Wrong Person"})  # a person corrects it
+    approve(undo_path, by="Ana Admin")
+    res2 = do_apply(org, undo_path, now=None)
+    assert res2.counts == {"applied": 3, "drifted": 1}
+    assert (
+        outcome(res2, CM_C, "ReplyClassification__c")["result"],
+        org.org.get("CampaignMember", CM_C)["ReplyClassification__c"],
+    ) == ("drifted", "Wrong Person")
+    # before-images exactly: a blank back to null, a checkbox back to false, a picklist to its stored value
+    for rid, rec in original.items():
+        now = org.org.get("Lead" if rid == LEAD_E else "CampaignMember", rid)
+        assert {k: now[k] for k in rec if k not in ("LastModifiedDate", "SystemModstamp", "LastModifiedById")} == {
+            k: rec[k] for k in rec if k not in ("LastModifiedDate", "SystemModstamp", "LastModifiedById")
+        }
+
+
+def test_bulk_csv_carries_commas_quotes_newlines_and_non_ascii_and_clears_with_na(org):
+    """Bulk API 2.0 CSV (docs: 'Valid CSV Record Rows'): RFC 4180 quoting, UTF-8; '#N/A' sets a field to null."""
+    seed(org, HANDMADE)
+    admin_sf(org).Lead.update(LEAD_F, {"company_description__c": "to be cleared"})
+    admin_sf(org).Lead.update(LEAD_E, {"Industry": "Banking"})
+    value = 'Zürich, "Bank" AG\nzweite Zeile – 日本'
+    ok, failed = client(org).bulk_update(
+        "Lead",
+        [
+            {"Id": LEAD_E, "company_description__c": value, "Industry": ""},
+            {"Id": LEAD_F, "company_description__c": "#N/A", "Industry": "Banking"},
+        ],
+    )
+    assert not list(csv.DictReader(failed.splitlines(keepends=True)))
+    assert len(list(csv.DictReader(ok.splitlines(keepends=True)))) == 2
+    e, f = org.org.get("Lead", LEAD_E), org.org.get("Lead", LEAD_F)
+    assert e["company_description__c"] == value and f["company_description__c"] is None
+    assert (e["Industry"], f["Industry"]) == ("Banking", "Banking")  # an empty cell leaves the field as it was
+
+
 def test_undo_plan_after_a_resumed_run_covers_every_applied_change(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     org.org.set_faults(expire_after_calls=5)
