@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -383,7 +383,7 @@ def test_killed_after_sending_before_recording_resumes_without_double_writes(org
 
 KILL_SCRIPT = """
 import json, sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from reconcile.apply.apply import apply_plan
 from reconcile.salesforce import connect
 env, plan, policy = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -436,7 +436,7 @@ def test_apply_process_killed_mid_run_resumes_without_double_writes(org, plans, 
 
 PAUSE_SCRIPT = """
 import sys, time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 import reconcile.apply.apply as apply_module
 from reconcile.cli import app
 from reconcile.salesforce import Client
@@ -884,6 +884,18 @@ def test_stale_snapshot_is_refused_before_anything_is_read(org, plans, tmp_path)
 
 
 # ------------------------------------------------------------------------------------------ the DuckDB file
+
+
+def test_an_undo_plan_applies_days_later_its_drift_check_guarding_each_record(org, plans, tmp_path):
+    """An undo plan has no snapshot to go stale (its before-images come from the audit; each record is re-read)."""
+    plan_path, _ = prepared(org, plans, tmp_path, "handmade")
+    undo_path = do_apply(org, plan_path).files["undo"]
+    approve(undo_path, by="Ana Admin")
+    admin_sf(org).CampaignMember.update(CM_C, {"ReplyClassification__c": "Wrong Person"})
+    later = datetime.now(timezone.utc) + timedelta(days=5)
+    res = do_apply(org, undo_path, now=later)
+    assert res.counts == {"applied": 4, "drifted": 1}
+    assert org.org.get("Lead", LEAD_E)["external_hard_bounced__c"] is False
 
 
 def test_a_new_plan_into_the_same_database_keeps_the_audit_trail(org, plans, tmp_path):

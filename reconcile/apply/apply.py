@@ -179,7 +179,8 @@ def apply_plan(
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     db_path = Path(db) if db else plan_path.parent / "reconcile.duckdb"
     approval = None if dry_run and not approval_path(plan_path).exists() else load_approval(plan_path, plan, pol)
-    check_snapshot_age(plan, pol, now)
+    if not _is_undo(plan, plan_path, db_path):  # an undo plan's before-images come from the audit, not a snapshot
+        check_snapshot_age(plan, pol, now)
     changes = (
         approved_changes(plan, approval)
         if approval
@@ -230,6 +231,11 @@ def apply_plan(
         if con is not None:
             con.close()
     return result
+
+
+def _is_undo(plan: dict, plan_path: Path, db_path: Path) -> bool:
+    """Whether the plan is an undo plan apply recorded from its audit (a plan's own `undoes` key is not trusted)."""
+    return "undoes" in plan and db_path.exists() and provenance.check_file(plan, plan_path, db_path) == "undo"
 
 
 def _open_checked(plan: dict, plan_path: Path, db_path: Path, read_only: bool):
