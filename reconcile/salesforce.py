@@ -423,7 +423,9 @@ class Client:
         return job_id
 
     def _wait_for_ingest(self, sobject: str, job_id: str) -> None:
-        """Poll the closed job until it is JobComplete; a Failed or Aborted job wrote nothing: SalesforceError."""
+        """Poll the closed job until it is JobComplete; Failed or Aborted: SalesforceError. What such a job processed
+        stays written (Bulk API 2.0 "Get Information About a Job": Failed data "isn't rolled back"), so the run
+        stops and a rerun re-reads every record first: those are already_applied, not written twice."""
         delay = self.bulk_wait
         while True:
             time.sleep(delay)
