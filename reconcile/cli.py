@@ -629,7 +629,12 @@ def export_members(snapshot_dir, campaign_id, out, policy, org):
 @app.command()
 @click.option("--date", "run_date", help="Run date (YYYY-MM-DD) [default: today, UTC].")
 @click.option("--snapshot", "snapshot_dir", type=click.Path(path_type=Path), help="Snapshot directory to reconcile.")
-@click.option("--pull", is_flag=True, help="Pull Salesforce first (SF_* environment variables) into the bundle.")
+@click.option(
+    "--pull",
+    is_flag=True,
+    help="Pull into the bundle first: the sources RECONCILE_PULL_SOURCES names (default: sfdc); --snapshot gives "
+    "the others.",
+)
 @click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @policy_option
 @click.option("--lenient", is_flag=True, help="Quarantine bad rows instead of stopping.")

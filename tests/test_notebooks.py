@@ -245,6 +245,20 @@ def test_pull_reads_salesforce_into_the_bundle_and_keeps_the_other_sources(sandb
     assert sandbox.session_id not in bundle.notebook.read_text("utf-8")
 
 
+def test_pull_reads_relative_paths_in_the_environment_from_where_run_was_started(demo_snapshot, tmp_path, monkeypatch):
+    # README Daily unattended run: `cd /srv/reconcile && set -a && . ./env && reconcile run --pull`; a relative
+    # RECONCILE_CLAY_DIR (or SF_PRIVATE_KEY_FILE=reconcile.key) means the folder `reconcile pull` reads from there too
+    drop = tmp_path / "clay-drop"
+    drop.mkdir()
+    (drop / "enrichment 2026-11-27T05-50-00.csv").write_bytes((demo_snapshot / "clay" / "enrichment.csv").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECONCILE_PULL_SOURCES", "clay")
+    monkeypatch.setenv("RECONCILE_CLAY_DIR", "clay-drop")
+    bundle = run_daily(snapshot_dir=demo_snapshot, pull=True, run_date="2026-11-27", reports_dir="reports")
+    pulled = bundle.path / "snapshot" / "clay" / "enrichment.csv"
+    assert pulled.read_bytes() == (drop / "enrichment 2026-11-27T05-50-00.csv").read_bytes()
+
+
 def test_failed_run_keeps_the_marked_notebook_and_is_not_listed(work):
     reports = work / "failing-reports"
     with pytest.raises(ReconcileError, match=r"Daily run failed in notebook cell .*daily_run\.ipynb"):

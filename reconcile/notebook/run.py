@@ -33,7 +33,7 @@ from ..clock import iso
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent.parent / "notebooks"
 DAILY_NOTEBOOK = NOTEBOOKS / "daily_run.ipynb"
-SOURCES = ("clay", "smartlead", "pardot", "manifest.toml")  # copied beside a pulled Salesforce snapshot
+SOURCES = ("clay", "smartlead", "pardot", "manifest.toml")  # copied from --snapshot beside what is pulled
 DEMO_LEADS = 200
 
 
@@ -108,15 +108,16 @@ def prepare_snapshot(
         from ..salesforce import connect
 
         target = work_dir / "snapshot"
-        for name in SOURCES if snapshot_dir else ():
+        # README: Daily unattended run
+        sources = parse_sources(os.environ.get("RECONCILE_PULL_SOURCES") or "sfdc", "RECONCILE_PULL_SOURCES")
+        kept = SOURCES if "sfdc" in sources else ("sfdc", *SOURCES)  # Salesforce from --snapshot when not pulled
+        for name in kept if snapshot_dir else ():
             src = Path(snapshot_dir) / name
             if src.is_dir():
                 shutil.copytree(src, target / name, dirs_exist_ok=True)
             elif src.is_file():
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, target / name)
-        # README: Daily unattended run
-        sources = parse_sources(os.environ.get("RECONCILE_PULL_SOURCES") or "sfdc", "RECONCILE_PULL_SOURCES")
         pull_sources(
             target,
             sources,
@@ -336,7 +337,7 @@ def run_daily(
                 parameters=params,
                 kernel_name="python3",
                 progress_bar=False,
-                cwd=str(work),
+                cwd=os.getcwd(),  # relative paths in the environment (RECONCILE_CLAY_DIR, SF_PRIVATE_KEY_FILE…) as for pull
                 execution_timeout=max(1, round(cell_timeout)),
             )
     except (pm.PapermillExecutionError, RunTimeout, TimeoutError, RuntimeError) as e:
