@@ -524,7 +524,8 @@ def pull(out_dir, names, org, bulk_threshold, campaigns, clay_dir, spool, policy
             click.echo(
                 "Pulled "
                 + ", ".join(f"{k} {v}" for k, v in r.counts.items())
-                + f" into {out_dir}/sfdc ({r.requests} API requests)"
+                + f" into {out_dir}/sfdc: {len(r.files)} files, {r.records} records, taken_at {r.taken_at} "
+                f"({r.requests} API requests)"
             )
             continue
         click.echo(

@@ -216,6 +216,13 @@ def test_cli_pulls_all_sources_and_keeps_the_key_out_of_everything(snapshot, org
     assert "Pulled smartlead:" in r.stdout and "Pulled pardot:" in r.stdout and "API requests" in r.stdout
     taken = tomllib.loads((tmp_path / "snap" / "manifest.toml").read_text())["taken_at"]
     assert set(taken) == {"sfdc", "smartlead", "pardot"}
+    pulled = tomllib.loads((tmp_path / "snap" / "manifest.toml").read_text())["pulled"]
+    lines = [line for line in r.stdout.splitlines() if line.startswith("Pulled ")]
+    assert len(lines) == 3  # README: one line per source with files, records, taken_at and API requests
+    for line, source in zip(lines, ("sfdc", "smartlead", "pardot")):
+        p = pulled[source]
+        assert f"{p['files']} files, {p['records']} records, taken_at {taken[source]}" in line, line
+        assert f"({p['api_requests']} API requests)" in line, line
     for path in (tmp_path / "snap").rglob("*"):
         if path.is_file():
             assert smartlead.api_key.encode() not in path.read_bytes(), path
