@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -85,6 +86,29 @@ def test_an_unknown_pull_source_is_a_usage_error(tmp_path, value):
 @pytest.mark.parametrize("name", [n for n, _ in COMMANDS])
 def test_every_command_is_documented_in_readme(name):
     assert re.search(rf"`reconcile {re.escape(name)}\b", README), f"README lacks `reconcile {name}`"
+
+
+def _table_synopsis(name: str) -> str:
+    """The synopsis cell of `name`'s row in README's command table."""
+    rows = re.findall(rf"^\| `(reconcile {re.escape(name)}(?: [^`]*)?)` \|", README, re.MULTILINE)
+    assert len(rows) == 1, f"README's command table has {len(rows)} rows for `reconcile {name}`"
+    return rows[0].replace("\\|", "|")
+
+
+@pytest.mark.parametrize("name", [n for n, _ in COMMANDS])
+def test_readme_command_table_lists_every_option_and_choice(name):
+    """A row's synopsis is what `--help` accepts: every option, and every value of a choice option."""
+    synopsis = _table_synopsis(name)
+    cmd = dict(COMMANDS)[name]
+    for param in cmd.params:
+        if not isinstance(param, click.Option) or param.name == "help":
+            continue
+        flag = max(param.opts, key=len)
+        assert re.search(rf"\[?{re.escape(flag)}\b", synopsis), f"`reconcile {name}` row lacks {flag}: {synopsis}"
+        for choice in getattr(param.type, "choices", ()):
+            assert re.search(rf"{re.escape(flag)} [^\]]*\b{re.escape(choice)}\b", synopsis), (
+                f"`reconcile {name}` row lacks {flag} {choice}: {synopsis}"
+            )
 
 
 def test_readme_gives_the_two_commands_at_the_top():
