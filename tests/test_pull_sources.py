@@ -230,6 +230,25 @@ def test_cli_pulls_all_sources_and_keeps_the_key_out_of_everything(snapshot, org
     assert build_plan(tmp_path / "snap", out=tmp_path / "plan.json", exports=False).plan["changes"] is not None
 
 
+@pytest.mark.parametrize("stale", ["leads_2026-11-26.csv", "Lead.parquet"])
+def test_pulling_salesforce_replaces_the_sfdc_folder(snapshot, org, tmp_path, stale):
+    # README walk-through: `reconcile pull --out day/snapshot` replaces day/snapshot/sfdc; an export of another name
+    # or format left beside the pulled files would be a second Lead file (an error) or an old describe
+    target = tmp_path / "snap"
+    shutil.copytree(snapshot, target)
+    (target / "sfdc" / "Lead.csv").rename(target / "sfdc" / stale)
+    r = cli(org.oauth_env(), "pull", "--out", target)
+    assert r.exit_code == 0, r.stderr
+    assert sorted(str(p.relative_to(target / "sfdc")) for p in (target / "sfdc").rglob("*.*")) == [
+        "Campaign.csv",
+        "CampaignMember.csv",
+        "Contact.csv",
+        "Lead.csv",
+        *(f"describe/{o}.json" for o in ("Campaign", "CampaignMember", "Contact", "Lead")),
+    ]
+    assert sorted(p.name for p in (target / "clay").iterdir()) == sorted(p.name for p in (snapshot / "clay").iterdir())
+
+
 def requests_seen(org, smartlead, pardot) -> tuple[int, int, int]:
     """How many requests the sandbox org, the Smartlead and the Pardot stand-ins have answered so far."""
     return len(org.org.request_log), len(smartlead.log), pardot.state.requests

@@ -164,6 +164,9 @@ def _pull_one(system, out, sf, env, campaigns, clay_dir, policy, progress, taken
         from ..pull import BULK_THRESHOLD, pull_snapshot
 
         before, taken = sf.requests_made, taken_at or now_utc()
+        # the pull replaces sfdc/: an export of another name or format left there would be a second file of an
+        # object (out is the staging folder: its files are links, OUT itself is untouched until the swap)
+        shutil.rmtree(out / "sfdc", ignore_errors=True)
         counts = pull_snapshot(
             out, sf, bulk_threshold=bulk_threshold or BULK_THRESHOLD, progress=progress, taken_at=taken
         )
