@@ -17,6 +17,7 @@ from .ingest.contract import salesforce_fields
 from .files import as_text
 from .files import write_atomic
 from .clock import iso
+from .sources.pull_all import dump_toml
 
 FIELDS = salesforce_fields()  # contract.py: the Salesforce sources' headers are the API field names
 BULK_THRESHOLD = 50_000
@@ -94,9 +95,8 @@ def _bulk_csv(client, obj: str, soql: str) -> tuple[str, int]:
 
 
 def _stamp_manifest(path: Path, taken: str) -> None:
-    """Set taken_at.sfdc in manifest.toml, keeping what else it says (org_id, notes, other sources)."""
+    """Set taken_at.sfdc in manifest.toml, keeping everything else it says (org_id, notes, the other sources'
+    taken_at and [pulled.*], values with their types), written as `pull --sources` writes it."""
     doc = tomllib.loads(path.read_text("utf-8")) if path.exists() else {"notes": "pulled by reconcile pull"}
-    taken_at = {**doc.get("taken_at", {}), "sfdc": taken}
-    lines = [f"{k} = {json.dumps(str(v))}" for k, v in doc.items() if not isinstance(v, dict)]
-    lines += ["", "[taken_at]"] + [f"{k} = {json.dumps(str(v))}" for k, v in sorted(taken_at.items())]
-    write_atomic(path, "\n".join(lines) + "\n")
+    doc.setdefault("taken_at", {})["sfdc"] = taken
+    write_atomic(path, dump_toml(doc))

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,23 @@ def test_pull_round_trip_rest_and_bulk_agree_and_plan_the_same(tmp_path, org):
         )
 
     assert key(pulled) == key(original)
+
+
+def test_pulling_salesforce_keeps_everything_else_the_manifest_says(tmp_path, org):
+    """A Salesforce-only pull sets taken_at.sfdc and keeps the rest: the other sources' taken_at and [pulled.*]
+    (their api_requests in the plan summary), org_id, notes and typed values."""
+    client = client_for(org)
+    (tmp_path / "manifest.toml").write_text(
+        'org_id = "00D5g000004XyZ1EAK"\nnotes = "daily"\n\n[taken_at]\nclay = "2026-11-27T05:00:00Z"\n'
+        'sfdc = "2026-11-26T06:00:00Z"\n\n[pulled.smartlead]\nfiles = 2\nrecords = 40\napi_requests = 3\n'
+    )
+    pull_snapshot(tmp_path, client, taken_at="2026-11-27T06:00:00Z")
+    assert tomllib.loads((tmp_path / "manifest.toml").read_text()) == {
+        "org_id": "00D5g000004XyZ1EAK",
+        "notes": "daily",
+        "taken_at": {"clay": "2026-11-27T05:00:00Z", "sfdc": "2026-11-27T06:00:00Z"},
+        "pulled": {"smartlead": {"files": 2, "records": 40, "api_requests": 3}},
+    }
 
 
 def test_sandbox_serve_prints_one_json_line_and_serves(tmp_path):
