@@ -31,6 +31,7 @@ MODELS = (
     "staging/stg_smartlead__events",
     "staging/stg_pardot__prospects",
     "intermediate/int_source_rows_matched",
+    "intermediate/int_clay_member_conflicts",
     "intermediate/int_clay_member_pairs",
     "intermediate/int_member_by_lead_campaign",
     "intermediate/int_smartlead_member_rows",

@@ -239,6 +239,7 @@ MEMBER_ROWS = [
 def test_int_smartlead_member_rows(con, case):
     models = [
         "int_source_rows_matched",
+        "int_clay_member_conflicts",
         "int_clay_member_pairs",
         "int_member_by_lead_campaign",
         "int_smartlead_member_rows",
@@ -264,6 +265,25 @@ MEMBER_LINKS = [
             "stg_clay__rows": [clay(1, sf_campaign_member_id=M1), clay(2, sf_campaign_member_id=M3), clay(3)],
         },
         "expect": [("clay", 1, M1, True), ("clay", 2, M3, False)],
+    },
+    {
+        "why": "a Clay row whose member is another Lead's (or a Contact's) reaches no member, nor pairs an event with it",
+        "given": {
+            "stg_sfdc__lead": [lead(L1, "a@x.test"), lead(L2, "b@x.test")],
+            "stg_sfdc__campaign_member": [
+                {"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1},
+                {"sf_campaign_member_id": M2, "sf_lead_id": L2, "sf_campaign_id": C1},
+                {"sf_campaign_member_id": M3, "sf_contact_id": "003000000000001AAA", "sf_campaign_id": C1},
+            ],
+            "stg_clay__rows": [
+                clay(1, sf_campaign_member_id=M2, sf_lead_id=L1, smartlead_campaign_id="77", email_norm="a@x.test"),
+                clay(2, sf_campaign_member_id=M3, email_norm="a@x.test"),
+                clay(3, sf_campaign_member_id=M2, email_norm="b@x.test"),
+                clay(4, sf_campaign_member_id=M1),  # reaches no Lead: its member is used (unmatched_source_row says so)
+            ],
+            "stg_smartlead__events": [event(1, email_norm="a@x.test")],
+        },
+        "expect": [("clay", 3, M2, True), ("clay", 4, M1, True)],
     },
     {
         "why": "a webhook event reaches a member through the Clay pair",
@@ -311,6 +331,7 @@ def test_int_campaign_member_links(con, case):
         case["given"],
         [
             "int_source_rows_matched",
+            "int_clay_member_conflicts",
             "int_clay_member_pairs",
             "int_member_by_lead_campaign",
             "int_smartlead_member_rows",

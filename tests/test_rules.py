@@ -1335,6 +1335,49 @@ IDENTITY = [
         "expect": [finding("unmatched_source_row", M2)],
     },
     {
+        "why": "a Clay CampaignMemberId of another Lead's member: ambiguous_match on it, its Lead values still used",
+        "given": {
+            "leads": [lead(1), lead(2)],
+            "members": [member(1, 1), member(2, 2)],
+            "clay": [{"CampaignMemberId": M2, "LeadId": L1, "Replied": "yes", "Hard Bounced": "true"}],
+        },
+        "expect": [
+            change(HB, L1, after=True),
+            finding(
+                "ambiguous_match",
+                M2,
+                object="CampaignMember",
+                route="MARCOM Ops",
+                detail=f"Clay row reaches Lead {L1} but names CampaignMember {M2}, which is Lead {L2}'s; its "
+                "CampaignMember values are not used.",
+                evidence_rows=[("clay", "clay/table.csv", 1, L1), ("clay", "clay/table.csv", 1, M2)],
+                evidence_columns=["LeadId", "CampaignMemberId"],
+            ),
+        ],
+    },
+    {
+        "why": "a Clay CampaignMemberId of a Contact's member, on a row whose email is a Lead's: ambiguous_match",
+        "given": {
+            "leads": [lead(1)],
+            "members": [member(1, 1), member(3, 1, LeadId=None, ContactId=contact_id(1))],
+            "contacts": [{"Id": contact_id(1), "Email": "contact@example.com"}],
+            "clay": [{"CampaignMemberId": member_id(3), "Email": "lead1@example.com", "Replied": "yes"}],
+        },
+        "expect": [
+            finding(
+                "ambiguous_match",
+                member_id(3),
+                detail=f"Clay row reaches Lead {L1} but names CampaignMember {member_id(3)}, which is a Contact's; its "
+                "CampaignMember values are not used.",
+                evidence_rows=[
+                    ("clay", "clay/table.csv", 1, "lead1@example.com"),
+                    ("clay", "clay/table.csv", 1, member_id(3)),
+                ],
+                evidence_columns=["Email", "CampaignMemberId"],
+            ),
+        ],
+    },
+    {
         "why": "a Clay reply signal without a CampaignMemberId reaches no member: reported, not dropped",
         "given": {
             "leads": [lead(1), lead(2)],

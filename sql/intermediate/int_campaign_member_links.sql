@@ -1,7 +1,8 @@
--- Identity (SPEC §3): Clay rows reach a CampaignMember by CampaignMemberId; Smartlead leads-export rows as
--- int_smartlead_member_rows says; webhook events through the Clay pair (Smartlead Campaign ID, email), else
--- through the leads-export map id, else through (their Lead, custom_fields.sfdc_campaign_id) naming one member
--- (int_member_by_lead_campaign). Grain: one row per source row that names a CampaignMember. Parameters: none.
+-- Identity (SPEC §3): Clay rows reach a CampaignMember by CampaignMemberId (not one of another Lead's:
+-- int_clay_member_conflicts); Smartlead leads-export rows as int_smartlead_member_rows says; webhook events through
+-- the Clay pair (Smartlead Campaign ID, email), else through the leads-export map id, else through (their Lead,
+-- custom_fields.sfdc_campaign_id) naming one member (int_member_by_lead_campaign).
+-- Grain: one row per source row that names a CampaignMember. Parameters: none.
 with by_map_id as (
     select smartlead_campaign_id, smartlead_lead_map_id, min(sf_campaign_member_id) as sf_campaign_member_id
     from int_smartlead_member_rows
@@ -11,6 +12,8 @@ with by_map_id as (
 select 'clay' as source, c.file, c.row, c.sf_campaign_member_id, m.sf_campaign_member_id is not null as cm_found
 from stg_clay__rows as c
 left join stg_sfdc__campaign_member as m on m.sf_campaign_member_id = c.sf_campaign_member_id
+-- a member of another Lead than the row's is no link (int_clay_member_conflicts; find_ambiguous_match reports it)
+anti join int_clay_member_conflicts as x on x.file = c.file and x.row = c.row
 where c.sf_campaign_member_id is not null
 union all
 select 'smartlead', file, row, sf_campaign_member_id, true
