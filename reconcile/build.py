@@ -18,7 +18,7 @@ from .errors import DUCKDB_DISK_FULL, ReconcileError, SnapshotError
 from .files import folders_for, move_into_place, refuse_folder, remove_path
 from .policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
 from .ingest.contract import sources
-from .ingest.snapshots import Snapshot, check_staged, discover, ingest
+from .ingest.snapshots import Snapshot, check_staged, count_not_used, discover, ingest
 from .sql import (
     MODELS,
     attach_scratch,
@@ -117,7 +117,9 @@ def stage_snapshot(
     def stage(source, snap):
         # staging is 1:1 with its raw tables and keeps file + row of every value: ingest frees them right after
         run_model(con, f"staging/stg_{source.name}", model_params(policy, snap))
-        check_staged(con, source, [f for f in snap.files if f.source == source.name], lenient)
+        mine = [f for f in snap.files if f.source == source.name]
+        check_staged(con, source, mine, lenient)
+        count_not_used(con, source, mine)
 
     return ingest(
         con, snapshot_dir, policy.clay_columns, lenient=lenient, progress=progress, on_source=stage, release=release

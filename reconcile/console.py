@@ -122,7 +122,8 @@ def plan_summary_text(plan: dict, extra: dict | None = None) -> None:
 
 
 def inputs_text(inputs: dict) -> None:
-    """Which files fed which source (records = planned from + rejected), the ignored files and input warnings."""
+    """Which files fed which source (records = planned from + rejected), the records of them no rule reads, the
+    ignored files and input warnings."""
     if not inputs:
         return
     t = Table(title="Inputs read")
@@ -141,6 +142,8 @@ def inputs_text(inputs: dict) -> None:
             behind,
         )
     out.print(t)
+    for n in inputs.get("not_used") or []:
+        out.print(f"'{n['file']}': {n['records']} records not used — {n['reason']}", markup=False, highlight=False)
     for w in inputs.get("warnings") or []:
         out.print(f"[yellow]Warning[/yellow] {w}")
 

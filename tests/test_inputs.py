@@ -347,6 +347,36 @@ def test_a_valid_line_nested_100000_deep_is_kept_in_lenient_mode(tmp_path):
     )
 
 
+@pytest.mark.parametrize("lenient", [False, True])
+def test_webhook_events_reconcile_does_not_read_are_counted_as_not_used_by_type(tmp_path, run_cli, lenient):
+    """Smartlead sends every event type to the webhook; the ones no rule reads (EMAIL_SENT, EMAIL_OPEN, a payload
+    without a type) are accounted for — per file, by type — not planned from without a word."""
+    events = [
+        {"event_type": "EMAIL_SENT", "to_email": "lead1@example.com"},
+        {"event_type": "EMAIL_OPEN", "to_email": "lead1@example.com"},
+        {"event": "email_open", "to_email": "lead1@example.com"},
+        {"to_email": "lead1@example.com"},
+        {"event_type": "EMAIL_BOUNCE", "to_email": "lead2@example.com"},
+    ]
+    if lenient:  # a rejected event is counted rejected, not also not used
+        events.append({"event_type": "LEAD_CATEGORY_UPDATED", "to_email": "lead2@example.com", "event_timestamp": "x"})
+    snap = write_snapshot(
+        tmp_path,
+        {"sfdc/Lead.csv": LEADS, "smartlead/events.jsonl": "".join(json.dumps(e) + "\n" for e in events)},
+    )
+    plan = plan_in(snap, lenient=lenient)
+    assert [(c["record_id"], c["field"]) for c in plan["changes"]] == [(L2, "external_hard_bounced__c")]
+    (events_file,) = [f for f in inputs(plan)["files"] if f["file"] == "smartlead/events.jsonl"]
+    assert (events_file["records"], events_file["rejected"]) == ((6, 1) if lenient else (5, 0))
+    reason = "event types reconcile does not read: EMAIL_OPEN 2, EMAIL_SENT 1, (no event type) 1"
+    assert inputs(plan)["not_used"] == [{"file": "smartlead/events.jsonl", "records": 4, "reason": reason}]
+    html = render_report(plan, tmp_path / "report.html").read_text("utf-8")
+    assert 'id="not-used"' in html and reason in html
+    result = run_cli("plan", snap, "--out", tmp_path / "cli" / "plan.json", *(["--lenient"] if lenient else []))
+    assert result.exit_code == 0, result.output
+    assert f"'smartlead/events.jsonl': 4 records not used — {reason}" in " ".join(result.output.split())
+
+
 # ------------------------------------------------------------------------------------------ Clay headers renamed
 
 

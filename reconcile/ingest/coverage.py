@@ -15,7 +15,7 @@ from datetime import datetime
 from .contract import SYSTEMS
 from ..errors import SnapshotError
 from ..policy import Policy
-from .snapshots import Snapshot
+from .snapshots import NO_EVENT_TYPE, Snapshot
 from ..clock import parse_utc
 
 # What goes unchecked when a source (or the Clay error log) is missing.
@@ -86,8 +86,19 @@ def assess(snap: Snapshot, policy: Policy) -> dict:
             for f in sorted(snap.files, key=lambda f: f.path)
         ],
         "ignored": [{"file": rel, "reason": why} for rel, why in sorted(snap.ignored)],
+        "not_used": [
+            {"file": f.path, "records": sum(f.not_used.values()), "reason": _not_used_reason(f.not_used)}
+            for f in sorted(snap.files, key=lambda f: f.path)
+            if f.not_used
+        ],
         "warnings": warnings + [f"'{rel}' ignored: {why}" for rel, why in sorted(snap.ignored)],
     }
+
+
+def _not_used_reason(by_type: dict[str, int]) -> str:
+    """'event types reconcile does not read: EMAIL_OPEN 2, EMAIL_SENT 1, (no event type) 1' (most first)."""
+    ranked = sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0] == NO_EVENT_TYPE, kv[0]))
+    return "event types reconcile does not read: " + ", ".join(f"{t} {n}" for t, n in ranked)
 
 
 def _instant(text: str) -> datetime:

@@ -42,6 +42,7 @@ class LoadedFile:
     taken_at: str | None = None
     staged: int = 0  # records planned from
     rejected: int = 0  # records quarantined in `rejects` (lenient); records = staged + rejected, always
+    not_used: dict[str, int] = field(default_factory=dict)  # staged records no rule reads, by kind (count_not_used)
 
 
 @dataclass
@@ -717,6 +718,26 @@ def check_staged(con, s: Source, files: list[LoadedFile], lenient: bool) -> None
     for f in files:
         n = removed.get(f.path, 0)
         f.staged, f.rejected = f.staged - n, f.rejected + n
+
+
+NO_EVENT_TYPE = "(no event type)"
+
+
+def count_not_used(con, s: Source, files: list[LoadedFile]) -> None:
+    """Webhook events of a type no rule reads (EMAIL_SENT, EMAIL_OPEN, …: Smartlead sends every type) are read and
+    kept, but the staging model leaves them out: count them per file and type (f.not_used), so the plan and report
+    account for every record. The kept types are the staging model's alone: this counts the raw rows it left out
+    that were not rejected. Call before the raw table is dropped."""
+    if s.name != "smartlead__events":
+        return
+    rows = con.execute(
+        f"select r._file, upper(coalesce(r.payload ->> 'event_type', r.payload ->> 'event')) as t, count(*) "
+        f"from {s.table} as r anti join stg_{s.name} as k on k.file = r._file and k.row = r._row "
+        "anti join rejects as j on j.file = r._file and j.row = r._row group by all"
+    ).fetchall()
+    by_path = {f.path: f for f in files}
+    for path, kind, n in rows:
+        by_path[path].not_used[kind or NO_EVENT_TYPE] = n
 
 
 def _rejects(con) -> int:

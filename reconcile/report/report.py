@@ -401,6 +401,7 @@ def inputs(summary: dict) -> dict[str, Any]:
         "sources": sorted((block.get("sources") or {}).items(), key=lambda kv: _source_rank(kv[0])),
         "files": block.get("files") or [],
         "ignored": block.get("ignored") or [],
+        "not_used": block.get("not_used") or [],
         "error_log": any(f.get("source") == "clay__errors" for f in block.get("files") or []),
     }
 
