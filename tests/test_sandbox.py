@@ -416,6 +416,22 @@ def test_bulk_failed_results_csv_layout(org_handle, sf):
     assert client_.get_ingest_results(job["id"], "unprocessedRecords") == "Id,Industry\n"
 
 
+def test_a_closed_bulk_job_can_be_held_in_progress_as_a_real_org_runs_it_later(org_handle, sf):
+    """Real orgs run a closed ingest job asynchronously (UploadComplete → InProgress → JobComplete): the fault
+    `bulk_processing_polls` holds it for that many polls of its info, writing nothing, before it runs."""
+    org_handle.org.set_faults(bulk_processing_polls=2)
+    client_ = sf.bulk2.Lead._client
+    job = client_.create_job("update")
+    client_.upload_job_data(job["id"], f"Id,Industry\n{LEAD},Banking\n")
+    assert client_.close_job(job["id"])["state"] == "UploadComplete"
+    assert client_.get_job(job["id"], False)["state"] == "InProgress"
+    assert org_handle.org.field_history == [] and org_handle.org.records("Lead")[LEAD]["Industry"] is None
+    assert [client_.get_job(job["id"], False)["state"] for _ in range(2)] == ["InProgress", "JobComplete"]
+    assert [h["id"] for h in org_handle.org.field_history] == [LEAD]
+    assert org_handle.org.records("Lead")[LEAD]["Industry"] == "Banking"
+    assert client_.get_ingest_results(job["id"], "successfulResults").count("\n") == 2
+
+
 def test_bulk_job_with_hidden_field_fails(sf):
     with pytest.raises(SalesforceOperationError, match="Field name not found : Phone"):
         sf.bulk2.Lead.update(records=[{"Id": LEAD, "Phone": "1"}], wait=0.01)

@@ -23,6 +23,12 @@ class Faults:
     # these records (a formula edited in Setup, a stale helper checkbox it reads). The API answers this value, as
     # Salesforce answers whatever the deployed formula computes; reconcile's findings are what should notice it.
     formula_values: dict = field(default_factory=dict)
+    # A real org runs a closed Bulk API 2.0 ingest job asynchronously: UploadComplete → InProgress → JobComplete
+    # (Bulk API 2.0 Developer Guide, "Get Information About a Job" and "Job States",
+    # https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/get_job_info.htm). N > 0: a
+    # closed job writes nothing and answers InProgress to the next N polls of its info, and runs at the poll after;
+    # 0 (default): it runs the moment it is closed.
+    bulk_processing_polls: int = 0
     _lock_attempts: dict = field(default_factory=dict, repr=False)
     _requests: int = field(default=0, repr=False)
 
