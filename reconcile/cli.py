@@ -430,7 +430,9 @@ def audit(db, record_id, plan_id, as_csv, verify):
     plans = sorted({r["plan_id"] for r in rows})  # one plan: named in the title; several: a column
     of = f" of plan {plans[0]}" if len(plans) == 1 else ""
     t = Table(title=f"Audit trail ({len(rows)} rows){of}")
-    hidden = ("run_id", "prev_hash", "row_hash") + (("plan_id",) if len(plans) <= 1 else ())  # the CSV has all
+    hidden = ("run_id", "job_id", "prev_hash", "row_hash") + (
+        ("plan_id",) if len(plans) <= 1 else ()
+    )  # the CSV has all
     cols = [c for c in COLUMNS if c not in hidden]
     for c in cols:
         t.add_column(c, no_wrap=c in ("plan_id", "record_id", "field", "result", "at"), overflow="fold")

@@ -11,6 +11,8 @@ Every request carries a (connect, read) timeout through `credentials.TimeoutSess
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import sys
 import time
 import warnings
@@ -43,6 +45,7 @@ from .errors import ApplyStopped, SalesforceError
 RETRIEVE_CHUNK = 2000  # POST composite/sobjects/{object}: up to 2,000 ids per call
 COLLECTION_CHUNK = 200  # PATCH composite/sobjects: up to 200 records per call
 OAUTH_FLOWS = ("client_credentials", "jwt")
+FINISHED = (JobState.job_complete, JobState.failed, JobState.aborted)  # a Bulk API 2.0 job that writes no more
 RENEWABLE_FLOWS = OAUTH_FLOWS + ("password",)  # the credentials can log in again; a pasted session cannot
 
 
@@ -397,27 +400,60 @@ class Client:
             "restful", "composite/sobjects", method="PATCH", safe=False, json={"allOrNone": False, "records": records}
         )
 
-    def bulk_update(self, sobject: str, records: list[dict]) -> tuple[str, str]:
+    def bulk_update(self, sobject: str, records: list[dict], on_job=None) -> tuple[str, str]:
         """Bulk API 2.0 update job(s) (one per ~100 MB of CSV); returns (successful CSV, failed CSV).
 
         Driven step by step rather than through `bulk2.<object>.update`, whose one call retried as a whole would
         send a committed job again when a later read failed: creating, uploading and closing a job is one unit
         (nothing is written before Salesforce answers the close), so it is what is resent; once closed the job
-        writes, and only the reads after it (poll, results) are retried — never the job."""
+        writes, and only the reads after it (poll, results) are retried — never the job.
+        on_job(job_id, record ids): called as soon as Salesforce created a job, before its data is uploaded, so
+        the caller can make the job id durable before the job can run (apply's audit; see bulk_job_results)."""
         ok, failed = [], []
         for _count, data in _split_csv(records=_convert_dict_to_csv(records), line_ending=LineEnding.LF):
-            job_id = self._bulk(lambda data=data: self._submit_update(sobject, data), safe=False)
+            ids = [row["Id"] for row in csv.DictReader(io.StringIO(data))]
+            created = (lambda job_id, ids=ids: on_job(job_id, ids)) if on_job else None
+            job_id = self._bulk(lambda data=data, c=created: self._submit_update(sobject, data, c), safe=False)
             self._wait_for_ingest(sobject, job_id)
-            for kind, out in ((ResultsType.successful, ok), (ResultsType.failed, failed)):
-                out.append(self._bulk(lambda kind=kind: self._bulk2(sobject).get_ingest_results(job_id, kind), True))
+            ok_csv, failed_csv = self._ingest_results(sobject, job_id)
+            ok.append(ok_csv)
+            failed.append(failed_csv)
         return "".join(ok), "".join(failed)
+
+    def bulk_job_results(self, sobject: str, job_id: str) -> tuple[str, str, str] | None:
+        """(final state, successful CSV, failed CSV) of an ingest job an interrupted run created; None when
+        Salesforce no longer has it (NOT_FOUND: jobs are deleted days after they finish, so it ran long ago).
+
+        A closed job runs asynchronously (UploadComplete → InProgress → JobComplete | Failed, Bulk API 2.0 "Get
+        Information About a Job"), so it is polled until it has finished, never sent again. A job never closed
+        (Open) is aborted so it can never run: ("Aborted", "", "")."""
+        try:
+            info = self._bulk(lambda: self._bulk2(sobject).get_job(job_id, False), safe=True)
+        except SalesforceError as e:
+            if getattr(e.__cause__, "status", None) == 404:
+                return None
+            raise
+        if info["state"] == JobState.open:
+            self._bulk(lambda: self._bulk2(sobject).abort_job(job_id, False), safe=False)
+            return JobState.aborted, "", ""
+        if info["state"] not in FINISHED:
+            info = self._poll_ingest(sobject, job_id)
+        return (info["state"], *self._ingest_results(sobject, job_id))
+
+    def _ingest_results(self, sobject: str, job_id: str) -> tuple[str, str]:
+        return tuple(  # reads: retried, never the job
+            self._bulk(lambda kind=kind: self._bulk2(sobject).get_ingest_results(job_id, kind), True)
+            for kind in (ResultsType.successful, ResultsType.failed)
+        )
 
     def _bulk2(self, sobject: str):
         return getattr(self.sf.bulk2, sobject)._client  # the current session's (it changes after a re-login)
 
-    def _submit_update(self, sobject: str, data: str) -> str:
+    def _submit_update(self, sobject: str, data: str, on_created=None) -> str:
         bulk = self._bulk2(sobject)
         job_id = bulk.create_job(Operation.update)["id"]
+        if on_created:
+            on_created(job_id)
         bulk.upload_job_data(job_id, data)
         bulk.close_job(job_id)
         return job_id
@@ -425,18 +461,22 @@ class Client:
     def _wait_for_ingest(self, sobject: str, job_id: str) -> None:
         """Poll the closed job until it is JobComplete; Failed or Aborted: SalesforceError. What such a job processed
         stays written (Bulk API 2.0 "Get Information About a Job": Failed data "isn't rolled back"), so the run
-        stops and a rerun re-reads every record first: those are already_applied, not written twice."""
+        stops and a rerun takes that job's results (bulk_job_results): those are applied, not written twice."""
+        info = self._poll_ingest(sobject, job_id)
+        if info["state"] in (JobState.failed, JobState.aborted):
+            raise SalesforceError(
+                f"Salesforce refused the bulk job {job_id} ({info['state']}): "
+                f"{redact(str(info.get('errorMessage') or '?'))[:200]}."
+            )
+
+    def _poll_ingest(self, sobject: str, job_id: str) -> dict:
+        """The job's info once it has finished (JobComplete, Failed or Aborted), polling with a growing delay."""
         delay = self.bulk_wait
         while True:
             time.sleep(delay)
             info = self._bulk(lambda: self._bulk2(sobject).get_job(job_id, False), safe=True)
-            if info["state"] == JobState.job_complete:
-                return
-            if info["state"] in (JobState.failed, JobState.aborted):
-                raise SalesforceError(
-                    f"Salesforce refused the bulk job {job_id} ({info['state']}): "
-                    f"{redact(str(info.get('errorMessage') or '?'))[:200]}."
-                )
+            if info["state"] in FINISHED:
+                return info
             delay = min(delay * 2, 2.0)
 
     def _bulk(self, run, safe: bool):

@@ -463,13 +463,14 @@ def patch_collection(self, records):
     return answer
 
 
-def submit_update(self, sobject, data):
-    if where == "bulk-uploaded":  # the job is created and its CSV uploaded, but it is never closed
+def submit_update(self, sobject, data, on_created=None):
+    if where == "bulk-uploaded":  # the job is created (and recorded) and its CSV uploaded, but it is never closed
         bulk = self._bulk2(sobject)
         job_id = bulk.create_job("update")["id"]
+        on_created(job_id)
         bulk.upload_job_data(job_id, data)
         pause()
-    return submit(self, sobject, data)
+    return submit(self, sobject, data, on_created)
 
 
 def wait_for_ingest(self, sobject, job_id):
@@ -517,7 +518,8 @@ def test_a_real_apply_killed_at_each_moment_resumes_with_one_write_and_a_whole_t
             proc.kill()
             proc.wait()
     killed = audit_rows(plan_path)
-    assert killed and {r["result"] for r in killed} == {"pending"}
+    # a Bulk job's changes: 'pending', then 'submitted' with the job's id once Salesforce created it
+    assert killed and {r["result"] for r in killed} == ({"pending", "submitted"} if key == "bulk" else {"pending"})
 
     res = do_apply(org, plan_path, policy=pol)
     assert res.counts == {"applied": len(changes)}
@@ -543,6 +545,51 @@ def test_a_real_apply_killed_at_each_moment_resumes_with_one_write_and_a_whole_t
     assert read_csv(res.files["exceptions_csv"]) == []
     undo = load_plan(res.files["undo"])
     assert {(c["record_id"], c["field"]) for c in undo["changes"]} == {(c["record_id"], c["field"]) for c in changes}
+
+
+def test_a_real_apply_killed_while_its_bulk_job_is_in_progress_resumes_from_that_job(org, plans, tmp_path, run_cli):
+    """A real org runs a closed Bulk API 2.0 job later (InProgress): a rerun whose re-read still sees the old values
+    must wait for that job and take its results, not send a second job for the same records."""
+    plan_path, pol = prepared(org, plans, tmp_path, "bulk")
+    changes = ready(plan_path)
+    org.org.set_faults(bulk_processing_polls=3)
+    script = tmp_path / "apply_paused.py"
+    script.write_text(PAUSE_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "bulk-closed", str(plan_path), str(pol)],
+        cwd=tmp_path,
+        env={**os.environ, **sandbox_env(org)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "paused", proc.stderr.read() if proc.poll() is not None else line
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    [job] = [j["info"] for j in org.org.jobs.values() if j["kind"] == "ingest"]
+    assert job["state"] == "UploadComplete" and not history(org)  # closed, not yet run: the re-read sees old values
+    killed = audit_rows(plan_path)
+
+    res = do_apply(org, plan_path, policy=pol)
+    # exactly one job in all: created once, closed once, run once; each change written once
+    assert len(requests_of(org, "POST", "/jobs/ingest")) == 1
+    assert len(requests_of(org, "PATCH", "/jobs/ingest/")) == 1
+    assert res.counts == {"applied": len(changes)}
+    assert Counter(o["message"] for o in res.outcomes)["confirmed after an interrupted run"] == len(changes)
+    assert ingest_jobs_run(org) == 1 and not collection_patches(org)
+    assert_each_change_once(org, changes)
+    rows = audit_rows(plan_path)
+    assert rows[: len(killed)] == killed
+    per_change = Counter((r["record_id"], r["field"]) for r in rows if r["result"] == "applied")
+    assert per_change == Counter((c["record_id"], c["field"]) for c in changes)
+    verified = run_cli("audit", "--db", plan_path.parent / "reconcile.duckdb", "--verify")
+    assert verified.exit_code == 0, verified.output
 
 
 # ------------------------------------------------------------------------------------------ per-record errors
@@ -673,7 +720,7 @@ def test_session_expiry_during_a_bulk_job_resumes_without_double_writes(org, pla
     org.org.set_faults(expire_after_calls=calls_before_expiry)
     with pytest.raises(ApplyStopped):
         do_apply(org, plan_path, policy=pol)
-    assert {r["result"] for r in audit_rows(plan_path)} == {"pending"}
+    assert {r["result"] for r in audit_rows(plan_path)} == {"pending", "submitted"}  # the job was created
     org.org.renew_session()
     res = do_apply(org, plan_path, policy=pol)
     assert set(res.counts) == {"applied"}
@@ -728,7 +775,7 @@ def test_request_limit_during_a_bulk_job_stops_and_resumes_without_a_second_job(
     org.org.daily_limit = requests_allowed
     with pytest.raises(ApplyStopped, match="REQUEST_LIMIT_EXCEEDED"):
         do_apply(org, plan_path, policy=pol)
-    assert {r["result"] for r in audit_rows(plan_path)} == {"pending"}
+    assert {r["result"] for r in audit_rows(plan_path)} == {"pending", "submitted"}  # the job was created
     committed = requests_allowed >= 5
     org.org.daily_limit = 15000
     org.org.reset_counters()  # the 24 h window rolls over

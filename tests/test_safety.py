@@ -635,3 +635,42 @@ def test_an_audit_written_before_the_chain_is_chained_once_when_carried_over(tmp
     audit.open_audit(old).close()  # first use by a new version
     r = cli("audit", "--db", old, "--verify")
     assert r.exit_code == 0 and "1 rows" in r.stdout
+
+
+def test_an_audit_written_before_bulk_job_ids_verifies_as_it_is_and_chains_on_with_them(tmp_path):
+    """A chained file from before the audit's job_id column: verify reads it as it is; the first apply adds the
+    column, old rows keep their hashes, and a new row's job id is covered by the chain (editing it is caught)."""
+    old = tmp_path / "old.duckdb"
+    con = audit.open_audit(old)
+    audit.record(
+        con,
+        "r1",
+        "sha256:1",
+        "Ana",
+        [
+            {
+                "object": "Lead",
+                "record_id": "x",
+                "field": "Industry",
+                "before": None,
+                "after": "Banking",
+                "result": "pending",
+            }
+        ],
+    )
+    con.execute("alter table audit drop column job_id")  # as that version wrote it
+    con.close()
+    r = cli("audit", "--db", old, "--verify")
+    assert r.exit_code == 0 and "1 rows" in r.stdout, r.stderr
+    con = audit.open_audit(old)
+    row = {"object": "Lead", "record_id": "x", "field": "Industry", "before": None, "after": "Banking"}
+    audit.record(con, "r1", "sha256:1", "Ana", [{**row, "result": "submitted", "job_id": "750000000000001AAA"}])
+    assert audit.submitted_jobs(con, "sha256:1") == {("Lead", "750000000000001AAA"): {("Lead", "x", "Industry")}}
+    con.close()
+    r = cli("audit", "--db", old, "--verify")
+    assert r.exit_code == 0 and "2 rows" in r.stdout, r.stderr
+    con = duckdb.connect(str(old))
+    con.execute("update audit set job_id = '750000000000002AAA' where job_id is not null")
+    con.close()
+    r = cli("audit", "--db", old, "--verify")
+    assert r.exit_code == 1 and "seq 2 was changed after it was written" in r.stderr, r.stderr

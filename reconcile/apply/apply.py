@@ -24,7 +24,7 @@ from .invariants import live_violation
 from ..files import short_id, write_atomic
 from ..plan import dumps, load_plan, undo_plan
 from ..policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
-from .writeback import send
+from .writeback import TRANSIENT, bulk_answers, send
 from ..clock import parse_utc, utc_now
 
 
@@ -201,6 +201,9 @@ def apply_plan(
             client = connect()
         requests_before = getattr(client, "requests_made", 0)
         try:
+            if con is not None:
+                changes = _resume_bulk_jobs(client, con, result, plan["plan_id"], approver, changes)
+            recorded = len(result.outcomes)  # the jobs' outcomes are in the audit already
             org, active = _org_describe(client, {c["object"] for c in changes})
             allowed = []
             for c in changes:
@@ -215,10 +218,10 @@ def apply_plan(
                 client, allowed, result, pol, approval, active, applied_before, undo=source == "undo"
             )
             if con is not None:
-                for o in result.outcomes:
+                for o in result.outcomes[recorded:]:
                     if o["result"] == "already_applied" and (o["object"], o["record_id"], o["field"]) in resumed:
                         o["result"], o["message"] = "applied", "confirmed after an interrupted run"
-                audit.record(con, result.run_id, plan["plan_id"], approver, result.outcomes)
+                audit.record(con, result.run_id, plan["plan_id"], approver, result.outcomes[recorded:])
             if dry_run:
                 result.outcomes += [_outcome(c, "would_apply") for c in to_write]
             else:
@@ -231,6 +234,35 @@ def apply_plan(
         if con is not None:
             con.close()
     return result
+
+
+def _resume_bulk_jobs(client, con, result: ApplyResult, plan_id: str, approver: str, changes: list[dict]) -> list:
+    """Outcomes of the Bulk API 2.0 jobs a killed run created (audit 'submitted' rows): each job is asked for,
+    waited for while it runs and its results recorded — never sent again, and never re-read before it has finished
+    (a running job has not written yet). Returns the changes left for the normal path: those of a job Salesforce
+    no longer has, never closed (aborted here) or did not write (a retryable lock, not reported), and all others."""
+    jobs = audit.submitted_jobs(con, plan_id)
+    if not jobs:
+        return changes
+    by_key = {(c["object"], c["record_id"], c["field"]): c for c in changes}
+    settled = set()
+    for (obj, job_id), keys in sorted(jobs.items()):
+        answer = client.bulk_job_results(obj, job_id)
+        if answer is None:
+            continue
+        _state, ok_csv, failed_csv = answer
+        answers = bulk_answers(sorted({rid for _, rid, _ in keys}), ok_csv, failed_csv)
+        rows = []
+        for key in sorted(keys & set(by_key)):
+            ok, code, message = answers[key[1]]
+            if ok:
+                rows.append(_outcome(by_key[key], "applied", None, "confirmed after an interrupted run"))
+            elif code not in TRANSIENT and code != "NOT_PROCESSED":
+                rows.append(_outcome(by_key[key], "failed", code, message))
+        audit.record(con, result.run_id, plan_id, approver, rows)
+        result.outcomes += rows
+        settled |= {(r["object"], r["record_id"], r["field"]) for r in rows}
+    return [c for c in changes if (c["object"], c["record_id"], c["field"]) not in settled]
 
 
 def _is_undo(plan: dict, plan_path: Path, db_path: Path) -> bool:
@@ -360,10 +392,23 @@ def _write(
                 [_outcome(c, "pending") for r in ids for c in changes_of[(obj, r)]],
             )
 
+        def submitted(job_id, ids, obj=obj):  # durable before the job's data is even uploaded: a rerun asks for
+            audit.record(  # this job's results (_resume_bulk_jobs) instead of sending its records again
+                con,
+                result.run_id,
+                plan["plan_id"],
+                approver,
+                [
+                    {**_outcome(c, "submitted", None, f"in Bulk API 2.0 job {job_id}"), "job_id": job_id}
+                    for r in ids
+                    for c in changes_of[(obj, r)]
+                ],
+            )
+
         if len(updates) > pol.thresholds.bulk_threshold:  # one Bulk API job carries every record at once, so every
             announce(sorted(updates))  # record is 'pending' in the audit before the job is sent
         try:
-            answers = send(client, obj, updates, pol.thresholds.bulk_threshold, on_batch=announce)
+            answers = send(client, obj, updates, pol.thresholds.bulk_threshold, on_batch=announce, on_job=submitted)
         except ApplyStopped as e:
             result.stopped = str(e)
             raise

@@ -2,7 +2,10 @@
 
 Rows are only ever inserted: a 'pending' row before each Salesforce call (write-ahead), then one row with
 the outcome after it. A run killed between the two leaves 'pending' rows; the next run re-reads Salesforce
-and records what really happened, so nothing is written twice and no row is lost.
+and records what really happened, so nothing is written twice and no row is lost. A Bulk API 2.0 job runs
+after it is closed, maybe long after: right after Salesforce creates it (before any data is sent) each of its
+changes gets a 'submitted' row carrying the `job_id`, so a rerun asks Salesforce for that job's results instead of
+re-reading values the job may not have written yet.
 
 Tamper evidence: each row carries `prev_hash` (the row_hash of the row before it, in seq order) and
 `row_hash` = sha256(prev_hash + its own content), so an UPDATE breaks that row's hash and a DELETE or an
@@ -43,10 +46,13 @@ COLUMNS = (
     "error_code",
     "message",
     "at",
+    "job_id",
     "prev_hash",
     "row_hash",
 )
-HASHED = COLUMNS[1:-2]  # what a row's hash covers: every column but seq and the chain's own two hashes
+# what a row's hash covers: every column but seq, job_id and the chain's own two hashes; a row's job_id is hashed
+# after them only when it has one, so rows written before the column existed keep their hashes
+HASHED = COLUMNS[1:-3]
 MARKDOWN_SPECIAL = re.compile(r"[\\`*{}\[\]()#+!|~]|(?<![A-Za-z0-9_])_|_(?![A-Za-z0-9_])")
 GENESIS = "sha256:" + "0" * 64
 
@@ -68,6 +74,8 @@ def open_audit(db_path: str | Path):
     if "row_hash" not in columns:  # a file written before the chain existed
         con.execute("alter table audit add column prev_hash varchar")
         con.execute("alter table audit add column row_hash varchar")
+    if "job_id" not in columns:  # a file written before Bulk jobs were recorded
+        con.execute("alter table audit add column job_id varchar")
     if pre_chain:
         _chain_legacy(con)
     return con
@@ -85,7 +93,7 @@ def create_table(con, start: int = 1) -> None:
     con.execute(
         "create table if not exists audit (seq bigint default nextval('audit_seq'), run_id varchar, "
         "plan_id varchar, approver varchar, object varchar, record_id varchar, field varchar, before varchar, "
-        'after varchar, result varchar, error_code varchar, message varchar, "at" timestamptz, '
+        'after varchar, result varchar, error_code varchar, message varchar, "at" timestamptz, job_id varchar, '
         "prev_hash varchar, row_hash varchar)"
     )
     con.execute("create table if not exists audit_head (seq bigint, row_hash varchar, signature varchar)")
@@ -93,7 +101,8 @@ def create_table(con, start: int = 1) -> None:
 
 def row_hash(prev: str, row: dict) -> str:
     """sha256 of the previous row's hash and this row's content (as `reconcile audit --csv` prints it)."""
-    return sha256_json([prev] + [None if row.get(k) in (None, "") else str(row[k]) for k in HASHED])
+    content = [None if row.get(k) in (None, "") else str(row[k]) for k in HASHED]
+    return sha256_json([prev] + content + ([str(row["job_id"])] if row.get("job_id") else []))
 
 
 def _head_signature(seq: int, digest: str) -> str:
@@ -147,7 +156,8 @@ def _now() -> str:
 
 
 def record(con, run_id: str, plan_id: str, approver: str, rows: list[dict]) -> None:
-    """Append one audit row per change dict (object, record_id, field, before, after, result, error_code, message)."""
+    """Append one audit row per change dict (object, record_id, field, before, after, result, error_code, message,
+    job_id)."""
     if not rows:
         return
     at = _now()
@@ -170,6 +180,7 @@ def record(con, run_id: str, plan_id: str, approver: str, rows: list[dict]) -> N
             "error_code": r.get("error_code"),
             "message": r.get("message"),
             "at": at,
+            "job_id": r.get("job_id"),
         }
         item["prev_hash"], item["row_hash"] = prev, row_hash(prev, item)
         prev = item["row_hash"]
@@ -179,9 +190,9 @@ def record(con, run_id: str, plan_id: str, approver: str, rows: list[dict]) -> N
         con.execute("begin transaction")
         con.execute(
             "insert into audit (seq, run_id, plan_id, approver, object, record_id, field, before, after, "
-            'result, error_code, message, "at", prev_hash, row_hash) select seq, run_id, plan_id, approver, '
-            "object, record_id, field, before, after, result, error_code, message, "
-            'cast("at" as timestamptz), prev_hash, row_hash from audit_batch'
+            'result, error_code, message, "at", job_id, prev_hash, row_hash) select seq, run_id, plan_id, '
+            "approver, object, record_id, field, before, after, result, error_code, message, "
+            'cast("at" as timestamptz), cast(job_id as varchar), prev_hash, row_hash from audit_batch'
         )
         _set_head(con)
         con.execute("commit")
@@ -193,13 +204,27 @@ def record(con, run_id: str, plan_id: str, approver: str, rows: list[dict]) -> N
 
 
 def pending_without_outcome(con, plan_id: str) -> set[tuple[str, str, str]]:
-    """Changes a killed run announced but never recorded an outcome for."""
+    """Changes a killed run announced (pending, or submitted in a Bulk job) but never recorded an outcome for."""
     rows = con.execute(
         "select object, record_id, field from audit where plan_id = ? group by all "
-        "having arg_max(result, seq) = 'pending'",
+        "having arg_max(result, seq) in ('pending', 'submitted')",
         [plan_id],
     ).fetchall()
     return {tuple(r) for r in rows}
+
+
+def submitted_jobs(con, plan_id: str) -> dict[tuple[str, str], set[tuple[str, str, str]]]:
+    """{(object, Bulk job id): changes} of the changes whose last row is 'submitted': a killed run created that job
+    for them and recorded no outcome. The job may have run, be running still, or never have been closed."""
+    rows = con.execute(
+        "select object, record_id, field, arg_max(job_id, seq) from audit where plan_id = ? group by all "
+        "having arg_max(result, seq) = 'submitted'",
+        [plan_id],
+    ).fetchall()
+    jobs: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
+    for obj, rid, fld, job_id in rows:
+        jobs.setdefault((obj, job_id), set()).add((obj, rid, fld))
+    return jobs
 
 
 def applied_changes(con, plan_id: str) -> set[tuple[str, str, str]]:
@@ -298,10 +323,13 @@ def query(db_path: str | Path, record_id: str | None = None, plan_id: str | None
 
 def _select(con, where: str, params: list) -> list[dict]:
     con.execute("set TimeZone = 'UTC'")
+    has_job_id = con.execute(  # a file opened read-only as it is (verify) may predate the column
+        "select count(*) from duckdb_columns() where table_name = 'audit' and column_name = 'job_id'"
+    ).fetchone()[0]
     rows = con.execute(
         "select seq, run_id, plan_id, approver, object, record_id, field, before, after, result, error_code, "
-        f"message, strftime(\"at\", '%Y-%m-%dT%H:%M:%S.%gZ'), prev_hash, row_hash from audit where {where} "
-        "order by seq",
+        f"message, strftime(\"at\", '%Y-%m-%dT%H:%M:%S.%gZ'), {'job_id' if has_job_id else 'null'}, prev_hash, "
+        f"row_hash from audit where {where} order by seq",
         params,
     ).fetchall()
     return [dict(zip(COLUMNS, r)) for r in rows]

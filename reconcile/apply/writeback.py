@@ -28,15 +28,17 @@ def send(
     updates: dict[str, dict],
     bulk_threshold: int,
     on_batch=None,
+    on_job=None,
     lock_rounds: int = 4,
     backoff: float = 0.2,
     sleep=time.sleep,
 ) -> dict[str, tuple[bool, str | None, str | None]]:
-    """Write {record_id: {field: value}}; returns {record_id: (ok, error_code, message)}."""
+    """Write {record_id: {field: value}}; returns {record_id: (ok, error_code, message)}.
+    on_batch(ids) before each sObject Collections call; on_job(job_id, ids) when a Bulk API 2.0 job was created."""
     results: dict[str, tuple[bool, str | None, str | None]] = {}
     ids = sorted(updates)
     if len(ids) > bulk_threshold:
-        results.update(_bulk(client, sobject, ids, updates))
+        results.update(_bulk(client, sobject, ids, updates, on_job))
     else:
         for i in range(0, len(ids), COLLECTION_CHUNK):
             chunk = ids[i : i + COLLECTION_CHUNK]
@@ -79,13 +81,18 @@ def _collection(client, sobject: str, ids: list[str], updates: dict) -> dict:
     return out
 
 
-def _bulk(client, sobject: str, ids: list[str], updates: dict) -> dict:
+def _bulk(client, sobject: str, ids: list[str], updates: dict, on_job=None) -> dict:
     """One Bulk API 2.0 update job; None becomes '#N/A' (an empty cell would mean 'leave unchanged')."""
     rows = [{"Id": r, **{k: ("#N/A" if v is None else as_text(v)) for k, v in updates[r].items()}} for r in ids]
     columns = sorted({k for row in rows for k in row} - {"Id"})
     # every record of one job must carry the same columns: a missing column is 'leave unchanged' (empty cell)
     records = [{"Id": row["Id"], **{c: row.get(c, "") for c in columns}} for row in rows]
-    ok_csv, failed_csv = client.bulk_update(sobject, records)
+    ok_csv, failed_csv = client.bulk_update(sobject, records, on_job=on_job)
+    return bulk_answers(ids, ok_csv, failed_csv)
+
+
+def bulk_answers(ids, ok_csv: str, failed_csv: str) -> dict:
+    """{record_id: (ok, error_code, message)} of `ids` from a job's successful and failed results CSV."""
     out = {r: (False, "NOT_PROCESSED", "Bulk API did not report this record") for r in ids}
     for row in csv.DictReader(io.StringIO(ok_csv)):
         out[row["sf__Id"]] = (True, None, None)

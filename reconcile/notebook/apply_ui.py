@@ -31,7 +31,7 @@ from ..plan import load_plan
 from ..policy import load_policy, policy_path
 
 AUDIT_ROWS_SHOWN = 200
-AUDIT_COLUMNS = tuple(c for c in audit.COLUMNS if c not in ("plan_id", "prev_hash", "row_hash"))  # as shown
+AUDIT_COLUMNS = tuple(c for c in audit.COLUMNS if c not in ("plan_id", "job_id", "prev_hash", "row_hash"))  # as shown
 
 
 class ApplyPanel(w.VBox):
