@@ -484,20 +484,8 @@ app(["apply", plan, "--policy", policy] if policy else ["apply", plan])
 """
 
 
-@pytest.mark.parametrize(
-    "key, where, confirmed",
-    [
-        ("handmade", "before-call", 0),  # the pending rows are written, the PATCH never sent
-        ("handmade", "after-call", 3),  # the CampaignMember PATCH answered, its outcome rows never written
-        ("bulk", "bulk-uploaded", 0),  # a Bulk API 2.0 job open with its data: it never runs
-        ("bulk", "bulk-closed", -1),  # a job the org ran (every record), its results never read
-    ],
-)
-def test_a_real_apply_killed_at_each_moment_resumes_with_one_write_and_a_whole_trail(
-    org, plans, tmp_path, run_cli, key, where, confirmed
-):
-    plan_path, pol = prepared(org, plans, tmp_path, key)
-    changes = ready(plan_path)
+def kill_paused_apply(org, tmp_path, where: str, plan_path, pol) -> None:
+    """Run a real `reconcile apply` (PAUSE_SCRIPT) until it stops at `where`, then SIGKILL it."""
     script = tmp_path / "apply_paused.py"
     script.write_text(PAUSE_SCRIPT)
     proc = subprocess.Popen(
@@ -517,6 +505,23 @@ def test_a_real_apply_killed_at_each_moment_resumes_with_one_write_and_a_whole_t
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize(
+    "key, where, confirmed",
+    [
+        ("handmade", "before-call", 0),  # the pending rows are written, the PATCH never sent
+        ("handmade", "after-call", 3),  # the CampaignMember PATCH answered, its outcome rows never written
+        ("bulk", "bulk-uploaded", 0),  # a Bulk API 2.0 job open with its data: it never runs
+        ("bulk", "bulk-closed", -1),  # a job the org ran (every record), its results never read
+    ],
+)
+def test_a_real_apply_killed_at_each_moment_resumes_with_one_write_and_a_whole_trail(
+    org, plans, tmp_path, run_cli, key, where, confirmed
+):
+    plan_path, pol = prepared(org, plans, tmp_path, key)
+    changes = ready(plan_path)
+    kill_paused_apply(org, tmp_path, where, plan_path, pol)
     killed = audit_rows(plan_path)
     # a Bulk job's changes: 'pending', then 'submitted' with the job's id once Salesforce created it
     assert killed and {r["result"] for r in killed} == ({"pending", "submitted"} if key == "bulk" else {"pending"})
@@ -553,25 +558,7 @@ def test_a_real_apply_killed_while_its_bulk_job_is_in_progress_resumes_from_that
     plan_path, pol = prepared(org, plans, tmp_path, "bulk")
     changes = ready(plan_path)
     org.org.set_faults(bulk_processing_polls=3)
-    script = tmp_path / "apply_paused.py"
-    script.write_text(PAUSE_SCRIPT)
-    proc = subprocess.Popen(
-        [sys.executable, str(script), "bulk-closed", str(plan_path), str(pol)],
-        cwd=tmp_path,
-        env={**os.environ, **sandbox_env(org)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        assert line.strip() == "paused", proc.stderr.read() if proc.poll() is not None else line
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_paused_apply(org, tmp_path, "bulk-closed", plan_path, pol)
     [job] = [j["info"] for j in org.org.jobs.values() if j["kind"] == "ingest"]
     assert job["state"] == "UploadComplete" and not history(org)  # closed, not yet run: the re-read sees old values
     killed = audit_rows(plan_path)
