@@ -250,7 +250,9 @@ def demo(workdir, leads, no_apply):
     plan_summary_text(r.plan)
     if not no_apply:
         out.print(
-            f"Applied to the sandbox org: {r.apply_counts} in {r.requests} API requests; "
+            "Applied to the sandbox org: "
+            + (", ".join(f"{k} {v}" for k, v in r.apply_counts.items()) or "nothing to do")
+            + f" in {r.requests} API requests; "
             f"re-plan after apply: {r.replan_ready} ready changes left."
         )
         for label, path in sorted(r.files.items()):
