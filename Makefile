@@ -21,9 +21,11 @@ $(STAMP): pyproject.toml requirements.lock
 demo: install
 	$(BIN)/reconcile demo --workdir demo
 
-## test: the whole test suite (real kernels, real HTTPS to the local sandbox org, headless Chromium)
+## test: the whole test suite (real kernels, real HTTPS to the local sandbox org, headless Chromium), one pytest-xdist
+## worker per core (TEST_WORKERS=1 runs it in one process; each worker starts its own sandbox org per test module)
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 ## bench: performance measurements (not part of `make test`); LEADS=1000000 by default
 LEADS ?= 1000000
