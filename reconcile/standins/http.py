@@ -3,11 +3,50 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
+
+
+class ServiceHandler(tornado.web.RequestHandler):
+    """A stand-in's handler base: the errors tornado raises itself — no route (404, the app's
+    `default_handler_class`), a method the route does not serve (405, with `Allow`) — are answered in the service's
+    own error shape (`error_body`), never tornado's HTML page: a client of the service parses them as it parses the
+    service's other errors."""
+
+    def error_body(self, status: int, message: str):
+        """The service's error document for `status`; a str is sent as text/plain (Slack's webhook codes)."""
+        raise NotImplementedError
+
+    def allowed_methods(self) -> list[str]:
+        base = tornado.web.RequestHandler
+        return [m for m in self.SUPPORTED_METHODS if getattr(type(self), m.lower()) is not getattr(base, m.lower())]
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
+            message = f"HTTP method {self.request.method} is not allowed on {self.request.path}"
+        else:
+            message = f"No resource at {self.request.path}" if status_code == 404 else self._reason
+        body = self.error_body(status_code, message)
+        if isinstance(body, str):
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            return self.finish(body)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(body))
+
+
+def not_found_handler(base: type[ServiceHandler]) -> type[ServiceHandler]:
+    """The app's `default_handler_class`: any path no route matches is a 404 in `base`'s error shape."""
+
+    class NotFound(base):
+        def prepare(self):
+            raise tornado.web.HTTPError(404)
+
+    return NotFound
 
 
 class Served:

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 import tornado.web
 
-from .http import Served
+from .http import Served, ServiceHandler, not_found_handler
 
 NOT_FOUND = "Issue does not exist or you do not have permission to see it."
 # Jira's answer to a missing or wrong credential on REST resources (HTTP 401, JSON error collection).
@@ -69,11 +69,16 @@ class JiraState:
         return f"{project}-{n + 1}"
 
 
-class Base(tornado.web.RequestHandler):
+class Base(ServiceHandler):
     state: JiraState
 
     def initialize(self, state: JiraState):
         self.state = state
+
+    def error_body(self, status: int, message: str) -> dict:
+        # a path no resource serves (404) or a method it does not take (405) in Jira's error collection too
+        #   https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#status-codes
+        return {"errorMessages": [message], "errors": {}}
 
     def error(self, status: int, messages=(), errors=None):
         # Jira's error collection: {"errorMessages": [...], "errors": {field: message}}
@@ -95,8 +100,7 @@ class Base(tornado.web.RequestHandler):
             return self.error(fault, [f"Injected fault: HTTP {fault}."])
         version = self.path_kwargs.get("version")
         if st.flavor == "datacenter" and version == "3":  # Jira Data Center has no REST v3
-            self.set_status(404)
-            return self.finish("Not Found")
+            raise tornado.web.HTTPError(404)
         if not self._authorized():
             return self.error(401, [NOT_AUTHENTICATED])
 
@@ -179,17 +183,18 @@ class CommentHandler(Base):
         comments = self.state.comments[key]
         self.finish({"startAt": 0, "maxResults": 5000, "total": len(comments), "comments": comments})
 
+    # HEAD: Jira's REST resources are JAX-RS (Jersey), which answers HEAD with the GET's headers and no body
+    #   https://jakarta.ee/specifications/restful-ws/3.1/jakarta-restful-ws-spec-3.1#head_and_options
+    head = get
 
-class IssueHandler(Base):
+
+class IssueCreateHandler(Base):
     # Cloud v3 "Create issue": POST /rest/api/3/issue {"fields": {project, summary, issuetype, description(ADF)}}
     #   → 201 {"id", "key", "self"}
     #   https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-post
     # Data Center v2 "Create issue": POST /rest/api/2/issue, description a string
     #   https://developer.atlassian.com/server/jira/platform/rest/v10000/api-group-issue/#api-api-2-issue-post
-    def post(self, version, key=None):
-        if key is not None:
-            self.set_status(405)
-            return self.finish("Method Not Allowed")
+    def post(self, version):
         doc = self.body_json()
         if doc is None:
             return
@@ -217,9 +222,12 @@ class IssueHandler(Base):
         self.set_status(201)
         self.finish({"id": issue["id"], "key": issue["key"], "self": f"{self.base()}/issue/{issue['id']}"})
 
+
+class IssueHandler(Base):
     # "Get issue": GET …/issue/{issueIdOrKey}
-    def get(self, version, key=None):
-        issue = self.state.issues.get(self.state.key_of(key or "") or "")
+    #   https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-get
+    def get(self, version, key):
+        issue = self.state.issues.get(self.state.key_of(key) or "")
         if issue is None:
             return self.error(404, [NOT_FOUND])
         comments = self.state.comments[issue["key"]]
@@ -230,6 +238,8 @@ class IssueHandler(Base):
                 "fields": {**issue["fields"], "comment": {"comments": comments, "total": len(comments)}},
             }
         )
+
+    head = get  # JAX-RS HEAD, as on CommentHandler
 
 
 class MyselfHandler(Base):
@@ -244,6 +254,8 @@ class MyselfHandler(Base):
                 "active": True,
             }
         )
+
+    head = get  # JAX-RS HEAD, as on CommentHandler
 
 
 class JiraStandin(Served):
@@ -262,10 +274,12 @@ class JiraStandin(Served):
         app = tornado.web.Application(
             [
                 (r"/rest/api/(?P<version>[23])/issue/(?P<key>[^/]+)/comment", CommentHandler, kw),
-                (r"/rest/api/(?P<version>[23])/issue", IssueHandler, kw),
+                (r"/rest/api/(?P<version>[23])/issue", IssueCreateHandler, kw),
                 (r"/rest/api/(?P<version>[23])/issue/(?P<key>[^/]+)", IssueHandler, kw),
                 (r"/rest/api/(?P<version>[23])/myself", MyselfHandler, kw),
-            ]
+            ],
+            default_handler_class=not_found_handler(Base),
+            default_handler_args=kw,
         )
         super().__init__(app, port)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import tornado.web
 
-from .http import Served
+from .http import Served, ServiceHandler, not_found_handler
 
 CAP = 100_000
 # The prospect fields of https://developer.salesforce.com/docs/marketing/pardot/guide/prospect-v5.html that
@@ -155,9 +155,14 @@ class PardotState:
         self.requests = 0
 
 
-class Prospects(tornado.web.RequestHandler):
+class Prospects(ServiceHandler):
     def initialize(self, state: PardotState):
         self.state = state
+
+    def error_body(self, status: int, message: str) -> dict:
+        # a path no object serves (404) or a method the query does not take (405), in v5's {"code", "message"}
+        # (error-codes.html); ⚠ the code numbers are inferred (the HTTP status), clients must not depend on them
+        return {"code": status, "message": message}
 
     def error(self, status: int, err: tuple[int, str]):
         self.set_status(status)
@@ -271,7 +276,11 @@ class PardotStandin(Served):
     ):
         self.business_unit_id = business_unit_id
         self.state = PardotState(list(prospects or []), business_unit_id, token_ok or (lambda t: False), cap)
-        app = tornado.web.Application([(r"/api/v5/objects/prospects/?", Prospects, {"state": self.state})])
+        app = tornado.web.Application(
+            [(r"/api/v5/objects/prospects/?", Prospects, {"state": self.state})],
+            default_handler_class=not_found_handler(Prospects),
+            default_handler_args={"state": self.state},
+        )
         super().__init__(app, port)
 
     def env(self) -> dict[str, str]:

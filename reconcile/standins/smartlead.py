@@ -33,7 +33,7 @@ from pathlib import Path
 import tornado.web
 
 from ..demo_data.vocab import REPLY_CATEGORIES
-from .http import Served
+from .http import Served, ServiceHandler, not_found_handler
 
 WINDOW_S, WINDOW_REQUESTS = 2.0, 10
 TOO_MANY = "Too many requests. Please retry after {s} seconds."
@@ -64,9 +64,20 @@ class SmartleadState:
             return 0.0, self.limit - len(q), self.window - (now - q[0])
 
 
-class Api(tornado.web.RequestHandler):
+class Api(ServiceHandler):
     def initialize(self, state: SmartleadState):
         self.state = state
+
+    def error_body(self, status: int, message: str) -> dict:
+        # a path no endpoint serves (404) or a method it does not take (405): ⚠ inferred, the {"message"} body
+        # of the stand-in's other undocumented errors
+        return {"message": message}
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        with self.state.lock:  # the log holds every answer, these too
+            self.state.log.append((getattr(self, "_arrived", None) or time.monotonic(), self.request.path, status_code))
+        self._arrived = None
+        super().write_error(status_code, **kwargs)
 
     def prepare(self):
         st, key = self.state, self.get_query_argument("api_key", "")
@@ -262,6 +273,8 @@ class SmartleadStandin(Served):
                 (r"/api/v1/campaigns/(\d+)/leads/?", Leads, {"state": self.state}),
             ],
             log_function=_log_without_query,
+            default_handler_class=not_found_handler(Api),
+            default_handler_args={"state": self.state},
         )
         super().__init__(app, port)
         self.base_url = f"{self.url}/api/v1"

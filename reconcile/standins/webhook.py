@@ -15,12 +15,34 @@ from datetime import datetime, timezone
 
 import tornado.web
 
-from .http import Served
+from .http import Served, ServiceHandler, not_found_handler
 
 
-class Hook(tornado.web.RequestHandler):
-    def initialize(self, standin: "WebhookStandin", fmt: str):
-        self.standin, self.fmt = standin, fmt
+def refusal(fmt: str, status: int, text: str):
+    """An error in the format's own shape: Slack a plain-text code, Google Chat the Google API error envelope
+    (https://cloud.google.com/apis/design/errors#http_mapping), Teams Workflows a Logic Apps error."""
+    if fmt == "slack":
+        return text
+    if fmt == "google_chat":
+        kind = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 405: "UNIMPLEMENTED"}.get(status, "UNAVAILABLE")
+        return {"error": {"code": status, "message": text, "status": kind}}
+    kind = {400: "TriggerInputSchemaMismatch", 404: "WorkflowNotFound", 405: "TriggerRequestMethodNotValid"}
+    return {"error": {"code": kind.get(status, "ServiceError"), "message": text}}
+
+
+class Hook(ServiceHandler):
+    def initialize(self, standin: "WebhookStandin", fmt: str | None = None):
+        self.standin = standin
+        # a path no route matches (the app's default handler) is refused in the shape of the service it is under
+        top = self.request.path.split("/")[1]
+        self.fmt = fmt or next((f for f, p in WebhookStandin.PATHS.items() if p.split("/")[1] == top), "")
+
+    def error_body(self, status: int, message: str):
+        # a path no webhook has: Slack's no_service (404) as documented on the page above _slack; a GET to a webhook
+        # URL: ⚠ inferred, Slack's invalid_payload and the Teams / Google Chat errors for a method they do not take
+        if self.fmt == "slack":
+            return "no_service" if status == 404 else "invalid_payload"
+        return refusal(self.fmt or "google_chat", status, message)
 
     def post(self, secret):
         st = self.standin
@@ -38,22 +60,10 @@ class Hook(tornado.web.RequestHandler):
 
     def _refuse(self, status: int, text: str):
         self.set_status(status)
-        if self.fmt == "slack":
+        body = refusal(self.fmt, status, text)
+        if isinstance(body, str):
             self.set_header("Content-Type", "text/plain")
-            return self.finish(text)
-        if self.fmt == "google_chat":
-            return self.finish(
-                {
-                    "error": {
-                        "code": status,
-                        "message": text,
-                        "status": "INVALID_ARGUMENT" if status == 400 else "UNAVAILABLE",
-                    }
-                }
-            )
-        return self.finish(
-            {"error": {"code": "TriggerInputSchemaMismatch" if status == 400 else "ServiceError", "message": text}}
-        )
+        return self.finish(body)
 
     def _keep(self, doc):
         with self.standin.lock:
@@ -119,7 +129,9 @@ class WebhookStandin(Served):
         self.faults: list[int] = []
         self.lock = threading.Lock()
         app = tornado.web.Application(
-            [(prefix + r"([^/]+)", Hook, {"standin": self, "fmt": fmt}) for fmt, prefix in self.PATHS.items()]
+            [(prefix + r"([^/]+)", Hook, {"standin": self, "fmt": fmt}) for fmt, prefix in self.PATHS.items()],
+            default_handler_class=not_found_handler(Hook),
+            default_handler_args={"standin": self},
         )
         super().__init__(app, port)
 

@@ -1,0 +1,152 @@
+"""Wire fidelity of the stand-ins (Jira, Pardot, Smartlead, the incoming-webhook receiver) driven with plain
+`requests`: any well-behaved client of the real service must work against them, not only reconcile's. Each answer
+is compared with the status, Content-Type and body shape the service documents (the handlers cite the pages).
+The Salesforce org's wire tests are tests/test_sandbox_wire.py."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from reconcile.standins.jira import JiraStandin
+from reconcile.standins.pardot import PardotStandin
+from reconcile.standins.smartlead import SmartleadStandin
+from reconcile.standins.webhook import WebhookStandin
+
+TOKEN = "00D-live-session"
+
+
+@pytest.fixture(scope="module")
+def jira():
+    with JiraStandin(flavor="cloud", issues=["KLN-35"]) as j:
+        yield j
+
+
+@pytest.fixture(scope="module")
+def jira_dc():
+    with JiraStandin(flavor="datacenter", issues=["KLN-40"]) as j:
+        yield j
+
+
+@pytest.fixture(scope="module")
+def pardot():
+    with PardotStandin([{"id": 1, "email": "a@x.io"}], token_ok=lambda t: t == TOKEN) as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def smartlead():
+    with SmartleadStandin({9181: b'"id","email"\n"1","a@x.io"\n'}, limit=1000) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def hooks():
+    with WebhookStandin() as h:
+        yield h
+
+
+def call(standin, method: str, path: str, **kw) -> requests.Response:
+    """A plain request to a stand-in with the credentials its service wants (Jira basic auth, Pardot's two
+    headers, Smartlead's api_key query parameter)."""
+    if isinstance(standin, JiraStandin):
+        if standin.flavor == "cloud":
+            kw.setdefault("auth", (standin.email, standin.token))
+        else:
+            kw.setdefault("headers", {"Authorization": f"Bearer {standin.token}"})
+    elif isinstance(standin, PardotStandin):
+        kw.setdefault(
+            "headers", {"Authorization": f"Bearer {TOKEN}", "Pardot-Business-Unit-Id": standin.business_unit_id}
+        )
+    elif isinstance(standin, SmartleadStandin):
+        path += ("&" if "?" in path else "?") + f"api_key={standin.api_key}"
+    path = path.replace("<secret>", getattr(standin, "secret", ""))
+    return requests.request(method, standin.url + path, timeout=10, **kw)
+
+
+def jira_error(r) -> list[str]:
+    # Jira's error collection: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#status-codes
+    body = r.json()
+    assert set(body) == {"errorMessages", "errors"} and isinstance(body["errors"], dict)
+    return body["errorMessages"]
+
+
+def pardot_error(r) -> int:
+    # v5 errors: https://developer.salesforce.com/docs/marketing/pardot/guide/error-codes.html
+    body = r.json()
+    assert set(body) == {"code", "message"} and isinstance(body["code"], int) and body["message"]
+    return body["code"]
+
+
+def smartlead_error(r) -> str:
+    body = r.json()
+    assert set(body) == {"message"} and body["message"]
+    return body["message"]
+
+
+def chat_error(r) -> int:
+    # Google APIs' error envelope: https://cloud.google.com/apis/design/errors#http_mapping
+    body = r.json()
+    assert set(body) == {"error"} and {"code", "message", "status"} <= set(body["error"])
+    return body["error"]["code"]
+
+
+def teams_error(r) -> str:
+    body = r.json()
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"])
+    return body["error"]["code"]
+
+
+# ---- unknown paths and methods a route does not serve ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, method, path, status, allow, shape",
+    [
+        ("jira", "GET", "/rest/api/3/nope", 404, None, jira_error),
+        ("jira", "GET", "/nope", 404, None, jira_error),
+        ("jira", "DELETE", "/rest/api/3/issue/KLN-35", 405, {"GET", "HEAD"}, jira_error),
+        ("jira", "PUT", "/rest/api/3/myself", 405, {"GET", "HEAD"}, jira_error),
+        ("jira", "POST", "/rest/api/3/issue/KLN-35", 405, {"GET", "HEAD"}, jira_error),
+        ("jira", "GET", "/rest/api/3/issue", 405, {"POST"}, jira_error),
+        ("jira_dc", "GET", "/rest/api/3/myself", 404, None, jira_error),  # Data Center has no REST v3
+        ("pardot", "GET", "/api/v5/objects/nope", 404, None, pardot_error),
+        ("pardot", "GET", "/nope", 404, None, pardot_error),
+        ("pardot", "POST", "/api/v5/objects/prospects", 405, {"GET"}, pardot_error),
+        ("smartlead", "GET", "/api/v1/nope", 404, None, smartlead_error),
+        ("smartlead", "GET", "/api/v1/campaigns/abc/leads", 404, None, smartlead_error),
+        ("smartlead", "POST", "/api/v1/campaigns", 405, {"GET"}, smartlead_error),
+        ("smartlead", "DELETE", "/api/v1/campaigns/9181/leads-export", 405, {"GET"}, smartlead_error),
+        ("hooks", "GET", "/chat/v1/spaces/AAAA/m/<secret>", 405, {"POST"}, chat_error),
+        ("hooks", "GET", "/chat/v1/spaces/AAAA/nope", 404, None, chat_error),
+        ("hooks", "GET", "/teams/workflows/<secret>", 405, {"POST"}, teams_error),
+        ("hooks", "POST", "/teams/nope", 404, None, teams_error),
+    ],
+)
+def test_unknown_paths_and_wrong_methods_answer_the_services_json_error(
+    request, name, method, path, status, allow, shape
+):
+    r = call(request.getfixturevalue(name), method, path)
+    assert r.status_code == status
+    assert r.headers["Content-Type"].split(";")[0] == "application/json"
+    assert shape(r)
+    if allow:
+        assert set(r.headers["Allow"].replace(" ", "").split(",")) == allow
+
+
+@pytest.mark.parametrize(
+    "method, path, status, text",
+    [("GET", "/slack/T000/B000/<secret>", 405, "invalid_payload"), ("POST", "/slack/T000/nope", 404, "no_service")],
+)
+def test_slack_answers_its_plain_text_error_codes_on_unknown_paths_and_methods(hooks, method, path, status, text):
+    # Slack webhook errors are plain-text codes: https://api.slack.com/messaging/webhooks#handling_errors
+    r = call(hooks, method, path)
+    assert (r.status_code, r.headers["Content-Type"].split(";")[0], r.text) == (status, "text/plain", text)
+
+
+@pytest.mark.parametrize("path", ["/rest/api/3/myself", "/rest/api/3/issue/KLN-35", "/rest/api/3/issue/KLN-35/comment"])
+def test_jira_answers_head_as_its_get_without_the_body(jira, path):
+    got, head = call(jira, "GET", path), call(jira, "HEAD", path)
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["Content-Type"] == got.headers["Content-Type"]
+    assert head.headers["Content-Length"] == str(len(got.content))
