@@ -146,6 +146,10 @@ def test_a_torn_last_line_is_skipped_by_the_reader_and_moved_to_rejected_at_star
         ('{"event_type": "EMAIL_TELEPORTED"}', "event_type 'EMAIL_TELEPORTED' is not a Smartlead event type"),
         ('{"event_type": "EMAIL_BOUNCE", "event_timestamp": "2026-11-27T01:00:00Z"}', "no lead email"),
         ('{"event_type": "EMAIL_REPLY", "to_email": "a@x.io"}', "no event time"),
+        ('{"sl_lead_email": "a@x.io", "event_timestamp": "2026-11-27T01:00:00Z"}', "no event_type"),
+        ('{"event_type": "", "to_email": "a@x.io", "event_timestamp": "2026-11-27T01:00:00Z"}', "no event_type"),
+        ('{"event_type": ["EMAIL_REPLY"], "to_email": "a@x.io"}', "event_type is not a string"),
+        ('{"event_type": {"name": "EMAIL_REPLY"}, "to_email": "a@x.io"}', "event_type is not a string"),
     ],
 )
 def test_bad_payload_gets_400_and_is_kept_with_the_reason(server, tmp_path, body, reason):
@@ -153,6 +157,46 @@ def test_bad_payload_gets_400_and_is_kept_with_the_reason(server, tmp_path, body
     assert r.status_code == 400 and r.json()["error"].startswith(reason)
     kept = [json.loads(x) for x in next((tmp_path / "spool" / "rejected").glob("*.jsonl")).read_text().splitlines()]
     assert kept[-1]["reason"].startswith(reason) and kept[-1]["body"] == body
+    assert spooled(tmp_path / "spool") == []
+
+
+@pytest.mark.parametrize(
+    "content_type, status, reason",
+    [
+        ("text/plain", 415, "Content-Type 'text/plain' is not application/json"),
+        ("application/x-www-form-urlencoded", 415, "Content-Type 'application/x-www-form-urlencoded' is not"),
+        ("multipart/form-data; boundary=x", 415, "Content-Type 'multipart/form-data' is not"),
+    ],
+)
+def test_a_body_declared_as_something_else_than_json_is_refused_with_415_and_not_spooled(
+    server, tmp_path, content_type, status, reason
+):
+    """Smartlead posts its events as application/json (source_schemas §1.8); a body declared otherwise is not a
+    Smartlead event (a form post, a misconfigured proxy) and is kept in rejected/ with the reason."""
+    r = requests.post(server.url, data=json.dumps(event(1)), headers={"Content-Type": content_type})
+    assert (r.status_code, r.headers["Content-Type"]) == (status, "application/json")
+    assert r.json()["error"].startswith(reason)
+    assert spooled(tmp_path / "spool") == []
+    ok = requests.post(
+        server.url, data=json.dumps(event(2)), headers={"Content-Type": "application/json; charset=utf-8"}
+    )
+    assert ok.status_code == 200 and [e["stats_id"] for e in spooled(tmp_path / "spool")] == ["s-2"]
+
+
+def test_an_oversized_body_gets_413_and_other_methods_405_and_nothing_is_spooled(server, tmp_path):
+    from reconcile.sources.webhook import MAX_BODY
+
+    big = {**event(1), "reply_message": {"text": "y" * MAX_BODY}}
+    r = requests.post(server.url, json=big)
+    assert (r.status_code, r.headers["Content-Type"]) == (413, "application/json") and "8 MiB" in r.json()["error"]
+    for method in ("GET", "PUT", "DELETE"):
+        r = requests.request(method, server.url)
+        assert (r.status_code, r.headers.get("Allow"), r.headers["Content-Type"]) == (405, "POST", "application/json")
+        assert (
+            r.json()["error"]
+            == f"HTTP method {method} is not allowed: Smartlead posts its events (POST /smartlead/<secret>)"
+        )
+    assert requests.post(server.url.replace("/smartlead/", "/smartlad/"), json=event(2)).status_code == 404
     assert spooled(tmp_path / "spool") == []
 
 

@@ -12,8 +12,10 @@ SPOOL/events-YYYY-MM-DD.jsonl (UTC day of receipt), written with one write(2) on
 (the file, and the folder when the file is new) before the answer 200 — an acknowledged event survives a crash.
 A crash mid-write can leave only an unacknowledged partial last line: the reader skips it and the server, when it
 starts, moves it to SPOOL/rejected/ (reason "torn write") and truncates it, so later lines stay whole.
-A bad payload (not JSON, not an object, another event type, no lead email or time) gets 400 and is kept with the
-reason in SPOOL/rejected/rejected-YYYY-MM-DD.jsonl; a wrong secret gets 403 and is kept there too. The spool keeps
+A bad payload (not JSON, not an object, no event_type or another event type, no lead email or time) gets 400 and is
+kept with the reason in SPOOL/rejected/rejected-YYYY-MM-DD.jsonl; a wrong secret gets 403, a body sent as another
+Content-Type than application/json 415, and both are kept there too; a body over 8 MiB gets 413, another method than
+POST 405 (neither kept). Nothing refused is ever in the day files `pull` reads. The spool keeps
 every delivery; `copy_events` writes each event once (delivery_key: Smartlead may deliver an event again).
 """
 
@@ -115,6 +117,12 @@ def problem(doc) -> str | None:
     if not isinstance(doc, dict):
         return "payload is not a JSON object"
     kind = doc.get("event_type") or doc.get("event")
+    # every Smartlead payload names its event in event_type (older ones: event), §1.8 and the Webhook Guide
+    # https://help.smartlead.ai/Webhook-Guide-Updated-4d0ae6b2fa6a4db1b4c1ead824a86866
+    if kind is None or kind == "":
+        return "no event_type (every Smartlead webhook payload names its event in event_type)"
+    if not isinstance(kind, str):
+        return f"event_type is not a string but {json.dumps(kind)[:80]}"
     if kind in OTHER_EVENTS:
         return None
     if kind not in EVENTS:
@@ -149,16 +157,30 @@ class WebhookApp:
             while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
             return await send({"type": "lifespan.shutdown.complete"})
+        headers = dict(scope["headers"])
+        too_large = {"error": f"payload too large: a Smartlead event is at most {MAX_BODY >> 20} MiB"}
+        if int(headers.get(b"content-length", b"0") or 0) > MAX_BODY:
+            return await _answer(send, 413, too_large)
         body, more = b"", True
         while more:
             msg = await receive()
             body += msg.get("body", b"")
             more = msg.get("more_body", False)
             if len(body) > MAX_BODY:
-                return await _answer(send, 413, {"error": "payload too large"})
+                return await _answer(send, 413, too_large)
         path = scope["path"].rstrip("/")
-        if scope["method"] != "POST" or not (path == "/smartlead" or path.startswith("/smartlead/")):
+        if not (path == "/smartlead" or path.startswith("/smartlead/")):
             return await _answer(send, 404, {"error": "POST /smartlead/<secret>"})
+        if scope["method"] != "POST":  # RFC 9110 §15.5.6: 405 names the methods the resource takes in Allow
+            return await _answer(
+                send,
+                405,
+                {
+                    "error": f"HTTP method {scope['method']} is not allowed: Smartlead posts its events "
+                    "(POST /smartlead/<secret>)"
+                },
+                [(b"allow", b"POST")],
+            )
         try:
             doc = json.loads(body)
         except ValueError:
@@ -168,13 +190,19 @@ class WebhookApp:
         signed = doc.get("secret_key") if isinstance(doc, dict) else None
         given = (
             path.removeprefix("/smartlead").lstrip("/")
-            or dict(scope["headers"]).get(HEADER, b"").decode()
+            or headers.get(HEADER, b"").decode()
             or (signed if isinstance(signed, str) else "")
         )
         kept = body.replace(self.secret.encode(), b"***")  # what rejected/ keeps never holds the secret
         if not secrets.compare_digest(given.encode(), self.secret.encode()):
             await asyncio.to_thread(self.spool.reject, "wrong or missing webhook secret", kept)
             return await _answer(send, 403, {"error": "wrong or missing webhook secret"})
+        declared = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
+        if declared and declared != "application/json" and not declared.endswith("+json"):
+            # Smartlead posts application/json (§1.8); no Content-Type at all is read as JSON (RFC 9110 §8.3)
+            reason = f"Content-Type '{declared}' is not application/json: Smartlead posts its events as JSON"
+            await asyncio.to_thread(self.spool.reject, reason, kept)
+            return await _answer(send, 415, {"error": reason})
         reason = "body is not JSON" if doc is body else problem(doc)
         if reason:
             await asyncio.to_thread(self.spool.reject, reason, kept)
@@ -185,13 +213,14 @@ class WebhookApp:
         await _answer(send, 200, {"ok": True})
 
 
-async def _answer(send, status: int, doc: dict) -> None:
+async def _answer(send, status: int, doc: dict, extra: list | None = None) -> None:
     body = json.dumps(doc).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            + (extra or []),
         }
     )
     await send({"type": "http.response.body", "body": body})
