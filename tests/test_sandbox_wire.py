@@ -236,6 +236,55 @@ def test_resources_need_a_session_and_an_existing_version(org):
     assert future.status_code == 404 and error_of(future) == "NOT_FOUND"
 
 
+def test_an_unknown_resource_of_an_existing_version_needs_a_session_first(org):
+    # the version's resources are behind the session check: a bad token is INVALID_SESSION_ID whatever the path
+    for path in (f"{V}/nope", f"{V}/sobjects/Lead/describe/nope"):
+        answer = http(org, "nope").get(path)
+        assert answer.status_code == 401 and error_of(answer) == "INVALID_SESSION_ID"
+    assert http(org, "nope").get("/nope").status_code == 404  # no resource outside /services at all
+
+
+@pytest.mark.parametrize(
+    "method, path, status, code, allowed",
+    [
+        ("GET", f"{V}/nope", 404, "NOT_FOUND", None),
+        ("POST", f"{V}/limits", 405, "METHOD_NOT_ALLOWED", "GET,HEAD"),
+        ("POST", f"{V}/sobjects/Lead/{LEADS[0]}", 405, "METHOD_NOT_ALLOWED", "DELETE,GET,HEAD,PATCH"),
+        ("PUT", f"{V}/query", 405, "METHOD_NOT_ALLOWED", "GET,HEAD"),
+    ],
+)
+def test_unknown_resources_and_methods_are_salesforce_errors_and_count_as_api_calls(
+    org, method, path, status, code, allowed
+):
+    # "Status Codes and Error Responses": https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm
+    # "API Usage" header on every REST answer: https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm
+    answer = http(org).request(method, path)
+    assert answer.status_code == status and error_of(answer) == code
+    assert answer.headers["content-type"] == "application/json;charset=UTF-8"
+    assert answer.headers["sforce-limit-info"] == f"api-usage={org.org.api_used}/{org.org.daily_limit}"
+    if allowed:
+        assert answer.json()[0]["message"] == f"HTTP Method '{method}' not allowed. Allowed are {allowed}"
+
+
+@pytest.mark.parametrize(
+    "path, accept",
+    [
+        (f"{V}/limits", "identity"),
+        (f"{V}/sobjects/Lead/describe", "gzip"),
+        (f"{V}/sobjects/Lead/{LEADS[0]}", "identity"),
+    ],
+)
+def test_head_answers_the_headers_of_the_get_without_its_body(org, path, accept):
+    # HEAD "retrieves resource metadata" with the headers a GET would send (the resources list GET and HEAD):
+    #   https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/intro_rest_resources.htm
+    client = http(org, **{"Accept-Encoding": accept})
+    got, head = client.get(path), client.head(path)
+    assert (head.status_code, head.content) == (200, b"")
+    for name in ("content-type", "content-length", "content-encoding"):
+        assert head.headers.get(name) == got.headers.get(name)
+    assert head.headers["sforce-limit-info"].startswith("api-usage=")
+
+
 # ---- SOQL -----------------------------------------------------------------------------------------------
 
 

@@ -41,15 +41,20 @@ _COMPILED = [(m.split(), re.compile(p + "$", re.IGNORECASE), h, w) for m, p, h, 
 UNAUTHENTICATED = (rest.versions, oauth.token, soap.login)
 
 
+_VERSIONED = re.compile(_V + r"(?:/.*)?$", re.IGNORECASE)
+
+
 def route(method: str, path: str):
-    """(handler, groups, mutating) for a request; ApiError 404/405 if nothing matches."""
+    """(handler, groups, mutating) for a request; ApiError 404/405 if nothing matches. HEAD is served by every GET
+    route (the resource pages list GET and HEAD; HEAD answers the GET's headers without its body,
+    https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/intro_rest_resources.htm)."""
     allowed = []
     for methods, pattern, handler, mutating in _COMPILED:
         match = pattern.match(path)
         if match:
-            if method in methods:
+            if method in methods or (method == "HEAD" and "GET" in methods):
                 return handler, match.groups(), mutating
-            allowed += methods
+            allowed += methods + (["HEAD"] if "GET" in methods else [])
     if allowed:
         raise ApiError(
             405,
@@ -64,12 +69,18 @@ def dispatch(org: Org, req: Request) -> Response:
     faults = org.faults
     if faults.latency_ms:
         time.sleep(faults.latency_ms / 1000)
+    versioned = _VERSIONED.match(req.path)
+    if versioned and float(versioned.group(1)) > rest.LATEST:
+        return not_found().response()  # a version this org does not have yet
     try:
         handler, groups, mutating = route(req.method, req.path)
-        if req.path.startswith("/services/data/v") and float(groups[0]) > rest.LATEST:
-            raise not_found()  # a version this org does not have yet
     except ApiError as err:
-        return err.response()
+        if not versioned:
+            return err.response()
+        # a version's resources are behind the session: a bad token is 401 whatever the path, and with a good
+        # one a 404/405 is an API call like any other, with its Sforce-Limit-Info ("API Usage",
+        # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm)
+        handler, groups, mutating = err, versioned.groups(), False
     if handler in UNAUTHENTICATED:
         req.org, req.match = org, groups
         with org.lock:
@@ -96,6 +107,8 @@ def dispatch(org: Org, req: Request) -> Response:
     req.match = groups[1:] if req.path.startswith("/services/data/v") else groups
     with org.lock:  # one request at a time touches the org: simple and race-free
         try:
+            if isinstance(handler, ApiError):
+                raise handler
             response = handler(req)
         except ApiError as err:
             response = err.response()

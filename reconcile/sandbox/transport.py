@@ -52,7 +52,7 @@ class SandboxApp:
         response = await asyncio.get_running_loop().run_in_executor(
             self.workers, self._handle, scope["method"], path, params, headers, body
         )
-        await _send(send, response, headers.get("accept-encoding", ""))
+        await _send(send, response, headers.get("accept-encoding", ""), scope["method"])
 
     def _handle(self, method: str, path: str, params: dict, headers: dict, body: bytes) -> Response:
         req = Request(method, path, params, headers, b"")
@@ -123,7 +123,7 @@ def _accepts(accept_encoding: str) -> str | None:
     return next((c for c in ("gzip", "deflate") if offered.get(c, offered.get("*", 0)) > 0), None)
 
 
-async def _send(send, response: Response, accept_encoding: str) -> None:
+async def _send(send, response: Response, accept_encoding: str, method: str = "GET") -> None:
     body = b"" if response.status in NO_BODY else response.body
     headers = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers.items()]
     if response.content_type and response.status not in NO_BODY:
@@ -135,7 +135,8 @@ async def _send(send, response: Response, accept_encoding: str) -> None:
     if response.status not in NO_BODY:
         headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    # HEAD: the GET's headers, Content-Length included, and no body (RFC 9110 §9.3.2)
+    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
 
 
 class _Uvicorn(uvicorn.Server):
