@@ -830,7 +830,7 @@ def standins():
     multiple=True,
     default=["KLN-35"],
     show_default=True,
-    help="Jira issue that exists from the start; repeatable.",
+    help="Jira issue that exists from the start, and its project (a new issue needs an existing project); repeatable.",
 )
 def standins_serve(jira_flavor, issues):
     """Serve a Jira stand-in (Cloud REST v3 or Data Center REST v2), a webhook receiver (Slack, Teams, Google

@@ -150,3 +150,38 @@ def test_jira_answers_head_as_its_get_without_the_body(jira, path):
     assert (head.status_code, head.content) == (200, b"")
     assert head.headers["Content-Type"] == got.headers["Content-Type"]
     assert head.headers["Content-Length"] == str(len(got.content))
+
+
+# ---- Jira create issue: validation errors by field ------------------------------------------------------
+
+
+def issue_fields(**fields) -> dict:
+    return {
+        "fields": {"project": {"key": "KLN"}, "summary": "Weekly findings", "issuetype": {"name": "Task"}, **fields}
+    }
+
+
+@pytest.mark.parametrize(
+    "fields, errors",
+    [
+        ({"project": {"key": "NOPE"}}, {"project": "valid project is required"}),
+        ({"project": {"id": "99999"}}, {"project": "valid project is required"}),
+        ({"summary": "x" * 256}, {"summary": "Summary must be less than 255 characters."}),
+        ({"summary": "two\nlines"}, {"summary": "The summary is invalid because it contains newline characters."}),
+    ],
+)
+def test_jira_create_issue_refuses_by_field_what_jira_refuses(jira, fields, errors):
+    # 400 with the error collection's `errors` map by field:
+    #   https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-post
+    before = set(jira.issues)
+    r = call(jira, "POST", "/rest/api/3/issue", json=issue_fields(**fields))
+    assert r.status_code == 400 and r.json() == {"errorMessages": [], "errors": errors}
+    assert set(jira.issues) == before
+
+
+def test_jira_create_issue_takes_the_project_by_key_or_by_id(jira):
+    project = call(jira, "GET", "/rest/api/3/issue/KLN-35").json()["fields"]["project"]
+    by_id = call(jira, "POST", "/rest/api/3/issue", json=issue_fields(project={"id": project["id"]}))
+    by_key = call(jira, "POST", "/rest/api/3/issue", json=issue_fields(summary="x" * 255))
+    assert (by_id.status_code, by_key.status_code) == (201, 201)
+    assert by_id.json()["key"].startswith("KLN-") and by_key.json()["key"].startswith("KLN-")

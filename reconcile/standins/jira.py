@@ -40,6 +40,8 @@ class JiraState:
         self.faults: list[int] = []
         self.requests: list[dict] = []
         self.ids = itertools.count(10000)
+        # the projects: those of the seeded issues, ids as Jira numbers them (a project is named by key or id)
+        self.projects = {p: str(n) for n, p in enumerate(dict.fromkeys(k.split("-")[0] for k in issues), 10000)}
         for key in issues:
             self.add_issue(key, f"Sprint ticket {key}")
 
@@ -50,7 +52,7 @@ class JiraState:
             "fields": {
                 "summary": summary,
                 "description": description,
-                "project": {"key": key.split("-")[0]},
+                "project": {"id": self.projects.get(key.split("-")[0]), "key": key.split("-")[0]},
                 "issuetype": {"name": "Task"},
             },
         }
@@ -63,6 +65,13 @@ class JiraState:
         if issue_id_or_key in self.issues:
             return issue_id_or_key
         return next((k for k, issue in self.issues.items() if issue["id"] == issue_id_or_key), None)
+
+    def project_key(self, ref) -> str | None:
+        """The key of the project a create's fields.project names ({"key": …} or {"id": …}), None if none exists."""
+        if not isinstance(ref, dict):
+            return None
+        by_id = {v: k for k, v in self.projects.items()}
+        return ref["key"] if ref.get("key") in self.projects else by_id.get(str(ref.get("id")))
 
     def next_key(self, project: str) -> str:
         n = max([int(KEY.match(k).group(2)) for k in self.issues if k.startswith(project + "-")] or [0])
@@ -201,11 +210,18 @@ class IssueCreateHandler(Base):
         fields = doc.get("fields") if isinstance(doc, dict) else None
         fields = fields if isinstance(fields, dict) else {}
         errors = {}
-        project = (fields.get("project") or {}).get("key") if isinstance(fields.get("project"), dict) else None
-        if not project or not re.match(r"^[A-Z][A-Z0-9_]+$", str(project)):
+        # Jira's field errors: a project that does not exist (by key or id), a summary missing, over 255
+        # characters or on more than one line (the messages Jira answers in `errors`)
+        project = self.state.project_key(fields.get("project"))
+        if project is None:
             errors["project"] = "valid project is required"
-        if not fields.get("summary"):
+        summary = fields.get("summary")
+        if not summary or not isinstance(summary, str):
             errors["summary"] = "You must specify a summary of the issue."
+        elif len(summary) > 255:
+            errors["summary"] = "Summary must be less than 255 characters."
+        elif "\n" in summary or "\r" in summary:
+            errors["summary"] = "The summary is invalid because it contains newline characters."
         if not isinstance(fields.get("issuetype"), dict) or not (
             fields["issuetype"].get("name") or fields["issuetype"].get("id")
         ):
