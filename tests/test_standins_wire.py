@@ -185,3 +185,10 @@ def test_jira_create_issue_takes_the_project_by_key_or_by_id(jira):
     by_key = call(jira, "POST", "/rest/api/3/issue", json=issue_fields(summary="x" * 255))
     assert (by_id.status_code, by_key.status_code) == (201, 201)
     assert by_id.json()["key"].startswith("KLN-") and by_key.json()["key"].startswith("KLN-")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/campaigns", "/api/v1/campaigns/9181/leads", "/api/v1/campaigns/1/leads"])
+def test_smartlead_json_answers_declare_their_charset(smartlead, path):
+    # every JSON answer has one Content-Type naming its charset (GET /campaigns had a bare application/json)
+    r = call(smartlead, "GET", path)
+    assert r.headers["Content-Type"].lower() == "application/json; charset=utf-8"

@@ -122,8 +122,9 @@ class Api(ServiceHandler):
 
 class Campaigns(Api):
     def get(self):
-        # GET /campaigns answers a bare list (no envelope), ids as integers
-        self.set_header("Content-Type", "application/json")
+        # GET /campaigns answers a bare list (no envelope), ids as integers; its Content-Type names the charset as
+        # the other JSON answers do
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.write(json.dumps([_campaign(cid) for cid in sorted(self.state.campaigns)]))
 
 
