@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 
@@ -19,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from . import planfile
+from .errors import ReconcileError
 from .files import short_id
 
 err = Console(stderr=True)
@@ -27,14 +29,16 @@ out = Console(width=None if sys.stdout.isatty() else 160)  # logs and pipes get 
 
 class Steps:
     """Progress of a long command: a bar with %, elapsed time and ETA on a terminal; periodic plain lines on stderr
-    otherwise (`[planning 12.3s] 14/56 staging clay/outbound.csv`, at most one every EVERY seconds and none in the
+    otherwise (`[planning 12.3s] 14/44 reading clay/replies.csv`, at most one every EVERY seconds and none in the
     first EVERY seconds, so a quick command — or one that stops on bad input — prints only its result), so cron logs
-    show where a long run is. Call it with each step's text; `expect(n)` announces how many steps there are."""
+    show where a long run is; RECONCILE_PROGRESS_EVERY sets EVERY (seconds). Call it with each step's text;
+    `expect(n)` announces how many steps there are."""
 
     EVERY = 2.0
 
     def __init__(self, label: str, tty: bool):
         self.label, self.tty, self.done, self.total = label, tty, 0, None
+        self.every = progress_every()
         self.started = self.printed = time.monotonic()
         self.bar = None
         if tty:
@@ -61,11 +65,29 @@ class Steps:
             self.bar.update(self.task, completed=self.done - 1, description=f"{self.label}: {msg}")
             return
         now = time.monotonic()
-        if now - self.printed < self.EVERY:
+        if now - self.printed < self.every:
             return
         self.printed = now
         of = f"/{self.total}" if self.total else ""
         print(f"[{self.label.lower()} {now - self.started:.1f}s] {self.done}{of} {msg}", file=sys.stderr, flush=True)
+
+
+def progress_every() -> float:
+    """Seconds between two progress lines in a log (RECONCILE_PROGRESS_EVERY, default Steps.EVERY).
+    ReconcileError: a value that is not a number of seconds ≥ 0."""
+    raw = os.environ.get("RECONCILE_PROGRESS_EVERY", "").strip()
+    if not raw:
+        return Steps.EVERY
+    try:
+        every = float(raw)
+    except ValueError:
+        every = -1.0
+    if not every >= 0 or every == float("inf"):
+        raise ReconcileError(
+            f"RECONCILE_PROGRESS_EVERY = '{raw}' is not a number of seconds: set e.g. 2 (a progress line at most every "
+            "2 s), 0 (one per step) or unset it."
+        )
+    return every
 
 
 @contextlib.contextmanager

@@ -301,6 +301,21 @@ def signing_key_dir(tmp_path_factory):
             os.environ[k] = v
 
 
+@pytest.fixture(scope="session", autouse=True)
+def quiet_progress():
+    """No periodic progress lines (console.Steps) in any test's output, however slow a busy machine makes a command:
+    tests compare stderr exactly. Subprocesses inherit it; test_console sets its own."""
+    import os
+
+    saved = os.environ.get("RECONCILE_PROGRESS_EVERY")
+    os.environ["RECONCILE_PROGRESS_EVERY"] = "86400"
+    yield
+    if saved is None:
+        os.environ.pop("RECONCILE_PROGRESS_EVERY", None)
+    else:
+        os.environ["RECONCILE_PROGRESS_EVERY"] = saved
+
+
 # ------------------------------------------------------------------------------------------ sandbox org
 
 
