@@ -432,6 +432,21 @@ def test_a_closed_bulk_job_can_be_held_in_progress_as_a_real_org_runs_it_later(o
     assert client_.get_ingest_results(job["id"], "successfulResults").count("\n") == 2
 
 
+def test_a_bulk_close_can_be_carried_out_and_answered_503_as_a_lost_answer(org_handle, sf):
+    """`http_503_after_paths`: the org commits the request, the caller hears 503 (a proxy that lost the answer)."""
+    org_handle.org.set_faults(http_503_after_paths={r"^PATCH .*/jobs/ingest/\w+$": 1})
+    client_ = sf.bulk2.Lead._client
+    job = client_.create_job("update")
+    client_.upload_job_data(job["id"], f"Id,Industry\n{LEAD},Banking\n")
+    with pytest.raises(SalesforceGeneralError) as exc:
+        client_.close_job(job["id"])
+    assert exc.value.status == 503 and error_code(exc) == "SERVER_UNAVAILABLE"
+    assert client_.get_job(job["id"], False)["state"] == "JobComplete"  # the close was committed: the job ran
+    assert org_handle.org.records("Lead")[LEAD]["Industry"] == "Banking"
+    with pytest.raises(SalesforceMalformedRequest):  # the fault is used up: the next answer is the org's own
+        client_.close_job(job["id"])
+
+
 def test_bulk_job_with_hidden_field_fails(sf):
     with pytest.raises(SalesforceOperationError, match="Field name not found : Phone"):
         sf.bulk2.Lead.update(records=[{"Id": LEAD, "Phone": "1"}], wait=0.01)

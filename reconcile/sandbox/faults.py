@@ -15,6 +15,9 @@ class Faults:
     http_503_next: int = 0  # the next K requests answer 503
     # regex -> K: the next K requests whose "METHOD path" it matches answer 503 ({"GET .*/successfulResults$": 1})
     http_503_paths: dict = field(default_factory=dict)
+    # regex -> K: the next K requests it matches that succeed are carried out, then answered 503 as if the answer was
+    # lost on the way back (a proxy timeout): {"^PATCH .*/jobs/ingest/[^/]+$": 1} closes a Bulk job and says it failed
+    http_503_after_paths: dict = field(default_factory=dict)
     expire_after_calls: int | None = None  # after K more requests the integration session is invalid
     latency_ms: int = 0
     fail_records: dict = field(default_factory=dict)  # record id -> (statusCode, message, fields)
@@ -53,6 +56,14 @@ class Faults:
             self.http_503_next -= 1
             return True
         return bool(self.http_503_every) and self._requests % self.http_503_every == 0
+
+    def answer_is_lost(self, request: str) -> bool:
+        """True if the answer to this carried-out request ("METHOD path") must be replaced by a 503."""
+        for pattern, left in self.http_503_after_paths.items():
+            if left > 0 and re.search(pattern, request):
+                self.http_503_after_paths[pattern] = left - 1
+                return True
+        return False
 
     def session_expires_now(self) -> bool:
         """Count one request against `expire_after_calls`; True once the budget is used up."""

@@ -89,11 +89,7 @@ def dispatch(org: Org, req: Request) -> Response:
         if faults.session_expires_now():
             org.expire_session("integration")
         if faults.next_request_is_503(f"{req.method} {req.path}"):
-            return ApiError(
-                503,
-                "SERVER_UNAVAILABLE",
-                "Server is temporarily unavailable, try again later.",
-            ).response()
+            return _unavailable()
         token = req.headers.get("authorization", "").removeprefix("Bearer ").strip()
         req.user = org.user_for_session(token)
         if req.user is None:
@@ -114,7 +110,13 @@ def dispatch(org: Org, req: Request) -> Response:
             response = err.response()
         if mutating and response.status < 300:
             org.save()
+        if response.status < 300 and faults.answer_is_lost(f"{req.method} {req.path}"):
+            response = _unavailable()  # carried out, but the caller hears a 503
         return _with_usage(org, response)
+
+
+def _unavailable() -> Response:
+    return ApiError(503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable, try again later.").response()
 
 
 def _with_usage(org: Org, response: Response) -> Response:
