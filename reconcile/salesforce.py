@@ -254,12 +254,15 @@ class Client:
         while True:
             attempt += 1
             self.requests_made += 1
+            session = self.sf
             try:
                 result = run()
             except SFError as e:
                 kind = classify(e)
-                if kind == REAUTH:
-                    if not reauthed and self._reauthenticate():
+                if (
+                    kind == REAUTH
+                ):  # a call made within run() may have logged in again already (_abandon): once is enough
+                    if not reauthed and (self.sf is not session or self._reauthenticate()):
                         reauthed = True
                         continue
                     raise self._session_ended() from e
@@ -400,20 +403,27 @@ class Client:
             "restful", "composite/sobjects", method="PATCH", safe=False, json={"allOrNone": False, "records": records}
         )
 
-    def bulk_update(self, sobject: str, records: list[dict], on_job=None) -> tuple[str, str]:
+    def bulk_update(self, sobject: str, records: list[dict], on_job=None, on_abandoned=None) -> tuple[str, str]:
         """Bulk API 2.0 update job(s) (one per ~100 MB of CSV); returns (successful CSV, failed CSV).
 
         Driven step by step rather than through `bulk2.<object>.update`, whose one call retried as a whole would
         send a committed job again when a later read failed: creating, uploading and closing a job is one unit
         (nothing is written before Salesforce answers the close), so it is what is resent; once closed the job
-        writes, and only the reads after it (poll, results) are retried — never the job.
+        writes, and only the reads after it (poll, results) are retried — never the job. A job whose upload or
+        close failed is settled before the unit is sent again (_submit_update): followed if it was closed after all,
+        else aborted, so none is left Open.
         on_job(job_id, record ids): called as soon as Salesforce created a job, before its data is uploaded, so
-        the caller can make the job id durable before the job can run (apply's audit; see bulk_job_results)."""
+        the caller can make the job id durable before the job can run (apply's audit; see bulk_job_results).
+        on_abandoned(job_id, record ids, note): a job was given up after its upload or close failed; `note` says
+        whether it was aborted."""
         ok, failed = [], []
         for _count, data in _split_csv(records=_convert_dict_to_csv(records), line_ending=LineEnding.LF):
             ids = [row["Id"] for row in csv.DictReader(io.StringIO(data))]
             created = (lambda job_id, ids=ids: on_job(job_id, ids)) if on_job else None
-            job_id = self._bulk(lambda data=data, c=created: self._submit_update(sobject, data, c), safe=False)
+            dropped = (lambda job_id, note, ids=ids: on_abandoned(job_id, ids, note)) if on_abandoned else None
+            job_id = self._bulk(
+                lambda data=data, c=created, d=dropped: self._submit_update(sobject, data, c, d), safe=False
+            )
             self._wait_for_ingest(sobject, job_id)
             ok_csv, failed_csv = self._ingest_results(sobject, job_id)
             ok.append(ok_csv)
@@ -449,14 +459,53 @@ class Client:
     def _bulk2(self, sobject: str):
         return getattr(self.sf.bulk2, sobject)._client  # the current session's (it changes after a re-login)
 
-    def _submit_update(self, sobject: str, data: str, on_created=None) -> str:
+    def _submit_update(self, sobject: str, data: str, on_created=None, on_abandoned=None) -> str:
+        """One try at the create/upload/close unit. When the upload or the close fails after Salesforce created the
+        job, that job is settled before the error goes on (to be sent again as a new job, or to stop the run): a
+        close whose error answer hid a committed close is followed — its id returned as if the close had answered —
+        and a job still Open is aborted (Bulk API 2.0 "Abort a Job"; best effort: an Open job never runs)."""
         bulk = self._bulk2(sobject)
         job_id = bulk.create_job(Operation.update)["id"]
         if on_created:
             on_created(job_id)
-        bulk.upload_job_data(job_id, data)
-        bulk.close_job(job_id)
+        step = "upload"
+        try:
+            bulk.upload_job_data(job_id, data)
+            step = "close"
+            bulk.close_job(job_id)
+        except (SFError, requests.RequestException) as e:
+            if step == "close" and self._closed_after_all(sobject, job_id, e):
+                return job_id
+            note = self._abandon(sobject, job_id, step, e)
+            if on_abandoned:
+                on_abandoned(job_id, note)
+            raise
         return job_id
+
+    def _closed_after_all(self, sobject: str, job_id: str, error: Exception) -> bool:
+        """Whether a job whose close got an error answer was closed all the same (asked for: not Open). When
+        Salesforce cannot say, the run stops: sending the job again could run its records twice."""
+        try:
+            info = self._bulk(lambda: self._bulk2(sobject).get_job(job_id, False), safe=True)
+        except SalesforceError as e:
+            raise ApplyStopped(
+                f"Closing the bulk job {job_id} failed ({self._what(error)}) and Salesforce cannot say whether it "
+                f"was closed: {e} Nothing was lost: rerun the same command to resume from that job."
+            ) from e
+        return info["state"] != JobState.open
+
+    def _abandon(self, sobject: str, job_id: str, step: str, error: Exception) -> str:
+        """Abort a job whose upload or close failed; what happened, for the audit. Best effort: a job left Open
+        never runs (a rerun aborts it, see bulk_job_results)."""
+        why = f"its {step} failed ({self._what(error)})"
+        try:
+            self._bulk(lambda: self._bulk2(sobject).abort_job(job_id, False), safe=True)
+        except (SalesforceError, ApplyStopped) as e:
+            return f"Bulk API 2.0 job {job_id} not aborted after {why}: {e} It stays Open, which never runs."
+        return f"Bulk API 2.0 job {job_id} aborted after {why}."
+
+    def _what(self, e: Exception) -> str:
+        return _short(e) if isinstance(e, SFError) else self._problem(e)
 
     def _wait_for_ingest(self, sobject: str, job_id: str) -> None:
         """Poll the closed job until it is JobComplete; Failed or Aborted: SalesforceError. What such a job processed

@@ -32,5 +32,8 @@ def test_token_expiry_during_a_bulk_job_logs_in_again_and_finishes_in_one_run(
     assert set(res.counts) == {"applied"} and client.reauths == 1
     assert_each_change_once(org, ready(plan_path))
     assert ingest_jobs_run(org) == 1  # a job the org had already run is not sent again after the re-login
+    assert not [j for j in org.org.jobs.values() if j["kind"] == "ingest" and j["info"]["state"] == "Open"]
     assert [r["status"] for r in org.org.request_log if r["path"] == "/services/oauth2/token"] == [200, 200]
-    assert {r["result"] for r in audit_rows(plan_path)} == {"pending", "submitted", "applied"}
+    # expired at the upload, the job was given up (aborted after the re-login) and its records sent in a new one
+    abandoned = {"abandoned"} if calls_before_expiry == 3 else set()
+    assert {r["result"] for r in audit_rows(plan_path)} == {"pending", "submitted", "applied"} | abandoned

@@ -405,10 +405,27 @@ def _write(
                 ],
             )
 
+        def abandoned(job_id, ids, note, obj=obj):  # a job given up after its upload or close failed
+            audit.record(
+                con,
+                result.run_id,
+                plan["plan_id"],
+                approver,
+                [{**_outcome(c, "abandoned", None, note), "job_id": job_id} for r in ids for c in changes_of[(obj, r)]],
+            )
+
         if len(updates) > pol.thresholds.bulk_threshold:  # one Bulk API job carries every record at once, so every
             announce(sorted(updates))  # record is 'pending' in the audit before the job is sent
         try:
-            answers = send(client, obj, updates, pol.thresholds.bulk_threshold, on_batch=announce, on_job=submitted)
+            answers = send(
+                client,
+                obj,
+                updates,
+                pol.thresholds.bulk_threshold,
+                on_batch=announce,
+                on_job=submitted,
+                on_abandoned=abandoned,
+            )
         except ApplyStopped as e:
             result.stopped = str(e)
             raise

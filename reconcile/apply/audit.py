@@ -5,7 +5,8 @@ the outcome after it. A run killed between the two leaves 'pending' rows; the ne
 and records what really happened, so nothing is written twice and no row is lost. A Bulk API 2.0 job runs
 after it is closed, maybe long after: right after Salesforce creates it (before any data is sent) each of its
 changes gets a 'submitted' row carrying the `job_id`, so a rerun asks Salesforce for that job's results instead of
-re-reading values the job may not have written yet.
+re-reading values the job may not have written yet. A job given up because its upload or close failed gets an
+'abandoned' row per change (its `job_id`, and whether it was aborted) before the changes are sent in a new job.
 
 Tamper evidence: each row carries `prev_hash` (the row_hash of the row before it, in seq order) and
 `row_hash` = sha256(prev_hash + its own content), so an UPDATE breaks that row's hash and a DELETE or an
@@ -204,10 +205,11 @@ def record(con, run_id: str, plan_id: str, approver: str, rows: list[dict]) -> N
 
 
 def pending_without_outcome(con, plan_id: str) -> set[tuple[str, str, str]]:
-    """Changes a killed run announced (pending, or submitted in a Bulk job) but never recorded an outcome for."""
+    """Changes a killed run announced (pending, or submitted in a Bulk job, or abandoned with one) but never recorded an
+    outcome for."""
     rows = con.execute(
         "select object, record_id, field from audit where plan_id = ? group by all "
-        "having arg_max(result, seq) in ('pending', 'submitted')",
+        "having arg_max(result, seq) in ('pending', 'submitted', 'abandoned')",
         [plan_id],
     ).fetchall()
     return {tuple(r) for r in rows}
@@ -217,8 +219,8 @@ def submitted_jobs(con, plan_id: str) -> dict[tuple[str, str], set[tuple[str, st
     """{(object, Bulk job id): changes} of the changes whose last row is 'submitted': a killed run created that job
     for them and recorded no outcome. The job may have run, be running still, or never have been closed."""
     rows = con.execute(
-        "select object, record_id, field, arg_max(job_id, seq) from audit where plan_id = ? group by all "
-        "having arg_max(result, seq) = 'submitted'",
+        "select object, record_id, field, arg_max(job_id, seq) from audit where plan_id = ? and result != 'abandoned' "
+        "group by all having arg_max(result, seq) = 'submitted'",
         [plan_id],
     ).fetchall()
     jobs: dict[tuple[str, str], set[tuple[str, str, str]]] = {}

@@ -29,16 +29,18 @@ def send(
     bulk_threshold: int,
     on_batch=None,
     on_job=None,
+    on_abandoned=None,
     lock_rounds: int = 4,
     backoff: float = 0.2,
     sleep=time.sleep,
 ) -> dict[str, tuple[bool, str | None, str | None]]:
     """Write {record_id: {field: value}}; returns {record_id: (ok, error_code, message)}.
-    on_batch(ids) before each sObject Collections call; on_job(job_id, ids) when a Bulk API 2.0 job was created."""
+    on_batch(ids) before each sObject Collections call; on_job(job_id, ids) when a Bulk API 2.0 job was created;
+    on_abandoned(job_id, ids, note) when one was given up (its upload or close failed), before it is sent again."""
     results: dict[str, tuple[bool, str | None, str | None]] = {}
     ids = sorted(updates)
     if len(ids) > bulk_threshold:
-        results.update(_bulk(client, sobject, ids, updates, on_job))
+        results.update(_bulk(client, sobject, ids, updates, on_job, on_abandoned))
     else:
         for i in range(0, len(ids), COLLECTION_CHUNK):
             chunk = ids[i : i + COLLECTION_CHUNK]
@@ -81,13 +83,13 @@ def _collection(client, sobject: str, ids: list[str], updates: dict) -> dict:
     return out
 
 
-def _bulk(client, sobject: str, ids: list[str], updates: dict, on_job=None) -> dict:
+def _bulk(client, sobject: str, ids: list[str], updates: dict, on_job=None, on_abandoned=None) -> dict:
     """One Bulk API 2.0 update job; None becomes '#N/A' (an empty cell would mean 'leave unchanged')."""
     rows = [{"Id": r, **{k: ("#N/A" if v is None else as_text(v)) for k, v in updates[r].items()}} for r in ids]
     columns = sorted({k for row in rows for k in row} - {"Id"})
     # every record of one job must carry the same columns: a missing column is 'leave unchanged' (empty cell)
     records = [{"Id": row["Id"], **{c: row.get(c, "") for c in columns}} for row in rows]
-    ok_csv, failed_csv = client.bulk_update(sobject, records, on_job=on_job)
+    ok_csv, failed_csv = client.bulk_update(sobject, records, on_job=on_job, on_abandoned=on_abandoned)
     return bulk_answers(ids, ok_csv, failed_csv)
 
 

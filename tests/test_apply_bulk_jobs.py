@@ -1,0 +1,78 @@
+"""A Bulk API 2.0 job that went wrong between its creation and its results: a failed upload or close, a close whose
+answer was lost, a killed run's jobs, a dry run after a killed run — against the local sandbox org.
+
+The shared fixtures and helpers come from tests/test_apply.py.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from test_apply import (  # noqa: F401 (plans is a fixture)
+    assert_each_change_once,
+    audit_rows,
+    do_apply,
+    history,
+    ingest_jobs_run,
+    kill_paused_apply,
+    plans,
+    prepared,
+    ready,
+    requests_of,
+)
+
+CLOSE_OR_ABORT = r"^PATCH .*/jobs/ingest/\w+$"  # PATCH {"state": "UploadComplete"} and {"state": "Aborted"}
+
+
+@pytest.fixture
+def org(sandbox_org):
+    return sandbox_org
+
+
+def ingest_jobs(h) -> list[dict]:
+    """The org's ingest jobs' info, in the order they were created."""
+    return sorted((j["info"] for j in h.org.jobs.values() if j["kind"] == "ingest"), key=lambda i: i["id"])
+
+
+@pytest.mark.parametrize(
+    "faults, states",
+    [
+        # the upload answers 503: the job is Open with or without its data; it is aborted, then sent again
+        ({"http_503_paths": {r"^PUT .*/batches$": 1}}, ["Aborted", "JobComplete"]),
+        # the close answers 503 and was not carried out: the job, asked for, is Open; aborted, then sent again
+        ({"http_503_paths": {CLOSE_OR_ABORT: 1}}, ["Aborted", "JobComplete"]),
+        # the close was carried out but its answer lost: the job, asked for, is closed (it ran): followed, not resent
+        ({"http_503_after_paths": {CLOSE_OR_ABORT: 1}}, ["JobComplete"]),
+    ],
+    ids=["upload-503", "close-503", "close-committed-answer-lost"],
+)
+def test_a_bulk_job_whose_upload_or_close_failed_is_aborted_or_followed_never_left_open(
+    org, plans, tmp_path, run_cli, faults, states
+):
+    plan_path, pol = prepared(org, plans, tmp_path, "bulk")
+    changes = ready(plan_path)
+    org.org.set_faults(**faults)
+    res = do_apply(org, plan_path, policy=pol)
+    assert res.counts == {"applied": len(changes)}
+    jobs = ingest_jobs(org)
+    assert [j["state"] for j in jobs] == states  # no job left Open, none run twice
+    assert ingest_jobs_run(org) == 1 and len(requests_of(org, "POST", "/jobs/ingest")) == len(states)
+    assert_each_change_once(org, changes)
+    # the abandoned job is in the audit: an 'abandoned' row per change with its id, before the job is sent again
+    rows = audit_rows(plan_path)
+    aborted = [r for r in rows if r["result"] == "abandoned"]
+    if states[0] == "Aborted":
+        assert {r["job_id"] for r in aborted} == {jobs[0]["id"]}
+        assert Counter((r["record_id"], r["field"]) for r in aborted) == Counter(
+            (c["record_id"], c["field"]) for c in changes
+        )
+        assert all(f"job {jobs[0]['id']} aborted" in r["message"] for r in aborted)
+        assert [r["job_id"] for r in rows if r["result"] == "submitted"][-1] == jobs[1]["id"]
+    else:
+        assert not aborted
+    per_change = Counter((r["record_id"], r["field"]) for r in rows if r["result"] == "applied")
+    assert per_change == Counter((c["record_id"], c["field"]) for c in changes)
+    verified = run_cli("audit", "--db", plan_path.parent / "reconcile.duckdb", "--verify")
+    assert verified.exit_code == 0, verified.output
