@@ -470,6 +470,15 @@ def submit_update(self, sobject, data, on_created=None, on_abandoned=None):
         on_created(job_id)
         bulk.upload_job_data(job_id, data)
         pause()
+    if where == "bulk-resent":  # as before a failed close was settled: the job is closed (its answer lost), and the
+        bulk = self._bulk2(sobject)  # same records go into a second job, created and uploaded, never closed
+        for close in (True, False):
+            job_id = bulk.create_job("update")["id"]
+            on_created(job_id)
+            bulk.upload_job_data(job_id, data)
+            if close:
+                bulk.close_job(job_id)
+        pause()
     return submit(self, sobject, data, on_created, on_abandoned)
 
 

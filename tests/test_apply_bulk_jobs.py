@@ -76,3 +76,42 @@ def test_a_bulk_job_whose_upload_or_close_failed_is_aborted_or_followed_never_le
     assert per_change == Counter((c["record_id"], c["field"]) for c in changes)
     verified = run_cli("audit", "--db", plan_path.parent / "reconcile.duckdb", "--verify")
     assert verified.exit_code == 0, verified.output
+
+
+@pytest.mark.parametrize(
+    "faults, where, states",
+    [
+        # the first job's close and every try to abort it answer 503: it stays Open; the second is closed, then
+        # the run is killed while that job runs. The rerun aborts the first and takes the second's results
+        ({"http_503_paths": {CLOSE_OR_ABORT: 6}}, "bulk-closed", ["Aborted", "JobComplete"]),
+        # the first job closed (its answer lost, as before such a close was asked for), the same records uploaded
+        # to a second job, never closed, then killed. The rerun takes the first job's results and aborts the second:
+        # following only the newest job re-read values the first had not written yet and sent them in a third job
+        ({}, "bulk-resent", ["JobComplete", "Aborted"]),
+    ],
+    ids=["older-job-left-open", "older-job-closed"],
+)
+def test_a_rerun_follows_every_job_the_killed_run_recorded_not_only_the_newest(
+    org, plans, tmp_path, run_cli, faults, where, states
+):
+    plan_path, pol = prepared(org, plans, tmp_path, "bulk")
+    changes = ready(plan_path)
+    org.org.set_faults(bulk_processing_polls=3, **faults)  # a closed job runs later, when polled
+    kill_paused_apply(org, tmp_path, where, plan_path, pol)
+    org.org.set_faults(http_503_paths={})
+    killed = audit_rows(plan_path)
+    jobs = ingest_jobs(org)
+    assert len({r["job_id"] for r in killed if r["result"] == "submitted"}) == len(jobs) == 2 and not history(org)
+
+    res = do_apply(org, plan_path, policy=pol)
+    assert [j["state"] for j in ingest_jobs(org)] == states  # nothing left Open, no third job
+    assert len(requests_of(org, "POST", "/jobs/ingest")) == 2 and ingest_jobs_run(org) == 1
+    assert res.counts == {"applied": len(changes)}
+    assert Counter(o["message"] for o in res.outcomes)["confirmed after an interrupted run"] == len(changes)
+    assert_each_change_once(org, changes)
+    rows = audit_rows(plan_path)
+    assert rows[: len(killed)] == killed
+    per_change = Counter((r["record_id"], r["field"]) for r in rows if r["result"] == "applied")
+    assert per_change == Counter((c["record_id"], c["field"]) for c in changes)
+    verified = run_cli("audit", "--db", plan_path.parent / "reconcile.duckdb", "--verify")
+    assert verified.exit_code == 0, verified.output

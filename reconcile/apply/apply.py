@@ -237,31 +237,36 @@ def apply_plan(
 
 
 def _resume_bulk_jobs(client, con, result: ApplyResult, plan_id: str, approver: str, changes: list[dict]) -> list:
-    """Outcomes of the Bulk API 2.0 jobs a killed run created (audit 'submitted' rows): each job is asked for,
-    waited for while it runs and its results recorded — never sent again, and never re-read before it has finished
-    (a running job has not written yet). Returns the changes left for the normal path: those of a job Salesforce
-    no longer has, never closed (aborted here) or did not write (a retryable lock, not reported), and all others."""
+    """Outcomes of the Bulk API 2.0 jobs a killed run created (audit 'submitted' rows): every job recorded for a
+    change since its last outcome, not only the newest, is asked for, waited for while it runs and its results
+    recorded — never sent again, and never re-read before it has finished (a running job has not written yet). A
+    change one job wrote is applied, whatever another reported. Returns the changes left for the normal path: those
+    of jobs Salesforce no longer has, never closed (aborted here) or that did not write them (a retryable lock, not
+    reported), and all others."""
     jobs = audit.submitted_jobs(con, plan_id)
     if not jobs:
         return changes
     by_key = {(c["object"], c["record_id"], c["field"]): c for c in changes}
-    settled = set()
+    answers = defaultdict(list)
     for (obj, job_id), keys in sorted(jobs.items()):
         answer = client.bulk_job_results(obj, job_id)
         if answer is None:
             continue
         _state, ok_csv, failed_csv = answer
-        answers = bulk_answers(sorted({rid for _, rid, _ in keys}), ok_csv, failed_csv)
-        rows = []
-        for key in sorted(keys & set(by_key)):
-            ok, code, message = answers[key[1]]
-            if ok:
-                rows.append(_outcome(by_key[key], "applied", None, "confirmed after an interrupted run"))
-            elif code not in TRANSIENT and code != "NOT_PROCESSED":
-                rows.append(_outcome(by_key[key], "failed", code, message))
-        audit.record(con, result.run_id, plan_id, approver, rows)
-        result.outcomes += rows
-        settled |= {(r["object"], r["record_id"], r["field"]) for r in rows}
+        of_job = bulk_answers(sorted({rid for _, rid, _ in keys}), ok_csv, failed_csv)
+        for key in keys:
+            answers[key].append(of_job[key[1]])
+    rows = []
+    for key in sorted(set(answers) & set(by_key)):
+        found = answers[key]
+        failed = [(code, msg) for ok, code, msg in found if not ok and code not in (*TRANSIENT, "NOT_PROCESSED")]
+        if any(ok for ok, _, _ in found):
+            rows.append(_outcome(by_key[key], "applied", None, "confirmed after an interrupted run"))
+        elif failed:
+            rows.append(_outcome(by_key[key], "failed", *failed[0]))
+    audit.record(con, result.run_id, plan_id, approver, rows)
+    result.outcomes += rows
+    settled = {(r["object"], r["record_id"], r["field"]) for r in rows}
     return [c for c in changes if (c["object"], c["record_id"], c["field"]) not in settled]
 
 

@@ -216,12 +216,18 @@ def pending_without_outcome(con, plan_id: str) -> set[tuple[str, str, str]]:
 
 
 def submitted_jobs(con, plan_id: str) -> dict[tuple[str, str], set[tuple[str, str, str]]]:
-    """{(object, Bulk job id): changes} of the changes whose last row is 'submitted': a killed run created that job
-    for them and recorded no outcome. The job may have run, be running still, or never have been closed."""
+    """{(object, Bulk job id): changes} of every job a change was submitted in since its last outcome, for the changes
+    a killed run recorded no outcome for: each such job may have run, be running still, or never have been closed —
+    an older one too (a job given up whose abort failed, or one closed after all while its records went into a new
+    job), so not only the newest is asked for."""
     rows = con.execute(
-        "select object, record_id, field, arg_max(job_id, seq) from audit where plan_id = ? and result != 'abandoned' "
-        "group by all having arg_max(result, seq) = 'submitted'",
-        [plan_id],
+        "with open_changes as (select object, record_id, field, max(seq) filter (where result not in "
+        "('pending', 'submitted', 'abandoned')) as settled_seq from audit where plan_id = ? group by all "
+        "having arg_max(result, seq) in ('pending', 'submitted', 'abandoned')) "
+        "select a.object, a.record_id, a.field, a.job_id from audit a join open_changes o "
+        "on a.object = o.object and a.record_id = o.record_id and a.field = o.field "
+        "where a.plan_id = ? and a.result = 'submitted' and a.seq > coalesce(o.settled_seq, 0) order by a.seq",
+        [plan_id, plan_id],
     ).fetchall()
     jobs: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
     for obj, rid, fld, job_id in rows:
