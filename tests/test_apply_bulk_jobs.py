@@ -9,8 +9,15 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from click.testing import CliRunner
 
+from conftest import sandbox_env
+import reconcile.apply.apply as apply_module
+from reconcile.cli import app
+from reconcile.files import short_id
+from reconcile.plan import load_plan
 from test_apply import (  # noqa: F401 (plans is a fixture)
+    NOW,
     assert_each_change_once,
     audit_rows,
     do_apply,
@@ -115,3 +122,36 @@ def test_a_rerun_follows_every_job_the_killed_run_recorded_not_only_the_newest(
     assert per_change == Counter((c["record_id"], c["field"]) for c in changes)
     verified = run_cli("audit", "--db", plan_path.parent / "reconcile.duckdb", "--verify")
     assert verified.exit_code == 0, verified.output
+
+
+def test_a_dry_run_after_a_killed_run_names_its_bulk_job_instead_of_sending_its_changes_again(
+    org, plans, tmp_path, monkeypatch
+):
+    """The killed run's job is closed but has not run (a real org runs it later): a dry run that re-read the records
+    would see the old values and claim it would send them again. It names the job; it asks Salesforce nothing about
+    it (no poll, no abort) and records nothing."""
+    plan_path, pol = prepared(org, plans, tmp_path, "bulk")
+    changes = ready(plan_path)
+    org.org.set_faults(bulk_processing_polls=3)
+    kill_paused_apply(org, tmp_path, "bulk-closed", plan_path, pol)
+    [job] = ingest_jobs(org)
+    killed, seen = audit_rows(plan_path), len(org.org.request_log)
+
+    monkeypatch.setattr(apply_module, "utc_now", lambda: NOW)  # the hand-made snapshot's age, as PAUSE_SCRIPT does
+    r = CliRunner().invoke(app, ["apply", str(plan_path), "--dry-run", "--policy", str(pol)], env=sandbox_env(org))
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert f"Dry run plan {short_id(load_plan(plan_path)['plan_id'])}: in_bulk_job {len(changes)} (" in r.stdout, (
+        r.stdout
+    )
+    assert (
+        f"{len(changes)} change(s) in Bulk API 2.0 job {job['id']} submitted by a previous run; a real apply reads "
+        "its results first." in r.stdout
+    ), r.stdout
+    assert "would_apply" not in r.stdout
+    assert not requests_of(org, contains="/jobs/", start=seen) and not requests_of(org, "PATCH", start=seen)
+    assert [j["state"] for j in ingest_jobs(org)] == ["UploadComplete"] and not history(org)
+    assert audit_rows(plan_path) == killed
+
+    res = do_apply(org, plan_path, policy=pol)  # the real apply then takes that job's results
+    assert res.counts == {"applied": len(changes)} and ingest_jobs_run(org) == 1
+    assert_each_change_once(org, changes)

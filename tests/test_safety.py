@@ -662,6 +662,9 @@ def test_an_audit_written_before_bulk_job_ids_verifies_as_it_is_and_chains_on_wi
     con.close()
     r = cli("audit", "--db", old, "--verify")
     assert r.exit_code == 0 and "1 rows" in r.stdout, r.stderr
+    con = duckdb.connect(str(old), read_only=True)  # as a dry run reads it: no job can have been recorded in it
+    assert audit.submitted_jobs(con, "sha256:1") == {} and audit.pending_without_outcome(con, "sha256:1")
+    con.close()
     con = audit.open_audit(old)
     row = {"object": "Lead", "record_id": "x", "field": "Industry", "before": None, "after": "Banking"}
     audit.record(con, "r1", "sha256:1", "Ana", [{**row, "result": "submitted", "job_id": "750000000000001AAA"}])

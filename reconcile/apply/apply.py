@@ -51,8 +51,12 @@ def exit_status(result: ApplyResult) -> int:
 
 
 def summary_lines(result: ApplyResult) -> list[str]:
-    """What the person at the terminal must know: drifted changes listed; refused/failed counted with the file."""
-    lines = []
+    """What the person at the terminal must know: a dry run's changes in a killed run's Bulk jobs counted per job;
+    drifted changes listed; refused/failed counted with the file."""
+    lines = [
+        f"{n} change(s) in Bulk API 2.0 {job} submitted by a previous run; a real apply reads its results first."
+        for job, n in sorted(Counter(o["job_id"] for o in result.outcomes if o["result"] == "in_bulk_job").items())
+    ]
     drifted = [o for o in result.outcomes if o["result"] in ("drifted", "changed_since_apply")]
     if drifted:
         lines.append(
@@ -193,6 +197,7 @@ def apply_plan(
         applied_before = audit.applied_changes(con, plan["plan_id"])
         resumed = audit.pending_without_outcome(con, plan["plan_id"])
         if dry_run:
+            changes = _in_bulk_jobs(result, changes, audit.submitted_jobs(con, plan["plan_id"]))
             con.close()
             con = None
         if client is None:
@@ -268,6 +273,26 @@ def _resume_bulk_jobs(client, con, result: ApplyResult, plan_id: str, approver: 
     result.outcomes += rows
     settled = {(r["object"], r["record_id"], r["field"]) for r in rows}
     return [c for c in changes if (c["object"], c["record_id"], c["field"]) not in settled]
+
+
+def _in_bulk_jobs(result: ApplyResult, changes: list[dict], jobs: dict) -> list[dict]:
+    """Dry run: the changes of the Bulk API 2.0 jobs a killed run submitted are `in_bulk_job`, neither re-read (the job
+    may not have run yet) nor said to be sent again — a real apply reads those jobs' results first. Salesforce is not
+    asked about the jobs (a dry run aborts nothing). Returns the other changes."""
+    jobs_of = defaultdict(list)
+    for (_obj, job_id), keys in sorted(jobs.items()):
+        for key in keys:
+            jobs_of[key].append(job_id)
+    rest = []
+    for c in changes:
+        job_ids = jobs_of.get((c["object"], c["record_id"], c["field"]))
+        if not job_ids:
+            rest.append(c)
+            continue
+        job = f"job{'s' if len(job_ids) > 1 else ''} {', '.join(job_ids)}"
+        message = f"in Bulk API 2.0 {job} submitted by a previous run; a real apply reads its results first"
+        result.outcomes.append({**_outcome(c, "in_bulk_job", None, message), "job_id": job})
+    return rest
 
 
 def _is_undo(plan: dict, plan_path: Path, db_path: Path) -> bool:

@@ -219,7 +219,10 @@ def submitted_jobs(con, plan_id: str) -> dict[tuple[str, str], set[tuple[str, st
     """{(object, Bulk job id): changes} of every job a change was submitted in since its last outcome, for the changes
     a killed run recorded no outcome for: each such job may have run, be running still, or never have been closed —
     an older one too (a job given up whose abort failed, or one closed after all while its records went into a new
-    job), so not only the newest is asked for."""
+    job), so not only the newest is asked for. None in a file from before job ids were recorded (a dry run reads it
+    as it is)."""
+    if not _has_job_id(con):
+        return {}
     rows = con.execute(
         "with open_changes as (select object, record_id, field, max(seq) filter (where result not in "
         "('pending', 'submitted', 'abandoned')) as settled_seq from audit where plan_id = ? group by all "
@@ -329,11 +332,19 @@ def query(db_path: str | Path, record_id: str | None = None, plan_id: str | None
         con.close()
 
 
+def _has_job_id(con) -> bool:
+    """Whether the audit table has its job_id column: a file opened read-only as it is (verify, a dry run) may
+    predate it."""
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_columns() where table_name = 'audit' and column_name = 'job_id'"
+        ).fetchone()[0]
+    )
+
+
 def _select(con, where: str, params: list) -> list[dict]:
     con.execute("set TimeZone = 'UTC'")
-    has_job_id = con.execute(  # a file opened read-only as it is (verify) may predate the column
-        "select count(*) from duckdb_columns() where table_name = 'audit' and column_name = 'job_id'"
-    ).fetchone()[0]
+    has_job_id = _has_job_id(con)
     rows = con.execute(
         "select seq, run_id, plan_id, approver, object, record_id, field, before, after, result, error_code, "
         f"message, strftime(\"at\", '%Y-%m-%dT%H:%M:%S.%gZ'), {'job_id' if has_job_id else 'null'}, prev_hash, "
