@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from conftest import sandbox_env
 import reconcile.apply.apply as apply_module
 from reconcile.cli import app
+from reconcile.errors import ApplyStopped
 from reconcile.files import short_id
 from reconcile.plan import load_plan
 from test_apply import (  # noqa: F401 (plans is a fixture)
@@ -31,6 +32,7 @@ from test_apply import (  # noqa: F401 (plans is a fixture)
 )
 
 CLOSE_OR_ABORT = r"^PATCH .*/jobs/ingest/\w+$"  # PATCH {"state": "UploadComplete"} and {"state": "Aborted"}
+JOB_INFO = r"^GET .*/jobs/ingest/\w+$"
 
 
 @pytest.fixture
@@ -154,4 +156,30 @@ def test_a_dry_run_after_a_killed_run_names_its_bulk_job_instead_of_sending_its_
 
     res = do_apply(org, plan_path, policy=pol)  # the real apply then takes that job's results
     assert res.counts == {"applied": len(changes)} and ingest_jobs_run(org) == 1
+    assert_each_change_once(org, changes)
+
+
+@pytest.mark.parametrize(
+    "faults, states",
+    [
+        ({"http_503_paths": {CLOSE_OR_ABORT: 1, JOB_INFO: 5}}, ["Aborted", "JobComplete"]),
+        ({"http_503_after_paths": {CLOSE_OR_ABORT: 1}, "http_503_paths": {JOB_INFO: 5}}, ["JobComplete"]),
+    ],
+    ids=["close-not-carried-out", "close-carried-out"],
+)
+def test_a_failed_close_salesforce_cannot_account_for_stops_the_run_and_the_rerun_settles_that_job(
+    org, plans, tmp_path, faults, states
+):
+    """The close answers 503 and every request for the job's state too: sending the job again could run its records
+    twice, so the run stops (exit 3) and the rerun asks for the recorded job — aborts it if Open, else follows it."""
+    plan_path, pol = prepared(org, plans, tmp_path, "bulk")
+    changes = ready(plan_path)
+    org.org.set_faults(**faults)
+    with pytest.raises(ApplyStopped, match=r"Closing the bulk job \w+ failed .* cannot say whether it was closed"):
+        do_apply(org, plan_path, policy=pol)
+    assert len(requests_of(org, "POST", "/jobs/ingest")) == 1
+    assert {r["result"] for r in audit_rows(plan_path)} == {"pending", "submitted"}
+    res = do_apply(org, plan_path, policy=pol)
+    assert res.counts == {"applied": len(changes)}
+    assert [j["state"] for j in ingest_jobs(org)] == states and ingest_jobs_run(org) == 1
     assert_each_change_once(org, changes)
