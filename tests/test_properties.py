@@ -275,6 +275,8 @@ def oracle(w: World, policy) -> set[tuple]:
         if e["event_type"] == "LEAD_CATEGORY_UPDATED"
         and e["lead_category"]["new_name"].strip().lower() == "sender originated bounce"
     }
+    # Clay's Reply Category relays Smartlead's category (every Clay row names Smartlead campaign 77)
+    sob |= {r["_lead"] for r in clay if (clean(r["Reply Category"]) or "").lower() == "sender originated bounce"}
     bounced = {r["_lead"] for r in clay if truthy(r["Hard Bounced"])}
     bounced |= {sl_lead(e["to_email"]) for e in w.events if e["event_type"] == "EMAIL_BOUNCE"} - sob
     for lid in bounced - {None}:

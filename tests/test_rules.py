@@ -262,6 +262,25 @@ HARD_BOUNCE = [
         "expect": [finding("sender_originated_bounce", L1)],
     },
     {
+        # Clay's Reply Category carries Smartlead's category over the Smartlead → Clay hop (SPEC §3.4 hop, §4)
+        "why": "Sender Originated Bounce from Clay's Reply Category: finding with the Clay row, no change",
+        "given": {
+            "leads": [lead(1)],
+            "members": [member(1, 1)],
+            "clay": [clay_member(1, 1, **{"Reply Category": "sender originated bounce", "Reply At": T0})],
+            "events": [bounce("lead1@example.com", campaign="77")],
+        },
+        "expect": [
+            finding(
+                "sender_originated_bounce",
+                L1,
+                route="MARCOM Ops",
+                evidence_rows=[("clay", "clay/table.csv", 1, "sender originated bounce")],
+                evidence_columns=["Reply Category"],
+            )
+        ],
+    },
+    {
         "why": "a true flag is never cleared (Clay false) and more evidence is no change (after = before)",
         "given": {
             "leads": [

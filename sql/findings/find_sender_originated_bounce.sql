@@ -1,5 +1,6 @@
--- Finding sender_originated_bounce: Smartlead categorised the lead as a sender-side failure (int_sender_bounces);
--- no bounce field changes. Grain: one row per Lead. Parameters: none.
+-- Finding sender_originated_bounce: Smartlead categorised the lead as a sender-side failure (int_sender_bounces: its
+-- own category, or Clay's Reply Category relaying it); no bounce field changes. Grain: one row per Lead.
+-- Parameters: none.
 select
     'sender_originated_bounce' as kind,
     'Lead' as object,
