@@ -511,6 +511,24 @@ ENRICHMENT = [
         ],
     },
     {
+        # Salesforce counts a text's length as Java does, in UTF-16 code units: 😀 (U+1F600) is 2 of them
+        "why": "a supplementary character counts 2 towards max length, as Salesforce counts it: 254 x + 😀 is too long",
+        "given": {
+            "policy": ACTIVE,
+            "leads": [lead(1), lead(2), lead(3)],
+            "clay": [
+                {"LeadId": L1, "Company Description": "x" * 254 + "\U0001f600"},
+                {"LeadId": L2, "Company Description": "y" * 253 + "\U0001f600"},
+                {"LeadId": L3, "Company Description": "z" * 254 + "é"},
+            ],
+        },
+        "expect": [
+            change(CD, L1, status="blocked", reasons=["too_long"]),
+            change(CD, L2, status="ready", after="y" * 253 + "\U0001f600"),
+            change(CD, L3, status="ready", after="z" * 254 + "é"),
+        ],
+    },
+    {
         "why": "Industry is matched case-insensitively and written in the picklist's spelling",
         "given": {
             "policy": ACTIVE,

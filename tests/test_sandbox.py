@@ -265,6 +265,14 @@ def test_patch_updates_record_history_and_modstamp(org_handle, sf):
             "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
         ),
         ("Lead", LEAD, {"company_description__c": "x" * 256}, SalesforceMalformedRequest, "STRING_TOO_LONG"),
+        # Salesforce counts UTF-16 code units (Java's String.length()): an emoji counts 2
+        (
+            "Lead",
+            LEAD,
+            {"company_description__c": "x" * 254 + "\U0001f600"},
+            SalesforceMalformedRequest,
+            "STRING_TOO_LONG",
+        ),
         ("Lead", CONVERTED, {"Industry": "Banking"}, SalesforceMalformedRequest, "CANNOT_UPDATE_CONVERTED_LEAD"),
         ("Lead", "00Q123", {"Industry": "Banking"}, SalesforceMalformedRequest, "MALFORMED_ID"),
         ("Lead", CONTACT, {"Industry": "Banking"}, SalesforceMalformedRequest, "MALFORMED_ID"),

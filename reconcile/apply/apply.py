@@ -117,11 +117,17 @@ def policy_violations(
     after = change.get("after")
     if fp is not None and fp.picklist and after is not None and after not in fp.picklist:
         reasons.append("invalid_picklist_value")
-    if fp is not None and fp.max_length and isinstance(after, str) and len(after) > fp.max_length:
+    if fp is not None and fp.max_length and isinstance(after, str) and salesforce_length(after) > fp.max_length:
         reasons.append("too_long")
     if fp is not None and fp.kind == "checkbox" and not isinstance(after, bool):
         reasons.append("invalid_picklist_value")  # a checkbox is the two-value picklist {true, false} (plan: same)
     return [r for r in BLOCKED_REASONS if r in reasons]
+
+
+def salesforce_length(text: str) -> int:
+    """A text's length as Salesforce counts it against a field's max length (STRING_TOO_LONG): Java's
+    String.length(), UTF-16 code units, so a character beyond U+FFFF (an emoji) counts 2 (the plan: sf_length)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _norm(v):

@@ -127,7 +127,8 @@ def _checked_value(fdef, value):
             f"{fdef.label}: bad value for restricted picklist field: {value}",
             [fdef.name],
         )
-    if fdef.length and len(value) > fdef.length:
+    # Salesforce counts as Java's String.length() does: UTF-16 code units (an emoji counts 2)
+    if fdef.length and len(value.encode("utf-16-le", "surrogatepass")) // 2 > fdef.length:
         raise WriteError(
             "STRING_TOO_LONG", f"{fdef.label}: data value too large: {value} (max length={fdef.length})", [fdef.name]
         )

@@ -75,4 +75,11 @@ create or replace macro sfdc_evidence(file, "row", field, before) as
 -- reasons: the blocked reasons that apply, from a list of `case when <condition> then '<reason>' end` (NULLs dropped)
 create or replace macro reasons(candidates) as list_filter(candidates, lambda r: r is not null);
 
+-- sf_length: a text's length as Salesforce counts it (max length, STRING_TOO_LONG): Java's String.length(), UTF-16
+-- code units, so a character beyond U+FFFF (an emoji, 😀) counts 2; DuckDB's length() counts it 1 (code points).
+create or replace macro sf_length(t) as length(t) + length(regexp_replace(t, '[^\x{10000}-\x{10FFFF}]', '', 'g'));
+-- sf_too_long: longer than n as Salesforce counts. A text's UTF-8 bytes (strlen) are never fewer than its UTF-16
+-- code units, so nearly every value is settled by strlen alone and the regular expression runs on the rest.
+create or replace macro sf_too_long(t, n) as strlen(t) > n and sf_length(t) > n;
+
 create or replace macro iso_ts(ts) as strftime(ts at time zone 'UTC', '%Y-%m-%dT%H:%M:%SZ');

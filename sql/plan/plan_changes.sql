@@ -30,7 +30,7 @@ gated as (
             case when not list_contains(p.allowed, c.after ->> '$') then 'invalid_picklist_value' end,
             case when f.kind = 'checkbox' and coalesce(json_type(c.after), 'NULL') <> 'BOOLEAN'
                  then 'invalid_picklist_value' end,
-            case when json_type(c.after) = 'VARCHAR' and length(c.after ->> '$') > f.max_length then 'too_long' end
+            case when json_type(c.after) = 'VARCHAR' and sf_too_long(c.after ->> '$', f.max_length) then 'too_long' end
         ]) || c.rule_reasons as found
     from candidates as c
     left join plan_record_context as x on x.object = c.object and x.record_id = c.record_id and x.is_own
