@@ -134,7 +134,7 @@ KEY_TYPES = {
         "picklist": TEXTS,
         "direction": TEXT,  # documents the data flow for people reading the policy; no code reads it
     },
-    "org": {"name": TEXT, "role": TEXT, "gbus": TEXTS, "bypass_permission": TEXT},
+    "org": {"name": TEXT, "role": TEXT, "gbus": TEXTS, "bypass_permission": TEXT, "gbu_access_field": TEXT},
     "approvers": {"name": TEXT, "email": TEXT},
 }
 
@@ -156,6 +156,7 @@ class Policy:
     notify: "NotifySettings | None" = None  # [destinations.*] and [notify] (reconcile/destinations.py)
     bypass_permission: str = "Bypass_Validation_Rules"  # [org] bypass_permission: the org's validation bypass
     source_values: dict[str, str] = field(default_factory=dict)  # [source_values], defaults from the packaged policy
+    gbu_access_field: str = "Visible_GBUs__c"  # [org] gbu_access_field: the User field stating the user's GBUs
 
     def approver(self, name: str) -> Approver | None:
         """The policy's approver of that name (case and surrounding spaces ignored), or None."""
@@ -253,6 +254,7 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
         gbus=tuple(org.get("gbus", [])),
         fields=fields,
         bypass_permission=str(org.get("bypass_permission", "Bypass_Validation_Rules")),
+        gbu_access_field=str(org.get("gbu_access_field", "Visible_GBUs__c")),
         clay_columns=clay,
         source_values=values,
         routes=routes,

@@ -81,7 +81,7 @@ def run_preflight(client, policy: Policy) -> list[Check]:
         _bypass_check(client, ps_ids, policy.bypass_permission),
         _dedicated_check(client, uid, ps_ids),
         _role_check(user, policy),
-        *_gbu_checks(client, describes, policy),
+        *_gbu_checks(client, describes, policy, _granted_gbus(client, uid, policy.gbu_access_field)),
     ]
     return checks
 
@@ -291,9 +291,26 @@ def _role_check(user: dict, policy: Policy) -> Check:
     )
 
 
-def _gbu_checks(client, describes: dict, policy: Policy) -> list[Check]:
+def _granted_gbus(client, uid: str, field: str) -> set[str] | None:
+    """The GBUs the org states the user may see (the multi-select `[org] gbu_access_field` of the user's User record,
+    values joined by ';'), or None when the org has no such field: GBU access is then known only from records."""
+    if not field:
+        return None
+    describe = _describe(client, "User") or {}
+    if not any(f.get("name", "").lower() == field.lower() for f in describe.get("fields", [])):
+        return None
+    rows = client.query_all(soql(f"SELECT Id, {field} FROM User WHERE Id = {{}}", uid))
+    value = next((v for k, v in (rows[0] if rows else {}).items() if k.lower() == field.lower()), None)
+    return {g.strip() for g in (value or "").split(";") if g.strip()}
+
+
+def _gbu_checks(client, describes: dict, policy: Policy, granted: set[str] | None = None) -> list[Check]:
     """Every GBU the policy lists must be visible. With none listed, the GBUs the org defines (the GBU__c
-    picklists of Lead and Campaign) are checked, as warnings: a GBU without visible records may also have none."""
+    picklists of Lead and Campaign) are checked, as warnings.
+
+    A visible Lead or Campaign of the GBU shows it. A GBU with none visible may simply have no records yet (a new
+    GBU before its first campaign), so that alone is no failure: where the org states the user's GBUs (`granted`,
+    from _granted_gbus) that decides, else it is a warning saying it could not be confirmed."""
     listed = list(policy.gbus)
     gbus = listed or _org_gbus(describes)
     if not gbus:
@@ -307,25 +324,39 @@ def _gbu_checks(client, describes: dict, policy: Policy) -> list[Check]:
             )
         ]
     out = []
+    where = "policy" if listed else "org's GBU__c picklist"
+    fix = (
+        "Give the integration user access to every GBU (seed §3.1, multi-GBU campaigns); list the "
+        "GBUs in the policy's [org] gbus to make this a hard check."
+    )
     for gbu in gbus:
         seen = any(  # an object the user cannot see shows no GBU (its own check fails)
             describes[obj] is not None
             and client.query_all(soql(f"SELECT Id FROM {obj} WHERE GBU__c = {{}} LIMIT 1", gbu))
             for obj in ("Lead", "Campaign")
         )
-        where = "policy" if listed else "org's GBU__c picklist"
-        out.append(
-            Check(
-                f"GBU {gbu} visible",
-                bool(seen) or not listed,
-                f"visible (from the {where})"
-                if seen
-                else f"no Lead or Campaign of this GBU is visible (from the {where})",
-                "Give the integration user access to every GBU (seed §3.1, multi-GBU campaigns); list the "
-                "GBUs in the policy's [org] gbus to make this a hard check.",
-                warn=not seen and not listed,
+        name = f"GBU {gbu} visible"
+        if seen:
+            out.append(Check(name, True, f"visible (from the {where})", fix))
+        elif granted is not None:
+            ok = gbu in granted
+            state = "granted" if ok else "not granted"
+            detail = (
+                f"{state} by User.{policy.gbu_access_field} = {';'.join(sorted(granted)) or '(none)'}; "
+                f"no Lead or Campaign of this GBU is visible (from the {where})"
             )
-        )
+            out.append(Check(name, ok or not listed, detail, fix, warn=not ok and not listed))
+        else:
+            detail = (
+                "not confirmed: no Lead or Campaign of this GBU is visible — it may have no records yet, or the "
+                f"user may not see them (from the {where}; the org has no User.{policy.gbu_access_field or '…'} "
+                "stating the user's GBUs)"
+            )
+            fix_unknown = (
+                f"As an admin, count the GBU's records (SELECT COUNT() FROM Lead WHERE GBU__c = '{gbu}'): if there "
+                "are any, give the integration user access to the GBU (seed §3.1); if none, rerun once it has some."
+            )
+            out.append(Check(name, True, detail, fix_unknown, warn=True))
     return out
 
 

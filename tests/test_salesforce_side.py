@@ -48,6 +48,50 @@ def test_preflight_names_each_problem_of_an_overprivileged_user(tmp_path, org):
     assert all(checks[n].fix for n in failed)
 
 
+def _policy_gbus(tmp_path, gbus):
+    policy = tmp_path / "policy.toml"
+    text = Path(load_policy().path).read_text("utf-8")
+    policy.write_text(text.replace("gbus = []", f"gbus = {json.dumps(gbus)}"), "utf-8")
+    return load_policy(policy)
+
+
+class _OrgWithoutGbuAccessField:
+    """A client of an org whose User has no field stating the user's GBUs: preflight can only look for records."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def describe(self, sobject):
+        d = self._client.describe(sobject)
+        if sobject == "User":
+            d = {**d, "fields": [f for f in d["fields"] if f["name"] != "Visible_GBUs__c"]}
+        return d
+
+
+def test_preflight_does_not_call_a_gbu_without_records_invisible(tmp_path, org):
+    """The handmade org has Novecare records and none of Composite Materials: the integration user sees every GBU
+    (User.Visible_GBUs__c), so both pass; without that field the empty GBU cannot be confirmed either way (WARN)."""
+    policy = _policy_gbus(tmp_path, ["Novecare", "Composite Materials"])
+    checks = {c.name: c for c in run_preflight(client_for(org), policy)}
+    assert [n for n, c in checks.items() if not c.ok] == []
+    assert checks["GBU Novecare visible"].label == "PASS"
+    empty = checks["GBU Composite Materials visible"]
+    assert empty.label == "PASS" and "Visible_GBUs__c" in empty.detail, empty.detail
+    checks = {c.name: c for c in run_preflight(_OrgWithoutGbuAccessField(client_for(org)), policy)}
+    assert checks["GBU Novecare visible"].label == "PASS"
+    empty = checks["GBU Composite Materials visible"]
+    assert empty.label == "WARN" and "no records yet" in empty.detail, empty.detail
+    # a GBU whose records the user cannot see still fails where the org states the user's GBUs
+    hidden = {
+        c.name: c
+        for c in run_preflight(client_for(org, "overprivileged"), _policy_gbus(tmp_path, ["Aroma Performance"]))
+    }
+    assert hidden["GBU Aroma Performance visible"].label == "FAIL"
+
+
 def test_preflight_cli_exits_1_and_prints_fixes(org):
     env = {
         **os.environ,
