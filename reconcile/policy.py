@@ -22,6 +22,26 @@ STATUSES = ("active", "pending_legal", "read_only")
 KINDS = ("checkbox", "text", "picklist", "formula")
 ROUTES = ("CRM Admin", "IT Infra", "MARCOM Ops", "DPO")
 WRITABLE_OBJECTS = ("Lead", "CampaignMember")
+OBJECTS = (
+    "Lead",
+    "CampaignMember",
+    "Contact",
+    "Campaign",
+)  # the snapshot's objects (SPEC §2), as Salesforce spells them
+# The policy's tables; any other top-level key is a typo ([threshold]) whose settings would be silently unused.
+TABLES = (
+    "org",
+    "thresholds",
+    "sources",
+    "formulas",
+    "fields",
+    "approvers",
+    "clay",
+    "source_values",
+    "routes",
+    "destinations",
+    "notify",
+)
 # [source_values]: what a few source values mean to the rules (bound into the SQL as $value_<key>, compared
 # case-insensitively): a reply category, another reply category, and Clay's Email Validation verdict.
 SOURCE_VALUE_KEYS = ("sender_originated_bounce", "do_not_contact", "email_invalid")
@@ -136,6 +156,8 @@ KEY_TYPES = {
     },
     "org": {"name": TEXT, "role": TEXT, "gbus": TEXTS, "bypass_permission": TEXT, "gbu_access_field": TEXT},
     "approvers": {"name": TEXT, "email": TEXT},
+    "clay": {"columns": (lambda v: isinstance(v, dict), "a [clay.columns] table")},
+    "formulas": {"cold_lead_eligible": TEXT},
 }
 
 
@@ -204,16 +226,33 @@ def load_policy(path: str | Path | None = None) -> Policy:
 
 
 def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
-    fields = tuple(_parse_field(path, i, f) for i, f in enumerate(_entries(path, doc, "fields"), start=1))
-    seen = set()
-    for f in fields:
-        if f.key in seen:
+    for key, value in doc.items():
+        if key not in TABLES:
             raise PolicyError(
-                f"Policy file '{path}': field '{f.key}' is listed twice. Keep one [[fields]] entry per field."
+                f"Policy file '{path}' {key} = {toml_value(value)}: not a table of the policy; use one of "
+                f"{', '.join(TABLES)}. Fix the name in the policy file."
             )
-        seen.add(f.key)
+    fields = tuple(_parse_field(path, i, f) for i, f in enumerate(_entries(path, doc, "fields"), start=1))
+    seen = {}
+    for i, f in enumerate(fields, start=1):
+        # Salesforce field names are case-insensitive, and so are the plan's gate and apply's policy lookup
+        first = seen.setdefault((f.object, f.field.lower()), (i, f))
+        if first[0] != i:
+            raise PolicyError(
+                f"Policy file '{path}' [[fields]] entry {i} ({f.key}) field = {toml_value(f.field)}: "
+                f"{first[1].key} is listed twice, as entry {first[0]} and entry {i} (field names match "
+                "case-insensitively, as in Salesforce). Keep one [[fields]] entry per field."
+            )
+    clay_table = _check(path, "[clay]", "clay", _table(path, doc, "clay"))
+    columns = _table(path, clay_table, "columns", "clay.columns")
+    for key, value in columns.items():
+        if not isinstance(value, str) or not value.strip():
+            raise PolicyError(
+                f"Policy file '{path}' [clay.columns] {key} = {toml_value(value)}: expected the Clay column's header "
+                "in quotes. Fix the value in the policy file."
+            )
     clay = dict(_default_clay_columns())
-    clay.update(doc.get("clay", {}).get("columns", {}))
+    clay.update(columns)
     unknown = sorted(set(clay) - set(CLAY_KEYS))
     if unknown:
         raise PolicyError(
@@ -259,7 +298,7 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
         source_values=values,
         routes=routes,
         thresholds=thresholds,
-        formulas=dict(doc.get("formulas", {})),
+        formulas=dict(_check(path, "[formulas]", "formulas", _table(path, doc, "formulas"))),
         sources=_parse_sources(path, _table(path, doc, "sources")),
         approvers=_parse_approvers(path, _entries(path, doc, "approvers")),
         notify=parse_notify(path, doc.get("destinations", {}), doc.get("notify", {})),
@@ -345,17 +384,46 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
     named = (
         f" ({f['object']}.{f['field']})" if isinstance(f.get("object"), str) and isinstance(f.get("field"), str) else ""
     )
-    _check(path, f"[[fields]] entry {index}{named}", "fields", f)
+    entry = f"[[fields]] entry {index}{named}"
+    _check(path, entry, "fields", f)
     where = f"Policy file '{path}' [[fields]] entry {index}"
     for key in ("object", "field", "status", "kind"):
         if not f.get(key):
             raise PolicyError(f"{where}: '{key}' is missing. Every field needs object, field, status and kind.")
+
+    def bad(key: str, expected: str) -> PolicyError:
+        return PolicyError(
+            f"Policy file '{path}' {entry} {key} = {toml_value(f[key])}: expected {expected}. "
+            "Fix the value in the policy file."
+        )
+
+    from .sql import RULES  # sql/rules/rule_<rule>.sql; a misspelt rule would also switch off apply's invariant
+
+    if f["object"] not in OBJECTS:
+        raise bad("object", f"one of {', '.join(OBJECTS)} (as Salesforce spells them)")
     if f["status"] not in STATUSES:
-        raise PolicyError(f"{where}: status '{f['status']}' is not one of {', '.join(STATUSES)}.")
+        raise bad("status", f"one of {', '.join(STATUSES)}")
     if f["kind"] not in KINDS:
-        raise PolicyError(f"{where}: kind '{f['kind']}' is not one of {', '.join(KINDS)}.")
+        raise bad("kind", f"one of {', '.join(KINDS)}")
+    if "rule" in f and f["rule"] not in RULES:
+        raise bad("rule", f"one of {', '.join(RULES)}")
     if f["kind"] == "formula" and f["status"] != "read_only":
         raise PolicyError(f"{where}: '{f['object']}.{f['field']}' is a formula, so its status must be 'read_only'.")
+    picklist = f.get("picklist")
+    if picklist is not None and f["kind"] != "picklist":
+        raise bad("picklist", f'no picklist on a {f["kind"]} field (only kind = "picklist" has one)')
+    if f["kind"] == "picklist" and not picklist:
+        raise bad("kind", "a picklist = [...] of its values (a picklist field without them would take any value)")
+    spelt = {}
+    for value in picklist or ():
+        if not value.strip():
+            raise bad("picklist", "non-blank values")
+        first = spelt.setdefault(value.strip().casefold(), value)  # matched case-insensitively, spaces ignored
+        if first is not value:
+            raise bad(
+                "picklist",
+                f"every value once (values match case-insensitively): {toml_value(value)} repeats {toml_value(first)}",
+            )
     return FieldPolicy(
         object=f["object"],
         field=f["field"],
@@ -363,7 +431,7 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
         kind=f["kind"],
         rule=f.get("rule"),
         max_length=f.get("max_length"),
-        picklist=tuple(f.get("picklist", ())),
+        picklist=tuple(picklist or ()),
     )
 
 

@@ -69,6 +69,8 @@ MODELS = (
 
 # One finding kind per file, named after the kind (sql/findings/find_<kind>.sql): the report's kind is the file name.
 FINDING_KINDS = tuple(m.split("/find_", 1)[1] for m in MODELS if m.startswith("findings/"))
+# One rule per file likewise (sql/rules/rule_<rule>.sql): what a policy field's `rule` may name.
+RULES = tuple(m.split("/rule_", 1)[1] for m in MODELS if m.startswith("rules/"))
 
 # Intermediate models are working tables of one build (recomputed from staging on every plan, never kept in the
 # DuckDB file). Staging, rule, finding and plan tables are kept in the file for analysts. Intermediates are

@@ -440,7 +440,69 @@ UNKNOWN_POLICY_KEYS = [
         "sender_originated_bounce, unmatched_source_row",
     ),
 ]
-CASES = [(*c, VALUE_FIX) for c in BAD_POLICY_VALUES] + [(*c, NAME_FIX) for c in UNKNOWN_POLICY_KEYS]
+DESCRIPTION = "[[fields]] entry 5 (Lead.company_description__c)"
+BAD_FIELD_ENTRIES = [  # SPEC §5 literally: a status, kind, object, rule or picklist the policy cannot mean
+    (
+        'status = "pending_legal"\nkind = "text"',
+        'status = "pendng_legal"\nkind = "text"',
+        f'{DESCRIPTION} status = "pendng_legal": expected one of active, pending_legal, read_only',
+    ),
+    ('kind = "text"', 'kind = "txt"', f'{DESCRIPTION} kind = "txt": expected one of checkbox, text, picklist, formula'),
+    (
+        'object = "Lead"\nfield = "company_description__c"',
+        'object = "lead"\nfield = "company_description__c"',
+        '[[fields]] entry 5 (lead.company_description__c) object = "lead": expected one of Lead, CampaignMember, '
+        "Contact, Campaign (as Salesforce spells them)",
+    ),
+    (  # a misspelt rule would also switch off apply's invariant of the field (reconcile/apply/invariants.py)
+        'rule = "hard_bounce_union"',
+        'rule = "hard_bounce_unoin"',
+        '[[fields]] entry 3 (Lead.external_hard_bounced__c) rule = "hard_bounce_unoin": expected one of '
+        "hard_bounce_union, enrichment_fill_if_blank, reply_set_once, reply_classification_latest",
+    ),
+    (
+        '"Interested", "Meeting Request"',
+        '"Interested", "interested", "Meeting Request"',
+        '[[fields]] entry 2 (CampaignMember.ReplyClassification__c) picklist = ["Interested", "interested", '
+        '"Meeting Request", "Not Interested", "Do Not Con...: expected every value once '
+        '(values match case-insensitively): "interested" repeats "Interested"',
+    ),
+    (
+        '"Interested", "Meeting Request"',
+        '"Interested", " ", "Meeting Request"',
+        '[[fields]] entry 2 (CampaignMember.ReplyClassification__c) picklist = ["Interested", " ", '
+        '"Meeting Request", "Not Interested", "Do Not Contact", "I...: expected non-blank '
+        "values",
+    ),
+    (
+        'rule = "reply_set_once"',
+        'rule = "reply_set_once"\npicklist = ["Yes"]',
+        '[[fields]] entry 1 (CampaignMember.Has_Replied__c) picklist = ["Yes"]: expected no picklist on a checkbox '
+        'field (only kind = "picklist" has one)',
+    ),
+]
+UNKNOWN_POLICY_KEYS += [
+    (
+        "[thresholds]",
+        "[threshold]",
+        "threshold = {max_ready_changes_per_field = 5000, max_record_fraction = 0.25, min_records_...: "
+        "not a table of the policy; use one of org, thresholds, sources, formulas, fields, approvers, clay, "
+        "source_values, routes, destinations, notify",
+    ),
+    (
+        "[clay.columns]",
+        "[clay.colums]",
+        '[clay] colums = {campaign_member_id = "CampaignMemberId", lead_id = "LeadId", email = "Email"...: '
+        "not a key of [clay]; use one of columns",
+    ),
+    (
+        "cold_lead_eligible = ",
+        "cold_lead_eligble = ",
+        '[formulas] cold_lead_eligble = "formulas/cold_lead_eligible.sql": not a key of [formulas]; use one of '
+        "cold_lead_eligible",
+    ),
+]
+CASES = [(*c, VALUE_FIX) for c in BAD_POLICY_VALUES + BAD_FIELD_ENTRIES] + [(*c, NAME_FIX) for c in UNKNOWN_POLICY_KEYS]
 
 
 @pytest.mark.parametrize("old, new, error, fix", CASES, ids=[c[2].split(": ")[0] for c in CASES])
@@ -457,6 +519,42 @@ def test_a_mistyped_out_of_range_or_unknown_policy_key_is_one_error_line(tmp_pat
     assert result.stderr == f"Error: Policy file '{pol}' {error}. {fix}\n"
     assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_picklist_field_without_its_picklist_and_a_field_listed_twice_are_one_error_line(tmp_path, run_cli):
+    """Without its values a picklist field took any value (the plan's and apply's picklist checks had nothing to
+    check against); a field listed twice in another case (`industry` beside `Industry`: Salesforce names are
+    case-insensitive, and so is the gate's match) gave every change of it twice and stopped the plan at a build audit
+    blaming the plan."""
+    from conftest import policy_with
+
+    pol = policy_with(tmp_path / "pol")
+    text = pol.read_text("utf-8")
+    start = text.index('picklist = ["Agriculture"')
+    no_picklist = text[:start] + text[text.index('"Utilities"]\n', start) + len('"Utilities"]\n') :]
+    twice = text.replace(
+        '[[approvers]]\nname = "Demo Admin"',
+        '[[fields]]\nobject = "Lead"\nfield = "industry"\nstatus = "active"\nkind = "checkbox"\n\n'
+        '[[approvers]]\nname = "Demo Admin"',
+    )
+    for policy_text, error in (
+        (
+            no_picklist,
+            f'{INDUSTRY} kind = "picklist": expected a picklist = [...] of its values (a picklist field without them '
+            "would take any value). Fix the value in the policy file.",
+        ),
+        (
+            twice,
+            '[[fields]] entry 8 (Lead.industry) field = "industry": Lead.Industry is listed twice, as entry 6 and '
+            "entry 8 (field names match case-insensitively, as in Salesforce). Keep one [[fields]] entry per field.",
+        ),
+    ):
+        pol.write_text(policy_text, "utf-8")
+        result = run_cli("plan", HANDMADE, "--out", tmp_path / "out" / "plan.json", "--policy", pol)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == f"Error: Policy file '{pol}' {error}\n"
+        assert "Traceback" not in result.output
+        assert not (tmp_path / "out").exists()
 
 
 def test_the_packaged_policy_loads_and_the_type_table_covers_every_threshold():

@@ -1638,7 +1638,8 @@ def test_policy_rejects_an_unknown_status(tmp_path):
     with pytest.raises(PolicyError) as e:
         load_policy(path)
     assert str(e.value) == (
-        f"Policy file '{path}' [[fields]] entry 6: status 'approved' is not one of active, pending_legal, read_only."
+        f"Policy file '{path}' [[fields]] entry 6 (Lead.Industry) status = \"approved\": expected one of active, "
+        "pending_legal, read_only. Fix the value in the policy file."
     )
 
 
