@@ -721,6 +721,24 @@ def test_lenient_quarantines_a_truncated_jsonl_line(tmp_path, run_cli):
     assert [(c["record_id"], c["field"]) for c in plan["changes"]] == [(L2, "external_hard_bounced__c")]
 
 
+@pytest.mark.parametrize("damaged", [False, True], ids=["read by DuckDB", "salvaged by --lenient"])
+def test_a_jsonl_row_is_its_line_number_also_after_blank_lines(tmp_path, damaged):
+    """README: a JSONL row is its line number. DuckDB's read skips blank lines, and numbered the objects it read: the
+    bounce on line 4 was row 2 — and row 4 when a damaged line elsewhere made lenient mode read the file itself."""
+    bounce = json.dumps(
+        {"event_type": "EMAIL_BOUNCE", "event_timestamp": "2026-11-20T10:00:00Z", "to_email": "lead2@example.com"}
+    )
+    events = (
+        "\n" + json.dumps({"event_type": "EMAIL_OPEN"}) + "\n \t\n" + bounce + "\n" + ('{"event' if damaged else "")
+    )
+    leads = [dict(lead(2), Email="lead2@example.com", Id=L2)]
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": csv_text(LEAD_HEADER, leads), "smartlead/events.jsonl": events})
+    plan = plan_in(snap, lenient=damaged)
+    [change] = plan["changes"]
+    assert [(e["file"], e["row"]) for e in change["evidence"]] == [("sfdc/Lead.csv", 1), ("smartlead/events.jsonl", 4)]
+    assert [(r["file"], r["row"]) for r in plan["rejects"]] == ([("smartlead/events.jsonl", 5)] if damaged else [])
+
+
 def test_lenient_reads_an_empty_string_of_a_damaged_jsonl_file_as_blank(tmp_path):
     """The well-formed lines of a JSONL file DuckDB refused are loaded by reconcile itself: "" is blank there too."""
     lines = [json.dumps({**lead(1, Industry="", company_description__c=""), "Id": L1}), '{"Id": "00Q']
