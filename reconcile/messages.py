@@ -24,11 +24,19 @@ def about(row: dict) -> str:
     return row.get("record_id") or row.get("subject") or "-"
 
 
+_RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+
+
 def sf_link(instance_url: str | None, obj: str, record_id: str | None) -> str | None:
-    """Lightning record URL `{instance}/lightning/r/{Object}/{Id}/view` (None without an instance or id)."""
-    if not instance_url or not record_id or obj not in SF_OBJECTS:
+    """Lightning record URL `{instance}/lightning/r/{Object}/{Id}/view`: None without an https instance or without a
+    Salesforce-shaped id (a connector error's record id is free text from the Clay log: `../../secur/logout.jsp`
+    must not become a path in the org)."""
+    base = (instance_url or "").strip()
+    if not base.lower().startswith("https://") or obj not in SF_OBJECTS:
         return None
-    return f"{instance_url.rstrip('/')}/lightning/r/{obj}/{record_id}/view"
+    if not record_id or not _RECORD_ID.fullmatch(record_id):
+        return None
+    return f"{base.rstrip('/')}/lightning/r/{obj}/{record_id}/view"
 
 
 def instance_url(configured: str | None) -> str | None:

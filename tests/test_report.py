@@ -276,3 +276,26 @@ def test_since_the_last_run_says_who_approved_and_what_was_applied(plan, tmp_pat
     assert "was not approved" in text.read_text("utf-8")
     first = render_report(plan, tmp_path / "r3.html", since=since_last_run(None)).read_text("utf-8")
     assert "No earlier run in this reports folder" in first
+
+
+@pytest.mark.parametrize(
+    "record_id",
+    ["../../secur/logout.jsp", "00Q000000000005AAA/../../../home", "00Q000000000005AAA?x=1", "x onmouseover=alert(1)"],
+)
+def test_only_salesforce_ids_become_record_links(plan, tmp_path, record_id):
+    """A connector error's record id is free text from the Clay log: it must not steer a link into the org."""
+    plan["findings"] = [
+        {**f, "record_id": record_id} if f["kind"] == "connector_error" else f for f in plan["findings"]
+    ]
+    text = render_report(plan, tmp_path / "r.html", instance_url="https://acme.my.salesforce.com").read_text("utf-8")
+    hrefs = re.findall(r'href="([^"]*)"', text)
+    assert not [h for h in hrefs if "/lightning/r/" in h and not re.search(r"/r/\w+/[A-Za-z0-9]{18}/view$", h)]
+    assert any(h.endswith("/lightning/r/Lead/00Q000000000004AAA/view") for h in hrefs)  # a real id still links
+
+
+@pytest.mark.parametrize(
+    "instance", ["javascript:alert(1)//", "data:text/html,x", "acme.my.salesforce.com", "http://acme.my.salesforce.com"]
+)
+def test_record_links_need_an_https_instance_url(plan, tmp_path, instance):
+    text = render_report(plan, tmp_path / "r.html", instance_url=instance).read_text("utf-8")
+    assert "/lightning/r/" not in text

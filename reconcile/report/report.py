@@ -50,7 +50,7 @@ def render_report(
     `findings_exports`: route → CSV file name beside the report with all of that route's findings (linked).
     `instance_url`: the org's URL (e.g. https://acme.my.salesforce.com; default SF_INSTANCE_URL): record ids link
     to their Lightning page. `since`: what became of the previous run's plan (run.since_last_run)."""
-    from ..messages import SF_OBJECTS, instance_url as configured_instance
+    from ..messages import instance_url as configured_instance, sf_link
 
     out_path = Path(out_path)
     instance = configured_instance(instance_url)
@@ -59,8 +59,8 @@ def render_report(
         "weekly_review": weekly_review,
         "since": since,
         "exports": findings_exports or {},
-        "sf_instance": instance.rstrip("/") if instance else None,
-        "sf_objects": SF_OBJECTS,
+        "sf_instance": instance,
+        "sf_link": sf_link,
     }
     html = _environment().get_template("report.html.j2").render(**context)
     write_atomic(out_path, html)
