@@ -299,3 +299,32 @@ def test_only_salesforce_ids_become_record_links(plan, tmp_path, record_id):
 def test_record_links_need_an_https_instance_url(plan, tmp_path, instance):
     text = render_report(plan, tmp_path / "r.html", instance_url=instance).read_text("utf-8")
     assert "/lightning/r/" not in text
+
+
+def connector_error(at: str, message: str) -> dict:
+    ev = {"source": "clay", "file": "clay/errors.csv", "row": 9, "column": "message", "value": message, "at": at}
+    return {"kind": "connector_error", "object": "Lead", "route": "CRM Admin", "detail": message, "at": at,
+            "evidence": [ev]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "at, counted, older, later",
+    [
+        # the window is the 7 days up to the later of the Salesforce snapshot (05:00) and the error log's export (05:05)
+        ("2026-11-27T05:03:00Z", True, 1, 0),  # logged after the Salesforce snapshot, before the log was exported
+        ("2026-11-27T05:05:00Z", True, 1, 0),  # the end is inside
+        ("2026-11-20T05:05:01Z", True, 1, 0),
+        ("2026-11-20T05:05:00Z", False, 2, 0),  # exactly 7 days before: last week's report counted it
+        ("2026-11-27T05:05:01Z", False, 1, 1),  # after the export: a clock or time-zone problem, not an old error
+        ("2026-12-24T00:00:00Z", False, 1, 1),
+    ],
+)
+def test_the_weeks_connector_errors_are_the_7_days_up_to_the_snapshot(plan, tmp_path, at, counted, older, later):
+    plan["findings"].append(connector_error(at, "PROBE: the error at the boundary"))
+    html = render_report(plan, tmp_path / "r.html").read_text("utf-8")
+    section = html[html.index('id="connector-errors"') : html.index('id="trends"')]
+    assert ("PROBE: the error at the boundary" in section.split("</table>")[0]) is counted
+    assert re.search(rf"connector errors <span class=\"total\">\({3 if counted else 2}\)", section)
+    assert "2026-11-20 05:05 UTC to 2026-11-27 05:05 UTC" in section
+    assert f"{older} older connector error{'s' if older > 1 else ''} outside this window" in section
+    assert ("1 connector error dated after the snapshot was taken" in section) is bool(later)

@@ -407,16 +407,23 @@ def inputs(summary: dict) -> dict[str, Any]:
 
 
 def connector_errors(plan: dict) -> dict[str, Any]:
-    """Connector errors of the 7 days up to the Salesforce snapshot, grouped by message."""
+    """Connector errors of the week, grouped by message: the 7 days up to the later of the Salesforce snapshot and
+    the Clay error log's export, (end − 7 d, end] so consecutive weekly windows never count an error twice. Errors
+    before the window are counted as older; errors dated after the log was exported (a clock or time-zone problem in
+    the log) are counted apart, never called older."""
     taken = (plan.get("snapshot") or {}).get("taken_at") or {}
-    ref = _parse_time(taken.get("sfdc")) or _parse_time(plan.get("created_at"))
+    anchors = [t for t in (_parse_time(taken.get("sfdc")), _parse_time(taken.get("clay"))) if t is not None]
+    ref = max(anchors) if anchors else _parse_time(plan.get("created_at"))
     groups: dict[str, dict[str, Any]] = {}
-    outside = 0
+    outside = later = 0
     for f in plan.get("findings") or []:
         if f.get("kind") != "connector_error":
             continue
         at = _parse_time(f.get("at"))
-        if ref is None or at is None or not (ref - CONNECTOR_WINDOW <= at <= ref):
+        if ref is not None and at is not None and at > ref:
+            later += 1
+            continue
+        if ref is None or at is None or at <= ref - CONNECTOR_WINDOW:
             outside += 1
             continue
         msg = _error_message(f)
@@ -436,6 +443,7 @@ def connector_errors(plan: dict) -> dict[str, Any]:
         "groups": rows,
         "total": sum(g["count"] for g in rows),
         "outside": outside,
+        "later": later,
         "start": _iso(ref - CONNECTOR_WINDOW) if ref else "",
         "end": _iso(ref) if ref else "",
     }
