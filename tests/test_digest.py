@@ -134,6 +134,8 @@ def test_weekly_review_escapes_data_in_html(tmp_path, run_cli):
     run_cli("digest", "--week", "2026-11-23", "--reports-dir", tmp_path / "reports")
     html = (tmp_path / "reports" / "weekly" / "2026-W48.html").read_text()
     assert "<script>alert" not in html and "&lt;script&gt;" in html
+    # and the page forbids scripts and every load itself, as the daily report does
+    assert """content="default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\"""" in html
 
 
 @pytest.mark.parametrize("named_by", ["--policy", "--org"])

@@ -328,3 +328,136 @@ def test_the_weeks_connector_errors_are_the_7_days_up_to_the_snapshot(plan, tmp_
     assert "2026-11-20 05:05 UTC to 2026-11-27 05:05 UTC" in section
     assert f"{older} older connector error{'s' if older > 1 else ''} outside this window" in section
     assert ("1 connector error dated after the snapshot was taken" in section) is bool(later)
+
+
+# ------------------------------------------------------------------------------------------ hostile data, real browser
+
+PAYLOAD = '<script>window.__pwned=1</script>"><img src=x onerror="window.__pwned=2">'
+PAYLOAD2 = "'\"><svg onload=window.__pwned=3></style>{{7*7}} javascript:alert(1)"
+HOSTILE = PAYLOAD + PAYLOAD2
+
+
+def hostile_snapshot(root: Path) -> Path:
+    """Every place data reaches the report carries markup: values, file names (a Clay table, a Smartlead campaign
+    file), campaign and GBU names, the Clay error log's object, record id, field and message, a rejected value."""
+    from conftest import (
+        CLAY_HEADER,
+        LEAD_HEADER,
+        MEMBER_HEADER,
+        SMARTLEAD_HEADER,
+        campaign_id,
+        csv_text,
+        lead,
+        lead_id,
+        member,
+        member_id,
+        write_snapshot,
+    )
+
+    in_name = PAYLOAD.replace("/", "_")
+    old = {2: f"old {HOSTILE}"}
+    leads = [lead(i, GBU__c=f"GBU {HOSTILE}", company_description__c=old.get(i)) for i in (1, 2, 3, 4)]
+    clay = [
+        {"CampaignMemberId": member_id(1), "LeadId": lead_id(1), "Company Description": f"desc {HOSTILE}",
+         "Industry": f"ind {HOSTILE}", "Replied": "yes", "Reply Category": f"cat {HOSTILE}",
+         "Reply At": "2026-11-26T00:00:00Z"},
+        {"LeadId": lead_id(2), "Company Description": f"new {HOSTILE}" + "x" * 3000, "Hard Bounced": f"maybe {HOSTILE}"},
+        {"LeadId": lead_id(3), "Company Description": f"A {HOSTILE}"},
+        {"LeadId": lead_id(3), "Company Description": f"B {HOSTILE}"},
+        {"Email": f"ghost{PAYLOAD}@x.de", "Company Description": "g"},
+    ]  # fmt: skip
+    errors = [
+        {"time": "2026-11-26T00:00:00Z", "object": f"Obj {HOSTILE}", "record id": f"../../{HOSTILE}",
+         "field": f"F {HOSTILE}", "message": f"M {HOSTILE}"},
+    ]  # fmt: skip
+    return write_snapshot(
+        root,
+        {
+            "sfdc/Lead.csv": csv_text([*LEAD_HEADER, "GBU__c"], leads),
+            "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, [member(1, 1), member(2, 2)]),
+            "sfdc/Campaign.csv": csv_text(
+                ["Id", "Name", "GBU__c"], [{"Id": campaign_id(1), "Name": f"Camp {HOSTILE}", "GBU__c": f"CG {HOSTILE}"}]
+            ),
+            f"clay/table {in_name}.csv": csv_text(CLAY_HEADER, clay),
+            "clay/errors.csv": csv_text(["time", "object", "record id", "field", "message"], errors),
+            f"smartlead/campaign-77 {in_name}.csv": csv_text(
+                SMARTLEAD_HEADER,
+                [
+                    {
+                        "id": "1",
+                        "email": "lead4@example.com",
+                        "category": "Sender Originated Bounce",
+                        "custom_fields": {"sfdc_lead_id": lead_id(4)},
+                    }
+                ],
+            ),  # fmt: skip
+        },
+    )
+
+
+def open_in_chromium(path: Path, check):
+    """Open `path` in headless Chromium with every request routed (only the file itself may load) and call
+    check(page); returns (requests other than the file, dialogs, page errors, CSP violations)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    requests, dialogs, errors = [], [], []
+
+    def route(r):
+        if r.request.url == path.as_uri():
+            r.continue_()
+        else:
+            requests.append(r.request.url)
+            r.abort()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        try:
+            context = browser.new_context()
+            context.route("**/*", route)
+            page = context.new_page()
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.add_init_script(
+                "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+                " e => window.__csp.push(e.violatedDirective))"
+            )
+            page.goto(path.as_uri())
+            page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+            check(page)
+            page.wait_for_timeout(300)
+            csp = page.evaluate("window.__csp")
+        finally:
+            browser.close()
+    return requests, dialogs, errors, csp
+
+
+@pytest.mark.browser
+def test_hostile_data_shows_literally_and_nothing_runs_or_loads(tmp_path):
+    from conftest import plan_in
+
+    plan = plan_in(hostile_snapshot(tmp_path), tmp_path / "out", lenient=True)
+    assert plan["summary"]["rejects"]["total"] >= 1 and plan["summary"]["findings"]["by_kind"]["connector_error"] == 1
+    history = [{"run_id": f"r {HOSTILE}", "created_at": "2026-11-20T06:00:00Z", "summary": {"by_field": {HOSTILE: {}}}}]
+    since = {"run_id": HOSTILE, "created_at": HOSTILE, "ready": 1, "approvals": [{"by": f"Ann {HOSTILE}", "at": "x"}],
+             "outcomes": {HOSTILE: 1}}  # fmt: skip
+    out = render_report(plan, tmp_path / "r.html", history, title=f"T {HOSTILE}", since=since,
+                        instance_url="https://acme.my.salesforce.com", weekly_review="../weekly/2026-W48.html",
+                        findings_exports={"CRM Admin": "findings-crm-admin.csv"})  # fmt: skip
+    seen = {}
+
+    def check(page):
+        seen["pwned"] = page.evaluate("window.__pwned === undefined ? null : window.__pwned")
+        seen["active"] = page.evaluate("document.querySelectorAll('script, img, iframe, [onerror], [onload]').length")
+        seen["text"] = page.locator("body").inner_text()
+        seen["fetch"] = page.evaluate(
+            "fetch('http://127.0.0.1:9/beacon').then(() => 'sent', () => 'failed')"
+        )  # what an injected script would do
+
+    requests, dialogs, errors, csp = open_in_chromium(out, check)
+    assert seen["pwned"] is None and seen["active"] == 0 and dialogs == [] and errors == []
+    for where in (f"Camp {HOSTILE}", f"M {HOSTILE}", f"Ann {HOSTILE}", f"table {PAYLOAD.replace('/', '_')}.csv"):
+        assert where in seen["text"], where
+    # the page forbids every load itself (Content-Security-Policy), so not even a script that got in could call out
+    assert requests == [] and "connect-src" in csp, (requests, csp)
