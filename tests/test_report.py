@@ -461,3 +461,30 @@ def test_hostile_data_shows_literally_and_nothing_runs_or_loads(tmp_path):
         assert where in seen["text"], where
     # the page forbids every load itself (Content-Security-Policy), so not even a script that got in could call out
     assert requests == [] and "connect-src" in csp, (requests, csp)
+
+
+@pytest.mark.parametrize(
+    "char, name",
+    [("\u202e", "U+202E"), ("\u2067", "U+2067"), ("\u200b", "U+200B"), ("\ufeff", "U+FEFF"), ("\x1b", "U+001B")],
+)
+def test_invisible_and_direction_characters_in_data_are_shown_not_obeyed(plan, tmp_path, char, name):
+    """'Acme' and 'Acme' + a zero-width space look the same, and a right-to-left override turns the rest of its line
+    around (a campaign's id after its name read backwards): the report names such characters instead."""
+    change = plan["changes"][0]
+    change.update(before=f"Acme{char}", after="Acme")
+    cid = next(iter(plan["summary"]["by_campaign"]))
+    plan["summary"]["by_campaign"][cid]["name"] = f"Spring{char} launch"
+    plan["findings"].append(connector_error("2026-11-26T11:00:00Z", f"PROBE{char}: bad value"))
+    html = render_report(plan, tmp_path / "r.html", title=f"Daily{char}").read_text("utf-8")
+    assert char not in html
+    for shown in (f"Acme⟨{name}⟩", f"Spring⟨{name}⟩ launch", f"PROBE⟨{name}⟩: bad value", f"Daily⟨{name}⟩"):
+        assert shown in html, shown
+
+
+def test_every_control_and_format_character_is_named():
+    import unicodedata
+
+    from reconcile.report.charts import INVISIBLE
+
+    hidden = (chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in ("Cc", "Cf", "Zl", "Zp"))
+    assert [f"U+{ord(c):04X}" for c in hidden if c not in "\t\n\r" and not INVISIBLE.fullmatch(c)] == []

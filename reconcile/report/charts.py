@@ -7,9 +7,11 @@ Colours are the Okabe–Ito palette (colour-blind safe). No xmlns: the SVG is in
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
+from markupsafe import escape as _escape
 
 # Okabe–Ito
 BLUE = "#0072B2"
@@ -21,6 +23,25 @@ PURPLE = "#CC79A7"
 GREY = "#6b7280"
 
 READY_BLOCKED = (("ready", BLUE), ("blocked", ORANGE))
+
+# Control and format characters (Unicode Cc, Cf, line/paragraph separators): invisible, or — the bidi overrides and
+# isolates — turning the text after them around. Data shows them by name: "Acme⟨U+200B⟩" is not "Acme".
+INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+
+
+def visible(value: object) -> object:
+    """Text with its invisible and direction characters named (⟨U+202E⟩); anything else (Markup too) as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup) and INVISIBLE.search(value):
+        return INVISIBLE.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", value)
+    return value
+
+
+def escape(value: object) -> Markup:
+    return _escape(visible(value))
 
 
 def _fmt(n: float) -> str:

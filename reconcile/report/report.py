@@ -74,6 +74,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=charts.visible,
     )
     env.filters["num"] = lambda n: f"{int(n or 0):,}"
     env.filters["evidence"] = format_evidence
