@@ -488,3 +488,19 @@ def test_every_control_and_format_character_is_named():
 
     hidden = (chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in ("Cc", "Cf", "Zl", "Zp"))
     assert [f"U+{ord(c):04X}" for c in hidden if c not in "\t\n\r" and not INVISIBLE.fullmatch(c)] == []
+
+
+def test_the_trend_chart_has_its_numbers_as_a_table(plan, history, tmp_path):
+    """Ready, blocked and findings per run are drawn as lines; a screen reader (or a person copying numbers) gets
+    the same numbers as table rows — a run with no changes reads 0, not a dash."""
+    history.append({"run_id": "sha256:4444", "created_at": "2026-11-26T18:00:00Z", "summary": {"changes": {}}})
+    html = render_report(plan, tmp_path / "r.html", history).read_text("utf-8")
+    trends = html[html.index('id="trends"') : html.index('id="samples"')]
+    runs = [*history, {"summary": plan["summary"]}]
+    ready_blocked = "".join(
+        rf'<td class="n[^"]*">{r["summary"]["changes"].get("ready", 0)} / {r["summary"]["changes"].get("blocked", 0)}</td>'
+        for r in runs
+    )
+    assert re.search(rf"<tr><th[^>]*>All fields</th>{ready_blocked}</tr>", trends)
+    found = "".join(rf'<td class="n[^"]*">{(r["summary"].get("findings") or {}).get("total", 0)}</td>' for r in runs)
+    assert re.search(rf"<tr><th[^>]*>Findings</th>{found}</tr>", trends)

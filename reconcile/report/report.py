@@ -490,7 +490,7 @@ def _trends(runs: list[dict]) -> dict[str, Any]:
                 ("blocked", charts.ORANGE, [_get(r["summary"], "changes", "blocked") for r in recent]),
                 ("findings", charts.PURPLE, [_get(r["summary"], "findings", "total") for r in recent]),
             ],
-            aria_label="ready, blocked and findings per run",
+            aria_label="ready, blocked and findings per run (numbers in the table below)",
         )
         if len(recent) > 1
         else None
@@ -499,10 +499,19 @@ def _trends(runs: list[dict]) -> dict[str, Any]:
     fields = sorted({f for r in table_runs for f in (r["summary"].get("by_field") or {})})
     table = [{"field": f, "cells": [(r["summary"].get("by_field") or {}).get(f) for r in table_runs]} for f in fields]
     current = [i for i, r in enumerate(table_runs) if r.get("is_current")]
+    totals = [
+        {
+            "ready": _get(r["summary"], "changes", "ready"),
+            "blocked": _get(r["summary"], "changes", "blocked"),
+            "findings": _get(r["summary"], "findings", "total"),
+        }
+        for r in table_runs
+    ]
     return {
         "count": len(runs),
         "chart": chart,
         "labels": labels[-TREND_TABLE_RUNS:],
+        "totals": totals,
         "fields": table,
         "current": current[0] if current else -1,
     }
