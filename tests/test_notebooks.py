@@ -355,11 +355,24 @@ def test_report_notebook_renders_the_report_inline(runs, tmp_path):
     )
     page = (tmp_path / "marcom.html").read_text("utf-8")
     assert "MARCOM Ops daily" in page and tile(page, "ready") == f"{second.summary['changes']['ready']:,}"
-    frames = [html.unescape(h) for h in outputs(nb, "text/html") if "<iframe srcdoc=" in h]
+    frames = [html.unescape(h) for h in outputs(nb, "text/html") if "<iframe sandbox=" in h and " srcdoc=" in h]
     assert len(frames) == 1
     for section in SECTIONS:
         assert f'id="{section}"' in frames[0], section
     assert "2 runs; the chart shows" in page  # the earlier run feeds the trends
+
+
+def test_the_inline_report_is_sandboxed_away_from_the_notebook(tmp_path):
+    """The report shown inline runs in a sandboxed frame of its own origin: were script ever to get into it, it could
+    neither run nor reach the notebook page (and its kernel); record links still open in a new tab."""
+    from reconcile.notebook.explore import report_frame
+
+    page = tmp_path / "r.html"
+    page.write_text('<p>report</p><a href="https://acme.my.salesforce.com/x" target="_blank">x</a>', "utf-8")
+    frame = report_frame(page).data
+    sandbox = re.search(r'<iframe sandbox="([^"]*)" srcdoc=', frame)
+    assert sandbox, frame[:200]
+    assert set(sandbox.group(1).split()) == {"allow-popups", "allow-popups-to-escape-sandbox"}
 
 
 def test_explore_notebook_shows_headlines_filters_and_an_explanation(runs, tmp_path):

@@ -231,12 +231,15 @@ def explain_text(plan: dict, record_id: str = "") -> str:
 
 
 def report_frame(report_path: str | Path, height: int = 900):
-    """The self-contained HTML report inline in a notebook, isolated in an iframe (its CSS stays inside)."""
+    """The self-contained HTML report inline in a notebook, isolated in a sandboxed iframe: its CSS stays inside, and
+    it gets an origin of its own with no script, so nothing in it can reach the notebook page or its kernel (record
+    links still open in a new tab)."""
     from IPython.display import HTML
 
     doc = Path(report_path).read_text("utf-8")
     return HTML(
-        f'<iframe srcdoc="{html.escape(doc, quote=True)}" style="width:100%;height:{int(height)}px;'
+        '<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" '
+        f'srcdoc="{html.escape(doc, quote=True)}" style="width:100%;height:{int(height)}px;'
         f'border:1px solid #ccc"></iframe>'
     )
 
