@@ -504,3 +504,29 @@ def test_the_trend_chart_has_its_numbers_as_a_table(plan, history, tmp_path):
     assert re.search(rf"<tr><th[^>]*>All fields</th>{ready_blocked}</tr>", trends)
     found = "".join(rf'<td class="n[^"]*">{(r["summary"].get("findings") or {}).get("total", 0)}</td>' for r in runs)
     assert re.search(rf"<tr><th[^>]*>Findings</th>{found}</tr>", trends)
+
+
+@pytest.mark.browser
+def test_the_table_of_contents_scrolls_the_report_shown_inline_in_a_notebook(plan, history, tmp_path):
+    """In a notebook the report is a srcdoc frame (report_frame): its table of contents must scroll that frame, not
+    load the notebook's own page into it (a srcdoc document resolves '#findings' against its parent's URL)."""
+    from reconcile.notebook.explore import report_frame
+
+    report = render_report(plan, tmp_path / "report.html", history)
+    host = tmp_path / "notebook.html"
+    host.write_text(f"<!doctype html><html><body>{report_frame(report, height=400).data}</body></html>", "utf-8")
+    seen = {}
+
+    def check(page):
+        frame = page.frames[1]
+        frame.locator("nav a[href='#findings']").click()
+        page.wait_for_timeout(500)
+        frame = page.frames[1]
+        seen["url"] = frame.url
+        seen["sections"] = frame.locator("#findings").count()
+        seen["scrolled"] = frame.evaluate("window.scrollY")
+
+    requests, dialogs, errors, _ = open_in_chromium(host, check)
+    assert seen["sections"] == 1 and seen["url"].startswith("about:srcdoc"), (seen, requests)
+    assert seen["scrolled"] > 0, (seen, requests)
+    assert not requests and not errors and not dialogs

@@ -8,6 +8,7 @@ through its own GBU__c and its CampaignMembers' campaigns, a CampaignMember thro
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import duckdb
@@ -233,10 +234,15 @@ def explain_text(plan: dict, record_id: str = "") -> str:
 def report_frame(report_path: str | Path, height: int = 900):
     """The self-contained HTML report inline in a notebook, isolated in a sandboxed iframe: its CSS stays inside, and
     it gets an origin of its own with no script, so nothing in it can reach the notebook page or its kernel (record
-    links still open in a new tab)."""
+    links still open in a new tab). Its own base URL (about:srcdoc) keeps its table of contents inside it: a srcdoc
+    document resolves '#findings' against the notebook page's URL, so a click loaded that page into the frame. The
+    base goes first in <head>, ahead of the report's CSP (base-uri 'none' binds only what follows it)."""
     from IPython.display import HTML
 
     doc = Path(report_path).read_text("utf-8")
+    head = re.search(r"<head\b[^>]*>", doc, re.IGNORECASE)
+    at = head.end() if head else 0
+    doc = f'{doc[:at]}<base href="about:srcdoc">{doc[at:]}'
     return HTML(
         '<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" '
         f'srcdoc="{html.escape(doc, quote=True)}" style="width:100%;height:{int(height)}px;'
