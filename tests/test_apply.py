@@ -137,6 +137,17 @@ def assert_each_change_once(h, changes: list[dict]) -> None:
     assert set(hist) == {(c["record_id"], c["field"]) for c in changes}
 
 
+def assert_resumed_trail(plan_path, killed: list[dict], changes: list[dict], run_cli) -> None:
+    """A resumed run's audit trail: the killed run's rows kept as they were, one applied row per change, and the
+    whole trail verifies (`reconcile audit --verify`)."""
+    rows = audit_rows(plan_path)
+    assert rows[: len(killed)] == killed
+    per_change = Counter((r["record_id"], r["field"]) for r in rows if r["result"] == "applied")
+    assert per_change == Counter((c["record_id"], c["field"]) for c in changes)
+    verified = run_cli("audit", "--db", plan_path.parent / "reconcile.duckdb", "--verify")
+    assert verified.exit_code == 0, verified.output
+
+
 # ------------------------------------------------------------------------------------------ plans
 
 
@@ -546,12 +557,7 @@ def test_a_real_apply_killed_at_each_moment_resumes_with_one_write_and_a_whole_t
     else:
         assert len([r for r in collection_patches(org) if r["status"] == 200]) == 2
     # no lost or duplicated audit rows: the killed run's pending rows kept, one applied row per change
-    rows = audit_rows(plan_path)
-    assert rows[: len(killed)] == killed
-    per_change = Counter((r["record_id"], r["field"]) for r in rows if r["result"] == "applied")
-    assert per_change == Counter((c["record_id"], c["field"]) for c in changes)
-    verified = run_cli("audit", "--db", plan_path.parent / "reconcile.duckdb", "--verify")
-    assert verified.exit_code == 0, verified.output
+    assert_resumed_trail(plan_path, killed, changes, run_cli)
     results = read_csv(res.files["results"])
     assert sorted((r["record_id"], r["field"], r["result"]) for r in results) == sorted(
         (c["record_id"], c["field"], "applied") for c in changes
@@ -580,12 +586,7 @@ def test_a_real_apply_killed_while_its_bulk_job_is_in_progress_resumes_from_that
     assert Counter(o["message"] for o in res.outcomes)["confirmed after an interrupted run"] == len(changes)
     assert ingest_jobs_run(org) == 1 and not collection_patches(org)
     assert_each_change_once(org, changes)
-    rows = audit_rows(plan_path)
-    assert rows[: len(killed)] == killed
-    per_change = Counter((r["record_id"], r["field"]) for r in rows if r["result"] == "applied")
-    assert per_change == Counter((c["record_id"], c["field"]) for c in changes)
-    verified = run_cli("audit", "--db", plan_path.parent / "reconcile.duckdb", "--verify")
-    assert verified.exit_code == 0, verified.output
+    assert_resumed_trail(plan_path, killed, changes, run_cli)
 
 
 # ------------------------------------------------------------------------------------------ per-record errors

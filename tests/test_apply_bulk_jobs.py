@@ -20,6 +20,7 @@ from reconcile.plan import load_plan
 from test_apply import (  # noqa: F401 (plans is a fixture)
     NOW,
     assert_each_change_once,
+    assert_resumed_trail,
     audit_rows,
     do_apply,
     history,
@@ -118,12 +119,7 @@ def test_a_rerun_follows_every_job_the_killed_run_recorded_not_only_the_newest(
     assert res.counts == {"applied": len(changes)}
     assert Counter(o["message"] for o in res.outcomes)["confirmed after an interrupted run"] == len(changes)
     assert_each_change_once(org, changes)
-    rows = audit_rows(plan_path)
-    assert rows[: len(killed)] == killed
-    per_change = Counter((r["record_id"], r["field"]) for r in rows if r["result"] == "applied")
-    assert per_change == Counter((c["record_id"], c["field"]) for c in changes)
-    verified = run_cli("audit", "--db", plan_path.parent / "reconcile.duckdb", "--verify")
-    assert verified.exit_code == 0, verified.output
+    assert_resumed_trail(plan_path, killed, changes, run_cli)
 
 
 def test_a_dry_run_after_a_killed_run_names_its_bulk_job_instead_of_sending_its_changes_again(
