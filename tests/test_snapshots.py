@@ -194,6 +194,15 @@ BAD_INPUT = [
         "again.",
     },
     {
+        "why": "a line of a Clay JSONL file that is JSON but not an object (it is not read as a row of blanks)",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "clay/table.jsonl": json.dumps({"LeadId": L1, "Hard Bounced": "yes"}) + '\n["a", 1]\n',
+        },
+        "error": "Snapshot 'clay/table.jsonl' row 2: value '[\"a\", 1]' is a JSON value, but not an object. Each line "
+        f"must hold one JSON object. {HINT}",
+    },
+    {
         "why": "missing sfdc/Lead file",
         "files": {"sfdc/Lead.csv": None},
         "error": "Snapshot '{snap}' has no sfdc/Lead.{csv,parquet,jsonl} file. Export it (SPEC §2 / README: Snapshot "

@@ -396,6 +396,8 @@ def load_file(
         else:
             column = named.get(mapping[c.name], mapping[c.name])
             exprs.append(f"{_as_text(qi(column), types.get(column))} as {qi(c.name)}")
+    if is_json:  # a line that is JSON but not an object (`[1, 2]`, `"text"`) has no columns: named, not read as blanks
+        exprs.append(f"case when json_type(json) <> 'OBJECT' then left(json::varchar, 200) end as {NOT_OBJECT}")
     parsed = "".join(
         f", cast({parse_expr(c)} as {PARSERS[c.type].sql_type}) as {qi(c.parsed)}" for c in s.columns if c.parsed
     )
@@ -412,7 +414,24 @@ def load_file(
         _create_empty(con, s, table)
         return _salvage(con, s, table, path, rel, delim, mapping, campaign)
     verify_ids(con, s, table)
-    return number_rows(con, table, path)
+    records = number_rows(con, table, path)
+    if is_json:
+        _reject_non_objects(con, table)
+    return records
+
+
+NOT_OBJECT = "_not_object"  # a JSONL read's column holding each line that is not an object (dropped after the check)
+
+
+def _reject_non_objects(con, table: str) -> None:
+    """Lines of a JSONL file that are JSON but not an object go to `rejects` (as the salvage of a damaged file puts
+    them, damaged.scan_jsonl): every column of such a line would otherwise read as blank, and a Clay or Pardot row of
+    blanks is planned from without a word."""
+    con.execute(
+        f"insert into rejects select _file, _row, '', {NOT_OBJECT}, ?, ? from {table} where {NOT_OBJECT} is not null",
+        [damaged.EXPECTED_JSON, damaged.NOT_OBJECT_VALUE],
+    )
+    con.execute(f"alter table {table} drop column {NOT_OBJECT}")
 
 
 def _refused(path: Path, rel: str, delim: str | None, e: duckdb.Error, salvageable: bool) -> None:
@@ -689,10 +708,12 @@ def check_values(con, s: Source) -> None:
         col = next(c for c in s.columns if c.name == s.key)
         key, parsed = qi(col.name), qi(col.parsed)
         # a record without its Id cannot be matched, diffed or written: it would silently leave the snapshot (and
-        # every source row naming it would look unmatched), so a blank Id is bad input like a malformed one
+        # every source row naming it would look unmatched), so a blank Id is bad input like a malformed one (a JSONL
+        # line that is not an object has no Id either: it is rejected as such, once, by _reject_non_objects)
         con.execute(
-            f"insert into rejects select _file, _row, ?, '', ?, null from {s.table} "
-            f"where {key} is null or trim({key}) = ''",
+            f"insert into rejects select _file, _row, ?, '', ?, null from {s.table} as t "
+            f"where ({key} is null or trim({key}) = '') and not exists "
+            "(select 1 from rejects as r where r.file = t._file and r.row = t._row and r.col = '')",
             [col.header, "the record's Salesforce Id (every row of a Salesforce export has one)"],
         )
         duplicated = con.execute(
