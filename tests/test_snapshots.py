@@ -194,6 +194,12 @@ BAD_INPUT = [
         "again.",
     },
     {
+        "why": "a NUL byte in a text value (named as \\x00, not printed raw)",
+        "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2, company_description__c="ab\x00cd")])},
+        "error": "Snapshot 'sfdc/Lead.csv' row 2: column 'company_description__c' value 'ab\\x00cd' is not text without "
+        f"NUL bytes (shown as \\x00: a sign of a damaged or wrongly encoded export). {HINT}",
+    },
+    {
         "why": "a line of a Clay JSONL file that is JSON but not an object (it is not read as a row of blanks)",
         "files": {
             "sfdc/Lead.csv": leads_csv(GOOD),
@@ -561,6 +567,19 @@ LENIENT = [
         "rejects": [
             reject(
                 "sfdc/Lead.csv", 1, "Id", "", "the record's Salesforce Id (every row of a Salesforce export has one)"
+            )
+        ],
+    },
+    {
+        "why": "a NUL byte in a Lead's text value",
+        "files": bounce_both(leads_csv([lead(1, Status="Op\x00en"), lead(2)])),
+        "rejects": [
+            reject(
+                "sfdc/Lead.csv",
+                1,
+                "Status",
+                "Op\\x00en",
+                "text without NUL bytes (shown as \\x00: a sign of a damaged or wrongly encoded export)",
             )
         ],
     },

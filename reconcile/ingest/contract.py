@@ -17,7 +17,7 @@ TYPES = {
     "timestamp": "an ISO 8601 timestamp such as 2025-03-28T09:35:01Z",
     "int": "a whole number",
     "json": "a JSON document",
-    "text": "text",
+    "text": "text without NUL bytes (shown as \\x00: a sign of a damaged or wrongly encoded export)",
 }
 
 

@@ -694,14 +694,13 @@ def check_values(con, s: Source) -> None:
             "where json_type(payload) <> 'OBJECT'",
             [damaged.EXPECTED_JSON, damaged.NOT_OBJECT_VALUE],
         )
-    typed = [c for c in s.columns if c.type != "text"]
-    if typed:
-        any_bad = " or ".join(is_bad(c) for c in typed)
+    if s.columns:  # every column: a typed value of its type, a text value without NUL bytes
+        any_bad = " or ".join(is_bad(c) for c in s.columns)
         if con.execute(f"select count(*) from {s.table} where {any_bad}").fetchone()[0]:
-            for c in typed:
+            for c in s.columns:  # a NUL is named as \x00 (a raw one would end the error line where a terminal shows it)
                 con.execute(
-                    f"insert into rejects select _file, _row, ?, {qi(c.name)}, ?, null from {s.table} "
-                    f"where {is_bad(c)}",
+                    f"insert into rejects select _file, _row, ?, replace({qi(c.name)}, chr(0), '\\x00'), ?, null "
+                    f"from {s.table} where {is_bad(c)}",
                     [c.header, TYPES[c.type]],
                 )
     if s.key:

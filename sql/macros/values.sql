@@ -37,6 +37,10 @@ create or replace macro is_malformed(raw, parsed) as parsed is null and not is_b
 
 create or replace macro is_bad_json(raw) as case when json_valid(raw) then false else not is_blank(raw) end;
 
+-- a NUL byte in a text value is damage (a file zero-filled after a crash, UTF-16 read as UTF-8): no Salesforce field
+-- holds one, so it is a bad value like a malformed id — never planned from or written
+create or replace macro is_bad_text(raw) as contains(raw, chr(0));
+
 -- surrounding whitespace, including no-break and zero-width spaces (a plain trim() removes only spaces). Most values
 -- have none: testing the first and last character is ~6× cheaper than trim() with a Unicode set, which runs only then.
 create or replace macro is_space(ch) as ascii(ch) in (9, 10, 13, 32, 160, 8203, 65279);
