@@ -6,6 +6,7 @@ the same plan.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import re
@@ -192,6 +193,18 @@ BAD_INPUT = [
         "files": {"sfdc/Lead.csv": (leads_csv(GOOD) + "x,\u00e9").encode("utf-8")[:-1]},
         "error": "Snapshot 'sfdc/Lead.csv': the file ends in the middle of a UTF-8 character (truncated?). Export it "
         "again.",
+    },
+    {
+        "why": "a gzip-compressed file under a .csv name (a download saved as it came)",
+        "files": {"sfdc/Lead.csv": gzip.compress(leads_csv(GOOD).encode())},
+        "error": "Snapshot 'sfdc/Lead.csv' is a gzip-compressed file, not CSV text. Decompress it (gunzip) and put the "
+        ".csv file it holds in the snapshot, or export it again uncompressed.",
+    },
+    {
+        "why": "an Excel workbook (a zip archive) saved under a .csv name",
+        "files": {"sfdc/Contact.csv": b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256))},
+        "error": "Snapshot 'sfdc/Contact.csv' is a zip archive (an Excel .xlsx workbook is one too), not CSV text. Unzip "
+        "it and put the .csv file it holds in the snapshot, or export it again uncompressed.",
     },
     {
         "why": "a NUL byte in a text value (named as \\x00, not printed raw)",

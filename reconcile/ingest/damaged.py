@@ -79,7 +79,35 @@ def inspect_head(path: Path, rel: str) -> str | None:
         raise SnapshotError(f"Snapshot '{rel}' is empty. {fix}")
     if text and head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _encoding_error(path, rel, head, 0)
+    if problem := packed_problem(head, path, rel):
+        raise problem
     return _sniff_delimiter(head) if path.suffix.lower() == ".csv" else None
+
+
+# files that are something else under a data file's name: (how it begins, what it is, the fix); the text-like magics
+# are matched with the bytes after them, so no CSV header that happens to begin "BZh" or "PAR1" is taken for one
+_UNPACK = "and put the {suffix} file it holds in the snapshot, or export it again uncompressed"
+PACKED = (
+    (rb"\x1f\x8b", "a gzip-compressed file", "Decompress it (gunzip) " + _UNPACK),
+    (rb"PK\x03\x04", "a zip archive (an Excel .xlsx workbook is one too)", "Unzip it " + _UNPACK),
+    (rb"BZh[1-9]1AY&SY", "a bzip2-compressed file", "Decompress it (bunzip2) " + _UNPACK),
+    (rb"\xfd7zXZ\x00", "an xz-compressed file", "Decompress it (unxz) " + _UNPACK),
+    (rb"\x28\xb5\x2f\xfd", "a zstd-compressed file", "Decompress it (unzstd) " + _UNPACK),
+    (rb"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "Extract it " + _UNPACK),
+    (rb"\xd0\xcf\x11\xe0", "an old Excel .xls workbook", "Save it from Excel as 'CSV UTF-8'"),
+    (rb"PAR1\x15", "a Parquet file", "Rename it to .parquet"),
+)
+KINDS = {".csv": "CSV text", ".jsonl": "JSON Lines text", ".parquet": "Parquet"}
+
+
+def packed_problem(head: bytes, path: Path, rel: str) -> SnapshotError | None:
+    """A compressed file or an archive under a .csv / .jsonl / .parquet name (a download saved as it came, a zipped
+    export renamed) is said as such, not read as text (its bytes are no header) or as a damaged Parquet file."""
+    suffix = path.suffix.lower()
+    for magic, what, fix in PACKED:
+        if re.match(magic, head) and not (suffix == ".parquet" and magic.startswith(b"PAR1")):
+            return SnapshotError(f"Snapshot '{rel}' is {what}, not {KINDS[suffix]}. {fix.format(suffix=suffix)}.")
+    return None
 
 
 def encoding_problem(path: Path, rel: str) -> SnapshotError | None:
