@@ -50,15 +50,16 @@ where c.sf_campaign_member_id is null and (c.replied or c.reply_category is not 
 union all
 select
     'unmatched_source_row', 'CampaignMember', cast(null as varchar),
-    'Smartlead ' || case when e.file like '%.jsonl' then e.event_type || ' event' else 'row' end
-        || ' for ' || coalesce(e.email_norm, '?') || ' reaches no CampaignMember; its reply signal cannot be used.',
+    'Smartlead ' || e.what || ' for ' || coalesce(e.email_norm, '?')
+        || ' reaches no CampaignMember; its reply signal cannot be used.',
     cast(null as varchar),
     [evidence('smartlead', e.file, e.row, e.email_key, e.email_norm, iso_ts(e.event_at))]
 from (
-    select file, row, event_type, email_norm, email_key, event_at from stg_smartlead__events
+    -- a webhook event is named by its type, a leads-export row as a row whatever its file's format (.csv or .jsonl)
+    select file, row, event_type || ' event' as what, email_norm, email_key, event_at from stg_smartlead__events
     where kind in ('reply', 'category')
     union all
-    select file, row, 'leads-export', email_norm, 'email', cast(null as timestamptz) from stg_smartlead__leads
+    select file, row, 'row', email_norm, 'email', cast(null as timestamptz) from stg_smartlead__leads
     where reply_count > 0 or category is not null
 ) as e
 join int_source_rows_matched as i on i.file = e.file and i.row = e.row and i.sf_lead_id is not null
