@@ -619,7 +619,8 @@ def export_members(snapshot_dir, campaign_id, out, policy, org):
     """Write the pre-campaign Campaign Member export (SFDC → Clay, seed §3.4) for one campaign.
 
     Columns: CampaignMemberId, LeadId, Email (named as in the policy's [clay.columns]), Company, Industry,
-    Company Description, and the eligibility inputs, so Clay writes back with stable keys.
+    Company Description, and the eligibility inputs, so Clay writes back with stable keys. Members of a Lead
+    only (a Contact's member is left out and counted); written whole or not at all.
 
     \b
     Example:
@@ -627,8 +628,13 @@ def export_members(snapshot_dir, campaign_id, out, policy, org):
     """
     from .members import export_members as run
 
-    n = run(snapshot_dir, campaign_id, out, policy=policy_path(policy, org))
-    click.echo(f"Wrote {n} Campaign Members to {out}")
+    r = run(snapshot_dir, campaign_id, out, policy=policy_path(policy, org))
+    left_out = (
+        f" (left out {r.contacts_left_out} Contact member(s): Contacts are read-only context)"
+        if r.contacts_left_out
+        else ""
+    )
+    click.echo(f"Wrote {r.rows} Campaign Members to {out}{left_out}")
 
 
 @app.command()

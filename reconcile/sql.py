@@ -109,7 +109,11 @@ CHECKED_IDS = {"staging/stg_smartlead__leads": ("sf_lead_id", "sf_campaign_id")}
 VIEWS = ("plan/plan_record_context",)
 
 # Queries that are not materialised as tables (read by their module with sql_text, values bound).
-QUERIES = ("exports/export_campaign_members", "plan/summary_by_campaign_and_gbu")
+QUERIES = (
+    "exports/export_campaign_members",
+    "exports/export_campaign_member_counts",
+    "plan/summary_by_campaign_and_gbu",
+)
 
 # Checks of values a source's staging model types itself (ids and times inside JSON: Smartlead custom_fields and
 # webhook payloads), run right after that model (snapshots.check_staged): each returns its bad values as `rejects`

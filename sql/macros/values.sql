@@ -87,3 +87,11 @@ create or replace macro sf_length(t) as length(t) + length(regexp_replace(t, '[^
 create or replace macro sf_too_long(t, n) as strlen(t) > n and sf_length(t) > n;
 
 create or replace macro iso_ts(ts) as strftime(ts at time zone 'UTC', '%Y-%m-%dT%H:%M:%SZ');
+
+-- a cell of a spreadsheet-safe CSV (reconcile.csvsafe.cell: `export-members` writes one, and Clay hands it back in its
+-- table export): the `'` put before a formula trigger (= + - @ tab CR) is not part of the value; a number is never
+-- prefixed, so `'-5` is a value of its own.
+create or replace macro unsheet(raw) as
+    case when starts_with(raw, '''') and regexp_matches(raw, '^''[=+\-@\t\r]')
+              and not regexp_full_match(raw[2:], '[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?')
+         then raw[2:] else raw end;
