@@ -28,9 +28,22 @@ def policy_option(f):
     )(f)
 
 
+def _org_name(ctx, param, value):
+    """--org names a policy file and environment variables: letters, digits and _ only (usage error otherwise)."""
+    from .policy import ORG_NAME
+
+    if value is not None and not ORG_NAME.fullmatch(value):
+        raise click.BadParameter(
+            f"'{value}' is not an org name: letters, digits and _ only, starting with a letter (e.g. ICARE), "
+            "as in its policy file policies/<org>.toml and its SF_<ORG>_… variables."
+        )
+    return value
+
+
 def org_option(f):
     return click.option(
         "--org",
+        callback=_org_name,
         help="The CRM org (one integration user and policy per org): use policies/<org>.toml "
         "unless --policy is given, and read only SF_<ORG>_… environment variables.",
     )(f)
@@ -352,6 +365,7 @@ def apply(plan_path, dry_run, db, policy, org):
     from .apply.apply import apply_plan
     from .salesforce import connect
 
+    pol = policy_path(policy, org)  # an unknown org is said before anything connects
     client = connect(org=org)
     with Progress(transient=True) as bar:
         task = bar.add_task("Applying", total=None)
@@ -360,7 +374,7 @@ def apply(plan_path, dry_run, db, policy, org):
             client=client,
             db=db,
             dry_run=dry_run,
-            policy=policy_path(policy, org),
+            policy=pol,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     from .apply.apply import exit_status, summary_lines
@@ -511,6 +525,7 @@ def pull(out_dir, names, org, bulk_threshold, campaigns, clay_dir, spool, policy
     from .salesforce import connect
     from .sources.pull_all import pull_sources
 
+    pol = policy_path(policy, org)  # an unknown org is said before anything connects
     with progress_status("Pulling") as progress:
         results = pull_sources(
             out_dir,
@@ -519,7 +534,7 @@ def pull(out_dir, names, org, bulk_threshold, campaigns, clay_dir, spool, policy
             campaigns=list(campaigns),
             clay_dir=clay_dir or os.environ.get("RECONCILE_CLAY_DIR") or None,
             spool=spool or os.environ.get("RECONCILE_SMARTLEAD_SPOOL") or None,
-            policy=policy_path(policy, org) if {"smartlead", "clay"} & set(names) else None,
+            policy=pol if {"smartlead", "clay"} & set(names) else None,
             progress=progress,
             bulk_threshold=bulk_threshold,
         )
@@ -560,8 +575,9 @@ def preflight(policy, org):
     from .preflight import run_preflight
     from .salesforce import connect
 
+    pol = load_policy(policy_path(policy, org))  # an unknown org is said before anything connects
     client = connect(org=org)
-    checks = run_preflight(client, load_policy(policy_path(policy, org)))
+    checks = run_preflight(client, pol)
     who = client.identity or {}
     click.echo(
         f"Logged in with {client.creds.flow_name} as {who.get('preferred_username')} "
@@ -808,12 +824,13 @@ def digest(week, reports_dir, out_dir, dbs, send, policy, org):
     """
     from .report.digest import build_digest
 
+    pol = policy_path(policy, org)  # an unknown org is an error with or without --notify, never ignored
     d = build_digest(week or None, reports_dir=reports_dir, out_dir=out_dir, audit_dbs=tuple(dbs))
     click.echo(f"Weekly review {d.week} ({len(d.runs)} runs): {d.html_path}  {d.md_path}")
     if send:
         from .notify import notify_digest
 
-        _print_notify(notify_digest(d, db=Path(reports_dir) / "notify.duckdb", policy=policy_path(policy, org)))
+        _print_notify(notify_digest(d, db=Path(reports_dir) / "notify.duckdb", policy=pol))
 
 
 @app.group()

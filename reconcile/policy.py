@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,6 +197,10 @@ def default_policy_path() -> Path:
     return Path(__file__).resolve().parent / "default_policy.toml"
 
 
+# An org's name: it names its policy file (policies/<org>.toml) and its variables (SF_<ORG>_…).
+ORG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
 def policy_path(path: str | Path | None = None, org: str | None = None) -> Path | None:
     """The policy file to use: --policy if given, else the org's (policies/<org>.toml, or in $RECONCILE_POLICY_DIR),
     else None (the packaged default). One integration user and one policy per CRM system (seed §3.1)."""
@@ -204,8 +209,10 @@ def policy_path(path: str | Path | None = None, org: str | None = None) -> Path 
     folder = Path(os.environ.get("RECONCILE_POLICY_DIR", "policies"))
     candidate = folder / f"{org.lower()}.toml"
     if not candidate.exists():
+        known = sorted(p.stem.upper() for p in folder.glob("*.toml") if ORG_NAME.fullmatch(p.stem))
         raise PolicyError(
-            f"No policy for org '{org}': '{candidate}' does not exist. Copy the packaged default "
+            f"No policy for org '{org}': '{candidate}' does not exist (known orgs: {', '.join(known) or 'none'}, "
+            f"the policies in '{folder}'). Name one of them, or copy the packaged default "
             f"('{default_policy_path()}') there and edit it, or pass --policy FILE."
         )
     return candidate

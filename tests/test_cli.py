@@ -345,7 +345,7 @@ def test_org_selects_its_policy_file(tmp_path, monkeypatch):
     runner = CliRunner()
     missing = runner.invoke(app, ["plan", str(fixtures), "--out", "p.json", "--org", "iCare"])
     assert missing.exit_code == 1
-    assert "Error: No policy for org 'iCare': 'policies/icare.toml' does not exist." in missing.output
+    assert "Error: No policy for org 'iCare': 'policies/icare.toml' does not exist (known orgs: none" in missing.output
     (tmp_path / "policies").mkdir()
     text = default_policy_path().read_text("utf-8").replace('status = "pending_legal"', 'status = "active"')
     (tmp_path / "policies" / "icare.toml").write_text(text, "utf-8")
@@ -613,3 +613,44 @@ def test_python_dash_m_reconcile_is_the_cli():
     assert r.stdout.startswith("Usage: reconcile ") and "plan" in r.stdout
     r = subprocess.run([sys.executable, "-m", "reconcile", "nope"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "No such command 'nope'" in r.stderr
+
+
+# Every command that talks to an org or reads a policy, with the least it needs to get as far as the org (SPEC §8:
+# one integration user and policy per CRM system, "every command can name the org it works on").
+ORG_COMMANDS = {
+    "plan": ["plan", "{snap}", "--out", "{tmp}/plan.json"],
+    "approve": ["approve", "{file}", "--by", "Ana Admin"],
+    "apply": ["apply", "{file}"],
+    "pull": ["pull", "--out", "{tmp}/pulled"],
+    "preflight": ["preflight"],
+    "run": ["run", "--snapshot", "{snap}", "--reports-dir", "{tmp}/reports"],
+    "notify": ["notify", "{file}", "--dry-run"],
+    "digest": ["digest", "--week", "2026-11-27", "--reports-dir", "{tmp}", "--out", "{tmp}/weekly"],
+    "export-members": ["export-members", "{snap}", "--campaign", "7015g000000MNOCAA4", "--out", "{tmp}/m.csv"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(ORG_COMMANDS))
+def test_every_org_command_names_the_known_orgs_for_an_unknown_one(command, tmp_path, monkeypatch):
+    """`--org` on every command of the README's list; an unknown org is one `Error:` line listing the orgs there are
+    and the fix, before anything connects (the default org's SF_… variables are never a fallback) or is written."""
+    from conftest import policy_with
+
+    folder = tmp_path / "policies"
+    for org in ("emea", "icare"):
+        policy_with(folder).rename(folder / f"{org}.toml")
+    monkeypatch.setenv("RECONCILE_POLICY_DIR", str(folder))
+    monkeypatch.setenv("SF_INSTANCE_URL", "https://default-org.invalid")  # the default org: never used for --org
+    monkeypatch.setenv("SF_SESSION_ID", "00Dx!default-org-session")
+    (tmp_path / "plan.json").write_text("{}", encoding="utf-8")
+    fill = {"snap": str(HANDMADE), "tmp": str(tmp_path), "file": str(tmp_path / "plan.json")}
+    args = [a.format(**fill) for a in ORG_COMMANDS[command]]
+    assert "--org" in CliRunner().invoke(app, [command, "--help"]).output
+    result = CliRunner().invoke(app, [*args, "--org", "APAC"])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1, result.output
+    assert lines[0].startswith("Error: No policy for org 'APAC'"), result.output
+    assert "known orgs: EMEA, ICARE" in lines[0] and "--policy" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json", "policies"]
+    bad = CliRunner().invoke(app, [*args, "--org", "../emea"])
+    assert bad.exit_code == 2 and "--org" in bad.output and "letters, digits and _" in bad.output, bad.output

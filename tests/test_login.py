@@ -379,7 +379,7 @@ def test_a_partial_org_set_never_falls_back_to_the_default_org(org, tmp_path, ex
     env = {**flow_env(org, "session"), **org.oauth_env(), **extra}
     del env["SF_SESSION_ID"]  # the default org: complete client credentials
     start = len(org.org.request_log)
-    r = cli(env, "pull", "--org", "ICARE", "--out", tmp_path / "s")
+    r = cli(env, "pull", "--org", "ICARE", "--policy", "reconcile/default_policy.toml", "--out", tmp_path / "s")
     assert (r.exit_code, r.stderr) == (1, message)
     assert org.org.request_log[start:] == []  # nothing was sent anywhere
 
