@@ -204,6 +204,9 @@ def _manifest(con, snap: "Snapshot", policy: "Policy", created_at: str | None, f
             "fingerprints": snap.fingerprints,
             "taken_at": dict(sorted(snap.taken_at.items())),
             "org_id": snap.manifest.get("org_id"),
+            # the org `reconcile pull` read (apply refuses another); absent for hand-made exports, so their plan_id
+            # is what it was
+            **({"instance_url": snap.manifest["instance_url"]} if snap.manifest.get("instance_url") else {}),
         },
         "policy": {"fingerprint": policy.fingerprint, "org": policy.org_name},
         "summary": summary,

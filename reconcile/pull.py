@@ -61,7 +61,7 @@ def pull_snapshot(
         counts[obj] = n
         if progress:
             progress(f"{obj}: {n} records")
-    _stamp_manifest(out / "manifest.toml", taken)
+    _stamp_manifest(out / "manifest.toml", taken, getattr(client, "instance_url", None))
     return counts
 
 
@@ -94,9 +94,12 @@ def _bulk_csv(client, obj: str, soql: str) -> tuple[str, int]:
     return buf.getvalue(), n
 
 
-def _stamp_manifest(path: Path, taken: str) -> None:
-    """Set taken_at.sfdc in manifest.toml, keeping everything else it says (org_id, notes, the other sources'
+def _stamp_manifest(path: Path, taken: str, instance_url: str | None = None) -> None:
+    """Set taken_at.sfdc (and instance_url, the org the Salesforce files were read from: apply refuses the plan
+    against another) in manifest.toml, keeping everything else it says (org_id, notes, the other sources'
     taken_at and [pulled.*], values with their types), written as `pull --sources` writes it."""
     doc = tomllib.loads(path.read_text("utf-8")) if path.exists() else {"notes": "pulled by reconcile pull"}
     doc.setdefault("taken_at", {})["sfdc"] = taken
+    if instance_url:
+        doc["instance_url"] = instance_url
     write_atomic(path, dump_toml(doc))

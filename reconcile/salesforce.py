@@ -238,6 +238,11 @@ class Client:
     identity: dict | None = None
 
     @property
+    def instance_url(self) -> str:
+        """https://<host> of the org this client's session works on (where it reads and writes)."""
+        return f"https://{self.sf.sf_instance}".lower()
+
+    @property
     def flow(self) -> str:
         return self.creds.flow if self.creds else "session"
 

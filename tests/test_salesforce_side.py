@@ -130,7 +130,7 @@ def test_pull_round_trip_rest_and_bulk_agree_and_plan_the_same(tmp_path, org):
 
 def test_pulling_salesforce_keeps_everything_else_the_manifest_says(tmp_path, org):
     """A Salesforce-only pull sets taken_at.sfdc and keeps the rest: the other sources' taken_at and [pulled.*]
-    (their api_requests in the plan summary), org_id, notes and typed values."""
+    (their api_requests in the plan summary), org_id, notes and typed values; it adds the instance it read."""
     client = client_for(org)
     (tmp_path / "manifest.toml").write_text(
         'org_id = "00D5g000004XyZ1EAK"\nnotes = "daily"\n\n[taken_at]\nclay = "2026-11-27T05:00:00Z"\n'
@@ -142,6 +142,7 @@ def test_pulling_salesforce_keeps_everything_else_the_manifest_says(tmp_path, or
         "notes": "daily",
         "taken_at": {"clay": "2026-11-27T05:00:00Z", "sfdc": "2026-11-27T06:00:00Z"},
         "pulled": {"smartlead": {"files": 2, "records": 40, "api_requests": 3}},
+        "instance_url": org.instance_url,  # the org read: apply refuses the plan against another
     }
 
 
@@ -325,3 +326,36 @@ def test_preflight_of_a_user_without_api_access_names_the_permission_to_grant(mi
     assert r.exit_code == 1
     assert r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1, r.stderr
     assert "API_CURRENTLY_DISABLED" in r.stderr and "'API Enabled'" in r.stderr, r.stderr
+
+
+def test_a_plan_pulled_from_one_org_is_never_applied_to_another(org, tmp_path):
+    """SPEC §8, one integration user per CRM system: two orgs side by side (the sandbox started twice, seeded alike,
+    so every record id exists in both). A plan built from org A's pull is refused against org B before anything is
+    read from or written to B — the pull records the instance it read (manifest.toml instance_url) and the plan
+    carries it; against A it applies."""
+    from reconcile.apply.apply import apply_plan
+    from reconcile.approval import approve
+    from reconcile.errors import ApplyError
+
+    snap = tmp_path / "snap"
+    shutil.copytree(HANDMADE, snap)
+    pull_snapshot(snap, client_for(org))
+    assert tomllib.loads((snap / "manifest.toml").read_text("utf-8"))["instance_url"] == org.instance_url
+    plan_path = tmp_path / "plan.json"
+    plan = build_plan(snap, out=plan_path, exports=False).plan
+    assert plan["snapshot"]["instance_url"] == org.instance_url
+    assert any(c["status"] == "ready" for c in plan["changes"])
+    approve(plan_path, by="Ana Admin", override_gate="two orgs side by side")
+    other = start_sandbox()
+    try:
+        seed_org(other.org, HANDMADE)
+        start = len(other.org.request_log)
+        for dry_run in (True, False):
+            with pytest.raises(ApplyError) as refused:
+                apply_plan(plan_path, client=client_for(other), dry_run=dry_run)
+            assert f"pulled from {org.instance_url}" in str(refused.value)
+            assert f"log in to {other.instance_url}" in str(refused.value)
+        assert other.org.request_log[start:] == []  # nothing asked of org B, nothing written
+    finally:
+        other.stop()
+    assert apply_plan(plan_path, client=client_for(org), dry_run=True).counts.get("would_apply")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import urlsplit
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -169,6 +170,22 @@ def check_snapshot_age(plan: dict, policy: Policy, now: datetime | None = None) 
         )
 
 
+def check_same_org(plan: dict, plan_path: Path, client) -> None:
+    """A plan whose Salesforce snapshot `reconcile pull` read from one org is refused against any other (one
+    integration user per CRM system: two orgs' records can share ids, e.g. a sandbox copied from production)."""
+    pulled = (plan.get("snapshot") or {}).get("instance_url")
+    here = getattr(client, "instance_url", None)
+    if not pulled or not here or urlsplit(pulled).netloc.lower() == urlsplit(here).netloc.lower():
+        return
+    creds = getattr(client, "creds", None)
+    variables = f" ({creds.prefix}…)" if creds else ""
+    raise ApplyError(
+        f"Plan '{plan_path}' was built from a Salesforce snapshot pulled from {pulled} (manifest.toml "
+        f"instance_url), but the credentials{variables} log in to {here}. Nothing was read or written. Apply it "
+        "with the org it was pulled from (--org NAME), or pull, plan and approve again for this org."
+    )
+
+
 def apply_plan(
     plan_path: str | Path,
     client=None,
@@ -210,6 +227,7 @@ def apply_plan(
             from ..salesforce import connect
 
             client = connect()
+        check_same_org(plan, plan_path, client)
         requests_before = getattr(client, "requests_made", 0)
         try:
             if con is not None:

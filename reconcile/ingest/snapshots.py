@@ -155,7 +155,12 @@ def _no_source_named(rel: str) -> str:
     }.get(rel.split("/")[0].lower(), "the name matches no source")
 
 
-MANIFEST_TEXT = {"org_id": "00D5g000004XyZ1EAK", "notes": "exported by hand on Monday"}  # manifest.toml's text keys
+# manifest.toml's text keys (instance_url: written by `reconcile pull`, the org the sfdc/ files were read from)
+MANIFEST_TEXT = {
+    "org_id": "00D5g000004XyZ1EAK",
+    "notes": "exported by hand on Monday",
+    "instance_url": "https://acme.my.salesforce.com",
+}
 MANIFEST_KEYS = (*MANIFEST_TEXT, "taken_at", "pulled")  # SPEC §2; [pulled.<source>] is what `reconcile pull` adds
 TAKEN_AT_EXAMPLE = "2026-11-27T06:00:00Z"
 
