@@ -4,7 +4,6 @@ Clay and MARCOM Ops use it: the file Clay imports comes back as a Clay export an
 from __future__ import annotations
 
 import csv
-import time
 import tracemalloc
 
 import pytest
@@ -176,13 +175,10 @@ def test_a_large_campaign_streams_to_the_file(tmp_path):
         staged(snap).close()  # reading the snapshot (as `plan` does) has a Python peak of its own: the baseline
         reading = tracemalloc.get_traced_memory()[1]
         tracemalloc.reset_peak()
-        start = time.monotonic()
         assert export_members(snap, campaign_id(1), out).rows == n
-        seconds = time.monotonic() - start
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert seconds < 15
     size = out.stat().st_size
     assert size > 8_000_000
     assert peak < reading + size / 3, f"peak {peak:,} bytes ({reading:,} reading) for a {size:,}-byte file"
