@@ -205,6 +205,45 @@ def test_demo_runs_the_whole_day_and_leaves_nothing_ready(tmp_path):
     )
     assert sources["clay"]["present"] and sources["clay"]["api_requests"] == 0
     assert r.report_path.exists()
+    assert_no_secret_in(r.workdir, org_secrets(r.workdir / "sandbox" / "org.json"))
+
+
+def org_secrets(state: Path) -> set[str]:
+    """Every credential the sandbox org's state holds: the app's client secret, the access tokens it issued, and each
+    user's password, security token and session id."""
+    org = json.loads(state.read_text("utf-8"))
+    secrets = {org["app"]["client_secret"], *org["tokens"]}
+    for user in org["users"]:
+        secrets |= {user[k] for k in ("password", "security_token", "session_id") if user.get(k)}
+    assert len(org["tokens"]) >= 1 and all(len(s) >= 16 for s in secrets)
+    return secrets
+
+
+def assert_no_secret_in(workdir: Path, secrets: set[str]) -> None:
+    """No credential in any file a run wrote (the org's own state and keys under sandbox/ aside): text and binary
+    files as bytes, and DuckDB files and Parquet files by their values (compressed pages hide bytes)."""
+    import duckdb
+
+    checked = 0
+    for path in sorted(p for p in workdir.rglob("*") if p.is_file() and "sandbox" not in p.relative_to(workdir).parts):
+        data = path.read_bytes()
+        found = {s for s in secrets if s.encode() in data}
+        if path.suffix in (".duckdb", ".parquet"):
+            con = duckdb.connect(str(path), read_only=True) if path.suffix == ".duckdb" else duckdb.connect()
+            try:
+                relations = (
+                    [f'"{t}"' for (t,) in con.execute("select table_name from duckdb_tables()").fetchall()]
+                    if path.suffix == ".duckdb"
+                    else [f"read_parquet('{path}')"]
+                )
+                for rel in relations:
+                    text = con.execute(f"select string_agg(cast(columns(*) as varchar), '') from {rel}").fetchone()
+                    found |= {s for s in secrets if any(s in (v or "") for v in text)}
+            finally:
+                con.close()
+        assert not found, f"{path} holds a credential"
+        checked += 1
+    assert checked > 20
 
 
 def test_preflight_checks_the_orgs_gbus_when_the_policy_lists_none_and_the_dedicated_permission_set(org):
