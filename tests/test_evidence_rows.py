@@ -268,3 +268,94 @@ def test_each_rule_and_finding_names_the_row_a_person_opens(built, what, file, r
         for e in item["evidence"]
     }
     assert (file, row, column.lower(), value) in rows, sorted(rows)
+
+
+# ------------------------------------------------------------------------------------------ reconcile explain
+
+
+def explained(run_cli, record, plan_path, *extra):
+    result = run_cli("explain", record, "--plan", plan_path, *extra)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def listed(out: dict) -> list[tuple]:
+    """What an explanation says: each change and finding with its evidence rows."""
+    return [
+        (c["field"], c["rule"], c["status"], [(e["file"], e["row"], e["column"], e["value"]) for e in c["evidence"]])
+        for c in out["changes"]
+    ] + [
+        (f["kind"], f["route"], f["detail"], [(e["file"], e["row"], e["column"], e["value"]) for e in f["evidence"]])
+        for f in out["findings"]
+    ]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        pytest.param(L[1], id="18"),
+        pytest.param(L[1][:15], id="15"),
+        pytest.param(L[1][:15] + L[1][15:].lower(), id="18-lower-case-checksum"),
+        pytest.param(f"  {L[1]} ", id="padded"),
+    ],
+)
+def test_explain_takes_the_ids_a_person_types(built, run_cli, typed):
+    """15 or 18 characters; the checksum (last 3) is case-insensitive, the first 15 are not (see the next test)."""
+    _, _, plan_path = built
+    out = json.loads(explained(run_cli, typed, plan_path, "--json"))
+    assert out["record_id"] == L[1]
+    assert [(c["field"], c["rule"]) for c in out["changes"]] == [("external_hard_bounced__c", "hard_bounce_union")]
+    assert [e["value"] for e in out["changes"][0]["evidence"]] == ["0", "yes"]
+
+
+def test_explain_refuses_an_id_whose_first_15_characters_are_in_another_case(built, run_cli):
+    _, _, plan_path = built
+    result = run_cli("explain", L[1].lower(), "--plan", plan_path)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: Record id '{L[1].lower()}' is not a Salesforce id"), result.output
+
+
+def test_explain_of_a_lead_lists_the_findings_whose_source_row_names_it_as_written(built, run_cli):
+    """Lead 15 is named (15 characters, as the Clay cell holds it) by a Clay row whose CampaignMember is Lead 16's:
+    the finding is on the CampaignMember, and explaining Lead 15 shows it too."""
+    _, _, plan_path = built
+    out = json.loads(explained(run_cli, L[15], plan_path, "--json"))
+    assert [(f["kind"], f["record_id"]) for f in out["findings"]] == [("ambiguous_match", M[16])]
+
+
+@pytest.mark.parametrize("record", [L[8], M[11], GHOST_15, contact_id(1)], ids=["lead", "member", "ghost", "contact"])
+def test_explain_text_and_json_say_the_same(built, run_cli, record):
+    _, _, plan_path = built
+    out = json.loads(explained(run_cli, record, plan_path, "--json"))
+    text = explained(run_cli, record, plan_path)
+    assert text.splitlines()[0] == f"Record {out['record_id']}  (plan {out['plan_id']})"
+    for c in out["changes"]:
+        assert f"{c['object']}.{c['field']}:" in text and f"rule: {c['rule']}" in text
+    for f in out["findings"]:
+        assert f"finding {f['kind']} → {f['route']}" in text
+    for item in out["changes"] + out["findings"]:
+        for e in item["evidence"]:
+            shown = "(blank)" if e["value"] is None else repr(e["value"])
+            assert f"{e['file']} row {e['row']} {e['column']} = {shown}" in text
+    if not out["changes"] and not out["findings"]:
+        assert "Nothing planned and nothing found for this record" in text
+
+
+def test_explain_keeps_a_multi_line_value_on_its_own_lines(built, run_cli):
+    """A connector error's message spans two lines in clay/errors.csv: the text shows it escaped, so its second line
+    ("row 2") is not read as a line of the explanation."""
+    _, _, plan_path = built
+    text = explained(run_cli, L[1], plan_path)
+    assert not any(line.startswith("row 2") for line in text.splitlines()), text
+    assert "INVALID_OR_NULL\\nrow 2" in text
+
+
+def test_explain_of_a_v1_plan_and_a_v2_plan_of_the_same_snapshot_is_the_same(built, tmp_path, run_cli):
+    snap, _, plan_path = built
+    plan_in(snap, tmp_path / "v1", fmt="json")
+    v1 = tmp_path / "v1" / "plan.json"
+    assert json.loads(v1.read_text())["format"] == "reconcile.plan/1"
+    for record in (L[1], L[8], M[10], M[11], GHOST_15, L[15]):
+        a = json.loads(explained(run_cli, record, plan_path, "--json"))
+        b = json.loads(explained(run_cli, record, v1, "--json"))
+        assert listed(a) == listed(b), record
