@@ -78,6 +78,7 @@ def run_preflight(client, policy: Policy) -> list[Check]:
         _admin_check(profile, sets),
         *_object_checks(describes),
         *_field_checks(describes, policy),
+        _writes_check(client, ps_ids),
         _bypass_check(client, ps_ids, policy.bypass_permission),
         _dedicated_check(client, uid, ps_ids),
         _role_check(user, policy),
@@ -213,6 +214,40 @@ def _field_checks(describes: dict, policy: Policy) -> list[Check]:
                     )
                 )
     return out
+
+
+WRITABLE_OBJECTS = ("Lead", "CampaignMember")
+
+
+def _writes_check(client, ps_ids: list[str]) -> Check:
+    """Seed §3.1, least privilege: Write on Leads and Campaign Members, nothing else — no Edit or Create on any other
+    object, and no Delete or Modify All (every record, sharing aside) anywhere. Create on the two is allowed (the
+    seed's "Write"); View All is too (one way to reach every GBU)."""
+    rows = (
+        client.query_all(
+            soql(
+                "SELECT SobjectType, Parent.Name, PermissionsCreate, PermissionsEdit, PermissionsDelete, "
+                "PermissionsModifyAllRecords FROM ObjectPermissions WHERE ParentId IN {}",
+                ps_ids,
+            )
+        )
+        if ps_ids
+        else []
+    )
+    grants = set()
+    for r in rows:
+        obj, where = r["SobjectType"], (r.get("Parent") or {}).get("Name") or "?"
+        perms = [("Delete", r.get("PermissionsDelete")), ("Modify All", r.get("PermissionsModifyAllRecords"))]
+        if obj not in WRITABLE_OBJECTS:
+            perms += [("Create", r.get("PermissionsCreate")), ("Edit", r.get("PermissionsEdit"))]
+        grants |= {(obj, perm, where) for perm, on in perms if on}
+    return Check(
+        "writes only Lead and CampaignMember",
+        not grants,
+        "granted: " + ", ".join(f"{o}: {p} ({w})" for o, p, w in sorted(grants)) if grants else "none beyond",
+        "Remove these object permissions from the integration user's profile and permission sets (seed §3.1: Read "
+        "Contacts, Write Leads and Campaign Members only; no Delete or Modify All).",
+    )
 
 
 def _bypass_check(client, ps_ids: list[str], name: str) -> Check:

@@ -337,7 +337,8 @@ def misconfigured():
 
     objects = next(u for u in default_users() if u.key == "integration").objects
     users = {f"no_{o.lower()}": {"objects": {k: v for k, v in objects.items() if k != o}} for o in objects}
-    h = start_sandbox(users={**users, "no_api": {"api_enabled": False}})
+    campaign_edit = {"objects": {**objects, "Campaign": "edit"}, "permission_set": "Clay_Integration_Campaigns"}
+    h = start_sandbox(users={**users, "no_api": {"api_enabled": False}, "campaign_edit": campaign_edit})
     seed(h, HANDMADE)
     yield h
     h.stop()
@@ -356,6 +357,39 @@ def test_preflight_fails_the_check_of_an_object_the_user_cannot_see_instead_of_s
     assert checks["validation bypass"].ok and checks["role SBS"].ok
     if obj != "Contact":
         assert not checks[f"{obj} edit limited to the allowlist"].ok
+
+
+def test_preflight_fails_a_write_beyond_leads_and_campaign_members(misconfigured):
+    """Seed §3.1, least privilege: Read Contacts, Write Leads and Campaign Members — nothing else. Edit on Campaign,
+    or Delete / Modify All on any object (Modify All edits and deletes every record, sharing aside), is a FAIL naming
+    the object, the permission and the permission set that grants it."""
+    name = "writes only Lead and CampaignMember"
+    ok = {c.name: c for c in run_preflight(client_for(misconfigured), load_policy())}
+    assert ok[name].label == "PASS", ok[name]
+    checks = {c.name: c for c in run_preflight(client_for(misconfigured, "campaign_edit"), load_policy())}
+    assert checks[name].label == "FAIL" and "Campaign: Edit (Clay_Integration_Campaigns)" in checks[name].detail
+    assert "Campaign" in checks[name].fix and "§3.1" in checks[name].fix
+    # Modify All on Lead (and Delete on CampaignMember), granted through the integration user's own set
+    sf = client_for(misconfigured)
+    uid = sf.userinfo()["user_id"]
+    sets = {
+        a["PermissionSetId"]
+        for a in sf.query_all(f"SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = '{uid}'")
+    }
+    rows = {
+        rid: r
+        for rid, r in misconfigured.org.data["ObjectPermissions"].items()
+        if r["ParentId"] in sets and r["SobjectType"] in ("Lead", "CampaignMember")
+    }
+    saved = {rid: dict(r) for rid, r in rows.items()}
+    try:
+        for r in rows.values():
+            r["PermissionsModifyAllRecords" if r["SobjectType"] == "Lead" else "PermissionsDelete"] = True
+        check = {c.name: c for c in run_preflight(sf, load_policy())}[name]
+        assert check.label == "FAIL"
+        assert "Lead: Modify All" in check.detail and "CampaignMember: Delete" in check.detail, check.detail
+    finally:
+        misconfigured.org.data["ObjectPermissions"].update(saved)
 
 
 def test_preflight_of_a_user_without_api_access_names_the_permission_to_grant(misconfigured, run_cli, monkeypatch):
