@@ -4,7 +4,7 @@
 
     [notify]
     escalate_after_days = 7                 # connector-level finding still open → escalated CRM Admin → IT Infra
-    connector_kinds = ["connector_error"]   # which kinds are connector-level
+    connector_kinds = ["connector_error", "bounce_hop_lost"]   # which kinds are connector-level
     sprint_ticket = "KLN-35"                # apply exceptions + connector missing-field errors, one comment a run
     top_items = 10                          # items listed in a message (the full list is the attached CSV)
     instance_url = "https://acme.my.salesforce.com"   # for record links [default: SF_INSTANCE_URL]
@@ -29,6 +29,8 @@ from .errors import PolicyError
 
 ROUTE_NAMES = ("CRM Admin", "IT Infra", "MARCOM Ops", "DPO")
 WEBHOOK_FORMATS = ("slack", "teams", "google_chat")
+# connector-level kinds (seed §3.5: CRM Admin → IT Infra): the Clay connector's errors, the Smartlead → Clay hop
+CONNECTOR_KINDS = ("connector_error", "bounce_hop_lost")
 LEGAL_KINDS = ("do_not_contact_reply",)  # always to the DPO, directly (seed §3.5)
 DESTINATION_KEYS = ("email", "webhook_env", "webhook_format", "jira_project", "jira_ticket")
 NOTIFY_KEYS = ("escalate_after_days", "connector_kinds", "escalate_to", "sprint_ticket", "top_items", "instance_url")
@@ -64,7 +66,7 @@ class Destination:
 class NotifySettings:
     destinations: dict[str, Destination] = field(default_factory=dict)
     escalate_after_days: float = 7
-    connector_kinds: tuple[str, ...] = ("connector_error",)
+    connector_kinds: tuple[str, ...] = CONNECTOR_KINDS
     escalate_to: str = "IT Infra"
     sprint_ticket: str | None = None
     top_items: int = 10
@@ -82,7 +84,7 @@ def parse_notify(path: str, destinations: dict, notify: dict) -> NotifySettings:
     top = notify.get("top_items", 10)
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise PolicyError(f"{where}: top_items '{top}' is not a positive whole number; e.g. 10.")
-    kinds = notify.get("connector_kinds", ["connector_error"])
+    kinds = notify.get("connector_kinds", list(CONNECTOR_KINDS))
     if not isinstance(kinds, list) or not all(isinstance(k, str) and k for k in kinds):
         raise PolicyError(f'{where}: connector_kinds must be a list of finding kinds, e.g. ["connector_error"].')
     to = notify.get("escalate_to", "IT Infra")

@@ -310,7 +310,7 @@ def test_explain_names_rule_and_source_rows(tmp_path):
     assert result.exit_code == 0
     assert "rule: hard_bounce_union" in result.output
     assert "smartlead smartlead/events.jsonl row 1 event_type = 'EMAIL_BOUNCE'" in result.output
-    assert "finding bounce_hop_lost → IT Infra" in result.output
+    assert "finding bounce_hop_lost → CRM Admin" in result.output
 
 
 def test_report_command_renders_trends_from_earlier_run_bundles(tmp_path):

@@ -374,6 +374,27 @@ def test_connector_finding_open_past_the_threshold_is_escalated_to_it_infra_once
     assert "2026-11-30" in infra[0]["Subject"]
 
 
+def test_a_lost_bounce_hop_goes_to_the_crm_admin_and_is_escalated_to_it_infra_when_it_stays_open(tmp_path, wired):
+    """Seed §3.5: integration issues → CRM Admin → IT Infra (if connector-level). The Smartlead → Clay hop losing a
+    bounce is a connector-level integration issue: the default policy routes it to the CRM Admin, and the default
+    [notify] connector_kinds escalate it to IT Infra once it stays open past escalate_after_days."""
+    from reconcile.policy import load_policy
+
+    assert load_policy().routes["bounce_hop_lost"] == "CRM Admin"
+    smtp, hooks, jira = wired
+    pol = notify_policy(tmp_path)
+    hop = finding("bounce_hop_lost", 5, "CRM Admin", "Smartlead recorded a hard bounce that never reached Clay")
+    plan = write_plan(tmp_path / "plan.json", [hop])
+    notify(plan, policy=pol, sleep=lambda s: None)
+    assert [m["To"] for m in smtp.messages] == ["crm.admin@example.com"]
+    for day, pid in (("2026-11-29", "cd"), ("2026-11-30", "ef")):
+        write_plan(plan, [hop], created_at=f"{day}T06:10:00Z", plan_id="sha256:" + pid * 32)
+        notify(plan, policy=pol, sleep=lambda s: None)
+    infra = [m for m in smtp.messages if m["To"] == "it.infra@example.com"]
+    assert len(infra) == 1 and "Escalation to IT Infra: 1 connector-level finding(s)" in infra[0]["Subject"]
+    assert lead_id(5) in infra[0].get_body(("plain",)).get_content()
+
+
 def test_sprint_ticket_gets_one_adf_comment_with_apply_exceptions_and_missing_field_errors(tmp_path, wired):
     smtp, hooks, jira = wired
     plan = write_plan(tmp_path / "plan.json", DEFAULT_FINDINGS)

@@ -192,7 +192,7 @@ HARD_BOUNCE = [
         ],
     },
     {
-        "why": "Smartlead-only bounce sets the flag and reports bounce_hop_lost to IT Infra",
+        "why": "Smartlead-only bounce sets the flag and reports bounce_hop_lost to the CRM Admin (seed 3.5 escalation path)",
         "given": {"leads": [lead(1)], "events": [bounce("lead1@example.com")]},
         "expect": [
             change(
@@ -208,7 +208,7 @@ HARD_BOUNCE = [
             finding(
                 "bounce_hop_lost",
                 L1,
-                route="IT Infra",
+                route="CRM Admin",
                 evidence_rows=[("smartlead", "smartlead/events.jsonl", 1, "EMAIL_BOUNCE")],
             ),
         ],
