@@ -62,19 +62,18 @@ def run_preflight(client, policy: Policy) -> list[Check]:
     ps_ids = [a["PermissionSetId"] for a in assignments]
     sets = (
         client.query_all(
-            soql(f"SELECT Id, Name, {', '.join(ADMIN_PERMISSIONS)} FROM PermissionSet WHERE Id IN {{}}", ps_ids)
+            soql(
+                f"SELECT Id, Name, IsOwnedByProfile, PermissionsApiUserOnly, {', '.join(ADMIN_PERMISSIONS)} "
+                "FROM PermissionSet WHERE Id IN {}",
+                ps_ids,
+            )
         )
         if ps_ids
         else []
     )
     describes = {obj: _describe(client, obj) for obj in ("Contact", "Lead", "CampaignMember", "Campaign")}
     checks = [
-        Check(
-            "API-only profile",
-            bool(profile.get("PermissionsApiUserOnly")),
-            f"profile '{profile.get('Name')}' API only = {profile.get('PermissionsApiUserOnly')}",
-            "Give the integration user an API Only profile (no UI access), seed §3.1.",
-        ),
+        _api_only_check(profile, sets),
         _admin_check(profile, sets),
         *_object_checks(describes),
         *_field_checks(describes, policy),
@@ -85,6 +84,19 @@ def run_preflight(client, policy: Policy) -> list[Check]:
         *_gbu_checks(client, describes, policy, _granted_gbus(client, uid, policy.gbu_access_field)),
     ]
     return checks
+
+
+def _api_only_check(profile: dict, sets: list[dict]) -> Check:
+    """API Only User (no UI access, seed §3.1) granted by the profile or by one of the user's permission sets."""
+    by_sets = sorted(s["Name"] for s in sets if s.get("PermissionsApiUserOnly") and not s.get("IsOwnedByProfile"))
+    detail = f"profile '{profile.get('Name')}' API only = {profile.get('PermissionsApiUserOnly')}"
+    return Check(
+        "API-only profile",
+        bool(profile.get("PermissionsApiUserOnly")) or bool(by_sets),
+        detail + (f"; granted by permission set {', '.join(by_sets)}" if by_sets else ""),
+        "Give the integration user an API Only profile or a permission set with API Only User (no UI access), "
+        "seed §3.1.",
+    )
 
 
 def _admin_check(profile: dict, sets: list[dict]) -> Check:

@@ -338,7 +338,9 @@ def misconfigured():
     objects = next(u for u in default_users() if u.key == "integration").objects
     users = {f"no_{o.lower()}": {"objects": {k: v for k, v in objects.items() if k != o}} for o in objects}
     campaign_edit = {"objects": {**objects, "Campaign": "edit"}, "permission_set": "Clay_Integration_Campaigns"}
-    h = start_sandbox(users={**users, "no_api": {"api_enabled": False}, "campaign_edit": campaign_edit})
+    by_set = {"profile": "Minimum Access", "api_only": False, "permission_set": "Clay_Integration_Api_Only"}
+    users = {**users, "no_api": {"api_enabled": False}, "campaign_edit": campaign_edit, "api_only_by_set": by_set}
+    h = start_sandbox(users=users)
     seed(h, HANDMADE)
     yield h
     h.stop()
@@ -390,6 +392,23 @@ def test_preflight_fails_a_write_beyond_leads_and_campaign_members(misconfigured
         assert "Lead: Modify All" in check.detail and "CampaignMember: Delete" in check.detail, check.detail
     finally:
         misconfigured.org.data["ObjectPermissions"].update(saved)
+
+
+def test_preflight_takes_api_only_from_a_permission_set_too(misconfigured):
+    """Seed §3.1 "API Only / No UI access": Salesforce grants the API Only User permission through a profile or a
+    permission set. Granted by the user's permission set on a profile without it, the check passes naming the set;
+    granted by neither, it fails."""
+    name = "API-only profile"
+    sf = client_for(misconfigured, "api_only_by_set")
+    assert not {c.name: c for c in run_preflight(sf, load_policy())}[name].ok
+    sets = misconfigured.org.data["PermissionSet"].values()
+    ps = next(r for r in sets if r["Name"] == "Clay_Integration_Api_Only")
+    ps["PermissionsApiUserOnly"] = True
+    try:
+        check = {c.name: c for c in run_preflight(sf, load_policy())}[name]
+        assert check.label == "PASS" and "Clay_Integration_Api_Only" in check.detail, check.detail
+    finally:
+        ps["PermissionsApiUserOnly"] = False
 
 
 def test_preflight_of_a_user_without_api_access_names_the_permission_to_grant(misconfigured, run_cli, monkeypatch):
