@@ -19,10 +19,8 @@ SET_ONCE_TRUE = {"hard_bounce_union": "hard_bounce_only_false_to_true", "reply_s
 FILL_IF_BLANK = "enrichment_fill_if_blank"
 
 
-# the characters the plan's clean_text strips (sql/macros/values.sql trim_space): Unicode's White_Space, the zero-width
-# space, the word joiner and the byte-order mark (str.strip() keeps the last three)
-_SPACE = "".join(map(chr, [*range(9, 14), *range(28, 33), 133, 160, 5760, *range(8192, 8204), 8232, 8233, 8239, 8287]))
-_SPACE += "\u2060\u3000\ufeff"
+# the characters the plan's clean_text strips (sql/macros/values.sql trim_space): str.strip() keeps zero-width spaces
+_SPACE = " \t\n\r\u00a0\u200b\ufeff"
 
 
 def _blank(v) -> bool:
