@@ -17,13 +17,11 @@ def explain(plan: dict, record_id: str) -> dict:
             "checksum). Copy the id from the plan or from Salesforce."
         )
     changes = planfile.rows(plan, "changes", "record_id = ?", [rid])
-    # a finding on another record (or on none) whose source row names this one: evidence holds the id as its file
-    # writes it, 15 or 18 characters (the checksum in either case), so the first 15 characters are looked for
     findings = planfile.rows(
         plan,
         "findings",
         "record_id = ? or len(list_filter(evidence, lambda e: contains(coalesce(e.value, ''), ?))) > 0",
-        [rid, rid[:15]],
+        [rid, rid],
     )
     return {"record_id": rid, "plan_id": plan.get("plan_id"), "changes": changes, "findings": findings}
 
@@ -42,7 +40,7 @@ def render_text(result: dict) -> str:
         lines.extend(_evidence(c.get("evidence", [])))
     for f in result["findings"]:
         lines.append(f"\n  finding {f['kind']} → {f['route']}")
-        lines.append("    " + f["detail"].replace("\r", "\\r").replace("\n", "\\n"))  # a source's text: one line
+        lines.append(f"    {f['detail']}")
         lines.extend(_evidence(f.get("evidence", [])))
     return "\n".join(lines)
 

@@ -243,8 +243,7 @@ def plan_gate(tmp_path, case) -> list[str]:
             )
             con.execute(
                 "create table int_enrichment_rows as select sf_lead_id, field, value, norm, "
-                "'clay/table.csv' as file, 1::bigint as row, 'Clay header' as col, value as written "
-                "from int_enrichment_values"
+                "'clay/table.csv' as file, 1::bigint as row, 'Clay header' as col from int_enrichment_values"
             )
             run_model(con, "rules/rule_enrichment_fill_if_blank", {})
         else:

@@ -481,7 +481,7 @@ ENRICHMENT = [
                 evidence_rows=[
                     ("sfdc", "sfdc/Lead.csv", 1, None),
                     ("clay", "clay/table.csv", 1, "Acme"),
-                    ("clay", "clay/table.csv", 2, " Acme"),  # evidence: the cell as written
+                    ("clay", "clay/table.csv", 2, "Acme"),
                 ],
             )
         ],
@@ -542,7 +542,7 @@ ENRICHMENT = [
                 before=None,
                 after="Banking",
                 status="ready",
-                evidence_rows=[("sfdc", "sfdc/Lead.csv", 1, None), ("clay", "clay/table.csv", 1, "  BANKING ")],
+                evidence_rows=[("sfdc", "sfdc/Lead.csv", 1, None), ("clay", "clay/table.csv", 1, "BANKING")],
             ),
             change(IND, L2, after="Food & Beverage", status="ready"),
         ],

@@ -104,12 +104,28 @@ def _missing(column):
     raise KeyError(column)
 
 
+BOOLS = {
+    "true": "true",
+    "1": "true",
+    "yes": "true",
+    "y": "true",
+    "t": "true",
+    "": "false",
+    "false": "false",
+    "0": "false",
+    "no": "false",
+    "n": "false",
+    "f": "false",
+}
+
+
 def normal(value):
-    """Evidence carries each cell as its file writes it (README, Rows): an empty cell is no value, and a typed Parquet
-    or JSON value reads as its text (a boolean as true/false, as a CSV cell would write it)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return None if value in ("", None) else str(value)
+    """Evidence carries the value as reconcile read it: trimmed, ids in 18 characters, Salesforce checkboxes as
+    true/false (blank = false). The file's cell is compared in the same terms."""
+    text = (value or "").strip()
+    if len(text) in (15, 18) and text[:3].isalnum() and text.isalnum() and any(ch.isdigit() for ch in text[:5]):
+        return text[:15]
+    return BOOLS.get(text.lower(), text)
 
 
 def check_evidence(plan: dict, files: Files) -> dict[str, int]:

@@ -11,7 +11,7 @@ select
         || array_to_string(candidates, ', ') || '); nothing is changed for this row.' as detail,
     cast(null as varchar) as at,
     [evidence(source, file, row, case when given_id is not null then id_column else email_column end,
-              case when given_id is not null then given_written else email_raw end, null)] as evidence
+              coalesce(given_id, email_raw), null)] as evidence
 from int_source_rows_matched
 where match = 'ambiguous'
 union all
@@ -24,7 +24,7 @@ select
     cast(null as varchar),
     [
         evidence('clay', x.file, x.row, case when x.by_lead_id then $clay_header_lead_id else $clay_header_email end,
-                 case when x.by_lead_id then x.lead_id_written else x.email_raw end, null),
-        evidence('clay', x.file, x.row, $clay_header_campaign_member_id, x.campaign_member_id_written, null)
+                 case when x.by_lead_id then x.sf_lead_id else x.email_raw end, null),
+        evidence('clay', x.file, x.row, $clay_header_campaign_member_id, x.sf_campaign_member_id, null)
     ]
 from int_clay_member_conflicts as x

@@ -6,5 +6,5 @@ select
     record_id,
     coalesce(field || ': ', '') || coalesce(message, '') as detail,
     iso_ts(error_at) as at,
-    [evidence('clay', file, row, 'message', written_value(message_written, message), iso_ts(error_at))] as evidence
+    [evidence('clay', file, row, 'message', message, iso_ts(error_at))] as evidence
 from stg_clay__errors

@@ -9,8 +9,7 @@ with pardot_bounced as (
     where p.is_hard_bounced and i.sf_lead_id is not null
 ),
 invalid as (
-    select i.sf_lead_id, list(evidence('clay', c.file, c.row, $clay_header_email_validation,
-                                    written_value(c.email_validation_written, c.email_validation), null)
+    select i.sf_lead_id, list(evidence('clay', c.file, c.row, $clay_header_email_validation, c.email_validation, null)
                            order by c.file, c.row) as evidence
     from stg_clay__rows as c
     join int_source_rows_matched as i on i.file = c.file and i.row = c.row

@@ -19,7 +19,6 @@ select
         || ' (opted out: ' || has_opted_out || ', hard-bounced: ' || (pardot_hard_bounced or external_hard_bounced)
         || ').' as detail,
     cast(null as varchar) as at,
-    [evidence('sfdc', file, row, 'Cold_Lead_Eligible__c', written_value(cold_lead_eligible_written, cast(cold_lead_eligible as varchar)),
-              null)] as evidence
+    [evidence('sfdc', file, row, 'Cold_Lead_Eligible__c', cast(cold_lead_eligible as varchar), null)] as evidence
 from expected
 where cold_lead_eligible <> expected_eligible

@@ -10,7 +10,6 @@ select
         || '. Check Pardot''s hard-bounce source first, then Clay''s external_hard_bounced__c; never override '
         || 'manually without an audit trail.' as detail,
     cast(null as varchar) as at,
-    [evidence('sfdc', file, row, 'overall_hard_bounced__c', written_value(overall_hard_bounced_written, cast(overall_hard_bounced as varchar)),
-              null)] as evidence
+    [evidence('sfdc', file, row, 'overall_hard_bounced__c', cast(overall_hard_bounced as varchar), null)] as evidence
 from stg_sfdc__lead
 where overall_hard_bounced <> (pardot_hard_bounced or external_hard_bounced)

@@ -20,7 +20,7 @@ select
         || ': only its CampaignMember values are used.', '') as detail,
     cast(null as varchar) as at,
     [evidence(i.source, i.file, i.row, case when i.given_id is not null then i.id_column else i.email_column end,
-              case when i.given_id is not null then i.given_written else i.email_raw end, null)] as evidence
+              coalesce(i.given_id, i.email_raw), null)] as evidence
 from int_source_rows_matched as i
 left join int_campaign_member_links as k on k.file = i.file and k.row = i.row and k.cm_found
 where i.match in ('unmatched', 'id_not_found', 'contact')
@@ -29,12 +29,8 @@ select
     'unmatched_source_row', 'CampaignMember', k.sf_campaign_member_id,
     'Clay row names CampaignMember ' || k.sf_campaign_member_id || ', which is not in the CampaignMember snapshot.',
     cast(null as varchar),
-    [
-        evidence('clay', k.file, k.row, $clay_header_campaign_member_id,
-                 written_value(c.campaign_member_id_written, k.sf_campaign_member_id), null)
-    ]
+    [evidence('clay', k.file, k.row, $clay_header_campaign_member_id, k.sf_campaign_member_id, null)]
 from int_campaign_member_links as k
-join stg_clay__rows as c on c.file = k.file and c.row = k.row
 where not k.cm_found
 union all
 select
@@ -44,8 +40,7 @@ select
     [
         evidence(
             'clay', c.file, c.row, case when c.replied then $clay_header_replied else $clay_header_reply_category end,
-            case when c.replied then c.replied_raw else written_value(c.reply_category_written, c.reply_category) end,
-            null
+            case when c.replied then c.replied_raw else c.reply_category end, null
         )
     ]
 from stg_clay__rows as c
@@ -58,16 +53,13 @@ select
     'Smartlead ' || e.what || ' for ' || coalesce(e.email_norm, '?')
         || ' reaches no CampaignMember; its reply signal cannot be used.',
     cast(null as varchar),
-    [evidence('smartlead', e.file, e.row, e.email_key, e.email, iso_ts(e.event_at))]
+    [evidence('smartlead', e.file, e.row, e.email_key, e.email_norm, iso_ts(e.event_at))]
 from (
     -- a webhook event is named by its type, a leads-export row as a row whatever its file's format (.csv or .jsonl)
-    select
-        file, row, event_type || ' event' as what, email_norm, written_value(email_written, email_norm) as email,
-        email_key, event_at
-    from stg_smartlead__events
+    select file, row, event_type || ' event' as what, email_norm, email_key, event_at from stg_smartlead__events
     where kind in ('reply', 'category')
     union all
-    select file, row, 'row', email_norm, email_raw, 'email', cast(null as timestamptz) from stg_smartlead__leads
+    select file, row, 'row', email_norm, 'email', cast(null as timestamptz) from stg_smartlead__leads
     where reply_count > 0 or category is not null
 ) as e
 join int_source_rows_matched as i on i.file = e.file and i.row = e.row and i.sf_lead_id is not null

@@ -11,9 +11,7 @@ with candidates as (
         c.sf_lead_id as given_id,
         c.email_raw,
         c.sf_campaign_member_id,
-        m.sf_lead_id as member_lead_id,
-        written_value(c.lead_id_written, c.sf_lead_id) as lead_id_written,  -- the cells as written (evidence)
-        written_value(c.campaign_member_id_written, c.sf_campaign_member_id) as campaign_member_id_written
+        m.sf_lead_id as member_lead_id
     from stg_clay__rows as c
     join stg_sfdc__campaign_member as m on m.sf_campaign_member_id = c.sf_campaign_member_id
     where c.sf_lead_id is null or m.sf_lead_id is distinct from c.sf_lead_id
@@ -25,9 +23,7 @@ select
     x.given_id is not null as by_lead_id,
     x.email_raw,
     x.sf_campaign_member_id,
-    x.member_lead_id,
-    x.lead_id_written,
-    x.campaign_member_id_written
+    x.member_lead_id
 from candidates as x
 join int_source_rows_matched as i on i.file = x.file and i.row = x.row and i.sf_lead_id is not null
 where x.member_lead_id is distinct from i.sf_lead_id

@@ -21,19 +21,17 @@ with pardot_headers as (  -- the id and email columns as the Pardot file names t
 ),
 source_rows as not materialized (
     select 'clay' as source, file, row, sf_lead_id as given_id, $clay_header_lead_id as id_column, email_norm, email_raw,
-           $clay_header_email as email_column, written_value(lead_id_written, sf_lead_id) as given_written
+           $clay_header_email as email_column
     from stg_clay__rows
     union all
-    select 'smartlead', file, row, sf_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_raw, 'email',
-           written_value(sf_lead_id_written, sf_lead_id)
+    select 'smartlead', file, row, sf_lead_id, 'custom_fields.sfdc_lead_id', email_norm, email_raw, 'email'
     from stg_smartlead__leads
     union all
-    select 'smartlead', file, row, sf_lead_id, sf_lead_id_key, email_norm, written_value(email_written, email_norm),
-           email_key, sf_lead_id_given
+    select 'smartlead', file, row, sf_lead_id, sf_lead_id_key, email_norm, email_norm, email_key
     from stg_smartlead__events
     union all
     select 'pardot', p.file, p.row, p.sf_lead_id, coalesce(h.id_header, 'salesforceLeadId'), p.email_norm, p.email_raw,
-           coalesce(h.email_header, 'email'), written_value(p.sf_lead_id_written, p.sf_lead_id)
+           coalesce(h.email_header, 'email')
     from stg_pardot__prospects as p
     left join pardot_headers as h on h.file = p.file
 ),
@@ -60,7 +58,6 @@ select
     case when l.sf_lead_id is null then r.email_norm end as email_norm,
     case when l.sf_lead_id is null then r.email_raw end as email_raw,
     case when l.sf_lead_id is null then r.given_id end as given_id,
-    case when l.sf_lead_id is null then r.given_written end as given_written,
     case when l.sf_lead_id is null then r.id_column end as id_column,
     case when l.sf_lead_id is null then r.email_column end as email_column,
     l.sf_lead_id,
@@ -75,7 +72,6 @@ select
     case when coalesce(e.n, 0) <> 1 then r.email_norm end as email_norm,
     case when coalesce(e.n, 0) <> 1 then r.email_raw end as email_raw,
     case when coalesce(e.n, 0) <> 1 then r.given_id end as given_id,
-    case when coalesce(e.n, 0) <> 1 then r.given_written end as given_written,
     case when coalesce(e.n, 0) <> 1 then r.id_column end as id_column,
     case when coalesce(e.n, 0) <> 1 then r.email_column end as email_column,
     case when e.n = 1 then e.sf_lead_id end as sf_lead_id,

@@ -4,17 +4,15 @@
 -- Grain: one row per source row. Parameters: $value_do_not_contact (the category, policy [source_values]),
 -- $clay_header_reply_category (the Clay header, for provenance).
 with categories as (
-    select file, row, evidence('clay', file, row, $clay_header_reply_category,
-                                    written_value(reply_category_written, reply_category), iso_ts(reply_at)) as ev
+    select file, row, evidence('clay', file, row, $clay_header_reply_category, reply_category, iso_ts(reply_at)) as ev
     from stg_clay__rows
     where lower(reply_category) = lower($value_do_not_contact)
     union all
-    select file, row, evidence('smartlead', file, row, new_category_key, written_value(new_category_written, new_category),
-                                    iso_ts(event_at))
+    select file, row, evidence('smartlead', file, row, new_category_key, new_category, iso_ts(event_at))
     from stg_smartlead__events
     where kind = 'category' and lower(new_category) = lower($value_do_not_contact)
     union all
-    select file, row, evidence('smartlead', file, row, 'category', written_value(category_written, category), iso_ts(taken_at))
+    select file, row, evidence('smartlead', file, row, 'category', category, iso_ts(taken_at))
     from stg_smartlead__leads
     where lower(category) = lower($value_do_not_contact)
 )

@@ -71,20 +71,10 @@ create or replace macro evidence(source, file, "row", col, value, "at") as
     struct_pack(source := cast(source as varchar), file := cast(file as varchar), "row" := cast("row" as bigint),
                 "column" := cast(col as varchar), value := cast(value as varchar), "at" := cast("at" as varchar));
 
--- as_written / written_value: evidence shows a value as its file writes it (` Banking `, `TRUE`, `0`, a 15-character
--- id, `Ana@Example.com`), not as it was read (README, Rows). Staging keeps as_written(cell, read) beside the value
--- read: NULL where the cell is the read value's own text (almost every cell of an export, so the column costs next to
--- nothing), '' for an empty cell, else the cell; written_value(kept, read) gives the cell back (NULL when empty).
-create or replace macro as_written(raw, canonical) as
-    case when raw is not distinct from canonical then null else coalesce(raw, '') end;
-
-create or replace macro written_value(kept, canonical) as
-    case when kept is null then canonical else nullif(kept, '') end;
-
--- sfdc_evidence: the first evidence of every change, the Salesforce row its `before` was read from, with the cell as
--- written (`value`); each rule builds its list with it (prepending it to every list afterwards copied them all)
-create or replace macro sfdc_evidence(file, "row", field, value) as
-    evidence('sfdc', file, "row", field, value, null);
+-- sfdc_evidence: the first evidence of every change, the Salesforce row its `before` (JSON) was read from; each rule
+-- builds its list with it (prepending it to every list afterwards copied them all)
+create or replace macro sfdc_evidence(file, "row", field, before) as
+    evidence('sfdc', file, "row", field, before ->> '$', null);
 
 -- reasons: the blocked reasons that apply, from a list of `case when <condition> then '<reason>' end` (NULLs dropped)
 create or replace macro reasons(candidates) as list_filter(candidates, lambda r: r is not null);

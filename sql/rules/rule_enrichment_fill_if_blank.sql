@@ -46,7 +46,7 @@ changes as (
 ),
 gathered as (  -- several Clay rows: narrow structs aggregated, widened below (6-field structs cost ~2 CPU s more)
     select r.sf_lead_id, r.field, any_value(r.col) as col,
-           list_sort(list(struct_pack(file := r.file, row := r.row, value := r.written))) as rows
+           list_sort(list(struct_pack(file := r.file, row := r.row, value := r.value))) as rows
     from int_enrichment_rows as r
     semi join changes as c on c.sf_lead_id = r.sf_lead_id and c.field = r.field and c.n_rows > 1
     group by r.sf_lead_id, r.field
@@ -62,8 +62,8 @@ select
     c.after,
     c.rule_reasons,
     [
-        sfdc_evidence(c.file, c.row, c.field, c.before ->> '$'),
-        evidence('clay', r.file, r.row, r.col, r.written, null)
+        sfdc_evidence(c.file, c.row, c.field, c.before),
+        evidence('clay', r.file, r.row, r.col, r.value, null)
     ] as evidence
 from changes as c
 join int_enrichment_rows as r on r.sf_lead_id = c.sf_lead_id and r.field = c.field
@@ -78,7 +78,7 @@ select
     c.after,
     c.rule_reasons,
     list_prepend(
-        sfdc_evidence(c.file, c.row, c.field, c.before ->> '$'),
+        sfdc_evidence(c.file, c.row, c.field, c.before),
         -- x is the lambda's parameter, which sqlfluff takes for a table (RF01)
         list_transform(e.rows, lambda x: evidence('clay', x.file, x.row, e.col, x.value, null))  -- noqa: RF01
     )

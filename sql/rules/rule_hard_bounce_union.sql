@@ -10,13 +10,10 @@ select
     to_json(true) as after,
     cast([] as varchar[]) as rule_reasons,
     list_prepend(
-        sfdc_evidence(
-            l.file, l.row, 'external_hard_bounced__c',
-            written_value(l.external_hard_bounced_written, cast(l.external_hard_bounced as varchar))
-        ),
+        sfdc_evidence(l.file, l.row, 'external_hard_bounced__c', to_json(l.external_hard_bounced)),
         list_sort(list(b.ev))
     ) as evidence
 from stg_sfdc__lead as l
 join int_bounce_evidence as b on b.sf_lead_id = l.sf_lead_id
 where not l.external_hard_bounced
-group by l.sf_lead_id, l.external_hard_bounced, l.external_hard_bounced_written, l.file, l.row
+group by l.sf_lead_id, l.external_hard_bounced, l.file, l.row

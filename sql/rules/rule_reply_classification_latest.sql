@@ -27,6 +27,6 @@ select
     to_json(current_value) as before,
     to_json(after_value) as after,
     cast([] as varchar[]) as rule_reasons,
-    [sfdc_evidence(file, row, 'ReplyClassification__c', current_value), ev] as evidence
+    [sfdc_evidence(file, row, 'ReplyClassification__c', to_json(current_value)), ev] as evidence
 from candidates
 where clean_text(current_value) is null or lower(clean_text(current_value)) <> lower(after_value)

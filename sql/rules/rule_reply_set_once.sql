@@ -10,12 +10,10 @@ select
     to_json(true) as after,
     cast([] as varchar[]) as rule_reasons,
     list_prepend(
-        sfdc_evidence(
-            m.file, m.row, 'Has_Replied__c', written_value(m.has_replied_written, cast(m.has_replied as varchar))
-        ),
+        sfdc_evidence(m.file, m.row, 'Has_Replied__c', to_json(m.has_replied)),
         list_sort(list(r.ev))
     ) as evidence
 from stg_sfdc__campaign_member as m
 join int_reply_evidence as r on r.sf_campaign_member_id = m.sf_campaign_member_id
 where not m.has_replied
-group by m.sf_campaign_member_id, m.has_replied, m.has_replied_written, m.file, m.row
+group by m.sf_campaign_member_id, m.has_replied, m.file, m.row

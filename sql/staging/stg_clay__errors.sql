@@ -1,6 +1,5 @@
 -- The Clay connector's error log export (seed §3.5: the CRM Admin's weekly review).
 -- Grain: one row per logged error. Parameters: none.
--- *_written: the cell as the file writes it where that is not the value read (as_written, for evidence).
 -- <column>__id18 / __bool / __ts / __int: the value parsed once, in the read (sf_id18 / sf_bool / sf_ts / sf_int).
 select
     _file as file,
@@ -9,6 +8,5 @@ select
     clean_text(object) as object,
     coalesce(sf_id18(record_id), clean_text(record_id)) as record_id,
     clean_text(field) as field,
-    clean_text(message) as message,
-    as_written(message, clean_text(message)) as message_written
+    clean_text(message) as message
 from raw_clay__errors

@@ -1,21 +1,16 @@
 -- Clay table exports (all files under clay/ but errors.*), columns mapped by the policy. Text values drop the `'`
 -- a spreadsheet-safe CSV puts before a formula trigger (unsheet: the member export coming back through Clay).
 -- Grain: one row per Clay export row. Parameters: $clay_taken_at (when Clay was exported).
--- *_written: the cell as the file writes it where that is not the value read (as_written, for evidence).
 -- <column>__id18 / __bool / __ts / __int: the value parsed once, in the read (sf_id18 / sf_bool / sf_ts / sf_int).
 select
     _file as file,
     _row as row,
     campaign_member_id__id18 as sf_campaign_member_id,
-    as_written(campaign_member_id, campaign_member_id__id18) as campaign_member_id_written,
     lead_id__id18 as sf_lead_id,
-    as_written(lead_id, lead_id__id18) as lead_id_written,
     unsheet(email) as email_raw,
     norm_email(unsheet(email)) as email_norm,
     clean_text(unsheet(company_description)) as company_description,
-    as_written(company_description, clean_text(unsheet(company_description))) as company_description_written,
     clean_text(unsheet(industry)) as industry,
-    as_written(industry, clean_text(unsheet(industry))) as industry_written,
     clean_text(unsheet(smartlead_lead_id)) as smartlead_lead_id,
     clean_text(unsheet(smartlead_campaign_id)) as smartlead_campaign_id,
     hard_bounced as hard_bounced_raw,
@@ -23,8 +18,6 @@ select
     replied as replied_raw,
     coalesce(replied__bool, false) as replied,
     clean_text(unsheet(reply_category)) as reply_category,
-    as_written(reply_category, clean_text(unsheet(reply_category))) as reply_category_written,
     coalesce(reply_at__ts, cast($clay_taken_at as timestamptz)) as reply_at,
-    clean_text(unsheet(email_validation)) as email_validation,
-    as_written(email_validation, clean_text(unsheet(email_validation))) as email_validation_written
+    clean_text(unsheet(email_validation)) as email_validation
 from raw_clay__rows

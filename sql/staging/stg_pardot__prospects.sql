@@ -8,9 +8,6 @@ select
     email as email_raw,
     norm_email(email) as email_norm,
     coalesce(sf_lead_id__id18, case when sf_id__id18 like '00Q%' then sf_id__id18 end) as sf_lead_id,
-    -- the Lead id as written (as_written, for evidence)
-    as_written(coalesce(sf_lead_id, case when sf_id__id18 like '00Q%' then sf_id end),
-               coalesce(sf_lead_id__id18, case when sf_id__id18 like '00Q%' then sf_id__id18 end)) as sf_lead_id_written,
     coalesce(sf_contact_id__id18, case when sf_id__id18 like '003%' then sf_id__id18 end) as sf_contact_id,
     is_hard_bounced as is_hard_bounced_raw,
     coalesce(is_hard_bounced__bool, false) as is_hard_bounced,

@@ -1,6 +1,5 @@
 -- Salesforce CampaignMembers: typed, ids 18 characters.
 -- Grain: one row per CampaignMember. Parameters: none.
--- *_written: the cell as the file writes it where that is not the value read (as_written, for evidence).
 -- <column>__id18 / __bool / __ts / __int: the value parsed once, in the read (sf_id18 / sf_bool / sf_ts / sf_int).
 select
     id__id18 as sf_campaign_member_id,
@@ -9,7 +8,6 @@ select
     contact_id__id18 as sf_contact_id,
     status,
     coalesce(has_replied__bool, false) as has_replied,
-    as_written(has_replied, cast(coalesce(has_replied__bool, false) as varchar)) as has_replied_written,
     reply_classification,
     system_modstamp__ts as system_modstamp,
     _file as file,

@@ -1,6 +1,5 @@
 -- Salesforce Leads as the snapshot holds them: ids 18 characters, emails normalised, booleans typed.
 -- Grain: one row per Lead. Parameters: none.
--- *_written: the cell as the file writes it where that is not the value read (as_written, for evidence).
 -- <column>__id18 / __bool / __ts / __int: the value parsed once, in the read (sf_id18 / sf_bool / sf_ts / sf_int).
 select
     id__id18 as sf_lead_id,
@@ -10,15 +9,9 @@ select
     industry,
     company_description,
     coalesce(external_hard_bounced__bool, false) as external_hard_bounced,
-    as_written(external_hard_bounced, cast(coalesce(external_hard_bounced__bool, false) as varchar))
-        as external_hard_bounced_written,
     coalesce(overall_hard_bounced__bool, false) as overall_hard_bounced,
-    as_written(overall_hard_bounced, cast(coalesce(overall_hard_bounced__bool, false) as varchar))
-        as overall_hard_bounced_written,
     coalesce(pardot_hard_bounced__bool, false) as pardot_hard_bounced,
     coalesce(cold_lead_eligible__bool, false) as cold_lead_eligible,
-    as_written(cold_lead_eligible, cast(coalesce(cold_lead_eligible__bool, false) as varchar))
-        as cold_lead_eligible_written,
     coalesce(has_opted_out__bool, false) as has_opted_out,
     coalesce(is_converted__bool, false) as is_converted,
     status,

@@ -35,8 +35,6 @@ select
          when t in ('EMAIL_REPLY', 'EMAIL_REPLIED') then 'reply'
          else 'category' end as kind,
     norm_email(coalesce(v[1], v[2], v[3], v[4], v[5])) as email_norm,
-    as_written(coalesce(v[1], v[2], v[3], v[4], v[5]), norm_email(coalesce(v[1], v[2], v[3], v[4], v[5])))
-        as email_written,  -- the email as the payload writes it (as_written, for evidence)
     case when v[1] is not null then 'sl_lead_email' when v[2] is not null then 'lead_email'
          when v[3] is not null then 'lead_data.email' when v[4] is not null then 'lead.email'
          else 'to_email' end as email_key,
@@ -49,10 +47,6 @@ select
          when v[14] is not null then 'created_at' else 'event_timestamp' end as event_at_key,
     clean_text(coalesce(v[15], v[16], case when json_type(lead_category) = 'VARCHAR' then lead_category ->> '$' end))
         as new_category,
-    as_written(
-        coalesce(v[15], v[16], case when json_type(lead_category) = 'VARCHAR' then lead_category ->> '$' end),
-        clean_text(coalesce(v[15], v[16], case when json_type(lead_category) = 'VARCHAR' then lead_category ->> '$' end))
-    ) as new_category_written,
     case when v[15] is not null then 'lead_category.new_name' when v[16] is not null then 'category'
          else 'lead_category' end as new_category_key,
     sf_id18(coalesce(v[17], v[18])) as sf_lead_id,

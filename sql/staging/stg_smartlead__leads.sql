@@ -16,14 +16,12 @@ select
     clean_text(map_id) as smartlead_lead_map_id,
     upper(clean_text(status)) as status,
     clean_text(category) as category,
-    as_written(category, clean_text(category)) as category_written,  -- the cell as written, for evidence
     email as email_raw,
     norm_email(email) as email_norm,
     coalesce(reply_count__int, 0) as reply_count,
     reply_count as reply_count_raw,
     sf_id18_read(cf[1]) as sf_lead_id,  -- checked in bulk after the model (reconcile.sql CHECKED_IDS)
     sf_id18_read(cf[2]) as sf_campaign_id,
-    as_written(cf[1], sf_id18_read(cf[1])) as sf_lead_id_written,  -- NULL but for a 15-character id (evidence)
     cast($smartlead_taken_at as timestamptz) as taken_at
 from leads
 -- sorted: rows arrive per file (one pipeline per file of the union) and DuckDB's checkpoint after the CREATE rewrote
