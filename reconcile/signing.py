@@ -48,14 +48,7 @@ def signing_key() -> bytes:
         return os.environ[KEY_ENV].encode("utf-8")
     path = key_path()
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process created it meanwhile
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32) + "\n")
+        _create_key(path)
     try:
         mode = path.stat().st_mode
         text = path.read_text("utf-8").strip()
@@ -74,6 +67,25 @@ def signing_key() -> bytes:
             "approvals must then be given again) or set " + KEY_ENV + "."
         )
     return text.encode("utf-8")
+
+
+def _create_key(path: Path) -> None:
+    """Write a new key to a private temporary file, then link it into place: a process starting at the same moment
+    either wins the link (and every process uses its key) or loses it; none reads a half-written key."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.parent / f".approval.key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process created it meanwhile: its key is the key
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def sign(kind: str, body) -> str:

@@ -166,7 +166,11 @@ def plans(tmp_path_factory):
                 d.mkdir()
                 snap, pol = make(d)
                 out = d / "out" / "plan.json"
-                build_plan(snap, out=out, policy=pol, exports=False)
+                # Cached for the whole module: signed with the session's key even when the test that happens to
+                # build it first (xdist decides which) has set RECONCILE_APPROVAL_KEY to a key of its own.
+                with pytest.MonkeyPatch.context() as mp:
+                    mp.delenv("RECONCILE_APPROVAL_KEY", raising=False)
+                    build_plan(snap, out=out, policy=pol, exports=False)
                 self.built[key] = (out, snap, pol)
             return self.built[key]
 

@@ -210,9 +210,10 @@ def test_a_row_added_to_the_plans_table_by_hand_does_not_make_a_plan_genuine(org
 
 def test_a_plan_built_with_another_signing_key_is_refused_naming_the_key(plans, tmp_path, monkeypatch):
     """Not 'hand-edited': the record is there, signed with the key of the machine that built it."""
+    snapshot = plans.snapshot("handmade")
     monkeypatch.setenv("RECONCILE_APPROVAL_KEY", "a" * 64)
     plan_path = tmp_path / "plan.json"
-    build_plan(plans.snapshot("handmade"), out=plan_path, exports=False)
+    build_plan(snapshot, out=plan_path, exports=False)
     monkeypatch.setenv("RECONCILE_APPROVAL_KEY", "b" * 64)
     with pytest.raises(PlanError, match="it was built with another one") as e:
         approve(plan_path, by="Ana Admin")
@@ -308,6 +309,37 @@ def test_the_key_is_created_once_outside_the_plan_folder_readable_only_by_its_ow
             signing.signing_key()
     finally:
         os.chmod(path, 0o600)
+
+
+def test_processes_starting_at_once_on_a_fresh_machine_share_one_key(tmp_path):
+    """The first run of a day's parallel jobs: each either creates the key or reads the one created; none reads a
+    half-written key ('too short') or signs with a key of its own."""
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "config"
+    env = {**os.environ, "RECONCILE_CONFIG_DIR": str(folder)}
+    env.pop("RECONCILE_APPROVAL_KEY", None)
+    code = (
+        "import sys, time\nfrom reconcile import signing\n"
+        "while time.time() < float(sys.argv[1]): pass\n"  # imported: all start the key at the same instant
+        "print(signing.signing_key().decode())"
+    )
+    for _ in range(2):  # two fresh machines
+        shutil.rmtree(folder, ignore_errors=True)
+        start = str(time.time() + 3)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, start], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(8)
+        ]
+        results = [p.communicate(timeout=120) for p in procs]
+        assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+        keys = {out.strip() for out, _ in results}
+        assert keys == {(folder / "approval.key").read_text().strip()}
+        assert sorted(q.name for q in folder.iterdir()) == ["approval.key"]  # no temporary file left
 
 
 # ------------------------------------------------------------------------------------------ 4. used once
