@@ -175,7 +175,9 @@ def webhook_body(fmt: str, message: dict) -> dict:
     return {"text": text}
 
 
-EXCEPTION_COLUMNS = ("source", "object", "record_id", "field", "error", "message", "at")
+EXCEPTION_COLUMNS = ("source", "object", "record_id", "field", "error", "message", "at", "next_step")
+# what identifies an exception (notify_state: posted once); the next step is advice about it, not part of it
+EXCEPTION_KEY = EXCEPTION_COLUMNS[:-1]
 
 
 def jira_payload(kind: str, title: str, items: list[dict], instance: str | None) -> dict:

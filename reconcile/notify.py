@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from . import messages, notify_state as state, senders
+from .apply import runbook
 from .csvsafe import uncell
 from .destinations import LEGAL_KINDS, ROUTE_NAMES, NotifySettings
 from .errors import PolicyError, unopened_db
@@ -245,6 +246,7 @@ def exception_items(plan: dict, plan_path: Path) -> list[dict]:
                         "error": r.get("error_code") or r.get("result"),
                         "message": r.get("message"),
                         "at": None,
+                        "next_step": _step(*runbook.next_step(r.get("result") or "failed", r.get("error_code"))),
                     }
                 )
     for f in plan.get("findings") or []:
@@ -264,11 +266,16 @@ def exception_items(plan: dict, plan_path: Path) -> list[dict]:
                 "error": "",
                 "message": message,
                 "at": f.get("at"),
+                "next_step": _step(*runbook.SALESFORCE["REQUIRED_FIELD_MISSING"]),
             }
         )
     for it in items:
-        it["key"] = hashlib.sha256(json.dumps([it[c] for c in messages.EXCEPTION_COLUMNS]).encode()).hexdigest()[:24]
+        it["key"] = hashlib.sha256(json.dumps([it[c] for c in messages.EXCEPTION_KEY]).encode()).hexdigest()[:24]
     return sorted(items, key=lambda it: (it["source"], it["object"] or "", it["record_id"] or "", it["field"] or ""))
+
+
+def _step(owner: str, step: str) -> str:
+    return f"{owner}: {step}"
 
 
 def _sprint_ticket(con, plan, plan_path, ticket, run_id, label, instance, at) -> None:

@@ -610,17 +610,18 @@ def test_missing_required_field_fails_that_record_only_and_is_exported(org, plan
     assert org.org.get("Lead", LEAD_F)["external_hard_bounced__c"] is False
 
     exc = read_csv(res.files["exceptions_csv"])
-    assert [(r["record_id"], r["field"], r["result"], r["error_code"]) for r in exc] == [
-        (LEAD_F, "external_hard_bounced__c", "failed", "REQUIRED_FIELD_MISSING")
+    assert [(r["record_id"], r["field"], r["result"], r["error_code"], r["owner"]) for r in exc] == [
+        (LEAD_F, "external_hard_bounced__c", "failed", "REQUIRED_FIELD_MISSING", "CRM Admin")
     ]
+    assert "validation-bypass permission" in exc[0]["next_step"]  # the seed's runbook (3.5)
     md = res.files["exceptions_md"].read_text("utf-8")
     table = [line for line in md.splitlines() if line.startswith("|")]
-    assert table[0] == "| object | record_id | field | result | error_code | message |"
+    assert table[0] == "| object | record_id | field | result | error_code | message | owner | next_step |"
     assert table[1].startswith("|---|")
     assert len(table) == 3
     cells = [c.strip() for c in table[2].strip("|").split("|")]
     assert cells[:5] == ["Lead", LEAD_F, "external_hard_bounced__c", "failed", "REQUIRED_FIELD_MISSING"]
-    assert "LastName" in cells[5]
+    assert "LastName" in cells[5] and cells[6] == "CRM Admin" and "validation-bypass" in cells[7]
     assert load_plan(plan_path)["plan_id"] in md
     audit_failed = [r for r in audit_rows(plan_path) if r["result"] == "failed"]
     assert [(r["record_id"], r["error_code"], r["approver"]) for r in audit_failed] == [
@@ -641,7 +642,7 @@ def test_exceptions_markdown_table_survives_pipes_and_newlines_in_messages(org, 
     table = [line for line in res.files["exceptions_md"].read_text("utf-8").splitlines() if line.startswith("|")]
     assert len(table) == 2 + 2
     for row in table[2:]:
-        assert len(row.replace("\\|", "").strip("|").split("|")) == 6, row
+        assert len(row.replace("\\|", "").strip("|").split("|")) == 8, row
     assert {r["record_id"] for r in read_csv(res.files["exceptions_csv"])} == {CM_C, LEAD_E}
     # a failed record is retried by the next run (it was never written)
     org.org.set_faults(fail_records={})

@@ -408,6 +408,11 @@ def test_sprint_ticket_gets_one_adf_comment_with_apply_exceptions_and_missing_fi
     flat = json.dumps(comment["body"])
     assert lead_id(7) in flat and lead_id(4) in flat and "REQUIRED_FIELD_MISSING" in flat
     assert "2 exception(s)" in flat
+    # each with the runbook's next step: both are missing-field errors (seed 3.5: the validation-bypass permission)
+    header = [c["content"][0]["content"][0]["text"] for c in comment["body"]["content"][1]["content"][0]["content"]]
+    assert header[-1] == "next_step"
+    steps = [r["content"][-1]["content"][0]["content"][0]["text"] for r in comment["body"]["content"][1]["content"][1:]]
+    assert len(steps) == 2 and all(s.startswith("CRM Admin: ") and "validation-bypass" in s for s in steps), steps
     # a new exception later: only it is posted
     with (tmp_path / "plan.exceptions.csv").open("a") as fh:
         fh.write(f"Lead,{lead_id(8)},Industry,null,x,failed,FIELD_CUSTOM_VALIDATION_EXCEPTION,bad\n")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import audit
+from . import audit, runbook
 from .. import planfile, provenance
 from ..approval import APPLY_COLUMNS, approval_path, approved_changes, is_released, load_approval
 from ..errors import ApplyError, ApplyStopped, ReconcileError
@@ -505,12 +505,18 @@ def _exports(con, plan_path: Path, plan: dict, result: ApplyResult, approver: st
     }
     cols = ("object", "record_id", "field", "before", "after", "result", "error_code", "message")
     write_atomic(files["results"], audit.to_csv(rows, cols))
-    failed = [r for r in rows if r["result"] in ("failed", "refused")]
-    write_atomic(files["exceptions_csv"], audit.to_csv(failed, cols))
+    failed = [
+        dict(zip(("owner", "next_step"), runbook.next_step(r["result"], r["error_code"])), **r)
+        for r in rows
+        if r["result"] in ("failed", "refused")
+    ]
+    write_atomic(files["exceptions_csv"], audit.to_csv(failed, (*cols, "owner", "next_step")))
     write_atomic(
         files["exceptions_md"],
         f"Apply exceptions for plan {plan['plan_id']} (run {result.run_id})\n\n"
-        + audit.to_markdown(failed, ("object", "record_id", "field", "result", "error_code", "message")),
+        + audit.to_markdown(
+            failed, ("object", "record_id", "field", "result", "error_code", "message", "owner", "next_step")
+        ),
     )
     trail = audit.trail_of_plan(con, plan["plan_id"])
     write_atomic(files["audit"], audit.to_csv(trail))
