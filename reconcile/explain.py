@@ -23,16 +23,51 @@ def explain(plan: dict, record_id: str) -> dict:
         "record_id = ? or len(list_filter(evidence, lambda e: contains(coalesce(e.value, ''), ?))) > 0",
         [rid, rid],
     )
-    return {"record_id": rid, "plan_id": plan.get("plan_id"), "changes": changes, "findings": findings}
+    return {
+        "record_id": rid,
+        "object": OBJECT_OF_PREFIX.get(rid[:3]),
+        "plan_id": plan.get("plan_id"),
+        "changes": changes,
+        "findings": findings,
+    }
+
+
+# An id's first three characters name its object (Salesforce's key prefix, the same in every org for standard
+# objects; "Standard Field Record ID Prefix Decoder"):
+# https://help.salesforce.com/s/articleView?id=000385203&language=en_US&type=1
+OBJECT_OF_PREFIX = {"00Q": "Lead", "00v": "CampaignMember", "003": "Contact", "701": "Campaign"}
+PLANNED = ("Lead", "CampaignMember")
+
+
+def _nothing(result: dict) -> str:
+    """Why a record has no change and no finding, as far as its id tells."""
+    obj = result.get("object")
+    if obj in PLANNED:
+        return (
+            f"  Nothing planned and nothing found for this {obj}: Salesforce already holds what the rules say, no "
+            "source mentions it, or the plan's snapshot does not hold it."
+        )
+    if obj == "Contact":
+        return (
+            "  A Contact: reconcile reads Contacts but never writes them (the integration writes Leads and Campaign "
+            "Members only), and no finding names this one."
+        )
+    if obj == "Campaign":
+        return (
+            "  A Campaign: never written itself; its members' changes carry its id as campaign_id (the report's "
+            "changes by campaign, the notebooks' campaign filter)."
+        )
+    return (
+        f"  Not a Lead, Campaign Member, Contact or Campaign id (key prefix '{result['record_id'][:3]}'): reconcile "
+        "plans Leads and Campaign Members only. Check the id was copied from the plan or from a Lead or Campaign "
+        "Member in Salesforce."
+    )
 
 
 def render_text(result: dict) -> str:
     lines = [f"Record {result['record_id']}  (plan {result['plan_id']})"]
     if not result["changes"] and not result["findings"]:
-        lines.append(
-            "  Nothing planned and nothing found for this record: Salesforce already holds what the rules "
-            "say, or no source mentions it."
-        )
+        lines.append(_nothing(result))
     for c in result["changes"]:
         verdict = "READY" if c["status"] == "ready" else f"BLOCKED ({', '.join(c['reasons'])})"
         lines.append(f"\n  {c['object']}.{c['field']}: {_v(c['before'])} → {_v(c['after'])}   [{verdict}]")

@@ -526,6 +526,30 @@ def test_explain_refuses_a_malformed_id(built, run_cli):
     )
 
 
+@pytest.mark.parametrize(
+    "record_id, says",
+    [
+        ("00Q5g00000ZzZzZ", "Nothing planned and nothing found for this Lead: Salesforce already holds what the rules"),
+        ("00v5g00000ZzZzZ", "Nothing planned and nothing found for this CampaignMember:"),
+        ("0035g00000ZzZzZ", "A Contact: reconcile reads Contacts but never writes them"),
+        ("7015g00000ZzZzZ", "A Campaign: never written itself; its members' changes carry its id as campaign_id"),
+        ("0015g00000ZzZzZ", "Not a Lead, Campaign Member, Contact or Campaign id (key prefix '001')"),
+    ],
+    ids=["lead", "member", "contact", "campaign", "account"],
+)
+def test_explain_says_why_a_record_has_nothing_by_what_its_id_is(built, run_cli, record_id, says):
+    """An id with nothing in the plan: a Lead or member the rules leave alone reads differently from a Contact (never
+    written), a Campaign or another object's id (a wrong copy)."""
+    result = run_cli("explain", record_id, "--plan", built.plan_path)
+    assert result.exit_code == 0, result.stderr
+    head, line = result.stdout.splitlines()
+    assert head.startswith("Record " + record_id) and line.startswith("  " + says), line
+    doc = json.loads(run_cli("explain", record_id, "--plan", built.plan_path, "--json").stdout)
+    assert doc["object"] == {"00Q": "Lead", "00v": "CampaignMember", "003": "Contact", "701": "Campaign"}.get(
+        record_id[:3]
+    )
+
+
 # ------------------------------------------------------------------------------------------ finding tables, summary
 
 
