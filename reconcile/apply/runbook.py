@@ -32,7 +32,8 @@ SALESFORCE = {
     "REQUIRED_FIELD_MISSING": (
         CRM_ADMIN,
         "a field the record requires is blank (the message names it): check that the integration user holds the "
-        "validation-bypass permission (partial updates, seed 3.5) or have the field filled, then " + _RETRY
+        "validation-bypass permission (partial updates, seed 3.5) or have the field filled, then "
+        + _RETRY
         + "; log it in the sprint Jira ticket (`reconcile notify` posts it)",
     ),
     "FIELD_CUSTOM_VALIDATION_EXCEPTION": (
