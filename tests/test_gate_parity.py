@@ -238,14 +238,15 @@ def plan_gate(tmp_path, case) -> list[str]:
             con.execute("drop table rule_enrichment_fill_if_blank")
             con.execute(
                 "create table int_enrichment_values as select ?::varchar as sf_lead_id, ?::varchar as field, "
-                "1 as n_values, ?::varchar as value, ?::varchar as norm, 1::bigint as n_rows",
-                [LEAD, field, after, after.lower() if field == "Industry" else after],
+                "true as agreed, ?::varchar as value, 1::bigint as n_rows",
+                [LEAD, field, after],
             )
             con.execute(
-                "create table int_enrichment_rows as select sf_lead_id, field, value, norm, "
-                "'clay/table.csv' as file, 1::bigint as row, 'Clay header' as col from int_enrichment_values"
+                "create table int_enrichment_rows as select sf_lead_id, field, value, "
+                "'clay/table.csv' as file, 1::bigint as row from int_enrichment_values"
             )
-            run_model(con, "rules/rule_enrichment_fill_if_blank", {})
+            headers = {"clay_header_industry": "Industry", "clay_header_company_description": "Company Description"}
+            run_model(con, "rules/rule_enrichment_fill_if_blank", headers)
         else:
             con.execute(
                 "insert into rule_hard_bounce_union select ?, ?, ?, 'test', ?::json, ?::json, [], "

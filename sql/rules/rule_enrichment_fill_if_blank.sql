@@ -4,7 +4,8 @@
 -- longer than the policy's max_length, is blocked by the gate in plan_changes). Several Clay values for one lead
 -- → no change (finding conflicting_enrichment). Evidence: sfdc_evidence first (as in every rule), then
 -- the Clay rows. Grain: one row per (Lead, field) to change.
--- Parameters: none (the picklist comes from a policy table).
+-- Parameters: $clay_header_industry, $clay_header_company_description (the Clay headers, for provenance; the
+-- picklist comes from a policy table).
 with current_values as (
     select sf_lead_id, file, row, 'company_description__c' as field, company_description as current_value
     from stg_sfdc__lead
@@ -26,8 +27,9 @@ candidates as (
         v.n_rows
     from int_enrichment_values as v
     join current_values as cur on cur.sf_lead_id = v.sf_lead_id and cur.field = v.field
-    left join picklist as p on p.field = v.field and p.norm = v.norm
-    where v.n_values = 1
+    left join picklist as p
+        on p.field = v.field and p.norm = case when v.field = 'Industry' then lower(v.value) else v.value end
+    where v.agreed
 ),
 changes as (
     select
@@ -45,7 +47,7 @@ changes as (
        or (field <> 'Industry' and current_clean <> after_value)
 ),
 gathered as (  -- several Clay rows: narrow structs aggregated, widened below (6-field structs cost ~2 CPU s more)
-    select r.sf_lead_id, r.field, any_value(r.col) as col,
+    select r.sf_lead_id, r.field,
            list_sort(list(struct_pack(file := r.file, row := r.row, value := r.value))) as rows
     from int_enrichment_rows as r
     semi join changes as c on c.sf_lead_id = r.sf_lead_id and c.field = r.field and c.n_rows > 1
@@ -63,7 +65,8 @@ select
     c.rule_reasons,
     [
         sfdc_evidence(c.file, c.row, c.field, c.before),
-        evidence('clay', r.file, r.row, r.col, r.value, null)
+        evidence('clay', r.file, r.row, case c.field when 'Industry' then $clay_header_industry
+            else $clay_header_company_description end, r.value, null)
     ] as evidence
 from changes as c
 join int_enrichment_rows as r on r.sf_lead_id = c.sf_lead_id and r.field = c.field
@@ -80,7 +83,8 @@ select
     list_prepend(
         sfdc_evidence(c.file, c.row, c.field, c.before),
         -- x is the lambda's parameter, which sqlfluff takes for a table (RF01)
-        list_transform(e.rows, lambda x: evidence('clay', x.file, x.row, e.col, x.value, null))  -- noqa: RF01
+        list_transform(e.rows, lambda x: evidence('clay', x.file, x.row, case c.field when 'Industry'  -- noqa: RF01
+            then $clay_header_industry else $clay_header_company_description end, x.value, null))  -- noqa: RF01
     )
 from changes as c
 join gathered as e on e.sf_lead_id = c.sf_lead_id and e.field = c.field
