@@ -33,7 +33,7 @@ MODELS = (
     "intermediate/int_source_rows_matched",
     "intermediate/int_clay_member_conflicts",
     "intermediate/int_clay_member_pairs",
-    "intermediate/int_member_by_lead_campaign",
+    "intermediate/int_repeated_lead_campaigns",
     "intermediate/int_smartlead_member_rows",
     "intermediate/int_campaign_member_links",
     "intermediate/int_reply_evidence",

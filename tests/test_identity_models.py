@@ -241,7 +241,7 @@ def test_int_smartlead_member_rows(con, case):
         "int_source_rows_matched",
         "int_clay_member_conflicts",
         "int_clay_member_pairs",
-        "int_member_by_lead_campaign",
+        "int_repeated_lead_campaigns",
         "int_smartlead_member_rows",
     ]
     run(con, case["given"], models)
@@ -333,7 +333,7 @@ def test_int_campaign_member_links(con, case):
             "int_source_rows_matched",
             "int_clay_member_conflicts",
             "int_clay_member_pairs",
-            "int_member_by_lead_campaign",
+            "int_repeated_lead_campaigns",
             "int_smartlead_member_rows",
             "int_campaign_member_links",
         ],

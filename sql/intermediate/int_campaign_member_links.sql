@@ -1,7 +1,7 @@
 -- Identity (SPEC §3): Clay rows reach a CampaignMember by CampaignMemberId (not one of another Lead's:
 -- int_clay_member_conflicts); Smartlead leads-export rows as int_smartlead_member_rows says; webhook events through
 -- the Clay pair (Smartlead Campaign ID, email), else through the leads-export map id, else through (their Lead,
--- custom_fields.sfdc_campaign_id) naming one member (int_member_by_lead_campaign).
+-- custom_fields.sfdc_campaign_id) naming one member (not in int_repeated_lead_campaigns).
 -- Grain: one row per source row that names a CampaignMember. Parameters: none.
 with by_map_id as (
     select smartlead_campaign_id, smartlead_lead_map_id, min(sf_campaign_member_id) as sf_campaign_member_id
@@ -28,5 +28,10 @@ left join int_clay_member_pairs as p
 left join by_map_id as mp
     on mp.smartlead_campaign_id = e.smartlead_campaign_id and mp.smartlead_lead_map_id = e.smartlead_lead_map_id
 left join int_source_rows_matched as i on i.file = e.file and i.row = e.row and e.sf_campaign_id is not null
-left join int_member_by_lead_campaign as b on b.sf_lead_id = i.sf_lead_id and b.sf_campaign_id = e.sf_campaign_id
+left join (
+    select m.sf_lead_id, m.sf_campaign_id, m.sf_campaign_member_id
+    from stg_sfdc__campaign_member as m
+    anti join int_repeated_lead_campaigns as r on r.sf_lead_id = m.sf_lead_id and r.sf_campaign_id = m.sf_campaign_id
+) as b
+    on b.sf_lead_id = i.sf_lead_id and b.sf_campaign_id = e.sf_campaign_id
 where coalesce(p.sf_campaign_member_id, mp.sf_campaign_member_id, b.sf_campaign_member_id) is not null
