@@ -72,6 +72,18 @@ BAD_INPUT = [
         "(header names are case-insensitive).",
     },
     {
+        "why": "a key left out of every JSONL line (an exporter that drops empty values)",
+        "files": {
+            "sfdc/Lead.jsonl": "".join(
+                json.dumps({k: v for k, v in lead(i).items() if k != "Industry"}) + "\n" for i in (1, 2)
+            )
+        },
+        "error": "Snapshot 'sfdc/Lead.jsonl' has no column 'Industry' (found: "
+        + ", ".join(sorted(h for h in lead(1) if h != "Industry"))
+        + "). Add the column to the export (header names are case-insensitive). A JSONL export needs the key on at "
+        'least one line: an exporter that leaves out empty values must write them as null (or "").',
+    },
+    {
         "why": "unparseable boolean",
         "files": {"sfdc/Lead.csv": leads_csv([lead(1, IsConverted="maybe"), lead(2)])},
         "error": f"Snapshot 'sfdc/Lead.csv' row 1: column 'IsConverted' value 'maybe' is not {BOOL_EXPECTED}. {HINT}",

@@ -658,9 +658,15 @@ def _map_columns(s: Source, headers: list[str], rel: str) -> dict[str, str]:
         if hit is not None:
             mapping[c.name] = hit
         elif c.required:
+            json_hint = (
+                " A JSONL export needs the key on at least one line: an exporter that leaves out empty values must "
+                'write them as null (or "").'
+                if rel.lower().endswith(".jsonl")
+                else ""
+            )
             raise SnapshotError(
                 f"Snapshot '{rel}' has no column '{c.header}' (found: {', '.join(headers)}). "
-                f"Add the column to the export (header names are case-insensitive)."
+                f"Add the column to the export (header names are case-insensitive).{json_hint}"
             )
     if s.name == "clay__rows" and not any(k in mapping for k in CLAY_IDENTITY):
         names = ", ".join(f"'{c.header}'" for c in s.columns if c.name in CLAY_IDENTITY)
