@@ -102,11 +102,15 @@ def test_weekly_review_counts_errors_once_with_first_and_last_seen(tmp_path, run
     ) in md
     assert "| CampaignMember | Status | bad value | 1 | 1 |" in md
     assert f"| 2026-11-23T09:00:00Z | Lead | {lead_id(3)} | Industry | failed | REQUIRED_FIELD_MISSING |" in md
+    # with the runbook's next step (seed 3.5): a missing required field is the CRM Admin's, via validation bypass
+    [exception] = [line for line in md.splitlines() if lead_id(3) in line and "REQUIRED_FIELD_MISSING" in line]
+    assert exception.split(" | ")[-1].startswith("CRM Admin: a field the record requires is blank"), exception
     assert "| Ana Admin | Lead.Industry | 2 |" in md
     assert "| conflicting_enrichment | 0 | 1 | 0 |" in md  # closed on Monday against the Friday baseline
     assert "| connector_error | 2 | 0 | 2 |" in md
     html = (tmp_path / "reports" / "weekly" / "2026-W48.html").read_text()
     assert "--ink: #1f2937" in html and "Required fields are missing: [Company]" in html  # the report's look
+    assert "<th>Next step</th>" in html and "validation-bypass permission" in html
 
 
 def test_weekly_review_counts_findings_on_unmatched_source_rows_one_per_row(tmp_path, run_cli):

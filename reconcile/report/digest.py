@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..apply import runbook
 from ..clock import ISO_FORMAT
 from ..errors import ReconcileError
 from ..files import write_atomic
@@ -161,7 +162,11 @@ def _audit(dbs: list[Path], start: date, end: date) -> tuple[list[dict], list[di
                     )
                 )
             )
-    exceptions = [r for r in rows if r["result"] in ("failed", "refused")]
+    exceptions = [
+        {**r, "next_step": "{}: {}".format(*runbook.next_step(r["result"], r["error_code"]))}
+        for r in rows
+        if r["result"] in ("failed", "refused")
+    ]
     applied = Counter((r["approver"] or "", f"{r['object']}.{r['field']}") for r in rows if r["result"] == "applied")
     return exceptions, [{"approver": a, "field": f, "count": n} for (a, f), n in sorted(applied.items())]
 
@@ -220,9 +225,18 @@ def to_markdown(d: Digest) -> str:
     lines += ["## Apply exceptions", ""]
     lines += (
         _md_table(
-            ["at", "object", "record", "field", "result", "error", "message"],
+            ["at", "object", "record", "field", "result", "error", "message", "next step"],
             [
-                [e["at"], e["object"], e["record_id"], e["field"], e["result"], e["error_code"], e["message"]]
+                [
+                    e["at"],
+                    e["object"],
+                    e["record_id"],
+                    e["field"],
+                    e["result"],
+                    e["error_code"],
+                    e["message"],
+                    e["next_step"],
+                ]
                 for e in d.exceptions
             ],
         )
