@@ -5,7 +5,7 @@ select
     'conflicting_enrichment' as kind,
     'Lead' as object,
     v.sf_lead_id as record_id,
-    'Clay holds ' || count(distinct case when v.field = 'Industry' then lower(r.value) else r.value end)
+    'Clay holds ' || count(distinct enrichment_norm(v.field, r.value))
         || ' different values for ' || v.field
         || '; nothing is written until Clay agrees.' as detail,
     cast(null as varchar) as at,

@@ -12,7 +12,7 @@ select
     min(value) as value,
     count(*)::bigint as n_rows
 from (
-    select sf_lead_id, field, value, hash(case when field = 'Industry' then lower(value) else value end) as norm_hash
+    select sf_lead_id, field, value, hash(enrichment_norm(field, value)) as norm_hash
     from int_enrichment_rows
 ) as r
 group by sf_lead_id, field

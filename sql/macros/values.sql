@@ -95,3 +95,7 @@ create or replace macro unsheet(raw) as
     case when starts_with(raw, '''') and regexp_matches(raw, '^''[=+\-@\t\r]')
               and not regexp_full_match(raw[2:], '[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?')
          then raw[2:] else raw end;
+
+-- an enrichment value as the rules compare it (int_enrichment_values, rule_enrichment_fill_if_blank,
+-- find_conflicting_enrichment): Industry case-insensitively (the picklist decides the spelling), text as it is.
+create or replace macro enrichment_norm(field, value) as case when field = 'Industry' then lower(value) else value end;

@@ -28,7 +28,7 @@ candidates as (
     from int_enrichment_values as v
     join current_values as cur on cur.sf_lead_id = v.sf_lead_id and cur.field = v.field
     left join picklist as p
-        on p.field = v.field and p.norm = case when v.field = 'Industry' then lower(v.value) else v.value end
+        on p.field = v.field and p.norm = enrichment_norm(v.field, v.value)
     where v.agreed
 ),
 changes as (
