@@ -246,7 +246,7 @@ def exception_items(plan: dict, plan_path: Path) -> list[dict]:
                         "error": r.get("error_code") or r.get("result"),
                         "message": r.get("message"),
                         "at": None,
-                        "next_step": _step(*runbook.next_step(r.get("result") or "failed", r.get("error_code"))),
+                        "next_step": runbook.as_text(r.get("result") or "failed", r.get("error_code")),
                     }
                 )
     for f in plan.get("findings") or []:
@@ -266,16 +266,12 @@ def exception_items(plan: dict, plan_path: Path) -> list[dict]:
                 "error": "",
                 "message": message,
                 "at": f.get("at"),
-                "next_step": _step(*runbook.SALESFORCE["REQUIRED_FIELD_MISSING"]),
+                "next_step": runbook.as_text("failed", "REQUIRED_FIELD_MISSING"),  # seed 3.5
             }
         )
     for it in items:
         it["key"] = hashlib.sha256(json.dumps([it[c] for c in messages.EXCEPTION_KEY]).encode()).hexdigest()[:24]
     return sorted(items, key=lambda it: (it["source"], it["object"] or "", it["record_id"] or "", it["field"] or ""))
-
-
-def _step(owner: str, step: str) -> str:
-    return f"{owner}: {step}"
 
 
 def _sprint_ticket(con, plan, plan_path, ticket, run_id, label, instance, at) -> None:

@@ -136,3 +136,9 @@ def next_step(result: str, error_code: str | None) -> tuple[str, str]:
     if result == "refused":
         return INVARIANTS.get(code) or _gate_step(code) or UNKNOWN
     return SALESFORCE.get(code.upper(), UNKNOWN)
+
+
+def as_text(result: str, error_code: str | None) -> str:
+    """The next step as one line, its owner first (the sprint ticket's comment, the weekly digest)."""
+    owner, step = next_step(result, error_code)
+    return f"{owner}: {step}"

@@ -163,7 +163,7 @@ def _audit(dbs: list[Path], start: date, end: date) -> tuple[list[dict], list[di
                 )
             )
     exceptions = [
-        {**r, "next_step": "{}: {}".format(*runbook.next_step(r["result"], r["error_code"]))}
+        {**r, "next_step": runbook.as_text(r["result"], r["error_code"])}
         for r in rows
         if r["result"] in ("failed", "refused")
     ]
