@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .errors import SalesforceError
 from .ids import id18
-from .policy import Policy
+from .policy import WRITABLE_OBJECTS, Policy
 from .salesforce import error_code, soql
 
 SYSTEM_FIELDS = {
@@ -226,9 +226,6 @@ def _field_checks(describes: dict, policy: Policy) -> list[Check]:
                     )
                 )
     return out
-
-
-WRITABLE_OBJECTS = ("Lead", "CampaignMember")
 
 
 def _writes_check(client, ps_ids: list[str]) -> Check:
