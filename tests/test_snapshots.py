@@ -665,6 +665,44 @@ def test_lenient_reports_a_lead_row_it_quarantined_when_a_source_names_it(tmp_pa
     assert plan["summary"]["records"]["Lead"] == 1
 
 
+def test_a_quarantined_lead_still_shares_its_email_so_the_other_lead_is_not_its_only_match(tmp_path):
+    # leads 1 and 2 share an email; lead 2's row has a bad time. Without that row lead 1 would be the email's only
+    # Lead and get the bounce; a bad value in one person's row must not send another person a change
+    leads = leads_csv([lead(1, "shared@example.com"), lead(2, "shared@example.com", SystemModstamp="not-a-time")])
+    clay = csv_text(CLAY_HEADER, [{"Email": " Shared@Example.com", "Hard Bounced": "yes"}])
+    plan = plan_in(write_snapshot(tmp_path, {"sfdc/Lead.csv": leads, "clay/table.csv": clay}), lenient=True)
+    assert plan["changes"] == []
+    (finding,) = plan["findings"]
+    assert finding["kind"] == "ambiguous_match"
+    assert finding["detail"] == (
+        f"Email shared@example.com matches 2 Leads ({L1}, {L2} (rejected: sfdc/Lead.csv row 2)); "
+        "nothing is changed for this row."
+    )
+    assert [r["row"] for r in plan["rejects"]] == [2]
+
+
+def test_a_source_row_whose_only_lead_was_quarantined_says_so(tmp_path):
+    leads = leads_csv([lead(1, IsConverted="maybe"), lead(2, "two@example.com", SystemModstamp="not-a-time")])
+    clay = csv_text(
+        CLAY_HEADER, [{"LeadId": L1, "Hard Bounced": "yes"}, {"Email": "two@example.com", "Hard Bounced": "yes"}]
+    )
+    plan = plan_in(write_snapshot(tmp_path, {"sfdc/Lead.csv": leads, "clay/table.csv": clay}), lenient=True)
+    assert plan["changes"] == []
+    found = [(f["record_id"], f["detail"]) for f in plan["findings"] if f["kind"] == "unmatched_source_row"]
+    assert sorted(found, key=lambda f: f[1]) == [
+        (
+            None,
+            f"clay row matches by email Lead {L2} (rejected: sfdc/Lead.csv row 2), a row this lenient plan "
+            "quarantined (see rejects): nothing is planned from this row for it.",
+        ),
+        (
+            L1,
+            f"clay row names Lead {L1} (rejected: sfdc/Lead.csv row 1), a row this lenient plan quarantined "
+            "(see rejects): nothing is planned from this row for it.",
+        ),
+    ]
+
+
 def test_lenient_still_refuses_a_file_it_cannot_read(tmp_path, run_cli):
     """A missing column or a wrong encoding is not a bad row: the whole file is unusable."""
     snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": leads_csv(GOOD).encode("utf-16")})

@@ -280,6 +280,12 @@ def create_ingest_tables(con: duckdb.DuckDBPyConnection) -> None:
         "sha256 varchar, rows bigint, taken_at varchar, staged bigint, rejected bigint)"
     )
     con.execute("create or replace table snapshot_ignored (file varchar, reason varchar)")
+    # Salesforce rows lenient mode quarantined (quarantine): not planned, but still records of the org for identity —
+    # an email shared with a rejected Lead is ambiguous, not the other Lead's (int_source_rows_matched)
+    con.execute(
+        "create or replace table rejected_records (object varchar, record_id varchar, email_norm varchar, "
+        "file varchar, row bigint)"
+    )
     # the name each contract column has in each file: its alias (Pardot v4's is_email_hard_bounced for
     # isEmailHardBounced), else the contract's own spelling (headers match case-insensitively: an ALL-CAPS `ID` is `Id`).
     # Rejects and the evidence of Pardot rows name the column by it.
@@ -830,9 +836,24 @@ def raise_first_reject(con) -> None:
     raise SnapshotError(f"{text} {LENIENT_HINT}{more}")
 
 
+# Salesforce sources whose quarantined rows identity still counts (rejected_records): object, email column or None
+REJECTED_RECORDS = {"sfdc__lead": ("Lead", "email"), "sfdc__campaign_member": ("CampaignMember", None)}
+
+
 def quarantine(con, srcs: list[Source]) -> None:
-    """Lenient mode: drop every rejected row from its raw table (it stays listed in `rejects`)."""
+    """Lenient mode: drop every rejected row from its raw table (it stays listed in `rejects`). A Lead or
+    CampaignMember row is kept in `rejected_records` first (its id, if it is one, and normalised email): a bad value in
+    one Lead must not make another Lead the only match of an email they share."""
     for s in srcs:
+        if s.name in REJECTED_RECORDS:
+            obj, email = REJECTED_RECORDS[s.name]
+            key = next(c for c in s.columns if c.name == s.key)
+            con.execute(
+                f"insert into rejected_records select ?, {qi(key.parsed)}, "
+                f"{f'norm_email({qi(email)})' if email else 'null'}, _file, _row from {s.table} t "
+                "where exists (select 1 from rejects r where r.file = t._file and r.row = t._row)",
+                [obj],
+            )
         con.execute(f"delete from {s.table} t using rejects r where r.file = t._file and r.row = t._row")
 
 

@@ -1,6 +1,7 @@
--- Finding unmatched_source_row: a source row reaching no Lead (its Lead id not in the snapshot, or its email
--- matching none — a Contact's email included), a Clay CampaignMember id not in the snapshot, a Clay reply signal
--- (Replied, Reply Category) on a row that reaches its Lead but names no CampaignMemberId, or Smartlead reply evidence
+-- Finding unmatched_source_row: a source row reaching no Lead (its Lead id not in the snapshot, its email matching
+-- none — a Contact's email included — or its Lead a row lenient mode quarantined), a Clay CampaignMember id not in
+-- the snapshot, a Clay reply signal (Replied, Reply Category) on a row that reaches its Lead but names no
+-- CampaignMemberId, or Smartlead reply evidence
 -- of a Lead reaching no CampaignMember. Nothing is dropped silently. Grain: one row per source row.
 -- A row that reaches no Lead but does reach a CampaignMember (a Clay row with only its CampaignMemberId, an event
 -- through its map id) says so: its CampaignMember values are used, its Lead values are not.
@@ -9,10 +10,13 @@
 select
     'unmatched_source_row' as kind,
     'Lead' as object,
-    case when i.match = 'id_not_found' then i.given_id end as record_id,
+    case when i.match in ('id_not_found', 'rejected') then i.given_id end as record_id,
     case i.match
         when 'id_not_found'
             then i.source || ' row names Lead ' || i.given_id || ', which is not in the Lead snapshot.'
+        when 'rejected' then i.source || ' row ' || case when i.given_id is not null then 'names' else 'matches by email' end
+            || ' Lead ' || i.candidates[1] || ', a row this lenient plan quarantined (see rejects): '
+            || 'nothing is planned from this row for it.'
         when 'contact' then i.source || ' row matches no Lead: email ' || i.email_norm
             || ' is a Contact''s (Contacts are read-only context: its values are not used).'
         else i.source || ' row matches no Lead (email ' || coalesce(i.email_norm, 'missing') || ').'
@@ -23,7 +27,7 @@ select
               coalesce(i.given_id, i.email_raw), null)] as evidence
 from int_source_rows_matched as i
 left join int_campaign_member_links as k on k.file = i.file and k.row = i.row and k.cm_found
-where i.match in ('unmatched', 'id_not_found', 'contact')
+where i.match in ('unmatched', 'id_not_found', 'contact', 'rejected')
 union all
 select
     'unmatched_source_row', 'CampaignMember', k.sf_campaign_member_id,

@@ -1,8 +1,10 @@
 -- Identity (SPEC §3): every Clay, Smartlead and Pardot row resolved to one Lead — by the Lead Id it carries,
 -- else by normalised email matching exactly one Lead. Grain: one row per source row.
 -- A row reaching no Lead is 'id_not_found', 'ambiguous', 'unmatched', 'contact' (its email is a Contact's: still no
--- Lead, find_unmatched_source_row says so) or 'contact_prospect' (a Pardot prospect Pardot itself links to a Contact
--- and to no Lead: a Contact's prospect, which reconcile neither matches nor writes).
+-- Lead, find_unmatched_source_row says so), 'rejected' (its id or its email's only Lead is a Lead row lenient mode
+-- quarantined) or 'contact_prospect' (a Pardot prospect Pardot itself links to a Contact and to no Lead: a Contact's
+-- prospect, which reconcile neither matches nor writes). Quarantined Lead rows (rejected_records) still count as
+-- Leads of the org: an email one of them shares with another Lead is ambiguous, not the other Lead's.
 -- Parameters: $clay_header_lead_id, $clay_header_email (the Clay headers, for provenance; Pardot's come from
 -- snapshot_headers, as its file names them).
 -- Two branches: rows that carry an id only look the id up; only the others probe the email indexes
@@ -47,6 +49,20 @@ shared_emails as (  -- the candidates of an ambiguous email (a list per email on
     semi join (select email_norm from leads_by_email where n > 1) as d on d.email_norm = l.email_norm
     group by l.email_norm
 ),
+rejected_leads as (  -- empty unless lenient mode quarantined Lead rows; a candidate names the rejected row
+    select record_id, email_norm, coalesce(record_id, 'a Lead') || ' (rejected: ' || file || ' row ' || row || ')' as label
+    from rejected_records
+    where object = 'Lead'
+),
+rejected_ids as (
+    select record_id, min(label) as label from rejected_leads where record_id is not null group by record_id
+),
+rejected_emails as (
+    select email_norm, count(*) as n, list_sort(list(label)) as candidates
+    from rejected_leads
+    where email_norm is not null
+    group by email_norm
+),
 contact_emails as (
     select distinct email_norm from stg_sfdc__contact where email_norm is not null
 ),
@@ -61,30 +77,44 @@ select
     case when l.sf_lead_id is null then r.id_column end as id_column,
     case when l.sf_lead_id is null then r.email_column end as email_column,
     l.sf_lead_id,
-    case when l.sf_lead_id is not null then 'by_id' else 'id_not_found' end as match,
-    cast(null as varchar[]) as candidates
+    case when l.sf_lead_id is not null then 'by_id' when x.record_id is not null then 'rejected'
+         else 'id_not_found' end as match,
+    case when l.sf_lead_id is null and x.record_id is not null then [x.label] end as candidates
 from source_rows as r
 left join stg_sfdc__lead as l on l.sf_lead_id = r.given_id
+left join rejected_ids as x on x.record_id = r.given_id
 where r.given_id is not null
 union all
 select
     r.source, r.file, r.row,
-    case when coalesce(e.n, 0) <> 1 then r.email_norm end as email_norm,
-    case when coalesce(e.n, 0) <> 1 then r.email_raw end as email_raw,
-    case when coalesce(e.n, 0) <> 1 then r.given_id end as given_id,
-    case when coalesce(e.n, 0) <> 1 then r.id_column end as id_column,
-    case when coalesce(e.n, 0) <> 1 then r.email_column end as email_column,
-    case when e.n = 1 then e.sf_lead_id end as sf_lead_id,
-    case when e.n = 1 then 'by_email'
-         when e.n > 1 then 'ambiguous'
-         when pc.file is not null then 'contact_prospect'
+    case when not r.one then r.email_norm end as email_norm,
+    case when not r.one then r.email_raw end as email_raw,
+    case when not r.one then r.given_id end as given_id,
+    case when not r.one then r.id_column end as id_column,
+    case when not r.one then r.email_column end as email_column,
+    case when r.one then r.sf_lead_id end as sf_lead_id,
+    case when r.one then 'by_email'
+         when r.n > 1 then 'ambiguous'
+         when r.n = 1 then 'rejected'
+         when r.contact_prospect then 'contact_prospect'
          when c.email_norm is not null then 'contact'
          else 'unmatched' end as match,
-    se.candidates
-from source_rows as r
--- a Contact's prospect is never matched to a Lead by its email (a Lead with the same email has a prospect of its own)
-left join pardot_contacts as pc on pc.file = r.file and pc.row = r.row
-left join leads_by_email as e on e.email_norm = r.email_norm and pc.file is null
-left join shared_emails as se on se.email_norm = r.email_norm and pc.file is null
+    case when not r.one and r.n > 0 then r.candidates end as candidates
+from (
+    select
+        r.*,
+        e.sf_lead_id,
+        pc.file is not null as contact_prospect,
+        coalesce(e.n, 0) + coalesce(re.n, 0) as n,
+        coalesce(e.n = 1 and re.n is null, false) as one,
+        -- the Leads an ambiguous email (or a rejected Lead's) names: the staged ones, then the rejected rows
+        list_concat(coalesce(se.candidates, case when e.n = 1 then [e.sf_lead_id] end), re.candidates) as candidates
+    from source_rows as r
+    -- a Contact's prospect is never matched to a Lead by its email (a Lead with the same email has its own prospect)
+    left join pardot_contacts as pc on pc.file = r.file and pc.row = r.row
+    left join leads_by_email as e on e.email_norm = r.email_norm and pc.file is null
+    left join shared_emails as se on se.email_norm = r.email_norm and pc.file is null
+    left join rejected_emails as re on re.email_norm = r.email_norm and pc.file is null
+    where r.given_id is null
+) as r
 left join contact_emails as c on c.email_norm = r.email_norm
-where r.given_id is null
