@@ -703,6 +703,22 @@ def test_a_source_row_whose_only_lead_was_quarantined_says_so(tmp_path):
     ]
 
 
+def test_a_clay_row_naming_a_quarantined_campaign_member_says_it_was_rejected(tmp_path):
+    members = csv_text(MEMBER_HEADER, [member(1, 1, Has_Replied__c="maybe")])
+    clay = csv_text(CLAY_HEADER, [{"LeadId": L1, "CampaignMemberId": member_id(1), "Replied": "yes"}])
+    files = {"sfdc/Lead.csv": leads_csv([lead(1)]), "sfdc/CampaignMember.csv": members, "clay/table.csv": clay}
+    plan = plan_in(write_snapshot(tmp_path, files), lenient=True)
+    assert plan["changes"] == []
+    assert [(f["kind"], f["record_id"], f["detail"]) for f in plan["findings"]] == [
+        (
+            "unmatched_source_row",
+            member_id(1),
+            f"Clay row names CampaignMember {member_id(1)} (rejected: sfdc/CampaignMember.csv row 1), a row this "
+            "lenient plan quarantined (see rejects).",
+        )
+    ]
+
+
 def test_lenient_still_refuses_a_file_it_cannot_read(tmp_path, run_cli):
     """A missing column or a wrong encoding is not a bad row: the whole file is unusable."""
     snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": leads_csv(GOOD).encode("utf-16")})

@@ -31,10 +31,17 @@ where i.match in ('unmatched', 'id_not_found', 'contact', 'rejected')
 union all
 select
     'unmatched_source_row', 'CampaignMember', k.sf_campaign_member_id,
-    'Clay row names CampaignMember ' || k.sf_campaign_member_id || ', which is not in the CampaignMember snapshot.',
+    'Clay row names CampaignMember ' || k.sf_campaign_member_id || coalesce(
+        ' (rejected: ' || x.file || ' row ' || x.row || '), a row this lenient plan quarantined (see rejects).',
+        ', which is not in the CampaignMember snapshot.'
+    ),
     cast(null as varchar),
     [evidence('clay', k.file, k.row, $clay_header_campaign_member_id, k.sf_campaign_member_id, null)]
 from int_campaign_member_links as k
+left join (
+    select record_id, min(file) as file, min(row) as row from rejected_records where object = 'CampaignMember'
+    group by record_id
+) as x on x.record_id = k.sf_campaign_member_id
 where not k.cm_found
 union all
 select
