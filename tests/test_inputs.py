@@ -132,6 +132,34 @@ def test_a_data_file_that_matches_no_source_is_an_error(tmp_path, run_cli, rel, 
     assert not (tmp_path / "out" / "plan.json").exists()
 
 
+@pytest.mark.parametrize("rel", ["sfdc/Lead.csv", "sfdc/Campaign.csv", "clay/replies.csv", "manifest.toml"])
+def test_a_link_to_a_missing_file_in_a_source_folder_is_an_error_naming_it(tmp_path, run_cli, rel):
+    # an export on a share that is not mounted: a Campaign file or a Clay table silently missing would plan without it
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS})
+    (snap / rel).parent.mkdir(exist_ok=True)
+    (snap / rel).unlink(missing_ok=True)
+    (snap / rel).symlink_to("/mnt/exports/missing.csv")
+    result = run_cli("plan", snap, "--out", tmp_path / "out" / "plan.json", "--lenient")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: Snapshot '{rel}' is a link to '/mnt/exports/missing.csv', which does not exist, so it cannot be "
+        "read. Put the file itself there (or mount the share the link points into), or remove it.\n",
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_link_to_a_missing_file_outside_the_source_files_is_listed_as_ignored(tmp_path):
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS})
+    (snap / "notes.txt").symlink_to(tmp_path / "nowhere.txt")
+    assert inputs(plan_in(snap))["ignored"] == [
+        {
+            "file": "notes.txt",
+            "reason": "not in a source folder (sfdc/, clay/, smartlead/, pardot/); "
+            f"a link to '{tmp_path / 'nowhere.txt'}', which does not exist",
+        }
+    ]
+
+
 def test_two_candidates_for_one_source_are_an_error_naming_both(tmp_path):
     snap = write_snapshot(
         tmp_path, {"pardot/prospects.csv": BOUNCED_IN_PARDOT, "pardot/prospects_2026-11-27.csv": BOUNCED_IN_PARDOT}

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import mmap
+import os
 import re
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
@@ -91,9 +92,18 @@ def discover(root: Path, srcs: list[Source]) -> Discovery:
     found: dict[str, list[Path]] = {s.name: [] for s in srcs}
     ignored: list[tuple[str, str]] = []
     ordered = sorted(srcs, key=lambda s: s.name == "clay__rows")  # Clay tables take any clay/ file: match them last
-    for p in sorted(p for p in root.rglob("*") if p.is_file()):
+    for p in sorted(p for p in root.rglob("*") if not p.is_dir()):
         rel = p.relative_to(root).as_posix()
         why = _not_a_source_file(rel, p)
+        if not p.is_file():  # a link to nothing (an export on a share that is not mounted), a pipe, a socket
+            what = _not_regular(p)
+            if why is not None and why != "":
+                ignored.append((rel, f"{why}; {what}"))
+                continue
+            raise SnapshotError(
+                f"Snapshot '{rel}' is {what}, so it cannot be read. Put the file itself there (or mount the share the "
+                "link points into), or remove it."
+            )
         if why is None:  # a data file in a source folder: it feeds a source, or the snapshot is not what it seems
             stem_path = rel.lower().rsplit(".", 1)[0]
             source = next((s for s in ordered if s.system == rel.split("/")[0].lower() and s.matches(stem_path)), None)
@@ -122,6 +132,13 @@ def discover(root: Path, srcs: list[Source]) -> Discovery:
                 f"Snapshot '{root}' has {len(found[s.name])} files for {s.globs[0]} ({names}). Keep one of them."
             )
     return Discovery(found, ignored)
+
+
+def _not_regular(path: Path) -> str:
+    """What a snapshot entry that is neither a folder nor a file is (discover)."""
+    if path.is_symlink():
+        return f"a link to '{os.readlink(path)}', which does not exist"
+    return "not a regular file (a pipe, socket or device)"
 
 
 def _not_a_source_file(rel: str, path: Path) -> str | None:
