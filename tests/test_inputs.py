@@ -14,6 +14,7 @@ from conftest import (
     LEAD_HEADER,
     MEMBER_HEADER,
     PARDOT_HEADER,
+    SMARTLEAD_HEADER,
     csv_text,
     lead,
     lead_id,
@@ -225,6 +226,40 @@ def test_missing_sources_are_warnings_never_an_all_clear(tmp_path):
     assert 'id="input-warnings"' in html
     assert "Smartlead not provided" in html and "connector errors not checked" in html
     assert "No connector errors in the last 7 days" not in html
+
+
+def test_a_column_a_rule_reads_missing_from_its_files_is_a_warning_naming_it(tmp_path):
+    # a misspelt Clay header, a Smartlead export without reply counts, a Pardot export without its bounce flag:
+    # planned from, but never an all-clear about evidence that was not there
+    clay_enrich = csv_text(["LeadId", "Industry"], [{"LeadId": L1, "Industry": "Banking"}])
+    clay_replies = csv_text(["LeadId", "Hard Bounce", "Replied"], [{"LeadId": L2, "Hard Bounce": "true"}])
+    sl = csv_text(["id", "email", "category", "custom_fields"], [{"id": "5", "email": "lead1@example.com"}])
+    sl_full = csv_text(SMARTLEAD_HEADER, [{"id": "6", "email": "lead2@example.com"}])
+    pardot = csv_text(["id", "email", "salesforceLeadId"], [{"id": "p1", "email": "lead1@example.com"}])
+    files = {
+        "sfdc/Lead.csv": LEADS,
+        "clay/enrichment.csv": clay_enrich,
+        "clay/replies.csv": clay_replies,
+        "smartlead/campaign-77.csv": sl,
+        "smartlead/campaign-78.csv": sl_full,
+        "pardot/prospects.csv": pardot,
+    }
+    block = inputs(plan_in(write_snapshot(tmp_path, files)))
+    assert [w for w in block["warnings"] if "column" in w] == [
+        "no Clay table has a 'Hard Bounced' column — Clay hard bounces not checked",
+        "no Clay table has a 'Reply Category' column — Clay reply categories not checked",
+        "no Clay table has a 'Reply At' column — Clay reply categories count at Clay's taken_at",
+        "no Clay table has a 'Company Description' column — Clay company descriptions not checked",
+        "no Clay table has a 'Email Validation' column — Clay email validation (deliverability_review) not checked",
+        "smartlead/campaign-77.csv has no 'reply_count' column — its reply counts not checked",
+        "pardot/prospects.csv has no 'isEmailHardBounced' column — Pardot hard bounces (pardot_sync_gap) not checked",
+    ]
+    assert {k: v["status"] for k, v in block["sources"].items()} == {
+        "sfdc": "ok",
+        "clay": "partial",
+        "smartlead": "partial",
+        "pardot": "partial",
+    }
 
 
 def test_a_required_source_that_is_missing_stops_the_plan(tmp_path):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .contract import SYSTEMS
+from .contract import SYSTEMS, sources
 from ..errors import SnapshotError
 from ..policy import Policy
 from .snapshots import NO_EVENT_TYPE, Snapshot
@@ -27,6 +27,30 @@ UNCHECKED = {
 }
 LABEL = {"sfdc": "Salesforce", "clay": "Clay", "smartlead": "Smartlead", "pardot": "Pardot"}
 CLAY_ERROR_LOG = "Clay error log not provided (clay/errors.csv) — connector errors not checked"
+
+# Optional columns a rule reads, and what goes unchecked without them: a source's file that lacks one is planned
+# from, with a warning naming the column (the header as the contract or the policy spells it). Clay tables differ by
+# design (an enrichment table has no Replied column), so a Clay column is missing only when no Clay table has it;
+# a Smartlead campaign export or a Pardot export has one format, so each file without the column is named.
+NEEDED = {
+    "clay__rows": {
+        "hard_bounced": "Clay hard bounces not checked",
+        "replied": "Clay replies not checked",
+        "reply_category": "Clay reply categories not checked",
+        "reply_at": "Clay reply categories count at Clay's taken_at",
+        "company_description": "Clay company descriptions not checked",
+        "industry": "Clay industries not checked",
+        "email_validation": "Clay email validation (deliverability_review) not checked",
+    },
+    "clay__errors": {"record_id": "connector errors name no record"},
+    "smartlead__leads": {
+        "category": "its categories not checked",
+        "reply_count": "its reply counts not checked",
+        "custom_fields": "its rows matched by email only (no sfdc_lead_id, no sfdc_campaign_id)",
+    },
+    "pardot__prospects": {"is_hard_bounced": "Pardot hard bounces (pardot_sync_gap) not checked"},
+}
+PER_SOURCE = ("clay__rows",)
 
 
 def assess(snap: Snapshot, policy: Policy) -> dict:
@@ -77,6 +101,10 @@ def assess(snap: Snapshot, policy: Policy) -> dict:
         sources[system] = entry
     if sources["clay"]["present"] and not any(f.source == "clay__errors" for f in snap.files):
         warnings.append(CLAY_ERROR_LOG)
+    for system, text in missing_columns(snap, policy):
+        warnings.append(text)
+        if sources[system]["status"] == "ok":
+            sources[system]["status"] = "partial"
     if errors:
         raise SnapshotError(f"Snapshot '{snap.root}': {errors[0]}")
     return {
@@ -93,6 +121,32 @@ def assess(snap: Snapshot, policy: Policy) -> dict:
         ],
         "warnings": warnings + [f"'{rel}' ignored: {why}" for rel, why in sorted(snap.ignored)],
     }
+
+
+def missing_columns(snap: Snapshot, policy: Policy) -> list[tuple[str, str]]:
+    """(system, warning) for every column of NEEDED a source's files lack (per file, or for Clay tables per source)."""
+    out = []
+    for src in sources(policy.clay_columns):
+        files = [f for f in snap.files if f.source == src.name and f.columns is not None]
+        header = {c.name: c.header for c in src.columns}
+        for name, unchecked in NEEDED.get(src.name, {}).items():
+            if name not in header:  # a Clay column the policy does not map
+                continue
+            lacking = [f.path for f in files if name not in f.columns]
+            if not lacking or (src.name in PER_SOURCE and len(lacking) < len(files)):
+                continue
+            where = (
+                f"no {LABEL[src.system]} table has a '{header[name]}' column"
+                if src.name in PER_SOURCE
+                else f"{_listed(lacking)} {'has' if len(lacking) == 1 else 'have'} no '{header[name]}' column"
+            )
+            out.append((src.system, f"{where} — {unchecked}"))
+    return out
+
+
+def _listed(paths: list[str], shown: int = 3) -> str:
+    more = len(paths) - shown
+    return ", ".join(paths[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _not_used_reason(by_type: dict[str, int]) -> str:

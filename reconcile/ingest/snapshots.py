@@ -45,6 +45,7 @@ class LoadedFile:
     staged: int = 0  # records planned from
     rejected: int = 0  # records quarantined in `rejects` (lenient); records = staged + rejected, always
     not_used: dict[str, int] = field(default_factory=dict)  # staged records no rule reads, by kind (count_not_used)
+    columns: frozenset[str] | None = None  # the contract columns the file has (None: JSON kept whole, webhook events)
 
 
 @dataclass
@@ -932,6 +933,13 @@ def ingest(
                 tables.append(file_table(s, i))
                 records = load_file(con, s, path, rel, delim, lenient, tables[-1])
                 lf = LoadedFile(rel, s.name, s.system, "", records, taken_at_for(manifest, s.system, path))
+                if not s.keep_payload:
+                    lf.columns = frozenset(
+                        r[0]
+                        for r in con.execute(
+                            "select column_name from snapshot_headers where file = ?", [rel]
+                        ).fetchall()
+                    )
                 snap.files.append(lf)
                 snap.taken_at.setdefault(s.system, lf.taken_at)
             combine_files(con, s, tables, lenient)
