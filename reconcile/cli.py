@@ -238,10 +238,15 @@ def explain(record_id, plan_path, as_json):
     type=click.Path(path_type=Path),
     default=Path("demo"),
     show_default=True,
-    help="Folder for the demo snapshot, DuckDB file, plan, report and sandbox state (recreated).",
+    help="Folder for the demo snapshot, DuckDB file, plan, report and sandbox state: a new or empty folder, or an "
+    "earlier demo's (replaced; any other non-empty folder is refused).",
 )
 @click.option(
-    "--leads", type=int, default=200, show_default=True, help="Demo leads, the scenario catalogue (37 leads) included."
+    "--leads",
+    type=click.IntRange(min=37),
+    default=200,
+    show_default=True,
+    help="Demo leads, the scenario catalogue (37 leads) included: at least 37.",
 )
 @click.option("--no-apply", is_flag=True, help="Stop after the plan and report (nothing written to the sandbox).")
 def demo(workdir, leads, no_apply):

@@ -17,6 +17,7 @@ from .apply.apply import apply_plan
 from .approval import approve
 from .build import build_plan
 from .console import progress_status
+from .errors import ReconcileError
 from .report.report import render_report
 from .salesforce import connect
 from .clock import iso, parse_utc
@@ -35,6 +36,25 @@ class DemoResult:
     files: dict = field(default_factory=dict)
 
 
+DEMO_MARK = ".reconcile-demo"  # in every folder `reconcile demo` made: the only non-empty folder it will clear
+
+
+def clear_workdir(work: Path) -> None:
+    """Empty the demo's folder for a new run — only a new or empty folder, or one an earlier demo made: `--workdir .`
+    in a checkout, or a folder of the user's own, must never be wiped."""
+    if work.exists() and not work.is_dir():
+        raise ReconcileError(f"Demo folder '{work}' is a file. Pass --workdir with a new or empty folder.")
+    earlier = (work / DEMO_MARK).exists() or ((work / "snapshot").is_dir() and (work / "sandbox").is_dir())
+    if work.is_dir() and any(work.iterdir()) and not earlier:  # (snapshot/ + sandbox/: a demo before the mark)
+        raise ReconcileError(
+            f"Demo folder '{work}' is not empty and was not made by `reconcile demo`, so it is left as it is (a demo "
+            "replaces everything in its folder). Pass --workdir with a new or empty folder, or an earlier demo's."
+        )
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (work / DEMO_MARK).write_text("made by `reconcile demo`: the next demo run replaces this folder\n", "utf-8")
+
+
 def run_demo(
     workdir: str | Path = "demo", leads: int = 200, seed: int = 7, apply: bool = True, say=print
 ) -> DemoResult:
@@ -43,7 +63,7 @@ def run_demo(
     from .seeding import seed_org
 
     work = Path(workdir)
-    shutil.rmtree(work, ignore_errors=True)
+    clear_workdir(work)
     snap = work / "snapshot"
     today = iso()
     say(f"1/6 Generating a demo snapshot of {leads} leads (every scenario of the spec included) in {snap}")

@@ -654,3 +654,33 @@ def test_every_org_command_names_the_known_orgs_for_an_unknown_one(command, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json", "policies"]
     bad = CliRunner().invoke(app, [*args, "--org", "../emea"])
     assert bad.exit_code == 2 and "--org" in bad.output and "letters, digits and _" in bad.output, bad.output
+
+
+def test_demo_refuses_a_folder_it_did_not_make_and_leaves_it_as_it_was(tmp_path, run_cli):
+    (tmp_path / "mine.txt").write_text("keep me", "utf-8")
+    result = run_cli("demo", "--workdir", tmp_path, "--no-apply")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: Demo folder '{tmp_path}' is not empty and was not made by `reconcile demo`, so it is left as it is (a "
+        "demo replaces everything in its folder). Pass --workdir with a new or empty folder, or an earlier demo's.\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
+
+
+def test_demo_replaces_only_a_folder_an_earlier_demo_made(tmp_path):
+    from reconcile.demo import DEMO_MARK, clear_workdir
+
+    work = tmp_path / "demo"
+    clear_workdir(work)  # new
+    (work / "plan.json").write_text("{}", "utf-8")
+    clear_workdir(work)  # an earlier demo's: replaced
+    assert [p.name for p in work.iterdir()] == [DEMO_MARK]
+    (tmp_path / "empty").mkdir()
+    clear_workdir(tmp_path / "empty")
+    assert (tmp_path / "empty" / DEMO_MARK).exists()
+
+
+def test_demo_needs_at_least_the_scenario_catalogue(tmp_path, run_cli):
+    result = run_cli("demo", "--workdir", tmp_path / "d", "--leads", "-5")
+    assert result.exit_code == 2 and "-5 is not in the range x>=37" in result.stderr
+    assert not (tmp_path / "d").exists()
