@@ -17,7 +17,7 @@ from .clock import iso
 from .errors import DUCKDB_DISK_FULL, ReconcileError, SnapshotError
 from .files import folders_for, move_into_place, refuse_folder, remove_path
 from .policy import BLOCKED_REASONS, WRITABLE_OBJECTS, Policy, load_policy
-from .ingest.contract import sources
+from .ingest.contract import SYSTEMS, sources
 from .ingest.snapshots import Snapshot, check_staged, count_not_used, discover, ingest
 from .sql import (
     MODELS,
@@ -42,6 +42,20 @@ class PlanResult:
     db_path: Path
     snapshot: Snapshot
     exports: list[Path]
+
+
+def refuse_in_source_folder(target: Path, snapshot_dir: Path, what: str) -> None:
+    """An output inside one of the snapshot's source folders (sfdc/, clay/, smartlead/, pardot/) would overwrite an
+    export (`--out snap/sfdc/Lead.csv`) or be read as one by the next plan: refused before anything is written."""
+    try:
+        rel = target.resolve().relative_to(snapshot_dir.resolve())
+    except ValueError:
+        return
+    if len(rel.parts) > 1 and rel.parts[0].lower() in SYSTEMS:
+        raise ReconcileError(
+            f"{what} '{target}' is inside the snapshot's {rel.parts[0]}/ folder, where it would overwrite an export or "
+            f"be read as one. Write it beside the snapshot (e.g. {snapshot_dir.resolve().parent / target.name})."
+        )
 
 
 def default_db_path(out: Path | None, snapshot_dir: Path) -> Path:
@@ -223,6 +237,8 @@ def build_plan(
     db_path = Path(db) if db else default_db_path(out_path, snapshot_dir)
     columnar = out_path is not None and fmt == "parquet"
     exported = planmod.export_paths(out_path) if out_path is not None and exports else ()
+    for target in (*([out_path] if out_path else []), *exported, db_path):
+        refuse_in_source_folder(target, snapshot_dir, "The plan's output")
     for target in (db_path, *exported, *([out_path] if out_path else [])):
         refuse_folder(target)  # before anything is built
     if out_path and db_path.resolve() in {p.resolve() for p in (out_path, planfile.data_dir(out_path), *exported)}:

@@ -618,6 +618,16 @@ def report(plan_path, out, reports_dir):
     from .plan import load_plan
     from .report.report import render_report
 
+    from .errors import ReconcileError
+    from .planfile import data_dir
+
+    if Path(out).resolve() == Path(plan_path).resolve() or Path(out).resolve().is_relative_to(
+        data_dir(plan_path).resolve()
+    ):
+        raise ReconcileError(
+            f"--out '{out}' is the plan itself (or inside its data folder): the report would replace it. Name the "
+            "report another file, e.g. --out report.html."
+        )
     plan = load_plan(plan_path)
     history, since = [], None
     if reports_dir:

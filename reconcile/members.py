@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .build import staged
+from .build import refuse_in_source_folder, staged
 from .csvsafe import cell
 from .errors import PolicyError, SnapshotError, toml_value
 from .files import as_text
@@ -62,9 +62,10 @@ def export_members(snapshot_dir: str | Path, campaign_id: str, out: str | Path, 
             f"Campaign id '{campaign_id}' is not a Salesforce id (15 or 18 letters and digits with a valid "
             "checksum). Copy the Campaign's id from Salesforce or sfdc/Campaign.csv."
         )
+    out = Path(out)
+    refuse_in_source_folder(out, Path(snapshot_dir), "The member export")
     pol = load_policy(policy)
     names = header(pol)
-    out = Path(out)
     con = staged(snapshot_dir, pol)
     try:
         leads, contacts = con.execute(

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import click
@@ -684,3 +685,41 @@ def test_demo_needs_at_least_the_scenario_catalogue(tmp_path, run_cli):
     result = run_cli("demo", "--workdir", tmp_path / "d", "--leads", "-5")
     assert result.exit_code == 2 and "-5 is not in the range x>=37" in result.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_pull_into_a_file_is_refused_and_the_file_kept(tmp_path, run_cli):
+    plan = tmp_path / "plan.json"
+    plan.write_text("{}", "utf-8")
+    result = run_cli("pull", "--out", plan, "--sources", "clay")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: --out '{plan}' is a file, not a snapshot folder: pull writes sfdc/, clay/, smartlead/ and pardot/ "
+        "into a folder. Pass a new folder, or an earlier snapshot's folder to refresh it.\n",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"] and plan.read_text("utf-8") == "{}"
+
+
+@pytest.mark.parametrize("target", ["sfdc/Lead.csv", "clay/plan.json", "SmartLead/x/plan.json"])
+def test_a_plan_written_into_a_source_folder_of_its_snapshot_is_refused(tmp_path, run_cli, target):
+    snap = tmp_path / "snap"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "handmade", snap)
+    before = {p: p.read_bytes() for p in snap.rglob("*") if p.is_file()}
+    result = run_cli("plan", snap, "--out", snap / target)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: The plan's output '{snap / target}' is inside the snapshot's ")
+    assert {p: p.read_bytes() for p in snap.rglob("*") if p.is_file()} == before
+
+
+def test_a_report_over_its_own_plan_and_a_member_export_into_the_snapshot_are_refused(tmp_path, run_cli):
+    snap = tmp_path / "snap"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "handmade", snap)
+    assert run_cli("plan", snap, "--out", tmp_path / "p.json").exit_code == 0
+    text = (tmp_path / "p.json").read_bytes()
+    result = run_cli("report", tmp_path / "p.json", "--out", tmp_path / "p.json")
+    assert result.exit_code == 1 and "is the plan itself" in result.stderr
+    assert (tmp_path / "p.json").read_bytes() == text
+    lead_file = snap / "sfdc" / "CampaignMember.csv"
+    members = lead_file.read_bytes()
+    result = run_cli("export-members", snap, "--campaign", "7015g000000MNOCAA4", "--out", lead_file)
+    assert result.exit_code == 1 and "The member export" in result.stderr and "inside the snapshot's sfdc/" in result.stderr
+    assert lead_file.read_bytes() == members

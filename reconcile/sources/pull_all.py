@@ -58,6 +58,11 @@ def pull_sources(
 
     `connect_sf()` returns a logged-in salesforce.Client (needed for sfdc and for pardot's token)."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():  # a plan or an export named by mistake would become a hidden .replaced file
+        raise PullError(
+            f"--out '{out}' is a file, not a snapshot folder: pull writes sfdc/, clay/, smartlead/ and pardot/ into a "
+            "folder. Pass a new folder, or an earlier snapshot's folder to refresh it."
+        )
     campaigns, clay_dir = _defaults(policy, env, campaigns, clay_dir)
     check_settings(sources, env, clay_dir, spool, policy)
     sf = None
