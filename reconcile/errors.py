@@ -79,6 +79,19 @@ def os_error_message(e: OSError) -> str:
     return f"Could not use{where}{also}: {e.strerror or e}. {fix}"
 
 
+def unbound_port(
+    host: str, port: int, e: OSError, cls: type[ReconcileError] = ReconcileError, options: str = "--port"
+) -> ReconcileError:
+    """A server that could not listen, said one way by every `serve` command: which port on which host, and the fix
+    (the OS's "Address already in use" names neither, and uvicorn's own exit status 3 would mean "rerun to resume")."""
+    if e.errno == errno.EADDRINUSE:
+        return cls(
+            f"port {port} on {host} is already in use (stop the process listening there, or pass another --port; "
+            "0 = a free one)."
+        )
+    return cls(f"cannot listen on port {port} on {host}: {e.strerror or e} (pass another {options}).")
+
+
 def toml_value(value) -> str:
     """A value as a TOML file spells it ("lots", 7, true), for an error that quotes a bad key = value."""
     if isinstance(value, bool):

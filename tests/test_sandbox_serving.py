@@ -4,6 +4,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 
@@ -57,6 +58,21 @@ def test_seed_on_an_existing_state_is_refused_with_the_fix(tmp_path):
         f"Error: Sandbox state '{state}' already exists, so --seed would be "
         "ignored. Add --reset to replace it with a fresh org seeded from the "
         "snapshot, or drop --seed to keep it."
+    )
+
+
+def test_a_busy_port_is_one_error_line_naming_it_not_a_path(tmp_path):
+    with socket.socket() as busy:  # another process's listener, as far as the org can tell
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = serve("--state", tmp_path / "org.json", "--port", port)
+        assert proc.info is None and proc.wait(timeout=15) == 1
+    stderr = proc.stderr.read()
+    assert "Traceback" not in stderr
+    assert stderr == (
+        f"Error: port {port} on 127.0.0.1 is already in use (stop the process listening there, or pass another "
+        "--port; 0 = a free one).\n"
     )
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -237,6 +238,26 @@ def test_missing_secret_is_one_error_line(tmp_path):
     )
     assert r.returncode == 1
     assert r.stderr.startswith("Error: RECONCILE_SMARTLEAD_WEBHOOK_SECRET is not set:") and r.stderr.count("\n") == 1
+
+
+def test_a_busy_port_is_one_error_line_naming_it_and_exit_1_not_3(tmp_path):
+    with socket.socket() as busy:  # another process's listener, as far as the server can tell
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = subprocess.run(
+            [RECONCILE, "smartlead-webhook", "serve", "--spool", str(tmp_path), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "RECONCILE_SMARTLEAD_WEBHOOK_SECRET": SECRET},
+            timeout=60,
+        )
+    assert r.returncode == 1  # 3 would say "stopped cleanly, rerun to resume"
+    assert "Traceback" not in r.stdout + r.stderr and r.stdout == ""
+    assert r.stderr == (
+        f"Error: port {port} on 127.0.0.1 is already in use (stop the process listening there, or pass another "
+        "--port; 0 = a free one).\n"
+    )
 
 
 def test_spooled_events_pulled_into_a_snapshot_plan_like_the_original_file(server, tmp_path):

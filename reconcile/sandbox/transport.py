@@ -25,6 +25,7 @@ from urllib.parse import parse_qs
 import trustme
 import uvicorn
 
+from ..errors import SandboxError, unbound_port
 from .server import dispatch
 from .state import Org
 from .web import ApiError, Request, Response
@@ -161,7 +162,11 @@ class SandboxServer:
         self.org = org
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", port))
+        try:
+            self._socket.bind(("127.0.0.1", port))
+        except OSError as e:
+            self._socket.close()
+            raise unbound_port("127.0.0.1", port, e, SandboxError) from e
         self.server_address = self._socket.getsockname()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)

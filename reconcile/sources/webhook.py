@@ -26,11 +26,12 @@ import json
 import os
 import re
 import secrets
+import socket
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import PullError
+from ..errors import PullError, unbound_port
 
 EVENTS = {"EMAIL_BOUNCE", "EMAIL_BOUNCED", "EMAIL_REPLY", "EMAIL_REPLIED", "LEAD_CATEGORY_UPDATED"}
 # Smartlead's other event types (§1.8, both doc generations): spooled as they come (the plan ignores them), so a
@@ -248,11 +249,12 @@ def serve(spool_dir, port: int = 8787, host: str = "127.0.0.1", env=None, ready=
     spool = Spool(spool_dir)
     notes = spool.repair()
     app = WebhookApp(spool, webhook_secret(env))
+    sockets = listen(host, port)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
 
     async def run():
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets))
         while not server.started and not task.done():
             await asyncio.sleep(0.02)
         if server.started and ready:
@@ -261,6 +263,27 @@ def serve(spool_dir, port: int = 8787, host: str = "127.0.0.1", env=None, ready=
         await task
 
     asyncio.run(run())
+
+
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to every address of `host` (as asyncio's create_server binds them) for uvicorn to serve on:
+    bound here, a busy port is one `Error: …` line and exit 1 (uvicorn logs it, raises SystemExit(3) in a task —
+    two tracebacks — and 3 means "stopped cleanly, rerun to resume")."""
+    sockets = []
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as e:
+        for sock in sockets:
+            sock.close()
+        raise unbound_port(host, port, e, PullError, options="--port or --host") from e
+    return sockets
 
 
 def check_spool(spool_dir) -> Path:
