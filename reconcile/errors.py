@@ -86,10 +86,10 @@ def unbound_port(
     (the OS's "Address already in use" names neither, and uvicorn's own exit status 3 would mean "rerun to resume")."""
     if e.errno == errno.EADDRINUSE:
         return cls(
-            f"port {port} on {host} is already in use (stop the process listening there, or pass another --port; "
+            f"Port {port} on {host} is already in use (stop the process listening there, or pass another --port; "
             "0 = a free one)."
         )
-    return cls(f"cannot listen on port {port} on {host}: {e.strerror or e} (pass another {options}).")
+    return cls(f"Cannot listen on port {port} on {host}: {e.strerror or e} (pass another {options}).")
 
 
 def toml_value(value) -> str:

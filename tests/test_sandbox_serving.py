@@ -71,7 +71,7 @@ def test_a_busy_port_is_one_error_line_naming_it_not_a_path(tmp_path):
     stderr = proc.stderr.read()
     assert "Traceback" not in stderr
     assert stderr == (
-        f"Error: port {port} on 127.0.0.1 is already in use (stop the process listening there, or pass another "
+        f"Error: Port {port} on 127.0.0.1 is already in use (stop the process listening there, or pass another "
         "--port; 0 = a free one).\n"
     )
 

@@ -255,7 +255,7 @@ def test_a_busy_port_is_one_error_line_naming_it_and_exit_1_not_3(tmp_path):
     assert r.returncode == 1  # 3 would say "stopped cleanly, rerun to resume"
     assert "Traceback" not in r.stdout + r.stderr and r.stdout == ""
     assert r.stderr == (
-        f"Error: port {port} on 127.0.0.1 is already in use (stop the process listening there, or pass another "
+        f"Error: Port {port} on 127.0.0.1 is already in use (stop the process listening there, or pass another "
         "--port; 0 = a free one).\n"
     )
 
