@@ -5,7 +5,8 @@ approvals, the last one in force. Each approval is signed with HMAC-SHA256 (sign
 the plan's folder), chained to the one before it, so an edited or forged approval — another approver, a
 wider scope, a dropped gate override — is refused, and a replaced approval stays in the history.
 Approvers come from the policy's [[approvers]]; approving an approved plan needs `replace=REASON`.
-Gates are recomputed from the policy and the plan's own changes, never read from the plan's `gates`.
+Gates are recomputed from the policy in use and the plan's own changes, and the plan's recorded `gates` (from the
+policy it was built with) are added to them: a looser policy at approve or apply never drops one.
 Approval can release exactly one blocked reason — `overwrite_not_approved` — and only for the fields or
 records it names, with a reason. Legal, read-only and allowlist blocks can never be released.
 """
@@ -55,7 +56,20 @@ def _resolve_fields(plan: dict, names: list[str] | None) -> list[str] | None:
 
 
 def plan_gates(plan: dict, policy: Policy) -> list[dict]:
-    """The plan-level gates, recomputed from the policy's thresholds and the plan's own ready changes."""
+    """The plan-level gates: recomputed from the policy in use and the plan's own ready changes, and every gate the
+    plan recorded under the policy it was built with (its `gates`, bound by plan_id) — approving or applying under a
+    looser policy (another --policy or --org, a raised threshold) never drops a gate the plan was built with."""
+    current = _current_gates(plan, policy)
+    keys = {_gate_key(g) for g in current}
+    recorded = [
+        g
+        for g in plan.get("gates") or []
+        if isinstance(g, dict) and {"gate", "object", "message"} <= g.keys() and _gate_key(g) not in keys
+    ]
+    return current + recorded
+
+
+def _current_gates(plan: dict, policy: Policy) -> list[dict]:
     t = policy.thresholds
     by_field = planfile.pairs(
         plan, "select object || '.' || field, count(*) from changes where status = 'ready' group by 1 order by 1"

@@ -283,7 +283,14 @@ def test_plan_gates_need_an_explicit_override_with_a_reason(org, plans, tmp_path
     with pytest.raises(ApprovalError, match="not a signed"):
         do_apply(org, plan_path, policy=pol)
     approval_path(plan_path).unlink()
-    # a signed approval given under a policy without the gates is refused under the gated policy
+    # approving under a looser policy (the packaged one, without these gates) keeps the gates the plan was built with
+    with pytest.raises(ApprovalError, match="has 3 gate\\(s\\): .*--override-gate"):
+        approve(plan_path, by="Ana Admin")
+    assert not approval_path(plan_path).exists()
+    # a signed approval given under a policy without the gates (the plan's own list emptied) is refused under the
+    # gated policy
+    edit_plan(plan_path, lambda p: p.update(gates=[]))
+    built(plan_path)
     approve(plan_path, by="Ana Admin")
     with pytest.raises(ApprovalError, match="does not override the plan's gate"):
         do_apply(org, plan_path, policy=pol)
