@@ -337,7 +337,11 @@ def approve(
 
 @app.command()
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Re-check and re-read only; show what would be written.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Re-check and re-read only; show what would be written (a plan not yet approved: as if approved, exit 1).",
+)
 @db_option
 @policy_option
 @org_option

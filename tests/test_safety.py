@@ -632,6 +632,22 @@ def test_a_dry_run_checks_the_same_things_and_writes_nothing(org, plans, tmp_pat
         do_apply(org, plan_path, dry_run=True)
 
 
+def test_a_dry_run_of_a_plan_not_yet_approved_previews_it_and_says_apply_would_refuse_it(org, plans, tmp_path):
+    plan_path, _ = prepared(org, plans, tmp_path, "handmade")
+    approval_path(plan_path).unlink()
+    recent = policy_with(
+        tmp_path / "recent", replace={"max_snapshot_age_hours = 48": "max_snapshot_age_hours = 1000000"}
+    )
+    r = cli("apply", plan_path, "--dry-run", "--policy", recent, env=sandbox_env(org))
+    assert r.exit_code == 1, r.stdout + r.stderr
+    assert "would_apply" in r.stdout, r.stdout + r.stderr
+    assert (
+        "Not approved yet: shown as if every ready change were approved; apply refuses this plan until "
+        "`reconcile approve PLAN --by NAME` approves it. Exit status 1."
+    ) in r.stdout
+    assert not [q for q in org.org.request_log if q["method"] == "PATCH"]
+
+
 def test_a_dry_run_lists_what_it_would_refuse_instead_of_naming_a_file_it_does_not_write(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     strict = policy_with(

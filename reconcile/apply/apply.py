@@ -37,6 +37,7 @@ class ApplyResult:
     files: dict[str, Path] = field(default_factory=dict)
     requests: int = 0
     stopped: str | None = None
+    approved: bool = True  # False: a dry run of a plan with no approval (shown as if every ready change were)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -47,8 +48,9 @@ NOT_WRITTEN = ("refused", "failed")
 
 
 def exit_status(result: ApplyResult) -> int:
-    """1 when any change was refused or failed; 0 when everything was applied, already applied or drifted."""
-    return 1 if any(o["result"] in NOT_WRITTEN for o in result.outcomes) else 0
+    """1 when any change was refused or failed, or a dry run found no approval; 0 when everything was applied, already
+    applied or drifted."""
+    return 1 if not result.approved or any(o["result"] in NOT_WRITTEN for o in result.outcomes) else 0
 
 
 def summary_lines(result: ApplyResult) -> list[str]:
@@ -88,6 +90,11 @@ def summary_lines(result: ApplyResult) -> list[str]:
             ]
             if len(not_written) > 50:
                 lines.append(f"  … and {len(not_written) - 50} more (the apply itself exports them all)")
+    if not result.approved:
+        lines.append(
+            "Not approved yet: shown as if every ready change were approved; apply refuses this plan until "
+            "`reconcile approve PLAN --by NAME` approves it. Exit status 1."
+        )
     return lines
 
 
@@ -214,7 +221,7 @@ def apply_plan(
         else planfile.rows(plan, "changes", "status = 'ready'", columns=APPLY_COLUMNS)
     )
     approver = approval["approved_by"] if approval else "(dry run, not approved)"
-    result = ApplyResult(run_id=uuid.uuid4().hex[:12], plan_id=plan["plan_id"])
+    result = ApplyResult(run_id=uuid.uuid4().hex[:12], plan_id=plan["plan_id"], approved=approval is not None)
     con, source = _open_checked(plan, plan_path, db_path, read_only=dry_run)
     try:
         applied_before = audit.applied_changes(con, plan["plan_id"])
