@@ -41,17 +41,21 @@ def _body(plan_id: str, digest: str, source: str) -> dict:
 
 
 def record(con, plan: dict, source: str = "plan") -> None:
-    """Remember that this plan was built here (idempotent)."""
+    """Remember that this plan was built here (idempotent: a record that verifies with this machine's key is not
+    written twice; one signed with another key — the plan built before the key changed — gets a record of this
+    key beside it, so building the plan again here is the fix check() names)."""
     create_table(con)
     digest = changes_hash(plan)
-    if con.execute(
-        "select count(*) from plans where plan_id = ? and changes_hash = ? and source = ?",
+    body = _body(plan["plan_id"], digest, source)
+    signatures = con.execute(
+        "select signature from plans where plan_id = ? and changes_hash = ? and source = ?",
         [plan["plan_id"], digest, source],
-    ).fetchone()[0]:
+    ).fetchall()
+    if any(signing.verify("plan", body, sig) for (sig,) in signatures):
         return
     con.execute(
         "insert into plans values (?, ?, ?, ?, ?)",
-        [plan["plan_id"], digest, source, iso(), signing.sign("plan", _body(plan["plan_id"], digest, source))],
+        [plan["plan_id"], digest, source, iso(), signing.sign("plan", body)],
     )
 
 

@@ -222,6 +222,25 @@ def test_a_plan_built_with_another_signing_key_is_refused_naming_the_key(plans, 
     approve(plan_path, by="Ana Admin")  # the key it was built with
 
 
+def test_building_the_plan_again_under_the_new_key_is_the_fix_the_refusal_names(plans, tmp_path, monkeypatch):
+    snapshot = plans.snapshot("handmade")
+    monkeypatch.setenv("RECONCILE_APPROVAL_KEY", "a" * 64)
+    plan_path = tmp_path / "plan.json"
+    build_plan(snapshot, out=plan_path, exports=False)
+    monkeypatch.setenv("RECONCILE_APPROVAL_KEY", "b" * 64)
+    with pytest.raises(PlanError, match="build the plan again here"):
+        approve(plan_path, by="Ana Admin")
+    build_plan(snapshot, out=plan_path, exports=False)  # the same plan_id, recorded again under key b
+    approve(plan_path, by="Ana Admin")
+    con = duckdb.connect(str(tmp_path / "reconcile.duckdb"), read_only=True)
+    assert con.execute("select count(*) from plans").fetchone()[0] == 2  # key a's record kept, key b's added once
+    con.close()
+    build_plan(snapshot, out=tmp_path / "again.json", db=tmp_path / "reconcile.duckdb", exports=False)
+    con = duckdb.connect(str(tmp_path / "reconcile.duckdb"), read_only=True)
+    assert con.execute("select count(*) from plans").fetchone()[0] == 2
+    con.close()
+
+
 def test_the_plans_record_survives_a_replan_into_the_same_database(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     build_plan(
