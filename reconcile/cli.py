@@ -824,7 +824,7 @@ def _print_notify(result, dry_run: bool = False) -> None:
 @click.option(
     "--db",
     "dbs",
-    type=click.Path(path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     multiple=True,
     help="Extra DuckDB file whose audit trail counts (where apply ran); repeatable.",
 )
@@ -844,6 +844,10 @@ def digest(week, reports_dir, out_dir, dbs, send, policy, org):
     from .report.digest import build_digest
 
     pol = policy_path(policy, org)  # an unknown org is an error with or without --notify, never ignored
+    from .errors import refuse_not_duckdb
+
+    for db in dbs:
+        refuse_not_duckdb(db)
     d = build_digest(week or None, reports_dir=reports_dir, out_dir=out_dir, audit_dbs=tuple(dbs))
     click.echo(f"Weekly review {d.week} ({len(d.runs)} runs): {d.html_path}  {d.md_path}")
     if send:

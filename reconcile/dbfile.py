@@ -12,7 +12,7 @@ import duckdb
 
 from .apply import audit
 from . import notify_state, provenance
-from .errors import unopened_db
+from .errors import refuse_not_duckdb, unopened_db
 
 
 def building_paths(db_path: Path) -> tuple[Path, Path]:
@@ -31,6 +31,7 @@ def open_previous(db_path: Path) -> duckdb.DuckDBPyConnection | None:
     """The DuckDB file a plan replaces, read-only (its audit trail is carried over; the lock keeps applies out)."""
     if not db_path.exists():
         return None
+    refuse_not_duckdb(db_path)
     try:
         return duckdb.connect(str(db_path), read_only=True)
     except duckdb.Error as e:

@@ -2,6 +2,7 @@
 
 import errno
 import json
+from pathlib import Path
 
 
 class ReconcileError(Exception):
@@ -108,6 +109,22 @@ def toml_value(value) -> str:
 # the DuckDB error texts reconcile recognises
 DUCKDB_LOCK_HELD = "Could not set lock on file"  # another process holds the file
 DUCKDB_DISK_FULL = "No space left on device"  # strerror(ENOSPC), as DuckDB's IO errors quote it
+
+
+def refuse_not_duckdb(path, cls: type[ReconcileError] = ReconcileError) -> None:
+    """A file named as a DuckDB file that is not one (`--db plan.changes.csv`): DuckDB itself opens a .csv or .json
+    path as an empty in-memory database with a view of the file, so an audit read it as 0 rows and a check as
+    'not built here'. A DuckDB file says DUCK at bytes 8–11 of its header."""
+    p = Path(path)
+    if not p.is_file() or p.stat().st_size == 0:
+        return
+    with open(p, "rb") as fh:
+        head = fh.read(12)
+    if head[8:12] != b"DUCK":
+        raise cls(
+            f"'{path}' is not a DuckDB file. Name the reconcile.duckdb that `reconcile plan` wrote (--db; by default "
+            "the one beside the plan)."
+        )
 
 
 def unopened_db(path, e: Exception, cls: type[ReconcileError] = ReconcileError) -> ReconcileError:

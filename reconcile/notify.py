@@ -27,7 +27,7 @@ from . import messages, notify_state as state, senders
 from .apply import runbook
 from .csvsafe import uncell
 from .destinations import LEGAL_KINDS, ROUTE_NAMES, NotifySettings
-from .errors import PolicyError, unopened_db
+from .errors import PolicyError, refuse_not_duckdb, unopened_db
 from .files import write_atomic
 from .plan import load_plan
 from .policy import load_policy
@@ -60,6 +60,7 @@ def notify(
     plan = load_plan(plan_path)  # what it tells people is what plan_id binds
     settings = load_policy(policy).notify or NotifySettings()
     db_path = Path(db) if db else plan_path.with_name("reconcile.duckdb")
+    refuse_not_duckdb(db_path)
     try:
         con = duckdb.connect(str(db_path))
     except duckdb.Error as e:  # it holds the notify state (who was told what)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import signing
-from .errors import PlanError, unopened_db
+from .errors import PlanError, refuse_not_duckdb, unopened_db
 from .files import sha256_json, short_id
 from .clock import iso
 
@@ -106,6 +106,7 @@ def check_file(plan: dict, plan_path: str | Path, db_path: str | Path) -> str:
             "the build it came from. Keep the plan with the reconcile.duckdb `reconcile plan` wrote "
             "(or pass --db)."
         )
+    refuse_not_duckdb(db, PlanError)
     try:
         con = duckdb.connect(str(db), read_only=True)
     except duckdb.Error as e:

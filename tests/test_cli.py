@@ -255,8 +255,7 @@ def test_audit_of_a_file_that_is_not_a_duckdb_database_says_so(tmp_path):
     for args in (["audit", "--db", str(bad)], ["audit", "--db", str(bad), "--verify"]):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 1, result.output
-        assert result.output.startswith(f"Error: DuckDB file '{bad}' cannot be opened (IO Error: The file")
-        assert "not a valid DuckDB database file" in result.output and "Name the reconcile.duckdb" in result.output
+        assert result.output.startswith(f"Error: '{bad}' is not a DuckDB file. Name the reconcile.duckdb")
         assert "in use by another process" not in result.output and "wait for" not in result.output.lower()
     assert bad.read_text() == "not a database"
 
@@ -723,3 +722,22 @@ def test_a_report_over_its_own_plan_and_a_member_export_into_the_snapshot_are_re
     result = run_cli("export-members", snap, "--campaign", "7015g000000MNOCAA4", "--out", lead_file)
     assert result.exit_code == 1 and "The member export" in result.stderr and "inside the snapshot's sfdc/" in result.stderr
     assert lead_file.read_bytes() == members
+
+
+def test_a_file_that_is_not_a_duckdb_file_named_as_one_is_refused_not_read_as_empty(tmp_path, run_cli):
+    # DuckDB opens a .csv or .json path as an empty in-memory database with a view of the file: an audit of
+    # `--db plan.changes.csv` showed 0 rows and exit 0
+    csv_file = tmp_path / "plan.changes.csv"
+    csv_file.write_text("object,record_id\nLead,x\n", "utf-8")
+    error = (
+        f"Error: '{csv_file}' is not a DuckDB file. Name the reconcile.duckdb that `reconcile plan` wrote (--db; by "
+        "default the one beside the plan).\n"
+    )
+    for args in (["audit", "--db", csv_file], ["audit", "--db", csv_file, "--verify"], ["digest", "--db", csv_file]):
+        result = run_cli(*args)
+        assert (result.exit_code, result.stderr) == (1, error), args
+    fixtures = Path(__file__).parent / "fixtures" / "handmade"
+    assert run_cli("plan", fixtures, "--out", tmp_path / "p" / "plan.json").exit_code == 0
+    result = run_cli("approve", tmp_path / "p" / "plan.json", "--by", "Ana Admin", "--db", csv_file)
+    assert (result.exit_code, result.stderr) == (1, error)
+    assert csv_file.read_text("utf-8") == "object,record_id\nLead,x\n"

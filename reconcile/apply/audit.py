@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from .. import signing
 from ..csvsafe import uncell, writer
-from ..errors import ReconcileError, unopened_db
+from ..errors import ReconcileError, refuse_not_duckdb, unopened_db
 from ..files import sha256_json
 from ..sql import connect
 
@@ -63,6 +63,7 @@ class AuditTampered(ReconcileError):
 
 
 def open_audit(db_path: str | Path):
+    refuse_not_duckdb(db_path)
     try:
         con = connect(db_path)
     except duckdb.IOException as e:  # held by another process (a plan building, an apply running), or no database
@@ -298,6 +299,7 @@ def verify_file(db_path: str | Path) -> int:
     """Verify the audit chain of a DuckDB file; the number of rows, or AuditTampered naming the first break."""
     if not Path(db_path).exists():
         raise ReconcileError(f"DuckDB file '{db_path}' does not exist. Pass the file holding the audit (--db).")
+    refuse_not_duckdb(db_path)
     try:
         con = duckdb.connect(str(db_path), read_only=True)  # verify as it is: no migration, no repair
     except duckdb.Error as e:
