@@ -7,6 +7,7 @@ Exit codes: 0 success · 1 error (bad input, refused plan, failed check) · 2 us
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 import traceback
@@ -123,7 +124,7 @@ def app(ctx, debug):
     Typical day:
       reconcile plan SNAPSHOT/ --out plan.json     build the writeback plan (never writes to Salesforce)
       reconcile explain 00Q… --plan plan.json      why a record gets each change or finding
-      reconcile approve plan.json --by "Ana"       a person approves (scope, gate overrides)
+      reconcile approve plan.json --by "Ana Admin"  a person approves (scope, gate overrides)
       reconcile apply plan.json                    write the approved changes, with an audit trail
     Try it all on demo data with a local sandbox org:  reconcile demo
     """
@@ -310,7 +311,7 @@ def approve(
     Examples:
       reconcile approve plan.json --by "Ana Admin"
       reconcile approve plan.json --by "Ana Admin" --fields Has_Replied__c --fields ReplyClassification__c
-      reconcile approve plan.json --by "Ana" --override-gate "bounce backlog after outage, checked sample"
+      reconcile approve plan.json --by "Ana Admin" --override-gate "bounce backlog after outage, checked sample"
     """
     from .approval import approval_path, approve as run
 
@@ -466,6 +467,14 @@ def audit(db, record_id, plan_id, as_csv, verify):
     out.print(t)
 
 
+def _jira_key(value: str | None) -> str | None:
+    """A Jira issue key (PROJECT-123): a typo is a usage error before anything is queued (a queued comment on a
+    ticket that does not exist is retried by every later run)."""
+    if value is not None and not re.fullmatch(r"[A-Z][A-Z0-9_]*-[1-9][0-9]*", value.strip()):
+        raise click.BadParameter(f"'{value}' is not a Jira issue key such as KLN-35 (project key, dash, number).")
+    return value.strip() if value else value
+
+
 def _source_names(ctx, param, value):
     """--sources as a list of source names; an unknown name is a usage error (exit 2) listing the accepted ones."""
     from .errors import PullError
@@ -490,7 +499,7 @@ def _source_names(ctx, param, value):
 @org_option
 @click.option(
     "--bulk-threshold",
-    type=int,
+    type=click.IntRange(min=0),
     default=50_000,
     show_default=True,
     help="Objects with more records than this are read with Bulk API 2.0 instead of REST.",
@@ -751,6 +760,7 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_ti
 @org_option
 @click.option(
     "--jira-ticket",
+    callback=lambda ctx, param, value: _jira_key(value),
     help="Sprint ticket (e.g. KLN-35) for the exceptions comment [default: the policy's notify.sprint_ticket].",
 )
 def notify(plan_path, dry_run, db, policy, org, jira_ticket):

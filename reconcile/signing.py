@@ -45,6 +45,11 @@ def key_path() -> Path:
 def signing_key() -> bytes:
     """The key from RECONCILE_APPROVAL_KEY, else `approval.key` in the config dir (created on first use)."""
     if os.environ.get(KEY_ENV):
+        if len(os.environ[KEY_ENV].strip()) < 32:  # as short as a key file that is refused: a guessable secret
+            raise SigningKeyError(
+                f"{KEY_ENV} is too short ({len(os.environ[KEY_ENV].strip())} characters; at least 32). Set it to a "
+                "random secret, e.g. the output of `python -c 'import secrets; print(secrets.token_hex(32))'`."
+            )
         return os.environ[KEY_ENV].encode("utf-8")
     path = key_path()
     if not path.exists():

@@ -741,3 +741,20 @@ def test_a_file_that_is_not_a_duckdb_file_named_as_one_is_refused_not_read_as_em
     result = run_cli("approve", tmp_path / "p" / "plan.json", "--by", "Ana Admin", "--db", csv_file)
     assert (result.exit_code, result.stderr) == (1, error)
     assert csv_file.read_text("utf-8") == "object,record_id\nLead,x\n"
+
+
+@pytest.mark.parametrize("ticket", ["foo", "kln-35", "KLN35", "KLN-0", "KLN-35x"])
+def test_a_jira_ticket_that_is_not_an_issue_key_is_a_usage_error_before_anything_is_queued(tmp_path, run_cli, ticket):
+    result = run_cli("notify", tmp_path / "plan.json", "--jira-ticket", ticket, "--dry-run")
+    assert result.exit_code == 2
+    assert f"'{ticket}' is not a Jira issue key such as KLN-35" in result.stderr
+
+
+def test_a_short_signing_key_in_the_environment_is_refused_as_a_short_key_file_is(monkeypatch):
+    from reconcile.signing import SigningKeyError, signing_key
+
+    monkeypatch.setenv("RECONCILE_APPROVAL_KEY", "x")
+    with pytest.raises(SigningKeyError, match=r"RECONCILE_APPROVAL_KEY is too short \(1 characters; at least 32\)"):
+        signing_key()
+    monkeypatch.setenv("RECONCILE_APPROVAL_KEY", "k" * 32)
+    assert signing_key() == b"k" * 32
