@@ -116,6 +116,7 @@ class Group(click.Group):
 
 @click.group(cls=Group, context_settings=CONTEXT)
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+@click.version_option(package_name="reconcile", message="%(prog)s %(version)s")
 @click.pass_context
 def app(ctx, debug):
     """Reconcile Clay, Smartlead and Pardot with Salesforce — plan, approve, apply, audit.

@@ -758,3 +758,10 @@ def test_a_short_signing_key_in_the_environment_is_refused_as_a_short_key_file_i
         signing_key()
     monkeypatch.setenv("RECONCILE_APPROVAL_KEY", "k" * 32)
     assert signing_key() == b"k" * 32
+
+
+def test_version_is_the_package_version(run_cli):
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.exit_code == 0 and result.stdout.strip().endswith(f" {version('reconcile')}")
