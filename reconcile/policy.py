@@ -226,8 +226,16 @@ def load_policy(path: str | Path | None = None) -> Policy:
     except OSError as e:
         raise PolicyError(f"Policy file '{p}' cannot be read ({e.strerror}). Pass an existing file to --policy.") from e
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+        raise PolicyError(
+            f"Policy file '{p}' is not UTF-8 text ({'UTF-16, as Windows Notepad saves Unicode' if utf16 else e}). "
+            "Save it as UTF-8 and rerun."
+        ) from e
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
         raise PolicyError(f"Policy file '{p}' is not valid TOML: {e}. Fix the syntax and rerun.") from e
     return _parse(doc, str(p), "sha256:" + hashlib.sha256(raw).hexdigest())
 
@@ -240,6 +248,11 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
                 f"{', '.join(TABLES)}. Fix the name in the policy file."
             )
     fields = tuple(_parse_field(path, i, f) for i, f in enumerate(_entries(path, doc, "fields"), start=1))
+    if not fields:  # an empty file, or one that lost its allowlist: every change would be blocked, in silence
+        raise PolicyError(
+            f"Policy file '{path}' lists no [[fields]] (the allowlist of fields the connector may write). Start from "
+            "the packaged policy (reconcile/default_policy.toml) and change what differs in your org."
+        )
     seen = {}
     for i, f in enumerate(fields, start=1):
         # Salesforce field names are case-insensitive, and so are the plan's gate and apply's policy lookup

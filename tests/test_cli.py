@@ -765,3 +765,32 @@ def test_version_is_the_package_version(run_cli):
 
     result = run_cli("--version")
     assert result.exit_code == 0 and result.stdout.strip().endswith(f" {version('reconcile')}")
+
+
+def test_a_policy_or_manifest_saved_as_utf16_says_save_it_as_utf8_and_an_empty_policy_is_refused(tmp_path, run_cli):
+    snap = tmp_path / "snap"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "handmade", snap)
+    utf16 = tmp_path / "utf16.toml"
+    utf16.write_bytes("[org]\nname = 'x'\n".encode("utf-16"))
+    empty = tmp_path / "empty.toml"
+    empty.write_text("", "utf-8")
+    result = run_cli("plan", snap, "--out", tmp_path / "p.json", "--policy", utf16)
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: Policy file '{utf16}' is not UTF-8 text (UTF-16, as Windows Notepad saves Unicode). Save it as "
+        "UTF-8 and rerun.\n",
+    )
+    result = run_cli("plan", snap, "--out", tmp_path / "p.json", "--policy", empty)
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: Policy file '{empty}' lists no [[fields]] (the allowlist of fields the connector may write). Start "
+        "from the packaged policy (reconcile/default_policy.toml) and change what differs in your org.\n",
+    )
+    (snap / "manifest.toml").write_bytes((snap / "manifest.toml").read_text("utf-8").encode("utf-16"))
+    result = run_cli("plan", snap, "--out", tmp_path / "p.json")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: Snapshot 'manifest.toml' is not UTF-8 text (UTF-16, as Windows Notepad saves Unicode). Save it as "
+        "UTF-8 and rerun.\n",
+    )
+    assert not (tmp_path / "p.json").exists()

@@ -187,9 +187,18 @@ def read_manifest(root: Path) -> dict:
     path = root / "manifest.toml"
     if not path.exists():
         return {}
+    raw = path.read_bytes()
     try:
-        doc = tomllib.loads(path.read_text("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+        raise SnapshotError(
+            f"Snapshot 'manifest.toml' is not UTF-8 text ({'UTF-16, as Windows Notepad saves Unicode' if utf16 else e})."
+            " Save it as UTF-8 and rerun."
+        ) from e
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
         raise SnapshotError(f"Snapshot 'manifest.toml' is not valid TOML: {e}. Fix it or delete it.") from e
     check_manifest(doc)
     return doc
