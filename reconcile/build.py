@@ -5,6 +5,7 @@ beside their targets and moved into place only when everything succeeded (build_
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -255,8 +256,7 @@ def build_plan(
         try:
             build_limit, spill = memory_settings(files, memory_limit)
         except ValueError as e:
-            msg = str(e)
-            raise ReconcileError(f"{msg[:1].upper()}{msg[1:]}: use e.g. --memory-limit 2GB.") from e
+            raise _setting_error(e, memory_limit, "--memory-limit", "RECONCILE_MEMORY_LIMIT", "2GB") from e
         if progress is not None and hasattr(progress, "expect"):  # files + models + writing the plan
             progress.expect(len(files) + len(_modelled()) + 1)
         old = dbfile.open_previous(db_path)
@@ -268,8 +268,7 @@ def build_plan(
             try:
                 con = connect(work, memory_limit=build_limit, threads=threads)
             except ValueError as e:
-                msg = str(e)
-                raise ReconcileError(f"{msg[:1].upper()}{msg[1:]}: use e.g. --memory-limit 2GB or --threads 4.") from e
+                raise _setting_error(e, threads, "--threads", "RECONCILE_THREADS", "4") from e
             try:
                 if spill:
                     attach_scratch(con, scratch)
@@ -336,6 +335,15 @@ def build_plan(
             snapshot=snap,
             exports=[final for tmp, final in zip(staged_exports, exported) if tmp in made],
         )
+
+
+def _setting_error(e: ValueError, given, option: str, env: str, example: str) -> ReconcileError:
+    """A bad --memory-limit / --threads, or the environment variable standing in for it, named as the user set it."""
+    msg = str(e)
+    msg = msg[:1].upper() + msg[1:]
+    if given is None and os.environ.get(env):
+        return ReconcileError(f"{msg} ({env}): set {env} to e.g. {example}, or unset it for the default.")
+    return ReconcileError(f"{msg}: use e.g. {option} {example}.")
 
 
 def _building(path: Path) -> Path:

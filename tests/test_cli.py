@@ -794,3 +794,26 @@ def test_a_policy_or_manifest_saved_as_utf16_says_save_it_as_utf8_and_an_empty_p
         "UTF-8 and rerun.\n",
     )
     assert not (tmp_path / "p.json").exists()
+
+
+@pytest.mark.parametrize(
+    "env, value, error",
+    [
+        (
+            "RECONCILE_THREADS",
+            "zero",
+            "Threads 'zero' is not a whole number of at least 1 (RECONCILE_THREADS): set RECONCILE_THREADS to e.g. 4, "
+            "or unset it for the default.",
+        ),
+        (
+            "RECONCILE_MEMORY_LIMIT",
+            "lots",
+            "Memory limit 'lots' is not a size such as 2GB or 512MB (RECONCILE_MEMORY_LIMIT): set "
+            "RECONCILE_MEMORY_LIMIT to e.g. 2GB, or unset it for the default.",
+        ),
+    ],
+)
+def test_a_bad_setting_from_the_environment_names_the_variable(tmp_path, run_cli, monkeypatch, env, value, error):
+    monkeypatch.setenv(env, value)
+    result = run_cli("plan", Path(__file__).parent / "fixtures" / "handmade", "--out", tmp_path / "p.json")
+    assert (result.exit_code, result.stderr) == (1, f"Error: {error}\n")
