@@ -143,6 +143,11 @@ def approve(
             f"Plan {short_id(plan['plan_id'])} has {len(gates)} gate(s): {names} Approve with "
             "--override-gate REASON to accept the blast radius."
         )
+    if override_gate and override_gate.strip() and not gates:  # as a release that releases nothing: said, not dropped
+        raise ApprovalError(
+            f"Plan {short_id(plan['plan_id'])} has no gates, so --override-gate overrides nothing. Drop it from the "
+            "approval."
+        )
     releases = []
     if release_reason and release_reason.strip() and not (release_fields or release_records):
         raise ApprovalError(

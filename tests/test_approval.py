@@ -654,3 +654,11 @@ def test_reapplying_an_applied_plan_writes_nothing(org, plans, tmp_path):
     assert org.org.field_history == history_after_first
     second_rows = [r for r in audit_rows(plan_path) if r["run_id"] == second.run_id]
     assert Counter(r["result"] for r in second_rows) == {"already_applied": 5}
+
+
+def test_an_override_of_a_plan_without_gates_is_refused_not_dropped(plans, tmp_path):
+    plan_path = plans.copy(tmp_path, "handmade")
+    assert load_plan(plan_path)["gates"] == []
+    with pytest.raises(ApprovalError, match="has no gates, so --override-gate overrides nothing"):
+        approve(plan_path, by="Ana Admin", override_gate="just in case")
+    assert not approval_path(plan_path).exists()

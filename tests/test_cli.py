@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from conftest import HANDMADE
+from conftest import HANDMADE, policy_with
 from reconcile.cli import app
 
 README = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
@@ -817,3 +817,15 @@ def test_a_bad_setting_from_the_environment_names_the_variable(tmp_path, run_cli
     monkeypatch.setenv(env, value)
     result = run_cli("plan", Path(__file__).parent / "fixtures" / "handmade", "--out", tmp_path / "p.json")
     assert (result.exit_code, result.stderr) == (1, f"Error: {error}\n")
+
+
+def test_approving_a_plan_with_no_ready_change_says_apply_will_write_nothing(tmp_path, run_cli):
+    legal = {f: "pending_legal" for f in ("external_hard_bounced__c", "Has_Replied__c", "ReplyClassification__c")}
+    pol = policy_with(tmp_path / "pol", statuses=legal)
+    assert run_cli("plan", HANDMADE, "--out", tmp_path / "p.json", "--policy", pol).exit_code == 0
+    result = run_cli("approve", tmp_path / "p.json", "--by", "Ana Admin", "--policy", pol)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.endswith("Note: the plan has no ready changes, so apply will write nothing.\n")
+    assert run_cli("plan", HANDMADE, "--out", tmp_path / "q.json").exit_code == 0
+    result = run_cli("approve", tmp_path / "q.json", "--by", "Ana Admin")
+    assert result.exit_code == 0 and "no ready changes" not in result.stdout
