@@ -637,8 +637,10 @@ def report(plan_path, out, reports_dir):
     from .report.report import render_report
 
     from .errors import ReconcileError
+    from .files import refuse_folder
     from .planfile import data_dir
 
+    refuse_folder(Path(out))
     if Path(out).resolve() == Path(plan_path).resolve() or Path(out).resolve().is_relative_to(
         data_dir(plan_path).resolve()
     ):

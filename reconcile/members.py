@@ -17,7 +17,7 @@ from pathlib import Path
 from .build import refuse_in_source_folder, staged
 from .csvsafe import cell
 from .errors import PolicyError, SnapshotError, toml_value
-from .files import as_text
+from .files import as_text, refuse_folder
 from .ids import id18
 from .policy import load_policy
 from .sql import sql_text
@@ -63,6 +63,7 @@ def export_members(snapshot_dir: str | Path, campaign_id: str, out: str | Path, 
             "checksum). Copy the Campaign's id from Salesforce or sfdc/Campaign.csv."
         )
     out = Path(out)
+    refuse_folder(out)
     refuse_in_source_folder(out, Path(snapshot_dir), "The member export")
     pol = load_policy(policy)
     names = header(pol)

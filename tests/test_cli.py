@@ -829,3 +829,16 @@ def test_approving_a_plan_with_no_ready_change_says_apply_will_write_nothing(tmp
     assert run_cli("plan", HANDMADE, "--out", tmp_path / "q.json").exit_code == 0
     result = run_cli("approve", tmp_path / "q.json", "--by", "Ana Admin")
     assert result.exit_code == 0 and "no ready changes" not in result.stdout
+
+
+def test_a_folder_given_as_a_report_or_member_export_file_is_named_not_a_temporary_file(tmp_path, run_cli):
+    assert run_cli("plan", HANDMADE, "--out", tmp_path / "p.json").exit_code == 0
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for args in (
+        ["report", tmp_path / "p.json", "--out", folder],
+        ["export-members", HANDMADE, "--campaign", "7015g000000MNOCAA4", "--out", folder],
+    ):
+        result = run_cli(*args)
+        assert result.exit_code == 1 and f"'{folder}'" in result.stderr and ".tmp" not in result.stderr, result.stderr
+    assert list(folder.iterdir()) == []

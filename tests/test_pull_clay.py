@@ -98,6 +98,7 @@ def test_cli_pulls_clay_into_the_manifest(tmp_path):
     [
         ([], "Error: No Clay drop folder: give --clay-dir DIR or set RECONCILE_CLAY_DIR"),
         (["--clay-dir", "nowhere"], "Error: Clay drop folder 'nowhere' does not exist"),
+        (["--clay-dir", __file__], f"Error: Clay drop folder '{__file__}' is a file, not a folder"),
     ],
 )
 def test_missing_drop_folder_is_one_error_line(tmp_path, args, expected):

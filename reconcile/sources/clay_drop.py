@@ -79,7 +79,11 @@ def check_drop(clay_dir=None, env=None, policy=None, now: datetime | None = None
             "exports land in, or leave clay out of --sources."
         )
     if not drop.is_dir():
-        raise PullError(f"Clay drop folder '{drop}' does not exist: check --clay-dir / RECONCILE_CLAY_DIR.")
+        what = "is a file, not a folder" if drop.exists() else "does not exist"
+        raise PullError(
+            f"Clay drop folder '{drop}' {what}: check --clay-dir / RECONCILE_CLAY_DIR (the folder Clay's exports land "
+            "in)."
+        )
     best = newest_exports(drop)
     if not best:
         raise PullError(
