@@ -364,6 +364,17 @@ def test_a_plan_object_refuses_data_files_replaced_under_it(tmp_path):
         first["changes"]
 
 
+def test_a_file_that_is_not_a_plan_json_is_named_as_the_wrong_file(tmp_path):
+    path = tmp_path / "plan.changes.csv"
+    path.write_text("object,record_id\nLead,x\n", "utf-8")
+    with pytest.raises(PlanError) as e:
+        planmod.load_plan(path)
+    assert str(e.value) == (
+        f"'{path}' is not a plan: a plan is the .json file `reconcile plan --out` wrote (PLAN.json, beside "
+        "PLAN.data/). Pass that file."
+    )
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
