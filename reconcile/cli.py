@@ -690,7 +690,12 @@ def export_members(snapshot_dir, campaign_id, out, policy, org):
 
 @app.command()
 @click.option("--date", "run_date", help="Run date (YYYY-MM-DD) [default: today, UTC].")
-@click.option("--snapshot", "snapshot_dir", type=click.Path(path_type=Path), help="Snapshot directory to reconcile.")
+@click.option(
+    "--snapshot",
+    "snapshot_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Snapshot directory to reconcile.",
+)
 @click.option(
     "--pull",
     is_flag=True,
@@ -741,6 +746,10 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_ti
 
     from .console import run_summary_text
 
+    if pull:  # missing or partial credentials are said here, not as a failed bundle per attempt
+        from .credentials import read_credentials
+
+        read_credentials(org)
     bundle = run_daily(
         snapshot_dir=snapshot_dir,
         pull=pull,

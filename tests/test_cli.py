@@ -1,6 +1,7 @@
 """Every command teaches (--help with an example or a description) and is documented in the README."""
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -842,3 +843,14 @@ def test_a_folder_given_as_a_report_or_member_export_file_is_named_not_a_tempora
         result = run_cli(*args)
         assert result.exit_code == 1 and f"'{folder}'" in result.stderr and ".tmp" not in result.stderr, result.stderr
     assert list(folder.iterdir()) == []
+
+
+def test_run_checks_its_snapshot_and_credentials_before_it_starts_a_bundle(tmp_path, run_cli, monkeypatch):
+    for name in [k for k in os.environ if k.startswith("SF_")]:
+        monkeypatch.delenv(name)
+    reports = tmp_path / "reports"
+    result = run_cli("run", "--snapshot", tmp_path / "nosuch", "--reports-dir", reports)
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+    result = run_cli("run", "--pull", "--snapshot", HANDMADE, "--reports-dir", reports)
+    assert result.exit_code == 1 and result.stderr.startswith("Error: ") and "SF_" in result.stderr, result.stderr
+    assert not reports.exists() or list(reports.iterdir()) == []
