@@ -27,29 +27,8 @@ def id18(value: str) -> str | None:
         return None
     body = s[:15]
     if len(s) == 18 and s[15:].upper() != id_checksum(body):
-        return from_one_case(s)
+        return None
     return body + id_checksum(body)
-
-
-def from_one_case(s: str) -> str | None:
-    """An 18-character id some tool upper- or lower-cased whole (a spreadsheet's UPPER(), a case-insensitive
-    database): the case of its 15-character body restored from the checksum, as Salesforce reads 18-character ids
-    (case-insensitively). A body of mixed case that disagrees with its checksum stays invalid (damage, not a tool):
-    None. Digits never carry an upper-case bit."""
-    body, check = s[:15], s[15:].upper()
-    letters = [c for c in body if c.isalpha()]
-    if not (all(c.isupper() for c in letters) or all(c.islower() for c in letters)):
-        return None
-    codes = [_ALPHABET.find(c) for c in check]
-    if min(codes) < 0:
-        return None
-    out = []
-    for i, c in enumerate(body):
-        upper = codes[i // 5] >> (i % 5) & 1
-        if c.isdigit() and upper:
-            return None
-        out.append(c.upper() if upper else c.lower())
-    return "".join(out) + check
 
 
 _ALPHABET_BYTES = np.frombuffer(_ALPHABET.encode(), dtype=np.uint8)
@@ -112,9 +91,6 @@ def id18_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     given = data[idx[:, 15:]]
     given = _to_upper(given)
     ok = np.asarray(valid) & (~is18 | (given == check).all(axis=1))
-    for i in np.flatnonzero(np.asarray(valid) & is18 & ~ok):  # rare: an id upper- or lower-cased whole
-        if restored := from_one_case(body[i].tobytes().decode() + given[i].tobytes().decode()):
-            body[i], check[i], ok[i] = np.frombuffer(restored[:15].encode(), np.uint8), given[i], True
     out = np.concatenate([body, check], axis=1).tobytes()
     offsets = np.arange(0, 18 * (n + 1), 18, dtype=np.int32).tobytes()
     validity = pa.py_buffer(np.packbits(ok, bitorder="little").tobytes())
@@ -147,8 +123,6 @@ def _id18_fixed(values: pa.Array) -> pa.Array | None:
         if np.array_equal(given, check):
             return values
         matches = (_to_upper(given) == check).all(axis=1)
-        if not matches.all():  # a bad checksum or an id cased whole (from_one_case): the general path decides
-            return None
     else:
         starts = offsets[:-1][valid]
         body = data[starts[:, None] + np.arange(15, dtype=np.int32)]
@@ -156,8 +130,6 @@ def _id18_fixed(values: pa.Array) -> pa.Array | None:
         given = data[starts[is18][:, None] + np.arange(15, 18, dtype=np.int32)]
         matches = np.ones(m, dtype=bool)
         matches[is18] = (_to_upper(given) == check[is18]).all(axis=1)
-        if not matches.all():
-            return None
     ok = valid.copy()
     ok[valid] = matches
     out = np.concatenate([body, check], axis=1).tobytes()
