@@ -45,12 +45,16 @@ class PlanResult:
     exports: list[Path]
 
 
-def refuse_in_source_folder(target: Path, snapshot_dir: Path, what: str) -> None:
+def refuse_in_source_folder(target: Path, snapshot_dir: Path, what: str, overwrite_only: bool = False) -> None:
     """An output inside one of the snapshot's source folders (sfdc/, clay/, smartlead/, pardot/) would overwrite an
-    export (`--out snap/sfdc/Lead.csv`) or be read as one by the next plan: refused before anything is written."""
+    export (`--out snap/sfdc/Lead.csv`) or be read as one by the next plan: refused before anything is written.
+    overwrite_only: only a file that is there already (the member export may be written into clay/ on purpose, as
+    the table Clay gives back)."""
     try:
         rel = target.resolve().relative_to(snapshot_dir.resolve())
     except ValueError:
+        return
+    if overwrite_only and not target.exists():
         return
     if len(rel.parts) > 1 and rel.parts[0].lower() in SYSTEMS:
         raise ReconcileError(

@@ -64,7 +64,7 @@ def export_members(snapshot_dir: str | Path, campaign_id: str, out: str | Path, 
         )
     out = Path(out)
     refuse_folder(out)
-    refuse_in_source_folder(out, Path(snapshot_dir), "The member export")
+    refuse_in_source_folder(out, Path(snapshot_dir), "The member export", overwrite_only=True)
     pol = load_policy(policy)
     names = header(pol)
     con = staged(snapshot_dir, pol)
