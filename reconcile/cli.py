@@ -378,11 +378,12 @@ def apply(plan_path, dry_run, db, policy, org):
     from rich.progress import Progress
 
     from .apply.apply import apply_plan
+    from .console import err
     from .salesforce import connect
 
     pol = policy_path(policy, org)  # an unknown org is said before anything connects
     client = connect(org=org)
-    with Progress(transient=True) as bar:
+    with Progress(transient=True, console=err, disable=not err.is_terminal) as bar:  # stdout keeps the result only
         task = bar.add_task("Applying", total=None)
         result = apply_plan(
             plan_path,

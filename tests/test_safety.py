@@ -659,12 +659,19 @@ def test_a_dry_run_of_a_plan_not_yet_approved_previews_it_and_says_apply_would_r
     )
     r = cli("apply", plan_path, "--dry-run", "--policy", recent, env=sandbox_env(org))
     assert r.exit_code == 1, r.stdout + r.stderr
-    assert "would_apply" in r.stdout, r.stdout + r.stderr
+    assert r.stdout.startswith("Dry run plan ") and "would_apply" in r.stdout, r.stdout + r.stderr
     assert (
         "Not approved yet: shown as if every ready change were approved; apply refuses this plan until "
         "`reconcile approve PLAN --by NAME` approves it. Exit status 1."
     ) in r.stdout
     assert not [q for q in org.org.request_log if q["method"] == "PATCH"]
+
+
+def test_an_apply_refused_prints_its_error_alone_and_nothing_on_stdout(org, plans, tmp_path):
+    plan_path, _ = prepared(org, plans, tmp_path, "handmade")
+    approval_path(plan_path).unlink()
+    r = cli("apply", plan_path, env=sandbox_env(org))
+    assert r.exit_code == 1 and r.stdout == "" and r.stderr.startswith("Error: "), (r.stdout, r.stderr)
 
 
 def test_a_dry_run_lists_what_it_would_refuse_instead_of_naming_a_file_it_does_not_write(org, plans, tmp_path):
