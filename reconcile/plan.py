@@ -317,7 +317,9 @@ def load_plan(path: str | Path, verify: bool = True) -> dict:
     except OSError as e:
         raise PlanError(f"Plan '{p}' cannot be read ({e.strerror}). Pass the file `reconcile plan --out` wrote.") from e
     except ValueError as e:
-        if p.suffix.lower() != ".json":  # PLAN.changes.csv, a report, a snapshot file: the wrong file, not a broken plan
+        if (
+            p.suffix.lower() != ".json"
+        ):  # PLAN.changes.csv, a report, a snapshot file: the wrong file, not a broken plan
             raise PlanError(
                 f"'{p}' is not a plan: a plan is the .json file `reconcile plan --out` wrote (PLAN.json, beside "
                 "PLAN.data/). Pass that file."

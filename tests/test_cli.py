@@ -721,7 +721,11 @@ def test_a_report_over_its_own_plan_and_a_member_export_into_the_snapshot_are_re
     lead_file = snap / "sfdc" / "CampaignMember.csv"
     members = lead_file.read_bytes()
     result = run_cli("export-members", snap, "--campaign", "7015g000000MNOCAA4", "--out", lead_file)
-    assert result.exit_code == 1 and "The member export" in result.stderr and "inside the snapshot's sfdc/" in result.stderr
+    assert (
+        result.exit_code == 1
+        and "The member export" in result.stderr
+        and "inside the snapshot's sfdc/" in result.stderr
+    )
     assert lead_file.read_bytes() == members
 
 
