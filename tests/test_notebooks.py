@@ -296,7 +296,12 @@ def test_reconcile_run_prints_one_screen_for_the_cron_log(work, demo_snapshot, r
     assert f"Run bundle: {bundle.path}" in lines and f"HTML report: {bundle.report}" in lines
     assert len(lines) < 25 and "Kernel is running" not in result.stdout + result.stderr
 
-    failed = run_cli("run", "--snapshot", work / "nope", "--date", "2026-11-29", "--reports-dir", work / "cli-fail")
+    typo = run_cli("run", "--snapshot", work / "nope", "--date", "2026-11-29", "--reports-dir", work / "cli-fail")
+    assert typo.exit_code == 2 and not (work / "cli-fail").exists()  # a usage error, before any bundle
+    (work / "empty-snapshot").mkdir()  # exists, holds no Lead file: the plan fails inside the notebook
+    failed = run_cli(
+        "run", "--snapshot", work / "empty-snapshot", "--date", "2026-11-29", "--reports-dir", work / "cli-fail"
+    )
     assert failed.exit_code == 1
     assert failed.stderr.startswith("Error: Daily run failed in notebook cell ") and failed.stderr.count("\n") == 1
 
