@@ -99,16 +99,20 @@ select
          when r.contact_prospect then 'contact_prospect'
          when c.email_norm is not null then 'contact'
          else 'unmatched' end as match,
-    case when not r.one and r.n > 0 then r.candidates end as candidates
+    -- the Leads an ambiguous email (or a rejected Lead's) names: the staged ones, then the rejected rows
+    case when not r.one and r.n > 0 then list_concat(
+        coalesce(r.shared, case when r.n_staged = 1 then [r.sf_lead_id] end), r.rejected
+    ) end as candidates
 from (
     select
         r.*,
         e.sf_lead_id,
+        e.n as n_staged,
+        se.candidates as shared,
+        re.candidates as rejected,
         pc.file is not null as contact_prospect,
         coalesce(e.n, 0) + coalesce(re.n, 0) as n,
-        coalesce(e.n = 1 and re.n is null, false) as one,
-        -- the Leads an ambiguous email (or a rejected Lead's) names: the staged ones, then the rejected rows
-        list_concat(coalesce(se.candidates, case when e.n = 1 then [e.sf_lead_id] end), re.candidates) as candidates
+        coalesce(e.n = 1 and re.n is null, false) as one
     from source_rows as r
     -- a Contact's prospect is never matched to a Lead by its email (a Lead with the same email has its own prospect)
     left join pardot_contacts as pc on pc.file = r.file and pc.row = r.row
