@@ -637,7 +637,6 @@ def report(plan_path, out, reports_dir):
     from .plan import load_plan
     from .report.report import render_report
 
-    from .errors import ReconcileError
     from .files import refuse_folder
     from .planfile import data_dir
 

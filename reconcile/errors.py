@@ -111,6 +111,11 @@ DUCKDB_LOCK_HELD = "Could not set lock on file"  # another process holds the fil
 DUCKDB_DISK_FULL = "No space left on device"  # strerror(ENOSPC), as DuckDB's IO errors quote it
 
 
+def not_utf8(raw: bytes, e: UnicodeDecodeError) -> str:
+    """Why a small text file (a policy, a manifest) did not decode as UTF-8, for an error that says save it as UTF-8."""
+    return "UTF-16, as Windows Notepad saves Unicode" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else str(e)
+
+
 def refuse_not_duckdb(path, cls: type[ReconcileError] = ReconcileError) -> None:
     """A file named as a DuckDB file that is not one (`--db plan.changes.csv`): DuckDB itself opens a .csv or .json
     path as an empty in-memory database with a view of the file, so an audit read it as 0 rows and a check as

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .ingest.contract import CLAY_COLUMNS, CLAY_KEYS
-from .errors import PolicyError, toml_value
+from .errors import PolicyError, not_utf8, toml_value
 
 if TYPE_CHECKING:
     from .destinations import NotifySettings
@@ -228,10 +228,8 @@ def load_policy(path: str | Path | None = None) -> Policy:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
         raise PolicyError(
-            f"Policy file '{p}' is not UTF-8 text ({'UTF-16, as Windows Notepad saves Unicode' if utf16 else e}). "
-            "Save it as UTF-8 and rerun."
+            f"Policy file '{p}' is not UTF-8 text ({not_utf8(raw, e)}). Save it as UTF-8 and rerun."
         ) from e
     try:
         doc = tomllib.loads(text)

@@ -28,7 +28,7 @@ import duckdb
 from . import damaged
 from ..clock import iso, parse_utc
 from .contract import CLAY_IDENTITY, PARSERS, SYSTEMS, TYPES, Column, Source, sources
-from ..errors import ReconcileError, SnapshotError, toml_value
+from ..errors import ReconcileError, SnapshotError, not_utf8, toml_value
 from ..files import release_cached_pages
 from ..ids import correct_ids
 from .damaged import LENIENT_HINT
@@ -191,10 +191,8 @@ def read_manifest(root: Path) -> dict:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
         raise SnapshotError(
-            f"Snapshot 'manifest.toml' is not UTF-8 text ({'UTF-16, as Windows Notepad saves Unicode' if utf16 else e})."
-            " Save it as UTF-8 and rerun."
+            f"Snapshot 'manifest.toml' is not UTF-8 text ({not_utf8(raw, e)}). Save it as UTF-8 and rerun."
         ) from e
     try:
         doc = tomllib.loads(text)
