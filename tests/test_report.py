@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from reconcile.plan import load_plan, save_plan
 from reconcile.report.report import render_report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
@@ -93,6 +94,26 @@ def test_breakdown_tables_equal_the_plan_summary(html, plan):
 def test_blocked_reasons_read_as_sentences(html):
     assert "3 enrichment values wait for Legal." in html
     assert "1 existing value would be overwritten — needs explicit approval." in html
+
+
+def test_a_change_blocked_for_several_reasons_is_counted_under_its_first_and_the_others_are_said(plan, tmp_path):
+    # SPEC §4: the first reason is given and the others are listed too. "Released when Legal approves" must not
+    # promise what Legal alone cannot release: a value that waits for Legal and is too long stays blocked after.
+    for c in plan["changes"]:  # as a build writes them: reasons[0] is the reason (audit assert_reason_is_first_reason)
+        c["reasons"] = [c["reason"]] if c.get("reason") else []
+    legal = [c for c in plan["changes"] if c.get("reason") == "pending_legal"]
+    legal[0]["reasons"] = ["pending_legal", "too_long"]
+    legal[1]["reasons"] = ["pending_legal", "overwrite_not_approved"]
+    html = render_report(plan, tmp_path / "r.html").read_text("utf-8")
+    item = re.search(r'<li data-reason="pending_legal">.*?</li>', html, re.S).group(0)
+    assert "Also blocked for another reason, and still blocked once this one is cleared" in item
+    assert "too_long 1, overwrite_not_approved 1" in item  # in the closed order of SPEC §4
+    other = re.search(r'<li data-reason="overwrite_not_approved">.*?</li>', html, re.S).group(0)
+    assert "Also blocked" not in other
+    save_plan({**plan, "format": "reconcile.plan/2"}, tmp_path / "p2" / "plan.json")  # /2: queried, not loaded
+    columnar = load_plan(tmp_path / "p2" / "plan.json")
+    text = render_report(columnar, tmp_path / "r2.html").read_text("utf-8")
+    assert columnar["format"] == "reconcile.plan/2" and "too_long 1, overwrite_not_approved 1" in text
 
 
 def test_gates_are_shown_above_the_changes(html):

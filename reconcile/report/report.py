@@ -97,7 +97,7 @@ def build_context(plan: dict, history: list[dict] | None = None, title: str | No
         "glance": glance(summary),
         "gates": plan.get("gates") or [],
         "breakdowns": _breakdowns(summary),
-        "blocked": blocked_sentences(summary.get("by_reason") or {}),
+        "blocked": blocked_sentences(summary.get("by_reason") or {}, data.get("also_blocked") or []),
         "bounce": _hard_bounce(data, summary),
         "routes": findings_by_route(data["findings"], summary, data.get("route_counts")),
         "rejects": _rejects(data, summary),
@@ -115,10 +115,19 @@ def plan_rows(plan: dict) -> dict[str, Any]:
     """The rows the report shows. A /2 plan is queried (capped samples + exact counts), never loaded whole;
     a plan held as lists (/1, or rows already loaded) is used as it is."""
     if not (isinstance(plan, Plan) and plan.get("format") == FORMAT and not any(k in plan for k in LAZY)):
+        changes = plan.get("changes") or []
+        also = Counter(
+            (c.get("reason"), other)
+            for c in changes
+            if c.get("status") == "blocked"
+            for other in (c.get("reasons") or [])
+            if other != c.get("reason")
+        )
         return {
-            "changes": plan.get("changes") or [],
+            "changes": changes,
             "findings": plan.get("findings") or [],
             "rejects": plan.get("rejects") or [],
+            "also_blocked": sorted((r, o, n) for (r, o), n in also.items()),
         }
     per_field = max(SAMPLE_PER_FIELD, SAMPLE_BOUNCE)
     by_kind = max(SAMPLE_PER_KIND, SAMPLE_BOUNCE)
@@ -158,6 +167,13 @@ def plan_rows(plan: dict) -> dict[str, Any]:
         ),
         "rejects": planfile.rows(plan, "rejects", limit=SAMPLE_REJECTS),
         "rejects_total": planfile.scalar(plan, "select count(*) from rejects"),
+        # (first reason, another reason, changes): what else holds a change its first reason names (SPEC §4: the
+        # first reason is given and the others listed) — a value waiting for Legal may be too long besides
+        "also_blocked": planfile.pairs(
+            plan,
+            "select reason, other, count(*) from (select reason, unnest(list_filter(reasons, lambda r: r <> reason)) as "
+            "other from changes where status = 'blocked' and len(reasons) > 1) group by all order by all",
+        ),
     }
 
 
@@ -291,17 +307,30 @@ def _breakdowns(summary: dict) -> list[dict[str, Any]]:
     return out
 
 
-def blocked_sentences(by_reason: dict[str, int]) -> list[dict[str, Any]]:
-    """One plain sentence per blocked reason, in BLOCKED_REASONS order, unknown reasons last."""
+def blocked_sentences(by_reason: dict[str, int], also: list[tuple] = ()) -> list[dict[str, Any]]:
+    """One plain sentence per blocked reason, in BLOCKED_REASONS order, unknown reasons last. `also`: (reason,
+    another reason, changes) — a change blocked for several reasons is counted under its first, and the sentence
+    says what else holds it (so "released when Legal approves" never promises what Legal alone cannot release)."""
     order = list(BLOCKED_REASONS) + sorted(set(by_reason) - set(BLOCKED_REASONS))
+    rank = {r: i for i, r in enumerate(order)}
+    others: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for reason, other, n in also:
+        others[reason].append((other, int(n)))
     out = []
     for reason in order:
         n = int(by_reason.get(reason) or 0)
         if not n:
             continue
         one, many, action = REASONS.get(reason, ("{n} change blocked", "{n} changes blocked", ""))
+        listed = sorted(others.get(reason, []), key=lambda o: (rank.get(o[0], len(rank)), o[0]))
         out.append(
-            {"reason": reason, "count": n, "text": (one if n == 1 else many).format(n=f"{n:,}"), "action": action}
+            {
+                "reason": reason,
+                "count": n,
+                "text": (one if n == 1 else many).format(n=f"{n:,}"),
+                "action": action,
+                "also": ", ".join(f"{other} {k:,}" for other, k in listed),
+            }
         )
     return out
 
