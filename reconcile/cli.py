@@ -653,8 +653,10 @@ def report(plan_path, out, reports_dir):
     if reports_dir:
         from .notebook.run import history_of, list_runs, since_last_run
 
-        history = history_of(reports_dir, before=plan["created_at"])
-        earlier = [b for b in list_runs(reports_dir) if b.created_at < plan["created_at"]]
+        # the plan's own run bundle (its folder) is this run, not an earlier one
+        own = Path(plan_path).resolve().parent
+        history = history_of(reports_dir, exclude=own, before=plan["created_at"])
+        earlier = [b for b in list_runs(reports_dir) if b.created_at < plan["created_at"] and b.path.resolve() != own]
         since = since_last_run(earlier[-1] if earlier else None)
     path = render_report(plan, out, history=history, since=since)
     click.echo(f"HTML report: {path}")

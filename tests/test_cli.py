@@ -320,12 +320,15 @@ def test_report_command_renders_trends_from_earlier_run_bundles(tmp_path):
     fixtures = Path(__file__).parent / "fixtures" / "handmade"
     reports = tmp_path / "reports"
     first = run_daily(snapshot_dir=fixtures, reports_dir=reports, run_date="2026-11-26")
+    second = run_daily(snapshot_dir=fixtures, reports_dir=reports, run_date="2026-11-27")
     result = CliRunner().invoke(
-        app, ["report", str(first.plan_path), "--out", str(tmp_path / "r.html"), "--reports-dir", str(reports)]
+        app, ["report", str(second.plan_path), "--out", str(tmp_path / "r.html"), "--reports-dir", str(reports)]
     )
     assert result.exit_code == 0, result.output
     html = (tmp_path / "r.html").read_text("utf-8")
-    assert "Trends" in html and first.plan_id[:12] in html
+    assert "Trends" in html and second.plan_id[:12] in html
+    # the reported plan's own bundle is this run, not an earlier one: two runs, the first labelled by its run date
+    assert "2 runs; the chart shows" in html and "2026-11-26" in html
 
 
 def test_report_with_a_reports_dir_that_does_not_exist_is_a_usage_error(tmp_path, run_cli):

@@ -82,6 +82,11 @@ def list_runs(reports_dir: str | Path = "reports") -> list[RunBundle]:
     return sorted(runs, key=lambda b: (b.created_at, b.run_id))
 
 
+def _run_date(run_id: str) -> str | None:
+    """The run date a `reconcile run` bundle is named by (YYYY-MM-DD-…); None for another folder name."""
+    return run_id[:10] if re.match(r"\d{4}-\d{2}-\d{2}(-|$)", run_id) else None
+
+
 def history_of(reports_dir: str | Path, exclude: str | Path | None = None, before: str | None = None) -> list[dict]:
     """Runs in reports_dir as render_report's history items ({"run_id", "created_at", "summary"}), oldest first.
 
@@ -89,7 +94,7 @@ def history_of(reports_dir: str | Path, exclude: str | Path | None = None, befor
     """
     skip = Path(exclude).resolve() if exclude else None
     return [
-        {"run_id": b.run_id, "created_at": b.created_at, "summary": b.summary}
+        {"run_id": b.run_id, "created_at": b.created_at, "summary": b.summary, "run_date": _run_date(b.run_id)}
         for b in list_runs(reports_dir)
         if b.path.resolve() != skip and (before is None or b.created_at <= before)
     ]

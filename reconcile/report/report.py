@@ -509,7 +509,8 @@ def collect_runs(plan: dict, history: list[dict]) -> list[dict]:
 
 def _trends(runs: list[dict]) -> dict[str, Any]:
     recent = runs[-TREND_RUNS:]
-    days = [str(r.get("created_at") or "")[:10] for r in recent]
+    # a run is labelled by its run date (a backfilled run's, not the day it was planned), else when it was planned
+    days = [str(r.get("run_date") or r.get("created_at") or "")[:10] for r in recent]
     labels = days if len(set(days)) == len(days) else [str(r.get("created_at") or "")[5:16] for r in recent]
     chart = (
         charts.line_chart(
