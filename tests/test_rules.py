@@ -1080,7 +1080,7 @@ READ_ONLY = [
                 L1,
                 route="CRM Admin",
                 at="2026-11-20T09:35:01Z",
-                evidence_rows=[("pardot", "pardot/prospects.csv", 1, "true")],
+                evidence_rows=[("sfdc", "sfdc/Lead.csv", 1, "false"), ("pardot", "pardot/prospects.csv", 1, "true")],
             )
         ],
     },
@@ -1099,8 +1099,9 @@ READ_ONLY = [
             finding(
                 "pardot_sync_gap",
                 L1,
-                evidence_rows=[("pardot", "pardot/prospects.csv", 1, "1")],
-                evidence_columns=["is_email_hard_bounced"],  # the column as the file names it
+                # SFDC's flag first (what the gap is against), then the Pardot row, its column as the file names it
+                evidence_rows=[("sfdc", "sfdc/Lead.csv", 1, "false"), ("pardot", "pardot/prospects.csv", 1, "1")],
+                evidence_columns=["pi__pardot_hard_bounced__c", "is_email_hard_bounced"],
             )
         ],
     },
@@ -1140,8 +1141,14 @@ READ_ONLY = [
             "contacts": [{"Id": contact_id(1), "Email": " Lead1@EXAMPLE.com"}],
         },
         "expect": [
-            finding(
-                "eligibility_mismatch", L1, route="CRM Admin", evidence_rows=[("sfdc", "sfdc/Lead.csv", 1, "true")]
+            finding(  # the Contact sharing the email is the formula's input no Lead column shows: cited too
+                "eligibility_mismatch",
+                L1,
+                route="CRM Admin",
+                evidence_rows=[
+                    ("sfdc", "sfdc/Lead.csv", 1, "true"),
+                    ("sfdc", "sfdc/Contact.csv", 1, " Lead1@EXAMPLE.com"),
+                ],
             ),
             finding("eligibility_mismatch", L2),
             finding("eligibility_mismatch", L3),

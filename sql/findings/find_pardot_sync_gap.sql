@@ -1,6 +1,7 @@
 -- Finding pardot_sync_gap: Pardot says hard-bounced, SFDC's pi__pardot_hard_bounced__c is false (the Pardot
 -- connector has not synced the bounce). Grain: one row per matched Pardot prospect row. Parameters: none.
--- The evidence names the column as the file does (snapshot_headers: v3/v4 exports call it is_email_hard_bounced).
+-- Evidence: the Lead's pi__pardot_hard_bounced__c as SFDC holds it, then the Pardot row, its column named as the file
+-- names it (snapshot_headers: v3/v4 exports call it is_email_hard_bounced).
 select
     'pardot_sync_gap' as kind,
     'Lead' as object,
@@ -9,6 +10,7 @@ select
         || 'connector has not synced the bounce. Check the Pardot connector sync queue.' as detail,
     iso_ts(p.bounced_at) as at,
     [
+        evidence('sfdc', l.file, l.row, 'pi__pardot_hard_bounced__c', cast(l.pardot_hard_bounced as varchar), null),
         evidence(
             'pardot', p.file, p.row, coalesce(h.header, 'isEmailHardBounced'), p.is_hard_bounced_raw, iso_ts(p.bounced_at)
         )
