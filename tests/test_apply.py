@@ -314,7 +314,10 @@ def test_session_expiry_stops_cleanly_and_a_rerun_with_a_new_session_resumes(org
     assert org.org.get("Lead", LEAD_E)["external_hard_bounced__c"] is False
     rows = audit_rows(plan_path)
     lead_rows = [r for r in rows if r["object"] == "Lead"]
-    assert {r["result"] for r in lead_rows} == {"pending"}  # announced, never answered
+    # announced, then the stop of the call they were in: its code, the run's message (no outcome: the rerun re-reads)
+    assert [r["result"] for r in lead_rows] == ["pending", "pending", "stopped", "stopped"]
+    assert {r["error_code"] for r in lead_rows if r["result"] == "stopped"} == {"INVALID_SESSION_ID"}
+    assert all("session expired" in r["message"] for r in lead_rows if r["result"] == "stopped")
     assert Counter(r["result"] for r in rows if r["object"] == "CampaignMember") == {"pending": 3, "applied": 3}
 
     org.org.renew_session()
@@ -328,9 +331,10 @@ def test_session_expiry_stops_cleanly_and_a_rerun_with_a_new_session_resumes(org
     rows = audit_rows(plan_path)
     for c in ready(plan_path):
         mine = [r["result"] for r in rows if (r["record_id"], r["field"]) == (c["record_id"], c["field"])]
-        # CampaignMember: pending, applied (run 1), already_applied (run 2); Lead: pending (run 1), pending, applied
+        # CampaignMember: pending, applied (run 1), already_applied (run 2); Lead: pending, stopped (run 1),
+        # pending, applied
         assert mine[0] == "pending" and mine.count("applied") == 1, (c["field"], mine)
-        assert set(mine) <= {"pending", "applied", "already_applied"}
+        assert set(mine) <= {"pending", "stopped", "applied", "already_applied"}
 
 
 def test_after_a_resumed_run_a_reapply_reports_already_applied(org, plans, tmp_path):
@@ -357,6 +361,10 @@ def test_request_limit_stops_cleanly_and_resumes_after_the_limit_resets(org, pla
     with pytest.raises(ApplyStopped, match="REQUEST_LIMIT_EXCEEDED"):
         do_apply(org, plan_path)
     assert requests_of(org, "PATCH")[-1]["status"] == 403
+    stopped = [r for r in audit_rows(plan_path) if r["result"] == "stopped"]
+    assert {(r["object"], r["error_code"]) for r in stopped} == {("Lead", "REQUEST_LIMIT_EXCEEDED")} and len(
+        stopped
+    ) == 2
     assert history(org) == [
         (CM_B, "Has_Replied__c"),
         (CM_B, "ReplyClassification__c"),

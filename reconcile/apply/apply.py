@@ -10,6 +10,7 @@ plan.undo_plan builds).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from urllib.parse import urlsplit
 from collections import Counter, defaultdict
@@ -443,8 +444,10 @@ def _write(
         changes_of[(c["object"], c["record_id"])].append(c)
     done = 0
     for obj, updates in sorted(by_object.items()):
+        in_flight: set[str] = set()  # records announced pending whose call has no answer recorded yet
 
-        def announce(ids, obj=obj):
+        def announce(ids, obj=obj, in_flight=in_flight):
+            in_flight.update(ids)
             audit.record(
                 con,
                 result.run_id,
@@ -453,8 +456,9 @@ def _write(
                 [_outcome(c, "pending") for r in ids for c in changes_of[(obj, r)]],
             )
 
-        def submitted(job_id, ids, obj=obj):  # durable before the job's data is even uploaded: a rerun asks for
-            audit.record(  # this job's results (_resume_bulk_jobs) instead of sending its records again
+        def submitted(job_id, ids, obj=obj, in_flight=in_flight):  # durable before the job's data is even uploaded: a
+            in_flight.difference_update(ids)  # rerun asks for this job's results (_resume_bulk_jobs) instead of
+            audit.record(  # sending its records again
                 con,
                 result.run_id,
                 plan["plan_id"],
@@ -466,7 +470,10 @@ def _write(
                 ],
             )
 
-        def abandoned(job_id, ids, note, obj=obj):  # a job given up after its upload or close failed
+        def abandoned(
+            job_id, ids, note, obj=obj, in_flight=in_flight
+        ):  # a job given up after its upload or close failed
+            in_flight.difference_update(ids)
             audit.record(
                 con,
                 result.run_id,
@@ -489,6 +496,18 @@ def _write(
             )
         except ApplyStopped as e:
             result.stopped = str(e)
+            code = re.search(r"\b(INVALID_SESSION_ID|REQUEST_LIMIT_EXCEEDED)\b", str(e))
+            audit.record(  # the stopped run's audit says what became of the call it stopped at
+                con,
+                result.run_id,
+                plan["plan_id"],
+                approver,
+                [
+                    _outcome(c, "stopped", code and code.group(1), f"no answer recorded: {e}")
+                    for r in sorted(in_flight)
+                    for c in changes_of[(obj, r)]
+                ],
+            )
             raise
         rows = []
         for rid, (ok, code, message) in sorted(answers.items()):

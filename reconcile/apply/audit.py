@@ -6,7 +6,9 @@ and records what really happened, so nothing is written twice and no row is lost
 after it is closed, maybe long after: right after Salesforce creates it (before any data is sent) each of its
 changes gets a 'submitted' row carrying the `job_id`, so a rerun asks Salesforce for that job's results instead of
 re-reading values the job may not have written yet. A job given up because its upload or close failed gets an
-'abandoned' row per change (its `job_id`, and whether it was aborted) before the changes are sent in a new job.
+'abandoned' row per change (its `job_id`, and whether it was aborted) before the changes are sent in a new job. A
+run that stops cleanly (exit 3: session expired, API limit, no answer to a write) gives each change of the call it
+stopped at a 'stopped' row with the error code: not an outcome — the next run re-reads those changes as for a kill.
 
 Tamper evidence: each row carries `prev_hash` (the row_hash of the row before it, in seq order) and
 `row_hash` = sha256(prev_hash + its own content), so an UPDATE breaks that row's hash and a DELETE or an
@@ -205,13 +207,18 @@ def record(con, run_id: str, plan_id: str, approver: str, rows: list[dict]) -> N
         con.unregister("audit_batch")
 
 
+# Results that are not an outcome: a change announced before its call (pending), sent in a Bulk job (submitted),
+# given up with one (abandoned), or in flight when the run stopped cleanly (stopped: session expired, API limit, no
+# answer to a write — recorded so the stopped run's audit says so; the next run re-reads the change as for a kill).
+OPEN_RESULTS = ["pending", "submitted", "abandoned", "stopped"]
+
+
 def pending_without_outcome(con, plan_id: str) -> set[tuple[str, str, str]]:
-    """Changes a killed run announced (pending, or submitted in a Bulk job, or abandoned with one) but never recorded an
-    outcome for."""
+    """Changes a killed or stopped run announced (OPEN_RESULTS) but never recorded an outcome for."""
     rows = con.execute(
         "select object, record_id, field from audit where plan_id = ? group by all "
-        "having arg_max(result, seq) in ('pending', 'submitted', 'abandoned')",
-        [plan_id],
+        "having list_contains(?, arg_max(result, seq))",
+        [plan_id, OPEN_RESULTS],
     ).fetchall()
     return {tuple(r) for r in rows}
 
@@ -225,13 +232,13 @@ def submitted_jobs(con, plan_id: str) -> dict[tuple[str, str], set[tuple[str, st
     if not _has_job_id(con):
         return {}
     rows = con.execute(
-        "with open_changes as (select object, record_id, field, max(seq) filter (where result not in "
-        "('pending', 'submitted', 'abandoned')) as settled_seq from audit where plan_id = ? group by all "
-        "having arg_max(result, seq) in ('pending', 'submitted', 'abandoned')) "
+        "with open_changes as (select object, record_id, field, max(seq) filter (where not list_contains($open, "
+        "result)) as settled_seq from audit where plan_id = $plan group by all "
+        "having list_contains($open, arg_max(result, seq))) "
         "select a.object, a.record_id, a.field, a.job_id from audit a join open_changes o "
         "on a.object = o.object and a.record_id = o.record_id and a.field = o.field "
-        "where a.plan_id = ? and a.result = 'submitted' and a.seq > coalesce(o.settled_seq, 0) order by a.seq",
-        [plan_id, plan_id],
+        "where a.plan_id = $plan and a.result = 'submitted' and a.seq > coalesce(o.settled_seq, 0) order by a.seq",
+        {"plan": plan_id, "open": OPEN_RESULTS},
     ).fetchall()
     jobs: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
     for obj, rid, fld, job_id in rows:
