@@ -319,7 +319,7 @@ def test_report_command_renders_trends_from_earlier_run_bundles(tmp_path):
 
     fixtures = Path(__file__).parent / "fixtures" / "handmade"
     reports = tmp_path / "reports"
-    first = run_daily(snapshot_dir=fixtures, reports_dir=reports, run_date="2026-11-26")
+    run_daily(snapshot_dir=fixtures, reports_dir=reports, run_date="2026-11-26")
     second = run_daily(snapshot_dir=fixtures, reports_dir=reports, run_date="2026-11-27")
     result = CliRunner().invoke(
         app, ["report", str(second.plan_path), "--out", str(tmp_path / "r.html"), "--reports-dir", str(reports)]
