@@ -164,7 +164,7 @@ def approve(
                 raise ApprovalError(f"Record id '{r}' is not a Salesforce id (15 or 18 characters).")
             records.append(rid)
         fields = _resolve_fields(plan, release_fields) or []
-        _check_releases(plan, fields, records)
+        _check_releases(plan, fields, records, scope)
         releases.append({"fields": fields, "records": sorted(records), "reason": release_reason.strip()})
     _check_scope(plan, scope, releases)
     entry = {
@@ -342,9 +342,10 @@ def _check_scope(plan: dict, scope: list[str] | None, releases: list[dict]) -> N
         )
 
 
-def _check_releases(plan: dict, fields: list[str], records: list[str]) -> None:
-    """Every field and record named in a release must release at least one change, or the approval is refused
-    saying why (a release that releases nothing silently is a misunderstanding waiting to happen)."""
+def _check_releases(plan: dict, fields: list[str], records: list[str], scope: list[str] | None = None) -> None:
+    """Every field and record named in a release must release at least one change the approval's scope (--fields)
+    covers, or the approval is refused saying why (a release that releases nothing silently is a misunderstanding
+    waiting to happen)."""
     for what, named, key in (("field", fields, "object || '.' || field"), ("record", records, "record_id")):
         for name in named:  # enrichment changes are what a release is about: a ready fill may meet a live value
             candidates = planfile.rows(  # queried: a plan's changes are never loaded whole
@@ -354,14 +355,19 @@ def _check_releases(plan: dict, fields: list[str], records: list[str]) -> None:
                 [name, RELEASABLE],
                 columns=("object", "record_id", "field", "rule", "reasons"),
             )
-            if any(set(c.get("reasons") or []) <= {RELEASABLE} for c in candidates):
+            outside = [c for c in candidates if scope is not None and f"{c['object']}.{c['field']}" not in scope]
+            inside = [c for c in candidates if c not in outside]
+            if any(set(c.get("reasons") or []) <= {RELEASABLE} for c in inside):
                 continue
             if not candidates:
                 why = f"no change of {what} {name} is an enrichment fill or an overwrite candidate ({RELEASABLE})"
+            elif not inside:
+                keys = sorted({f"{c['object']}.{c['field']}" for c in outside})
+                why = f"its changes are on {', '.join(keys)}, outside the approval's --fields ({', '.join(scope)})"
             else:
-                others = sorted({r for c in candidates for r in c["reasons"] if r != RELEASABLE})
+                others = sorted({r for c in inside for r in c["reasons"] if r != RELEASABLE})
                 why = (
-                    f"its {len(candidates)} enrichment change(s) are blocked for {', '.join(others)}, "
+                    f"its {len(inside)} enrichment change(s) are also blocked for {', '.join(others)}, "
                     "which no approval releases"
                 )
             raise ApprovalError(f"--release-{what} {name} releases nothing: {why}. Drop it from the approval.")

@@ -407,6 +407,23 @@ def test_overwrite_release_needs_a_reason(org, plans, tmp_path):
         approve(plan_path, by="Ana Admin", release_records=["nope"], release_reason="x")
 
 
+def test_a_release_outside_the_approved_fields_releases_nothing_and_is_refused(plans, tmp_path):
+    # LEAD_F's overwrite candidate is its company_description__c: an approval of other fields cannot release it
+    plan_path = plans.copy(tmp_path, "enrich")
+    pol = plans.policy("enrich")
+    other = sorted(
+        f"{c['object']}.{c['field']}"
+        for c in load_plan(plan_path)["changes"]
+        if c["field"] not in ("company_description__c", "Industry")
+    )[0]
+    with pytest.raises(ApprovalError) as e:
+        approve(plan_path, by="Ana Admin", fields=[other], release_records=[LEAD_F], release_reason="x", policy=pol)
+    assert f"--release-record {LEAD_F} releases nothing: its changes are on " in str(e.value)
+    assert f"outside the approval's --fields ({other})" in str(e.value)
+    assert not approval_path(plan_path).exists()
+    approve(plan_path, by="Ana Admin", release_records=[LEAD_F], release_reason="x", policy=pol)  # all fields: fine
+
+
 def test_a_release_reason_without_a_field_or_record_to_release_is_refused(plans, tmp_path):
     """A reason that names nothing to release would leave the overwrite candidates blocked while the approver
     believes them released."""
