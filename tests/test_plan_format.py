@@ -451,6 +451,7 @@ def test_explain_prints_changes_findings_and_source_rows(built, plan, run_cli):
   finding pardot_sync_gap → CRM Admin
     Pardot prospect 51234567 is hard-bounced but pi__pardot_hard_bounced__c is false: the Pardot connector has not \
 synced the bounce. Check the Pardot connector sync queue.
+    evidence: sfdc sfdc/Lead.csv row 1 pi__pardot_hard_bounced__c = 'false'
     evidence: pardot pardot/prospects.csv row 1 isEmailHardBounced = 'true' at 2026-11-20T09:35:01Z
 """
     )
