@@ -474,9 +474,11 @@ class Client:
         if on_created:
             on_created(job_id)
         step = "upload"
-        try:
+        try:  # three HTTP requests in one unit (_retrying counted the create): each is one the org counts
+            self.requests_made += 1
             bulk.upload_job_data(job_id, data)
             step = "close"
+            self.requests_made += 1
             bulk.close_job(job_id)
         except (SFError, requests.RequestException) as e:
             if step == "close" and self._closed_after_all(sobject, job_id, e):

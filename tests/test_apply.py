@@ -666,8 +666,11 @@ def test_large_plans_go_through_bulk_api_and_results_join_back_by_id(org, plans,
     plan_path, pol = prepared(org, plans, tmp_path, "bulk")  # 54 leads > bulk_threshold 50
     changes = ready(plan_path)
     assert {c["field"] for c in changes} == {"external_hard_bounced__c", "company_description__c", "Industry"}
+    start = len(org.org.request_log)
     res = do_apply(org, plan_path, policy=pol)
     assert res.counts == {"applied": len(changes)}
+    # the API requests apply reports are the org's: a job's create, upload and close are three
+    assert res.requests == len(org.org.request_log) - start
     assert requests_of(org, "POST", "/jobs/ingest")
     assert requests_of(org, "PUT", "/batches")
     assert not collection_patches(org)
