@@ -89,8 +89,7 @@ class Group(click.Group):
 
     def format_epilog(self, ctx, formatter):
         super().format_epilog(ctx, formatter)
-        if ctx.parent is None:
-            _exit_codes(ctx, formatter, True)
+        _exit_codes(ctx, formatter, ctx.parent is None)  # a sub-group's commands never stop on a Salesforce limit
 
     def invoke(self, ctx):
         try:

@@ -52,7 +52,7 @@ RESUMABLE = {
 }  # they talk to Salesforce: a session or API limit may stop them
 
 
-@pytest.mark.parametrize("name", [n for n, _ in COMMANDS] + [""])
+@pytest.mark.parametrize("name", [n for n, _ in COMMANDS] + [""] + GROUPS)
 def test_every_command_help_states_its_exit_codes(name):
     """README's exit codes, where a person looks first: 0, 1, 2, and 3 (rerun to resume) for the commands whose
     Salesforce calls can stop cleanly."""
