@@ -2,6 +2,7 @@
 
 import errno
 import json
+import tomllib
 from pathlib import Path
 
 
@@ -111,9 +112,18 @@ DUCKDB_LOCK_HELD = "Could not set lock on file"  # another process holds the fil
 DUCKDB_DISK_FULL = "No space left on device"  # strerror(ENOSPC), as DuckDB's IO errors quote it
 
 
-def not_utf8(raw: bytes, e: UnicodeDecodeError) -> str:
-    """Why a small text file (a policy, a manifest) did not decode as UTF-8, for an error that says save it as UTF-8."""
-    return "UTF-16, as Windows Notepad saves Unicode" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else str(e)
+def read_toml(raw: bytes, name: str, cls: type[ReconcileError], fix: str) -> dict:
+    """A small TOML file of the user's (a policy, a manifest) from its bytes, a byte-order mark allowed; `cls` naming
+    `name` when it is not UTF-8 (UTF-16 is said as such: Windows Notepad saves "Unicode" so) or not TOML (`fix`)."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        why = "UTF-16, as Windows Notepad saves Unicode" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else str(e)
+        raise cls(f"{name} is not UTF-8 text ({why}). Save it as UTF-8 and rerun.") from e
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise cls(f"{name} is not valid TOML: {e}. {fix}") from e
 
 
 def refuse_not_duckdb(path, cls: type[ReconcileError] = ReconcileError) -> None:

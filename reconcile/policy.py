@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .ingest.contract import CLAY_COLUMNS, CLAY_KEYS
-from .errors import PolicyError, not_utf8, toml_value
+from .errors import PolicyError, read_toml, toml_value
 
 if TYPE_CHECKING:
     from .destinations import NotifySettings
@@ -225,16 +225,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
         raw = p.read_bytes()
     except OSError as e:
         raise PolicyError(f"Policy file '{p}' cannot be read ({e.strerror}). Pass an existing file to --policy.") from e
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise PolicyError(
-            f"Policy file '{p}' is not UTF-8 text ({not_utf8(raw, e)}). Save it as UTF-8 and rerun."
-        ) from e
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise PolicyError(f"Policy file '{p}' is not valid TOML: {e}. Fix the syntax and rerun.") from e
+    doc = read_toml(raw, f"Policy file '{p}'", PolicyError, "Fix the syntax and rerun.")
     return _parse(doc, str(p), "sha256:" + hashlib.sha256(raw).hexdigest())
 
 

@@ -17,7 +17,6 @@ import json
 import mmap
 import os
 import re
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -28,7 +27,7 @@ import duckdb
 from . import damaged
 from ..clock import iso, parse_utc
 from .contract import CLAY_IDENTITY, PARSERS, SYSTEMS, TYPES, Column, Source, sources
-from ..errors import ReconcileError, SnapshotError, not_utf8, toml_value
+from ..errors import ReconcileError, SnapshotError, read_toml, toml_value
 from ..files import release_cached_pages
 from ..ids import correct_ids
 from .damaged import LENIENT_HINT
@@ -187,17 +186,7 @@ def read_manifest(root: Path) -> dict:
     path = root / "manifest.toml"
     if not path.exists():
         return {}
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise SnapshotError(
-            f"Snapshot 'manifest.toml' is not UTF-8 text ({not_utf8(raw, e)}). Save it as UTF-8 and rerun."
-        ) from e
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise SnapshotError(f"Snapshot 'manifest.toml' is not valid TOML: {e}. Fix it or delete it.") from e
+    doc = read_toml(path.read_bytes(), "Snapshot 'manifest.toml'", SnapshotError, "Fix it or delete it.")
     check_manifest(doc)
     return doc
 
