@@ -72,8 +72,22 @@ def _exit_codes(ctx, formatter, resumable: bool) -> None:
         formatter.write_text(EXIT_CODES + (STOPPED if resumable else "") + ".")
 
 
+def _late_debug(ctx, param, value) -> None:
+    """`reconcile plan … --debug`: the flag where people put it, after the command, means what it means before it."""
+    if value:
+        ctx.ensure_object(dict)["debug"] = True
+
+
 class Command(click.Command):
-    """Every command's --help ends with its exit codes."""
+    """Every command's --help ends with its exit codes; every command takes --debug after it too (hidden: the
+    top-level option is the documented place)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not any(p.name == "debug" for p in self.params):
+            self.params.append(
+                click.Option(["--debug"], is_flag=True, hidden=True, expose_value=False, callback=_late_debug)
+            )
 
     def format_epilog(self, ctx, formatter):
         super().format_epilog(ctx, formatter)

@@ -103,7 +103,7 @@ def test_readme_command_table_lists_every_option_and_choice(name):
     synopsis = _table_synopsis(name)
     cmd = dict(COMMANDS)[name]
     for param in cmd.params:
-        if not isinstance(param, click.Option) or param.name == "help":
+        if not isinstance(param, click.Option) or param.name == "help" or param.hidden:  # --help does not show it
             continue
         flag = max(param.opts, key=len)
         assert re.search(rf"\[?{re.escape(flag)}\b", synopsis), f"`reconcile {name}` row lacks {flag}: {synopsis}"
@@ -861,3 +861,12 @@ def test_run_checks_its_snapshot_and_credentials_before_it_starts_a_bundle(tmp_p
     result = run_cli("run", "--pull", "--snapshot", HANDMADE, "--reports-dir", reports)
     assert result.exit_code == 1 and result.stderr.startswith("Error: ") and "SF_" in result.stderr, result.stderr
     assert not reports.exists() or list(reports.iterdir()) == []
+
+
+def test_debug_after_the_command_shows_the_traceback_as_before_it(tmp_path, run_cli):
+    before = run_cli("--debug", "plan", tmp_path / "nosuch", "--out", tmp_path / "p.json")
+    after = run_cli("plan", tmp_path / "nosuch", "--out", tmp_path / "p.json", "--debug")
+    plain = run_cli("plan", tmp_path / "nosuch", "--out", tmp_path / "p.json")
+    assert before.exit_code == after.exit_code == plain.exit_code == 1
+    assert "Traceback" in before.stderr and "Traceback" in after.stderr and "Traceback" not in plain.stderr
+    assert after.stderr.splitlines()[-1] == plain.stderr.splitlines()[-1]
