@@ -264,7 +264,12 @@ def explain(record_id, plan_path, as_json):
     help="Demo leads, the scenario catalogue (37 leads) included: at least 37.",
 )
 @click.option("--no-apply", is_flag=True, help="Stop after the plan and report (nothing written to the sandbox).")
-def demo(workdir, leads, no_apply):
+@click.option(
+    "--data-only",
+    is_flag=True,
+    help="Only write the demo snapshot (WORKDIR/snapshot) to plan from yourself: no org, no plan.",
+)
+def demo(workdir, leads, no_apply, data_only):
     """Run the whole day on demo data against a local sandbox org — no setup, no credentials.
 
     Generates a realistic snapshot (every rule case of the spec plus real-world data problems), starts the
@@ -275,10 +280,14 @@ def demo(workdir, leads, no_apply):
     Examples:
       reconcile demo --workdir demo
       reconcile demo --leads 200000 --no-apply   # a bigger day, plan and report only
+      reconcile demo --workdir try --data-only   # only try/snapshot, to plan from yourself
     """
     from .console import out, plan_summary_text
-    from .demo import run_demo
+    from .demo import run_demo, write_demo_snapshot
 
+    if data_only:
+        out.print(f"Demo snapshot ({leads} leads, every scenario of the spec): {write_demo_snapshot(workdir, leads)}")
+        return
     r = run_demo(workdir, leads=leads, apply=not no_apply, say=lambda m: out.print(f"[dim]{m}[/dim]"))
     plan_summary_text(r.plan)
     if not no_apply:

@@ -55,6 +55,16 @@ def clear_workdir(work: Path) -> None:
     (work / DEMO_MARK).write_text("made by `reconcile demo`: the next demo run replaces this folder\n", "utf-8")
 
 
+def write_demo_snapshot(workdir: str | Path = "demo", leads: int = 200, seed: int = 7) -> Path:
+    """Only the demo snapshot (`demo --data-only`), in WORKDIR/snapshot: what `run_demo` plans from, no org."""
+    from .demo_data import generate_snapshot
+
+    work = Path(workdir)
+    clear_workdir(work)
+    generate_snapshot(work / "snapshot", leads=leads, seed=seed, taken_at=iso())
+    return work / "snapshot"
+
+
 def run_demo(
     workdir: str | Path = "demo", leads: int = 200, seed: int = 7, apply: bool = True, say=print
 ) -> DemoResult:

@@ -870,3 +870,10 @@ def test_debug_after_the_command_shows_the_traceback_as_before_it(tmp_path, run_
     assert before.exit_code == after.exit_code == plain.exit_code == 1
     assert "Traceback" in before.stderr and "Traceback" in after.stderr and "Traceback" not in plain.stderr
     assert after.stderr.splitlines()[-1] == plain.stderr.splitlines()[-1]
+
+
+def test_demo_data_only_writes_the_snapshot_and_nothing_else(tmp_path, run_cli):
+    result = run_cli("demo", "--workdir", tmp_path / "d", "--leads", 40, "--data-only")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [".reconcile-demo", "snapshot"]
+    assert run_cli("plan", tmp_path / "d" / "snapshot", "--out", tmp_path / "p.json").exit_code == 0
