@@ -359,7 +359,8 @@ def approve(
         click.echo(f"The approval of the plan built before it at this path was kept as {a['set_aside']}.")
     from .plan import load_plan
 
-    if not load_plan(plan_path)["summary"]["changes"]["ready"] and not a.get("overwrite_releases"):
+    # the manifest only: approve has just verified the plan and its data files
+    if not load_plan(plan_path, verify=False)["summary"]["changes"]["ready"] and not a.get("overwrite_releases"):
         click.echo("Note: the plan has no ready changes, so apply will write nothing.")
 
 

@@ -47,9 +47,14 @@ class ApplyError(ReconcileError):
 
 
 class ApplyStopped(ApplyError):
-    """Apply stopped cleanly (session expired, API limit reached); rerun to resume."""
+    """Apply stopped cleanly (session expired, API limit reached); rerun to resume. `code`: Salesforce's error code
+    when it gave one (INVALID_SESSION_ID, REQUEST_LIMIT_EXCEEDED), for the audit rows of the call it stopped at."""
 
     exit_code = 3
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code
 
 
 class SandboxError(ReconcileError):

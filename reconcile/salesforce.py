@@ -272,7 +272,7 @@ class Client:
                         continue
                     raise self._session_ended() from e
                 if kind == STOP:
-                    raise ApplyStopped(REQUEST_LIMIT) from e
+                    raise ApplyStopped(REQUEST_LIMIT, "REQUEST_LIMIT_EXCEEDED") from e
                 if kind == RETRY and attempt < self.max_attempts:
                     self._pause(attempt)
                     continue
@@ -306,7 +306,8 @@ class Client:
                 raise
             raise ApplyStopped(
                 f"The Salesforce session expired and logging in again failed: {e} Nothing was lost: "
-                "rerun the same command to resume once the login works."
+                "rerun the same command to resume once the login works.",
+                "INVALID_SESSION_ID",
             ) from None
         self.reauths += 1
         return True
@@ -327,11 +328,13 @@ class Client:
         if self.flow == "session":
             return ApplyStopped(
                 "Salesforce session expired during the run (INVALID_SESSION_ID). Nothing was lost: "
-                f"refresh the session ({var}) and rerun the same command to resume."
+                f"refresh the session ({var}) and rerun the same command to resume.",
+                "INVALID_SESSION_ID",
             )
         return ApplyStopped(
             "Salesforce session expired again right after logging in again (INVALID_SESSION_ID). "
-            "Nothing was lost: rerun the same command to resume."
+            "Nothing was lost: rerun the same command to resume.",
+            "INVALID_SESSION_ID",
         )
 
     def _may_retry(self, e: requests.RequestException, safe: bool, attempt: int) -> bool:

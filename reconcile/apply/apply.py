@@ -10,7 +10,6 @@ plan.undo_plan builds).
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from urllib.parse import urlsplit
 from collections import Counter, defaultdict
@@ -496,14 +495,13 @@ def _write(
             )
         except ApplyStopped as e:
             result.stopped = str(e)
-            code = re.search(r"\b(INVALID_SESSION_ID|REQUEST_LIMIT_EXCEEDED)\b", str(e))
             audit.record(  # the stopped run's audit says what became of the call it stopped at
                 con,
                 result.run_id,
                 plan["plan_id"],
                 approver,
                 [
-                    _outcome(c, "stopped", code and code.group(1), f"no answer recorded: {e}")
+                    _outcome(c, "stopped", e.code, f"no answer recorded: {e}")
                     for r in sorted(in_flight)
                     for c in changes_of[(obj, r)]
                 ],
