@@ -29,6 +29,7 @@ from .sql import (
     effective_memory_limit,
     input_size,
     load_macros,
+    plan_write_memory_limit,
     run_audits,
     run_model,
     run_models,
@@ -279,6 +280,9 @@ def build_plan(
                 snap = build(con, snapshot_dir, pol, lenient=lenient, progress=progress, spill=spill)
                 if progress:
                     progress("writing plan")
+                if effective_memory_limit(memory_limit) is None:  # the models' working tables are gone: sorting
+                    # the changes with their evidence gets a larger share (sql.plan_write_memory_limit)
+                    con.execute(f"set memory_limit = '{plan_write_memory_limit(build_limit)}'")
                 if columnar:
                     plan = planmod.assemble_files(con, snap, pol, out_path, parts)
                 else:

@@ -317,6 +317,60 @@ def test_default_memory_limit_grows_with_a_large_snapshot_up_to_a_third_of_avail
     assert default_memory_limit(meminfo, input_bytes=input_bytes) == limit
 
 
+@pytest.mark.parametrize(
+    "available_kb, build_limit, limit",
+    [
+        (24_000_000, "1024MB", "1536MB"),  # this machine: 1/16 is 1430 MB, below the 1.5 GB floor
+        (48_000_000, "1953MB", "2929MB"),  # 1/16 of 48 GB (kB of 1024 bytes)
+        (24_000_000, "5493MB", "5493MB"),  # a large snapshot's build limit is larger: kept
+        (24_000_000, "2GiB", "2GiB"),
+        (200_000_000, "4096MB", "6144MB"),  # never more than 6 GB
+    ],
+)
+def test_the_plan_is_written_under_a_larger_share_than_the_build_when_no_limit_is_given(
+    tmp_path, available_kb, build_limit, limit
+):
+    from reconcile.sql import plan_write_memory_limit
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(f"MemTotal:       {available_kb * 2} kB\nMemAvailable:   {available_kb} kB\n", "ascii")
+    assert plan_write_memory_limit(build_limit, meminfo) == limit
+
+
+def test_the_plan_files_are_written_under_the_write_limit_by_default_and_under_a_given_limit_otherwise(
+    tmp_path, monkeypatch
+):
+    """Writing the plan's files sorts every change with its evidence: without a limit it gets the write share
+    (sql.plan_write_memory_limit); --memory-limit or RECONCILE_MEMORY_LIMIT bound it as they bound the build."""
+    import duckdb
+
+    from reconcile import build, planfile
+
+    _connections_seen(monkeypatch)
+    monkeypatch.setattr(build, "plan_write_memory_limit", lambda build_limit: f"{int(build_limit[:-2]) + 111}MB")
+    limits = []
+    real = planfile.write_parts
+    monkeypatch.setattr(
+        planfile,
+        "write_parts",
+        lambda con, *a, **kw: (
+            limits.append(con.execute("select current_setting('memory_limit')").fetchone()[0]) or real(con, *a, **kw)
+        ),
+    )
+    generate_snapshot(tmp_path / "snap", leads=60)
+    build_plan(tmp_path / "snap", out=tmp_path / "a" / "plan.json", exports=False)
+    build_plan(tmp_path / "snap", out=tmp_path / "b" / "plan.json", exports=False, memory_limit="300MB")
+    monkeypatch.setenv("RECONCILE_MEMORY_LIMIT", "400MB")
+    build_plan(tmp_path / "snap", out=tmp_path / "c" / "plan.json", exports=False)
+
+    def shown(size):  # the setting as DuckDB prints it
+        con = duckdb.connect()
+        con.execute(f"set memory_limit = '{size}'")
+        return con.execute("select current_setting('memory_limit')").fetchone()[0]
+
+    assert limits == [shown("888MB"), shown("300MB"), shown("400MB")]
+
+
 def test_input_size_weighs_parquet_as_the_csv_it_replaces(tmp_path):
     (tmp_path / "Lead.csv").write_bytes(b"x" * 1000)
     (tmp_path / "Lead.parquet").write_bytes(b"x" * 1000)
