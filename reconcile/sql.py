@@ -191,8 +191,11 @@ PLAN_WRITE_MIN_MB, PLAN_WRITE_MAX_MB = 1536, 6144
 
 def plan_write_memory_limit(build_limit: str, meminfo: str | Path = "/proc/meminfo") -> str:
     """The memory limit for writing the plan's files when no limit was given: PLAN_WRITE_SHARE of the available
-    memory (between 1.5 GB and 6 GB), or the build's own limit if that is larger."""
-    share = min(max(int(_available(meminfo) * PLAN_WRITE_SHARE / 2**20), PLAN_WRITE_MIN_MB), PLAN_WRITE_MAX_MB)
+    memory (between 1.5 GB and 6 GB, never more than DEFAULT_MEMORY_CAP of it: a small machine), or the build's own
+    limit if that is larger."""
+    available = _available(meminfo)
+    share = min(max(int(available * PLAN_WRITE_SHARE / 2**20), PLAN_WRITE_MIN_MB), PLAN_WRITE_MAX_MB)
+    share = min(share, int(available * DEFAULT_MEMORY_CAP / 2**20))
     return build_limit if size_bytes(build_limit) >= size_bytes(f"{share}MB") else f"{share}MB"
 
 

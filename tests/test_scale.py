@@ -325,6 +325,8 @@ def test_default_memory_limit_grows_with_a_large_snapshot_up_to_a_third_of_avail
         (24_000_000, "5493MB", "5493MB"),  # a large snapshot's build limit is larger: kept
         (24_000_000, "2GiB", "2GiB"),
         (200_000_000, "4096MB", "6144MB"),  # never more than 6 GB
+        (3_000_000, "1024MB", "1024MB"),  # a small machine: a third of 3 GB is under the build's own limit
+        (4_000_000, "1024MB", "1302MB"),  # a third of 4 GB, not the 1.5 GB floor
     ],
 )
 def test_the_plan_is_written_under_a_larger_share_than_the_build_when_no_limit_is_given(
