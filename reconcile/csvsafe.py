@@ -43,9 +43,32 @@ class _SafeDictWriter(csv.DictWriter):
             self.writerow(r)
 
 
+class LineWriter:
+    """csv.writer rows ending in "\n" that still quote a field holding a carriage return. Python's csv quotes a field
+    for the characters of its line terminator only, so with "\n" a lone "\r" went out bare and split the row for
+    every reader (Python's csv, DuckDB, spreadsheets). A row with one is written with every field quoted; every other
+    row is written as before."""
+
+    def __init__(self, fh):
+        self._plain = csv.writer(fh, lineterminator="\n")
+        self._quoted = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, values):
+        values = list(values)
+        carriage = any(isinstance(v, str) and "\r" in v for v in values)
+        return (self._quoted if carriage else self._plain).writerow(values)
+
+    def writerows(self, rows):
+        for values in rows:
+            self.writerow(values)
+
+
 def writer(buf, columns) -> csv.DictWriter:
-    """A csv.DictWriter (header from `columns`, extra keys ignored) whose cells go through `cell`."""
-    return _SafeDictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    """A csv.DictWriter (header from `columns`, extra keys ignored) whose cells go through `cell` (rows written by
+    LineWriter)."""
+    w = _SafeDictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    w.writer = LineWriter(buf)
+    return w
 
 
 def row(values) -> list:

@@ -8,14 +8,13 @@ temporary file beside the target that replaces it only when it is complete.
 
 from __future__ import annotations
 
-import csv
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .build import refuse_in_source_folder, staged
-from .csvsafe import cell
+from .csvsafe import LineWriter, cell
 from .errors import PolicyError, SnapshotError, toml_value
 from .files import as_text, refuse_folder
 from .ids import id18
@@ -87,7 +86,7 @@ def export_members(snapshot_dir: str | Path, campaign_id: str, out: str | Path, 
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                w = csv.writer(fh, lineterminator="\n")
+                w = LineWriter(fh)
                 w.writerow([cell(n) for n in names])
                 n = 0
                 while batch := cur.fetchmany(BATCH):

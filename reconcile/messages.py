@@ -6,14 +6,13 @@ Google Chat shape, Jira ADF for Cloud and wiki markup for Data Center). No secre
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 import os
 import re
 from collections import Counter
 
-from .csvsafe import cell as safe_cell  # formula injection neutralised (shared helper)
+from .csvsafe import LineWriter, cell as safe_cell  # formula injection neutralised (shared helper)
 
 SF_OBJECTS = {"Lead", "CampaignMember", "Contact", "Campaign"}
 
@@ -45,7 +44,7 @@ def instance_url(configured: str | None) -> str | None:
 
 def to_csv(rows: list[dict], columns: tuple[str, ...]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = LineWriter(buf)
     w.writerow(columns)
     for r in rows:
         w.writerow(["" if r.get(c) is None else safe_cell(r.get(c)) for c in columns])

@@ -80,6 +80,31 @@ def test_the_export_comes_back_as_a_clay_export_and_matches_every_row_without_fi
     assert plan["findings"] == [] and plan["changes"] == []
 
 
+def test_a_carriage_return_in_a_value_stays_inside_its_quoted_field_and_comes_back(tmp_path):
+    """Python's csv quotes a field only for the characters of its line terminator ("\\n" here): a value starting with
+    or holding a lone carriage return went out bare ('\\r…) and split its row for every reader (found by an audit:
+    12 rows read back from 11). The row is quoted now, and the file still comes back without a change or finding."""
+    leads = [lead(1, Company="mid\rline", company_description__c="\rCR start"), lead(2, Company="plain")]
+    snap = write_snapshot(
+        tmp_path,
+        {
+            "sfdc/Lead.csv": csv_text(LEAD_ALL, leads, quote_all=True),  # the carriage returns inside quotes
+            "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, [member(1, 1), member(2, 2)]),
+            "sfdc/Contact.csv": csv_text(CONTACT_HEADER, [{"Id": contact_id(1), "Email": "customer@example.com"}]),
+        },
+    )
+    out = snap / "clay" / "campaign-members.csv"
+    result = CliRunner().invoke(app, ["export-members", str(snap), "--campaign", campaign_id(1), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["CampaignMemberId"] for r in rows] == [member_id(1), member_id(2)]
+    assert rows[0]["Company"] == "mid\rline" and rows[0]["Company Description"] == "'\rCR start"
+    plan = plan_in(snap, tmp_path / "out")
+    assert plan["summary"]["inputs"]["files"][0]["staged"] == 2
+    assert plan["findings"] == [] and plan["changes"] == []
+
+
 def test_a_policy_column_name_that_collides_with_a_fixed_column_is_one_error(tmp_path):
     """The export's own columns (Company, IsConverted, …) and the policy's [clay.columns] names share one header:
     a policy naming a Clay column 'Company' would make a file Clay and `reconcile plan` cannot read back."""
@@ -184,3 +209,21 @@ def test_a_large_campaign_streams_to_the_file(tmp_path):
     assert peak < reading + size / 3, f"peak {peak:,} bytes ({reading:,} reading) for a {size:,}-byte file"
     with out.open(encoding="utf-8", newline="") as f:
         assert sum(1 for _ in csv.reader(f)) == n + 1
+
+
+def test_every_csv_writer_quotes_a_field_with_a_carriage_return():
+    """csvsafe.writer (audit, results, exceptions CSVs) and LineWriter (findings, Pardot pull, member export): a row
+    with a lone carriage return is quoted and reads back as one row; other rows are written as before."""
+    import io
+
+    from reconcile.csvsafe import LineWriter, writer
+
+    buf = io.StringIO()
+    w = writer(buf, ["a", "b"])
+    w.writeheader()
+    w.writerows([{"a": "x\ry", "b": 1}, {"a": "plain", "b": None}])
+    buf2 = io.StringIO()
+    LineWriter(buf2).writerows([["a", "b"], ["x\ry", 1], ["plain", None]])
+    for text in (buf.getvalue(), buf2.getvalue()):
+        assert text.endswith("\nplain,\n") and text.startswith('a,b\n"x\ry","1"\n'), repr(text)
+        assert list(csv.reader(io.StringIO(text, newline=""))) == [["a", "b"], ["x\ry", "1"], ["plain", ""]]

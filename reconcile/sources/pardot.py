@@ -11,11 +11,11 @@ PARDOT_BASE_URL is https://pi.pardot.com (production) or https://pi.demo.pardot.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 from pathlib import Path
 
+from ..csvsafe import LineWriter
 from ..credentials import register_secret
 from ..errors import PullError
 from ..files import write_atomic
@@ -113,7 +113,7 @@ def pull_pardot(
         if "prospect" in old.name.lower() and old.suffix.lower() in (".csv", ".parquet", ".jsonl"):
             old.unlink()
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = LineWriter(buf)
     w.writerow(COLUMNS)
     for p in rows:
         w.writerow([as_text(p.get(c)) for c in COLUMNS])
