@@ -268,6 +268,18 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
             f"Policy file '{path}': unknown Clay column key '{unknown[0]}' in [clay.columns]. "
             f"Known keys: {', '.join(CLAY_KEYS)}."
         )
+    named: dict[str, str] = {}
+    defaults = _default_clay_columns()
+    for key in CLAY_KEYS:  # headers match case-insensitively: two keys on one header would read each other's values
+        other = named.setdefault(clay[key].strip().lower(), key)
+        if other != key:  # named after the key moved off its default name (the edit), else the later one
+            mine, theirs = (other, key) if clay[other] != defaults.get(other) else (key, other)
+            raise PolicyError(
+                f"Policy file '{path}' [clay.columns] {mine} = {toml_value(clay[mine])}: the same Clay column as "
+                f"{theirs} ({toml_value(clay[theirs])}; headers match "
+                "case-insensitively), so one column would be read as both. Give each Clay column its own header in "
+                "the policy file."
+            )
     values = {**_default_section("source_values"), **doc.get("source_values", {})}
     unknown = sorted(
         k for k, v in values.items() if k not in SOURCE_VALUE_KEYS or not isinstance(v, str) or not v.strip()

@@ -227,3 +227,22 @@ def test_every_csv_writer_quotes_a_field_with_a_carriage_return():
     for text in (buf.getvalue(), buf2.getvalue()):
         assert text.endswith("\nplain,\n") and text.startswith('a,b\n"x\ry","1"\n'), repr(text)
         assert list(csv.reader(io.StringIO(text, newline=""))) == [["a", "b"], ["x\ry", "1"], ["plain", ""]]
+
+
+def test_two_clay_keys_on_one_header_are_refused_by_the_policy_for_plan_and_export(tmp_path):
+    """[clay.columns] email = "hard bounced" beside hard_bounced = "Hard Bounced" (headers match case-insensitively):
+    `plan` read one column as both and the member export wrote a file `plan` then refused (found by an audit). The
+    policy itself is refused now, for every command, naming both keys."""
+    snap = _snapshot(tmp_path)
+    pol = policy_with(tmp_path / "pol", replace={'email = "Email"': 'email = "hard bounced"'})
+    out = tmp_path / "members.csv"
+    for args in (
+        ["export-members", str(snap), "--campaign", campaign_id(1), "--out", str(out), "--policy", str(pol)],
+        ["plan", str(snap), "--out", str(tmp_path / "p" / "plan.json"), "--policy", str(pol)],
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+        assert '[clay.columns] email = "hard bounced": the same Clay column as hard_bounced' in lines[0], lines[0]
+    assert not out.exists() and not (tmp_path / "p" / "plan.json").exists()
