@@ -861,10 +861,10 @@ def _print_notify(result, dry_run: bool = False) -> None:
 )
 @click.option(
     "--reports-dir",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
     default=Path("reports"),
     show_default=True,
-    help="Run bundles to read (reconcile run).",
+    help="Run bundles to read (reconcile run); must exist (a misspelt folder would give an empty review).",
 )
 @click.option(
     "--out",

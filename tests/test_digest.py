@@ -176,3 +176,12 @@ def test_bad_week_date_is_one_error_line(tmp_path, run_cli):
     r = run_cli("digest", "--week", "27/11/2026", "--reports-dir", tmp_path)
     assert r.exit_code == 1
     assert r.stderr == "Error: Week date '27/11/2026' is not a date like 2026-11-27. Pass --week YYYY-MM-DD.\n"
+
+
+def test_a_reports_dir_that_does_not_exist_is_a_usage_error_not_an_empty_review(tmp_path, run_cli):
+    """A misspelt --reports-dir wrote 'Weekly review … (0 runs)' and exited 0: a cron job would mail an empty review
+    (found by an audit). It is a usage error (exit 2) naming the folder, and nothing is written."""
+    r = run_cli("digest", "--week", "2026-11-25", "--reports-dir", tmp_path / "reprots", "--out", tmp_path / "weekly")
+    assert r.exit_code == 2, r.output
+    assert "reprots" in r.output and "does not exist" in r.output
+    assert not (tmp_path / "weekly").exists()
