@@ -192,3 +192,59 @@ def test_smartlead_json_answers_declare_their_charset(smartlead, path):
     # every JSON answer has one Content-Type naming its charset (GET /campaigns had a bare application/json)
     r = call(smartlead, "GET", path)
     assert r.headers["Content-Type"].lower() == "application/json; charset=utf-8"
+
+
+# ---- Jira: serverInfo, comment pages, empty comments (found by a wire audit) ------------------------------
+
+
+def test_jira_serves_server_info_as_client_libraries_read_it_first(jira, jira_dc):
+    # the `jira` package's constructor GETs /rest/api/2/serverInfo and failed on a 404 here
+    #   https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-server-info/#api-rest-api-3-serverinfo-get
+    cloud, dc = call(jira, "GET", "/rest/api/2/serverInfo"), call(jira_dc, "GET", "/rest/api/2/serverInfo")
+    assert (cloud.status_code, dc.status_code) == (200, 200)
+    assert (cloud.json()["deploymentType"], dc.json()["deploymentType"]) == ("Cloud", "Server")
+    for info in (cloud.json(), dc.json()):
+        assert {"baseUrl", "version", "versionNumbers", "buildNumber", "serverTime"} <= set(info)
+        assert all(isinstance(n, int) for n in info["versionNumbers"]) and len(info["versionNumbers"]) == 3
+    assert call(jira, "GET", "/rest/api/3/serverInfo").status_code == 200
+
+
+def test_jira_pages_comments_by_start_at_and_max_results(jira):
+    # https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-comments/#api-rest-api-3-issue-issueidorkey-comment-get
+    made = call(jira, "POST", "/rest/api/3/issue", json=issue_fields(summary="paging")).json()["key"]
+    for n in range(3):
+        body = {
+            "type": "doc",
+            "version": 1,
+            "content": [{"type": "paragraph", "content": [{"type": "text", "text": f"c{n}"}]}],
+        }
+        assert call(jira, "POST", f"/rest/api/3/issue/{made}/comment", json={"body": body}).status_code == 201
+    seen, start = [], 0
+    while True:
+        page = call(jira, "GET", f"/rest/api/3/issue/{made}/comment", params={"startAt": start, "maxResults": 2}).json()
+        assert (page["startAt"], page["maxResults"], page["total"]) == (start, 2, 3)
+        seen += [c["id"] for c in page["comments"]]
+        start += len(page["comments"])
+        if not page["comments"] or start >= page["total"]:
+            break
+    assert len(seen) == len(set(seen)) == 3
+    bad = call(jira, "GET", f"/rest/api/3/issue/{made}/comment", params={"startAt": "x"})
+    assert bad.status_code == 400 and bad.json()["errorMessages"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "doc", "version": 1, "content": []},
+        {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": []}]},
+        {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": " "}]}]},
+    ],
+)
+def test_jira_refuses_an_empty_adf_comment_as_it_refuses_an_empty_string(jira, body):
+    before = len(jira.comments["KLN-35"])
+    r = call(jira, "POST", "/rest/api/3/issue/KLN-35/comment", json={"body": body})
+    assert r.status_code == 400 and r.json() == {
+        "errorMessages": [],
+        "errors": {"comment": "Comment body can not be empty!"},
+    }
+    assert len(jira.comments["KLN-35"]) == before

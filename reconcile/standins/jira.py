@@ -145,6 +145,23 @@ def _is_adf(body) -> bool:
     )
 
 
+def _adf_is_empty(body) -> bool:
+    """An ADF document with no text or other leaf node in it (Jira refuses such a comment: 400, "Comment body can
+    not be empty!", as v2 does for a blank string)."""
+
+    def leaves(node) -> bool:
+        if not isinstance(node, dict):
+            return False
+        if node.get("type") == "text":
+            return bool(str(node.get("text") or "").strip())
+        content = node.get("content")
+        if isinstance(content, list) and content:
+            return any(leaves(c) for c in content)
+        return node.get("type") not in ("doc", "paragraph", "heading", "bulletList", "orderedList", "listItem")
+
+    return not leaves(body)
+
+
 class CommentHandler(Base):
     # Cloud v3 "Add comment": POST /rest/api/3/issue/{issueIdOrKey}/comment, body in ADF → 201 + the comment
     #   https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-comments/#api-rest-api-3-issue-issueidorkey-comment-post
@@ -166,6 +183,8 @@ class CommentHandler(Base):
                 [],
                 {"comment": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"},
             )
+        if version == "3" and _adf_is_empty(body):
+            return self.error(400, [], {"comment": "Comment body can not be empty!"})
         if version == "2" and (not isinstance(body, str) or not body.strip()):
             return self.error(400, [], {"comment": "Comment body can not be empty!"})
         with st.lock:
@@ -190,7 +209,18 @@ class CommentHandler(Base):
         if key is None:
             return self.error(404, [NOT_FOUND])
         comments = self.state.comments[key]
-        self.finish({"startAt": 0, "maxResults": 5000, "total": len(comments), "comments": comments})
+        # startAt / maxResults page the list (Jira caps a page at 5000 comments); a bad number is a 400
+        #   https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-comments/#api-rest-api-3-issue-issueidorkey-comment-get
+        try:
+            start = int(self.get_query_argument("startAt", "0"))
+            size = int(self.get_query_argument("maxResults", "5000"))
+        except ValueError:
+            return self.error(400, ["startAt and maxResults must be whole numbers."])
+        if start < 0 or size < 0:
+            return self.error(400, ["startAt and maxResults must not be negative."])
+        size = min(size, 5000)
+        page = comments[start : start + size]
+        self.finish({"startAt": start, "maxResults": size, "total": len(comments), "comments": page})
 
     # HEAD: Jira's REST resources are JAX-RS (Jersey), which answers HEAD with the GET's headers and no body
     #   https://jakarta.ee/specifications/restful-ws/3.1/jakarta-restful-ws-spec-3.1#head_and_options
@@ -274,6 +304,31 @@ class MyselfHandler(Base):
     head = get  # JAX-RS HEAD, as on CommentHandler
 
 
+class ServerInfoHandler(Base):
+    # "Get Jira instance info": GET /rest/api/{2,3}/serverInfo — what a client library reads first (the `jira`
+    # package's constructor does), to learn the deployment type and version
+    #   https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-server-info/#api-rest-api-3-serverinfo-get
+    #   https://developer.atlassian.com/server/jira/platform/rest/v10000/api-group-serverinfo/#api-api-2-serverinfo-get
+    def get(self, version):
+        cloud = self.state.flavor == "cloud"
+        numbers = [1001, 0, 0] if cloud else [10, 3, 0]
+        self.finish(
+            {
+                "baseUrl": f"{self.request.protocol}://{self.request.host}",
+                "version": ".".join(map(str, numbers)) + ("-SNAPSHOT" if cloud else ""),
+                "versionNumbers": numbers,
+                "deploymentType": "Cloud" if cloud else "Server",
+                "buildNumber": 100260 if cloud else 10030000,
+                "buildDate": "2026-11-02T00:00:00.000+0000",
+                "serverTime": _now(),
+                "scmInfo": "0000000000000000000000000000000000000000",
+                "serverTitle": "Jira (reconcile stand-in)",
+            }
+        )
+
+    head = get  # JAX-RS HEAD, as on CommentHandler
+
+
 class JiraStandin(Served):
     def __init__(
         self,
@@ -293,6 +348,7 @@ class JiraStandin(Served):
                 (r"/rest/api/(?P<version>[23])/issue", IssueCreateHandler, kw),
                 (r"/rest/api/(?P<version>[23])/issue/(?P<key>[^/]+)", IssueHandler, kw),
                 (r"/rest/api/(?P<version>[23])/myself", MyselfHandler, kw),
+                (r"/rest/api/(?P<version>[23])/serverInfo", ServerInfoHandler, kw),
             ],
             default_handler_class=not_found_handler(Base),
             default_handler_args=kw,
