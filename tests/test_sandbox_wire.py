@@ -236,6 +236,25 @@ def test_resources_need_a_session_and_an_existing_version(org):
     assert future.status_code == 404 and error_of(future) == "NOT_FOUND"
 
 
+@pytest.mark.parametrize(
+    "header, status",
+    [
+        ("Bearer {sid}", 200),
+        ("bearer {sid}", 200),  # the auth scheme is case-insensitive (RFC 7235 §2.1)
+        ("OAuth {sid}", 200),  # the older form of Salesforce's REST examples
+        ("Basic {sid}", 401),
+        ("{sid}", 401),
+        ("Bearer", 401),
+    ],
+)
+def test_the_session_is_read_from_the_authorization_header_as_clients_send_it(org, header, status):
+    # only "Bearer " exactly was read: a client sending "OAuth <sid>" or "bearer <sid>" got 401 (found by a wire audit)
+    answer = http(org, Authorization=header.format(sid=org.session_id)).get(V)
+    assert answer.status_code == status
+    if status == 401:
+        assert error_of(answer) == "INVALID_SESSION_ID"
+
+
 def test_an_unknown_resource_of_an_existing_version_needs_a_session_first(org):
     # the version's resources are behind the session check: a bad token is INVALID_SESSION_ID whatever the path
     for path in (f"{V}/nope", f"{V}/sobjects/Lead/describe/nope"):
@@ -434,3 +453,24 @@ def test_simple_salesforce_deletes_and_reads_deleted_rows_back(org):
     rows = sf.query_all(f"SELECT Id, IsDeleted FROM Lead WHERE Id = '{LEADS[3]}'", include_deleted=True)["records"]
     assert [r["IsDeleted"] for r in rows] == [True]
     assert sf.query_all(f"SELECT Id FROM Lead WHERE Id = '{LEADS[3]}'")["totalSize"] == 0
+
+
+def test_a_collection_record_without_its_type_fails_alone_with_invalid_type(org):
+    # each record of an sObject Collections update needs attributes.type (salesforce_api.md §5); the error named
+    # "sObject type 'None'", Python's word for the missing type (found by a wire audit)
+    answer = http(org).patch(
+        f"{V}/composite/sobjects",
+        json={
+            "allOrNone": False,
+            "records": [
+                {"id": LEADS[3], "Industry": "Retail"},
+                {"attributes": {"type": "Lead"}, "id": LEADS[4], "Industry": "Retail"},
+            ],
+        },
+    )
+    assert answer.status_code == 200
+    first, second = answer.json()
+    assert first["success"] is False and first["errors"] == [
+        {"statusCode": "INVALID_TYPE", "message": "Must send a concrete entity type.", "fields": []}
+    ]
+    assert second["success"] is True

@@ -90,7 +90,7 @@ def dispatch(org: Org, req: Request) -> Response:
             org.expire_session("integration")
         if faults.next_request_is_503(f"{req.method} {req.path}"):
             return _unavailable()
-        token = req.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        token = _session_token(req.headers.get("authorization", ""))
         req.user = org.user_for_session(token)
         if req.user is None:
             return ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid").response()
@@ -122,3 +122,12 @@ def _unavailable() -> Response:
 def _with_usage(org: Org, response: Response) -> Response:
     response.headers["Sforce-Limit-Info"] = f"api-usage={org.api_used}/{org.daily_limit}"
     return response
+
+
+def _session_token(header: str) -> str:
+    """The session id of an Authorization header: `Bearer <token>` (Salesforce's REST docs), the auth scheme read
+    case-insensitively as HTTP defines it (RFC 7235 §2.1, https://www.rfc-editor.org/rfc/rfc7235#section-2.1), and
+    the older `OAuth <token>` form of Salesforce's first REST examples that older clients still send. Anything else
+    is no session (401 INVALID_SESSION_ID)."""
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() if scheme.lower() in ("bearer", "oauth") else ""

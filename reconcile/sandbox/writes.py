@@ -56,7 +56,11 @@ def update_records(org: Org, user: UserSpec, items: list, via: str, all_or_none:
 
 def check_update(org: Org, user: UserSpec, sobject: str, record_id, values: dict) -> tuple:
     """Validate one update; returns (sobject, row, changes) or raises WriteError."""
-    obj = find_object(sobject) if isinstance(sobject, str) else None
+    if not isinstance(sobject, str) or not sobject:
+        # a collection record without attributes.type: Salesforce's INVALID_TYPE for an sObject of no type (seen on
+        # its SOAP and REST writes; salesforce_api.md §5: each record needs attributes.type)
+        raise WriteError("INVALID_TYPE", "Must send a concrete entity type.", [])
+    obj = find_object(sobject)
     if obj is None or obj.setup or not can_read_object(user, obj.name):
         raise WriteError("INVALID_TYPE", f"sObject type '{sobject}' is not supported.", [])
     if not ids.is_valid(record_id, obj.prefix):
