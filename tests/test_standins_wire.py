@@ -248,3 +248,43 @@ def test_jira_refuses_an_empty_adf_comment_as_it_refuses_an_empty_string(jira, b
         "errors": {"comment": "Comment body can not be empty!"},
     }
     assert len(jira.comments["KLN-35"]) == before
+
+
+# ---- Smartlead: the leads list's filters (found by a wire audit: they were ignored, every lead came back) -----
+
+LEADS_CSV = (
+    b'"id","email","status","category","reply_count","created_at"\n'
+    b'"1","a@x.io","COMPLETED","Interested","2","2026-11-01T10:00:00Z"\n'
+    b'"2","b@x.io","STARTED","","0","2026-11-20T10:00:00Z"\n'
+    b'"3","c@x.io","COMPLETED","Not Interested","0","2026-11-25T10:00:00.000Z"\n'
+)
+
+
+@pytest.mark.parametrize(
+    "params, emails",
+    [
+        ({}, ["a@x.io", "b@x.io", "c@x.io"]),
+        ({"status": "COMPLETED"}, ["a@x.io", "c@x.io"]),
+        ({"lead_category_id": "1"}, ["a@x.io"]),  # Interested: the first standard category
+        ({"emailStatus": "is_replied"}, ["a@x.io"]),
+        ({"emailStatus": "not_replied", "status": "COMPLETED"}, ["c@x.io"]),
+        ({"created_at_gt": "2026-11-15T00:00:00Z"}, ["b@x.io", "c@x.io"]),
+    ],
+)
+def test_smartlead_leads_list_applies_its_documented_filters(params, emails):
+    # https://api.smartlead.ai/api-reference/campaigns/get-leads (source_schemas.md §1.2 [S3])
+    with SmartleadStandin({7: LEADS_CSV}, limit=1000) as s:
+        r = call(s, "GET", "/api/v1/campaigns/7/leads", params=params)
+    assert r.status_code == 200, r.text
+    assert [d["lead"]["email"] for d in r.json()["data"]] == emails
+    assert r.json()["total_leads"] == str(len(emails))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"status": "DONE"}, {"lead_category_id": "x"}, {"emailStatus": "is_opened"}, {"last_sent_time_gt": "2026-11-01"}],
+)
+def test_smartlead_leads_list_refuses_a_filter_it_cannot_answer_rather_than_ignore_it(params):
+    with SmartleadStandin({7: LEADS_CSV}, limit=1000) as s:
+        r = call(s, "GET", "/api/v1/campaigns/7/leads", params=params)
+    assert r.status_code == 400 and r.json()["message"]

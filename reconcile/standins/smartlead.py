@@ -155,7 +155,12 @@ class Leads(Api):
         if offset < 0 or not 1 <= limit <= 100:
             self.set_status(400)
             return self.finish({"message": "offset must be 0 or more and limit 1 to 100"})
-        rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+        try:
+            keep = _lead_filter(self)
+        except ValueError as e:
+            self.set_status(400)
+            return self.finish({"message": str(e)})
+        rows = [r for r in csv.DictReader(io.StringIO(body.decode("utf-8-sig"))) if keep(r)]
         self.finish(
             {
                 "total_leads": str(len(rows)),
@@ -164,6 +169,68 @@ class Leads(Api):
                 "data": [_lead_item(r) for r in rows[offset : offset + limit]],
             }
         )
+
+
+LEAD_STATUSES = ("STARTED", "INPROGRESS", "COMPLETED", "PAUSED", "STOPPED")
+# emailStatus values the leads export can answer (reply_count); the others need open/click/bounce statistics a
+# leads export does not hold, and are refused rather than ignored (a filter ignored returns every lead with a 200)
+EMAIL_STATUSES = ("is_opened", "is_clicked", "is_replied", "is_bounced", "is_unsubscribed", "is_spam", "is_accepted",
+                  "not_replied", "is_sender_bounced")  # fmt: skip
+SERVED_EMAIL_STATUSES = ("is_replied", "not_replied", "is_unsubscribed")
+
+
+def _lead_filter(handler):
+    """The row filter of GET /campaigns/{id}/leads: status, lead_category_id, emailStatus, created_at_gt
+    (https://api.smartlead.ai/api-reference/campaigns/get-leads; source_schemas.md §1.2 [S3]). ValueError: a value
+    the API does not take, or a filter this stand-in cannot answer from a leads export (last_sent_time_gt,
+    event_time_gt, an emailStatus of opens, clicks or bounces)."""
+    arg = handler.get_query_argument
+    status, category, email_status, created = (
+        arg("status", None),
+        arg("lead_category_id", None),
+        arg("emailStatus", None),
+        arg("created_at_gt", None),
+    )
+    for name in ("last_sent_time_gt", "event_time_gt"):
+        if arg(name, None) is not None:
+            raise ValueError(f"{name} is not served by this stand-in: a leads export holds no send or event times")
+    if status is not None and status not in LEAD_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(LEAD_STATUSES)}")
+    if category is not None and not category.isdigit():
+        raise ValueError("lead_category_id must be a whole number")
+    if email_status is not None and email_status not in EMAIL_STATUSES:
+        raise ValueError(f"emailStatus must be one of {', '.join(EMAIL_STATUSES)}")
+    if email_status is not None and email_status not in SERVED_EMAIL_STATUSES:
+        raise ValueError(
+            f"emailStatus {email_status} is not served by this stand-in: a leads export holds no such data"
+        )
+    since = _instant(created) if created is not None else None
+    if created is not None and since is None:
+        raise ValueError("created_at_gt must be an ISO 8601 time")
+
+    def keep(row: dict) -> bool:
+        item = _lead_item(row)
+        replied = (row.get("reply_count") or "0").strip() not in ("", "0")
+        return (
+            (status is None or (row.get("status") or "").upper() == status)
+            and (category is None or item["lead_category_id"] == int(category))
+            and (email_status != "is_replied" or replied)
+            and (email_status != "not_replied" or not replied)
+            and (email_status != "is_unsubscribed" or item["lead"]["is_unsubscribed"])
+            and (since is None or ((_instant(row.get("created_at") or "") or since) > since))
+        )
+
+    return keep
+
+
+def _instant(text: str):
+    from datetime import datetime, timezone
+
+    try:
+        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def _lead_item(row: dict) -> dict:
