@@ -643,6 +643,13 @@ def test_webhook_standin_answers_like_slack(hooks):
     assert (r.status_code, r.headers["Content-Type"], r.text) == (200, "text/plain", "ok")
     r = requests.post(hooks.url_for("slack"), json={"attachments": []})
     assert (r.status_code, r.text) == (400, "no_text")
+    # legacy attachments alone are a message, and so is the legacy form post payload=<JSON> (found by a wire audit)
+    r = requests.post(hooks.url_for("slack"), json={"attachments": [{"fallback": "fb", "text": "att"}]})
+    assert (r.status_code, r.text) == (200, "ok")
+    r = requests.post(hooks.url_for("slack"), data={"payload": '{"text": "form"}'})
+    assert (r.status_code, r.text) == (200, "ok") and hooks.received[-1]["json"] == {"text": "form"}
+    r = requests.post(hooks.url_for("slack"), data={"payload": "not json"})
+    assert (r.status_code, r.text) == (400, "invalid_payload")
     r = requests.post(hooks.url_for("slack") + "x", json={"text": "hi"})
     assert (r.status_code, r.text) == (404, "no_service")
 

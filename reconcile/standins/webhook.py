@@ -52,8 +52,14 @@ class Hook(ServiceHandler):
             fault = st.faults.pop(0) if st.faults else None
         if fault:
             return self._refuse(fault, "Injected fault")
+        body = self.request.body or b""
+        if self.fmt == "slack" and self.request.headers.get("Content-Type", "").startswith(
+            "application/x-www-form-urlencoded"
+        ):
+            # Slack's legacy form: payload=<the JSON> (https://api.slack.com/legacy/custom-integrations/messaging/webhooks)
+            body = self.get_body_argument("payload", "").encode()
         try:
-            doc = json.loads(self.request.body or b"")
+            doc = json.loads(body)
         except ValueError:
             return self._refuse(400, "invalid_payload")
         getattr(self, f"_{self.fmt}")(doc)
@@ -73,7 +79,9 @@ class Hook(ServiceHandler):
     # plain-text codes such as invalid_payload / no_text with HTTP 400.
     #   https://api.slack.com/messaging/webhooks#handling_errors
     def _slack(self, doc):
-        if not isinstance(doc, dict) or not (doc.get("text") or doc.get("blocks")):
+        # text, blocks or legacy attachments each make a message
+        #   https://api.slack.com/reference/messaging/attachments
+        if not isinstance(doc, dict) or not (doc.get("text") or doc.get("blocks") or doc.get("attachments")):
             return self._refuse(400, "no_text")
         self._keep(doc)
         self.set_header("Content-Type", "text/plain")
