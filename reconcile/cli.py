@@ -127,6 +127,25 @@ class Group(click.Group):
             sys.exit(ReconcileError.exit_code)
 
 
+def _usage_checked(kind: str, value):
+    """A run date (`run --date`) or a week's day (`digest --week`) checked as the command will read it (None
+    passes): a value it refuses is a usage error (exit 2) with the check's own message, as other bad option values
+    are (it was an Error: line, exit 1, and `--date ''` ran as today)."""
+    if value is None:
+        return None
+    try:
+        if kind == "run_date":
+            from .notebook.run import _checked_run_date
+
+            return _checked_run_date(value)
+        from .report.digest import week_of
+
+        week_of(value)
+        return value
+    except ReconcileError as e:
+        raise click.BadParameter(str(e)) from e
+
+
 @click.group(cls=Group, context_settings=CONTEXT)
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 @click.version_option(package_name="reconcile", message="%(prog)s %(version)s")
@@ -714,7 +733,12 @@ def export_members(snapshot_dir, campaign_id, out, policy, org):
 
 
 @app.command()
-@click.option("--date", "run_date", help="Run date (YYYY-MM-DD) [default: today, UTC].")
+@click.option(
+    "--date",
+    "run_date",
+    callback=lambda ctx, param, value: _usage_checked("run_date", value),
+    help="Run date (YYYY-MM-DD) [default: today, UTC].",
+)
 @click.option(
     "--snapshot",
     "snapshot_dir",
@@ -857,6 +881,7 @@ def _print_notify(result, dry_run: bool = False) -> None:
     flag_value="",
     default="",
     metavar="[DATE]",
+    callback=lambda ctx, param, value: _usage_checked("week", value) if value else value,
     help="Any day of the week to review (YYYY-MM-DD) [default: this week].",
 )
 @click.option(

@@ -172,10 +172,12 @@ def test_weekly_review_is_sent_to_the_crm_admin_once(tmp_path, run_cli, monkeypa
         )
 
 
-def test_bad_week_date_is_one_error_line(tmp_path, run_cli):
+def test_bad_week_date_is_a_usage_error(tmp_path, run_cli):
     r = run_cli("digest", "--week", "27/11/2026", "--reports-dir", tmp_path)
-    assert r.exit_code == 1
-    assert r.stderr == "Error: Week date '27/11/2026' is not a date like 2026-11-27. Pass --week YYYY-MM-DD.\n"
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[-1] == (
+        "Error: Invalid value for '--week': Week date '27/11/2026' is not a date like 2026-11-27. Pass --week YYYY-MM-DD."
+    )
 
 
 def test_a_reports_dir_that_does_not_exist_is_a_usage_error_not_an_empty_review(tmp_path, run_cli):

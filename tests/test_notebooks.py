@@ -306,13 +306,16 @@ def test_reconcile_run_prints_one_screen_for_the_cron_log(work, demo_snapshot, r
     assert failed.stderr.startswith("Error: Daily run failed in notebook cell ") and failed.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("day", ["2026-13-45", "27/11/2026", "20261127", "../../elsewhere"])
-def test_a_run_date_that_is_not_a_date_is_one_error_line_before_anything_runs(tmp_path, run_cli, day):
-    """--date names the bundle folder: a typo is refused before a notebook runs or a folder is made."""
+@pytest.mark.parametrize("day", ["2026-13-45", "27/11/2026", "20261127", "../../elsewhere", ""])
+def test_a_run_date_that_is_not_a_date_is_a_usage_error_before_anything_runs(tmp_path, run_cli, day):
+    """--date names the bundle folder: a typo is refused before a notebook runs or a folder is made — a usage
+    error (exit 2) as other bad option values are; an empty --date ran as today."""
     reports = tmp_path / "reports"
     r = run_cli("run", "--snapshot", HANDMADE, "--date", day, "--reports-dir", reports)
-    assert r.exit_code == 1
-    assert r.stderr == f"Error: Run date '{day}' is not a date like 2026-11-27. Pass --date YYYY-MM-DD.\n"
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for '--date': Run date '{day}' is not a date like 2026-11-27. Pass --date YYYY-MM-DD."
+    )
     assert not reports.exists() and list(tmp_path.iterdir()) == []
 
 
