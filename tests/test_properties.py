@@ -694,11 +694,24 @@ def renamed(files: dict) -> dict:
     return {**{old: None for old in names}, **{names.get(k, k): v for k, v in files.items()}}
 
 
+def csv_records(text: str) -> list[str]:
+    """A CSV text's records as written, each with its line break: a line break inside a quoted value (a Clay
+    'Industry' of '\\r\\n') is not a record's end — the quotes before it are odd in number (splitting on every
+    line break cut such a record in two, and the second file had a quote never closed)."""
+    records, current = [], ""
+    for line in text.split("\n")[:-1]:
+        current += line + "\n"
+        if current.count('"') % 2 == 0:
+            records.append(current)
+            current = ""
+    assert current == "", "a quoted value not closed"
+    return records
+
+
 def split(files: dict) -> dict:
     """The Clay table as two exports and the webhook events as two days' files."""
     out = dict(files)
-    lines = out.pop("clay/table.csv").split("\n")[:-1]
-    lines = [line + "\n" for line in lines]
+    lines = csv_records(out.pop("clay/table.csv"))
     half = (len(lines) + 1) // 2
     out["clay/table.csv"], out["clay/second.csv"] = "".join(lines[:half]), lines[0] + "".join(lines[half:])
     if "smartlead/events.jsonl" in out and out["smartlead/events.jsonl"].count("\n") > 1:

@@ -172,8 +172,9 @@ class Leads(Api):
 
 
 LEAD_STATUSES = ("STARTED", "INPROGRESS", "COMPLETED", "PAUSED", "STOPPED")
-# emailStatus values the leads export can answer (reply_count); the others need open/click/bounce statistics a
-# leads export does not hold, and are refused rather than ignored (a filter ignored returns every lead with a 200)
+# emailStatus values the API takes; of those, SERVED_EMAIL_STATUSES are the ones a leads export can answer (reply_count,
+# is_unsubscribed): the others need open/click/bounce statistics it does not hold, and are refused rather than ignored
+# (a filter ignored returns every lead with a 200)
 EMAIL_STATUSES = ("is_opened", "is_clicked", "is_replied", "is_bounced", "is_unsubscribed", "is_spam", "is_accepted",
                   "not_replied", "is_sender_bounced")  # fmt: skip
 SERVED_EMAIL_STATUSES = ("is_replied", "not_replied", "is_unsubscribed")
