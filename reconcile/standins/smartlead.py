@@ -225,10 +225,13 @@ def _lead_filter(handler):
 
 
 def _instant(text: str):
-    from datetime import datetime, timezone
+    """An ISO 8601 time (clock.parse_utc), a naive one read as UTC; None when it is not one."""
+    from datetime import timezone
+
+    from ..clock import parse_utc
 
     try:
-        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        t = parse_utc(text.strip())
     except ValueError:
         return None
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
