@@ -152,14 +152,20 @@ def profile(a: dict) -> dict:
     # the next one's (its drops included)
     modelled = [m for m in rsql.MODELS if not m.startswith(rsql.STAGING)]
     starts = []
+    # as build_plan runs the plan models and writes the plan: under the write share when no limit is given
+    plan_limit = rsql.plan_write_memory_limit(limit) if rsql.effective_memory_limit() is None else None
     rsql.run_models(
-        con, params, progress=lambda _: starts.append(time.perf_counter()), names=modelled, spill=spill, free=True
+        con,
+        params,
+        progress=lambda _: starts.append(time.perf_counter()),
+        names=modelled,
+        spill=spill,
+        free=True,
+        plan_memory_limit=plan_limit,
     )
     starts.append(time.perf_counter())
     timed_models += [(f"model: {m}", t1 - t0) for m, t0, t1 in zip(modelled, starts, starts[1:])]
     parts += timed_models
-    if rsql.effective_memory_limit() is None:  # as build_plan writes the plan: under the write share
-        con.execute(f"set memory_limit = '{rsql.plan_write_memory_limit(limit)}'")
     t = time.perf_counter()
     summary = planmod.summarize(con)
     parts.append(("assemble: summary + gates", time.perf_counter() - t))

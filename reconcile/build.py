@@ -165,17 +165,21 @@ def build(
     lenient: bool = False,
     progress=None,
     spill: bool = False,
+    plan_memory_limit: str | None = None,
 ) -> Snapshot:
     """Ingest and run every model on an open connection (no transaction handling here).
     spill (under a memory limit): intermediates go to the attached scratch database, not memory, and each source's
     files leave the page cache once staged — a snapshot that large would otherwise keep the memory the build's own
-    files need (the DuckDB file and the scratch file are written, then read back)."""
+    files need (the DuckDB file and the scratch file are written, then read back). plan_memory_limit: the limit from
+    the plan models on (sql.run_models), which stays set for writing the plan."""
     load_policy_tables(con, policy, snapshot_dir)
     with checkpoints_deferred(con):  # the raw tables live only until staged
         snap = stage_snapshot(con, snapshot_dir, policy, lenient=lenient, progress=progress, release=spill)
     snap.inputs = coverage.assess(snap, policy)
     params = model_params(policy, snap)
-    run_models(con, params, progress=progress, names=_modelled(), spill=spill, free=True)
+    run_models(
+        con, params, progress=progress, names=_modelled(), spill=spill, free=True, plan_memory_limit=plan_memory_limit
+    )
     run_audits(con, params)  # the plan's invariants, checked before anything is written (AuditError: no plan)
     return snap
 
@@ -277,12 +281,21 @@ def build_plan(
             try:
                 if spill:
                     attach_scratch(con, scratch)
-                snap = build(con, snapshot_dir, pol, lenient=lenient, progress=progress, spill=spill)
+                # once the models' working tables are gone, sorting the changes with their evidence (plan_changes)
+                # and writing them get a larger share when no limit is given (sql.plan_write_memory_limit)
+                given = effective_memory_limit(memory_limit) is not None
+                plan_limit = None if given else plan_write_memory_limit(build_limit)
+                snap = build(
+                    con,
+                    snapshot_dir,
+                    pol,
+                    lenient=lenient,
+                    progress=progress,
+                    spill=spill,
+                    plan_memory_limit=plan_limit,
+                )
                 if progress:
                     progress("writing plan")
-                if effective_memory_limit(memory_limit) is None:  # the models' working tables are gone: sorting
-                    # the changes with their evidence gets a larger share (sql.plan_write_memory_limit)
-                    con.execute(f"set memory_limit = '{plan_write_memory_limit(build_limit)}'")
                 if columnar:
                     plan = planmod.assemble_files(con, snap, pol, out_path, parts)
                 else:

@@ -59,6 +59,10 @@ ORDER = {
     "findings": "kind, object, record_id nulls first, detail, evidence[1].file, evidence[1].row, line",
     "rejects": 'file, "row", "column", line',
 }
+# parts whose table is stored in the plan's order (sql/plan/plan_changes.sql ends with that ORDER BY; save() creates it
+# so): a COPY from one table keeps its insertion order (https://duckdb.org/docs/stable/sql/dialect/order_preservation,
+# while preserve_insertion_order is on, DuckDB's default), so 1.58M changes with their evidence are not sorted twice
+STORED_IN_ORDER = ("changes",)
 # what each part is built from in the build's DuckDB file (same columns, same types as the Parquet files)
 SOURCES = {
     "changes": "select " + ", ".join(f'"{c}"' for c in CHANGE_COLUMNS) + " from plan_changes",
@@ -154,13 +158,15 @@ def write_parts(con, plan_path: Path, folder: Path | None = None, timed: list | 
     folder = folder or data_dir(plan_path)
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
+    in_order = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
     for part in PARTS:
         target = folder / f"{part}.parquet"
         tmp = folder / f".{part}.parquet.tmp"
         rows = f"(select {_line_sql(part)} as line, * from ({SOURCES[part]}))" if _tied(part) else f"({SOURCES[part]})"
+        order = "" if in_order and part in STORED_IN_ORDER else f" order by {ORDER[part]}"
         t0 = time.perf_counter()
         (written,) = con.execute(
-            f"copy (select {', '.join(_quoted(part))} from {rows} order by {ORDER[part]}) to '{_sql_path(tmp)}' "
+            f"copy (select {', '.join(_quoted(part))} from {rows}{order}) to '{_sql_path(tmp)}' "
             "(format parquet, compression zstd)"
         ).fetchone()
         tmp.replace(target)
@@ -361,8 +367,8 @@ def save(plan: dict, plan_path: str | Path, rehash: bool = True) -> dict:
                 arrow = arrow.rename_columns(["file", "row", "col", "value", "expected", "message"])
             con.register(f"_{part}", arrow)
             cast = ", ".join(f'"{c}"::json as "{c}"' for c in ("before", "after"))
-            con.execute(
-                f"create table {part} as select * replace ({cast}) from _{part}"
+            con.execute(  # the changes stored in the plan's order, as the build stores them (STORED_IN_ORDER)
+                f"create table {part} as select * replace ({cast}) from _{part} order by {ORDER['changes']}"
                 if table == "changes"
                 else f"create table {part} as select * from _{part}"
             )

@@ -179,12 +179,15 @@ PARQUET_EXPANSION = 5
 DEFAULT_MEMORY_CAP = 1 / 3
 
 
-# Writing the plan's files comes after every model, once each intermediate is dropped: the models' working set is gone
-# and the one large operation left is sorting the changes into the plan's order, their evidence lists the widest
-# payload the sort carries. Without a limit given, that step gets PLAN_WRITE_SHARE of the available memory (1.5 GB on
-# a 24 GiB machine) if that is more than the build's. Measured on the 1M backfill (1.58M changes; the sort and Parquet
-# write alone): 4.3 s at 1 GB, 3.2 s at 1.5 GB, 2.8 s at 2 GB; peak RSS stays within the backfill's 2 GB budget, and
-# a quiet day's 25K changes never reach the build's own limit (bench/README).
+# The plan models (PLAN_STAGE) come after every intermediate is dropped (run_models free=True; no intermediate has a
+# plan model or a later one as its last reader, tests/test_scale.py): the models' working set is gone and the one large
+# operation left is sorting the changes into the plan's order, their evidence lists the widest payload the sort
+# carries — plan_changes is stored in that order, so writing its Parquet file sorts nothing again. Without a limit
+# given, the plan models and the writing get PLAN_WRITE_SHARE of the available memory (1.5 GB on a 24 GiB machine) if
+# that is more than the build's. Measured on the 1M backfill (1.58M changes; the sort and Parquet write alone): 4.3 s
+# at 1 GB, 3.2 s at 1.5 GB, 2.8 s at 2 GB; plan_changes created sorted ran out of memory under 1 GB. Peak RSS stays
+# within the backfill's 2 GB budget, and a quiet day's 25K changes never reach the build's own limit (bench/README).
+PLAN_STAGE = "plan/"
 PLAN_WRITE_SHARE = 1 / 16
 PLAN_WRITE_MIN_MB, PLAN_WRITE_MAX_MB = 1536, 6144
 
@@ -398,11 +401,16 @@ def run_models(
     names=MODELS,
     spill: bool = False,
     free: bool = False,
+    plan_memory_limit: str | None = None,
 ) -> None:
     """Run models in order. free: drop each intermediate right after the last of `names` that reads it (see
-    last_readers), so the memory it holds goes to the models after it."""
+    last_readers), so the memory it holds goes to the models after it. plan_memory_limit: DuckDB's memory limit from
+    the first plan model (PLAN_STAGE) on, when every intermediate is gone (plan_write_memory_limit)."""
     done_with = last_readers(names) if free else {}
     for name in names:
+        if plan_memory_limit is not None and name.startswith(PLAN_STAGE):
+            con.execute(f"set memory_limit = '{_checked_size(plan_memory_limit)}'")
+            plan_memory_limit = None
         if progress:
             progress(name.rsplit("/", 1)[-1])
         run_model(con, name, params, spill=spill)

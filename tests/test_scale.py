@@ -339,18 +339,20 @@ def test_the_plan_is_written_under_a_larger_share_than_the_build_when_no_limit_i
     assert plan_write_memory_limit(build_limit, meminfo) == limit
 
 
-def test_the_plan_files_are_written_under_the_write_limit_by_default_and_under_a_given_limit_otherwise(
+def test_the_plan_models_and_files_run_under_the_write_limit_by_default_and_under_a_given_limit_otherwise(
     tmp_path, monkeypatch
 ):
-    """Writing the plan's files sorts every change with its evidence: without a limit it gets the write share
-    (sql.plan_write_memory_limit); --memory-limit or RECONCILE_MEMORY_LIMIT bound it as they bound the build."""
+    """The plan models sort every change with its evidence (plan_changes is stored in the plan's order) and the plan's
+    files are written from them: without a limit both get the write share (sql.plan_write_memory_limit), every model
+    before them the build's own limit; --memory-limit or RECONCILE_MEMORY_LIMIT bound all of it. The share is only
+    safe because no intermediate is left when the first plan model runs: checked on the live connection."""
     import duckdb
 
-    from reconcile import build, planfile
+    from reconcile import build, planfile, sql
 
     _connections_seen(monkeypatch)
     monkeypatch.setattr(build, "plan_write_memory_limit", lambda build_limit: f"{int(build_limit[:-2]) + 111}MB")
-    limits = []
+    limits, models = [], []
     real = planfile.write_parts
     monkeypatch.setattr(
         planfile,
@@ -359,6 +361,17 @@ def test_the_plan_files_are_written_under_the_write_limit_by_default_and_under_a
             limits.append(con.execute("select current_setting('memory_limit')").fetchone()[0]) or real(con, *a, **kw)
         ),
     )
+    run_model = sql.run_model
+
+    def model(con, name, params=None, spill=False):
+        (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
+        (live,) = con.execute(
+            "select count(*) from duckdb_tables() where table_name like 'int\\_%' escape '\\'"
+        ).fetchone()
+        models.append((name, limit, live))
+        run_model(con, name, params, spill=spill)
+
+    monkeypatch.setattr(sql, "run_model", model)
     generate_snapshot(tmp_path / "snap", leads=60)
     build_plan(tmp_path / "snap", out=tmp_path / "a" / "plan.json", exports=False)
     build_plan(tmp_path / "snap", out=tmp_path / "b" / "plan.json", exports=False, memory_limit="300MB")
@@ -371,6 +384,40 @@ def test_the_plan_files_are_written_under_the_write_limit_by_default_and_under_a
         return con.execute("select current_setting('memory_limit')").fetchone()[0]
 
     assert limits == [shown("888MB"), shown("300MB"), shown("400MB")]
+    modelled = [m for m in sql.MODELS if not m.startswith(sql.STAGING)]
+    assert [m for m, _, _ in models] == modelled * 3
+    first_plan = next(k for k, m in enumerate(modelled) if m.startswith(sql.PLAN_STAGE))
+    for run, (build_limit, plan_limit) in enumerate([("777MB", "888MB"), ("300MB", "300MB"), ("400MB", "400MB")]):
+        seen = models[run * len(modelled) : (run + 1) * len(modelled)]
+        assert {limit for _, limit, _ in seen[:first_plan]} == {shown(build_limit)}, run
+        assert {limit for _, limit, _ in seen[first_plan:]} == {shown(plan_limit)}, run
+        assert {live for _, _, live in seen[first_plan:]} == {0}, run
+
+
+def test_the_plan_changes_table_is_stored_in_the_plan_order_and_its_file_is_written_as_stored(tmp_path):
+    """plan_changes is created in (object, record_id, field) order and write_parts copies it without sorting again;
+    the Parquet file is in that order, and a connection that does not keep insertion order sorts it instead (same
+    bytes)."""
+    from reconcile import planfile
+    from reconcile.build import build
+    from reconcile.policy import load_policy
+    from reconcile.sql import connect
+
+    generate_snapshot(tmp_path / "snap", leads=2000, profile="backfill")
+    policy = load_policy(None)
+    con = connect(tmp_path / "b.duckdb", threads=4)
+    build(con, tmp_path / "snap", policy)
+    keys = con.execute("select object, record_id, field from plan_changes").fetchall()  # stored order
+    assert len(keys) > 200 and keys == sorted(keys)
+    kept = planfile.write_parts(con, tmp_path / "kept" / "plan.json")
+    con.execute("set preserve_insertion_order = false")
+    sorted_again = planfile.write_parts(con, tmp_path / "sorted" / "plan.json")
+    assert kept == sorted_again
+    written = pq.read_table(
+        tmp_path / "kept" / "plan.data" / "changes.parquet", columns=["object", "record_id", "field"]
+    )
+    rows = list(zip(*(written.column(c).to_pylist() for c in ("object", "record_id", "field"))))
+    assert rows == sorted(rows) == keys
 
 
 def test_input_size_weighs_parquet_as_the_csv_it_replaces(tmp_path):
