@@ -179,7 +179,7 @@ def profile(a: dict) -> dict:
     con.close()
     t = time.perf_counter()
     con = rsql.connect(out / "profile.duckdb")
-    planmod.export_changes(con, out / "plan.json", out / "plan.data" / "changes.parquet")
+    planmod.export_changes(con, out / "plan.json")
     con.close()
     parts.append(("write: changes Parquet + CSV", time.perf_counter() - t))
     return {"parts": [[k, round(v, 4)] for k, v in parts]}

@@ -323,8 +323,7 @@ def build_plan(
             if out_path:
                 manifest.write_bytes(planmod.dumps(plan.manifest() if columnar else plan).encode("utf-8"))
             if exported:
-                source = parts / planfile.part_path(plan, "changes").name if columnar else None
-                made = _export(work, out_path, source, staged_exports, memory_limit, threads)
+                made = _export(work, out_path, staged_exports, memory_limit, threads)
                 # no CSV written (too many changes for a spreadsheet): an older plan's must not pass for this one's
                 moves += [(tmp if tmp in made else None, final) for tmp, final in zip(staged_exports, exported)]
             # Every output is written: they move into place in this order, each with one rename over its target
@@ -386,13 +385,13 @@ def _out_of_memory() -> ReconcileError:
     )
 
 
-def _export(work: Path, out_path: Path, source: Path | None, into, memory_limit, threads) -> list[Path]:
+def _export(work: Path, out_path: Path, into, memory_limit, threads) -> list[Path]:
     """The spreadsheet exports of the built plan, written to `into` (planmod.export_changes)."""
     # a given limit and thread count bound the export too; without a limit it runs under DuckDB's default, not
-    # the build's: its ordered COPY streams (peak under the build's), and a 1 GB budget slows it (bench/README)
+    # the build's: its COPY of plan_changes as stored streams (peak under the build's), and a 1 GB budget slows it
     con = connect(work, memory_limit=memory_limit, threads=threads)
     try:
-        return planmod.export_changes(con, out_path, source, into=into)
+        return planmod.export_changes(con, out_path, into=into)
     except duckdb.OutOfMemoryException as e:
         raise _out_of_memory() from e
     except duckdb.Error as e:

@@ -387,20 +387,19 @@ def export_paths(out_base: Path) -> tuple[Path, Path]:
     return out_base.with_suffix(".changes.parquet"), out_base.with_suffix(".changes.csv")
 
 
-def export_changes(
-    con, out_base: Path, source: Path | None = None, into: tuple[Path, Path] | None = None
-) -> list[Path]:
-    """The changes as Parquet and CSV beside the plan, for spreadsheet users (written by DuckDB, no Python rows).
-    source: the plan's own changes file (already in plan order), else the build's plan_changes table. The CSV is
-    left out when there are more changes than a spreadsheet has rows (the Parquet file holds them all).
+def export_changes(con, out_base: Path, into: tuple[Path, Path] | None = None) -> list[Path]:
+    """The changes as Parquet and CSV beside the plan, for spreadsheet users (written by DuckDB, no Python rows),
+    from the build's plan_changes table: stored in the plan's order (planfile.STORED_IN_ORDER), so copied as stored
+    (1.58M changes: 1.5 s, against 1.8 s from the plan's own Parquet file; the same bytes). The CSV is left out when
+    there are more changes than a spreadsheet has rows (the Parquet file holds them all).
     into: the (Parquet, CSV) paths to write instead, temporaries the caller moves into place (and then removes an
     older plan's CSV itself when none is written)."""
     cols = tuple(c for c in CHANGE_KEYS if c != "evidence") + ("evidence",)  # the widest column rightmost
-    rows = f"read_parquet('{_sql_path(source)}')" if source else "plan_changes"
+    in_order = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
     select = (
         "select object, record_id, field, before ->> '$' as before, after ->> '$' as after, rule, status, "
         "reason, array_to_string(reasons, ';') as reasons, campaign_id, gbu, to_json(evidence)::varchar as "
-        f"evidence from {rows}" + ("" if source else " order by object, record_id, field")
+        "evidence from plan_changes" + ("" if in_order else f" order by {planfile.ORDER['changes']}")
     )
     pq_path, csv_path = into or export_paths(out_base)
     con.execute(f"copy ({select}) to '{_sql_path(pq_path)}' (format parquet, compression zstd)")

@@ -394,30 +394,31 @@ def test_the_plan_models_and_files_run_under_the_write_limit_by_default_and_unde
         assert {live for _, _, live in seen[first_plan:]} == {0}, run
 
 
-def test_the_plan_changes_table_is_stored_in_the_plan_order_and_its_file_is_written_as_stored(tmp_path):
-    """plan_changes is created in (object, record_id, field) order and write_parts copies it without sorting again;
-    the Parquet file is in that order, and a connection that does not keep insertion order sorts it instead (same
-    bytes)."""
+def test_the_plan_changes_table_is_stored_in_the_plan_order_and_its_files_are_written_as_stored(tmp_path):
+    """plan_changes is created in (object, record_id, field) order; write_parts and the spreadsheet export copy it
+    without sorting again. Their files are in that order, and a connection that does not keep insertion order sorts
+    instead (same bytes)."""
+    from reconcile import plan as planmod
     from reconcile import planfile
     from reconcile.build import build
     from reconcile.policy import load_policy
     from reconcile.sql import connect
 
     generate_snapshot(tmp_path / "snap", leads=2000, profile="backfill")
-    policy = load_policy(None)
     con = connect(tmp_path / "b.duckdb", threads=4)
-    build(con, tmp_path / "snap", policy)
+    build(con, tmp_path / "snap", load_policy(None))
     keys = con.execute("select object, record_id, field from plan_changes").fetchall()  # stored order
-    assert len(keys) > 200 and keys == sorted(keys)
-    kept = planfile.write_parts(con, tmp_path / "kept" / "plan.json")
-    con.execute("set preserve_insertion_order = false")
-    sorted_again = planfile.write_parts(con, tmp_path / "sorted" / "plan.json")
-    assert kept == sorted_again
-    written = pq.read_table(
-        tmp_path / "kept" / "plan.data" / "changes.parquet", columns=["object", "record_id", "field"]
-    )
-    rows = list(zip(*(written.column(c).to_pylist() for c in ("object", "record_id", "field"))))
-    assert rows == sorted(rows) == keys
+    assert len(keys) > 2000 and keys == sorted(keys)
+    written = {}
+    for in_order in ("true", "false"):
+        con.execute(f"set preserve_insertion_order = {in_order}")
+        files = planfile.write_parts(con, tmp_path / in_order / "plan.json")
+        exports = planmod.export_changes(con, tmp_path / in_order / "plan.json")
+        written[in_order] = (files, [p.read_bytes() for p in exports])
+        for path in (tmp_path / in_order / "plan.data" / "changes.parquet", exports[0]):
+            table = pq.read_table(path, columns=["object", "record_id", "field"])
+            assert list(zip(*(table.column(c).to_pylist() for c in ("object", "record_id", "field")))) == keys
+    assert written["true"] == written["false"]
 
 
 def test_input_size_weighs_parquet_as_the_csv_it_replaces(tmp_path):
