@@ -487,6 +487,49 @@ ENRICHMENT = [
         ],
     },
     {
+        "why": "two or three agreeing Clay rows in two files: every row cited, in (file, row) order after SFDC's",
+        "given": {
+            "policy": ACTIVE,
+            "leads": [lead(1), lead(2)],
+            "clay": [
+                {"LeadId": L2, "Company Description": "Globex"},
+                {"LeadId": L1, "Company Description": "Acme"},
+                {"Email": "lead2@example.com", "Company Description": "Globex "},
+            ],
+            "files": {
+                "clay/extra.csv": csv_text(
+                    CLAY_HEADER,
+                    [{"LeadId": L1, "Company Description": "Acme"}, {"LeadId": L2, "Company Description": "Globex"}],
+                )
+            },
+        },
+        "expect": [
+            change(
+                CD,
+                L1,
+                after="Acme",
+                status="ready",
+                evidence_rows=[
+                    ("sfdc", "sfdc/Lead.csv", 1, None),
+                    ("clay", "clay/extra.csv", 1, "Acme"),
+                    ("clay", "clay/table.csv", 2, "Acme"),
+                ],
+            ),
+            change(
+                CD,
+                L2,
+                after="Globex",
+                status="ready",
+                evidence_rows=[
+                    ("sfdc", "sfdc/Lead.csv", 2, None),
+                    ("clay", "clay/extra.csv", 2, "Globex"),
+                    ("clay", "clay/table.csv", 1, "Globex"),
+                    ("clay", "clay/table.csv", 3, "Globex"),
+                ],
+            ),
+        ],
+    },
+    {
         "why": "a blank Clay value is not a value (and never clears SFDC's)",
         "given": {
             "policy": ACTIVE,

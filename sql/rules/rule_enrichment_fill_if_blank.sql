@@ -46,11 +46,32 @@ changes as (
        or (field = 'Industry' and lower(current_clean) <> lower(after_value))
        or (field <> 'Industry' and current_clean <> after_value)
 ),
-gathered as (  -- several Clay rows: narrow structs aggregated, widened below (6-field structs cost ~2 CPU s more)
+paired as (  -- two Clay rows (98 % of the multi-row changes, backfill 1M): the pair joined in (file, row) order, not
+    -- aggregated (list() over their 0.88M rows cost 1.6 of this model's 5.6 CPU s; min/max of structs more)
+    select
+        c.sf_lead_id,
+        c.field,
+        c.file,
+        c.row,
+        c.before,
+        c.after,
+        c.rule_reasons,
+        a.file as file_a,
+        a.row as row_a,
+        a.value as value_a,
+        b.file as file_b,
+        b.row as row_b,
+        b.value as value_b
+    from changes as c
+    join int_enrichment_rows as a on a.sf_lead_id = c.sf_lead_id and a.field = c.field
+    join int_enrichment_rows as b on b.sf_lead_id = c.sf_lead_id and b.field = c.field
+    where c.n_rows = 2 and (a.file < b.file or (a.file = b.file and a.row < b.row))
+),
+gathered as (  -- three or more Clay rows: narrow structs aggregated, widened below (6-field structs cost ~2 CPU s more)
     select r.sf_lead_id, r.field,
            list_sort(list(struct_pack(file := r.file, row := r.row, value := r.value))) as rows
     from int_enrichment_rows as r
-    semi join changes as c on c.sf_lead_id = r.sf_lead_id and c.field = r.field and c.n_rows > 1
+    semi join changes as c on c.sf_lead_id = r.sf_lead_id and c.field = r.field and c.n_rows > 2
     group by r.sf_lead_id, r.field
 )
 -- Most changes (843K of 1.28M, backfill 1M) have one Clay row: its evidence is that row, joined, not aggregated
@@ -88,3 +109,20 @@ select
     )
 from changes as c
 join gathered as e on e.sf_lead_id = c.sf_lead_id and e.field = c.field
+union all
+select
+    'Lead',
+    p.sf_lead_id,
+    p.field,
+    'enrichment_fill_if_blank',
+    p.before,
+    p.after,
+    p.rule_reasons,
+    [
+        sfdc_evidence(p.file, p.row, p.field, p.before),
+        evidence('clay', p.file_a, p.row_a, case p.field when 'Industry' then $clay_header_industry
+            else $clay_header_company_description end, p.value_a, null),
+        evidence('clay', p.file_b, p.row_b, case p.field when 'Industry' then $clay_header_industry
+            else $clay_header_company_description end, p.value_b, null)
+    ]
+from paired as p
