@@ -34,6 +34,7 @@ import duckdb
 import pyarrow as pa
 
 from .errors import PlanError
+from .sql import stored_order
 from .files import write_atomic
 
 PARTS = ("changes", "findings", "rejects")
@@ -59,10 +60,9 @@ ORDER = {
     "findings": "kind, object, record_id nulls first, detail, evidence[1].file, evidence[1].row, line",
     "rejects": 'file, "row", "column", line',
 }
-# parts whose table is stored in the plan's order (sql/plan/plan_changes.sql ends with that ORDER BY; save() creates it
-# so): a COPY from one table keeps its insertion order (https://duckdb.org/docs/stable/sql/dialect/order_preservation,
-# while preserve_insertion_order is on, DuckDB's default), so 1.58M changes with their evidence are not sorted twice
-STORED_IN_ORDER = ("changes",)
+# the table each part is copied from, when that table may be stored in the part's order (reconcile.sql STORED_ORDER:
+# then copied as stored, not sorted again)
+TABLES = {"changes": "plan_changes"}
 # what each part is built from in the build's DuckDB file (same columns, same types as the Parquet files)
 SOURCES = {
     "changes": "select " + ", ".join(f'"{c}"' for c in CHANGE_COLUMNS) + " from plan_changes",
@@ -158,12 +158,12 @@ def write_parts(con, plan_path: Path, folder: Path | None = None, timed: list | 
     folder = folder or data_dir(plan_path)
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
-    in_order = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
     for part in PARTS:
         target = folder / f"{part}.parquet"
         tmp = folder / f".{part}.parquet.tmp"
         rows = f"(select {_line_sql(part)} as line, * from ({SOURCES[part]}))" if _tied(part) else f"({SOURCES[part]})"
-        order = "" if in_order and part in STORED_IN_ORDER else f" order by {ORDER[part]}"
+        stored = part in TABLES and stored_order(con, TABLES[part]) == ORDER[part]
+        order = "" if stored else f" order by {ORDER[part]}"
         t0 = time.perf_counter()
         (written,) = con.execute(
             f"copy (select {', '.join(_quoted(part))} from {rows}{order}) to '{_sql_path(tmp)}' "
@@ -367,8 +367,8 @@ def save(plan: dict, plan_path: str | Path, rehash: bool = True) -> dict:
                 arrow = arrow.rename_columns(["file", "row", "col", "value", "expected", "message"])
             con.register(f"_{part}", arrow)
             cast = ", ".join(f'"{c}"::json as "{c}"' for c in ("before", "after"))
-            con.execute(  # the changes stored in the plan's order, as the build stores them (STORED_IN_ORDER)
-                f"create table {part} as select * replace ({cast}) from _{part} order by {ORDER['changes']}"
+            con.execute(
+                f"create table {part} as select * replace ({cast}) from _{part}"
                 if table == "changes"
                 else f"create table {part} as select * from _{part}"
             )

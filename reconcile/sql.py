@@ -188,6 +188,14 @@ DEFAULT_MEMORY_CAP = 1 / 3
 # at 1 GB, 3.2 s at 1.5 GB, 2.8 s at 2 GB; plan_changes created sorted ran out of memory under 1 GB. Peak RSS stays
 # within the backfill's 2 GB budget, and a quiet day's 25K changes never reach the build's own limit (bench/README).
 PLAN_STAGE = "plan/"
+# Models whose table is stored in an order (say so in the table's comment, read by stored_order): the plan's changes,
+# which planfile.write_parts and the spreadsheet export then copy as stored (DuckDB keeps a single table's insertion
+# order in a COPY: https://duckdb.org/docs/stable/sql/dialect/order_preservation), so 1.58M changes with their
+# evidence are sorted once (backfill 1M: CREATE 3.7 + sorted COPY 4.3 s -> sorted CREATE 4.1 + COPY 1.5 s). The
+# sorted CREATE needs more memory than a sorted COPY (1.58M changes under a 1 GB limit: out of memory, where the
+# COPY took 4.3 s): when it runs out, the table is stored unsorted, without the comment, and the writers sort.
+STORED_ORDER = {"plan/plan_changes": "object, record_id, field"}
+_ORDER_COMMENT = "stored in order: "
 PLAN_WRITE_SHARE = 1 / 16
 PLAN_WRITE_MIN_MB, PLAN_WRITE_MAX_MB = 1536, 6144
 
@@ -313,7 +321,10 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
     if name.startswith(STAGING):
         con.execute(f"set force_compression = '{STAGING_COMPRESSION}'")
     try:
-        create_with_retry(con, f"create or replace {target} as {sql}", bound)
+        if name in STORED_ORDER:
+            create_in_order(con, target, table, sql, bound, STORED_ORDER[name])
+        else:
+            create_with_retry(con, f"create or replace {target} as {sql}", bound)
         if name in CHECKED_IDS:
             from .ids import correct_ids
 
@@ -324,6 +335,35 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
             con.execute("reset disabled_compression_methods")
         if name.startswith(STAGING):
             con.execute("reset force_compression")
+
+
+def create_in_order(con: duckdb.DuckDBPyConnection, target: str, table: str, sql: str, bound: dict, order: str) -> None:
+    """A model's table stored sorted by `order`, its comment saying so (STORED_ORDER); when the sort runs out of
+    memory, stored as the query gives it (create_with_retry), without that comment (said on stderr)."""
+    try:
+        con.execute(f"create or replace {target} as select * from ({sql}) order by {order}", bound)
+    except duckdb.OutOfMemoryException:
+        print(
+            f"note: {table.replace(chr(34), '')} sorted ran out of memory; stored unsorted, sorted when the plan is written.",
+            file=sys.stderr,
+        )
+        create_with_retry(con, f"create or replace {target} as {sql}", bound)
+        return
+    con.execute(f"comment on table {table} is '{_ORDER_COMMENT}{order}'")
+
+
+def stored_order(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    """The order a table of the current database is stored in (STORED_ORDER), or None: unsorted, or a connection
+    that does not keep insertion order (preserve_insertion_order off), where a COPY of it may come out in any order."""
+    if not con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]:
+        return None
+    row = con.execute(
+        "select comment from duckdb_tables() where database_name = current_database() and schema_name = "
+        "current_schema() and table_name = ?",
+        [table],
+    ).fetchone()
+    comment = (row[0] or "") if row else ""
+    return comment.removeprefix(_ORDER_COMMENT) if comment.startswith(_ORDER_COMMENT) else None
 
 
 def create_with_retry(con: duckdb.DuckDBPyConnection, statement: str, bound: dict) -> None:

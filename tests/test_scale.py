@@ -394,31 +394,56 @@ def test_the_plan_models_and_files_run_under_the_write_limit_by_default_and_unde
         assert {live for _, _, live in seen[first_plan:]} == {0}, run
 
 
-def test_the_plan_changes_table_is_stored_in_the_plan_order_and_its_files_are_written_as_stored(tmp_path):
-    """plan_changes is created in (object, record_id, field) order; write_parts and the spreadsheet export copy it
-    without sorting again. Their files are in that order, and a connection that does not keep insertion order sorts
-    instead (same bytes)."""
+class _OutOfMemoryWhenSorted:
+    """A real DuckDB connection on which a sorted CREATE runs out of memory (as plan_changes sorted does at 1.58M
+    changes under a 1 GB limit; fault injection at a small scale)."""
+
+    def __init__(self, con):
+        self.con = con
+
+    def execute(self, statement, params=None):
+        if statement.startswith("create") and statement.rstrip().endswith("order by object, record_id, field"):
+            raise duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block of size 256.0 KiB")
+        return self.con.execute(statement, params)
+
+
+def test_the_plan_changes_table_is_stored_in_the_plan_order_and_its_files_are_written_as_stored(tmp_path, capsys):
+    """plan_changes is stored in (object, record_id, field) order, its comment says so, and write_parts and the
+    spreadsheet export copy it without sorting again. A connection that does not keep insertion order sorts instead,
+    and so do they when the sorted CREATE ran out of memory and the table was stored unsorted: the same bytes."""
+    from reconcile import build as rb
     from reconcile import plan as planmod
     from reconcile import planfile
-    from reconcile.build import build
     from reconcile.policy import load_policy
-    from reconcile.sql import connect
+    from reconcile.sql import connect, run_model, stored_order
 
     generate_snapshot(tmp_path / "snap", leads=2000, profile="backfill")
     con = connect(tmp_path / "b.duckdb", threads=4)
-    build(con, tmp_path / "snap", load_policy(None))
+    policy = load_policy(None)
+    snap = rb.build(con, tmp_path / "snap", policy)
     keys = con.execute("select object, record_id, field from plan_changes").fetchall()  # stored order
     assert len(keys) > 2000 and keys == sorted(keys)
-    written = {}
-    for in_order in ("true", "false"):
-        con.execute(f"set preserve_insertion_order = {in_order}")
-        files = planfile.write_parts(con, tmp_path / in_order / "plan.json")
-        exports = planmod.export_changes(con, tmp_path / in_order / "plan.json")
-        written[in_order] = (files, [p.read_bytes() for p in exports])
-        for path in (tmp_path / in_order / "plan.data" / "changes.parquet", exports[0]):
+    assert stored_order(con, "plan_changes") == planfile.ORDER["changes"]
+
+    def written(name):
+        files = planfile.write_parts(con, tmp_path / name / "plan.json")
+        exports = planmod.export_changes(con, tmp_path / name / "plan.json")
+        for path in (tmp_path / name / "plan.data" / "changes.parquet", exports[0]):
             table = pq.read_table(path, columns=["object", "record_id", "field"])
             assert list(zip(*(table.column(c).to_pylist() for c in ("object", "record_id", "field")))) == keys
-    assert written["true"] == written["false"]
+        return files, [p.read_bytes() for p in exports]
+
+    stored = written("stored")
+    con.execute("set preserve_insertion_order = false")
+    assert stored_order(con, "plan_changes") is None
+    assert written("no-insertion-order") == stored
+    con.execute("set preserve_insertion_order = true")
+
+    run_model(_OutOfMemoryWhenSorted(con), "plan/plan_changes", rb.model_params(policy, snap))
+    assert "note: plan_changes sorted ran out of memory; stored unsorted" in capsys.readouterr().err
+    assert stored_order(con, "plan_changes") is None
+    assert sorted(con.execute("select object, record_id, field from plan_changes").fetchall()) == keys
+    assert written("unsorted") == stored
 
 
 def test_input_size_weighs_parquet_as_the_csv_it_replaces(tmp_path):

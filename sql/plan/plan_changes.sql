@@ -4,8 +4,8 @@
 -- campaign and its own GBU; a CampaignMember its campaign's), from the record's own row of plan_record_context (one
 -- join). Each rule's evidence already starts with the SFDC row of `before` (built there, with the list: prepending
 -- it here copied 1.58M evidence lists, ~1.2 CPU s at backfill 1M).
--- Stored in the plan's order (object, record_id, field): the plan's changes file is written from it as it is stored
--- (planfile.write_parts), so 1.58M changes with their evidence are sorted once, here, not again (backfill 1M).
+-- Stored in the plan's order (object, record_id, field; reconcile.sql STORED_ORDER) when the sort fits in memory: the
+-- plan's changes file is then written from it as stored, so 1.58M changes with their evidence are sorted once.
 -- Grain: one row per (object, record, field) change. Parameters: $writable_objects, $blocked_reasons.
 with candidates as (
     select * from rule_hard_bounce_union
@@ -65,4 +65,3 @@ select
     campaign_id,
     gbu
 from sorted
-order by object, record_id, field
