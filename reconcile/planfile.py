@@ -34,8 +34,8 @@ import duckdb
 import pyarrow as pa
 
 from .errors import PlanError
-from .sql import stored_order
 from .files import write_atomic
+from .sql import stored_order
 
 PARTS = ("changes", "findings", "rejects")
 CHANGE_COLUMNS = (
