@@ -47,7 +47,8 @@ changes as (
        or (field <> 'Industry' and current_clean <> after_value)
 ),
 paired as (  -- two Clay rows (98 % of the multi-row changes, backfill 1M): the pair joined in (file, row) order, not
-    -- aggregated (list() over their 0.88M rows cost 1.6 of this model's 5.6 CPU s; min/max of structs more)
+    -- aggregated (list() over their 0.88M rows cost 1.6 of this model's 5.6 CPU s; min/max of structs more). The two
+    -- rows differ in (file, row): int_enrichment_rows has one row per (Clay row, field), so a <-join keeps one pair
     select
         c.sf_lead_id,
         c.field,
