@@ -362,87 +362,217 @@ def load_file(
 
     Lenient mode reads like strict mode; only when DuckDB refuses a CSV or JSONL file does damaged.py load its
     well-formed records and quarantine the rest."""
-    suffix = path.suffix.lower()
-    salvageable = lenient and suffix in (".csv", ".jsonl")
     if s.keep_payload:
-        try:
-            read_in_file_order(
-                con,
-                table,
-                "select cast(? as varchar) as _file, cast(null as bigint) as _row, "
-                "cast(null as varchar) as _campaign, json as payload "
-                "from read_json_objects(?, format='newline_delimited', maximum_object_size=?)",
-                [rel, str(path), damaged.MAX_JSON_OBJECT],
-            )
-        except duckdb.Error as e:
-            _refused(path, rel, delim, e, salvageable)
-            _create_empty(con, s, table)
-            good, bad = damaged.scan_jsonl(path)
-            damaged.insert_rows(
-                con,
-                table,
-                [{"_file": rel, "_row": r, "payload": damaged.payload_text(v)} for r, v in good],
-                ["_file", "_row", "payload"],
-                casts={"payload": "json"},
-            )
-            damaged.reject(con, rel, bad)
-            return len(good) + len(bad)
-        return number_rows(con, table, path)
+        return _load_payloads(con, s, path, rel, delim, lenient, table)
+    return read_alone(con, s, prepare_read(con, s, path, rel, delim, lenient), lenient, table)
+
+
+def _load_payloads(con, s: Source, path: Path, rel: str, delim: str | None, lenient: bool, table: str) -> int:
+    """A JSONL file kept whole, one JSON object per row (webhook events)."""
+    salvageable = lenient and path.suffix.lower() == ".jsonl"
+    try:
+        read_in_file_order(
+            con,
+            table,
+            "select cast(? as varchar) as _file, cast(null as bigint) as _row, "
+            "cast(null as varchar) as _campaign, json as payload "
+            "from read_json_objects(?, format='newline_delimited', maximum_object_size=?)",
+            [rel, str(path), damaged.MAX_JSON_OBJECT],
+        )
+    except duckdb.Error as e:
+        _refused(path, rel, delim, e, salvageable)
+        _create_empty(con, s, table)
+        good, bad = damaged.scan_jsonl(path)
+        damaged.insert_rows(
+            con,
+            table,
+            [{"_file": rel, "_row": r, "payload": damaged.payload_text(v)} for r, v in good],
+            ["_file", "_row", "payload"],
+            casts={"payload": "json"},
+        )
+        damaged.reject(con, rel, bad)
+        return len(good) + len(bad)
+    return number_rows(con, table, path)
+
+
+@dataclass
+class FileRead:
+    """How one file of a source is read (prepare_read): the contract columns as expressions over the file's scan.
+    Files whose `shape` is equal (same format, delimiter, header line and line ending; Parquet: same schema) read
+    the same way, so they are read together, in one scan (read_group); None: always read alone (JSONL)."""
+
+    path: Path
+    rel: str
+    delim: str | None
+    columns: list[str]  # select expressions, after _file, _row, _campaign
+    params: list
+    mapping: dict[str, str]
+    campaign: str | None
+    shape: tuple | None
+
+
+def prepare_read(con, s: Source, path: Path, rel: str, delim: str | None, lenient: bool) -> FileRead:
+    """Map a file's header to the contract (an error names a missing or doubled column) and record it in
+    snapshot_headers; the read itself is read_alone's or read_group's."""
+    suffix = path.suffix.lower()
     is_json = suffix == ".jsonl"
     scan, params = _scan(path, delim)
     try:
         headers = _headers(con, scan, params, path)
     except duckdb.Error as e:  # only a JSONL file's keys are read by DuckDB
-        _refused(path, rel, delim, e, salvageable)
+        _refused(path, rel, delim, e, lenient and is_json)
         headers = sorted({k for _, v in damaged.scan_jsonl(path)[0] for k in v})
     mapping = _map_columns(s, headers, rel)
-    if mapping:
+    if mapping:  # one statement (executemany runs one per row: ~5 ms a file)
         spelled = {c.name: c.header for c in s.columns}
-        con.executemany(
-            "insert into snapshot_headers values (?, ?, ?, ?)",
+        con.execute(
+            "insert into snapshot_headers select ?, ?, unnest(?), unnest(?)",
             [
-                [rel, s.name, n, spelled[n] if h.strip().lower() == spelled[n].lower() else h.strip()]
-                for n, h in mapping.items()
+                rel,
+                s.name,
+                list(mapping),
+                [spelled[n] if h.strip().lower() == spelled[n].lower() else h.strip() for n, h in mapping.items()],
             ],
         )
     named = _read_names(con, scan, params, headers) if suffix == ".csv" else {}
-    campaign = _campaign_from_name(path) if s.name == "smartlead__leads" else None
-    exprs, expr_params = (
-        ["cast(? as varchar) as _file", "cast(null as bigint) as _row", "cast(? as varchar) as _campaign"],
-        [rel, campaign],
-    )
     types = _parquet_types(con, scan, params) if suffix == ".parquet" else {}
+    columns, col_params = [], []
     for c in s.columns:
         if c.name not in mapping:
-            exprs.append(f"cast(null as varchar) as {qi(c.name)}")
+            columns.append(f"cast(null as varchar) as {qi(c.name)}")
         elif is_json:  # an empty string is a blank value, as an empty CSV cell (quoted or not) reads as NULL
-            exprs.append(f"nullif(cast(json ->> ? as varchar), '') as {qi(c.name)}")
-            expr_params.append(mapping[c.name])
+            columns.append(f"nullif(cast(json ->> ? as varchar), '') as {qi(c.name)}")
+            col_params.append(mapping[c.name])
         else:
             column = named.get(mapping[c.name], mapping[c.name])
-            exprs.append(f"{_as_text(qi(column), types.get(column))} as {qi(c.name)}")
+            columns.append(f"{_as_text(qi(column), types.get(column))} as {qi(c.name)}")
     if is_json:  # a line that is JSON but not an object (`[1, 2]`, `"text"`) has no columns: named, not read as blanks
-        exprs.append(f"case when json_type(json) <> 'OBJECT' then left(json::varchar, 200) end as {NOT_OBJECT}")
+        columns.append(f"case when json_type(json) <> 'OBJECT' then left(json::varchar, 200) end as {NOT_OBJECT}")
+    if suffix == ".csv":
+        shape = (suffix, delim, tuple(headers), *_csv_framing(path))
+    elif suffix == ".parquet":
+        shape = (suffix, tuple(types.items()))
+    else:
+        shape = None
+    campaign = _campaign_from_name(path) if s.name == "smartlead__leads" else None
+    return FileRead(path, rel, delim, columns, col_params, mapping, campaign, shape)
+
+
+def _csv_framing(path: Path) -> tuple[bool, bytes]:
+    """What DuckDB's sniffer reads off a CSV file's start besides the header: a byte order mark and the line
+    ending (files read in one scan share the first file's dialect)."""
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    line = head.split(b"\n", 1)[0]
+    return head.startswith(b"\xef\xbb\xbf"), b"\r\n" if line.endswith(b"\r") else b"\n" if b"\n" in head else b""
+
+
+def _select(s: Source, columns: list[str], scan: str) -> str:
     parsed = "".join(
         f", cast({parse_expr(c)} as {PARSERS[c.type].sql_type}) as {qi(c.parsed)}" for c in s.columns if c.parsed
     )
-    select = f"select *{parsed} from (select {', '.join(exprs)} from {scan})"
+    return f"select *{parsed} from (select {', '.join(columns)} from {scan})"
+
+
+def read_alone(con, s: Source, r: FileRead, lenient: bool, table: str) -> int:
+    """Read one prepared file into `table`; returns its records (as load_file)."""
+    suffix = r.path.suffix.lower()
+    salvageable = lenient and suffix in (".csv", ".jsonl")
+    scan, params = _scan(r.path, r.delim)
+    select = _select(
+        s,
+        ["cast(? as varchar) as _file", "cast(null as bigint) as _row", "cast(? as varchar) as _campaign", *r.columns],
+        scan,
+    )
+    expr_params = [r.rel, r.campaign, *r.params]
     try:
         try:
             read_in_file_order(con, table, select, [*expr_params, *params])
         except duckdb.InvalidInputException as e:
             if suffix != ".csv" or "Maximum line size" not in str(e):
                 raise
-            read_in_file_order(con, table, select, [*expr_params, *_scan(path, delim, damaged.MAX_RECORD)[1]])
+            read_in_file_order(con, table, select, [*expr_params, *_scan(r.path, r.delim, damaged.MAX_RECORD)[1]])
     except duckdb.Error as e:
-        _refused(path, rel, delim, e, salvageable)
+        _refused(r.path, r.rel, r.delim, e, salvageable)
         _create_empty(con, s, table)
-        return _salvage(con, s, table, path, rel, delim, mapping, campaign)
+        return _salvage(con, s, table, r.path, r.rel, r.delim, r.mapping, r.campaign)
     verify_ids(con, s, table)
-    records = number_rows(con, table, path)
-    if is_json:
+    records = number_rows(con, table, r.path)
+    if suffix == ".jsonl":
         _reject_non_objects(con, table)
     return records
+
+
+def groups(reads: list[FileRead]) -> list[list[FileRead]]:
+    """Runs of consecutive files of one shape (each read in one scan), in file order."""
+    out: list[list[FileRead]] = []
+    for r in reads:
+        if out and r.shape is not None and out[-1][0].shape == r.shape:
+            out[-1].append(r)
+        else:
+            out.append([r])
+    return out
+
+
+def read_group(con, s: Source, reads: list[FileRead], lenient: bool, tables: list[str]) -> list[int]:
+    """Read files of one shape into one new table (appended to `tables`) in a single scan — one multi-file read
+    instead of one per file: a Smartlead account exports a file per campaign, and each read of its own cost ~13 ms
+    besides its rows (400 small files: 5.4 s) — or, one file, as read_alone. Returns each file's records.
+
+    A row's number is its place in its own file: the scan keeps each file's order (as a single file's read) and
+    gives each row its file's index; the files' rows are checked to follow one another in the table, in file order,
+    before the numbers are set from that. If DuckDB refuses the scan, or the check fails, each file is read alone,
+    which names the problem (or, lenient, salvages the file) as it always did."""
+    table = file_table(s, len(tables))
+    tables.append(table)
+    if len(reads) == 1:
+        return [read_alone(con, s, reads[0], lenient, table)]
+    first = reads[0]
+    scan, params = _scan(first.path, first.delim)
+    params[0] = [str(r.path) for r in reads]
+    if first.path.suffix.lower() == ".csv":  # buffers for the largest file (as _scan sizes them for one)
+        params[2] = params[3] = damaged.read_buffer(max(r.path.stat().st_size for r in reads))
+    index = "cast(file_index as bigint)"
+    select = _select(
+        s,
+        [
+            f"(?::varchar[])[{index} + 1] as _file",
+            f"{index} as _row",  # the file's index until number_group_rows sets the row number
+            f"(?::varchar[])[{index} + 1] as _campaign",
+            *first.columns,
+        ],
+        scan,
+    )
+    try:
+        read_in_file_order(
+            con, table, select, [[r.rel for r in reads], [r.campaign for r in reads], *first.params, *params]
+        )
+        counts = number_group_rows(con, table, len(reads))
+    except (duckdb.Error, GroupOrderError):
+        con.execute(f"drop table if exists {table}")
+        tables.pop()
+        return [read_group(con, s, [r], lenient, tables)[0] for r in reads]
+    verify_ids(con, s, table)
+    return counts
+
+
+class GroupOrderError(Exception):
+    """A multi-file read whose files' rows do not follow one another in file order (read_group reads them alone)."""
+
+
+def number_group_rows(con, table: str, files: int) -> list[int]:
+    """Row numbers of a multi-file read's table, whose _row holds each row's file index: its files' rows must lie
+    in consecutive rowid ranges, in file order (GroupOrderError otherwise); a row's number is then its rowid + 1 less
+    its file's first rowid (as number_rows numbers one file's table). Returns the rows of each file."""
+    starts, counts, expect = [0] * files, [0] * files, 0
+    for i, lo, hi, n in con.execute(
+        f"select _row, min(rowid), max(rowid), count(*) from {table} group by _row order by _row"
+    ).fetchall():
+        if lo != expect or hi - lo + 1 != n:
+            raise GroupOrderError(f"file {i}: rowids {lo}..{hi} ({n} rows), expected to start at {expect}")
+        starts[i], counts[i], expect = lo, n, hi + 1
+    con.execute(f"update {table} set _row = rowid + 1 - (?::bigint[])[_row + 1]", [starts])
+    return counts
 
 
 NOT_OBJECT = "_not_object"  # a JSONL read's column holding each line that is not an object (dropped after the check)
@@ -891,6 +1021,11 @@ def account(con, s: Source, files: list[LoadedFile], lenient: bool) -> None:
 # ---------------------------------------------------------------------------------------------- entry point
 
 
+def _loaded(snap: Snapshot, lf: LoadedFile) -> None:
+    snap.files.append(lf)
+    snap.taken_at.setdefault(lf.system, lf.taken_at)
+
+
 def ingest(
     con,
     root: Path,
@@ -918,26 +1053,27 @@ def ingest(
     digests = []
     with ThreadPoolExecutor(max_workers=1) as hashing:
         for s in srcs:
-            tables, hashed = [], []
-            for i, path in enumerate(found[s.name]):
+            tables, hashed, reads = [], [], []
+            for path in found[s.name]:
                 rel = path.relative_to(root).as_posix()
                 if progress:
                     progress(f"reading {rel}")
                 delim = damaged.inspect_head(path, rel)
                 digests.append(hashing.submit(damaged.sha256_of, path))
                 hashed.append((path, digests[-1]))
-                tables.append(file_table(s, i))
-                records = load_file(con, s, path, rel, delim, lenient, tables[-1])
-                lf = LoadedFile(rel, s.name, s.system, "", records, taken_at_for(manifest, s.system, path))
-                if not s.keep_payload:
-                    lf.columns = frozenset(
-                        r[0]
-                        for r in con.execute(
-                            "select column_name from snapshot_headers where file = ?", [rel]
-                        ).fetchall()
+                if s.keep_payload:
+                    tables.append(file_table(s, len(tables)))
+                    records = load_file(con, s, path, rel, delim, lenient, tables[-1])
+                    _loaded(
+                        snap, LoadedFile(rel, s.name, s.system, "", records, taken_at_for(manifest, s.system, path))
                     )
-                snap.files.append(lf)
-                snap.taken_at.setdefault(s.system, lf.taken_at)
+                else:
+                    reads.append(prepare_read(con, s, path, rel, delim, lenient))
+            for group in groups(reads):
+                for r, records in zip(group, read_group(con, s, group, lenient, tables)):
+                    lf = LoadedFile(r.rel, s.name, s.system, "", records, taken_at_for(manifest, s.system, r.path))
+                    lf.columns = frozenset(r.mapping)
+                    _loaded(snap, lf)
             combine_files(con, s, tables, lenient)
             rejected_before = _rejects(con)
             check_values(con, s)

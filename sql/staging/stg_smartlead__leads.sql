@@ -24,6 +24,6 @@ select
     sf_id18_read(cf[2]) as sf_campaign_id,
     cast($smartlead_taken_at as timestamptz) as taken_at
 from leads
--- sorted: rows arrive per file (one pipeline per file of the union) and DuckDB's checkpoint after the CREATE rewrote
--- the partly filled row groups that makes (4 of the 8 s the model took at 1M leads); sorted, they are written full
-order by file, row
+-- not sorted: the campaign files are read in one scan (snapshots.read_group), so the raw rows are one table in file
+-- and row order and the CREATE writes full row groups. (Files of different shapes are a view over several tables:
+-- then DuckDB's checkpoint rewrites the partly filled row groups each table's pipeline leaves — slower, not wrong.)
