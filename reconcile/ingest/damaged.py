@@ -34,7 +34,7 @@ NOT_AN_OBJECT = "not a complete JSON object (truncated?)"
 MAX_RECORD = 256 << 20
 # The CSV read's buffer (and so its first max_line_size, which DuckDB wants ≤ the buffer): a buffer is the unit DuckDB's
 # threads share out, so 256 MB buffers read every file under 256 MB on one thread (Lead.csv at 1M leads: 1.32 s with
-# them, 0.68 s with 32 MB). A file with a longer record is read again with MAX_RECORD (snapshots.load_file).
+# them, 0.68 s with 32 MB). A file with a longer record is read again with MAX_RECORD (snapshots.read_alone).
 READ_BUFFER = 32 << 20
 # A smaller file gets buffers of 1/READ_SPLIT of its size (not under MIN_READ_BUFFER): one 32 MB buffer per 30 MB
 # Smartlead export read each file on one thread (20 files at 1M leads: 2.4-2.6 s; with 4-8 MB buffers 1.6-1.7 s).

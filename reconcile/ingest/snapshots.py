@@ -284,7 +284,8 @@ def taken_at_for(manifest: dict, system: str, path: Path) -> str:
 
 
 def create_ingest_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """The `rejects` and `snapshot_files` tables (raw tables are made per file by load_file, see combine_files)."""
+    """The `rejects` and `snapshot_files` tables (raw tables are made per file or run of files by read_group and
+    load_payloads, see combine_files)."""
     con.execute(
         "create or replace table rejects (file varchar, row bigint, col varchar, value varchar, "
         "expected varchar, message varchar)"
@@ -323,8 +324,9 @@ def file_table(s: Source, index: int) -> str:
 
 
 def combine_files(con, s: Source, tables: list[str], lenient: bool = False) -> None:
-    """Make `raw_<source>` of its files' tables: each file is read into a table of its own (appending a file to a
-    table that already holds rows cost ~2.5× creating a table of it); no file gives an empty table. Several files
+    """Make `raw_<source>` of its files' tables: each file, or run of files of one shape (read_group), is read into a
+    table of its own (appending a file to a table that already holds rows cost ~2.5× creating a table of it); no
+    file gives an empty table. Several files
     are a view over their tables (strict mode: copying them into one table cost 1.1–1.5 CPU s for Clay's two files
     at 1M leads, 3.3 s on the backfill, and staging from the view costs the same as from a table), or one table
     (lenient mode, which deletes the quarantined rows from it)."""
@@ -354,21 +356,12 @@ def drop_raw(con, s: Source, tables: list[str], lenient: bool = False) -> None:
         con.execute(f"drop table {s.table}")
 
 
-def load_file(
-    con: duckdb.DuckDBPyConnection, s: Source, path: Path, rel: str, delim: str | None, lenient: bool, table: str
-) -> int:
-    """Read one file into its own temporary `table` (raw_schema); returns the number of data records in the file
-    (rows read, plus the damaged records lenient mode quarantined).
+def load_payloads(con, s: Source, path: Path, rel: str, delim: str | None, lenient: bool, table: str) -> int:
+    """Read a JSONL file kept whole (webhook events) into its own temporary `table`, one JSON object per row;
+    returns the number of data records in the file (rows read, plus the damaged lines lenient mode quarantined).
 
-    Lenient mode reads like strict mode; only when DuckDB refuses a CSV or JSONL file does damaged.py load its
-    well-formed records and quarantine the rest."""
-    if s.keep_payload:
-        return _load_payloads(con, s, path, rel, delim, lenient, table)
-    return read_alone(con, s, prepare_read(con, s, path, rel, delim, lenient), lenient, table)
-
-
-def _load_payloads(con, s: Source, path: Path, rel: str, delim: str | None, lenient: bool, table: str) -> int:
-    """A JSONL file kept whole, one JSON object per row (webhook events)."""
+    Lenient mode reads like strict mode; only when DuckDB refuses the file does damaged.py load its well-formed
+    records and quarantine the rest."""
     salvageable = lenient and path.suffix.lower() == ".jsonl"
     try:
         read_in_file_order(
@@ -475,7 +468,9 @@ def _select(s: Source, columns: list[str], scan: str) -> str:
 
 
 def read_alone(con, s: Source, r: FileRead, lenient: bool, table: str) -> int:
-    """Read one prepared file into `table`; returns its records (as load_file)."""
+    """Read one prepared file into its own temporary `table` (raw_schema); returns the number of data records in the
+    file (rows read, plus the damaged records lenient mode quarantined). Lenient mode reads like strict mode; only
+    when DuckDB refuses a CSV or JSONL file does damaged.py load its well-formed records and quarantine the rest."""
     suffix = r.path.suffix.lower()
     salvageable = lenient and suffix in (".csv", ".jsonl")
     scan, params = _scan(r.path, r.delim)
@@ -1063,7 +1058,7 @@ def ingest(
                 hashed.append((path, digests[-1]))
                 if s.keep_payload:
                     tables.append(file_table(s, len(tables)))
-                    records = load_file(con, s, path, rel, delim, lenient, tables[-1])
+                    records = load_payloads(con, s, path, rel, delim, lenient, tables[-1])
                     _loaded(
                         snap, LoadedFile(rel, s.name, s.system, "", records, taken_at_for(manifest, s.system, path))
                     )
