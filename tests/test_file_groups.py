@@ -209,3 +209,13 @@ def test_lenient_salvages_a_ragged_file_inside_a_run_and_reads_the_others(tmp_pa
         "smartlead/campaign-101.csv": 31,
         "smartlead/campaign-102.csv": 40,
     }
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_run_may_begin_and_end_with_files_of_no_rows(tmp_path, fmt):
+    sizes = [0, 4, 0, 3, 0]
+    files = campaign_files(sizes) if fmt == "csv" else as_parquet(tmp_path, campaign_files(sizes))
+    con, snap = ingested(write_snapshot(tmp_path, files))
+    assert table_type(con, "raw_smartlead__leads") == "LOCAL TEMPORARY"
+    assert raw_rows(con) == expected_rows(sizes, fmt=fmt)
+    assert [f.records for f in snap.files if f.source == "smartlead__leads"] == sizes
