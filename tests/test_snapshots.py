@@ -13,6 +13,8 @@ import re
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import (
     CLAY_HEADER,
     LEAD_HEADER,
@@ -30,6 +32,7 @@ from conftest import (
     write_snapshot,
 )
 
+from reconcile.ingest.snapshots import _has_blank_line
 from reconcile.plan import load_plan
 
 HINT = "Fix the value in the export, or rerun with --lenient to quarantine bad rows and plan from the rest."
@@ -844,6 +847,17 @@ def test_a_jsonl_row_is_its_line_number_also_after_blank_lines(tmp_path, damaged
     [change] = plan["changes"]
     assert [(e["file"], e["row"]) for e in change["evidence"]] == [("sfdc/Lead.csv", 1), ("smartlead/events.jsonl", 4)]
     assert [(r["file"], r["row"]) for r in plan["rejects"]] == ([("smartlead/events.jsonl", 5)] if damaged else [])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(list(b"{a} \t\r\n\f\v")), max_size=40).map(bytes))
+def test_a_blank_line_is_found_wherever_it_is(tmp_path_factory, data):
+    """The JSONL blank-line scan (its row numbers are line numbers only when it finds one) against the definition:
+    a line — the first, or one after a line break, ended by a line break — of nothing but spaces."""
+    path = tmp_path_factory.mktemp("jsonl") / "events.jsonl"
+    path.write_bytes(data)
+    lines = data.split(b"\n")[:-1]  # the text after the last line break ends no line
+    assert _has_blank_line(path) == any(line.strip(b" \t\r\f\v") == b"" for line in lines)
 
 
 def test_lenient_reads_an_empty_string_of_a_damaged_jsonl_file_as_blank(tmp_path):

@@ -664,7 +664,11 @@ def number_rows(con, table: str, path: Path | None = None) -> int:
     return n
 
 
-_BLANK_LINE = re.compile(rb"(?:\A|\n)[ \t\r\f\v]*\n")
+# a blank line: the first line, or one after a line break, holding nothing but spaces. Two patterns, not one with
+# `(?:\A|\n)`: a pattern that begins with a literal is searched for that byte first (60 MB of events at 1M leads:
+# 0.54 → 0.03 s, in Python's lock, before the next file is read)
+_BLANK_FIRST_LINE = re.compile(rb"[ \t\r\f\v]*\n")
+_BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
 
 
 def _has_blank_line(path: Path) -> bool:
@@ -674,7 +678,7 @@ def _has_blank_line(path: Path) -> bool:
         if path.stat().st_size == 0:
             return False
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return _BLANK_LINE.search(data) is not None
+            return _BLANK_FIRST_LINE.match(data) is not None or _BLANK_LINE.search(data) is not None
 
 
 def _parse_salvaged(con, s: Source, table: str) -> None:
