@@ -219,3 +219,28 @@ def test_a_run_may_begin_and_end_with_files_of_no_rows(tmp_path, fmt):
     assert table_type(con, "raw_smartlead__leads") == "LOCAL TEMPORARY"
     assert raw_rows(con) == expected_rows(sizes, fmt=fmt)
     assert [f.records for f in snap.files if f.source == "smartlead__leads"] == sizes
+
+
+def test_progress_names_the_scan_and_counts_its_files(tmp_path, capsys, monkeypatch):
+    """One progress line for a run of files read in one scan; a counting bar (console.Steps) still counts every file,
+    so `N/total` reaches the files the build announced."""
+    from reconcile.console import Steps
+
+    snap = write_snapshot(tmp_path, campaign_files([3, 0, 2]))
+    pol = load_policy(None)
+    con = connect(tmp_path / "raw.duckdb")
+    load_macros(con, _formula_path(pol))
+    steps = []
+    files = sn.ingest(con, snap, pol.clay_columns, progress=steps.append).files
+    scan = "reading 3 files in one scan (smartlead/campaign-100.csv … smartlead/campaign-102.csv)"
+    assert steps.count(scan) == 1 and "reading sfdc/Lead.csv" in steps
+    assert len(steps) == len(files) - 2
+    monkeypatch.setenv("RECONCILE_PROGRESS_EVERY", "0")
+    bar = Steps("Planning", tty=False)
+    bar.expect(len(files))
+    con = connect(tmp_path / "again.duckdb")
+    load_macros(con, _formula_path(pol))
+    sn.ingest(con, snap, pol.clay_columns, progress=bar)
+    lines = capsys.readouterr().err.splitlines()
+    assert bar.done == len(files)
+    assert [ln.split("] ", 1)[1] for ln in lines if scan in ln] == [f"{steps.index(scan) + 1}/{len(files)} {scan}"]

@@ -498,6 +498,13 @@ def read_alone(con, s: Source, r: FileRead, lenient: bool, table: str) -> int:
     return records
 
 
+def reading_message(group: list[FileRead]) -> str:
+    """What a progress line says while a run of files is read: the file, or how many in one scan, first … last."""
+    if len(group) == 1:
+        return f"reading {group[0].rel}"
+    return f"reading {len(group)} files in one scan ({group[0].rel} … {group[-1].rel})"
+
+
 def groups(reads: list[FileRead]) -> list[list[FileRead]]:
     """Runs of consecutive files of one shape (each read in one scan), in file order."""
     out: list[list[FileRead]] = []
@@ -1055,12 +1062,12 @@ def ingest(
             tables, hashed, reads = [], [], []
             for path in found[s.name]:
                 rel = path.relative_to(root).as_posix()
-                if progress:
-                    progress(f"reading {rel}")
                 delim = damaged.inspect_head(path, rel)
                 digests.append(hashing.submit(damaged.sha256_of, path))
                 hashed.append((path, digests[-1]))
                 if s.keep_payload:
+                    if progress:
+                        progress(f"reading {rel}")
                     tables.append(file_table(s, len(tables)))
                     records = load_payloads(con, s, path, rel, delim, lenient, tables[-1])
                     _loaded(
@@ -1069,6 +1076,10 @@ def ingest(
                 else:
                     reads.append(prepare_read(con, s, path, rel, delim, lenient))
             for group in groups(reads):
+                if progress:
+                    progress(reading_message(group))
+                    if hasattr(progress, "skip"):  # a bar that counts files (console.Steps) counts the run's others
+                        progress.skip(len(group) - 1)
                 for r, records in zip(group, read_group(con, s, group, lenient, tables)):
                     lf = LoadedFile(r.rel, s.name, s.system, "", records, taken_at_for(manifest, s.system, r.path))
                     lf.columns = frozenset(r.mapping)
