@@ -194,10 +194,15 @@ def test_parquet_gives_the_csv_plan_row_for_row(big):
 def _with_lead_edited(big, name, edit):
     """A copy of the 100k-lead CSV snapshot whose Lead.csv records (header first) `edit(records, column_index)`
     changed; column_index("id") is a column's position by its lower-cased header."""
+    return _with_file_edited(big, name, "sfdc/Lead.csv", edit)
+
+
+def _with_file_edited(big, name, rel, edit):
+    """A copy of the 100k-lead CSV snapshot whose file `rel` has its records (header first) `edit`ed, as above."""
     snap = big / name
     if not snap.exists():
         shutil.copytree(big / "csv", snap)
-        path = snap / "sfdc" / "Lead.csv"
+        path = snap / rel
         text = path.read_text("utf-8-sig")
         delim = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t|").delimiter
         records = list(csv.reader(text.splitlines(keepends=True), delimiter=delim))
@@ -230,6 +235,29 @@ def test_a_bad_value_deep_in_a_file_is_reported_at_its_row_strict_and_lenient(bi
     for f in files.values():  # every record of every file (several MB each) is staged or rejected
         assert f["records"] == f["staged"] + f["rejected"], f
     assert sum(f["records"] for f in files.values()) > 400_000
+
+
+def test_a_bad_value_deep_in_one_of_the_campaign_files_read_in_one_scan_is_reported_at_its_row(big):
+    """Smartlead's campaign files are read in one scan (snapshots.read_group): a bad value deep in the tenth of them
+    is named at that file's own row, strict and lenient, and every other file's records are all staged."""
+    rel = sorted((big / "csv" / "smartlead").glob("campaign-*.csv"))[9].relative_to(big / "csv").as_posix()
+    row = 5_000
+
+    def edit(records, col):
+        records[row][col("reply_count")] = "2.5"
+
+    snap = _with_file_edited(big, "bad-campaign", rel, edit)
+    with pytest.raises(SnapshotError) as e:
+        build_plan(snap, out=big / "bcs" / "plan.json", exports=False, threads=4)
+    assert f"'{rel}' row {row}: column 'reply_count' value '2.5' is not a whole number" in str(e.value)
+
+    plan, _ = plan_bytes(snap, big / "bcl", lenient=True, threads=4)
+    assert [(r["file"], r["row"], r["value"]) for r in plan["rejects"]] == [(rel, row, "2.5")]
+    files = {f["file"]: f for f in plan["summary"]["inputs"]["files"]}
+    assert files[rel]["rejected"] == 1 and files[rel]["records"] > row
+    campaigns = [f for name, f in files.items() if name.startswith("smartlead/campaign-")]
+    assert len(campaigns) >= 10 and all(f["records"] == f["staged"] + f["rejected"] for f in campaigns)
+    assert sum(f["rejected"] for f in campaigns) == 1
 
 
 def test_an_id_with_a_bad_checksum_deep_in_a_file_is_found_by_the_bulk_id_check_strict_and_lenient(big):
