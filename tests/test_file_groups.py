@@ -53,13 +53,18 @@ def as_parquet(tmp_path, files: dict[str, str]) -> dict[str, bytes]:
     return out
 
 
-def ingested(snap, lenient=False, threads=4):
-    """The raw tables of a snapshot (snapshots.ingest without staging), read with `threads` DuckDB threads."""
-    pol = load_policy(None)
-    con = connect(snap.parent / "raw.duckdb")
+def raw_connection(path, threads=4):
+    """A connection as build_plan reads with (its macros loaded), with `threads` DuckDB threads."""
+    con = connect(path)
     con.execute(f"set threads = {threads}")
-    load_macros(con, _formula_path(pol))
-    return con, sn.ingest(con, snap, pol.clay_columns, lenient=lenient)
+    load_macros(con, _formula_path(load_policy(None)))
+    return con
+
+
+def ingested(snap, lenient=False, threads=4, progress=None, name="raw.duckdb"):
+    """The raw tables of a snapshot (snapshots.ingest without staging) and the Snapshot it gives."""
+    con = raw_connection(snap.parent / name, threads)
+    return con, sn.ingest(con, snap, load_policy(None).clay_columns, lenient=lenient, progress=progress)
 
 
 def raw_rows(con) -> list[tuple]:
@@ -227,20 +232,15 @@ def test_progress_names_the_scan_and_counts_its_files(tmp_path, capsys, monkeypa
     from reconcile.console import Steps
 
     snap = write_snapshot(tmp_path, campaign_files([3, 0, 2]))
-    pol = load_policy(None)
-    con = connect(tmp_path / "raw.duckdb")
-    load_macros(con, _formula_path(pol))
     steps = []
-    files = sn.ingest(con, snap, pol.clay_columns, progress=steps.append).files
+    files = ingested(snap, progress=steps.append)[1].files
     scan = "reading 3 files in one scan (smartlead/campaign-100.csv … smartlead/campaign-102.csv)"
     assert steps.count(scan) == 1 and "reading sfdc/Lead.csv" in steps
     assert len(steps) == len(files) - 2
     monkeypatch.setenv("RECONCILE_PROGRESS_EVERY", "0")
     bar = Steps("Planning", tty=False)
     bar.expect(len(files))
-    con = connect(tmp_path / "again.duckdb")
-    load_macros(con, _formula_path(pol))
-    sn.ingest(con, snap, pol.clay_columns, progress=bar)
+    ingested(snap, progress=bar, name="again.duckdb")
     lines = capsys.readouterr().err.splitlines()
     assert bar.done == len(files)
     assert [ln.split("] ", 1)[1] for ln in lines if scan in ln] == [f"{steps.index(scan) + 1}/{len(files)} {scan}"]

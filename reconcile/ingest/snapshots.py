@@ -410,11 +410,15 @@ def prepare_read(con, s: Source, path: Path, rel: str, delim: str | None, lenien
     suffix = path.suffix.lower()
     is_json = suffix == ".jsonl"
     scan, params = _scan(path, delim)
-    try:
-        headers = _headers(con, scan, params, path)
-    except duckdb.Error as e:  # only a JSONL file's keys are read by DuckDB
-        _refused(path, rel, delim, e, lenient and is_json)
-        headers = sorted({k for _, v in damaged.scan_jsonl(path)[0] for k in v})
+    framing = ()
+    if suffix == ".csv":
+        headers, framing = _csv_head(path, delim)
+    else:
+        try:
+            headers = _headers(con, scan, params, path)
+        except duckdb.Error as e:  # only a JSONL file's keys are read by DuckDB
+            _refused(path, rel, delim, e, lenient and is_json)
+            headers = sorted({k for _, v in damaged.scan_jsonl(path)[0] for k in v})
     mapping = _map_columns(s, headers, rel)
     if mapping:  # one statement (executemany runs one per row: ~5 ms a file)
         spelled = {c.name: c.header for c in s.columns}
@@ -442,7 +446,7 @@ def prepare_read(con, s: Source, path: Path, rel: str, delim: str | None, lenien
     if is_json:  # a line that is JSON but not an object (`[1, 2]`, `"text"`) has no columns: named, not read as blanks
         columns.append(f"case when json_type(json) <> 'OBJECT' then left(json::varchar, 200) end as {NOT_OBJECT}")
     if suffix == ".csv":
-        shape = (suffix, delim, tuple(headers), *_csv_framing(path))
+        shape = (suffix, delim, tuple(headers), *framing)
     elif suffix == ".parquet":
         shape = (suffix, tuple(types.items()))
     else:
@@ -451,13 +455,16 @@ def prepare_read(con, s: Source, path: Path, rel: str, delim: str | None, lenien
     return FileRead(path, rel, delim, columns, col_params, mapping, campaign, shape)
 
 
-def _csv_framing(path: Path) -> tuple[bool, bytes]:
-    """What DuckDB's sniffer reads off a CSV file's start besides the header: a byte order mark and the line
-    ending (files read in one scan share the first file's dialect)."""
+def _csv_head(path: Path, delim: str) -> tuple[list[str], tuple[bool, bytes]]:
+    """A CSV file's header and what DuckDB's sniffer reads off its start besides: a byte order mark and the line
+    ending (files read in one scan share the first file's dialect). The head only; bad bytes further in are DuckDB's
+    to find."""
     with path.open("rb") as fh:
         head = fh.read(65536)
     line = head.split(b"\n", 1)[0]
-    return head.startswith(b"\xef\xbb\xbf"), b"\r\n" if line.endswith(b"\r") else b"\n" if b"\n" in head else b""
+    ending = b"\r\n" if line.endswith(b"\r") else b"\n" if b"\n" in head else b""
+    header = next(csv.reader(io.StringIO(head.decode("utf-8-sig", errors="replace"), newline=""), delimiter=delim), [])
+    return header, (head.startswith(b"\xef\xbb\xbf"), ending)
 
 
 def _select(s: Source, columns: list[str], scan: str) -> str:
@@ -530,10 +537,7 @@ def read_group(con, s: Source, reads: list[FileRead], lenient: bool, tables: lis
     if len(reads) == 1:
         return [read_alone(con, s, reads[0], lenient, table)]
     first = reads[0]
-    scan, params = _scan(first.path, first.delim)
-    params[0] = [str(r.path) for r in reads]
-    if first.path.suffix.lower() == ".csv":  # buffers for the largest file (as _scan sizes them for one)
-        params[2] = params[3] = damaged.read_buffer(max(r.path.stat().st_size for r in reads))
+    scan, params = _scan([r.path for r in reads], first.delim)
     index = "cast(file_index as bigint)"
     select = _select(
         s,
@@ -731,11 +735,14 @@ def _salvage(
     return len(rows) + len(bad)
 
 
-def _scan(path: Path, delim: str | None, record: int | None = None) -> tuple[str, list]:
-    """The strict read of one file, in both modes (DuckDB's own ignore_errors may drop a good row beside a broken
-    one and shifts the row numbers of every row after it; lenient mode salvages a refused file instead). A CSV
-    record may be up to `record` bytes long (default damaged.read_buffer of the file's size)."""
-    suffix = path.suffix.lower()
+def _scan(files: Path | list[Path], delim: str | None, record: int | None = None) -> tuple[str, list]:
+    """The strict read of one file, or of a run of files of one shape in one scan (read_group), in both modes (DuckDB's
+    own ignore_errors may drop a good row beside a broken one and shifts the row numbers of every row after it;
+    lenient mode salvages a refused file instead). A CSV record may be up to `record` bytes long (default
+    damaged.read_buffer of the largest file's size)."""
+    paths = files if isinstance(files, list) else [files]
+    where = [str(p) for p in paths] if isinstance(files, list) else str(files)
+    suffix = paths[0].suffix.lower()
     if suffix == ".csv":
         # buffer_size: DuckDB's default is 16 × max_line_size, capped at the file's size — one buffer of the whole
         # file, read by one thread (a 2.9 GB Lead.csv at 10M leads could not be allocated under the default memory
@@ -744,21 +751,18 @@ def _scan(path: Path, delim: str | None, record: int | None = None) -> tuple[str
             "delim=?, header=true, all_varchar=true, quote='\"', escape='\"', auto_detect=true, max_line_size=?, "
             "buffer_size=?"
         )
-        size = record or damaged.read_buffer(path.stat().st_size)
-        return f"read_csv(?, {opts})", [str(path), delim, size, size]
+        size = record or damaged.read_buffer(max(p.stat().st_size for p in paths))
+        return f"read_csv(?, {opts})", [where, delim, size, size]
     if suffix == ".parquet":
-        return "read_parquet(?)", [str(path)]
+        return "read_parquet(?)", [where]
     return (
         "read_json_objects(?, format='newline_delimited', maximum_object_size=?)",
-        [str(path), damaged.MAX_JSON_OBJECT],
+        [where, damaged.MAX_JSON_OBJECT],
     )
 
 
 def _headers(con, scan: str, params: list, path: Path) -> list[str]:
-    if path.suffix.lower() == ".csv":
-        with path.open("rb") as fh:  # the header only; bad bytes further in are DuckDB's to find
-            head = fh.read(65536).decode("utf-8-sig", errors="replace")
-        return next(csv.reader(io.StringIO(head, newline=""), delimiter=params[1]), [])
+    """A JSONL file's keys (every line's), or a Parquet file's columns (a CSV header: _csv_head)."""
     if path.suffix.lower() == ".jsonl":
         rows = con.execute(f"select distinct unnest(json_keys(json)) from {scan}", params).fetchall()
         return sorted(r[0] for r in rows)
