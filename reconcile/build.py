@@ -64,6 +64,13 @@ def refuse_in_source_folder(target: Path, snapshot_dir: Path, what: str, overwri
         )
 
 
+def own_outputs(out: Path | None, db: Path) -> tuple[Path, ...]:
+    """What a plan writes, as name prefixes (snapshots.discover): the DuckDB file with its .wal, .building, .scratch
+    and .tmp, and every file of the plan's family — `<stem>.json`, `.data/`, `.changes.csv|parquet`, and what approve
+    and apply write beside it (`.approval.json`, `.audit.csv`, `.undo.json`)."""
+    return (db,) + ((out.with_name(out.stem + "."),) if out is not None else ())
+
+
 def default_db_path(out: Path | None, snapshot_dir: Path) -> Path:
     return (out.parent if out else snapshot_dir) / "reconcile.duckdb"
 
@@ -129,9 +136,10 @@ def stage_snapshot(
     lenient: bool = False,
     progress=None,
     release: bool = False,
+    outputs: tuple[Path, ...] = (),
 ) -> Snapshot:
     """Ingest every source and build its staging table (stg_*), freeing each raw table as soon as it is staged
-    (release: and the source's files from the page cache, see ingest)."""
+    (release: and the source's files from the page cache, see ingest; outputs: see snapshots.discover)."""
     load_macros(con, _formula_path(policy))
 
     def stage(source, snap):
@@ -142,7 +150,14 @@ def stage_snapshot(
         count_not_used(con, source, mine)
 
     return ingest(
-        con, snapshot_dir, policy.clay_columns, lenient=lenient, progress=progress, on_source=stage, release=release
+        con,
+        snapshot_dir,
+        policy.clay_columns,
+        lenient=lenient,
+        progress=progress,
+        on_source=stage,
+        release=release,
+        outputs=outputs,
     )
 
 
@@ -166,15 +181,19 @@ def build(
     progress=None,
     spill: bool = False,
     plan_memory_limit: str | None = None,
+    outputs: tuple[Path, ...] = (),
 ) -> Snapshot:
     """Ingest and run every model on an open connection (no transaction handling here).
     spill (under a memory limit): intermediates go to the attached scratch database, not memory, and each source's
     files leave the page cache once staged — a snapshot that large would otherwise keep the memory the build's own
     files need (the DuckDB file and the scratch file are written, then read back). plan_memory_limit: the limit from
-    the plan models on (sql.run_models), which stays set for writing the plan."""
+    the plan models on (sql.run_models), which stays set for writing the plan. outputs: the plan's own outputs, which
+    are no inputs when written into the snapshot folder (snapshots.discover)."""
     load_policy_tables(con, policy, snapshot_dir)
     with checkpoints_deferred(con):  # the raw tables live only until staged
-        snap = stage_snapshot(con, snapshot_dir, policy, lenient=lenient, progress=progress, release=spill)
+        snap = stage_snapshot(
+            con, snapshot_dir, policy, lenient=lenient, progress=progress, release=spill, outputs=outputs
+        )
     snap.inputs = coverage.assess(snap, policy)
     params = model_params(policy, snap)
     run_models(
@@ -224,7 +243,7 @@ def build_plan(
     exports: bool = True,
     memory_limit: str | None = None,
     threads: int | None = None,
-    fmt: str = "parquet",
+    fmt: str = "auto",
 ) -> PlanResult:
     """`reconcile plan`: build the plan of a snapshot directory; nothing is written when anything fails.
 
@@ -235,17 +254,19 @@ def build_plan(
     the target's audit trail carried over. The target stays open read-only meanwhile: no apply can write to it
     unseen.
 
-    fmt "parquet" writes `reconcile.plan/2` (manifest + `<plan>.data/`), "json" one `reconcile.plan/1` file;
-    without `out` the plan is only returned (/1, lists inline)."""
-    if fmt not in ("parquet", "json"):
+    fmt "parquet" writes `reconcile.plan/2` (manifest + `<plan>.data/`), "json" one `reconcile.plan/1` file, "auto"
+    (the default) /1 for a plan of at most JSON_PLAN_ROWS rows and /2 for a larger one (SPEC §6: a plan is one JSON
+    document; a large plan's rows live in columnar files beside a manifest); without `out` the plan is only returned
+    (/1, lists inline)."""
+    if fmt not in PLAN_FORMATS:
         raise ReconcileError(
-            f"Plan format '{fmt}' is unknown: use parquet (reconcile.plan/2) or json (reconcile.plan/1)."
+            f"Plan format '{fmt}' is unknown: use auto (the default: json up to {JSON_PLAN_ROWS:,} changes, findings "
+            "and rejects, parquet beyond), parquet (reconcile.plan/2) or json (reconcile.plan/1)."
         )
     snapshot_dir = Path(snapshot_dir)
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     out_path = Path(out) if out else None
     db_path = Path(db) if db else default_db_path(out_path, snapshot_dir)
-    columnar = out_path is not None and fmt == "parquet"
     exported = planmod.export_paths(out_path) if out_path is not None and exports else ()
     for target in (*([out_path] if out_path else []), *exported, db_path):
         refuse_in_source_folder(target, snapshot_dir, "The plan's output")
@@ -257,7 +278,7 @@ def build_plan(
         )
     with folders_for(db_path.parent, *([out_path.parent] if out_path else [])):  # removed again if the plan fails
         work, scratch = dbfile.building_paths(db_path)
-        parts = _building(planfile.data_dir(out_path)) if columnar else None
+        parts = _building(planfile.data_dir(out_path)) if out_path else None
         manifest = _building(out_path) if out_path else None
         staged_exports = tuple(_building(p) for p in exported)
         temporaries = [p for p in (parts, manifest, *staged_exports) if p is not None]
@@ -293,9 +314,11 @@ def build_plan(
                     progress=progress,
                     spill=spill,
                     plan_memory_limit=plan_limit,
+                    outputs=own_outputs(out_path, db_path),
                 )
                 if progress:
                     progress("writing plan")
+                columnar = out_path is not None and (fmt == "parquet" or (fmt == "auto" and _large(con)))
                 if columnar:
                     plan = planmod.assemble_files(con, snap, pol, out_path, parts)
                 else:
@@ -319,7 +342,7 @@ def build_plan(
                 ) from e
             finally:
                 con.close()
-            moves, made = dbfile.moves(work, db_path), []
+            moves, made, removed = dbfile.moves(work, db_path), [], ()
             if out_path:
                 manifest.write_bytes(planmod.dumps(plan.manifest() if columnar else plan).encode("utf-8"))
             if exported:
@@ -336,9 +359,12 @@ def build_plan(
             # commit point, naming this plan's data only once the data, its record and its exports are in place.
             if columnar:
                 moves.append((parts, planfile.data_dir(out_path)))
+            elif out_path and os.path.lexists(planfile.data_dir(out_path)):
+                moves.append((None, planfile.data_dir(out_path)))  # an older /2 plan's rows: not this plan's
+                removed = (planfile.data_dir(out_path),)
             if out_path:
                 moves.append((manifest, out_path))
-            move_into_place(moves)
+            move_into_place(moves, folders=removed)
         finally:
             for path in temporaries:  # none is left after the moves (a failure leaves them all)
                 _discard(path)
@@ -355,6 +381,21 @@ def build_plan(
             snapshot=snap,
             exports=[final for tmp, final in zip(staged_exports, exported) if tmp in made],
         )
+
+
+# `--format auto`: a plan of at most this many rows (changes + findings + rejects) is one reconcile.plan/1 JSON file
+# (~10 MB), readable as it is; a larger one is reconcile.plan/2, its rows in Parquet files (issue 11: a 1.58M-change
+# plan.json was 1 GB and took minutes to write and read)
+JSON_PLAN_ROWS = 10_000
+PLAN_FORMATS = ("auto", "parquet", "json")
+
+
+def _large(con) -> bool:
+    """More rows than a reconcile.plan/1 file is for (JSON_PLAN_ROWS), counted in the build's tables."""
+    n = con.execute(
+        "select " + " + ".join(f"(select count(*) from ({planfile.SOURCES[part]}))" for part in planfile.PARTS)
+    ).fetchone()[0]
+    return n > JSON_PLAN_ROWS
 
 
 def _setting_error(e: ValueError, given, option: str, env: str, example: str) -> ReconcileError:

@@ -177,11 +177,12 @@ def app(ctx, debug):
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["parquet", "json"]),
-    default="parquet",
+    type=click.Choice(["auto", "parquet", "json"]),
+    default="auto",
     show_default=True,
-    help="parquet: reconcile.plan/2 (manifest + Parquet files, any size); json: reconcile.plan/1, one "
-    "JSON file with every change inline (small plans).",
+    help="json: reconcile.plan/1, one JSON file with every change, finding and reject inline; parquet: "
+    "reconcile.plan/2 (a JSON manifest + Parquet files, any size); auto: json up to 10,000 changes, findings and "
+    "rejects, parquet for a larger plan.",
 )
 @db_option
 @policy_option
@@ -204,9 +205,9 @@ def plan(snapshot_dir, out, db, policy, lenient, as_json, memory_limit, threads,
     """Build the writeback plan of a snapshot directory.
 
     Reads SNAPSHOT_DIR (sfdc/, clay/, smartlead/, pardot/, optional manifest.toml), computes in DuckDB what
-    Salesforce should hold, and writes OUT (reconcile.plan/2: a JSON manifest, with the changes, findings and
-    rejects as Parquet files in OUT's stem + .data/; --format json: one reconcile.plan/1 file) plus
-    OUT.changes.csv / .parquet for spreadsheets.
+    Salesforce should hold, and writes OUT — one reconcile.plan/1 JSON file with every change inline, or for a
+    plan of more than 10,000 rows reconcile.plan/2: a JSON manifest, with the changes, findings and rejects as
+    Parquet files in OUT's stem + .data/ (--format chooses) — plus OUT.changes.csv / .parquet for spreadsheets.
     Nothing is written to Salesforce. On bad input nothing is written at all and the error names the file,
     row, column and value; --lenient plans from the good rows instead. The DuckDB file is built beside the
     old one and replaces it only when everything succeeded (its audit trail is carried over).

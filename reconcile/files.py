@@ -66,17 +66,18 @@ def refuse_folder(path: Path) -> None:
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
 
 
-def move_into_place(moves: list[tuple[Path | None, Path]]) -> None:
+def move_into_place(moves: list[tuple[Path | None, Path]], folders: tuple[Path, ...] = ()) -> None:
     """Move each written temporary (a file or a folder) over its target, in the order given; None removes the
-    target. All or nothing: until the last move is made, each target replaced is kept under a second name beside
-    it (`.<name>.replaced`: a hard link to a file, so the file itself is never missing; a folder is renamed
-    aside), and when a move fails those already made are undone — every target as it was, the temporaries left
+    target (a folder only when it is one of `folders`). All or nothing: until the last move is made, each target
+    replaced is kept under a second name beside it (`.<name>.replaced`: a hard link to a file, so the file itself is
+    never missing; a folder is renamed aside), and when a move fails those already made are undone — every target as it was, the temporaries left
     for the caller to remove — and the OSError names the target. Then the kept targets are removed."""
     done: list[list] = []  # [temporary, target, kept, moved]
     try:
         for new, target in moves:
             try:
-                done.append([new, target, _keep(target, folder=new is not None and new.is_dir()), False])
+                folder = new.is_dir() if new is not None else target in folders
+                done.append([new, target, _keep(target, folder=folder), False])
                 if new is not None:
                     os.replace(new, target)
                 elif os.path.lexists(target):

@@ -157,7 +157,7 @@ def test_a_full_disk_while_planning_says_so_and_leaves_nothing(tmp_path, monkeyp
     monkeypatch.setattr(planfile, "write_parts", full_disk)
     fixtures = Path(__file__).parent / "fixtures" / "handmade"
     out = tmp_path / "day"
-    result = CliRunner().invoke(app, ["plan", str(fixtures), "--out", str(out / "p.json")])
+    result = CliRunner().invoke(app, ["plan", str(fixtures), "--out", str(out / "p.json"), "--format", "parquet"])
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: The disk ran out of space while planning (nothing was written)")
     assert f"Free space on the disk of '{out}'" in result.output and "--db" in result.output
@@ -191,7 +191,7 @@ def test_a_failed_plan_leaves_every_old_output_exactly_as_it_was(tmp_path, monke
     events.write_text("".join(events.read_text("utf-8").splitlines(keepends=True)[1:]), "utf-8")
     day = tmp_path / "M"
     plan_path = day / "day.json"
-    assert run_cli("plan", earlier, "--out", plan_path).exit_code == 0
+    assert run_cli("plan", earlier, "--out", plan_path, "--format", "parquet").exit_code == 0
     assert run_cli("approve", plan_path, "--by", "Ana Admin").exit_code == 0
     blocked = day / output
 
@@ -211,7 +211,7 @@ def test_a_failed_plan_leaves_every_old_output_exactly_as_it_was(tmp_path, monke
 
         monkeypatch.setattr(planfile, "write_parts", write_then_block)
     old = {**_files(day), output: None, f"{output}/inside": None}
-    result = run_cli("plan", fixtures, "--out", plan_path)
+    result = run_cli("plan", fixtures, "--out", plan_path, "--format", "parquet")
     assert result.exit_code == 1, result.output
     assert (
         result.output == f"Error: Could not use '{blocked}': Is a directory. The path is a folder: give a file name.\n"
@@ -224,7 +224,7 @@ def test_a_failed_plan_leaves_every_old_output_exactly_as_it_was(tmp_path, monke
             provenance.check_file(plan, plan_path, day / "reconcile.duckdb")
     monkeypatch.undo()
     shutil.rmtree(blocked)
-    assert run_cli("plan", fixtures, "--out", plan_path).exit_code == 0
+    assert run_cli("plan", fixtures, "--out", plan_path, "--format", "parquet").exit_code == 0
     assert sorted(p.name for p in day.iterdir()) == [
         "day.approval.json",
         "day.changes.csv",

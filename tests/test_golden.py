@@ -34,7 +34,7 @@ def test_demo_plan_matches_the_golden_plan(tmp_path, memory_limit, spill, update
     snap = tmp_path / "snapshot"
     generate_snapshot(snap, leads=60, seed=7, taken_at="2026-11-27T06:00:00Z")
     out = tmp_path / "out"
-    plan = build_plan(snap, out=out / "plan.json", exports=False, memory_limit=memory_limit).plan
+    plan = build_plan(snap, out=out / "plan.json", exports=False, memory_limit=memory_limit, fmt="parquet").plan
     assert bool(attached) is spill
     assert sorted(p.name for p in out.iterdir()) == ["plan.data", "plan.json", "reconcile.duckdb"]
     assert sorted(p.name for p in (out / "plan.data").iterdir()) == [

@@ -133,6 +133,31 @@ def test_a_data_file_that_matches_no_source_is_an_error(tmp_path, run_cli, rel, 
     assert not (tmp_path / "out" / "plan.json").exists()
 
 
+@pytest.mark.parametrize("fmt", ["json", "parquet"])
+def test_a_plan_written_into_the_snapshot_folder_is_not_an_input_of_the_next(tmp_path, run_cli, fmt):
+    """SPEC §6: the same inputs give a byte-identical plan. A plan, its exports, approval and DuckDB file written into
+    the snapshot's own folder (with the build's temporaries beside them while it runs) are no inputs: rebuilt there,
+    the plan is the same, and another file there is still listed as ignored."""
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": LEADS, "notes.txt": "hello"})
+    ids = []
+    for _ in range(2):
+        result = run_cli("plan", snap, "--out", snap / "plan.json", "--format", fmt)
+        assert result.exit_code == 0, result.output
+        assert "ignored" in result.output and "notes.txt" in result.output and "plan." not in result.stderr
+        plan = json.loads((snap / "plan.json").read_text("utf-8"))
+        assert plan["summary"]["inputs"]["ignored"] == [
+            {"file": "notes.txt", "reason": "not in a source folder (sfdc/, clay/, smartlead/, pardot/)"}
+        ]
+        ids.append(plan["plan_id"])
+        (snap / "plan.approval.json").write_text("{}", "utf-8")  # what approve writes beside the plan
+    assert ids[0] == ids[1]
+    assert {"reconcile.duckdb", "plan.json", "plan.changes.csv"} <= {p.name for p in snap.iterdir()}
+    (snap / "plan2.json").write_text("{}", "utf-8")  # not this plan's: an input the snapshot holds
+    run_cli("plan", snap, "--out", snap / "plan.json", "--format", fmt)
+    ignored = json.loads((snap / "plan.json").read_text("utf-8"))["summary"]["inputs"]["ignored"]
+    assert [f["file"] for f in ignored] == ["notes.txt", "plan2.json"]
+
+
 @pytest.mark.parametrize("rel", ["sfdc/Lead.csv", "sfdc/Campaign.csv", "clay/replies.csv", "manifest.toml"])
 def test_a_link_to_a_missing_file_in_a_source_folder_is_an_error_naming_it(tmp_path, run_cli, rel):
     # an export on a share that is not mounted: a Campaign file or a Clay table silently missing would plan without it

@@ -31,7 +31,7 @@ SHA = re.compile(r"sha256:[0-9a-f]{64}")
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("handmade") / "plan.json"
-    return build_plan(HANDMADE, out=out)
+    return build_plan(HANDMADE, out=out, fmt="parquet")
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,7 @@ def _without_created_at(text: str) -> str:
 def test_identical_inputs_give_a_byte_identical_plan(tmp_path, built, plan):
     copy = tmp_path / "elsewhere" / "snapshot"
     shutil.copytree(HANDMADE, copy)
-    again = build_plan(copy, out=tmp_path / "again" / "plan.json", exports=False)
+    again = build_plan(copy, out=tmp_path / "again" / "plan.json", exports=False, fmt="parquet")
     first, second = built.plan_path.read_text("utf-8"), again.plan_path.read_text("utf-8")
     assert _without_created_at(first) != first, "created_at is on its own line"
     assert _without_created_at(first) == _without_created_at(second)
@@ -224,7 +224,7 @@ def test_a_different_input_gives_a_different_plan_id(tmp_path, plan):
     shutil.copytree(HANDMADE, copy)
     with (copy / "sfdc" / "Contact.csv").open("a", encoding="utf-8") as fh:
         fh.write("0035g00000QrStVAAV,someone@else.com\n")
-    other = loaded(build_plan(copy, out=tmp_path / "out" / "plan.json", exports=False).plan)
+    other = loaded(build_plan(copy, out=tmp_path / "out" / "plan.json", exports=False, fmt="parquet").plan)
     assert other["plan_id"] != plan["plan_id"]
     assert other["changes"] == plan["changes"]
 
@@ -233,7 +233,7 @@ def test_blast_radius_gate_when_ready_changes_exceed_the_policy_limit(tmp_path):
     from conftest import policy_with
 
     policy = policy_with(tmp_path, replace={"max_ready_changes_per_field = 5000": "max_ready_changes_per_field = 1"})
-    gated = build_plan(HANDMADE, out=tmp_path / "out" / "plan.json", policy=policy, exports=False).plan
+    gated = build_plan(HANDMADE, out=tmp_path / "out" / "plan.json", policy=policy, exports=False, fmt="parquet").plan
     assert gated["gates"] == [
         {
             "gate": "blast_radius_field",
@@ -358,8 +358,8 @@ def test_load_plan_accepts_only_a_created_at_edit(tmp_path, built):
 
 
 def test_a_plan_object_refuses_data_files_replaced_under_it(tmp_path):
-    first = build_plan(HANDMADE, out=tmp_path / "plan.json", exports=False).plan
-    build_plan(HANDMADE, out=tmp_path / "plan.json", exports=False)
+    first = build_plan(HANDMADE, out=tmp_path / "plan.json", exports=False, fmt="parquet").plan
+    build_plan(HANDMADE, out=tmp_path / "plan.json", exports=False, fmt="parquet")
     with pytest.raises(PlanError, match="was replaced on disk since it was opened"):
         first["changes"]
 
@@ -417,7 +417,7 @@ def test_csv_and_parquet_exports_hold_every_change(built, plan):
 def test_no_csv_export_beyond_a_spreadsheets_rows(tmp_path, monkeypatch, plan):
     (tmp_path / "plan.changes.csv").write_text("an older plan's export\n", "utf-8")
     monkeypatch.setattr(planmod, "SPREADSHEET_ROWS", len(plan["changes"]) - 1)
-    res = build_plan(HANDMADE, out=tmp_path / "plan.json")
+    res = build_plan(HANDMADE, out=tmp_path / "plan.json", fmt="parquet")
     assert [p.name for p in res.exports] == ["plan.changes.parquet"]
     assert not (tmp_path / "plan.changes.csv").exists()
     assert pq.read_table(res.exports[0]).num_rows == len(plan["changes"])
@@ -487,7 +487,7 @@ def test_approve_queries_the_plan_without_loading_its_rows(tmp_path, monkeypatch
     from conftest import policy_with
 
     pol = policy_with(tmp_path, statuses={"company_description__c": "active", "Industry": "active"})
-    res = build_plan(HANDMADE, out=tmp_path / "out" / "plan.json", exports=False, policy=pol)
+    res = build_plan(HANDMADE, out=tmp_path / "out" / "plan.json", exports=False, policy=pol, fmt="parquet")
     everything = loaded(planmod.load_plan(res.plan_path))
 
     def refuse(self, key):
@@ -673,3 +673,42 @@ def test_summary_campaign_and_gbu_counts_are_each_change_once_per_campaign_and_g
         "and coalesce(o.gbu, '') <> coalesce(x.gbu, '') join plan_changes as c on c.record_id = x.record_id"
     ).fetchone()
     assert shared > 0 and other > 0, (shared, other)
+
+
+def test_auto_format_writes_a_small_plan_as_one_json_document_and_a_large_one_as_manifest_and_parquet(
+    tmp_path, monkeypatch
+):
+    """SPEC §6: a plan is one JSON document with its changes inline; only a large plan's rows may live in columnar
+    files beside a manifest. `--format auto` (the default) chooses by the plan's rows (build.JSON_PLAN_ROWS), and a
+    /1 plan written where a /2 plan was leaves no data folder of the other plan behind."""
+    from reconcile import build
+
+    out = tmp_path / "plan.json"
+    small = build_plan(HANDMADE, out=out, exports=False)
+    doc = json.loads(out.read_text("utf-8"))
+    rows = len(doc["changes"]) + len(doc["findings"]) + len(doc["rejects"])
+    assert doc["format"] == "reconcile.plan/1" and 0 < rows <= build.JSON_PLAN_ROWS
+    assert not (tmp_path / "plan.data").exists()
+    assert planmod.load_plan(out)["plan_id"] == small.plan["plan_id"]
+
+    monkeypatch.setattr(build, "JSON_PLAN_ROWS", rows - 1)  # one row more than a /1 plan holds
+    large = build_plan(HANDMADE, out=out, exports=False)
+    manifest = json.loads(out.read_text("utf-8"))
+    assert manifest["format"] == "reconcile.plan/2" and "changes" not in manifest
+    assert sorted(p.name for p in (tmp_path / "plan.data").iterdir()) == [f"{p}.parquet" for p in planmod.LAZY]
+    assert loaded(planmod.load_plan(out))["changes"] == doc["changes"]
+    assert large.plan["plan_id"] != small.plan["plan_id"]  # the format is part of what plan_id binds
+
+    monkeypatch.setattr(build, "JSON_PLAN_ROWS", rows)  # exactly as many rows as a /1 plan holds
+    build_plan(HANDMADE, out=out, exports=False)
+    assert json.loads(out.read_text("utf-8"))["plan_id"] == small.plan["plan_id"]
+    assert not (tmp_path / "plan.data").exists()  # the /2 plan's rows went with it
+
+
+def test_plan_command_writes_json_by_default_and_format_chooses(tmp_path, run_cli):
+    for fmt, expected in ((None, "reconcile.plan/1"), ("parquet", "reconcile.plan/2"), ("json", "reconcile.plan/1")):
+        out = tmp_path / (fmt or "default") / "plan.json"
+        res = run_cli("plan", HANDMADE, "--out", out, *(["--format", fmt] if fmt else []))
+        assert res.exit_code == 0, res.output
+        assert json.loads(out.read_text("utf-8"))["format"] == expected
+        assert (out.parent / "plan.data").is_dir() is (expected == "reconcile.plan/2")

@@ -38,8 +38,9 @@ def big(tmp_path_factory):
 
 
 def plan_bytes(snap: Path, work: Path, **kw) -> tuple[dict, bytes]:
-    """The plan (rows loaded) and its bytes: the manifest, then every data file (reconcile.plan/2)."""
-    res = build_plan(snap, out=work / "plan.json", db=work / "reconcile.duckdb", exports=False, **kw)
+    """The plan (rows loaded) and its bytes: the manifest, then every data file (reconcile.plan/2, which `--format
+    auto` writes from 10,000 rows on: a 100k-lead day has fewer)."""
+    res = build_plan(snap, out=work / "plan.json", db=work / "reconcile.duckdb", exports=False, fmt="parquet", **kw)
     load_plan(work / "plan.json")  # the data files hold what the manifest's hashes (and so plan_id) bind
     data = b"".join(
         (work / "plan.data" / f"{part}.parquet").read_bytes() for part in ("changes", "findings", "rejects")
@@ -401,10 +402,10 @@ def test_the_plan_models_and_files_run_under_the_write_limit_by_default_and_unde
 
     monkeypatch.setattr(sql, "run_model", model)
     generate_snapshot(tmp_path / "snap", leads=60)
-    build_plan(tmp_path / "snap", out=tmp_path / "a" / "plan.json", exports=False)
-    build_plan(tmp_path / "snap", out=tmp_path / "b" / "plan.json", exports=False, memory_limit="300MB")
+    build_plan(tmp_path / "snap", out=tmp_path / "a" / "plan.json", exports=False, fmt="parquet")
+    build_plan(tmp_path / "snap", out=tmp_path / "b" / "plan.json", exports=False, memory_limit="300MB", fmt="parquet")
     monkeypatch.setenv("RECONCILE_MEMORY_LIMIT", "400MB")
-    build_plan(tmp_path / "snap", out=tmp_path / "c" / "plan.json", exports=False)
+    build_plan(tmp_path / "snap", out=tmp_path / "c" / "plan.json", exports=False, fmt="parquet")
 
     def shown(size):  # the setting as DuckDB prints it
         con = duckdb.connect()

@@ -75,9 +75,12 @@ class Discovery:
     ignored: list[tuple[str, str]]  # (relative path, why it was not read)
 
 
-def discover(root: Path, srcs: list[Source]) -> Discovery:
+def discover(root: Path, srcs: list[Source], outputs: tuple[Path, ...] = ()) -> Discovery:
     """Map each source to its files; every file that is not data (other formats, hidden files, files outside the
-    source folders or in their subfolders) is listed as ignored, with the reason.
+    source folders or in their subfolders) is listed as ignored, with the reason — except the plan's own outputs
+    when they are written into the snapshot folder (`outputs`: a path whose name begins like an output's, beside it,
+    or inside such a folder: the plan, its data folder and exports, the DuckDB file and its .wal/.building/.tmp), so
+    the same inputs give the same plan however often it is rebuilt there.
 
     Names are matched case-insensitively, natural export names included (contract.Source.pattern:
     `sfdc/Lead.csv`, `sfdc/leads_2026-11-27.csv`, `pardot/prospects export.csv`); a file claimed by a more
@@ -92,7 +95,10 @@ def discover(root: Path, srcs: list[Source]) -> Discovery:
     found: dict[str, list[Path]] = {s.name: [] for s in srcs}
     ignored: list[tuple[str, str]] = []
     ordered = sorted(srcs, key=lambda s: s.name == "clay__rows")  # Clay tables take any clay/ file: match them last
+    mine = _outputs_of(outputs)
     for p in sorted(p for p in root.rglob("*") if not p.is_dir()):
+        if mine and _is_output(p, mine):
+            continue
         rel = p.relative_to(root).as_posix()
         why = _not_a_source_file(rel, p)
         if not p.is_file():  # a link to nothing (an export on a share that is not mounted), a pipe, a socket
@@ -132,6 +138,22 @@ def discover(root: Path, srcs: list[Source]) -> Discovery:
                 f"Snapshot '{root}' has {len(found[s.name])} files for {s.globs[0]} ({names}). Keep one of them."
             )
     return Discovery(found, ignored)
+
+
+def _outputs_of(outputs: tuple[Path, ...]) -> list[tuple[Path, str]]:
+    return [(o.resolve().parent, o.name) for o in outputs]
+
+
+def _is_output(path: Path, mine: list[tuple[Path, str]]) -> bool:
+    """`path` is an output of the plan being built (see discover), or lies in a folder that is one."""
+    p = path.resolve()
+    for folder, name in mine:
+        for part in (p, *p.parents):
+            if part.parent == folder and part.name.startswith(name):
+                return True
+            if part == folder:
+                break
+    return False
 
 
 def _not_regular(path: Path) -> str:
@@ -1044,6 +1066,7 @@ def ingest(
     progress=None,
     on_source=None,
     release: bool = False,
+    outputs: tuple[Path, ...] = (),
 ) -> Snapshot:
     """Load a snapshot directory into raw tables. Strict: raises SnapshotError on the first bad value.
 
@@ -1053,10 +1076,11 @@ def ingest(
 
     release: once a source is done (read, fingerprinted, staged), its files' pages are released from the page cache
     (files.release_cached_pages), for a snapshot too large to share the machine's memory with the build's own files.
+    outputs: the plan's own outputs, not listed as ignored inputs when written into the snapshot folder (discover).
     """
     srcs = sources(clay_columns)
     manifest = read_manifest(root)
-    discovery = discover(root, srcs)
+    discovery = discover(root, srcs, outputs)
     found = discovery.found
     create_ingest_tables(con)
     snap = Snapshot(root=root, manifest=manifest, ignored=discovery.ignored)
