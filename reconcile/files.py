@@ -70,8 +70,9 @@ def move_into_place(moves: list[tuple[Path | None, Path]], folders: tuple[Path, 
     """Move each written temporary (a file or a folder) over its target, in the order given; None removes the
     target (a folder only when it is one of `folders`). All or nothing: until the last move is made, each target
     replaced is kept under a second name beside it (`.<name>.replaced`: a hard link to a file, so the file itself is
-    never missing; a folder is renamed aside), and when a move fails those already made are undone — every target as it was, the temporaries left
-    for the caller to remove — and the OSError names the target. Then the kept targets are removed."""
+    never missing; a folder is renamed aside), and when a move fails those already made are undone — every target
+    as it was, the temporaries left for the caller to remove — and the OSError names the target. Then the kept
+    targets are removed."""
     done: list[list] = []  # [temporary, target, kept, moved]
     try:
         for new, target in moves:
