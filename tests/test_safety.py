@@ -444,6 +444,10 @@ def test_the_audit_table_names_the_plan_of_each_row_and_takes_the_ids_explain_ta
     assert bad.stderr.startswith("Error: Record id '00Q12' is not a Salesforce id") and bad.stderr.count("\n") == 1
 
 
+def csv_rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
 def test_the_chain_survives_a_replan_and_the_csv_export(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     do_apply(org, plan_path)
@@ -463,6 +467,28 @@ def test_the_chain_survives_a_replan_and_the_csv_export(org, plans, tmp_path):
         audit.verify_rows(rows, from_csv=True) == f"audit row seq {rows[2]['seq']} was changed after it was written "
         "(its content does not match its hash)"
     )
+    # excerpts verify too: the last apply's rows (they follow the earlier applies'), one record's rows (not
+    # consecutive: `audit --record`), the plan's own CSV — each row against its hash, the links within each run of
+    # consecutive seqs, seq order
+    full = list(csv.DictReader(io.StringIO(out)))
+    excerpts = {
+        "last run": [dict(r) for r in full if r["run_id"] == full[-1]["run_id"]],
+        "--record": csv_rows(cli("audit", "--db", db, "--record", full[0]["record_id"], "--csv").stdout),
+        "again.audit.csv": csv_rows((plan_path.parent / "again.audit.csv").read_text("utf-8")),
+    }
+    seqs = [int(r["seq"]) for r in excerpts["--record"]]
+    assert int(excerpts["last run"][0]["seq"]) > 1 and seqs[-1] - seqs[0] >= len(seqs) > 1  # a gap between them
+    for name, part in excerpts.items():
+        assert audit.verify_rows(part, from_csv=True) is None, name
+        part[-1]["after"] = "tampered"
+        assert "was changed after it was written" in audit.verify_rows(part, from_csv=True), name
+    part = [r for r in full if r["run_id"] == full[-1]["run_id"]]
+    assert audit.verify_rows(part[::-1], from_csv=True).endswith("(the rows were reordered)")
+    assert "does not follow the row before it" in audit.verify_rows(part, from_csv=True, excerpt=False)  # no chain
+    del full[7]
+    for later in full[7:]:  # a row deleted and the seqs renumbered to hide it: the next link is broken
+        later["seq"] = str(int(later["seq"]) - 1)
+    assert audit.verify_rows(full, from_csv=True).startswith(f"audit row seq {full[7]['seq']} does not follow")
 
 
 # ------------------------------------------------------------------------------------------ 6. formula injection

@@ -254,13 +254,24 @@ def applied_changes(con, plan_id: str) -> set[tuple[str, str, str]]:
     return {tuple(r) for r in rows}
 
 
-def verify_rows(rows: list[dict], from_csv: bool = False) -> str | None:
+def verify_rows(rows: list[dict], from_csv: bool = False, excerpt: bool | None = None) -> str | None:
     """The first break of the chain in `rows` (seq order, as _select or the CSV gives them), or None.
-    from_csv: the rows were read from `reconcile audit --csv` (its formula guard `'` is taken off first)."""
-    prev = GENESIS
+    from_csv: the rows were read from `reconcile audit --csv` or `PLAN.audit.csv` (its formula guard `'` is taken off
+    first). excerpt (default: from_csv): the rows may be part of the trail — one plan's (`PLAN.audit.csv`, `audit
+    --plan`), one record's, or what follows an earlier plan's rows — so a row whose seq does not follow the row before
+    it starts a new run, taken from its own prev_hash; every row's content is checked against its hash, the links
+    within each run of consecutive seqs, seq order, and a run at seq 1 against the chain's start. The whole chain
+    (every link, the signed head) is `reconcile audit --verify` on the DuckDB file (verify)."""
+    excerpt = from_csv if excerpt is None else excerpt
+    prev, prev_seq = GENESIS, 0
     for r in rows:
         if from_csv:
             r = {k: uncell(v) for k, v in r.items()}
+        seq = int(r["seq"])
+        if excerpt and seq <= prev_seq:
+            return f"audit row seq {seq} comes after row seq {prev_seq} (the rows were reordered)"
+        if excerpt and seq != prev_seq + 1:
+            prev = r.get("prev_hash")  # rows not in this excerpt lie before it (one that starts at seq 1: the start)
         if r.get("prev_hash") != prev:
             return (
                 f"audit row seq {r['seq']} does not follow the row before it (a row was deleted, inserted or "
@@ -268,7 +279,7 @@ def verify_rows(rows: list[dict], from_csv: bool = False) -> str | None:
             )
         if r.get("row_hash") != row_hash(prev, r):
             return f"audit row seq {r['seq']} was changed after it was written (its content does not match its hash)"
-        prev = r["row_hash"]
+        prev, prev_seq = r["row_hash"], seq
     return None
 
 
