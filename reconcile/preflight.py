@@ -349,12 +349,13 @@ def _granted_gbus(client, uid: str, field: str) -> set[str] | None:
 
 
 def _gbu_checks(client, describes: dict, policy: Policy, granted: set[str] | None = None) -> list[Check]:
-    """Every GBU the policy lists must be visible. With none listed, the GBUs the org defines (the GBU__c
-    picklists of Lead and Campaign) are checked, as warnings.
+    """Every GBU must be visible (seed §3.1: critical): those the policy lists, or with none listed the GBUs the org
+    defines (the active GBU__c picklist values of Lead and Campaign).
 
     A visible Lead or Campaign of the GBU shows it. A GBU with none visible may simply have no records yet (a new
     GBU before its first campaign), so that alone is no failure: where the org states the user's GBUs (`granted`,
-    from _granted_gbus) that decides, else it is a warning saying it could not be confirmed."""
+    from _granted_gbus) that decides — a GBU it does not grant fails, listed or not — else it is a warning saying
+    it could not be confirmed."""
     listed = list(policy.gbus)
     gbus = listed or _org_gbus(describes)
     if not gbus:
@@ -389,7 +390,7 @@ def _gbu_checks(client, describes: dict, policy: Policy, granted: set[str] | Non
                 f"{state} by User.{policy.gbu_access_field} = {';'.join(sorted(granted)) or '(none)'}; "
                 f"no Lead or Campaign of this GBU is visible (from the {where})"
             )
-            out.append(Check(name, ok or not listed, detail, fix, warn=not ok and not listed))
+            out.append(Check(name, ok, detail, fix))
         else:
             detail = (
                 "not confirmed: no Lead or Campaign of this GBU is visible — it may have no records yet, or the "

@@ -90,6 +90,10 @@ def test_preflight_does_not_call_a_gbu_without_records_invisible(tmp_path, org):
         for c in run_preflight(client_for(org, "overprivileged"), _policy_gbus(tmp_path, ["Aroma Performance"]))
     }
     assert hidden["GBU Aroma Performance visible"].label == "FAIL"
+    # and with no GBU listed (the default policy), the org's own GBU__c values: stated as not granted → FAIL
+    default = {c.name: c for c in run_preflight(client_for(org, "overprivileged"), load_policy())}
+    assert default["GBU Aroma Performance visible"].label == "FAIL", default["GBU Aroma Performance visible"].detail
+    assert "not granted by User.Visible_GBUs__c" in default["GBU Aroma Performance visible"].detail
 
 
 def test_preflight_cli_exits_1_and_prints_fixes(org):
