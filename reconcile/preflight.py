@@ -278,7 +278,8 @@ def _bypass_check(client, ps_ids: list[str], name: str) -> Check:
 
 def _dedicated_check(client, uid: str, ps_ids: list[str]) -> Check:
     """Seed §3.1: a dedicated permission set ("do not use existing sets") — whatever grants Edit on Lead or
-    CampaignMember to the integration user is assigned to integration (API-only) users only."""
+    CampaignMember to the integration user is a permission set (not the profile's own: IsOwnedByProfile) assigned to
+    integration (API-only) users only."""
     writing = (
         client.query_all(
             soql(
@@ -291,6 +292,7 @@ def _dedicated_check(client, uid: str, ps_ids: list[str]) -> Check:
         else []
     )
     sets = {r["ParentId"]: (r.get("Parent") or {}).get("Name") or r["ParentId"] for r in writing}
+    by_profile = sorted({sets[r["ParentId"]] for r in writing if (r.get("Parent") or {}).get("IsOwnedByProfile")})
     others = (
         client.query_all(
             soql(
@@ -314,12 +316,17 @@ def _dedicated_check(client, uid: str, ps_ids: list[str]) -> Check:
         {f"{sets[o['PermissionSetId']]} → {people[o['AssigneeId']]}" for o in others if o["AssigneeId"] in people}
     )
     names = ", ".join(sorted(set(sets.values()))) or "none"
+    detail = f"edit granted by {names}"
+    if by_profile:
+        detail += f"; by the user's profile ({', '.join(by_profile)}), not a dedicated permission set"
+    if shared:
+        detail += f"; also assigned to people: {', '.join(shared)}"
     return Check(
         "dedicated permission set",
-        not shared,
-        f"edit granted by {names}" + (f"; also assigned to people: {', '.join(shared)}" if shared else ""),
+        not shared and not by_profile,
+        detail,
         "Grant the writes through a permission set of the integration user's own (seed §3.1: do not use "
-        "existing sets); unassign it from these users.",
+        "existing sets), not its profile; unassign the set from these users.",
     )
 
 

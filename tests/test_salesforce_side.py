@@ -32,6 +32,14 @@ def test_preflight_passes_for_the_least_privilege_integration_user(org):
     assert [c.name for c in checks if not c.ok] == []
 
 
+def test_edit_granted_by_the_profile_is_no_dedicated_permission_set(org):
+    """Seed §3.1 "create dedicated permission set, do not use existing sets": the System Administrator's Edit comes
+    from its profile's own permission set (IsOwnedByProfile), which is not one."""
+    checks = {c.name: c for c in run_preflight(client_for(org, "admin"), load_policy())}
+    dedicated = checks["dedicated permission set"]
+    assert dedicated.label == "FAIL" and "by the user's profile" in dedicated.detail, dedicated.detail
+
+
 def test_preflight_names_each_problem_of_an_overprivileged_user(tmp_path, org):
     policy = tmp_path / "policy.toml"
     text = load_policy().path and Path(load_policy().path).read_text("utf-8")
