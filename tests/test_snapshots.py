@@ -287,11 +287,33 @@ BAD_INPUT = [
         'sfdc = "2026-12-03T09:00:00Z" (and clay, smartlead, pardot).',
     },
     {
-        "why": "manifest [sfdc] taken_at (a source table instead of [taken_at] sfdc)",
-        "files": {"manifest.toml": '[sfdc]\ntaken_at = "2026-11-27T06:00:00Z"\n'},
+        "why": "manifest [sfdc] table holding more than its taken_at",
+        "files": {"manifest.toml": '[sfdc]\ntaken_at = "2026-11-27T06:00:00Z"\nrows = 3\n'},
         "error": "Snapshot 'manifest.toml': [sfdc] is not a manifest key; manifest.toml holds org_id, notes, "
         "[taken_at] and [pulled]. A source's taken_at goes under [taken_at] (e.g. [taken_at] then "
         'sfdc = "2026-11-27T06:00:00Z"): move or remove [sfdc].',
+    },
+    {
+        "why": "manifest [sfdc] taken_at and [taken_at] sfdc that disagree",
+        "files": {
+            "manifest.toml": '[sfdc]\ntaken_at = "2026-11-27T06:00:00Z"\n[taken_at]\nsfdc = "2026-11-27T07:00:00Z"\n'
+        },
+        "error": "Snapshot 'manifest.toml': [sfdc] taken_at = \"2026-11-27T06:00:00Z\" and [taken_at] sfdc = "
+        "\"2026-11-27T07:00:00Z\" give sfdc two times. Keep one of them.",
+    },
+    {
+        "why": "manifest org_id that is not an org id",
+        "files": {"manifest.toml": 'org_id = "not-an-id"\n'},
+        "error": "Snapshot 'manifest.toml': org_id = \"not-an-id\" is not a Salesforce org id (00D followed by 12 "
+        "more characters, or 15 with the 3-character checksum: Setup → Company Information → Salesforce.com "
+        "Organization ID). Fix it in manifest.toml or remove the line.",
+    },
+    {
+        "why": "manifest org_id of another object (a Lead id) or with a bad checksum",
+        "files": {"manifest.toml": 'org_id = "00Q5g000004AbCdEAK"\n'},
+        "error": "Snapshot 'manifest.toml': org_id = \"00Q5g000004AbCdEAK\" is not a Salesforce org id (00D followed "
+        "by 12 more characters, or 15 with the 3-character checksum: Setup → Company Information → Salesforce.com "
+        "Organization ID). Fix it in manifest.toml or remove the line.",
     },
     {
         "why": "manifest taken_at of a source as a top-level key",
@@ -455,6 +477,9 @@ GOOD_MANIFESTS = {
     "with a person's own key (kept, not read)": lambda snap: (snap / "manifest.toml").write_text(
         f'exported_by = "Ana"\n[taken_at]\nsfdc = "{T_SFDC}"\nclay = "{T_CLAY}"\n'
     ),
+    "each source's own table, names in capitals": lambda snap: (snap / "manifest.toml").write_text(
+        f'org_id = "00D5g000004AbCd"\n[SFDC]\ntaken_at = "{T_SFDC}"\n[taken_at]\nClay = "{T_CLAY}"\n'
+    ),
 }
 
 
@@ -464,6 +489,13 @@ def test_every_documented_manifest_loads(tmp_path, write):
     write(snap)
     plan = plan_in(snap)
     assert plan["snapshot"]["taken_at"] == {"clay": T_CLAY, "sfdc": T_SFDC}
+    org_id = plan["snapshot"]["org_id"]
+    assert org_id is None or (len(org_id) == 18 and org_id.startswith("00D"))  # 15 → 18 characters
+
+
+def test_a_15_character_org_id_is_given_as_18(tmp_path):
+    snap = write_snapshot(tmp_path, {"manifest.toml": 'org_id = "00D5g000004AbCd"\n'})
+    assert plan_in(snap)["snapshot"]["org_id"] == "00D5g000004AbCdEAK"
 
 
 def test_missing_snapshot_directory(tmp_path, run_cli):

@@ -29,7 +29,7 @@ from ..clock import iso, parse_utc
 from .contract import CLAY_IDENTITY, PARSERS, SYSTEMS, TYPES, Column, Source, sources
 from ..errors import ReconcileError, SnapshotError, read_toml, toml_value
 from ..files import release_cached_pages
-from ..ids import correct_ids
+from ..ids import correct_ids, id18
 from .damaged import LENIENT_HINT
 
 
@@ -209,8 +209,48 @@ def read_manifest(root: Path) -> dict:
     if not path.exists():
         return {}
     doc = read_toml(path.read_bytes(), "Snapshot 'manifest.toml'", SnapshotError, "Fix it or delete it.")
+    doc = _per_source_tables(doc)
     check_manifest(doc)
+    if "org_id" in doc:
+        doc["org_id"] = _org_id(doc["org_id"])
     return doc
+
+
+def _per_source_tables(doc: dict) -> dict:
+    """The manifest with each source's taken_at under [taken_at], source names lower-cased: `[sfdc]` then
+    `taken_at = …` (a source's own table) says what `[taken_at]` then `sfdc = …` says (SPEC §2: "taken_at per
+    source"). A source table holding anything else, or two different times for one source, is left for
+    check_manifest to refuse."""
+    doc = dict(doc)
+    taken = doc.get("taken_at")
+    if isinstance(taken, dict):
+        doc["taken_at"] = taken = {str(k).lower() if str(k).lower() in SYSTEMS else k: v for k, v in taken.items()}
+    for key in [k for k, v in doc.items() if isinstance(v, dict) and k.lower() in SYSTEMS and set(v) == {"taken_at"}]:
+        system, value = key.lower(), doc[key]["taken_at"]
+        if taken is None:
+            doc["taken_at"] = taken = {}
+        if not isinstance(taken, dict):
+            break  # taken_at = "…" as one value: check_manifest says how to write it
+        if system in taken and taken[system] != value:
+            raise SnapshotError(
+                f"Snapshot 'manifest.toml': [{key}] taken_at = {toml_value(value)} and [taken_at] {system} = "
+                f"{toml_value(taken[system])} give {system} two times. Keep one of them."
+            )
+        taken[system] = value
+        del doc[key]
+    return doc
+
+
+def _org_id(value: str) -> str:
+    """The manifest's org id as 18 characters (SPEC §2: ids 15 → 18), or an error: an Organization id (00D…)."""
+    org = id18(value)
+    if org is None or not org.startswith("00D"):
+        raise SnapshotError(
+            f"Snapshot 'manifest.toml': org_id = {toml_value(value)} is not a Salesforce org id (00D followed by 12 "
+            "more characters, or 15 with the 3-character checksum: Setup → Company Information → Salesforce.com "
+            "Organization ID). Fix it in manifest.toml or remove the line."
+        )
+    return org
 
 
 def check_manifest(doc: dict) -> None:
