@@ -299,7 +299,7 @@ BAD_INPUT = [
             "manifest.toml": '[sfdc]\ntaken_at = "2026-11-27T06:00:00Z"\n[taken_at]\nsfdc = "2026-11-27T07:00:00Z"\n'
         },
         "error": "Snapshot 'manifest.toml': [sfdc] taken_at = \"2026-11-27T06:00:00Z\" and [taken_at] sfdc = "
-        "\"2026-11-27T07:00:00Z\" give sfdc two times. Keep one of them.",
+        '"2026-11-27T07:00:00Z" give sfdc two times. Keep one of them.',
     },
     {
         "why": "manifest org_id that is not an org id",
