@@ -306,6 +306,48 @@ MEMBER_LINKS = [
         "expect": [("smartlead", 1, M1, True), ("smartlead", 5, M1, True)],
     },
     {
+        "why": "else through the leads export's Smartlead lead id (LEAD_CATEGORY_UPDATED `lead_id`: no map id)",
+        "given": {
+            "stg_sfdc__lead": [lead(L1, "a@x.test"), lead(L2, "b@x.test")],
+            "stg_sfdc__campaign_member": [
+                {"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1},
+                {"sf_campaign_member_id": M2, "sf_lead_id": L2, "sf_campaign_id": C1},
+            ],
+            "stg_smartlead__leads": [
+                smartlead(5, sf_lead_id=L1, sf_campaign_id=C1, smartlead_lead_id="112"),
+                smartlead(6, sf_lead_id=L2, sf_campaign_id=C1, smartlead_lead_id="113"),
+            ],
+            "stg_smartlead__events": [
+                event(1, smartlead_lead_id="112", email_norm="other@x.test"),
+                event(2, smartlead_lead_id="112", smartlead_campaign_id="78"),  # the id in another campaign: no
+                event(3, smartlead_lead_id="999"),
+            ],
+        },
+        "expect": [("smartlead", 1, M1, True), ("smartlead", 5, M1, True), ("smartlead", 6, M2, True)],
+    },
+    {
+        "why": "else through the leads export's row of the event's email in its campaign (one member only)",
+        "given": {
+            "stg_sfdc__lead": [lead(L1, "a@x.test"), lead(L2, "b@x.test")],
+            "stg_sfdc__campaign_member": [
+                {"sf_campaign_member_id": M1, "sf_lead_id": L1, "sf_campaign_id": C1},
+                {"sf_campaign_member_id": M2, "sf_lead_id": L2, "sf_campaign_id": C1},
+            ],
+            "stg_smartlead__leads": [
+                smartlead(5, sf_lead_id=L1, sf_campaign_id=C1, email_norm="a@x.test"),
+                smartlead(6, sf_lead_id=L2, sf_campaign_id=C1, email_norm="shared@x.test"),
+                smartlead(7, sf_lead_id=L1, sf_campaign_id=C1, email_norm="shared@x.test"),
+            ],
+            "stg_smartlead__events": [event(1, email_norm="a@x.test"), event(2, email_norm="shared@x.test")],
+        },
+        "expect": [
+            ("smartlead", 1, M1, True),
+            ("smartlead", 5, M1, True),
+            ("smartlead", 6, M2, True),
+            ("smartlead", 7, M1, True),
+        ],
+    },
+    {
         "why": "else through its Lead and custom_fields.sfdc_campaign_id, when they name one member (SPEC §3)",
         "given": {
             "stg_sfdc__lead": [lead(L1, "a@x.test")],

@@ -297,6 +297,7 @@ EVENT_FIELDS = {
     "email_norm": [("sl_lead_email",), ("lead_email",), ("lead_data", "email"), ("lead", "email"), ("to_email",)],
     "smartlead_campaign_id": [("campaign_id",), ("campaign", "id")],
     "smartlead_lead_map_id": [("sl_email_lead_map_id",), ("email_lead_map_id",)],
+    "smartlead_lead_id": [("sl_email_lead_id",), ("lead_id",), ("email_lead_id",)],
     "event_at": [("event_timestamp",), ("timestamp",), ("time_replied",), ("time_sent",), ("created_at",)],
     "new_category": [("lead_category", "new_name"), ("category",)],
     "sf_lead_id": [("lead_data", "custom_fields", "sfdc_lead_id"), ("custom_fields", "sfdc_lead_id")],
@@ -361,8 +362,8 @@ def test_smartlead_event_fields_take_the_first_name_present(con, payloads):
     )
     run_model(con, "staging/stg_smartlead__events", {})
     got = con.execute(
-        "select row, event_type, kind, email_norm, smartlead_campaign_id, smartlead_lead_map_id, event_at, "
-        "new_category, sf_lead_id from stg_smartlead__events order by row"
+        "select row, event_type, kind, email_norm, smartlead_campaign_id, smartlead_lead_map_id, smartlead_lead_id, "
+        "event_at, new_category, sf_lead_id from stg_smartlead__events order by row"
     ).fetchall()
     expect = []
     for i, p in enumerate(payloads):
@@ -385,6 +386,7 @@ def test_smartlead_event_fields_take_the_first_name_present(con, payloads):
                 email_oracle(first["email_norm"]),
                 clean_oracle(first["smartlead_campaign_id"]),
                 clean_oracle(first["smartlead_lead_map_id"]),
+                clean_oracle(first["smartlead_lead_id"]),
                 event_at,
                 clean_oracle(first["new_category"]),
                 id18(first["sf_lead_id"]) if first["sf_lead_id"] is not None else None,

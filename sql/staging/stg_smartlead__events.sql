@@ -3,7 +3,7 @@
 -- The time and the Salesforce ids are typed only here: their text is kept beside them (*_given; event_at_key names
 -- the key the time came from) and sql/checks/check_smartlead__events.sql rejects the ones that do not parse.
 -- *_key: the key each value came from (old or new name), so evidence names the field the payload has.
--- A kept event's fields are read in one json_extract_string over every path (v[1]..v[21], in the order of the
+-- A kept event's fields are read in one json_extract_string over every path (v[1]..v[24], in the order of the
 -- coalesces below): each `p ->> key` parsed the whole payload again (20 parses per event; 1M leads: 1.5 → 0.7 s).
 with events as (
     select _file as file, _row as row, payload as p, upper(coalesce(payload ->> 'event_type', payload ->> 'event')) as t
@@ -20,7 +20,8 @@ kept as (
             '$.lead_category.new_name', '$.category',  -- v[15..16]: category
             '$.lead_data.custom_fields.sfdc_lead_id', '$.custom_fields.sfdc_lead_id',  -- v[17..18]: Lead id
             '$.lead_data.custom_fields.sfdc_campaign_id', '$.custom_fields.sfdc_campaign_id',  -- v[19..20]: Campaign id
-            '$.event_type'  -- v[21]: present (else the old name `event` gave the type)
+            '$.event_type',  -- v[21]: present (else the old name `event` gave the type)
+            '$.sl_email_lead_id', '$.lead_id', '$.email_lead_id'  -- v[22..24]: Smartlead lead id
         ]) as v,
         json_extract(p, '$.lead_category') as lead_category
     from events
@@ -40,6 +41,7 @@ select
          else 'to_email' end as email_key,
     clean_text(coalesce(v[6], v[7])) as smartlead_campaign_id,
     clean_text(coalesce(v[8], v[9])) as smartlead_lead_map_id,
+    clean_text(coalesce(v[22], v[23], v[24])) as smartlead_lead_id,
     sf_ts(coalesce(v[10], v[11], v[12], v[13], v[14])) as event_at,
     coalesce(v[10], v[11], v[12], v[13], v[14]) as event_at_given,
     case when v[10] is not null then 'event_timestamp' when v[11] is not null then 'timestamp'
