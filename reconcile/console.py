@@ -168,10 +168,29 @@ def inputs_text(inputs: dict) -> None:
             behind,
         )
     out.print(t)
+    files_text(files)
     for n in inputs.get("not_used") or []:
         out.print(f"'{n['file']}': {n['records']} records not used — {n['reason']}", markup=False, highlight=False)
     for w in inputs.get("warnings") or []:
         out.print(f"[yellow]Warning[/yellow] {w}")
+
+
+FILES_SHOWN = 20  # more files than this (a Smartlead account's campaign exports): only those with rejected rows
+
+
+def files_text(files: list[dict]) -> None:
+    """Each file's records = planned from + rejected (every file up to FILES_SHOWN, else those with rejected rows)."""
+    shown = files if len(files) <= FILES_SHOWN else [f for f in files if f["rejected"]]
+    if shown:
+        t = Table(title="Inputs by file")
+        for col in ("file", "records", "planned from", "rejected"):
+            t.add_column(col, justify="left" if col == "file" else "right")
+        for f in shown:
+            t.add_row(f["file"], str(f["records"]), str(f["staged"]), str(f["rejected"]))
+        out.print(t)
+    if len(shown) < len(files):
+        rest = len(files) - len(shown)
+        out.print(f"{rest} more files, every record planned from (summary.inputs.files lists every file).")
 
 
 def run_summary_text(bundle) -> None:

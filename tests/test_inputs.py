@@ -133,6 +133,30 @@ def test_a_data_file_that_matches_no_source_is_an_error(tmp_path, run_cli, rel, 
     assert not (tmp_path / "out" / "plan.json").exists()
 
 
+def test_plan_output_accounts_for_every_file_records_planned_from_and_rejected(tmp_path, run_cli, monkeypatch):
+    """README "Snapshot contract": records = planned from + rejected, shown per file in `plan` output — every file,
+    or past console.FILES_SHOWN only those with rejected rows (and how many others there are)."""
+    from reconcile import console
+
+    repeated = csv_text(LEAD_HEADER, [lead(1), lead(2), lead(2, "other@example.com")])
+    clay = csv_text(CLAY_HEADER, [{"LeadId": L1}, {"LeadId": L2, "Hard Bounced": "maybe"}])
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": repeated, "clay/table.csv": clay})
+    result = run_cli("plan", snap, "--out", tmp_path / "out" / "plan.json", "--lenient")
+    assert result.exit_code == 0, result.output
+    table = result.stdout.split("Inputs by file", 1)[1]
+    rows = {line.split("│")[1].strip(): line.split("│")[2:5] for line in table.splitlines() if line.count("│") == 5}
+    assert [c.strip() for c in rows["sfdc/Lead.csv"]] == ["3", "1", "2"]  # the repeated Id: both rows rejected
+    assert [c.strip() for c in rows["clay/table.csv"]] == ["2", "1", "1"]
+    assert [c.strip() for c in rows["sfdc/Contact.csv"]] == ["0", "0", "0"]
+    monkeypatch.setattr(console, "FILES_SHOWN", 1)
+    result = run_cli("plan", snap, "--out", tmp_path / "out" / "plan.json", "--lenient")
+    table = result.stdout.split("Inputs by file", 1)[1]
+    shown = [line.split("│")[1].strip() for line in table.splitlines() if line.count("│") == 5]
+    assert shown == ["clay/table.csv", "sfdc/Lead.csv"]
+    files = len(json.loads((tmp_path / "out" / "plan.json").read_text("utf-8"))["summary"]["inputs"]["files"])
+    assert f"{files - 2} more files, every record planned from" in result.stdout
+
+
 @pytest.mark.parametrize("fmt", ["json", "parquet"])
 def test_a_plan_written_into_the_snapshot_folder_is_not_an_input_of_the_next(tmp_path, run_cli, fmt):
     """SPEC §6: the same inputs give a byte-identical plan. A plan, its exports, approval and DuckDB file written into
