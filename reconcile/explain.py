@@ -17,11 +17,13 @@ def explain(plan: dict, record_id: str) -> dict:
             "checksum). Copy the id from the plan or from Salesforce."
         )
     changes = planfile.rows(plan, "changes", "record_id = ?", [rid])
+    # a finding names the record as its own, in a source value, or in its detail (ambiguous_match: the candidates)
     findings = planfile.rows(
         plan,
         "findings",
-        "record_id = ? or len(list_filter(evidence, lambda e: contains(coalesce(e.value, ''), ?))) > 0",
-        [rid, rid],
+        "record_id = ? or contains(coalesce(detail, ''), ?) "
+        "or len(list_filter(evidence, lambda e: contains(coalesce(e.value, ''), ?))) > 0",
+        [rid, rid, rid],
     )
     return {
         "record_id": rid,

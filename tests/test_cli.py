@@ -314,6 +314,26 @@ def test_explain_names_rule_and_source_rows(tmp_path):
     assert "finding bounce_hop_lost → CRM Admin" in result.output
 
 
+@pytest.mark.parametrize("fmt", ["json", "parquet"])
+def test_explain_shows_an_ambiguous_match_on_each_candidate_lead(tmp_path, run_cli, fmt):
+    """SPEC §3/§4: an email matching two Leads is an ambiguous_match finding with no record of its own; explain on
+    either Lead shows it (its detail names both), and not on a third Lead."""
+    from conftest import CLAY_HEADER, LEAD_HEADER, csv_text, lead, lead_id, write_snapshot
+
+    leads = csv_text(LEAD_HEADER, [lead(1, "dup@a.com"), lead(2, "DUP@a.com"), lead(3)])
+    clay = csv_text(CLAY_HEADER, [{"Email": "  Dup@A.com ", "Company Description": "Dup desc"}])
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": leads, "clay/table.csv": clay})
+    plan = tmp_path / "out" / "plan.json"
+    assert run_cli("plan", snap, "--out", plan, "--format", fmt).exit_code == 0
+    for n in (1, 2):
+        result = run_cli("explain", lead_id(n), "--plan", plan, "--json")
+        assert result.exit_code == 0, result.output
+        kinds = [f["kind"] for f in json.loads(result.stdout)["findings"]]
+        assert kinds == ["ambiguous_match"], result.stdout
+        assert "finding ambiguous_match" in run_cli("explain", lead_id(n)[:15], "--plan", plan).stdout
+    assert json.loads(run_cli("explain", lead_id(3), "--plan", plan, "--json").stdout)["findings"] == []
+
+
 def test_report_command_renders_trends_from_earlier_run_bundles(tmp_path):
     from reconcile.notebook.run import run_daily
 
