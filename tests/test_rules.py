@@ -1086,10 +1086,18 @@ READ_ONLY = [
             ]
         },
         "expect": [
+            # evidence: the formula's value, then Pardot's and the external value it is computed from
             finding(
-                "overall_formula_mismatch", L1, route="CRM Admin", evidence_rows=[("sfdc", "sfdc/Lead.csv", 1, "true")]
+                "overall_formula_mismatch",
+                L1,
+                route="CRM Admin",
+                evidence_rows=[("sfdc", "sfdc/Lead.csv", 1, v) for v in ("true", "false", "false")],
             ),
-            finding("overall_formula_mismatch", L2, evidence_rows=[("sfdc", "sfdc/Lead.csv", 2, "false")]),
+            finding(
+                "overall_formula_mismatch",
+                L2,
+                evidence_rows=[("sfdc", "sfdc/Lead.csv", 2, v) for v in ("false", "true", "false")],
+            ),
         ],
     },
     {

@@ -10,6 +10,10 @@ select
         || '. Check Pardot''s hard-bounce source first, then Clay''s external_hard_bounced__c; never override '
         || 'manually without an audit trail.' as detail,
     cast(null as varchar) as at,
-    [evidence('sfdc', file, row, 'overall_hard_bounced__c', cast(overall_hard_bounced as varchar), null)] as evidence
+    [  -- the formula's value and the two values it is computed from, all from the Lead's row
+        evidence('sfdc', file, row, 'overall_hard_bounced__c', cast(overall_hard_bounced as varchar), null),
+        evidence('sfdc', file, row, 'pi__pardot_hard_bounced__c', cast(pardot_hard_bounced as varchar), null),
+        evidence('sfdc', file, row, 'external_hard_bounced__c', cast(external_hard_bounced as varchar), null)
+    ] as evidence
 from stg_sfdc__lead
 where overall_hard_bounced <> (pardot_hard_bounced or external_hard_bounced)
