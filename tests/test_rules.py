@@ -1381,7 +1381,26 @@ IDENTITY = [
     {
         "why": "a LeadId not in the snapshot: unmatched_source_row naming it, the email is not used",
         "given": {"leads": [lead(1)], "clay": [{"LeadId": L2, "Email": "lead1@example.com", "Hard Bounced": "true"}]},
-        "expect": [finding("unmatched_source_row", L2, evidence_rows=[("clay", "clay/table.csv", 1, L2)])],
+        "expect": [
+            finding(
+                "unmatched_source_row",
+                L2,
+                evidence_rows=[("clay", "clay/table.csv", 1, L2)],
+                detail=f"clay row names Lead {L2}, which is not in the Lead snapshot.",
+            )
+        ],
+    },
+    {
+        "why": "a LeadId holding a Contact id: unmatched_source_row saying it is a Contact's id, not a Lead's",
+        "given": {"leads": [lead(1)], "clay": [{"LeadId": contact_id(1), "Email": "lead1@example.com"}]},
+        "expect": [
+            finding(
+                "unmatched_source_row",
+                contact_id(1),
+                detail=f"clay row names Lead {contact_id(1)}, but that is a Contact id (key prefix 003), not a Lead "
+                "id: Contacts are read-only context.",
+            )
+        ],
     },
     {
         "why": "a Pardot v4 crm_lead_fid not in the snapshot: unmatched_source_row names the column as the file does",

@@ -12,8 +12,11 @@ select
     'Lead' as object,
     case when i.match in ('id_not_found', 'rejected') then i.given_id end as record_id,
     case i.match
-        when 'id_not_found'
-            then i.source || ' row names Lead ' || i.given_id || ', which is not in the Lead snapshot.'
+        when 'id_not_found' then i.source || ' row names Lead ' || i.given_id || case left(i.given_id, 3)
+            when '00Q' then ', which is not in the Lead snapshot.'
+            when '003' then ', but that is a Contact id (key prefix 003), not a Lead id: Contacts are read-only context.'
+            else ', but that is no Lead id (a Lead id begins 00Q).'
+        end
         when 'rejected' then i.source || ' row ' || case when i.given_id is not null then 'names' else 'matches by email' end
             || ' Lead ' || i.candidates[1] || ', a row this lenient plan quarantined (see rejects): '
             || 'nothing is planned from this row for it.'
