@@ -347,11 +347,13 @@ def _check_releases(plan: dict, fields: list[str], records: list[str], scope: li
     covers, or the approval is refused saying why (a release that releases nothing silently is a misunderstanding
     waiting to happen)."""
     for what, named, key in (("field", fields, "object || '.' || field"), ("record", records, "record_id")):
-        for name in named:  # enrichment changes are what a release is about: a ready fill may meet a live value
+        # overwrite candidates are what a release is about: a ready fill whose field someone filled since the
+        # snapshot is drift at apply, which no release overwrites (README "Approval and apply")
+        for name in named:
             candidates = planfile.rows(  # queried: a plan's changes are never loaded whole
                 plan,
                 "changes",
-                f"{key} = ? and (list_contains(reasons, ?) or rule = 'enrichment_fill_if_blank')",
+                f"{key} = ? and list_contains(reasons, ?)",
                 [name, RELEASABLE],
                 columns=("object", "record_id", "field", "rule", "reasons"),
             )
@@ -360,7 +362,7 @@ def _check_releases(plan: dict, fields: list[str], records: list[str], scope: li
             if any(set(c.get("reasons") or []) <= {RELEASABLE} for c in inside):
                 continue
             if not candidates:
-                why = f"no change of {what} {name} is an enrichment fill or an overwrite candidate ({RELEASABLE})"
+                why = f"no change of {what} {name} is an overwrite candidate ({RELEASABLE})"
             elif not inside:
                 keys = sorted({f"{c['object']}.{c['field']}" for c in outside})
                 why = f"its changes are on {', '.join(keys)}, outside the approval's --fields ({', '.join(scope)})"

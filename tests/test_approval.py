@@ -376,7 +376,7 @@ def test_overwrite_release_by_field_applies_only_pure_overwrite_candidates(org, 
         plans,
         tmp_path,
         "enrich",
-        release_fields=["company_description__c", "Industry"],
+        release_fields=["company_description__c"],
         release_reason="Clay descriptions are better; MARCOM ticket 42",
     )
     res = do_apply(org, plan_path, policy=pol)
@@ -422,6 +422,26 @@ def test_a_release_outside_the_approved_fields_releases_nothing_and_is_refused(p
     assert f"outside the approval's --fields ({other})" in str(e.value)
     assert not approval_path(plan_path).exists()
     approve(plan_path, by="Ana Admin", release_records=[LEAD_F], release_reason="x", policy=pol)  # all fields: fine
+
+
+def test_a_release_of_ready_fills_only_releases_nothing_and_is_refused(plans, tmp_path):
+    """README: scope and releases approve something or are refused. A ready fill needs no release, and one whose
+    blank field someone filled since the snapshot is drift at apply, which no release overwrites: naming a record
+    whose changes are all ready fills (LEAD_E in the enrich plan), or a field whose one overwrite candidate is also
+    blocked for another reason (Industry: 'Fintech' is not in the picklist), releases nothing."""
+    plan_path = plans.copy(tmp_path, "enrich")
+    pol = plans.policy("enrich")
+    mine = [c for c in load_plan(plan_path)["changes"] if c["record_id"] == LEAD_E and c["rule"].startswith("enrich")]
+    assert mine and all(c["status"] == "ready" for c in mine)
+    with pytest.raises(ApprovalError) as e:
+        approve(plan_path, by="Ana Admin", release_records=[LEAD_E], release_reason="x", policy=pol)
+    assert f"--release-record {LEAD_E} releases nothing: no change of record {LEAD_E} is an overwrite " in str(e.value)
+    with pytest.raises(ApprovalError) as e:
+        approve(plan_path, by="Ana Admin", release_fields=["Industry"], release_reason="x", policy=pol)
+    assert "--release-field Lead.Industry releases nothing: its 1 enrichment change(s) are also blocked for " in str(
+        e.value
+    )
+    assert not approval_path(plan_path).exists()
 
 
 def test_a_release_reason_without_a_field_or_record_to_release_is_refused(plans, tmp_path):
