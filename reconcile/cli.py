@@ -498,6 +498,13 @@ def audit(db, record_id, plan_id, as_csv, verify):
         record_id = id18(record_id)
     if plan_id and not ("sha256:".startswith(plan_id) or plan_id.startswith("sha256:")):
         plan_id = "sha256:" + plan_id  # a prefix of the hex digits, as the short ids print it after 'sha256:'
+    if plan_id and plan_id.startswith("sha256:") and not re.fullmatch(r"[0-9a-f]{0,64}", plan_id[7:]):
+        from .errors import PlanError
+
+        raise PlanError(
+            f"Plan id '{plan_id.removeprefix('sha256:')}' is not a plan_id or its beginning (hexadecimal digits "
+            "0-9 a-f, with or without 'sha256:'). Copy it from the plan, the report or the audit."
+        )
     rows = query(db, record_id=record_id, plan_id=plan_id)
     if as_csv:
         click.echo(to_csv(rows), nl=False)

@@ -439,6 +439,10 @@ def test_the_audit_table_names_the_plan_of_each_row_and_takes_the_ids_explain_ta
     assert both.splitlines()[0].strip() == "Audit trail (4 rows)" and "plan_id" in both, both
     assert both.count(short_id(plan_id)) == 2 and both.count(short_id(undo_id)) == 2, both
     assert cli("audit", "--db", db, "--plan", undo_id[7:19], "--csv").stdout.count(undo_id) == 10
+    for typo in ("zzz", "sha256:12g4"):  # not hexadecimal: said, not an empty table
+        bad = cli("audit", "--db", db, "--plan", typo)
+        assert bad.exit_code == 1 and bad.stdout == "", bad.stdout
+        assert bad.stderr.startswith(f"Error: Plan id '{typo.removeprefix('sha256:')}' is not a plan_id or its")
     bad = cli("audit", "--db", db, "--record", "00Q12")
     assert bad.exit_code == 1 and bad.stdout == ""
     assert bad.stderr.startswith("Error: Record id '00Q12' is not a Salesforce id") and bad.stderr.count("\n") == 1
