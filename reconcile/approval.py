@@ -347,13 +347,16 @@ def _check_releases(plan: dict, fields: list[str], records: list[str], scope: li
     covers, or the approval is refused saying why (a release that releases nothing silently is a misunderstanding
     waiting to happen)."""
     for what, named, key in (("field", fields, "object || '.' || field"), ("record", records, "record_id")):
-        # overwrite candidates are what a release is about: a ready fill whose field someone filled since the
-        # snapshot is drift at apply, which no release overwrites (README "Approval and apply")
+        # what a release is about: an enrichment change over a value (an overwrite candidate, or one a plan calls
+        # ready although its `before` is not blank — apply's fill-if-blank invariant refuses it unless released). A
+        # ready fill of a blank field needs none, and one whose field someone filled since the snapshot is drift at
+        # apply, which no release overwrites (README "Approval and apply").
         for name in named:
             candidates = planfile.rows(  # queried: a plan's changes are never loaded whole
                 plan,
                 "changes",
-                f"{key} = ? and list_contains(reasons, ?)",
+                f"{key} = ? and (list_contains(reasons, ?) or (rule = 'enrichment_fill_if_blank' and "
+                "coalesce(before, 'null') <> 'null'))",
                 [name, RELEASABLE],
                 columns=("object", "record_id", "field", "rule", "reasons"),
             )
@@ -362,7 +365,7 @@ def _check_releases(plan: dict, fields: list[str], records: list[str], scope: li
             if any(set(c.get("reasons") or []) <= {RELEASABLE} for c in inside):
                 continue
             if not candidates:
-                why = f"no change of {what} {name} is an overwrite candidate ({RELEASABLE})"
+                why = f"no change of {what} {name} is an enrichment change over a value ({RELEASABLE})"
             elif not inside:
                 keys = sorted({f"{c['object']}.{c['field']}" for c in outside})
                 why = f"its changes are on {', '.join(keys)}, outside the approval's --fields ({', '.join(scope)})"

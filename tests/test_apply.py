@@ -170,7 +170,8 @@ def plans(tmp_path_factory):
                 # build it first (xdist decides which) has set RECONCILE_APPROVAL_KEY to a key of its own.
                 with pytest.MonkeyPatch.context() as mp:
                     mp.delenv("RECONCILE_APPROVAL_KEY", raising=False)
-                    build_plan(snap, out=out, policy=pol, exports=False)
+                    # reconcile.plan/2, as a large plan is (the CLI's own tests plan small snapshots: /1)
+                    build_plan(snap, out=out, policy=pol, exports=False, fmt="parquet")
                 self.built[key] = (out, snap, pol)
             return self.built[key]
 

@@ -435,7 +435,9 @@ def test_a_release_of_ready_fills_only_releases_nothing_and_is_refused(plans, tm
     assert mine and all(c["status"] == "ready" for c in mine)
     with pytest.raises(ApprovalError) as e:
         approve(plan_path, by="Ana Admin", release_records=[LEAD_E], release_reason="x", policy=pol)
-    assert f"--release-record {LEAD_E} releases nothing: no change of record {LEAD_E} is an overwrite " in str(e.value)
+    assert f"--release-record {LEAD_E} releases nothing: no change of record {LEAD_E} is an enrichment change " in str(
+        e.value
+    )
     with pytest.raises(ApprovalError) as e:
         approve(plan_path, by="Ana Admin", release_fields=["Industry"], release_reason="x", policy=pol)
     assert "--release-field Lead.Industry releases nothing: its 1 enrichment change(s) are also blocked for " in str(
