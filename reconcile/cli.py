@@ -1017,8 +1017,10 @@ def smartlead_webhook_serve(spool_dir, port, host):
 
     Accepts EMAIL_BOUNCE/EMAIL_BOUNCED, EMAIL_REPLY/EMAIL_REPLIED and LEAD_CATEGORY_UPDATED (old and new
     names; Smartlead's other event types are spooled too, and the plan ignores them), appends each to
-    SPOOL/events-YYYY-MM-DD.jsonl and fsyncs it before answering 200. Bad payloads get 400 and are kept in
-    SPOOL/rejected/ with the reason. The secret comes from RECONCILE_SMARTLEAD_WEBHOOK_SECRET: put it in the
+    SPOOL/events-YYYY-MM-DD.jsonl and fsyncs it before answering 200. Bad payloads (not JSON, no event_type, no
+    lead email, no event time or one that is not an ISO 8601 timestamp) get 400, a body sent as another
+    Content-Type than application/json 415, a wrong secret 403; all are kept in SPOOL/rejected/ with the reason
+    (any secret_key masked). The secret comes from RECONCILE_SMARTLEAD_WEBHOOK_SECRET: put it in the
     URL given to Smartlead (…/smartlead/<secret>), send it as the X-Reconcile-Webhook-Secret header, or set
     the variable to the webhook's Smartlead secret_key (then POST /smartlead verifies by it).
 

@@ -12,10 +12,14 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timezone
 from pathlib import Path
 
+import duckdb
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconcile.build import build_plan
 from reconcile.demo_data import generate_snapshot
@@ -147,6 +151,10 @@ def test_a_torn_last_line_is_skipped_by_the_reader_and_moved_to_rejected_at_star
         ('{"event_type": "EMAIL_TELEPORTED"}', "event_type 'EMAIL_TELEPORTED' is not a Smartlead event type"),
         ('{"event_type": "EMAIL_BOUNCE", "event_timestamp": "2026-11-27T01:00:00Z"}', "no lead email"),
         ('{"event_type": "EMAIL_REPLY", "to_email": "a@x.io"}', "no event time"),
+        # a time the plan cannot read would stop every daily run that pulls the spool: refused here instead
+        ('{"event_type": "EMAIL_REPLY", "to_email": "a@x.io", "event_timestamp": "yesterday"}', "event_timestamp"),
+        ('{"event_type": "EMAIL_REPLY", "to_email": "a@x.io", "time_replied": "2026-02-30T01:00:00Z"}', "time_replied"),
+        ('{"event_type": "EMAIL_BOUNCE", "to_email": "a@x.io", "event_timestamp": 1764205200}', "event_timestamp"),
         ('{"sl_lead_email": "a@x.io", "event_timestamp": "2026-11-27T01:00:00Z"}', "no event_type"),
         ('{"event_type": "", "to_email": "a@x.io", "event_timestamp": "2026-11-27T01:00:00Z"}', "no event_type"),
         ('{"event_type": ["EMAIL_REPLY"], "to_email": "a@x.io"}', "event_type is not a string"),
@@ -297,8 +305,42 @@ def test_smartleads_own_secret_key_in_the_payload_is_the_shared_secret_and_is_no
     assert requests.post(server.url, json={**event(3), "secret_key": SECRET}).status_code == 200
     bad = {"event_type": "EMAIL_REPLY", "to_email": "a@x.io", "secret_key": SECRET}  # no time: 400, kept
     assert requests.post(base, json=bad).status_code == 400
+    # another webhook's secret_key, refused for the secret (403), the Content-Type (415) or the shape (400): kept
+    # in rejected/ without it
+    other = "1111-another-webhooks-secret-2222"
+    assert requests.post(base, json={**event(4), "secret_key": other}).status_code == 403
+    text = json.dumps({**event(5), "secret_key": other})
+    assert requests.post(server.url, data=text, headers={"Content-Type": "text/plain"}).status_code == 415
+    assert requests.post(server.url, json=[{"secret_key": other}]).status_code == 400
     assert [e["stats_id"] for e in spooled(tmp_path / "spool")] == ["s-1", "s-3"]
-    assert SECRET not in "".join(p.read_text() for p in (tmp_path / "spool").rglob("*.jsonl"))
+    kept = "".join(p.read_text() for p in (tmp_path / "spool").rglob("*.jsonl"))
+    assert SECRET not in kept and other not in kept, kept
+    assert kept.count('\\"secret_key\\": \\"***\\"') >= 3  # the rejected bodies are kept, the value masked
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    st.one_of(
+        st.datetimes(timezones=st.just(timezone.utc)).map(lambda d: d.isoformat()),
+        st.from_regex(
+            r"\A[0-9]{4}-[01][0-9]-[0-3][0-9]([Tt ][0-2][0-9]:[0-6][0-9](:[0-6][0-9](\.[0-9]{1,9})?)?"
+            r"( ?([Zz]|[+-][01][0-9](:?[0-5][0-9])?))?)?\Z"
+        ),
+        st.text(max_size=30),
+    )
+)
+def test_a_time_the_receiver_takes_is_one_the_plan_reads(value):
+    """An event time the receiver accepts (200) is one stg_smartlead__events parses (sf_ts): else the plan would stop
+    at it every day the spool is pulled. Checked against DuckDB's own cast."""
+    from reconcile.sources.webhook import _is_timestamp
+
+    if _is_timestamp(value):
+        assert (
+            duckdb.execute(
+                "select coalesce(try_cast(? as timestamptz), try_cast(trim(?) as timestamptz))", [value, value]
+            ).fetchone()[0]
+            is not None
+        ), value
 
 
 def test_a_redelivered_event_is_one_event_in_the_snapshot(server, tmp_path):

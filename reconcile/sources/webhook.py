@@ -141,9 +141,36 @@ def problem(doc) -> str | None:
         )
     ):
         return "no lead email (sl_lead_email, to_email, lead_email, lead_data.email)"
-    if not any(doc.get(k) for k in ("event_timestamp", "time_replied", "time_sent", "timestamp", "created_at")):
+    key = next((k for k in TIME_KEYS if doc.get(k) not in (None, "")), None)
+    if key is None:
         return "no event time (event_timestamp, time_replied, time_sent)"
+    if not _is_timestamp(doc[key]):  # the plan would stop at it (a bad value), every day the spool is pulled
+        return (
+            f"{key} {json.dumps(doc[key])[:80]} is not an ISO 8601 timestamp (e.g. 2025-03-28T09:35:01+00:00, "
+            "the form Smartlead sends)"
+        )
     return None
+
+
+SECRET_KEY_VALUE = re.compile(rb'("secret_key"\s*:\s*")(?:[^"\\]|\\.)*(")')
+# the keys a payload's time is read from, first present first — the order stg_smartlead__events reads them in
+TIME_KEYS = ("event_timestamp", "timestamp", "time_replied", "time_sent", "created_at")
+# an ISO 8601 date and time as Smartlead writes them (source_schemas §1.8: 2023-09-25T17:29:11.618881+00:00,
+# 2023-09-26T11:16:24.671Z, 2025-03-28T09:35:01+00:00) and as the plan's staging casts them (sf_ts); a time without
+# an offset is UTC there
+ISO_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+)
+
+
+def _is_timestamp(value) -> bool:
+    if not isinstance(value, str) or not ISO_TIMESTAMP.fullmatch(value.strip()):
+        return False
+    try:  # the form right, the values too (no 2025-02-30, no 25:00)
+        datetime.fromisoformat(value.strip().replace(" ", "T", 1))
+    except ValueError:
+        return False
+    return True
 
 
 class WebhookApp:
@@ -194,7 +221,8 @@ class WebhookApp:
             or headers.get(HEADER, b"").decode()
             or (signed if isinstance(signed, str) else "")
         )
-        kept = body.replace(self.secret.encode(), b"***")  # what rejected/ keeps never holds the secret
+        # what rejected/ keeps never holds the secret, nor any payload's secret_key (another webhook's, a wrong one)
+        kept = SECRET_KEY_VALUE.sub(rb"\1***\2", body.replace(self.secret.encode(), b"***"))
         if not secrets.compare_digest(given.encode(), self.secret.encode()):
             await asyncio.to_thread(self.spool.reject, "wrong or missing webhook secret", kept)
             return await _answer(send, 403, {"error": "wrong or missing webhook secret"})
