@@ -179,11 +179,17 @@ EXCEPTION_COLUMNS = ("source", "object", "record_id", "field", "error", "message
 EXCEPTION_KEY = EXCEPTION_COLUMNS[:-1]
 
 
-def jira_payload(kind: str, title: str, items: list[dict], instance: str | None) -> dict:
-    """A Jira comment (kind 'comment') or issue (kind 'issue') listing `items`: ADF (Cloud) and wiki (DC)."""
+# a route's findings in a Jira issue or comment (notify): one row per finding
+FINDING_COLUMNS = ("kind", "object", "record_id", "detail", "first_seen")
 
+
+def jira_payload(
+    kind: str, title: str, items: list[dict], instance: str | None, columns: tuple[str, ...] = EXCEPTION_COLUMNS
+) -> dict:
+    """A Jira comment (kind 'comment') or issue (kind 'issue') listing `items` under `columns` (apply exceptions by
+    default, FINDING_COLUMNS for a route's findings): ADF (Cloud) and wiki (DC)."""
     def cells(it):
-        return [str(it.get(c) or "") for c in EXCEPTION_COLUMNS]
+        return [str(it.get(c) or "") for c in columns]
 
     def link_of(it):
         return sf_link(instance, it.get("object") or "", it.get("record_id"))
@@ -199,12 +205,12 @@ def jira_payload(kind: str, title: str, items: list[dict], instance: str | None)
 
     table = {
         "type": "table",
-        "content": [{"type": "tableRow", "content": [cell("tableHeader", c) for c in EXCEPTION_COLUMNS]}],
+        "content": [{"type": "tableRow", "content": [cell("tableHeader", c) for c in columns]}],
     }
     for it in items:
         row = [
             cell("tableCell", v, link_of(it) if c == "record_id" else None)
-            for c, v in zip(EXCEPTION_COLUMNS, cells(it))
+            for c, v in zip(columns, cells(it))
         ]
         table["content"].append({"type": "tableRow", "content": row})
     adf = {"type": "doc", "version": 1, "content": [para(title), table]}
@@ -212,11 +218,11 @@ def jira_payload(kind: str, title: str, items: list[dict], instance: str | None)
     def wiki_cell(v):
         return (v or " ").replace("|", "\\|").replace("\n", " ")
 
-    wiki = [title, "", "||" + "||".join(EXCEPTION_COLUMNS) + "||"]
+    wiki = [title, "", "||" + "||".join(columns) + "||"]
     for it in items:
         vals = cells(it)
         link = link_of(it)
         if link:
-            vals[EXCEPTION_COLUMNS.index("record_id")] = f"[{it['record_id']}|{link}]"
+            vals[columns.index("record_id")] = f"[{it['record_id']}|{link}]"
         wiki.append("|" + "|".join(wiki_cell(v) if not v.startswith("[") else v for v in vals) + "|")
     return {"kind": kind, "summary": title[:250], "adf": adf, "wiki": "\n".join(wiki) + "\n"}

@@ -192,18 +192,22 @@ def compose(
         if dest.jira_project or dest.jira_ticket:
             items = [
                 {
-                    "source": r["kind"],
+                    "kind": r["kind"],
                     "object": r["object"],
                     "record_id": r["record_id"],
-                    "field": "",
-                    "error": "",
-                    "message": r["detail"],
-                    "at": r["first_seen_at"],
+                    "detail": r["detail"],
+                    "first_seen": r["first_seen_at"],
                 }
                 for r in rows
                 if r["is_new"] or escalation
             ]
-            jp = messages.jira_payload("issue" if dest.jira_project else "comment", msg["subject"], items, instance)
+            jp = messages.jira_payload(
+                "issue" if dest.jira_project else "comment",
+                msg["subject"],
+                items,
+                instance,
+                columns=messages.FINDING_COLUMNS,
+            )
             queue.append(_message(run_id, route, "jira", dest.jira_project or dest.jira_ticket, msg["subject"], jp))
         for m in queue:
             state.enqueue(con, m, at)

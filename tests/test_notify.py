@@ -450,6 +450,11 @@ def test_a_route_configured_with_a_jira_project_gets_a_ticket_per_run(tmp_path, 
     created = [k for k in jira.issues if k != "KLN-35"]
     assert created == ["KLN-36"]
     assert jira.issues["KLN-36"]["fields"]["summary"].startswith("[reconcile] MARCOM Ops: 1 new finding(s)")
+    # the ticket's table holds the route's findings under their own headers (not the apply exceptions' columns)
+    table = next(n for n in jira.issues["KLN-36"]["fields"]["description"]["content"] if n["type"] == "table")
+    text = [[c["content"][0]["content"][0]["text"] for c in row["content"]] for row in table["content"]]
+    assert text[0] == ["kind", "object", "record_id", "detail", "first_seen"]
+    assert text[1][:4] == ["conflicting_enrichment", "Lead", lead_id(2), "two Clay values"]
 
 
 def test_smtp_down_is_reported_retried_once_and_sent_by_the_next_run(tmp_path, monkeypatch, hooks, jira, run_cli):
