@@ -188,6 +188,7 @@ def jira_payload(
 ) -> dict:
     """A Jira comment (kind 'comment') or issue (kind 'issue') listing `items` under `columns` (apply exceptions by
     default, FINDING_COLUMNS for a route's findings): ADF (Cloud) and wiki (DC)."""
+
     def cells(it):
         return [str(it.get(c) or "") for c in columns]
 
@@ -208,10 +209,7 @@ def jira_payload(
         "content": [{"type": "tableRow", "content": [cell("tableHeader", c) for c in columns]}],
     }
     for it in items:
-        row = [
-            cell("tableCell", v, link_of(it) if c == "record_id" else None)
-            for c, v in zip(columns, cells(it))
-        ]
+        row = [cell("tableCell", v, link_of(it) if c == "record_id" else None) for c, v in zip(columns, cells(it))]
         table["content"].append({"type": "tableRow", "content": row})
     adf = {"type": "doc", "version": 1, "content": [para(title), table]}
 
