@@ -199,6 +199,7 @@ def test_fingerprints_are_the_input_files_sha256(runs):
     }
     assert {k: v for k, v in doc["files"].items() if k in files} == files
     assert set(files) <= set(doc["files"]) and doc["policy"].startswith("sha256:")
+    assert doc["snapshot_dir"] == str(HANDMADE)  # a snapshot given from outside the bundle: its own path
 
 
 def test_report_sections_and_headline_counts_equal_the_plan(runs):
@@ -243,6 +244,8 @@ def test_pull_reads_salesforce_into_the_bundle_and_keeps_the_other_sources(sandb
     assert bundle.summary["records"]["Lead"] == len(before["Lead"])
     assert org_state(sandbox) == before  # the daily run never writes
     assert sandbox.session_id not in bundle.notebook.read_text("utf-8")
+    # the pulled snapshot is named where it is: in the bundle (not the temporary folder the run was built in)
+    assert json.loads(bundle.fingerprints.read_text("utf-8"))["snapshot_dir"] == "snapshot"
 
 
 def test_pull_reads_relative_paths_in_the_environment_from_where_run_was_started(demo_snapshot, tmp_path, monkeypatch):

@@ -166,9 +166,16 @@ def plan_bundle(
     plan = build_plan(
         snap, out=work / "plan.json", db=work / "reconcile.duckdb", policy=policy_path or None, lenient=lenient
     ).plan  # also writes plan.changes.csv / .parquet
+    # a snapshot inside the bundle (pulled, or generated) is named relative to it: the bundle is built in a temporary
+    # folder and renamed to its run_id once complete, so the path it was built under does not outlive the run
+    inside = snap.resolve().is_relative_to(work.resolve())
     _write_json(
         work / "fingerprints.json",
-        {"snapshot_dir": str(snap), "files": plan["snapshot"]["fingerprints"], "policy": plan["policy"]["fingerprint"]},
+        {
+            "snapshot_dir": snap.resolve().relative_to(work.resolve()).as_posix() if inside else str(snap),
+            "files": plan["snapshot"]["fingerprints"],
+            "policy": plan["policy"]["fingerprint"],
+        },
     )
     history = history_of(work.parent, exclude=work, before=plan["created_at"])
     earlier = [
