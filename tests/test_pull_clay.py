@@ -36,6 +36,14 @@ def drop(tmp_path, files: dict[str, str], mtimes: dict[str, datetime] | None = N
         ("Enrichment-export-1795758600000.csv", "enrichment", "2026-11-27T05:50:00+00:00", "name"),
         ("Replies - Default View - 1795758600.csv", "replies", "2026-11-27T05:50:00+00:00", "name"),
         ("errors.csv", "errors", None, "mtime"),
+        # words a download adds after the time, and compact times (acceptance audit: each was a table of its own)
+        ("enrichment 2026-11-27T05-50-00 export.csv", "enrichment", "2026-11-27T05:50:00+00:00", "name"),
+        ("Enrichment 2026-11-27 (1).csv", "enrichment", "2026-11-27T00:00:00+00:00", "name"),
+        ("Enrichment 2026-11-27 Default View.csv", "enrichment", "2026-11-27T00:00:00+00:00", "name"),
+        ("Enrichment_20261127.csv", "enrichment", "2026-11-27T00:00:00+00:00", "name"),
+        ("Replies 20261127T055000Z.csv", "replies", "2026-11-27T05:50:00+00:00", "name"),
+        ("replies-1763020112.csv", "replies", "2025-11-13T07:48:32+00:00", "name"),  # no date in its last 8 digits
+        ("campaign 12345678.csv", "campaign_12345678", None, "mtime"),  # 8 digits that are no date: part of the name
     ],
 )
 def test_table_and_export_time_come_from_the_name(tmp_path, name, table, at, origin):

@@ -33,6 +33,10 @@ STAMPS = [  # (regex at the end of the stem, parser)
         lambda m: datetime.fromisoformat(f"{m[1]}T{m[2]}:{m[3]}:{m[4] or '00'}+00:00"),
     ),
     (re.compile(_SEP + r"(\d{4}-\d{2}-\d{2})$"), lambda m: datetime.fromisoformat(m[1] + "T00:00:00+00:00")),
+    (  # compact: 20261127T055000Z, 20261127_055000, 20261127
+        re.compile(_SEP + r"(?<!\d)(\d{4})(\d{2})(\d{2})(?:[T_ -]?(\d{2})(\d{2})(\d{2})Z?)?$", re.I),
+        lambda m: datetime(*(int(v or 0) for v in m.groups()), tzinfo=timezone.utc),
+    ),
     (re.compile(_SEP + r"(\d{13})$"), lambda m: datetime.fromtimestamp(int(m[1]) / 1000, timezone.utc)),
     (re.compile(_SEP + r"(\d{10})$"), lambda m: datetime.fromtimestamp(int(m[1]), timezone.utc)),
 ]
@@ -41,7 +45,8 @@ TRAILING_WORDS = re.compile(r"([-_ .]*(export|default[-_ ]?view|view|\(\d+\)))+$
 
 def table_and_time(path: Path) -> tuple[str, datetime, str]:
     """(table, export time, where the time came from: 'name' or 'mtime') of one exported file."""
-    stem = path.stem
+    # the words a download adds after the time ("… 2026-11-27T05-50-00 export", "… Default View", "… (1)") first
+    stem = TRAILING_WORDS.sub("", path.stem).strip()
     exported, origin = None, "mtime"
     for pattern, parse in STAMPS:
         m = pattern.search(stem)
