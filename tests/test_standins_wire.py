@@ -288,3 +288,25 @@ def test_smartlead_leads_list_refuses_a_filter_it_cannot_answer_rather_than_igno
     with SmartleadStandin({7: LEADS_CSV}, limit=1000) as s:
         r = call(s, "GET", "/api/v1/campaigns/7/leads", params=params)
     assert r.status_code == 400 and r.json()["message"]
+
+
+# ---- Smartlead: Get Campaign By Id (an acceptance audit: the path was a 404) --------------------------------
+
+
+def test_smartlead_serves_a_campaign_by_id_and_a_404_for_an_unknown_one():
+    # GET https://server.smartlead.ai/api/v1/campaigns/{campaign_id}?api_key=… ("Get Campaign By Id")
+    #   https://help.smartlead.ai/API-Documentation-a0d223bdd3154a77b3735497aad9419f ; source_schemas.md §1.2
+    with SmartleadStandin({7: LEADS_CSV, 9181: LEADS_CSV}, limit=1000) as s:
+        base = f"{s.url}/api/v1/campaigns"
+        one = requests.get(f"{base}/9181", params={"api_key": s.api_key}, timeout=10)
+        listed = requests.get(base, params={"api_key": s.api_key}, timeout=10).json()
+        missing = requests.get(f"{base}/5", params={"api_key": s.api_key}, timeout=10)
+        no_key = requests.get(f"{base}/9181", timeout=10)
+    assert one.status_code == 200 and one.headers["Content-Type"].startswith("application/json")
+    campaign = one.json()
+    assert isinstance(campaign, dict) and campaign["id"] == 9181
+    assert {"id", "user_id", "created_at", "updated_at", "status", "name", "client_id"} <= set(campaign)
+    assert campaign["status"] in ("DRAFTED", "ACTIVE", "COMPLETED", "STOPPED", "PAUSED")
+    assert campaign == next(c for c in listed if c["id"] == 9181)  # the same object as in the list
+    assert missing.status_code == 404 and smartlead_error(missing)
+    assert no_key.status_code == 401

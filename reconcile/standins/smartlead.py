@@ -7,6 +7,8 @@ key check and rate limit, seeded from a snapshot's smartlead/campaign-<id>.csv f
 Shapes (reference/source_schemas.md §1):
   GET /api/v1/campaigns?api_key=…                     a bare JSON list of campaign objects
       https://api.smartlead.ai/api-reference/campaigns/list (S1, fields S13/S14)
+  GET /api/v1/campaigns/{id}?api_key=…                one campaign object, as in the list ("Get Campaign By Id", S1:
+      https://help.smartlead.ai/API-Documentation-a0d223bdd3154a77b3735497aad9419f); an unknown id → 404
   GET /api/v1/campaigns/{id}/leads-export?api_key=…   text/csv, every value double-quoted (S10, S11, S16)
   GET /api/v1/campaigns/{id}/leads?api_key=…&offset=&limit=   the same leads as JSON, paged (S3)
 Auth is the `api_key` query parameter on every request, no header (S1). Rate limit: 10 requests per 2 seconds per
@@ -126,6 +128,19 @@ class Campaigns(Api):
         # the other JSON answers do
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.write(json.dumps([_campaign(cid) for cid in sorted(self.state.campaigns)]))
+
+
+class Campaign(Api):
+    # "Get Campaign By Id": GET /campaigns/{campaign_id} → the campaign object (the fields of GET /campaigns' items)
+    #   https://help.smartlead.ai/API-Documentation-a0d223bdd3154a77b3735497aad9419f (S1),
+    #   https://api.smartlead.ai/api-reference/campaigns/get-by-id
+    # an id the workspace has no campaign for → 404 {"message": …} (⚠ inferred body, as the stand-in's other 404s)
+    def get(self, campaign_id):
+        if int(campaign_id) not in self.state.campaigns:
+            self.set_status(404)
+            return self.finish({"message": "Campaign not found"})
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(_campaign(int(campaign_id))))
 
 
 class LeadsExport(Api):
@@ -341,6 +356,7 @@ class SmartleadStandin(Served):
         app = tornado.web.Application(
             [
                 (r"/api/v1/campaigns/?", Campaigns, {"state": self.state}),
+                (r"/api/v1/campaigns/(\d+)/?", Campaign, {"state": self.state}),
                 (r"/api/v1/campaigns/(\d+)/leads-export/?", LeadsExport, {"state": self.state}),
                 (r"/api/v1/campaigns/(\d+)/leads/?", Leads, {"state": self.state}),
             ],
