@@ -310,3 +310,56 @@ def test_smartlead_serves_a_campaign_by_id_and_a_404_for_an_unknown_one():
     assert campaign == next(c for c in listed if c["id"] == 9181)  # the same object as in the list
     assert missing.status_code == 404 and smartlead_error(missing)
     assert no_key.status_code == 401
+
+
+# ---- Pardot: reusable page tokens, single reads (an acceptance audit) ---------------------------------------
+
+PD_HEADERS = {"Authorization": f"Bearer {TOKEN}", "Pardot-Business-Unit-Id": "0UvDm000000GmkeKAC"}
+PD_PROSPECTS = [{"id": n, "email": f"p{n}@x.io", "isDeleted": n == 4} for n in range(1, 6)]
+
+
+def test_pardot_next_page_token_can_be_retried_and_expires_after_four_hours():
+    # version5overview.html, "Pagination": follow nextPageUrl; tokens expire after 4 hours (source_schemas.md §2.1).
+    # A client that lost an answer to a network error asks again with the same token and must get the same page.
+    now = [1000.0]
+    with PardotStandin(PD_PROSPECTS, token_ok=lambda t: t == TOKEN, clock=lambda: now[0]) as p:
+        url = f"{p.url}/api/v5/objects/prospects"
+        first = requests.get(
+            url, params={"fields": "id,email", "limit": 2, "deleted": "all"}, headers=PD_HEADERS, timeout=10
+        )
+        assert first.status_code == 200, first.text
+        token = first.json()["nextPageToken"]
+        again = [requests.get(first.json()["nextPageUrl"], headers=PD_HEADERS, timeout=10) for _ in range(2)]
+        assert [r.status_code for r in again] == [200, 200]
+        assert again[0].json() == again[1].json()  # the same page, the same next token
+        assert [v["id"] for v in again[0].json()["values"]] == [3, 4]
+        last = requests.get(
+            url, params={"nextPageToken": again[0].json()["nextPageToken"]}, headers=PD_HEADERS, timeout=10
+        )
+        assert [v["id"] for v in last.json()["values"]] == [5] and last.json()["nextPageToken"] is None
+        now[0] += 4 * 3600 - 1
+        assert requests.get(url, params={"nextPageToken": token}, headers=PD_HEADERS).status_code == 200
+        now[0] += 1  # 4 hours after it was issued
+        expired = requests.get(url, params={"nextPageToken": token}, headers=PD_HEADERS, timeout=10)
+        assert expired.status_code == 400 and pardot_error(expired)
+
+
+def test_pardot_reads_one_prospect_by_id_with_the_fields_asked_for():
+    # "Read": GET /api/v5/objects/prospects/<id>?fields=… — prospect-v5.html; unknown id: "Invalid prospect ID"
+    #   https://developer.salesforce.com/docs/marketing/pardot/guide/error-codes.html
+    with PardotStandin(PD_PROSPECTS, token_ok=lambda t: t == TOKEN) as p:
+        url = f"{p.url}/api/v5/objects/prospects"
+        one = requests.get(f"{url}/2", params={"fields": "id,email,isDeleted"}, headers=PD_HEADERS, timeout=10)
+        unknown = requests.get(f"{url}/999", params={"fields": "id"}, headers=PD_HEADERS, timeout=10)
+        no_fields = requests.get(f"{url}/2", headers=PD_HEADERS, timeout=10)
+        bad_field = requests.get(f"{url}/2", params={"fields": "nope"}, headers=PD_HEADERS, timeout=10)
+        binned = requests.get(f"{url}/4", params={"fields": "id"}, headers=PD_HEADERS, timeout=10)
+        no_auth = requests.get(f"{url}/2", params={"fields": "id"}, timeout=10)
+    assert one.status_code == 200 and one.headers["Content-Type"].startswith("application/json")
+    assert one.json() == {"id": 2, "email": "p2@x.io", "isDeleted": False}
+    assert unknown.status_code == 404 and pardot_error(unknown) == 3
+    assert unknown.json()["message"] == "Invalid prospect ID"
+    assert no_fields.status_code == 400 and pardot_error(no_fields)
+    assert bad_field.status_code == 400 and pardot_error(bad_field)
+    assert binned.status_code == 200 and binned.headers["Pardot-Warning"].startswith("201")
+    assert no_auth.status_code == 401 and pardot_error(no_auth)

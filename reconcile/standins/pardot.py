@@ -6,13 +6,15 @@ error bodies.
         ...
 
 Shapes (reference/source_schemas.md §2):
+  GET /api/v5/objects/prospects/<id>?fields=…   → the prospect {field: value}; unknown id → 404 (code 3)
   GET /api/v5/objects/prospects?fields=…&limit=…&orderBy=…&<filters>   or   <nextPageUrl> (= ?nextPageToken=…[&fields=…])
       → {"values": [{field: value}], "nextPageToken": str|null, "nextPageUrl": str|null}
       filters: id/createdAt/updatedAt comparisons (idGreaterThan, updatedAtAfterOrEqualTo, …) and deleted
       https://developer.salesforce.com/docs/marketing/pardot/guide/prospect-v5.html (S31)
       https://developer.salesforce.com/docs/marketing/pardot/guide/version5overview.html (S32): `fields` required,
       `limit` 1..1000 (default 200), with a token only `fields` may be sent, 100,000 records per token sequence
-      (then `Pardot-Warning: 203` and no next token: continue with an id filter, ordered by id).
+      (then `Pardot-Warning: 203` and no next token: continue with an id filter, ordered by id). A token can be
+      used again (a retry gets the same page) until it expires, 4 hours after it was issued.
   Auth: `Authorization: Bearer <Salesforce OAuth token>` and `Pardot-Business-Unit-Id: 0Uv…` (18 characters),
       https://developer.salesforce.com/docs/marketing/pardot/guide/authentication.html
   Errors in v5 are {"code": N, "message": "…"}: https://developer.salesforce.com/docs/marketing/pardot/guide/error-codes.html
@@ -26,6 +28,7 @@ import csv
 import io
 import secrets
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -81,6 +84,10 @@ ALIASES = {
 ERR_TOKEN = (184, "access_token is invalid, unknown, or malformed: Inactive token")
 ERR_BUSINESS_UNIT = (181, "Invalid Business Unit ID. Check the Pardot-Business-Unit-Id header.")
 ERR_PARAMETER = (66, "Invalid value specified for parameter")
+ERR_PROSPECT_ID = (3, "Invalid prospect ID")
+# a nextPageToken is valid for 4 hours after it is issued (version5overview.html, "Pagination";
+# reference/source_schemas.md §2.1)
+TOKEN_TTL_S = 4 * 3600
 # The query's sort and filter parameters (prospect-v5.html, "Query"): orderBy one of these, ASC (default) or DESC;
 # <field>After / AfterOrEqualTo / Before / BeforeOrEqualTo for the dates, id<GreaterThan|LessThan>[OrEqualTo] for id,
 # deleted = true / false (default) / all. Any other parameter is refused (⚠ inferred: a filter silently ignored
@@ -147,11 +154,12 @@ def prospects_from_snapshot(snapshot_dir: str | Path) -> list[dict]:
 
 
 class PardotState:
-    def __init__(self, prospects: list[dict], business_unit_id: str, token_ok, cap: int):
+    def __init__(self, prospects: list[dict], business_unit_id: str, token_ok, cap: int, clock=time.monotonic):
+        self.clock = clock
         self.prospects = sorted(prospects, key=lambda p: (not isinstance(p.get("id"), int), p.get("id")))
         self.business_unit_id, self.token_ok, self.cap = business_unit_id, token_ok, cap
         self.lock = threading.Lock()
-        self.tokens: dict[str, dict] = {}
+        self.tokens: dict[str, dict] = {}  # nextPageToken → the page it names (reusable until it expires)
         self.requests = 0
 
 
@@ -168,37 +176,60 @@ class Prospects(ServiceHandler):
         self.set_status(status)
         self.finish({"code": err[0], "message": err[1]})
 
-    def get(self):
+    def authorized(self) -> bool:
+        """v5's two auth headers; False when the error has been answered."""
         st = self.state
         with st.lock:
             st.requests += 1
         token = self.request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not token or not st.token_ok(token):
-            return self.error(401, ERR_TOKEN)
+            self.error(401, ERR_TOKEN)
+            return False
         if self.request.headers.get("Pardot-Business-Unit-Id", "") != st.business_unit_id:
-            return self.error(401, ERR_BUSINESS_UNIT)
-        page_token = self.get_query_argument("nextPageToken", "")
+            self.error(401, ERR_BUSINESS_UNIT)
+            return False
+        return True
+
+    def requested_fields(self, required: bool) -> list[str] | None:
+        """The `fields` parameter (required on a read and on a query's first page), checked against FIELDS; None
+        when the error has been answered."""
         fields = [f for f in self.get_query_argument("fields", "").split(",") if f]
-        if not fields and not page_token:
-            return self.error(400, (ERR_PARAMETER[0], f"{ERR_PARAMETER[1]}: fields. The fields parameter is required."))
+        if not fields and required:
+            self.error(400, (ERR_PARAMETER[0], f"{ERR_PARAMETER[1]}: fields. The fields parameter is required."))
+            return None
         unknown = [f for f in fields if f not in FIELDS]
         if unknown:
-            return self.error(400, (ERR_PARAMETER[0], f"{ERR_PARAMETER[1]}: fields. Unknown field: {unknown[0]}"))
+            self.error(400, (ERR_PARAMETER[0], f"{ERR_PARAMETER[1]}: fields. Unknown field: {unknown[0]}"))
+            return None
+        return fields
+
+    def get(self):
+        st = self.state
+        if not self.authorized():
+            return
+        page_token = self.get_query_argument("nextPageToken", "")
+        fields = self.requested_fields(required=not page_token)
+        if fields is None:
+            return
         if page_token:
             if set(self.request.query_arguments) - {"nextPageToken", "fields"}:
                 return self.error(400, (ERR_PARAMETER[0], "Only the fields parameter may be given with nextPageToken."))
             with st.lock:
-                seq = st.tokens.pop(page_token, None)
-            if seq is None:
+                page = st.tokens.get(page_token)
+                if page is not None and st.clock() - page["issued"] >= TOKEN_TTL_S:
+                    del st.tokens[page_token]  # expired (4 hours after it was issued)
+                    page = None
+            if page is None:
                 return self.error(400, (ERR_PARAMETER[0], f"{ERR_PARAMETER[1]}: nextPageToken."))
-            # the token carries the query: nextPageUrl is followed as given, with the first request's fields
-            # (version5overview.html, "Pagination"); fields sent with the token replace them
-            seq["fields"] = fields or seq["fields"]
-        else:
-            seq = self._new_sequence(fields)
-            if seq is None:
-                return
-        self._page(seq, seq["fields"])
+            # the token names one page of the query and stays valid until it expires: a client that lost the answer
+            # (a network error) asks again with the same token and gets the same page and the same next token
+            # (version5overview.html, "Pagination": tokens expire after 4 hours). The token carries the query:
+            # nextPageUrl is followed as given, with the first request's fields; fields sent with it replace them
+            return self._page(page, fields or page["seq"]["fields"])
+        seq = self._new_sequence(fields)
+        if seq is None:
+            return
+        self._page({"seq": seq, "pos": 0, "served": 0, "issued": st.clock(), "next": None}, fields)
 
     def _refuse(self, name: str, why: str) -> None:
         self.error(400, (ERR_PARAMETER[0], f"{ERR_PARAMETER[1]}: {name}. {why}"))
@@ -237,32 +268,68 @@ class Prospects(ServiceHandler):
         rows = [p for _, p in present] + [p for k, p in keyed if k is None]  # no value to sort by: last
         return {"rows": rows, "pos": 0, "limit": limit, "served": 0, "fields": fields}
 
-    def _page(self, seq: dict, fields: list[str]) -> None:
-        st = self.state
-        take = min(seq["limit"], st.cap - seq["served"])
-        page = seq["rows"][seq["pos"] : seq["pos"] + take]
-        seq["pos"] += len(page)
-        seq["served"] += len(page)
+    def _page(self, page: dict, fields: list[str]) -> None:
+        """Answer `page` ({seq: the query, pos/served: where it starts, issued, next: its next token once made})."""
+        st, seq = self.state, page["seq"]
+        take = min(seq["limit"], st.cap - page["served"])
+        rows = seq["rows"][page["pos"] : page["pos"] + take]
+        pos, served = page["pos"] + len(rows), page["served"] + len(rows)
         next_token = None
-        if seq["pos"] < len(seq["rows"]):
-            if seq["served"] >= st.cap:  # the cap: no further token, a warning header says why
+        if pos < len(seq["rows"]):
+            if served >= st.cap:  # the cap: no further token, a warning header says why
                 self.set_header(
                     "Pardot-Warning",
                     "203;Maximum records per query reached. Use an id filter "
                     "(idGreaterThan) ordered by id to continue.",
                 )
             else:
-                next_token = secrets.token_urlsafe(24)
                 with st.lock:
-                    st.tokens[next_token] = seq
+                    if page["next"] is None:  # one next token per page, however often the page is asked for
+                        now = st.clock()
+                        for old in [t for t, p in st.tokens.items() if now - p["issued"] >= TOKEN_TTL_S]:
+                            del st.tokens[old]  # expired: forgotten
+                        page["next"] = secrets.token_urlsafe(24)
+                        st.tokens[page["next"]] = {
+                            "seq": seq,
+                            "pos": pos,
+                            "served": served,
+                            "issued": st.clock(),
+                            "next": None,
+                        }
+                    next_token = page["next"]
         url = f"{self.request.protocol}://{self.request.host}{self.request.path}"
         self.finish(
             {
-                "values": [{f: p.get(f, False if f in BOOLEAN else None) for f in fields} for p in page],
+                "values": [_project(p, fields) for p in rows],
                 "nextPageToken": next_token,
                 "nextPageUrl": f"{url}?nextPageToken={next_token}" if next_token else None,
             }
         )
+
+
+def _project(prospect: dict, fields: list[str]) -> dict:
+    return {f: prospect.get(f, False if f in BOOLEAN else None) for f in fields}
+
+
+class Prospect(Prospects):
+    # "Read": GET /api/v5/objects/prospects/<id>?fields=… → the prospect with the fields asked for (`fields` is
+    # required, as on a query); an id no prospect has → 404 {"code": 3, "message": "Invalid prospect ID"}
+    #   https://developer.salesforce.com/docs/marketing/pardot/guide/prospect-v5.html ("Read")
+    #   https://developer.salesforce.com/docs/marketing/pardot/guide/error-codes.html ("Invalid prospect ID";
+    #   ⚠ its number 3 is the position in that page's list)
+    # a prospect in the recycle bin is read with `Pardot-Warning: 201;Record In Recycle Bin` (version5overview.html)
+    def get(self, prospect_id):
+        if not self.authorized():
+            return
+        fields = self.requested_fields(required=True)
+        if fields is None:
+            return
+        found = next((p for p in self.state.prospects if str(p.get("id")) == prospect_id), None)
+        if found is None:
+            return self.error(404, ERR_PROSPECT_ID)
+        if found.get("isDeleted"):
+            self.set_header("Pardot-Warning", "201;Record In Recycle Bin")
+        self.finish(_project(found, fields))
 
 
 class PardotStandin(Served):
@@ -273,11 +340,15 @@ class PardotStandin(Served):
         token_ok=None,
         port: int = 0,
         cap: int = CAP,
+        clock=time.monotonic,
     ):
         self.business_unit_id = business_unit_id
-        self.state = PardotState(list(prospects or []), business_unit_id, token_ok or (lambda t: False), cap)
+        self.state = PardotState(list(prospects or []), business_unit_id, token_ok or (lambda t: False), cap, clock)
         app = tornado.web.Application(
-            [(r"/api/v5/objects/prospects/?", Prospects, {"state": self.state})],
+            [
+                (r"/api/v5/objects/prospects/?", Prospects, {"state": self.state}),
+                (r"/api/v5/objects/prospects/([0-9]+)/?", Prospect, {"state": self.state}),
+            ],
             default_handler_class=not_found_handler(Prospects),
             default_handler_args={"state": self.state},
         )
