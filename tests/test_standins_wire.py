@@ -1,9 +1,18 @@
 """Wire fidelity of the stand-ins (Jira, Pardot, Smartlead, the incoming-webhook receiver) driven with plain
-`requests`: any well-behaved client of the real service must work against them, not only reconcile's. Each answer
-is compared with the status, Content-Type and body shape the service documents (the handlers cite the pages).
+`requests`, and of the SMTP stand-in driven with `smtplib`: any well-behaved client of the real service must work
+against them, not only reconcile's. Each answer is compared with the status, Content-Type and body shape the
+service documents (the handlers cite the pages).
 The Salesforce org's wire tests are tests/test_sandbox_wire.py."""
 
 from __future__ import annotations
+
+import shlex
+import signal
+import smtplib
+import ssl
+import subprocess
+import sys
+import threading
 
 import pytest
 import requests
@@ -11,6 +20,7 @@ import requests
 from reconcile.standins.jira import JiraStandin
 from reconcile.standins.pardot import PardotStandin
 from reconcile.standins.smartlead import SmartleadStandin
+from reconcile.standins.smtp import SmtpStandin
 from reconcile.standins.webhook import WebhookStandin
 
 TOKEN = "00D-live-session"
@@ -363,3 +373,93 @@ def test_pardot_reads_one_prospect_by_id_with_the_fields_asked_for():
     assert bad_field.status_code == 400 and pardot_error(bad_field)
     assert binned.status_code == 200 and binned.headers["Pardot-Warning"].startswith("201")
     assert no_auth.status_code == 401 and pardot_error(no_auth)
+
+
+# ---- SMTP: STARTTLS and AUTH, reconcile's default mail settings (an acceptance audit) -----------------------
+
+
+def _tls_to(smtp: SmtpStandin) -> smtplib.SMTP:
+    client = smtplib.SMTP("127.0.0.1", smtp.port, timeout=10)
+    client.starttls(context=ssl.create_default_context(cafile=smtp.ca_path))
+    return client
+
+
+MAIL = "From: reconcile@example.com\r\nTo: dpo@example.com\r\nSubject: findings\r\n\r\nhello\r\n"
+
+
+def test_smtp_standin_speaks_starttls_and_auth_as_a_submission_server():
+    # RFC 3207 (STARTTLS) https://www.rfc-editor.org/rfc/rfc3207 ; RFC 4954 (AUTH) https://www.rfc-editor.org/rfc/rfc4954
+    with SmtpStandin(user="reconcile", password="s3cret-pass") as smtp:
+        plain = smtplib.SMTP("127.0.0.1", smtp.port, timeout=10)
+        plain.ehlo()
+        assert plain.has_extn("starttls") and not plain.has_extn("auth")  # no AUTH offered in clear text
+        code, _ = plain.mail("reconcile@example.com")
+        assert code == 530  # nothing is taken before TLS
+        plain.quit()
+        with pytest.raises(ssl.SSLCertVerificationError):  # a real certificate chain: untrusted CA refused
+            smtplib.SMTP("127.0.0.1", smtp.port, timeout=10).starttls(context=ssl.create_default_context())
+        for mechanism in ("PLAIN", "LOGIN"):
+            client = _tls_to(smtp)
+            client.ehlo()
+            assert {"PLAIN", "LOGIN"} <= set(client.esmtp_features["auth"].upper().split())
+            client.user, client.password = "reconcile", "wrong"
+            with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+                client.auth(mechanism, getattr(client, f"auth_{mechanism.lower()}"), initial_response_ok=False)
+            assert refused.value.smtp_code == 535
+            client.close()
+        client = _tls_to(smtp)
+        with pytest.raises(smtplib.SMTPSenderRefused) as no_auth:
+            client.sendmail("reconcile@example.com", ["dpo@example.com"], MAIL)
+        assert no_auth.value.smtp_code == 530
+        client.login("reconcile", "s3cret-pass")
+        assert client.sendmail("reconcile@example.com", ["dpo@example.com"], MAIL) == {}
+        client.quit()
+        assert [m["Subject"] for m in smtp.messages] == ["findings"]
+        assert smtp.envelopes == [{"from": "reconcile@example.com", "to": ["dpo@example.com"]}]
+        env = smtp.env()
+    assert env["RECONCILE_SMTP_STARTTLS"] == "true" and env["RECONCILE_SMTP_CA_BUNDLE"] == smtp.ca_path
+    assert (env["RECONCILE_SMTP_USER"], env["RECONCILE_SMTP_PASSWORD"]) == ("reconcile", "s3cret-pass")
+
+
+def test_smtp_standin_keeps_its_plain_mode():
+    with SmtpStandin(starttls=False, user=None) as smtp:
+        client = smtplib.SMTP("127.0.0.1", smtp.port, timeout=10)
+        client.ehlo()
+        assert not client.has_extn("starttls")
+        assert client.sendmail("reconcile@example.com", ["dpo@example.com"], MAIL) == {}
+        client.quit()
+        assert len(smtp.messages) == 1
+        env = smtp.env()
+    assert env["RECONCILE_SMTP_STARTTLS"] == "false"
+    assert not {"RECONCILE_SMTP_CA_BUNDLE", "RECONCILE_SMTP_USER", "RECONCILE_SMTP_PASSWORD"} & set(env)
+
+
+def test_standins_serve_prints_the_smtp_variables_of_the_mode_it_runs(tmp_path):
+    # `reconcile standins serve` prints export lines; a plain smtplib client configured from them alone delivers
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconcile", "standins", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    watchdog = threading.Timer(60, proc.kill)  # a serve that never prints its lines fails the test, never hangs it
+    watchdog.start()
+    try:
+        env, name = {}, ""
+        for line in proc.stdout:
+            if line.startswith("export "):
+                name, _, value = line.removeprefix("export ").strip().partition("=")
+                env[name] = shlex.split(value)[0]
+            if name.startswith("RECONCILE_WEBHOOK_"):  # printed after the Jira and SMTP lines
+                break
+        assert env.get("RECONCILE_SMTP_STARTTLS") == "true", env
+        client = smtplib.SMTP(env["RECONCILE_SMTP_HOST"], int(env["RECONCILE_SMTP_PORT"]), timeout=10)
+        client.starttls(context=ssl.create_default_context(cafile=env["RECONCILE_SMTP_CA_BUNDLE"]))
+        client.login(env["RECONCILE_SMTP_USER"], env["RECONCILE_SMTP_PASSWORD"])
+        assert client.sendmail(env["RECONCILE_SMTP_FROM"], ["dpo@example.com"], MAIL) == {}
+        client.quit()
+    finally:
+        watchdog.cancel()
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
