@@ -6,6 +6,7 @@ The Salesforce org's wire tests are tests/test_sandbox_wire.py."""
 
 from __future__ import annotations
 
+import re
 import shlex
 import signal
 import smtplib
@@ -463,3 +464,186 @@ def test_standins_serve_prints_the_smtp_variables_of_the_mode_it_runs(tmp_path):
         watchdog.cancel()
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
+
+
+# ---- Jira: search, transitions, projects, fields, anonymous serverInfo (an acceptance audit) -----------------
+
+
+def jira_with_tickets(flavor: str) -> JiraStandin:
+    j = JiraStandin(flavor=flavor, issues=["KLN-1"])
+    j.add_issue("KLN-2", "Bounce hop lost", labels=["reconcile", "connector"], status="In Progress")
+    j.add_issue("OPS-1", "Rotate the SMTP password", labels=["infra"])
+    j.add_issue("KLN-3", "Weekly findings", labels=["reconcile"], status="Done")
+    return j
+
+
+def jira_auth(j: JiraStandin) -> dict:
+    if j.flavor == "cloud":
+        return {"auth": (j.email, j.token)}
+    return {"headers": {"Authorization": f"Bearer {j.token}"}}
+
+
+def test_jira_server_info_is_served_anonymously_and_other_resources_are_not():
+    # "This operation can be accessed anonymously."
+    #   https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-server-info/#api-rest-api-3-serverinfo-get
+    for flavor, versions in (("cloud", "23"), ("datacenter", "2")):
+        with JiraStandin(flavor=flavor) as j:
+            for v in versions:
+                info = requests.get(f"{j.url}/rest/api/{v}/serverInfo", timeout=10)
+                assert info.status_code == 200 and info.json()["baseUrl"] == j.url
+            assert requests.get(f"{j.url}/rest/api/2/myself", timeout=10).status_code == 401
+            wrong = requests.get(f"{j.url}/rest/api/2/serverInfo", auth=("x@example.com", "nope"), timeout=10)
+            assert wrong.status_code == 401 and jira_error(wrong)
+
+
+@pytest.mark.parametrize("flavor, version", [("cloud", "3"), ("cloud", "2"), ("datacenter", "2")])
+def test_jira_issue_has_the_standard_fields_and_honours_fields(flavor, version):
+    # https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-get
+    with jira_with_tickets(flavor) as j:
+        base = f"{j.url}/rest/api/{version}/issue/KLN-2"
+        full = requests.get(base, timeout=10, **jira_auth(j)).json()
+        some = requests.get(base, params={"fields": "summary,status"}, timeout=10, **jira_auth(j)).json()
+        less = requests.get(base, params={"fields": "*all,-comment"}, timeout=10, **jira_auth(j)).json()
+    f = full["fields"]
+    standard = {"summary", "status", "issuetype", "project", "created", "updated", "labels", "description", "comment"}
+    assert standard <= set(f)
+    assert f["status"]["name"] == "In Progress"
+    assert {"id", "key", "name"} <= set(f["status"]["statusCategory"])
+    assert f["status"]["statusCategory"]["key"] == "indeterminate"
+    assert f["issuetype"]["name"] == "Task" and f["project"]["key"] == "KLN" and f["project"]["id"]
+    assert f["labels"] == ["reconcile", "connector"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}", f["created"])
+    assert (some["key"], set(some["fields"])) == ("KLN-2", {"summary", "status"})
+    assert "comment" not in less["fields"] and "summary" in less["fields"]
+
+
+@pytest.mark.parametrize("flavor, version", [("cloud", "3"), ("datacenter", "2")])
+def test_jira_transitions_move_an_issue_through_its_workflow(flavor, version):
+    # https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-transitions-get
+    # https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-transitions-post
+    with jira_with_tickets(flavor) as j:
+        api = f"{j.url}/rest/api/{version}"
+        listed = requests.get(f"{api}/issue/KLN-1/transitions", timeout=10, **jira_auth(j)).json()
+        names = {t["name"]: t for t in listed["transitions"]}
+        assert set(names) == {"In Progress", "Done"}  # To Do is where it is
+        assert all({"id", "name", "to"} <= set(t) for t in listed["transitions"])
+        done = names["Done"]
+        moved = requests.post(
+            f"{api}/issue/KLN-1/transitions", json={"transition": {"id": done["id"]}}, timeout=10, **jira_auth(j)
+        )
+        assert (moved.status_code, moved.content) == (204, b"")
+        status = requests.get(f"{api}/issue/KLN-1", params={"fields": "status"}, timeout=10, **jira_auth(j))
+        assert status.json()["fields"]["status"]["name"] == "Done"
+        assert status.json()["fields"]["status"]["statusCategory"]["key"] == "done"
+        bad = requests.post(
+            f"{api}/issue/KLN-1/transitions", json={"transition": {"id": "999"}}, timeout=10, **jira_auth(j)
+        )
+        assert bad.status_code == 400 and jira_error(bad)
+        gone = requests.get(f"{api}/issue/KLN-99/transitions", timeout=10, **jira_auth(j))
+        assert gone.status_code == 404 and jira_error(gone)
+
+
+@pytest.mark.parametrize("flavor, version", [("cloud", "3"), ("cloud", "2"), ("datacenter", "2")])
+def test_jira_serves_a_project_by_key_or_id(flavor, version):
+    # https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-projects/#api-rest-api-3-project-projectidorkey-get
+    with jira_with_tickets(flavor) as j:
+        api = f"{j.url}/rest/api/{version}"
+        by_key = requests.get(f"{api}/project/KLN", timeout=10, **jira_auth(j))
+        assert by_key.status_code == 200
+        p = by_key.json()
+        assert p["key"] == "KLN" and {"id", "name", "self", "projectTypeKey", "issueTypes", "lead"} <= set(p)
+        assert requests.get(f"{api}/project/{p['id']}", timeout=10, **jira_auth(j)).json()["key"] == "KLN"
+        missing = requests.get(f"{api}/project/NOPE", timeout=10, **jira_auth(j))
+        assert missing.status_code == 404 and jira_error(missing)
+
+
+SEARCHES = [
+    ("project = KLN", ["KLN-1", "KLN-2", "KLN-3"]),
+    ("project = KLN ORDER BY created DESC", ["KLN-3", "KLN-2", "KLN-1"]),
+    ("project = KLN ORDER BY created ASC", ["KLN-1", "KLN-2", "KLN-3"]),
+    ("key = KLN-2", ["KLN-2"]),
+    ("key in (KLN-1, OPS-1) ORDER BY created DESC", ["OPS-1", "KLN-1"]),
+    ('status = "In Progress"', ["KLN-2"]),
+    ("labels = reconcile AND project = KLN ORDER BY created ASC", ["KLN-2", "KLN-3"]),
+    ('project = KLN AND status = "Done" AND labels = reconcile', ["KLN-3"]),
+    ("labels = infra OR key = KLN-1 ORDER BY created ASC", ["KLN-1", "OPS-1"]),
+]
+BAD_JQL = ["project = ", "project KLN", "project = KLN ORDER created", "nosuchfield = 1", "project = NOPE"]
+
+
+@pytest.mark.parametrize("jql, keys", SEARCHES)
+def test_jira_data_center_search_answers_jql_get_and_post(jql, keys):
+    # GET|POST /rest/api/2/search — https://developer.atlassian.com/server/jira/platform/rest/v10000/api-group-search/
+    with jira_with_tickets("datacenter") as j:
+        url = f"{j.url}/rest/api/2/search"
+        got = requests.get(url, params={"jql": jql, "fields": "summary,status"}, timeout=10, **jira_auth(j))
+        posted = requests.post(url, json={"jql": jql, "fields": ["summary", "status"]}, timeout=10, **jira_auth(j))
+    for r in (got, posted):
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert {"startAt", "maxResults", "total", "issues"} <= set(body)
+        assert [i["key"] for i in body["issues"]] == keys and body["total"] == len(keys)
+        assert all(set(i["fields"]) == {"summary", "status"} for i in body["issues"])
+
+
+def test_jira_data_center_search_pages_by_start_at_and_refuses_bad_jql():
+    with jira_with_tickets("datacenter") as j:
+        url = f"{j.url}/rest/api/2/search"
+        seen, start = [], 0
+        while True:
+            page = requests.post(
+                url,
+                json={"jql": "project = KLN ORDER BY created ASC", "startAt": start, "maxResults": 2},
+                timeout=10,
+                **jira_auth(j),
+            ).json()
+            assert (page["startAt"], page["maxResults"], page["total"]) == (start, 2, 3)
+            seen += [i["key"] for i in page["issues"]]
+            start += len(page["issues"])
+            if start >= page["total"]:
+                break
+        assert seen == ["KLN-1", "KLN-2", "KLN-3"]
+        default = requests.get(url, params={"jql": "key = KLN-1"}, timeout=10, **jira_auth(j)).json()
+        assert {"summary", "status", "labels"} <= set(default["issues"][0]["fields"])  # *navigable
+        for bad in BAD_JQL:
+            r = requests.get(url, params={"jql": bad}, timeout=10, **jira_auth(j))
+            assert r.status_code == 400, bad
+            assert jira_error(r) and r.json()["errors"] == {}
+        assert requests.get(url, params={"jql": "project = KLN"}, timeout=10).status_code == 401
+        assert requests.get(f"{j.url}/rest/api/2/search/jql", timeout=10, **jira_auth(j)).status_code == 404
+
+
+@pytest.mark.parametrize("jql, keys", SEARCHES)
+@pytest.mark.parametrize("version", ["3", "2"])
+def test_jira_cloud_enhanced_search_answers_jql_get_and_post(version, jql, keys):
+    # GET|POST /rest/api/3/search/jql (enhanced search)
+    #   https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/#api-rest-api-3-search-jql-get
+    with jira_with_tickets("cloud") as j:
+        url = f"{j.url}/rest/api/{version}/search/jql"
+        got = requests.get(url, params={"jql": jql, "fields": "summary"}, timeout=10, **jira_auth(j))
+        posted = requests.post(url, json={"jql": jql, "fields": ["summary"]}, timeout=10, **jira_auth(j))
+        ids = requests.get(url, params={"jql": jql}, timeout=10, **jira_auth(j))
+    for r in (got, posted):
+        assert r.status_code == 200, r.text
+        assert [i["key"] for i in r.json()["issues"]] == keys and r.json()["isLast"] is True
+        assert all(set(i["fields"]) == {"summary"} for i in r.json()["issues"])
+    assert all(set(i) == {"id"} for i in ids.json()["issues"]) and len(ids.json()["issues"]) == len(keys)
+
+
+def test_jira_cloud_enhanced_search_pages_by_next_page_token_and_refuses_bad_jql():
+    with jira_with_tickets("cloud") as j:
+        url = f"{j.url}/rest/api/3/search/jql"
+        body = {"jql": "project = KLN ORDER BY created ASC", "maxResults": 2, "fields": ["summary"]}
+        first = requests.post(url, json=body, timeout=10, **jira_auth(j)).json()
+        assert first["isLast"] is False and first["nextPageToken"]
+        params = {"jql": body["jql"], "maxResults": 2, "fields": "summary", "nextPageToken": first["nextPageToken"]}
+        second = requests.get(url, params=params, timeout=10, **jira_auth(j)).json()
+        assert second["isLast"] is True and "nextPageToken" not in second
+        assert [i["key"] for i in first["issues"] + second["issues"]] == ["KLN-1", "KLN-2", "KLN-3"]
+        for bad in [*BAD_JQL, "", "ORDER BY created DESC"]:  # the last two: no search restriction
+            r = requests.post(url, json={"jql": bad}, timeout=10, **jira_auth(j))
+            assert r.status_code == 400, bad
+            assert jira_error(r) and r.json()["errors"] == {}
+        # Cloud removed /search (CHANGE-2046): 410 with the error collection
+        gone = requests.get(f"{j.url}/rest/api/3/search", params={"jql": "project = KLN"}, timeout=10, **jira_auth(j))
+        assert gone.status_code == 410 and "search/jql" in jira_error(gone)[0]
