@@ -712,3 +712,20 @@ def test_plan_command_writes_json_by_default_and_format_chooses(tmp_path, run_cl
         assert res.exit_code == 0, res.output
         assert json.loads(out.read_text("utf-8"))["format"] == expected
         assert (out.parent / "plan.data").is_dir() is (expected == "reconcile.plan/2")
+
+
+def test_every_staging_table_holds_each_value_with_its_file_and_row(built):
+    """README "The DuckDB file": the typed snapshot (stg_*), every value with its file and row."""
+    import duckdb
+
+    con = duckdb.connect(str(built.db_path), read_only=True)
+    try:
+        staged = con.execute(
+            "select table_name, list(column_name) from information_schema.columns where table_name like 'stg\\_%' "
+            "escape '\\' group by 1 order by 1"
+        ).fetchall()
+        assert len(staged) >= 9
+        assert [t for t, cols in staged if not {"file", "row"} <= set(cols)] == []
+        assert con.execute("select file, row from stg_sfdc__campaign").fetchall() == [("sfdc/Campaign.csv", 1)]
+    finally:
+        con.close()
