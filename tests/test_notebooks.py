@@ -24,7 +24,7 @@ from reconcile.approval import approval_path
 from reconcile.build import build_plan
 from reconcile.demo_data import generate_snapshot
 from reconcile.errors import ReconcileError
-from reconcile.notebook.run import list_runs, run_daily
+from reconcile.notebook.run import list_runs, plan_bundle, run_daily
 
 NOTEBOOKS = REPO / "notebooks"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -371,6 +371,25 @@ def test_report_notebook_renders_the_report_inline(runs, tmp_path):
     for section in SECTIONS:
         assert f'id="{section}"' in frames[0], section
     assert "2 runs; the chart shows" in page  # the earlier run feeds the trends
+
+
+def test_report_notebook_on_a_run_renders_the_report_the_run_rendered(runs, tmp_path):
+    """Its defaults write report.html beside the latest run's plan: the same page as the run's (title with the run
+    date, the week's review link, the findings CSVs, since last run), not a poorer one over it."""
+    reports, _, second = runs
+    before = second.report.read_bytes()
+    execute("report", tmp_path, reports_dir=str(reports))
+    assert second.report.read_bytes() == before
+    assert (
+        "Reconciliation report — 2026-11-27" in before.decode() and 'href="../weekly/2026-W48.html"' in before.decode()
+    )
+
+
+def test_a_daily_notebook_run_outside_run_daily_links_no_weekly_review_it_does_not_have(tmp_path):
+    bundle = plan_bundle(snapshot_dir=str(HANDMADE), run_date="2026-11-27", work_dir=str(tmp_path / "nb-run"))
+    page = bundle.report.read_text("utf-8")
+    assert "weekly/" not in page and not (tmp_path / "weekly").exists()
+    assert 'id="headline-counts"' in page
 
 
 def test_the_inline_report_is_sandboxed_away_from_the_notebook(tmp_path):

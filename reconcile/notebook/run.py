@@ -44,6 +44,7 @@ class RunBundle:
     summary: dict = field(repr=False)
     created_at: str = ""
     plan_id: str = ""
+    run_date: str = ""
 
     notebook = property(lambda self: self.path / "daily_run.ipynb")
     report = property(lambda self: self.path / "report.html")
@@ -71,6 +72,7 @@ class RunBundle:
             summary=doc.get("summary") or {},
             created_at=doc.get("created_at") or "",
             plan_id=doc.get("plan_id") or "",
+            run_date=doc.get("run_date") or (doc.get("created_at") or "")[:10],
         )
 
 
@@ -155,7 +157,6 @@ def plan_bundle(
     Returns the RunBundle of work_dir (run_daily renames the folder to its run id afterwards).
     """
     from ..build import build_plan
-    from ..report.report import render_report
 
     if run_date:
         _checked_run_date(run_date, hint="-p run_date YYYY-MM-DD")
@@ -178,27 +179,8 @@ def plan_bundle(
         },
     )
     history = history_of(work.parent, exclude=work, before=plan["created_at"])
-    earlier = [
-        b for b in list_runs(work.parent) if b.path.resolve() != work.resolve() and b.created_at <= plan["created_at"]
-    ]
-    since = since_last_run(earlier[-1] if earlier else None)
     _write_json(work / "history.json", history)
-    title = f"Reconciliation report — {run_date or plan['created_at'][:10]}"
-    from ..report.digest import week_of
-
-    pol = load_policy(policy_path or None)
-    instance = pol.notify.instance_url if pol.notify else None
-    exports = write_findings_exports(plan, work, instance)
-    render_report(
-        plan,
-        work / "report.html",
-        history=history,
-        title=title,
-        weekly_review=f"../weekly/{week_of(run_date or plan['created_at'][:10])[0]}.html",
-        since=since,
-        instance_url=instance,
-        findings_exports=exports,
-    )
+    render_run_report(plan, work, run_date or plan["created_at"][:10], policy_path=policy_path, history=history)
     _write_json(
         work / "summary.json",
         {
@@ -209,6 +191,48 @@ def plan_bundle(
         },
     )
     return RunBundle.from_dir(_finish(work, run_date or plan["created_at"][:10], plan["plan_id"]))
+
+
+def render_run_report(
+    plan: dict,
+    folder: Path,
+    run_date: str,
+    out: Path | None = None,
+    title: str | None = None,
+    policy_path: str | Path | None = None,
+    history: list | None = None,
+):
+    """The run's MARCOM Ops report (folder/report.html unless `out`): trends from the runs beside `folder` created
+    before this plan, "since last run", the findings CSVs per route (written into `folder`) and the link to the week's
+    connector review — only where that review is (run_daily builds it once the run is done; a notebook run by papermill
+    directly has none). plan_bundle and report.ipynb both render through here, so re-rendering a run's report from the
+    notebook gives the same report."""
+    from ..report.digest import week_of
+    from ..report.report import render_report
+
+    folder = Path(folder)
+    if history is None:
+        history = history_of(folder.parent, exclude=folder, before=plan["created_at"])
+    earlier = [
+        b
+        for b in list_runs(folder.parent)
+        if b.path.resolve() != folder.resolve() and b.created_at <= plan["created_at"]
+    ]
+    week = week_of(run_date)[0]
+    built_later = folder.name.startswith(".running-")  # run_daily's folder: the review follows the run
+    weekly = f"../weekly/{week}.html" if built_later or (folder.parent / "weekly" / f"{week}.html").is_file() else None
+    pol = load_policy(policy_path or None)
+    instance = pol.notify.instance_url if pol.notify else None
+    return render_report(
+        plan,
+        Path(out) if out else folder / "report.html",
+        history=history,
+        title=title or f"Reconciliation report — {run_date}",
+        weekly_review=weekly,
+        since=since_last_run(earlier[-1] if earlier else None),
+        instance_url=instance,
+        findings_exports=write_findings_exports(plan, folder, instance),
+    )
 
 
 FINDINGS_COLUMNS = ("route", "kind", "object", "record_id", "link", "detail", "at", "evidence")

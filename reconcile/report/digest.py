@@ -10,7 +10,6 @@ Jira or a wiki.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -75,8 +74,8 @@ def build_digest(
 ) -> Digest:
     week, start, end = week_of(day)
     runs = list_runs(reports_dir)
-    in_week = [b for b in runs if start.isoformat() <= _run_date(b) <= end.isoformat()]
-    before = [b for b in runs if _run_date(b) < start.isoformat()]
+    in_week = [b for b in runs if start.isoformat() <= b.run_date <= end.isoformat()]
+    before = [b for b in runs if b.run_date < start.isoformat()]
     d = Digest(
         week=week,
         start=start.isoformat(),
@@ -93,11 +92,6 @@ def build_digest(
     write_atomic(d.md_path, to_markdown(d))
     write_atomic(d.html_path, to_html(d))
     return d
-
-
-def _run_date(bundle) -> str:
-    meta = json.loads((bundle.path / "summary.json").read_text("utf-8"))
-    return (meta.get("run_date") or bundle.created_at)[:10]
 
 
 def _connector_errors(bundles, start: date, end: date) -> list[dict]:
