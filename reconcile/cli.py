@@ -410,6 +410,7 @@ def apply(plan_path, dry_run, db, policy, org):
       JWT bearer          SF_LOGIN_URL SF_CLIENT_ID SF_USERNAME SF_PRIVATE_KEY_FILE
       session             SF_INSTANCE_URL SF_SESSION_ID                       (expires within hours)
       legacy              SF_USERNAME SF_PASSWORD SF_SECURITY_TOKEN           (SOAP login, retired Summer '27)
+                          + SF_DOMAIN (login, test, acme.my) or SF_LOGIN_URL
       optional            SF_CA_BUNDLE SF_API_VERSION SF_CONNECT_TIMEOUT (10 s) SF_READ_TIMEOUT (120 s)
     With --org ICARE every variable is read as SF_ICARE_… only.
 

@@ -897,3 +897,12 @@ def test_demo_data_only_writes_the_snapshot_and_nothing_else(tmp_path, run_cli):
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [".reconcile-demo", "snapshot"]
     assert run_cli("plan", tmp_path / "d" / "snapshot", "--out", tmp_path / "p.json").exit_code == 0
+
+
+def test_apply_help_names_every_credential_variable_of_the_readme():
+    """README "Connecting to your org" lists the variables each login reads; `apply --help` (to which preflight and
+    pull point) names each of them."""
+    section = README.split("## Connecting to your org", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"\bSF_[A-Z_]*[A-Z]\b", section))
+    shown = CliRunner().invoke(app, ["apply", "--help"]).output
+    assert documented and not {v for v in documented if v not in shown}

@@ -632,7 +632,7 @@ def test_apply_exits_1_with_a_summary_when_every_change_was_refused(org, plans, 
     )
     r = cli("apply", plan_path, "--policy", strict, env=sandbox_env(org))
     assert r.exit_code == 1, r.stdout + r.stderr
-    assert "refused 5" in r.stdout and "Not applied: refused 5 (by reason: pending_legal 5)" in r.stdout
+    assert "refused 5" in r.stdout and "Not applied: refused 5, failed 0 (by reason: pending_legal 5)" in r.stdout
     assert not history(org)
 
 
@@ -713,7 +713,7 @@ def test_a_dry_run_lists_what_it_would_refuse_instead_of_naming_a_file_it_does_n
     )
     r = cli("apply", plan_path, "--dry-run", "--policy", strict, env=sandbox_env(org))
     assert r.exit_code == 1, r.stdout + r.stderr
-    assert "Not applied: refused 1 (by reason: pending_legal 1). Exit status 1." in r.stdout, r.stdout
+    assert "Not applied: refused 1, failed 0 (by reason: pending_legal 1). Exit status 1." in r.stdout, r.stdout
     assert f"  refused: CampaignMember {CM_B} Has_Replied__c: pending_legal" in r.stdout, r.stdout
     assert "exceptions" not in r.stdout and not list(plan_path.parent.glob("*.exceptions.*"))
 
@@ -781,3 +781,25 @@ def test_an_audit_written_before_bulk_job_ids_verifies_as_it_is_and_chains_on_wi
     con.close()
     r = cli("audit", "--db", old, "--verify")
     assert r.exit_code == 1 and "seq 2 was changed after it was written" in r.stderr, r.stderr
+
+
+def test_the_not_applied_line_reads_as_readme_says_refused_then_failed():
+    """README, Approval and apply, step 8: `Not applied: refused N, failed M (by reason: …)` — both counts, in that
+    order, whichever kinds occurred."""
+    from reconcile.apply.apply import ApplyResult, summary_lines
+
+    def outcome(result, code):
+        return {"result": result, "error_code": code, "object": "Lead", "record_id": "00Q", "field": "Industry"}
+
+    both = ApplyResult(
+        "r", "p", [outcome("failed", "REQUIRED_FIELD_MISSING")] * 2 + [outcome("refused", "pending_legal")] * 3
+    )
+    only_failed = ApplyResult("r", "p", [outcome("failed", "UNABLE_TO_LOCK_ROW")])
+    assert (
+        "Not applied: refused 3, failed 2 (by reason: REQUIRED_FIELD_MISSING 2, pending_legal 3). Exit status 1."
+        in summary_lines(both)
+    )
+    assert any(
+        line.startswith("Not applied: refused 0, failed 1 (by reason: UNABLE_TO_LOCK_ROW 1)")
+        for line in summary_lines(only_failed)
+    )

@@ -78,7 +78,7 @@ def summary_lines(result: ApplyResult) -> list[str]:
         codes = Counter(o["error_code"] or "?" for o in not_written)
         exceptions = result.files.get("exceptions_csv")  # a dry run writes no file: it lists them here instead
         lines.append(
-            f"Not applied: {', '.join(f'{k} {v}' for k, v in sorted(bad.items()))} (by reason: "
+            f"Not applied: {', '.join(f'{k} {bad[k]}' for k in NOT_WRITTEN)} (by reason: "  # README: refused N, failed M
             f"{', '.join(f'{k} {v}' for k, v in sorted(codes.items()))})"
             + (f"; see {exceptions}" if exceptions else "")
             + ". Exit status 1."
