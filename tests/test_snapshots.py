@@ -21,6 +21,7 @@ from conftest import (
     MEMBER_HEADER,
     SMARTLEAD_HEADER,
     campaign_id,
+    contact_id,
     csv_text,
     jsonl_text,
     lead,
@@ -105,6 +106,22 @@ BAD_INPUT = [
         "why": "18-character id with a bad checksum",
         "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2, Id=L2[:15] + "ZZZ")])},
         "error": f"Snapshot 'sfdc/Lead.csv' row 2: column 'Id' value '{L2[:15]}ZZZ' is not {ID_EXPECTED}. {HINT}",
+    },
+    {
+        "why": "a Contact id in Lead.csv's Id column (another object's id is no Lead to plan for)",
+        "files": {"sfdc/Lead.csv": leads_csv([lead(1), lead(2, Id=contact_id(9))])},
+        "error": f"Snapshot 'sfdc/Lead.csv' row 2: column 'Id' value '{contact_id(9)}' is not a Lead id (key prefix "
+        f"00Q; this file's Id column holds Lead ids only — was another object exported into it?). {HINT}",
+    },
+    {
+        "why": "a Lead id in CampaignMember.csv's ContactId column",
+        "files": {
+            "sfdc/Lead.csv": leads_csv(GOOD),
+            "sfdc/CampaignMember.csv": csv_text(MEMBER_HEADER, [member(1, 1, ContactId=lead_id(2))]),
+        },
+        "error": f"Snapshot 'sfdc/CampaignMember.csv' row 1: column 'ContactId' value '{lead_id(2)}' is not a Contact "
+        f"id (key prefix 003; this file's ContactId column holds Contact ids only — was another object exported into "
+        f"it?). {HINT}",
     },
     {
         "why": "malformed id in a Clay file names the Clay header",

@@ -48,6 +48,7 @@ class Column:
     required: bool = True
     aliases: tuple[str, ...] = ()
     stg: str | None = None  # the column's name in its stg_ model when that differs from `name`
+    prefix: str | None = None  # an id column of a Salesforce export: the key prefix of the object it holds ids of
 
     def headers(self) -> tuple[str, ...]:
         return (self.header, *self.aliases)
@@ -91,8 +92,16 @@ class Source:
 _AFTER = r"([-_ .(].*)?"
 
 
-def C(name, header=None, type="text", required=True, aliases=(), stg=None):  # noqa: N802 - short registry helper
-    return Column(name=name, header=header or name, type=type, required=required, aliases=tuple(aliases), stg=stg)
+def C(name, header=None, type="text", required=True, aliases=(), stg=None, prefix=None):  # noqa: N802 - registry
+    return Column(
+        name=name, header=header or name, type=type, required=required, aliases=tuple(aliases), stg=stg, prefix=prefix
+    )
+
+
+# Key prefixes (the first three characters of a Salesforce id name its object): an export's Id column holding another
+# object's id is bad input, as a malformed id is — a Contact id in Lead.csv would be planned as a Lead.
+# https://help.salesforce.com/s/articleView?id=000385203&type=1 (Standard field record ID prefix decoder)
+KEY_PREFIXES = {"00Q": "Lead", "003": "Contact", "00v": "CampaignMember", "701": "Campaign"}
 
 
 SFDC_LEAD = Source(
@@ -103,7 +112,7 @@ SFDC_LEAD = Source(
     key="id",
     pattern=r"sfdc/leads?" + _AFTER,
     columns=(
-        C("id", "Id", "id", stg="sf_lead_id"),
+        C("id", "Id", "id", stg="sf_lead_id", prefix="00Q"),
         C("email", "Email", stg="email_raw"),
         C("company", "Company"),
         C("industry", "Industry"),
@@ -127,10 +136,10 @@ SFDC_CAMPAIGN_MEMBER = Source(
     key="id",
     pattern=r"sfdc/campaign[-_ ]?members?" + _AFTER,
     columns=(
-        C("id", "Id", "id", stg="sf_campaign_member_id"),
-        C("campaign_id", "CampaignId", "id", stg="sf_campaign_id"),
-        C("lead_id", "LeadId", "id", stg="sf_lead_id"),
-        C("contact_id", "ContactId", "id", stg="sf_contact_id"),
+        C("id", "Id", "id", stg="sf_campaign_member_id", prefix="00v"),
+        C("campaign_id", "CampaignId", "id", stg="sf_campaign_id", prefix="701"),
+        C("lead_id", "LeadId", "id", stg="sf_lead_id", prefix="00Q"),
+        C("contact_id", "ContactId", "id", stg="sf_contact_id", prefix="003"),
         C("status", "Status"),
         C("has_replied", "Has_Replied__c", "bool"),
         C("reply_classification", "ReplyClassification__c"),
@@ -145,7 +154,7 @@ SFDC_CONTACT = Source(
     key="id",
     pattern=r"sfdc/contacts?" + _AFTER,
     columns=(
-        C("id", "Id", "id", stg="sf_contact_id"),
+        C("id", "Id", "id", stg="sf_contact_id", prefix="003"),
         C("email", "Email", stg="email_raw"),
     ),
 )
@@ -156,7 +165,7 @@ SFDC_CAMPAIGN = Source(
     key="id",
     pattern=r"sfdc/campaigns?" + _AFTER,
     columns=(
-        C("id", "Id", "id", stg="sf_campaign_id"),
+        C("id", "Id", "id", stg="sf_campaign_id", prefix="701"),
         C("name", "Name", required=False),
         C("gbu", "GBU__c", required=False),
     ),

@@ -26,7 +26,7 @@ import duckdb
 
 from . import damaged
 from ..clock import iso, parse_utc
-from .contract import CLAY_IDENTITY, PARSERS, SYSTEMS, TYPES, Column, Source, sources
+from .contract import CLAY_IDENTITY, KEY_PREFIXES, PARSERS, SYSTEMS, TYPES, Column, Source, sources
 from ..errors import ReconcileError, SnapshotError, read_toml, toml_value
 from ..files import release_cached_pages
 from ..ids import correct_ids, id18
@@ -915,6 +915,18 @@ def is_bad(c: Column) -> str:
     return f"is_bad_{c.type}({qi(c.name)})"
 
 
+def is_other_object(c: Column) -> str:
+    """SQL that is true when an id column holds a well-formed id of another object than its key prefix names."""
+    return f"(left({qi(c.parsed)}, 3) <> '{c.prefix}')"  # prefix: a constant of the contract (KEY_PREFIXES)
+
+
+def other_object_expected(c: Column) -> str:
+    return (
+        f"a {KEY_PREFIXES[c.prefix]} id (key prefix {c.prefix}; this file's {c.header} column holds "
+        f"{KEY_PREFIXES[c.prefix]} ids only — was another object exported into it?)"
+    )
+
+
 def check_values(con, s: Source) -> None:
     """Record every bad typed value and duplicate key of a raw table in `rejects`.
 
@@ -928,13 +940,20 @@ def check_values(con, s: Source) -> None:
             [damaged.EXPECTED_JSON, damaged.NOT_OBJECT_VALUE],
         )
     if s.columns:  # every column: a typed value of its type, a text value without NUL bytes
-        any_bad = " or ".join(is_bad(c) for c in s.columns)
+        prefixed = [c for c in s.columns if c.prefix]
+        any_bad = " or ".join([is_bad(c) for c in s.columns] + [is_other_object(c) for c in prefixed])
         if con.execute(f"select count(*) from {s.table} where {any_bad}").fetchone()[0]:
             for c in s.columns:  # a NUL is named as \x00 (a raw one would end the error line where a terminal shows it)
                 con.execute(
                     f"insert into rejects select _file, _row, ?, replace({qi(c.name)}, chr(0), '\\x00'), ?, null "
                     f"from {s.table} where {is_bad(c)}",
                     [c.header, TYPES[c.type]],
+                )
+            for c in prefixed:
+                con.execute(
+                    f"insert into rejects select _file, _row, ?, {qi(c.name)}, ?, null "
+                    f"from {s.table} where {is_other_object(c)}",
+                    [c.header, other_object_expected(c)],
                 )
     if s.key:
         col = next(c for c in s.columns if c.name == s.key)
