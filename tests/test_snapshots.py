@@ -271,7 +271,10 @@ BAD_INPUT = [
             "sfdc/Lead.csv": leads_csv(GOOD),
             "smartlead/events.jsonl": '{"event_type":"EMAIL_REPLY"}\n{"x":' + "[" * 100_000 + "\n",
         },
-        "error": "Snapshot 'smartlead/events.jsonl' row 2: value '{\"x\":" + "[" * 75 + "' is not a complete JSON "
+        "error": "Snapshot 'smartlead/events.jsonl' row 2: value '{\"x\":"
+        + "[" * 75
+        + "… (99,925 more characters)' is "
+        "not a complete JSON "
         "object (is the file truncated?). Each line must hold one JSON object. Export the file again. " + HINT,
     },
     {
@@ -549,6 +552,27 @@ def test_truncated_csv_error_names_the_row(tmp_path, run_cli, text):
     message = result.stderr.strip()
     assert message.startswith("Error: Snapshot 'sfdc/Lead.csv' row 3")
     assert str(snap) not in message and ".." not in message and "Binder Error" not in message
+
+
+def test_an_unclosed_quote_names_the_column_and_value_where_it_opens(tmp_path, run_cli):
+    """SPEC §2: file, row, column, value. The quote opens in row 3's Email; the rows after it are in its value."""
+    text = leads_csv(GOOD) + f'{L3},"broken@example.com,Co\n' + leads_csv([lead(4)]).splitlines()[1] + "\n"
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": text})
+    result, _ = plan_cli(run_cli, snap)
+    value = f'"broken@example.com,Co\n{leads_csv([lead(4)]).splitlines()[1]}'
+    NL, BACKSLASH_N = "\n", "\\n"  # noqa: N806 - the error writes a line break as \n (one line per error)
+    assert result.stderr == (
+        f"Error: Snapshot 'sfdc/Lead.csv' row 3: column 'Email' value '{value[:80].replace(NL, BACKSLASH_N)}… "
+        f"({len(value) - 80:,} more characters)' opens a quote that is not closed before the end of the "
+        f"file (is the file truncated, or a quote missing?). Close the quote or export the file again. {HINT}\n"
+    )
+
+
+def test_a_ragged_row_quoted_in_an_error_says_where_it_was_cut(tmp_path, run_cli):
+    row = leads_csv([lead(3)]).splitlines()[1] + ",extra,cells"
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.csv": leads_csv(GOOD) + row + "\n"})
+    result, _ = plan_cli(run_cli, snap)
+    assert f"(value '{row[:80]}… ({len(row) - 80:,} more characters)')" in result.stderr, result.stderr
 
 
 def test_truncated_csv_fails_and_writes_no_plan(tmp_path, run_cli):
@@ -868,6 +892,10 @@ def test_lenient_quarantines_an_unterminated_quote(tmp_path, run_cli):
     assert result.exit_code == 0, result.stderr
     plan = loaded(load_plan(out))
     assert [(r["file"], r["row"]) for r in plan["rejects"]] == [("sfdc/Lead.csv", 3)]
+    # nothing is lost: the reject holds what the quote swallowed, and says where it opened
+    (reject,) = plan["rejects"]
+    assert reject["value"] == UNTERMINATED.splitlines()[-1]
+    assert "the quote opened in column 'Email' takes in every line to the end of the file (1 line)" in reject["message"]
 
 
 def test_lenient_quarantines_a_truncated_jsonl_line(tmp_path, run_cli):

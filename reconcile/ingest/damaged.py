@@ -51,6 +51,14 @@ MAX_JSON_OBJECT = 32 << 20  # DuckDB's JSON reader holds buffers of this size pe
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
+def shown(value: str, width: int = 80) -> str:
+    """A value as an error line quotes it: whole, or its first `width` characters and how many more there are (a
+    value cut without saying so would misstate what the file holds); line breaks written \\n, so the error stays one
+    line."""
+    cut = value if len(value) <= width else f"{value[:width]}… ({len(value) - width:,} more characters)"
+    return cut.replace("\r", "\\r").replace("\n", "\\n")
+
+
 # ---------------------------------------------------------------------------------------------- the whole file
 
 
@@ -163,27 +171,74 @@ def _sniff_delimiter(head: bytes) -> str:
 # ---------------------------------------------------------------------------------------------- the scans
 
 
+class _HeldLines:
+    """A file's lines as csv.reader takes them, holding those of the record being read: what an unclosed quote
+    swallowed (from the record's first line to the end of the file) is then still at hand to quarantine and name."""
+
+    def __init__(self, fh):
+        self.fh, self.held = fh, []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.fh)
+        self.held.append(line)
+        return line
+
+
+def _open_quote(text: str, delim: str) -> tuple[int, int]:
+    """(field, position): where in a record's text its last quote opens, the one that never closes (field 0-based)."""
+    field, quoted, opened = 0, False, (0, 0)
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted  # a doubled "" inside a quoted value toggles twice
+            opened = (field, i) if quoted else opened
+        elif ch == delim and not quoted:
+            field += 1
+    return opened
+
+
+def _quote_opens_in(field: int, header: list[str]) -> str:
+    if not header:
+        return "the header"
+    return f"column '{header[field]}'" if field < len(header) else f"field {field + 1} (the header has {len(header)})"
+
+
+def _unclosed(text: str, delim: str, header: list[str]) -> tuple[str, str]:
+    """(value, message) of a record whose quote never closes: the text from the record's start to the end of the
+    file, which the quote swallowed (kept whole: nothing is lost), and where that quote opens."""
+    lines = text.count("\n") + (not text.endswith("\n"))
+    return text.rstrip("\r\n"), (
+        f"{UNCLOSED}: the quote opened in {_quote_opens_in(_open_quote(text, delim)[0], header)} takes in every line to the end of "
+        f"the file ({lines:,} line{'s' if lines != 1 else ''})"
+    )
+
+
 def scan_csv(
     path: Path, delim: str, first_only: bool = False
-) -> tuple[list[str], list[tuple[int, list[str]]], list[tuple[int, str | None, str]]]:
+) -> tuple[list[str], list[tuple[int, list[str]]], list[tuple[int, str, str]]]:
     """(header, [(row, record)], [(row, value, message)]): the well-formed records and the damaged ones, rows
-    counted as data records from 1 (blank lines skipped). An unclosed quote ends the scan (value None).
+    counted as data records from 1 (blank lines skipped). An unclosed quote ends the scan: its record's value is the
+    text it swallowed, to the end of the file (_unclosed).
     first_only: stop at the first damaged record, keeping no good ones (strict mode wants only the error)."""
     good, bad = [], []
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delim, strict=True)
+        lines = _HeldLines(fh)
+        reader = csv.reader(lines, delimiter=delim, strict=True)
         try:
             header = next(reader, [])
         except csv.Error:
-            return [], [], [(1, None, UNCLOSED)]
+            return [], [], [(1, *_unclosed("".join(lines.held), delim, []))]
         row = 0
         while not (first_only and bad):
+            lines.held = []
             try:
                 record = next(reader)
             except StopIteration:
                 break
             except csv.Error:
-                bad.append((row + 1, None, UNCLOSED))
+                bad.append((row + 1, *_unclosed("".join(lines.held), delim, header)))
                 break
             if not record:
                 continue
@@ -210,13 +265,13 @@ def scan_jsonl(path: Path, first_only: bool = False) -> tuple[list[tuple[int, di
                 bad.append(
                     (
                         row,
-                        line.strip()[:200],
+                        shown(line.strip(), 200),
                         f"the JSON object is {size >> 20} MB, more than the "
                         f"{MAX_JSON_OBJECT >> 20} MB a JSON record may hold",
                     )
                 )
-            elif (value := parse_object(line)) is None:
-                bad.append((row, line.strip()[:200], NOT_OBJECT_VALUE if _is_json(line) else NOT_AN_OBJECT))
+            elif (value := parse_object(line)) is None:  # the line kept whole in rejects: nothing is lost
+                bad.append((row, line.strip(), NOT_OBJECT_VALUE if _is_json(line) else NOT_AN_OBJECT))
             elif not first_only:
                 good.append((row, value))
             if first_only and bad:
@@ -271,17 +326,19 @@ def _ask(sql: str, params: list):
 
 def csv_problem(path: Path, rel: str, delim: str | None) -> SnapshotError | None:
     """The first damaged CSV record as the error that names it (None when every record is well formed)."""
-    _, _, bad = scan_csv(path, delim or ",", first_only=True)
+    header, _, bad = scan_csv(path, delim or ",", first_only=True)
     if not bad:
         return None
     row, value, message = bad[0]
-    if value is None:
+    if message.startswith(UNCLOSED):
+        field, at = _open_quote(value, delim or ",")
         return SnapshotError(
-            f"Snapshot '{rel}' row {row}: a quoted value is not closed before the end of the file "
-            f"(is the file truncated?). Export it again. {LENIENT_HINT}"
+            f"Snapshot '{rel}' row {row}: {_quote_opens_in(field, header)} value '{shown(value[at:])}' opens a quote "
+            "that is not closed before the end of the file (is the file truncated, or a quote missing?). Close the "
+            f"quote or export the file again. {LENIENT_HINT}"
         )
     return SnapshotError(
-        f"Snapshot '{rel}' row {row}: {message} (value '{value[:80] if delim else ''}'). Is the file "
+        f"Snapshot '{rel}' row {row}: {message} (value '{shown(value) if delim else ''}'). Is the file "
         f"truncated or a quote not closed? {LENIENT_HINT}"
     )
 
@@ -294,13 +351,13 @@ def json_error(path: Path, rel: str) -> SnapshotError:
     row, value, message = bad[0]
     if message == NOT_AN_OBJECT:
         return SnapshotError(
-            f"Snapshot '{rel}' row {row}: value '{value[:80]}' is not a complete JSON object (is the "
+            f"Snapshot '{rel}' row {row}: value '{shown(value)}' is not a complete JSON object (is the "
             f"file truncated?). Each line must hold one JSON object. Export the file again. "
             f"{LENIENT_HINT}"
         )
     if message == NOT_OBJECT_VALUE:
         return SnapshotError(
-            f"Snapshot '{rel}' row {row}: value '{value[:80]}' is {NOT_OBJECT_VALUE}. Each line must hold one JSON "
+            f"Snapshot '{rel}' row {row}: value '{shown(value)}' is {NOT_OBJECT_VALUE}. Each line must hold one JSON "
             f"object. {LENIENT_HINT}"
         )
     return SnapshotError(f"Snapshot '{rel}' row {row}: {message}. Trim it in the export. {LENIENT_HINT}")

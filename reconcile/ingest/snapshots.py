@@ -935,7 +935,7 @@ def check_values(con, s: Source) -> None:
     """
     if s.keep_payload:  # DuckDB reads any JSON value per line; a line must be one object (a `[1, 2]` line is not)
         con.execute(
-            f"insert into rejects select _file, _row, '', left(payload::varchar, 200), ?, ? from {s.table} "
+            f"insert into rejects select _file, _row, '', payload::varchar, ?, ? from {s.table} "
             "where json_type(payload) <> 'OBJECT'",
             [damaged.EXPECTED_JSON, damaged.NOT_OBJECT_VALUE],
         )
@@ -1056,7 +1056,7 @@ def raise_first_reject(con) -> None:
     file, row, col, value, expected, message = rows[0]
     more = f" ({len(rows) - 1} more problem{'s' if len(rows) > 2 else ''} in this snapshot.)" if len(rows) > 1 else ""
     if message and file.lower().endswith(".jsonl"):  # a line that is not one JSON object (row = its line)
-        text = f"Snapshot '{file}' row {row}: value '{value[:80]}' is {message}. Each line must hold one JSON object."
+        text = f"Snapshot '{file}' row {row}: value '{damaged.shown(value)}' is {message}. Each line must hold one JSON object."
     elif message:  # a record the reader could not split into columns has no column to name: say its line in the
         # file as an editor shows it (the header is line 1, so record row N is line N + 1)
         text = f"Snapshot '{file}' line {row + 1}: {message}."
