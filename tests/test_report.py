@@ -91,6 +91,21 @@ def test_breakdown_tables_equal_the_plan_summary(html, plan):
         assert re.search(rf'{cid}</span></td><td>{c["gbu"]}</td><td class="n">{c["ready"]}</td>', part), cid
 
 
+def test_campaign_and_gbu_tables_say_a_leads_change_counts_under_each_of_them(html):
+    """README: by_campaign and by_gbu count a Lead's change under each campaign and GBU it touches — the report says
+    so where the rows can add up to more than the headline's totals; by field and by rule add up and say nothing."""
+
+    def section(name):
+        start = html.index(f'id="by-{name}"')
+        return html[
+            start : html.index('class="breakdown"', start + 1) if name != "gbu" else html.index("</section>", start)
+        ]
+
+    assert "counts under every campaign the Lead is a member of" in section("campaign")
+    assert "its own GBU and the GBU of each of its campaigns" in section("gbu")
+    assert "can add up to more" not in section("field") + section("rule")
+
+
 def test_blocked_reasons_read_as_sentences(html):
     assert "3 enrichment values wait for Legal." in html
     assert "1 existing value would be overwritten — needs explicit approval." in html

@@ -270,6 +270,12 @@ def _breakdowns(summary: dict) -> list[dict[str, Any]]:
     campaigns = {
         cid: {**c, "label": f"{c.get('name') or cid}"} for cid, c in (summary.get("by_campaign") or {}).items()
     }
+    # sql/plan/plan_record_context.sql: a Lead's change belongs to every campaign it is a member of, and their GBUs
+    more = "so these rows can add up to more than the plan's totals."
+    overlap = {
+        "campaign": f"A Lead's change counts under every campaign the Lead is a member of, {more}",
+        "gbu": f"A Lead's change counts under its own GBU and the GBU of each of its campaigns, {more}",
+    }
     sections = [
         ("field", "By field", summary.get("by_field") or {}, None),
         ("rule", "By rule", summary.get("by_rule") or {}, RULES),
@@ -302,6 +308,7 @@ def _breakdowns(summary: dict) -> list[dict[str, Any]]:
                 "more": max(0, len(rows) - 50),
                 "chart": chart,
                 "chart_more": max(0, len(rows) - CHART_ROWS),
+                "note": overlap.get(key),
             }
         )
     return out
