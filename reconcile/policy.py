@@ -418,7 +418,7 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
             "Fix the value in the policy file."
         )
 
-    from .sql import RULES  # sql/rules/rule_<rule>.sql; a misspelt rule would also switch off apply's invariant
+    from .sql import RULES, rule_fields  # sql/rules/rule_<rule>.sql; a misspelt rule would switch off apply's invariant
 
     if f["object"] not in OBJECTS:
         raise bad("object", f"one of {', '.join(OBJECTS)} (as Salesforce spells them)")
@@ -428,6 +428,15 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
         raise bad("kind", f"one of {', '.join(KINDS)}")
     if "rule" in f and f["rule"] not in RULES:
         raise bad("rule", f"one of {', '.join(RULES)}")
+    # the rule that writes the field (sql/rules headers): apply's invariants (set-once, union, fill-if-blank) follow
+    # the policy's `rule`, so a field with another rule's name, or none, would be re-checked by the wrong invariant
+    writer = next((r for r, fields in rule_fields().items() if (f["object"], f["field"]) in fields), None)
+    if "rule" in f and f["rule"] != writer:
+        raise bad("rule", f'"{writer}", the rule that writes it' if writer else "no rule (no rule writes this field)")
+    if writer and "rule" not in f:
+        raise PolicyError(
+            f"{where}: 'rule' is missing. {f['object']}.{f['field']} is written by rule {writer}: add rule = \"{writer}\"."
+        )
     if f["kind"] == "formula" and f["status"] != "read_only":
         raise PolicyError(f"{where}: '{f['object']}.{f['field']}' is a formula, so its status must be 'read_only'.")
     picklist = f.get("picklist")

@@ -72,6 +72,18 @@ FINDING_KINDS = tuple(m.split("/find_", 1)[1] for m in MODELS if m.startswith("f
 # One rule per file likewise (sql/rules/rule_<rule>.sql): what a policy field's `rule` may name.
 RULES = tuple(m.split("/rule_", 1)[1] for m in MODELS if m.startswith("rules/"))
 
+
+def rule_fields() -> dict[str, frozenset[tuple[str, str]]]:
+    """rule → the (object, field)s it writes, read from each rule file's header (`-- Rule <name> (Object.Field, …):`,
+    which test_conventions requires): the policy's `rule` of a field must be the rule that writes it."""
+    out = {}
+    for rule in RULES:
+        head = (SQL_DIR / "rules" / f"rule_{rule}.sql").read_text("utf-8").split("\n", 1)[0]
+        m = re.match(rf"-- Rule {rule} \(([^)]*)\):", head)
+        out[rule] = frozenset(tuple(f.strip().split(".", 1)) for f in m.group(1).split(",")) if m else frozenset()
+    return out
+
+
 # Intermediate models are working tables of one build (recomputed from staging on every plan, never kept in the
 # DuckDB file). Staging, rule, finding and plan tables are kept in the file for analysts. Intermediates are
 # temporary tables unless they are expected to be several times the memory limit (spills): then they go to a scratch

@@ -484,6 +484,18 @@ BAD_FIELD_ENTRIES = [  # SPEC §5 literally: a status, kind, object, rule or pic
         '[[fields]] entry 3 (Lead.external_hard_bounced__c) rule = "hard_bounce_unoin": expected one of '
         "hard_bounce_union, enrichment_fill_if_blank, reply_set_once, reply_classification_latest",
     ),
+    (  # README: each field's rule is the one of sql/rules/ that writes it; apply's invariant follows the policy's
+        'rule = "hard_bounce_union"',
+        'rule = "reply_set_once"',
+        '[[fields]] entry 3 (Lead.external_hard_bounced__c) rule = "reply_set_once": expected "hard_bounce_union", '
+        "the rule that writes it",
+    ),
+    (
+        'status = "read_only"\nkind = "formula"',
+        'status = "read_only"\nkind = "formula"\nrule = "hard_bounce_union"',
+        '[[fields]] entry 4 (Lead.overall_hard_bounced__c) rule = "hard_bounce_union": expected no rule (no rule '
+        "writes this field)",
+    ),
     (
         '"Interested", "Meeting Request"',
         '"Interested", "interested", "Meeting Request"',
@@ -906,3 +918,20 @@ def test_apply_help_names_every_credential_variable_of_the_readme():
     documented = set(re.findall(r"\bSF_[A-Z_]*[A-Z]\b", section))
     shown = CliRunner().invoke(app, ["apply", "--help"]).output
     assert documented and not {v for v in documented if v not in shown}
+
+
+def test_a_field_a_rule_writes_needs_its_rule_in_the_policy(tmp_path, run_cli):
+    """Without it apply would re-check the field with no invariant (set-once, union, fill-if-blank)."""
+    from conftest import policy_with
+
+    pol = policy_with(
+        tmp_path / "pol", replace={'rule = "enrichment_fill_if_blank"\nmax_length = 255': "max_length = 255"}
+    )
+    result = run_cli(
+        "plan", Path(__file__).parent / "fixtures" / "handmade", "--out", tmp_path / "p.json", "--policy", pol
+    )
+    assert result.exit_code == 1 and not (tmp_path / "p.json").exists()
+    assert result.stderr == (
+        f"Error: Policy file '{pol}' [[fields]] entry 5: 'rule' is missing. Lead.company_description__c is written by "
+        'rule enrichment_fill_if_blank: add rule = "enrichment_fill_if_blank".\n'
+    )

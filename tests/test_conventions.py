@@ -169,3 +169,13 @@ def test_committed_notebook_is_stripped_and_thin(path):
         assert not re.search(r"^\s*(def|class|for|while) ", c.source, re.M), c.source
         assert not re.search(r"\b(select|insert|update|delete)\b .*\bfrom\b", c.source, re.I), c.source
     assert not re.search(r"password|session_id|token|secret", code[0].source, re.I)
+
+
+def test_each_rule_file_names_the_fields_it_writes_and_the_default_policy_agrees():
+    """The rule → fields map the policy is checked against is read from the rule files' headers (sql.rule_fields)."""
+    from reconcile.sql import RULES, rule_fields
+
+    written = rule_fields()
+    assert set(written) == set(RULES) and all(written.values())
+    by_policy = {(f.object, f.field): f.rule for f in load_policy(None).fields if f.rule}
+    assert by_policy == {field: rule for rule, fields in written.items() for field in fields}
