@@ -1200,6 +1200,8 @@ READ_ONLY = [
                     ("sfdc", "sfdc/Lead.csv", 1, "true"),
                     ("sfdc", "sfdc/Contact.csv", 1, " Lead1@EXAMPLE.com"),
                 ],
+                detail="Cold_Lead_Eligible__c is true but the eligibility formula gives false (opted out: false, "
+                "hard-bounced: false, a Contact has the email: true).",
             ),
             finding("eligibility_mismatch", L2),
             finding("eligibility_mismatch", L3),

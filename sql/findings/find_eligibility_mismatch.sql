@@ -23,7 +23,7 @@ select
     sf_lead_id as record_id,
     'Cold_Lead_Eligible__c is ' || cold_lead_eligible || ' but the eligibility formula gives ' || expected_eligible
         || ' (opted out: ' || has_opted_out || ', hard-bounced: ' || (pardot_hard_bounced or external_hard_bounced)
-        || ').' as detail,
+        || ', a Contact has the email: ' || (contact is not null) || ').' as detail,
     cast(null as varchar) as at,
     list_filter(
         [
