@@ -393,3 +393,16 @@ def test_smartlead_event_fields_take_the_first_name_present(con, payloads):
             )
         )
     assert got == expect
+
+
+@pytest.mark.parametrize(
+    "given, shown",
+    [
+        ("2026-12-01T10:00:00Z", "2026-12-01T10:00:00Z"),
+        ("2026-12-01T10:00:00.500Z", "2026-12-01T10:00:00.500Z"),  # the fraction a tie-break used is shown
+        ("2026-12-01T12:00:00.123+02:00", "2026-12-01T10:00:00.123Z"),
+        ("2026-12-01T10:00:00.000123Z", "2026-12-01T10:00:00.000123Z"),
+    ],
+)
+def test_evidence_times_keep_their_fraction_of_a_second(con, given, shown):
+    assert con.execute("select iso_ts(cast(? as timestamptz))", [given]).fetchone()[0] == shown

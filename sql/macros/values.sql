@@ -86,7 +86,14 @@ create or replace macro sf_length(t) as length(t) + length(regexp_replace(t, '[^
 -- code units, so nearly every value is settled by strlen alone and the regular expression runs on the rest.
 create or replace macro sf_too_long(t, n) as strlen(t) > n and sf_length(t) > n;
 
-create or replace macro iso_ts(ts) as strftime(ts at time zone 'UTC', '%Y-%m-%dT%H:%M:%SZ');
+-- iso_ts: an evidence time in UTC as ISO 8601, with its fraction of a second when it has one (milliseconds, as
+-- Salesforce and Smartlead write them, or microseconds): the tie-breaks order by the full time, so evidence that
+-- dropped the fraction would show a tie where one time won.
+create or replace macro iso_ts(ts) as case
+    when microsecond(ts) % 1000000 = 0 then strftime(ts at time zone 'UTC', '%Y-%m-%dT%H:%M:%SZ')
+    when microsecond(ts) % 1000 = 0 then strftime(ts at time zone 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ')
+    else strftime(ts at time zone 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')
+end;
 
 -- a cell of a spreadsheet-safe CSV (reconcile.csvsafe.cell: `export-members` writes one, and Clay hands it back in its
 -- table export): the `'` put before a formula trigger (= + - @ tab CR) is not part of the value; a number is never
