@@ -222,6 +222,26 @@ def test_two_candidates_for_one_source_are_an_error_naming_both(tmp_path):
         plan_in(snap)
 
 
+def test_two_leads_exports_of_one_smartlead_campaign_are_an_error_naming_both(tmp_path):
+    """One export per campaign: a second (yesterday's beside today's) would decide the category by file name."""
+    leads = "id,email,category\n1,lead1@example.com,Interested\n"
+    snap = write_snapshot(
+        tmp_path,
+        {
+            "pardot/prospects.csv": BOUNCED_IN_PARDOT,
+            "smartlead/campaign-9181.csv": leads,
+            "smartlead/campaign-9181_2026-12-03.csv": leads.replace("Interested", "Wrong Person"),
+            "smartlead/campaign-9182.csv": leads,
+        },
+    )
+    with pytest.raises(
+        SnapshotError,
+        match=r"has 2 leads exports of Smartlead campaign 9181 \(smartlead/campaign-9181\.csv, "
+        r"smartlead/campaign-9181_2026-12-03\.csv\)\. Keep the latest one\.$",
+    ):
+        plan_in(snap)
+
+
 def test_a_smartlead_export_takes_its_campaign_id_from_the_digits_of_its_name(tmp_path):
     clay = csv_text(
         CLAY_HEADER,

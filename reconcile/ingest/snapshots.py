@@ -137,7 +137,22 @@ def discover(root: Path, srcs: list[Source], outputs: tuple[Path, ...] = ()) -> 
             raise SnapshotError(
                 f"Snapshot '{root}' has {len(found[s.name])} files for {s.globs[0]} ({names}). Keep one of them."
             )
+    _one_export_per_campaign(root, found.get("smartlead__leads", []))
     return Discovery(found, ignored)
+
+
+def _one_export_per_campaign(root: Path, files: list[Path]) -> None:
+    """Smartlead's leads export is one file per campaign: two for one campaign (an export kept beside the day's
+    re-export) would give its leads twice, and which category wins would depend on file names, not on time."""
+    by_campaign: dict[str, list[str]] = {}
+    for p in files:
+        by_campaign.setdefault(_campaign_from_name(p), []).append(p.relative_to(root).as_posix())
+    for campaign, names in sorted(by_campaign.items()):
+        if len(names) > 1:
+            raise SnapshotError(
+                f"Snapshot '{root}' has {len(names)} leads exports of Smartlead campaign {campaign} "
+                f"({', '.join(names)}). Keep the latest one."
+            )
 
 
 def _outputs_of(outputs: tuple[Path, ...]) -> list[tuple[Path, str]]:
