@@ -28,6 +28,7 @@ from conftest import (
 
 from reconcile.errors import SnapshotError
 from reconcile.ingest import damaged
+from reconcile.ingest.contract import CLAY_COLUMNS
 from reconcile.report.report import render_report
 
 L1, L2 = lead_id(1), lead_id(2)
@@ -515,7 +516,11 @@ def test_webhook_events_reconcile_does_not_read_are_counted_as_not_used_by_type(
 def test_every_clay_evidence_column_is_the_header_the_policy_names(tmp_path):
     """A policy that renames every Clay header: the provenance names the renamed headers, never the defaults."""
     renamed = {h: f"Clay {h}" for h in CLAY_HEADER}
-    policy = policy_with(tmp_path / "pol", replace={f'= "{h}"\n': f'= "{renamed[h]}"\n' for h in CLAY_HEADER})
+    columns = {c.header: c.name for c in CLAY_COLUMNS}  # [clay.columns] only (not the Industry field's name)
+    policy = policy_with(
+        tmp_path / "pol",
+        replace={f'\n{columns[h]} = "{h}"\n': f'\n{columns[h]} = "{renamed[h]}"\n' for h in CLAY_HEADER},
+    )
     rows = [
         {"LeadId": lead_id(99)},  # a Lead that is not in the snapshot
         {"CampaignMemberId": member_id(99)},  # a CampaignMember that is not either
