@@ -257,9 +257,10 @@ def _history(plan_path: str | Path, plan: dict) -> list[dict]:
             entry.get("signature"),
         ):
             raise ApprovalError(
-                f"Approval '{p}' was edited after it was written (approval {i} of "
-                f"{len(doc['approvals'])} does not match its signature). Delete it and approve the "
-                "plan again."
+                f"Approval '{p}' does not verify with this machine's signing key (approval {i} of "
+                f"{len(doc['approvals'])} does not match its signature): it was edited after it was written, or "
+                f"signed with another key. Use the key it was approved with ({signing.KEY_ENV}, or approval.key in "
+                "the config folder: README, Signed approvals), or delete it and approve the plan again."
             )
         previous = entry["signature"]
     return doc["approvals"]

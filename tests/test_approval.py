@@ -239,6 +239,17 @@ def test_edited_approval_is_refused(org, plans, tmp_path):
     assert not org.org.field_history
 
 
+def test_an_approval_signed_with_another_key_says_so_not_only_edited(org, plans, tmp_path, monkeypatch):
+    """README, Signed approvals: an edited approval and one signed with another key are refused; the error names both
+    causes and the key to use, so a CRM Admin on another machine does not go looking for a tamperer."""
+    plan_path, _ = prepared(org, plans, tmp_path, "handmade", fields=["Has_Replied__c"])
+    monkeypatch.setenv("RECONCILE_APPROVAL_KEY", "another machine's key, 32+ characters long")
+    with pytest.raises(ApprovalError, match="edited after it was written, or signed with another key") as e:
+        do_apply(org, plan_path)
+    assert "RECONCILE_APPROVAL_KEY" in str(e.value)
+    assert not org.org.field_history
+
+
 def test_approval_needs_a_name():
     with pytest.raises(ApprovalError, match="--by"):
         approve("does-not-matter.json", by="  ")

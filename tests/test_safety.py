@@ -421,6 +421,14 @@ def test_audit_verify_names_the_first_broken_row_and_apply_refuses_it(org, plans
     assert len(org.org.request_log) == start
 
 
+def test_audit_verify_with_another_machines_key_says_it_may_be_the_key(org, plans, tmp_path):
+    plan_path, _ = prepared(org, plans, tmp_path, "handmade")
+    do_apply(org, plan_path)
+    db = plan_path.parent / "reconcile.duckdb"
+    r = cli("audit", "--db", db, "--verify", env={"RECONCILE_APPROVAL_KEY": "another machine's key, 32+ characters"})
+    assert r.exit_code == 1 and "was signed with another key than this machine's" in r.stderr, r.stderr
+
+
 def test_the_audit_table_names_the_plan_of_each_row_and_takes_the_ids_explain_takes(org, plans, tmp_path):
     """SPEC §7: an audit row is plan_id, approver, record, field, before, after, result, error code, time — the
     table shows each (one plan: in the title; several: a column); --record takes a 15-character id and refuses one

@@ -294,7 +294,10 @@ def verify(con) -> str | None:
         return "the audit's signed head names rows that are missing (rows were deleted)" if head else None
     last = rows[-1]
     if len(head) != 1 or not signing.verify("audit-head", {"seq": head[0][0], "row_hash": head[0][1]}, head[0][2]):
-        return "the audit's signed head is missing or was edited (audit_head)"
+        return (
+            "the audit's signed head is missing, was edited, or was signed with another key than this machine's "
+            f"(audit_head; if the audit was written elsewhere, verify with its key: {signing.KEY_ENV})"
+        )
     if (head[0][0], head[0][1]) != (last["seq"], last["row_hash"]):
         return (
             f"the audit ends at row seq {last['seq']}, but its signed head names row seq {head[0][0]} (rows were "
