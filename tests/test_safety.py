@@ -24,7 +24,7 @@ from reconcile import provenance
 from reconcile.approval import approval_path, approve
 from reconcile.build import build_plan
 from reconcile.cli import app
-from reconcile.errors import ApprovalError, PlanError, ReconcileError
+from reconcile.errors import ApplyError, ApprovalError, PlanError, ReconcileError
 from reconcile.plan import load_plan, save_plan
 from reconcile.planfile import copy_plan
 from conftest import client_for, sandbox_env, seed
@@ -811,3 +811,18 @@ def test_the_not_applied_line_reads_as_readme_says_refused_then_failed():
         line.startswith("Not applied: refused 0, failed 1 (by reason: UNABLE_TO_LOCK_ROW 1)")
         for line in summary_lines(only_failed)
     )
+
+
+def test_a_plan_built_with_one_orgs_policy_is_refused_under_another_orgs(org, plans, tmp_path):
+    """SPEC §8: policy per org. The ICARE policy's allowlist and approvers are not the ones this plan was gated and
+    approved under; nothing is read from or written to Salesforce."""
+    plan_path, _ = prepared(org, plans, tmp_path, "handmade")
+    icare = policy_with(tmp_path / "icare", replace={'name = "default"': 'name = "ICARE"'})
+    start = len(org.org.request_log)
+    with pytest.raises(
+        ApplyError,
+        match=r"built with the policy of org 'default', but this apply reads the policy of "
+        r"org 'ICARE'\. Nothing was read or written\. Apply it with its org's policy \(--org default\)",
+    ):
+        do_apply(org, plan_path, policy=icare)
+    assert len(org.org.request_log) == start and not org.org.field_history

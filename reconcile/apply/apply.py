@@ -193,6 +193,19 @@ def check_same_org(plan: dict, plan_path: Path, client) -> None:
     )
 
 
+def check_same_policy_org(plan: dict, plan_path: Path, policy: Policy) -> None:
+    """A plan built with one org's policy is applied with that org's policy: another org's allowlist, statuses and
+    approvers were not what the plan's gates and approval were computed under (SPEC §8: policy per org). The same
+    org's policy edited since (a field put back to pending Legal) is applied as it is now: apply re-checks with it."""
+    built = (plan.get("policy") or {}).get("org")
+    if built and built != policy.org_name:
+        raise ApplyError(
+            f"Plan '{plan_path}' was built with the policy of org '{built}', but this apply reads the policy of org "
+            f"'{policy.org_name}'. Nothing was read or written. Apply it with its org's policy (--org {built}), or "
+            f"plan and approve again with --org {policy.org_name}."
+        )
+
+
 def apply_plan(
     plan_path: str | Path,
     client=None,
@@ -211,6 +224,7 @@ def apply_plan(
             f"instead of {short_id(expected_plan_id)}). Nothing was written; review the plan again."
         )
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    check_same_policy_org(plan, plan_path, pol)
     db_path = Path(db) if db else plan_path.parent / "reconcile.duckdb"
     approval = None if dry_run and not approval_path(plan_path).exists() else load_approval(plan_path, plan, pol)
     if not _is_undo(plan, plan_path, db_path):  # an undo plan's before-images come from the audit, not a snapshot
