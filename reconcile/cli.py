@@ -400,7 +400,7 @@ def apply(plan_path, dry_run, db, policy, org):
     Re-checks every change against the policy and the org (allowlist, read-only, pending Legal), re-reads
     current values (drifted / already_applied are not written), writes with sObject Collections (≤ 200
     records a call) or Bulk API 2.0 above the policy's bulk_threshold (default 2,000 records per object),
-    retries lock errors and 5xx with backoff, and stops cleanly on session expiry or API limits (exit 3:
+    retries lock errors and 5xx with backoff, and stops cleanly on session expiry, API limits or an outage (exit 3:
     rerun the same command to resume — nothing is written twice). Writes PLAN.results.csv,
     PLAN.exceptions.csv/.md (paste into Jira) and PLAN.undo.json (before-images, needs approval).
 

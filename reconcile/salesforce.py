@@ -276,6 +276,13 @@ class Client:
                 if kind == RETRY and attempt < self.max_attempts:
                     self._pause(attempt)
                     continue
+                if kind == RETRY and safe:  # an outage (README runbook: apply the same plan again); a write that keeps
+                    # failing is not stopped here: writeback splits its batch to isolate a record the org cannot take
+                    raise ApplyStopped(
+                        f"Salesforce is unavailable: {_short(e)} (still after {attempt} attempts). Nothing was lost: "
+                        "rerun the same command to resume once the org answers (https://status.salesforce.com).",
+                        error_code(e),
+                    ) from e
                 fix = FIXES.get(error_code(e))
                 raise SalesforceError(f"Salesforce refused {what}: {_short(e)}." + (f" {fix}." if fix else "")) from e
             except requests.RequestException as e:
@@ -358,6 +365,11 @@ class Client:
                 f"Salesforce did not answer a write: {problem}. The write may or may not have "
                 "been applied; nothing was lost: rerun the same command to resume (apply re-reads "
                 "every record first)."
+            )
+        if safe and self.answered:  # it answered earlier in this run: an outage, not a wrong address
+            return ApplyStopped(
+                f"Salesforce cannot be reached any more: {problem}. Nothing was lost: rerun the same command to "
+                "resume once the org answers."
             )
         return SalesforceError(f"Salesforce cannot be reached: {problem}.")
 

@@ -305,6 +305,20 @@ def test_a_batch_that_keeps_failing_with_503_is_split_and_still_applied(org, pla
 # ------------------------------------------------------------------------------------------ clean stops, resumable
 
 
+def test_an_outage_stops_cleanly_and_the_same_apply_resumes_once_the_org_answers(org, plans, tmp_path):
+    """README runbook: locks and outages → apply the same plan again. A read that still gets 503 after every retry
+    stops resumably (exit 3), not as an error saying Salesforce 'refused' the request."""
+    plan_path, pol = prepared(org, plans, tmp_path, "leads30")
+    org.org.set_faults(http_503_next=1000)
+    with pytest.raises(
+        ApplyStopped, match=r"Salesforce is unavailable: .*SERVER_UNAVAILABLE.* Nothing was lost: rerun"
+    ):
+        do_apply(org, plan_path, policy=pol)
+    assert not org.org.field_history
+    org.org.set_faults(http_503_next=0)
+    assert do_apply(org, plan_path, policy=pol).counts == {"applied": 30}
+
+
 def test_session_expiry_stops_cleanly_and_a_rerun_with_a_new_session_resumes(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     # describe ×2, re-read ×2, PATCH CampaignMember, then the session dies at the PATCH of the Leads
