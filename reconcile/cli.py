@@ -17,7 +17,7 @@ import click
 
 from .errors import ReconcileError
 from .files import short_id
-from .policy import policy_path
+from .policy import load_policy, policy_path
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}  # subcommands inherit it
 
@@ -646,7 +646,6 @@ def preflight(policy, org):
       reconcile preflight
       reconcile preflight --org ICARE
     """
-    from .policy import load_policy
     from .preflight import run_preflight
     from .salesforce import connect
 
@@ -804,6 +803,9 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_ti
 
     from .console import run_summary_text
 
+    load_policy(
+        policy_path(policy, org)
+    )  # a missing or broken policy is said here, before a kernel and a failed bundle
     if pull:  # missing or partial credentials are said here, not as a failed bundle per attempt
         from .credentials import read_credentials
 

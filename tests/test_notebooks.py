@@ -322,6 +322,17 @@ def test_a_run_date_that_is_not_a_date_is_a_usage_error_before_anything_runs(tmp
     assert not reports.exists() and list(tmp_path.iterdir()) == []
 
 
+def test_a_missing_policy_file_is_said_before_a_notebook_runs(tmp_path, run_cli):
+    """As an unknown --org is: one error line naming the file, no kernel started, no failed bundle left."""
+    reports = tmp_path / "reports"
+    r = run_cli("run", "--snapshot", HANDMADE, "--policy", tmp_path / "nope.toml", "--reports-dir", reports)
+    assert r.exit_code == 1 and not reports.exists()
+    assert r.stderr == (
+        f"Error: Policy file '{tmp_path / 'nope.toml'}' cannot be read (No such file or directory). Pass an existing "
+        "file to --policy.\n"
+    )
+
+
 def test_a_failed_cell_is_named_with_the_last_lines_of_its_traceback(work):
     reports = work / "failing-report"
     with pytest.raises(ReconcileError):
