@@ -220,6 +220,26 @@ def test_jira_serves_server_info_as_client_libraries_read_it_first(jira, jira_dc
     assert call(jira, "GET", "/rest/api/3/serverInfo").status_code == 200
 
 
+@pytest.mark.parametrize("flavor, version, ids", [("jira", "3", {"accountId"}), ("jira_dc", "2", {"name", "key"})])
+def test_a_jira_comments_author_is_the_user_myself_names(request, flavor, version, ids):
+    """A client recognises its own comments by the author's id: accountId on Cloud, name/key on Data Center.
+    https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-myself/ (GET /rest/api/3/myself)"""
+    j = request.getfixturevalue(flavor)
+    key = next(iter(j.issues))
+    body = (
+        "mine"
+        if version == "2"
+        else {
+            "type": "doc",
+            "version": 1,
+            "content": [{"type": "paragraph", "content": [{"type": "text", "text": "mine"}]}],
+        }
+    )
+    made = call(j, "POST", f"/rest/api/{version}/issue/{key}/comment", json={"body": body}).json()
+    me = call(j, "GET", f"/rest/api/{version}/myself").json()
+    assert ids <= set(me) and all(made["author"][k] == made["updateAuthor"][k] == me[k] for k in ids)
+
+
 def test_jira_pages_comments_by_start_at_and_max_results(jira):
     # https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-comments/#api-rest-api-3-issue-issueidorkey-comment-get
     made = call(jira, "POST", "/rest/api/3/issue", json=issue_fields(summary="paging")).json()["key"]

@@ -31,6 +31,7 @@ NOT_FOUND = "Issue does not exist or you do not have permission to see it."
 # Jira's answer to a missing or wrong credential on REST resources (HTTP 401, JSON error collection).
 NOT_AUTHENTICATED = "You are not authenticated. Authentication required to perform this operation."
 KEY = re.compile(r"^([A-Z][A-Z0-9_]+)-([0-9]+)$")
+ACCOUNT_ID = "712020:5f1c7a9e-3b2d-4c8e-9a61-2d7f0b4e8c13"  # Cloud: an Atlassian account id (shape of /myself's)
 
 
 def _now() -> str:
@@ -111,8 +112,11 @@ class JiraState:
         }
 
     def user_json(self) -> dict:
+        """The integration user as Jira shows a user (/myself, a comment's author): Cloud identifies it by accountId,
+        Data Center by name and key — how a client recognises its own comments."""
         user = {"emailAddress": self.email, "displayName": "Reconcile integration", "active": True}
-        return {"accountId" if self.flavor == "cloud" else "name": "reconcile-integration", **user}
+        ids = {"accountId": ACCOUNT_ID} if self.flavor == "cloud" else {"name": "reconcile", "key": "JIRAUSER10000"}
+        return {**ids, **user}
 
     def set_status(self, key: str, status: str) -> None:
         fields = self.issues[key]["fields"]
@@ -313,7 +317,7 @@ class CommentHandler(Base):
             return self.error(400, [], {"comment": "Comment body can not be empty!"})
         with st.lock:
             cid = str(next(st.ids))
-            author = {"emailAddress": st.email, "displayName": "Reconcile integration", "active": True}
+            author = st.user_json()
             comment = {
                 "self": f"{self.base()}/issue/{st.issues[key]['id']}/comment/{cid}",
                 "id": cid,
@@ -414,14 +418,7 @@ class MyselfHandler(Base):
     # "Get current user": GET /rest/api/{2,3}/myself — how a client checks its credentials
     def get(self, version):
         st = self.state
-        self.finish(
-            {
-                "accountId" if st.flavor == "cloud" else "name": "reconcile-integration",
-                "emailAddress": st.email,
-                "displayName": "Reconcile integration",
-                "active": True,
-            }
-        )
+        self.finish(st.user_json())
 
     head = get  # JAX-RS HEAD, as on CommentHandler
 
