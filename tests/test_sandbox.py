@@ -620,7 +620,12 @@ def test_module_entry_point_prints_connection_line(tmp_path):
         }
         session = requests.Session()
         session.verify, session.trust_env = info["ca_bundle"], False
-        assert session.get(info["instance_url"] + "/services/data/").json()[3]["version"] == "59.0"
+        listed = session.get(info["instance_url"] + "/services/data/").json()
+        assert {"label": "Winter '24", "url": "/services/data/v59.0", "version": "59.0"} in listed
+        # every supported version from 31.0 (Summer '14); 21.0-30.0 were retired in Summer '25 and answer 410 GONE
+        assert (listed[0]["version"], listed[0]["label"]) == ("31.0", "Summer '14")
+        gone = session.get(info["instance_url"] + "/services/data/v30.0/limits/")
+        assert gone.status_code == 410 and gone.json()[0]["errorCode"] == "GONE"
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

@@ -13,17 +13,12 @@ from .soql import Path, Query, SoqlError
 from .web import ApiError, Request, Response, json_response, not_found
 from .writes import delete_records, update_records
 
-VERSIONS = (
-    ("Winter '23", "56.0"),
-    ("Spring '23", "57.0"),
-    ("Summer '23", "58.0"),
-    ("Winter '24", "59.0"),
-    ("Spring '24", "60.0"),
-    ("Summer '24", "61.0"),
-    ("Winter '25", "62.0"),
-    ("Spring '25", "63.0"),
-    ("Summer '25", "64.0"),
-    ("Winter '26", "65.0"),
+# Every supported version, as GET /services/data lists them: 31.0 (Summer '14) to this org's latest; 21.0-30.0 were
+# retired in Summer '25 and answer 410 GONE ("Salesforce Platform API Versions 21.0 through 30.0 Retirement",
+# https://help.salesforce.com/s/articleView?id=000354473&type=1). Three releases a year: Winter, Spring, Summer.
+FIRST_SUPPORTED = 31.0
+VERSIONS = tuple(
+    (f"{('Summer', 'Winter', 'Spring')[i % 3]} '{14 + (i + 2) // 3}", f"{31 + i}.0") for i in range(65 - 31 + 1)
 )
 LATEST = max(float(v) for _, v in VERSIONS)
 ORG_ID = "00D8d0000000SbxEAE"

@@ -72,6 +72,8 @@ def dispatch(org: Org, req: Request) -> Response:
     versioned = _VERSIONED.match(req.path)
     if versioned and float(versioned.group(1)) > rest.LATEST:
         return not_found().response()  # a version this org does not have yet
+    if versioned and float(versioned.group(1)) < rest.FIRST_SUPPORTED:  # retired: REST answers 410 GONE (rest.py)
+        return ApiError(410, "GONE", f"API version {versioned.group(1)} is retired and unavailable.").response()
     try:
         handler, groups, mutating = route(req.method, req.path)
     except ApiError as err:
