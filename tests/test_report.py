@@ -566,3 +566,29 @@ def test_the_table_of_contents_scrolls_the_report_shown_inline_in_a_notebook(pla
     assert seen["sections"] == 1 and seen["url"].startswith("about:srcdoc"), (seen, requests)
     assert seen["scrolled"] > 0, (seen, requests)
     assert not requests and not errors and not dialogs
+
+
+def test_a_backfilled_run_trends_only_the_days_before_it_labelled_by_run_date(tmp_path, plan):
+    """`reconcile run --date 2026-11-27` after two runs of 12-04: its trends hold 11-26 and itself, in day order,
+    labelled by run date — not the later days' runs, nor everything labelled by the minute it was planned."""
+    import json as _json
+
+    from reconcile.notebook.run import history_of
+    from reconcile.report.report import build_context
+
+    for run_id, created in [
+        ("2026-11-26-aaaa1111", "2026-11-26T06:30:00Z"),
+        ("2026-12-04-bbbb2222", "2026-12-04T09:49:00Z"),
+        ("2026-12-04-cccc3333", "2026-12-04T09:50:00Z"),
+    ]:
+        (tmp_path / run_id).mkdir()
+        (tmp_path / run_id / "summary.json").write_text(
+            _json.dumps({"plan_id": run_id, "created_at": created, "run_date": run_id[:10], "summary": plan["summary"]})
+        )
+    now = {**plan, "created_at": "2026-12-04T10:00:00Z"}
+    history = history_of(tmp_path, before=now["created_at"], run_date="2026-11-27")
+    assert [r["run_id"] for r in history] == ["2026-11-26-aaaa1111"]
+    trends = build_context(now, history, run_date="2026-11-27")["trends"]
+    assert trends["labels"] == ["2026-11-26", "2026-11-27"]
+    later = history_of(tmp_path, before="2026-12-04T09:50:00Z", run_date="2026-12-04")  # the third run's own view
+    assert [r["run_id"] for r in later] == ["2026-11-26-aaaa1111", "2026-12-04-bbbb2222", "2026-12-04-cccc3333"]

@@ -89,17 +89,30 @@ def _run_date(run_id: str) -> str | None:
     return run_id[:10] if re.match(r"\d{4}-\d{2}-\d{2}(-|$)", run_id) else None
 
 
-def history_of(reports_dir: str | Path, exclude: str | Path | None = None, before: str | None = None) -> list[dict]:
-    """Runs in reports_dir as render_report's history items ({"run_id", "created_at", "summary"}), oldest first.
+def _day_order(run_date: str | None, created_at: str) -> tuple[str, str]:
+    """Where a run stands among runs: by the day it is for (its run date; a run without one, by the day it was
+    planned), then by when it was planned — so a backfilled run of 11-27 comes before a 12-04 run planned earlier."""
+    return (run_date or created_at[:10], created_at)
 
-    `exclude`: a run folder to leave out (the current one); `before`: only runs created up to this time.
+
+def history_of(
+    reports_dir: str | Path, exclude: str | Path | None = None, before: str | None = None, run_date: str | None = None
+) -> list[dict]:
+    """Runs in reports_dir as render_report's history items ({"run_id", "created_at", "summary", "run_date"}),
+    oldest first (_day_order).
+
+    `exclude`: a run folder to leave out (the current one); `before` (a plan's created_at) and `run_date` (its run
+    date, if it has one): only the runs that come before that run in _day_order.
     """
     skip = Path(exclude).resolve() if exclude else None
-    return [
+    upto = _day_order(run_date, before) if before is not None else None
+    runs = [
         {"run_id": b.run_id, "created_at": b.created_at, "summary": b.summary, "run_date": _run_date(b.run_id)}
         for b in list_runs(reports_dir)
-        if b.path.resolve() != skip and (before is None or b.created_at <= before)
+        if b.path.resolve() != skip
     ]
+    runs = [r for r in runs if upto is None or _day_order(r["run_date"], r["created_at"]) <= upto]
+    return sorted(runs, key=lambda r: (*_day_order(r["run_date"], r["created_at"]), r["run_id"]))
 
 
 def prepare_snapshot(
@@ -178,7 +191,7 @@ def plan_bundle(
             "policy": plan["policy"]["fingerprint"],
         },
     )
-    history = history_of(work.parent, exclude=work, before=plan["created_at"])
+    history = history_of(work.parent, exclude=work, before=plan["created_at"], run_date=run_date or None)
     _write_json(work / "history.json", history)
     render_run_report(plan, work, run_date or plan["created_at"][:10], policy_path=policy_path, history=history)
     _write_json(
@@ -212,12 +225,9 @@ def render_run_report(
 
     folder = Path(folder)
     if history is None:
-        history = history_of(folder.parent, exclude=folder, before=plan["created_at"])
-    earlier = [
-        b
-        for b in list_runs(folder.parent)
-        if b.path.resolve() != folder.resolve() and b.created_at <= plan["created_at"]
-    ]
+        history = history_of(folder.parent, exclude=folder, before=plan["created_at"], run_date=run_date)
+    by_id = {b.run_id: b for b in list_runs(folder.parent)}
+    earlier = [by_id[r["run_id"]] for r in history_of(folder.parent, folder, plan["created_at"], run_date)]
     week = week_of(run_date)[0]
     built_later = folder.name.startswith(".running-")  # run_daily's folder: the review follows the run
     weekly = f"../weekly/{week}.html" if built_later or (folder.parent / "weekly" / f"{week}.html").is_file() else None
@@ -227,6 +237,7 @@ def render_run_report(
         plan,
         Path(out) if out else folder / "report.html",
         history=history,
+        run_date=run_date,
         title=title or f"Reconciliation report — {run_date}",
         weekly_review=weekly,
         since=since_last_run(earlier[-1] if earlier else None),

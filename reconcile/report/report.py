@@ -43,19 +43,21 @@ def render_report(
     instance_url: str | None = None,
     since: dict | None = None,
     findings_exports: dict[str, str] | None = None,
+    run_date: str | None = None,
 ) -> Path:
     """Render `plan` (and earlier runs in `history`, oldest first) to one self-contained HTML file.
 
     `weekly_review`: relative link to the week's connector review (reconcile digest), shown with connector errors.
     `findings_exports`: route → CSV file name beside the report with all of that route's findings (linked).
     `instance_url`: the org's URL (e.g. https://acme.my.salesforce.com; default SF_INSTANCE_URL): record ids link
-    to their Lightning page. `since`: what became of the previous run's plan (run.since_last_run)."""
+    to their Lightning page. `since`: what became of the previous run's plan (run.since_last_run). `run_date`: the
+    day a daily run is for (`reconcile run --date`), which places and labels it among the trends' runs."""
     from ..messages import instance_url as configured_instance, sf_link
 
     out_path = Path(out_path)
     instance = configured_instance(instance_url)
     context = {
-        **build_context(plan, history, title),
+        **build_context(plan, history, title, run_date),
         "weekly_review": weekly_review,
         "since": since,
         "exports": findings_exports or {},
@@ -83,11 +85,13 @@ def _environment() -> Environment:
     return env
 
 
-def build_context(plan: dict, history: list[dict] | None = None, title: str | None = None) -> dict[str, Any]:
+def build_context(
+    plan: dict, history: list[dict] | None = None, title: str | None = None, run_date: str | None = None
+) -> dict[str, Any]:
     """Everything the template shows, computed once."""
     summary = plan.get("summary") or {}
     data = plan_rows(plan)
-    runs = collect_runs(plan, history or [])
+    runs = collect_runs(plan, history or [], run_date)
     created = plan.get("created_at") or ""
     return {
         "title": title or f"Reconciliation report — {created[:10] or 'undated'}",
@@ -499,18 +503,25 @@ def format_time(value: Any) -> str:
     return parsed.strftime("%Y-%m-%d %H:%M" + (":%S" if parsed.second else "") + " UTC")
 
 
-def collect_runs(plan: dict, history: list[dict]) -> list[dict]:
-    """Earlier runs plus this one, deduplicated by run id (this plan's id wins), oldest first."""
+def collect_runs(plan: dict, history: list[dict], run_date: str | None = None) -> list[dict]:
+    """Earlier runs plus this one, deduplicated by run id (this plan's id wins), oldest first: by the day each run
+    is for (its run date, else the day it was planned), then by when it was planned."""
     current = {
         "run_id": plan.get("plan_id") or "current",
         "created_at": plan.get("created_at") or "",
         "summary": plan.get("summary") or {},
+        "run_date": run_date,
         "is_current": True,
     }
     by_id: dict[str, dict] = {}
     for run in [*history, current]:
         by_id[str(run.get("run_id") or run.get("plan_id") or "")] = {**run, "is_current": run is current}
-    runs = sorted(by_id.values(), key=lambda r: (str(r.get("created_at") or ""), str(r.get("run_id") or "")))
+
+    def order(r: dict) -> tuple[str, str, str]:
+        created = str(r.get("created_at") or "")
+        return (str(r.get("run_date") or created[:10]), created, str(r.get("run_id") or ""))
+
+    runs = sorted(by_id.values(), key=order)
     return [{**r, "summary": r.get("summary") or {}} for r in runs]
 
 
