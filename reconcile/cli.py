@@ -423,15 +423,13 @@ def apply(plan_path, dry_run, db, policy, org):
 
     from .apply.apply import apply_plan
     from .console import err
-    from .salesforce import connect
 
     pol = policy_path(policy, org)  # an unknown org is said before anything connects
-    client = connect(org=org)
     with Progress(transient=True, console=err, disable=not err.is_terminal) as bar:  # stdout keeps the result only
         task = bar.add_task("Applying", total=None)
-        result = apply_plan(
+        result = apply_plan(  # logs in once the plan, its approval and the policy passed the local checks
             plan_path,
-            client=client,
+            org=org,
             db=db,
             dry_run=dry_run,
             policy=pol,

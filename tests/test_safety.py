@@ -708,8 +708,10 @@ def test_a_dry_run_of_a_plan_not_yet_approved_previews_it_and_says_apply_would_r
 def test_an_apply_refused_prints_its_error_alone_and_nothing_on_stdout(org, plans, tmp_path):
     plan_path, _ = prepared(org, plans, tmp_path, "handmade")
     approval_path(plan_path).unlink()
-    r = cli("apply", plan_path, env=sandbox_env(org))
+    start, tokens = len(org.org.request_log), set(org.org.tokens)
+    r = cli("apply", plan_path, env={**org.oauth_env(), "SF_CA_BUNDLE": org.ca_bundle})  # client credentials
     assert r.exit_code == 1 and r.stdout == "" and r.stderr.startswith("Error: "), (r.stdout, r.stderr)
+    assert org.org.request_log[start:] == [] and set(org.org.tokens) <= tokens  # refused before logging in
 
 
 def test_a_dry_run_lists_what_it_would_refuse_instead_of_naming_a_file_it_does_not_write(org, plans, tmp_path):

@@ -215,7 +215,11 @@ def apply_plan(
     progress=None,
     now: datetime | None = None,
     expected_plan_id: str | None = None,
+    org: str | None = None,
 ) -> ApplyResult:
+    """Apply the approved changes of a plan (README: Approval and apply). Without `client`, logs in to `org` (its
+    SF_<ORG>_… variables) only after the local checks: a plan that is unapproved, edited, stale or of another org's
+    policy is refused before any request reaches Salesforce."""
     plan_path = Path(plan_path)
     plan = load_plan(plan_path)
     if expected_plan_id is not None and plan["plan_id"] != expected_plan_id:
@@ -247,7 +251,7 @@ def apply_plan(
         if client is None:
             from ..salesforce import connect
 
-            client = connect()
+            client = connect(org=org)
         check_same_org(plan, plan_path, client)
         requests_before = getattr(client, "requests_made", 0)
         try:
