@@ -509,7 +509,7 @@ class Client:
         Salesforce cannot say, the run stops: sending the job again could run its records twice."""
         try:
             info = self._bulk(lambda: self._bulk2(sobject).get_job(job_id, False), safe=True)
-        except SalesforceError as e:
+        except (SalesforceError, ApplyStopped) as e:  # an outage stops the read too (_retrying)
             raise ApplyStopped(
                 f"Closing the bulk job {job_id} failed ({self._what(error)}) and Salesforce cannot say whether it "
                 f"was closed: {e} Nothing was lost: rerun the same command to resume from that job."
