@@ -1226,3 +1226,34 @@ def test_reading_a_damaged_jsonl_line_leaves_duckdbs_default_connection_usable()
     assert damaged.parse_object(deep).get("b") == "x"
     assert damaged._is_json("[1, 2]") and not damaged._is_json("{broken")
     assert duckdb.sql("select 42 as answer").fetchall() == [(42,)]
+
+
+@pytest.mark.parametrize("second", ["Email", "EMAIL"])
+def test_a_parquet_file_naming_a_column_twice_is_refused_as_a_csv_header_is(tmp_path, run_cli, second):
+    """DuckDB's read renames the second column (Email_1), which left it unseen: the file's own names are checked."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _rows(leads_csv(GOOD))
+    names = list(rows[0]) + [second]
+    arrays = [pa.array([r[n] for r in rows]) for n in rows[0]] + [pa.array(["other@example.com"] * len(rows))]
+    pq.write_table(pa.Table.from_arrays(arrays, names=names), tmp_path / "dup.parquet")
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.parquet": (tmp_path / "dup.parquet").read_bytes()})
+    result, out = plan_cli(run_cli, snap)
+    assert result.exit_code == 1 and not out.exists()
+    assert result.stderr == (
+        f"Error: Snapshot 'sfdc/Lead.parquet' header names the column 'Email' 2 times: 'Email' (column 2) and "
+        f"'{second}' (column {len(names)}). Keep one of them in the export (reconcile will not guess which is right).\n"
+    )
+
+
+def test_a_jsonl_file_naming_a_key_twice_names_both_keys_without_positions(tmp_path, run_cli):
+    """A JSONL file's keys have no column positions (each line orders its own)."""
+    line = {**lead(1), "EMAIL": "other@example.com"}
+    snap = write_snapshot(tmp_path, {"sfdc/Lead.jsonl": json.dumps(line) + "\n"})
+    result, _ = plan_cli(run_cli, snap)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: Snapshot 'sfdc/Lead.jsonl' header names the column 'Email' 2 times: 'EMAIL' and 'Email'. Keep one of "
+        "them in the export (reconcile will not guess which is right).\n"
+    )

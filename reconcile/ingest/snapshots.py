@@ -843,7 +843,13 @@ def _headers(con, scan: str, params: list, path: Path) -> list[str]:
     if path.suffix.lower() == ".jsonl":
         rows = con.execute(f"select distinct unnest(json_keys(json)) from {scan}", params).fetchall()
         return sorted(r[0] for r in rows)
-    return [d[0] for d in con.execute(f"describe select * from {scan}", params).fetchall()]
+    try:  # the file's own names, in order: DuckDB's read renames a second `Email` (or `EMAIL`) to `Email_1`, so a
+        # column the file names twice would pass unseen (_map_columns refuses it, as in a CSV header)
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    except Exception:  # noqa: BLE001 - a damaged footer: DuckDB's read below fails too, and says why
+        return [d[0] for d in con.execute(f"describe select * from {scan}", params).fetchall()]
 
 
 def _read_names(con, scan: str, params: list, headers: list[str]) -> dict[str, str]:
@@ -885,8 +891,9 @@ def _map_columns(s: Source, headers: list[str], rel: str) -> dict[str, str]:
     for c in s.columns:
         names = {h.lower() for h in c.headers()}
         positions = [i for i, h in enumerate(headers, start=1) if h.strip().lower() in names]
-        if len(positions) > 1:
-            found = " and ".join(f"'{headers[i - 1]}' (column {i})" for i in positions)
+        if len(positions) > 1:  # a JSONL file's keys have no position (_headers lists them sorted)
+            jsonl = rel.lower().endswith(".jsonl")
+            found = " and ".join(f"'{headers[i - 1]}'" + ("" if jsonl else f" (column {i})") for i in positions)
             raise SnapshotError(
                 f"Snapshot '{rel}' header names the column '{c.header}' {len(positions)} times: "
                 f"{found}. Keep one of them in the export (reconcile will not guess which is right)."
