@@ -169,6 +169,18 @@ def test_bad_payload_gets_400_and_is_kept_with_the_reason(server, tmp_path, body
     assert spooled(tmp_path / "spool") == []
 
 
+def test_a_spool_folder_removed_while_running_is_made_again_not_a_500(server, tmp_path):
+    """An operator clears rejected/ (or the whole spool) while the receiver runs: the next bad payload still gets
+    400 and is kept with its reason, the next good one 200 and is spooled."""
+    import shutil
+
+    shutil.rmtree(tmp_path / "spool")
+    bad = requests.post(server.url, data='{"to_email": "a@x.io"}', headers={"Content-Type": "application/json"})
+    assert bad.status_code == 400
+    assert next((tmp_path / "spool" / "rejected").glob("*.jsonl")).read_text().count("\n") == 1
+    assert requests.post(server.url, json=event(1)).status_code == 200 and len(spooled(tmp_path / "spool")) == 1
+
+
 @pytest.mark.parametrize(
     "content_type, status, reason",
     [

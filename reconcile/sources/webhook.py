@@ -70,6 +70,8 @@ class Spool:
         line = (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         with self.lock:
             new = not path.exists()
+            if new:  # the spool or its rejected/ folder removed while the receiver runs: made again, nothing lost
+                path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 written = os.write(fd, line)
