@@ -71,6 +71,19 @@ def test_newest_export_per_table_is_taken_and_the_oldest_sets_taken_at(tmp_path)
     assert r.taken_at == "2026-11-27T04:30:00Z" and not any(n.startswith("STALE") for n in r.notes)
 
 
+def test_the_error_log_does_not_set_claystaken_at(tmp_path):
+    """The connector's error log saved at 00:00 is no table of values: taken_at is the tables' 05:00."""
+    d = drop(
+        tmp_path,
+        {
+            "Enrichment 2026-11-27T05-00-00.csv": ",,a@x.io,new\n",
+            "errors 2026-11-27.csv": "time,object,record id,field,message\n",
+        },
+    )
+    r = pull_clay(tmp_path / "snap", clay_dir=d, now=NOW)
+    assert "clay/errors.csv" in r.files and r.taken_at == "2026-11-27T05:00:00Z"
+
+
 def test_stale_table_is_flagged_by_default_and_refused_when_the_policy_says_error(tmp_path):
     d = drop(tmp_path, {"enrichment_2026-11-25.csv": ",,a@x.io,x\n", "replies 2026-11-27T05-00-00.csv": ""})
     r = pull_clay(tmp_path / "snap", clay_dir=d, now=NOW)

@@ -8,7 +8,7 @@ Which table a file is, and when it was exported (README "Daily unattended run"):
   * the export time is the time in the name (ISO date with optional time, UTC; or Unix seconds / milliseconds),
     else the file's modification time.
 The newest file per table is copied as it is; older ones are left in the folder. Clay's taken_at is the export time
-of the oldest table taken (the snapshot is as fresh as its stalest table). A table older than the policy's
+of the oldest table taken (the snapshot is as fresh as its stalest table), the error log not counted. A table older than the policy's
 [sources.clay] max_age_hours (default 24) at pull time is refused (on_problem = "error") or taken with a warning
 in the pull output and manifest ("warn", the default) — the plan then also flags it against Salesforce's taken_at.
 """
@@ -132,7 +132,10 @@ def pull_clay(
         result.records += _records(target)
         if progress:
             progress(f"Clay: {path.name}")
-    result.taken_at = _iso(min(at for _, at, _ in best.values()))
+    # the tables' export time: the error log is the connector's record of its writes, not a table of values, so a
+    # log saved at 00:00 does not make a 09:30 export of the tables look older (only a drop of the log alone uses it)
+    tables = [at for t, (_, at, _) in best.items() if t != "errors"] or [at for _, at, _ in best.values()]
+    result.taken_at = _iso(min(tables))
     result.detail = {"tables": {t: _iso(at) for t, (_, at, _) in sorted(best.items())}}
     return result
 
