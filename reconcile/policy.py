@@ -430,7 +430,8 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
         raise bad("rule", f"one of {', '.join(RULES)}")
     # the rule that writes the field (sql/rules headers): apply's invariants (set-once, union, fill-if-blank) follow
     # the policy's `rule`, so a field with another rule's name, or none, would be re-checked by the wrong invariant
-    writer = next((r for r, fields in rule_fields().items() if (f["object"], f["field"]) in fields), None)
+    api_name = (f["object"], f["field"].casefold())  # API names compared case-insensitively, as Salesforce does
+    writer = next((r for r, fs in rule_fields().items() if api_name in {(o, n.casefold()) for o, n in fs}), None)
     if "rule" in f and f["rule"] != writer:
         raise bad("rule", f'"{writer}", the rule that writes it' if writer else "no rule (no rule writes this field)")
     if writer and "rule" not in f:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -73,6 +74,7 @@ FINDING_KINDS = tuple(m.split("/find_", 1)[1] for m in MODELS if m.startswith("f
 RULES = tuple(m.split("/rule_", 1)[1] for m in MODELS if m.startswith("rules/"))
 
 
+@functools.cache
 def rule_fields() -> dict[str, frozenset[tuple[str, str]]]:
     """rule → the (object, field)s it writes, read from each rule file's header (`-- Rule <name> (Object.Field, …):`,
     which test_conventions requires): the policy's `rule` of a field must be the rule that writes it."""

@@ -935,3 +935,14 @@ def test_a_field_a_rule_writes_needs_its_rule_in_the_policy(tmp_path, run_cli):
         f"Error: Policy file '{pol}' [[fields]] entry 5: 'rule' is missing. Lead.company_description__c is written by "
         'rule enrichment_fill_if_blank: add rule = "enrichment_fill_if_blank".\n'
     )
+
+
+def test_a_fields_rule_is_matched_by_its_api_name_in_any_case(tmp_path, run_cli):
+    """Salesforce API names are case-insensitive: `field = "industry"` is the Industry that enrichment fills."""
+    from conftest import policy_with
+
+    pol = policy_with(tmp_path / "pol", replace={'field = "Industry"': 'field = "industry"'})
+    result = run_cli(
+        "plan", Path(__file__).parent / "fixtures" / "handmade", "--out", tmp_path / "p.json", "--policy", pol
+    )
+    assert result.exit_code == 0, result.stderr
