@@ -802,9 +802,8 @@ def run(run_date, snapshot_dir, pull, reports_dir, policy, lenient, org, cell_ti
 
     from .console import run_summary_text
 
-    load_policy(
-        policy_path(policy, org)
-    )  # a missing or broken policy is said here, before a kernel and a failed bundle
+    # a missing or broken policy is said here, before a kernel starts and leaves a failed bundle
+    load_policy(policy_path(policy, org))
     if pull:  # missing or partial credentials are said here, not as a failed bundle per attempt
         from .credentials import read_credentials
 

@@ -215,8 +215,8 @@ def render_run_report(
     policy_path: str | Path | None = None,
     history: list | None = None,
 ):
-    """The run's MARCOM Ops report (folder/report.html unless `out`): trends from the runs beside `folder` created
-    before this plan, "since last run", the findings CSVs per route (written into `folder`) and the link to the week's
+    """The run's MARCOM Ops report (folder/report.html unless `out`): trends from the runs beside `folder` that come
+    before this one (history_of: by run date, then creation time), "since last run", the findings CSVs per route (written into `folder`) and the link to the week's
     connector review — only where that review is (run_daily builds it once the run is done; a notebook run by papermill
     directly has none). plan_bundle and report.ipynb both render through here, so re-rendering a run's report from the
     notebook gives the same report."""
