@@ -216,10 +216,10 @@ def render_run_report(
     history: list | None = None,
 ):
     """The run's MARCOM Ops report (folder/report.html unless `out`): trends from the runs beside `folder` that come
-    before this one (history_of: by run date, then creation time), "since last run", the findings CSVs per route (written into `folder`) and the link to the week's
-    connector review — only where that review is (run_daily builds it once the run is done; a notebook run by papermill
-    directly has none). plan_bundle and report.ipynb both render through here, so re-rendering a run's report from the
-    notebook gives the same report."""
+    before this one (history_of: by run date, then creation time), "since last run", the findings CSVs per route
+    (written into `folder`) and the link to the week's connector review — only where that review is (run_daily builds
+    it once the run is done; a notebook run by papermill directly has none). plan_bundle and report.ipynb both render
+    through here, so re-rendering a run's report from the notebook gives the same report."""
     from ..report.digest import week_of
     from ..report.report import render_report
 
