@@ -6,6 +6,7 @@ from . import planfile
 from .errors import PlanError
 from .files import as_text
 from .ids import id18
+from .ingest.contract import KEY_PREFIXES
 
 
 def explain(plan: dict, record_id: str) -> dict:
@@ -27,17 +28,13 @@ def explain(plan: dict, record_id: str) -> dict:
     )
     return {
         "record_id": rid,
-        "object": OBJECT_OF_PREFIX.get(rid[:3]),
+        "object": KEY_PREFIXES.get(rid[:3]),  # an id's first three characters name its object
         "plan_id": plan.get("plan_id"),
         "changes": changes,
         "findings": findings,
     }
 
 
-# An id's first three characters name its object (Salesforce's key prefix, the same in every org for standard
-# objects; "Standard Field Record ID Prefix Decoder"):
-# https://help.salesforce.com/s/articleView?id=000385203&language=en_US&type=1
-OBJECT_OF_PREFIX = {"00Q": "Lead", "00v": "CampaignMember", "003": "Contact", "701": "Campaign"}
 PLANNED = ("Lead", "CampaignMember")
 
 

@@ -98,8 +98,9 @@ def C(name, header=None, type="text", required=True, aliases=(), stg=None, prefi
     )
 
 
-# Key prefixes (the first three characters of a Salesforce id name its object): an export's Id column holding another
-# object's id is bad input, as a malformed id is — a Contact id in Lead.csv would be planned as a Lead.
+# Key prefixes (the first three characters of a Salesforce id name its object, the same in every org for standard
+# objects): an export's Id column holding another object's id is bad input, as a malformed id is — a Contact id in
+# Lead.csv would be planned as a Lead; `explain` names a record's object by it.
 # https://help.salesforce.com/s/articleView?id=000385203&type=1 (Standard field record ID prefix decoder)
 KEY_PREFIXES = {"00Q": "Lead", "003": "Contact", "00v": "CampaignMember", "701": "Campaign"}
 
