@@ -271,14 +271,17 @@ def read_private_key(path: str, var: str) -> str:
 
 
 class TimeoutSession(requests.Session):
-    """A requests.Session that gives every request a (connect, read) timeout unless the caller sets one."""
+    """A requests.Session that gives every request a (connect, read) timeout unless the caller sets one, and counts
+    the requests it sends (`sent`: one call into simple-salesforce can be several, e.g. a Bulk API 2.0 query)."""
 
     def __init__(self, connect: float, read: float):
         super().__init__()
         self.timeout = (connect, read)
+        self.sent = 0
 
     def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", self.timeout)
+        self.sent += 1
         return super().request(method, url, *args, **kwargs)
 
 

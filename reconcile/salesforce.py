@@ -383,10 +383,16 @@ class Client:
         return [{k: v for k, v in r.items() if k != "attributes"} for r in records]
 
     def bulk_query(self, sobject: str, soql: str) -> list[str]:
-        """Bulk API 2.0 query: CSV pages (each with its header). Read-only, so safe to run again."""
-        return self._bulk(
+        """Bulk API 2.0 query: CSV pages (each with its header). Read-only, so safe to run again. simple-salesforce
+        creates the job, polls it and reads each page within one call: requests_made counts each of those requests."""
+        made, session = self.requests_made, getattr(self.sf, "session", None)
+        sent = getattr(session, "sent", None)  # credentials.TimeoutSession counts what it sends
+        pages = self._bulk(
             lambda: list(getattr(self.sf.bulk2, sobject).query(soql, max_records=50000, wait=self.bulk_wait)), safe=True
         )
+        if sent is not None and getattr(self.sf, "session", None) is session:
+            self.requests_made = max(self.requests_made, made + session.sent - sent)
+        return pages
 
     def retrieve(self, sobject: str, ids: list[str], fields: list[str]) -> list[dict]:
         """Current values of `fields` for `ids` (POST composite/sobjects/{object}, 2,000 ids a call)."""

@@ -121,8 +121,12 @@ def test_pull_round_trip_rest_and_bulk_agree_and_plan_the_same(tmp_path, org):
     client.bulk_wait = 0.05
     rest, bulk = tmp_path / "rest", tmp_path / "bulk"
     for target, threshold in ((rest, 10**9), (bulk, 0)):
+        logged, made = len(org.org.request_log), client.requests_made
         counts = pull_snapshot(target, client, bulk_threshold=threshold, taken_at="2026-11-27T06:00:00Z")
         assert counts == {"Lead": 4, "CampaignMember": 2, "Contact": 1, "Campaign": 1}
+        # every request the org served is counted (a Bulk API 2.0 query: create, polls, result pages — one call
+        # into simple-salesforce); the manifest's and the plan's api_requests come from this count
+        assert client.requests_made - made == len(org.org.request_log) - logged
     assert sorted((rest / "sfdc" / "Lead.csv").read_text().splitlines()) == sorted(
         (bulk / "sfdc" / "Lead.csv").read_text().splitlines()
     )
