@@ -1257,3 +1257,50 @@ def test_a_jsonl_file_naming_a_key_twice_names_both_keys_without_positions(tmp_p
         "Error: Snapshot 'sfdc/Lead.jsonl' header names the column 'Email' 2 times: 'EMAIL' and 'Email'. Keep one of "
         "them in the export (reconcile will not guess which is right).\n"
     )
+
+
+def _midway_quote() -> str:
+    """Lead 1's Email opens a quote that Lead 2's quoted Company closes, followed by text: by RFC 4180 rows 1-2 are
+    one broken record; lead 3 after them is well formed (the scan resumes, it is not lost)."""
+    lines = leads_csv([lead(1), lead(2, Company='Acme "Rockets" Inc'), lead(3)]).splitlines()
+    lines[1] = lines[1].replace("lead1@example.com", '"lead1@example.com')
+    return "\n".join(lines) + "\n"
+
+
+def test_a_quote_closed_midway_keeps_its_lines_and_the_rows_after_it(tmp_path):
+    plan = plan_in(write_snapshot(tmp_path, bounce_both(_midway_quote())), lenient=True)
+    (reject,) = plan["rejects"]
+    broken = _midway_quote().splitlines()[1:3]
+    assert (reject["file"], reject["row"], reject["value"]) == ("sfdc/Lead.csv", 1, "\n".join(broken))
+    assert (
+        "the quote opened in column 'Email' takes in 2 lines, then text follows its closing quote" in reject["message"]
+    )
+    lead_file = next(f for f in plan["summary"]["inputs"]["files"] if f["file"] == "sfdc/Lead.csv")
+    assert (lead_file["records"], lead_file["staged"], lead_file["rejected"]) == (2, 1, 1)  # lead 3 is planned from
+
+
+def test_a_quote_closed_midway_is_named_in_strict_mode(tmp_path, run_cli):
+    result, _ = plan_cli(run_cli, write_snapshot(tmp_path, bounce_both(_midway_quote())))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: Snapshot 'sfdc/Lead.csv' row 1: column 'Email' value '\"lead1@example.com,"
+    ), result.stderr
+    assert "opens a quote whose closing quote is followed by other text 1 line(s) further on" in result.stderr
+
+
+def test_a_crlf_blank_line_in_an_lf_file_is_read_in_strict_mode_as_in_lenient(tmp_path):
+    """Well formed by RFC 4180, refused by DuckDB's state machine: strict mode reads it (nothing to reject) instead
+    of an error naming no row and advising --lenient."""
+    lines = leads_csv([lead(1), lead(2)]).replace("\r\n", "\n").splitlines()
+    mixed = lines[0] + "\n" + lines[1] + "\n\r\n" + lines[2] + "\r\n"
+    plan = plan_in(write_snapshot(tmp_path / "m", bounce_both(mixed)))
+    clean = plan_in(write_snapshot(tmp_path / "c", bounce_both("\n".join(lines) + "\n")))
+    assert plan["rejects"] == [] and [(c["record_id"], c["field"]) for c in plan["changes"]] == [
+        (c["record_id"], c["field"]) for c in clean["changes"]
+    ]
+
+
+def test_a_ragged_rows_reject_keeps_its_text_as_the_file_has_it(tmp_path):
+    row = leads_csv([lead(3)]).splitlines()[1] + ',"x,y"'
+    plan = plan_in(write_snapshot(tmp_path, bounce_both(leads_csv(GOOD) + row + "\n")), lenient=True)
+    assert [r["value"] for r in plan["rejects"]] == [row]

@@ -27,6 +27,7 @@ EXPECTED = "a well-formed row (complete quoting, as many columns as the header)"
 EXPECTED_JSON = "one JSON object on the line"
 NOT_OBJECT_VALUE = "a JSON value, but not an object"
 UNCLOSED = "a quoted value is not closed before the end of the file (truncated?)"
+UNCLOSED_MIDWAY = "a quoted value is not closed where it should be (a quote missing, or not doubled inside a value?)"
 NOT_AN_OBJECT = "not a complete JSON object (truncated?)"
 
 # Python's csv module refuses fields over 128 KB by default and reports them as an unclosed quote; a Salesforce
@@ -188,14 +189,33 @@ class _HeldLines:
 
 
 def _open_quote(text: str, delim: str) -> tuple[int, int]:
-    """(field, position): where in a record's text its last quote opens, the one that never closes (field 0-based)."""
-    field, quoted, opened = 0, False, (0, 0)
-    for i, ch in enumerate(text):
-        if ch == '"':
-            quoted = not quoted  # a doubled "" inside a quoted value toggles twice
-            opened = (field, i) if quoted else opened
-        elif ch == delim and not quoted:
-            field += 1
+    """(field, position): where in a record's text the quote opens that breaks it (field 0-based) — by RFC 4180, a
+    quote opens a value only at a field's start, a doubled "" inside it is a quote, and a closing quote must be
+    followed by the delimiter or the line's end: the value still open at the end of the text, or the one whose
+    closing quote is followed by other text."""
+    field, quoted, opened, i, at_start = 0, False, (0, 0), 0, True
+    while i < len(text):
+        ch = text[i]
+        if quoted:
+            if ch == '"':
+                if text[i + 1 : i + 2] == '"':
+                    i += 1  # a doubled quote: part of the value
+                elif text[i + 1 : i + 2] not in ("", delim, "\n", "\r"):
+                    return opened  # text after the closing quote: this value is the broken one
+                else:
+                    quoted = False
+        elif ch == '"' and at_start:
+            quoted, opened = True, (field, i)
+        elif ch == delim:
+            field, at_start = field + 1, True
+            i += 1
+            continue
+        elif ch in "\r\n":
+            at_start = True
+            i += 1
+            continue
+        at_start = False
+        i += 1
     return opened
 
 
@@ -205,22 +225,27 @@ def _quote_opens_in(field: int, header: list[str]) -> str:
     return f"column '{header[field]}'" if field < len(header) else f"field {field + 1} (the header has {len(header)})"
 
 
-def _unclosed(text: str, delim: str, header: list[str]) -> tuple[str, str]:
-    """(value, message) of a record whose quote never closes: the text from the record's start to the end of the
-    file, which the quote swallowed (kept whole: nothing is lost), and where that quote opens."""
+def _broken_quote(text: str, delim: str, header: list[str], at_end: bool) -> tuple[str, str]:
+    """(value, message) of a record Python's csv reader could not split because of a quote: the record's whole
+    text as its lines stand in the file (kept: nothing is lost), where the quote opens and how many lines it took
+    in — to the end of the file (an unclosed quote: `at_end`), or to the line where its closing quote is followed by
+    other text (the scan goes on after that line)."""
     lines = text.count("\n") + (not text.endswith("\n"))
-    return text.rstrip("\r\n"), (
-        f"{UNCLOSED}: the quote opened in {_quote_opens_in(_open_quote(text, delim)[0], header)} takes in every line to the end of "
-        f"the file ({lines:,} line{'s' if lines != 1 else ''})"
-    )
+    where = _quote_opens_in(_open_quote(text, delim)[0], header)
+    span = f"{lines:,} line{'s' if lines != 1 else ''}"
+    if at_end:
+        message = f"{UNCLOSED}: the quote opened in {where} takes in every line to the end of the file ({span})"
+    else:
+        message = f"{UNCLOSED_MIDWAY}: the quote opened in {where} takes in {span}, then text follows its closing quote"
+    return text.rstrip("\r\n"), message
 
 
 def scan_csv(
     path: Path, delim: str, first_only: bool = False
 ) -> tuple[list[str], list[tuple[int, list[str]]], list[tuple[int, str, str]]]:
     """(header, [(row, record)], [(row, value, message)]): the well-formed records and the damaged ones, rows
-    counted as data records from 1 (blank lines skipped). An unclosed quote ends the scan: its record's value is the
-    text it swallowed, to the end of the file (_unclosed).
+    counted as data records from 1 (blank lines skipped). A record broken by a quote (_broken_quote) is the lines the
+    reader took in for it — to the end of the file for an unclosed quote — and the scan goes on after them.
     first_only: stop at the first damaged record, keeping no good ones (strict mode wants only the error)."""
     good, bad = [], []
     with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -229,7 +254,7 @@ def scan_csv(
         try:
             header = next(reader, [])
         except csv.Error:
-            return [], [], [(1, *_unclosed("".join(lines.held), delim, []))]
+            return [], [], [(1, *_broken_quote("".join(lines.held), delim, [], at_end=True))]
         row = 0
         while not (first_only and bad):
             lines.held = []
@@ -237,16 +262,17 @@ def scan_csv(
                 record = next(reader)
             except StopIteration:
                 break
-            except csv.Error:
-                bad.append((row + 1, *_unclosed("".join(lines.held), delim, header)))
-                break
+            except csv.Error as e:  # the reader goes on at the next line: the broken record is the lines it held
+                row += 1
+                at_end = "end of data" in str(e)  # "unexpected end of data": the quote is still open at the end
+                bad.append((row, *_broken_quote("".join(lines.held), delim, header, at_end)))
+                continue
             if not record:
                 continue
             row += 1
             if len(record) != len(header):
-                bad.append(
-                    (row, delim.join(record), f"expected {len(header)} columns like the header, found {len(record)}")
-                )
+                found = f"expected {len(header)} columns like the header, found {len(record)}"
+                bad.append((row, "".join(lines.held).rstrip("\r\n"), found))  # its text as the file has it
             elif not first_only:
                 good.append((row, record))
     return header, good, bad
@@ -330,12 +356,17 @@ def csv_problem(path: Path, rel: str, delim: str | None) -> SnapshotError | None
     if not bad:
         return None
     row, value, message = bad[0]
-    if message.startswith(UNCLOSED):
+    if message.startswith((UNCLOSED, UNCLOSED_MIDWAY)):
         field, at = _open_quote(value, delim or ",")
+        what = (
+            "opens a quote that is not closed before the end of the file (is the file truncated, or a quote missing?)"
+            if message.startswith(UNCLOSED)
+            else f"opens a quote whose closing quote is followed by other text {value.count(chr(10))} line(s) further "
+            "on (a quote missing, or a quote inside the value not doubled?)"
+        )
         return SnapshotError(
-            f"Snapshot '{rel}' row {row}: {_quote_opens_in(field, header)} value '{shown(value[at:])}' opens a quote "
-            "that is not closed before the end of the file (is the file truncated, or a quote missing?). Close the "
-            f"quote or export the file again. {LENIENT_HINT}"
+            f"Snapshot '{rel}' row {row}: {_quote_opens_in(field, header)} value '{shown(value[at:])}' {what}. Close "
+            f"the quote or export the file again. {LENIENT_HINT}"
         )
     return SnapshotError(
         f"Snapshot '{rel}' row {row}: {message} (value '{shown(value) if delim else ''}'). Is the file "

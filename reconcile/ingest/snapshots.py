@@ -673,16 +673,21 @@ def _reject_non_objects(con, table: str) -> None:
 
 
 def _refused(path: Path, rel: str, delim: str | None, e: duckdb.Error, salvageable: bool) -> None:
-    """DuckDB refused a file: raise the error naming the file, row and fix — unless lenient mode can salvage it
-    (a wrong encoding is never salvaged: the whole file is unreadable)."""
+    """DuckDB refused a file: raise the error naming the file, row and fix — unless lenient mode can salvage it, or
+    a CSV file has no damaged record after all (then the caller loads it from damaged.scan_csv as lenient mode does;
+    a wrong encoding is never salvaged: the whole file is unreadable)."""
     if problem := damaged.encoding_problem(path, rel):
         raise problem from e
     if salvageable:
         return
     if path.suffix.lower() == ".jsonl":
         raise damaged.json_error(path, rel) from e
-    if path.suffix.lower() == ".csv" and (problem := damaged.csv_problem(path, rel, delim)):
-        raise problem from e
+    if path.suffix.lower() == ".csv":
+        if problem := damaged.csv_problem(path, rel, delim):
+            raise problem from e
+        # every record well formed by RFC 4180 (Python's csv reader), but not to DuckDB's state machine — a blank
+        # CR-LF line or one CR-LF line ending in an LF file: read from that scan, in strict mode too (nothing rejected)
+        return
     raise damaged.structure_error(rel, e) from e
 
 
