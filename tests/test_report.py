@@ -592,3 +592,21 @@ def test_a_backfilled_run_trends_only_the_days_before_it_labelled_by_run_date(tm
     assert trends["labels"] == ["2026-11-26", "2026-11-27"]
     later = history_of(tmp_path, before="2026-12-04T09:50:00Z", run_date="2026-12-04")  # the third run's own view
     assert [r["run_id"] for r in later] == ["2026-11-26-aaaa1111", "2026-12-04-bbbb2222", "2026-12-04-cccc3333"]
+
+
+def test_a_damaged_rows_reject_says_what_is_wrong_beside_what_was_expected(plan, history, tmp_path):
+    """A ragged row or a broken quote expects 'a well-formed row': its message (how many columns, where the quote
+    opens) is what tells the reader what to fix."""
+    damaged = {
+        "file": "sfdc/Lead.csv",
+        "row": 7,
+        "column": "",
+        "value": '00Q…,"broken',
+        "expected": "a well-formed row (complete quoting, as many columns as the header)",
+        "message": "a quoted value is not closed before the end of the file (truncated?): the quote opened in "
+        "column 'Email' takes in every line to the end of the file (3 lines)",
+    }
+    page = render_report({**plan, "rejects": [*plan["rejects"], damaged]}, tmp_path / "r.html", history).read_text()
+    section = page[page.index('id="rejects"') : page.index('id="connector-errors"')]
+    assert "a well-formed row (complete quoting" in section
+    assert "the quote opened in column &#39;Email&#39; takes in every line" in section
