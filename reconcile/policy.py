@@ -252,6 +252,7 @@ def _parse(doc: dict, path: str, fingerprint: str) -> Policy:
                 f"{first[1].key} is listed twice, as entry {first[0]} and entry {i} (field names match "
                 "case-insensitively, as in Salesforce). Keep one [[fields]] entry per field."
             )
+    _check_rules(path, fields)
     clay_table = _check(path, "[clay]", "clay", _table(path, doc, "clay"))
     columns = _table(path, clay_table, "columns", "clay.columns")
     for key, value in columns.items():
@@ -418,7 +419,7 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
             "Fix the value in the policy file."
         )
 
-    from .sql import RULES, rule_fields  # sql/rules/rule_<rule>.sql; a misspelt rule would switch off apply's invariant
+    from .sql import RULES  # sql/rules/rule_<rule>.sql; a misspelt rule would also switch off apply's invariant
 
     if f["object"] not in OBJECTS:
         raise bad("object", f"one of {', '.join(OBJECTS)} (as Salesforce spells them)")
@@ -428,16 +429,6 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
         raise bad("kind", f"one of {', '.join(KINDS)}")
     if "rule" in f and f["rule"] not in RULES:
         raise bad("rule", f"one of {', '.join(RULES)}")
-    # the rule that writes the field (sql/rules headers): apply's invariants (set-once, union, fill-if-blank) follow
-    # the policy's `rule`, so a field with another rule's name, or none, would be re-checked by the wrong invariant
-    api_name = (f["object"], f["field"].casefold())  # API names compared case-insensitively, as Salesforce does
-    writer = next((r for r, fs in rule_fields().items() if api_name in {(o, n.casefold()) for o, n in fs}), None)
-    if "rule" in f and f["rule"] != writer:
-        raise bad("rule", f'"{writer}", the rule that writes it' if writer else "no rule (no rule writes this field)")
-    if writer and "rule" not in f:
-        raise PolicyError(
-            f"{where}: 'rule' is missing. {f['object']}.{f['field']} is written by rule {writer}: add rule = \"{writer}\"."
-        )
     if f["kind"] == "formula" and f["status"] != "read_only":
         raise PolicyError(f"{where}: '{f['object']}.{f['field']}' is a formula, so its status must be 'read_only'.")
     picklist = f.get("picklist")
@@ -464,6 +455,28 @@ def _parse_field(path: str, index: int, f: dict) -> FieldPolicy:
         max_length=f.get("max_length"),
         picklist=tuple(picklist or ()),
     )
+
+
+def _check_rules(path: str, fields: tuple[FieldPolicy, ...]) -> None:
+    """Each field's `rule` is the rule that writes it (sql/rules headers, sql.rule_fields), given on those fields and
+    on no other: apply's invariants (set-once, union, fill-if-blank) follow the policy's `rule`, so a field with
+    another rule's name, or none, would be re-checked by the wrong invariant. API names compare case-insensitively."""
+    from .sql import rule_fields
+
+    writers = {(o, n.casefold()): rule for rule, written in rule_fields().items() for o, n in written}
+    for i, f in enumerate(fields, start=1):
+        writer = writers.get((f.object, f.field.casefold()))
+        if f.rule is not None and f.rule != writer:
+            expected = f'"{writer}", the rule that writes it' if writer else "no rule (no rule writes this field)"
+            raise PolicyError(
+                f"Policy file '{path}' [[fields]] entry {i} ({f.object}.{f.field}) rule = {toml_value(f.rule)}: "
+                f"expected {expected}. Fix the value in the policy file."
+            )
+        if writer and f.rule is None:
+            raise PolicyError(
+                f"Policy file '{path}' [[fields]] entry {i}: 'rule' is missing. {f.object}.{f.field} is written by "
+                f'rule {writer}: add rule = "{writer}".'
+            )
 
 
 def _default_clay_columns() -> dict[str, str]:
