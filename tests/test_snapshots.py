@@ -1304,3 +1304,14 @@ def test_a_ragged_rows_reject_keeps_its_text_as_the_file_has_it(tmp_path):
     row = leads_csv([lead(3)]).splitlines()[1] + ',"x,y"'
     plan = plan_in(write_snapshot(tmp_path, bounce_both(leads_csv(GOOD) + row + "\n")), lenient=True)
     assert [r["value"] for r in plan["rejects"]] == [row]
+
+
+def test_a_lead_quarantined_as_ragged_is_named_as_quarantined_by_the_rows_that_name_it(tmp_path):
+    """Its Id is where the header puts it: a Clay row naming it says it was quarantined (see rejects), not that the
+    Lead snapshot lacks it — as for a Lead row with a bad value."""
+    ragged = leads_csv([lead(1)]).splitlines()[1] + ",extra"
+    text = leads_csv([lead(2)]) + ragged + "\n"
+    plan = plan_in(write_snapshot(tmp_path, bounce_both(text)), lenient=True)
+    assert [(r["file"], r["row"]) for r in plan["rejects"]] == [("sfdc/Lead.csv", 2)]
+    (unmatched,) = [f for f in plan["findings"] if f["kind"] == "unmatched_source_row"]
+    assert unmatched["record_id"] == L1 and "a row this lenient plan quarantined" in unmatched["detail"], unmatched

@@ -811,10 +811,35 @@ def _salvage(
             }
             for r, rec in records
         ]
+        _ragged_records(con, s, rel, delim or ",", index, mapping, bad)
     damaged.insert_rows(con, table, rows, columns)
     _parse_salvaged(con, s, table)
     damaged.reject(con, rel, bad)
     return len(rows) + len(bad)
+
+
+def _ragged_records(con, s: Source, rel: str, delim: str, index: dict, mapping: dict, bad: list[tuple]) -> None:
+    """A Lead or CampaignMember row quarantined for its column count is still a record of the org to identity
+    (rejected_records, as quarantine keeps a row with a bad value): its Id where the header puts it — when that is
+    an id of the object, as the first column of an export usually is — so a source row naming it says it was
+    quarantined, not that the snapshot lacks it; and a Lead's email, so no other Lead becomes its only match."""
+    if s.name not in REJECTED_RECORDS:
+        return
+    obj, email = REJECTED_RECORDS[s.name]
+    key = next(c for c in s.columns if c.name == s.key)
+    out = []
+    for row, text, message in bad:
+        if message.startswith(damaged.UNCLOSED) or message.startswith(damaged.UNCLOSED_MIDWAY):
+            continue  # a record broken by a quote: its fields cannot be told apart
+        fields = next(csv.reader(io.StringIO(text), delimiter=delim), [])
+        at = index.get(mapping.get(key.name), len(fields))
+        rid = id18(fields[at]) if at < len(fields) else None
+        if rid is None or rid[:3] != key.prefix:
+            continue
+        mail = index.get(mapping.get(email), len(fields)) if email else len(fields)
+        out.append([obj, rid, fields[mail] if mail < len(fields) else None, rel, row])
+    if out:
+        con.executemany("insert into rejected_records values (?, ?, norm_email(?), ?, ?)", out)
 
 
 def _scan(files: Path | list[Path], delim: str | None, record: int | None = None) -> tuple[str, list]:
