@@ -699,14 +699,13 @@ def report(plan_path, out, reports_dir):
     plan = load_plan(plan_path)
     history, since, run_date = [], None, None
     if reports_dir:
-        from .notebook.run import RunBundle, history_of, list_runs, since_last_run
+        from .notebook.run import RunBundle, history_of, since_last_run
 
         # the plan's own run bundle (its folder) is this run, not an earlier one; its run date places it
         own = Path(plan_path).resolve().parent
         run_date = bundle.run_date if (bundle := RunBundle.from_dir(own)) else None
         history = history_of(reports_dir, exclude=own, before=plan["created_at"], run_date=run_date)
-        by_id = {b.run_id: b for b in list_runs(reports_dir)}
-        since = since_last_run(by_id[history[-1]["run_id"]] if history else None)
+        since = since_last_run(RunBundle.from_dir(Path(reports_dir) / history[-1]["run_id"]) if history else None)
     path = render_report(plan, out, history=history, since=since, run_date=run_date)
     click.echo(f"HTML report: {path}")
 

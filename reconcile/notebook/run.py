@@ -226,8 +226,7 @@ def render_run_report(
     folder = Path(folder)
     if history is None:
         history = history_of(folder.parent, exclude=folder, before=plan["created_at"], run_date=run_date)
-    by_id = {b.run_id: b for b in list_runs(folder.parent)}
-    earlier = [by_id[r["run_id"]] for r in history_of(folder.parent, folder, plan["created_at"], run_date)]
+    previous = RunBundle.from_dir(folder.parent / history[-1]["run_id"]) if history else None  # the last before it
     week = week_of(run_date)[0]
     built_later = folder.name.startswith(".running-")  # run_daily's folder: the review follows the run
     weekly = f"../weekly/{week}.html" if built_later or (folder.parent / "weekly" / f"{week}.html").is_file() else None
@@ -240,7 +239,7 @@ def render_run_report(
         run_date=run_date,
         title=title or f"Reconciliation report — {run_date}",
         weekly_review=weekly,
-        since=since_last_run(earlier[-1] if earlier else None),
+        since=since_last_run(previous),
         instance_url=instance,
         findings_exports=write_findings_exports(plan, folder, instance),
     )
